@@ -1,0 +1,63 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   -> builds the website into _build/html (executes notebooks in fast mode)
+#   make test   -> runs every test (unit tests, Keras on two backends, all notebooks)
+# Both create .venv and install what they need the first time.
+# Full-mode training (for a GPU): make book AIGC_COURSE_FAST=0
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+export AIGC_COURSE_FAST ?= 1
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+export TF_CPP_MIN_LOG_LEVEL := 2
+NBFLAGS ?=
+
+.PHONY: book test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark clean
+
+install: $(VENV)/.installed
+
+# The CPU build of PyTorch goes in first: a bare `torch` requirement with no torch
+# installed would pull a multi-GB CUDA build. Likewise tensorflow-cpu before Keras.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip show -q torch 2>/dev/null || $(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" \
+	  || $(BIN)/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/python -m pip show -q tensorflow-cpu 2>/dev/null || $(BIN)/python -m pip show -q tensorflow 2>/dev/null \
+	  || $(BIN)/python -m pip install -q "tensorflow-cpu>=2.16" || $(BIN)/python -m pip install -q "tensorflow>=2.16"
+	$(BIN)/python -m pip install -q -e ".[torch,keras,data,book,dev]"
+	touch $@
+
+book: install
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo "Book written to _build/html/index.html"
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not keras"
+
+# Keras tests run once per backend, each in its own process (the backend is fixed at import).
+keras-tf: install
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m keras
+
+keras-torch: install
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m keras
+
+check-notebooks: install
+	$(BIN)/python tools/check_notebooks.py
+
+notebooks: install
+	$(BIN)/python -m pytest -q --nbmake --nbmake-timeout=900 --durations=0 $(NBFLAGS) notebooks
+
+test: unit keras-tf keras-torch check-notebooks notebooks
+
+# Regenerate every .ipynb from its paired .py (the .py files are the source of truth).
+sync: install
+	$(BIN)/python tools/check_notebooks.py --fix
+
+benchmark: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,13 @@
+"""Keras 3 half of the model zoo. Mirrors :mod:`aigc_course.torch` name for name.
+
+Runs on the TensorFlow backend (Colab's default) and the PyTorch backend
+(``KERAS_BACKEND=torch``, set before Keras is first imported).
+"""
+from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
+from .gan import GAN
+
+MODELS = {
+    "gan": GAN,
+}
+
+__all__ = ["MODELS", "GAN", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]
