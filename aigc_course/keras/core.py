@@ -87,10 +87,12 @@ class GenerativeModel(keras.Model):
         if checkpoint_dir is not None:
             callbacks.append(keras.callbacks.BackupAndRestore(
                 str(checkpoint_dir), delete_checkpoint=False))
-        x_in = arrays[0] if len(arrays) == 1 else arrays
+        if len(arrays) > 2:
+            raise ValueError(f"prepare() must return 1 or 2 arrays, got {len(arrays)}")
+        x_in, y_in = arrays[0], (arrays[1] if len(arrays) == 2 else None)
         # drop the last incomplete batch, like the PyTorch trainer
         steps = max(1, n // batch_size)
-        return super().fit(x_in, epochs=epochs, batch_size=batch_size,
+        return super().fit(x_in, y_in, epochs=epochs, batch_size=batch_size,
                            steps_per_epoch=steps, callbacks=callbacks,
                            verbose=verbose, shuffle=True, **kwargs)
 
