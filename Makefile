@@ -7,7 +7,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-TORCH_VERSION ?= 2.13.0
+# How to install PyTorch's CPU build: here a wheel on local disk; elsewhere, e.g.
+#   make test TORCH_SPEC=torch TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 export AIGC_COURSE_FAST ?= 1
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
@@ -23,7 +26,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip show -q torch 2>/dev/null || $(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" \
+	$(BIN)/python -m pip show -q torch 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS) \
 	  || $(BIN)/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/python -m pip show -q tensorflow-cpu 2>/dev/null || $(BIN)/python -m pip show -q tensorflow 2>/dev/null \
 	  || $(BIN)/python -m pip install -q "tensorflow-cpu>=2.16" || $(BIN)/python -m pip install -q "tensorflow>=2.16"

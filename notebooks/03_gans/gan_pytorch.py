@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from aigc_course import is_fast, pick, show_source
-from aigc_course.data import load_mnist
+from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
@@ -64,7 +64,7 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
 # %%
 images, labels = load_mnist("train")
-images = images[: pick(full=len(images), fast=2048)]
+images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
 print(f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}")
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 
