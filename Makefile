@@ -13,7 +13,6 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 export AIGC_COURSE_FAST ?= 1
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 2
 NBFLAGS ?=
 

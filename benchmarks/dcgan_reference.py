@@ -130,14 +130,21 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--iters", type=int, default=40)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference")
+    p.add_argument("--rounds", type=int, default=2, help="alternating runs of each; medians reported")
     p.add_argument("--out", default=None)
     a = p.parse_args()
     main_py = Path(a.examples) / "dcgan" / "main.py"
+    refs, ours_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         n_train = write_mnist_raw(Path(tmp))
-        ref = reference_rate(a.python, main_py, Path(tmp), a.batch_size, a.iters, a.workers)
-        ours = our_rate(a.python, a.batch_size, a.iters, Path(tmp) / "train.npy")
+        for _ in range(a.rounds):  # alternate, so that a change in machine load hits both sides
+            refs.append(reference_rate(a.python, main_py, Path(tmp), a.batch_size, a.iters, a.workers))
+            ours_runs.append(our_rate(a.python, a.batch_size, a.iters, Path(tmp) / "train.npy"))
+    ref = float(np.median(refs))
+    ours = dict(ours_runs[0], rate=float(np.median([o["rate"] for o in ours_runs])))
     result = {"batch_size": a.batch_size, "iterations_timed": a.iters, "train_images": n_train,
+              "rounds": a.rounds, "reference_runs": [round(r, 3) for r in refs],
+              "ours_runs": [round(o["rate"], 3) for o in ours_runs],
               "reference_it_per_s": round(ref, 3), "ours_it_per_s": round(ours["rate"], 3),
               "ratio_ours_over_reference": round(ours["rate"] / ref, 3), "params": ours["params"],
               "torch": ours["torch"], "threads": ours["threads"], "cpu_count": os.cpu_count(),

@@ -125,7 +125,7 @@ class GenerativeModel(nn.Module):
 
     # ----- the training loop ---------------------------------------------
     def fit(self, x, y=None, epochs: int = 1, batch_size: int = 64, callbacks=(),
-            checkpoint_dir=None, verbose: bool = True, amp: bool = False,
+            checkpoint_dir=None, verbose=1, amp: bool = False,
             device=None, seed: int = 0) -> History:
         """Train for ``epochs`` epochs (in total, counting resumed ones).
 
@@ -133,9 +133,15 @@ class GenerativeModel(nn.Module):
         there (no DataLoader: MNIST fits in memory many times over).
         With ``checkpoint_dir``, the model, optimizers, history and RNG state
         are written atomically after every epoch, and a later call resumes
-        from the last completed epoch.
+        from the last completed epoch. ``verbose`` as in Keras: 0 silent,
+        1 a progress bar per epoch, 2 one line per epoch.
         """
-        from tqdm.auto import tqdm
+        import time
+        import warnings
+
+        with warnings.catch_warnings():  # no "IProgress not found" where ipywidgets is missing
+            warnings.simplefilter("ignore")
+            from tqdm.auto import tqdm
 
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
@@ -163,8 +169,9 @@ class GenerativeModel(nn.Module):
             g = torch.Generator().manual_seed(seed + epoch)
             order = torch.randperm(n, generator=g).to(dev)
             sums: dict[str, float] = {}
+            t0 = time.perf_counter()
             bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}",
-                       disable=not verbose, leave=True)
+                       disable=verbose != 1 and verbose is not True, leave=True)
             for i in bar:
                 idx = order[i * batch_size:(i + 1) * batch_size]
                 logs = self.train_step(*(d[idx] for d in data))
@@ -172,6 +179,9 @@ class GenerativeModel(nn.Module):
                     sums[k] = sums.get(k, 0.0) + float(v)
                 bar.set_postfix({k: f"{s / (i + 1):.4f}" for k, s in sums.items()})
             logs = {k: s / steps for k, s in sums.items()}
+            if verbose == 2:
+                print(f"epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.1f}s - "
+                      + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
             history.append(logs)
             if ckpt is not None:
                 self._checkpoint(ckpt, epoch + 1, history)

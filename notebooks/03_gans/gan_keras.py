@@ -115,6 +115,9 @@ show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gra
 # `fit` adds what the PyTorch trainer has: input checks, default optimizers, and with
 # `checkpoint_dir` a `BackupAndRestore` callback, so a disconnected Colab session
 # resumes from the last finished epoch when you run the cell again.
+#
+# `verbose=1` draws a progress bar per epoch (what you see when you run it);
+# this page was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
 EPOCHS = pick(full=30, fast=3)

@@ -112,13 +112,16 @@ show_source(type(gan).train_step)
 # device, shows a progress bar, records the mean losses per epoch, calls the
 # `SampleGrid` callback and writes a checkpoint after every epoch: if Colab
 # disconnects, run the cell again and training resumes where it stopped.
+#
+# `verbose=1` draws a progress bar per epoch (what you see when you run it);
+# this page was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
 EPOCHS = pick(full=30, fast=3)
 checkpoint_dir = pick(full="checkpoints/gan_pytorch", fast=tempfile.mkdtemp())
 history = gan.fit(images, epochs=EPOCHS, batch_size=pick(full=128, fast=64),
                   callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
-                  checkpoint_dir=checkpoint_dir, seed=0)
+                  checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2))
 
 # %%
 plot_history(history.history, title="GAN losses (PyTorch)")
