@@ -5,9 +5,12 @@ Runs on the TensorFlow backend (Colab's default) and the PyTorch backend
 """
 from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
 from .gan import GAN
+from .vae import VAE, ConvVAE
 
 MODELS = {
     "gan": GAN,
+    "vae": VAE,
+    "conv_vae": ConvVAE,
 }
 
-__all__ = ["MODELS", "GAN", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]

@@ -1,0 +1,240 @@
+"""Variational autoencoders on binarized 28x28 images (Keras 3).
+
+Kingma & Welling (2013), "Auto-Encoding Variational Bayes". The encoder gives
+a diagonal Gaussian q(z|x) = N(mu, exp(logvar)); the decoder gives Bernoulli
+logits for every pixel, p(x|z) = Bernoulli(sigmoid(logits)); the prior is
+p(z) = N(0, I). Training maximises the ELBO, i.e. minimises per example::
+
+    loss = BCE_with_logits(decoder(z), x).sum()  +  beta * KL(q(z|x) || p(z)),
+    z = mu + exp(logvar / 2) * eps,  eps ~ N(0, I)     (reparameterization)
+
+* ``VAE``:     MLP 784 -> 512 -> 256 -> (mu, logvar), decoder 16 -> 256 -> 512 -> 784.
+* ``ConvVAE``: conv 1 -> 32 (14x14) -> 64 (7x7) -> Dense 2*latent, decoder mirrored
+  with transposed convolutions (``padding="same"``: the same sizes as PyTorch's
+  k4/s2/p1).
+
+Default latent_dim is 16. Mirrors ``aigc_course.torch.vae`` layer for layer
+(same parameter counts). The framework-neutral bounds (ELBO, IWAE) live in
+:mod:`aigc_course.likelihood`.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .._checks import check_count, latent_noise
+from ..likelihood import binarize, check_latent, estimate_bounds, unit_images
+from .core import GenerativeModel, apply_gradients
+
+
+# --- losses (shown in the book) -------------------------------------------
+def reparameterize(mu, logvar, eps):
+    """z = mu + sigma * eps with sigma = exp(logvar / 2): a sample that gradients flow through."""
+    return mu + ops.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, sigma^2) || N(0, 1)) per example: -1/2 sum(1 + logvar - mu^2 - exp(logvar))."""
+    return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=-1)
+
+
+def bernoulli_nll(logits, x):
+    """-log p(x|z) per example: BCE with logits, summed over the pixels.
+
+    Stable form: max(l, 0) - l*x + log(1 + exp(-|l|)).
+    """
+    bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
+# --- end losses -------------------------------------------------------------
+
+
+def mlp_encoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
+    h1, h2 = hidden
+    return keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(h1, activation="relu"),
+        layers.Dense(h2, activation="relu"), layers.Dense(2 * latent_dim),
+    ], name="encoder")
+
+
+def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
+    h1, h2 = hidden
+    return keras.Sequential([
+        keras.Input((latent_dim,)), layers.Dense(h2, activation="relu"),
+        layers.Dense(h1, activation="relu"), layers.Dense(28 * 28), layers.Reshape((28, 28, 1)),
+    ], name="decoder")
+
+
+def conv_encoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
+    c1, c2 = channels
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(c1, 4, strides=2, padding="same", activation="relu"),  # 28 -> 14
+        layers.Conv2D(c2, 4, strides=2, padding="same", activation="relu"),  # 14 -> 7
+        layers.Flatten(), layers.Dense(2 * latent_dim),
+    ], name="encoder")
+
+
+def conv_decoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
+    c1, c2 = channels
+    return keras.Sequential([
+        keras.Input((latent_dim,)), layers.Dense(7 * 7 * c2, activation="relu"),
+        layers.Reshape((7, 7, c2)),
+        layers.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 7 -> 14
+        layers.Conv2DTranspose(1, 4, strides=2, padding="same"),  # 14 -> 28 logits
+    ], name="decoder")
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class VAE(GenerativeModel):
+    """MLP VAE with a Bernoulli decoder; ``beta`` != 1 gives a beta-VAE (Higgins et al., 2017).
+
+    Inputs: images shaped (N, 28, 28) (or with a channel axis of 1), uint8 in
+    [0, 255] or floats in [0, 1]. ``fit`` binarizes dynamically (a fresh
+    Bernoulli(pixel) image every step); ``elbo``/``iwae_bound`` binarize by
+    thresholding at 0.5 (images already in {0, 1} are unchanged); ``encode``
+    uses the intensities in [0, 1] as they are. All public methods take and
+    return NumPy arrays.
+    """
+
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
+                 hidden=(512, 256), **kwargs):
+        super().__init__(**kwargs)
+        check_count(latent_dim, "latent_dim")
+        if not beta >= 0:
+            raise ValueError(f"beta: expected a non-negative float, got {beta!r}")
+        self.latent_dim, self.beta, self.lr = int(latent_dim), float(beta), lr
+        self.hidden = tuple(hidden)
+        self.encoder, self.decoder = self.build_networks(self.hidden)
+        self.seed_gen = keras.random.SeedGenerator(0)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.recon_tracker = keras.metrics.Mean(name="recon")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.built = True
+
+    def build_networks(self, hidden):
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "beta": self.beta,
+                "lr": self.lr, "hidden": list(self.hidden)}
+
+    def compile(self, optimizer=None, **kwargs):
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
+        optimizer = config.get("optimizer") if config else None
+        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.recon_tracker, self.kl_tracker]
+
+    def prepare(self, x, y=None):
+        return (unit_images(x)[..., None],)  # (N, 28, 28, 1) grey levels in [0, 1]
+
+    def posterior(self, x, training=False):
+        """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
+        mu, logvar = ops.split(self.encoder(x, training=training), 2, axis=-1)
+        return mu, logvar
+
+    def call(self, x, training=False):
+        """Reconstruction logits (N, 28, 28, 1) from the posterior mean z = mu."""
+        mu, _ = self.posterior(x, training=training)
+        return self.decoder(mu, training=training)
+
+    # --- train_step (shown in the book) --------------------------------------
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        # dynamic binarization: a fresh binary image every step
+        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
+        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)
+        parts = {}
+
+        def loss_fn():
+            mu, logvar = self.posterior(x, training=True)
+            logits = self.decoder(reparameterize(mu, logvar, eps), training=True)
+            parts["recon"] = ops.mean(bernoulli_nll(logits, x))      # -E_q[log p(x|z)]
+            parts["kl"] = ops.mean(gaussian_kl(mu, logvar))          # KL(q(z|x) || p(z))
+            return parts["recon"] + self.beta * parts["kl"]         # -ELBO (beta = 1)
+        loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+
+        self.loss_tracker.update_state(ops.stop_gradient(loss))
+        self.recon_tracker.update_state(ops.stop_gradient(parts["recon"]))
+        self.kl_tracker.update_state(ops.stop_gradient(parts["kl"]))
+        return {m.name: m.result() for m in self.metrics}
+    # --- end train_step ------------------------------------------------------
+
+    # ----- NumPy in, NumPy out -------------------------------------------------
+    def _stats(self, x):
+        mu, logvar = self.posterior(ops.convert_to_tensor(x, "float32"))
+        return ops.convert_to_numpy(mu), ops.convert_to_numpy(logvar)
+
+    def _log_lik(self, x, z):
+        logits = self.decoder(ops.convert_to_tensor(z, "float32"), training=False)
+        return ops.convert_to_numpy(-bernoulli_nll(logits, ops.convert_to_tensor(x, "float32")))
+
+    def encode(self, x):
+        """Images -> NumPy float32 ``(mu, logvar)``, each (N, latent_dim)."""
+        return self._stats(self.prepare(x)[0])
+
+    def decode(self, z) -> np.ndarray:
+        """Latent codes (N, latent_dim) -> pixel probabilities, float32 (N, 28, 28) in [0, 1]."""
+        z = check_latent(z, self.latent_dim)
+        probs = ops.sigmoid(self.decoder(ops.convert_to_tensor(z), training=False))
+        return ops.convert_to_numpy(probs).astype(np.float32).reshape(-1, 28, 28)
+
+    def reconstruct(self, x) -> np.ndarray:
+        """decode(mu): the mean reconstruction of images, (N, 28, 28) in [0, 1]."""
+        return self.decode(self.encode(x)[0])
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """``n`` images from z ~ N(0, I): decoder MEAN probabilities (no Bernoulli noise).
+
+        float32 (n, 28, 28) in [0, 1]; the same seed gives the same images
+        (z from NumPy, hence also the same z as the PyTorch twin).
+        """
+        return self.decode(latent_noise(n, self.latent_dim, seed))
+
+    def elbo(self, x, seed=None, samples: int = 1) -> np.ndarray:
+        """ELBO per example in nats (a lower bound on log p(x), so negative), float64 (N,).
+
+        E_q[log p(x|z)] estimated with ``samples`` draws (default 1), minus the
+        closed-form KL. ``x`` is binarized by thresholding at 0.5.
+        """
+        return self._bounds(x, samples, seed)[0]
+
+    def iwae_bound(self, x, k: int = 100, seed=None) -> np.ndarray:
+        """k-sample importance-weighted bound on log p(x), in nats, float64 (N,).
+
+        log (1/k) sum_i p(x, z_i) / q(z_i|x); it grows with k towards log p(x).
+        Computed in chunks, so k = 5000 fits in memory.
+        """
+        return self._bounds(x, k, seed)[1]
+
+    def _bounds(self, x, k, seed):
+        return estimate_bounds(self._stats, self._log_lik, binarize(x)[..., None], k,
+                               self.latent_dim, seed)
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class ConvVAE(VAE):
+    """Convolutional VAE: 1 -> 32 -> 64 channels (28 -> 14 -> 7), mirrored decoder.
+
+    Same interface as :class:`VAE`; ``channels`` replaces ``hidden``.
+    """
+
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
+                 channels=(32, 64), **kwargs):
+        kwargs.pop("hidden", None)
+        super().__init__(latent_dim, beta, lr, hidden=channels, **kwargs)
+
+    def build_networks(self, channels):
+        return conv_encoder(self.latent_dim, channels), conv_decoder(self.latent_dim, channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config["channels"] = config.pop("hidden")
+        return config

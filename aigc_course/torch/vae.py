@@ -1,0 +1,211 @@
+"""Variational autoencoders on binarized 28x28 images (PyTorch).
+
+Kingma & Welling (2013), "Auto-Encoding Variational Bayes". The encoder gives
+a diagonal Gaussian q(z|x) = N(mu, exp(logvar)); the decoder gives Bernoulli
+logits for every pixel, p(x|z) = Bernoulli(sigmoid(logits)); the prior is
+p(z) = N(0, I). Training maximises the ELBO, i.e. minimises per example::
+
+    loss = BCE_with_logits(decoder(z), x).sum()  +  beta * KL(q(z|x) || p(z)),
+    z = mu + exp(logvar / 2) * eps,  eps ~ N(0, I)     (reparameterization)
+
+* ``VAE``:     MLP 784 -> 512 -> 256 -> (mu, logvar), decoder 16 -> 256 -> 512 -> 784.
+* ``ConvVAE``: conv 1 -> 32 (14x14) -> 64 (7x7) -> Dense 2*latent, decoder mirrored
+  with transposed convolutions.
+
+Default latent_dim is 16. Mirrors ``aigc_course.keras.vae`` layer for layer
+(same parameter counts). The framework-neutral bounds (ELBO, IWAE) live in
+:mod:`aigc_course.likelihood`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._checks import check_count, latent_noise
+from ..likelihood import binarize, check_latent, estimate_bounds, unit_images
+from .core import GenerativeModel
+
+
+# --- losses (shown in the book) -------------------------------------------
+def reparameterize(mu, logvar, eps):
+    """z = mu + sigma * eps with sigma = exp(logvar / 2): a sample that gradients flow through."""
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, sigma^2) || N(0, 1)) per example: -1/2 sum(1 + logvar - mu^2 - exp(logvar))."""
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=-1)
+
+
+def bernoulli_nll(logits, x):
+    """-log p(x|z) per example: BCE with logits, summed over the pixels."""
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return bce.flatten(1).sum(dim=1)
+# --- end losses -------------------------------------------------------------
+
+
+def mlp_encoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
+    h1, h2 = hidden
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, h1), nn.ReLU(),
+                         nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 2 * latent_dim))
+
+
+def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
+    h1, h2 = hidden
+    return nn.Sequential(nn.Linear(latent_dim, h2), nn.ReLU(), nn.Linear(h2, h1), nn.ReLU(),
+                         nn.Linear(h1, 28 * 28), nn.Unflatten(1, (1, 28, 28)))
+
+
+def conv_encoder(latent_dim: int = 16, channels=(32, 64)) -> nn.Sequential:
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),   # 28 -> 14
+        nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # 14 -> 7
+        nn.Flatten(), nn.Linear(c2 * 7 * 7, 2 * latent_dim))
+
+
+def conv_decoder(latent_dim: int = 16, channels=(32, 64)) -> nn.Sequential:
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Linear(latent_dim, c2 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (c2, 7, 7)),
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 7 -> 14
+        nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1))             # 14 -> 28 logits
+
+
+class VAE(GenerativeModel):
+    """MLP VAE with a Bernoulli decoder; ``beta`` != 1 gives a beta-VAE (Higgins et al., 2017).
+
+    Inputs: images shaped (N, 28, 28) (or with a channel axis of 1), uint8 in
+    [0, 255] or floats in [0, 1]. ``fit`` binarizes dynamically (a fresh
+    Bernoulli(pixel) image every step); ``elbo``/``iwae_bound`` binarize by
+    thresholding at 0.5 (images already in {0, 1} are unchanged); ``encode``
+    uses the intensities in [0, 1] as they are. All public methods take and
+    return NumPy arrays.
+    """
+
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
+                 hidden=(512, 256)):
+        super().__init__()
+        check_count(latent_dim, "latent_dim")
+        if not beta >= 0:
+            raise ValueError(f"beta: expected a non-negative float, got {beta!r}")
+        self.latent_dim, self.beta, self.lr = int(latent_dim), float(beta), lr
+        self.encoder, self.decoder = self.build_networks(hidden)
+
+    def build_networks(self, hidden):
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+
+    def configure_optimizers(self):
+        return {"vae": torch.optim.Adam(self.parameters(), lr=self.lr)}
+
+    def prepare(self, x, y=None):
+        return (unit_images(x)[:, None],)  # (N, 1, 28, 28) grey levels in [0, 1]
+
+    def posterior(self, x):
+        """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
+        return self.encoder(x).chunk(2, dim=1)
+
+    def forward(self, x):
+        """Reconstruction logits (N, 1, 28, 28) from the posterior mean z = mu."""
+        mu, _ = self.posterior(x)
+        return self.decoder(mu)
+
+    # --- train_step (shown in the book) --------------------------------------
+    def train_step(self, x):
+        opt = self.optimizers["vae"]
+        x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every step
+        with self.autocast():
+            mu, logvar = self.posterior(x)
+            z = reparameterize(mu, logvar, torch.randn_like(mu))
+            logits = self.decoder(z)
+        recon = bernoulli_nll(logits.float(), x).mean()      # -E_q[log p(x|z)]
+        kl = gaussian_kl(mu.float(), logvar.float()).mean()  # KL(q(z|x) || p(z))
+        loss = recon + self.beta * kl                        # -ELBO (beta = 1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+    # --- end train_step ------------------------------------------------------
+
+    # ----- NumPy in, NumPy out -------------------------------------------------
+    def _to_device(self, a):
+        return torch.as_tensor(np.asarray(a, np.float32), device=self.device)
+
+    @torch.no_grad()
+    def _stats(self, x):
+        mu, logvar = self.posterior(self._to_device(x))
+        return mu.float().cpu().numpy(), logvar.float().cpu().numpy()
+
+    @torch.no_grad()
+    def _log_lik(self, x, z):
+        logits = self.decoder(self._to_device(z)).float()
+        return (-bernoulli_nll(logits, self._to_device(x))).cpu().numpy()
+
+    def encode(self, x):
+        """Images -> NumPy float32 ``(mu, logvar)``, each (N, latent_dim)."""
+        return self._eval(self._stats, self.prepare(x)[0])
+
+    @torch.no_grad()
+    def decode(self, z) -> np.ndarray:
+        """Latent codes (N, latent_dim) -> pixel probabilities, float32 (N, 28, 28) in [0, 1]."""
+        z = check_latent(z, self.latent_dim)
+        logits = self._eval(lambda t: self.decoder(self._to_device(t)), z)
+        return torch.sigmoid(logits.float()).cpu().numpy().reshape(-1, 28, 28)
+
+    def reconstruct(self, x) -> np.ndarray:
+        """decode(mu): the mean reconstruction of images, (N, 28, 28) in [0, 1]."""
+        return self.decode(self.encode(x)[0])
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """``n`` images from z ~ N(0, I): decoder MEAN probabilities (no Bernoulli noise).
+
+        float32 (n, 28, 28) in [0, 1]; the same seed gives the same images
+        (z from NumPy, hence also the same z as the Keras twin).
+        """
+        return self.decode(latent_noise(n, self.latent_dim, seed))
+
+    def elbo(self, x, seed=None, samples: int = 1) -> np.ndarray:
+        """ELBO per example in nats (a lower bound on log p(x), so negative), float64 (N,).
+
+        E_q[log p(x|z)] estimated with ``samples`` draws (default 1), minus the
+        closed-form KL. ``x`` is binarized by thresholding at 0.5.
+        """
+        return self._bounds(x, samples, seed)[0]
+
+    def iwae_bound(self, x, k: int = 100, seed=None) -> np.ndarray:
+        """k-sample importance-weighted bound on log p(x), in nats, float64 (N,).
+
+        log (1/k) sum_i p(x, z_i) / q(z_i|x); it grows with k towards log p(x).
+        Computed in chunks, so k = 5000 fits in memory.
+        """
+        return self._bounds(x, k, seed)[1]
+
+    def _bounds(self, x, k, seed):
+        x = binarize(x)[:, None]
+        return self._eval(lambda xb: estimate_bounds(self._stats, self._log_lik, xb, k,
+                                                     self.latent_dim, seed), x)
+
+    def _eval(self, fn, *args):
+        """Run ``fn`` in eval mode, restoring the training flag afterwards."""
+        was_training = self.training
+        self.eval()
+        try:
+            return fn(*args)
+        finally:
+            self.train(was_training)
+
+
+class ConvVAE(VAE):
+    """Convolutional VAE: 1 -> 32 -> 64 channels (28 -> 14 -> 7), mirrored decoder.
+
+    Same interface as :class:`VAE`; ``channels`` replaces ``hidden``.
+    """
+
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
+                 channels=(32, 64)):
+        super().__init__(latent_dim, beta, lr, hidden=channels)
+
+    def build_networks(self, channels):
+        return conv_encoder(self.latent_dim, channels), conv_decoder(self.latent_dim, channels)
