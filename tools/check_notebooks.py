@@ -1,20 +1,24 @@
 """Check (or fix) the course notebooks.
 
-For every ``notebooks/**/*.ipynb`` and ``notebooks/**/*.py``:
+Every ``notebooks/**/<name>.ipynb`` has a twin ``<name>.py`` in jupytext's
+``py:percent`` format; the ``.py`` is the source of truth. For each pair, check that
 
-* the pair exists (``.py`` in jupytext's ``py:percent`` format is the source of truth);
-* the two are in sync (same cells, same sources);
-* the ``.ipynb`` has no outputs and no execution counts;
-* the first code cell is the Colab install cell, installing from the repository URL
-  in ``_config.yml`` (the one place that URL is set);
-* the notebook is listed in ``_toc.yml``.
+(a) both files exist;
+(b) they hold the same cells (types, tags and sources, trailing whitespace ignored);
+(c) the ``.ipynb`` has no outputs and no execution counts;
+(d) its metadata has the ``python3`` kernelspec and jupytext formats ``ipynb,py:percent``;
+(e) its first code cell is the Colab install cell: it tests for ``google.colab`` and
+    pip-installs ``git+<repository.url>``, the URL set once in ``_config.yml``;
+(f) it is listed in ``_toc.yml`` (a warning only).
 
-    python tools/check_notebooks.py         # report problems, exit 1 if any
-    python tools/check_notebooks.py --fix   # regenerate each .ipynb from its .py
+    python tools/check_notebooks.py        # one line per problem; exit 1 if any
+    python tools/check_notebooks.py --fix  # rewrite each .ipynb from its .py, stripped
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -25,87 +29,119 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 FORMATS = "ipynb,py:percent"
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+SKIP = {".ipynb_checkpoints", "_build", "__pycache__"}  # folders not searched
 
 
-def repository_url() -> str:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    return config["repository"]["url"].rstrip("/")
+def load_yaml(name: str):
+    return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
 
 
 def toc_files() -> set[str]:
-    found: set[str] = set()
-
-    def walk(node):
+    """Every ``file:`` and the ``root:`` of _toc.yml, without extension."""
+    def walk(node) -> set[str]:
+        if isinstance(node, list):
+            return set().union(*map(walk, node))
         if isinstance(node, dict):
-            for k, v in node.items():
-                if k in ("file", "root"):
-                    found.add(str(Path(v).with_suffix("")))
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")))
-    return found
+            own = {str(Path(v).with_suffix("")) for k, v in node.items() if k in ("file", "root")}
+            return own.union(*map(walk, node.values()))
+        return set()
+    return walk(load_yaml("_toc.yml"))
 
 
-def cells(nb) -> list[tuple[str, str]]:
-    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+def stems() -> list[Path]:
+    """Notebook paths without extension: each .ipynb, and each .py that has ``# %%`` cells."""
+    found = set()
+    for path in NB_DIR.rglob("*"):
+        if SKIP & set(path.relative_to(NB_DIR).parts):
+            continue
+        text = path.read_text(encoding="utf-8") if path.suffix == ".py" else ""
+        if path.suffix == ".ipynb" or re.search(r"^# %%", text, re.M):
+            found.add(path.with_suffix(""))
+    return sorted(found)
 
 
-def from_py(py: Path):
+def cells(nb) -> list[tuple]:
+    """What must agree between the twins: type, tags and source of every cell."""
+    def norm(src: str) -> str:
+        return "\n".join(line.rstrip() for line in src.strip().splitlines())
+
+    return [(c.cell_type, tuple(c.metadata.get("tags", [])), norm(c.source)) for c in nb.cells]
+
+
+def from_py(py: Path, old_ipynb: Path | None = None):
+    """The notebook of a .py, stripped, with stable cell ids (kept from ``old_ipynb``)."""
     nb = jupytext.read(py)
     nb.metadata.setdefault("jupytext", {})["formats"] = FORMATS
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    old = nbformat.read(old_ipynb, as_version=4).cells if old_ipynb and old_ipynb.exists() else []
+    free = {(c.cell_type, c.source): c.get("id") for c in reversed(old) if c.get("id")}
+    used: set[str] = set()
     for c in nb.cells:
+        cid = free.pop((c.cell_type, c.source), None)
+        if cid is None or cid in used:  # a new or edited cell: an id derived from its content
+            cid = hashlib.sha1(f"{c.cell_type}\n{c.source}".encode()).hexdigest()[:8]
+        while cid in used:
+            cid = hashlib.sha1(cid.encode()).hexdigest()[:8]
+        c.id = cid
+        used.add(cid)
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
     return nb
 
 
-def check(py: Path, ipynb: Path, url: str, toc: set[str]) -> list[str]:
+def fix(stem: Path) -> None:
+    """Write the .ipynb from the .py (first the .py from the .ipynb if there is no .py)."""
+    py, ipynb = stem.with_suffix(".py"), stem.with_suffix(".ipynb")
+    if not py.exists():
+        jupytext.write(jupytext.read(ipynb), py, fmt="py:percent")
+        print(f"wrote {py.relative_to(ROOT)} from its .ipynb")
+    jupytext.write(from_py(py, ipynb), ipynb)
+    print(f"wrote {ipynb.relative_to(ROOT)}")
+
+
+def check(stem: Path, url: str, toc: set[str]) -> tuple[list[str], list[str]]:
+    """Problems and warnings of one notebook pair."""
+    py, ipynb = stem.with_suffix(".py"), stem.with_suffix(".ipynb")
     rel = ipynb.relative_to(ROOT)
     if not py.exists():
-        return [f"{rel}: no paired {py.name} (py:percent); run `make sync` after creating it"]
+        return [f"{rel}: no paired {py.name} (py:percent); run `make sync` to create it"], []
     if not ipynb.exists():
-        return [f"{py.relative_to(ROOT)}: no paired {ipynb.name}; run `make sync`"]
+        return [f"{py.relative_to(ROOT)}: no paired {ipynb.name}; run `make sync` to create it"], []
     problems = []
     nb = nbformat.read(ipynb, as_version=4)
-    if cells(nb) != cells(from_py(py)):
+    if cells(nb) != cells(jupytext.read(py)):
         problems.append(f"{rel}: out of sync with {py.name}; edit the .py and run `make sync`")
-    if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
+    if any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
         problems.append(f"{rel}: has outputs or execution counts; run `make sync` to strip them")
     if nb.metadata.get("jupytext", {}).get("formats") != FORMATS:
         problems.append(f"{rel}: jupytext formats metadata is not {FORMATS!r}")
     if nb.metadata.get("kernelspec", {}).get("name") != "python3":
         problems.append(f"{rel}: kernelspec is not python3")
     code = [c.source for c in nb.cells if c.cell_type == "code"]
-    if not code or "google.colab" not in code[0] or f"git+{url}" not in code[0]:
-        problems.append(f"{rel}: the first code cell must install the package on Colab "
-                        f"from git+{url} (the repository.url of _config.yml)")
-    if str(rel.with_suffix("")) not in toc:
-        problems.append(f"{rel}: not listed in _toc.yml")
-    return problems
+    install = rf"pip install\b.*\bgit\+{re.escape(url)}(\.git)?(@[\w./-]+)?(?![\w./-])"
+    if not code or "google.colab" not in code[0] or not re.search(install, code[0]):
+        problems.append(f"{rel}: the first code cell must pip-install the package on Colab "
+                        f"(`if \"google.colab\" in sys.modules:`) from git+{url}, "
+                        "the repository.url of _config.yml")
+    listed = str(rel.with_suffix("")) in toc
+    return problems, [] if listed else [f"{rel}: not listed in _toc.yml (warning)"]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fix", action="store_true", help="regenerate each .ipynb from its .py")
-    args = parser.parse_args()
-    stems = {p.with_suffix("") for p in NB_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
-    stems |= {p.with_suffix("") for p in NB_DIR.rglob("*.py")}
-    if args.fix:
-        for stem in sorted(stems):
-            py = stem.with_suffix(".py")
-            if py.exists():
-                nbformat.write(from_py(py), stem.with_suffix(".ipynb"))
-                print(f"wrote {stem.with_suffix('.ipynb').relative_to(ROOT)}")
-    url, toc = repository_url(), toc_files()
-    problems = [p for stem in sorted(stems)
-                for p in check(stem.with_suffix(".py"), stem.with_suffix(".ipynb"), url, toc)]
-    for p in problems:
-        print(p)
-    print(f"checked {len(stems)} notebooks: {len(problems)} problem(s)")
+    if parser.parse_args().fix:
+        for stem in stems():
+            fix(stem)
+    url, toc = load_yaml("_config.yml")["repository"]["url"].rstrip("/"), toc_files()
+    problems, notebooks = [], stems()
+    for stem in notebooks:
+        found, warnings = check(stem, url, toc)
+        problems += found
+        for line in found + warnings:
+            print(line)
+    print(f"checked {len(notebooks)} notebooks: {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

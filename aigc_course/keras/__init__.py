@@ -6,11 +6,19 @@ Runs on the TensorFlow backend (Colab's default) and the PyTorch backend
 from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
 from .gan import GAN
 from .vae import VAE, ConvVAE
+from .gan_variants import CGAN, DCGAN, WGAN_GP
+from .autoregressive import GPT, CharRNN, PixelCNN
 
 MODELS = {
     "gan": GAN,
     "vae": VAE,
     "conv_vae": ConvVAE,
+    "dcgan": DCGAN,
+    "cgan": CGAN,
+    "wgan_gp": WGAN_GP,
+    "char_rnn": CharRNN,
+    "gpt": GPT,
+    "pixelcnn": PixelCNN,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]

@@ -52,6 +52,35 @@ def apply_gradients(optimizer, loss_fn, variables):
 # --- end apply_gradients -------------------------------------------------------
 
 
+def input_gradients(fn, x):
+    """d fn(x).sum() / dx, kept differentiable (for the WGAN-GP gradient penalty).
+
+    The graph of the gradient itself is kept, so that a loss built on it can be
+    differentiated again with respect to ``fn``'s weights, e.g. inside
+    :func:`apply_gradients`. TensorFlow: a tape nested in ``apply_gradients``'s
+    tape, watching ``x``; PyTorch: ``torch.autograd.grad(create_graph=True)``.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = keras.ops.sum(fn(x))
+        return tape.gradient(y, x)
+    if backend == "torch":
+        import torch
+
+        x = keras.ops.convert_to_tensor(x)
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        (grads,) = torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)
+        return grads
+    raise NotImplementedError(
+        f"input_gradients supports the tensorflow and torch backends, not {backend!r}")
+
+
 class GenerativeModel(keras.Model):
     """Base class of every Keras model in the zoo.
 
@@ -89,9 +118,13 @@ class GenerativeModel(keras.Model):
                 str(checkpoint_dir), delete_checkpoint=False))
         if len(arrays) > 2:
             raise ValueError(f"prepare() must return 1 or 2 arrays, got {len(arrays)}")
-        x_in, y_in = arrays[0], (arrays[1] if len(arrays) == 2 else None)
-        # drop the last incomplete batch, like the PyTorch trainer
+        # drop the last incomplete batch, like the PyTorch trainer (Keras would otherwise
+        # run out of data with steps_per_epoch and silently skip steps)
         steps = max(1, n // batch_size)
+        keep = np.sort(np.random.default_rng(n).permutation(n)[:steps * batch_size]) \
+            if n >= batch_size else np.arange(n)
+        arrays = [a[keep] for a in arrays]
+        x_in, y_in = arrays[0], (arrays[1] if len(arrays) == 2 else None)
         return super().fit(x_in, y_in, epochs=epochs, batch_size=batch_size,
                            steps_per_epoch=steps, callbacks=callbacks,
                            verbose=verbose, shuffle=True, **kwargs)

@@ -2,12 +2,20 @@
 from .core import Callback, GenerativeModel, History, SampleGrid, get_device, set_seed
 from .gan import GAN
 from .vae import VAE, ConvVAE
+from .gan_variants import CGAN, DCGAN, WGAN_GP
+from .autoregressive import GPT, CharRNN, PixelCNN
 
 MODELS = {
     "gan": GAN,
     "vae": VAE,
     "conv_vae": ConvVAE,
+    "dcgan": DCGAN,
+    "cgan": CGAN,
+    "wgan_gp": WGAN_GP,
+    "char_rnn": CharRNN,
+    "gpt": GPT,
+    "pixelcnn": PixelCNN,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "Callback", "GenerativeModel", "History", "SampleGrid",
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "Callback", "GenerativeModel", "History", "SampleGrid",
            "get_device", "set_seed"]

@@ -1,0 +1,427 @@
+"""Autoregressive models (Keras 3): a character RNN, a small GPT and a PixelCNN.
+
+All three factorise a joint distribution with the chain rule and model each
+conditional with a network that sees only the past::
+
+    p(x) = prod_t p(x_t | x_<t)
+
+* ``CharRNN``:  embedding -> stacked LSTM -> Dense logits (Karpathy's char-rnn).
+* ``GPT``:      decoder-only Transformer like nanoGPT (Radford et al., 2018/2019):
+  token + learned position embeddings, pre-LN blocks with hand-written causal
+  self-attention (Dense layers, not ``MultiHeadAttention``) and a 4x GELU MLP,
+  final LayerNorm, an untied bias-free head.
+* ``PixelCNN``: masked convolutions on binarized 28x28 images (van den Oord
+  et al., 2016): pixel (i, j) sees only the pixels before it in raster order.
+
+Text models train on int windows (N, T + 1) with teacher forcing (inputs
+``x[:, :-1]``, targets ``x[:, 1:]``, mean cross-entropy per token in nats) and
+sample with :func:`aigc_course.text.generate_tokens`, shared with PyTorch.
+Mirrors ``aigc_course.torch.autoregressive`` (same trainable parameter counts).
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .._checks import check_count
+from ..likelihood import binarize
+from ..text import as_token_ids, as_windows, check_positive_int, generate_tokens
+from .core import GenerativeModel, apply_gradients
+
+
+# --- losses (shown in the book) -------------------------------------------
+def token_cross_entropy(logits, targets):
+    """Mean over (batch, time) of -log softmax(logits)[target], in nats per token."""
+    return ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+
+
+def pixel_nll(logits, x):
+    """-log p(x) per image: BCE with logits summed over the 28x28 pixels (nats).
+
+    Stable form: max(l, 0) - l*x + log(1 + exp(-|l|)).
+    """
+    bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
+# --- end losses -------------------------------------------------------------
+
+
+def _check_int_input(idx, block_size=None):
+    dtype = keras.backend.standardize_dtype(idx.dtype)
+    if "int" not in dtype:
+        raise ValueError(f"idx: expected integer token ids, got dtype {dtype}")
+    if len(idx.shape) != 2:
+        raise ValueError(f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}")
+    t = idx.shape[1]
+    if block_size is not None and t is not None and t > block_size:
+        raise ValueError(f"idx: sequence length {t} is longer than block_size={block_size}; "
+                         f"crop the context to the last {block_size} tokens")
+
+
+class _TextModel(GenerativeModel):
+    """Shared by CharRNN and GPT: teacher-forced training and sampling."""
+
+    block_size = None  # maximum context (None: unlimited)
+
+    def _setup(self):
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+        self(np.zeros((1, 1), np.int64))  # create every weight now (load/save need them)
+
+    def compile(self, optimizer=None, **kwargs):
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
+        optimizer = config.get("optimizer") if config else None
+        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def prepare(self, x, y=None):
+        return (as_windows(x, self.vocab_size, self.block_size),)  # int64 (N, T + 1)
+
+    # --- train_step (shown in the book) --------------------------------------
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        inputs, targets = x[:, :-1], x[:, 1:]  # teacher forcing: predict the next token
+
+        def loss_fn():
+            return token_cross_entropy(self(inputs, training=True), targets)
+        loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+
+        self.loss_tracker.update_state(ops.stop_gradient(loss))
+        return {m.name: m.result() for m in self.metrics}
+    # --- end train_step ------------------------------------------------------
+
+    def step(self, seq, state):
+        """Next-token logits (B, V) for the id sequence ``seq`` (B, t); see ``generate_tokens``."""
+        raise NotImplementedError
+
+    def generate(self, prompt_ids, max_new_tokens: int, temperature: float = 1.0,
+                 top_k=None, seed=None, top_p=None) -> np.ndarray:
+        """Prompt ids with ``max_new_tokens`` sampled ids appended (int64, same rank).
+
+        ``temperature=0`` is greedy decoding; ``top_k``/``top_p`` filter the
+        logits first. Randomness: ``np.random.default_rng(seed)`` only.
+        """
+        return generate_tokens(self.step, prompt_ids, max_new_tokens, self.vocab_size,
+                               temperature, top_k, top_p, seed)
+
+    def logits(self, ids) -> np.ndarray:
+        """NumPy in, NumPy out: float32 logits (B, T, V) for int ids (B, T)."""
+        ids = as_token_ids(ids, self.vocab_size, ndim=2)
+        return ops.convert_to_numpy(self(ids, training=False)).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class CharRNN(_TextModel):
+    """Character-level LSTM language model.
+
+    embedding (V -> E) -> ``num_layers`` LSTM layers (H units) -> Dense (H -> V).
+    Keras's LSTM has one bias vector per layer; the PyTorch twin freezes its
+    second one at zero, so both count 4H(in + H) + 4H per layer.
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256,
+                 num_layers: int = 2, dropout: float = 0.0, lr: float = 2e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.embed_dim, self.hidden_size = embed_dim, hidden_size
+        self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
+        self.embedding = layers.Embedding(vocab_size, embed_dim)
+        self.lstms = [layers.LSTM(hidden_size, return_sequences=True, return_state=True)
+                      for _ in range(num_layers)]
+        self.drop = layers.Dropout(dropout)  # between LSTM layers, as in torch's nn.LSTM
+        self.head = layers.Dense(vocab_size)
+        self._setup()
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embed_dim": self.embed_dim,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "dropout": self.dropout, "lr": self.lr}
+
+    def run(self, idx, states=None, training=False):
+        """Logits (B, T, V) and the new states [[h, c] per layer] for ids (B, T)."""
+        _check_int_input(idx)
+        x = self.embedding(idx)
+        new_states = []
+        for i, lstm in enumerate(self.lstms):
+            if i > 0:
+                x = self.drop(x, training=training)
+            x, h, c = lstm(x, initial_state=None if states is None else states[i],
+                           training=training)
+            new_states.append([h, c])
+        return self.head(x), new_states
+
+    def call(self, idx, training=False):
+        return self.run(idx, training=training)[0]
+
+    def step(self, seq, state):
+        # first call: read the whole prompt; then feed only the newest token
+        x = seq if state is None else seq[:, -1:]
+        logits, state = self.run(x, state, training=False)
+        return ops.convert_to_numpy(logits[:, -1]), state
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class CausalSelfAttention(layers.Layer):
+    """Multi-head self-attention where position t attends only to positions <= t.
+
+    q, k, v = x W_qkv (one Dense C -> 3C), split into n_head heads of size C/n_head;
+    att = softmax(q k^T / sqrt(d) + mask), mask = -inf above the diagonal;
+    y = (att v) with the heads concatenated, then the output projection C -> C.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        self.n_embd, self.n_head, self.dropout = n_embd, n_head, dropout
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.c_attn = layers.Dense(3 * n_embd, kernel_initializer=init)
+        self.c_proj = layers.Dense(n_embd, kernel_initializer=init)
+        self.attn_dropout = layers.Dropout(dropout)
+        self.resid_dropout = layers.Dropout(dropout)
+
+    def get_config(self):
+        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head,
+                "dropout": self.dropout}
+
+    def call(self, x, training=False):
+        T, C, nh = ops.shape(x)[1], self.n_embd, self.n_head
+        q, k, v = ops.split(self.c_attn(x), 3, axis=-1)
+        # (B, T, C) -> (B, n_head, T, head_size)
+        q, k, v = (ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3))
+                   for t in (q, k, v))
+        att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)  # (B, nh, T, T)
+        causal = ops.tril(ops.ones((T, T), "int32")) > 0
+        att = ops.where(causal, att, float("-inf"))                            # no peeking ahead
+        att = ops.exp(att - ops.max(att, axis=-1, keepdims=True))              # softmax over keys
+        att = att / ops.sum(att, axis=-1, keepdims=True)
+        att = self.attn_dropout(att, training=training)
+        y = ops.reshape(ops.transpose(ops.matmul(att, v), (0, 2, 1, 3)), (-1, T, C))
+        return self.resid_dropout(self.c_proj(y), training=training)
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class Block(layers.Layer):
+    """Pre-LN Transformer block: x + attn(LN(x)), then x + MLP(LN(x)) with a 4x GELU MLP."""
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_embd, self.n_head, self.dropout = n_embd, n_head, dropout
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.ln_1 = layers.LayerNormalization(epsilon=1e-5)
+        self.attn = CausalSelfAttention(n_embd, n_head, dropout)
+        self.ln_2 = layers.LayerNormalization(epsilon=1e-5)
+        self.fc = layers.Dense(4 * n_embd, kernel_initializer=init)
+        self.proj = layers.Dense(n_embd, kernel_initializer=init)
+        self.mlp_dropout = layers.Dropout(dropout)
+
+    def get_config(self):
+        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head,
+                "dropout": self.dropout}
+
+    def call(self, x, training=False):
+        x = x + self.attn(self.ln_1(x), training=training)
+        h = self.proj(ops.gelu(self.fc(self.ln_2(x)), approximate=False))
+        return x + self.mlp_dropout(h, training=training)
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class GPT(_TextModel):
+    """A small decoder-only Transformer (nanoGPT's layout).
+
+    h = wte(idx) + wpe(0..T-1); h = Block(h) x n_layer; logits = lm_head(LN(h)).
+    The lm head is a separate bias-free Dense (weights NOT tied to wte).
+    Initialisation as in GPT-2: N(0, 0.02) weights, zero biases.
+    Inputs longer than ``block_size`` raise ValueError; ``generate`` crops the
+    context to the last ``block_size`` tokens.
+    """
+
+    def __init__(self, vocab_size: int, block_size: int = 128, n_layer: int = 4, n_head: int = 4,
+                 n_embd: int = 128, dropout: float = 0.0, lr: float = 3e-4, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.block_size = check_positive_int(block_size, "block_size")
+        self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
+        self.dropout, self.lr = dropout, lr
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.wte = layers.Embedding(vocab_size, n_embd, embeddings_initializer=init)
+        self.wpe = layers.Embedding(block_size, n_embd, embeddings_initializer=init)
+        self.drop = layers.Dropout(dropout)
+        self.blocks = [Block(n_embd, n_head, dropout) for _ in range(n_layer)]
+        self.ln_f = layers.LayerNormalization(epsilon=1e-5)
+        self.lm_head = layers.Dense(vocab_size, use_bias=False, kernel_initializer=init)
+        self._setup()
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size,
+                "block_size": self.block_size, "n_layer": self.n_layer, "n_head": self.n_head,
+                "n_embd": self.n_embd, "dropout": self.dropout, "lr": self.lr}
+
+    def call(self, idx, training=False):
+        """Logits (B, T, V) for int ids (B, T), T <= block_size."""
+        _check_int_input(idx, self.block_size)
+        pos = ops.arange(ops.shape(idx)[1])
+        x = self.drop(self.wte(idx) + self.wpe(pos)[None], training=training)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.lm_head(self.ln_f(x))
+
+    def step(self, seq, state):
+        logits = self(seq[:, -self.block_size:], training=False)
+        return ops.convert_to_numpy(logits[:, -1]), None
+
+
+# ----- PixelCNN ---------------------------------------------------------------------
+def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
+    """(k, k) 0/1 mask: rows above the centre, and the centre row left of the centre.
+
+    Type 'A' (first layer) hides the centre pixel itself, type 'B' lets it through
+    (later layers may look at their own position: it already holds only the past).
+    """
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type: expected 'A' or 'B', got {mask_type!r}")
+    c = kernel_size // 2
+    m = np.zeros((kernel_size, kernel_size), np.float32)
+    m[:c, :] = 1.0
+    m[c, :c] = 1.0
+    if mask_type == "B":
+        m[c, c] = 1.0
+    return m
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class MaskedConv2D(layers.Layer):
+    """Conv2D whose kernel is multiplied by a fixed causal mask ('same' padding, NHWC)."""
+
+    def __init__(self, filters: int, kernel_size: int, mask_type: str, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.mask_type = filters, kernel_size, mask_type
+        self.mask = causal_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1)
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, input_shape[-1], self.filters),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "mask_type": self.mask_type}
+
+    def call(self, x):
+        return ops.conv(x, self.kernel * self.mask, padding="same") + self.bias
+
+
+@keras.saving.register_keras_serializable(package="aigc_course")
+class PixelCNN(GenerativeModel):
+    """PixelCNN on binarized 28x28 images: one Bernoulli logit per pixel.
+
+    masked 7x7 conv, type A (1 -> hidden), ReLU;
+    ``n_layers`` x [masked 3x3 conv, type B (hidden -> hidden), ReLU];
+    1x1 conv (hidden -> 1).
+
+    p(x) = prod_{i,j} Bernoulli(x_ij | sigmoid(logit_ij(x_<ij))). This is the
+    original 2016 design (it has the well-known "blind spot" above-right).
+    ``fit`` and ``nll`` binarize images by thresholding at 0.5 (static), so the
+    model is trained and evaluated on the same data. ``call`` takes
+    (B, 28, 28) or (B, 28, 28, 1) floats in {0, 1} and returns logits (B, 28, 28).
+    """
+
+    def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = check_positive_int(hidden, "hidden")
+        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
+            raise ValueError(f"n_layers: expected a non-negative int, got {n_layers!r}")
+        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 3 or kernel % 2 == 0:
+            raise ValueError(f"kernel: expected an odd int >= 3, got {kernel!r}")
+        self.n_layers, self.kernel, self.lr = n_layers, kernel, lr
+        # any height: sampling runs the net on the top rows only
+        net = [keras.Input((None, 28, 1)), MaskedConv2D(hidden, kernel, "A"), layers.ReLU()]
+        for _ in range(n_layers):
+            net += [MaskedConv2D(hidden, 3, "B"), layers.ReLU()]
+        net.append(layers.Conv2D(1, 1))
+        self.net = keras.Sequential(net, name="pixelcnn")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden, "n_layers": self.n_layers,
+                "kernel": self.kernel, "lr": self.lr}
+
+    def compile(self, optimizer=None, **kwargs):
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
+        optimizer = config.get("optimizer") if config else None
+        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def prepare(self, x, y=None):
+        return (binarize(x),)  # float32 (N, 28, 28) in {0, 1}
+
+    def call(self, x, training=False):
+        if len(x.shape) == 3:
+            x = x[..., None]
+        if len(x.shape) != 4 or tuple(x.shape[1:]) != (28, 28, 1):
+            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 28, 28, 1), "
+                             f"got {tuple(x.shape)}")
+        return self.net(ops.cast(x, "float32"), training=training)[..., 0]
+
+    # --- train_step (shown in the book) --------------------------------------
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+
+        def loss_fn():
+            logits = self(x, training=True)           # logit_ij sees only x_<ij
+            return ops.mean(pixel_nll(logits, x))     # nats per image
+        loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+
+        self.loss_tracker.update_state(ops.stop_gradient(loss))
+        return {m.name: m.result() for m in self.metrics}
+    # --- end train_step ------------------------------------------------------
+
+    def logits(self, x) -> np.ndarray:
+        """NumPy in, NumPy out: float32 logits (N, 28, 28) for images in {0, 1} (binarized)."""
+        return ops.convert_to_numpy(self(binarize(x), training=False)).astype(np.float32)
+
+    def nll(self, x, batch_size: int = 256) -> np.ndarray:
+        """Exact -log p(x) per image in nats, float64 (N,); images binarized at 0.5."""
+        x = binarize(x)
+        out = [ops.convert_to_numpy(pixel_nll(self(x[i:i + batch_size], training=False),
+                                              ops.convert_to_tensor(x[i:i + batch_size])))
+               for i in range(0, len(x), batch_size)]
+        return np.concatenate(out).astype(np.float64)
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """``n`` binary images (n, 28, 28) float32 in {0, 1}, drawn pixel by pixel.
+
+        784 forward passes (each on the rows 0..i only, which is exact for a
+        causal net); pixel (i, j) ~ Bernoulli(sigmoid(logit_ij)) with the
+        uniform numbers from ``np.random.default_rng(seed)``.
+        """
+        n = check_count(n)
+        rng = np.random.default_rng(seed)
+        x = np.zeros((n, 28, 28), np.float32)
+        for i in range(28):
+            for j in range(28):
+                # rows below i cannot influence row i: run the net on rows 0..i only
+                top = self.net(x[:, :i + 1, :, None], training=False)
+                logits = ops.convert_to_numpy(top[:, i, j, 0])
+                p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+                x[:, i, j] = rng.random(n) < p
+        return x
