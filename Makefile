@@ -16,7 +16,7 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 NBFLAGS ?=
 
-.PHONY: book test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark clean
+.PHONY: book test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark quality clean
 
 install: $(VENV)/.installed
 
@@ -65,6 +65,17 @@ sync: install
 
 benchmark: install
 	$(BIN)/python benchmarks/run.py
+
+# Train and evaluate every model (CPU preset: minutes per model on a laptop; on a GPU
+# add QUALITY_PRESET=full). Writes benchmarks/results/quality-*.json for the results page.
+QUALITY_PRESET ?= cpu
+quality: install
+	$(BIN)/python benchmarks/quality.py --framework torch --dataset mnist --preset $(QUALITY_PRESET)
+	$(BIN)/python benchmarks/quality.py --framework torch --dataset fashion_mnist --preset $(QUALITY_PRESET)
+	$(BIN)/python benchmarks/quality.py --framework torch --dataset shakespeare --preset $(QUALITY_PRESET)
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/quality.py --framework keras --dataset mnist --preset $(QUALITY_PRESET)
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/quality.py --framework keras --dataset fashion_mnist --preset $(QUALITY_PRESET)
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/quality.py --framework keras --dataset shakespeare --preset $(QUALITY_PRESET)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -39,6 +39,18 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "aigc_course"
 
 
+def cache_dir() -> Path:
+    """Writable folder for things the package computes and keeps (e.g. trained evaluators).
+
+    ``AIGC_COURSE_CACHE`` if set, otherwise ``~/.cache/aigc_course``. Kept apart from
+    :func:`data_dir` on purpose: ``AIGC_COURSE_DATA`` may point at a read-only mirror.
+    """
+    env = os.environ.get("AIGC_COURSE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "aigc_course"
+
+
 def set_seed(seed: int = 0) -> None:
     """Seed Python's and NumPy's global generators.
 

@@ -119,8 +119,10 @@ print(json.dumps({"rate": rate, "params": model.count_params(), "torch": torch._
 
 def our_rate(python, batch_size, iters, data):
     code = OURS.replace("ROOT", repr(str(ROOT))).replace("DATA", repr(str(data))).replace("BATCH", str(batch_size)).replace("ITERS", str(iters))
-    out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"our side failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main():

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from aigc_course import keras as K  # noqa: E402
 from aigc_course import torch as T  # noqa: E402
 
-REQUIRED = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "char_rnn", "gpt", "pixelcnn"}
+REQUIRED = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "char_rnn", "gpt", "pixelcnn"}
 TEXT = {"char_rnn", "gpt"}
 
 

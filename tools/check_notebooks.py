@@ -13,6 +13,7 @@ Every ``notebooks/**/<name>.ipynb`` has a twin ``<name>.py`` in jupytext's
 
     python tools/check_notebooks.py        # one line per problem; exit 1 if any
     python tools/check_notebooks.py --fix  # rewrite each .ipynb from its .py, stripped
+    python tools/check_notebooks.py --fix notebooks/04_vaes/vae_concepts.py  # only this one
 """
 from __future__ import annotations
 
@@ -131,11 +132,21 @@ def check(stem: Path, url: str, toc: set[str]) -> tuple[list[str], list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fix", action="store_true", help="regenerate each .ipynb from its .py")
-    if parser.parse_args().fix:
-        for stem in stems():
+    parser.add_argument("paths", nargs="*", help="only these notebooks (.py or .ipynb); default: all")
+    args = parser.parse_args()
+    notebooks = stems()
+    if args.paths:
+        wanted = {Path(p).resolve().with_suffix("") for p in args.paths}
+        notebooks = [s for s in notebooks if s in wanted]
+        missing = wanted - set(notebooks)
+        if missing:
+            print("not notebooks: " + ", ".join(sorted(map(str, missing))))
+            return 1
+    if args.fix:
+        for stem in notebooks:
             fix(stem)
     url, toc = load_yaml("_config.yml")["repository"]["url"].rstrip("/"), toc_files()
-    problems, notebooks = [], stems()
+    problems = []
     for stem in notebooks:
         found, warnings = check(stem, url, toc)
         problems += found

@@ -5,7 +5,7 @@ Runs on the TensorFlow backend (Colab's default) and the PyTorch backend
 """
 from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
 from .gan import GAN
-from .vae import VAE, ConvVAE
+from .vae import VAE, ConvVAE, CVAE
 from .gan_variants import CGAN, DCGAN, WGAN_GP
 from .autoregressive import GPT, CharRNN, PixelCNN
 
@@ -13,6 +13,7 @@ MODELS = {
     "gan": GAN,
     "vae": VAE,
     "conv_vae": ConvVAE,
+    "cvae": CVAE,
     "dcgan": DCGAN,
     "cgan": CGAN,
     "wgan_gp": WGAN_GP,
@@ -21,4 +22,4 @@ MODELS = {
     "pixelcnn": PixelCNN,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]

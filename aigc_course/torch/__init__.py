@@ -1,7 +1,7 @@
 """PyTorch half of the model zoo. Mirrors :mod:`aigc_course.keras` name for name."""
 from .core import Callback, GenerativeModel, History, SampleGrid, get_device, set_seed
 from .gan import GAN
-from .vae import VAE, ConvVAE
+from .vae import VAE, ConvVAE, CVAE
 from .gan_variants import CGAN, DCGAN, WGAN_GP
 from .autoregressive import GPT, CharRNN, PixelCNN
 
@@ -9,6 +9,7 @@ MODELS = {
     "gan": GAN,
     "vae": VAE,
     "conv_vae": ConvVAE,
+    "cvae": CVAE,
     "dcgan": DCGAN,
     "cgan": CGAN,
     "wgan_gp": WGAN_GP,
@@ -17,5 +18,5 @@ MODELS = {
     "pixelcnn": PixelCNN,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "Callback", "GenerativeModel", "History", "SampleGrid",
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "Callback", "GenerativeModel", "History", "SampleGrid",
            "get_device", "set_seed"]

