@@ -54,8 +54,13 @@ keras-torch: install
 check-notebooks: install
 	$(BIN)/python tools/check_notebooks.py
 
+# Notebooks run NBWORKERS at a time (pytest-xdist), each on one math thread: small
+# models are dominated by Python overhead, and two single-threaded kernels use two
+# cores better than one kernel with two threads.
+NBWORKERS ?= 2
 notebooks: install
-	$(BIN)/python -m pytest -q --nbmake --nbmake-timeout=900 --durations=0 $(NBFLAGS) notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(NBWORKERS) --nbmake --nbmake-timeout=900 \
+	  --durations=0 $(NBFLAGS) notebooks
 
 test: unit keras-tf keras-torch check-notebooks notebooks
 

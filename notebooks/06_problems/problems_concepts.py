@@ -296,8 +296,9 @@ print(f"clipping each component to [-1, 1] instead: cosine {cosine(flat, by_valu
 # %% [markdown]
 # Clipping treats the symptom; it does not make a vanishing gradient larger, and a
 # threshold far below the typical norm turns the optimiser into a fixed-step method.
-# A common practice is to log the gradient norm for a while and set $c$ a little above
-# its typical value; the labs do exactly that on a real model.
+# A common practice is to log the gradient norm for a while and set $c$ above its
+# typical value, so that only the spikes are clipped; the labs log and clip the
+# gradients of a real model.
 #
 # ## 2. Initialisation: keep the variance constant
 #

@@ -214,7 +214,7 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
     """SGD (momentum 0.9) on the reconstruction loss, clipping the global norm at ``clip``.
 
     Returns per step: the loss, the global gradient norm before clipping, and the
-    gradient norm of every Dense kernel.
+    gradient norm of every Dense kernel. Stops early if the loss is inf or nan.
     """
     opt = keras.optimizers.SGD(lr, momentum=0.9, global_clipnorm=clip)  # Keras clips in apply()
     step = make_train_step(model, opt)
@@ -226,6 +226,8 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
         log["loss"].append(float(loss))
         log["norm"].append(float(total))
         log["layers"].append(keras.ops.convert_to_numpy(norms)[kernels])
+        if not np.isfinite(log["loss"][-1]):
+            break                                  # inf or nan: the run is over
     return {k: np.array(v) for k, v in log.items()}
 
 
@@ -234,7 +236,7 @@ runs = {}
 for scheme, init in SCHEMES.items():
     runs[scheme] = train(deep_autoencoder(init=init), STEPS, lr=0.2)
     loss = runs[scheme]["loss"]
-    print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {STEPS} steps")
+    print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {len(loss)} steps")
 EARLY = min(STEPS, 60) - 1
 print(f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}")
 
@@ -653,8 +655,8 @@ vae = MODELS["vae"]()
 vae.fit(images, epochs=pick(full=10, fast=6), batch_size=64, verbose=0)
 set_seed(0)
 vae_small = MODELS["vae"](lr=3e-3)
-REPEAT = 20                                   # 16 images x 20 = one epoch of 20 batches of 16
-vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=30, fast=15), batch_size=SMALL, verbose=0)
+REPEAT = 60                                   # 16 images x 60 = one epoch of 60 batches of 16
+vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=10, fast=5), batch_size=SMALL, verbose=0)
 
 checks = {}
 for name, model, reference in (("VAE, all images", vae, train_unit),
@@ -714,9 +716,10 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 #
 # :::{solution} problems-keras-ex-clipnorm
 # :class: dropdown
-# Per-variable clipping bounds every variable's step, so each step is at most
-# $\eta\, c \sqrt{24}$ long (24 variables: 12 kernels and 12 biases) instead of $\eta c$:
-# a looser bound, and the run may or may not survive the same spike. It also changes
+# Per-variable clipping bounds each variable's gradient by $c$, so the whole gradient
+# entering the update can be up to $c \sqrt{24}$ long (24 variables: 12 kernels and 12
+# biases) instead of $c$: a looser bound, and the run may or may not survive the same
+# spike. It also changes
 # the direction: variables with large gradients are shrunk more than the others, so
 # the update is no longer parallel to the gradient. Global-norm clipping keeps the
 # direction, which is why it is the usual choice.

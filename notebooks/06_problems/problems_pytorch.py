@@ -180,7 +180,7 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
     """SGD (momentum 0.9) on the reconstruction loss.
 
     Returns per step: the loss, the total gradient norm *before* clipping, and the
-    gradient norm of every Linear layer's weight.
+    gradient norm of every Linear layer's weight. Stops early if the loss is inf or nan.
     """
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     linears = [m for m in model if isinstance(m, nn.Linear)]
@@ -197,6 +197,8 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
         opt.step()
         log["loss"].append(loss.item())
         log["norm"].append(norm.item())
+        if not np.isfinite(log["loss"][-1]):
+            break                                  # inf or nan: the run is over
     return {k: np.array(v) for k, v in log.items()}
 
 
@@ -206,7 +208,7 @@ for scheme in SCHEMES:
     set_seed(0)
     runs[scheme] = train(initialise(deep_autoencoder(), scheme).to(device), STEPS, lr=0.2)
     loss = runs[scheme]["loss"]
-    print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {STEPS} steps")
+    print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {len(loss)} steps")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for scheme in ("default", "He"):
@@ -684,8 +686,8 @@ vae = MODELS["vae"]()
 vae.fit(images, epochs=pick(full=10, fast=6), batch_size=64, verbose=0)
 set_seed(0)
 vae_small = MODELS["vae"](lr=3e-3)
-REPEAT = 20                                   # 16 images x 20 = one epoch of 20 batches of 16
-vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=30, fast=15), batch_size=SMALL, verbose=0)
+REPEAT = 60                                   # 16 images x 60 = one epoch of 60 batches of 16
+vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=10, fast=5), batch_size=SMALL, verbose=0)
 
 checks = {}
 for name, model, reference in (("VAE, all images", vae, train_unit),
@@ -750,10 +752,10 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 # In the course's fast-mode run (100 steps, learning rate 5): with 0.05, 47 % of the
 # steps were clipped and the final loss was 0.225, a little *lower* than with 0.5
 # (0.244); with 5, 23 % were clipped, one gradient reached a norm of about $4 \times 10^{11}$
-# before clipping, and the run survived with a loss of 0.38. The step length is at
-# most $\eta c$, so at this (far too large) learning rate a smaller threshold acts like a
-# smaller learning rate for the large steps. That is the lesson: threshold and
-# learning rate work together. Set the threshold from the logged norms, a little
+# before clipping, and the run survived with a loss of 0.38. Every gradient that
+# enters the update is at most $c$ long, so at this (far too large) learning rate a
+# smaller threshold acts like a smaller learning rate for the large steps. That is
+# the lesson: threshold and learning rate work together. Set the threshold from the logged norms, a little
 # above their usual size, and treat frequent clipping as a sign that the learning
 # rate is too high.
 # :::
