@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-IMAGE_MODELS = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "pixelcnn"}
+IMAGE_MODELS = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn"}
 TEXT_MODELS = {"char_rnn", "gpt"}
 VOCAB, BLOCK = 65, 128  # tiny-shakespeare's character vocabulary, nanoGPT's block size
 
@@ -35,7 +35,7 @@ def make_data(key: str, n: int, rng):
     if key in TEXT_MODELS:
         return (rng.integers(0, VOCAB, size=(n, BLOCK + 1)).astype(np.int64),)
     x = (rng.random((n, 28, 28)) * 255).astype(np.uint8)
-    if key == "cgan":
+    if key in ("cgan", "cvae"):
         return x, rng.integers(0, 10, size=n).astype(np.int64)
     return (x,)
 

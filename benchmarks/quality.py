@@ -40,8 +40,8 @@ LIKELIHOOD = {"vae", "conv_vae", "cvae", "pixelcnn"}
 # Training budgets. "cpu": what a 2-core CPU finishes in minutes (the course's CI
 # machine); "full": what a Colab-class GPU runs in about ten minutes per model.
 PRESETS = {
-    "cpu": dict(train_size=5000, epochs={"gan": 10, "dcgan": 4, "cgan": 10, "wgan_gp": 4,
-                                         "vae": 10, "conv_vae": 5, "cvae": 10, "pixelcnn": 2},
+    "cpu": dict(train_size=5000, epochs={"gan": 5, "dcgan": 2, "cgan": 5, "wgan_gp": 2,
+                                         "vae": 5, "conv_vae": 3, "cvae": 5, "pixelcnn": 1},
                 n_samples=2000, n_pixelcnn=64, test_size=500, iwae_k=200),
     "full": dict(train_size=None, epochs={"gan": 50, "dcgan": 20, "cgan": 50, "wgan_gp": 30,
                                           "vae": 100, "conv_vae": 50, "cvae": 100, "pixelcnn": 20},
@@ -69,12 +69,21 @@ def framework_info(framework: str):
     return MODELS, set_seed, f"Keras {keras.__version__} ({backend})", hardware, dict(verbose=0)
 
 
+def describe_source(source: str) -> str:
+    """Where data came from, without this machine's paths (results are committed)."""
+    if source.startswith("/usr/share/datasets/"):
+        return "Debian package dataset-" + source.split("/")[4] + f" ({Path(source).name})"
+    if source.startswith("/"):
+        return f"local copy of {Path(source).parent.name}/{Path(source).name}"
+    return source
+
+
 def load(dataset: str, split: str):
     from aigc_course import data
 
     loader = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}[dataset]
     x, y = loader(split)
-    return x, y, data.last_source(f"{dataset.replace('_', '-')}/{split}")
+    return x, y, describe_source(data.last_source(f"{dataset.replace('_', '-')}/{split}"))
 
 
 def sample(model, key: str, n: int, seed: int) -> np.ndarray:
@@ -145,6 +154,7 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
              for k, v in baseline.items() if not isinstance(v, np.ndarray)}
     return dict(dataset=dataset, train_source=train_source, framework=fw, hardware=hardware,
                 date=datetime.date.today().isoformat(),
+                omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"),
                 evaluator=dict(test_accuracy=float(evaluator.test_accuracy),
                                train_source=evaluator.train_source),
                 real_baseline=clean, preset=preset, test_images=len(x_test),
@@ -200,8 +210,9 @@ def run_text(framework: str, keys, preset: dict, seed: int = 0) -> dict:
                    val_perplexity=float(perplexity(val_nats)), sample=sample)
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
-    return dict(dataset="shakespeare", train_source=last_source("tinyshakespeare"), framework=fw,
-                hardware=hardware, date=datetime.date.today().isoformat(), preset=preset,
+    return dict(dataset="shakespeare", train_source=describe_source(last_source("tinyshakespeare")), framework=fw,
+                hardware=hardware, date=datetime.date.today().isoformat(),
+                omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"), preset=preset,
                 vocab_size=tok.vocab_size, val_chars=int(len(ids) - split), rows=rows)
 
 

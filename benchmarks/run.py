@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,8 @@ def main():
         for i, (fw, be) in enumerate(runs):
             rows += run(fw, be, args, f"{tmp}/{i}.json")
     device = rows[0]["device"] if rows else "none"
-    out = Path(args.out) if args.out else HERE / "results" / f"throughput-{rows[0]['hardware'] if rows else 'none'}.json".replace(" ", "_")
+    name = re.sub(r"[^A-Za-z0-9]+", "_", rows[0]["hardware"] if rows else "none").strip("_")
+    out = Path(args.out) if args.out else HERE / "results" / f"throughput-{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
     print(f"\n| device | framework | model | parameters | steps/s (batch {args.batch_size}) | sampling |")

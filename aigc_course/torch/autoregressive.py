@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_count
+from ..ar_numpy import pixelcnn_mask
 from ..likelihood import binarize
 from ..text import as_token_ids, as_windows, check_positive_int, generate_tokens
 from .core import GenerativeModel
@@ -253,21 +254,9 @@ class GPT(_TextModel):
 
 
 # ----- PixelCNN ---------------------------------------------------------------------
-def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
-    """(k, k) 0/1 mask: rows above the centre, and the centre row left of the centre.
-
-    Type 'A' (first layer) hides the centre pixel itself, type 'B' lets it through
-    (later layers may look at their own position: it already holds only the past).
-    """
-    if mask_type not in ("A", "B"):
-        raise ValueError(f"mask_type: expected 'A' or 'B', got {mask_type!r}")
-    c = kernel_size // 2
-    m = np.zeros((kernel_size, kernel_size), np.float32)
-    m[:c, :] = 1.0
-    m[c, :c] = 1.0
-    if mask_type == "B":
-        m[c, c] = 1.0
-    return m
+# The (k, k) causal mask of a PixelCNN convolution is framework-neutral: one NumPy
+# definition, shared with the Keras twin and the NumPy chapter code.
+causal_mask = pixelcnn_mask
 
 
 class MaskedConv2d(nn.Conv2d):
