@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "gaussian_stats", "frechet_distance_from_stats", "frechet_distance", "knn_radii", "in_manifold",
-    "precision_recall",
+    "precision_recall", "nearest_neighbours",
     "classifier_score", "mode_coverage", "psnr", "ssim", "nats_to_bits_per_dim",
     "bits_per_dim_to_nats", "perplexity", "bits_per_char", "inception_fid",
 ]
@@ -139,6 +139,30 @@ def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Squared Euclidean distances (len(a), len(b)), clipped at 0."""
     d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
     return np.clip(d, 0.0, None)
+
+
+def nearest_neighbours(queries, reference, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Index of, and Euclidean distance to, the nearest row of ``reference`` for each query.
+
+    Images are flattened, so ``queries`` (n, ...) and ``reference`` (m, ...) may be
+    image batches of the same size. The memorisation check of chapters 6, 7 and 10:
+    samples much closer to a training image than new data is are near-copies.
+    Distances use |q - r|^2 = |q|^2 + |r|^2 - 2 q.r in float64, ``chunk`` queries at a time.
+    """
+    def flat(x):
+        x = np.asarray(x)
+        return x.reshape(len(x), -1) if x.ndim > 2 else x
+
+    q, r = _features(flat(queries), "queries"), _features(flat(reference), "reference")
+    _same_dim(q, r, "queries", "reference")
+    chunk = _positive_int(chunk, "chunk")
+    idx, dist = np.empty(len(q), np.int64), np.empty(len(q))
+    with _one_blas_thread():
+        for s in range(0, len(q), chunk):
+            d2 = _sq_dists(q[s:s + chunk], r)
+            idx[s:s + chunk] = d2.argmin(axis=1)
+            dist[s:s + chunk] = np.sqrt(d2[np.arange(len(d2)), idx[s:s + chunk]])
+    return idx, dist
 
 
 def _knn_radii_sq(x: np.ndarray, k: int, chunk: int) -> np.ndarray:

@@ -77,3 +77,75 @@ def show_sample_grid(samples: np.ndarray, epoch: int, nrow: int | None = None):
 
     show_images(samples, title=f"Samples after epoch {epoch}", nrow=nrow, figsize=3.5)
     plt.show()
+
+
+def samples_by_class(images: np.ndarray, predicted: np.ndarray, per_class: int = 8,
+                     num_classes: int = 10) -> np.ndarray:
+    """Rows of ``per_class`` images predicted as class 0, 1, ...; black where there are too few.
+
+    Returns (num_classes * per_class, H, W) for :func:`show_images` with ``nrow=per_class``:
+    a row of black squares shows a class the samples (almost) never produce, mode collapse at a glance.
+    """
+    images, predicted = np.asarray(images), np.asarray(predicted)
+    if images.ndim < 3:
+        raise ValueError(f"images: expected a batch shaped (N, H, W) or (N, H, W, 1), got shape {images.shape}")
+    images = images.reshape(images.shape[:3]) if images.ndim == 4 and images.shape[-1] == 1 else images
+    if predicted.shape != (len(images),):
+        raise ValueError(f"predicted: expected one label per image, shape ({len(images)},), got {predicted.shape}")
+    for name, v in (("per_class", per_class), ("num_classes", num_classes)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    rows = np.zeros((num_classes, per_class) + images.shape[1:3], np.float32)
+    for c in range(num_classes):
+        chosen = images[predicted == c][:per_class]
+        rows[c, :len(chosen)] = chosen
+    return rows.reshape((-1,) + images.shape[1:3])
+
+
+
+def plot_class_histograms(coverage: Mapping[str, Mapping], ax=None, num_classes: int = 10,
+                          title: str = "Which classes do the samples show? (evaluator's predictions)"):
+    """Grouped bars of the predicted-class fractions, one group per model.
+
+    ``coverage`` maps a name to the dict of :func:`aigc_course.metrics.mode_coverage`
+    (``counts``, ``modes_hit``, ``kl_to_uniform``). The dashed line is the fair share 1/num_classes.
+    """
+    import matplotlib.pyplot as plt
+
+    if not coverage:
+        raise ValueError("coverage: expected at least one {name: mode_coverage(...)} entry")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.8))
+    width = 0.8 / len(coverage)
+    for i, (name, c) in enumerate(coverage.items()):
+        counts = np.asarray(c["counts"], np.float64)
+        if counts.shape != (num_classes,):
+            raise ValueError(f"coverage[{name!r}]['counts']: expected shape ({num_classes},), got {counts.shape}")
+        offset = (i - (len(coverage) - 1) / 2) * width
+        ax.bar(np.arange(num_classes) + offset, counts / counts.sum(), width,
+               label=f"{name}: {c['modes_hit']}/{num_classes} classes, KL {c['kl_to_uniform']:.3f}")
+    ax.axhline(1 / num_classes, color="gray", ls="--", lw=1)
+    ax.set_xticks(range(num_classes))
+    ax.set_title(title)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("fraction of samples")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_precision_recall(results: Mapping[str, Mapping], ax=None):
+    """One point per model at (recall, precision), both in [0, 1]; higher and further right is better."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    for name, r in results.items():
+        ax.scatter(r["recall"], r["precision"], s=80, label=name)
+        ax.annotate(name, (r["recall"], r["precision"]), xytext=(6, 4), textcoords="offset points")
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Precision (quality) vs recall (diversity)")
+    ax.set_xlabel("recall: real images covered by the samples")
+    ax.set_ylabel("precision: samples that look real")
+    ax.grid(alpha=0.3)
+    return ax

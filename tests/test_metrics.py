@@ -252,3 +252,39 @@ def test_inception_fid_offline_returns_none(monkeypatch, capsys):
 def test_inception_fid_validates_images():
     with pytest.raises(ValueError, match="real_images"):
         M.inception_fid(np.zeros((4, 32, 32)), _images())
+
+
+# ----- nearest neighbours (memorisation checks) -----------------------------------
+def test_nearest_neighbours_matches_brute_force_on_images():
+    from aigc_course.metrics import nearest_neighbours
+    rng = np.random.default_rng(0)
+    reference = rng.random((300, 28, 28)).astype(np.float32)
+    queries = np.concatenate([reference[[5, 77]] + 1e-3, rng.random((40, 28, 28), np.float32)])
+    idx, dist = nearest_neighbours(queries, reference, chunk=7)
+    brute = np.linalg.norm(queries.reshape(len(queries), 1, -1) - reference.reshape(1, 300, -1), axis=2)
+    assert np.array_equal(idx, brute.argmin(axis=1))
+    assert np.allclose(dist, brute.min(axis=1), atol=1e-6)
+    assert idx[0] == 5 and idx[1] == 77 and dist[0] < 0.03     # near-copies are found
+
+
+def test_nearest_neighbours_bad_input():
+    from aigc_course.metrics import nearest_neighbours
+    with pytest.raises(ValueError, match="same feature dimension"):
+        nearest_neighbours(np.zeros((2, 3)), np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="chunk"):
+        nearest_neighbours(np.zeros((2, 3)), np.zeros((4, 3)), chunk=0)
+    with pytest.raises(ValueError, match="NaN"):
+        nearest_neighbours(np.full((2, 3), np.nan), np.zeros((4, 3)))
+
+
+def test_samples_by_class_rows_and_padding():
+    from aigc_course.plotting import samples_by_class
+    images = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 2, 2), np.float32)
+    predicted = np.array([1, 0, 1, 1, 0, 1])
+    grid = samples_by_class(images[..., None], predicted, per_class=3, num_classes=3)
+    assert grid.shape == (9, 2, 2)
+    assert [g[0, 0] for g in grid] == [1, 4, 0, 0, 2, 3, 0, 0, 0]   # class 0: images 1, 4; class 1: 0, 2, 3; class 2 none
+    with pytest.raises(ValueError, match="one label per image"):
+        samples_by_class(images, predicted[:3])
+    with pytest.raises(ValueError, match="per_class"):
+        samples_by_class(images, predicted, per_class=0)

@@ -50,6 +50,7 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed
 from aigc_course.data import load_mnist, random_subset, ring_centers
+from aigc_course.metrics import nearest_neighbours
 from aigc_course.plotting import show_images
 from aigc_course.toy_gan import ToyGAN, mode_counts
 
@@ -617,13 +618,6 @@ assert 0 < np.argmax(ll_test) < len(bandwidths) - 1   # ... the held-out one pea
 # dimensions.
 
 # %%
-def nearest(queries, reference):
-    """Index of, and Euclidean distance to, the nearest row of ``reference`` for each query."""
-    d2 = sq_distances(queries, reference)
-    idx = d2.argmin(axis=1)
-    return idx, np.sqrt(d2[np.arange(len(queries)), idx])
-
-
 def sample_kde(n, h, seed):
     r = np.random.default_rng(seed)
     return z_train[r.integers(0, len(z_train), n)] + h * r.standard_normal((n, DIM))
@@ -645,13 +639,13 @@ models = {
     f"KDE, h = {h_best:.2f}": sample_kde(N_SAMPLES, h_best, seed=1),
     "Gaussian per class": sample_class_gaussians(fit_class_gaussians(z_train, labels), N_SAMPLES // 10, seed=1),
 }
-_, test_nn = nearest(z_test, z_train)
+_, test_nn = nearest_neighbours(z_test, z_train)
 threshold = np.percentile(test_nn, 1)      # closer than 99 % of new digits are: a near-copy
 print(f"held-out digits: median distance to the nearest training digit {np.median(test_nn):.2f}; "
       f"1st percentile {threshold:.2f}")
 nn_dist = {}
 for name, z in models.items():
-    _, nn_dist[name] = nearest(z, z_train)
+    _, nn_dist[name] = nearest_neighbours(z, z_train)
     print(f"{name:>20}: median distance {np.median(nn_dist[name]):.2f}; "
           f"near-copies (closer than the 1st percentile): {np.mean(nn_dist[name] < threshold):.1%}")
 
@@ -677,7 +671,7 @@ assert np.mean(nn_dist["Gaussian per class"] < threshold) < 0.05
 fig, axes = plt.subplots(2, 1, figsize=(10, 3.4))
 for ax, name in zip(axes, [f"KDE, h = {H_TINY}", "Gaussian per class"]):
     z = models[name][:: N_SAMPLES // 10][:10]
-    idx, dist = nearest(z, z_train)
+    idx, dist = nearest_neighbours(z, z_train)
     pairs = np.concatenate([to_pixels(z), to_pixels(z_train[idx])]).reshape(-1, 28, 28)
     show_images(pairs, nrow=10, ax=ax,
                 title=f"{name}: samples (top), nearest training digit (bottom); "
@@ -725,7 +719,7 @@ print(f"flagged {flagged.sum()} examples as duplicates; {np.sum(flagged & is_pla
 assert np.all(flagged[is_planted])
 
 samples = z_dirty[r.integers(0, len(z_dirty), 20000)] + H_TINY * r.standard_normal((20000, DIM))
-share = np.mean(nearest(samples, z_train[star:star + 1])[1] < threshold)
+share = np.mean(nearest_neighbours(samples, z_train[star:star + 1])[1] < threshold)
 print(f"samples that copy the duplicated digit: {share:.2%} (formula (k+1)/N = "
       f"{(K_DUP + 1) / len(z_dirty):.2%}; an ordinary digit: {1 / len(z_dirty):.3%})")
 assert abs(share - (K_DUP + 1) / len(z_dirty)) < 0.006

@@ -62,6 +62,7 @@ import numpy as np
 from aigc_course import is_fast, pick, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, set_seed
+from aigc_course.metrics import nearest_neighbours
 from aigc_course.plotting import show_images
 
 set_seed(0)
@@ -635,15 +636,6 @@ else:
 # their nearest training image.
 
 # %%
-def nearest(queries, reference):
-    """Index of, and Euclidean distance to, the nearest row of ``reference`` for each query."""
-    q = queries.reshape(len(queries), -1).astype(np.float64)
-    r = reference.reshape(len(reference), -1).astype(np.float64)
-    d2 = np.maximum((q ** 2).sum(1)[:, None] + (r ** 2).sum(1)[None, :] - 2 * q @ r.T, 0.0)
-    idx = d2.argmin(axis=1)
-    return idx, np.sqrt(d2[np.arange(len(q)), idx])
-
-
 test_images, _ = load_mnist("test")
 test_images = random_subset(500, test_images, seed=1)[0]
 SMALL = 16
@@ -662,8 +654,8 @@ checks = {}
 for name, model, reference in (("VAE, all images", vae, train_unit),
                                (f"VAE, {SMALL} images", vae_small, small_unit)):
     samples = model.sample(200, seed=1)
-    idx, dist = nearest(samples, reference)
-    _, new_dist = nearest(test_unit, reference)
+    idx, dist = nearest_neighbours(samples, reference)
+    _, new_dist = nearest_neighbours(test_unit, reference)
     checks[name] = samples, idx, dist, reference, np.median(dist) / np.median(new_dist)
     print(f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
           f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "

@@ -61,6 +61,7 @@ from torch import nn
 
 from aigc_course import is_fast, pick, show_source
 from aigc_course.data import load_mnist, random_subset
+from aigc_course.metrics import nearest_neighbours
 from aigc_course.plotting import show_images
 from aigc_course.torch import MODELS, get_device, set_seed
 
@@ -666,15 +667,6 @@ plt.show()
 # their nearest training image.
 
 # %%
-def nearest(queries, reference):
-    """Index of, and Euclidean distance to, the nearest row of ``reference`` for each query."""
-    q = queries.reshape(len(queries), -1).astype(np.float64)
-    r = reference.reshape(len(reference), -1).astype(np.float64)
-    d2 = np.maximum((q ** 2).sum(1)[:, None] + (r ** 2).sum(1)[None, :] - 2 * q @ r.T, 0.0)
-    idx = d2.argmin(axis=1)
-    return idx, np.sqrt(d2[np.arange(len(q)), idx])
-
-
 test_images, _ = load_mnist("test")
 test_images = random_subset(500, test_images, seed=1)[0]
 SMALL = 16
@@ -693,8 +685,8 @@ checks = {}
 for name, model, reference in (("VAE, all images", vae, train_unit),
                                (f"VAE, {SMALL} images", vae_small, small_unit)):
     samples = model.sample(200, seed=1)
-    idx, dist = nearest(samples, reference)
-    _, new_dist = nearest(test_unit, reference)
+    idx, dist = nearest_neighbours(samples, reference)
+    _, new_dist = nearest_neighbours(test_unit, reference)
     checks[name] = samples, idx, dist, reference, np.median(dist) / np.median(new_dist)
     print(f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
           f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "

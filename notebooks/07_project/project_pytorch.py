@@ -68,8 +68,9 @@ from aigc_course import is_fast, pick
 from aigc_course.data import MNIST_SUBSET, last_source, load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.likelihood import nats_to_bits_per_dim
-from aigc_course.metrics import mode_coverage
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.metrics import mode_coverage, nearest_neighbours
+from aigc_course.plotting import (plot_class_histograms, plot_history, plot_precision_recall,
+                                   samples_by_class, show_images)
 from aigc_course.torch import MODELS, get_device, set_seed
 
 set_seed(0)
@@ -328,25 +329,8 @@ for name, s in samples.items():
 coverage["real (test)"] = mode_coverage(ev.predict(real_test), num_classes=10, min_count=min_count)
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
-width = 0.8 / len(coverage)
-for i, (name, c) in enumerate(coverage.items()):
-    axes[0].bar(np.arange(10) + (i - 1) * width, c["counts"] / c["counts"].sum(), width,
-                label=f"{name}: {c['modes_hit']}/10 digits, KL {c['kl_to_uniform']:.3f}")
-axes[0].axhline(0.1, color="gray", ls="--", lw=1)
-axes[0].set_xticks(range(10))
-axes[0].set_title("Which digits do the samples show? (evaluator's predictions)")
-axes[0].set_xlabel("predicted digit")
-axes[0].set_ylabel("fraction of samples")
-axes[0].legend(fontsize=8)
-for name, r in results.items():
-    axes[1].scatter(r["recall"], r["precision"], s=80, label=name)
-    axes[1].annotate(name, (r["recall"], r["precision"]), xytext=(6, 4), textcoords="offset points")
-axes[1].set_xlim(0, 1.05)
-axes[1].set_ylim(0, 1.05)
-axes[1].set_title("Precision (quality) vs recall (diversity)")
-axes[1].set_xlabel("recall: real images covered by the samples")
-axes[1].set_ylabel("precision: samples that look real")
-axes[1].grid(alpha=0.3)
+plot_class_histograms(coverage, ax=axes[0], title="Which digits do the samples show? (evaluator's predictions)")
+plot_precision_recall(results, ax=axes[1])
 plt.tight_layout()
 plt.show()
 
@@ -356,19 +340,10 @@ plt.show()
 # fewer samples than columns were classified as $d$.
 
 # %%
-def by_digit(images, predicted, per_digit=8):
-    """Rows of ``per_digit`` images classified as 0, 1, ..., 9; black where there are too few."""
-    rows = np.zeros((10, per_digit, 28, 28), np.float32)
-    for d in range(10):
-        chosen = images[predicted == d][:per_digit]
-        rows[d, :len(chosen)] = chosen
-    return rows.reshape(-1, 28, 28)
-
-
 fig, axes = plt.subplots(1, 3, figsize=(13, 5.2))
 panels = {**samples, "real (test)": real_test / 255.0}
 for ax, (name, images) in zip(axes, panels.items()):
-    show_images(by_digit(images, ev.predict(images)), nrow=8, ax=ax,
+    show_images(samples_by_class(images, ev.predict(images), per_class=8), nrow=8, ax=ax,
                 title=f"{name}" + (f": precision {results[name]['precision']:.2f}, "
                                    f"recall {results[name]['recall']:.2f}" if name in results else ""))
 plt.tight_layout()
@@ -465,28 +440,18 @@ print(f"generalisation gap (IWAE, train - validation): "
 # distance with that of genuinely new digits, the validation images, to their nearest
 # training neighbours. A model that generalises makes samples about as far from the
 # training set as new data is; a memorising one makes samples much closer.
+# `aigc_course.metrics.nearest_neighbours` does the search (in chunks, with
+# $\lVert q-r\rVert^2 = \lVert q\rVert^2 + \lVert r\rVert^2 - 2\,q\cdot r$; the cell checks it
+# against plain differences).
 
 # %%
-def nearest(queries, reference, chunk=256):
-    """Index of, and Euclidean distance to, the nearest row of ``reference`` for each query."""
-    q = queries.reshape(len(queries), -1).astype(np.float32)
-    r = reference.reshape(len(reference), -1).astype(np.float32)
-    r_sq = np.sum(r * r, axis=1)
-    idx, dist = np.empty(len(q), np.int64), np.empty(len(q))
-    for s in range(0, len(q), chunk):
-        d2 = np.sum(q[s:s + chunk] ** 2, axis=1)[:, None] + r_sq[None] - 2 * q[s:s + chunk] @ r.T
-        idx[s:s + chunk] = d2.argmin(axis=1)
-        dist[s:s + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0))
-    return idx, dist
-
-
 train_unit = train_images / np.float32(255)
-_, val_dist = nearest(val_images[:N_NEIGHBOURS] / np.float32(255), train_unit)
+_, val_dist = nearest_neighbours(val_images[:N_NEIGHBOURS] / np.float32(255), train_unit)
 threshold = np.percentile(val_dist, 1)          # closer than 99 % of new digits: a near-copy
 print(f"validation digits: median distance to the nearest training digit {np.median(val_dist):.2f}")
 neighbours = {}
 for name, s in samples.items():
-    neighbours[name] = nearest(s[:N_NEIGHBOURS], train_unit)
+    neighbours[name] = nearest_neighbours(s[:N_NEIGHBOURS], train_unit)
     d = neighbours[name][1]
     print(f"{name:>17} samples: median distance {np.median(d):.2f}; "
           f"near-copies (closer than 99% of validation digits): {np.mean(d < threshold):.1%}")
@@ -494,7 +459,7 @@ for name, s in samples.items():
 # the expansion |q - r|^2 = |q|^2 + |r|^2 - 2 q.r against plain differences, on a few images
 few, some = samples["GAN"][:5].reshape(-1, 784), train_unit[:500].reshape(-1, 784)
 brute = np.linalg.norm(few[:, None] - some[None], axis=2)
-assert np.allclose(brute.min(axis=1), nearest(few, some)[1], atol=1e-3)
+assert np.allclose(brute.min(axis=1), nearest_neighbours(few, some)[1], atol=1e-3)
 
 # %%
 fig = plt.figure(figsize=(13, 5.4))
