@@ -8,6 +8,7 @@ from .gan import GAN
 from .vae import VAE, ConvVAE, CVAE
 from .gan_variants import CGAN, DCGAN, WGAN_GP
 from .autoregressive import GPT, CharRNN, PixelCNN
+from .diffusion import DDPM
 
 MODELS = {
     "gan": GAN,
@@ -20,6 +21,7 @@ MODELS = {
     "char_rnn": CharRNN,
     "gpt": GPT,
     "pixelcnn": PixelCNN,
+    "ddpm": DDPM,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "DDPM", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]

@@ -4,6 +4,7 @@ from .gan import GAN
 from .vae import VAE, ConvVAE, CVAE
 from .gan_variants import CGAN, DCGAN, WGAN_GP
 from .autoregressive import GPT, CharRNN, PixelCNN
+from .diffusion import DDPM
 
 MODELS = {
     "gan": GAN,
@@ -16,7 +17,8 @@ MODELS = {
     "char_rnn": CharRNN,
     "gpt": GPT,
     "pixelcnn": PixelCNN,
+    "ddpm": DDPM,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "Callback", "GenerativeModel", "History", "SampleGrid",
+__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "DDPM", "Callback", "GenerativeModel", "History", "SampleGrid",
            "get_device", "set_seed"]
