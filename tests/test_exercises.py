@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from aigc_course.exercises import check, list_exercises, reference
+from aigc_course.exercises import check, choose, list_exercises, reference
 from aigc_course.text import top_k_filter as text_top_k_filter
 
 NAMES = ["gan_discriminator_loss", "gan_generator_loss", "vae_kl", "reparameterize",
-         "causal_mask", "top_k_filter"]
+         "bernoulli_nll", "causal_mask", "top_k_filter"]
 
 
 # ----- NumPy solutions, written differently from the references ------------------------
@@ -26,6 +26,8 @@ NUMPY_OK = {
     "gan_generator_loss": lambda f: np.mean(np.logaddexp(0.0, -f)),
     "vae_kl": lambda m, lv: 0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, axis=1),
     "reparameterize": lambda m, lv, e: m + np.sqrt(np.exp(lv)) * e,
+    "bernoulli_nll": lambda l, x: np.sum(np.logaddexp(0, np.where(x > 0, -l, l)),
+                                         axis=tuple(range(1, l.ndim))),
     "causal_mask": lambda T: np.arange(T)[:, None] >= np.arange(T)[None, :],
     "top_k_filter": _np_topk,
 }
@@ -35,7 +37,7 @@ def _sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def test_list_exercises_has_the_six():
+def test_list_exercises_has_the_seven():
     assert list_exercises() == NAMES
     assert all(callable(reference(n)) and reference(n).__doc__ for n in NAMES)
 
@@ -106,6 +108,20 @@ def test_references_match_the_torch_package():
     np.testing.assert_allclose(gaussian_kl(t(mu), t(lv)).numpy(), reference("vae_kl")(mu, lv))
     np.testing.assert_allclose(torch_reparam(t(mu), t(lv), t(eps)).numpy(),
                                reference("reparameterize")(mu, lv, eps))
+    from aigc_course.torch.vae import bernoulli_nll
+    logits, x = rng.normal(0, 30, (4, 1, 5, 5)), (rng.random((4, 1, 5, 5)) < 0.5).astype(float)
+    np.testing.assert_allclose(bernoulli_nll(t(logits), t(x)).numpy(),
+                               reference("bernoulli_nll")(logits, x), rtol=1e-10)
+
+
+def test_reference_bernoulli_nll_is_minus_log_likelihood():
+    rng = np.random.default_rng(4)
+    logits, x = rng.normal(0, 2, (6, 10)), (rng.random((6, 10)) < 0.3).astype(float)
+    p = _sig(logits)                                  # moderate logits: the naive form is exact
+    log_lik = np.sum(np.log(np.where(x == 1, p, 1 - p)), axis=1)
+    np.testing.assert_allclose(reference("bernoulli_nll")(logits, x), -log_lik, rtol=1e-10)
+    from aigc_course.likelihood import bernoulli_nll_np
+    np.testing.assert_allclose(reference("bernoulli_nll")(logits, x), bernoulli_nll_np(logits, x))
 
 
 # ----- PyTorch solutions ----------------------------------------------------------------
@@ -125,6 +141,8 @@ def _torch_ok():
         "gan_generator_loss": lambda f: -F.logsigmoid(f).mean(),
         "vae_kl": lambda m, lv: -0.5 * torch.sum(1 + lv - m.pow(2) - lv.exp(), dim=-1),
         "reparameterize": lambda m, lv, e: m + torch.exp(0.5 * lv) * e,
+        "bernoulli_nll": lambda l, x: F.binary_cross_entropy_with_logits(
+            l, x, reduction="none").flatten(1).sum(1),
         "causal_mask": lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)),
         "top_k_filter": topk_in_place,
     }
@@ -220,6 +238,23 @@ WRONG = [
     ("reparameterize", lambda m, lv, e: m + np.exp(0.5 * lv) * np.random.standard_normal(m.shape),
      "different outputs for the same input"),
     ("reparameterize", lambda m, lv, e: np.sum(m + np.exp(0.5 * lv) * e, -1), "elementwise"),
+    # Bernoulli reconstruction term
+    ("bernoulli_nll", lambda l, x: np.mean(_sp(l) - x * l, axis=tuple(range(1, l.ndim))),
+     "Mean over the pixels"),
+    ("bernoulli_nll", lambda l, x: np.sum(_sp(x) - x * l, axis=tuple(range(1, l.ndim))),
+     "Arguments swapped"),
+    ("bernoulli_nll", lambda l, x: np.sum(_sp(l) - (1 - x) * l, axis=tuple(range(1, l.ndim))),
+     "Targets flipped"),
+    ("bernoulli_nll", lambda l, x: -np.sum(_sp(l) - x * l, axis=tuple(range(1, l.ndim))),
+     "Sign error"),
+    ("bernoulli_nll", lambda l, x: np.sum(-(x * np.log(np.clip(l, 1e-7, 1 - 1e-7))
+                                            + (1 - x) * np.log(1 - np.clip(l, 1e-7, 1 - 1e-7))),
+                                          axis=tuple(range(1, l.ndim))), "as probabilities"),
+    ("bernoulli_nll", lambda l, x: -np.sum(x * np.log(_sig(l)) + (1 - x) * np.log(1 - _sig(l)),
+                                           axis=tuple(range(1, l.ndim))), "Numerically unstable"),
+    ("bernoulli_nll", lambda l, x: np.sum(_sp(l) - x * l), "single number"),
+    ("bernoulli_nll", lambda l, x: np.sum(_sp(l) - x * l, axis=-1), "last axis only"),
+    ("bernoulli_nll", lambda l, x: _sp(l) - x * l, "one value per pixel"),
     # causal mask
     ("causal_mask", lambda T: np.triu(np.ones((T, T), bool)), "Transposed"),
     ("causal_mask", lambda T: np.triu(np.ones((T, T), bool), 1), "FUTURE positions"),
@@ -324,6 +359,46 @@ def test_missing_return_and_tuple_output(capsys):
     assert "forget `return`" in capsys.readouterr().out
     assert check("gan_discriminator_loss", lambda r, f: (np.mean(_sp(-r)), np.mean(_sp(f)))) is False
     assert "Return a single number" in capsys.readouterr().out
+
+
+def test_not_implemented_stub_is_reported_as_a_to_do(capsys):
+    def stub(logits, x):
+        raise NotImplementedError("your code here")
+
+    assert check("bernoulli_nll", stub) is False
+    out = capsys.readouterr().out
+    assert out.startswith("⏳ bernoulli_nll: not implemented yet") and "to do:" in out
+    assert "❌" not in out
+
+    def partly(logits, x):          # implemented for some inputs only: a real failure
+        if logits.ndim > 2:
+            raise NotImplementedError("images")
+        return NUMPY_OK["bernoulli_nll"](logits, x)
+
+    assert check("bernoulli_nll", partly) is False
+    assert capsys.readouterr().out.startswith("❌ bernoulli_nll: wrong on 2 of ")
+
+
+def test_choose_returns_the_students_function_only_when_it_passes(capsys):
+    def stub(mu, logvar):
+        raise NotImplementedError
+
+    def solution(mu, logvar):
+        return NUMPY_OK["vae_kl"](mu, logvar)
+
+    assert choose("vae_kl", stub, solution) is solution
+    assert capsys.readouterr().out == ("vae_kl: your function is not implemented yet, using the "
+                                       "worked solution\n")
+    wrong = lambda m, lv: 2 * solution(m, lv)  # noqa: E731
+    assert choose("vae_kl", wrong, solution) is solution
+    assert "does not pass check(), using the worked solution" in capsys.readouterr().out
+    assert choose("vae_kl", NUMPY_OK["vae_kl"], solution) is NUMPY_OK["vae_kl"]
+    out = capsys.readouterr().out
+    assert "❌" not in out and out.strip().endswith("vae_kl: using your function")
+    torch, sols = _torch_ok()
+    assert choose("vae_kl", sols["vae_kl"], solution, framework="torch") is sols["vae_kl"]
+    with pytest.raises(ValueError, match="solution"):
+        choose("vae_kl", stub, None)
 
 
 # ----- bad arguments ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from keras import ops  # noqa: E402
 from aigc_course.exercises import check  # noqa: E402
 
 NAMES = ["gan_discriminator_loss", "gan_generator_loss", "vae_kl", "reparameterize",
-         "causal_mask", "top_k_filter"]
+         "bernoulli_nll", "causal_mask", "top_k_filter"]
 bce = keras.losses.binary_crossentropy
 
 
@@ -29,6 +29,8 @@ KERAS_OK = {
     "gan_generator_loss": lambda f: -ops.mean(ops.log_sigmoid(f)),
     "vae_kl": lambda m, lv: -0.5 * ops.sum(1 + lv - ops.square(m) - ops.exp(lv), axis=-1),
     "reparameterize": lambda m, lv, e: m + ops.exp(0.5 * lv) * e,
+    "bernoulli_nll": lambda l, x: ops.sum(ops.softplus(l) - x * l,
+                                          axis=tuple(range(1, len(ops.shape(l))))),
     "causal_mask": lambda T: ops.tril(ops.ones((T, T))) > 0,
     "top_k_filter": _keras_topk,
 }
@@ -51,6 +53,9 @@ def test_other_keras_forms_accepted():
                  lambda r, f: ops.mean(ops.softplus(-r)) + ops.mean(ops.softplus(f)), "keras")
     assert check("causal_mask",
                  lambda T: ops.arange(T)[:, None] >= ops.arange(T)[None, :], "keras")
+    assert check("bernoulli_nll",    # a trailing axis makes binary_crossentropy elementwise
+                 lambda l, x: ops.sum(ops.reshape(bce(x[..., None], l[..., None], from_logits=True),
+                                                  (ops.shape(l)[0], -1)), axis=1), "keras")
     assert check("gan_generator_loss",                   # a Keras Variable as the output
                  lambda f: keras.Variable(ops.mean(ops.softplus(-f))), "keras")
 
@@ -64,6 +69,8 @@ def test_keras_mistakes_rejected_with_their_hints(capsys):
         ("vae_kl", lambda m, lv: -0.5 * ops.mean(1 + lv - ops.square(m) - ops.exp(lv)),
          "single number"),
         ("reparameterize", lambda m, lv, e: m + ops.exp(lv) * e, "is the variance"),
+        ("bernoulli_nll",             # binary_crossentropy averages over the last axis
+         lambda l, x: bce(x, l, from_logits=True), "Mean over the pixels"),
         ("causal_mask", lambda T: ops.tril(ops.ones((T, T))), "wrong dtype"),
         ("top_k_filter",
          lambda x, k: ops.where(x < ops.top_k(x, k)[0][..., -1:], 0.0, x), "to 0"),
@@ -91,6 +98,7 @@ def test_tensorflow_native_solutions_accepted():
         "gan_generator_loss": lambda f: tf.reduce_mean(xent(tf.ones_like(f), f)),
         "vae_kl": lambda m, lv: -0.5 * tf.reduce_sum(1 + lv - m**2 - tf.exp(lv), axis=-1),
         "reparameterize": lambda m, lv, e: m + tf.exp(0.5 * lv) * e,
+        "bernoulli_nll": lambda l, x: tf.reduce_sum(tf.reshape(xent(x, l), (tf.shape(l)[0], -1)), 1),
         "causal_mask": lambda T: tf.linalg.band_part(tf.ones((T, T)), -1, 0) > 0,
         "top_k_filter": lambda x, k: tf.where(x < tf.math.top_k(x, k).values[..., -1:],
                                               float("-inf"), x),

@@ -254,3 +254,32 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 # A faster discriminator usually lowers its loss early; whether samples improve depends
 # on the run: plot both histories side by side and look at the sample grids.
 # :::
+#
+# :::{exercise}
+# :label: gan-keras-ex-check-losses
+# Without looking at section 3, write the two losses from logits with `keras.ops`,
+# `my_discriminator_loss(real_logits, fake_logits)` and `my_generator_loss(fake_logits)`,
+# in the cell below and run it. `check` (from `aigc_course.exercises`) compares each with
+# a reference on random and extreme logits and, where they differ, shows the input and
+# gives a hint. The programming exercises {doc}`../12_exercises/exercises_keras` build a
+# whole GAN this way.
+# :::
+
+# %%
+# Check your answer: replace the two bodies with your code, then run the cell.
+from aigc_course.exercises import check
+
+
+def my_discriminator_loss(real_logits, fake_logits):
+    raise NotImplementedError("your code here")
+
+
+def my_generator_loss(fake_logits):
+    raise NotImplementedError("your code here")
+
+
+check("gan_discriminator_loss", my_discriminator_loss, framework="keras")
+check("gan_generator_loss", my_generator_loss, framework="keras")
+# the course's losses, used in this lab, pass the same checks
+assert check("gan_discriminator_loss", gan_module.discriminator_loss, framework="keras")
+assert check("gan_generator_loss", gan_module.generator_loss, framework="keras")

@@ -253,3 +253,32 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 # `-torch.nn.functional.softplus(fake_logits).mean()`. Early on $D(G(z)) \approx 0$, its
 # gradient $-\sigma(\ell)$ is close to 0, and the generator learns much more slowly.
 # :::
+#
+# :::{exercise}
+# :label: gan-pytorch-ex-check-losses
+# Without looking at section 3, write the two losses from logits,
+# `my_discriminator_loss(real_logits, fake_logits)` and `my_generator_loss(fake_logits)`,
+# in the cell below and run it. `check` (from `aigc_course.exercises`) compares each with
+# a reference on random and extreme logits and, where they differ, shows the input and
+# gives a hint. The programming exercises {doc}`../12_exercises/exercises_pytorch` build
+# a whole GAN this way.
+# :::
+
+# %%
+# Check your answer: replace the two bodies with your code, then run the cell.
+from aigc_course.exercises import check
+
+
+def my_discriminator_loss(real_logits, fake_logits):
+    raise NotImplementedError("your code here")
+
+
+def my_generator_loss(fake_logits):
+    raise NotImplementedError("your code here")
+
+
+check("gan_discriminator_loss", my_discriminator_loss, framework="torch")
+check("gan_generator_loss", my_generator_loss, framework="torch")
+# the course's losses, used in this lab, pass the same checks
+assert check("gan_discriminator_loss", gan_module.discriminator_loss, framework="torch")
+assert check("gan_generator_loss", gan_module.generator_loss, framework="torch")

@@ -478,3 +478,33 @@ assert history_mean.history["kl"][-1] < 0.1 * history.history["kl"][-1]
 # Neither protocol is wrong, but numbers from different protocols cannot be compared,
 # which is why papers state how they binarize.
 # :::
+#
+# :::{exercise}
+# :label: vae-pytorch-ex-check-losses
+# Without looking at section 3, write `my_reparameterize(mu, logvar, eps)` and
+# `my_gaussian_kl(mu, logvar)` (one KL per example, shape `(N,)`) with `torch`, in the cell
+# below, and run it. `check` (from `aigc_course.exercises`) compares each with a
+# reference on random inputs and edge cases and, where they differ, shows the input and
+# gives a hint. The programming exercises {doc}`../12_exercises/exercises_pytorch` build and
+# train a whole VAE this way.
+# :::
+
+# %%
+# Check your answer: replace the two bodies with your code, then run the cell.
+from aigc_course.exercises import check
+
+
+def my_reparameterize(mu, logvar, eps):
+    raise NotImplementedError("your code here")
+
+
+def my_gaussian_kl(mu, logvar):
+    raise NotImplementedError("your code here")
+
+
+check("reparameterize", my_reparameterize, framework="torch")
+check("vae_kl", my_gaussian_kl, framework="torch")
+# the course's functions, used in this lab, pass the same checks
+assert check("reparameterize", vae_module.reparameterize, framework="torch")
+assert check("vae_kl", vae_module.gaussian_kl, framework="torch")
+assert check("bernoulli_nll", vae_module.bernoulli_nll, framework="torch")

@@ -586,3 +586,33 @@ plt.show()
 # the model predicts "off" and the samples come out (nearly) blank. A loss that is
 # too good to be true is the symptom of a broken mask.
 # :::
+#
+# :::{exercise}
+# :label: ar-pytorch-ex-check-mask-topk
+# Write the two small pieces a Transformer sampler needs, in the cell below, and run it:
+# `my_causal_mask(T)`, a boolean `(T, T)` tensor that is `True` where position `i` may
+# attend to position `j` ($j \le i$), and `my_top_k_filter(logits, k)`, which sets every
+# logit below the $k$-th largest of its row to `-inf`. `check` (from
+# `aigc_course.exercises`) compares each with a reference, ties and `k = V` included, and
+# gives a hint where they differ. More in {doc}`../12_exercises/exercises_pytorch`.
+# :::
+
+# %%
+# Check your answer: replace the two bodies with your code, then run the cell.
+import aigc_course.text
+from aigc_course.exercises import check
+
+
+def my_causal_mask(T):
+    raise NotImplementedError("your code here")
+
+
+def my_top_k_filter(logits, k):
+    raise NotImplementedError("your code here")
+
+
+check("causal_mask", my_causal_mask, framework="torch")
+check("top_k_filter", my_top_k_filter, framework="torch")
+# the mask the GPT above builds, and the top-k filter its sampler uses, pass the same checks
+assert check("causal_mask", lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)), "torch")
+assert check("top_k_filter", aigc_course.text.top_k_filter)   # NumPy, framework-neutral
