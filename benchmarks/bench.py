@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
-IMAGE_MODELS = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn"}
+IMAGE_MODELS = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn", "ddpm"}
+# Models whose sampler runs the network many times per image: time fewer images.
+SLOW_SAMPLERS = {"pixelcnn": 16, "ddpm": 16}   # 784 passes per image; 1,000 denoising steps
 TEXT_MODELS = {"char_rnn", "gpt"}
 VOCAB, BLOCK = 65, 128  # tiny-shakespeare's character vocabulary, nanoGPT's block size
 
@@ -83,7 +85,7 @@ def bench(framework: str, keys, batch_size: int, steps: int, sample_n: int):
         t = time.perf_counter()
         model.fit(*data, epochs=1, batch_size=batch_size, **kw)
         steps_per_s = steps / (time.perf_counter() - t)
-        n = sample_n if key != "pixelcnn" else max(1, sample_n // 16)
+        n = max(1, sample_n // SLOW_SAMPLERS.get(key, 1))
         throughput, unit = time_sampling(model, key, n)
         rows.append(dict(framework=fw, device=device, hardware=name, model=key,
                          params=int(model.count_params()), batch_size=batch_size,

@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from bench import cpu_name  # noqa: E402
 
-IMAGE_MODELS = ["gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn"]
+IMAGE_MODELS = ["gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn", "ddpm"]
 CONDITIONAL = {"cgan", "cvae"}
 LIKELIHOOD = {"vae", "conv_vae", "cvae", "pixelcnn"}
 
@@ -41,11 +41,15 @@ LIKELIHOOD = {"vae", "conv_vae", "cvae", "pixelcnn"}
 # machine); "full": what a Colab-class GPU runs in about ten minutes per model.
 PRESETS = {
     "cpu": dict(train_size=5000, epochs={"gan": 5, "dcgan": 2, "cgan": 5, "wgan_gp": 2,
-                                         "vae": 5, "conv_vae": 3, "cvae": 5, "pixelcnn": 1},
-                n_samples=2000, n_pixelcnn=64, test_size=500, iwae_k=200),
+                                         "vae": 5, "conv_vae": 3, "cvae": 5, "pixelcnn": 1, "ddpm": 5},
+                n_samples=2000, n_pixelcnn=64, test_size=500, iwae_k=200,
+                # DDPM on a CPU: fewer samples, and 100 of the 1,000 steps (respaced)
+                n_ddpm=500, ddpm_steps=100),
     "full": dict(train_size=None, epochs={"gan": 50, "dcgan": 20, "cgan": 50, "wgan_gp": 30,
-                                          "vae": 100, "conv_vae": 50, "cvae": 100, "pixelcnn": 20},
-                 n_samples=10000, n_pixelcnn=1000, test_size=10000, iwae_k=5000),
+                                          "vae": 100, "conv_vae": 50, "cvae": 100, "pixelcnn": 20,
+                                          "ddpm": 30},
+                 n_samples=10000, n_pixelcnn=1000, test_size=10000, iwae_k=5000,
+                 n_ddpm=10000, ddpm_steps=None),
 }
 
 
@@ -86,7 +90,9 @@ def load(dataset: str, split: str):
     return x, y, describe_source(data.last_source(f"{dataset.replace('_', '-')}/{split}"))
 
 
-def sample(model, key: str, n: int, seed: int) -> np.ndarray:
+def sample(model, key: str, n: int, seed: int, ddpm_steps=None) -> np.ndarray:
+    if key == "ddpm":
+        return model.sample(n, seed=seed, steps=ddpm_steps)
     if key in CONDITIONAL:
         return model.sample(n, seed=seed, labels=np.arange(n) % 10)
     return model.sample(n, seed=seed)
@@ -136,14 +142,15 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
         args = (x_train, y_train) if key in CONDITIONAL else (x_train,)
         model.fit(*args, epochs=epochs, batch_size=64, **fit_kw)
         train_s = time.perf_counter() - t0
-        n = preset["n_pixelcnn"] if key == "pixelcnn" else preset["n_samples"]
+        n = {"pixelcnn": preset["n_pixelcnn"], "ddpm": preset["n_ddpm"]}.get(key, preset["n_samples"])
         t0 = time.perf_counter()
-        samples = sample(model, key, n, seed=seed + 1)
+        samples = sample(model, key, n, seed=seed + 1, ddpm_steps=preset["ddpm_steps"])
         sample_s = time.perf_counter() - t0
         metrics = evaluator.evaluate(samples)
         row = dict(model=key, framework=fw, params=int(model.count_params()), epochs=epochs,
                    train_images=len(x_train), train_seconds=round(train_s, 1),
                    samples=n, sample_seconds=round(sample_s, 1),
+                   **({"sampling_steps": preset["ddpm_steps"] or model.T} if key == "ddpm" else {}),
                    **{k: (float(v) if isinstance(v, (float, np.floating)) else v)
                       for k, v in metrics.items() if not isinstance(v, np.ndarray)})
         if key in LIKELIHOOD:

@@ -399,8 +399,15 @@ plt.show()
 # | 7. {doc}`Project: handwritten digits <../07_project/project_pytorch>` | How do the pieces fit in one project? | the hands-on project |
 # | 8. {doc}`Evaluating generative models <../08_evaluation/evaluation_concepts>` | How good are the samples, and how would we know? | the articles' remarks on evaluation |
 #
-# The articles' remaining sections (applications, tools, security and ethics, trends,
-# interview questions) become the appendix pages of the book.
+# | 9. {doc}`Applications <../09_applications/applications_concepts>` | What is generative AI used for, and what does it take? | practical applications (实际应用场景) |
+# | 10. {doc}`Security, privacy, ethics and law <../10_security/security_concepts>` | What can go wrong, and what protects against it? | security and privacy (安全与隐私); ethics and law (伦理与法律) |
+# | 11. {doc}`Trends: diffusion models and beyond <../11_trends/diffusion_concepts>` | Where is the field going? | future trends and challenges (未来发展趋势与挑战) |
+# | 12. {doc}`Programming exercises <../12_exercises/exercises_pytorch>` | Can you write a GAN and a VAE yourself? | programming exercises (编程题库) |
+#
+# The appendices answer the articles' FAQ ({doc}`../../book/faq`, 常见问题与解答), their
+# interview questions ({doc}`../../book/interview`, 面试题库) and their tools and
+# resources ({doc}`../../book/tools`, 工具和资源推荐); the {doc}`../../book/errata` lists
+# each mistake of the articles with its correction and the chapter that runs it.
 #
 # Every chapter has a framework-neutral *concept* notebook and, where there is a network
 # to train, two *labs* that train the same model in PyTorch and in Keras 3 with the same
