@@ -251,7 +251,8 @@ def gmm_eps_star(xt, t, schedule: NoiseSchedule, means, weights, std) -> np.ndar
 
 
 # --- sampler (shown in the book) --------------------------------------------------
-def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=None, steps=None):
+def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=None, steps=None,
+                      add_noise: bool = True):
     """Ancestral DDPM sampling (Algorithm 2 of Ho et al., 2020) with sigma_t^2 = beta_t.
 
     x_T ~ N(0, I); for t = T-1, ..., 0:  x_{t-1} = p_mean(x_t, t, eps_fn(x_t, t)) + sigma_t z,
@@ -261,7 +262,9 @@ def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=Non
     ``keep`` may contain ``-1`` for the final output. Returns x_0, or
     ``(x_0, {t: x_t})`` when ``keep`` is given. ``steps``: sample with the respaced
     schedule :meth:`NoiseSchedule.respace` (fewer network calls); ``eps_fn`` and
-    ``keep`` still use the original step numbers.
+    ``keep`` still use the original step numbers. ``add_noise=False`` leaves out
+    sigma_t z at every step: the common tutorial bug of chapter 11 (the samples
+    collapse onto a few points), kept here so that the bug can be run, not rewritten.
     """
     shape = tuple(int(s) for s in shape)
     if len(shape) < 1 or min(shape) < 1:
@@ -279,10 +282,10 @@ def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=Non
             snaps[t] = x.copy()
         eps_hat = np.asarray(eps_fn(x, np.full(shape[0], t, dtype=np.int64)), np.float64)
         mean = schedule.p_mean(x, i, eps_hat)
-        if i > 0:
+        if i > 0 and add_noise:
             x = mean + np.sqrt(schedule.betas[i]) * rng.standard_normal(shape)
         else:
-            x = mean                                   # no noise at the last step
+            x = mean                                   # no noise at the last step (or ever, if buggy)
     if keep is None:
         return x
     if -1 in keep:

@@ -202,5 +202,38 @@ def max_auc(epsilon: float, delta: float = 0.0) -> float:
     return float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(knots)))
 
 
+def plot_tradeoff(results: dict, baseline: dict, delta: float):
+    """The privacy/quality trade-off of chapter 10's labs, as two panels; returns the figure.
+
+    ``results`` maps each target epsilon to ``{"ELBO": held-out ELBO, "AUC": attack AUC}``,
+    ``baseline`` holds the same two numbers for non-private training. The right panel
+    adds :func:`max_auc`, the bound that (epsilon, delta)-DP puts on *any* attack.
+    """
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results: expected at least one {epsilon: {'ELBO': ..., 'AUC': ...}} entry")
+    for name, r in [*results.items(), ("baseline", baseline)]:
+        if not {"ELBO", "AUC"} <= set(r):
+            raise ValueError(f"results[{name!r}]: expected keys 'ELBO' and 'AUC', got {sorted(r)}")
+    eps = sorted(results)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(eps, [results[e]["ELBO"] for e in eps], "o-", label="DP-SGD")
+    ax1.axhline(baseline["ELBO"], ls="--", c="k", label="non-private")
+    ax1.set(xscale="log", title="Quality: held-out ELBO", xlabel="privacy budget ε (log scale)",
+            ylabel="mean ELBO of non-members (nats)")
+    ax2.plot(eps, [results[e]["AUC"] for e in eps], "o-", label="DP-SGD, this attack")
+    grid = np.geomspace(min(eps) / 2, max(eps) * 1.5, 60)
+    ax2.plot(grid, [max_auc(e, delta) for e in grid], c="C3", label="bound on any attack")
+    ax2.axhline(baseline["AUC"], ls="--", c="k", label="non-private")
+    ax2.axhline(0.5, ls=":", c="gray", label="coin flip")
+    ax2.set(xscale="log", title="Privacy: membership-inference AUC",
+            xlabel="privacy budget ε (log scale)", ylabel="AUC")
+    for ax in (ax1, ax2):
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 __all__ = ["DEFAULT_ORDERS", "rdp_subsampled_gaussian", "rdp_to_epsilon", "compute_epsilon",
-           "noise_multiplier_for", "dp_roc_bound", "max_auc"]
+           "noise_multiplier_for", "dp_roc_bound", "max_auc", "plot_tradeoff"]

@@ -186,3 +186,16 @@ def test_value_errors(sched):
         gmm_eps_star(np.zeros((2, 2)), 0, sched, np.zeros((2, 2)), [0.5, 0.5], 0.0)
     with pytest.raises(ValueError, match="dim"):
         timestep_embedding([1], 3)
+
+
+def test_sampler_without_noise_is_the_deterministic_mean_chain(sched):
+    """add_noise=False (the tutorial bug) = x_T, then p_mean at every step, nothing else."""
+    means, w, std = np.array([[-2.0, 0.0], [2.0, 0.0]]), np.array([0.3, 0.7]), 0.1
+    eps_fn = lambda xt, t: gmm_eps_star(xt, t, sched, means, w, std)  # noqa: E731
+    x = ddpm_sample_numpy(eps_fn, sched, (500, 2), rng=3, add_noise=False)
+    chain = np.random.default_rng(3).standard_normal((500, 2))
+    for t in range(sched.T - 1, -1, -1):
+        chain = sched.p_mean(chain, t, eps_fn(chain, np.full(500, t)))
+    assert np.allclose(x, chain)
+    noisy = ddpm_sample_numpy(eps_fn, sched, (500, 2), rng=3)
+    assert x[:, 1].std() < 0.5 * noisy[:, 1].std()                 # the bug shrinks the spread

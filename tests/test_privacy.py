@@ -119,3 +119,23 @@ def test_roc_bound_shape():
 def test_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_plot_tradeoff_draws_the_measured_points_and_the_bound():
+    from aigc_course import privacy as P
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = {8.0: {"ELBO": -200.0, "AUC": 0.55}, 1.0: {"ELBO": -400.0, "AUC": 0.51}}
+    fig = P.plot_tradeoff(results, {"ELBO": -150.0, "AUC": 0.6}, delta=1e-5)
+    ax1, ax2 = fig.axes
+    x, y = ax1.lines[0].get_data()
+    assert list(x) == [1.0, 8.0] and list(y) == [-400.0, -200.0]      # sorted by epsilon
+    gx, gy = ax2.lines[1].get_data()
+    assert np.allclose(gy, [P.max_auc(e, 1e-5) for e in gx]) and np.all(np.diff(gy) >= 0)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="AUC"):
+        P.plot_tradeoff({1.0: {"ELBO": 0.0}}, {"ELBO": 0.0, "AUC": 0.5}, delta=1e-5)
+    with pytest.raises(ValueError, match="at least one"):
+        P.plot_tradeoff({}, {"ELBO": 0.0, "AUC": 0.5}, delta=1e-5)

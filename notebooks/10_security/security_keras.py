@@ -403,23 +403,7 @@ assert abs(simulated - null_std) < 0.2 * null_std
 print("largest AUC of any attack: " + ", ".join(
     f"eps = {e}: {privacy.max_auc(e, DELTA):.3f}" for e in sorted({1.0, 8.0, *TARGETS})))
 
-eps_axis = list(results)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-ax1.plot(eps_axis, [results[e]["ELBO"] for e in eps_axis], "o-", label="DP-SGD")
-ax1.axhline(baseline["ELBO"], ls="--", c="k", label="non-private")
-ax1.set(xscale="log", title="Quality: held-out ELBO", xlabel="privacy budget ε (log scale)",
-        ylabel="mean ELBO of non-members (nats)")
-ax2.plot(eps_axis, [results[e]["AUC"] for e in eps_axis], "o-", label="DP-SGD, this attack")
-eps_grid = np.geomspace(min(eps_axis) / 2, max(eps_axis) * 1.5, 60)
-ax2.plot(eps_grid, [privacy.max_auc(e, DELTA) for e in eps_grid], c="C3",
-         label="bound on any attack")
-ax2.axhline(baseline["AUC"], ls="--", c="k", label="non-private")
-ax2.axhline(0.5, ls=":", c="gray", label="coin flip")
-ax2.set(xscale="log", title="Privacy: membership-inference AUC",
-        xlabel="privacy budget ε (log scale)", ylabel="AUC")
-for ax in (ax1, ax2):
-    ax.legend()
-plt.tight_layout()
+privacy.plot_tradeoff(results, baseline, DELTA)
 plt.show()
 assert results[TARGETS[0]]["ELBO"] < results[TARGETS[-1]]["ELBO"], "more privacy, worse ELBO"
 assert all(r["AUC"] <= privacy.max_auc(e, DELTA) for e, r in results.items())

@@ -470,18 +470,9 @@ assert on_mode > 0.95 and tv < 0.05
 # see:
 
 # %%
-def ddpm_sample_without_noise(eps_fn, sched, shape, rng):
-    """BUGGY: DDPM's loop with the fresh noise sigma_t z left out."""
-    x = rng.standard_normal(shape)
-    spread = {}
-    for t in range(sched.T - 1, -1, -1):
-        x = sched.p_mean(x, t, eps_fn(x, np.full(shape[0], t)))        # no "+ sigma_t z"
-        if t in (500, 200):
-            spread[t] = x.std(0).mean()
-    return x, spread
-
-
-buggy, spread = ddpm_sample_without_noise(eps_fn, linear, (N_SAMPLES, 2), np.random.default_rng(0))
+buggy, bug_snaps = ddpm_sample_numpy(eps_fn, linear, (N_SAMPLES, 2), np.random.default_rng(0),
+                                 keep=[500, 200], add_noise=False)   # the bug: no "+ sigma_t z"
+spread = {t: x.std(0).mean() for t, x in bug_snaps.items()}
 on_mode_bug, freq_bug = mode_stats(buggy)
 print(f"without the noise: {on_mode_bug:.1%} of the samples on a mode, mode frequencies {freq_bug.round(3)}")
 print(f"spread of the samples (std per coordinate) at t = 500: {spread[500]:.4f}, at t = 200: {spread[200]:.4f}")
