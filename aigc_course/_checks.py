@@ -5,6 +5,12 @@ bad input fails early with a ``ValueError`` that says what was expected.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import math
+import numbers
+import warnings
+
 import numpy as np
 
 IMAGE_SHAPE = (28, 28)
@@ -15,6 +21,9 @@ def as_image_batch(x, name: str = "x") -> np.ndarray:
 
     Accepts uint8 images in [0, 255] or floats in [0, 1], shaped (N, 28, 28),
     (N, 28, 28, 1) or (N, 1, 28, 28). Returns float32 (N, 28, 28) in [-1, 1].
+    NaN or infinite pixels are a ValueError; uint8 images whose largest value is 1
+    (0/1 images that were meant as black and white) get a warning, since they
+    are scaled as 1/255, nearly black.
     """
     x = np.asarray(x)
     if x.ndim == 4 and x.shape[-1] == 1:
@@ -28,8 +37,19 @@ def as_image_batch(x, name: str = "x") -> np.ndarray:
     if x.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one image, got an empty batch")
     if x.dtype == np.uint8:
+        if int(x.max()) == 1:
+            warnings.warn(
+                f"{name}: uint8 images whose largest value is 1 are read as 0..255 grey levels, "
+                "so they come out nearly black; for black-and-white 0/1 images pass "
+                "x.astype('float32') (floats in [0, 1]) or x * 255", UserWarning, stacklevel=3)
         return x.astype(np.float32) / 127.5 - 1.0
     if np.issubdtype(x.dtype, np.floating):
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = x[~finite]
+            raise ValueError(
+                f"{name}: expected finite pixel values, got {bad.size} NaN or infinite value(s) "
+                f"(first: {bad.flat[0]}); remove or repair those images first")
         lo, hi = float(np.min(x)), float(np.max(x))
         if lo < -1e-6 or hi > 1 + 1e-6:
             raise ValueError(
@@ -59,6 +79,131 @@ def check_count(n, name: str = "n") -> int:
     return int(n)
 
 
+def check_seed(seed, name: str = "seed"):
+    """A seed for ``np.random.default_rng``: None, a non-negative int, or a NumPy Generator."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{name}: expected None or a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def rng_from(seed, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` after :func:`check_seed`."""
+    return np.random.default_rng(check_seed(seed, name))
+
+
+def check_number(value, name: str, low=None, high=None, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """A finite real number (not a bool, not a str) in the given interval, as float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(float(value)):
+        what = "a finite number"
+    else:
+        v = float(value)
+        if (low is None or (v > low if low_open else v >= low)) and \
+                (high is None or (v < high if high_open else v <= high)):
+            return v
+        what = "a number"
+    if low is not None and high is not None:
+        what += f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        what += f" {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        what += f" {'<' if high_open else '<='} {high:g}"
+    raise ValueError(f"{name}: expected {what}, got {value!r}")
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """An int (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return int(value)
+
+
+def check_sizes(value, name: str):
+    """A layer width: a positive int, or a non-empty tuple/list of positive ints."""
+    if isinstance(value, (list, tuple)):
+        if value and all(not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v > 0
+                         for v in value):
+            return value
+    elif not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value > 0:
+        return value
+    raise ValueError(f"{name}: expected a positive int or a tuple of positive ints, got {value!r}")
+
+
+# Constructor arguments shared by the models of both frameworks, checked by name
+# before any layer is built (each model adds its own, more specific checks).
+_HYPERPARAMETERS = {
+    **{k: (lambda v, k=k: check_int(v, k)) for k in (
+        "latent_dim", "num_classes", "embed_dim", "n_critic", "vocab_size", "block_size",
+        "n_layer", "n_head", "n_embd", "hidden_size", "num_layers")},
+    "n_layers": lambda v: check_int(v, "n_layers", minimum=0),
+    "channels": lambda v: check_sizes(v, "channels"),
+    "hidden": lambda v: check_sizes(v, "hidden"),
+    "lr": lambda v: check_number(v, "lr", low=0, low_open=True),
+    "beta_1": lambda v: check_number(v, "beta_1", 0, 1, high_open=True),
+    "beta_2": lambda v: check_number(v, "beta_2", 0, 1, high_open=True),
+    "label_smoothing": lambda v: _check_unit_interval(v, "label_smoothing"),
+    "dropout": lambda v: _check_unit_interval(v, "dropout"),
+    "beta": lambda v: check_number(v, "beta", low=0),
+    "gp_weight": lambda v: check_number(v, "gp_weight", low=0),
+}
+
+
+def _check_unit_interval(value, name):
+    try:
+        return check_number(value, name, 0, 1, high_open=True)
+    except ValueError:
+        raise ValueError(f"{name}: expected a value in [0, 1), got {value!r}") from None
+
+
+def check_hyperparameters(params: dict) -> None:
+    """Check the constructor arguments a model shares with others (see ``_HYPERPARAMETERS``)."""
+    for name, value in params.items():
+        rule = _HYPERPARAMETERS.get(name)
+        if rule is not None:
+            rule(value)
+
+
+def checked_init(cls) -> None:
+    """Wrap ``cls.__init__``: the outermost constructor call checks its arguments
+    (:func:`check_hyperparameters`) and records them in ``_aigc_config``.
+
+    Called by both frameworks' ``GenerativeModel.__init_subclass__``: the recorded
+    arguments are the configuration a checkpoint stores (the PyTorch ``get_config``).
+    """
+    init = cls.__dict__.get("__init__")
+    if init is None or getattr(init, "_aigc_checked", False):
+        return
+    sig = inspect.signature(init)
+    named = [p.name for p in sig.parameters.values()
+             if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    @functools.wraps(init)
+    def __init__(self, *a, **kw):
+        if self.__dict__.get("_aigc_in_init"):
+            return init(self, *a, **kw)  # a super().__init__ call: already checked
+        try:
+            bound = sig.bind(self, *a, **kw)
+        except TypeError:
+            return init(self, *a, **kw)  # Python's own error for a bad call
+        bound.apply_defaults()
+        params = {k: bound.arguments[k] for k in named}
+        check_hyperparameters(params)
+        object.__setattr__(self, "_aigc_in_init", True)
+        try:
+            init(self, *a, **kw)
+        finally:
+            object.__setattr__(self, "_aigc_in_init", False)
+        object.__setattr__(self, "_aigc_config", params)
+
+    __init__.__signature__ = sig  # what inspect (and Keras's auto-config) sees: the real one
+    __init__._aigc_checked = True
+    cls.__init__ = __init__
+
+
 def latent_noise(n: int, latent_dim: int, seed) -> np.ndarray:
     """Standard-normal noise (n, latent_dim) from NumPy.
 
@@ -66,7 +211,7 @@ def latent_noise(n: int, latent_dim: int, seed) -> np.ndarray:
     the very same z to a PyTorch and a Keras generator.
     """
     n = check_count(n)
-    rng = np.random.default_rng(seed)
+    rng = rng_from(seed)
     return rng.standard_normal((n, latent_dim)).astype(np.float32)
 
 

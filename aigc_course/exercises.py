@@ -18,9 +18,12 @@ largest difference) and a hint aimed at the typical mistake it recognises
 (a sign error, a mean instead of a sum, a missing 1/2, a transposed mask,
 0 instead of -inf, ...). It returns ``True`` when every input passes, so a
 notebook or a test can ``assert`` on it. An exception raised by the function is
-caught and reported with the input that caused it; it is never re-raised. A
-function that raises ``NotImplementedError`` (an exercise stub) is reported as
-"not implemented yet", with the task.
+caught and reported with the input that caused it; it is never re-raised, and
+no output (a string, an object or complex array, ...) makes :func:`check` raise:
+it is reported with a hint. A call that runs longer than ``time_limit`` seconds
+(10 by default) is stopped and reported. A function that raises
+``NotImplementedError`` (an exercise stub) is reported as "not implemented yet",
+with the task.
 
 :func:`choose` returns the student's function when it passes (silently) and a
 worked solution otherwise, so that an exercise notebook runs from top to bottom
@@ -53,7 +56,9 @@ solution, whose docstring states the exact rule):
 from __future__ import annotations
 
 import inspect
+import signal
 import textwrap
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Callable
@@ -63,6 +68,7 @@ import numpy as np
 __all__ = ["check", "choose", "list_exercises", "reference"]
 
 RTOL, ATOL = 1e-4, 1e-5          # float32 rounding passes, mistakes do not
+TIME_LIMIT = 10.0                # seconds per call of the student's function
 _FRAMEWORKS = {None: "numpy", "numpy": "numpy", "np": "numpy", "torch": "torch",
                "pytorch": "torch", "keras": "keras", "tensorflow": "tensorflow", "tf": "tensorflow"}
 
@@ -756,13 +762,16 @@ def reference(name: str) -> Callable:
     return _get(name).reference
 
 
-def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 0) -> bool:
+def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 0,
+          time_limit=TIME_LIMIT) -> bool:
     """Run ``fn`` on ``trials`` random inputs plus the edge cases and compare with the reference.
 
     Prints "✅ name: correct on N inputs", or the first input where ``fn`` is wrong
     (or raised), expected vs received, and a hint. Returns True when all inputs pass.
     ``framework``: None or "numpy" (fn gets float32 arrays), "torch", "keras" or
     "tensorflow" (fn gets tensors of that kind); the output may be of any kind.
+    ``time_limit``: seconds one call may take (None: no limit); a slower call is
+    stopped and reported. Never raises because of what ``fn`` does or returns.
     """
     ex = _get(name)
     if not callable(fn):
@@ -776,10 +785,22 @@ def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 
         raise ValueError(f"trials: expected an int >= 0, got {trials!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed: expected an int, got {seed!r}")
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(
+            time_limit, (int, float, np.integer, np.floating)) or not 0 < time_limit < 1e6):
+        raise ValueError(f"time_limit: expected None or a positive number of seconds, "
+                         f"got {time_limit!r}")
     convert = _converter(fw)
     cases = ex.cases(np.random.default_rng(int(seed)), int(trials))
+    call = _timed(fn, time_limit)
 
-    failures = [f for f in (_run_case(ex, fn, convert, i, c) for i, c in enumerate(cases)) if f]
+    failures = []
+    for i, c in enumerate(cases):
+        f = _run_case(ex, call, convert, i, c)
+        if f is not None:
+            failures.append(f)
+            if isinstance(f.error, _TimeLimit):
+                _report_slow(ex, fw, cases, f, time_limit)
+                return False
     if not failures:
         print(f"✅ {ex.name}: correct on {len(cases)} inputs")
         return True
@@ -792,12 +813,21 @@ def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 
               + "\n   Replace the `raise NotImplementedError` line with your code and run the "
               "cell again.")
         return False
-    hints = _hints(ex, fn, convert, fw, failures)
-    _report(ex, fw, cases, failures, first, hints)
+    try:
+        hints = _hints(ex, call, convert, fw, failures)
+    except Exception:  # never let a strange output break the report
+        hints = []
+    try:
+        _report(ex, fw, cases, failures, first, hints)
+    except Exception as e:
+        print(f"❌ {ex.name}: wrong on {len(failures)} of {len(cases)} inputs "
+              f"(first: input {first.index + 1}, {first.case.label}): {first.reason} "
+              f"[the detailed report failed: {type(e).__name__}: {e}]")
     return False
 
 
-def choose(name: str, mine: Callable, solution: Callable, framework=None) -> Callable:
+def choose(name: str, mine: Callable, solution: Callable, framework=None,
+           time_limit=TIME_LIMIT) -> Callable:
     """``mine`` if it passes :func:`check` (run silently), else ``solution``, saying which.
 
     An exercise notebook assembles its pieces with this, so that it runs from top
@@ -811,7 +841,7 @@ def choose(name: str, mine: Callable, solution: Callable, framework=None) -> Cal
         raise ValueError(f"solution: expected a function, got {type(solution).__name__}")
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
-        ok = check(name, mine, framework=framework)
+        ok = check(name, mine, framework=framework, time_limit=time_limit)
     if ok:
         print(f"{name}: using your function")
         return mine
@@ -821,6 +851,76 @@ def choose(name: str, mine: Callable, solution: Callable, framework=None) -> Cal
 
 
 # ----- machinery ----------------------------------------------------------------------------
+class _TimeLimit(BaseException):
+    """Raised inside a student's function that runs too long (a BaseException, so that
+    an ``except Exception`` in the student's code does not swallow it)."""
+
+
+def _timed(fn, limit):
+    """``fn`` wrapped so that a call longer than ``limit`` seconds raises :class:`_TimeLimit`.
+
+    In the main thread (a notebook cell) a SIGALRM timer interrupts the function;
+    elsewhere (or without SIGALRM, e.g. on Windows) it runs in a daemon thread
+    that is abandoned when the limit passes.
+    """
+    if limit is None:
+        return fn
+    limit = float(limit)
+
+    def with_signal(*args):
+        def handler(signum, frame):
+            raise _TimeLimit()
+        old_handler = signal.signal(signal.SIGALRM, handler)
+        old_timer = signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+            if old_timer[0] > 0:  # someone else's timer: give it back
+                signal.setitimer(signal.ITIMER_REAL, *old_timer)
+
+    def with_thread(*args):
+        out = {}
+
+        def run():
+            try:
+                out["value"] = fn(*args)
+            except BaseException as e:  # handed over to the caller below
+                out["error"] = e
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(limit)
+        if t.is_alive():
+            raise _TimeLimit()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    def call(*args):
+        main = threading.current_thread() is threading.main_thread()
+        if main and hasattr(signal, "setitimer"):
+            return with_signal(*args)
+        return with_thread(*args)
+    call.__wrapped__ = fn
+    return call
+
+
+def _report_slow(ex, fw, cases, f, limit):
+    lines = [f"⏱ {ex.name}: your function did not return within {limit:g} s on input "
+             f"{f.index + 1} of {len(cases)} ({f.case.label}), {fw} inputs; it was stopped."]
+    w = max(map(len, ex.params)) + 2
+    try:
+        for pname, a in zip(ex.params, f.case.args):
+            lines += _describe(pname, a, w)
+    except Exception:
+        pass
+    lines.append("   hint: an endless loop (a while loop whose condition never changes), or far "
+                 "more work than the task needs (a Python loop over every element of a large "
+                 "array)? check(..., time_limit=...) sets the limit, in seconds.")
+    print("\n".join(lines))
+
+
 def _get(name) -> _Exercise:
     if not isinstance(name, str) or name not in _EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; known exercises: {', '.join(_EXERCISES)}")
@@ -879,8 +979,10 @@ def _run_case(ex, fn, convert, i, case):
     args = [convert(a) if isinstance(a, np.ndarray) else a for a in case.args]
     try:
         raw = fn(*args)
-    except Exception as e:  # the student's bug: report it, never raise
-        return _Failure(i, case, expected, error=e, where=_where(fn, e),
+    except _TimeLimit as e:
+        return _Failure(i, case, expected, error=e, reason="did not return in time")
+    except (Exception, SystemExit) as e:  # the student's bug: report it, never raise
+        return _Failure(i, case, expected, error=e, where=_where(getattr(fn, "__wrapped__", fn), e),
                         reason=f"raised {type(e).__name__}: {_short(str(e), 300)}")
     try:
         got = _to_numpy(raw)
@@ -918,6 +1020,27 @@ def _as_float(a):
         return np.asarray(a).astype(np.float64)
 
 
+def _numeric(a) -> bool:
+    """Real numbers or booleans (what :func:`_compare` can compare)."""
+    return np.asarray(a).dtype.kind in "biuf"
+
+
+def _dtype_hint(got) -> str:
+    kind, dtype = got.dtype.kind, got.dtype
+    if kind in "US":
+        what = f"text (dtype {dtype}), not numbers: did you return a formatted string or a str(...)?"
+    elif kind == "O":
+        what = (f"an object array (dtype {dtype}): values of mixed types or nested sequences of "
+                "different lengths, not one array of numbers.")
+    elif kind == "c":
+        what = (f"complex numbers (dtype {dtype}): a square root or a power of a negative number, "
+                "or np.emath / complex arithmetic somewhere?")
+    else:
+        what = f"values of dtype {dtype}, not numbers."
+    return (f"Your function returned {what} Return real numbers: a float array or tensor "
+            "(NumPy, torch, TensorFlow, Keras) or a Python float.")
+
+
 def _compare(ex, expected, got):
     """None when ``got`` passes, else a short reason."""
     if not _shape_ok(ex, expected, got):
@@ -940,6 +1063,8 @@ def _compare(ex, expected, got):
 def _matches(out, got) -> bool:
     """Does the student's output equal a mistake's output (loose tolerance, nan == nan)?"""
     out = np.asarray(out)
+    if not (_numeric(out) and _numeric(got)):
+        return False
     if got.size == 1 and out.size == 1:
         got, out = got.reshape(()), out.reshape(())
     if got.shape != out.shape:
@@ -971,16 +1096,20 @@ def _hints(ex, fn, convert, fw, failures):
     hints = []
     if first.error is not None:
         return [_error_hint(ex, fw, first)]
+    if first.got is not None and not _numeric(first.got):
+        return [_dtype_hint(first.got)]
     # 1) the function draws its own randomness
     try:
         again = _to_numpy(fn(*[convert(a) if isinstance(a, np.ndarray) else a
                                for a in first.case.args]))
+        if not _numeric(again):
+            raise TypeError("not numeric")
         if again.shape != first.got.shape or not np.allclose(
                 _as_float(again), _as_float(first.got), equal_nan=True):
             hints.append("Your function gives different outputs for the same input: do not draw "
                          "random numbers inside it (use the eps argument, not torch.randn_like / "
                          "keras.random.normal / np.random).")
-    except Exception:
+    except (Exception, _TimeLimit, SystemExit):
         pass
     # 2) a catalogued mistake: one that fits every failing input, else the first one
     with_output = [f for f in failures if f.got is not None]
@@ -1062,6 +1191,10 @@ def _num(v) -> str:
 def _view(a) -> list:
     """A short view of an array: a few lines, values to 4 significant digits."""
     a = np.asarray(a)
+    if a.dtype.kind not in "biuf":  # text, objects, complex numbers: their repr, shortened
+        flat = a.reshape(-1)
+        shown = ", ".join(_short(repr(v.item() if hasattr(v, "item") else v), 30) for v in flat[:6])
+        return ["[" + shown + (f", ... ({flat.size} values)]" if flat.size > 6 else "]")]
     if a.ndim == 0:
         return [str(bool(a)) if a.dtype == bool else _num(float(a))]
     if a.ndim == 2 and max(a.shape) <= 12 and a.dtype.kind in "biuf" and np.all((a == 0) | (a == 1)):

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._checks import as_image_batch
+from ._checks import as_image_batch, rng_from
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -59,8 +59,10 @@ def check_latent(z, latent_dim: int, name: str = "z") -> np.ndarray:
     if z.ndim != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
         raise ValueError(f"{name}: expected latent codes shaped (N, {latent_dim}) with N >= 1, "
                          f"got shape {z.shape}")
-    if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
+    if z.dtype == bool or not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
         raise ValueError(f"{name}: expected a float array, got dtype {z.dtype}")
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"{name}: expected finite latent codes, got NaN or infinite values")
     return z.astype(np.float32)
 
 
@@ -136,7 +138,7 @@ def estimate_bounds(stats_fn, log_lik_fn, x, k: int, latent_dim: int, seed=None,
     k = check_k(k)
     x = np.asarray(x)
     n = len(x)
-    rng = np.random.default_rng(seed)
+    rng = rng_from(seed)
     elbo, iwae = np.empty(n), np.empty(n)
     b = max(1, min(n, examples_per_batch))
     chunk = max(1, max_rows // b)

@@ -95,12 +95,29 @@ def _psd_sqrt(m: np.ndarray) -> np.ndarray:
 
 def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
     """Fréchet distance between N(mu_a, cov_a) and N(mu_b, cov_b); see :func:`frechet_distance`."""
-    mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
-    cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
+    arrays = {}
+    for name, arr in (("mu_a", mu_a), ("mu_b", mu_b), ("cov_a", cov_a), ("cov_b", cov_b)):
+        arr = np.asarray(arr)
+        if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
+                                     or np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+        arrays[name] = arr.astype(np.float64)
+    mu_a, mu_b, cov_a, cov_b = arrays.values()
     d = mu_a.shape[0] if mu_a.ndim == 1 else -1
     for name, arr, shape in [("mu_b", mu_b, (d,)), ("cov_a", cov_a, (d, d)), ("cov_b", cov_b, (d, d))]:
         if d < 1 or arr.shape != shape:
             raise ValueError(f"{name}: expected shape {shape} to match mu_a {mu_a.shape}, got {arr.shape}")
+    for name, arr in arrays.items():
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}: contains NaN or infinite values")
+    for name, cov in (("cov_a", cov_a), ("cov_b", cov_b)):
+        scale = max(1.0, float(np.max(np.abs(cov))))
+        if not np.allclose(cov, cov.T, rtol=1e-6, atol=1e-9 * scale):
+            raise ValueError(f"{name}: expected a symmetric covariance matrix")
+        low = float(np.linalg.eigvalsh(cov).min())
+        if low < -1e-6 * scale:
+            raise ValueError(f"{name}: expected a positive semi-definite covariance matrix, got an "
+                             f"eigenvalue of {low:.4g} (a covariance has none below 0)")
     # --- Fréchet distance (shown in the book)
     # d^2 = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2)
     with _one_blas_thread():
@@ -381,8 +398,8 @@ def ssim(a, b, data_range: float = 1.0, win_size: int = 7):
     """
     x, y, batch, r = _image_pair(a, b, data_range)
     w = _positive_int(win_size, "win_size")
-    if w % 2 == 0 or w > min(x.shape[1:]):
-        raise ValueError(f"win_size: expected an odd int no larger than the image side "
+    if w < 3 or w % 2 == 0 or w > min(x.shape[1:]):
+        raise ValueError(f"win_size: expected an odd int >= 3 and no larger than the image side "
                          f"{min(x.shape[1:])}, got {w}")
     k1, k2 = 0.01, 0.03
     c1, c2 = (k1 * r) ** 2, (k2 * r) ** 2
@@ -440,9 +457,10 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
     on a CPU).
     Images: (N, 28, 28) or with a channel axis of 1, uint8 or floats in [0, 1].
     """
-    from ._checks import as_image_batch
+    from ._checks import as_image_batch, check_seed
 
     n = _positive_int(n, "n")
+    seed = check_seed(seed)
     real = (as_image_batch(real_images, "real_images") + 1.0) / 2.0
     fake = (as_image_batch(fake_images, "fake_images") + 1.0) / 2.0
     missing = [m for m in ("torch", "torchmetrics", "torch_fidelity") if importlib.util.find_spec(m) is None]

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_number, rng_from
+
 
 # ----- tokenizer -----------------------------------------------------------------
 class CharTokenizer:
@@ -149,8 +151,7 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     probability reaches ``p`` (at least the most likely token); the rest -> -inf.
     """
     logits = np.asarray(logits, np.float64)
-    if not 0.0 < p <= 1.0:
-        raise ValueError(f"top_p: expected a probability in (0, 1], got {p!r}")
+    p = _check_top_p(p)
     if logits.ndim != 1:
         raise ValueError(f"logits: expected one row (V,), got shape {logits.shape}")
     order = np.argsort(-logits, kind="stable")
@@ -184,8 +185,7 @@ def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rn
     row = np.asarray(logits_row, np.float64)
     if row.ndim != 1 or row.size == 0:
         raise ValueError(f"logits_row: expected a 1-D array (V,), got shape {row.shape}")
-    if not np.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature: expected a float >= 0 (0 = greedy), got {temperature!r}")
+    temperature = _check_temperature(temperature)
     if temperature == 0:
         return int(np.argmax(row))
     if top_k is not None:
@@ -197,6 +197,21 @@ def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rn
     cdf = np.cumsum(probs)
     idx = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
     return min(idx, len(probs) - 1)
+
+
+def _check_temperature(temperature) -> float:
+    try:
+        return check_number(temperature, "temperature", low=0)
+    except ValueError:
+        raise ValueError(f"temperature: expected a float >= 0 (0 = greedy), "
+                         f"got {temperature!r}") from None
+
+
+def _check_top_p(p) -> float:
+    try:
+        return check_number(p, "top_p", 0, 1, low_open=True)
+    except ValueError:
+        raise ValueError(f"top_p: expected a probability in (0, 1], got {p!r}") from None
 
 
 # ----- the generation loop shared by both frameworks -------------------------------------
@@ -217,15 +232,14 @@ def generate_tokens(step, prompt_ids, max_new_tokens: int, vocab_size: int,
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
             or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens: expected a non-negative int, got {max_new_tokens!r}")
-    if not np.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature: expected a float >= 0 (0 = greedy), got {temperature!r}")
+    temperature = _check_temperature(temperature)
     if top_k is not None:
         check_positive_int(top_k, "top_k")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p: expected a probability in (0, 1], got {top_p!r}")
+    if top_p is not None:
+        _check_top_p(top_p)
     one_row = seq.ndim == 1
     seq = seq[None] if one_row else seq
-    rng = np.random.default_rng(seed)
+    rng = rng_from(seed)
     state = None
     for _ in range(int(max_new_tokens)):
         logits, state = step(seq, state)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .._checks import check_count
+from .._checks import check_count, rng_from
 from ..ar_numpy import pixelcnn_mask
 from ..likelihood import binarize
 from ..text import as_token_ids, as_windows, check_positive_int, generate_tokens
@@ -75,11 +75,6 @@ class _TextModel(GenerativeModel):
         super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
         self.optimizer.build(self.trainable_variables)
 
-    def compile_from_config(self, config):
-        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
-        optimizer = config.get("optimizer") if config else None
-        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
-
     @property
     def metrics(self):
         return [self.loss_tracker]
@@ -89,7 +84,7 @@ class _TextModel(GenerativeModel):
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        x = data[0] if isinstance(data, (tuple, list)) else data
         inputs, targets = x[:, :-1], x[:, 1:]  # teacher forcing: predict the next token
 
         def loss_fn():
@@ -377,11 +372,6 @@ class PixelCNN(GenerativeModel):
         super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
         self.optimizer.build(self.trainable_variables)
 
-    def compile_from_config(self, config):
-        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
-        optimizer = config.get("optimizer") if config else None
-        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
-
     @property
     def metrics(self):
         return [self.loss_tracker]
@@ -399,7 +389,7 @@ class PixelCNN(GenerativeModel):
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        x = data[0] if isinstance(data, (tuple, list)) else data
 
         def loss_fn():
             logits = self(x, training=True)           # logit_ij sees only x_<ij
@@ -430,7 +420,7 @@ class PixelCNN(GenerativeModel):
         uniform numbers from ``np.random.default_rng(seed)``.
         """
         n = check_count(n)
-        rng = np.random.default_rng(seed)
+        rng = rng_from(seed)
         x = np.zeros((n, 28, 28), np.float32)
         whole = keras.backend.backend() == "tensorflow"
         for i in range(28):

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .._checks import as_image_batch, check_count, to_unit_images
+from .._checks import as_image_batch, check_count, rng_from, to_unit_images
 from ..diffusion import make_schedule
 from .core import GenerativeModel, apply_gradients
 
@@ -189,11 +189,6 @@ class DDPM(GenerativeModel):
         super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
         self.optimizer.build(self.trainable_variables)
 
-    def compile_from_config(self, config):
-        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
-        optimizer = config.get("optimizer") if config else None
-        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
-
     @property
     def metrics(self):
         return [self.loss_tracker]
@@ -216,7 +211,7 @@ class DDPM(GenerativeModel):
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
-        x0 = data[0] if isinstance(data, tuple) else data
+        x0 = data[0] if isinstance(data, (tuple, list)) else data
         t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)  # uniform step
         eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)   # the noise to predict
         xt = self.q_sample(x0, t, eps)                                  # jump straight to step t
@@ -248,6 +243,8 @@ class DDPM(GenerativeModel):
                 x = x[..., 0]
             if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] == 0:
                 raise ValueError(f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}")
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"{name}: expected finite values, got NaN or infinite ones")
             return x
         return check_vectors(x, self.data_shape[0], name)
 
@@ -290,7 +287,7 @@ class DDPM(GenerativeModel):
         """
         x0 = self.prepare(x)[0]
         x0 = x0.reshape(-1, 28, 28) if self.is_image else x0
-        rng = np.random.default_rng(seed)
+        rng = rng_from(seed)
         t = rng.integers(0, self.T, len(x0)) if t is None else self._steps(t, len(x0))
         eps = rng.standard_normal(x0.shape)
         xt = self.schedule.q_sample(x0, t, eps)
@@ -300,7 +297,7 @@ class DDPM(GenerativeModel):
     # --- sampler (shown in the book) -----------------------------------------
     def _reverse(self, n, seed, steps, keep):
         sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
-        rng = np.random.default_rng(seed)                     # NumPy noise: same as the PyTorch twin
+        rng = rng_from(seed)                                  # NumPy noise: same as the PyTorch twin
         x = self._to_internal(rng.standard_normal(self._public_shape(n)))    # x_T ~ N(0, I)
         snaps = {}
         for i in reversed(range(sched.T)):

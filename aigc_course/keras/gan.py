@@ -74,6 +74,8 @@ class GAN(GenerativeModel):
         return {**super().get_config(), "latent_dim": self.latent_dim, "lr": self.lr,
                 "beta_1": self.beta_1, "label_smoothing": self.label_smoothing}
 
+    optimizer_names = ("g_optimizer", "d_optimizer")  # saved by get_compile_config
+
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         super().compile(**kwargs)
         self.optimizer = None  # Keras's default single optimizer would go unused
@@ -94,7 +96,7 @@ class GAN(GenerativeModel):
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
-        real = data[0] if isinstance(data, tuple) else data
+        real = data[0] if isinstance(data, (tuple, list)) else data
         z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
 
         # 1) Discriminator: real -> 1, fake -> 0. stop_gradient: this step must not touch G.

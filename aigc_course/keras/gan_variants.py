@@ -194,6 +194,8 @@ class CGAN(GenerativeModel):
                 "num_classes": self.num_classes, "embed_dim": self.embed_dim, "lr": self.lr,
                 "beta_1": self.beta_1, "label_smoothing": self.label_smoothing}
 
+    optimizer_names = ("g_optimizer", "d_optimizer")  # saved by get_compile_config
+
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         super().compile(**kwargs)
         self.optimizer = None  # Keras's default single optimizer would go unused
@@ -294,6 +296,8 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
                 "beta_1": self.beta_1, "beta_2": self.beta_2, "gp_weight": self.gp_weight,
                 "n_critic": self.n_critic, "channels": self.channels}
 
+    optimizer_names = ("g_optimizer", "critic_optimizer")  # saved by get_compile_config
+
     def compile(self, g_optimizer=None, critic_optimizer=None, **kwargs):
         super().compile(**kwargs)
         self.optimizer = None  # Keras's default single optimizer would go unused
@@ -316,7 +320,7 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
-        real = data[0] if isinstance(data, tuple) else data
+        real = data[0] if isinstance(data, (tuple, list)) else data
         n = ops.shape(real)[0]
         parts = {}  # the loss's terms, for the progress bar
 

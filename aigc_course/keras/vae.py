@@ -125,11 +125,6 @@ class VAE(GenerativeModel):
         super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
         self.optimizer.build(self.trainable_variables)
 
-    def compile_from_config(self, config):
-        """Re-compile after ``keras.models.load_model`` (the saved optimizer's state follows)."""
-        optimizer = config.get("optimizer") if config else None
-        self.compile(optimizer=keras.optimizers.deserialize(optimizer) if optimizer else None)
-
     @property
     def metrics(self):
         return [self.loss_tracker, self.recon_tracker, self.kl_tracker]
@@ -149,7 +144,7 @@ class VAE(GenerativeModel):
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        x = data[0] if isinstance(data, (tuple, list)) else data
         # dynamic binarization: a fresh binary image every step
         x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
         eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)

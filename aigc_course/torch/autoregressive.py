@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_count
+from .._checks import check_count, rng_from
 from ..ar_numpy import pixelcnn_mask
 from ..likelihood import binarize
 from ..text import as_token_ids, as_windows, check_positive_int, generate_tokens
@@ -76,8 +76,8 @@ class _TextModel(GenerativeModel):
             logits = self(inputs)
         loss = token_cross_entropy(logits.float(), targets)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.optimizer_step(opt)
         return {"loss": loss.detach()}
     # --- end train_step ------------------------------------------------------
 
@@ -320,8 +320,8 @@ class PixelCNN(GenerativeModel):
             logits = self(x)                       # logit_ij sees only x_<ij
         loss = pixel_nll(logits.float(), x).mean()  # nats per image
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.optimizer_step(opt)
         return {"loss": loss.detach()}
     # --- end train_step ------------------------------------------------------
 
@@ -359,7 +359,7 @@ class PixelCNN(GenerativeModel):
         uniform numbers from ``np.random.default_rng(seed)``.
         """
         n = check_count(n)
-        rng = np.random.default_rng(seed)
+        rng = rng_from(seed)
         x = torch.zeros(n, 28, 28, device=self.device)
 
         def run():

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import as_image_batch, check_count, to_unit_images
+from .._checks import as_image_batch, check_count, rng_from, to_unit_images
 from ..diffusion import make_schedule
 from .core import GenerativeModel
 
@@ -213,8 +213,8 @@ class DDPM(GenerativeModel):
             eps_hat = self.net(xt, t)
         loss = F.mse_loss(eps_hat.float(), eps)                         # the "simple" DDPM loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.optimizer_step(opt)
         return {"loss": loss.detach()}
     # --- end train_step ------------------------------------------------------
 
@@ -237,6 +237,8 @@ class DDPM(GenerativeModel):
                 x = x[..., 0]
             if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] == 0:
                 raise ValueError(f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}")
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"{name}: expected finite values, got NaN or infinite ones")
             return x
         return check_vectors(x, self.data_shape[0], name)
 
@@ -264,7 +266,7 @@ class DDPM(GenerativeModel):
         """
         x0 = self.prepare(x)[0]
         x0 = x0.reshape(-1, 28, 28) if self.is_image else x0
-        rng = np.random.default_rng(seed)
+        rng = rng_from(seed)
         t = rng.integers(0, self.T, len(x0)) if t is None else self._steps(t, len(x0))
         eps = rng.standard_normal(x0.shape)
         xt = self.schedule.q_sample(x0, t, eps)
@@ -275,7 +277,7 @@ class DDPM(GenerativeModel):
     @torch.no_grad()
     def _reverse(self, n, seed, steps, keep):
         sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
-        rng = np.random.default_rng(seed)                     # NumPy noise: same as the Keras twin
+        rng = rng_from(seed)                                  # NumPy noise: same as the Keras twin
         x = self._to_internal(rng.standard_normal(self._public_shape(n)))    # x_T ~ N(0, I)
         snaps = {}
         for i in reversed(range(sched.T)):

@@ -82,15 +82,15 @@ class GAN(GenerativeModel):
                                         self.discriminator(fake.detach()),
                                         self.label_smoothing)
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        self.backward(d_loss)       # d_loss.backward(), the loss scaled under float16 AMP
+        self.optimizer_step(opt_d)  # opt_d.step(), through the GradScaler under float16 AMP
 
         # 2) Generator: make D call the fakes real. Only G's optimizer steps.
         with self.autocast():
             g_loss = generator_loss(self.discriminator(fake))
         opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        self.backward(g_loss)
+        self.optimizer_step(opt_g)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
     # --- end train_step ------------------------------------------------------
 

@@ -42,15 +42,21 @@ def gradient_penalty(critic, real, fake, alpha):
     penalty can be differentiated again with respect to the critic's weights.
     The sum over the batch gives every example its own gradient only if the
     examples do not interact inside D: hence no batch norm in the critic.
+    Under mixed precision the penalty is computed in float32 (autocast off): a
+    gradient of a gradient in float16 under- and overflows easily, and the loss
+    scaler only protects the outer backward pass.
     """
     alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))  # broadcast over the pixels
-    x_hat = alpha * real + (1 - alpha) * fake
-    if not x_hat.requires_grad:
-        x_hat.requires_grad_(True)
-    (grads,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    # +1e-12 keeps the square root differentiable where the gradient is zero
-    norms = torch.sqrt(grads.flatten(1).pow(2).sum(dim=1) + 1e-12)
-    return ((norms - 1.0) ** 2).mean()
+    with torch.autocast(real.device.type, enabled=False):
+        real, fake = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+                      for t in (real, fake))
+        x_hat = alpha * real + (1 - alpha) * fake
+        if not x_hat.requires_grad:
+            x_hat.requires_grad_(True)
+        (grads,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        # +1e-12 keeps the square root differentiable where the gradient is zero
+        norms = torch.sqrt(grads.flatten(1).pow(2).sum(dim=1) + 1e-12)
+        return ((norms - 1.0) ** 2).mean()
 
 
 def critic_loss(real_scores, fake_scores):
@@ -192,15 +198,15 @@ class CGAN(GenerativeModel):
                                         self.discriminator(fake.detach(), labels),
                                         self.label_smoothing)
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        self.backward(d_loss)
+        self.optimizer_step(opt_d)
 
         # 2) Generator: make D accept (G(z, y), y).
         with self.autocast():
             g_loss = generator_loss(self.discriminator(fake, labels))
         opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        self.backward(g_loss)
+        self.optimizer_step(opt_g)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
     # --- end train_step ------------------------------------------------------
 
@@ -274,16 +280,16 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
                 gp = gradient_penalty(self.critic, real, fake, alpha)
                 c_loss = -w_dist + self.gp_weight * gp
             opt_c.zero_grad(set_to_none=True)
-            c_loss.backward()
-            opt_c.step()
+            self.backward(c_loss)
+            self.optimizer_step(opt_c)
 
         # 2) Generator: raise the critic's score of fresh fakes.
         z = torch.randn(n, self.latent_dim, device=real.device)
         with self.autocast():
             g_loss = wasserstein_generator_loss(self.critic(self.generator(z)))
         opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        self.backward(g_loss)
+        self.optimizer_step(opt_g)
         return {"critic_loss": c_loss.detach(), "gp": gp.detach(),
                 "w_dist": w_dist.detach(), "g_loss": g_loss.detach()}
     # --- end train_step ------------------------------------------------------

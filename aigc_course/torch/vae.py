@@ -126,8 +126,8 @@ class VAE(GenerativeModel):
         kl = gaussian_kl(mu.float(), logvar.float()).mean()  # KL(q(z|x) || p(z))
         loss = recon + self.beta * kl                        # -ELBO (beta = 1)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.optimizer_step(opt)
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
     # --- end train_step ------------------------------------------------------
 
@@ -299,8 +299,8 @@ class CVAE(VAE):
         kl = gaussian_kl(mu.float(), logvar.float()).mean()         # KL(q(z|x, y) || p(z))
         loss = recon + self.beta * kl                               # -ELBO of log p(x | y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.optimizer_step(opt)
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
     # --- end train_step ------------------------------------------------------
 

@@ -36,10 +36,13 @@
 # {doc}`Keras <first_taste_keras>`.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -324,7 +327,7 @@ display(Audio(wave, rate=RATE))
 #   attention (注意力机制) that became the backbone of language models;
 # * **2018, GPT** {cite}`radford2018gpt`: *generative pre-training* of a Transformer language
 #   model, scaled up in GPT-3 (2020) {cite}`brown2020gpt3`;
-# * **2020, denoising diffusion probabilistic models** (DDPM, 扩散模型): Ho, Jain and Abbeel
+# * **2020, denoising diffusion probabilistic models** (DDPM, 去噪扩散概率模型): Ho, Jain and Abbeel
 #   {cite}`ho2020ddpm` made diffusion competitive with GANs on image quality, and latent
 #   diffusion {cite}`rombach2022ldm` (released as Stable Diffusion in 2022) made
 #   text-to-image generation run on a single consumer GPU;
@@ -398,7 +401,6 @@ plt.show()
 # | 6. {doc}`Common problems <../06_problems/problems_concepts>` | Why does training fail, and how do we fix it? | common problems; FAQ |
 # | 7. {doc}`Project: handwritten digits <../07_project/project_pytorch>` | How do the pieces fit in one project? | the hands-on project |
 # | 8. {doc}`Evaluating generative models <../08_evaluation/evaluation_concepts>` | How good are the samples, and how would we know? | the articles' remarks on evaluation |
-#
 # | 9. {doc}`Applications <../09_applications/applications_concepts>` | What is generative AI used for, and what does it take? | practical applications (实际应用场景) |
 # | 10. {doc}`Security, privacy, ethics and law <../10_security/security_concepts>` | What can go wrong, and what protects against it? | security and privacy (安全与隐私); ethics and law (伦理与法律) |
 # | 11. {doc}`Trends: diffusion models and beyond <../11_trends/diffusion_concepts>` | Where is the field going? | future trends and challenges (未来发展趋势与挑战) |
@@ -406,8 +408,9 @@ plt.show()
 #
 # The appendices answer the articles' FAQ ({doc}`../../book/faq`, 常见问题与解答), their
 # interview questions ({doc}`../../book/interview`, 面试题库) and their tools and
-# resources ({doc}`../../book/tools`, 工具和资源推荐); the {doc}`../../book/errata` lists
-# each mistake of the articles with its correction and the chapter that runs it.
+# resources ({doc}`../../book/tools`, 工具和资源推荐); the {doc}`../../book/errata` quotes
+# each mistake found in the articles, with its correction and the cell that runs it, and
+# the {doc}`../../book/source_map` shows where each section of the articles went.
 #
 # Every chapter has a framework-neutral *concept* notebook and, where there is a network
 # to train, two *labs* that train the same model in PyTorch and in Keras 3 with the same

@@ -37,10 +37,13 @@
 # `aigc_course.gmm`, a short NumPy module.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -800,10 +803,51 @@ plt.show()
 # Which divergence each family minimises explains much of its behaviour.
 # $\mathrm{KL}(p_{\text{data}} \,\|\, p_\theta)$ is large wherever the data have mass that the
 # model lacks, so maximum likelihood is **mass-covering**: VAEs and autoregressive models
-# rarely drop a mode, but may put mass between modes (blurry samples). A GAN's game
-# minimises, at best, the Jensen–Shannon divergence, which does not punish missing
-# modes in the same way (the mode collapse of {doc}`../03_gans/gan_concepts`). Exercise
-# {ref}`core-concepts-ex-reverse-kl` compares the two directions of the KL divergence.
+# rarely drop a mode, but may put mass between modes (blurry samples). A GAN's minimax
+# game minimises, with the best discriminator, the Jensen–Shannon divergence
+# ({doc}`../03_gans/gan_concepts`, section 3). That divergence is symmetric and does not by
+# itself explain why GANs drop modes. The generator loss used in practice is not the
+# minimax one but the **non-saturating** $-\log D(G(z))$, and with the optimal
+# discriminator $D^* = p_{\text{data}} / (p_{\text{data}} + p_\theta)$ held fixed its gradient
+# is the gradient of
+#
+# $$
+# \mathrm{KL}(p_\theta \,\|\, p_{\text{data}}) - 2\, \mathrm{JSD}(p_{\text{data}} \,\|\, p_\theta)
+# $$
+#
+# {cite}`arjovsky2017towards`. Its first term is the *reverse* KL divergence, which is
+# mode-seeking: leaving a mode of the data empty costs it almost nothing, putting mass
+# where the data have none costs a lot. That term, with the training dynamics, is behind
+# the mode dropping of GANs (the mode collapse of {doc}`../03_gans/gan_concepts`).
+# The identity checked on a distribution over six values, $p_\theta = \mathrm{softmax}(\theta)$:
+
+# %%
+def kl_div(a, b):
+    return float(np.sum(a * np.log(a / b)))
+
+
+def jsd(a, b):
+    m = (a + b) / 2
+    return 0.5 * kl_div(a, m) + 0.5 * kl_div(b, m)
+
+
+check_rng = np.random.default_rng(0)
+p_data = check_rng.dirichlet(np.ones(6))
+theta6 = check_rng.normal(size=6)
+softmax6 = lambda t: np.exp(t - t.max()) / np.exp(t - t.max()).sum()
+p_model = softmax6(theta6)
+d_star = p_data / (p_data + p_model)                        # the optimal discriminator, held fixed
+jacobian = np.diag(p_model) - np.outer(p_model, p_model)    # d p_theta / d theta
+grad_nonsat = jacobian @ -np.log(d_star)                    # gradient of E_{x ~ p_theta}[-log D*(x)]
+target = lambda t: kl_div(softmax6(t), p_data) - 2 * jsd(p_data, softmax6(t))
+h = 1e-6
+grad_target = np.array([(target(theta6 + h * e) - target(theta6 - h * e)) / (2 * h) for e in np.eye(6)])
+print("non-saturating loss gradient:    ", grad_nonsat.round(5))
+print("gradient of KL(p_g||p) - 2 JSD:  ", grad_target.round(5))
+assert np.allclose(grad_nonsat, grad_target, atol=1e-7)
+
+# %% [markdown]
+# Exercise {ref}`core-concepts-ex-reverse-kl` compares the two directions of the KL divergence.
 #
 # ## 5. Sampling
 #

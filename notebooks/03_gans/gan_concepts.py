@@ -38,10 +38,13 @@
 # {doc}`Keras <gan_keras>`.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -56,6 +59,7 @@ set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 
 # %% [markdown]
+# (gan-concepts-minimax)=
 # ## 1. The minimax game
 #
 # Let $p_{\text{data}}$ be the data distribution and $p_z$ a simple noise distribution,
@@ -102,6 +106,7 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # $-\log D(\tilde x)$, is the *non-saturating* variant; section 4 explains why it is
 # used instead of $\log(1 - D(\tilde x))$.)
 #
+# (gan-concepts-optimal-d)=
 # ## 2. The optimal discriminator
 #
 # Fix the generator. Writing both expectations as integrals over $x$,
@@ -301,6 +306,7 @@ plt.show()
 # generator's loss (next section), or change the divergence (the Wasserstein GAN,
 # which measures *how far* apart the distributions are, not just whether they overlap).
 #
+# (gan-concepts-losses)=
 # ## 4. Saturating and non-saturating generator losses
 #
 # Write the discriminator's output on a fake through its logit, $D(G(z)) = \sigma(\ell)$.

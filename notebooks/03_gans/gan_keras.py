@@ -29,10 +29,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -46,11 +49,12 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.plotting import plot_history, show_images
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 
@@ -112,17 +116,22 @@ show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gra
 # ## 4. Training
 #
 # Keras's own `fit` draws the progress bar and records the history. The course's
-# `fit` adds what the PyTorch trainer has: input checks, default optimizers, and with
-# `checkpoint_dir` a `BackupAndRestore` callback, so a disconnected Colab session
-# resumes from the last finished epoch when you run the cell again.
+# `fit` adds what the PyTorch trainer has: input checks, default optimizers, a guard
+# that stops a diverging run (NaN loss) before it overwrites a good checkpoint, and with
+# `checkpoint_dir` a verified checkpoint after every epoch, so a disconnected Colab
+# session resumes from the last finished epoch when you run the cell again. `run_dir` names that
+# folder after the settings (model, data, epochs, batch size) and, on Colab, puts it on
+# your Google Drive, which survives a disconnect; changed settings get a new folder, so
+# a new run starts instead of resuming the old one.
 #
 # `verbose=1` draws a progress bar per epoch (what you see when you run it);
 # this page was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
 EPOCHS = pick(full=30, fast=3)
-checkpoint_dir = pick(full="checkpoints/gan_keras", fast=tempfile.mkdtemp())
-history = gan.fit(images, epochs=EPOCHS, batch_size=pick(full=128, fast=64),
+BATCH = pick(full=128, fast=64)
+checkpoint_dir = run_dir("gan_keras", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH)
+history = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
                   callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
                   checkpoint_dir=checkpoint_dir, verbose=pick(full="auto", fast=2))
 
@@ -147,9 +156,13 @@ show_images(new_digits, title="New digits from the reloaded generator", nrow=8);
 # %% [markdown]
 # ## 6. What goes wrong in common tutorial code
 #
-# The source articles' GAN code looks like classic Keras GAN tutorials, and it does
-# not train. Each of its four bugs is run below so that you can see the symptom.
+# The source articles' Keras GAN programs look like classic Keras GAN tutorials, and
+# none of them trains. Their bugs are run below so that you can see each symptom;
+# the {doc}`../../book/errata` numbers the five articles (000 to 004) and quotes each
+# original. Pitfalls 1 to 4 are the bugs that stop a GAN from learning, pitfalls 5 to 7
+# the ones that stop the programs as printed.
 #
+# (gan-keras-pitfall-tape)=
 # **Pitfall 1: fake images produced outside the gradient tape.** TensorFlow only
 # differentiates what it recorded. If the fakes are generated *before* the tape opens,
 # the generator's loss has no path back to the generator: every gradient is `None`.
@@ -171,6 +184,7 @@ else:
           "see the PyTorch lab for its torch.no_grad() twin.")
 
 # %% [markdown]
+# (gan-keras-pitfall-freeze)=
 # **Pitfall 2: the discriminator not frozen inside the combined model.** The classic
 # recipe stacks `D(G(z))` into one model and trains it on "fake = real" labels to
 # update the generator. If `D` is not frozen when that model is compiled, the same
@@ -197,6 +211,7 @@ print("D changed by the generator's step, D frozen:    ", combined_step(freeze_d
 # The course's `train_step` avoids the question: it hands the generator's optimizer
 # only `self.generator.trainable_weights`.
 #
+# (gan-keras-pitfall-reshape)=
 # **Pitfall 3: the generator's output never reshaped to an image.** The articles'
 # generator ends with `Dense(784)` while their discriminator takes `28 × 28 × 1` images.
 
@@ -210,6 +225,7 @@ except Exception as err:  # Keras raises ValueError (TensorFlow) or an input-sha
 # %% [markdown]
 # Our generator ends with `layers.Reshape((28, 28, 1))`.
 #
+# (gan-keras-pitfall-train-alone)=
 # **Pitfall 4: `generator.train_on_batch(noise, ones)`.** This trains the generator
 # *alone* to output an image of ones. No discriminator is involved: it is regression to
 # a white square, not adversarial training.
@@ -226,6 +242,142 @@ print(f"mean pixel value of the 'generated digits': {white.mean():.3f} (1.0 = wh
 show_images(white, title="Pitfall 4: the generator learned a white square", nrow=8);
 
 # %% [markdown]
+# (gan-keras-pitfall-linear-512)=
+# **Pitfall 5: a linear generator that outputs 512 numbers.** Article 000 (sections 4.3
+# and 5.2) builds its generator as `Dense(128)`, `Dense(256)`, `Dense(512)` with no
+# activation, then `Flatten()` twice, and stacks it in front of a discriminator that
+# starts with `Flatten(input_shape=(28, 28))`. Without activations the three layers are
+# one affine map of $z$: its outputs fill a flat 100-dimensional slice of
+# $\mathbb R^{512}$, whatever the training. And 512 numbers are not a $28 \times 28$ image.
+# (Keras 3 asks for `keras.Input` instead of `input_shape=`; the layers are the same.)
+
+# %%
+import re
+import warnings
+
+from keras import layers
+
+
+def error_summary(err, width=110):
+    """The error's type and its first words, without colour codes or the data it echoes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    text = re.sub(r"Exception encountered when calling \w+\.call\(\)\.", "", text)
+    return f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+
+
+def article_000_generator():
+    return keras.Sequential([keras.Input((100,)), layers.Dense(128), layers.Dense(256),
+                             layers.Dense(512), layers.Flatten(), layers.Flatten()])
+
+
+def article_000_discriminator():
+    return keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
+                             layers.Dense(512, activation="relu"), layers.Dense(256, activation="relu"),
+                             layers.Dense(128, activation="relu"), layers.Dense(1, activation="sigmoid")])
+
+
+g000 = article_000_generator()
+print("generator output shape:", g000.output_shape)
+zs = np.random.default_rng(2).standard_normal((3, 1000, 100)).astype("float32")
+g = lambda v: keras.ops.convert_to_numpy(g000(v))
+affine_gap = np.abs(g(zs[0] + zs[1]) - g(zs[0]) - g(zs[1]) + g(0 * zs[0])).max()
+rank = np.linalg.matrix_rank(g(zs[2]) - g(zs[2]).mean(0), tol=1e-3)
+print(f"G(a + b) - G(a) - G(b) + G(0): at most {affine_gap:.1e} (an affine map); "
+      f"rank of 1,000 centred outputs: {rank} of 512")
+assert affine_gap < 1e-3 and rank <= 100
+try:
+    keras.Sequential([g000, article_000_discriminator()])      # the article's combined model
+except Exception as err:
+    print(error_summary(err, 150))
+
+# %% [markdown]
+# The fix is the course's generator: a nonlinearity after every hidden layer, 784
+# outputs, and a `Reshape((28, 28, 1))`.
+#
+# (gan-keras-pitfall-range)=
+# **Pitfall 6: real images in $[0, 1]$, fakes in $[-1, 1]$.** Articles 001 and 002 scale
+# the digits with `train_images / 255.0`, to $[0, 1]$, while their generators end in
+# `tanh`, whose outputs lie in $[-1, 1]$. Every fake then has negative pixels and no real
+# image has any: the discriminator can win by looking at the sign of one pixel, and the
+# generator is asked to match a distribution it cannot reach with half of its range.
+
+# %%
+real01 = images[:256] / 255.0                                  # the articles' scaling
+fake_tanh = keras.ops.convert_to_numpy(demo.generator(z, training=False))
+print(f"real pixels in [{real01.min():.1f}, {real01.max():.1f}]; "
+      f"fake pixels in [{fake_tanh.min():.2f}, {fake_tanh.max():.2f}]")
+is_fake = lambda x: (x.reshape(len(x), -1) < 0).any(axis=1)   # a rule that needs no training
+accuracy = 0.5 * ((~is_fake(real01)).mean() + is_fake(fake_tanh).mean())
+print(f"'any pixel below 0 means fake': accuracy {accuracy:.2f}")
+assert accuracy == 1.0
+
+# %% [markdown]
+# Scale the data to the generator's range, $x / 127.5 - 1$, as the course's
+# `prepare` does (or end the generator with a sigmoid, if the data stay in $[0, 1]$).
+#
+# (gan-keras-pitfall-crashes)=
+# **Pitfall 7: the programs as printed stop with an error.** Each line below is copied
+# from one of the articles' Keras GAN programs (with tiny stand-ins for the models and
+# data) and run; the cell prints the error it raises. Article 000: the generator is
+# defined as `generator(z)` but called as `generator()`, the discriminator is trained
+# without being compiled, an array of losses is formatted with `:.4f`, the weights are
+# saved to `.h5` files, and 1,000 images are drawn on a 10 × 10 grid. Article 001 calls
+# `train_gan(generator, discriminator, ...)` with two names it never defined (its models
+# are built by `generate_generator` and `generate_discriminator`, which are never
+# called). Article 002 writes `z dummy_input = Input(shape=(100,))` and builds a `Model`
+# from the NumPy array of all training images. Article 003 draws a batch with
+# `np.random.choice` on image arrays and trains its discriminator on a list of two
+# batches.
+
+# %%
+import tempfile as _tempfile
+
+
+def generator(z):                               # article 000, as defined ...
+    return keras.Sequential([keras.Input((100,)), layers.Dense(784)])
+
+
+d_uncompiled = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+d_compiled = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+d_compiled.compile(optimizer="adam", loss="binary_crossentropy")
+x4, ones4, zeros4 = np.zeros((4, 28, 28, 1), "float32"), np.ones((4, 1)), np.zeros((4, 1))
+train_images = images[:8, :, :, None] / 255.0
+lines = [
+    ("000 §5.2", "generator = generator()", lambda: generator()),
+    ("000 §5.2", "discriminator.train_on_batch(x_batch, ...)", lambda: d_uncompiled.train_on_batch(x4, ones4)),
+    ("000 §5.2", 'print(f"... D_loss: {d_loss:.4f} ...")', lambda: f"{0.5 * np.add([0.7, 0.5], [0.6, 0.5]):.4f}"),
+    ("000 §5.2", 'generator.save_weights(f"generator_epoch_{epoch}.h5")',
+     lambda: d_compiled.save_weights(f"{_tempfile.mkdtemp()}/generator_epoch_0.h5")),
+    ("000 §5.2", "plt.subplot(10, 10, i+1) for i in range(1000)", lambda: plt.figure().add_subplot(10, 10, 101)),
+    ("001 §5.2", "generator = train_gan(generator, discriminator, ...)",
+     lambda: exec("train_gan(generator, discriminator, 100, 50, 64)", {"train_gan": print})),
+    ("002 §5.2.3", "z dummy_input = Input(shape=(100,))", lambda: compile("z dummy_input = Input(shape=(100,))", "002", "exec")),
+    ("002 §5.2.3", "d_model = Model(train_images, discriminator(train_images))",
+     lambda: keras.Model(train_images, d_compiled(train_images))),
+    ("003 §四.1", "x = np.random.choice(train_data, batch_size)", lambda: np.random.choice(train_images, 4)),
+    ("003 §四.1", "discriminator.train_on_batch([x, x_fake], [y, y_fake])",
+     lambda: d_compiled.train_on_batch([x4, x4], [zeros4, ones4])),
+]
+for where, line, run in lines:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run()
+        print(f"{where:10} {line}\n           runs")
+    except Exception as err:
+        print(f"{where:10} {line}\n           {error_summary(err)}")
+plt.close("all")
+
+# %% [markdown]
+# Each error has a one-line fix (call the function that builds the model, compile
+# before training, format one number, save to `.weights.h5`, draw 100 images on a
+# 10 × 10 grid, define the models before training them, fix the syntax, build a `Model`
+# from `keras.Input`, sample indices with `rng.integers(0, len(x), batch_size)`,
+# concatenate the real and fake batches). The course's `fit` and `train_step` do all of
+# this; the errors only show that none of the four programs can have produced the
+# results the articles describe.
+
+# %% [markdown]
 # ## Exercises
 #
 # :::{exercise}
@@ -238,7 +390,8 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 # :class: dropdown
 # Everything trains the same way: the losses use `keras.ops` and only
 # `apply_gradients` differs per backend. Pitfall 1 is skipped, because PyTorch records
-# every operation (its twin is `torch.no_grad()`, shown in the PyTorch lab).
+# every operation (its twin is `torch.no_grad()`, shown in the PyTorch lab), and some of
+# pitfall 7's error messages are worded by the backend.
 # :::
 #
 # :::{exercise}

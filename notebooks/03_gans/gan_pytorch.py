@@ -34,10 +34,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import tempfile
@@ -46,11 +49,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -110,16 +114,21 @@ show_source(type(gan).train_step)
 #
 # `fit` (a small shared trainer, {mod}`aigc_course.torch.core`) keeps the data on the
 # device, shows a progress bar, records the mean losses per epoch, calls the
-# `SampleGrid` callback and writes a checkpoint after every epoch: if Colab
-# disconnects, run the cell again and training resumes where it stopped.
+# `SampleGrid` callback and writes a checkpoint after every epoch into a **run folder**
+# that `run_dir` names after the settings (model, data, epochs, batch size, seed). On
+# Colab that folder is on your Google Drive (the first call asks to mount it): if Colab
+# disconnects, run the cell again and training resumes where it stopped. Change a
+# setting and you get a new folder, so a new run starts instead of resuming the old one.
 #
 # `verbose=1` draws a progress bar per epoch (what you see when you run it);
 # this page was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
 EPOCHS = pick(full=30, fast=3)
-checkpoint_dir = pick(full="checkpoints/gan_pytorch", fast=tempfile.mkdtemp())
-history = gan.fit(images, epochs=EPOCHS, batch_size=pick(full=128, fast=64),
+BATCH = pick(full=128, fast=64)
+checkpoint_dir = run_dir("gan_pytorch", model=gan, data=images, epochs=EPOCHS,
+                         batch_size=BATCH, seed=0)
+history = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
                   callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
                   checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2))
 
@@ -151,8 +160,11 @@ show_images(new_digits, title="New digits from the reloaded generator", nrow=8);
 #
 # The source articles' GAN code (written for Keras, see {doc}`gan_keras`) does not
 # train. Each bug has a PyTorch twin, and each one below is *run*, so you can see
-# the symptom rather than take it on trust.
+# the symptom rather than take it on trust. Pitfalls 5 to 7 run the articles' own PyTorch
+# code: the pseudo-code of articles 001 and 002 and the GAN program of article 004
+# (the {doc}`../../book/errata` numbers the five articles and quotes each original).
 #
+# (gan-pytorch-pitfall-no-grad)=
 # **Pitfall 1: fakes made where no gradient can flow.** If the fake images for the
 # generator's update come from `torch.no_grad()` (or `.detach()`), the generator's
 # loss has no path back to its weights: `backward()` leaves their gradients empty.
@@ -169,6 +181,7 @@ print("generator gradients after the buggy step:",
       {p.grad is None for p in demo.generator.parameters()})  # {True}: nothing to learn from
 
 # %% [markdown]
+# (gan-pytorch-pitfall-freeze)=
 # **Pitfall 2: the discriminator is not frozen during the generator's update.** In the
 # articles' Keras code the combined model `D(G(z))` is compiled without freezing `D`,
 # so training it on "fake = real" labels also teaches `D` to call fakes real. The
@@ -188,6 +201,7 @@ print("discriminator changed by the generator's step:", changed)  # True: D is s
 # The fix is in `train_step` above: a separate optimizer per network, and the
 # generator's step only calls `opt_g.step()`.
 #
+# (gan-pytorch-pitfall-reshape)=
 # **Pitfall 3: the generator's output is never reshaped to an image.** The articles'
 # generator ends in a 784-unit dense layer, while their discriminator expects
 # `28 × 28` images. A convolutional discriminator then fails with a shape error:
@@ -199,11 +213,18 @@ try:
     conv_discriminator(flat_generator(z))
 except RuntimeError as err:
     print("RuntimeError:", str(err).splitlines()[0])
+# The PyTorch article means to reshape, but views the output as its own shape:
+img = flat_generator(z)
+img = img.view(img.size(0), *img.shape[1:])           # as printed: a no-op
+print("after the article's view():", tuple(img.shape), "; meant:", tuple(img.view(-1, 1, 28, 28).shape))
 
 # %% [markdown]
-# Our generator ends in `nn.Unflatten(1, (1, 28, 28))`; with an MLP discriminator the
-# bug is silent (it flattens anyway), which is why it survives in tutorials.
+# Our generator ends in `nn.Unflatten(1, (1, 28, 28))` (in the article's own class,
+# `img.view(img.size(0), *self.img_shape)` with `img_shape = (1, 28, 28)`, PyTorch's
+# channels-first order). With an MLP discriminator the bug is silent (it flattens
+# anyway), which is why it survives in tutorials.
 #
+# (gan-pytorch-pitfall-train-alone)=
 # **Pitfall 4: training the generator alone.** `generator.train_on_batch(noise, ones)`
 # fits the generator, by itself, to output an image of all ones: no discriminator is
 # involved, so this is plain regression to a white square. The PyTorch twin:
@@ -220,6 +241,204 @@ g.eval()
 white = ((g(torch.randn(16, 100)) + 1) / 2).detach().numpy()
 print(f"mean pixel value of the 'generated digits': {white.mean():.3f} (1.0 = white)")
 show_images(white, title="Pitfall 4: the generator learned a white square", nrow=8);
+
+# %% [markdown]
+# (gan-pytorch-pitfall-fake-label)=
+# **Pitfall 5: the generator trained towards the *fake* label.** The pseudo-code of
+# article 001 (sections 3.2 to 3.5) computes the generator's loss as
+# `loss_function(D_G_x, fake_label)`, and article 002 (section 4.2.2) writes it as
+# $L_G = -\log(1 - D(G(z)))$: the same thing,
+# since BCE with target 0 is $-\log(1 - D)$. Minimising it pushes $D(G(z))$ *down*: the
+# generator helps the discriminator. Start from the GAN trained above, keep $D$ fixed,
+# and take the same number of generator steps with each target:
+
+# %%
+import copy
+
+import torch.nn.functional as F
+
+logits = torch.linspace(-4, 4, 9)
+assert torch.allclose(F.binary_cross_entropy_with_logits(logits, torch.zeros(9), reduction="none"),
+                      -torch.log(1 - torch.sigmoid(logits)), atol=1e-5)   # BCE(., 0) = -log(1 - D)
+
+z_eval = torch.randn(512, gan.latent_dim, device=device)
+
+
+def mean_d_of_fakes(model):
+    with torch.no_grad():
+        return torch.sigmoid(model.discriminator(model.generator(z_eval))).mean().item()
+
+
+moved = {}
+for target, name in [(0.0, "fake_label, as printed"), (1.0, "real label (non-saturating)")]:
+    set_seed(0)
+    model = copy.deepcopy(gan)                       # the trained GAN; only G is updated
+    opt = torch.optim.Adam(model.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    before = mean_d_of_fakes(model)
+    for _ in range(pick(full=50, fast=20)):
+        fake_logits = model.discriminator(model.generator(torch.randn(64, gan.latent_dim, device=device)))
+        loss = F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, target))
+        opt.zero_grad(); loss.backward(); opt.step()
+    moved[target] = (before, mean_d_of_fakes(model))
+    print(f"generator trained towards the {name:28}: mean D(G(z)) {before:.3f} -> {moved[target][1]:.3f}")
+assert moved[0.0][1] < moved[0.0][0] and moved[1.0][1] > moved[1.0][0]
+
+# %% [markdown]
+# With the fake label the generator makes its samples *more* obviously fake. The
+# generator's target is the **real** label, 1 (the course's `generator_loss`).
+#
+# (gan-pytorch-pitfall-004-dloss)=
+# **Pitfall 6: a discriminator loss that rewards nothing.** The PyTorch GAN of
+# article 004 (section 5.2) ends its discriminator with `nn.Sigmoid()`
+# and trains it on `D_loss = D_real_loss + D_fake_loss`, with
+# `D_real_loss = D(D_real_data).mean()` and `D_fake_loss = D(fake_images).mean()`.
+# Minimising that pushes $D$ *down on real and fake images alike*: nothing asks for
+# $D(\text{real})$ to be large. Train the article's discriminator (784 → 512 → 256 → 1,
+# sigmoid) on real digits and fixed fakes, with its loss and with BCE:
+
+# %%
+real = torch.as_tensor(gan.prepare(images[:512])[0]).to(device)
+with torch.no_grad():
+    fakes = MODELS["gan"]().to(device).generator(torch.randn(512, 100, device=device))  # untrained G
+
+
+def article_discriminator():
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.LeakyReLU(0.2),
+                               torch.nn.Linear(512, 256), torch.nn.LeakyReLU(0.2),
+                               torch.nn.Linear(256, 1), torch.nn.Sigmoid()).to(device)
+
+
+ones, zeros = torch.ones(512, 1, device=device), torch.zeros(512, 1, device=device)
+d_losses = {"D(real).mean() + D(fake).mean(), as printed": lambda d: d(real).mean() + d(fakes).mean(),
+            "BCE: real -> 1, fake -> 0 (the fix)": lambda d: (F.binary_cross_entropy(d(real), ones)
+                                                              + F.binary_cross_entropy(d(fakes), zeros))}
+accuracy = {}
+for name, d_loss_fn in d_losses.items():
+    set_seed(0)
+    d = article_discriminator()
+    opt = torch.optim.Adam(d.parameters(), lr=2e-4)
+    for _ in range(pick(full=200, fast=60)):
+        loss = d_loss_fn(d)
+        opt.zero_grad(); loss.backward(); opt.step()
+    with torch.no_grad():
+        d_real, d_fake = d(real), d(fakes)
+    accuracy[name] = 0.5 * ((d_real > 0.5).float().mean() + (d_fake < 0.5).float().mean()).item()
+    print(f"{name:46}: mean D(real) {d_real.mean():.3f}, mean D(fake) {d_fake.mean():.3f}, "
+          f"accuracy {accuracy[name]:.2f}")
+assert accuracy["D(real).mean() + D(fake).mean(), as printed"] <= 0.55 < 0.9 < accuracy["BCE: real -> 1, fake -> 0 (the fix)"]
+
+# %% [markdown]
+# With the article's loss both outputs fall towards 0 and the "discriminator" calls
+# everything fake: accuracy 0.5, a coin. The same program's generator loss,
+# `adversarial_loss(D_fake_label, D(fake_images))` $= -\mathbb E[D(G(z))]$, is a WGAN critic
+# loss on a *sigmoid* output, which saturates ({doc}`practice_concepts`, section 4.4).
+#
+# (gan-pytorch-pitfall-crashes)=
+# **Pitfall 7: the articles' PyTorch training loops do not run.** Each snippet below
+# repeats the few lines of one loop as printed (with a tiny generator and
+# discriminator, so that each runs in a millisecond) and prints the error it stops
+# with:
+#
+# * article 001's loop (sections 3.5.3 and 3.5.4) averages the losses with `np.mean`
+#   (NumPy's mean of a tensor), and once that is fixed, steps the discriminator's optimizer *before*
+#   `G_loss.backward()`, which needs the discriminator's old weights;
+# * article 002's pseudo-code (sections 3.3 and 4.4) stores the loss in `D_loss`, the name
+#   of the loss function, and, renamed, calls `backward()` twice through the same fakes `GZ`;
+# * article 004's GAN program (section 5.2) calls `G_loss.backward()`
+#   and then `D_loss.backward()` through the same `fake_images`, and its step 4 defines a
+#   second `train_GAN` that replaces the step function and calls itself.
+
+# %%
+from torch import nn
+
+
+def tiny_gan():
+    set_seed(0)
+    G = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 4))
+    D = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid())
+    return G, D, torch.optim.Adam(G.parameters(), 2e-4), torch.optim.Adam(D.parameters(), 2e-4)
+
+
+X_real, real_label, fake_label = torch.randn(5, 4), torch.ones(5, 1), torch.zeros(5, 1)
+loss_function = nn.BCELoss()
+
+
+def loop_001(mean):                      # article 001, sections 3.5.3 and 3.5.4
+    G, D, G_optimizer, D_optimizer = tiny_gan()
+    X_fake = G(torch.randn(5, 8))
+    D_loss_real = loss_function(D(X_real), real_label)
+    D_loss_fake = loss_function(D(X_fake), fake_label)
+    D_loss = 0.5 * mean(D_loss_real + D_loss_fake)
+    X_fake = G(torch.randn(5, 8))
+    G_loss = loss_function(D(X_fake), fake_label)
+    D_optimizer.zero_grad(); D_loss.backward(); D_optimizer.step()
+    G_optimizer.zero_grad(); G_loss.backward(); G_optimizer.step()
+
+
+def loop_002(rename):                    # article 002, sections 3.3 and 4.4
+    G, D, optimizer_G, optimizer_D = tiny_gan()
+    D_loss = nn.BCELoss()
+    ones, zeros = real_label, fake_label
+    GZ = G(torch.randn(5, 8))
+    D_loss_real = D_loss(D(X_real), ones)
+    D_loss_fake = D_loss(D(GZ), zeros)
+    if rename:
+        d_loss = D_loss_real + D_loss_fake
+    else:
+        D_loss = D_loss_real + D_loss_fake                # as printed
+        d_loss = D_loss
+    optimizer_D.zero_grad(); d_loss.backward(); optimizer_D.step()
+    G_loss = D_loss(D(GZ), ones)
+    optimizer_G.zero_grad(); G_loss.backward(); optimizer_G.step()
+
+
+def loop_004(step_4):                    # article 004, section 5.2
+    G, D, G_optimizer, D_optimizer = tiny_gan()
+    batch_size, latent_dim, device, data_loader = 5, 8, "cpu", [(X_real, None)]
+
+    def adversarial_loss(D_real, D_fake):
+        return D_real.mean() - D_fake.mean()
+
+    def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device):    # step 3
+        G_optimizer.zero_grad()
+        z = torch.randn(batch_size, latent_dim, device=device)
+        fake_images = G(z)
+        D_fake_label = torch.zeros(batch_size, device=device)
+        D_loss = D(D_real_data).mean() + D(fake_images).mean()
+        G_loss = adversarial_loss(D_fake_label, D(fake_images))
+        G_loss.backward()
+        G_optimizer.step()
+        D_loss.backward()
+        D_optimizer.step()
+        return G_loss.item(), D_loss.item()
+
+    if step_4:
+        def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device, epochs=200, batch_size=32):
+            for epoch in range(epochs):
+                G_loss = 0
+                for batch_idx, (real_images, _) in enumerate(data_loader):
+                    G_loss += train_GAN(G, D, real_images, G_optimizer, D_optimizer, device)[0]
+    train_GAN(G, D, X_real, G_optimizer, D_optimizer, device)
+
+
+for where, run in [("001, np.mean of the losses ", lambda: loop_001(np.mean)),
+                   ("001, with torch.mean       ", lambda: loop_001(torch.mean)),
+                   ("002, as printed            ", lambda: loop_002(rename=False)),
+                   ("002, D_loss renamed        ", lambda: loop_002(rename=True)),
+                   ("004, step 3 alone          ", lambda: loop_004(step_4=False)),
+                   ("004, steps 3 and 4         ", lambda: loop_004(step_4=True))]:
+    try:
+        run()
+        print(f"{where}: runs")
+    except (TypeError, RuntimeError, RecursionError) as err:
+        print(f"{where}: {type(err).__name__}: {str(err).strip().splitlines()[0][:110]}")
+
+# %% [markdown]
+# None of the six gets through one step. The fix is the order of the course's
+# `train_step` (section 3): the discriminator's loss on `fake.detach()`, its backward
+# pass and its step; then a *new* forward pass through the updated discriminator for the
+# generator's loss, its backward pass and its step, each optimizer zeroing its own
+# gradients first.
 
 # %% [markdown]
 # ## Exercises

@@ -36,10 +36,13 @@
 # {doc}`PyTorch <practice_pytorch>` and in {doc}`Keras <practice_keras>`.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -272,8 +275,9 @@ assert np.array_equal(E[labels], one_hot @ E)
 #
 # ### 4.1 The earth mover's distance
 #
-# The **Wasserstein distance** (Wasserstein 距离) $W_1$ between distributions $p$ and $q$ is
-# the least average distance that mass has to travel to turn $p$ into $q$:
+# The **Wasserstein-1 distance** (Wasserstein 距离) $W_1$, also called the **earth mover's
+# distance** (推土机距离), between distributions $p$ and $q$ is the least average distance
+# that mass has to travel to turn $p$ into $q$:
 #
 # $$
 # W_1(p, q) = \inf_{\gamma \in \Pi(p, q)} \mathbb{E}_{(x, y) \sim \gamma} \lVert x - y \rVert ,
@@ -404,6 +408,7 @@ plt.show()
 # fact the gradient penalty of section 4.5 builds on: the optimal critic has gradient
 # norm 1 on the paths that transport mass {cite}`gulrajani2017wgangp`.
 #
+# (practice-concepts-wgan-objective)=
 # ### 4.3 The WGAN objective, stated correctly
 #
 # The source articles give a "Wasserstein loss" formula that is not the Wasserstein
@@ -447,6 +452,7 @@ for c in (1, 10, 100):
 # distance, which, like the JS divergence, stops changing once the distributions stop
 # overlapping. The next section shows all three.
 #
+# (practice-concepts-sigmoid-critic)=
 # ### 4.4 Why W₁ helps: a distance that keeps decreasing
 #
 # Let $p = U[0, 1]$ and $q_\theta = U[\theta, \theta + 1]$, a "generator" with one parameter
@@ -503,6 +509,7 @@ plt.show()
 # even when a discriminator would separate real from fake perfectly, and it tends to
 # decrease as samples improve, so unlike the original losses it is worth plotting.
 #
+# (practice-concepts-gp-alpha)=
 # ### 4.5 Enforcing the Lipschitz constraint: clipping or penalty
 #
 # **Weight clipping** (权重裁剪, the original WGAN): after every critic step, clip every weight into
@@ -589,6 +596,7 @@ assert abs(np.mean((many < 0) | (many > 1)) - (1 - (phi(1) - phi(0)))) < 2e-3
 # region several times larger, including far outside the data. Both labs use
 # `sample_alpha`, which draws $U(0, 1)$, and test it.
 #
+# (practice-concepts-mode-collapse)=
 # ## 5. Mode collapse: diagnosis and remedies
 #
 # ### 5.1 Measuring it
@@ -710,6 +718,7 @@ plt.show()
 # floating-point details change the trajectory of a run like this one, which is why the
 # full mode uses three seeds.
 #
+# (practice-concepts-remedies)=
 # ### 5.3 Remedies
 #
 # No remedy is a guarantee; these are the ones the literature and the labs use:

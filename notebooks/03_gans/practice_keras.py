@@ -37,14 +37,18 @@
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) every model is narrow and
 # trains for a few steps on a few hundred images, so the digits below are noise and
 # the comparisons between knobs are not meaningful: they only show that the code runs.
-# On a Colab GPU leave it unset: the full run takes about 10 minutes.
+# On a Colab GPU leave it unset: the full run takes about 10 minutes
+# (An estimate: it has not been timed on a GPU yet.)
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -61,7 +65,7 @@ import numpy as np
 from keras import ops
 
 import aigc_course.keras.gan_variants as variants
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.keras import MODELS, SampleGrid, set_seed
@@ -69,6 +73,7 @@ from aigc_course.keras.tricks import GradientClipper, clip_gradients, grad_norm
 from aigc_course.metrics import frechet_distance, mode_coverage
 from aigc_course.plotting import plot_history, show_images
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 

@@ -35,14 +35,18 @@
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) every model is narrow and
 # trains for a few steps on a few hundred images, so the digits below are noise and
 # the comparisons between knobs are not meaningful: they only show that the code runs.
-# On a Colab GPU leave it unset: the full run takes about 10 minutes.
+# On a Colab GPU leave it unset: the full run takes about 10 minutes
+# (An estimate: it has not been timed on a GPU yet.)
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import math
@@ -54,7 +58,7 @@ import torch
 from torch import nn
 
 import aigc_course.torch.gan_variants as variants
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import frechet_distance, mode_coverage
@@ -62,6 +66,7 @@ from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 from aigc_course.torch.tricks import GradientClipper, clip_gradients, grad_norm, step_per_batch
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -378,6 +383,7 @@ plt.show()
 # less and less: decay trades late progress for stability. Whether that is the better trade shows in
 # the digits and the Fréchet distance printed above, not in the losses.
 #
+# (practice-pytorch-clipping)=
 # ### 6.2 Gradient clipping: by the L2 norm and by the ∞-norm
 #
 # Clipping bounds the size of an update when a gradient spikes. Three different
@@ -404,6 +410,8 @@ plt.show()
 # | by value | `clip_grad_value_(params, c)` | `Adam(..., clipvalue=c)` |
 # | per parameter, L2 | `clip_grad_norm_` on each parameter | `Adam(..., clipnorm=c)` |
 #
+# Article 001 (section 3.8.2) labels `clip_grad_value_` "无穷范数裁剪", ∞-norm clipping. It is
+# clipping by value: the two rows below differ in the result and in its direction.
 # On the gradient above:
 
 # %%
@@ -477,6 +485,7 @@ assert max(clip_inf["clippers"][0].after) <= C_INF * (1 + 1e-4)
 # running average: Adam divides by $\sqrt{\hat v}$, so a gradient that is uniformly
 # smaller changes the update little (exercise {ref}`practice-pytorch-ex-adam-clip`).
 #
+# (practice-pytorch-batch-size)=
 # ### 6.3 Batch size
 #
 # With the same number of epochs, a larger batch means fewer, less noisy steps.
@@ -506,7 +515,9 @@ plt.show()
 
 # %% [markdown]
 # On a GPU a larger batch costs little more per step, so the time per epoch falls; but
-# with fewer steps the GAN also learns less per epoch. Batch size also interacts with
+# with fewer steps the GAN also learns less per epoch. The reverse holds too: a *smaller*
+# batch means more steps per epoch, so it does not shorten training, although article 001
+# (section 5.5.1) recommends it for that (right panel: seconds per run). Batch size also interacts with
 # batch normalization (its statistics are noisier in small batches) and with the
 # learning rate (larger batches usually tolerate larger ones).
 #

@@ -42,10 +42,13 @@
 # {doc}`Keras <vae_keras>`.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -885,8 +888,12 @@ plt.show()
 #
 # ## 9. What goes wrong in common tutorial code
 #
-# Three mistakes from tutorial code and articles about VAEs, each run with the NumPy VAE.
+# Three mistakes, each run with the NumPy VAE. Pitfalls 1 and 3 are the source articles'
+# (the VAE of article 003's programming exercise has no KL term; article 001 trains the
+# encoder and the decoder alternately, see the {doc}`../../book/errata`); pitfall 2 is a
+# mistake of tutorial code in general.
 #
+# (vae-concepts-pitfall-no-kl)=
 # **Pitfall 1: a "VAE" without the KL term.** Drop the KL term from the loss ($\beta = 0$) and
 # keep everything else, the sampling layer included. Nothing ties the codes to the prior
 # any more: the model is an ordinary **autoencoder** (自编码器), free to put its codes
@@ -931,9 +938,11 @@ plt.show()
 # are farther from every training digit than the VAE's samples are. The fix is the KL term,
 # which is half of the ELBO, not an optional regulariser.
 #
-# **Pitfall 2: an encoder that reads the decoder's output.** Some articles wire the
-# encoder to the *decoded* image: noise goes through the decoder, the encoder reads its
-# output, and the reconstruction is compared with $x$. The data never enters the forward
+# (vae-concepts-pitfall-circular)=
+# **Pitfall 2: an encoder that reads the decoder's output.** Tutorial code sometimes wires
+# the encoder to the *decoded* image: noise goes through the decoder, the encoder reads its
+# output, and the reconstruction is compared with $x$. (The source articles' exercise VAE
+# has different bugs, run in {doc}`vae_keras`, section 11.) The data never enters the forward
 # pass, so $q$ cannot depend on $x$: whatever the weights, every image gets the same
 # "reconstruction".
 
@@ -973,6 +982,7 @@ plt.show()
 # a VAE the encoder reads the data, $q_\phi(z \mid x)$, and the decoder reads the
 # encoder's sample.
 #
+# (vae-concepts-pitfall-alternate)=
 # **Pitfall 3: "train the encoder and the decoder alternately".** A VAE is sometimes
 # described as trained like a GAN, one network at a time. But there is no game: both
 # networks *maximise the same objective*, the ELBO, and one backward pass gives the

@@ -25,7 +25,8 @@
 #    and in bits per dimension,
 # 5. compare $\beta = 1$ with $\beta = 4$,
 # 6. train a **conditional VAE** that draws the digit you ask for,
-# 7. save and reload a model, and run two bugs from common tutorial code.
+# 7. save and reload a model, and run two bugs from common tutorial code and the VAE of
+#    the source articles' programming exercise.
 #
 # The models have the same layers and the same number of parameters as the PyTorch
 # ones. The theory, with every formula checked numerically, is in {doc}`vae_concepts`.
@@ -43,10 +44,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -61,12 +65,13 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.likelihood import binarize, nats_to_bits_per_dim
 from aigc_course.plotting import plot_history, show_images
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 BACKEND = keras.backend.backend()
 print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
@@ -132,16 +137,17 @@ show_source(type(vae).train_step)
 # ## 4. Training
 #
 # Keras's own `fit` draws the progress bar and records the history; the course's `fit`
-# adds input checks, default optimizers and, with `checkpoint_dir`, a `BackupAndRestore`
-# callback, so a disconnected Colab session resumes from the last finished epoch when
-# you run the cell again. `verbose="auto"` draws a progress bar (what you see when you
+# adds input checks, default optimizers, a guard that stops a diverging run and, with
+# `checkpoint_dir`, a verified checkpoint after every epoch, so a disconnected Colab
+# session resumes from the last finished epoch when you run the cell again (`run_dir` names the folder after the settings and, on Colab,
+# puts it on your Google Drive; changed settings start a new run). `verbose="auto"` draws a progress bar (what you see when you
 # run it); this page was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
 EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=32)
 VERBOSE = pick(full="auto", fast=2)
-checkpoint_dir = pick(full="checkpoints/vae_keras", fast=tempfile.mkdtemp())
+checkpoint_dir = run_dir("vae_keras", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH)
 history = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
                   callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
                   checkpoint_dir=checkpoint_dir, verbose=VERBOSE)
@@ -388,8 +394,10 @@ show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
 # ## 11. What goes wrong in common tutorial code
 #
 # The concept notebook runs three conceptual bugs (no KL term, a circular encoder,
-# alternating updates). Two more come from classic Keras VAE code.
+# alternating updates). Two more come from classic Keras VAE code, and a third is the
+# VAE of the source articles' programming exercise.
 #
+# (vae-keras-pitfall-fixed-batch)=
 # **Pitfall 1: the noise drawn with a fixed batch size.** Old Keras examples draw
 # $\varepsilon$ in the sampling layer as `random_normal(shape=(batch_size, latent_dim))`, with
 # the batch size written in. The model then works only on batches of exactly that size:
@@ -410,6 +418,7 @@ print("with eps shaped like mu:", tuple(vae_module.reparameterize(mu, logvar, ep
 # %% [markdown]
 # The course's `train_step` draws `eps` with shape `(ops.shape(x)[0], latent_dim)`.
 #
+# (vae-keras-pitfall-mean-bce)=
 # **Pitfall 2: the reconstruction loss averaged over pixels.** Classic Keras VAEs compute
 # the reconstruction term with `keras.losses.binary_crossentropy(x, x_hat)` on flattened
 # images and add the KL term summed over the latent dimensions. That loss **averages**
@@ -450,6 +459,64 @@ assert history_mean.history["kl"][-1] < 0.1 * history.history["kl"][-1]
 # digit. This is **posterior collapse** (后验坍塌), caused here by a loss whose two terms
 # are on different scales. The fix: sum the reconstruction term over pixels, as
 # `bernoulli_nll` does.
+#
+# (vae-keras-pitfall-exercise)=
+# **Pitfall 3: the programming exercise's VAE (article 003).** Its `build_vae` starts with
+# `x = Dense(512, activation='relu')(input_img)` on `Input(shape=(28, 28, 1))`, with no
+# `Flatten`; ends the "encoder" with `Dense(np.prod(input_shape), activation='sigmoid')` and
+# `encoded = Reshape(input_shape)(x)`; takes `z_mean` and `z_log_var` from that same `x`; and
+# decodes with `decoded = Reshape(input_shape)(z)`, a reshape of the 20-dimensional code
+# into a 28 × 28 × 1 image, with no decoder network at all. Build it layer by layer and
+# look at the shapes:
+
+# %%
+import re
+
+from keras import layers
+
+
+def error_summary(err, width=120):
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    text = re.sub(r"Exception encountered when calling \w+\.call\(\)\.", "", text)
+    return f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+
+
+input_shape = (28, 28, 1)
+input_img = keras.Input(shape=input_shape)
+x = layers.Dense(512, activation="relu")(input_img)            # as printed: no Flatten
+print("Dense(512) on a 28x28x1 image:", tuple(x.shape), "(one 512-vector per pixel)")
+x = layers.Dense(1024, activation="relu")(x)
+x = layers.Dense(512, activation="relu")(x)
+x = layers.Dense(int(np.prod(input_shape)), activation="sigmoid")(x)
+print("the encoder's last layer:", tuple(x.shape))
+for name, build in [("encoded = Reshape(input_shape)(x)", lambda: layers.Reshape(input_shape)(x)),
+                    ("decoded = Reshape(input_shape)(z), z of 20 numbers",
+                     lambda: layers.Reshape(input_shape)(keras.Input(shape=(20,))))]:
+    try:
+        build()
+        print(f"{name}: builds")
+    except Exception as err:
+        print(f"{name}:\n    {error_summary(err)}")
+z_mean = layers.Dense(20)(x)
+print("z_mean = Dense(20)(x):", tuple(z_mean.shape), "; the sampling function's dim = K.int_shape(z_mean)[1] =",
+      z_mean.shape[1])
+log_var = np.linspace(-30, 30, 7)
+print("a sigmoid on the log-variance head confines sigma^2 to",
+      f"[{np.exp(1 / (1 + np.exp(-log_var))).min():.2f}, {np.exp(1 / (1 + np.exp(-log_var))).max():.2f}]")
+
+# %% [markdown]
+# With the layers acting on each pixel separately the "encoder" never sees the image as a
+# whole; neither reshape can be built (784 numbers per pixel, then 20 numbers, cannot
+# become 28 × 28 × 1); the code has the shape of the image, not 20 numbers; and the
+# model that composes them puts `Dense(784, activation='sigmoid')` heads for the mean *and*
+# the log-variance on the encoder's output, so that $\sigma^2 = e^{\text{sigmoid}(\cdot)}$
+# can only lie between 1 and $e$. Finally it is compiled with
+# `loss='binary_crossentropy'` alone: no KL term ({doc}`vae_concepts`, section 9, pitfall
+# 1). The data do reach the encoder; what is missing is everything else. The model of
+# this lab is the repaired version: `Flatten`, an MLP encoder with two heads of
+# `latent_dim` numbers (mean and log-variance, no activation), the reparameterized sample,
+# a decoder MLP back to 784 logits and a `Reshape`, and the loss $-\text{ELBO}$, the summed
+# BCE plus the KL term.
 #
 # ## Exercises
 #

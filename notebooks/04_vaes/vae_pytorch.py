@@ -39,10 +39,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import tempfile
@@ -52,12 +55,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.likelihood import nats_to_bits_per_dim
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -120,15 +124,17 @@ show_source(type(vae).train_step)
 #
 # `fit` (the course's small trainer, shared by every PyTorch model) shows a progress bar,
 # records the mean of each logged value per epoch, calls the `SampleGrid` callback and
-# writes a checkpoint after every epoch: if Colab disconnects, run the cell again and
-# training resumes. `verbose=1` draws a progress bar per epoch (what you see when you
+# writes a checkpoint after every epoch into a run folder named after the settings
+# (`run_dir`; on Colab, on your Google Drive): if Colab disconnects, run the cell again
+# and training resumes; change a setting and a new run starts. `verbose=1` draws a progress bar per epoch (what you see when you
 # run it); this page was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
 EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=32)
 VERBOSE = pick(full=1, fast=2)
-checkpoint_dir = pick(full="checkpoints/vae_pytorch", fast=tempfile.mkdtemp())
+checkpoint_dir = run_dir("vae_pytorch", model=vae, data=images, epochs=EPOCHS,
+                         batch_size=BATCH, seed=0)
 history = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
                   callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
                   checkpoint_dir=checkpoint_dir, seed=0, verbose=VERBOSE)
@@ -374,8 +380,9 @@ show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
 # ## 11. What goes wrong in common tutorial code
 #
 # The concept notebook runs three conceptual bugs (no KL term, a circular encoder,
-# alternating updates). Two more are about code.
+# alternating updates). Three more are about code; the third is the source articles'.
 #
+# (vae-pytorch-pitfall-rsample)=
 # **Pitfall 1: sampling with `.sample()`.** `torch.distributions.Normal(mu, sigma)` looks
 # like the natural way to draw $z$. Its `sample()` method draws *without* recording a
 # gradient, so the reconstruction term sends nothing back to the encoder; `rsample()` is
@@ -400,6 +407,7 @@ for method in ("sample", "rsample"):
 # $q(z \mid x)$ to the prior: the model collapses. The course's `reparameterize` writes
 # $\mu + \sigma\varepsilon$ out, so nothing depends on remembering the `r`.
 #
+# (vae-pytorch-pitfall-mean-bce)=
 # **Pitfall 2: the reconstruction loss averaged over pixels.** Many tutorials write the
 # reconstruction term as `binary_cross_entropy(x_hat, x)` with the default `mean`
 # reduction, and add the KL term summed over the latent dimensions. The mean divides the
@@ -427,6 +435,32 @@ assert history_mean.history["kl"][-1] < 0.1 * history.history["kl"][-1]
 # digit. This is **posterior collapse** (后验坍塌), caused here by a loss whose two terms
 # are on different scales. The fix: sum the reconstruction term over pixels, as
 # `bernoulli_nll` does.
+#
+# (vae-pytorch-pitfall-kl-sum)=
+# **Pitfall 3: the KL term summed with Python's `sum`.** Article 001 (sections 3.6.3 and
+# 3.7.4) writes `kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())`.
+# Python's built-in `sum` iterates over the *first* axis of a tensor, the batch: the
+# result is one number per latent dimension, summed over the examples, and adding it to
+# a scalar reconstruction loss gives a vector that `backward()` refuses.
+
+# %%
+mu, logvar = vae.posterior(x)
+recon = vae_module.bernoulli_nll(vae.decoder(vae_module.reparameterize(mu, logvar, torch.randn_like(mu))), x).mean()
+z_mean, z_log_var = mu, logvar
+kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())        # as printed
+print(f"mu: {tuple(mu.shape)} (batch, latent); Python's sum gives kl_loss of shape {tuple(kl_loss.shape)}")
+try:
+    (recon + kl_loss).backward()
+except RuntimeError as err:
+    print("RuntimeError:", str(err).splitlines()[0])
+kl_fixed = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()  # sum over z, mean over the batch
+assert torch.allclose(kl_fixed, vae_module.gaussian_kl(mu, logvar).mean())
+print(f"fixed: KL per example, averaged over the batch = {kl_fixed.item():.2f} nats (= the course's gaussian_kl)")
+
+# %% [markdown]
+# The KL term is a sum over the latent dimensions for each example; the loss averages
+# it over the batch, like the reconstruction term. The course's `gaussian_kl` returns one
+# KL per example and `train_step` takes the mean.
 #
 # ## Exercises
 #

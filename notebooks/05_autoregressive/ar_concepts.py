@@ -43,10 +43,13 @@
 # PixelCNN on MNIST, in {doc}`PyTorch <ar_pytorch>` and in {doc}`Keras <ar_keras>`.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -967,6 +970,7 @@ plt.show()
 # for the current row. The labs use the original, simpler design, and check this map
 # against the gradients of the trained network.
 #
+# (ar-concepts-pitfall-type-b)=
 # **Pitfall: a type-B mask in the first layer.** If the first layer may read its
 # centre, every output sees the very pixel it is supposed to predict. Training then
 # drives the loss towards 0, because the network learns to copy its input, and
@@ -1003,6 +1007,41 @@ assert not field[PIXEL] and leaky[PIXEL]
 # * **Comparing likelihoods across setups**: bits per character depend on the
 #   tokenizer and on the data split, and bits per dimension on how the images were
 #   binarized. Compare only numbers measured the same way.
+#
+# (ar-concepts-pitfall-unshifted)=
+# **Pitfall: targets not shifted.** Fit the simplest model that conditions on one
+# character, a table of counts $p(x_{\text{target}} \mid x_{\text{input}})$, twice on the
+# Shakespeare of section 2: once with each character's target the *next* character, once
+# with the target the character itself (`x` as input and as target). Then sample from each.
+
+# %%
+def bigram_table(inputs, targets, alpha=0.01):
+    counts = np.full((V, V), alpha)
+    np.add.at(counts, (inputs, targets), 1.0)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def bits_per_char(table, inputs, targets):
+    return float(-np.log2(table[inputs, targets]).mean())
+
+
+shifted = bigram_table(train_ids[:-1], train_ids[1:])
+unshifted = bigram_table(train_ids, train_ids)                   # BUG: the target is the input
+print(f"shifted targets:   validation loss {bits_per_char(shifted, val_ids[:-1], val_ids[1:]):.3f} bits/char")
+print(f"unshifted targets: validation loss {bits_per_char(unshifted, val_ids, val_ids):.3f} bits/char")
+sample_rng = np.random.default_rng(0)
+for name, table in (("shifted", shifted), ("unshifted", unshifted)):
+    out = list(tok.encode("The "))
+    for _ in range(60):
+        out.append(int(sample_rng.choice(V, p=table[out[-1]])))
+    print(f"{name:>9}: {tok.decode(out)!r}")
+assert bits_per_char(unshifted, val_ids, val_ids) < 0.01 < 3.0 < bits_per_char(shifted, val_ids[:-1], val_ids[1:])
+
+# %% [markdown]
+# The unshifted model reaches a nearly perfect loss, because it has learned to copy,
+# and generates the last character of the prompt over and over. A loss that looks too
+# good is the symptom. The labs cut the text with `make_windows` into windows of
+# `block_size + 1` tokens and use `w[:, :-1]` as the input, `w[:, 1:]` as the target.
 #
 # ## Exercises
 #

@@ -33,14 +33,18 @@
 # :class: tip
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) every model is tiny and trains
 # for a few dozen steps on a CPU, so the poems and plays below are gibberish and the
-# digits are blobs. On a Colab GPU, leave it unset: the full run takes about ten minutes.
+# digits are blobs. On a Colab GPU, leave it unset: the full run takes about ten minutes
+# (An estimate: it has not been timed on a GPU yet.)
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -56,13 +60,14 @@ import numpy as np
 
 import aigc_course.keras.autoregressive as ar_module
 from aigc_course import ar_numpy as ar
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course.data import load_mnist, load_shakespeare, load_tang_poems, random_subset
 from aigc_course.keras import MODELS, set_seed
 from aigc_course.likelihood import bernoulli_nll_np, binarize, nats_to_bits_per_dim
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.text import CharTokenizer, make_windows
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 BACKEND = keras.backend.backend()
 print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")

@@ -31,14 +31,18 @@
 # :class: tip
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) every model is tiny and trains
 # for a few dozen steps on a CPU, so the poems and plays below are gibberish and the
-# digits are blobs. On a Colab GPU, leave it unset: the full run takes about ten minutes.
+# digits are blobs. On a Colab GPU, leave it unset: the full run takes about ten minutes
+# (An estimate: it has not been timed on a GPU yet.)
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import time
@@ -49,16 +53,17 @@ import torch
 
 import aigc_course.torch.autoregressive as ar_module
 from aigc_course import ar_numpy as ar
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course.data import load_mnist, load_shakespeare, load_tang_poems, random_subset
 from aigc_course.likelihood import bernoulli_nll_np, binarize, nats_to_bits_per_dim
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.text import CharTokenizer, make_windows
 from aigc_course.torch import MODELS, Callback, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
-AMP = device.type == "cuda" and torch.cuda.is_bf16_supported()   # bfloat16 where the GPU has it
+AMP = "auto"   # mixed precision on a GPU: bfloat16 from compute capability 8.0, else float16 + scaler
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
 # %% [markdown]

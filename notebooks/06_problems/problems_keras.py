@@ -40,10 +40,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -52,6 +55,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before impor
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
 
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -59,12 +63,13 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, set_seed
 from aigc_course.metrics import nearest_neighbours
 from aigc_course.plotting import show_images
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 BACKEND = keras.backend.backend()
 print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
@@ -517,7 +522,8 @@ if BACKEND == "tensorflow":
                 .map(lambda x: (x, x)).prefetch(tf.data.AUTOTUNE))
 
     pipelines["tf.data"] = (lambda: (b[0] for b in tf_dataset()),
-                            lambda m, cb: m.fit(tf_dataset(), epochs=2, callbacks=[cb], verbose=0))
+                            lambda m, cb: m.fit(tf_dataset(), epochs=2, callbacks=[cb], verbose=0,
+                                                shuffle=False))  # tf.data shuffles itself
 
 model = deep_autoencoder(init="he_normal")
 model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
@@ -594,13 +600,15 @@ show_source(distributed_demo.train, start="# --- mirrored", end="# --- end mirro
 # %%
 EPOCHS = pick(full=3, fast=1)
 if BACKEND == "tensorflow":
-    saved = os.path.join(tempfile.mkdtemp(), "mirrored.npz")
+    workdir = tempfile.mkdtemp()   # the process runs in a scratch folder and saves there
+    saved = os.path.join(workdir, "mirrored.npz")
     command = ["python", "-m", "aigc_course.keras.distributed_demo", "--replicas", "2",
                "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
-               "--compare", "--save", saved]
+               "--compare", "--save", "mirrored.npz"]
     print("$ KERAS_BACKEND=tensorflow", " ".join(command))
     result = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+                            timeout=600, cwd=workdir,
+                            env={**os.environ, "KERAS_BACKEND": "tensorflow"})
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-3000:]
     weights = np.load(saved)

@@ -42,14 +42,19 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
+import copy
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -59,12 +64,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.metrics import nearest_neighbours
 from aigc_course.plotting import show_images
 from aigc_course.torch import MODELS, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -82,6 +88,7 @@ X = torch.as_tensor(images.reshape(len(images), -1) / 255.0, dtype=torch.float32
 print(f"{len(X):,} training images on {X.device}, shape {tuple(X.shape)}")
 
 # %% [markdown]
+# (problems-pytorch-init)=
 # ## 2. Initialisation in a deep network
 #
 # Our test subject is a deep **autoencoder** (自编码器): 12 linear layers of 128 units
@@ -296,6 +303,7 @@ plt.show()
 # little above their typical size; a threshold far below it turns every step into a
 # fixed-length step.
 #
+# (problems-pytorch-amp)=
 # ## 4. Mixed precision
 #
 # GPUs compute much faster in 16-bit floating point than in 32-bit (NVIDIA's tensor
@@ -471,9 +479,13 @@ for name, seconds in timings.items():
           f"({timings['float32'] / seconds:.2f}x float32's speed)")
 
 # %% [markdown]
-# The course's `fit` does this for you: `model.fit(..., amp=True)` runs the forward
-# pass under bfloat16 autocast on a CUDA GPU (see `GenerativeModel.autocast` in
-# `aigc_course.torch.core`), with no scaler needed.
+# The course's `fit` does this for you: `model.fit(..., amp="auto")` picks the format
+# from the GPU (`aigc_course.training.amp_dtype`): bfloat16 autocast, with no scaler,
+# on GPUs with fast bfloat16 (compute capability 8.0 and newer: A100, L4, H100), and
+# float16 autocast with a gradient scaler (`torch.amp.GradScaler`) on older ones such as
+# Colab's T4 (7.5), where bfloat16 is only emulated; on a CPU it trains in float32.
+# The scaler multiplies the loss before `backward`, unscales the gradients before
+# clipping and the optimizer step, and skips a step whose gradients overflowed.
 #
 # ## 5. Feeding the data
 #
@@ -560,6 +572,7 @@ plt.show()
 # parallel), `pin_memory=True` and `persistent_workers=True`, and do what you can per
 # batch on the GPU.
 #
+# (problems-pytorch-ddp)=
 # ## 6. Data parallelism: several processes, one model
 #
 # When one device is not enough, **data parallelism** runs one copy of the model per
@@ -596,13 +609,13 @@ show_source(ddp_demo.train, start="# --- ddp", end="# --- end ddp")
 
 # %%
 EPOCHS = pick(full=3, fast=1)
-workdir = tempfile.mkdtemp()
+workdir = tempfile.mkdtemp()   # the processes run in a scratch folder and save there
 command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "aigc_course.torch.ddp_demo",
            "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
-           "--save", os.path.join(workdir, "rank{rank}.pt")]
+           "--save", "rank{rank}.pt"]
 print("$", " ".join(command))
 result = subprocess.run([sys.executable, "-m", "torch.distributed.run", *command[1:]],
-                        capture_output=True, text=True, timeout=600)
+                        capture_output=True, text=True, timeout=600, cwd=workdir)
 print(result.stdout)
 assert result.returncode == 0, result.stderr[-3000:]
 
@@ -656,6 +669,50 @@ plt.show()
 #
 # On a single CPU, as here, the two processes share the same cores: this shows the
 # mechanics, not a speed-up. The speed-up comes with one GPU per process.
+#
+# (problems-pytorch-pitfall-no-average)=
+# **Pitfall: splitting the data and training each part separately.** Article 001 describes
+# data parallelism as "将数据集分成多个部分，同时在不同的GPU上分别训练" (split the data
+# into parts and train on different GPUs *separately*), and suggests training
+# "多个生成器和判别器" (several generators and discriminators) in parallel. Without averaging the
+# gradients that is not one model trained faster but several models, each trained on
+# part of the data. The all-reduce is a mean of the replicas' gradients; here it is
+# written by hand, with two replicas in this process:
+
+# %%
+def two_replicas(average, steps=pick(full=200, fast=60)):
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.standard_normal((512, 20)), dtype=torch.float32)
+    y = (x[:, :2].sum(dim=1) > 0).long()
+    shards = [(x[0::2], y[0::2]), (x[1::2], y[1::2])]           # one half of the data each
+    base = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 2))
+    replicas = [copy.deepcopy(base) for _ in shards]             # the same start, as DDP's broadcast
+    opts = [torch.optim.SGD(r.parameters(), lr=0.1) for r in replicas]
+    for step in range(steps):
+        for model, opt, (xs, ys) in zip(replicas, opts, shards):
+            batch = slice((step * 32) % len(xs), (step * 32) % len(xs) + 32)
+            opt.zero_grad()
+            F.cross_entropy(model(xs[batch]), ys[batch]).backward()
+        if average:                                              # the all-reduce, by hand
+            for params in zip(*(r.parameters() for r in replicas)):
+                mean_grad = torch.stack([p.grad for p in params]).mean(dim=0)
+                for p in params:
+                    p.grad = mean_grad.clone()
+        for opt in opts:
+            opt.step()
+    return max((a - b).abs().max().item() for a, b in zip(*(r.parameters() for r in replicas)))
+
+
+for average in (False, True):
+    print(f"gradients averaged: {str(average):5}: largest difference between the replicas' weights "
+          f"after training {two_replicas(average):.3g}")
+assert two_replicas(True) < 1e-6 < 1e-2 < two_replicas(False)
+
+# %% [markdown]
+# Without the average the replicas drift apart: two different models, and nothing
+# crashes. With it they stay identical. DDP does this average during `backward()`; the
+# exercise `problems-pytorch-ex-noddp` below runs the real two-process demo without it.
 #
 # ## 7. Memorisation: nearest training neighbours
 #

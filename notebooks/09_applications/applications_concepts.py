@@ -31,24 +31,32 @@
 #    helps (and where it is not needed at all),
 # 4. fit a matrix factorisation recommender on synthetic ratings and compare it with
 #    a popularity baseline, then meet generative recommenders,
-# 5. generate a sound wave sample by sample, the idea behind WaveNet.
+# 5. generate a sound wave sample by sample, the idea behind WaveNet,
+# 6. look at four more fields the articles name, each with a small experiment: levels
+#    for a game generated and then tested for playability, ad variants chosen by a
+#    bandit, synthetic "medical" training data validated on real data, and exercises
+#    generated from their answers and graded by checking.
 #
 # The labs {doc}`music_pytorch` and {doc}`music_keras` train a small Transformer to
 # write melodies and play them in the notebook.
 #
 # ```{admonition} All data here is invented
 # :class: note
-# The FAQ, the headlines and the ratings in this notebook were written or generated
-# for teaching. They are small enough to read in full, which is the point: every
+# The FAQ, the headlines, the ratings, the game level and the click-through rates in
+# this notebook were written or generated for teaching; the "medical" example of
+# section 6 uses MNIST digits as a stand-in. They are small enough to read in full, which is the point: every
 # number below can be traced back to them. Real systems are trained and evaluated on
 # far larger data.
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -58,8 +66,11 @@ from collections import Counter
 import matplotlib.pyplot as plt
 import numpy as np
 
+from aigc_course import adversarial, audio, is_fast, pick, set_seed, show_source
+from aigc_course import applications as apps
 from aigc_course import ar_numpy as ar
-from aigc_course import audio, is_fast, pick, set_seed
+from aigc_course.data import load_mnist
+from aigc_course.metrics import nearest_neighbours
 from aigc_course.text import generate_tokens
 
 set_seed(0)
@@ -94,6 +105,7 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # generate *given* something (a prompt, a low-resolution image, a voice sample),
 # like the conditional VAE and GAN of the earlier chapters.
 #
+# (applications-concepts-customer-service)=
 # ## 2. Customer-service replies: retrieve first, generate second
 #
 # A company's support questions are repetitive, and its answers must be **correct**:
@@ -329,6 +341,7 @@ for s in new[:5]:
 #     R -->|"best score below threshold"| H["hand over to a person"]
 # ```
 #
+# (applications-concepts-finance)=
 # ## 3. Financial sentiment monitoring: mostly classification
 #
 # "Monitor the market mood from news" is a **classification** (分类) task: given a
@@ -508,6 +521,7 @@ assert p_tricky[0] < 0.5  # "loss" outweighs "narrows", which the model never sa
 # number is worse than no summary. Finally, market sentiment is not price
 # prediction: a good sentiment classifier does not make a profitable strategy.
 #
+# (applications-concepts-recommendation)=
 # ## 4. Personalised recommendation
 #
 # A shop has $U$ users, $I$ items and a few ratings: most of the matrix $R$
@@ -697,7 +711,245 @@ plt.show()
 # tenths of a second, thousands of samples, which WaveNet reaches with stacks of
 # dilated causal convolutions. Generating one sample at a time is also slow, which
 # is why later speech systems generate spectrograms or use parallel decoders.
+
+# %% [markdown]
+# ## 6. Games, advertising, medicine and education
 #
+# The articles list more fields, a line each: game maps and levels
+# ("使用GAN可以自动生成丰富的游戏地图和关卡", article 001, section 5.6.3), advertising images (article 002,
+# section 6.1), medical images and virtual surgery (article 004, section 6.4; article
+# 000) and educational content (article 004, section 6.4). For each we ask what is
+# generated, what can go wrong, and run the smallest experiment that shows it.
+#
+# ### Games: generate, then test
+#
+# Games have generated content procedurally for decades, with hand-written rules and
+# random seeds: dungeons, terrain, item names {cite}`shaker2016pcg`. **Procedural content
+# generation via machine learning** learns the generator from existing levels instead,
+# for example Markov chains or LSTMs over the columns of Super Mario Bros. levels
+# {cite}`summerville2018pcgml`. The catch: a generator that imitates levels does not
+# know the rules of the game, so what it produces may be impossible to finish.
+#
+# Our level is a side-scroller written as a height map: one number per column, the
+# height of the ground (0 is a pit). The player can jump 3 up and across gaps of up to
+# 3 columns; `apps.level_playable` checks a level by breadth-first search over the
+# columns. We train $n$-gram models on one hand-made level of 111 columns
+# (the `NGramLM` of chapter 5, over the tokens 0 to 6), generate 80-column levels and
+# test them.
+
+# %%
+show_source(apps, start="# --- playable (shown", end="# --- end playable")
+
+# %%
+segments = ["2222222", "2222", "00", "222", "44", "2222", "000", "2222", "55", "222", "3456",
+            "6666", "00", "6", "5432", "2222", "000", "22", "44", "222", "00", "2222", "3", "4",
+            "222222", "00", "222", "5", "55", "22222", "000", "222", "34", "44", "00", "444",
+            "32", "2222"]
+level = np.array([int(c) for c in "".join(segments)])
+assert apps.level_playable(level)
+n_levels = pick(full=500, fast=200)
+generated = {}
+for n in (2, 3, 4):
+    lm_level = ar.NGramLM(n, 7, alpha=1e-3, interpolate=True).fit(level)
+    generated[n] = generate_tokens(lm_level.step, np.tile(level[:n - 1], (n_levels, 1)), 80, 7, seed=n)
+    ok = np.mean([apps.level_playable(lv) for lv in generated[n]])
+    copied = ar.ngram_overlap(list(generated[n]), level, 10)
+    print(f"{n}-gram ({n - 1} column{'s' * (n > 2)} of context): {ok:5.1%} of {n_levels} levels "
+          f"playable; {copied:5.1%} of their 10-column stretches appear in the training level")
+
+
+def draw(ax, heights, title):
+    img = np.arange(7)[::-1, None] < heights[None, :]       # rows from the top: ground below the height
+    ax.imshow(img, cmap="Greens", aspect="auto", interpolation="nearest", vmin=0, vmax=1.5)
+    ax.set(title=title, xlabel="column", yticks=[])
+
+
+fig, axes = plt.subplots(3, 1, figsize=(11, 5.5))
+draw(axes[0], level[:80], "training level (first 80 columns)")
+bad = next(lv for lv in generated[2] if not apps.level_playable(lv))
+good = next(lv for lv in generated[3] if apps.level_playable(lv))
+draw(axes[1], bad, "2-gram sample: not playable (a gap or a step too large)")
+draw(axes[2], good, "3-gram sample: playable")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# With one column of context the model cannot tell how wide the pit it is digging
+# already is, nor how high it has climbed, and most of its levels cannot be finished.
+# More context makes more levels playable, and also copies more of the training level:
+# the same trade-off between novelty and copying as in the music labs. The working
+# pattern is **generate and test**: a generator for variety, a checker (a search, a
+# simulated player) that rejects what breaks the rules, and designers who decide. The
+# risks are the ones of this course: copied content (levels, art or voices learned from
+# others' work), and generated dialogue or characters that go off-script for players.
+#
+# ### Advertising: many variants, one budget of attention
+#
+# Generating ad copy or images is the easy part; article 002 (section 6.1) promises
+# "吸引人的广告图片，提高广告效果" (attractive images, better results). Whether a
+# variant is better is measured by showing it: each impression is a trial, each click a
+# success. Suppose a generator wrote six headlines for a bookshop and their true
+# click-through rates (CTR), unknown to us, are as below. An **A/B test** (A/B 测试)
+# shows each variant equally often and picks the one with the best observed rate; a
+# **multi-armed bandit** (多臂老虎机) shifts impressions to the variants that look best
+# while it learns. **Thompson sampling** {cite}`thompson1933likelihood` draws a plausible
+# CTR for each variant from its Beta posterior and shows the one with the largest draw;
+# it does well on display advertising {cite}`chapelle2011empirical`.
+
+# %%
+headlines = ["Books for every mood", "Your next favourite book is here",
+             "20% off all paperbacks this week", "Free delivery on every order",
+             "Readers who loved it also read...", "New arrivals, hand-picked"]
+true_ctr = np.array([0.020, 0.022, 0.025, 0.030, 0.028, 0.018])
+impressions, campaigns = 20_000, pick(full=500, fast=100)
+results = {policy: apps.simulate_ad_test(true_ctr, impressions, policy, batch=100,
+                                         campaigns=campaigns, seed=0)
+           for policy in ("uniform", "thompson")}
+best = int(np.argmax(true_ctr))
+for policy, r in results.items():
+    observed = r["clicks"] / np.maximum(r["shows"], 1)
+    chosen = observed.argmax(axis=1)
+    curse = observed[np.arange(campaigns), chosen] - true_ctr[chosen]
+    print(f"{policy:9}: {r['clicks'].sum(1).mean():6.1f} clicks per campaign "
+          f"(best possible {impressions * true_ctr.max():.0f}); {r['shows'][:, best].mean() / impressions:5.1%} "
+          f"of impressions to the best headline; the best is picked in {np.mean(chosen == best):5.1%} "
+          f"of campaigns; the picked one's observed CTR exceeds its true CTR by "
+          f"{curse.mean() * 100:+.2f} points on average")
+assert results["thompson"]["clicks"].sum() > results["uniform"]["clicks"].sum()
+
+fig, ax = plt.subplots(figsize=(8, 3.2))
+for i, (policy, r) in enumerate(results.items()):
+    ax.bar(np.arange(6) + 0.4 * i, r["shows"].mean(0) / impressions, width=0.4, label=policy)
+ax.set_xticks(np.arange(6) + 0.2, [f"{h[:18]}...\nCTR {c:.1%}" for h, c in zip(headlines, true_ctr)],
+              fontsize=7)
+ax.set(ylabel="share of impressions", title="Where the impressions went")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The bandit earns more clicks during the test by showing the weak headlines less,
+# and picks the best one about as often. Both report, on average, a CTR for the chosen
+# headline that is too high (printed; the equal split more so): choosing the largest of
+# several noisy estimates selects those that were lucky (the **winner's curse**,
+# 赢家诅咒), so the winner's rate must be confirmed on fresh impressions. Generating *more* variants makes this worse, not better. What the
+# simulation leaves out is what matters most: the headline that wins on clicks may be
+# the most misleading one, and advertising law forbids false or misleading content
+# (in China, Article 4 of the Advertising Law, 广告法) whoever or whatever wrote it;
+# personalised variants also raise the privacy questions of
+# {doc}`../10_security/security_concepts`.
+#
+# ### Medicine: synthetic data must be validated on real data
+#
+# Generated medical images are used to enlarge small training sets, for example
+# GAN-generated liver lesions for a classifier {cite}`fridadar2018gan`, and to share
+# data without sharing patients. Image-to-image models also reconstruct, denoise and
+# upscale scans; there the danger is a model that **adds** plausible structures that
+# are not in the patient, or removes real ones {cite}`cohen2018distribution`. Two
+# checks apply to any synthetic data set: **train on synthetic, test on real** (TSTR)
+# {cite}`esteban2017real`, which measures whether the synthetic data carries what the
+# task needs; and a **copy check**, since synthetic data that reproduces patients is not
+# anonymous ({doc}`../10_security/security_concepts`).
+#
+# No medical data here: MNIST stands in for a small labelled set of scans. We keep 20
+# labelled images per class, fit a simple generator to them (a Gaussian per class in a
+# 20-dimensional PCA space), and train the same classifier (the MLP of
+# `aigc_course.adversarial`) on real, synthetic and real + synthetic images, testing
+# always on real held-out images.
+
+# %%
+x_all, y_all = load_mnist("train")
+x_hold, y_hold = load_mnist("test")
+x_hold, y_hold = x_hold[:2000].astype(np.float32) / 255.0, y_hold[:2000]
+rng_med = np.random.default_rng(0)
+few = np.concatenate([rng_med.choice(np.flatnonzero(y_all == c), 20, replace=False) for c in range(10)])
+x_few, y_few = x_all[few].astype(np.float32) / 255.0, y_all[few]
+flat_few = x_few.reshape(len(x_few), -1).astype(np.float64)
+mean_img = flat_few.mean(0)
+basis = np.linalg.svd(flat_few - mean_img, full_matrices=False)[2][:20]        # 20 principal axes
+codes = (flat_few - mean_img) @ basis.T
+x_syn = np.concatenate([np.clip(mean_img + (codes[y_few == c].mean(0) + codes[y_few == c].std(0)
+                                            * rng_med.standard_normal((200, 20))) @ basis, 0, 1)
+                        for c in range(10)]).reshape(-1, 28, 28).astype(np.float32)
+y_syn = np.repeat(np.arange(10), 200)
+more = np.concatenate([rng_med.choice(np.setdiff1d(np.flatnonzero(y_all == c), few), 200, replace=False)
+                       for c in range(10)])
+training_sets = {"real, 200 images": (x_few, y_few),
+                 "synthetic, 2,000 images": (x_syn, y_syn),
+                 "real 200 + synthetic 2,000": (np.concatenate([x_few, x_syn]), np.concatenate([y_few, y_syn])),
+                 "real, 2,000 images (more data)": (np.concatenate([x_few, x_all[more] / 255.0]).astype(np.float32),
+                                                   np.concatenate([y_few, y_all[more]]))}
+tstr = {}
+for name, (xa, ya) in training_sets.items():
+    model, _ = adversarial.train_mlp(xa, ya, epochs=max(3, 6000 // len(xa)), layers=(784, 128, 10), seed=0)
+    tstr[name] = adversarial.accuracy(model, x_hold, y_hold)
+    print(f"trained on {name:32}: accuracy on 2,000 real held-out images {tstr[name]:.1%}")
+assert tstr["real, 2,000 images (more data)"] > tstr["real, 200 images"] > tstr["synthetic, 2,000 images"]
+
+# the copy check: distance from each synthetic image to its nearest real training image,
+# against the same distance for real held-out images
+_, d_syn = nearest_neighbours(x_syn, x_few)
+_, d_new = nearest_neighbours(x_hold, x_few)
+print(f"median distance to the nearest of the 200 real images: synthetic {np.median(d_syn):.2f}, "
+      f"real held-out {np.median(d_new):.2f}; synthetic images closer than the closest 1% of "
+      f"held-out ones: {np.mean(d_syn < np.quantile(d_new, 0.01)):.1%}")
+
+# %% [markdown]
+# Training on synthetic images alone works, worse than on the 200 real ones they came
+# from, and adding them to the real ones did not help this classifier (compare the
+# printed rows): a generator fitted to 200 images contains no information that the 200
+# images did not, and a crude one blurs what they did contain. Real data, more of it,
+# helped most. Better generators and pretrained ones do help in published studies, but
+# only a test on real, held-out data, per subgroup of patients and per hospital, can
+# tell. The copy check passes here: no synthetic image is as close to a training image
+# as the closest 1% of new real images are (their median distance is a little smaller,
+# as expected of smooth images near the class means). For a large generator trained on
+# few patients it may well fail ({doc}`../10_security/security_concepts`).
+#
+# ### Education: generate the answer first, grade by checking
+#
+# Article 004 expects generated "丰富的教育内容" (rich educational content), and article
+# 001 tutoring systems (教育辅导). Language models write exercises, hints and feedback
+# fluently, and they also state wrong answers fluently: an exercise generator is only
+# as good as its answer key, and a grader only as good as its check. Two habits fix
+# both, and the course's own exercises use them ({doc}`../12_exercises/exercises_pytorch`
+# checks code by running it against a reference): build the exercise **from its
+# answer**, so the key is right by construction; and grade by **verifying** the answer
+# (substitute it, run it) instead of comparing strings.
+
+# %%
+rng_edu = np.random.default_rng(1)
+exercises = [apps.quadratic_exercise(rng_edu) for _ in range(pick(full=2000, fast=500))]
+for text, coeffs, roots in exercises[:3]:
+    print(f"{text:32} key: x = {roots[0]}, x = {roots[1]}")
+assert all(apps.check_roots(c, f"{r[0]} and {r[1]}") for _, c, r in exercises)
+
+# students write correct answers in many forms (the last one is incomplete unless the root is double)
+formats = ["x = {a}, x = {b}", "{b}, {a}", "x={b} or x={a}", "{a} {b}", "x = {a}"]
+tally = {"string": np.zeros((2, 2), int), "substitution": np.zeros((2, 2), int)}   # [right?, accepted?]
+for text, coeffs, (r1, r2) in exercises:
+    key = f"x = {r1}, x = {r2}"
+    for f in formats:
+        answer = f.format(a=r1, b=r2)
+        right = set(apps.parse_numbers(answer)) == {r1, r2}
+        tally["string"][int(right), int(answer == key)] += 1
+        tally["substitution"][int(right), int(apps.check_roots(coeffs, answer))] += 1
+for grader, t in tally.items():
+    print(f"grading by {grader:12}: accepts {t[1, 1]} of {t[1].sum()} correct answers and "
+          f"{t[0, 1]} of {t[0].sum()} incorrect ones")
+assert tally["substitution"][1, 0] == 0 and tally["substitution"][0, 1] == 0
+print("grading by substitution:", {a: apps.check_roots((1, -1, -6), a)
+                                    for a in ["x = 3, x = -2", "-2 and 3", "x = 3", "x = 2, x = -3"]})
+
+# %% [markdown]
+# Substitution accepts every correct form and rejects every incomplete answer ("x = 3"
+# for an equation with two roots); string matching rejects most correct answers, which
+# a student experiences as the machine being wrong. For open-ended
+# tasks (an essay, a proof) no such check exists, and generated feedback needs a
+# teacher's review. The other risks are pedagogical and legal: students who let the
+# model do the work learn less, and their data (answers, mistakes, conversations)
+# is personal data about minors.
+
+# %% [markdown]
 # ## Exercises
 #
 # :::{exercise}

@@ -44,10 +44,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -61,11 +64,12 @@ import numpy as np
 from IPython.display import Audio, display
 
 from aigc_course import ar_numpy as ar
-from aigc_course import audio, is_fast, pick, show_source
+from aigc_course import audio, check_gpu, is_fast, pick, show_source
 from aigc_course.plotting import plot_history
 from aigc_course.text import generate_tokens, make_windows
 from aigc_course.keras import MODELS, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 BACKEND = keras.backend.backend()
 SR = audio.SAMPLE_RATE

@@ -41,10 +41,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import matplotlib.pyplot as plt
@@ -53,11 +56,12 @@ import torch
 from IPython.display import Audio, display
 
 from aigc_course import ar_numpy as ar
-from aigc_course import audio, is_fast, pick, show_source
+from aigc_course import audio, check_gpu, is_fast, pick, show_source
 from aigc_course.plotting import plot_history
 from aigc_course.text import generate_tokens, make_windows
 from aigc_course.torch import MODELS, Callback, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 SR = audio.SAMPLE_RATE

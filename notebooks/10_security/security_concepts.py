@@ -18,31 +18,42 @@
 #
 # A model that generates convincing images, voices and text is useful for the same
 # reason it is dangerous: its output is hard to tell from the real thing, and it was
-# learned from data that belonged to somebody. This chapter looks at four questions,
-# and answers the two technical ones with code:
+# learned from data that belonged to somebody. This chapter looks at these questions,
+# and answers the technical ones with code:
 #
-# 1. **misuse**: what harm do generated media cause, in documented cases?
+# 1. **misuse**: what harm do generated media cause, in documented cases? And why does
+#    a **content filter** (内容审核) let the clever cases through?
 # 2. **privacy**: does a model leak its training data? We build a model that
 #    memorises, attack it with **membership inference** (成员推断攻击), and see how
-#    generalisation lowers the attack's success at some cost in quality;
+#    generalisation lowers the attack's success at some cost in quality; then we
+#    ask what **encryption** (加密) and **anonymisation** (匿名化) of the training
+#    data protect, and re-identify people in a pseudonymised table;
 # 3. **differential privacy** (差分隐私) in one page: the definition, the Gaussian
 #    mechanism with its $(\varepsilon, \delta)$ checked numerically, and DP-SGD;
 # 4. **detection and watermarking**: we hide a keyed, invisible **watermark**
 #    (数字水印) in Fashion-MNIST images, detect it with a test whose false-positive
 #    rate we can compute, and measure what removes it;
 # 5. **copyright, law and jobs**: what the rules say (as of their dates), and what
-#    the first studies measured.
+#    the first studies measured;
+# 6. **attacks on models**: **adversarial examples** (对抗样本) that fool the course's
+#    own digit classifier, and **adversarial training** (对抗训练) against them;
+# 7. **explainability** (可解释性): saliency maps of that classifier, two tests of
+#    whether they mean anything, and a latent traversal of a generator.
 #
-# The notebook is framework-neutral: NumPy only, with `aigc_course.security` holding
-# the tested functions. The labs ({doc}`security_pytorch`, {doc}`security_keras`)
+# The notebook is framework-neutral: NumPy only, with `aigc_course.security`,
+# `aigc_course.moderation`, `aigc_course.anonymity` and `aigc_course.adversarial`
+# holding the tested functions. The labs ({doc}`security_pytorch`, {doc}`security_keras`)
 # train a variational autoencoder with DP-SGD, attack it, and train a
 # real-versus-generated detector.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
@@ -53,8 +64,9 @@ import numpy as np
 from scipy import fft, optimize, stats
 
 from aigc_course import is_fast, pick, set_seed, show_source
-from aigc_course import security
-from aigc_course.data import load_fashion_mnist, ring_of_gaussians
+from aigc_course import adversarial, anonymity, moderation, security
+from aigc_course.data import load_fashion_mnist, load_mnist, ring_of_gaussians
+from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import psnr
 from aigc_course.plotting import show_images
 
@@ -88,6 +100,129 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # do not solve the problem: a determined attacker can use a model without a
 # watermark. The rest is law, platform policy and media literacy (section 5).
 #
+# ### Content moderation, and why filters fail open
+#
+# The source articles' first answer to malicious generation is **content moderation**
+# (内容审核): "在生成模型生成内容前，进行内容审核，过滤掉可能的不良信息" (article 001,
+# section 3.10.1: moderate before generating, filtering out harmful content). Deployed
+# systems check both sides of the model, the prompt going in and the content coming
+# out, with trained classifiers (for example Llama Guard {cite}`inan2023llamaguard`),
+# lists of blocked terms, rate limits and human review. We build the oldest of these,
+# a **block list**, and attack it. The scenario: a text generator must refuse to write
+# scam messages (诈骗信息) that ask for a password, a verification code or gift cards.
+#
+# Before matching, text is **normalised**, to undo the cheap obfuscations: Unicode
+# compatibility forms (full-width letters), case, accents, invisible characters, and
+# **homoglyphs** (同形字符), letters of another script that look like Latin ones
+# (Cyrillic "р" and "а" in "раssword"):
+
+# %%
+show_source(moderation, start="# --- normalise (shown", end="# --- end normalise")
+
+# %%
+BLOCKLIST = ["password", "verification code", "gift card", "验证码"]
+scams = [
+    ("plain", "Your account is locked. Reply with your password to unlock it."),
+    ("full-width letters", "Your account is locked. Reply with your ｐａｓｓｗｏｒｄ to unlock it."),
+    ("zero-width space", "Your account is locked. Reply with your pass\u200bword to unlock it."),
+    ("Cyrillic homoglyphs", "Your account is locked. Reply with your раssword to unlock it."),
+    ("accents", "Your account is locked. Reply with your pässwörd to unlock it."),
+    ("leetspeak", "Your account is locked. Reply with your p@$$w0rd to unlock it."),
+    ("spaced letters", "Your account is locked. Reply with your p a s s w o r d to unlock it."),
+    ("paraphrase", "Your account is locked. Reply with the secret word you log in with."),
+    ("gift card", "Pay the fine today with a gift card and send me the code."),
+    ("paraphrase", "Pay the fine today with store vouchers and read me the numbers."),
+    ("Chinese", "您的账户已冻结，请回复验证码解冻。"),
+    ("Chinese, symbols inserted", "您的账户已冻结，请回复验*证*码解冻。"),
+    ("Chinese, homophone 正 for 证", "您的账户已冻结，请回复验正码解冻。"),
+]
+legitimate = [
+    ("bank's warning", "Never share your password with anyone, not even with our staff."),
+    ("one-time code", "Your verification code is 482913. Do not share it."),
+    ("one-time code (Chinese)", "您的验证码是482913，请勿告诉他人。"),
+    ("birthday", "Happy birthday! I bought you a gift card for the bookshop."),
+    ("thanks", "Thanks for the gift, cards and flowers!"),
+]
+filters = {"exact": dict(normalise_text=False), "normalised": {},
+           "+ leet, squeezed": dict(leet=True, squeeze=True)}
+flags = {name: {group: moderation.keyword_filter([t for _, t in msgs], BLOCKLIST, **kw)
+                for group, msgs in (("scam", scams), ("legit", legitimate))}
+         for name, kw in filters.items()}
+print(f"{'message':34}" + "".join(f"{name:>18}" for name in filters))
+for group, msgs in (("scam", scams), ("legit", legitimate)):
+    for i, (what, _) in enumerate(msgs):
+        cells = ["flagged" if flags[name][group][i] else "-" for name in filters]
+        print(f"{group + ': ' + what:34}" + "".join(f"{c:>18}" for c in cells))
+for name in filters:
+    print(f"{name:>18}: catches {flags[name]['scam'].sum()} of the {len(scams)} scams, "
+          f"flags {flags[name]['legit'].sum()} of the {len(legitimate)} legitimate messages")
+assert flags["+ leet, squeezed"]["scam"].mean() > flags["normalised"]["scam"].mean() \
+    > flags["exact"]["scam"].mean()
+assert not flags["+ leet, squeezed"]["scam"][[7, 9, 12]].any()   # paraphrases, homophone
+
+# %% [markdown]
+# Each normalisation step closes one hole, and each was added after somebody used the
+# hole. Squeezing out separators catches "p a s s w o r d" and "验\*证\*码", and
+# immediately flags "the gift, cards and flowers" (the "Scunthorpe problem" of
+# substring matching, named after a town whose name contains an obscenity). And
+# nothing closes the last holes: a **paraphrase** or a **homophone** (谐音字, here 正
+# for 证, both *zhèng*) carries the same request in words the list has never seen. A
+# block list **fails open** (失效开放): whatever it does not recognise, it lets through.
+# A trained classifier generalises further than a list, but it too fails open on what
+# it was not trained on, and it can be attacked like any classifier (section 6); the
+# generator behind it can be talked round by "jailbreak" prompts, some of them found
+# automatically by optimisation {cite}`zou2023universal`. The other direction
+# also fails: the list flags the bank's own warning and a real one-time code, because
+# the *words* of a scam and of a warning against it are the same.
+#
+# The articles' second measure, "限制生成范围" (restricting what the model may generate
+# to specific types of content), is the opposite design: an **allow list**, which
+# **fails closed**: anything not explicitly allowed is refused. It is safe and
+# restrictive: a bank's assistant that may only produce a few approved templates
+# cannot be talked into writing a scam, nor into anything else.
+#
+# **The base-rate problem.** Suppose a much better filter, a classifier, catches 95% of
+# scams (true-positive rate, TPR) and flags 1% of legitimate messages (false-positive
+# rate, FPR). If one message in a thousand is a scam (the **base rate**, 基础比率
+# $\pi$), what share of the flagged messages are scams? Bayes' rule:
+#
+# $$
+# P(\text{scam} \mid \text{flagged}) = \frac{\mathrm{TPR}\,\pi}{\mathrm{TPR}\,\pi + \mathrm{FPR}\,(1 - \pi)} .
+# $$
+
+# %%
+tpr_f, fpr_f, base = 0.95, 0.01, 0.001
+exact_prec = moderation.flag_precision(tpr_f, fpr_f, base)
+rng_mod = np.random.default_rng(0)
+n_msgs = pick(full=10_000_000, fast=2_000_000)
+is_scam = rng_mod.random(n_msgs) < base
+flagged = np.where(is_scam, rng_mod.random(n_msgs) < tpr_f, rng_mod.random(n_msgs) < fpr_f)
+print(f"{n_msgs:,} simulated messages: {flagged.sum():,} flagged, of which "
+      f"{is_scam[flagged].mean():.1%} are scams (Bayes' rule: {exact_prec:.1%})")
+assert abs(is_scam[flagged].mean() - exact_prec) < 0.01
+
+rates = np.geomspace(1e-5, 0.5, 200)
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+for fpr_i in (0.01, 0.001, 0.0001):
+    ax.plot(rates, moderation.flag_precision(tpr_f, fpr_i, rates), label=f"TPR 95%, FPR {fpr_i:g}")
+ax.axvline(base, color="k", ls=":", lw=1)
+ax.set(xscale="log", xlabel=r"base rate $\pi$ (share of harmful items)",
+       ylabel="share of flagged items that are harmful",
+       title="A good filter on rare harm flags mostly innocent items")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# With the scam rate of 1 in 1,000, more than nine in ten flagged messages are
+# innocent; only a false-positive rate far below the base rate makes a flag
+# trustworthy. The same arithmetic applies to the detectors of generated images in
+# section 4 (most images are real) and to the membership attacks of section 2. In
+# practice: flags go to review or to a softer action (a warning, a rate limit) rather
+# than straight to punishment; and the article's "transparency" measure belongs here too,
+# since a user whose legitimate message was blocked needs to be told why
+# (section 7).
+
+# %% [markdown]
 # ## 2. Memorisation and training-data leakage
 #
 # A generative model is trained to put high probability on its training data. If it
@@ -275,8 +410,120 @@ assert hs[np.argmax(rows[1000][0])] <= hs[np.argmax(rows[100][0])]   # ... at a 
 #   a coin-flip score reaches by chance with these sample sizes): good generalisation is
 #   not a privacy guarantee.
 #
-# A guarantee needs a definition that holds for *every* attacker, not just this one.
+# ### Encryption and anonymisation: what they protect, and what they do not
 #
+# For the risk of leaking training data the articles recommend **encryption**
+# ("数据加密：对训练数据进行加密，确保数据在传输和存储过程中的安全性", article 001,
+# section 3.10.2), **homomorphic encryption** (同态加密, computing on encrypted data)
+# and **anonymisation** (数据匿名化, section 3.11.1; 去识别化, section 5.5.4), next to
+# differential privacy. They are not alternatives to each other: each protects against
+# a different attacker.
+#
+# | measure | protects against | does not protect against |
+# | --- | --- | --- |
+# | encryption in transit (TLS) and at rest (disks, databases, backups) | eavesdroppers, stolen disks and leaked backups | whoever holds the key, including the training job; the trained **model**, which is computed from the decrypted data and can leak it (above) |
+# | homomorphic encryption, secure multi-party computation, trusted hardware | the party that computes seeing the inputs {cite}`gentry2009fully` | what the **output** (a statistic, a model) reveals; cost: orders of magnitude slower than plain arithmetic for deep networks |
+# | **pseudonymisation** (假名化): names replaced by codes or hashes | a casual reader | re-identification through the remaining columns; codes that are hashes of a small space; in EU law pseudonymised data is still personal data (GDPR, Recital 26) |
+# | **$k$-anonymity** ($k$-匿名): generalise the **quasi-identifiers** (准标识符) until every record shares them with $k - 1$ others {cite}`sweeney2002kanonymity` | singling out a person through those columns | groups that share one sensitive value {cite}`machanavajjhala2007ldiversity`; other columns or outside knowledge; images and free text, which have no columns to generalise |
+# | differential privacy (section 3) | every attacker of the *output* (statistic or model), whatever they know, up to $\varepsilon$ | theft of the raw data itself (encryption's job); it costs accuracy |
+#
+# **Secure computation hides the inputs, not the output.** The simplest secure
+# computation is **additive secret sharing** (秘密共享): three people split their
+# salaries into random shares modulo $2^{32}$, one share per party; each share alone is a
+# uniformly random number, yet adding everyone's shares gives the total. Nobody saw a
+# salary, but the *answer* still leaks: with a second query that leaves one person
+# out, the difference is that person's salary (a **differencing attack**). That is
+# the attack differential privacy is defined against.
+
+# %%
+salaries = np.array([52_000, 61_000, 75_000])
+shares = anonymity.secret_shares(salaries, n_parties=3, seed=0)
+print("party 1 holds", shares[0], "(uniformly random numbers)")
+total = anonymity.reconstruct(shares.sum(axis=1, keepdims=True))[0]   # each party sums locally
+without_3 = anonymity.reconstruct(anonymity.secret_shares(salaries[:2], 3, seed=1).sum(1, keepdims=True))[0]
+print(f"total of the three: {total:,}; total without person 3: {without_3:,}; "
+      f"difference: {total - without_3:,} = person 3's salary")
+assert total == salaries.sum() and total - without_3 == salaries[2]
+
+# %% [markdown]
+# **Pseudonymisation and the linkage attack.** A hospital releases, for research, a
+# table of diagnoses in which each name is replaced by its SHA-256 hash, and keeps ZIP
+# code, date of birth and sex, which researchers want. An attacker holds a public list
+# (an electoral roll, a social-network profile) with names, ZIP codes, birth dates and
+# sex of some of the same people, and **links** the two tables on those columns. This
+# is how Sweeney re-identified the medical record of the governor of Massachusetts in
+# the 1990s; she estimated that 87% of the US population is unique by 5-digit ZIP
+# code, sex and date of birth {cite}`sweeney2000simple,sweeney2002kanonymity`, and
+# the same kind of linkage re-identified users of the "anonymous" Netflix Prize data
+# {cite}`narayanan2008robust`. Our population is invented (`anonymity.synthetic_people`:
+# 20 ZIP codes, birth dates over 55 years, a diagnosis drawn independently of
+# everything else).
+
+# %%
+show_source(anonymity, start="# --- k-anonymity (shown", end="# --- end k-anonymity")
+
+# %%
+people = anonymity.synthetic_people(5000, seed=0)
+quasi = ["zip", "birth", "sex"]
+released = {"id": anonymity.pseudonym(people["name"]),          # unsalted SHA-256 of the name
+            **{k: people[k] for k in ("zip", "birth", "sex", "diagnosis")}}
+rng_an = np.random.default_rng(1)
+known = rng_an.choice(len(people["name"]), 500, replace=False)  # people on the attacker's list
+auxiliary = {k: people[k][known] for k in ("name", "zip", "birth", "sex")}
+print("released rows:", {k: str(v[0]) for k, v in released.items()})
+
+
+def coarsen(table, zip_digits, birth):
+    """Generalise the quasi-identifiers: keep the first ZIP digits; birth date, year or decade."""
+    out = dict(table, zip=table["zip"] // 10 ** (5 - zip_digits))
+    year = table["birth"].astype("datetime64[Y]").astype(int) + 1970
+    out["birth"] = {"date": table["birth"], "year": year, "decade": year // 10 * 10}[birth]
+    return out
+
+
+print(f"{'release (ZIP digits, birth)':30} {'k':>4} {'l':>4} {'singled out':>12} "
+      f"{'diagnosis learned for sure':>27}")
+linkage = {}
+for zip_digits, birth in [(5, "date"), (5, "year"), (3, "year"), (3, "decade")]:
+    rel, aux = coarsen(released, zip_digits, birth), coarsen(auxiliary, zip_digits, birth)
+    r = anonymity.linkage_attack(rel, aux, quasi, "diagnosis")
+    learned = r["learned"] != None                                     # noqa: E711
+    assert np.all(r["learned"][learned] == people["diagnosis"][known][learned])   # never wrong
+    linkage[zip_digits, birth] = (r["singled_out"].mean(), learned.mean())
+    print(f"{f'{zip_digits} digits, {birth}':30} {anonymity.k_anonymity(rel, quasi):4d} "
+          f"{anonymity.l_diversity(rel, quasi, 'diagnosis'):4d} {r['singled_out'].mean():12.1%} "
+          f"{learned.mean():27.1%}")
+
+# the hash hides nothing from someone who can guess the input: hash every candidate
+days = np.arange(np.datetime64("1950-01-01"), np.datetime64("2005-01-01"))
+lookup = dict(zip(anonymity.pseudonym(days), days))
+hashed_births = anonymity.pseudonym(people["birth"][:100])
+print(f"hashing all {len(days):,} possible birth dates reverses "
+      f"{np.mean([lookup[h] == d for h, d in zip(hashed_births, people['birth'][:100])]):.0%} "
+      "of hashed birth dates; a secret salt (a key) prevents this, but keeps the records linkable")
+assert linkage[5, "date"][0] > 0.95 and linkage[3, "decade"] == (0.0, 0.0)
+
+# %% [markdown]
+# With exact birth dates almost everyone on the attacker's list is **singled out**, and
+# with them their diagnosis; hashing the name changed nothing. Coarsening the
+# quasi-identifiers raises $k$, the size of the smallest group of records that look
+# alike, and lowers both rates; the column $l$ counts the fewest distinct diagnoses in
+# any group. The middle rows show the gap between the two columns of the table:
+# an attacker can learn a diagnosis **without** singling anyone out, when every
+# record in the group has the same one (the *homogeneity* attack that $l$-diversity
+# guards against {cite}`machanavajjhala2007ldiversity`). Note also what the last row
+# cost: researchers lost the birth dates and ZIP codes they wanted.
+#
+# For generative models the release is usually not a table but a **model**, trained on
+# text, images or audio: there are no quasi-identifier columns to coarsen, a face or a
+# writing style identifies by itself, and a model can memorise a rare record whatever
+# was removed from its neighbours (section 2). Encryption protects the data on its way
+# to training, not from what training produces. What bounds the leak of the model
+# itself is the property of the next section.
+#
+# A guarantee needs a definition that holds for *every* attacker, not just this one.
+
+# %% [markdown]
 # ## 3. Differential privacy in one page
 #
 # A randomised training algorithm $M$ is **$(\varepsilon, \delta)$-differentially
@@ -676,7 +923,344 @@ print(f"unmarked, search over shifts: false positives {np.mean(zu > tau):.2%} wi
 # (new workers, firms, consumers) and who loses (those whose output the model
 # replaces, those whose work trained it) is an open question of policy, not only of
 # technology.
+
+# %% [markdown]
+# ## 6. Adversarial examples and adversarial training
 #
+# Under "model attacks" (模型攻击) the articles write that attackers may use
+# adversarial attacks to deceive a generative model, and list three defences:
+# "对抗性训练：在模型训练过程中，加入对抗性样本，提高模型对对抗性攻击的鲁棒性"
+# (adversarial training: add adversarial examples during training, to make the model
+# robust), detection and filtering of adversarial examples, and secure design (article
+# 001, section 3.10.3). Around generative models the attacks take several forms: a
+# small perturbation that makes a detector of generated images call a fake real
+# {cite}`carlini2020evading`, and optimised text suffixes that make an aligned language
+# model comply with requests it should refuse {cite}`zou2023universal`. The mechanics are
+# clearest on a classifier, so we attack our own: the MNIST classifier that scores the
+# course's generators ({doc}`../08_evaluation/evaluation_concepts`), a NumPy MLP.
+#
+# An **adversarial example** {cite}`szegedy2014intriguing` is an input $x' = x + \delta$
+# with a perturbation too small to change what a person sees, $\lVert \delta \rVert_\infty \le
+# \varepsilon$ (no pixel moves by more than $\varepsilon$), that changes the model's
+# answer. The **fast gradient sign method** (FGSM, 快速梯度符号法)
+# {cite}`goodfellow2015explaining` takes one step that maximises the first-order
+# approximation of the loss $L$ inside that box:
+#
+# $$
+# x' = \operatorname{clip}_{[0, 1]}\big(x + \varepsilon \operatorname{sign} \nabla_x L(x, y)\big),
+# \qquad L(x') - L(x) \approx \varepsilon\, \lVert \nabla_x L(x, y) \rVert_1 .
+# $$
+#
+# The increase is a sum over all 784 pixels: many tiny changes, each aligned with the
+# gradient, add up to a large one. That is the explanation of
+# {cite}`goodfellow2015explaining`: models that are nearly linear in their input are
+# vulnerable because inputs are high-dimensional. **Projected gradient descent** (PGD,
+# 投影梯度下降) {cite}`madry2018towards` takes several smaller steps, projecting back
+# into the box after each, and is the standard strong attack. The gradient with
+# respect to the pixels is backpropagation taken one step further than usual:
+
+# %%
+show_source(adversarial, start="# --- input gradient (shown", end="# --- end input gradient")
+
+# %%
+ev = load_evaluator("mnist", verbose=False)
+x_mn, y_mn = load_mnist("test")
+n_adv = pick(full=2000, fast=500)
+x_te, y_te = x_mn[:n_adv].astype(np.float32) / 255.0, y_mn[:n_adv]
+print(f"{ev!r}\nclean accuracy on {n_adv} test digits: {adversarial.accuracy(ev, x_te, y_te):.1%}")
+
+# the gradient against finite differences (float64 copy of the weights), and the first-order formula
+ev64 = {k: v.astype(np.float64) for k, v in ev.params.items()}
+x64, y4 = x_te[:4].astype(np.float64), y_te[:4]
+
+
+def ce(params, x, y):
+    """Cross-entropy of each image: logsumexp(z) - z_y."""
+    z = adversarial.logits(params, x)
+    m = z.max(1)
+    return m + np.log(np.exp(z - m[:, None]).sum(1)) - z[np.arange(len(y)), y]
+
+
+grad = adversarial.input_gradient(ev64, x64, y4)
+bump = np.zeros_like(x64)
+bump[:, 14, 14] = 1e-6
+fd = (ce(ev64, x64 + bump, y4) - ce(ev64, x64 - bump, y4)) / 2e-6
+print(f"d loss / d pixel (14, 14): backprop {np.round(grad[:, 14, 14], 5)}, finite differences {np.round(fd, 5)}")
+assert np.allclose(grad[:, 14, 14], fd, rtol=1e-4, atol=1e-7)
+for small in (1e-3, 1e-4):
+    x_small = adversarial.fgsm(ev64, x64, y4, small)
+    rise = ce(ev64, x_small, y4) - ce(ev64, x64, y4)
+    linear = np.sum(grad * (x_small - x64), axis=(1, 2))   # first order (with clipping at 0 and 1)
+    print(f"FGSM with eps = {small:g}: actual rise of the loss / first-order prediction = "
+          f"{np.round(rise / linear, 4)}")
+assert np.allclose(rise / linear, 1, atol=0.02)
+print("without clipping the first-order rise would be eps |grad|_1; clipping at 0 removes "
+      f"{1 - linear.sum() / (small * np.abs(grad).sum()):.0%} of it here (the black background)")
+
+# %% [markdown]
+# Now the attack at increasing $\varepsilon$, against a control: random $\pm\varepsilon$ noise,
+# the same size of change in every pixel, in a random direction.
+
+# %%
+eps_list = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2]
+rng_adv = np.random.default_rng(0)
+curves = {"random ±eps noise": [], "FGSM": [], "PGD, 10 steps": []}
+for e in eps_list:
+    noisy = np.clip(x_te + e * np.sign(rng_adv.standard_normal(x_te.shape)), 0, 1)
+    curves["random ±eps noise"].append(adversarial.accuracy(ev, noisy, y_te))
+    curves["FGSM"].append(adversarial.accuracy(ev, adversarial.fgsm(ev, x_te, y_te, e), y_te))
+    curves["PGD, 10 steps"].append(adversarial.accuracy(ev, adversarial.pgd(ev, x_te, y_te, e, steps=10), y_te))
+for name, acc in curves.items():
+    print(f"{name:18}" + "  ".join(f"eps {e:<4}: {a:5.1%}" for e, a in zip(eps_list, acc)))
+assert curves["FGSM"][3] < 0.5 * curves["FGSM"][0] and curves["random ±eps noise"][3] > 0.9 * curves["FGSM"][0]
+assert all(p <= f + 0.02 for p, f in zip(curves["PGD, 10 steps"], curves["FGSM"]))
+
+x_fgsm = adversarial.fgsm(ev, x_te[:6], y_te[:6], 0.1)
+fig, axes = plt.subplots(3, 7, figsize=(11, 5), gridspec_kw={"width_ratios": [1] * 6 + [1.3]})
+for j in range(6):
+    for row, (img, title) in enumerate([(x_te[j], f"{adversarial.predict(ev, x_te[j])[0]}"),
+                                        (0.5 + 5 * (x_fgsm[j] - x_te[j]), "perturbation"),
+                                        (x_fgsm[j], f"{adversarial.predict(ev, x_fgsm[j])[0]}")]):
+        axes[row, j].imshow(img, cmap="gray", vmin=0, vmax=1)
+        axes[row, j].set_title(title if row == 1 else f"predicted {title}", fontsize=8)
+        axes[row, j].axis("off")
+for row, text in enumerate(["original", "5 (x' - x), grey = 0", "adversarial, eps = 0.1"]):
+    axes[row, 6].text(0, 0.5, text, fontsize=9, va="center")
+    axes[row, 6].axis("off")
+fig.suptitle("FGSM against the course's MNIST classifier")
+plt.tight_layout()
+plt.show()
+
+fig, ax = plt.subplots(figsize=(6, 3.8))
+for name, acc in curves.items():
+    ax.plot(eps_list, acc, "o-", label=name)
+ax.set(xlabel=r"$\varepsilon$ (largest change of a pixel, on a 0–1 scale)", ylabel="test accuracy",
+       title="Accuracy under attack", ylim=(-0.03, 1.0))
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Random noise of size 0.1 in every pixel costs almost nothing; the same budget spent
+# along the sign of the gradient takes most of the accuracy, and PGD all of it at
+# a slightly larger $\varepsilon$. The perturbation is a faint, structured haze. The
+# direction matters, not the size.
+#
+# **Adversarial training** replaces the training loss by the loss on attacked inputs,
+# a min-max problem {cite}`madry2018towards`:
+#
+# $$
+# \min_\theta\; \mathbb E_{(x, y)} \Big[\max_{\lVert \delta \rVert_\infty \le \varepsilon} L_\theta(x + \delta, y)\Big].
+# $$
+#
+# The inner maximum is approximated by an attack on the current weights at every
+# step; we use FGSM from a random point of the box, which is cheap and, with the
+# random start, about as good as PGD at this scale {cite}`wong2020fast`. Two models
+# with the same architecture, data, epochs and seed: one trained as usual, one
+# adversarially with $\varepsilon = 0.1$, on at most 20,000 training images (offline, the
+# 5,000-image MNIST subset; see the data note of {doc}`../08_evaluation/evaluation_concepts`).
+
+# %%
+x_tr, y_tr = load_mnist("train")
+x_tr, y_tr = x_tr[:20_000], y_tr[:20_000]          # at most 20,000 (all 5,000 of the offline subset)
+epochs_adv = pick(full=20, fast=6)
+standard, _ = adversarial.train_mlp(x_tr, y_tr, epochs_adv, seed=0)
+robust, hist_rob = adversarial.train_mlp(x_tr, y_tr, epochs_adv, attack="fgsm", eps=0.1, seed=0)
+table = {}
+for name, model in (("standard", standard), ("adversarially trained", robust)):
+    row = {"clean": adversarial.accuracy(model, x_te, y_te)}
+    for e in (0.1, 0.2):
+        row[f"FGSM {e}"] = adversarial.accuracy(model, adversarial.fgsm(model, x_te, y_te, e), y_te)
+        row[f"PGD {e}"] = adversarial.accuracy(
+            model, adversarial.pgd(model, x_te, y_te, e, steps=20, seed=1), y_te)
+    table[name] = row
+print(f"{len(x_tr)} training images, {epochs_adv} epochs; test accuracy on {n_adv} digits:")
+print(f"{'':24}" + "".join(f"{k:>10}" for k in table["standard"]))
+for name, row in table.items():
+    print(f"{name:24}" + "".join(f"{v:10.1%}" for v in row.values()))
+assert table["adversarially trained"]["PGD 0.1"] > table["standard"]["PGD 0.1"] + 0.3
+assert table["adversarially trained"]["clean"] < table["standard"]["clean"] + 0.01
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+keys = list(table["standard"])
+for i, (name, row) in enumerate(table.items()):
+    ax.bar(np.arange(len(keys)) + 0.4 * i, list(row.values()), width=0.4, label=name)
+ax.set_xticks(np.arange(len(keys)) + 0.2, keys)
+ax.set(ylabel="test accuracy", title=r"Adversarial training at $\varepsilon$ = 0.1", ylim=(0, 1))
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The adversarially trained model keeps a large part of its accuracy under attack at
+# the $\varepsilon$ it was trained for, against PGD as well as FGSM, where the standard
+# model keeps almost none, and it gives up a little clean accuracy (compare the
+# printed rows). What the numbers do **not** show:
+#
+# * robustness holds for the **threat model** (威胁模型) trained for, here changes of
+#   at most 0.1 per pixel: at $\varepsilon = 0.2$ most of it is gone, and a rotation, a
+#   patch or a change of a few pixels by a lot is a different threat;
+# * a defence is only as good as the strongest attack tried against it. Many
+#   published defences, including detectors of adversarial examples (the articles'
+#   "对抗性样本检测和过滤"), fell to attacks designed for them
+#   {cite}`carlini2017adversarial,athalye2018obfuscated`; evaluate with strong,
+#   adaptive attacks {cite}`carlini2019evaluating`, at least PGD with many steps, as here;
+# * it costs training time (one extra forward and backward pass per step here, ten
+#   or more with PGD) and usually some clean accuracy, a tension that does not go away
+#   with more training {cite}`tsipras2019robustness`.
+#
+# ## 7. Explainability
+#
+# The articles ask for "透明度与可解释性" (transparency and explainability) three times,
+# so that generated content is easier to review and regulate (article 001, sections
+# 3.10.1, 3.11.3 and 5.5.4), and list the "black-box" nature of generative models among
+# the open challenges (section 7.2). "Explaining" covers different questions:
+# *why did a filter or detector decide this* (section 1's blocked user deserves an
+# answer), *what do a generator's latent variables control*, and *where does an output
+# come from* (provenance, section 4; memorised training data, section 2). We try the
+# first two, and test the answers.
+#
+# A **saliency map** (显著图) {cite}`simonyan2014deep` shows, for each pixel, how strongly
+# the class score reacts to it: $S_i = |\partial z_y / \partial x_i|$, the gradient of the
+# logit $z_y$ of the predicted class. A variant multiplies by the input: since the
+# pixels are 0 on the black background, $x_i\, \partial z_y / \partial x_i$ is the first-order
+# estimate of how much $z_y$ drops if pixel $i$ is set to black, $z_y(x) - z_y(x \text{ with } x_i = 0)$.
+# Two tests check whether a map means anything:
+#
+# * **deletion** {cite}`petsiuk2018rise`: set the top-ranked pixels to black and watch the
+#   predicted class's probability; a faithful ranking makes it fall faster than a
+#   random ranking does;
+# * **model randomisation** {cite}`adebayo2018sanity`: compute the map for an
+#   *untrained* network. If it looks the same as for the trained one, the map shows the
+#   input, not what the model learned.
+
+# %%
+n_sal = pick(full=1000, fast=300)
+xs_, ys_ = x_te[:n_sal], y_te[:n_sal]
+untrained = adversarial.init_mlp(seed=1)
+maps = {"|gradient|": adversarial.saliency(ev, xs_, ys_),
+        "gradient x input": adversarial.input_gradient(ev, xs_, ys_, of="logit") * xs_}
+maps_untrained = {"|gradient|": adversarial.saliency(untrained, xs_, ys_),
+                  "gradient x input": adversarial.input_gradient(untrained, xs_, ys_, of="logit") * xs_}
+
+fig, axes = plt.subplots(3, 6, figsize=(10, 5.2))
+for j in range(6):
+    for row, (img, cmap, title) in enumerate([
+            (xs_[j], "gray", f"digit {ys_[j]}"),
+            (maps["|gradient|"][j], "magma", "|gradient|"),
+            (maps["gradient x input"][j], "RdBu_r", "gradient x input")]):
+        lim = np.abs(img).max() if row == 2 else None
+        axes[row, j].imshow(img, cmap=cmap, vmin=-lim if lim else None, vmax=lim)
+        axes[row, j].set_title(title, fontsize=8)
+        axes[row, j].axis("off")
+fig.suptitle("What the classifier's logit reacts to (bottom: red = evidence for the class, blue = against)")
+plt.tight_layout()
+plt.show()
+
+
+def rank_corr(a, b, images, ink_only=True):
+    """Mean Spearman correlation of two |maps|, image by image (on the pixels with ink, or all)."""
+    return float(np.mean([stats.spearmanr(np.abs(u)[m], np.abs(v)[m])[0] for u, v, m in
+                          zip(a[:100], b[:100], images[:100] > 0 if ink_only else np.ones_like(images[:100], bool))]))
+
+
+fractions = np.linspace(0, 0.1, 6)
+deletion = {name: adversarial.deletion_curve(ev, xs_, ys_, m, fractions) for name, m in maps.items()}
+deletion["random order"] = adversarial.deletion_curve(ev, xs_, ys_, rng_adv.random(xs_.shape), fractions)
+for name, curve in deletion.items():
+    print(f"deleting by {name:17}: p(class) " + " ".join(f"{p:.2f}" for p in curve)
+          + f"  (0 to {fractions[-1]:.0%} of the pixels)")
+corr = {name: (rank_corr(maps[name], maps_untrained[name], xs_),
+               rank_corr(maps[name], maps_untrained[name], xs_, ink_only=False)) for name in maps}
+for name, (on_ink, on_all) in corr.items():
+    print(f"{name:17}: rank correlation of the trained and the untrained network's |maps|: "
+          f"{on_ink:.2f} on the pixels with ink, {on_all:.2f} on all pixels")
+assert deletion["gradient x input"][2] < deletion["|gradient|"][2] < deletion["random order"][2]
+assert corr["gradient x input"][0] > corr["|gradient|"][0] + 0.2
+
+fig, ax = plt.subplots(figsize=(6, 3.6))
+for name, curve in deletion.items():
+    ax.plot(fractions * 100, curve, "o-", label=name)
+ax.set(xlabel="pixels set to black (%)", ylabel="mean probability of the class",
+       title="Deletion test")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Both maps pass the deletion test, gradient × input by a wide margin: removing the few
+# pixels it ranks first destroys the prediction. But gradient × input fails the
+# randomisation test: the **untrained** network's map agrees with the trained one's
+# (printed: clearly on the pixels with ink, almost perfectly over all pixels, since both
+# are zero wherever the digit is black), while the plain gradient's maps do not agree at
+# all. Multiplying by the input paints the digit into any map, whatever the model has
+# learned, which is what the test is meant to catch {cite}`adebayo2018sanity`. And the deletion test has its own bias: the
+# images with holes are unlike anything the classifier was trained on, and gradient ×
+# input wins partly because it *is* a first-order estimate of what deletion does
+# {cite}`hooker2019benchmark`. An explanation is a claim to be tested, not a picture
+# to be admired; and a saliency map explains one decision of one model, not the data.
+#
+# **Latent traversal** (潜空间遍历). For a generator, a common explanation is to vary one
+# latent coordinate and look at what changes. We use the linear-Gaussian generator of
+# {doc}`../04_vaes/vae_concepts`, probabilistic PCA {cite}`tipping1999ppca`, whose
+# maximum-likelihood fit is an eigendecomposition: $x = \mu + W z + \text{noise}$,
+# $z \sim \mathcal N(0, I_k)$, with $W = U_k (\Lambda_k - \sigma^2 I)^{1/2}$. A VAE's decoder is
+# a nonlinear version of the same map ({doc}`../04_vaes/vae_pytorch` traverses one).
+# We decode $z = t\, e_i$ for $t$ from $-2.5$ to $2.5$ along the first three axes, and let
+# the classifier say what it sees.
+
+# %%
+k_lat = 10
+flat = x_tr[:10_000].reshape(-1, 784).astype(np.float64) / 255.0      # at most 10,000 digits
+mu_px = flat.mean(0)
+lam_px, vec_px = np.linalg.eigh(np.cov(flat - mu_px, rowvar=False))
+lam_px, vec_px = lam_px[::-1], vec_px[:, ::-1]
+noise_var = lam_px[k_lat:].mean()
+W_lat = vec_px[:, :k_lat] * np.sqrt(lam_px[:k_lat] - noise_var)
+steps_t = np.linspace(-2.5, 2.5, 7)
+
+
+def traverse(W, axis):
+    return np.clip(mu_px + np.outer(steps_t, W[:, axis]), 0, 1).reshape(-1, 28, 28)
+
+
+rot, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((k_lat, k_lat)))
+W_rot = W_lat @ rot                                   # a rotated but equally good fit
+cov_gap = np.abs(W_lat @ W_lat.T - W_rot @ W_rot.T).max()
+print(f"PPCA with k = {k_lat} on {len(flat)} training digits; noise variance {noise_var:.4f}; "
+      f"largest difference between the model covariances W W^T before and after a random "
+      f"rotation of z: {cov_gap:.1e}")
+assert cov_gap < 1e-10
+
+fig, axes = plt.subplots(6, 7, figsize=(8, 7.4))
+for r, (W, axis, name) in enumerate([(W_lat, a, f"axis {a + 1}") for a in range(3)]
+                                    + [(W_rot, a, f"rotated axis {a + 1}") for a in range(3)]):
+    frames = traverse(W, axis)
+    labels = ev.predict(frames)
+    for j in range(7):
+        axes[r, j].imshow(frames[j], cmap="gray", vmin=0, vmax=1)
+        axes[r, j].set_xticks([])
+        axes[r, j].set_yticks([])
+        axes[r, j].set_title(f"{labels[j]}", fontsize=8)
+    axes[r, 0].set_ylabel(name, fontsize=8)
+    print(f"{name:16}: classifier reads {labels.tolist()}; ink {np.round(frames.mean((1, 2)), 3).tolist()}")
+for j in range(7):
+    axes[-1, j].set_xlabel(f"t = {steps_t[j]:+.1f}", fontsize=8)
+fig.suptitle("Latent traversals of a linear generator (titles: the classifier's reading)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The first axis runs between a round, heavily inked 0 and a thin stroke (a 1): it is
+# mostly the amount of ink (printed); the next ones morph one digit shape into another.
+# (The sign of each axis is arbitrary: another run may traverse it the other way.) That
+# reads like an explanation, but the last three rows are a warning: rotating the latent space gives
+# a model with **exactly** the same distribution of images, hence the same likelihood
+# (printed), and different "meanings" of its axes. Here the axes are pinned down only
+# by the convention of ordering them by variance; in a VAE, whose prior
+# $\mathcal N(0, I)$ is unchanged by rotations, nothing in the objective pins them down
+# at all. Without assumptions beyond the data, which factor an axis encodes is not
+# identifiable {cite}`locatello2019challenging`. A traversal describes one trained
+# model; it is worth showing, and not evidence of what the data "consists of".
+
+# %% [markdown]
 # ## Exercises
 #
 # :::{exercise}
@@ -751,4 +1335,46 @@ print(f"unmarked, search over shifts: false positives {np.mean(zu > tau):.2%} wi
 # With less access it is weaker, but against a model that memorises it is almost as
 # good: the samples pile up on the members. This is the setting of the attacks on
 # diffusion models {cite}`carlini2023extracting`, which needed only generated images.
+# :::
+#
+# :::{exercise}
+# :label: security-concepts-ex-robust-eps
+# Train a model adversarially for $\varepsilon = 0.2$ instead of 0.1
+# (`adversarial.train_mlp(x_tr, y_tr, epochs_adv, attack="fgsm", eps=0.2, seed=0)`) and
+# measure its clean accuracy and its accuracy under 20-step PGD at $\varepsilon = 0.1$ and
+# 0.2. Does training for the larger threat buy robustness against it? What does it cost?
+# :::
+#
+# :::{solution} security-concepts-ex-robust-eps
+# :class: dropdown
+# In the course's run (fast mode: 6 epochs on the 5,000-image subset, 500 test digits)
+# the clean accuracy fell to 75% (89% when trained for 0.1), the accuracy under PGD at
+# 0.1 to 45% (54%), and under PGD at 0.2 it stayed below 10%: no gain at all. Two
+# causes: single-step FGSM training becomes unreliable as $\varepsilon$ grows (the model
+# learns to resist FGSM but not stronger attacks, "catastrophic overfitting"
+# {cite}`wong2020fast`; `attack="pgd"` is the usual remedy, at several times the cost),
+# and robustness needs capacity: {cite}`madry2018towards` reached it at
+# $\varepsilon = 0.3$ on MNIST with a larger convolutional network trained much longer. A
+# threat model is chosen, and paid for; a bigger $\varepsilon$ is not automatically safer.
+# :::
+#
+# :::{exercise}
+# :label: security-concepts-ex-kanon
+# Extend `coarsen` with a birth *month* (`table["birth"].astype("datetime64[M]")`) and
+# ZIP codes cut to 4 digits. Of the releases with 5, 4 or 3 ZIP digits and birth date,
+# month, year or decade, which are 5-anonymous? For those, what are $l$, and the share
+# of the attacker's 500 people singled out or with their diagnosis learned for sure?
+# :::
+#
+# :::{solution} security-concepts-ex-kanon
+# :class: dropdown
+# Only the releases with the decade of birth are 5-anonymous: with 5 or 4 ZIP digits
+# $k = 5$ and $l = 2$, with 3 digits $k = 13$ and $l = 4$ (in the course's run). Every
+# release with months or years still has groups of one person, and with months the
+# attacker singles out 34% to 84% of the people on the list, depending on the ZIP
+# digits. In the 5-anonymous releases nobody on the list is singled out or has a
+# diagnosis learned for sure, but $l = 2$ means that some group holds only two
+# diagnoses: knowing that a person is in it narrows theirs down to two. The price is
+# visible too: a birth decade is nearly useless for most medical research. This is the
+# utility/privacy trade-off that differential privacy (section 3) makes explicit.
 # :::

@@ -41,10 +41,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -56,9 +59,9 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course import privacy, security
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, set_seed
@@ -66,6 +69,7 @@ from aigc_course.keras.core import apply_gradients, input_gradients
 from aigc_course.keras.vae import bernoulli_nll, gaussian_kl, reparameterize
 from aigc_course.plotting import plot_history, show_images
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 
@@ -332,7 +336,7 @@ class DPSGD(keras.Model):
 
 
 # %% [markdown]
-# The noise multiplier comes from the **accountant** (隐私会计):
+# The noise multiplier comes from the **accountant** (隐私核算):
 # `privacy.noise_multiplier_for` finds the smallest $\sigma$ whose $\varepsilon$ after
 # all steps is at most the target, at $\delta = 10^{-5}$. The accountant is the
 # Rényi-DP analysis of the subsampled Gaussian mechanism

@@ -43,10 +43,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch,privacy] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import warnings
@@ -59,9 +62,9 @@ from scipy import ndimage
 from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, show_source
 from aigc_course import privacy, security
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import plot_history, show_images
@@ -70,6 +73,7 @@ from aigc_course.torch.vae import bernoulli_nll, gaussian_kl, reparameterize
 
 warnings.filterwarnings("ignore", module="opacus")  # secure-RNG and alpha-range notices
 warnings.filterwarnings("ignore", message="Full backward hook")  # Opacus's hooks on the inputs
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -203,7 +207,7 @@ show_images(pairs, title="Samples (odd) and their nearest member (even)", nrow=8
 # 5. hand $\tilde g$ to any optimizer (here Adam).
 #
 # Clipping bounds each example's influence on the sum by $C$; the noise, with the
-# **noise multiplier** $\sigma$, hides that influence. An **accountant** (隐私会计) then adds up
+# **noise multiplier** $\sigma$, hides that influence. An **accountant** (隐私核算) then adds up
 # the privacy spent over all steps and reports $(\varepsilon, \delta)$.
 #
 # ### 3.1 DP-SGD by hand

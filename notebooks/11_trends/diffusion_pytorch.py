@@ -41,10 +41,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import tempfile
@@ -53,7 +56,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset, ring_centers, ring_of_gaussians
 from aigc_course.diffusion import NoiseSchedule, ddpm_sample_numpy, gmm_eps_star
 from aigc_course.evaluator import load_evaluator
@@ -61,6 +64,7 @@ from aigc_course.plotting import plot_history, show_images
 from aigc_course.toy_gan import high_quality_fraction, modes_covered
 from aigc_course.torch import MODELS, get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -290,8 +294,10 @@ print(f"U-Net denoiser: {n_net:,} parameters; T = {ddpm.T}; training on {len(ima
 
 # %%
 EPOCHS = pick(full=20, fast=1)
-checkpoint_dir = pick(full="checkpoints/ddpm_pytorch", fast=tempfile.mkdtemp())
-history = ddpm.fit(images, epochs=EPOCHS, batch_size=pick(full=128, fast=64),
+BATCH = pick(full=128, fast=64)
+checkpoint_dir = run_dir("ddpm_pytorch", model=ddpm, data=images, epochs=EPOCHS,
+                         batch_size=BATCH, seed=0)
+history = ddpm.fit(images, epochs=EPOCHS, batch_size=BATCH,
                    checkpoint_dir=checkpoint_dir, seed=0, verbose=VERBOSE)
 if len(history.history["loss"]) > 1:
     plot_history(history.history, keys=["loss"], title="DDPM on MNIST: training loss")
@@ -372,6 +378,7 @@ for name, r in [("DDPM samples", scores), ("real digits", floor)]:
 #
 # ## 7. What goes wrong in common tutorial code
 #
+# (diffusion-pytorch-pitfall-no-noise)=
 # **Pitfall 1: no noise in the sampling loop.** Dropping $\sigma_t z$ looks harmless ("the
 # network removes noise, why add some?"). Here is the loop of section 1 written out with
 # NumPy, with and without it, on the ring model:
@@ -413,6 +420,7 @@ assert modes_covered(bad, centers, 0.25, 20) < modes_covered(good, centers, 0.25
 # the line `if t > 0: x += sigma_t * z`. (Deterministic sampling is possible, but with a
 # different update: DDIM, in {doc}`diffusion_concepts`.)
 #
+# (diffusion-pytorch-pitfall-alpha-bar)=
 # **Pitfall 2: $\alpha_t$ instead of $\bar\alpha_t$ in the forward process.** Writing
 # `x_t = sqrt(alpha[t]) * x0 + sqrt(1 - alpha[t]) * eps` (one step's coefficient instead
 # of the cumulative product) trains the network on inputs that are never noisy: at

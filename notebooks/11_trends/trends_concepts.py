@@ -32,28 +32,36 @@
 # 3. **efficiency** (效率): counting parameters and floating-point operations,
 #    8-bit quantisation of a weight matrix, and the key–value cache of
 #    autoregressive sampling;
-# 4. a short, cited account of the open **challenges**.
+# 4. **learning from human feedback** (基于人类反馈的强化学习): a reward model learned
+#    from comparisons, the exact optimum of the KL-regularised objective, and what
+#    happens when a small text model follows the learned reward too far;
+# 5. a short, cited account of the open **challenges**.
 #
 # Diffusion models themselves, the other trend of this chapter, have their own
 # notebook: {doc}`diffusion_concepts`.
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 # %matplotlib inline
+import re
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import is_fast, pick, set_seed
-from aigc_course.ar_numpy import count_block_params, init_block, scaled_dot_product_attention
-from aigc_course.data import load_mnist
+from aigc_course import is_fast, pick, rlhf, set_seed, show_source
+from aigc_course.ar_numpy import NGramLM, count_block_params, init_block, scaled_dot_product_attention
+from aigc_course.data import load_mnist, load_shakespeare
 from aigc_course.plotting import show_images
+from aigc_course.text import CharTokenizer
 from aigc_course.toy_gan import Adam
 
 set_seed(0)
@@ -315,15 +323,22 @@ plt.show()
 #             = \nabla \log p(x \mid c) + w\, \nabla \log p(c \mid x),
 # $$
 #
-# the last step by Bayes' rule, $p(c \mid x) = p(x \mid c)\, p(c) / p(x)$. So guidance
-# samples (at each noise level) from the tilted distribution
+# the last step by Bayes' rule, $p(c \mid x) = p(x \mid c)\, p(c) / p(x)$. So at a
+# given noise level the guided score is the score of the tilted distribution
 #
 # $$
 # \tilde p_w(x) \propto p(x \mid c)\; p(c \mid x)^{w},
 # $$
 #
 # favouring the $x$ that an *implicit classifier* $p(c \mid x)$ finds most typical of
-# $c$. $w = 0$ is plain conditional sampling; libraries often call $1 + w$ the
+# $c$. This describes the *samples* only where no noise has been added ($t = 0$, or
+# sampling at a single noise level, as in the check below). A diffusion sampler uses the
+# tilted scores of every noise level,
+# $\tilde p_{w,t}(x_t) \propto p_t(x_t \mid c)\, p_t(c \mid x_t)^w$,
+# and these are not the noised versions of one distribution: tilting and adding noise do
+# not commute. Its final samples are therefore not exactly distributed as
+# $p(x \mid c)\, p(c \mid x)^w$; the formula describes the direction of the effect, not
+# the sampler's exact output. $w = 0$ is plain conditional sampling; libraries often call $1 + w$ the
 # "guidance scale" (7.5 is a common default in Stable Diffusion). The check: two
 # classes on a line, $p(x \mid c{=}0) = \mathcal N(-1.5, 1)$ and
 # $p(x \mid c{=}1) = \mathcal N(1.5, 1)$, equally likely; we guide towards $c = 1$.
@@ -657,8 +672,160 @@ print(f"the price is memory: GPT-2 small's cache for 1,024 tokens = 2 (k, v) x 1
 # (蒸馏) of a slow sampler into a fast student {cite}`hinton2015distilling,salimans2022progressive`
 # reduce them to tens or a few; latent diffusion {cite}`rombach2022ldm` runs the
 # process on a small latent image instead of the pixels.
+
+# %% [markdown]
+# ## 4. Learning from human feedback
 #
-# ## 4. Challenges
+# The articles mention reinforcement learning in one line each:
+# "强化学习通过奖励机制指导模型生成内容，使其更符合预期" (reinforcement learning
+# guides a model's generation through a reward, so that it matches expectations;
+# article 003, section 2), and as a technology that AIGC will merge with (article 001,
+# section 7.1). How it is done in practice is **reinforcement learning from human
+# feedback** (RLHF, 基于人类反馈的强化学习)
+# {cite}`christiano2017deep,ziegler2019fine,stiennon2020learning,ouyang2022instructgpt`:
+#
+# 1. fine-tune a pretrained model on demonstrations (supervised fine-tuning); this is
+#    the **reference policy** $\pi_{\text{ref}}$;
+# 2. show people pairs of outputs and ask which is better; fit a **reward model**
+#    (奖励模型) $r(y)$ to their choices with the **Bradley–Terry model**
+#    {cite}`bradley1952rank`, $P(a \succ b) = \sigma\big(r(a) - r(b)\big)$, by minimising
+#    $-\sum \log \sigma\big(r(y_{\text{preferred}}) - r(y_{\text{other}})\big)$;
+# 3. fine-tune the policy $\pi$ to maximise the reward while staying close to the
+#    reference, with a **KL penalty** (KL 惩罚) of weight $\beta$:
+#
+# $$
+# J(\pi) = \mathbb E_{y \sim \pi}\big[r(y)\big] - \beta\, \mathrm{KL}(\pi \,\Vert\, \pi_{\text{ref}}).
+# $$
+#
+# In practice step 3 runs PPO {cite}`schulman2017ppo`. But the objective has an exact
+# maximiser. Write $\pi^*(y) = \pi_{\text{ref}}(y)\, e^{r(y)/\beta} / Z$ with
+# $Z = \sum_y \pi_{\text{ref}}(y)\, e^{r(y)/\beta}$; then $\log \frac{\pi(y)}{\pi_{\text{ref}}(y)} - \frac{r(y)}{\beta}
+# = \log \frac{\pi(y)}{\pi^*(y)} - \log Z$, and taking the expectation under $\pi$,
+#
+# $$
+# J(\pi) = \beta \log Z - \beta\, \mathrm{KL}(\pi \,\Vert\, \pi^*) \le \beta \log Z,
+# $$
+#
+# with equality exactly at $\pi = \pi^*$. RLHF re-weights the reference model's outputs by
+# $e^{r/\beta}$: a small $\beta$ follows the reward, a large one stays with the reference.
+# (Direct preference optimisation, DPO {cite}`rafailov2023direct`, solves this for $r$ and
+# trains the policy on the comparisons directly, without a separate reward model.)
+#
+# **In miniature.** The policy is the character bigram model of chapter 5
+# ({doc}`../05_autoregressive/ar_concepts`), fitted to tiny-shakespeare (lower-cased); it
+# writes 48 characters after a line break. The "human" is simulated: it prefers, with
+# Bradley–Terry noise, the text with more **distinct English words** (of two letters or
+# more, from the vocabulary of the text). The model never sees that score, only a few
+# thousand comparisons (`n_pairs`: 2,000 in fast mode). The reward model is linear in the counts of character pairs, so its
+# reward is a sum over transitions, $r(y) = \sum_t R[y_{t-1}, y_t]$, and then $\pi^*$ is
+# again a Markov chain, computed exactly by a backward pass:
+
+# %%
+show_source(rlhf, start="# --- kl optimum (shown", end="# --- end kl optimum")
+
+# %%
+text_lc = load_shakespeare().lower()
+tok = CharTokenizer(text_lc)
+V_ch = tok.vocab_size
+bigram = NGramLM(2, V_ch, alpha=0.01).fit(tok.encode(text_lc))
+P_ref = bigram.probs(np.arange(V_ch)[:, None])            # P_ref[a, b] = p(b | a)
+T_len, START = 48, tok.stoi["\n"]
+english = {w for w in re.findall(r"[a-z]+", text_lc) if len(w) >= 2}
+
+
+def human_score(seqs):
+    """The simulated annotator's hidden score: distinct English words among the complete words."""
+    out = []
+    for s in seqs:
+        words = re.findall(r"[a-z]+", tok.decode(s))[1:-1]          # drop the cut-off first and last
+        out.append(len({w for w in words if w in english}))
+    return np.array(out, float)
+
+
+n_pairs = pick(full=5000, fast=2000)
+ya = rlhf.sample_markov(P_ref, n_pairs, START, T_len, seed=1)
+yb = rlhf.sample_markov(P_ref, n_pairs, START, T_len, seed=2)
+prefer_a = np.random.default_rng(3).random(n_pairs) < 1 / (1 + np.exp(-(human_score(ya) - human_score(yb))))
+w_rm = rlhf.fit_bradley_terry(rlhf.transition_counts(ya, START, V_ch),
+                              rlhf.transition_counts(yb, START, V_ch), prefer_a, l2=1e-2)
+R_rm = w_rm.reshape(V_ch, V_ch)                              # reward of each transition a -> b
+
+# held-out comparisons: how often do the reward model and the annotator agree with the hidden score?
+ta, tb = (rlhf.sample_markov(P_ref, 2000, START, T_len, seed=s) for s in (4, 5))
+sa, sb = human_score(ta), human_score(tb)
+differ = sa != sb
+rm_agree = np.mean((rlhf.sequence_reward(R_rm, ta, START) > rlhf.sequence_reward(R_rm, tb, START))[differ]
+                   == (sa > sb)[differ])
+annotator_agree = np.mean(1 / (1 + np.exp(-np.abs(sa - sb)[differ])))
+print(f"reward model from {n_pairs} comparisons: agrees with the hidden score on {rm_agree:.0%} of "
+      f"held-out pairs (a simulated annotator: {annotator_agree:.0%}; a coin: 50%)")
+assert rm_agree > 0.55
+
+# the exact optimum for beta = 0.2: check pi* = pi_ref e^{r/beta} / Z on samples, and J(pi*) = beta log Z
+beta = 0.2
+trans_opt, log_z = rlhf.kl_optimum(P_ref, R_rm, beta, T_len, START)
+y_opt = rlhf.sample_markov(trans_opt, pick(full=20000, fast=5000), START, seed=6)
+log_ratio = rlhf.markov_log_prob(trans_opt, y_opt, START) - rlhf.markov_log_prob(P_ref, y_opt, START)
+r_opt = rlhf.sequence_reward(R_rm, y_opt, START)
+assert np.allclose(log_ratio, r_opt / beta - log_z)
+J_mc = r_opt.mean() - beta * log_ratio.mean()
+print(f"beta = {beta}: J(pi*) by Monte Carlo {J_mc:.3f}, beta log Z = {beta * log_z:.3f}; "
+      f"reference model's J = E[r] = {rlhf.sequence_reward(R_rm, ta, START).mean():.3f}")
+assert abs(J_mc - beta * log_z) < 1e-9 + 0.01 * abs(beta * log_z)
+
+# REINFORCE, the sampling way to the same optimum
+pol, hist = rlhf.reinforce_kl(P_ref, R_rm, beta, T_len, START, steps=pick(full=400, fast=150), seed=7)
+print(f"REINFORCE on the bigram's logits, {len(hist)} steps of 256 samples: J = {np.mean(hist[-20:]):.3f} "
+      f"(started at {hist[0]:.3f}; cannot exceed {beta * log_z:.3f})")
+assert hist[0] < np.mean(hist[-20:]) < beta * log_z + 0.05
+
+# %% [markdown]
+# The exact optimum satisfies $\pi^* = \pi_{\text{ref}}\, e^{r/\beta}/Z$ on every sample, its
+# objective is $\beta \log Z$, and REINFORCE {cite}`williams1992simple`, which only samples
+# and nudges the bigram's logits, climbs to just below it. Now the question RLHF lives
+# with: what happens to the **hidden** score, the thing the comparisons were about, as
+# the policy follows the learned reward harder (smaller $\beta$)?
+
+# %%
+betas = [1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02]
+n_eval = pick(full=4000, fast=1000)
+y_ref = rlhf.sample_markov(P_ref, n_eval, START, T_len, seed=8)
+sweep = [(0.0, rlhf.sequence_reward(R_rm, y_ref, START).mean(), human_score(y_ref).mean(), y_ref[0])]
+for b in betas:
+    trans_b, log_z_b = rlhf.kl_optimum(P_ref, R_rm, b, T_len, START)
+    y_b = rlhf.sample_markov(trans_b, n_eval, START, seed=8)
+    r_b = rlhf.sequence_reward(R_rm, y_b, START)
+    kl_b = r_b.mean() / b - log_z_b                       # KL(pi* || pi_ref), exact up to sampling
+    sweep.append((kl_b, r_b.mean(), human_score(y_b).mean(), y_b[0]))
+kls, proxy, hidden, examples = zip(*sweep)
+for b, kl, pr, hs, ex in zip([np.inf] + betas, kls, proxy, hidden, examples):
+    print(f"beta {b:>5}: KL {kl:6.1f} nats, learned reward {pr:6.2f}, hidden score {hs:5.2f} | "
+          f"{tok.decode(ex)!r:.62}")
+best = int(np.argmax(hidden))
+assert np.all(np.diff(proxy) > 0) and 0 < best < len(hidden) - 1 and hidden[-1] < 0.7 * hidden[best]
+
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.plot(kls, np.array(proxy) - proxy[0], "o-", label="learned reward (what is optimised)")
+ax.plot(kls, np.array(hidden) - hidden[0], "s-", label="hidden score (what the annotator wanted)")
+ax.set(xscale="symlog", xlabel=r"KL$(\pi^* \,\Vert\, \pi_{\mathrm{ref}})$ in nats (smaller $\beta$ to the right)",
+       ylabel="gain over the reference model", title="Optimising a learned reward: first help, then harm")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# At first the learned reward and the hidden score rise together: the reward model has
+# learned something true (more spaces, fewer impossible letter pairs). Pushed further,
+# the policy finds what the reward model over-values and produces it over and over
+# (see the samples for the smallest $\beta$): the learned reward keeps climbing while the
+# score it stood in for falls back by half. This is **reward over-optimisation** (奖励过度优化),
+# Goodhart's law in RLHF, measured at scale by {cite}`gao2023scaling`; it is why the KL
+# penalty, early stopping and fresh comparisons on the new policy's outputs are part of
+# every recipe. What the miniature does not show: real annotators disagree and are
+# inconsistent, real reward models are large networks that can be fooled in less
+# visible ways, and the policy is optimised by PPO on a network, not solved exactly.
+
+# %% [markdown]
+# ## 5. Challenges
 #
 # * **Scale and its cost.** Test loss falls smoothly, as a power law, with
 #   parameters, data and compute {cite}`kaplan2020scaling`, and for a fixed compute
@@ -676,7 +843,8 @@ print(f"the price is memory: GPT-2 small's cache for 1,024 tokens = 2 (k, v) x 1
 #   gamed ({doc}`../08_evaluation/evaluation_concepts`).
 # * **Control.** Guidance (section 2) trades diversity for faithfulness; making a
 #   model follow a complex prompt exactly (counting objects, spatial relations,
-#   text inside images) remains hard.
+#   text inside images) remains hard. Learning from human feedback (section 4) steers
+#   a model towards what people prefer, as far as a learned reward can tell.
 # * **Misuse and regulation.** Deepfakes, misinformation and copyright disputes have
 #   led to law: China's *Interim Measures for the Management of Generative AI
 #   Services* (in force since August 2023) {cite}`cac2023genai` and the EU's
@@ -744,4 +912,27 @@ print(f"the price is memory: GPT-2 small's cache for 1,024 tokens = 2 (k, v) x 1
 # sequences of full length. The cache, not the arithmetic, limits how many users are
 # served at once, which motivates grouped-query attention (fewer key/value heads),
 # cache quantisation and paged memory management.
+# :::
+#
+# :::{exercise}
+# :label: trends-concepts-ex-reward-data
+# Fit the reward model of section 4 on 500 comparisons instead of `n_pairs`, and then
+# on 5,000, and redo the sweep over $\beta$ for each. How well does each reward model
+# agree with the hidden score on held-out pairs, how high does the hidden score get,
+# and at what KL does it peak?
+# :::
+#
+# :::{solution} trends-concepts-ex-reward-data
+# :class: dropdown
+# In the course's runs: with 500 comparisons the reward model agreed with the hidden
+# score on 61% of held-out pairs; the hidden score peaked at about 2.4 (the reference
+# model: 1.25) near a KL of 24 nats, and the most optimised policies wrote
+# "bumipumpum...", scoring 0. With 2,000 comparisons (fast mode): 65%, a peak of about
+# 4.1 near 37 nats. With 5,000 (full mode): 71%, a peak of about 5.7 near 29 nats, and
+# still a fall to about 2.5 at the smallest $\beta$. A better reward model can be followed
+# further and to a better place, but every one of them is eventually exploited: the
+# same pattern {cite}`gao2023scaling` measured with reward models of growing size.
+# Comparisons of the *current* policy's outputs (not only of the reference's) are the
+# other remedy, which is why preference data is often collected in rounds, each on the
+# latest policy.
 # :::

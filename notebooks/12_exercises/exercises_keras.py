@@ -48,10 +48,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[keras,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import os
@@ -66,7 +69,7 @@ from keras import layers, ops
 
 import aigc_course.keras.gan as zoo_gan
 import aigc_course.keras.vae as zoo_vae
-from aigc_course import is_fast, pick
+from aigc_course import check_gpu, is_fast, pick
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.exercises import check, choose, list_exercises
@@ -75,6 +78,7 @@ from aigc_course.keras.core import apply_gradients
 from aigc_course.likelihood import binarize
 from aigc_course.plotting import plot_history, show_images
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 print("exercises that check() knows:", ", ".join(list_exercises()))

@@ -47,10 +47,13 @@
 # ```
 
 # %%
-# On Colab, install the course package (does nothing on your own machine).
-import sys
-if "google.colab" in sys.modules:
-    # %pip install -q "aigc-course[torch,data] @ git+https://github.com/aigc-course/aigc-course"
+# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
+# where it is installed already, this cell does nothing.
+try:
+    import aigc_course
+except ImportError:
+    print("Installing the course package (about a minute) ...")
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
 
 # %%
 import copy
@@ -63,7 +66,7 @@ from torch import nn
 
 import aigc_course.torch.gan as zoo_gan
 import aigc_course.torch.vae as zoo_vae
-from aigc_course import is_fast, pick
+from aigc_course import check_gpu, is_fast, pick
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.exercises import check, choose, list_exercises
@@ -71,6 +74,7 @@ from aigc_course.likelihood import binarize
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import get_device, set_seed
 
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
