@@ -52,7 +52,7 @@ def checker():
     if site_check.find_chromium() is None:
         pytest.fail("no Chromium: install Debian's chromium (apt-get install chromium) or set AIGC_CHROMIUM")
     # Paths of this machine that must never show on a page: the checkout, the folder
-    # beside it (../shared/data), the home folder and the temporary folder.
+    # beside it (where the shared data folder lives), the home folder and the temporary folder.
     forbidden = site_check.machine_paths(ROOT.parent, Path(tempfile.gettempdir()))
     with site_check.SiteChecker(SITE, forbidden=[p + "/" for p in forbidden]) as c:
         yield c
