@@ -18,7 +18,7 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 NBFLAGS ?=
 
-.PHONY: book assets site-test test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark check-install quality clean
+.PHONY: book assets site-test test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark check-install quality pretrain clean
 
 install: $(VENV)/.installed
 
@@ -105,6 +105,14 @@ quality: install
 	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/quality.py --framework keras --dataset mnist --preset $(QUALITY_PRESET)
 	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/quality.py --framework keras --dataset fashion_mnist --preset $(QUALITY_PRESET)
 	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/quality.py --framework keras --dataset shakespeare --preset $(QUALITY_PRESET)
+
+# Train one published checkpoint with its full recipe (resumable: run it again to go on),
+# evaluate it on held-out data and publish weights + card into pretrained/:
+#   make pretrain MODEL=dcgan DATASET=mnist [MINUTES=60]
+#   make pretrain            # lists the recipes
+MINUTES ?=
+pretrain: install
+	$(BIN)/python benchmarks/pretrain.py $(MODEL) $(DATASET) $(if $(MINUTES),--minutes $(MINUTES))
 
 clean:
 	rm -rf _build .pytest_cache

@@ -71,6 +71,26 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
     return ax
 
 
+def compare_samples(yours: np.ndarray, course: np.ndarray, your_title: str, course_title: str,
+                    nrow: int | None = None, figsize: float = 4.2):
+    """Two sample grids side by side: the student's run and the course checkpoint.
+
+    ``yours`` and ``course``: grayscale images in [0, 1], (N, H, W) or with a channel
+    axis. The titles say how each was trained (``pretrained.describe``). Returns the
+    two axes.
+    """
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(1, 2, figsize=(2 * figsize, figsize + 0.6))
+    for ax, images, title in zip(axes, (yours, course), (your_title, course_title)):
+        show_images(images, title="\n".join(textwrap.wrap(title, 42)), nrow=nrow, ax=ax)
+        ax.title.set_fontsize(9)
+    plt.tight_layout()
+    return axes
+
+
 def show_sample_grid(samples: np.ndarray, epoch: int, nrow: int | None = None):
     """The per-epoch sample grid drawn by both frameworks' ``SampleGrid`` callbacks."""
     import matplotlib.pyplot as plt

@@ -60,14 +60,15 @@ from .config import cache_dir, display_path
 
 __all__ = ["REPOSITORY", "PINNED_REF", "MAX_TOTAL_BYTES", "NotPublishedError", "available", "card",
            "load", "tokenizer", "use_only", "publish", "repository_folder", "base_url",
-           "cache_folder", "read_index", "CARD_FIELDS"]
+           "cache_folder", "read_index", "CARD_FIELDS", "is_published", "describe", "history",
+           "training_summary"]
 
 #: The repository the checkpoints are published in (``repository.url`` of ``_config.yml``).
 REPOSITORY = "https://github.com/aigc-course/aigc-course"
 #: The ref downloads are pinned to: the same release as ``repository.install_ref`` of
 #: ``_config.yml``, the ref the notebooks' install cell installs (a test checks they agree;
 #: bump both together when releasing). The ONE place this module names a ref.
-PINNED_REF = "v0.2.0"
+PINNED_REF = "v0.3.0"
 FOLDER = "pretrained"
 INDEX = "index.json"
 INDEX_FORMAT = "aigc_course.pretrained"
@@ -338,6 +339,68 @@ def load(name: str, dataset: str, framework: str = "torch", *, folder=None, devi
         from .keras import weights
         weights.from_arrays(model, arrays)
     return model
+
+
+def is_published(name: str, dataset: str, folder=None) -> bool:
+    """True when a checkpoint of ``name`` on ``dataset`` is published (smoke tests count
+    too; see ``card(...)["smoke_test"]``)."""
+    _check_name(name)
+    return _key(name, dataset) in read_index(folder)["checkpoints"]
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _hardware_short(hardware: str) -> str:
+    """'CPU (AMD EPYC ..., x86_64, 2 logical cores, torch ..., 2 threads)' -> 'a 2-thread CPU'."""
+    low = hardware.strip().lower()
+    if low in ("cpu", "cuda", "gpu", "mps") or low.startswith("cuda:"):  # a device name
+        return {"cpu": "a CPU", "mps": "an Apple GPU"}.get(low, "a GPU")
+    m = re.search(r"(\d+) threads", hardware)
+    if hardware.startswith("CPU"):
+        return f"a CPU ({m.group(1)} threads)" if m else "a CPU"
+    m = re.match(r"GPU \(([^)]*)\)", hardware)
+    return f"a {m.group(1)} GPU" if m else hardware
+
+
+def training_summary(epochs: int, n_examples: int, seconds: float, hardware: str,
+                     unit: str = "images") -> str:
+    """'30 epochs on 5,000 images, 14 min on a CPU (2 threads)': one line for a run."""
+    return (f"{epochs} epoch{'s' if epochs != 1 else ''} on {n_examples:,} {unit}, "
+            f"{_duration(seconds)} on {_hardware_short(hardware)}")
+
+
+def describe(name: str, dataset: str, folder=None) -> str:
+    """One line saying how the published checkpoint was trained, from its card:
+    ``"course checkpoint: 100 epochs on 5,000 images (offline MNIST subset), 6 min on a
+    CPU (2 threads)"``. Labs put it beside the student's own run."""
+    c = card(name, dataset, folder)
+    data = c["data"]
+    unit = "images" if name not in TEXT_MODELS else ("tokens" if dataset == "melodies" else "characters")
+    line = "course checkpoint: " + training_summary(c.get("epochs", 0), data["n_examples"],
+                                                    c["wall_time_s"], c["hardware"], unit)
+    if data.get("offline_subset"):
+        line = line.replace(f"{data['n_examples']:,} images", f"{data['n_examples']:,} images (offline MNIST subset)")
+    if c.get("smoke_test"):
+        line += " [smoke test, not a recipe result]"
+    return line
+
+
+def history(name: str, dataset: str, folder=None) -> dict:
+    """The published checkpoint's training curves, ``{name: [one value per epoch]}``
+    (the losses the trainer logged, and ``val_nats`` for text models), as recorded by
+    the recipe: what a lab plots when ``AIGC_COURSE_PRETRAINED=1`` skips training."""
+    c = card(name, dataset, folder)
+    curves = c.get("history")
+    if not curves:
+        raise ValueError(f"{name}/{dataset}: its card records no training history")
+    return {k: list(v) for k, v in curves.items()}
 
 
 def tokenizer(name: str, dataset: str, folder=None):

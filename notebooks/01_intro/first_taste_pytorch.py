@@ -30,7 +30,8 @@
 # :class: tip
 # In full mode training takes about 2,500 gradient steps, roughly a minute on a laptop
 # CPU and seconds on a GPU. With `AIGC_COURSE_FAST=1` (what the course's CI sets) it is
-# cut to 128 small steps, so the digits on this page are blurry.
+# cut to 128 small steps, so the digits on this page are blurry. With
+# `AIGC_COURSE_PRETRAINED=1` the notebook skips training and loads the course checkpoint.
 # ```
 
 # %%
@@ -40,7 +41,7 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import time
@@ -49,12 +50,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import check_gpu, is_fast, pick
+from aigc_course import check_gpu, is_fast, pick, pretrained
 from aigc_course.data import load_mnist, random_subset
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, get_device, set_seed
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -83,11 +84,16 @@ BATCH = pick(full=128, fast=32)
 STEPS = pick(full=2500, fast=128)                      # gradient steps in total
 epochs = max(1, round(STEPS / (len(images) // BATCH)))
 start = time.perf_counter()
-history = vae.fit(images, epochs=epochs, batch_size=BATCH, seed=0, verbose=pick(full=1, fast=2))
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    vae = pretrained.load("vae", "mnist", device=device)
+    losses = pretrained.history("vae", "mnist")
+else:
+    losses = vae.fit(images, epochs=epochs, batch_size=BATCH, seed=0, verbose=pick(full=1, fast=2)).history
 seconds = time.perf_counter() - start
-print(f"{epochs} epochs, {epochs * (len(images) // BATCH):,} steps in {seconds:.0f} s")
+print(pretrained.describe("vae", "mnist") if pretrained.use_only() else
+      f"{epochs} epochs, {epochs * (len(images) // BATCH):,} steps in {seconds:.0f} s")
 
-plot_history(history.history, title="VAE training (PyTorch)")
+plot_history(losses, title="VAE training (PyTorch)")
 plt.show()
 
 # %% [markdown]
@@ -119,6 +125,29 @@ show_images(np.concatenate([originals, vae.reconstruct(x_test[:12])]), nrow=12, 
 
 # %%
 show_images(vae.sample(64, seed=0), nrow=16, figsize=9, title="64 samples from the VAE");
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
+#
+# This page was built in fast mode: the model above trained for seconds. The course also
+# publishes this VAE trained with the full recipe (`make pretrain MODEL=vae DATASET=mnist`),
+# one file for PyTorch and Keras ({doc}`../08_evaluation/results` scores it). Left your
+# model, right the checkpoint: the same 64 random codes, and the ELBO on the same test digits.
+
+# %%
+if pretrained.is_published("vae", "mnist"):
+    course = pretrained.load("vae", "mnist", device=device)
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(epochs, len(images), seconds,
+                                                             "GPU" if gpu else "CPU"))
+    compare_samples(vae.sample(64, seed=0), course.sample(64, seed=0), your_title,
+                    pretrained.describe("vae", "mnist"), nrow=8)
+    plt.show()
+    print(f"test ELBO on the same 500 digits (higher is better): yours {elbo_trained:.1f}, "
+          f"the checkpoint's {course.elbo(x_test[:500], seed=0).mean():.1f} nats per image")
+else:
+    print("The course checkpoint vae/mnist is not published yet: "
+          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
 
 # %% [markdown]
 # ## 5. A walk through the latent space

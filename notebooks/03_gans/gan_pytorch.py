@@ -31,6 +31,8 @@
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) training is cut to a few
 # seconds on a CPU, so the digits below are blurry. On a Colab GPU, leave it unset:
 # the full run (30 epochs on 60,000 images) takes a few minutes.
+# With `AIGC_COURSE_PRETRAINED=1` the lab skips training and loads the course checkpoint
+# (trained with the full recipe) instead.
 # ```
 
 # %%
@@ -40,21 +42,22 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import tempfile
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -126,14 +129,20 @@ show_source(type(gan).train_step)
 # %%
 EPOCHS = pick(full=30, fast=3)
 BATCH = pick(full=128, fast=64)
-checkpoint_dir = run_dir("gan_pytorch", model=gan, data=images, epochs=EPOCHS,
-                         batch_size=BATCH, seed=0)
-history = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                  callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
-                  checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2))
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    gan = pretrained.load("gan", "mnist", device=device)
+    losses = pretrained.history("gan", "mnist")
+else:
+    checkpoint_dir = run_dir("gan_pytorch", model=gan, data=images, epochs=EPOCHS,
+                             batch_size=BATCH, seed=0)
+    losses = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
+                     callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
+                     checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2)).history
+train_seconds = time.perf_counter() - t0
 
 # %%
-plot_history(history.history, title="GAN losses (PyTorch)")
+plot_history(losses, title="GAN losses (PyTorch)")
 plt.show()
 
 # %% [markdown]
@@ -154,6 +163,28 @@ reloaded = MODELS["gan"]().to(device).load(path)
 new_digits = reloaded.sample(64, seed=123)
 assert np.array_equal(new_digits, gan.sample(64, seed=123)), "reloaded model differs"
 show_images(new_digits, title="New digits from the reloaded generator", nrow=8);
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
+#
+# This page was built in fast mode, so the digits above come from seconds of training.
+# The course also publishes this GAN trained with the full recipe
+# (`make pretrain MODEL=gan DATASET=mnist`), the same file for PyTorch and Keras; its
+# scores are in {doc}`../08_evaluation/results`. Both generators below draw from the same
+# 64 noise vectors.
+
+# %%
+if pretrained.is_published("gan", "mnist"):
+    course = pretrained.load("gan", "mnist", device=device)
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(len(losses["d_loss"]), len(images),
+                                                             train_seconds, "GPU" if gpu else "CPU"))
+    compare_samples(gan.sample(64, seed=123), course.sample(64, seed=123), your_title,
+                    pretrained.describe("gan", "mnist"))
+    plt.show()
+else:
+    print("The course checkpoint gan/mnist is not published yet: "
+          "`make pretrain MODEL=gan DATASET=mnist` trains it.")
 
 # %% [markdown]
 # ## 6. What goes wrong in common tutorial code

@@ -39,6 +39,8 @@
 # the comparisons between knobs are not meaningful: they only show that the code runs.
 # On a Colab GPU leave it unset: the full run takes about 10 minutes
 # (An estimate: it has not been timed on a GPU yet.)
+# With `AIGC_COURSE_PRETRAINED=1` the DCGAN, the conditional GAN and the WGAN-GP are not
+# trained: the lab loads the course checkpoints (trained with the full recipe) instead.
 # ```
 
 # %%
@@ -48,7 +50,7 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import os
@@ -65,15 +67,15 @@ import numpy as np
 from keras import ops
 
 import aigc_course.keras.gan_variants as variants
-from aigc_course import check_gpu, is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.keras.tricks import GradientClipper, clip_gradients, grad_norm
 from aigc_course.metrics import frechet_distance, mode_coverage
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.plotting import compare_samples, plot_history, show_images
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 
@@ -159,17 +161,53 @@ show_source(gan_module, start="# --- losses", end="# --- end losses")
 
 # %%
 t0 = time.perf_counter()
-history_dcgan = dcgan.fit(images, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
-                          callbacks=[SampleGrid(every=pick(full=5, fast=2), n=32)],
-                          verbose=pick(full="auto", fast=2))
-print(f"trained in {time.perf_counter() - t0:.0f} s")
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    dcgan = pretrained.load("dcgan", "mnist", framework="keras")
+    history_dcgan = pretrained.history("dcgan", "mnist")
+else:
+    history_dcgan = dcgan.fit(images, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
+                              callbacks=[SampleGrid(every=pick(full=5, fast=2), n=32)],
+                              verbose=pick(full="auto", fast=2)).history
+dcgan_seconds = time.perf_counter() - t0
+print(f"{'loaded' if pretrained.use_only() else 'trained'} in {dcgan_seconds:.0f} s")
 
 # %%
-plot_history(history_dcgan.history, title=f"DCGAN losses (Keras, {keras.backend.backend()})")
+plot_history(history_dcgan, title=f"DCGAN losses (Keras, {keras.backend.backend()})")
 plt.show()
 dcgan_scores = measure(dcgan.sample(N_EVAL, seed=0))
 print(f"DCGAN: {dcgan_scores['modes_hit']}/10 digits, KL {dcgan_scores['kl_to_uniform']:.3f}, "
       f"Fréchet distance {dcgan_scores['fd']:.2f}")
+
+# %% [markdown]
+# ### Your DCGAN beside the course checkpoint
+#
+# This page was built in fast mode: a narrow DCGAN, trained for seconds. The course also
+# publishes the DCGAN trained with the full recipe (`make pretrain MODEL=dcgan DATASET=mnist`),
+# the same file for PyTorch and Keras; its scores are in {doc}`../08_evaluation/results`.
+# Both generators below draw from the same noise vectors, and the evaluator scores the
+# checkpoint's samples as it scored yours.
+
+# %%
+def your_title(history, n_images, seconds):
+    """How your model was made: epochs, images, time and hardware of your run (or loaded)."""
+    if pretrained.use_only():
+        return "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+    epochs = len(next(iter(history.values())))
+    return "your run: " + pretrained.training_summary(epochs, n_images, seconds, "GPU" if gpu else "CPU")
+
+
+if pretrained.is_published("dcgan", "mnist"):
+    course_dcgan = pretrained.load("dcgan", "mnist", framework="keras")
+    compare_samples(dcgan.sample(64, seed=0), course_dcgan.sample(64, seed=0),
+                    your_title(history_dcgan, len(images), dcgan_seconds),
+                    pretrained.describe("dcgan", "mnist"))
+    plt.show()
+    s = measure(course_dcgan.sample(N_EVAL, seed=0))
+    print(f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
+          f"Fréchet distance {s['fd']:.2f}")
+else:
+    print("The course checkpoint dcgan/mnist is not published yet: "
+          "`make pretrain MODEL=dcgan DATASET=mnist` trains it.")
 
 # %% [markdown]
 # ## 3. Conditional GAN: any digit on demand
@@ -186,10 +224,15 @@ show_source(type(cgan).train_step)
 
 # %%
 t0 = time.perf_counter()
-history_cgan = cgan.fit(images, labels, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
-                        verbose=pick(full="auto", fast=2))
-print(f"trained in {time.perf_counter() - t0:.0f} s")
-plot_history(history_cgan.history, title=f"Conditional GAN losses (Keras, {keras.backend.backend()})")
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    cgan = pretrained.load("cgan", "mnist", framework="keras")
+    history_cgan = pretrained.history("cgan", "mnist")
+else:
+    history_cgan = cgan.fit(images, labels, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
+                            verbose=pick(full="auto", fast=2)).history
+cgan_seconds = time.perf_counter() - t0
+print(f"{'loaded' if pretrained.use_only() else 'trained'} in {cgan_seconds:.0f} s")
+plot_history(history_cgan, title=f"Conditional GAN losses (Keras, {keras.backend.backend()})")
 plt.show()
 
 # %% [markdown]
@@ -211,6 +254,30 @@ print(f"conditional accuracy: {ev.accuracy(cgan_samples, asked):.1%} of samples 
       f"(the evaluator reads real test digits with accuracy {ev.test_accuracy:.1%})")
 print(f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_uniform']:.3f}, "
       f"Fréchet distance {cgan_scores['fd']:.2f}")
+
+# %% [markdown]
+# ### Your conditional GAN beside the course checkpoint
+#
+# The course also publishes the conditional GAN trained with the full recipe
+# (`make pretrain MODEL=cgan DATASET=mnist`), the same file for PyTorch and Keras (see
+# {doc}`../08_evaluation/results`). Both models are asked for the same digits, one row per
+# digit, with the same noise vectors; the evaluator then measures the checkpoint's
+# conditional accuracy.
+
+# %%
+if pretrained.is_published("cgan", "mnist"):
+    course_cgan = pretrained.load("cgan", "mnist", framework="keras")
+    digits = np.repeat(np.arange(10), N_PER_DIGIT)          # row d: digit d, for both models
+    compare_samples(cgan.sample(len(digits), seed=0, labels=digits),
+                    course_cgan.sample(len(digits), seed=0, labels=digits),
+                    your_title(history_cgan, len(images), cgan_seconds),
+                    pretrained.describe("cgan", "mnist"), nrow=N_PER_DIGIT)
+    plt.show()
+    print(f"course checkpoint: conditional accuracy "
+          f"{ev.accuracy(course_cgan.sample(N_EVAL, seed=0, labels=asked), asked):.1%}")
+else:
+    print("The course checkpoint cgan/mnist is not published yet: "
+          "`make pretrain MODEL=cgan DATASET=mnist` trains it.")
 
 # %% [markdown]
 # ## 4. WGAN-GP
@@ -238,14 +305,19 @@ show_source(type(wgan).train_step)
 # %%
 (wgan_images,) = random_subset(pick(full=len(images), fast=64), images, seed=4)
 t0 = time.perf_counter()
-history_wgan = wgan.fit(wgan_images, epochs=pick(full=4, fast=2), batch_size=pick(full=64, fast=32),
-                        verbose=pick(full="auto", fast=2))
-print(f"trained in {time.perf_counter() - t0:.0f} s")
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    wgan = pretrained.load("wgan_gp", "mnist", framework="keras")
+    history_wgan = pretrained.history("wgan_gp", "mnist")
+else:
+    history_wgan = wgan.fit(wgan_images, epochs=pick(full=4, fast=2), batch_size=pick(full=64, fast=32),
+                            verbose=pick(full="auto", fast=2)).history
+wgan_seconds = time.perf_counter() - t0
+print(f"{'loaded' if pretrained.use_only() else 'trained'} in {wgan_seconds:.0f} s")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-plot_history(history_wgan.history, keys=["critic_loss", "g_loss"], title="WGAN-GP losses", ax=axes[0])
-plot_history(history_wgan.history, keys=["w_dist", "gp"], title="Wasserstein estimate and penalty",
+plot_history(history_wgan, keys=["critic_loss", "g_loss"], title="WGAN-GP losses", ax=axes[0])
+plot_history(history_wgan, keys=["w_dist", "gp"], title="Wasserstein estimate and penalty",
              ax=axes[1])
 axes[1].set_ylabel("value")
 plt.show()
@@ -261,6 +333,28 @@ print(f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_un
 # caught up in the first epoch), which makes it worth watching. The gradient penalty
 # stays small when the critic's slope is held near 1.
 #
+# ### Your WGAN-GP beside the course checkpoint
+#
+# The course also publishes the WGAN-GP trained with the full recipe
+# (`make pretrain MODEL=wgan_gp DATASET=mnist`), the same file for PyTorch and Keras (see
+# {doc}`../08_evaluation/results`). The same noise vectors for both generators, and the
+# same evaluator:
+
+# %%
+if pretrained.is_published("wgan_gp", "mnist"):
+    course_wgan = pretrained.load("wgan_gp", "mnist", framework="keras")
+    compare_samples(wgan.sample(64, seed=0), course_wgan.sample(64, seed=0),
+                    your_title(history_wgan, len(wgan_images), wgan_seconds),
+                    pretrained.describe("wgan_gp", "mnist"))
+    plt.show()
+    s = measure(course_wgan.sample(N_EVAL, seed=0))
+    print(f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
+          f"Fréchet distance {s['fd']:.2f}")
+else:
+    print("The course checkpoint wgan_gp/mnist is not published yet: "
+          "`make pretrain MODEL=wgan_gp DATASET=mnist` trains it.")
+
+# %% [markdown]
 # ## 5. Diagnosing mode collapse
 #
 # A collapsed generator can produce beautiful samples, all of a few digits. Count the

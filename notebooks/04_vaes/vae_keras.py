@@ -40,7 +40,9 @@
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) every training run is cut to a
 # few seconds on a CPU, so the digits below are blurry and the likelihoods poor. On a
 # Colab GPU, leave it unset: the full lab (60,000 images, 30 epochs for the main
-# model) takes a few minutes.
+# model) takes a few minutes. With `AIGC_COURSE_PRETRAINED=1` the lab skips training the
+# main VAE and the CVAE and loads the course checkpoints instead (the variants it trains
+# for teaching, with a 2-D latent, $\beta = 4$ and pitfall 2's loss, still train).
 # ```
 
 # %%
@@ -50,7 +52,7 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import os
@@ -59,19 +61,20 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before impor
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
 
 import tempfile
+import time
 from statistics import NormalDist
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.likelihood import binarize, nats_to_bits_per_dim
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.plotting import compare_samples, plot_history, show_images
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 BACKEND = keras.backend.backend()
 print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
@@ -147,10 +150,16 @@ show_source(type(vae).train_step)
 EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=32)
 VERBOSE = pick(full="auto", fast=2)
-checkpoint_dir = run_dir("vae_keras", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH)
-history = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                  callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
-                  checkpoint_dir=checkpoint_dir, verbose=VERBOSE)
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    vae = pretrained.load("vae", "mnist", framework="keras")
+    losses = pretrained.history("vae", "mnist")
+else:
+    checkpoint_dir = run_dir("vae_keras", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH)
+    losses = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
+                     callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
+                     checkpoint_dir=checkpoint_dir, verbose=VERBOSE).history
+train_seconds = time.perf_counter() - t0
 
 
 # %%
@@ -164,9 +173,9 @@ def plot_vae_history(hist, title):
     plt.show()
 
 
-plot_vae_history(history.history, f"VAE (Keras, {BACKEND})")
-print(f"last epoch: -ELBO {history.history['loss'][-1]:.1f} = reconstruction "
-      f"{history.history['recon'][-1]:.1f} + KL {history.history['kl'][-1]:.1f} nats per image")
+plot_vae_history(losses, f"VAE (Keras, {BACKEND})")
+print(f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
+      f"{losses['recon'][-1]:.1f} + KL {losses['kl'][-1]:.1f} nats per image")
 
 # %% [markdown]
 # Both curves are in **nats per image**. The reconstruction term falls as the decoder
@@ -188,6 +197,28 @@ show_images(test_images[:16] / 255.0, nrow=8, ax=axes[0], title="test digits")
 show_images(vae.reconstruct(test_images[:16]), nrow=8, ax=axes[1], title="their reconstructions")
 plt.show()
 show_images(vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I)", nrow=8);
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
+#
+# This page was built in fast mode, so the VAE above trained for seconds. The course also
+# publishes this VAE trained with the full recipe (`make pretrain MODEL=vae DATASET=mnist`),
+# one file that the PyTorch and the Keras lab both load; {doc}`../08_evaluation/results`
+# scores all the checkpoints. Below, the same 64 codes $z$ (the same seed) decoded by your
+# model and by the checkpoint; section 7 measures both on the same test digits.
+
+# %%
+if pretrained.is_published("vae", "mnist"):
+    course = pretrained.load("vae", "mnist", framework="keras")
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(EPOCHS, len(images), train_seconds,
+                                                             "GPU" if gpu else "CPU"))
+    compare_samples(vae.sample(64, seed=123), course.sample(64, seed=123), your_title,
+                    pretrained.describe("vae", "mnist"), nrow=8)
+    plt.show()
+else:
+    print("The course checkpoint vae/mnist is not published yet: "
+          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
 
 # %% [markdown]
 # ## 6. Walking through the latent space
@@ -287,6 +318,24 @@ plt.show()
 # MNIST test digits with $k = 5000$ {cite}`burda2016iwae`; the binarization protocol must
 # match before numbers are compared (we threshold; most papers sample).
 #
+# The course checkpoint (section 5) on the same test digits, with the same bounds. (Its card,
+# `pretrained.card("vae", "mnist")["metrics"]`, reports bounds on other test digits binarized
+# by sampling, so its numbers differ from these.)
+
+# %%
+if pretrained.is_published("vae", "mnist"):
+    course_bounds = {"ELBO": course.elbo(x_eval, seed=0),
+                     f"IWAE, k = {ks[-1]}": course.iwae_bound(x_eval, k=ks[-1], seed=0)}
+    print(f"{str(n_eval) + ' test digits':>28}   {'your VAE':^29}   {'course checkpoint':^29}")
+    for (name, theirs), yours in zip(course_bounds.items(), (elbo, bounds[ks[-1]])):
+        a, b = -yours.mean(), -theirs.mean()
+        print(f"{name + ': -log p(x) <=':>28}   {a:7.2f} nats, {nats_to_bits_per_dim(a):.4f} bits/dim"
+              f"   {b:7.2f} nats, {nats_to_bits_per_dim(b):.4f} bits/dim")
+else:
+    print("The course checkpoint vae/mnist is not published yet: "
+          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
+
+# %% [markdown]
 # ## 8. $\beta$-VAE: trading reconstruction for KL
 #
 # A $\beta$-VAE {cite}`higgins2017betavae` multiplies the KL term by $\beta$. Train the same
@@ -297,7 +346,7 @@ set_seed(0)
 vae_b4 = MODELS["vae"](beta=4.0)
 history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE)
 
-runs = {"beta = 1": (vae, history.history), "beta = 4": (vae_b4, history_b4.history)}
+runs = {"beta = 1": (vae, losses), "beta = 4": (vae_b4, history_b4.history)}
 fig, axes = plt.subplots(2, 2, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
 for ax, part, name in ((axes[0, 0], "recon", "reconstruction term"), (axes[0, 1], "kl", "KL term")):
     ax.bar(list(runs), [h[part][-1] for _, h in runs.values()], color=["tab:blue", "tab:orange"])
@@ -311,8 +360,8 @@ for name, (model, h) in runs.items():
     test_elbo[name] = model.elbo(x_eval, seed=0).mean()
     print(f"{name}: training recon {h['recon'][-1]:.1f}, KL {h['kl'][-1]:.1f}; "
           f"test ELBO {test_elbo[name]:.1f} nats")
-assert history_b4.history["kl"][-1] < history.history["kl"][-1]
-assert history_b4.history["recon"][-1] > history.history["recon"][-1]
+assert history_b4.history["kl"][-1] < losses["kl"][-1]
+assert history_b4.history["recon"][-1] > losses["recon"][-1]
 assert test_elbo["beta = 4"] < test_elbo["beta = 1"]
 
 # %% [markdown]
@@ -337,7 +386,13 @@ show_source(MODELS["cvae"].train_step)
 # %%
 set_seed(0)
 cvae = MODELS["cvae"]()
-history_c = cvae.fit(images, labels, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE)
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    cvae = pretrained.load("cvae", "mnist", framework="keras")
+    losses_c = pretrained.history("cvae", "mnist")
+else:
+    losses_c = cvae.fit(images, labels, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE).history
+cvae_seconds = time.perf_counter() - t0
 print(f"parameters: CVAE {cvae.count_params():,}, VAE {vae.count_params():,}")
 digits = np.repeat(np.arange(10), 8)               # eight of each digit, one row per digit
 show_images(cvae.sample(80, seed=123, labels=digits), nrow=8, figsize=5,
@@ -372,6 +427,30 @@ assert test_ll.mean() > wrong_ll.mean()
 # what each class looks like. (A bound on $\log p(x \mid y)$ is not comparable with the
 # VAE's bound on $\log p(x)$: $\log p(x) = \log \sum_y p(y)\, p(x \mid y)$.)
 #
+# ### Your run beside the course checkpoint: the CVAE
+#
+# The course publishes a CVAE trained with the full recipe too (`make pretrain MODEL=cvae
+# DATASET=mnist`), the same file for PyTorch and Keras. The same rows of digits from both
+# models (the same seed), and the same bound on $\log p(x \mid y)$ on the same test digits:
+
+# %%
+if pretrained.is_published("cvae", "mnist"):
+    course_c = pretrained.load("cvae", "mnist", framework="keras")
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(EPOCHS, len(images), cvae_seconds,
+                                                             "GPU" if gpu else "CPU"))
+    compare_samples(cvae.sample(80, seed=123, labels=digits),
+                    course_c.sample(80, seed=123, labels=digits),
+                    your_title, pretrained.describe("cvae", "mnist"), nrow=8)
+    plt.show()
+    course_ll = course_c.iwae_bound(x_eval, test_labels[:n_eval], k=K_LABELS, seed=0)
+    print(f"IWAE bound (k = {K_LABELS}) on log p(x | y), true labels: yours {test_ll.mean():.1f} nats, "
+          f"the checkpoint's {course_ll.mean():.1f} nats")
+else:
+    print("The course checkpoint cvae/mnist is not published yet: "
+          "`make pretrain MODEL=cvae DATASET=mnist` trains it.")
+
+# %% [markdown]
 # ## 10. Save, reload, generate
 #
 # `save("….keras")` writes the configuration and the weights. `load` reads the weights
@@ -445,13 +524,13 @@ vae_mean = MODELS["vae"](beta=784.0)                 # == mean-over-pixels BCE +
 history_mean = vae_mean.fit(images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH,
                             verbose=VERBOSE)
 print(f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
-      f"(the VAE above: {history.history['kl'][-1]:.1f})")
+      f"(the VAE above: {losses['kl'][-1]:.1f})")
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 show_images(vae_mean.sample(16, seed=123), nrow=8, ax=axes[0], title="mean-over-pixels loss: samples")
 show_images(vae_mean.reconstruct(test_images[:16]), nrow=8, ax=axes[1],
             title="mean-over-pixels loss: reconstructions")
 plt.show()
-assert history_mean.history["kl"][-1] < 0.1 * history.history["kl"][-1]
+assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
 # %% [markdown]
 # The KL term is driven to (nearly) zero: $q(z \mid x)$ is the prior for every image, the

@@ -33,6 +33,8 @@
 # for a few dozen steps on a CPU, so the poems and plays below are gibberish and the
 # digits are blobs. On a Colab GPU, leave it unset: the full run takes about ten minutes
 # (An estimate: it has not been timed on a GPU yet.)
+# With `AIGC_COURSE_PRETRAINED=1` the lab skips training the CharRNN, the GPT and the
+# PixelCNN and loads the course checkpoints (trained with the full recipe) instead.
 # ```
 
 # %%
@@ -42,7 +44,7 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import time
@@ -53,14 +55,14 @@ import torch
 
 import aigc_course.torch.autoregressive as ar_module
 from aigc_course import ar_numpy as ar
-from aigc_course import check_gpu, is_fast, pick, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
 from aigc_course.data import load_mnist, load_shakespeare, load_tang_poems, random_subset
 from aigc_course.likelihood import bernoulli_nll_np, binarize, nats_to_bits_per_dim
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.text import CharTokenizer, make_windows
 from aigc_course.torch import MODELS, Callback, get_device, set_seed
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 AMP = "auto"   # mixed precision on a GPU: bfloat16 from compute capability 8.0, else float16 + scaler
@@ -182,19 +184,28 @@ assert abs(loss0 - np.log(V)) < 0.2
 # was built in fast mode with `verbose=2`, one line per epoch.
 
 # %%
-poem_val_cb = ValidationLoss(poem_val_w)
-history = rnn.fit(poem_train_w, epochs=pick(full=40, fast=2), batch_size=pick(full=64, fast=32),
-                  callbacks=[poem_val_cb], verbose=pick(full=1, fast=2), amp=AMP, seed=0)
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars  # the same ids
+    rnn = pretrained.load("char_rnn", "tang300", device=device)
+    poem_losses = pretrained.history("char_rnn", "tang300")
+    poem_val = poem_losses["val_nats"]  # measured by the recipe, on its own validation windows
+else:
+    poem_val_cb = ValidationLoss(poem_val_w)
+    poem_losses = rnn.fit(poem_train_w, epochs=pick(full=40, fast=2), batch_size=pick(full=64, fast=32),
+                          callbacks=[poem_val_cb], verbose=pick(full=1, fast=2), amp=AMP, seed=0).history
+    poem_val = poem_val_cb.values
+poem_seconds = time.perf_counter() - t0
 
 # %%
-ax = plot_history({"training": history.history["loss"], "validation": poem_val_cb.values},
+ax = plot_history({"training": poem_losses["loss"], "validation": poem_val},
                   title="CharRNN on Tang poems (PyTorch)")
 ax.axhline(np.log(V), color="gray", ls="--", label=f"uniform guess, ln {V}")
 ax.set_ylabel("cross-entropy (nats per character)")
 ax.legend()
 plt.show()
-print(f"final: training {history.history['loss'][-1]:.3f}, validation {poem_val_cb.values[-1]:.3f} "
-      f"nats/char (lowest validation {min(poem_val_cb.values):.3f})")
+print(f"final: training {poem_losses['loss'][-1]:.3f}, validation {poem_val[-1]:.3f} "
+      f"nats/char (lowest validation {min(poem_val):.3f})")
 
 # %% [markdown]
 # The training loss is averaged over each epoch, while the model is still improving;
@@ -232,7 +243,33 @@ for name, kw in DECODING.items():
 # characters. With little training (fast mode) the output is mostly frequent
 # characters and punctuation. After a full run, look for the 5- or 7-character rhythm
 # of the corpus, and use the overlap to judge how much is recited rather than new.
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
 #
+# This page was built in fast mode, so the poems above come from a tiny model trained for
+# seconds. The course also publishes this CharRNN with the full configuration, trained with
+# the full recipe (`make pretrain MODEL=char_rnn DATASET=tang300`) on the same poems, split
+# and tokenizer: one file that the PyTorch and the Keras lab both load, scored with the other
+# checkpoints in {doc}`../08_evaluation/results`. Below, both models write from the same
+# prompt with the same decoding and seed, and are scored on the same validation windows.
+
+# %%
+if pretrained.is_published("char_rnn", "tang300"):
+    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars  # the same ids
+    course_rnn = pretrained.load("char_rnn", "tang300", device=device)
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(len(poem_losses["loss"]), len(poem_train_text),
+                                                             poem_seconds, "GPU" if gpu else "CPU", "characters"))
+    for title, lm in [(your_title, rnn), (pretrained.describe("char_rnn", "tang300"), course_rnn)]:
+        poem = poem_tok.decode(lm.generate(poem_tok.encode(PROMPT), N_CHARS, seed=0, **DECODING["T = 0.7"]))
+        print(f"--- {title}\nvalidation loss {ar.mean_token_nll(lm.logits, poem_val_w):.3f} nats/char; "
+              f"T = 0.7:\n{poem}\n")
+else:
+    print("The course checkpoint char_rnn/tang300 is not published yet: "
+          "`make pretrain MODEL=char_rnn DATASET=tang300` trains it.")
+
+# %% [markdown]
 # ## 2. Shakespeare with a small GPT
 #
 # ### Data and model
@@ -303,15 +340,23 @@ assert abs(loss0 - np.log(Vs)) < 0.1
 
 # %%
 t0 = time.perf_counter()
-gpt_val_cb = ValidationLoss(val_w)
-gpt_history = gpt.fit(train_w, epochs=pick(full=6, fast=3), batch_size=pick(full=64, fast=32),
-                      callbacks=[gpt_val_cb], verbose=pick(full=1, fast=2), amp=AMP, seed=0)
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    assert pretrained.tokenizer("gpt", "shakespeare").chars == tok.chars  # the same ids
+    gpt = pretrained.load("gpt", "shakespeare", device=device)
+    gpt_losses = pretrained.history("gpt", "shakespeare")
+    gpt_val, steps = gpt_losses["val_nats"], pretrained.card("gpt", "shakespeare")["steps"]
+else:
+    gpt_val_cb = ValidationLoss(val_w)
+    gpt_losses = gpt.fit(train_w, epochs=pick(full=6, fast=3), batch_size=pick(full=64, fast=32),
+                         callbacks=[gpt_val_cb], verbose=pick(full=1, fast=2), amp=AMP, seed=0).history
+    gpt_val = gpt_val_cb.values
+    steps = len(gpt_losses["loss"]) * (len(train_w) // pick(full=64, fast=32))
 train_seconds = time.perf_counter() - t0
-steps = len(gpt_history.history["loss"]) * (len(train_w) // pick(full=64, fast=32))
-print(f"{steps:,} steps in {train_seconds:.0f} s on {device}")
+print(pretrained.describe("gpt", "shakespeare") if pretrained.use_only() else
+      f"{steps:,} steps in {train_seconds:.0f} s on {device}")
 
 # %%
-ax = plot_history({"training": gpt_history.history["loss"], "validation": gpt_val_cb.values},
+ax = plot_history({"training": gpt_losses["loss"], "validation": gpt_val},
                   title="GPT on tiny-shakespeare (PyTorch)")
 ax.set_ylabel("cross-entropy (nats per character)")
 plt.show()
@@ -325,22 +370,29 @@ plt.show()
 # **1.4697 nats** validation loss for its character-level Shakespeare model
 # (6 layers, 6 heads, width 384, context 256, about 10.7 million parameters), trained
 # for about 3 minutes on one A100 GPU.
+# Once the course checkpoint of this GPT is published, the table shows it too, its loss
+# measured here on the same validation windows.
 
 # %%
-gpt_nats = gpt_val_cb.values[-1]
+gpt_nats = ar.mean_token_nll(gpt.logits, val_w) if pretrained.use_only() else gpt_val[-1]
 rows = {
     "uniform guess over 65 characters": np.log(Vs),
     "5-gram, add-α smoothing (α = 0.01)": ar.NGramLM(5, Vs, alpha=0.01).fit(train_ids).nll(val_ids),
     "7-gram, interpolated (α = 0.5)": ar.NGramLM(7, Vs, alpha=0.5, interpolate=True).fit(train_ids).nll(val_ids),
     f"this GPT ({gpt.count_params() / 1e6:.2f} M parameters, {steps:,} steps)": gpt_nats,
-    "nanoGPT (10.7 M parameters, A100, published)": 1.4697,
 }
-print(f"{'model':<52} {'nats/char':>9} {'bits/char':>9} {'perplexity':>10}")
+if pretrained.is_published("gpt", "shakespeare"):  # the course checkpoint, on the same validation windows
+    course_gpt = gpt if pretrained.use_only() else pretrained.load("gpt", "shakespeare", device=device)
+    course_nats = gpt_nats if pretrained.use_only() else ar.mean_token_nll(course_gpt.logits, val_w)
+    rows[pretrained.describe("gpt", "shakespeare")] = course_nats
+rows["nanoGPT (10.7 M parameters, A100, published)"] = 1.4697
+width = max(52, *map(len, rows))
+print(f"{'model':<{width}} {'nats/char':>9} {'bits/char':>9} {'perplexity':>10}")
 for name, nats in rows.items():
-    print(f"{name:<52} {nats:9.4f} {nats / np.log(2):9.4f} {np.exp(nats):10.2f}")
+    print(f"{name:<{width}} {nats:9.4f} {nats / np.log(2):9.4f} {np.exp(nats):10.2f}")
 print(f"\nthis GPT is {gpt_nats - 1.4697:+.3f} nats/char ({(gpt_nats - 1.4697) / np.log(2):+.3f} bits) "
       f"from nanoGPT's number")
-if is_fast():
+if is_fast() and not pretrained.use_only():  # a fast-mode run; the loaded checkpoint is a full one
     assert gpt_nats > max(rows["7-gram, interpolated (α = 0.5)"], 1.4697)
 
 # %% [markdown]
@@ -363,6 +415,30 @@ if is_fast():
 for name, kw in {"T = 0.8": dict(temperature=0.8), "top-p = 0.9": dict(top_p=0.9)}.items():
     out = gpt.generate(tok.encode("ROMEO:\n"), pick(full=400, fast=80), seed=0, **kw)
     print(f"--- {name} ---\n{tok.decode(out)}\n")
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
+#
+# This page was built in fast mode, so the GPT above is a toy trained for seconds. The
+# course also publishes this GPT with the full `GPT_CONFIG`, trained with the full recipe
+# (`make pretrain MODEL=gpt DATASET=shakespeare`) on nanoGPT's split: one file that the
+# PyTorch and the Keras lab both load, scored in {doc}`../08_evaluation/results`. Its
+# validation loss, measured above on the same windows as yours, is a row of the table; here
+# both models continue the same prompt with the same decoding and seed.
+
+# %%
+if pretrained.is_published("gpt", "shakespeare"):
+    n_chars = min(len(train_ids), len(train_w) * Bk)  # the characters the training windows cover
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(len(gpt_losses["loss"]), n_chars, train_seconds,
+                                                             "GPU" if gpu else "CPU", "characters"))
+    for title, lm, nats in [(your_title, gpt, gpt_nats),
+                            (pretrained.describe("gpt", "shakespeare"), course_gpt, course_nats)]:
+        out = lm.generate(tok.encode("ROMEO:\n"), pick(full=400, fast=80), seed=0, temperature=0.8)
+        print(f"--- {title}\nvalidation loss {nats:.4f} nats/char; T = 0.8:\n{tok.decode(out)}\n")
+else:
+    print("The course checkpoint gpt/shakespeare is not published yet: "
+          "`make pretrain MODEL=gpt DATASET=shakespeare` trains it.")
 
 # %% [markdown]
 # ## 3. PixelCNN on binarized MNIST
@@ -395,9 +471,18 @@ show_source(type(pcnn).train_step)
 # ### Training
 
 # %%
-pixel_history = pcnn.fit(images, epochs=pick(full=5, fast=2), batch_size=pick(full=128, fast=64),
-                         verbose=pick(full=1, fast=2), amp=AMP, seed=0)
-ax = plot_history({"training": pixel_history.history["loss"]}, title="PixelCNN on MNIST (PyTorch)")
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    pcnn = pretrained.load("pixelcnn", "mnist", device=device)
+    pixel_card = pretrained.card("pixelcnn", "mnist")  # a smoke-test card records no curves
+    pixel_losses = pretrained.history("pixelcnn", "mnist") if pixel_card.get("history") else {"loss": []}
+    pixel_epochs = pixel_card["epochs"]
+else:
+    pixel_losses = pcnn.fit(images, epochs=pick(full=5, fast=2), batch_size=pick(full=128, fast=64),
+                            verbose=pick(full=1, fast=2), amp=AMP, seed=0).history
+    pixel_epochs = len(pixel_losses["loss"])
+pixel_seconds = time.perf_counter() - t0
+ax = plot_history({"training": pixel_losses["loss"]}, title="PixelCNN on MNIST (PyTorch)")
 ax.set_ylabel("negative log-likelihood (nats per image)")
 plt.show()
 
@@ -445,8 +530,37 @@ samples = pcnn.sample(n_samples, seed=0)
 seconds = time.perf_counter() - t0
 print(f"{n_samples} samples in {seconds:.1f} s: 784 forward passes, "
       f"{1000 * seconds / 784:.1f} ms per pass")
-show_images(samples, title=f"PixelCNN samples (PyTorch, {len(pixel_history.epoch)} epochs)",
+show_images(samples, title=f"PixelCNN samples (PyTorch, {pixel_epochs} epochs)",
             nrow=min(8, n_samples), figsize=3 if is_fast() else 5);
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
+#
+# This page was built in fast mode, so the PixelCNN above is tiny and trained for seconds.
+# The course also publishes a PixelCNN with the full `PIXEL_CONFIG`, trained with the full
+# recipe (`make pretrain MODEL=pixelcnn DATASET=mnist`): one file that the PyTorch and the
+# Keras lab both load, scored in {doc}`../08_evaluation/results`. Its title says how it was
+# trained, and says so when the file is still a smoke test rather than the recipe's result.
+# Both models draw from the same seed (a few images: sampling is slow) and are measured on
+# the same test images.
+
+# %%
+if pretrained.is_published("pixelcnn", "mnist"):
+    course_pcnn = pcnn if pretrained.use_only() else pretrained.load("pixelcnn", "mnist", device=device)
+    n_show = pick(full=16, fast=8)  # at most 16: 784 sequential passes per batch
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(pixel_epochs, len(images), pixel_seconds,
+                                                             "GPU" if gpu else "CPU"))
+    yours = pcnn.sample(n_show, seed=0)
+    course = yours if pretrained.use_only() else course_pcnn.sample(n_show, seed=0)
+    compare_samples(yours, course, your_title, pretrained.describe("pixelcnn", "mnist"), nrow=4)
+    plt.show()
+    for title, m in [(your_title, pcnn), (pretrained.describe("pixelcnn", "mnist"), course_pcnn)]:
+        bpd = float(nats_to_bits_per_dim(m.nll(x_test).mean()))
+        print(f"{title}\n    {bpd:.4f} bits/dim on the same {len(x_test):,} test images")
+else:
+    print("The course checkpoint pixelcnn/mnist is not published yet: "
+          "`make pretrain MODEL=pixelcnn DATASET=mnist` trains it.")
 
 # %% [markdown]
 # ### Causality check
@@ -477,7 +591,7 @@ assert delta[at_or_before].max() < 1e-4
 # %%
 target = 14 * 28 + 14
 measured = (delta[:, target] > 1e-4).reshape(28, 28)
-layers = [(7, "A")] + [(3, "B")] * PIXEL_CONFIG["n_layers"]
+layers = [(pcnn.kernel, "A")] + [(3, "B")] * pcnn.n_layers  # a loaded checkpoint: the full config
 predicted = ar.receptive_field(layers, (28, 28), (14, 14))
 print(f"pixels whose flip changed the logit: {measured.sum()}; predicted field: {predicted.sum()}; "
       f"outside the prediction: {(measured & ~predicted).sum()}")

@@ -49,7 +49,7 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %% tags=["hide-input"]
 import json
@@ -96,6 +96,148 @@ def table(header, rows) -> str:
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
+
+# %% [markdown]
+# ## The course checkpoints
+#
+# Every lab ends by showing a **published checkpoint** beside the reader's own run.
+# Each was trained with its full recipe by `make pretrain MODEL=… DATASET=…`
+# (`benchmarks/pretrain.py`: fixed seed, resumable), evaluated on data it never saw (the
+# test split; the held-out text), and published with a **model card**. The tables below
+# are read from those cards (`aigc_course.pretrained.card`), and the sample grids are
+# drawn from the checkpoints while this page is built.
+#
+# **One file, both frameworks.** A checkpoint is one safetensors file that the PyTorch
+# and the Keras model of the zoo both load ({doc}`../../book/same_network_two_frameworks`).
+# The course's tests check, for every model, that the two give the same outputs on the
+# same inputs, on both Keras backends. Each row below therefore holds for PyTorch and
+# Keras alike. Load one with `pretrained.load("dcgan", "mnist")` (add
+# `framework="keras"` for Keras); `AIGC_COURSE_PRETRAINED=1` makes every lab load them
+# instead of training.
+
+# %% tags=["hide-input"]
+from aigc_course import pretrained
+from aigc_course.plotting import image_grid
+
+CHECKPOINTS = [(n, d) for n, d in pretrained.available() if not pretrained.card(n, d).get("smoke_test")]
+CARDS = {(n, d): pretrained.card(n, d) for n, d in CHECKPOINTS}
+TEXT = ("char_rnn", "gpt")
+smoke = [f"{n}/{d}" for n, d in pretrained.available() if pretrained.card(n, d).get("smoke_test")]
+print(f"{len(CHECKPOINTS)} published checkpoints" + (f"; smoke-test files not shown: {', '.join(smoke)}" if smoke else ""))
+
+
+def cpu_preset_row(name, dataset):
+    """The same model's CPU-preset row (PyTorch) in benchmarks/results, or None."""
+    for r in RESULTS:
+        if r["dataset"] == dataset and r["preset"]["name"] == "cpu" and "PyTorch" in r["framework"]:
+            return next((m for m in r["rows"] if m["model"] == name), None)
+    return None
+
+
+def trained_on(card):
+    d = card["data"]
+    what = f"{d['n_examples']:,} " + ("images" if card["key"] not in TEXT else "tokens" if d["name"] == "melodies" else "characters")
+    return what + (" (offline MNIST subset)" if d.get("offline_subset") else "")
+
+
+def when(card):
+    return f"{card['wall_time_s'] / 60:.0f} min, {card['hardware'].split(' (')[0]}"
+
+
+# %% tags=["hide-input", "full-width"]
+rows = []
+for (n, d), c in CARDS.items():
+    if n in TEXT:
+        continue
+    m, cpu = c["metrics"], cpu_preset_row(n, d)
+    nll = m.get("nll_nats", m.get("neg_iwae_nats"))
+    nll_note = (f" (IWAE k = {m['iwae_k']:,})" if "neg_iwae_nats" in m else " (exact)" if "nll_nats" in m else "")
+    rows.append([n, d, trained_on(c), c["epochs"], when(c),
+                 fmt(m["samples"]) + (f" ({m['sampling_steps']} steps)" if "sampling_steps" in m else ""),
+                 fmt(m.get("classifier_fd")), fmt(cpu.get("classifier_fd")) if cpu else "–",
+                 fmt(m.get("precision")), fmt(m.get("recall")), fmt(m.get("modes_hit")),
+                 (fmt(nll) + nll_note) if nll is not None else "–"])
+if rows:
+    display(Markdown("**Image checkpoints** (evaluated on the test split; the CPU-preset column is the "
+                     "same model's row from the tables below, for scale)\n\n" + table(
+        ["model", "dataset", "trained on", "epochs", "training", "samples scored", "classifier FD ↓",
+         "CPU preset FD", "precision ↑", "recall ↑", "modes hit", "NLL nats ↓"], rows)))
+
+# %% tags=["hide-input"]
+images = [(n, d) for n, d in CHECKPOINTS if n not in TEXT]
+if images:
+    cols = 4
+    nrows = -(-len(images) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.9 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (n, d) in zip(axes.flat, images):
+        model = pretrained.load(n, d)
+        kw = {"labels": np.arange(16) % 10} if n in ("cgan", "cvae") else {}
+        if n == "ddpm":
+            kw["steps"] = 100  # a respaced 100-step schedule: seconds on a CPU
+        ax.imshow(image_grid(model.sample(16, seed=0, **kw), nrow=4), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{n} ({d})", fontsize=9)
+    plt.suptitle("Samples drawn from the published checkpoints while this page was built (seed 0)")
+    plt.tight_layout()
+    plt.show()
+
+# %% tags=["hide-input", "full-width"]
+rows = []
+for (n, d), c in CARDS.items():
+    if n not in TEXT:
+        continue
+    m = c["metrics"]
+    sample = m.get("sample", "")
+    if "sample_tokens" in m:
+        sample = f"{len(m['sample_tokens'])} melodies (see the music lab)"
+    sample = " / ".join(line for line in sample.splitlines() if line.strip())[:90]
+    rows.append([n, d, fmt(c["parameters"]), trained_on(c), c["epochs"], when(c),
+                 fmt(m["val_nats_per_token"], 3), f"{m['best_ngram']}: {fmt(m['ngram_baselines'][m['best_ngram']], 3)}",
+                 sample.replace("|", "¦")])
+if rows:
+    display(Markdown("**Text checkpoints** (validation loss on the held-out text, nats per token; "
+                     "the best n-gram model measured on the same split)\n\n" + table(
+        ["model", "dataset", "params", "trained on", "epochs", "training", "val nats ↓",
+         "best n-gram", "sample (from the card)"], rows)))
+
+# %% [markdown]
+# **Targets.** The course set itself targets for these checkpoints
+# (`benchmarks/targets.json`): GPT on tiny-shakespeare at most 1.55 nats per character;
+# a char-RNN at most 1.60; the Tang-poem model below the best n-gram baseline; the
+# MNIST VAE at most 100 nats (IWAE bound) when trained on the offline subset, 88 with the
+# full training set; PixelCNN 90 / 83; every GAN and the DDPM with all 10 classes, recall
+# at least 0.3 and a classifier FD at most a quarter of its CPU-preset row. Measured:
+
+# %% tags=["hide-input", "full-width"]
+TARGETS = json.loads((BENCH / "targets.json").read_text(encoding="utf-8"))["targets"] if BENCH else []
+METRIC_NAMES = {"val_nats_per_token": "validation nats/token", "beats_best_ngram_by": "margin below the best n-gram (nats)",
+                "neg_iwae_nats": "test NLL, IWAE bound (nats)", "nll_nats": "test NLL, exact (nats)",
+                "modes_hit": "classes hit", "recall": "recall", "classifier_fd": "classifier FD"}
+rows = []
+for t in TARGETS:
+    for n in ([t["model"]] if isinstance(t["model"], str) else t["model"]):
+        c = CARDS.get((n, t["dataset"]))
+        if c is not None and t.get("when") and t["when"] != ("subset" if c["data"].get("offline_subset") else "full"):
+            continue  # a target for the other kind of training data
+        if "relative_to_cpu_preset" in t:
+            cpu = cpu_preset_row(n, t["dataset"])
+            if cpu is None:
+                continue
+            bound = t["relative_to_cpu_preset"] * cpu[t["metric"]]
+            goal, check = f"≤ {t['relative_to_cpu_preset']} × {fmt(cpu[t['metric']])} = {fmt(bound)}", (lambda v, b=bound: v <= b)
+        elif "max" in t:
+            goal, check = f"≤ {t['max']}", (lambda v, b=t["max"]: v <= b)
+        else:
+            goal, check = f"≥ {t['min']}", (lambda v, b=t["min"]: v >= b)
+        if t.get("when"):
+            goal += f" ({'offline subset' if t['when'] == 'subset' else 'full training set'})"
+        value = c["metrics"].get(t["metric"]) if c is not None else None
+        measured = fmt(value, 3) if value is not None else "not published yet"
+        met = "–" if value is None else "yes" if check(value) else "**no**"
+        rows.append([n, t["dataset"], METRIC_NAMES.get(t["metric"], t["metric"]), goal, measured, met])
+if rows:
+    display(Markdown(table(["model", "dataset", "metric", "target", "measured", "met"], rows)))
 
 # %% [markdown]
 # ## The evaluators and the floor

@@ -38,6 +38,8 @@
 # the page you are reading was built that way. On a Colab GPU, leave it unset: the
 # full run takes a minute or two, and, as you will measure, its melodies stay in key
 # far more often and start to copy the training tunes.
+# With `AIGC_COURSE_PRETRAINED=1` the lab skips training the GPT and loads the course
+# checkpoint (trained with the full recipe) instead.
 # ```
 
 # %%
@@ -47,21 +49,23 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Audio, display
 
 from aigc_course import ar_numpy as ar
-from aigc_course import audio, check_gpu, is_fast, pick, show_source
+from aigc_course import audio, check_gpu, is_fast, pick, pretrained, show_source
 from aigc_course.plotting import plot_history
 from aigc_course.text import generate_tokens, make_windows
 from aigc_course.torch import MODELS, Callback, get_device, set_seed
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
 SR = audio.SAMPLE_RATE
@@ -200,20 +204,29 @@ class ValidationLoss(Callback):
         self.values.append(ar.mean_token_nll(model.logits, self.windows))
 
 
-val_cb = ValidationLoss(val_w)
-history = gpt.fit(train_w, epochs=pick(full=30, fast=8), batch_size=pick(full=64, fast=32),
-                  callbacks=[val_cb], verbose=pick(full=1, fast=2), seed=0)
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    assert pretrained.tokenizer("gpt", "melodies").tokens == tok.tokens  # the same ids
+    gpt = pretrained.load("gpt", "melodies", device=device)
+    losses = pretrained.history("gpt", "melodies")
+    held_out = losses["val_nats"]  # measured by the recipe, on its own held-out windows
+else:
+    val_cb = ValidationLoss(val_w)
+    losses = gpt.fit(train_w, epochs=pick(full=30, fast=8), batch_size=pick(full=64, fast=32),
+                     callbacks=[val_cb], verbose=pick(full=1, fast=2), seed=0).history
+    held_out = val_cb.values
+train_seconds = time.perf_counter() - t0
 
 # %%
-ax = plot_history({"training": history.history["loss"], "held-out melody": val_cb.values},
+ax = plot_history({"training": losses["loss"], "held-out melody": held_out},
                   title="GPT on note tokens (PyTorch)")
 for (name, nll), style in zip(baseline_nll.items(), (":", "--", "-.")):
     ax.axhline(nll, color="gray", ls=style, label=f"{name} (held-out)")
 ax.set_ylabel("cross-entropy (nats per token)")
 ax.legend()
 plt.show()
-print(f"final: training {history.history['loss'][-1]:.3f}, held-out {val_cb.values[-1]:.3f} "
-      f"(lowest {min(val_cb.values):.3f}) nats/token; bigram {baseline_nll['bigram']:.3f}")
+print(f"final: training {losses['loss'][-1]:.3f}, held-out {held_out[-1]:.3f} "
+      f"(lowest {min(held_out):.3f}) nats/token; bigram {baseline_nll['bigram']:.3f}")
 
 # %% [markdown]
 # Read the held-out curve against the bigram line. With only four tunes to learn from,
@@ -277,6 +290,50 @@ ax2.set_title("its spectrogram (dB)")
 fig.tight_layout()
 plt.show()
 display(Audio(wave, rate=SR))
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
+#
+# This page was built in fast mode, so the GPT above trained for seconds. The course also
+# publishes this GPT with the full `CONFIG`, trained with the full recipe
+# (`make pretrain MODEL=gpt DATASET=melodies`) on the same tokens, with the same tune held
+# out: one file that the PyTorch and the Keras lab both load, scored in
+# {doc}`../08_evaluation/results`. Below, both are measured on the same held-out windows
+# against the n-gram baselines, and both sample from `<bos>` with the same decoding and
+# seed; the checkpoint's melodies join the table of measures below as "course, T = 0.7".
+# Four training tunes are little data for a full run: compare the checkpoint's held-out loss
+# with the bigram's, and with the lowest point of its own held-out curve (printed too).
+
+# %%
+if pretrained.is_published("gpt", "melodies"):
+    assert pretrained.tokenizer("gpt", "melodies").tokens == tok.tokens  # the same ids
+    course_gpt = gpt if pretrained.use_only() else pretrained.load("gpt", "melodies", device=device)
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(len(losses["loss"]), len(train_ids), train_seconds,
+                                                             "GPU" if gpu else "CPU", "tokens"))
+    held = {**baseline_nll, your_title: ar.mean_token_nll(gpt.logits, val_w),  # the lab's held-out windows
+            pretrained.describe("gpt", "melodies"): ar.mean_token_nll(course_gpt.logits, val_w)}
+    for name, nll in held.items():
+        print(f"held-out {nll:.3f} nats/token: {name}")
+    curve = pretrained.history("gpt", "melodies")["val_nats"]  # the recipe's, one value per epoch
+    print(f"the checkpoint's own held-out curve: lowest {min(curve):.3f} after epoch {np.argmin(curve) + 1}, "
+          f"{curve[-1]:.3f} after the last, epoch {len(curve)}")
+    samples["course, T = 0.7"] = sample_melodies(course_gpt.generate, temperature=0.7)
+else:
+    print("The course checkpoint gpt/melodies is not published yet: "
+          "`make pretrain MODEL=gpt DATASET=melodies` trains it.")
+
+# %%
+if pretrained.is_published("gpt", "melodies"):
+    fig, axes = plt.subplots(2, 1, figsize=(10, 5))
+    rolls = {"your GPT": ("GPT, T = 0.7", "C1"), "course checkpoint": ("course, T = 0.7", "C2")}
+    for ax, (who, (row, color)) in zip(axes, rolls.items()):
+        longest = max(samples[row][0], key=len)[:24]
+        audio.plot_piano_roll(longest, ax=ax, color=color,
+                              title=f"{who}, T = 0.7: its longest melody (24 notes at most)")
+    fig.tight_layout()
+    plt.show()
+    display(Audio(audio.synthesize(longest, sr=SR), rate=SR))  # the checkpoint's melody
 
 # %% [markdown]
 # Ears are slow judges. Four numbers compare each sampler with the data:

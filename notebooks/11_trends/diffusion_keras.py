@@ -40,6 +40,8 @@
 # few seconds on a CPU and the digit sampler takes a shortcut of 10 steps instead of
 # 1,000, so the "digits" below are noise-like blobs. On a Colab GPU, leave it unset: the
 # full lab (60,000 images, 20 epochs, 1,000 sampling steps) takes about ten minutes.
+# With `AIGC_COURSE_PRETRAINED=1` the digit model of section 5 is not trained: the lab
+# loads the course checkpoint instead (the small ring model always trains, in seconds).
 # ```
 
 # %%
@@ -49,24 +51,25 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import tempfile
+import time
 
 import matplotlib.pyplot as plt
 import keras
 import numpy as np
 
-from aigc_course import check_gpu, is_fast, pick, run_dir, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset, ring_centers, ring_of_gaussians
 from aigc_course.diffusion import NoiseSchedule, ddpm_sample_numpy, gmm_eps_star
 from aigc_course.evaluator import load_evaluator
-from aigc_course.plotting import plot_history, show_images
+from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.toy_gan import high_quality_fraction, modes_covered
 from aigc_course.keras import MODELS, set_seed
 
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 print(f"Keras {keras.__version__} ({keras.backend.backend()} backend); fast mode: {is_fast()}")
 
@@ -300,13 +303,19 @@ print(f"U-Net denoiser: {n_net:,} parameters; T = {ddpm.T}; training on {len(ima
 # %%
 EPOCHS = pick(full=20, fast=1)
 BATCH = pick(full=128, fast=64)
-checkpoint_dir = run_dir("ddpm_keras", model=ddpm, data=images, epochs=EPOCHS, batch_size=BATCH)
-history = ddpm.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                   checkpoint_dir=checkpoint_dir, verbose=VERBOSE)
-if len(history.history["loss"]) > 1:
-    plot_history(history.history, keys=["loss"], title="DDPM on MNIST: training loss")
+t0 = time.perf_counter()
+if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+    ddpm = pretrained.load("ddpm", "mnist", framework="keras")
+    losses = pretrained.history("ddpm", "mnist")
+else:
+    checkpoint_dir = run_dir("ddpm_keras", model=ddpm, data=images, epochs=EPOCHS, batch_size=BATCH)
+    losses = ddpm.fit(images, epochs=EPOCHS, batch_size=BATCH,
+                      checkpoint_dir=checkpoint_dir, verbose=VERBOSE).history
+train_seconds = time.perf_counter() - t0
+if len(losses["loss"]) > 1:
+    plot_history(losses, keys=["loss"], title="DDPM on MNIST: training loss")
     plt.show()
-print(f"last epoch's loss: {history.history['loss'][-1]:.4f}")
+print(f"last epoch's loss: {losses['loss'][-1]:.4f}")
 
 # %% [markdown]
 # `fit` writes a checkpoint after every epoch: if Colab disconnects, run the cell again
@@ -355,7 +364,33 @@ show_images(np.clip((np.concatenate(rows) + 1) / 2, 0, 1), nrow=len(levels), fig
 # %% [markdown]
 # (The `assert` in the cell checks the formula: with the *true* noise, `predict_x0`
 # recovers the digit exactly.)
+
+# %% [markdown]
+# ### Your run beside the course checkpoint
 #
+# This page was built in fast mode, so the digits of this section come from a model
+# trained for seconds. The course checkpoint was trained with the full recipe
+# (`make pretrain MODEL=ddpm DATASET=mnist`); it is the same file for PyTorch and Keras,
+# and {doc}`../08_evaluation/results` scores it. Sampling a DDPM is slow on a CPU, so
+# both models draw 16 digits on a respaced schedule of 100 steps (not all 1,000), with
+# the same seed.
+
+# %%
+if pretrained.is_published("ddpm", "mnist"):
+    course = pretrained.load("ddpm", "mnist", framework="keras")
+    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
+                  "your run: " + pretrained.training_summary(len(losses["loss"]), len(images),
+                                                             train_seconds, "GPU" if gpu else "CPU"))
+    steps = 100                          # respaced: all 1,000 steps would be slow on a CPU
+    compare_samples(ddpm.sample(16, seed=4, steps=steps), course.sample(16, seed=4, steps=steps),
+                    f"{your_title}; {steps} sampling steps",
+                    f"{pretrained.describe('ddpm', 'mnist')}; {steps} sampling steps", nrow=4)
+    plt.show()
+else:
+    print("The course checkpoint ddpm/mnist is not published yet: "
+          "`make pretrain MODEL=ddpm DATASET=mnist` trains it.")
+
+# %% [markdown]
 # ## 6. Scoring the samples
 #
 # The course's digit classifier (from {doc}`../08_evaluation/evaluation_concepts`) turns

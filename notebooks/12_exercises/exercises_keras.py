@@ -54,7 +54,7 @@ try:
     import aigc_course
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.2.0"
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import os
