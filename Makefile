@@ -18,7 +18,7 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 NBFLAGS ?=
 
-.PHONY: book assets site-test test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark check-install quality pretrain clean
+.PHONY: book assets site-test test install unit keras-tf keras-torch notebooks check-notebooks sync benchmark check-install quality pretrain lint clean
 
 install: $(VENV)/.installed
 
@@ -70,6 +70,11 @@ keras-torch: install
 site-test: install
 	$(BIN)/python -m pytest -q -m site -p no:cacheprovider tests/test_site.py
 
+# ruff (configured in pyproject.toml) on the package, tools, benchmarks and tests; the
+# notebook sources are not linted yet (they still hold lint issues of their own).
+lint: install
+	$(BIN)/python -m ruff check aigc_course tools benchmarks tests
+
 check-notebooks: install
 	$(BIN)/python tools/check_notebooks.py
 
@@ -83,7 +88,9 @@ notebooks: install
 
 test: unit keras-tf keras-torch check-notebooks notebooks
 
-# Regenerate every .ipynb from its paired .py (the .py files are the source of truth).
+# Regenerate every .ipynb from its paired .py (the .py files are the source of truth),
+# and the student and instructor notebooks in colab/ (check_notebooks.py --fix runs
+# tools/export_notebooks.py; `make check-notebooks` checks them).
 sync: install
 	$(BIN)/python tools/check_notebooks.py --fix
 

@@ -25,11 +25,7 @@ def as_image_batch(x, name: str = "x") -> np.ndarray:
     (0/1 images that were meant as black and white) get a warning, since they
     are scaled as 1/255, nearly black.
     """
-    x = np.asarray(x)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    elif x.ndim == 4 and x.shape[1] == 1:
-        x = x[:, 0]
+    x = drop_channel_axis(np.asarray(x))
     if x.ndim != 3 or tuple(x.shape[1:]) != IMAGE_SHAPE:
         raise ValueError(
             f"{name}: expected images shaped (N, 28, 28) (or with a channel axis of 1), "
@@ -73,10 +69,8 @@ def as_labels(y, n: int, num_classes: int, name: str = "y") -> np.ndarray:
 
 
 def check_count(n, name: str = "n") -> int:
-    """A positive number of samples."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {n!r}")
-    return int(n)
+    """A positive number of samples: :func:`check_int` with ``minimum=1``."""
+    return check_int(n, name)
 
 
 def check_seed(seed, name: str = "seed"):
@@ -94,8 +88,12 @@ def rng_from(seed, name: str = "seed") -> np.random.Generator:
 
 
 def check_number(value, name: str, low=None, high=None, low_open: bool = False,
-                 high_open: bool = False) -> float:
-    """A finite real number (not a bool, not a str) in the given interval, as float."""
+                 high_open: bool = False, expected: str | None = None) -> float:
+    """A finite real number (not a bool, not a str) in the given interval, as float.
+
+    ``expected`` replaces the generated description in the error message
+    (e.g. "a perturbation size in [0, 1] (pixel units)").
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
             or not math.isfinite(float(value)):
         what = "a finite number"
@@ -111,14 +109,26 @@ def check_number(value, name: str, low=None, high=None, low_open: bool = False,
         what += f" {'>' if low_open else '>='} {low:g}"
     elif high is not None:
         what += f" {'<' if high_open else '<='} {high:g}"
-    raise ValueError(f"{name}: expected {what}, got {value!r}")
+    raise ValueError(f"{name}: expected {expected or what}, got {value!r}")
 
 
-def check_int(value, name: str, minimum: int = 1) -> int:
-    """An int (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name}: expected {what}, got {value!r}")
+def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = None,
+              expected: str | None = None) -> int:
+    """An int (not a bool) in [``minimum``, ``maximum``] (None: no bound), as int.
+
+    ``expected`` replaces the generated description in the error message
+    (e.g. "a positive int (number of diffusion steps)").
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if expected is None:
+            if minimum is not None and maximum is not None:
+                expected = f"an int in [{minimum}, {maximum}]"
+            elif minimum is not None:
+                expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+            else:
+                expected = "an int" if maximum is None else f"an int <= {maximum}"
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
     return int(value)
 
 
@@ -153,10 +163,7 @@ _HYPERPARAMETERS = {
 
 
 def _check_unit_interval(value, name):
-    try:
-        return check_number(value, name, 0, 1, high_open=True)
-    except ValueError:
-        raise ValueError(f"{name}: expected a value in [0, 1), got {value!r}") from None
+    return check_number(value, name, 0, 1, high_open=True, expected="a value in [0, 1)")
 
 
 def check_hyperparameters(params: dict) -> None:
@@ -219,3 +226,64 @@ def to_unit_images(x: np.ndarray) -> np.ndarray:
     """Generator output in [-1, 1] (any channel layout) to (N, 28, 28) in [0, 1]."""
     x = np.asarray(x, dtype=np.float32).reshape(-1, *IMAGE_SHAPE)
     return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
+
+
+def check_vectors(x, dim: int | None = None, name: str = "x", *, min_rows: int = 1,
+                  what: str = "points", dtype=np.float32) -> np.ndarray:
+    """A batch of vectors (N, dim) of finite real numbers, N >= ``min_rows``, as ``dtype`` (a copy).
+
+    ``dim=None`` accepts any number d >= 1 of columns; ``what`` names the rows
+    in the error messages ("points", "features", "latent codes", ...).
+    """
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] == 0 or (dim is not None and x.shape[1] != dim):
+        raise ValueError(f"{name}: expected {what} shaped (N, {'d' if dim is None else dim}), "
+                         f"got shape {x.shape}")
+    if x.shape[0] < min_rows:
+        raise ValueError(f"{name}: expected at least {min_rows} {what} (rows), got {x.shape[0]}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"{name}: expected real numbers (float or int), got dtype {x.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: expected finite numbers, got NaN or infinite values")
+    return x.astype(dtype)
+
+
+def check_model_images(x, name: str = "x") -> np.ndarray:
+    """Images already in a model's space (about [-1, 1], not rescaled), float32 (N, 28, 28);
+    a channel axis of 1, (N, 28, 28, 1), is dropped. Both DDPM halves check their inputs here."""
+    x = np.asarray(x, np.float32)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinite ones")
+    return x
+
+
+def check_steps(t, n: int, timesteps: int) -> np.ndarray:
+    """Diffusion steps for ``n`` examples: one int or ``n`` ints in [0, timesteps), as int64 (n,)."""
+    t = np.asarray(t)
+    if not np.issubdtype(t.dtype, np.integer) or t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
+        raise ValueError(f"t: expected an int or {n} ints, got {t!r}")
+    if t.size and (t.min() < 0 or t.max() >= timesteps):
+        raise ValueError(f"t: expected steps in [0, {timesteps}), got [{t.min()}, {t.max()}]")
+    return np.broadcast_to(t, (n,)).astype(np.int64)
+
+
+def check_norm_type(norm_type) -> float:
+    """The p of a gradient p-norm: a number >= 1, or ``math.inf`` (the largest entry)."""
+    p = float(norm_type)
+    if not (p == math.inf or p >= 1.0):
+        raise ValueError(f"norm_type: expected a number >= 1 or math.inf, got {norm_type!r}")
+    return p
+
+
+def drop_channel_axis(x: np.ndarray) -> np.ndarray:
+    """A batch of grayscale images with a channel axis of 1, (N, H, W, 1) or (N, 1, H, W),
+    as (N, H, W); any other array is returned unchanged."""
+    if x.ndim == 4 and x.shape[-1] == 1:
+        return x[..., 0]
+    if x.ndim == 4 and x.shape[1] == 1:
+        return x[:, 0]
+    return x

@@ -23,13 +23,12 @@ perturbation here is in **pixel units**, on the ``[0, 1]`` scale.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ._checks import as_labels
+from ._checks import as_labels, check_int, check_number
+from .numpy_nn import MLP, Adam, minibatches, softmax, softmax_cross_entropy
 
-__all__ = ["mlp_params", "logits", "predict", "accuracy", "input_gradient", "fgsm", "pgd",
+__all__ = ["as_mlp", "logits", "predict", "accuracy", "input_gradient", "fgsm", "pgd",
            "init_mlp", "train_mlp", "saliency", "deletion_curve", "LAYERS"]
 
 #: the evaluator's layer widths, the default of :func:`train_mlp`
@@ -37,26 +36,19 @@ LAYERS = (784, 256, 128, 10)
 
 
 # ----- input checks ----------------------------------------------------------------
-def mlp_params(model) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The layers ``[(W1, b1), (W2, b2), ...]`` of an Evaluator or of a ``{"w1", "b1", ...}`` dict."""
+def as_mlp(model) -> MLP:
+    """The ReLU network (a :class:`~aigc_course.numpy_nn.MLP` sharing the arrays) of an
+    Evaluator, of a ``{"w1", "b1", ...}`` dict, or an MLP itself."""
+    if isinstance(model, MLP):
+        return model
     params = getattr(model, "params", model)
     if not isinstance(params, dict) or "w1" not in params:
         raise ValueError("model: expected an aigc_course.evaluator.Evaluator or a dict of "
                          f"weights {{'w1', 'b1', 'w2', ...}}, got {type(model).__name__}")
-    layers, i = [], 1
-    while f"w{i}" in params:
-        w, b = np.asarray(params[f"w{i}"]), np.asarray(params.get(f"b{i}"))
-        if w.ndim != 2 or b.shape != (w.shape[1],):
-            raise ValueError(f"model: layer {i} has weights {w.shape} and biases {b.shape}; "
-                             "expected (n_in, n_out) and (n_out,)")
-        if layers and layers[-1][0].shape[1] != w.shape[0]:
-            raise ValueError(f"model: layer {i} takes {w.shape[0]} inputs but layer {i - 1} "
-                             f"gives {layers[-1][0].shape[1]}")
-        layers.append((w, b))
-        i += 1
-    if layers[0][0].shape[0] != 784:
-        raise ValueError(f"model: the first layer must take 784 pixels, got {layers[0][0].shape[0]}")
-    return layers
+    net = MLP.from_dict(params, slope=0.0, name="model")
+    if net.params[0].shape[0] != 784:
+        raise ValueError(f"model: the first layer must take 784 pixels, got {net.params[0].shape[0]}")
+    return net
 
 
 def _pixels(images, name: str = "images") -> np.ndarray:
@@ -76,49 +68,18 @@ def _pixels(images, name: str = "images") -> np.ndarray:
 
 
 def _eps(eps, name: str = "eps") -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) \
-            or not 0 <= float(eps) <= 1:
-        raise ValueError(f"{name}: expected a perturbation size in [0, 1] (pixel units), got {eps!r}")
-    return float(eps)
+    return check_number(eps, name, 0, 1, expected="a perturbation size in [0, 1] (pixel units)")
 
 
-def _labels(labels, n: int, num_classes: int) -> np.ndarray:
-    return as_labels(labels, n, num_classes, "labels")
-
-
-# ----- forward and backward passes ---------------------------------------------------------
-def _forward(layers, x):
-    """Activations [x, h1, ..., logits] for pixels x (N, 784) in [0, 1]."""
-    acts = [2.0 * x - 1.0]                                   # the evaluator's input scaling
-    for i, (w, b) in enumerate(layers):
-        a = acts[-1] @ w + b
-        acts.append(np.maximum(a, 0.0) if i < len(layers) - 1 else a)
-    return acts
-
-
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _backward(layers, acts, g, need_params: bool = True):
-    """Backpropagate d(loss)/d(logits) ``g``: (gradients of the layers, d(loss)/d(pixels))."""
-    grads = [None] * len(layers)
-    for i in range(len(layers) - 1, -1, -1):
-        w = layers[i][0]
-        if need_params:
-            grads[i] = (acts[i].T @ g, g.sum(0))
-        g = g @ w.T
-        if i > 0:
-            g = g * (acts[i] > 0)                            # back through the ReLU
-    return grads, 2.0 * g                                    # x = 2 p - 1: d/dp = 2 d/dx
+def _scaled(pixels):
+    """The evaluator's input scaling: pixels in [0, 1] to x = 2 p - 1 in [-1, 1]."""
+    return 2.0 * pixels - 1.0
 
 
 def logits(model, images) -> np.ndarray:
     """The network's logits, float (N, 10), for images in [0, 1] (or uint8)."""
     x = _pixels(images).reshape(-1, 784)
-    return _forward(mlp_params(model), x)[-1]
+    return as_mlp(model).forward(_scaled(x))[0]
 
 
 def predict(model, images) -> np.ndarray:
@@ -129,7 +90,7 @@ def predict(model, images) -> np.ndarray:
 def accuracy(model, images, labels) -> float:
     """Fraction of ``images`` classified as ``labels``."""
     out = logits(model, images)
-    return float(np.mean(np.argmax(out, axis=1) == _labels(labels, len(out), out.shape[1])))
+    return float(np.mean(np.argmax(out, axis=1) == as_labels(labels, len(out), out.shape[1], "labels")))
 
 
 # --- input gradient (shown in the book)
@@ -141,19 +102,20 @@ def input_gradient(model, images, labels, of: str = "loss") -> np.ndarray:
     saliency map shows). Each row is the gradient of that image's own value, so
     the batch size does not scale it.
     """
-    layers = mlp_params(model)
+    net = as_mlp(model)
     x = _pixels(images).reshape(-1, 784)
-    y = _labels(labels, len(x), layers[-1][0].shape[1])
-    acts = _forward(layers, x)
+    y = as_labels(labels, len(x), net.params[-1].shape[0], "labels")
+    out, cache = net.forward(_scaled(x))
     if of == "loss":
-        g = _softmax(acts[-1])
+        g = softmax(out)
         g[np.arange(len(x)), y] -= 1.0                       # d CE / d logits = p - onehot
     elif of == "logit":
-        g = np.zeros_like(acts[-1])
+        g = np.zeros_like(out)
         g[np.arange(len(x)), y] = 1.0
     else:
         raise ValueError(f"of: expected 'loss' or 'logit', got {of!r}")
-    return _backward(layers, acts, g, need_params=False)[1].reshape(-1, 28, 28)
+    _, dx = net.backward(cache, g, need_params=False)        # backpropagation, down to the input
+    return (2.0 * dx).reshape(-1, 28, 28)                    # x = 2 p - 1: d/dp = 2 d/dx
 
 
 def fgsm(model, images, labels, eps: float) -> np.ndarray:
@@ -169,8 +131,7 @@ def pgd(model, images, labels, eps: float, steps: int = 10, step_size: float | N
     ``2.5 * eps / steps``; ``random_start`` starts at a uniform point of the ball."""
     x = _pixels(images)
     eps = _eps(eps)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps: expected a positive int, got {steps!r}")
+    steps = check_int(steps, "steps")
     alpha = 2.5 * eps / steps if step_size is None else _eps(step_size, "step_size")
     rng = np.random.default_rng(seed)
     x_adv = x + (rng.uniform(-eps, eps, x.shape).astype(x.dtype) if random_start else 0.0)
@@ -185,33 +146,21 @@ def pgd(model, images, labels, eps: float, steps: int = 10, step_size: float | N
 # ----- training ------------------------------------------------------------------------
 def init_mlp(layers=LAYERS, seed=0) -> dict:
     """An untrained MLP: He-normal weights, zero biases, float32 (the evaluator's initialisation)."""
+    return _init(np.random.default_rng(seed), layers).as_dict()
+
+
+def _init(rng, layers) -> MLP:
     widths = tuple(int(w) for w in layers)
     if len(widths) < 2 or widths[0] != 784 or min(widths) < 1:
         raise ValueError(f"layers: expected widths (784, ..., n_classes), got {tuple(layers)}")
-    return _init(np.random.default_rng(seed), widths)
+    return MLP(widths, rng, slope=0.0, dtype=np.float32)
 
 
-def _init(rng, layers):
-    params = {}
-    for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:]), start=1):
-        params[f"w{i}"] = (rng.standard_normal((n_in, n_out)) * math.sqrt(2.0 / n_in)).astype(np.float32)
-        params[f"b{i}"] = np.zeros(n_out, np.float32)
-    return params
-
-
-def _ce_grads(params, x, y):
-    """Mean cross-entropy of a batch and its gradients with respect to the parameters."""
-    layers = mlp_params(params)
-    acts = _forward(layers, x)
-    p = _softmax(acts[-1])
-    n = len(x)
-    loss = -float(np.mean(np.log(p[np.arange(n), y] + 1e-12)))
-    p[np.arange(n), y] -= 1.0
-    grads, _ = _backward(layers, acts, p / n)
-    out = {}
-    for i, (gw, gb) in enumerate(grads, start=1):
-        out[f"w{i}"], out[f"b{i}"] = gw, gb
-    return loss, out
+def _ce_grads(net, x, y):
+    """Mean cross-entropy of a batch of pixels and its gradients with respect to the parameters."""
+    out, cache = net.forward(_scaled(x))
+    loss, g = softmax_cross_entropy(out, y)
+    return loss, net.backward(cache, g, need_input=False)[0]
 
 
 def train_mlp(images, labels, epochs: int, *, attack: str | None = None, eps: float = 0.1,
@@ -228,51 +177,39 @@ def train_mlp(images, labels, epochs: int, *, attack: str | None = None, eps: fl
     min-max training of Madry et al. (2018). Deterministic for a given seed.
     """
     x = _pixels(images).reshape(-1, 784).astype(np.float32)
-    y = _labels(labels, len(x), int(layers[-1]))
+    y = as_labels(labels, len(x), int(layers[-1]), "labels")
     if attack not in (None, "fgsm", "pgd"):
         raise ValueError(f"attack: expected None, 'fgsm' or 'pgd', got {attack!r}")
     eps = _eps(eps)
-    if not 0 <= adv_weight <= 1:
-        raise ValueError(f"adv_weight: expected a weight in [0, 1], got {adv_weight!r}")
-    for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    init_mlp(layers)                                         # checks the widths
+    adv_weight = check_number(adv_weight, "adv_weight", 0, 1, expected="a weight in [0, 1]")
+    epochs, batch_size = check_int(epochs, "epochs"), check_int(batch_size, "batch_size")
     rng = np.random.default_rng(seed)
-    params = _init(rng, tuple(int(w) for w in layers))
-    m = {k: np.zeros_like(w) for k, w in params.items()}
-    v = {k: np.zeros_like(w) for k, w in params.items()}
-    beta1, beta2, tiny, t = 0.9, 0.999, 1e-8, 0
+    net = _init(rng, layers)                                 # checks the widths
+    opt = Adam(net.params, lr, betas=(0.9, 0.999), fold_bias_correction=True)
     history = []
     for _ in range(epochs):
-        order, total = rng.permutation(len(x)), 0.0
-        for s in range(0, len(x), batch_size):
-            idx = order[s:s + batch_size]
+        total = 0.0
+        for idx in minibatches(len(x), batch_size, rng):
             xb, yb = x[idx], y[idx]
-            loss, grads = _ce_grads(params, xb, yb) if adv_weight < 1 or attack is None else (0.0, None)
+            loss, grads = _ce_grads(net, xb, yb) if adv_weight < 1 or attack is None else (0.0, None)
             if attack is not None and adv_weight > 0:
                 imgs = xb.reshape(-1, 28, 28)
                 if attack == "fgsm":                         # FGSM from a random start, step 1.25 eps
                     start = np.clip(imgs + rng.uniform(-eps, eps, imgs.shape).astype(np.float32), 0, 1)
-                    step = start + 1.25 * eps * np.sign(input_gradient(params, start, yb))
+                    step = start + 1.25 * eps * np.sign(input_gradient(net, start, yb))
                     xa = np.clip(np.clip(step, imgs - eps, imgs + eps), 0, 1)
                 else:
-                    xa = pgd(params, imgs, yb, eps, steps=pgd_steps, seed=int(rng.integers(2**31)))
-                adv_loss, adv_grads = _ce_grads(params, xa.reshape(-1, 784).astype(np.float32), yb)
+                    xa = pgd(net, imgs, yb, eps, steps=pgd_steps, seed=int(rng.integers(2**31)))
+                adv_loss, adv_grads = _ce_grads(net, xa.reshape(-1, 784).astype(np.float32), yb)
                 if grads is None:
                     loss, grads = adv_loss, adv_grads
                 else:
                     loss = (1 - adv_weight) * loss + adv_weight * adv_loss
-                    grads = {k: (1 - adv_weight) * grads[k] + adv_weight * adv_grads[k] for k in grads}
+                    grads = [(1 - adv_weight) * g + adv_weight * a for g, a in zip(grads, adv_grads)]
             total += loss * len(idx)
-            t += 1
-            step_size = np.float32(lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
-            for k, g in grads.items():                       # Adam
-                m[k] = beta1 * m[k] + (1 - beta1) * g
-                v[k] = beta2 * v[k] + (1 - beta2) * g * g
-                params[k] -= step_size * m[k] / (np.sqrt(v[k]) + tiny)
+            opt.step(grads)
         history.append(total / len(x))
-    return params, history
+    return net.as_dict(), history
 
 
 # ----- explanations -----------------------------------------------------------------------
@@ -297,7 +234,7 @@ def deletion_curve(model, images, labels, scores, fractions, fill: float = 0.0) 
     if s.shape != x.shape:
         raise ValueError(f"scores: expected one score per pixel, shape {(len(x), 28, 28)}, "
                          f"got {np.shape(scores)}")
-    y = _labels(labels, len(x), mlp_params(model)[-1][0].shape[1])
+    y = as_labels(labels, len(x), as_mlp(model).params[-1].shape[0], "labels")
     rank = np.argsort(-s, axis=1, kind="stable")
     out = []
     for f in np.asarray(fractions, dtype=np.float64):
@@ -306,6 +243,6 @@ def deletion_curve(model, images, labels, scores, fractions, fill: float = 0.0) 
         k = int(round(f * 784))
         xd = x.copy()
         np.put_along_axis(xd, rank[:, :k], fill, axis=1)
-        p = _softmax(logits(model, xd.reshape(-1, 28, 28)))
+        p = softmax(logits(model, xd.reshape(-1, 28, 28)))
         out.append(float(np.mean(p[np.arange(len(x)), y])))
     return np.array(out)

@@ -25,6 +25,8 @@ import hashlib
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["synthetic_people", "pseudonym", "class_sizes", "k_anonymity", "l_diversity",
            "linkage_attack", "secret_shares", "reconstruct", "DIAGNOSES"]
 
@@ -65,8 +67,7 @@ def synthetic_people(n: int, seed=0, n_zip: int = 20, years=(1950, 2005)) -> dic
     birth dates uniform over ``years``, sex "F" or "M", and a diagnosis drawn from
     :data:`DIAGNOSES`, independently of everything else.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
+    n = check_int(n, "n")
     rng = np.random.default_rng(seed)
     # five-digit codes under four three-digit prefixes (201..204); distinct two-digit suffixes
     zips = 100 * rng.integers(201, 205, n_zip) + rng.choice(100, n_zip, replace=False)
@@ -146,10 +147,8 @@ def secret_shares(values, n_parties: int, seed=0, modulus: int = 2**32) -> np.nd
     v = np.asarray(values)
     if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer) or np.any(v < 0) or np.any(v >= modulus):
         raise ValueError(f"values: expected a 1-D array of integers in [0, {modulus})")
-    if isinstance(n_parties, bool) or not isinstance(n_parties, (int, np.integer)) or n_parties < 2:
-        raise ValueError(f"n_parties: expected an int >= 2, got {n_parties!r}")
-    if isinstance(modulus, bool) or not isinstance(modulus, (int, np.integer)) or not 2 <= modulus <= 2**32:
-        raise ValueError(f"modulus: expected an int in [2, 2**32], got {modulus!r}")
+    n_parties = check_int(n_parties, "n_parties", minimum=2)
+    modulus = check_int(modulus, "modulus", 2, 2**32, expected="an int in [2, 2**32]")
     rng = np.random.default_rng(seed)
     shares = rng.integers(0, modulus, (n_parties - 1, len(v)), dtype=np.int64)
     last = (v.astype(np.int64) - shares.sum(axis=0) % modulus) % modulus

@@ -18,14 +18,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["level_playable", "simulate_ad_test", "quadratic_exercise", "parse_numbers",
            "check_roots"]
-
-
-def _pos_int(n, name: str, low: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < low:
-        raise ValueError(f"{name}: expected an int >= {low}, got {n!r}")
-    return int(n)
 
 
 # --- playable (shown in the book)
@@ -41,7 +37,7 @@ def level_playable(heights, jump_height: int = 3, jump_length: int = 4) -> bool:
     h = np.asarray(heights)
     if h.ndim != 1 or len(h) < 2 or not np.issubdtype(h.dtype, np.integer) or h.min() < 0:
         raise ValueError(f"heights: expected a 1-D array of at least 2 non-negative ints, got {h!r:.60}")
-    up, far = _pos_int(jump_height, "jump_height", 0), _pos_int(jump_length, "jump_length")
+    up, far = check_int(jump_height, "jump_height", minimum=0), check_int(jump_length, "jump_length")
     if h[0] == 0:
         return False
     seen, queue = {0}, deque([0])
@@ -74,8 +70,8 @@ def simulate_ad_test(ctr, impressions: int, policy: str = "thompson", batch: int
     p = np.asarray(ctr, dtype=np.float64)
     if p.ndim != 1 or len(p) < 2 or np.any((p < 0) | (p > 1)):
         raise ValueError("ctr: expected at least two click-through rates in [0, 1]")
-    n, batch = _pos_int(impressions, "impressions"), _pos_int(batch, "batch")
-    runs = _pos_int(campaigns, "campaigns")
+    n, batch = check_int(impressions, "impressions"), check_int(batch, "batch")
+    runs = check_int(campaigns, "campaigns")
     if policy not in ("thompson", "uniform"):
         raise ValueError(f"policy: expected 'thompson' or 'uniform', got {policy!r}")
     rng = np.random.default_rng(seed)
@@ -104,7 +100,7 @@ def quadratic_exercise(rng, max_root: int = 9) -> tuple[str, tuple[int, int, int
     coefficients come from expanding ``a (x - r1) (x - r2)``, so the answer key
     cannot be wrong.
     """
-    max_root = _pos_int(max_root, "max_root")
+    max_root = check_int(max_root, "max_root")
     rng = np.random.default_rng(rng)
     r1, r2 = (int(v) for v in rng.integers(-max_root, max_root + 1, 2))
     a = int(rng.choice([1, 1, 2, 3, -1]))

@@ -24,7 +24,9 @@ import math
 
 import numpy as np
 
-from .text import as_token_ids, check_positive_int, softmax
+from ._checks import check_int
+from .numpy_nn import sigmoid, softmax
+from .text import as_token_ids
 
 
 # ----- n-gram language models --------------------------------------------------------
@@ -68,8 +70,8 @@ class NGramLM:
     """
 
     def __init__(self, n: int, vocab_size: int, alpha: float = 1.0, interpolate: bool = False):
-        self.n = check_positive_int(n, "n")
-        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.n = check_int(n, "n")
+        self.vocab_size = check_int(vocab_size, "vocab_size")
         if not (np.isfinite(alpha) and alpha > 0):
             raise ValueError(f"alpha: expected a positive smoothing constant, got {alpha!r}")
         if self.n * math.log(self.vocab_size) >= 63 * math.log(2):
@@ -203,7 +205,7 @@ def mean_token_nll(logits_fn, windows, batch_size: int = 64) -> float:
     if windows.ndim != 2 or windows.shape[1] < 2 or len(windows) == 0:
         raise ValueError(f"windows: expected int ids shaped (N, T + 1) with N >= 1, T >= 1, "
                          f"got {windows.shape}")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     total = 0.0
     for i in range(0, len(windows), batch_size):
         w = windows[i:i + batch_size]
@@ -212,10 +214,6 @@ def mean_token_nll(logits_fn, windows, batch_size: int = 64) -> float:
 
 
 # ----- recurrent networks ------------------------------------------------------------------
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
-
-
 def rnn_forward(x, w_xh, w_hh, b_h, h0=None) -> np.ndarray:
     """A vanilla (Elman) RNN: h_t = tanh(x_t W_xh + h_{t-1} W_hh + b), h_0 = 0 by default.
 
@@ -251,7 +249,7 @@ def lstm_step(x, h, c, w, u, b):
 # ----- attention and the Transformer block ---------------------------------------------
 def causal_attention_mask(T: int) -> np.ndarray:
     """Bool (T, T): entry (t, s) is True when query t may look at key s, i.e. s <= t."""
-    T = check_positive_int(T, "T")
+    T = check_int(T, "T")
     return np.tril(np.ones((T, T), dtype=bool))
 
 
@@ -313,7 +311,7 @@ def gelu(x) -> np.ndarray:
 
 def init_block(n_embd: int, rng=None, std: float = 0.02) -> dict:
     """Random parameters of one Transformer block (GPT-2 style init), weights as (in, out)."""
-    C = check_positive_int(n_embd, "n_embd")
+    C = check_int(n_embd, "n_embd")
     rng = np.random.default_rng(rng)
     normal = lambda *shape: rng.normal(0.0, std, shape)  # noqa: E731
     return {
@@ -351,7 +349,7 @@ def distinct_n(seqs, n: int) -> float:
 
     1 means no n-gram is repeated anywhere; a model stuck in a loop scores near 0.
     """
-    n = check_positive_int(n, "n")
+    n = check_int(n, "n")
     grams = [g for s in seqs for g in _ngrams(s, n)]
     if not grams:
         raise ValueError(f"seqs: expected sequences with at least n = {n} tokens")
@@ -364,7 +362,7 @@ def ngram_overlap(generated, reference, n: int) -> float:
     ``generated``: one str or 1-D id array, or a list of them; ``reference``: one
     sequence (e.g. the training text). Near 1 for long n-grams: the text is copied.
     """
-    n = check_positive_int(n, "n")
+    n = check_int(n, "n")
     one = isinstance(generated, str) or (isinstance(generated, np.ndarray) and generated.ndim == 1)
     seqs = [generated] if one else list(generated)
     grams = [g for s in seqs for g in _ngrams(s, n)]

@@ -27,6 +27,8 @@ import re
 
 import numpy as np
 
+from ._checks import check_int
+
 REST = -1            # the pitch of a rest
 SAMPLE_RATE = 16_000  # Hz, the default of the synthesiser
 DURATIONS = (1, 2, 3, 4, 6, 8, 12, 16)  # in sixteenth notes: 1/16 ... whole note
@@ -70,9 +72,8 @@ def check_notes(notes, name: str = "notes") -> list[tuple[int, int]]:
         if isinstance(pitch, bool) or not isinstance(pitch, (int, np.integer)) or \
                 not (pitch == REST or 0 <= pitch <= 127):
             raise ValueError(f"{name}[{i}]: expected a MIDI pitch in [0, 127] or REST, got {pitch!r}")
-        if isinstance(dur, bool) or not isinstance(dur, (int, np.integer)) or dur <= 0:
-            raise ValueError(f"{name}[{i}]: expected a positive int duration (sixteenths), got {dur!r}")
-        out.append((int(pitch), int(dur)))
+        dur = check_int(dur, f"{name}[{i}]", expected="a positive int duration (sixteenths)")
+        out.append((int(pitch), dur))
     return out
 
 
@@ -91,9 +92,8 @@ def parse_notes(text: str) -> list[tuple[int, int]]:
 def transpose(notes, semitones: int) -> list[tuple[int, int]]:
     """Shift every pitch by ``semitones`` (rests stay rests)."""
     notes = check_notes(notes)
-    if isinstance(semitones, bool) or not isinstance(semitones, (int, np.integer)):
-        raise ValueError(f"semitones: expected an int, got {semitones!r}")
-    return check_notes([(p if p == REST else p + int(semitones), d) for p, d in notes])
+    semitones = check_int(semitones, "semitones", minimum=None)
+    return check_notes([(p if p == REST else p + semitones, d) for p, d in notes])
 
 
 # ----- the corpus --------------------------------------------------------------------------
@@ -138,8 +138,7 @@ def melody_corpus(names=None, keys: int = 12) -> list[dict]:
     unknown = [n for n in names if n not in MELODIES]
     if unknown:
         raise ValueError(f"names: unknown melodies {unknown}; expected some of {list(MELODIES)}")
-    if isinstance(keys, bool) or not isinstance(keys, (int, np.integer)) or not 1 <= keys <= 12:
-        raise ValueError(f"keys: expected an int in [1, 12], got {keys!r}")
+    keys = check_int(keys, "keys", 1, 12)
     shifts = [s for s in range(-5, 7)][:keys] if keys == 12 else list(range(keys))
     out = []
     for name in names:
@@ -246,9 +245,7 @@ def midi_to_hz(pitch):
 
 
 def _check_rate(sr) -> int:
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ValueError(f"sr: expected a positive int sample rate in Hz, got {sr!r}")
-    return int(sr)
+    return check_int(sr, "sr", expected="a positive int sample rate in Hz")
 
 
 # --- synth (shown in the book)
@@ -310,9 +307,7 @@ def spectrogram(wave, sr: int = SAMPLE_RATE, n_fft: int = 1024, hop: int = 256):
     """Magnitude spectrogram in dB: (freqs (F,), times (T,), db (F, T)), Hann window."""
     x = np.asarray(wave, np.float64)
     sr = _check_rate(sr)
-    for name, v in (("n_fft", n_fft), ("hop", hop)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    n_fft, hop = check_int(n_fft, "n_fft"), check_int(hop, "hop")
     if x.ndim != 1 or x.size < n_fft:
         raise ValueError(f"wave: expected a 1-D waveform of at least n_fft = {n_fft} samples, "
                          f"got shape {x.shape}")
@@ -328,8 +323,7 @@ def mu_law_encode(x, mu: int = 255) -> np.ndarray:
     """Samples in [-1, 1] -> ints in [0, mu]: F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu),
     then F in [-1, 1] is cut into mu + 1 equal bins (rounded to the nearest)."""
     x = np.asarray(x, np.float64)
-    if isinstance(mu, bool) or not isinstance(mu, (int, np.integer)) or mu < 1:
-        raise ValueError(f"mu: expected a positive int, got {mu!r}")
+    mu = check_int(mu, "mu")
     if x.size and (np.min(x) < -1 - 1e-9 or np.max(x) > 1 + 1e-9 or not np.all(np.isfinite(x))):
         raise ValueError(f"x: expected samples in [-1, 1], got [{np.min(x):.3g}, {np.max(x):.3g}]")
     f = np.sign(x) * np.log1p(mu * np.abs(np.clip(x, -1, 1))) / np.log1p(mu)
@@ -339,8 +333,7 @@ def mu_law_encode(x, mu: int = 255) -> np.ndarray:
 def mu_law_decode(q, mu: int = 255) -> np.ndarray:
     """Inverse of :func:`mu_law_encode`: x = sign(F) ((1 + mu)^|F| - 1) / mu, F = 2q/mu - 1."""
     q = np.asarray(q)
-    if isinstance(mu, bool) or not isinstance(mu, (int, np.integer)) or mu < 1:
-        raise ValueError(f"mu: expected a positive int, got {mu!r}")
+    mu = check_int(mu, "mu")
     if not np.issubdtype(q.dtype, np.integer) or (q.size and (q.min() < 0 or q.max() > mu)):
         raise ValueError(f"q: expected integer codes in [0, {mu}], got dtype {q.dtype}")
     f = 2 * q.astype(np.float64) / mu - 1
@@ -396,8 +389,7 @@ def _note_ngrams(notes, n: int) -> list[tuple]:
 def copy_rate(generated, corpus, n: int = 8) -> float:
     """Fraction of the note n-grams (pitch and duration) of the ``generated`` melodies
     that occur somewhere in the ``corpus`` melodies. Near 1 for large n: copied."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
+    n = check_int(n, "n")
     ref = {g for m in corpus for g in _note_ngrams(m, n)}
     grams = [g for m in generated for g in _note_ngrams(m, n)]
     if not grams:

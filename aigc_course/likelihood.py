@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._checks import as_image_batch, rng_from
+from ._checks import as_image_batch, check_int, check_vectors, rng_from
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -36,34 +36,20 @@ def unit_images(x, name: str = "x") -> np.ndarray:
     return np.clip((as_image_batch(x, name) + 1.0) / 2.0, 0.0, 1.0)
 
 
-def binarize(x, threshold: float = 0.5, name: str = "x") -> np.ndarray:
-    """Validated images as float32 (N, 28, 28) in {0, 1}: pixel > ``threshold``.
+def threshold_binarize(x, threshold: float = 0.5, name: str = "x") -> np.ndarray:
+    """Validated images as float32 (N, 28, 28) in {0, 1}: 1 where the pixel is > ``threshold``.
 
-    Images already in {0, 1} (floats or uint8 0/255) pass through unchanged;
-    grey levels are thresholded (uint8: 128..255 -> 1). Evaluation uses this
-    fixed binarization; training draws a fresh Bernoulli(pixel) image instead.
+    A fixed (static) binarization: images already in {0, 1} (floats or uint8
+    0/255) pass through unchanged; grey levels are thresholded (uint8: 128..255
+    -> 1). Evaluation uses it; training draws a fresh Bernoulli(pixel) image
+    instead (:func:`aigc_course.data.binarize`, ``method="dynamic"``).
     """
     return (unit_images(x, name) > threshold).astype(np.float32)
 
 
-def check_k(k, name: str = "k") -> int:
-    """A positive number of importance samples."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ValueError(f"{name}: expected a positive int (number of samples), got {k!r}")
-    return int(k)
-
-
 def check_latent(z, latent_dim: int, name: str = "z") -> np.ndarray:
     """Latent codes as float32 (N, latent_dim)."""
-    z = np.asarray(z)
-    if z.ndim != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
-        raise ValueError(f"{name}: expected latent codes shaped (N, {latent_dim}) with N >= 1, "
-                         f"got shape {z.shape}")
-    if z.dtype == bool or not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
-        raise ValueError(f"{name}: expected a float array, got dtype {z.dtype}")
-    if not np.all(np.isfinite(z)):
-        raise ValueError(f"{name}: expected finite latent codes, got NaN or infinite values")
-    return z.astype(np.float32)
+    return check_vectors(z, latent_dim, name, what="latent codes", dtype=np.float32)
 
 
 # ----- the maths, as NumPy references -----------------------------------------
@@ -83,6 +69,12 @@ def nats_to_bits_per_dim(nats, dims: int = 784):
     bits/dim = nats / (dims * ln 2). Pass ``-elbo`` or ``-iwae_bound`` (positive).
     """
     return np.asarray(nats, np.float64) / (dims * math.log(2.0))
+
+
+def reparameterize_np(mu, logvar, eps) -> np.ndarray:
+    """z = mu + sigma * eps with sigma = exp(logvar / 2), the standard deviation (float64)."""
+    mu, logvar = np.asarray(mu, np.float64), np.asarray(logvar, np.float64)
+    return mu + np.exp(0.5 * logvar) * np.asarray(eps, np.float64)
 
 
 def gaussian_kl_np(mu, logvar) -> np.ndarray:
@@ -135,7 +127,7 @@ def estimate_bounds(stats_fn, log_lik_fn, x, k: int, latent_dim: int, seed=None,
     same k samples and subtracts the closed-form KL (with k = 1: one sample),
     and ``iwae`` is log (1/k) sum_i p(x, z_i) / q(z_i|x).
     """
-    k = check_k(k)
+    k = check_int(k, "k", expected="a positive int (number of samples)")
     x = np.asarray(x)
     n = len(x)
     rng = rng_from(seed)
@@ -150,7 +142,7 @@ def estimate_bounds(stats_fn, log_lik_fn, x, k: int, latent_dim: int, seed=None,
         for s in range(0, k, chunk):
             c = min(chunk, k - s)
             eps = rng.standard_normal((c, len(xb), latent_dim))
-            z = mu + np.exp(0.5 * logvar) * eps                    # reparameterization
+            z = reparameterize_np(mu, logvar, eps)
             rows = np.repeat(xb[None], c, axis=0).reshape(c * len(xb), *xb.shape[1:])
             log_lik = np.asarray(log_lik_fn(rows, z.reshape(-1, latent_dim).astype(np.float32)),
                                  np.float64).reshape(c, len(xb))

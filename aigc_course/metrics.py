@@ -6,6 +6,8 @@ Three families of measures, because a generative model can fail in three ways:
   :func:`frechet_distance` (the formula behind FID), :func:`precision_recall`
   (Kynkäänniemi et al., 2019), :func:`classifier_score` (the formula behind the
   Inception Score) and :func:`mode_coverage` (how many classes the samples hit);
+  for 2-D toy data with known modes, :func:`mode_counts`, :func:`modes_covered`
+  and :func:`high_quality_fraction`;
 * **reconstruction fidelity**, image against its own reference: :func:`psnr` and
   :func:`ssim` (the definitions of scikit-image);
 * **likelihood**, in the units papers report: :func:`nats_to_bits_per_dim`,
@@ -25,6 +27,7 @@ import os
 
 import numpy as np
 
+from ._checks import check_int, check_number, check_vectors, drop_channel_axis
 from .likelihood import nats_to_bits_per_dim
 
 try:  # optional: BLAS threads add little on these matrix sizes and stall a busy CPU
@@ -35,7 +38,8 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "gaussian_stats", "frechet_distance_from_stats", "frechet_distance", "knn_radii", "in_manifold",
     "precision_recall", "nearest_neighbours",
-    "classifier_score", "mode_coverage", "psnr", "ssim", "nats_to_bits_per_dim",
+    "classifier_score", "mode_coverage", "mode_counts", "modes_covered", "high_quality_fraction",
+    "psnr", "ssim", "nats_to_bits_per_dim",
     "bits_per_dim_to_nats", "perplexity", "bits_per_char", "inception_fid",
 ]
 
@@ -48,31 +52,13 @@ def _one_blas_thread():
 # ----- input checks -------------------------------------------------------------
 def _features(x, name: str, min_rows: int = 1) -> np.ndarray:
     """A finite float64 feature matrix (N, d) with N >= ``min_rows``."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name}: expected a feature matrix shaped (N, d), got shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{name}: expected numbers, got dtype {x.dtype}")
-    if x.shape[1] == 0:
-        raise ValueError(f"{name}: expected at least one feature column, got shape {x.shape}")
-    if x.shape[0] < min_rows:
-        raise ValueError(f"{name}: expected at least {min_rows} samples (rows), got {x.shape[0]}")
-    x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return x
+    return check_vectors(x, name=name, min_rows=min_rows, what="samples", dtype=np.float64)
 
 
 def _same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"{name_a} and {name_b}: expected the same feature dimension, "
                          f"got {a.shape[1]} and {b.shape[1]}")
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
 
 
 # ----- Fréchet distance ---------------------------------------------------------
@@ -172,7 +158,7 @@ def nearest_neighbours(queries, reference, chunk: int = 256) -> tuple[np.ndarray
 
     q, r = _features(flat(queries), "queries"), _features(flat(reference), "reference")
     _same_dim(q, r, "queries", "reference")
-    chunk = _positive_int(chunk, "chunk")
+    chunk = check_int(chunk, "chunk")
     idx, dist = np.empty(len(q), np.int64), np.empty(len(q))
     with _one_blas_thread():
         for s in range(0, len(q), chunk):
@@ -198,7 +184,7 @@ def knn_radii(feats, k: int = 3, chunk: int = 1024) -> np.ndarray:
     The radii of the k-NN balls whose union approximates the manifold of a feature set
     (Kynkäänniemi et al., 2019). Needs N > k.
     """
-    k, chunk = _positive_int(k, "k"), _positive_int(chunk, "chunk")
+    k, chunk = check_int(k, "k"), check_int(chunk, "chunk")
     x = _features(feats, "feats", min_rows=k + 1)
     with _one_blas_thread():
         return np.sqrt(_knn_radii_sq(x, k, chunk))
@@ -211,7 +197,7 @@ def in_manifold(queries, feats, radii, chunk: int = 1024) -> np.ndarray:
     of ``feats``. A point on a ball's boundary counts as inside (``<=``, as in the
     reference code).
     """
-    chunk = _positive_int(chunk, "chunk")
+    chunk = check_int(chunk, "chunk")
     q, c = _features(queries, "queries"), _features(feats, "feats")
     _same_dim(c, q, "feats", "queries")
     r = np.asarray(radii, np.float64)
@@ -243,7 +229,7 @@ def precision_recall(real_feats, fake_feats, k: int = 3, chunk: int = 1024, real
     recall=float)``. Distances are computed ``chunk`` rows at a time;
     ``real_radii``, if given, must be ``knn_radii(real_feats, k)`` (to reuse it).
     """
-    k = _positive_int(k, "k")
+    k = check_int(k, "k")
     real = _features(real_feats, "real_feats", min_rows=k + 1)
     fake = _features(fake_feats, "fake_feats", min_rows=k + 1)
     _same_dim(real, fake, "real_feats", "fake_feats")
@@ -310,8 +296,8 @@ def mode_coverage(pred_labels, num_classes: int, min_count: int = 1) -> dict:
     "Uniform" is the right target for MNIST and Fashion-MNIST, whose classes are
     (nearly) balanced; for other data compare with the real class frequencies.
     """
-    num_classes = _positive_int(num_classes, "num_classes")
-    min_count = _positive_int(min_count, "min_count")
+    num_classes = check_int(num_classes, "num_classes")
+    min_count = check_int(min_count, "min_count")
     y = np.asarray(pred_labels)
     if y.ndim != 1 or y.size == 0:
         raise ValueError(f"pred_labels: expected a non-empty 1-D array of class labels, got shape {y.shape}")
@@ -326,16 +312,38 @@ def mode_coverage(pred_labels, num_classes: int, min_count: int = 1) -> dict:
             "counts": counts}
 
 
+# --- mode coverage of 2-D samples around known centres (toy data: rings and grids of Gaussians)
+def _distances(samples, centers) -> np.ndarray:
+    """Distances (N, K) between 2-D ``samples`` (N, 2) and ``centers`` (K, 2)."""
+    samples = check_vectors(samples, 2, "samples", dtype=np.float64)
+    centers = check_vectors(centers, 2, "centers", what="centres", dtype=np.float64)
+    return np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
+
+
+def mode_counts(samples, centers, radius) -> np.ndarray:
+    """How many ``samples`` lie within ``radius`` of each of the ``centers`` (K, 2); shape (K,)."""
+    dist = _distances(samples, centers)
+    radius = check_number(radius, "radius", low=0, low_open=True, expected="a positive number")
+    return (dist <= radius).sum(axis=0)
+
+
+def modes_covered(samples, centers, radius, min_count=1) -> int:
+    """Number of modes with at least ``min_count`` samples within ``radius`` of their centre."""
+    min_count = check_int(min_count, "min_count")
+    return int((mode_counts(samples, centers, radius) >= min_count).sum())
+
+
+def high_quality_fraction(samples, centers, radius) -> float:
+    """Fraction of samples within ``radius`` of some centre (the rest fall between modes)."""
+    return float((_distances(samples, centers).min(axis=1) <= radius).mean())
+
+
 # ----- PSNR and SSIM ------------------------------------------------------------
 def _image_pair(a, b, data_range) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Two images or batches as float64 (N, H, W), broadcast; and whether the input was a batch."""
     arrays = []
     for name, x in (("a", a), ("b", b)):
-        x = np.asarray(x)
-        if x.ndim == 4 and x.shape[-1] == 1:
-            x = x[..., 0]
-        elif x.ndim == 4 and x.shape[1] == 1:
-            x = x[:, 0]
+        x = drop_channel_axis(np.asarray(x))
         if x.ndim not in (2, 3) or x.size == 0:
             raise ValueError(f"{name}: expected a grayscale image (H, W) or a batch (N, H, W) "
                              f"(a channel axis of 1 is allowed), got shape {x.shape}")
@@ -349,8 +357,8 @@ def _image_pair(a, b, data_range) -> tuple[np.ndarray, np.ndarray, bool, float]:
         raise ValueError(f"a and b: expected images of the same size (a single image may be compared "
                          f"with a batch), got shapes {np.shape(a)} and {np.shape(b)}")
     x, y = np.broadcast_arrays(x, y)
-    if not (isinstance(data_range, (int, float, np.integer, np.floating)) and data_range > 0):
-        raise ValueError(f"data_range: expected a positive number, got {data_range!r}")
+    data_range = check_number(data_range, "data_range", low=0, low_open=True,
+                              expected="a positive number")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("a, b: contain NaN or infinite values")
     spread = max(x.max(), y.max()) - min(x.min(), y.min())
@@ -397,7 +405,7 @@ def ssim(a, b, data_range: float = 1.0, win_size: int = 7):
     gives one SSIM per image, array (N,). 1 means identical.
     """
     x, y, batch, r = _image_pair(a, b, data_range)
-    w = _positive_int(win_size, "win_size")
+    w = check_int(win_size, "win_size")
     if w < 3 or w % 2 == 0 or w > min(x.shape[1:]):
         raise ValueError(f"win_size: expected an odd int >= 3 and no larger than the image side "
                          f"{min(x.shape[1:])}, got {w}")
@@ -419,7 +427,7 @@ def bits_per_dim_to_nats(bits_per_dim, dims: int = 784):
 
     The inverse of :func:`nats_to_bits_per_dim` (from :mod:`aigc_course.likelihood`).
     """
-    dims = _positive_int(dims, "dims")
+    dims = check_int(dims, "dims")
     return np.asarray(bits_per_dim, np.float64) * dims * math.log(2.0)
 
 
@@ -459,7 +467,7 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
     """
     from ._checks import as_image_batch, check_seed
 
-    n = _positive_int(n, "n")
+    n = check_int(n, "n")
     seed = check_seed(seed)
     real = (as_image_batch(real_images, "real_images") + 1.0) / 2.0
     fake = (as_image_batch(fake_images, "fake_images") + 1.0) / 2.0

@@ -1,9 +1,11 @@
 """Framework-neutral plotting helpers (NumPy in, Matplotlib figures out)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from ._checks import check_int, drop_channel_axis
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2,
@@ -12,11 +14,7 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2,
 
     Values are passed through unchanged, so call it on images in [0, 1].
     """
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim == 4 and images.shape[1] == 1:
-        images = images[:, 0]
+    images = drop_channel_axis(np.asarray(images))
     if images.ndim != 3:
         raise ValueError(
             f"expected images shaped (N, H, W) or (N, H, W, 1), got {images.shape}")
@@ -112,9 +110,7 @@ def samples_by_class(images: np.ndarray, predicted: np.ndarray, per_class: int =
     images = images.reshape(images.shape[:3]) if images.ndim == 4 and images.shape[-1] == 1 else images
     if predicted.shape != (len(images),):
         raise ValueError(f"predicted: expected one label per image, shape ({len(images)},), got {predicted.shape}")
-    for name, v in (("per_class", per_class), ("num_classes", num_classes)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    per_class, num_classes = check_int(per_class, "per_class"), check_int(num_classes, "num_classes")
     rows = np.zeros((num_classes, per_class) + images.shape[1:3], np.float32)
     for c in range(num_classes):
         chosen = images[predicted == c][:per_class]

@@ -35,20 +35,9 @@ import math
 
 import numpy as np
 
+from ._checks import check_int, check_number
+
 DEFAULT_ORDERS = tuple(range(2, 257))
-
-
-def _check_prob(value, name: str, low_open: bool = True, high_closed: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
-    ok = (v > 0 if low_open else v >= 0) and (v <= 1 if high_closed else v < 1)
-    if not ok:
-        lo = "(0" if low_open else "[0"
-        hi = "1]" if high_closed else "1)"
-        raise ValueError(f"{name}: expected a number in {lo}, {hi}, got {value!r}")
-    return v
 
 
 def _check_orders(orders) -> np.ndarray:
@@ -59,18 +48,6 @@ def _check_orders(orders) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def _check_sigma(noise_multiplier) -> float:
-    try:
-        s = float(noise_multiplier)
-    except (TypeError, ValueError):
-        raise ValueError(f"noise_multiplier: expected a number >= 0, got {noise_multiplier!r}") \
-            from None
-    if not s >= 0 or math.isinf(s):
-        raise ValueError(
-            f"noise_multiplier: expected a finite number >= 0, got {noise_multiplier!r}")
-    return s
-
-
 # --- rdp (shown in the book) -------------------------------------------------
 def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float,
                             orders=DEFAULT_ORDERS) -> np.ndarray:
@@ -79,8 +56,8 @@ def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float,
     ``noise_multiplier`` is sigma (noise std / clipping norm), ``sample_rate`` is q.
     Returns float64 (len(orders),); inf where sigma = 0 (no noise, no privacy).
     """
-    sigma = _check_sigma(noise_multiplier)
-    q = _check_prob(sample_rate, "sample_rate")
+    sigma = check_number(noise_multiplier, "noise_multiplier", low=0)
+    q = check_number(sample_rate, "sample_rate", 0, 1, low_open=True)
     alphas = _check_orders(orders)
     if sigma == 0:
         return np.full(len(alphas), np.inf)
@@ -106,7 +83,7 @@ def rdp_to_epsilon(orders, rdp, delta: float):
     if rdp.shape != alphas.shape:
         raise ValueError(
             f"rdp: expected one value per order ({len(alphas)}), got shape {rdp.shape}")
-    delta = _check_prob(delta, "delta", high_closed=False)
+    delta = check_number(delta, "delta", 0, 1, low_open=True, high_open=True)
     eps = rdp + np.log((alphas - 1) / alphas) - (math.log(delta) + np.log(alphas)) / (alphas - 1)
     best = int(np.argmin(eps))
     return max(float(eps[best]), 0.0), int(alphas[best])
@@ -118,10 +95,9 @@ def compute_epsilon(noise_multiplier: float, sample_rate: float, steps: int, del
 
     RDP composes by addition: the total is ``steps`` times the RDP of one step.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps: expected an int >= 0, got {steps!r}")
+    steps = check_int(steps, "steps", minimum=0)
     if steps == 0:
-        _check_prob(delta, "delta", high_closed=False)
+        check_number(delta, "delta", 0, 1, low_open=True, high_open=True)
         return 0.0
     rdp = steps * rdp_subsampled_gaussian(noise_multiplier, sample_rate, orders)
     return rdp_to_epsilon(orders, rdp, delta)[0]
@@ -135,14 +111,7 @@ def noise_multiplier_for(target_epsilon: float, sample_rate: float, steps: int, 
     Bisection: epsilon decreases as sigma grows. Raises ValueError if even
     ``max_sigma`` cannot reach the target.
     """
-    try:
-        target = float(target_epsilon)
-    except (TypeError, ValueError):
-        raise ValueError(f"target_epsilon: expected a positive number, got {target_epsilon!r}") \
-            from None
-    if not target > 0 or math.isinf(target):
-        raise ValueError(
-            f"target_epsilon: expected a finite positive number, got {target_epsilon!r}")
+    target = check_number(target_epsilon, "target_epsilon", low=0, low_open=True)
 
     def eps(sigma):
         return compute_epsilon(sigma, sample_rate, steps, delta, orders)
@@ -164,12 +133,12 @@ def noise_multiplier_for(target_epsilon: float, sample_rate: float, steps: int, 
 
 def _check_eps_delta(epsilon, delta):
     try:
-        eps = float(epsilon)
+        eps = float(epsilon)                              # inf is allowed: no privacy
     except (TypeError, ValueError):
         raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}") from None
     if not eps >= 0:
         raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}")
-    return eps, _check_prob(delta, "delta", low_open=False, high_closed=False)
+    return eps, check_number(delta, "delta", 0, 1, high_open=True)
 
 
 def dp_roc_bound(fpr, epsilon: float, delta: float = 0.0) -> np.ndarray:

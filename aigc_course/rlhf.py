@@ -26,6 +26,8 @@ import numpy as np
 from scipy import optimize as _optimize
 from scipy import special as _special
 
+from ._checks import check_int
+
 __all__ = ["sample_markov", "markov_log_prob", "transition_counts", "fit_bradley_terry",
            "sequence_reward", "kl_optimum", "reinforce_kl"]
 
@@ -40,16 +42,8 @@ def _trans(trans, name: str = "trans") -> np.ndarray:
     return p
 
 
-def _pos_int(n, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name}: expected a positive int, got {n!r}")
-    return int(n)
-
-
 def _start(start, V: int) -> int:
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < V:
-        raise ValueError(f"start: expected a token id in [0, {V}), got {start!r}")
-    return int(start)
+    return check_int(start, "start", 0, V - 1, expected=f"a token id in [0, {V})")
 
 
 def _seqs(seqs, V: int) -> np.ndarray:
@@ -70,10 +64,10 @@ def sample_markov(trans, n: int, start: int, length: int | None = None, seed=0) 
     """``n`` sequences (n, T) sampled after ``start``; ``length`` T is needed for a (V, V) chain."""
     p = _trans(trans)
     V = p.shape[-1]
-    T = p.shape[0] if p.ndim == 3 else _pos_int(length, "length")
+    T = p.shape[0] if p.ndim == 3 else check_int(length, "length")
     if p.ndim == 3 and length not in (None, T):
         raise ValueError(f"length: the chain has {T} positions, got length={length}")
-    n, start = _pos_int(n, "n"), _start(start, V)
+    n, start = check_int(n, "n"), _start(start, V)
     rng = np.random.default_rng(seed)
     cum = np.cumsum(p, axis=-1)
     out, prev = np.empty((n, T), np.int64), np.full(n, start)
@@ -99,7 +93,7 @@ def markov_log_prob(trans, seqs, start: int) -> np.ndarray:
 
 def transition_counts(seqs, start: int, vocab_size: int) -> np.ndarray:
     """Features of a linear reward model: counts of each transition (a, b), float (N, V * V)."""
-    V = _pos_int(vocab_size, "vocab_size")
+    V = check_int(vocab_size, "vocab_size")
     s = _seqs(seqs, V)
     codes = _previous(s, _start(start, V)) * V + s
     out = np.zeros((len(s), V * V))
@@ -161,7 +155,7 @@ def kl_optimum(ref_trans, reward, beta: float, length: int, start: int):
         raise ValueError(f"ref_trans, reward: expected two (V, V) matrices, got {p.shape}, {R.shape}")
     if not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta: expected a positive KL weight, got {beta!r}")
-    T, start = _pos_int(length, "length"), _start(start, len(p))
+    T, start = check_int(length, "length"), _start(start, len(p))
     with np.errstate(divide="ignore"):
         log_e = np.log(p) + R / beta                      # log E, -inf where pi_ref is 0
     log_m = [np.zeros(len(p))]                            # log m_T = 0
@@ -189,8 +183,8 @@ def reinforce_kl(ref_trans, reward, beta: float, length: int, start: int, steps:
         raise ValueError(f"ref_trans, reward: expected two (V, V) matrices, got {p.shape}, {R.shape}")
     if not (np.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta: expected a KL weight >= 0, got {beta!r}")
-    T, V = _pos_int(length, "length"), len(p)
-    start, steps, B = _start(start, V), _pos_int(steps, "steps"), _pos_int(batch_size, "batch_size")
+    T, V = check_int(length, "length"), len(p)
+    start, steps, B = _start(start, V), check_int(steps, "steps"), check_int(batch_size, "batch_size")
     rng = np.random.default_rng(seed)
     log_ref = np.log(np.maximum(p, 1e-300))
     theta = log_ref.copy()

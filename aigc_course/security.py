@@ -25,6 +25,8 @@ import numpy as np
 from scipy import fft as _fft
 from scipy import special as _special
 
+from ._checks import check_int, check_number, check_vectors
+
 __all__ = [
     "roc_curve", "roc_auc", "tpr_at_fpr", "advantage",
     "gaussian_kde_logpdf", "nearest_neighbour_distance",
@@ -47,15 +49,6 @@ def _scores(x, name: str) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: expected finite scores, got NaN or inf")
     return x
-
-
-def _rate(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value}")
-    return value
 
 
 # ----- membership inference: evaluation (shown in the book) ---------------------
@@ -97,7 +90,7 @@ def tpr_at_fpr(scores_members, scores_nonmembers, fpr: float = 0.01) -> float:
     An attack that flags 1% of the population falsely but finds some members
     with certainty is dangerous even when its AUC is close to 0.5.
     """
-    fpr = _rate(fpr, "fpr")
+    fpr = check_number(fpr, "fpr", 0, 1)
     f, t, _ = roc_curve(scores_members, scores_nonmembers)
     return float(t[f <= fpr + 1e-12].max())
 
@@ -116,19 +109,10 @@ def advantage(scores_members, scores_nonmembers) -> float:
 
 # ----- a model that can memorise ------------------------------------------------
 def _matrix(x, name: str, d: int | None = None) -> np.ndarray:
+    """Finite float64 samples (N, d); a 1-D array is one column when ``d == 1``."""
     x = np.asarray(x)
-    if x.ndim == 1 and d is not None and d == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name}: expected a non-empty matrix shaped (N, d), got shape {x.shape}")
-    if d is not None and x.shape[1] != d:
-        raise ValueError(f"{name}: expected {d} columns, got shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{name}: expected numbers, got dtype {x.dtype}")
-    x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
-    return x
+    return check_vectors(x[:, None] if x.ndim == 1 and d == 1 else x, d, name, what="samples",
+                         dtype=np.float64)
 
 
 def gaussian_kde_logpdf(x, train, bandwidth: float) -> np.ndarray:
@@ -141,9 +125,7 @@ def gaussian_kde_logpdf(x, train, bandwidth: float) -> np.ndarray:
     """
     train = _matrix(train, "train")
     x = _matrix(x, "x", d=train.shape[1])
-    if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float, np.integer, np.floating)) \
-            or not bandwidth > 0 or not math.isfinite(bandwidth):
-        raise ValueError(f"bandwidth: expected a positive number, got {bandwidth!r}")
+    bandwidth = check_number(bandwidth, "bandwidth", low=0, low_open=True, expected="a positive number")
     d = train.shape[1]
     sq = (np.sum(x ** 2, 1)[:, None] - 2.0 * x @ train.T + np.sum(train ** 2, 1)[None, :])
     sq = np.maximum(sq, 0.0)
@@ -203,12 +185,6 @@ def _images(x, name: str, unit_range: bool) -> tuple[np.ndarray, bool]:
     return x, single
 
 
-def _key(key) -> int:
-    if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or key < 0:
-        raise ValueError(f"key: expected a non-negative int (the secret seed), got {key!r}")
-    return int(key)
-
-
 def _band(band) -> tuple[int, int]:
     try:
         lo, hi = (int(band[0]), int(band[1]))
@@ -242,7 +218,8 @@ def watermark_band(shape, band=(20, 56)) -> np.ndarray:
 def watermark_pattern(shape, key: int, band=(20, 56)) -> np.ndarray:
     """The secret pattern: +-1 on the band's DCT coefficients, 0 elsewhere (shape (H, W))."""
     mask = watermark_band(shape, band)
-    rng = np.random.default_rng([_key(key), int(shape[0]), int(shape[1])])
+    key = check_int(key, "key", minimum=0, expected="a non-negative int (the secret seed)")
+    rng = np.random.default_rng([key, int(shape[0]), int(shape[1])])
     signs = rng.choice(np.array([-1.0, 1.0]), size=mask.shape)
     return np.where(mask, signs, 0.0)
 
@@ -257,9 +234,7 @@ def embed_watermark(images, key: int, strength: float = 0.04, band=(20, 56), cli
     (clipped when ``clip``; clipping removes a little of the mark).
     """
     x, single = _images(images, "images", unit_range=True)
-    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.integer, np.floating)) \
-            or not strength > 0 or not math.isfinite(strength):
-        raise ValueError(f"strength: expected a positive number, got {strength!r}")
+    strength = check_number(strength, "strength", low=0, low_open=True, expected="a positive number")
     pattern = watermark_pattern(x.shape[1:], key, band)
     coeffs = _fft.dctn(x, axes=(1, 2), norm="ortho") + strength * pattern
     out = _fft.idctn(coeffs, axes=(1, 2), norm="ortho")

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_number, rng_from
+from ._checks import check_int, check_number, rng_from
+from .numpy_nn import softmax
 
 
 # ----- tokenizer -----------------------------------------------------------------
@@ -94,12 +95,6 @@ def as_token_ids(ids, vocab_size: int, name: str = "ids", ndim=None,
     return a.astype(np.int64)
 
 
-def check_positive_int(n, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {n!r}")
-    return int(n)
-
-
 def as_windows(x, vocab_size: int, block_size=None, name: str = "x") -> np.ndarray:
     """Training windows: int ids (N, T + 1) with T >= 1 (and T <= block_size if given)."""
     x = as_token_ids(x, vocab_size, name=name, ndim=2)
@@ -124,8 +119,8 @@ def make_windows(ids, block_size: int, stride=None) -> np.ndarray:
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"ids: expected a 1-D integer array, got dtype {ids.dtype} "
                          f"shape {ids.shape}")
-    block_size = check_positive_int(block_size, "block_size")
-    stride = block_size if stride is None else check_positive_int(stride, "stride")
+    block_size = check_int(block_size, "block_size")
+    stride = block_size if stride is None else check_int(stride, "stride")
     if len(ids) < block_size + 1:
         raise ValueError(f"ids: expected at least block_size + 1 = {block_size + 1} tokens, "
                          f"got {len(ids)}")
@@ -137,7 +132,7 @@ def make_windows(ids, block_size: int, stride=None) -> np.ndarray:
 def top_k_filter(logits, k: int) -> np.ndarray:
     """Keep the ``k`` largest logits, set the rest to -inf (ties with the k-th are kept)."""
     logits = np.asarray(logits, np.float64)
-    k = check_positive_int(k, "top_k")
+    k = check_int(k, "top_k")
     if k >= logits.shape[-1]:
         return logits.copy()
     kth = np.sort(logits, axis=-1)[..., -k, None]
@@ -162,14 +157,6 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     out = np.full_like(logits, -np.inf)
     out[order[keep]] = logits[order[keep]]
     return out
-
-
-def softmax(logits) -> np.ndarray:
-    """Softmax over the last axis in float64 (-inf entries get probability 0)."""
-    z = np.asarray(logits, np.float64)
-    z = z - np.max(z, axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / np.sum(e, axis=-1, keepdims=True)
 
 
 def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rng=None) -> int:
@@ -200,18 +187,11 @@ def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rn
 
 
 def _check_temperature(temperature) -> float:
-    try:
-        return check_number(temperature, "temperature", low=0)
-    except ValueError:
-        raise ValueError(f"temperature: expected a float >= 0 (0 = greedy), "
-                         f"got {temperature!r}") from None
+    return check_number(temperature, "temperature", low=0, expected="a float >= 0 (0 = greedy)")
 
 
 def _check_top_p(p) -> float:
-    try:
-        return check_number(p, "top_p", 0, 1, low_open=True)
-    except ValueError:
-        raise ValueError(f"top_p: expected a probability in (0, 1], got {p!r}") from None
+    return check_number(p, "top_p", 0, 1, low_open=True, expected="a probability in (0, 1]")
 
 
 # ----- the generation loop shared by both frameworks -------------------------------------
@@ -229,19 +209,18 @@ def generate_tokens(step, prompt_ids, max_new_tokens: int, vocab_size: int,
     ``np.random.default_rng(seed)``.
     """
     seq = as_token_ids(prompt_ids, vocab_size, name="prompt_ids", ndim=(1, 2))
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
-            or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens: expected a non-negative int, got {max_new_tokens!r}")
+    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0,
+                               expected="a non-negative int")
     temperature = _check_temperature(temperature)
     if top_k is not None:
-        check_positive_int(top_k, "top_k")
+        check_int(top_k, "top_k")
     if top_p is not None:
         _check_top_p(top_p)
     one_row = seq.ndim == 1
     seq = seq[None] if one_row else seq
     rng = rng_from(seed)
     state = None
-    for _ in range(int(max_new_tokens)):
+    for _ in range(max_new_tokens):
         logits, state = step(seq, state)
         logits = np.asarray(logits, np.float64)
         nxt = [sample_next(row, temperature, top_k, top_p, rng) for row in logits]

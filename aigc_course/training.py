@@ -78,10 +78,10 @@ def divergence_message(*, epoch: int, epochs: int, step, steps: int, bad: dict, 
     if checkpoint is not None and restored_epoch:
         lines.append(f"The checkpoint {checkpoint} still holds epoch {restored_epoch}; fit with "
                      "the same checkpoint_dir resumes from there (a new learning rate is used).")
-    tricks = "aigc_course.torch.tricks" if framework == "torch" else "aigc_course.keras.tricks"
+    clipping = f"aigc_course.{'torch' if framework == 'torch' else 'keras'}.clipping"
     lr_text = f" (lr={lr:g})" if isinstance(lr, (int, float)) else ""
     lines.append("Usual causes: a learning rate too high" + lr_text + ", try 3 to 10 times "
-                 f"smaller; exploding gradients, clip them ({tricks}.GradientClipper); inputs "
+                 f"smaller; exploding gradients, clip them ({clipping}.GradientClipper); inputs "
                  "outside the expected range (uint8 0..255 or floats in [0, 1]); a custom loss "
                  "that takes log(0) or divides by zero.")
     return " ".join(lines)

@@ -1,6 +1,5 @@
 """k-anonymity and l-diversity against brute force; the linkage attack on pseudonymised and
 generalised releases; hash pseudonyms reversed by enumeration; secret sharing; errors."""
-import itertools
 
 import numpy as np
 import pytest

@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
-from aigc_course._checks import as_image_batch, as_labels, check_count, latent_noise, to_unit_images
+from aigc_course._checks import (
+    as_image_batch,
+    as_labels,
+    check_count,
+    check_int,
+    check_number,
+    check_vectors,
+    drop_channel_axis,
+    latent_noise,
+    to_unit_images,
+)
 
 
 def test_uint8_images_scaled_to_tanh_range():
@@ -45,3 +55,50 @@ def test_latent_noise_is_seeded_and_unit_images_clip():
     assert np.array_equal(a, b) and not np.array_equal(a, latent_noise(4, 8, seed=2))
     u = to_unit_images(np.array([-2.0, -1.0, 0.0, 1.0] * 196).reshape(1, 1, 28, 28))
     assert u.shape == (1, 28, 28) and u.min() == 0.0 and u.max() == 1.0
+
+
+def test_check_int_bounds_and_messages():
+    assert check_int(3, "n") == 3 and type(check_int(np.int64(3), "n")) is int
+    assert check_int(-7, "seed", minimum=None) == -7 and check_int(4, "k", 1, 4) == 4
+    for value, kwargs, msg in [
+        (0, {}, "n: expected a positive int, got 0"),
+        (-1, {"minimum": 0}, "n: expected an int >= 0, got -1"),
+        (5, {"minimum": 1, "maximum": 4}, r"n: expected an int in \[1, 4\], got 5"),
+        (1.5, {"minimum": None}, "n: expected an int, got 1.5"),
+        (True, {}, "n: expected a positive int, got True"),
+        (0, {"expected": "a positive int (number of steps)"}, r"n: expected a positive int \(number of steps\)"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            check_int(value, "n", **kwargs)
+
+
+def test_check_number_expected_replaces_the_description():
+    assert check_number(0.5, "eps", 0, 1) == 0.5
+    with pytest.raises(ValueError, match=r"eps: expected a number in \[0, 1\], got 2"):
+        check_number(2, "eps", 0, 1)
+    with pytest.raises(ValueError, match=r"eps: expected a size in \[0, 1\] \(pixels\), got nan"):
+        check_number(float("nan"), "eps", 0, 1, expected="a size in [0, 1] (pixels)")
+
+
+def test_check_vectors_shapes_dtype_and_rows():
+    out = check_vectors([[1, 2], [3, 4]], 2)
+    assert out.dtype == np.float32 and out.shape == (2, 2)
+    assert check_vectors(np.zeros((3, 5)), dtype=np.float64).dtype == np.float64   # any d
+    for bad, kwargs, msg in [
+        (np.zeros((4, 3)), {"dim": 2}, r"x: expected points shaped \(N, 2\), got shape \(4, 3\)"),
+        (np.zeros(4), {}, r"expected points shaped \(N, d\)"),
+        (np.zeros((4, 0)), {}, r"expected points shaped \(N, d\)"),
+        (np.zeros((1, 2)), {"min_rows": 2, "what": "samples"}, "expected at least 2 samples"),
+        (np.zeros((0, 2)), {}, "expected at least 1 points"),
+        (np.array([[True, False]]), {}, "real numbers"),
+        (np.array([[0.0, np.inf]]), {}, "finite"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            check_vectors(bad, **kwargs)
+
+
+def test_drop_channel_axis():
+    x = np.zeros((2, 5, 6))
+    assert drop_channel_axis(x[..., None]).shape == (2, 5, 6)
+    assert drop_channel_axis(x[:, None]).shape == (2, 5, 6)
+    assert drop_channel_axis(x) is x and drop_channel_axis(np.zeros((2, 5, 6, 3))).shape == (2, 5, 6, 3)

@@ -4,8 +4,14 @@ import math
 import numpy as np
 import pytest
 
-from aigc_course.diffusion import (NoiseSchedule, cosine_betas, ddpm_sample_numpy, gmm_eps_star,
-                                   linear_betas, timestep_embedding)
+from aigc_course.diffusion import (
+    NoiseSchedule,
+    cosine_betas,
+    ddpm_sample_numpy,
+    gmm_eps_star,
+    linear_betas,
+    timestep_embedding,
+)
 
 
 @pytest.fixture

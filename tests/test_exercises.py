@@ -12,7 +12,7 @@ from aigc_course.exercises import check, choose, list_exercises, reference
 from aigc_course.text import top_k_filter as text_top_k_filter
 
 NAMES = ["gan_discriminator_loss", "gan_generator_loss", "vae_kl", "reparameterize",
-         "bernoulli_nll", "causal_mask", "top_k_filter"]
+         "bernoulli_nll", "causal_attention_mask", "top_k_filter"]
 
 
 # ----- NumPy solutions, written differently from the references ------------------------
@@ -28,7 +28,7 @@ NUMPY_OK = {
     "reparameterize": lambda m, lv, e: m + np.sqrt(np.exp(lv)) * e,
     "bernoulli_nll": lambda l, x: np.sum(np.logaddexp(0, np.where(x > 0, -l, l)),
                                          axis=tuple(range(1, l.ndim))),
-    "causal_mask": lambda T: np.arange(T)[:, None] >= np.arange(T)[None, :],
+    "causal_attention_mask": lambda T: np.arange(T)[:, None] >= np.arange(T)[None, :],
     "top_k_filter": _np_topk,
 }
 
@@ -143,7 +143,7 @@ def _torch_ok():
         "reparameterize": lambda m, lv, e: m + torch.exp(0.5 * lv) * e,
         "bernoulli_nll": lambda l, x: F.binary_cross_entropy_with_logits(
             l, x, reduction="none").flatten(1).sum(1),
-        "causal_mask": lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)),
+        "causal_attention_mask": lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)),
         "top_k_filter": topk_in_place,
     }
 
@@ -163,7 +163,7 @@ def test_torch_outputs_that_require_grad_or_are_python_floats():
                  "torch")
     assert check("gan_generator_loss", lambda f: torch.nn.functional.softplus(-f).mean()[None],
                  "torch")  # a size-1 loss is fine
-    assert check("causal_mask", lambda T: np.tril(np.ones((T, T), bool)).tolist(), "torch")
+    assert check("causal_attention_mask", lambda T: np.tril(np.ones((T, T), bool)).tolist(), "torch")
 
 
 # ----- typical mistakes: rejected, with their hint ---------------------------------------
@@ -256,14 +256,14 @@ WRONG = [
     ("bernoulli_nll", lambda l, x: np.sum(_sp(l) - x * l, axis=-1), "last axis only"),
     ("bernoulli_nll", lambda l, x: _sp(l) - x * l, "one value per pixel"),
     # causal mask
-    ("causal_mask", lambda T: np.triu(np.ones((T, T), bool)), "Transposed"),
-    ("causal_mask", lambda T: np.triu(np.ones((T, T), bool), 1), "FUTURE positions"),
-    ("causal_mask", lambda T: np.tril(np.ones((T, T), bool), -1), "Strict"),
-    ("causal_mask", lambda T: np.tril(np.ones((T, T))), "wrong dtype"),
-    ("causal_mask", lambda T: np.where(np.tril(np.ones((T, T), bool)), 0.0, -np.inf),
+    ("causal_attention_mask", lambda T: np.triu(np.ones((T, T), bool)), "Transposed"),
+    ("causal_attention_mask", lambda T: np.triu(np.ones((T, T), bool), 1), "FUTURE positions"),
+    ("causal_attention_mask", lambda T: np.tril(np.ones((T, T), bool), -1), "Strict"),
+    ("causal_attention_mask", lambda T: np.tril(np.ones((T, T))), "wrong dtype"),
+    ("causal_attention_mask", lambda T: np.where(np.tril(np.ones((T, T), bool)), 0.0, -np.inf),
      "additive mask"),
-    ("causal_mask", lambda T: np.ones((T, T), bool), "Nothing is masked"),
-    ("causal_mask", lambda T: np.tril(np.ones((1, 1, T, T), bool)), "2-D (T, T)"),
+    ("causal_attention_mask", lambda T: np.ones((T, T), bool), "Nothing is masked"),
+    ("causal_attention_mask", lambda T: np.tril(np.ones((1, 1, T, T), bool)), "2-D (T, T)"),
     # top-k
     ("top_k_filter", lambda x, k: np.where(x < _kth(x, k), 0.0, x), "to 0"),
     ("top_k_filter", lambda x, k: np.where(x < _kth(x, k), -1e9, x), "large negative number"),
@@ -317,9 +317,9 @@ def test_torch_mistakes_rejected_with_their_hints(capsys):
         ("gan_generator_loss", lambda f: torch.log(1 - torch.sigmoid(f)).mean(), "saturating"),
         ("reparameterize", lambda m, lv, e: m + torch.exp(0.5 * lv) * torch.randn_like(m),
          "different outputs"),
-        ("causal_mask", lambda T: torch.tril(torch.ones(T, T)), "wrong dtype"),
-        ("causal_mask", lambda T: torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1),
-         "FUTURE"),
+        ("causal_attention_mask", lambda T: torch.tril(torch.ones(T, T)), "wrong dtype"),
+        ("causal_attention_mask",
+         lambda T: torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1), "FUTURE"),
         ("top_k_filter", scatter_topk, "Ties"),
     ]
     for name, fn, hint in cases:
@@ -422,7 +422,7 @@ def test_bad_arguments_raise_value_error(kwargs, msg):
 
 def test_no_framework_is_imported_for_numpy_checks():
     code = ("import sys, numpy as np; from aigc_course.exercises import check; "
-            "assert check('causal_mask', lambda T: np.tril(np.ones((T, T), bool))); "
+            "assert check('causal_attention_mask', lambda T: np.tril(np.ones((T, T), bool))); "
             "bad = [m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules]; "
             "assert not bad, bad")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

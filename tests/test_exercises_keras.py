@@ -13,7 +13,7 @@ from keras import ops  # noqa: E402
 from aigc_course.exercises import check  # noqa: E402
 
 NAMES = ["gan_discriminator_loss", "gan_generator_loss", "vae_kl", "reparameterize",
-         "bernoulli_nll", "causal_mask", "top_k_filter"]
+         "bernoulli_nll", "causal_attention_mask", "top_k_filter"]
 bce = keras.losses.binary_crossentropy
 
 
@@ -31,7 +31,7 @@ KERAS_OK = {
     "reparameterize": lambda m, lv, e: m + ops.exp(0.5 * lv) * e,
     "bernoulli_nll": lambda l, x: ops.sum(ops.softplus(l) - x * l,
                                           axis=tuple(range(1, len(ops.shape(l))))),
-    "causal_mask": lambda T: ops.tril(ops.ones((T, T))) > 0,
+    "causal_attention_mask": lambda T: ops.tril(ops.ones((T, T))) > 0,
     "top_k_filter": _keras_topk,
 }
 
@@ -51,7 +51,7 @@ def test_keras_solution_accepted(name, capsys):
 def test_other_keras_forms_accepted():
     assert check("gan_discriminator_loss",
                  lambda r, f: ops.mean(ops.softplus(-r)) + ops.mean(ops.softplus(f)), "keras")
-    assert check("causal_mask",
+    assert check("causal_attention_mask",
                  lambda T: ops.arange(T)[:, None] >= ops.arange(T)[None, :], "keras")
     assert check("bernoulli_nll",    # a trailing axis makes binary_crossentropy elementwise
                  lambda l, x: ops.sum(ops.reshape(bce(x[..., None], l[..., None], from_logits=True),
@@ -71,7 +71,7 @@ def test_keras_mistakes_rejected_with_their_hints(capsys):
         ("reparameterize", lambda m, lv, e: m + ops.exp(lv) * e, "is the variance"),
         ("bernoulli_nll",             # binary_crossentropy averages over the last axis
          lambda l, x: bce(x, l, from_logits=True), "Mean over the pixels"),
-        ("causal_mask", lambda T: ops.tril(ops.ones((T, T))), "wrong dtype"),
+        ("causal_attention_mask", lambda T: ops.tril(ops.ones((T, T))), "wrong dtype"),
         ("top_k_filter",
          lambda x, k: ops.where(x < ops.top_k(x, k)[0][..., -1:], 0.0, x), "to 0"),
     ]
@@ -99,13 +99,13 @@ def test_tensorflow_native_solutions_accepted():
         "vae_kl": lambda m, lv: -0.5 * tf.reduce_sum(1 + lv - m**2 - tf.exp(lv), axis=-1),
         "reparameterize": lambda m, lv, e: m + tf.exp(0.5 * lv) * e,
         "bernoulli_nll": lambda l, x: tf.reduce_sum(tf.reshape(xent(x, l), (tf.shape(l)[0], -1)), 1),
-        "causal_mask": lambda T: tf.linalg.band_part(tf.ones((T, T)), -1, 0) > 0,
+        "causal_attention_mask": lambda T: tf.linalg.band_part(tf.ones((T, T)), -1, 0) > 0,
         "top_k_filter": lambda x, k: tf.where(x < tf.math.top_k(x, k).values[..., -1:],
                                               float("-inf"), x),
     }
     for name in NAMES:
         assert check(name, sols[name], framework="tensorflow"), name
-    assert not check("causal_mask", lambda T: tf.linalg.band_part(tf.ones((T, T)), 0, -1) > 0,
+    assert not check("causal_attention_mask", lambda T: tf.linalg.band_part(tf.ones((T, T)), 0, -1) > 0,
                      framework="tensorflow")
     assert check("gan_generator_loss", lambda f: tf.Variable(tf.reduce_mean(tf.nn.softplus(-f))),
                  framework="tensorflow")

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
 from aigc_course import ar_numpy as ar  # noqa: E402
-from aigc_course.keras.autoregressive import GPT, Block, PixelCNN, causal_mask  # noqa: E402
+from aigc_course.keras.autoregressive import GPT, Block, MaskedConv2D, PixelCNN  # noqa: E402
 
 
 def test_keras_block_matches_numpy_block():
@@ -20,14 +20,20 @@ def test_keras_block_matches_numpy_block():
     blk = Block(C, nh)
     x = rng.normal(size=(2, T, C)).astype("float32")
     blk(x)  # build
-    blk.ln_1.gamma.assign(params["ln_1"][0]); blk.ln_1.beta.assign(params["ln_1"][1])
-    blk.ln_2.gamma.assign(params["ln_2"][0]); blk.ln_2.beta.assign(params["ln_2"][1])
+    blk.ln_1.gamma.assign(params["ln_1"][0])
+    blk.ln_1.beta.assign(params["ln_1"][1])
+    blk.ln_2.gamma.assign(params["ln_2"][0])
+    blk.ln_2.beta.assign(params["ln_2"][1])
     w_qkv, b_qkv, w_p, b_p = params["attn"]
-    blk.attn.c_attn.kernel.assign(w_qkv); blk.attn.c_attn.bias.assign(b_qkv)
-    blk.attn.c_proj.kernel.assign(w_p); blk.attn.c_proj.bias.assign(b_p)
+    blk.attn.c_attn.kernel.assign(w_qkv)
+    blk.attn.c_attn.bias.assign(b_qkv)
+    blk.attn.c_proj.kernel.assign(w_p)
+    blk.attn.c_proj.bias.assign(b_p)
     w_fc, b_fc, w_out, b_out = params["mlp"]
-    blk.fc.kernel.assign(w_fc); blk.fc.bias.assign(b_fc)
-    blk.proj.kernel.assign(w_out); blk.proj.bias.assign(b_out)
+    blk.fc.kernel.assign(w_fc)
+    blk.fc.bias.assign(b_fc)
+    blk.proj.kernel.assign(w_out)
+    blk.proj.bias.assign(b_out)
     assert sum(int(np.prod(v.shape)) for v in blk.trainable_weights) == 12 * C * C + 13 * C
     got = keras.ops.convert_to_numpy(blk(x))
     np.testing.assert_allclose(got, ar.transformer_block(x, params, nh), atol=2e-5)
@@ -45,7 +51,7 @@ def test_keras_gpt_logits_are_causal():
 def test_keras_masks_and_pixelcnn_field():
     for k in (3, 7):
         for t in "AB":
-            np.testing.assert_array_equal(ar.pixelcnn_mask(k, t), causal_mask(k, t))
+            np.testing.assert_array_equal(ar.pixelcnn_mask(k, t), MaskedConv2D(1, k, t).mask[:, :, 0, 0])
     m = PixelCNN(hidden=4, n_layers=1)
     rng = np.random.default_rng(0)
     for v in m.trainable_weights:           # positive weights: every ReLU stays open

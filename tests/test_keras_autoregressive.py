@@ -13,7 +13,13 @@ keras = pytest.importorskip("keras")
 from aigc_course import text  # noqa: E402
 from aigc_course.keras import set_seed  # noqa: E402
 from aigc_course.keras.autoregressive import (  # noqa: E402
-    GPT, CharRNN, PixelCNN, causal_mask, pixel_nll, token_cross_entropy)
+    GPT,
+    CharRNN,
+    MaskedConv2D,
+    PixelCNN,
+    pixel_nll,
+    token_cross_entropy,
+)
 from aigc_course.likelihood import bernoulli_nll_np  # noqa: E402
 
 CORPUS = "hello world! " * 8
@@ -163,10 +169,12 @@ def test_save_load_round_trip(tmp_path):
 
 # ----- PixelCNN ---------------------------------------------------------------------
 def test_masks_by_hand():
-    np.testing.assert_array_equal(causal_mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
-    np.testing.assert_array_equal(causal_mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
+    def mask(k, t):
+        return MaskedConv2D(1, k, t).mask[:, :, 0, 0]
+    np.testing.assert_array_equal(mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
     with pytest.raises(ValueError, match="'A' or 'B'"):
-        causal_mask(3, "C")
+        mask(3, "C")
 
 
 def test_pixelcnn_logits_shape_and_layouts():

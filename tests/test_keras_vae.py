@@ -9,8 +9,7 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
 from aigc_course.keras import set_seed  # noqa: E402
-from aigc_course.keras.vae import (  # noqa: E402
-    VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize)
+from aigc_course.keras.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize  # noqa: E402
 from aigc_course.likelihood import bernoulli_nll_np, gaussian_kl_np, nats_to_bits_per_dim  # noqa: E402
 
 ops = keras.ops

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from aigc_course import likelihood, metrics as M
+from aigc_course import likelihood
+from aigc_course import metrics as M
 
 
 def _rng(seed=0):
@@ -155,6 +156,29 @@ def test_mode_coverage():
         M.mode_coverage(np.array([0.0, 1.0]), 3)
     with pytest.raises(ValueError, match="1-D"):
         M.mode_coverage(np.zeros((2, 2), int), 3)
+
+
+RING = 2.0 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+
+
+def test_mode_counts_modes_covered_high_quality_fraction():
+    samples = np.concatenate([np.repeat(RING[:1], 30, 0) + 0.01,     # 30 on mode 0
+                              np.repeat(RING[3:4], 5, 0),             # 5 on mode 3
+                              np.zeros((15, 2))])                     # 15 in the middle
+    counts = M.mode_counts(samples, RING, radius=0.15)
+    np.testing.assert_array_equal(counts, [30, 0, 0, 5, 0, 0, 0, 0])
+    assert M.modes_covered(samples, RING, 0.15) == 2
+    assert M.modes_covered(samples, RING, 0.15, min_count=10) == 1
+    assert M.high_quality_fraction(samples, RING, 0.15) == pytest.approx(35 / 50)
+    rng = _rng(0)
+    ring = RING[rng.integers(0, 8, 2000)] + 0.05 * rng.standard_normal((2000, 2))
+    assert M.modes_covered(ring, RING, 0.15, min_count=20) == 8
+    with pytest.raises(ValueError, match="radius"):
+        M.modes_covered(samples, RING, 0.0)
+    with pytest.raises(ValueError, match="samples"):
+        M.modes_covered(samples[:, :1], RING, 0.15)
+    with pytest.raises(ValueError, match="centers"):
+        M.high_quality_fraction(samples, RING[:, :1], 0.15)
 
 
 # ----- PSNR and SSIM against scikit-image ---------------------------------------

@@ -216,9 +216,9 @@ def test_torch_steps_skipped_by_the_scaler_are_not_a_divergence(digits, monkeypa
 
 
 def test_torch_clipping_hook_sees_unscaled_gradients(digits, monkeypatch):
-    torch = _cpu_float16(monkeypatch, init_scale=2.0 ** 10)
+    _cpu_float16(monkeypatch, init_scale=2.0 ** 10)
     from aigc_course.torch import set_seed
-    from aigc_course.torch.tricks import GradientClipper
+    from aigc_course.torch.clipping import GradientClipper
     set_seed(0)
     plain = tiny_gan()
     plain.optimizers = plain.configure_optimizers()

@@ -118,10 +118,13 @@ def test_readme_and_preface_list_every_lab_with_launch_links():
     labs = [s for s in NOTEBOOKS if tool.is_lab(s)]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     preface = (ROOT / "book" / "preface.md").read_text(encoding="utf-8")
-    for stem in labs:
-        rel = stem.relative_to(ROOT).as_posix()
-        assert f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/{rel}.ipynb" in readme
-        assert f"kaggle.com/kernels/welcome?src={URL}/blob/main/{rel}.ipynb" in preface
+    for stem in labs:  # the launch links open the notebooks of tools/export_notebooks.py
+        rel = stem.relative_to(ROOT / "notebooks").as_posix()
+        for text in (readme, preface):
+            assert f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/colab/student/{rel}.ipynb" in text
+            assert f"kaggle.com/kernels/welcome?src={URL}/blob/main/colab/student/{rel}.ipynb" in text
+            assert f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/colab/instructor/{rel}.ipynb" in text
+        assert f"blob/main/notebooks/{rel}.ipynb" not in readme + preface
     assert "https://aigc-course.github.io/aigc-course/" in readme
     assert "<img" not in preface and "![" not in preface  # the site requests nothing from other hosts
     with pytest.raises(ValueError, match="expected https://github.com/OWNER/NAME"):

@@ -5,8 +5,15 @@ import warnings
 import numpy as np
 import pytest
 
-from aigc_course.privacy import (DEFAULT_ORDERS, compute_epsilon, dp_roc_bound, max_auc,
-                                 noise_multiplier_for, rdp_subsampled_gaussian, rdp_to_epsilon)
+from aigc_course.privacy import (
+    DEFAULT_ORDERS,
+    compute_epsilon,
+    dp_roc_bound,
+    max_auc,
+    noise_multiplier_for,
+    rdp_subsampled_gaussian,
+    rdp_to_epsilon,
+)
 
 SETTINGS = [  # (sigma, q, steps, delta)
     (1.1, 256 / 60000, 60 * 235, 1e-5),   # Abadi et al.'s MNIST setting
@@ -122,8 +129,9 @@ def test_bad_input(call):
 
 
 def test_plot_tradeoff_draws_the_measured_points_and_the_bound():
-    from aigc_course import privacy as P
     import matplotlib
+
+    from aigc_course import privacy as P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -155,7 +155,6 @@ def test_pytorch_changed_settings_start_afresh_identical_ones_resume(here, digit
     assert longer not in (folder, other) and "epoch 1/3" in out
 
     # the model's own configuration is part of the key
-    from aigc_course.torch import MODELS
     assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) != \
         runs.settings_key(model=MODELS["gan"](latent_dim=9))
     assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) == \

@@ -8,7 +8,13 @@ from aigc_course import text  # noqa: E402
 from aigc_course.likelihood import bernoulli_nll_np  # noqa: E402
 from aigc_course.torch import set_seed  # noqa: E402
 from aigc_course.torch.autoregressive import (  # noqa: E402
-    GPT, CharRNN, PixelCNN, causal_mask, pixel_nll, token_cross_entropy)
+    GPT,
+    CharRNN,
+    MaskedConv2d,
+    PixelCNN,
+    pixel_nll,
+    token_cross_entropy,
+)
 
 CORPUS = "hello world! " * 8
 
@@ -245,11 +251,13 @@ def test_save_load_round_trip(tmp_path):
 
 # ----- PixelCNN ---------------------------------------------------------------------
 def test_masks_by_hand():
-    np.testing.assert_array_equal(causal_mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
-    np.testing.assert_array_equal(causal_mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
-    assert causal_mask(7, "A").sum() == 24 and causal_mask(7, "B").sum() == 25
+    def mask(k, t):
+        return MaskedConv2d(1, 1, k, t).mask.numpy()
+    np.testing.assert_array_equal(mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
+    assert mask(7, "A").sum() == 24 and mask(7, "B").sum() == 25
     with pytest.raises(ValueError, match="'A' or 'B'"):
-        causal_mask(3, "C")
+        mask(3, "C")
 
 
 def test_pixelcnn_logits_shape_and_layouts():

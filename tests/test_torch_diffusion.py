@@ -5,6 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _helpers import dense  # noqa: E402
+
 from aigc_course.diffusion import ddpm_sample_numpy, make_schedule, timestep_embedding  # noqa: E402
 from aigc_course.torch import MODELS, set_seed  # noqa: E402
 from aigc_course.torch.diffusion import DDPM  # noqa: E402

@@ -7,11 +7,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from aigc_course.likelihood import (  # noqa: E402
-    bernoulli_nll_np, binarize, estimate_bounds, gaussian_kl_np, log_mean_exp,
-    nats_to_bits_per_dim)
+    bernoulli_nll_np,
+    estimate_bounds,
+    gaussian_kl_np,
+    log_mean_exp,
+    nats_to_bits_per_dim,
+    threshold_binarize,
+)
 from aigc_course.torch import set_seed  # noqa: E402
-from aigc_course.torch.vae import (  # noqa: E402
-    VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize)
+from aigc_course.torch.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize  # noqa: E402
 
 # small configurations for everything that trains or evaluates many times
 TINY = dict(latent_dim=4, hidden=(64, 32))
@@ -184,7 +188,7 @@ def test_iwae_with_one_sample_is_the_elbo_in_expectation(trained_tiny):
 
 def test_iwae_chunking_changes_nothing_and_large_k_runs(trained_tiny):
     model, x = trained_tiny
-    prep = binarize(x[:3])[:, None]
+    prep = threshold_binarize(x[:3])[:, None]
     args = (model._stats, model._log_lik, prep, 50, model.latent_dim, 7)
     one = estimate_bounds(*args, max_rows=10_000)
     chunked = estimate_bounds(*args, max_rows=7)  # 7 // 3 = 2 samples per chunk
@@ -240,13 +244,13 @@ def test_log_mean_exp_and_bits_per_dim():
     assert float(nats_to_bits_per_dim(math.log(2.0) * 10, dims=10)) == pytest.approx(1.0)
 
 
-def test_binarize_thresholds_and_keeps_binary_images():
+def test_threshold_binarize_thresholds_and_keeps_binary_images():
     x = np.zeros((1, 28, 28), np.uint8)
     x[0, 0, :4] = [127, 128, 255, 1]
-    b = binarize(x)
+    b = threshold_binarize(x)
     assert b.dtype == np.float32 and b[0, 0, :4].tolist() == [0, 1, 1, 0]
     f = (np.random.default_rng(0).random((2, 28, 28)) > 0.5).astype(np.float32)
-    np.testing.assert_array_equal(binarize(f), f)
+    np.testing.assert_array_equal(threshold_binarize(f), f)
 
 
 # ----- training, sampling, persistence, errors --------------------------------------

@@ -3,12 +3,11 @@
 Runs on the TensorFlow backend (Colab's default) and the PyTorch backend
 (``KERAS_BACKEND=torch``, set before Keras is first imported).
 """
-from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
-from .gan import GAN
-from .vae import VAE, ConvVAE, CVAE
-from .gan_variants import CGAN, DCGAN, WGAN_GP
 from .autoregressive import GPT, CharRNN, PixelCNN
+from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
 from .diffusion import DDPM
+from .gan import CGAN, DCGAN, GAN, WGAN_GP
+from .vae import CVAE, VAE, ConvVAE
 
 MODELS = {
     "gan": GAN,

@@ -28,9 +28,9 @@ from keras import layers, ops
 
 from .._checks import check_count, rng_from
 from ..ar_numpy import pixelcnn_mask
-from ..likelihood import binarize
-from ..text import as_token_ids, as_windows, check_positive_int, generate_tokens
-from .core import GenerativeModel, apply_gradients
+from ..likelihood import threshold_binarize
+from ..text import as_token_ids, as_windows, generate_tokens
+from .core import GenerativeModel, SingleOptimizer, apply_gradients
 
 
 # --- losses (shown in the book) -------------------------------------------
@@ -61,7 +61,7 @@ def _check_int_input(idx, block_size=None):
                          f"crop the context to the last {block_size} tokens")
 
 
-class _TextModel(GenerativeModel):
+class _TextModel(SingleOptimizer, GenerativeModel):
     """Shared by CharRNN and GPT: teacher-forced training and sampling."""
 
     block_size = None  # maximum context (None: unlimited)
@@ -70,10 +70,6 @@ class _TextModel(GenerativeModel):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = True
         self(np.zeros((1, 1), np.int64))  # create every weight now (load/save need them)
-
-    def compile(self, optimizer=None, **kwargs):
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
-        self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
@@ -127,7 +123,7 @@ class CharRNN(_TextModel):
     def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256,
                  num_layers: int = 2, dropout: float = 0.0, lr: float = 2e-3, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.vocab_size = check_count(vocab_size, "vocab_size")
         self.embed_dim, self.hidden_size = embed_dim, hidden_size
         self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
         self.embedding = layers.Embedding(vocab_size, embed_dim)
@@ -244,8 +240,8 @@ class GPT(_TextModel):
     def __init__(self, vocab_size: int, block_size: int = 128, n_layer: int = 4, n_head: int = 4,
                  n_embd: int = 128, dropout: float = 0.0, lr: float = 3e-4, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
-        self.block_size = check_positive_int(block_size, "block_size")
+        self.vocab_size = check_count(vocab_size, "vocab_size")
+        self.block_size = check_count(block_size, "block_size")
         self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
         self.dropout, self.lr = dropout, lr
         init = keras.initializers.RandomNormal(stddev=0.02)
@@ -304,8 +300,7 @@ def _inference(model, x) -> np.ndarray:
 
 # ----- PixelCNN ---------------------------------------------------------------------
 # The (k, k) causal mask of a PixelCNN convolution is framework-neutral: one NumPy
-# definition, shared with the Keras twin and the NumPy chapter code.
-causal_mask = pixelcnn_mask
+# definition (aigc_course.ar_numpy.pixelcnn_mask), shared with the other framework's twin.
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
@@ -315,7 +310,7 @@ class MaskedConv2D(layers.Layer):
     def __init__(self, filters: int, kernel_size: int, mask_type: str, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.mask_type = filters, kernel_size, mask_type
-        self.mask = causal_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1)
+        self.mask = pixelcnn_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1)
 
     def build(self, input_shape):
         k = self.kernel_size
@@ -332,7 +327,7 @@ class MaskedConv2D(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
-class PixelCNN(GenerativeModel):
+class PixelCNN(SingleOptimizer, GenerativeModel):
     """PixelCNN on binarized 28x28 images: one Bernoulli logit per pixel.
 
     masked 7x7 conv, type A (1 -> hidden), ReLU;
@@ -349,7 +344,7 @@ class PixelCNN(GenerativeModel):
     def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3,
                  **kwargs):
         super().__init__(**kwargs)
-        self.hidden = check_positive_int(hidden, "hidden")
+        self.hidden = check_count(hidden, "hidden")
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
             raise ValueError(f"n_layers: expected a non-negative int, got {n_layers!r}")
         if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 3 or kernel % 2 == 0:
@@ -368,16 +363,12 @@ class PixelCNN(GenerativeModel):
         return {**super().get_config(), "hidden": self.hidden, "n_layers": self.n_layers,
                 "kernel": self.kernel, "lr": self.lr}
 
-    def compile(self, optimizer=None, **kwargs):
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
     @property
     def metrics(self):
         return [self.loss_tracker]
 
     def prepare(self, x, y=None):
-        return (binarize(x),)  # float32 (N, 28, 28) in {0, 1}
+        return (threshold_binarize(x),)  # float32 (N, 28, 28) in {0, 1}
 
     def call(self, x, training=False):
         if len(x.shape) == 3:
@@ -402,11 +393,11 @@ class PixelCNN(GenerativeModel):
 
     def logits(self, x) -> np.ndarray:
         """NumPy in, NumPy out: float32 logits (N, 28, 28) for images in {0, 1} (binarized)."""
-        return ops.convert_to_numpy(self(binarize(x), training=False)).astype(np.float32)
+        return ops.convert_to_numpy(self(threshold_binarize(x), training=False)).astype(np.float32)
 
     def nll(self, x, batch_size: int = 256) -> np.ndarray:
         """Exact -log p(x) per image in nats, float64 (N,); images binarized at 0.5."""
-        x = binarize(x)
+        x = threshold_binarize(x)
         out = [ops.convert_to_numpy(pixel_nll(self(x[i:i + batch_size], training=False),
                                               ops.convert_to_tensor(x[i:i + batch_size])))
                for i in range(0, len(x), batch_size)]

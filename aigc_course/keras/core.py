@@ -21,8 +21,15 @@ import numpy as np
 
 from .. import checkpoint, config
 from .._checks import check_int, checked_init
-from ..training import (TrainingDivergedError, amp_dtype, checkpoint_folder, divergence_message,
-                        epoch_order, non_finite, resume_changes)
+from ..training import (
+    TrainingDivergedError,
+    amp_dtype,
+    checkpoint_folder,
+    divergence_message,
+    epoch_order,
+    non_finite,
+    resume_changes,
+)
 
 
 def set_seed(seed: int = 0) -> None:
@@ -101,9 +108,10 @@ def input_gradients(fn, x):
 class GenerativeModel(keras.Model):
     """Base class of every Keras model in the zoo.
 
-    Subclasses build their layers in ``__init__``, set ``default_optimizers()``
-    and write ``train_step``; ``fit`` compiles with those defaults if needed
-    and adds checkpoint/resume (``checkpoint_dir``) and the divergence guard.
+    Subclasses build their layers in ``__init__``, give ``compile`` default
+    optimizers (:class:`SingleOptimizer` for a model trained by one) and write
+    ``train_step``; ``fit`` compiles with those defaults if needed and adds
+    checkpoint/resume (``checkpoint_dir``) and the divergence guard.
     ``save``, ``save_weights`` and ``load`` keep an integrity record next to
     the file (:mod:`aigc_course.checkpoint`).
     """
@@ -384,6 +392,18 @@ class GenerativeModel(keras.Model):
         except Exception as err:
             raise checkpoint.read_error(path, err) from None
         return self
+
+
+class SingleOptimizer:
+    """Mixin of the models trained by one optimizer (VAE, CharRNN, GPT, PixelCNN, DDPM):
+    ``compile(optimizer=None)`` defaults to ``Adam(self.lr)`` and builds the optimizer's
+    state for every trainable weight at once (so that ``fit`` can resume it from a
+    checkpoint before the first step). Listed first: ``class VAE(SingleOptimizer,
+    GenerativeModel)``. The GANs, with two optimizers, write their own ``compile``."""
+
+    def compile(self, optimizer=None, **kwargs):
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
+        self.optimizer.build(self.trainable_variables)
 
 
 def _gpu_capability():

@@ -31,9 +31,17 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .._checks import as_image_batch, check_count, rng_from, to_unit_images
+from .._checks import (
+    as_image_batch,
+    check_count,
+    check_model_images,
+    check_steps,
+    check_vectors,
+    rng_from,
+    to_unit_images,
+)
 from ..diffusion import make_schedule
-from .core import GenerativeModel, apply_gradients
+from .core import GenerativeModel, SingleOptimizer, apply_gradients
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -47,16 +55,6 @@ def check_data_shape(data_shape) -> tuple:
     if shape == IMAGE_SHAPE or (len(shape) == 1 and shape[0] >= 1):
         return shape
     raise ValueError(f"data_shape: expected (d,) for vectors or (28, 28, 1) for images, got {data_shape!r}")
-
-
-def check_vectors(x, dim: int, name: str = "x") -> np.ndarray:
-    """A float batch of vectors (N, dim) with finite values, as float32."""
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != dim or x.shape[0] == 0:
-        raise ValueError(f"{name}: expected points shaped (N, {dim}) with N >= 1, got {x.shape}")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected finite numbers")
-    return x.astype(np.float32)
 
 
 def sinusoidal_embedding(t, dim: int):
@@ -149,7 +147,7 @@ class UNetDenoiser(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
-class DDPM(GenerativeModel):
+class DDPM(SingleOptimizer, GenerativeModel):
     """Denoising diffusion probabilistic model with an MLP (vectors) or U-Net (images) denoiser.
 
     ``data_shape``: ``(d,)`` or ``(28, 28, 1)`` (the default); ``timesteps``: T;
@@ -184,10 +182,6 @@ class DDPM(GenerativeModel):
         return {**super().get_config(), "data_shape": list(self.data_shape), "timesteps": self.T,
                 "schedule": self.schedule_name, "channels": list(self.channels),
                 "hidden": self.hidden, "lr": self.lr}
-
-    def compile(self, optimizer=None, **kwargs):
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
-        self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
@@ -237,24 +231,10 @@ class DDPM(GenerativeModel):
         return (n, 28, 28) if self.is_image else (n, self.data_shape[0])
 
     def _check_public(self, x, name="x"):
-        if self.is_image:
-            x = np.asarray(x, np.float32)
-            if x.ndim == 4 and x.shape[-1] == 1:
-                x = x[..., 0]
-            if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] == 0:
-                raise ValueError(f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}")
-            if not np.all(np.isfinite(x)):
-                raise ValueError(f"{name}: expected finite values, got NaN or infinite ones")
-            return x
-        return check_vectors(x, self.data_shape[0], name)
+        return check_model_images(x, name) if self.is_image else check_vectors(x, self.data_shape[0], name)
 
     def _steps(self, t, n):
-        t = np.asarray(t)
-        if not np.issubdtype(t.dtype, np.integer) or t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
-            raise ValueError(f"t: expected an int or {n} ints, got {t!r}")
-        if t.size and (t.min() < 0 or t.max() >= self.T):
-            raise ValueError(f"t: expected steps in [0, {self.T}), got [{t.min()}, {t.max()}]")
-        return np.broadcast_to(t, (n,)).astype(np.int32)
+        return check_steps(t, n, self.T).astype(np.int32)
 
     def _denoise(self, x, t):
         """``net(x, t, training=False)``, through one cached ``tf.function`` on TensorFlow.

@@ -26,8 +26,8 @@ import numpy as np
 from keras import layers, ops
 
 from .._checks import as_labels, check_count, latent_noise
-from ..likelihood import binarize, check_latent, estimate_bounds, unit_images
-from .core import GenerativeModel, apply_gradients
+from ..likelihood import check_latent, estimate_bounds, threshold_binarize, unit_images
+from .core import GenerativeModel, SingleOptimizer, apply_gradients
 
 
 # --- losses (shown in the book) -------------------------------------------
@@ -88,7 +88,7 @@ def conv_decoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
-class VAE(GenerativeModel):
+class VAE(SingleOptimizer, GenerativeModel):
     """MLP VAE with a Bernoulli decoder; ``beta`` != 1 gives a beta-VAE (Higgins et al., 2017).
 
     Inputs: images shaped (N, 28, 28) (or with a channel axis of 1), uint8 in
@@ -120,10 +120,6 @@ class VAE(GenerativeModel):
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim, "beta": self.beta,
                 "lr": self.lr, "hidden": list(self.hidden)}
-
-    def compile(self, optimizer=None, **kwargs):
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.lr), **kwargs)
-        self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
@@ -212,7 +208,7 @@ class VAE(GenerativeModel):
         return self._bounds(x, k, seed)[1]
 
     def _bounds(self, x, k, seed):
-        return estimate_bounds(self._stats, self._log_lik, binarize(x)[..., None], k,
+        return estimate_bounds(self._stats, self._log_lik, threshold_binarize(x)[..., None], k,
                                self.latent_dim, seed)
 
 
@@ -341,7 +337,7 @@ class CVAE(VAE):
         return np.eye(self.num_classes, dtype=np.float32)[labels]
 
     def _rows(self, x, labels, binary: bool) -> np.ndarray:
-        x = binarize(x) if binary else unit_images(x)
+        x = threshold_binarize(x) if binary else unit_images(x)
         return np.concatenate([x.reshape(len(x), -1), self._one_hot_np(labels, len(x))], axis=1)
 
     @staticmethod

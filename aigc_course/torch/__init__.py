@@ -1,10 +1,9 @@
 """PyTorch half of the model zoo. Mirrors :mod:`aigc_course.keras` name for name."""
-from .core import Callback, GenerativeModel, History, SampleGrid, get_device, set_seed
-from .gan import GAN
-from .vae import VAE, ConvVAE, CVAE
-from .gan_variants import CGAN, DCGAN, WGAN_GP
 from .autoregressive import GPT, CharRNN, PixelCNN
+from .core import Callback, GenerativeModel, History, SampleGrid, get_device, set_seed
 from .diffusion import DDPM
+from .gan import CGAN, DCGAN, GAN, WGAN_GP
+from .vae import CVAE, VAE, ConvVAE
 
 MODELS = {
     "gan": GAN,

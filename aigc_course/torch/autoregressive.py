@@ -28,8 +28,8 @@ from torch import nn
 
 from .._checks import check_count, rng_from
 from ..ar_numpy import pixelcnn_mask
-from ..likelihood import binarize
-from ..text import as_token_ids, as_windows, check_positive_int, generate_tokens
+from ..likelihood import threshold_binarize
+from ..text import as_token_ids, as_windows, generate_tokens
 from .core import GenerativeModel
 
 
@@ -93,24 +93,16 @@ class _TextModel(GenerativeModel):
         ``temperature=0`` is greedy decoding; ``top_k``/``top_p`` filter the
         logits first. Randomness: ``np.random.default_rng(seed)`` only.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             return generate_tokens(self.step, prompt_ids, max_new_tokens, self.vocab_size,
                                    temperature, top_k, top_p, seed)
-        finally:
-            self.train(was_training)
 
     @torch.no_grad()
     def logits(self, ids) -> np.ndarray:
         """NumPy in, NumPy out: float32 logits (B, T, V) for int ids (B, T)."""
         ids = as_token_ids(ids, self.vocab_size, ndim=2)
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             return self(torch.as_tensor(ids, device=self.device)).float().cpu().numpy()
-        finally:
-            self.train(was_training)
 
 
 class CharRNN(_TextModel):
@@ -126,7 +118,7 @@ class CharRNN(_TextModel):
     def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256,
                  num_layers: int = 2, dropout: float = 0.0, lr: float = 2e-3):
         super().__init__()
-        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.vocab_size = check_count(vocab_size, "vocab_size")
         self.embed_dim, self.hidden_size = embed_dim, hidden_size
         self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
         self.embedding = nn.Embedding(vocab_size, embed_dim)
@@ -222,8 +214,8 @@ class GPT(_TextModel):
     def __init__(self, vocab_size: int, block_size: int = 128, n_layer: int = 4, n_head: int = 4,
                  n_embd: int = 128, dropout: float = 0.0, lr: float = 3e-4):
         super().__init__()
-        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
-        self.block_size = check_positive_int(block_size, "block_size")
+        self.vocab_size = check_count(vocab_size, "vocab_size")
+        self.block_size = check_count(block_size, "block_size")
         self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
         self.dropout, self.lr = dropout, lr
         self.wte = nn.Embedding(vocab_size, n_embd)
@@ -255,8 +247,7 @@ class GPT(_TextModel):
 
 # ----- PixelCNN ---------------------------------------------------------------------
 # The (k, k) causal mask of a PixelCNN convolution is framework-neutral: one NumPy
-# definition, shared with the Keras twin and the NumPy chapter code.
-causal_mask = pixelcnn_mask
+# definition (aigc_course.ar_numpy.pixelcnn_mask), shared with the other framework's twin.
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -265,7 +256,7 @@ class MaskedConv2d(nn.Conv2d):
     def __init__(self, in_channels, out_channels, kernel_size, mask_type: str):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         self.mask_type = mask_type
-        self.register_buffer("mask", torch.from_numpy(causal_mask(kernel_size, mask_type)))
+        self.register_buffer("mask", torch.from_numpy(pixelcnn_mask(kernel_size, mask_type)))
 
     def forward(self, x):
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
@@ -287,7 +278,7 @@ class PixelCNN(GenerativeModel):
 
     def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3):
         super().__init__()
-        self.hidden = check_positive_int(hidden, "hidden")
+        self.hidden = check_count(hidden, "hidden")
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
             raise ValueError(f"n_layers: expected a non-negative int, got {n_layers!r}")
         if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 3 or kernel % 2 == 0:
@@ -311,7 +302,7 @@ class PixelCNN(GenerativeModel):
         return {"model": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
     def prepare(self, x, y=None):
-        return (binarize(x),)  # float32 (N, 28, 28) in {0, 1}
+        return (threshold_binarize(x),)  # float32 (N, 28, 28) in {0, 1}
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, x):
@@ -325,32 +316,25 @@ class PixelCNN(GenerativeModel):
         return {"loss": loss.detach()}
     # --- end train_step ------------------------------------------------------
 
-    def _eval(self, fn):
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return fn()
-        finally:
-            self.train(was_training)
-
+    @torch.no_grad()
     def logits(self, x) -> np.ndarray:
         """NumPy in, NumPy out: float32 logits (N, 28, 28) for images in {0, 1} (binarized)."""
-        x = torch.as_tensor(binarize(x), device=self.device)
-        return self._eval(lambda: self(x).float().cpu().numpy())
+        x = torch.as_tensor(threshold_binarize(x), device=self.device)
+        with self.evaluating():
+            return self(x).float().cpu().numpy()
 
+    @torch.no_grad()
     def nll(self, x, batch_size: int = 256) -> np.ndarray:
         """Exact -log p(x) per image in nats, float64 (N,); images binarized at 0.5."""
-        x = binarize(x)
-
-        def run():
-            out = []
+        x = threshold_binarize(x)
+        out = []
+        with self.evaluating():
             for i in range(0, len(x), batch_size):
                 xb = torch.as_tensor(x[i:i + batch_size], device=self.device)
                 out.append(pixel_nll(self(xb).float(), xb).cpu().numpy())
-            return np.concatenate(out).astype(np.float64)
-        return self._eval(run)
+        return np.concatenate(out).astype(np.float64)
 
+    @torch.no_grad()
     def sample(self, n: int, seed=None) -> np.ndarray:
         """``n`` binary images (n, 28, 28) float32 in {0, 1}, drawn pixel by pixel.
 
@@ -361,8 +345,7 @@ class PixelCNN(GenerativeModel):
         n = check_count(n)
         rng = rng_from(seed)
         x = torch.zeros(n, 28, 28, device=self.device)
-
-        def run():
+        with self.evaluating():
             for i in range(28):
                 for j in range(28):
                     # rows below i cannot influence row i: run the net on rows 0..i only
@@ -370,5 +353,4 @@ class PixelCNN(GenerativeModel):
                     p = 1.0 / (1.0 + np.exp(-logits))
                     x[:, i, j] = torch.as_tensor((rng.random(n) < p).astype(np.float32),
                                                  device=self.device)
-            return x.cpu().numpy().astype(np.float32)
-        return self._eval(run)
+        return x.cpu().numpy().astype(np.float32)

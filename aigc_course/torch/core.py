@@ -29,8 +29,15 @@ from torch import nn
 
 from .. import checkpoint, config
 from .._checks import check_int, checked_init
-from ..training import (DEFAULT_LOG_EVERY, TrainingDivergedError, amp_dtype, checkpoint_folder,
-                        divergence_message, non_finite, resume_changes)
+from ..training import (
+    DEFAULT_LOG_EVERY,
+    TrainingDivergedError,
+    amp_dtype,
+    checkpoint_folder,
+    divergence_message,
+    non_finite,
+    resume_changes,
+)
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -124,6 +131,18 @@ class GenerativeModel(nn.Module):
             return torch.autocast(self.device.type, dtype=getattr(torch, self.amp_dtype))
         return contextlib.nullcontext()
 
+    @contextlib.contextmanager
+    def evaluating(self):
+        """``with model.evaluating(): ...`` runs the body in eval mode (batch norm with its
+        running statistics, no dropout) and then puts back the mode the model was in,
+        training or not, even when the body raises."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
+
     def backward(self, loss) -> None:
         """``loss.backward()``; under float16 mixed precision the loss is scaled first
         (``GradScaler.scale``), so that small gradients do not underflow to zero."""
@@ -132,7 +151,7 @@ class GenerativeModel(nn.Module):
     def optimizer_step(self, optimizer) -> None:
         """``optimizer.step()``; under float16 mixed precision through the GradScaler:
         the gradients are unscaled first (so a clipping hook, e.g.
-        :class:`~aigc_course.torch.tricks.GradientClipper`, sees the true gradients),
+        :class:`~aigc_course.torch.clipping.GradientClipper`, sees the true gradients),
         the step is skipped if they hold an inf or NaN (the scale is then halved; this
         is normal and is not a divergence), and the scale is updated."""
         if self.scaler is None:

@@ -32,7 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import as_image_batch, check_count, rng_from, to_unit_images
+from .._checks import (
+    as_image_batch,
+    check_count,
+    check_model_images,
+    check_steps,
+    check_vectors,
+    rng_from,
+    to_unit_images,
+)
 from ..diffusion import make_schedule
 from .core import GenerativeModel
 
@@ -48,16 +56,6 @@ def check_data_shape(data_shape) -> tuple:
     if shape == IMAGE_SHAPE or (len(shape) == 1 and shape[0] >= 1):
         return shape
     raise ValueError(f"data_shape: expected (d,) for vectors or (28, 28, 1) for images, got {data_shape!r}")
-
-
-def check_vectors(x, dim: int, name: str = "x") -> np.ndarray:
-    """A float batch of vectors (N, dim) with finite values, as float32."""
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != dim or x.shape[0] == 0:
-        raise ValueError(f"{name}: expected points shaped (N, {dim}) with N >= 1, got {x.shape}")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected finite numbers")
-    return x.astype(np.float32)
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -231,32 +229,19 @@ class DDPM(GenerativeModel):
         return (n, 28, 28) if self.is_image else (n, self.data_shape[0])
 
     def _check_public(self, x, name="x"):
-        if self.is_image:
-            x = np.asarray(x, np.float32)
-            if x.ndim == 4 and x.shape[-1] == 1:
-                x = x[..., 0]
-            if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] == 0:
-                raise ValueError(f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}")
-            if not np.all(np.isfinite(x)):
-                raise ValueError(f"{name}: expected finite values, got NaN or infinite ones")
-            return x
-        return check_vectors(x, self.data_shape[0], name)
+        return check_model_images(x, name) if self.is_image else check_vectors(x, self.data_shape[0], name)
 
     def _steps(self, t, n):
-        t = np.asarray(t)
-        if not np.issubdtype(t.dtype, np.integer) or t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
-            raise ValueError(f"t: expected an int or {n} ints, got {t!r}")
-        if t.size and (t.min() < 0 or t.max() >= self.T):
-            raise ValueError(f"t: expected steps in [0, {self.T}), got [{t.min()}, {t.max()}]")
-        return np.broadcast_to(t, (n,)).astype(np.int64)
+        return check_steps(t, n, self.T)
 
     @torch.no_grad()
     def predict_noise(self, xt, t) -> np.ndarray:
         """eps_theta(x_t, t) for NumPy x_t in model space ((N, 28, 28) in about [-1, 1], or (N, d))."""
         xt = self._check_public(xt, "xt")
         t = self._steps(t, len(xt))
-        return self._eval(lambda: self._to_public(
-            self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device))))
+        with self.evaluating():
+            return self._to_public(
+                self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device)))
 
     def denoising_loss(self, x, t=None, seed=None) -> np.ndarray:
         """The simple loss per example, mean over dimensions, float64 (N,).
@@ -303,7 +288,8 @@ class DDPM(GenerativeModel):
         """
         n = check_count(n)
         keep = {int(k) for k in keep}
-        return self._eval(lambda: self._reverse(n, seed, steps, keep))
+        with self.evaluating():
+            return self._reverse(n, seed, steps, keep)
 
     def sample(self, n: int, seed=None, steps=None) -> np.ndarray:
         """``n`` samples by ancestral sampling from x_T ~ N(0, I).
@@ -314,11 +300,3 @@ class DDPM(GenerativeModel):
         """
         x, _ = self.reverse_process(n, seed=seed, steps=steps)
         return to_unit_images(x) if self.is_image else x.astype(np.float32)
-
-    def _eval(self, fn):
-        was_training = self.training
-        self.eval()
-        try:
-            return fn()
-        finally:
-            self.train(was_training)

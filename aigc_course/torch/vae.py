@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import as_labels, check_count, latent_noise
-from ..likelihood import binarize, check_latent, estimate_bounds, unit_images
+from ..likelihood import check_latent, estimate_bounds, threshold_binarize, unit_images
 from .core import GenerativeModel
 
 
@@ -147,13 +147,16 @@ class VAE(GenerativeModel):
 
     def encode(self, x):
         """Images -> NumPy float32 ``(mu, logvar)``, each (N, latent_dim)."""
-        return self._eval(self._stats, self.prepare(x)[0])
+        x = self.prepare(x)[0]
+        with self.evaluating():
+            return self._stats(x)
 
     @torch.no_grad()
     def decode(self, z) -> np.ndarray:
         """Latent codes (N, latent_dim) -> pixel probabilities, float32 (N, 28, 28) in [0, 1]."""
         z = check_latent(z, self.latent_dim)
-        logits = self._eval(lambda t: self.decoder(self._to_device(t)), z)
+        with self.evaluating():
+            logits = self.decoder(self._to_device(z))
         return torch.sigmoid(logits.float()).cpu().numpy().reshape(-1, 28, 28)
 
     def reconstruct(self, x) -> np.ndarray:
@@ -185,18 +188,9 @@ class VAE(GenerativeModel):
         return self._bounds(x, k, seed)[1]
 
     def _bounds(self, x, k, seed):
-        x = binarize(x)[:, None]
-        return self._eval(lambda xb: estimate_bounds(self._stats, self._log_lik, xb, k,
-                                                     self.latent_dim, seed), x)
-
-    def _eval(self, fn, *args):
-        """Run ``fn`` in eval mode, restoring the training flag afterwards."""
-        was_training = self.training
-        self.eval()
-        try:
-            return fn(*args)
-        finally:
-            self.train(was_training)
+        x = threshold_binarize(x)[:, None]
+        with self.evaluating():
+            return estimate_bounds(self._stats, self._log_lik, x, k, self.latent_dim, seed)
 
 
 class ConvVAE(VAE):
@@ -312,7 +306,7 @@ class CVAE(VAE):
         return np.eye(self.num_classes, dtype=np.float32)[labels]
 
     def _rows(self, x, labels, binary: bool) -> np.ndarray:
-        x = binarize(x) if binary else unit_images(x)
+        x = threshold_binarize(x) if binary else unit_images(x)
         return np.concatenate([x.reshape(len(x), -1), self._one_hot_np(labels, len(x))], axis=1)
 
     def _split(self, rows):
@@ -332,14 +326,17 @@ class CVAE(VAE):
 
     def encode(self, x, labels):
         """Images and labels (N,) -> NumPy float32 ``(mu, logvar)``, each (N, latent_dim)."""
-        return self._eval(self._stats, self._rows(x, labels, binary=False))
+        rows = self._rows(x, labels, binary=False)
+        with self.evaluating():
+            return self._stats(rows)
 
     @torch.no_grad()
     def decode(self, z, labels) -> np.ndarray:
         """Latent codes (N, latent_dim) and labels (N,) -> pixel probabilities (N, 28, 28)."""
         z = check_latent(z, self.latent_dim)
         y = self._to_device(self._one_hot_np(labels, len(z)))
-        logits = self._eval(lambda t: self.decoder(self._to_device(t), y), z)
+        with self.evaluating():
+            logits = self.decoder(self._to_device(z), y)
         return torch.sigmoid(logits.float()).cpu().numpy().reshape(-1, 28, 28)
 
     def reconstruct(self, x, labels) -> np.ndarray:
@@ -365,5 +362,5 @@ class CVAE(VAE):
 
     def _bounds(self, x, labels, k, seed):
         rows = self._rows(x, labels, binary=True)
-        return self._eval(lambda r: estimate_bounds(self._stats, self._log_lik, r, k,
-                                                    self.latent_dim, seed), rows)
+        with self.evaluating():
+            return estimate_bounds(self._stats, self._log_lik, rows, k, self.latent_dim, seed)

@@ -54,7 +54,8 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed, show_source
 from aigc_course.gmm import GaussianMixture, gaussian_log_pdf, logsumexp
-from aigc_course.text import sample_next, softmax
+from aigc_course.numpy_nn import softmax
+from aigc_course.text import sample_next
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
@@ -401,7 +402,7 @@ assert log_p_x(x_far)[0] < log_px_train.min() - 5
 # against logistic regression's 6. With high-dimensional $x$, such as images, that is the
 # whole difficulty of generative modelling, and the subject of chapters 3–5. Which
 # classifier wins depends on the amount of data and on how wrong each model's
-# assumptions are {cite}`ng2002discriminative`; exercise {ref}`core-concepts-ex-small-data`
+# assumptions are {cite}`ng2002discriminative`; {ref}`core-concepts-ex-small-data`
 # lets you measure it.
 
 # %%
@@ -847,7 +848,7 @@ print("gradient of KL(p_g||p) - 2 JSD:  ", grad_target.round(5))
 assert np.allclose(grad_nonsat, grad_target, atol=1e-7)
 
 # %% [markdown]
-# Exercise {ref}`core-concepts-ex-reverse-kl` compares the two directions of the KL divergence.
+# {ref}`core-concepts-ex-reverse-kl` compares the two directions of the KL divergence.
 #
 # ## 5. Sampling
 #

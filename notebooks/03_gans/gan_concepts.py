@@ -53,7 +53,8 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed, show_source
 from aigc_course.data import ring_centers, ring_of_gaussians
-from aigc_course.toy_gan import ToyGAN, high_quality_fraction, mode_counts, modes_covered
+from aigc_course.metrics import high_quality_fraction, mode_counts, modes_covered
+from aigc_course.toy_gan import ToyGAN
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
@@ -390,7 +391,7 @@ assert norms["non-saturating"] > 10 * norms["saturating"]
 # %% [markdown]
 # With plain gradient descent the saturating generator would take steps about that many
 # times smaller. (Adam partly hides the difference: it divides each step by a running
-# average of the gradient's size. Exercise {ref}`gan-concepts-ex-saturating` lets you
+# average of the gradient's size. {ref}`gan-concepts-ex-saturating` lets you
 # see what that means on the toy problem.)
 #
 # ## 5. A toy GAN in NumPy, and mode collapse
@@ -412,7 +413,7 @@ show_source(ToyGAN, start="# --- losses", end="# --- end losses")
 # and the backward pass of an MLP is the chain rule, layer by layer:
 
 # %%
-from aigc_course.toy_gan import MLP
+from aigc_course.numpy_nn import MLP
 
 show_source(MLP.backward)
 
@@ -584,7 +585,7 @@ plt.show()
 # Train the toy GAN of section 5 with the saturating generator loss,
 # `train_and_track(seed=0, g_loss="saturating")`, and compare its mode curve with the
 # non-saturating run. Does the vanishing gradient of section 4 stop it from learning?
-# If not, why not? (Hint: look at what `Adam.step` in `aigc_course/toy_gan.py` does to
+# If not, why not? (Hint: look at what `Adam.step` in `aigc_course/numpy_nn.py` does to
 # a gradient that is uniformly 100 times too small.)
 # :::
 #

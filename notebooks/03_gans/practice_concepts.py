@@ -56,7 +56,8 @@ from scipy.stats import wasserstein_distance
 from aigc_course import is_fast, pick, set_seed
 from aigc_course.data import ring_centers, ring_of_gaussians
 from aigc_course.metrics import mode_coverage
-from aigc_course.toy_gan import MLP, ToyGAN
+from aigc_course.numpy_nn import MLP
+from aigc_course.toy_gan import ToyGAN
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")

@@ -66,12 +66,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
 
-import aigc_course.keras.gan_variants as variants
+import aigc_course.keras.gan as gan_module
 from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.keras import MODELS, SampleGrid, set_seed
-from aigc_course.keras.tricks import GradientClipper, clip_gradients, grad_norm
+from aigc_course.keras.clipping import GradientClipper, clip_gradients, grad_norm
 from aigc_course.metrics import frechet_distance, mode_coverage
 from aigc_course.plotting import compare_samples, plot_history, show_images
 
@@ -137,7 +137,7 @@ print(f"real training images: {real_scores['modes_hit']}/10 digits, KL {real_sco
 # (`padding="same"` with stride 2 doubles the size, like PyTorch's `padding=1`.)
 
 # %%
-show_source(variants.dcgan_generator)
+show_source(gan_module.dcgan_generator)
 
 # %% [markdown]
 # The discriminator mirrors it with stride-2 convolutions and LeakyReLU. Only the
@@ -155,8 +155,6 @@ show_source(type(dcgan).train_step)
 # with the two non-saturating losses, computed from logits:
 
 # %%
-import aigc_course.keras.gan as gan_module
-
 show_source(gan_module, start="# --- losses", end="# --- end losses")
 
 # %%
@@ -290,7 +288,7 @@ else:
 # `torch.autograd.grad(create_graph=True)` on PyTorch):
 
 # %%
-show_source(variants, start="# --- losses", end="# --- end losses")
+show_source(gan_module, start="# --- Wasserstein losses", end="# --- end Wasserstein losses")
 
 # %% [markdown]
 # The training step makes `n_critic = 5` critic steps per generator step. The
@@ -395,7 +393,7 @@ for name, s in scores.items():
 # the same baseline: the default DCGAN (Adam $2 \times 10^{-4}$, $\beta_1 = 0.5$, batch 64,
 # batch norm in the generator, no label smoothing), trained on a subset for a few
 # epochs. No model is edited: we pass our own optimizers to `compile(g_optimizer=...,
-# d_optimizer=...)`, and `GradientClipper` (from `aigc_course.keras.tricks`) wraps an
+# d_optimizer=...)`, and `GradientClipper` (from `aigc_course.keras.clipping`) wraps an
 # optimizer to record the discriminator's gradient norm, the learning rate and, when
 # asked, to clip. It must be passed to `fit`'s callbacks: on TensorFlow the training
 # step runs as a compiled graph, and the callback copies the recorded numbers out
@@ -405,7 +403,7 @@ for name, s in scores.items():
 # :class: warning
 # Every comparison here is one seed, one short run. GAN training is noisy: treat the
 # differences as what to look at, not as results, and repeat a run with other seeds
-# (exercise {ref}`practice-keras-ex-seeds`) before you believe one.
+# ({ref}`practice-keras-ex-seeds`) before you believe one.
 # ```
 
 # %%
@@ -505,7 +503,7 @@ plt.show()
 # * **per variable**: rescale each variable's gradient by its own L2 norm. Each
 #   variable's direction is kept, the balance between variables is not.
 #
-# Keras has three of them built into every optimizer; the course's `tricks` adds the
+# Keras has three of them built into every optimizer; the course's `clipping` module adds the
 # ∞-norm and a way to record the norms:
 #
 # | operation | Keras | PyTorch |
@@ -555,9 +553,9 @@ assert float(grad_norm(grads_by_hand())) == 13.0 and float(grad_norm(grads_by_ha
 # want to log:
 
 # %%
-import aigc_course.keras.tricks as tricks
+import aigc_course.keras.clipping as clipping
 
-show_source(tricks, start="# --- gradient clipping", end="# --- end gradient clipping")
+show_source(clipping, start="# --- gradient clipping", end="# --- end gradient clipping")
 
 # %% [markdown]
 # To make clipping bite, set the threshold from the baseline's own gradient norms: half
@@ -604,7 +602,7 @@ assert max(clip_inf["clippers"][0].after) <= C_INF * (1 + 1e-4)
 # norms *before* clipping evolve on their own, because they depend on the trajectory.
 # With Adam, clipping mostly matters when one step's gradient is much larger than the
 # running average: Adam divides by $\sqrt{\hat v}$, so a gradient that is uniformly
-# smaller changes the update little (exercise {ref}`practice-keras-ex-adam-clip`).
+# smaller changes the update little ({ref}`practice-keras-ex-adam-clip`).
 #
 # ### 6.3 Batch size
 #
@@ -646,7 +644,7 @@ plt.show()
 # DCGAN's guidelines put batch normalization in the generator. Remove it: rebuild the
 # generator from its own layers, leaving out every `BatchNormalization`. (The layers in
 # front of a batch norm have no bias, since the normalization would cancel it; without
-# batch norm they stay without bias. Exercise {ref}`practice-keras-ex-bias` adds the
+# batch norm they stay without bias. {ref}`practice-keras-ex-bias` adds the
 # biases back.)
 
 # %%
@@ -756,7 +754,7 @@ for n in names:
 # %% [markdown]
 # Read the table with the warning of section 6 in mind: one seed, a few epochs. Before
 # crediting a knob, compare its difference from the baseline with the difference
-# between two seeds of the baseline itself (exercise {ref}`practice-keras-ex-seeds`).
+# between two seeds of the baseline itself ({ref}`practice-keras-ex-seeds`).
 # Large GAN studies draw the same lesson {cite}`lucic2018gansequal`: with the same
 # tuning budget, most variants end up close to each other, and a claim about a knob
 # needs several seeds.
@@ -812,7 +810,7 @@ for n in names:
 # :::{exercise}
 # :label: practice-keras-ex-bias
 # The generator without batch norm in section 6.4 also lost two biases. Build a fair
-# version: a `keras.Sequential` like `variants.dcgan_generator` with `use_bias=True` in
+# version: a `keras.Sequential` like `gan_module.dcgan_generator` with `use_bias=True` in
 # the dense layer and the first transposed convolution and no batch norm, assign it to
 # `model.generator`, and train it with `train_knob`. Does the bias change the outcome?
 # :::
@@ -820,7 +818,7 @@ for n in names:
 # :::{solution} practice-keras-ex-bias
 # :class: dropdown
 # ```python
-# c, init = CHANNELS, variants.dcgan_init
+# c, init = CHANNELS, gan_module.dcgan_init
 # generator = keras.Sequential([
 #     keras.Input((100,)),
 #     keras.layers.Dense(7 * 7 * 2 * c, kernel_initializer=init()), keras.layers.ReLU(),

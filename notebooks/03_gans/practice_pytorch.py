@@ -59,14 +59,14 @@ import numpy as np
 import torch
 from torch import nn
 
-import aigc_course.torch.gan_variants as variants
+import aigc_course.torch.gan as gan_module
 from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import frechet_distance, mode_coverage
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
-from aigc_course.torch.tricks import GradientClipper, clip_gradients, grad_norm, step_per_batch
+from aigc_course.torch.clipping import GradientClipper, clip_gradients, grad_norm, step_per_batch
 
 gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
@@ -130,7 +130,7 @@ print(f"real training images: {real_scores['modes_hit']}/10 digits, KL {real_sco
 # up to $28 \times 28$, batch normalization and ReLU in between, `tanh` at the end.
 
 # %%
-show_source(variants.dcgan_generator)
+show_source(gan_module.dcgan_generator)
 
 # %% [markdown]
 # The discriminator mirrors it with stride-2 convolutions and LeakyReLU. Only the
@@ -148,8 +148,6 @@ show_source(type(dcgan).train_step)
 # with the two non-saturating losses, computed from logits:
 
 # %%
-import aigc_course.torch.gan as gan_module
-
 show_source(gan_module, start="# --- losses", end="# --- end losses")
 
 # %%
@@ -280,7 +278,7 @@ else:
 # $\alpha \sim U(0, 1)$ ({doc}`practice_concepts`, section 4):
 
 # %%
-show_source(variants, start="# --- losses", end="# --- end losses")
+show_source(gan_module, start="# --- Wasserstein losses", end="# --- end Wasserstein losses")
 
 # %% [markdown]
 # The training step makes `n_critic = 5` critic steps per generator step. The
@@ -385,7 +383,7 @@ for name, s in scores.items():
 # the same baseline: the default DCGAN (Adam $2 \times 10^{-4}$, $\beta_1 = 0.5$, batch 64,
 # batch norm in the generator, no label smoothing), trained on a subset for a few
 # epochs. No model is edited: we configure its optimizers after construction
-# (`model.optimizers = {...}`), and `GradientClipper` (from `aigc_course.torch.tricks`)
+# (`model.optimizers = {...}`), and `GradientClipper` (from `aigc_course.torch.clipping`)
 # hooks into an optimizer to record the discriminator's gradient norm, the learning
 # rate and, when asked, to clip.
 #
@@ -393,7 +391,7 @@ for name, s in scores.items():
 # :class: warning
 # Every comparison here is one seed, one short run. GAN training is noisy: treat the
 # differences as what to look at, not as results, and repeat a run with other seeds
-# (exercise {ref}`practice-pytorch-ex-seeds`) before you believe one.
+# ({ref}`practice-pytorch-ex-seeds`) before you believe one.
 # ```
 
 # %%
@@ -536,9 +534,9 @@ assert float(grad_norm(ps)) == 13.0 and float(grad_norm(ps, math.inf)) == 12.0
 # *before* clipping, which is what you want to log:
 
 # %%
-import aigc_course.torch.tricks as tricks
+import aigc_course.torch.clipping as clipping
 
-show_source(tricks, start="# --- gradient clipping", end="# --- end gradient clipping")
+show_source(clipping, start="# --- gradient clipping", end="# --- end gradient clipping")
 
 # %% [markdown]
 # To make clipping bite, set the threshold from the baseline's own gradient norms: half
@@ -577,7 +575,7 @@ assert max(clip_inf["clippers"][0].after) <= C_INF * (1 + 1e-4)
 # norms *before* clipping evolve on their own, because they depend on the trajectory.
 # With Adam, clipping mostly matters when one step's gradient is much larger than the
 # running average: Adam divides by $\sqrt{\hat v}$, so a gradient that is uniformly
-# smaller changes the update little (exercise {ref}`practice-pytorch-ex-adam-clip`).
+# smaller changes the update little ({ref}`practice-pytorch-ex-adam-clip`).
 #
 # (practice-pytorch-batch-size)=
 # ### 6.3 Batch size
@@ -620,7 +618,7 @@ plt.show()
 # DCGAN's guidelines put batch normalization in the generator. Remove it: every
 # `BatchNorm` layer becomes an identity. (The layers in front of a batch norm have no
 # bias, since the normalization would cancel it; without batch norm they stay without
-# bias. Exercise {ref}`practice-pytorch-ex-bias` adds the biases back.)
+# bias. {ref}`practice-pytorch-ex-bias` adds the biases back.)
 
 # %%
 def without_batch_norm(net):
@@ -732,7 +730,7 @@ for n in names:
 # %% [markdown]
 # Read the table with the warning of section 6 in mind: one seed, a few epochs. Before
 # crediting a knob, compare its difference from the baseline with the difference
-# between two seeds of the baseline itself (exercise {ref}`practice-pytorch-ex-seeds`).
+# between two seeds of the baseline itself ({ref}`practice-pytorch-ex-seeds`).
 # Large GAN studies draw the same lesson {cite}`lucic2018gansequal`: with the same
 # tuning budget, most variants end up close to each other, and a claim about a knob
 # needs several seeds.
@@ -788,7 +786,7 @@ for n in names:
 # :::{exercise}
 # :label: practice-pytorch-ex-bias
 # The generator without batch norm in section 6.4 also lost two biases. Build a fair
-# version: copy `variants.dcgan_generator`'s layers with `bias=True` in the dense layer
+# version: copy `gan_module.dcgan_generator`'s layers with `bias=True` in the dense layer
 # and the first transposed convolution and no batch norm, assign it to
 # `model.generator`, and train it with `train_knob`. Does the bias change the outcome?
 # :::
@@ -797,7 +795,7 @@ for n in names:
 # :class: dropdown
 # ```python
 # c, latent = CHANNELS, 100
-# generator = variants.dcgan_init_(nn.Sequential(
+# generator = gan_module.dcgan_init_(nn.Sequential(
 #     nn.Linear(latent, 7 * 7 * 2 * c), nn.ReLU(), nn.Unflatten(1, (2 * c, 7, 7)),
 #     nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),
 #     nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1), nn.Tanh()))

@@ -749,7 +749,7 @@ plt.show()
 # ## 8. A VAE in NumPy, gradients by hand
 #
 # Everything above fits in a short NumPy program. The encoder and decoder are MLPs
-# (`aigc_course.toy_gan.MLP`: LeakyReLU hidden layers, its backward pass written out and
+# (`aigc_course.numpy_nn.MLP`: LeakyReLU hidden layers, its backward pass written out and
 # tested) with 128 hidden units and a 16-dimensional latent, the labs' size. To keep
 # NumPy training to seconds, the digits are shrunk to $14 \times 14$ by averaging
 # $2 \times 2$ blocks, and binarized afresh at every step (each pixel is 1 with probability
@@ -766,7 +766,7 @@ plt.show()
 # the closed-form KL.
 
 # %%
-from aigc_course.toy_gan import MLP, Adam, sigmoid, softplus  # noqa: E402
+from aigc_course.numpy_nn import MLP, Adam, sigmoid, softplus  # noqa: E402
 
 
 class NumpyVAE:

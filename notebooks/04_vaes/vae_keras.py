@@ -71,7 +71,7 @@ import numpy as np
 from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, SampleGrid, set_seed
-from aigc_course.likelihood import binarize, nats_to_bits_per_dim
+from aigc_course.likelihood import nats_to_bits_per_dim, threshold_binarize
 from aigc_course.plotting import compare_samples, plot_history, show_images
 
 gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
@@ -504,7 +504,7 @@ print("with eps shaped like mu:", tuple(vae_module.reparameterize(mu, logvar, ep
 # over its last axis, the 784 pixels:
 
 # %%
-x_flat = binarize(test_images[:4]).reshape(4, 784)                      # 0/1 pixels
+x_flat = threshold_binarize(test_images[:4]).reshape(4, 784)                      # 0/1 pixels
 p_flat = np.clip(vae.reconstruct(test_images[:4]).reshape(4, 784), 1e-6, 1 - 1e-6)  # probabilities
 keras_bce = keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(x_flat, p_flat))
 summed = -(x_flat * np.log(p_flat) + (1 - x_flat) * np.log(1 - p_flat)).sum(1)

@@ -61,8 +61,9 @@ import numpy as np
 from aigc_course import ar_numpy as ar
 from aigc_course import is_fast, pick, set_seed, show_source
 from aigc_course.data import load_shakespeare
-from aigc_course.text import (CharTokenizer, generate_tokens, make_windows, sample_next, softmax,
-                              top_k_filter, top_p_filter)
+from aigc_course.numpy_nn import softmax
+from aigc_course.text import (CharTokenizer, generate_tokens, make_windows, sample_next, top_k_filter,
+                              top_p_filter)
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")

@@ -65,7 +65,7 @@ from aigc_course import ar_numpy as ar
 from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
 from aigc_course.data import load_mnist, load_shakespeare, load_tang_poems, random_subset
 from aigc_course.keras import MODELS, set_seed
-from aigc_course.likelihood import bernoulli_nll_np, binarize, nats_to_bits_per_dim
+from aigc_course.likelihood import bernoulli_nll_np, nats_to_bits_per_dim, threshold_binarize
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.text import CharTokenizer, make_windows
 
@@ -418,7 +418,7 @@ if is_fast() and not pretrained.use_only():  # a fast-mode run; the loaded check
 # positions that have little context, which are harder to predict. nanoGPT's windows
 # are 256 characters long, ours 64 or 128, so a larger share of our positions has a
 # short context. The comparison is therefore slightly unfair to our model.
-# Exercise {ref}`ar-keras-ex-position` measures by how much.
+# {ref}`ar-keras-ex-position` measures by how much.
 #
 # ### Samples
 
@@ -465,9 +465,9 @@ images, _ = load_mnist("train")
 test_images, _ = load_mnist("test")
 images = random_subset(pick(full=len(images), fast=1024), images, seed=0)[0]
 test_images = random_subset(pick(full=len(test_images), fast=500), test_images, seed=1)[0]
-x_test = binarize(test_images)
+x_test = threshold_binarize(test_images)
 print(f"training on {len(images):,} images, evaluating on {len(test_images):,} test images")
-show_images(binarize(images[:32]), title="Binarized MNIST digits", nrow=8);
+show_images(threshold_binarize(images[:32]), title="Binarized MNIST digits", nrow=8);
 
 # %%
 PIXEL_CONFIG = pick(full=dict(hidden=64, n_layers=5),
@@ -512,7 +512,7 @@ check = bernoulli_nll_np(pcnn.logits(x_test[:100]), x_test[:100])
 print(f"max |nll - NumPy sum of BCEs| on 100 images: {np.abs(nll[:100] - check).max():.1e}")
 assert np.allclose(nll[:100], check, rtol=1e-4)
 
-x_train = binarize(images)
+x_train = threshold_binarize(images)
 p_on = (x_train.sum(0) + 1) / (len(x_train) + 2)            # per-pixel frequency, smoothed
 independent = -(x_test * np.log(p_on) + (1 - x_test) * np.log(1 - p_on)).sum((1, 2))
 print(f"{'model':<22} {'nats/image':>10} {'bits/dim':>9}")
@@ -720,11 +720,12 @@ plt.show()
 # :::{exercise}
 # :label: ar-keras-ex-check-mask-topk
 # Write the two small pieces a Transformer sampler needs with `keras.ops`, in the cell
-# below, and run it: `my_causal_mask(T)`, a boolean `(T, T)` tensor that is `True` where
-# position `i` may attend to position `j` ($j \le i$), and `my_top_k_filter(logits, k)`,
-# which sets every logit below the $k$-th largest of its row to `-inf`. `check` (from
-# `aigc_course.exercises`) compares each with a reference, ties and `k = V` included, and
-# gives a hint where they differ. More in {doc}`../12_exercises/exercises_keras`.
+# below, and run it: `my_causal_attention_mask(T)`, a boolean `(T, T)` tensor that is
+# `True` where position `i` may attend to position `j` ($j \le i$), and
+# `my_top_k_filter(logits, k)`, which sets every logit below the $k$-th largest of its row
+# to `-inf`. `check` (from `aigc_course.exercises`) compares each with a reference, ties
+# and `k = V` included, and gives a hint where they differ. More in
+# {doc}`../12_exercises/exercises_keras`.
 # :::
 
 # %%
@@ -733,7 +734,7 @@ import aigc_course.text
 from aigc_course.exercises import check
 
 
-def my_causal_mask(T):
+def my_causal_attention_mask(T):
     raise NotImplementedError("your code here")
 
 
@@ -741,8 +742,9 @@ def my_top_k_filter(logits, k):
     raise NotImplementedError("your code here")
 
 
-check("causal_mask", my_causal_mask, framework="keras")
+check("causal_attention_mask", my_causal_attention_mask, framework="keras")
 check("top_k_filter", my_top_k_filter, framework="keras")
 # the mask the GPT above builds, and the top-k filter its sampler uses, pass the same checks
-assert check("causal_mask", lambda T: keras.ops.tril(keras.ops.ones((T, T), "int32")) > 0, "keras")
+assert check("causal_attention_mask", lambda T: keras.ops.tril(keras.ops.ones((T, T), "int32")) > 0,
+             "keras")
 assert check("top_k_filter", aigc_course.text.top_k_filter)   # NumPy, framework-neutral

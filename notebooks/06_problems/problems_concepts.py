@@ -54,9 +54,9 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed
 from aigc_course.data import load_mnist, random_subset, ring_centers
-from aigc_course.metrics import nearest_neighbours
+from aigc_course.metrics import mode_counts, nearest_neighbours
 from aigc_course.plotting import show_images
-from aigc_course.toy_gan import ToyGAN, mode_counts
+from aigc_course.toy_gan import ToyGAN
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")

@@ -582,14 +582,14 @@ plt.show()
 # implemented for the JAX backend; on the PyTorch backend, use PyTorch's own
 # DistributedDataParallel ({doc}`problems_pytorch`).
 #
-# The course's demo, `aigc_course.keras.distributed_demo`, trains a small classifier
+# The course's demo, `aigc_course.keras.data_parallel`, trains a small classifier
 # on an in-memory toy dataset (the same data and model as the PyTorch lab's DDP demo).
 # Its core:
 
 # %%
-from aigc_course.keras import distributed_demo
+from aigc_course.keras import data_parallel
 
-show_source(distributed_demo.train, start="# --- mirrored", end="# --- end mirrored")
+show_source(data_parallel.train, start="# --- mirrored", end="# --- end mirrored")
 
 # %% [markdown]
 # Without two GPUs, the demo splits the CPU into two *logical* devices. That must
@@ -602,7 +602,7 @@ EPOCHS = pick(full=3, fast=1)
 if BACKEND == "tensorflow":
     workdir = tempfile.mkdtemp()   # the process runs in a scratch folder and saves there
     saved = os.path.join(workdir, "mirrored.npz")
-    command = ["python", "-m", "aigc_course.keras.distributed_demo", "--replicas", "2",
+    command = ["python", "-m", "aigc_course.keras.data_parallel", "--replicas", "2",
                "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
                "--compare", "--save", "mirrored.npz"]
     print("$ KERAS_BACKEND=tensorflow", " ".join(command))
@@ -620,7 +620,7 @@ if BACKEND == "tensorflow":
     print(f"checked: {n_vars} variables, each identical on both replicas and equal "
           f"(to within float32 rounding) to one-device training")
 else:
-    print(f"Skipped on the {BACKEND} backend: {distributed_demo.BACKEND_NOTE}")
+    print(f"Skipped on the {BACKEND} backend: {data_parallel.BACKEND_NOTE}")
 
 # %% [markdown]
 # Each replica computed the loss on its half of every global batch (the two losses
@@ -730,7 +730,7 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 # In the data-parallel demo, each replica gets 32 examples. What global batch size
 # must a single device use to take the same steps, and what happens to the
 # comparison if you give it 32 instead? Run the demo with
-# `python -m aigc_course.keras.distributed_demo --help` to see its options.
+# `python -m aigc_course.keras.data_parallel --help` to see its options.
 # :::
 #
 # :::{solution} problems-keras-ex-mirrored

@@ -591,15 +591,15 @@ plt.show()
 #          --rdzv_backend c10d --rdzv_endpoint HOST_OF_NODE_0:29500 train.py
 # ```
 #
-# The course's demo, `aigc_course.torch.ddp_demo`, trains a small classifier on an
+# The course's demo, `aigc_course.torch.data_parallel`, trains a small classifier on an
 # in-memory toy dataset. Its training loop is an ordinary one with three additions:
 # the `DDP` wrapper, a `DistributedSampler` that gives each rank its own share of
 # the indices, and `set_epoch` to reshuffle every epoch:
 
 # %%
-from aigc_course.torch import ddp_demo
+from aigc_course.torch import data_parallel
 
-show_source(ddp_demo.train, start="# --- ddp", end="# --- end ddp")
+show_source(data_parallel.train, start="# --- ddp", end="# --- end ddp")
 
 # %% [markdown]
 # It runs on CPUs too, with the "gloo" backend. Here are two processes on this
@@ -610,7 +610,8 @@ show_source(ddp_demo.train, start="# --- ddp", end="# --- end ddp")
 # %%
 EPOCHS = pick(full=3, fast=1)
 workdir = tempfile.mkdtemp()   # the processes run in a scratch folder and save there
-command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "aigc_course.torch.ddp_demo",
+command = ["torchrun", "--standalone", "--nproc_per_node", "2",
+           "-m", "aigc_course.torch.data_parallel",
            "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
            "--save", "rank{rank}.pt"]
 print("$", " ".join(command))
@@ -629,10 +630,10 @@ assert result.returncode == 0, result.stderr[-3000:]
 
 # %%
 ranks = [torch.load(os.path.join(workdir, f"rank{r}.pt"), weights_only=True) for r in (0, 1)]
-rank, _, world_size, _, backend = ddp_demo.setup("gloo")     # no torchrun: a group of one
+rank, _, world_size, _, backend = data_parallel.setup("gloo")     # no torchrun: a group of one
 try:
-    single = ddp_demo.train(rank, world_size, torch.device("cpu"), n=2048, batch_size=64,
-                            epochs=EPOCHS, log_every=10 ** 9)
+    single = data_parallel.train(rank, world_size, torch.device("cpu"), n=2048, batch_size=64,
+                                 epochs=EPOCHS, log_every=10 ** 9)
 finally:
     torch.distributed.destroy_process_group()
 gap = max((w - ranks[0]["state_dict"][k]).abs().max().item()

@@ -622,7 +622,7 @@ plt.show()
 # the resumed epochs draw exactly the random numbers the uninterrupted run drew. Plain
 # Keras `BackupAndRestore` does not do this: there a resumed run is the same training in
 # distribution, not bit for bit. The PyTorch trainer behaves the same way
-# ({doc}`project_pytorch`, exercise {ref}`project-pytorch-ex-resume`).
+# ({doc}`project_pytorch`, {ref}`project-pytorch-ex-resume`).
 # :::
 #
 # :::{exercise}

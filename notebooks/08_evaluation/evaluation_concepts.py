@@ -68,11 +68,10 @@ from aigc_course.data import (binarize, load_mnist, load_shakespeare, random_sub
 from aigc_course.evaluator import load_evaluator
 from aigc_course.likelihood import log_mean_exp
 from aigc_course.metrics import (bits_per_char, classifier_score, frechet_distance,
-                                 frechet_distance_from_stats, gaussian_stats, inception_fid,
-                                 knn_radii, mode_coverage, nats_to_bits_per_dim, perplexity,
-                                 precision_recall, psnr, ssim)
+                                 frechet_distance_from_stats, gaussian_stats, high_quality_fraction,
+                                 inception_fid, knn_radii, mode_coverage, nats_to_bits_per_dim,
+                                 perplexity, precision_recall, psnr, ssim)
 from aigc_course.plotting import show_images
-from aigc_course.toy_gan import high_quality_fraction
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
@@ -643,7 +642,7 @@ plt.show()
 # * **Copies of training images** score *better than the floor*: every measure here
 #   compares with the training set, so a model that memorises it looks perfect.
 #   Detecting memorisation needs a separate check, e.g. the distance from each
-#   sample to its nearest training image (exercise {ref}`evaluation-concepts-ex-memorise`).
+#   sample to its nearest training image ({ref}`evaluation-concepts-ex-memorise`).
 
 # %%
 s = scores

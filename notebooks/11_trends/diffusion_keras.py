@@ -65,8 +65,8 @@ from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_sour
 from aigc_course.data import load_mnist, random_subset, ring_centers, ring_of_gaussians
 from aigc_course.diffusion import NoiseSchedule, ddpm_sample_numpy, gmm_eps_star
 from aigc_course.evaluator import load_evaluator
+from aigc_course.metrics import high_quality_fraction, modes_covered
 from aigc_course.plotting import compare_samples, plot_history, show_images
-from aigc_course.toy_gan import high_quality_fraction, modes_covered
 from aigc_course.keras import MODELS, set_seed
 
 gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so

@@ -60,9 +60,9 @@ import numpy as np
 from aigc_course import is_fast, pick, rlhf, set_seed, show_source
 from aigc_course.ar_numpy import NGramLM, count_block_params, init_block, scaled_dot_product_attention
 from aigc_course.data import load_mnist, load_shakespeare
+from aigc_course.numpy_nn import Adam
 from aigc_course.plotting import show_images
 from aigc_course.text import CharTokenizer
-from aigc_course.toy_gan import Adam
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")

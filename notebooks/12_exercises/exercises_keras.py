@@ -75,7 +75,7 @@ from aigc_course.evaluator import load_evaluator
 from aigc_course.exercises import check, choose, list_exercises
 from aigc_course.keras import set_seed
 from aigc_course.keras.core import apply_gradients
-from aigc_course.likelihood import binarize
+from aigc_course.likelihood import threshold_binarize
 from aigc_course.plotting import plot_history, show_images
 
 check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
@@ -661,7 +661,7 @@ print(f"-ELBO per epoch (nats): {np.round(vae_history['loss'], 1).tolist()}")
 
 # %%
 test_images, _ = load_mnist("test")
-x_test = binarize(test_images[:1000]).reshape(-1, 784).astype("float32")
+x_test = threshold_binarize(test_images[:1000]).reshape(-1, 784).astype("float32")
 eps = np.random.default_rng(0).normal(size=(len(x_test), VAE_LATENT)).astype("float32")
 per_image = loss_fn(encoder, decoder, ops.convert_to_tensor(x_test), ops.convert_to_tensor(eps))
 test_elbo = -float(np.mean(ops.convert_to_numpy(per_image)))
@@ -680,24 +680,24 @@ show_images(probs, title="Samples from your VAE (pixel probabilities)", nrow=8);
 #
 # :::{exercise}
 # :label: exercises-keras-ex-mask
-# Write `causal_mask(T)`: a boolean `(T, T)` tensor, `True` at `[i, j]` where position
-# `i` may attend to position `j`, that is $j \le i$.
+# Write `causal_attention_mask(T)`: a boolean `(T, T)` tensor, `True` at `[i, j]` where
+# position `i` may attend to position `j`, that is $j \le i$.
 # :::
 
 # %%
-def causal_mask(T):
+def causal_attention_mask(T):
     raise NotImplementedError("your code here")
 
 
-check("causal_mask", causal_mask, framework="keras");
+check("causal_attention_mask", causal_attention_mask, framework="keras");
 
 # %% tags=["hide-input"]
 # Worked solution
-def solution_causal_mask(T):
+def solution_causal_attention_mask(T):
     return ops.arange(T)[:, None] >= ops.arange(T)[None, :]
 
 
-assert check("causal_mask", solution_causal_mask, framework="keras")
+assert check("causal_attention_mask", solution_causal_attention_mask, framework="keras")
 
 # %% [markdown]
 # :::{exercise}
@@ -727,7 +727,8 @@ assert check("top_k_filter", solution_top_k_filter, framework="keras")
 # exactly 0 after the softmax) and sampling never picks a token outside the top $k$:
 
 # %%
-mask_fn = choose("causal_mask", causal_mask, solution_causal_mask, "keras")
+mask_fn = choose("causal_attention_mask", causal_attention_mask, solution_causal_attention_mask,
+                 "keras")
 top_k_fn = choose("top_k_filter", top_k_filter, solution_top_k_filter, "keras")
 rng = np.random.default_rng(0)
 scores = ops.convert_to_tensor(rng.normal(size=(6, 6)).astype("float32"))

@@ -70,7 +70,7 @@ from aigc_course import check_gpu, is_fast, pick
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
 from aigc_course.exercises import check, choose, list_exercises
-from aigc_course.likelihood import binarize
+from aigc_course.likelihood import threshold_binarize
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import get_device, set_seed
 
@@ -584,7 +584,7 @@ for epoch in range(VAE_EPOCHS):
 
 # %%
 test_images, _ = load_mnist("test")
-x_test = torch.tensor(binarize(test_images[:1000]).reshape(-1, 784), dtype=torch.float32,
+x_test = torch.tensor(threshold_binarize(test_images[:1000]).reshape(-1, 784), dtype=torch.float32,
                       device=device)
 with torch.no_grad():
     eps = torch.randn(len(x_test), VAE_LATENT, generator=torch.Generator().manual_seed(0))
@@ -605,24 +605,24 @@ show_images(probs, title="Samples from your VAE (pixel probabilities)", nrow=8);
 #
 # :::{exercise}
 # :label: exercises-pytorch-ex-mask
-# Write `causal_mask(T)`: a boolean `(T, T)` tensor, `True` at `[i, j]` where position
-# `i` may attend to position `j`, that is $j \le i$.
+# Write `causal_attention_mask(T)`: a boolean `(T, T)` tensor, `True` at `[i, j]` where
+# position `i` may attend to position `j`, that is $j \le i$.
 # :::
 
 # %%
-def causal_mask(T):
+def causal_attention_mask(T):
     raise NotImplementedError("your code here")
 
 
-check("causal_mask", causal_mask, framework="torch");
+check("causal_attention_mask", causal_attention_mask, framework="torch");
 
 # %% tags=["hide-input"]
 # Worked solution
-def solution_causal_mask(T):
+def solution_causal_attention_mask(T):
     return torch.tril(torch.ones(T, T, dtype=torch.bool))
 
 
-assert check("causal_mask", solution_causal_mask, framework="torch")
+assert check("causal_attention_mask", solution_causal_attention_mask, framework="torch")
 
 # %% [markdown]
 # :::{exercise}
@@ -652,7 +652,8 @@ assert check("top_k_filter", solution_top_k_filter, framework="torch")
 # exactly 0 after the softmax) and sampling never picks a token outside the top $k$:
 
 # %%
-mask_fn = choose("causal_mask", causal_mask, solution_causal_mask, "torch")
+mask_fn = choose("causal_attention_mask", causal_attention_mask, solution_causal_attention_mask,
+                 "torch")
 top_k_fn = choose("top_k_filter", top_k_filter, solution_top_k_filter, "torch")
 torch.manual_seed(0)
 scores = torch.randn(6, 6).masked_fill(~mask_fn(6), float("-inf"))
