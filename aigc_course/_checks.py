@@ -279,6 +279,13 @@ def check_norm_type(norm_type) -> float:
     return p
 
 
+def check_max_norm(max_norm):
+    """A gradient-clipping threshold: None (no clipping) or a positive number."""
+    if max_norm is not None and not (isinstance(max_norm, (int, float)) and max_norm > 0):
+        raise ValueError(f"max_norm: expected None or a positive number, got {max_norm!r}")
+    return max_norm
+
+
 def drop_channel_axis(x: np.ndarray) -> np.ndarray:
     """A batch of grayscale images with a channel axis of 1, (N, H, W, 1) or (N, 1, H, W),
     as (N, H, W); any other array is returned unchanged."""

@@ -31,7 +31,7 @@ import math
 import keras
 from keras import ops
 
-from .._checks import check_norm_type
+from .._checks import check_max_norm, check_norm_type
 
 __all__ = ["grad_norm", "clip_gradients", "GradientClipper"]
 
@@ -100,9 +100,7 @@ class GradientClipper(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError(f"optimizer: expected a keras.optimizers.Optimizer, got {type(optimizer).__name__}")
-        if max_norm is not None and not (isinstance(max_norm, (int, float)) and max_norm > 0):
-            raise ValueError(f"max_norm: expected None or a positive number, got {max_norm!r}")
-        self.optimizer, self.max_norm, self.norm_type = optimizer, max_norm, check_norm_type(norm_type)
+        self.optimizer, self.max_norm, self.norm_type = optimizer, check_max_norm(max_norm), check_norm_type(norm_type)
         self.before: list[float] = []
         self.after: list[float] = []
         self.lr: list[float] = []

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_norm_type
+from .._checks import check_max_norm, check_norm_type
 from .core import Callback
 
 __all__ = ["grad_norm", "clip_gradients", "GradientClipper", "step_per_batch"]
@@ -88,9 +88,7 @@ class GradientClipper(Callback):
                  norm_type: float = 2.0):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if max_norm is not None and not (isinstance(max_norm, (int, float)) and max_norm > 0):
-            raise ValueError(f"max_norm: expected None or a positive number, got {max_norm!r}")
-        self.optimizer, self.max_norm, self.norm_type = optimizer, max_norm, check_norm_type(norm_type)
+        self.optimizer, self.max_norm, self.norm_type = optimizer, check_max_norm(max_norm), check_norm_type(norm_type)
         self.before: list[float] = []
         self.after: list[float] = []
         self.lr: list[float] = []
