@@ -73,7 +73,8 @@ site-test: install
 # ruff (configured in pyproject.toml) on the package, tools, benchmarks and tests; the
 # notebook sources are not linted yet (they still hold lint issues of their own).
 lint: install
-	$(BIN)/python -m ruff check aigc_course tools benchmarks tests
+	$(BIN)/python -m ruff check aigc_course tools benchmarks tests notebooks book
+	$(BIN)/python -m ruff format --check .
 
 check-notebooks: install
 	$(BIN)/python tools/check_notebooks.py

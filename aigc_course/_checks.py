@@ -3,6 +3,7 @@
 Every public model entry point funnels its input through these functions, so
 bad input fails early with a ``ValueError`` that says what was expected.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,8 +29,8 @@ def as_image_batch(x, name: str = "x") -> np.ndarray:
     x = drop_channel_axis(np.asarray(x))
     if x.ndim != 3 or tuple(x.shape[1:]) != IMAGE_SHAPE:
         raise ValueError(
-            f"{name}: expected images shaped (N, 28, 28) (or with a channel axis of 1), "
-            f"got shape {x.shape}")
+            f"{name}: expected images shaped (N, 28, 28) (or with a channel axis of 1), got shape {x.shape}"
+        )
     if x.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one image, got an empty batch")
     if x.dtype == np.uint8:
@@ -37,7 +38,10 @@ def as_image_batch(x, name: str = "x") -> np.ndarray:
             warnings.warn(
                 f"{name}: uint8 images whose largest value is 1 are read as 0..255 grey levels, "
                 "so they come out nearly black; for black-and-white 0/1 images pass "
-                "x.astype('float32') (floats in [0, 1]) or x * 255", UserWarning, stacklevel=3)
+                "x.astype('float32') (floats in [0, 1]) or x * 255",
+                UserWarning,
+                stacklevel=3,
+            )
         return x.astype(np.float32) / 127.5 - 1.0
     if np.issubdtype(x.dtype, np.floating):
         finite = np.isfinite(x)
@@ -45,12 +49,14 @@ def as_image_batch(x, name: str = "x") -> np.ndarray:
             bad = x[~finite]
             raise ValueError(
                 f"{name}: expected finite pixel values, got {bad.size} NaN or infinite value(s) "
-                f"(first: {bad.flat[0]}); remove or repair those images first")
+                f"(first: {bad.flat[0]}); remove or repair those images first"
+            )
         lo, hi = float(np.min(x)), float(np.max(x))
         if lo < -1e-6 or hi > 1 + 1e-6:
             raise ValueError(
                 f"{name}: expected float images in [0, 1] (or uint8 in [0, 255]), "
-                f"got values in [{lo:.3g}, {hi:.3g}]")
+                f"got values in [{lo:.3g}, {hi:.3g}]"
+            )
         return x.astype(np.float32) * 2.0 - 1.0
     raise ValueError(f"{name}: expected dtype uint8 or float, got {x.dtype}")
 
@@ -63,8 +69,7 @@ def as_labels(y, n: int, num_classes: int, name: str = "y") -> np.ndarray:
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{name}: expected integer labels, got dtype {y.dtype}")
     if n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            f"{name}: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]")
+        raise ValueError(f"{name}: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]")
     return y.astype(np.int64)
 
 
@@ -87,20 +92,31 @@ def rng_from(seed, name: str = "seed") -> np.random.Generator:
     return np.random.default_rng(check_seed(seed, name))
 
 
-def check_number(value, name: str, low=None, high=None, low_open: bool = False,
-                 high_open: bool = False, expected: str | None = None) -> float:
+def check_number(
+    value,
+    name: str,
+    low=None,
+    high=None,
+    low_open: bool = False,
+    high_open: bool = False,
+    expected: str | None = None,
+) -> float:
     """A finite real number (not a bool, not a str) in the given interval, as float.
 
     ``expected`` replaces the generated description in the error message
     (e.g. "a perturbation size in [0, 1] (pixel units)").
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(float(value)):
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(float(value))
+    ):
         what = "a finite number"
     else:
         v = float(value)
-        if (low is None or (v > low if low_open else v >= low)) and \
-                (high is None or (v < high if high_open else v <= high)):
+        if (low is None or (v > low if low_open else v >= low)) and (
+            high is None or (v < high if high_open else v <= high)
+        ):
             return v
         what = "a number"
     if low is not None and high is not None:
@@ -112,15 +128,20 @@ def check_number(value, name: str, low=None, high=None, low_open: bool = False,
     raise ValueError(f"{name}: expected {expected or what}, got {value!r}")
 
 
-def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = None,
-              expected: str | None = None) -> int:
+def check_int(
+    value, name: str, minimum: int | None = 1, maximum: int | None = None, expected: str | None = None
+) -> int:
     """An int (not a bool) in [``minimum``, ``maximum``] (None: no bound), as int.
 
     ``expected`` replaces the generated description in the error message
     (e.g. "a positive int (number of diffusion steps)").
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
         if expected is None:
             if minimum is not None and maximum is not None:
                 expected = f"an int in [{minimum}, {maximum}]"
@@ -135,8 +156,9 @@ def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = N
 def check_sizes(value, name: str):
     """A layer width: a positive int, or a non-empty tuple/list of positive ints."""
     if isinstance(value, (list, tuple)):
-        if value and all(not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v > 0
-                         for v in value):
+        if value and all(
+            not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v > 0 for v in value
+        ):
             return value
     elif not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value > 0:
         return value
@@ -146,9 +168,22 @@ def check_sizes(value, name: str):
 # Constructor arguments shared by the models of both frameworks, checked by name
 # before any layer is built (each model adds its own, more specific checks).
 _HYPERPARAMETERS = {
-    **{k: (lambda v, k=k: check_int(v, k)) for k in (
-        "latent_dim", "num_classes", "embed_dim", "n_critic", "vocab_size", "block_size",
-        "n_layer", "n_head", "n_embd", "hidden_size", "num_layers")},
+    **{
+        k: (lambda v, k=k: check_int(v, k))
+        for k in (
+            "latent_dim",
+            "num_classes",
+            "embed_dim",
+            "n_critic",
+            "vocab_size",
+            "block_size",
+            "n_layer",
+            "n_head",
+            "n_embd",
+            "hidden_size",
+            "num_layers",
+        )
+    },
     "n_layers": lambda v: check_int(v, "n_layers", minimum=0),
     "channels": lambda v: check_sizes(v, "channels"),
     "hidden": lambda v: check_sizes(v, "hidden"),
@@ -185,8 +220,11 @@ def checked_init(cls) -> None:
     if init is None or getattr(init, "_aigc_checked", False):
         return
     sig = inspect.signature(init)
-    named = [p.name for p in sig.parameters.values()
-             if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    named = [
+        p.name
+        for p in sig.parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
 
     @functools.wraps(init)
     def __init__(self, *a, **kw):
@@ -228,8 +266,9 @@ def to_unit_images(x: np.ndarray) -> np.ndarray:
     return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
 
 
-def check_vectors(x, dim: int | None = None, name: str = "x", *, min_rows: int = 1,
-                  what: str = "points", dtype=np.float32) -> np.ndarray:
+def check_vectors(
+    x, dim: int | None = None, name: str = "x", *, min_rows: int = 1, what: str = "points", dtype=np.float32
+) -> np.ndarray:
     """A batch of vectors (N, dim) of finite real numbers, N >= ``min_rows``, as ``dtype`` (a copy).
 
     ``dim=None`` accepts any number d >= 1 of columns; ``what`` names the rows
@@ -237,8 +276,9 @@ def check_vectors(x, dim: int | None = None, name: str = "x", *, min_rows: int =
     """
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] == 0 or (dim is not None and x.shape[1] != dim):
-        raise ValueError(f"{name}: expected {what} shaped (N, {'d' if dim is None else dim}), "
-                         f"got shape {x.shape}")
+        raise ValueError(
+            f"{name}: expected {what} shaped (N, {'d' if dim is None else dim}), got shape {x.shape}"
+        )
     if x.shape[0] < min_rows:
         raise ValueError(f"{name}: expected at least {min_rows} {what} (rows), got {x.shape[0]}")
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):

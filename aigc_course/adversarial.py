@@ -21,6 +21,7 @@ perturbation here is in **pixel units**, on the ``[0, 1]`` scale.
   prediction (Simonyan et al., 2014) and a test of whether it points at the pixels
   the prediction actually depends on.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,20 @@ import numpy as np
 from ._checks import as_labels, check_int, check_number
 from .numpy_nn import MLP, Adam, minibatches, softmax, softmax_cross_entropy
 
-__all__ = ["as_mlp", "logits", "predict", "accuracy", "input_gradient", "fgsm", "pgd",
-           "init_mlp", "train_mlp", "saliency", "deletion_curve", "LAYERS"]
+__all__ = [
+    "as_mlp",
+    "logits",
+    "predict",
+    "accuracy",
+    "input_gradient",
+    "fgsm",
+    "pgd",
+    "init_mlp",
+    "train_mlp",
+    "saliency",
+    "deletion_curve",
+    "LAYERS",
+]
 
 #: the evaluator's layer widths, the default of :func:`train_mlp`
 LAYERS = (784, 256, 128, 10)
@@ -43,8 +56,10 @@ def as_mlp(model) -> MLP:
         return model
     params = getattr(model, "params", model)
     if not isinstance(params, dict) or "w1" not in params:
-        raise ValueError("model: expected an aigc_course.evaluator.Evaluator or a dict of "
-                         f"weights {{'w1', 'b1', 'w2', ...}}, got {type(model).__name__}")
+        raise ValueError(
+            "model: expected an aigc_course.evaluator.Evaluator or a dict of "
+            f"weights {{'w1', 'b1', 'w2', ...}}, got {type(model).__name__}"
+        )
     net = MLP.from_dict(params, slope=0.0, name="model")
     if net.params[0].shape[0] != 784:
         raise ValueError(f"model: the first layer must take 784 pixels, got {net.params[0].shape[0]}")
@@ -108,14 +123,14 @@ def input_gradient(model, images, labels, of: str = "loss") -> np.ndarray:
     out, cache = net.forward(_scaled(x))
     if of == "loss":
         g = softmax(out)
-        g[np.arange(len(x)), y] -= 1.0                       # d CE / d logits = p - onehot
+        g[np.arange(len(x)), y] -= 1.0  # d CE / d logits = p - onehot
     elif of == "logit":
         g = np.zeros_like(out)
         g[np.arange(len(x)), y] = 1.0
     else:
         raise ValueError(f"of: expected 'loss' or 'logit', got {of!r}")
-    _, dx = net.backward(cache, g, need_params=False)        # backpropagation, down to the input
-    return (2.0 * dx).reshape(-1, 28, 28)                    # x = 2 p - 1: d/dp = 2 d/dx
+    _, dx = net.backward(cache, g, need_params=False)  # backpropagation, down to the input
+    return (2.0 * dx).reshape(-1, 28, 28)  # x = 2 p - 1: d/dp = 2 d/dx
 
 
 def fgsm(model, images, labels, eps: float) -> np.ndarray:
@@ -124,8 +139,16 @@ def fgsm(model, images, labels, eps: float) -> np.ndarray:
     return np.clip(x + _eps(eps) * np.sign(input_gradient(model, x, labels)), 0.0, 1.0)
 
 
-def pgd(model, images, labels, eps: float, steps: int = 10, step_size: float | None = None,
-        random_start: bool = True, seed=0) -> np.ndarray:
+def pgd(
+    model,
+    images,
+    labels,
+    eps: float,
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = True,
+    seed=0,
+) -> np.ndarray:
     """Projected gradient descent: ``steps`` signed steps, each followed by a projection
     back onto ``|x' - x|_inf <= eps`` and onto [0, 1]. ``step_size`` defaults to
     ``2.5 * eps / steps``; ``random_start`` starts at a uniform point of the ball."""
@@ -140,6 +163,8 @@ def pgd(model, images, labels, eps: float, steps: int = 10, step_size: float | N
         x_adv = x_adv + alpha * np.sign(input_gradient(model, x_adv, labels))
         x_adv = np.clip(np.clip(x_adv, x - eps, x + eps), 0.0, 1.0)
     return x_adv
+
+
 # --- end input gradient
 
 
@@ -163,9 +188,20 @@ def _ce_grads(net, x, y):
     return loss, net.backward(cache, g, need_input=False)[0]
 
 
-def train_mlp(images, labels, epochs: int, *, attack: str | None = None, eps: float = 0.1,
-              adv_weight: float = 1.0, pgd_steps: int = 3, layers=LAYERS, batch_size: int = 128,
-              lr: float = 1e-3, seed: int = 0) -> tuple[dict, list[float]]:
+def train_mlp(
+    images,
+    labels,
+    epochs: int,
+    *,
+    attack: str | None = None,
+    eps: float = 0.1,
+    adv_weight: float = 1.0,
+    pgd_steps: int = 3,
+    layers=LAYERS,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> tuple[dict, list[float]]:
     """Train the MLP with Adam; returns ``(params, mean training loss per epoch)``.
 
     ``attack=None`` is ordinary training (the evaluator's recipe). With
@@ -184,7 +220,7 @@ def train_mlp(images, labels, epochs: int, *, attack: str | None = None, eps: fl
     adv_weight = check_number(adv_weight, "adv_weight", 0, 1, expected="a weight in [0, 1]")
     epochs, batch_size = check_int(epochs, "epochs"), check_int(batch_size, "batch_size")
     rng = np.random.default_rng(seed)
-    net = _init(rng, layers)                                 # checks the widths
+    net = _init(rng, layers)  # checks the widths
     opt = Adam(net.params, lr, betas=(0.9, 0.999), fold_bias_correction=True)
     history = []
     for _ in range(epochs):
@@ -194,7 +230,7 @@ def train_mlp(images, labels, epochs: int, *, attack: str | None = None, eps: fl
             loss, grads = _ce_grads(net, xb, yb) if adv_weight < 1 or attack is None else (0.0, None)
             if attack is not None and adv_weight > 0:
                 imgs = xb.reshape(-1, 28, 28)
-                if attack == "fgsm":                         # FGSM from a random start, step 1.25 eps
+                if attack == "fgsm":  # FGSM from a random start, step 1.25 eps
                     start = np.clip(imgs + rng.uniform(-eps, eps, imgs.shape).astype(np.float32), 0, 1)
                     step = start + 1.25 * eps * np.sign(input_gradient(net, start, yb))
                     xa = np.clip(np.clip(step, imgs - eps, imgs + eps), 0, 1)
@@ -232,8 +268,9 @@ def deletion_curve(model, images, labels, scores, fractions, fill: float = 0.0) 
     x = _pixels(images).reshape(-1, 784)
     s = np.asarray(scores, dtype=np.float64).reshape(len(x), -1)
     if s.shape != x.shape:
-        raise ValueError(f"scores: expected one score per pixel, shape {(len(x), 28, 28)}, "
-                         f"got {np.shape(scores)}")
+        raise ValueError(
+            f"scores: expected one score per pixel, shape {(len(x), 28, 28)}, got {np.shape(scores)}"
+        )
     y = as_labels(labels, len(x), as_mlp(model).params[-1].shape[0], "labels")
     rank = np.argsort(-s, axis=1, kind="stable")
     out = []

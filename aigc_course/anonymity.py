@@ -19,6 +19,7 @@ functions answer the questions a data protection review asks of a release:
   simplest secure computation: parties learn a sum and nothing else about the
   inputs, which shows what encryption-style protection can and cannot hide.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,12 +28,27 @@ import numpy as np
 
 from ._checks import check_int
 
-__all__ = ["synthetic_people", "pseudonym", "class_sizes", "k_anonymity", "l_diversity",
-           "linkage_attack", "secret_shares", "reconstruct", "DIAGNOSES"]
+__all__ = [
+    "synthetic_people",
+    "pseudonym",
+    "class_sizes",
+    "k_anonymity",
+    "l_diversity",
+    "linkage_attack",
+    "secret_shares",
+    "reconstruct",
+    "DIAGNOSES",
+]
 
 #: the invented sensitive attribute and its frequencies in :func:`synthetic_people`
-DIAGNOSES = {"none": 0.55, "asthma": 0.15, "diabetes": 0.12, "hypertension": 0.12, "HIV": 0.03,
-             "cancer": 0.03}
+DIAGNOSES = {
+    "none": 0.55,
+    "asthma": 0.15,
+    "diabetes": 0.12,
+    "hypertension": 0.12,
+    "HIV": 0.03,
+    "cancer": 0.03,
+}
 
 
 def _table(table, name: str = "table") -> int:
@@ -50,8 +66,7 @@ def _columns(table, columns, name: str = "table") -> list:
         columns = [columns]
     missing = [c for c in columns if c not in table]
     if missing or not columns:
-        raise ValueError(f"{name}: expected columns {list(columns)}, missing {missing} "
-                         f"(has {sorted(table)})")
+        raise ValueError(f"{name}: expected columns {list(columns)}, missing {missing} (has {sorted(table)})")
     return list(columns)
 
 
@@ -87,8 +102,9 @@ def pseudonym(values, salt: str = "", length: int = 12) -> np.ndarray:
     """First ``length`` hex digits of SHA-256(salt + str(value)), for each value."""
     if not isinstance(salt, str):
         raise ValueError(f"salt: expected a str, got {type(salt).__name__}")
-    return np.array([hashlib.sha256((salt + str(v)).encode()).hexdigest()[:length]
-                     for v in np.asarray(values).tolist()])
+    return np.array(
+        [hashlib.sha256((salt + str(v)).encode()).hexdigest()[:length] for v in np.asarray(values).tolist()]
+    )
 
 
 # --- k-anonymity (shown in the book)
@@ -111,7 +127,9 @@ def l_diversity(table, quasi, sensitive: str) -> int:
     """The fewest distinct values of ``sensitive`` found in any equivalence class."""
     _table(table)
     groups: dict = {}
-    for k, s in zip(_keys(table, _columns(table, quasi)), np.asarray(table[_columns(table, sensitive)[0]]).tolist()):
+    for k, s in zip(
+        _keys(table, _columns(table, quasi)), np.asarray(table[_columns(table, sensitive)[0]]).tolist()
+    ):
         groups.setdefault(k, set()).add(s)
     return min(len(v) for v in groups.values())
 
@@ -135,6 +153,8 @@ def linkage_attack(released, auxiliary, quasi, sensitive: str) -> dict:
     matches = np.array([len(v) for v in found])
     learned = np.array([v[0] if v and len(set(v)) == 1 else None for v in found], dtype=object)
     return {"matches": matches, "singled_out": matches == 1, "learned": learned}
+
+
 # --- end k-anonymity
 
 

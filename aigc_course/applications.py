@@ -10,6 +10,7 @@
   (answer first, so the key is right by construction) and :func:`check_roots`
   grades an answer by substituting it, exactly, instead of comparing strings.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,7 @@ import numpy as np
 
 from ._checks import check_int
 
-__all__ = ["level_playable", "simulate_ad_test", "quadratic_exercise", "parse_numbers",
-           "check_roots"]
+__all__ = ["level_playable", "simulate_ad_test", "quadratic_exercise", "parse_numbers", "check_roots"]
 
 
 # --- playable (shown in the book)
@@ -47,17 +47,20 @@ def level_playable(heights, jump_height: int = 3, jump_length: int = 4) -> bool:
             return True
         for d in range(1, far + 1):
             n = c + d
-            if n >= len(h) or h[c + 1:n].max(initial=0) > h[c] + up:
-                break                                   # off the map, or a wall in the way
+            if n >= len(h) or h[c + 1 : n].max(initial=0) > h[c] + up:
+                break  # off the map, or a wall in the way
             if h[n] > 0 and h[n] <= h[c] + up and n not in seen:
                 seen.add(n)
                 queue.append(n)
     return False
+
+
 # --- end playable
 
 
-def simulate_ad_test(ctr, impressions: int, policy: str = "thompson", batch: int = 100,
-                     campaigns: int = 200, seed=0) -> dict:
+def simulate_ad_test(
+    ctr, impressions: int, policy: str = "thompson", batch: int = 100, campaigns: int = 200, seed=0
+) -> dict:
     """Show ``len(ctr)`` ad variants ``impressions`` times in each of ``campaigns`` campaigns.
 
     Each impression of variant ``k`` is clicked with probability ``ctr[k]``.
@@ -83,8 +86,9 @@ def simulate_ad_test(ctr, impressions: int, policy: str = "thompson", batch: int
         if policy == "uniform":
             alloc = np.tile(np.bincount(np.arange(done, done + m) % K, minlength=K), (runs, 1))
         else:
-            draws = rng.beta(1 + clicks[:, None, :], 1 + shows[:, None, :] - clicks[:, None, :],
-                             size=(runs, m, K))
+            draws = rng.beta(
+                1 + clicks[:, None, :], 1 + shows[:, None, :] - clicks[:, None, :], size=(runs, m, K)
+            )
             choice = draws.argmax(axis=2)
             alloc = np.stack([np.bincount(c, minlength=K) for c in choice])
         shows += alloc

@@ -18,6 +18,7 @@ Everything here is framework-neutral and small enough to read in one sitting:
 * :func:`pixelcnn_mask`, :func:`masked_conv2d`, :func:`receptive_field`: which
   pixels a PixelCNN output can see (and its blind spot).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,7 @@ def _ngram_keys(ids: np.ndarray, n: int, vocab_size: int) -> np.ndarray:
     """Integer code of every n-gram of ``ids`` (base ``vocab_size``), int64 (len - n + 1,)."""
     keys = np.zeros(len(ids) - n + 1, np.int64)
     for i in range(n):
-        keys = keys * vocab_size + ids[i:len(ids) - n + 1 + i]
+        keys = keys * vocab_size + ids[i : len(ids) - n + 1 + i]
     return keys
 
 
@@ -75,8 +76,9 @@ class NGramLM:
         if not (np.isfinite(alpha) and alpha > 0):
             raise ValueError(f"alpha: expected a positive smoothing constant, got {alpha!r}")
         if self.n * math.log(self.vocab_size) >= 63 * math.log(2):
-            raise ValueError(f"n={n} with vocab_size={vocab_size}: the n-gram codes would "
-                             f"overflow int64; use a smaller n")
+            raise ValueError(
+                f"n={n} with vocab_size={vocab_size}: the n-gram codes would overflow int64; use a smaller n"
+            )
         self.alpha, self.interpolate = float(alpha), bool(interpolate)
         self._tables = None  # order k -> (n-gram codes, counts, context codes, context counts)
 
@@ -89,7 +91,7 @@ class NGramLM:
             raise ValueError(f"ids: expected at least n = {self.n} tokens, got {len(ids)}")
         self._tables = {}
         for k in self._orders():
-            codes = _ngram_keys(ids, k, self.vocab_size)           # one code per k-gram
+            codes = _ngram_keys(ids, k, self.vocab_size)  # one code per k-gram
             keys, counts = np.unique(codes, return_counts=True)
             ctx_keys, where = np.unique(keys // self.vocab_size, return_inverse=True)
             ctx_counts = np.bincount(where, weights=counts).astype(np.int64)  # count(c)
@@ -100,14 +102,15 @@ class NGramLM:
         """p(next | context) for int contexts (B, n - 1): float64 (B, V), rows sum to 1."""
         codes = self._context_codes(contexts)
         V, beta = self.vocab_size, self.alpha * self.vocab_size
-        p = np.full((len(codes), V), 1.0 / V)                    # q for the lowest order
+        p = np.full((len(codes), V), 1.0 / V)  # q for the lowest order
         for k in self._orders():
             keys, counts, ctx_keys, ctx_counts = self._tables[k]
-            ctx = codes % V ** (k - 1)                           # the last k - 1 tokens
+            ctx = codes % V ** (k - 1)  # the last k - 1 tokens
             count_cv = _lookup(keys, counts, ctx[:, None] * V + np.arange(V))
             count_c = _lookup(ctx_keys, ctx_counts, ctx)
             p = (count_cv + beta * p) / (count_c + beta)[:, None]
         return p
+
     # --- end fit -------------------------------------------------------------------
 
     def _orders(self):
@@ -121,8 +124,7 @@ class NGramLM:
         self._check_fitted()
         c = as_token_ids(contexts, self.vocab_size, name="contexts", ndim=2, allow_empty=True)
         if c.shape[1] != self.n - 1:
-            raise ValueError(f"contexts: expected shape (B, n - 1) = (B, {self.n - 1}), "
-                             f"got {c.shape}")
+            raise ValueError(f"contexts: expected shape (B, n - 1) = (B, {self.n - 1}), got {c.shape}")
         codes = np.zeros(len(c), np.int64)
         for i in range(self.n - 1):
             codes = codes * self.vocab_size + c[:, i]
@@ -146,7 +148,7 @@ class NGramLM:
         p = np.full(len(ids) - self.n + 1, 1.0 / V)
         for k in self._orders():
             keys, counts, ctx_keys, ctx_counts = self._tables[k]
-            codes = _ngram_keys(ids[self.n - k:], k, V)          # k-grams ending at t
+            codes = _ngram_keys(ids[self.n - k :], k, V)  # k-grams ending at t
             p = (_lookup(keys, counts, codes) + beta * p) / (_lookup(ctx_keys, ctx_counts, codes // V) + beta)
         return np.log(p)
 
@@ -158,9 +160,11 @@ class NGramLM:
         """For :func:`aigc_course.text.generate_tokens`: log p(next | last n - 1 ids), (B, V)."""
         seq = np.asarray(seq)
         if seq.shape[1] < self.n - 1:
-            raise ValueError(f"prompt: an {self.n}-gram model needs at least {self.n - 1} "
-                             f"tokens of context, got {seq.shape[1]}")
-        ctx = seq[:, seq.shape[1] - (self.n - 1):]
+            raise ValueError(
+                f"prompt: an {self.n}-gram model needs at least {self.n - 1} "
+                f"tokens of context, got {seq.shape[1]}"
+            )
+        ctx = seq[:, seq.shape[1] - (self.n - 1) :]
         return np.log(self.probs(ctx)), state
 
     @property
@@ -171,8 +175,10 @@ class NGramLM:
 
     def __repr__(self):
         fitted = f", {self.num_ngrams:,} distinct n-grams" if self._tables is not None else ""
-        return (f"NGramLM(n={self.n}, vocab_size={self.vocab_size}, alpha={self.alpha}, "
-                f"interpolate={self.interpolate}{fitted})")
+        return (
+            f"NGramLM(n={self.n}, vocab_size={self.vocab_size}, alpha={self.alpha}, "
+            f"interpolate={self.interpolate}{fitted})"
+        )
 
 
 # ----- held-out cross-entropy of a neural model -----------------------------------------
@@ -188,8 +194,9 @@ def token_nll(logits, targets) -> np.ndarray:
     logp = log_softmax(logits)
     targets = np.asarray(targets)
     if logp.shape[:-1] != targets.shape:
-        raise ValueError(f"targets: expected shape {logp.shape[:-1]} to match the logits "
-                         f"{logp.shape}, got {targets.shape}")
+        raise ValueError(
+            f"targets: expected shape {logp.shape[:-1]} to match the logits {logp.shape}, got {targets.shape}"
+        )
     return -np.take_along_axis(logp, targets[..., None].astype(np.int64), axis=-1)[..., 0]
 
 
@@ -203,12 +210,13 @@ def mean_token_nll(logits_fn, windows, batch_size: int = 64) -> float:
     """
     windows = np.asarray(windows)
     if windows.ndim != 2 or windows.shape[1] < 2 or len(windows) == 0:
-        raise ValueError(f"windows: expected int ids shaped (N, T + 1) with N >= 1, T >= 1, "
-                         f"got {windows.shape}")
+        raise ValueError(
+            f"windows: expected int ids shaped (N, T + 1) with N >= 1, T >= 1, got {windows.shape}"
+        )
     batch_size = check_int(batch_size, "batch_size")
     total = 0.0
     for i in range(0, len(windows), batch_size):
-        w = windows[i:i + batch_size]
+        w = windows[i : i + batch_size]
         total += float(token_nll(logits_fn(w[:, :-1]), w[:, 1:]).sum())
     return total / (len(windows) * (windows.shape[1] - 1))
 
@@ -243,6 +251,8 @@ def lstm_step(x, h, c, w, u, b):
     c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
     h_new = sigmoid(o) * np.tanh(c_new)
     return h_new, c_new
+
+
 # --- end lstm -------------------------------------------------------------------------------
 
 
@@ -261,13 +271,15 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale: bool = True):
     (False entries get weight exactly 0). ``scale=False`` drops the 1/sqrt(d).
     """
     q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
-    scores = q @ np.swapaxes(k, -1, -2)                      # (..., T, S) similarities
+    scores = q @ np.swapaxes(k, -1, -2)  # (..., T, S) similarities
     if scale:
         scores = scores / math.sqrt(q.shape[-1])
     if mask is not None:
-        scores = np.where(mask, scores, -np.inf)             # no attention to masked keys
-    weights = softmax(scores)                                # each row sums to 1
+        scores = np.where(mask, scores, -np.inf)  # no attention to masked keys
+    weights = softmax(scores)  # each row sums to 1
     return weights @ v, weights
+
+
 # --- end attention ------------------------------------------------------------------------
 
 
@@ -289,6 +301,8 @@ def multi_head_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head: int, causal: b
     y, _ = scaled_dot_product_attention(heads(q), heads(k), heads(v), mask)  # (B, nh, T, hs)
     y = y.transpose(0, 2, 1, 3).reshape(B, T, C)
     return y @ w_proj + b_proj
+
+
 # --- end multi-head -----------------------------------------------------------------------
 
 
@@ -331,17 +345,20 @@ def count_block_params(params: dict) -> int:
 def transformer_block(x, params: dict, n_head: int, causal: bool = True) -> np.ndarray:
     """A pre-LN Transformer block: x + attn(LN(x)), then x + MLP(LN(x)); (B, T, C)."""
     x = np.asarray(x, np.float64)
-    x = x + multi_head_attention(layer_norm(x, *params["ln_1"]), *params["attn"],
-                                 n_head=n_head, causal=causal)
+    x = x + multi_head_attention(
+        layer_norm(x, *params["ln_1"]), *params["attn"], n_head=n_head, causal=causal
+    )
     w_fc, b_fc, w_out, b_out = params["mlp"]
     return x + gelu(layer_norm(x, *params["ln_2"]) @ w_fc + b_fc) @ w_out + b_out
+
+
 # --- end block ----------------------------------------------------------------------------
 
 
 # ----- diversity of samples ------------------------------------------------------------------
 def _ngrams(seq, n: int) -> list:
     seq = list(seq)
-    return [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
+    return [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
 
 
 def distinct_n(seqs, n: int) -> float:
@@ -391,8 +408,12 @@ def pixelcnn_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     """
     if mask_type not in ("A", "B"):
         raise ValueError(f"mask_type: expected 'A' or 'B', got {mask_type!r}")
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
-            or kernel_size < 1 or kernel_size % 2 == 0:
+    if (
+        isinstance(kernel_size, bool)
+        or not isinstance(kernel_size, (int, np.integer))
+        or kernel_size < 1
+        or kernel_size % 2 == 0
+    ):
         raise ValueError(f"kernel_size: expected an odd positive int, got {kernel_size!r}")
     c = kernel_size // 2
     m = np.zeros((kernel_size, kernel_size), np.float32)
@@ -419,7 +440,7 @@ def masked_conv2d(x, kernel, mask) -> np.ndarray:
     for a in range(k):
         for c in range(k):
             if w[a, c] != 0.0:
-                out += w[a, c] * xp[:, a:a + H, c:c + W]
+                out += w[a, c] * xp[:, a : a + H, c : c + W]
     return out
 
 

@@ -21,6 +21,7 @@ Everything is framework-neutral and written once:
   (does the melodic motion look like the training data?), :func:`copy_rate`
   (how many note n-grams are copied from the corpus: memorisation).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,10 +30,10 @@ import numpy as np
 
 from ._checks import check_int
 
-REST = -1            # the pitch of a rest
+REST = -1  # the pitch of a rest
 SAMPLE_RATE = 16_000  # Hz, the default of the synthesiser
 DURATIONS = (1, 2, 3, 4, 6, 8, 12, 16)  # in sixteenth notes: 1/16 ... whole note
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)    # pitch classes of a major scale above its tonic
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)  # pitch classes of a major scale above its tonic
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 BOS = "<bos>"
 
@@ -69,8 +70,11 @@ def check_notes(notes, name: str = "notes") -> list[tuple[int, int]]:
             pitch, dur = note
         except (TypeError, ValueError):
             raise ValueError(f"{name}[{i}]: expected a (pitch, duration) pair, got {note!r}") from None
-        if isinstance(pitch, bool) or not isinstance(pitch, (int, np.integer)) or \
-                not (pitch == REST or 0 <= pitch <= 127):
+        if (
+            isinstance(pitch, bool)
+            or not isinstance(pitch, (int, np.integer))
+            or not (pitch == REST or 0 <= pitch <= 127)
+        ):
             raise ValueError(f"{name}[{i}]: expected a MIDI pitch in [0, 127] or REST, got {pitch!r}")
         dur = check_int(dur, f"{name}[{i}]", expected="a positive int duration (sixteenths)")
         out.append((int(pitch), dur))
@@ -102,26 +106,26 @@ def transpose(notes, semitones: int) -> list[tuple[int, int]]:
 MELODIES = {
     # "Ah vous dirai-je maman" (French, 18th century), known as "Twinkle, Twinkle, Little Star"
     "twinkle": "C4:4 C4:4 G4:4 G4:4 A4:4 A4:4 G4:8 F4:4 F4:4 E4:4 E4:4 D4:4 D4:4 C4:8 "
-               "G4:4 G4:4 F4:4 F4:4 E4:4 E4:4 D4:8 G4:4 G4:4 F4:4 F4:4 E4:4 E4:4 D4:8 "
-               "C4:4 C4:4 G4:4 G4:4 A4:4 A4:4 G4:8 F4:4 F4:4 E4:4 E4:4 D4:4 D4:4 C4:8",
+    "G4:4 G4:4 F4:4 F4:4 E4:4 E4:4 D4:8 G4:4 G4:4 F4:4 F4:4 E4:4 E4:4 D4:8 "
+    "C4:4 C4:4 G4:4 G4:4 A4:4 A4:4 G4:8 F4:4 F4:4 E4:4 E4:4 D4:4 D4:4 C4:8",
     # Beethoven, Symphony No. 9, "Ode to Joy" theme (1824)
     "ode_to_joy": "E4:4 E4:4 F4:4 G4:4 G4:4 F4:4 E4:4 D4:4 C4:4 C4:4 D4:4 E4:4 E4:6 D4:2 D4:8 "
-                  "E4:4 E4:4 F4:4 G4:4 G4:4 F4:4 E4:4 D4:4 C4:4 C4:4 D4:4 E4:4 D4:6 C4:2 C4:8 "
-                  "D4:4 D4:4 E4:4 C4:4 D4:4 E4:2 F4:2 E4:4 C4:4 D4:4 E4:2 F4:2 E4:4 D4:4 "
-                  "C4:4 D4:4 G3:8 "
-                  "E4:4 E4:4 F4:4 G4:4 G4:4 F4:4 E4:4 D4:4 C4:4 C4:4 D4:4 E4:4 D4:6 C4:2 C4:8",
+    "E4:4 E4:4 F4:4 G4:4 G4:4 F4:4 E4:4 D4:4 C4:4 C4:4 D4:4 E4:4 D4:6 C4:2 C4:8 "
+    "D4:4 D4:4 E4:4 C4:4 D4:4 E4:2 F4:2 E4:4 C4:4 D4:4 E4:2 F4:2 E4:4 D4:4 "
+    "C4:4 D4:4 G3:8 "
+    "E4:4 E4:4 F4:4 G4:4 G4:4 F4:4 E4:4 D4:4 C4:4 C4:4 D4:4 E4:4 D4:6 C4:2 C4:8",
     # "Frère Jacques" (French round, 18th century)
     "frere_jacques": "C4:4 D4:4 E4:4 C4:4 C4:4 D4:4 E4:4 C4:4 E4:4 F4:4 G4:8 E4:4 F4:4 G4:8 "
-                     "G4:2 A4:2 G4:2 F4:2 E4:4 C4:4 G4:2 A4:2 G4:2 F4:2 E4:4 C4:4 "
-                     "C4:4 G3:4 C4:8 C4:4 G3:4 C4:8",
+    "G4:2 A4:2 G4:2 F4:2 E4:4 C4:4 G4:2 A4:2 G4:2 F4:2 E4:4 C4:4 "
+    "C4:4 G3:4 C4:8 C4:4 G3:4 C4:8",
     # "Au clair de la lune" (French, 18th century)
     "au_clair": "C4:4 C4:4 C4:4 D4:4 E4:8 D4:8 C4:4 E4:4 D4:4 D4:4 C4:16 "
-                "C4:4 C4:4 C4:4 D4:4 E4:8 D4:8 C4:4 E4:4 D4:4 D4:4 C4:16",
+    "C4:4 C4:4 C4:4 D4:4 E4:8 D4:8 C4:4 E4:4 D4:4 D4:4 C4:16",
     # 茉莉花 Mòlìhuā (Jiangsu folk song), first verse, simplified; numbered notation 1 = C
     "molihua": "E4:4 E4:2 G4:2 A4:2 C5:2 C5:2 A4:2 G4:4 G4:2 A4:2 G4:8 "
-               "E4:4 E4:2 G4:2 A4:2 C5:2 C5:2 A4:2 G4:4 G4:2 A4:2 G4:8 "
-               "G4:4 G4:4 G4:4 E4:2 G4:2 A4:4 A4:4 G4:8 "
-               "E4:4 D4:2 E4:2 G4:4 E4:2 D4:2 C4:4 C4:2 D4:2 C4:8",
+    "E4:4 E4:2 G4:2 A4:2 C5:2 C5:2 A4:2 G4:4 G4:2 A4:2 G4:8 "
+    "G4:4 G4:4 G4:4 E4:2 G4:2 A4:4 A4:4 G4:8 "
+    "E4:4 D4:2 E4:2 G4:4 E4:2 D4:2 C4:4 C4:2 D4:2 C4:8",
 }
 # --- end corpus
 
@@ -158,10 +162,14 @@ class NoteTokenizer:
     """
 
     def __init__(self, low: int = 48, high: int = 84, durations=DURATIONS):
-        if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer))
-                and 0 <= low <= high <= 127):
-            raise ValueError(f"low, high: expected MIDI ints with 0 <= low <= high <= 127, "
-                             f"got {low!r}, {high!r}")
+        if not (
+            isinstance(low, (int, np.integer))
+            and isinstance(high, (int, np.integer))
+            and 0 <= low <= high <= 127
+        ):
+            raise ValueError(
+                f"low, high: expected MIDI ints with 0 <= low <= high <= 127, got {low!r}, {high!r}"
+            )
         durations = tuple(int(d) for d in durations)
         if not durations or min(durations) <= 0 or len(set(durations)) != len(durations):
             raise ValueError(f"durations: expected distinct positive ints, got {durations}")
@@ -191,8 +199,10 @@ class NoteTokenizer:
         ids = [self.bos_id] if bos else []
         for i, (p, d) in enumerate(notes):
             if p not in self._pitch_id:
-                raise ValueError(f"notes[{i}]: pitch {p} ({note_name(p)}) is outside the "
-                                 f"tokenizer's range {note_name(self.low)}-{note_name(self.high)}")
+                raise ValueError(
+                    f"notes[{i}]: pitch {p} ({note_name(p)}) is outside the "
+                    f"tokenizer's range {note_name(self.low)}-{note_name(self.high)}"
+                )
             if d not in self._dur_id:
                 raise ValueError(f"notes[{i}]: duration {d} is not one of {self.durations}")
             ids += [self._pitch_id[p], self._dur_id[d]]
@@ -214,18 +224,19 @@ class NoteTokenizer:
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"ids: expected a 1-D integer array, got dtype {ids.dtype} shape {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"ids: expected values in [0, {self.vocab_size}), "
-                             f"got [{ids.min()}, {ids.max()}]")
+            raise ValueError(
+                f"ids: expected values in [0, {self.vocab_size}), got [{ids.min()}, {ids.max()}]"
+            )
         notes, errors, pending = [], 0, None
         for i in ids.tolist():
             if i == self.bos_id:
                 if notes or pending is not None:
-                    break                      # the next melody starts
+                    break  # the next melody starts
             elif i in self._id_pitch:
                 errors += pending is not None  # a pitch with no duration
                 pending = self._id_pitch[i]
             elif pending is None:
-                errors += 1                    # a duration with no pitch
+                errors += 1  # a duration with no pitch
             else:
                 notes.append((pending, self._id_dur[i]))
                 pending = None
@@ -233,8 +244,10 @@ class NoteTokenizer:
         return (notes, errors) if return_errors else notes
 
     def __repr__(self):
-        return (f"NoteTokenizer({note_name(self.low)}-{note_name(self.high)}, "
-                f"durations={self.durations}, vocab_size={self.vocab_size})")
+        return (
+            f"NoteTokenizer({note_name(self.low)}-{note_name(self.high)}, "
+            f"durations={self.durations}, vocab_size={self.vocab_size})"
+        )
 
 
 # ----- sound ------------------------------------------------------------------------------
@@ -249,8 +262,14 @@ def _check_rate(sr) -> int:
 
 
 # --- synth (shown in the book)
-def synthesize(notes, sr: int = SAMPLE_RATE, bpm: float = 120.0,
-               harmonics=(1.0, 0.5, 0.25), attack: float = 0.01, release: float = 0.05):
+def synthesize(
+    notes,
+    sr: int = SAMPLE_RATE,
+    bpm: float = 120.0,
+    harmonics=(1.0, 0.5, 0.25),
+    attack: float = 0.01,
+    release: float = 0.05,
+):
     """Render notes to a float32 waveform in [-1, 1] (mono, ``sr`` samples per second).
 
     A sixteenth lasts 60 / bpm / 4 seconds. Each note is a sum of harmonics
@@ -274,13 +293,16 @@ def synthesize(notes, sr: int = SAMPLE_RATE, bpm: float = 120.0,
             chunks.append(np.zeros(n))
             continue
         f0 = midi_to_hz(pitch)
-        tone = sum(a * np.sin(2 * np.pi * k * f0 * t) for k, a in enumerate(amps, start=1)
-                   if k * f0 < sr / 2)  # drop harmonics above the Nyquist frequency
-        env = np.minimum(1.0, t / attack) * np.exp(-2.0 * t)          # attack, then decay
-        env *= np.clip((n / sr - t) / release, 0.0, 1.0)              # release to 0
+        tone = sum(
+            a * np.sin(2 * np.pi * k * f0 * t) for k, a in enumerate(amps, start=1) if k * f0 < sr / 2
+        )  # drop harmonics above the Nyquist frequency
+        env = np.minimum(1.0, t / attack) * np.exp(-2.0 * t)  # attack, then decay
+        env *= np.clip((n / sr - t) / release, 0.0, 1.0)  # release to 0
         chunks.append(tone * env / amps.sum())
     wave = np.concatenate(chunks) if chunks else np.zeros(0)
     return wave.astype(np.float32)
+
+
 # --- end synth
 
 
@@ -298,7 +320,7 @@ def dominant_frequency(wave, sr: int = SAMPLE_RATE, pad: int = 8) -> float:
     mag = np.abs(np.fft.rfft(x * np.hanning(x.size), n))
     k = int(np.argmax(mag[1:])) + 1
     if 1 <= k < len(mag) - 1:
-        a, b, c = np.log(mag[k - 1:k + 2] + 1e-300)
+        a, b, c = np.log(mag[k - 1 : k + 2] + 1e-300)
         k = k + 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else k
     return float(k * sr / n)
 
@@ -309,8 +331,9 @@ def spectrogram(wave, sr: int = SAMPLE_RATE, n_fft: int = 1024, hop: int = 256):
     sr = _check_rate(sr)
     n_fft, hop = check_int(n_fft, "n_fft"), check_int(hop, "hop")
     if x.ndim != 1 or x.size < n_fft:
-        raise ValueError(f"wave: expected a 1-D waveform of at least n_fft = {n_fft} samples, "
-                         f"got shape {x.shape}")
+        raise ValueError(
+            f"wave: expected a 1-D waveform of at least n_fft = {n_fft} samples, got shape {x.shape}"
+        )
     starts = np.arange(0, x.size - n_fft + 1, hop)
     frames = x[starts[:, None] + np.arange(n_fft)] * np.hanning(n_fft)
     mag = np.abs(np.fft.rfft(frames, axis=1)).T
@@ -338,6 +361,8 @@ def mu_law_decode(q, mu: int = 255) -> np.ndarray:
         raise ValueError(f"q: expected integer codes in [0, {mu}], got dtype {q.dtype}")
     f = 2 * q.astype(np.float64) / mu - 1
     return np.sign(f) * np.expm1(np.abs(f) * np.log1p(mu)) / mu
+
+
 # --- end mu-law
 
 
@@ -383,7 +408,7 @@ def total_variation(p, q) -> float:
 
 def _note_ngrams(notes, n: int) -> list[tuple]:
     notes = check_notes(notes)
-    return [tuple(notes[i:i + n]) for i in range(len(notes) - n + 1)]
+    return [tuple(notes[i : i + n]) for i in range(len(notes) - n + 1)]
 
 
 def copy_rate(generated, corpus, n: int = 8) -> float:

@@ -25,6 +25,7 @@ Adam's betas, label smoothing, the KL weight, ...) may differ: a file of weights
 fits any model with the same architecture, and a run may resume with a new
 learning rate (the trainers then say which values changed).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,16 +38,27 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CheckpointError", "TRAINING_KEYS", "record_path", "sha256_file", "write",
-           "read_record", "verify", "config_differences", "read_error", "clean_config"]
+__all__ = [
+    "CheckpointError",
+    "TRAINING_KEYS",
+    "record_path",
+    "sha256_file",
+    "write",
+    "read_record",
+    "verify",
+    "config_differences",
+    "read_error",
+    "clean_config",
+]
 
 FORMAT = "aigc_course.checkpoint"
 VERSION = 1
 
 #: Constructor arguments that steer training only: they may differ between a file and
 #: the model that loads it (the architecture and the meaning of the weights do not change).
-TRAINING_KEYS = frozenset({"lr", "beta_1", "beta_2", "label_smoothing", "beta", "gp_weight",
-                           "n_critic", "dropout"})
+TRAINING_KEYS = frozenset(
+    {"lr", "beta_1", "beta_2", "label_smoothing", "beta", "gp_weight", "n_critic", "dropout"}
+)
 #: Keras bookkeeping in ``get_config()`` that is not a hyperparameter.
 IGNORED_KEYS = frozenset({"name", "trainable", "dtype"})
 
@@ -103,8 +115,9 @@ def _temp_name(path: Path) -> Path:
     return Path(tmp)
 
 
-def write(path, writer, *, model: str, framework: str, config=None, kind: str = "weights",
-          extra=None, check=None) -> Path:
+def write(
+    path, writer, *, model: str, framework: str, config=None, kind: str = "weights", extra=None, check=None
+) -> Path:
     """Write ``path`` atomically with its integrity record; return ``path``.
 
     ``writer(tmp)`` writes the file to a temporary path (same folder, same suffix);
@@ -124,9 +137,16 @@ def write(path, writer, *, model: str, framework: str, config=None, kind: str = 
             check(tmp)
         if tmp.stat().st_size == 0:
             raise CheckpointError(f"{path}: writing produced an empty file; not saved")
-        entry = {"file": path.name, "sha256": sha256_file(tmp), "size": tmp.stat().st_size,
-                 "model": model, "framework": framework, "kind": kind,
-                 "config": clean_config(config), "extra": _jsonable(extra or {})}
+        entry = {
+            "file": path.name,
+            "sha256": sha256_file(tmp),
+            "size": tmp.stat().st_size,
+            "model": model,
+            "framework": framework,
+            "kind": kind,
+            "config": clean_config(config),
+            "extra": _jsonable(extra or {}),
+        }
         previous = None
         if path.is_file() and record.is_file():
             try:
@@ -158,10 +178,12 @@ def read_record(path) -> dict | None:
         raise CheckpointError(
             f"{record}: the integrity record of {Path(path).name} is unreadable "
             f"({type(err).__name__}: {err}). Save the model again, or delete {record.name} "
-            f"to load {Path(path).name} without verification.") from None
+            f"to load {Path(path).name} without verification."
+        ) from None
     if not isinstance(content, dict) or content.get("format") != FORMAT or "sha256" not in content:
-        raise CheckpointError(f"{record}: not an aigc_course integrity record (expected "
-                              f"format {FORMAT!r} with a sha256)")
+        raise CheckpointError(
+            f"{record}: not an aigc_course integrity record (expected format {FORMAT!r} with a sha256)"
+        )
     return content
 
 
@@ -191,8 +213,15 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def verify(path, *, model: str | None = None, framework: str | None = None, config=None,
-           ignore=TRAINING_KEYS, require_record: bool = False) -> dict | None:
+def verify(
+    path,
+    *,
+    model: str | None = None,
+    framework: str | None = None,
+    config=None,
+    ignore=TRAINING_KEYS,
+    require_record: bool = False,
+) -> dict | None:
     """Check ``path`` against its integrity record; return the record's entry that matched.
 
     Raises :class:`CheckpointError` naming the file when its SHA-256 differs from the
@@ -207,11 +236,16 @@ def verify(path, *, model: str | None = None, framework: str | None = None, conf
     content = read_record(path)
     if content is None:
         if require_record:
-            raise CheckpointError(f"{path} has no integrity record ({record_path(path).name}); "
-                                  "it cannot be verified")
-        warnings.warn(f"{path} has no integrity record ({record_path(path).name}): it was not "
-                      "saved by aigc_course (or by an older version) and cannot be verified; "
-                      "loading it anyway", UserWarning, stacklevel=3)
+            raise CheckpointError(
+                f"{path} has no integrity record ({record_path(path).name}); it cannot be verified"
+            )
+        warnings.warn(
+            f"{path} has no integrity record ({record_path(path).name}): it was not "
+            "saved by aigc_course (or by an older version) and cannot be verified; "
+            "loading it anyway",
+            UserWarning,
+            stacklevel=3,
+        )
         return None
     digest = sha256_file(path)
     size = path.stat().st_size
@@ -220,21 +254,29 @@ def verify(path, *, model: str | None = None, framework: str | None = None, conf
         prev = content.get("previous") or {}
         if prev.get("sha256") == digest:
             entry = prev
-            warnings.warn(f"{path}: the last save to this file was interrupted; it holds the "
-                          "previous version, which is intact and is used", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"{path}: the last save to this file was interrupted; it holds the "
+                "previous version, which is intact and is used",
+                UserWarning,
+                stacklevel=3,
+            )
         else:
             raise CheckpointError(
                 f"{path} is corrupt: its SHA-256 is {digest[:16]}... ({size} bytes), but "
                 f"{record_path(path).name} records {content['sha256'][:16]}... "
                 f"({content.get('size')} bytes). The file changed after it was saved (an "
                 "interrupted copy, a full disk, a bad download). Use another copy, or delete "
-                "it and its record to start again.")
+                "it and its record to start again."
+            )
     if framework is not None and entry.get("framework") not in (None, framework):
-        raise CheckpointError(f"{path} was saved by {entry.get('framework')}, it cannot be "
-                              f"loaded into a {framework} model")
+        raise CheckpointError(
+            f"{path} was saved by {entry.get('framework')}, it cannot be loaded into a {framework} model"
+        )
     if model is not None and entry.get("model") not in (None, model):
-        raise CheckpointError(f"{path} holds a {entry.get('model')}, not a {model}: build a "
-                              f"{entry.get('model')}({_call_args(entry.get('config'))}) to load it")
+        raise CheckpointError(
+            f"{path} holds a {entry.get('model')}, not a {model}: build a "
+            f"{entry.get('model')}({_call_args(entry.get('config'))}) to load it"
+        )
     if config is not None:
         diffs = config_differences(entry.get("config", {}), config, ignore=ignore)
         if diffs:
@@ -242,7 +284,8 @@ def verify(path, *, model: str | None = None, framework: str | None = None, conf
             raise CheckpointError(
                 f"{path} was saved from a {name} with other hyperparameters: "
                 + "; ".join(diffs)
-                + f". Build the model as saved to load it: {name}({_call_args(entry.get('config'), ignore)})")
+                + f". Build the model as saved to load it: {name}({_call_args(entry.get('config'), ignore)})"
+            )
     return entry
 
 
@@ -255,5 +298,7 @@ def read_error(path, err: BaseException) -> CheckpointError:
     msg = str(err).strip() or "(no message)"
     if len(msg) > 400:
         msg = msg[:400] + "..."
-    return CheckpointError(f"{path} could not be loaded: {type(err).__name__}: {msg}. The file is "
-                           "truncated, damaged, not a checkpoint, or from another model")
+    return CheckpointError(
+        f"{path} could not be loaded: {type(err).__name__}: {msg}. The file is "
+        "truncated, damaged, not a checkpoint, or from another model"
+    )

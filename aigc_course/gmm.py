@@ -31,6 +31,7 @@ invertible; it perturbs the exact M-step by ``O(reg_covar)``, so with the
 default ``1e-6`` the monotonicity holds up to rounding-sized amounts, and
 exactly with ``reg_covar=0``.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,10 +69,12 @@ def gaussian_log_pdf(x, mean, cov) -> np.ndarray:
         chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         raise ValueError("covariance matrix is not positive definite") from None
-    sol = np.linalg.solve(chol, (x - mean).T)              # L^{-1} (x - mean), shape (d, N)
-    maha = np.sum(sol ** 2, axis=0)                        # squared Mahalanobis distance
+    sol = np.linalg.solve(chol, (x - mean).T)  # L^{-1} (x - mean), shape (d, N)
+    maha = np.sum(sol**2, axis=0)  # squared Mahalanobis distance
     log_det = 2.0 * np.sum(np.log(np.diag(chol)))
     return -0.5 * (d * LOG_2PI + log_det + maha)
+
+
 # --- end log density -------------------------------------------------------------
 
 
@@ -87,8 +90,7 @@ class GaussianMixture:
     log-likelihood per point at each iteration.
     """
 
-    def __init__(self, n_components: int, covariance: str = "full", reg_covar: float = 1e-6,
-                 seed=0):
+    def __init__(self, n_components: int, covariance: str = "full", reg_covar: float = 1e-6, seed=0):
         self.n_components = check_int(n_components, "n_components")
         if covariance not in COVARIANCE_TYPES:
             raise ValueError(f"covariance: expected one of {COVARIANCE_TYPES}, got {covariance!r}")
@@ -149,8 +151,13 @@ class GaussianMixture:
         x = check_vectors(x, self.dim, dtype=np.float64)
         with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf
             log_w = np.log(self.weights_)
-        return np.stack([log_w[k] + gaussian_log_pdf(x, self.means_[k], self.covariances_[k])
-                         for k in range(self.n_components)], axis=1)
+        return np.stack(
+            [
+                log_w[k] + gaussian_log_pdf(x, self.means_[k], self.covariances_[k])
+                for k in range(self.n_components)
+            ],
+            axis=1,
+        )
 
     def log_prob(self, x) -> np.ndarray:
         """log p(x) = logsumexp_k log p(x, k) for every point, shape (N,)."""
@@ -178,11 +185,12 @@ class GaussianMixture:
         self._check_fitted()
         n = check_int(n, "n")
         rng = np.random.default_rng(seed)
-        k = rng.choice(self.n_components, size=n, p=self.weights_)   # 1. the hidden component
+        k = rng.choice(self.n_components, size=n, p=self.weights_)  # 1. the hidden component
         eps = rng.standard_normal((n, self.dim))
-        chol = np.linalg.cholesky(self.covariances_)                  # covariance = L L^T
-        x = self.means_[k] + np.einsum("nij,nj->ni", chol[k], eps)    # 2. x = mean + L eps
+        chol = np.linalg.cholesky(self.covariances_)  # covariance = L L^T
+        x = self.means_[k] + np.einsum("nij,nj->ni", chol[k], eps)  # 2. x = mean + L eps
         return x, k.astype(np.int64)
+
     # --- end sample ---------------------------------------------------------------
 
     # ----- fitting ----------------------------------------------------------------
@@ -199,8 +207,8 @@ class GaussianMixture:
     # --- EM (shown in the book) ---------------------------------------------------
     def e_step(self, x):
         """Responsibilities r (N, K) = p(k | x_i), and the mean log-likelihood of x."""
-        joint = self.joint_log_prob(x)                 # log p(x_i, k), (N, K)
-        log_px = logsumexp(joint, axis=1)              # log p(x_i)
+        joint = self.joint_log_prob(x)  # log p(x_i, k), (N, K)
+        log_px = logsumexp(joint, axis=1)  # log p(x_i)
         return np.exp(joint - log_px[:, None]), float(np.mean(log_px))
 
     def m_step(self, x, r):
@@ -217,6 +225,7 @@ class GaussianMixture:
                 cov[k] = np.diag(np.diag(cov[k]))
             cov[k] += self.reg_covar * np.eye(d)
         self.covariances_ = cov
+
     # --- end EM -------------------------------------------------------------------
 
     def fit(self, x, max_iter: int = 100, tol: float = 1e-6, init_means=None) -> np.ndarray:
@@ -265,5 +274,4 @@ class GaussianMixture:
 
     def __repr__(self):
         state = "unfitted" if self.means_ is None else f"d={self.dim}"
-        return (f"GaussianMixture(n_components={self.n_components}, covariance={self.covariance!r}, "
-                f"{state})")
+        return f"GaussianMixture(n_components={self.n_components}, covariance={self.covariance!r}, {state})"

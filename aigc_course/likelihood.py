@@ -19,6 +19,7 @@ only supply two small callables: the encoder's ``(mu, logvar)`` and the
 decoder's ``log p(x|z)``. The same ``seed`` therefore draws the same noise
 in PyTorch and in Keras.
 """
+
 from __future__ import annotations
 
 import math
@@ -83,7 +84,7 @@ def gaussian_kl_np(mu, logvar) -> np.ndarray:
     = -1/2 * sum(1 + logvar - mu^2 - exp(logvar))
     """
     mu, logvar = np.asarray(mu, np.float64), np.asarray(logvar, np.float64)
-    return -0.5 * np.sum(1.0 + logvar - mu ** 2 - np.exp(logvar), axis=-1)
+    return -0.5 * np.sum(1.0 + logvar - mu**2 - np.exp(logvar), axis=-1)
 
 
 def bernoulli_nll_np(logits, x) -> np.ndarray:
@@ -99,7 +100,7 @@ def bernoulli_nll_np(logits, x) -> np.ndarray:
 def standard_normal_log_prob(z) -> np.ndarray:
     """log N(z; 0, I), summed over the last axis."""
     z = np.asarray(z, np.float64)
-    return -0.5 * np.sum(z ** 2 + LOG_2PI, axis=-1)
+    return -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)
 
 
 def posterior_log_prob(eps, logvar) -> np.ndarray:
@@ -108,12 +109,20 @@ def posterior_log_prob(eps, logvar) -> np.ndarray:
     (z - mu)^2 / sigma^2 = eps^2, so mu drops out: -1/2 * sum(eps^2 + logvar + log 2 pi).
     """
     eps, logvar = np.asarray(eps, np.float64), np.asarray(logvar, np.float64)
-    return -0.5 * np.sum(eps ** 2 + logvar + LOG_2PI, axis=-1)
+    return -0.5 * np.sum(eps**2 + logvar + LOG_2PI, axis=-1)
 
 
 # ----- the estimator loop shared by both frameworks ---------------------------
-def estimate_bounds(stats_fn, log_lik_fn, x, k: int, latent_dim: int, seed=None,
-                    max_rows: int = 4096, examples_per_batch: int = 64):
+def estimate_bounds(
+    stats_fn,
+    log_lik_fn,
+    x,
+    k: int,
+    latent_dim: int,
+    seed=None,
+    max_rows: int = 4096,
+    examples_per_batch: int = 64,
+):
     """Single-pass estimates of the ELBO and the k-sample IWAE bound, per example.
 
     stats_fn(xb) -> (mu, logvar), each (b, latent_dim): the encoder q(z|x).
@@ -135,7 +144,7 @@ def estimate_bounds(stats_fn, log_lik_fn, x, k: int, latent_dim: int, seed=None,
     b = max(1, min(n, examples_per_batch))
     chunk = max(1, max_rows // b)
     for start in range(0, n, b):
-        xb = x[start:start + b]
+        xb = x[start : start + b]
         mu, logvar = (np.asarray(a, np.float64) for a in stats_fn(xb))
         sum_log_lik = np.zeros(len(xb))
         log_sum_w = np.full(len(xb), -np.inf)
@@ -144,12 +153,13 @@ def estimate_bounds(stats_fn, log_lik_fn, x, k: int, latent_dim: int, seed=None,
             eps = rng.standard_normal((c, len(xb), latent_dim))
             z = reparameterize_np(mu, logvar, eps)
             rows = np.repeat(xb[None], c, axis=0).reshape(c * len(xb), *xb.shape[1:])
-            log_lik = np.asarray(log_lik_fn(rows, z.reshape(-1, latent_dim).astype(np.float32)),
-                                 np.float64).reshape(c, len(xb))
+            log_lik = np.asarray(
+                log_lik_fn(rows, z.reshape(-1, latent_dim).astype(np.float32)), np.float64
+            ).reshape(c, len(xb))
             # log w = log p(x|z) + log p(z) - log q(z|x)
             log_w = log_lik + standard_normal_log_prob(z) - posterior_log_prob(eps, logvar)
             sum_log_lik += log_lik.sum(axis=0)
             log_sum_w = np.logaddexp(log_sum_w, log_mean_exp(log_w, axis=0) + math.log(c))
-        elbo[start:start + b] = sum_log_lik / k - gaussian_kl_np(mu, logvar)
-        iwae[start:start + b] = log_sum_w - math.log(k)
+        elbo[start : start + b] = sum_log_lik / k - gaussian_kl_np(mu, logvar)
+        iwae[start : start + b] = log_sum_w - math.log(k)
     return elbo, iwae

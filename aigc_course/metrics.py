@@ -18,6 +18,7 @@ MNIST / Fashion-MNIST classifier for them. :func:`inception_fid` computes the
 published FID protocol when ``torchmetrics`` and the Inception weights are
 available (online), and returns ``None`` otherwise.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,11 +37,25 @@ except ImportError:  # pragma: no cover
     threadpool_limits = None
 
 __all__ = [
-    "gaussian_stats", "frechet_distance_from_stats", "frechet_distance", "knn_radii", "in_manifold",
-    "precision_recall", "nearest_neighbours",
-    "classifier_score", "mode_coverage", "mode_counts", "modes_covered", "high_quality_fraction",
-    "psnr", "ssim", "nats_to_bits_per_dim",
-    "bits_per_dim_to_nats", "perplexity", "bits_per_char", "inception_fid",
+    "gaussian_stats",
+    "frechet_distance_from_stats",
+    "frechet_distance",
+    "knn_radii",
+    "in_manifold",
+    "precision_recall",
+    "nearest_neighbours",
+    "classifier_score",
+    "mode_coverage",
+    "mode_counts",
+    "modes_covered",
+    "high_quality_fraction",
+    "psnr",
+    "ssim",
+    "nats_to_bits_per_dim",
+    "bits_per_dim_to_nats",
+    "perplexity",
+    "bits_per_char",
+    "inception_fid",
 ]
 
 
@@ -57,8 +72,9 @@ def _features(x, name: str, min_rows: int = 1) -> np.ndarray:
 
 def _same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"{name_a} and {name_b}: expected the same feature dimension, "
-                         f"got {a.shape[1]} and {b.shape[1]}")
+        raise ValueError(
+            f"{name_a} and {name_b}: expected the same feature dimension, got {a.shape[1]} and {b.shape[1]}"
+        )
 
 
 # ----- Fréchet distance ---------------------------------------------------------
@@ -84,8 +100,9 @@ def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
     arrays = {}
     for name, arr in (("mu_a", mu_a), ("mu_b", mu_b), ("cov_a", cov_a), ("cov_b", cov_b)):
         arr = np.asarray(arr)
-        if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
-                                     or np.issubdtype(arr.dtype, np.integer)):
+        if arr.dtype == bool or not (
+            np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+        ):
             raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
         arrays[name] = arr.astype(np.float64)
     mu_a, mu_b, cov_a, cov_b = arrays.values()
@@ -102,15 +119,17 @@ def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
             raise ValueError(f"{name}: expected a symmetric covariance matrix")
         low = float(np.linalg.eigvalsh(cov).min())
         if low < -1e-6 * scale:
-            raise ValueError(f"{name}: expected a positive semi-definite covariance matrix, got an "
-                             f"eigenvalue of {low:.4g} (a covariance has none below 0)")
+            raise ValueError(
+                f"{name}: expected a positive semi-definite covariance matrix, got an "
+                f"eigenvalue of {low:.4g} (a covariance has none below 0)"
+            )
     # --- Fréchet distance (shown in the book)
     # d^2 = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2)
     with _one_blas_thread():
         sqrt_a = _psd_sqrt(cov_a)
-        middle = sqrt_a @ cov_b @ sqrt_a                    # symmetric PSD, same spectrum as S_a S_b
+        middle = sqrt_a @ cov_b @ sqrt_a  # symmetric PSD, same spectrum as S_a S_b
         eig = np.linalg.eigvalsh((middle + middle.T) / 2)
-    tr_sqrt = np.sum(np.sqrt(np.clip(eig, 0.0, None)))      # Tr (S_a S_b)^1/2
+    tr_sqrt = np.sum(np.sqrt(np.clip(eig, 0.0, None)))  # Tr (S_a S_b)^1/2
     dist = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_sqrt
     # --- end Fréchet distance
     return float(max(dist, 0.0))
@@ -152,6 +171,7 @@ def nearest_neighbours(queries, reference, chunk: int = 256) -> tuple[np.ndarray
     samples much closer to a training image than new data is are near-copies.
     Distances use |q - r|^2 = |q|^2 + |r|^2 - 2 q.r in float64, ``chunk`` queries at a time.
     """
+
     def flat(x):
         x = np.asarray(x)
         return x.reshape(len(x), -1) if x.ndim > 2 else x
@@ -162,9 +182,9 @@ def nearest_neighbours(queries, reference, chunk: int = 256) -> tuple[np.ndarray
     idx, dist = np.empty(len(q), np.int64), np.empty(len(q))
     with _one_blas_thread():
         for s in range(0, len(q), chunk):
-            d2 = _sq_dists(q[s:s + chunk], r)
-            idx[s:s + chunk] = d2.argmin(axis=1)
-            dist[s:s + chunk] = np.sqrt(d2[np.arange(len(d2)), idx[s:s + chunk]])
+            d2 = _sq_dists(q[s : s + chunk], r)
+            idx[s : s + chunk] = d2.argmin(axis=1)
+            dist[s : s + chunk] = np.sqrt(d2[np.arange(len(d2)), idx[s : s + chunk]])
     return idx, dist
 
 
@@ -172,9 +192,9 @@ def _knn_radii_sq(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
     """Squared distance from each row of x to its k-th nearest *other* row."""
     out = np.empty(len(x))
     for s in range(0, len(x), chunk):
-        d = _sq_dists(x[s:s + chunk], x)
-        d[np.arange(len(d)), np.arange(s, s + len(d))] = 0.0   # the point itself: exactly 0
-        out[s:s + chunk] = np.partition(d, k, axis=1)[:, k]    # index 0 is the point itself
+        d = _sq_dists(x[s : s + chunk], x)
+        d[np.arange(len(d)), np.arange(s, s + len(d))] = 0.0  # the point itself: exactly 0
+        out[s : s + chunk] = np.partition(d, k, axis=1)[:, k]  # index 0 is the point itself
     return out
 
 
@@ -202,13 +222,14 @@ def in_manifold(queries, feats, radii, chunk: int = 1024) -> np.ndarray:
     _same_dim(c, q, "feats", "queries")
     r = np.asarray(radii, np.float64)
     if r.shape != (len(c),) or not np.all(r >= 0):
-        raise ValueError(f"radii: expected {len(c)} non-negative radii (one per row of feats), "
-                         f"got shape {r.shape}")
+        raise ValueError(
+            f"radii: expected {len(c)} non-negative radii (one per row of feats), got shape {r.shape}"
+        )
     r_sq = r * r
     out = np.empty(len(q), dtype=bool)
     with _one_blas_thread():
         for s in range(0, len(q), chunk):
-            out[s:s + chunk] = np.any(_sq_dists(q[s:s + chunk], c) <= r_sq[None, :], axis=1)
+            out[s : s + chunk] = np.any(_sq_dists(q[s : s + chunk], c) <= r_sq[None, :], axis=1)
     return out
 
 
@@ -235,10 +256,10 @@ def precision_recall(real_feats, fake_feats, k: int = 3, chunk: int = 1024, real
     _same_dim(real, fake, "real_feats", "fake_feats")
     # --- precision and recall (shown in the book)
     if real_radii is None:
-        real_radii = knn_radii(real, k, chunk)              # the real manifold: balls around reals
-    fake_radii = knn_radii(fake, k, chunk)                  # the fake manifold: balls around fakes
-    precision = in_manifold(fake, real, real_radii, chunk).mean()   # fakes on the real manifold
-    recall = in_manifold(real, fake, fake_radii, chunk).mean()      # reals covered by the fakes
+        real_radii = knn_radii(real, k, chunk)  # the real manifold: balls around reals
+    fake_radii = knn_radii(fake, k, chunk)  # the fake manifold: balls around fakes
+    precision = in_manifold(fake, real, real_radii, chunk).mean()  # fakes on the real manifold
+    recall = in_manifold(real, fake, fake_radii, chunk).mean()  # reals covered by the fakes
     # --- end precision and recall
     return {"precision": float(precision), "recall": float(recall)}
 
@@ -271,11 +292,13 @@ def classifier_score(probs) -> float:
         raise ValueError(f"probs: expected probabilities >= 0, got a minimum of {p.min():.3g}")
     sums = p.sum(axis=1)
     if np.abs(sums - 1).max() > 1e-3:
-        raise ValueError("probs: expected rows that sum to 1 (class probabilities, e.g. a softmax), "
-                         f"got row sums in [{sums.min():.4g}, {sums.max():.4g}]")
+        raise ValueError(
+            "probs: expected rows that sum to 1 (class probabilities, e.g. a softmax), "
+            f"got row sums in [{sums.min():.4g}, {sums.max():.4g}]"
+        )
     p = p / sums[:, None]
     p_y = p.mean(axis=0, keepdims=True)
-    kl = (_xlogy(p, p) - _xlogy(p, p_y)).sum(axis=1)          # KL(p(y|x) || p(y)) per sample
+    kl = (_xlogy(p, p) - _xlogy(p, p_y)).sum(axis=1)  # KL(p(y|x) || p(y)) per sample
     return float(np.exp(kl.mean()))
 
 
@@ -307,9 +330,8 @@ def mode_coverage(pred_labels, num_classes: int, min_count: int = 1) -> dict:
         raise ValueError(f"pred_labels: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]")
     counts = np.bincount(y, minlength=num_classes).astype(np.int64)
     p_hat = counts / counts.sum()
-    kl = float(np.sum(_xlogy(p_hat, p_hat * num_classes)))   # sum p log(p / (1/C)), 0 log 0 = 0
-    return {"modes_hit": int(np.sum(counts >= min_count)), "kl_to_uniform": max(kl, 0.0),
-            "counts": counts}
+    kl = float(np.sum(_xlogy(p_hat, p_hat * num_classes)))  # sum p log(p / (1/C)), 0 log 0 = 0
+    return {"modes_hit": int(np.sum(counts >= min_count)), "kl_to_uniform": max(kl, 0.0), "counts": counts}
 
 
 # --- mode coverage of 2-D samples around known centres (toy data: rings and grids of Gaussians)
@@ -345,8 +367,10 @@ def _image_pair(a, b, data_range) -> tuple[np.ndarray, np.ndarray, bool, float]:
     for name, x in (("a", a), ("b", b)):
         x = drop_channel_axis(np.asarray(x))
         if x.ndim not in (2, 3) or x.size == 0:
-            raise ValueError(f"{name}: expected a grayscale image (H, W) or a batch (N, H, W) "
-                             f"(a channel axis of 1 is allowed), got shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected a grayscale image (H, W) or a batch (N, H, W) "
+                f"(a channel axis of 1 is allowed), got shape {x.shape}"
+            )
         if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
             raise ValueError(f"{name}: expected numbers, got dtype {x.dtype}")
         arrays.append(x.astype(np.float64))
@@ -354,17 +378,20 @@ def _image_pair(a, b, data_range) -> tuple[np.ndarray, np.ndarray, bool, float]:
     batch = x.ndim == 3 or y.ndim == 3
     x, y = (v[None] if v.ndim == 2 else v for v in (x, y))
     if x.shape[1:] != y.shape[1:] or (len(x) != len(y) and 1 not in (len(x), len(y))):
-        raise ValueError(f"a and b: expected images of the same size (a single image may be compared "
-                         f"with a batch), got shapes {np.shape(a)} and {np.shape(b)}")
+        raise ValueError(
+            f"a and b: expected images of the same size (a single image may be compared "
+            f"with a batch), got shapes {np.shape(a)} and {np.shape(b)}"
+        )
     x, y = np.broadcast_arrays(x, y)
-    data_range = check_number(data_range, "data_range", low=0, low_open=True,
-                              expected="a positive number")
+    data_range = check_number(data_range, "data_range", low=0, low_open=True, expected="a positive number")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("a, b: contain NaN or infinite values")
     spread = max(x.max(), y.max()) - min(x.min(), y.min())
     if spread > data_range * (1 + 1e-6):
-        raise ValueError(f"a, b: values span {spread:.4g}, more than data_range={data_range}; pass "
-                         "data_range=255 for uint8 images, 1.0 for floats in [0, 1]")
+        raise ValueError(
+            f"a, b: values span {spread:.4g}, more than data_range={data_range}; pass "
+            "data_range=255 for uint8 images, 1.0 for floats in [0, 1]"
+        )
     return x, y, batch, float(data_range)
 
 
@@ -380,7 +407,7 @@ def psnr(a, b, data_range: float = 1.0):
     x, y, batch, r = _image_pair(a, b, data_range)
     mse = ((x - y) ** 2).mean(axis=(1, 2))
     with np.errstate(divide="ignore"):
-        out = 10.0 * np.log10(r ** 2 / mse)
+        out = 10.0 * np.log10(r**2 / mse)
     return out if batch else float(out[0])
 
 
@@ -407,16 +434,18 @@ def ssim(a, b, data_range: float = 1.0, win_size: int = 7):
     x, y, batch, r = _image_pair(a, b, data_range)
     w = check_int(win_size, "win_size")
     if w < 3 or w % 2 == 0 or w > min(x.shape[1:]):
-        raise ValueError(f"win_size: expected an odd int >= 3 and no larger than the image side "
-                         f"{min(x.shape[1:])}, got {w}")
+        raise ValueError(
+            f"win_size: expected an odd int >= 3 and no larger than the image side "
+            f"{min(x.shape[1:])}, got {w}"
+        )
     k1, k2 = 0.01, 0.03
     c1, c2 = (k1 * r) ** 2, (k2 * r) ** 2
-    cov_norm = w * w / (w * w - 1.0)                         # sample covariance
+    cov_norm = w * w / (w * w - 1.0)  # sample covariance
     mx, my = _box_mean(x, w), _box_mean(y, w)
     vx = cov_norm * (_box_mean(x * x, w) - mx * mx)
     vy = cov_norm * (_box_mean(y * y, w) - my * my)
     vxy = cov_norm * (_box_mean(x * y, w) - mx * my)
-    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
     out = s.mean(axis=(1, 2))
     return out if batch else float(out[0])
 
@@ -473,12 +502,16 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
     fake = (as_image_batch(fake_images, "fake_images") + 1.0) / 2.0
     missing = [m for m in ("torch", "torchmetrics", "torch_fidelity") if importlib.util.find_spec(m) is None]
     if missing:
-        print("[aigc_course.metrics] inception_fid: not computed: the package(s) "
-              f"{', '.join(missing)} are not installed (pip install torchmetrics torch-fidelity).")
+        print(
+            "[aigc_course.metrics] inception_fid: not computed: the package(s) "
+            f"{', '.join(missing)} are not installed (pip install torchmetrics torch-fidelity)."
+        )
         return None
     if _offline():
-        print("[aigc_course.metrics] inception_fid: not computed: downloads are off "
-              "(AIGC_COURSE_OFFLINE=1) and the Inception weights must be downloaded.")
+        print(
+            "[aigc_course.metrics] inception_fid: not computed: downloads are off "
+            "(AIGC_COURSE_OFFLINE=1) and the Inception weights must be downloaded."
+        )
         return None
     rng = np.random.default_rng(seed)
     real = real[np.sort(rng.permutation(len(real))[:n])]
@@ -491,7 +524,7 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
         fid = FrechetInceptionDistance(feature=2048, normalize=True).to(device)
         for images, is_real in ((real, True), (fake, False)):
             for s in range(0, len(images), 200):
-                batch = torch.from_numpy(np.repeat(images[s:s + 200, None], 3, axis=1))  # gray -> RGB
+                batch = torch.from_numpy(np.repeat(images[s : s + 200, None], 3, axis=1))  # gray -> RGB
                 fid.update(batch.to(device), real=is_real)
         value = float(fid.compute())
     except Exception as err:  # noqa: BLE001 - any failure (no network, bad weights) -> None

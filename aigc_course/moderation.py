@@ -20,6 +20,7 @@ deliberately simple:
 Whatever the normaliser does not know (a paraphrase, a homophone, a new
 spelling) passes: a block list *fails open*.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,31 @@ __all__ = ["HOMOGLYPHS", "LEET", "INVISIBLE", "normalise", "keyword_filter", "fl
 #: look-alike characters from other scripts -> the Latin letter they imitate (a small sample
 #: of Unicode's confusables list: Cyrillic and Greek letters that render like Latin ones)
 HOMOGLYPHS = {
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-    "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "к": "k", "ο": "o", "α": "a", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ε": "e",
+    "а": "a",
+    "е": "e",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "у": "y",
+    "х": "x",
+    "і": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "һ": "h",
+    "к": "k",
+    "ο": "o",
+    "α": "a",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ε": "e",
 }
 #: digits and symbols written for letters ("leetspeak"); lossy: "1" may have meant "l"
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
@@ -58,16 +81,20 @@ def normalise(text: str, leet: bool = False) -> str:
     With ``leet=True`` digits and symbols that stand for letters are mapped too
     (which also rewrites real numbers: "100" becomes "ioo").
     """
-    text = unicodedata.normalize("NFKC", _text(text)).casefold()    # "ｐａｓｓ" -> "pass"
-    text = _INVISIBLE_RE.sub("", text)                                # "pass\u200bword" -> "password"
-    text = "".join(c for c in unicodedata.normalize("NFD", text)      # "pässwörd" -> "password"
-                   if not unicodedata.combining(c))
+    text = unicodedata.normalize("NFKC", _text(text)).casefold()  # "ｐａｓｓ" -> "pass"
+    text = _INVISIBLE_RE.sub("", text)  # "pass\u200bword" -> "password"
+    text = "".join(
+        c
+        for c in unicodedata.normalize("NFD", text)  # "pässwörd" -> "password"
+        if not unicodedata.combining(c)
+    )
     table = {**HOMOGLYPHS, **(LEET if leet else {})}
-    return "".join(table.get(c, c) for c in text)                     # "раssword" (Cyrillic) -> "password"
+    return "".join(table.get(c, c) for c in text)  # "раssword" (Cyrillic) -> "password"
 
 
-def keyword_filter(texts, blocklist, *, normalise_text: bool = True, leet: bool = False,
-                   squeeze: bool = False) -> np.ndarray:
+def keyword_filter(
+    texts, blocklist, *, normalise_text: bool = True, leet: bool = False, squeeze: bool = False
+) -> np.ndarray:
     """Bool (N,): does each text contain a blocked term?
 
     Terms and texts are normalised the same way (unless ``normalise_text=False``).
@@ -92,6 +119,8 @@ def keyword_filter(texts, blocklist, *, normalise_text: bool = True, leet: bool 
         return np.array([any(term in prep(t) for term in terms) for t in texts], bool)
     patterns = [re.compile(r"(?<![a-zA-Z0-9])" + re.escape(term) + r"(?![a-zA-Z0-9])") for term in terms]
     return np.array([any(p.search(prep(t)) for p in patterns) for t in texts], bool)
+
+
 # --- end normalise
 
 

@@ -18,14 +18,14 @@ check each hand-written gradient against finite differences.
     grads, _ = net.backward(cache, dloss_dout)
     opt.step(grads)
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-__all__ = ["MLP", "Adam", "minibatches", "softplus", "sigmoid", "softmax", "softmax_cross_entropy",
-           "SLOPE"]
+__all__ = ["MLP", "Adam", "minibatches", "softplus", "sigmoid", "softmax", "softmax_cross_entropy", "SLOPE"]
 
 SLOPE = 0.2  # the default negative slope of the LeakyReLU
 
@@ -67,7 +67,7 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.nd
     """One epoch of minibatches: the indices of a random permutation of ``range(n)``
     (one ``rng.permutation`` draw), cut into batches of ``batch_size`` (the last may be smaller)."""
     order = rng.permutation(n)
-    return [order[s:s + batch_size] for s in range(0, n, batch_size)]
+    return [order[s : s + batch_size] for s in range(0, n, batch_size)]
 
 
 class MLP:
@@ -95,11 +95,15 @@ class MLP:
         while f"w{i}" in params:
             w, b = np.asarray(params[f"w{i}"]), np.asarray(params.get(f"b{i}"))
             if w.ndim != 2 or b.shape != (w.shape[1],):
-                raise ValueError(f"{name}: layer {i} has weights {w.shape} and biases {b.shape}; "
-                                 "expected (n_in, n_out) and (n_out,)")
+                raise ValueError(
+                    f"{name}: layer {i} has weights {w.shape} and biases {b.shape}; "
+                    "expected (n_in, n_out) and (n_out,)"
+                )
             if net.params and net.params[-2].shape[1] != w.shape[0]:
-                raise ValueError(f"{name}: layer {i} takes {w.shape[0]} inputs but layer {i - 1} "
-                                 f"gives {net.params[-2].shape[1]}")
+                raise ValueError(
+                    f"{name}: layer {i} takes {w.shape[0]} inputs but layer {i - 1} "
+                    f"gives {net.params[-2].shape[1]}"
+                )
             net.params += [w, b]
             i += 1
         if not net.params:
@@ -118,7 +122,7 @@ class MLP:
         """The output, and the cache (input and pre-activation of each layer) for ``backward``."""
         n_layers, cache, h = len(self.params) // 2, [], x
         for i in range(n_layers):
-            a = h @ self.params[2 * i] + self.params[2 * i + 1]      # a = h W + b
+            a = h @ self.params[2 * i] + self.params[2 * i + 1]  # a = h W + b
             cache.append((h, a))
             h = self.activation(a) if i < n_layers - 1 else a
         return h, cache
@@ -134,12 +138,12 @@ class MLP:
         for i in reversed(range(len(cache))):
             h, a = cache[i]
             if i < len(cache) - 1:
-                g = np.where(a > 0, g, self.slope * g)               # dL/da = dL/dout * LeakyReLU'(a)
+                g = np.where(a > 0, g, self.slope * g)  # dL/da = dL/dout * LeakyReLU'(a)
             if need_params:
-                grads[2 * i] = h.T @ g                               # dL/dW = h^T dL/da
-                grads[2 * i + 1] = g.sum(axis=0)                     # dL/db = sum over the batch
+                grads[2 * i] = h.T @ g  # dL/dW = h^T dL/da
+                grads[2 * i + 1] = g.sum(axis=0)  # dL/db = sum over the batch
             if i > 0 or need_input:
-                g = g @ self.params[2 * i].T                         # dL/dh = dL/da W^T
+                g = g @ self.params[2 * i].T  # dL/dh = dL/da W^T
         return grads, g if need_input else None
 
 
@@ -158,8 +162,7 @@ class Adam:
     this way (its cached weights depend on it).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 fold_bias_correction: bool = False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, fold_bias_correction: bool = False):
         self.params, self.lr, (self.b1, self.b2), self.eps = params, lr, betas, eps
         self.fold_bias_correction = fold_bias_correction
         self.m = [np.zeros_like(p) for p in params]
@@ -170,12 +173,12 @@ class Adam:
         self.t += 1
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             m *= self.b1
-            m += (1 - self.b1) * g                                   # running mean of g
+            m += (1 - self.b1) * g  # running mean of g
             v *= self.b2
-            v += (1 - self.b2) * g * g                               # running mean of g^2
+            v += (1 - self.b2) * g * g  # running mean of g^2
             if self.fold_bias_correction:
-                lr_t = p.dtype.type(self.lr * math.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t))
+                lr_t = p.dtype.type(self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t))
                 p -= lr_t * m / (np.sqrt(v) + self.eps)
             else:
-                m_hat, v_hat = m / (1 - self.b1 ** self.t), v / (1 - self.b2 ** self.t)
+                m_hat, v_hat = m / (1 - self.b1**self.t), v / (1 - self.b2**self.t)
                 p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)

@@ -40,6 +40,7 @@ record and the index entry (SHA-256, size, card); it refuses a card without the 
 recipe, seed, steps, wall time, hardware and metrics, and records how much storing
 float16 changes the model's samples.
 """
+
 from __future__ import annotations
 
 import copy
@@ -58,10 +59,27 @@ import numpy as np
 from . import checkpoint, weightfile
 from .config import cache_dir, display_path
 
-__all__ = ["REPOSITORY", "PINNED_REF", "MAX_TOTAL_BYTES", "NotPublishedError", "available", "card",
-           "load", "tokenizer", "use_only", "publish", "repository_folder", "base_url",
-           "cache_folder", "read_index", "CARD_FIELDS", "is_published", "describe", "history",
-           "training_summary"]
+__all__ = [
+    "REPOSITORY",
+    "PINNED_REF",
+    "MAX_TOTAL_BYTES",
+    "NotPublishedError",
+    "available",
+    "card",
+    "load",
+    "tokenizer",
+    "use_only",
+    "publish",
+    "repository_folder",
+    "base_url",
+    "cache_folder",
+    "read_index",
+    "CARD_FIELDS",
+    "is_published",
+    "describe",
+    "history",
+    "training_summary",
+]
 
 #: The repository the checkpoints are published in (``repository.url`` of ``_config.yml``).
 REPOSITORY = "https://github.com/aigc-course/aigc-course"
@@ -75,7 +93,11 @@ INDEX_FORMAT = "aigc_course.pretrained"
 #: the issue's budget for everything under pretrained/
 MAX_TOTAL_BYTES = 40 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 60
-ENV_USE, ENV_DIR, ENV_URL = "AIGC_COURSE_PRETRAINED", "AIGC_COURSE_PRETRAINED_DIR", "AIGC_COURSE_PRETRAINED_URL"
+ENV_USE, ENV_DIR, ENV_URL = (
+    "AIGC_COURSE_PRETRAINED",
+    "AIGC_COURSE_PRETRAINED_DIR",
+    "AIGC_COURSE_PRETRAINED_URL",
+)
 #: what every card must say (publish refuses a card without them); ``data`` is a dict
 #: with at least ``name``, ``split``, ``n_examples`` and ``source`` (e.g. whether it was
 #: the offline MNIST subset), ``metrics`` a dict of values measured by the course's own
@@ -193,7 +215,8 @@ class _Source:
             raise FileNotFoundError(
                 f"{name} is not in the cache ({display_path(target.parent)}) and downloads are off "
                 f"(AIGC_COURSE_OFFLINE=1): unset it, or run from a clone of {REPOSITORY}, whose "
-                f"{FOLDER}/ folder holds the published checkpoints")
+                f"{FOLDER}/ folder holds the published checkpoints"
+            )
         _log(f"downloading {url}")
         try:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
@@ -231,23 +254,34 @@ def _verify(path: Path, entry: dict) -> None:
             f"{display_path(path)} is corrupt or not the published file: its SHA-256 is "
             f"{digest[:16]}... ({size} bytes), {INDEX} lists {entry['sha256'][:16]}... "
             f"({entry['size']} bytes). It was not loaded. Delete it (a download is fetched again), "
-            "or restore it (git checkout in a clone).")
+            "or restore it (git checkout in a clone)."
+        )
 
 
 def _check_index(index, path) -> dict:
-    if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT \
-            or not isinstance(index.get("checkpoints"), dict):
-        raise checkpoint.CheckpointError(f"{display_path(path)} is not an index of aigc_course "
-                                         f"checkpoints (expected format {INDEX_FORMAT!r})")
+    if (
+        not isinstance(index, dict)
+        or index.get("format") != INDEX_FORMAT
+        or not isinstance(index.get("checkpoints"), dict)
+    ):
+        raise checkpoint.CheckpointError(
+            f"{display_path(path)} is not an index of aigc_course "
+            f"checkpoints (expected format {INDEX_FORMAT!r})"
+        )
     for key, e in index["checkpoints"].items():
         missing = [k for k in ("name", "dataset", "file", "sha256", "size", "card") if k not in e]
         if missing:
             raise checkpoint.CheckpointError(f"{display_path(path)}: entry {key!r} lacks {missing}")
         # a plain file name in this folder, never a path elsewhere
-        if key != _key(e["name"], e["dataset"]) or e["file"] != _file_name(e["name"], e["dataset"]) \
-                or not _DATASET.match(str(e["dataset"])):
-            raise checkpoint.CheckpointError(f"{display_path(path)}: entry {key!r} names the file "
-                                             f"{e['file']!r}, expected {_file_name(e['name'], e['dataset'])!r}")
+        if (
+            key != _key(e["name"], e["dataset"])
+            or e["file"] != _file_name(e["name"], e["dataset"])
+            or not _DATASET.match(str(e["dataset"]))
+        ):
+            raise checkpoint.CheckpointError(
+                f"{display_path(path)}: entry {key!r} names the file "
+                f"{e['file']!r}, expected {_file_name(e['name'], e['dataset'])!r}"
+            )
     return index
 
 
@@ -295,9 +329,11 @@ def _entry(name, dataset, source: _Source) -> dict:
     entry = checkpoints.get(_key(name, dataset))
     if entry is None:
         have = ", ".join(sorted(checkpoints)) or "none yet"
-        raise NotPublishedError(f"no checkpoint of {name!r} on {dataset!r} is published (in "
-                                f"{source.describe()}); published: {have}. Train it instead "
-                                "(leave AIGC_COURSE_PRETRAINED unset).")
+        raise NotPublishedError(
+            f"no checkpoint of {name!r} on {dataset!r} is published (in "
+            f"{source.describe()}); published: {have}. Train it instead "
+            "(leave AIGC_COURSE_PRETRAINED unset)."
+        )
     return entry
 
 
@@ -324,19 +360,25 @@ def load(name: str, dataset: str, framework: str = "torch", *, folder=None, devi
     entry = _entry(name, dataset, source)
     path = source.file(entry)
     arrays, meta = weightfile.read(path, verify=False)  # verified against the index above
-    if meta.get("key") != name or checkpoint.config_differences(meta["config"], entry["card"].get("config", {})):
-        raise checkpoint.CheckpointError(f"{display_path(path)} does not hold the {name} its card "
-                                         f"in {INDEX} describes (model {meta.get('model')}, "
-                                         f"config {meta.get('config')})")
+    if meta.get("key") != name or checkpoint.config_differences(
+        meta["config"], entry["card"].get("config", {})
+    ):
+        raise checkpoint.CheckpointError(
+            f"{display_path(path)} does not hold the {name} its card "
+            f"in {INDEX} describes (model {meta.get('model')}, "
+            f"config {meta.get('config')})"
+        )
     model = weightfile.build(meta, framework, **overrides)
     if framework == "torch":
         from .torch import weights
+
         if device is not None:
             model.to(device)
         weights.from_arrays(model, arrays)
         model.eval()
     else:
         from .keras import weights
+
         weights.from_arrays(model, arrays)
     return model
 
@@ -369,11 +411,14 @@ def _hardware_short(hardware: str) -> str:
     return f"a {m.group(1)} GPU" if m else hardware
 
 
-def training_summary(epochs: int, n_examples: int, seconds: float, hardware: str,
-                     unit: str = "images") -> str:
+def training_summary(
+    epochs: int, n_examples: int, seconds: float, hardware: str, unit: str = "images"
+) -> str:
     """'30 epochs on 5,000 images, 14 min on a CPU (2 threads)': one line for a run."""
-    return (f"{epochs} epoch{'s' if epochs != 1 else ''} on {n_examples:,} {unit}, "
-            f"{_duration(seconds)} on {_hardware_short(hardware)}")
+    return (
+        f"{epochs} epoch{'s' if epochs != 1 else ''} on {n_examples:,} {unit}, "
+        f"{_duration(seconds)} on {_hardware_short(hardware)}"
+    )
 
 
 def describe(name: str, dataset: str, folder=None) -> str:
@@ -383,10 +428,13 @@ def describe(name: str, dataset: str, folder=None) -> str:
     c = card(name, dataset, folder)
     data = c["data"]
     unit = "images" if name not in TEXT_MODELS else ("tokens" if dataset == "melodies" else "characters")
-    line = "course checkpoint: " + training_summary(c.get("epochs", 0), data["n_examples"],
-                                                    c["wall_time_s"], c["hardware"], unit)
+    line = "course checkpoint: " + training_summary(
+        c.get("epochs", 0), data["n_examples"], c["wall_time_s"], c["hardware"], unit
+    )
     if data.get("offline_subset"):
-        line = line.replace(f"{data['n_examples']:,} images", f"{data['n_examples']:,} images (offline MNIST subset)")
+        line = line.replace(
+            f"{data['n_examples']:,} images", f"{data['n_examples']:,} images (offline MNIST subset)"
+        )
     if c.get("smoke_test"):
         line += " [smoke test, not a recipe result]"
     return line
@@ -418,24 +466,30 @@ def _tokenizer_spec(tok) -> dict:
         return dict(tok)
     from .audio import NoteTokenizer
     from .text import CharTokenizer
+
     if isinstance(tok, CharTokenizer):
         return {"type": "char", "chars": tok.chars}
     if isinstance(tok, NoteTokenizer):
         return {"type": "notes", "low": tok.low, "high": tok.high, "durations": list(tok.durations)}
-    raise ValueError(f"tokenizer: expected a CharTokenizer, a NoteTokenizer or a dict, got "
-                     f"{type(tok).__name__}")
+    raise ValueError(
+        f"tokenizer: expected a CharTokenizer, a NoteTokenizer or a dict, got {type(tok).__name__}"
+    )
 
 
 def _tokenizer_from(spec: dict):
     kind = spec.get("type") if isinstance(spec, dict) else None
     if kind == "char":
         from .text import CharTokenizer
+
         return CharTokenizer(spec["chars"])
     if kind == "notes":
         from .audio import NoteTokenizer
+
         return NoteTokenizer(spec["low"], spec["high"], spec["durations"])
-    raise ValueError(f"tokenizer: expected {{'type': 'char', 'chars': ...}} or {{'type': 'notes', "
-                     f"'low': ..., 'high': ..., 'durations': [...]}}, got {spec!r}")
+    raise ValueError(
+        f"tokenizer: expected {{'type': 'char', 'chars': ...}} or {{'type': 'notes', "
+        f"'low': ..., 'high': ..., 'durations': [...]}}, got {spec!r}"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -447,8 +501,10 @@ def _framework(model) -> str:
         return "torch"
     if module.startswith("aigc_course.keras"):
         return "keras"
-    raise ValueError(f"model: expected a model of aigc_course.torch or aigc_course.keras, got "
-                     f"{type(model).__name__} from {module}")
+    raise ValueError(
+        f"model: expected a model of aigc_course.torch or aigc_course.keras, got "
+        f"{type(model).__name__} from {module}"
+    )
 
 
 def _weights_module(framework: str):
@@ -496,13 +552,23 @@ def default_folder() -> Path:
     """The clone's ``pretrained/`` folder (where :func:`publish` writes by default)."""
     root = Path(__file__).resolve().parent.parent
     if not (root / "pyproject.toml").is_file():
-        raise ValueError("publish: this package is not running from a clone of the repository; "
-                         "pass folder= (the clone's pretrained/ folder)")
+        raise ValueError(
+            "publish: this package is not running from a clone of the repository; "
+            "pass folder= (the clone's pretrained/ folder)"
+        )
     return root / FOLDER
 
 
-def publish(model, name: str, dataset: str, card: dict, dtype: str = "float16", folder=None,
-            tokenizer=None, float16_tolerance: float = 0.01) -> dict:
+def publish(
+    model,
+    name: str,
+    dataset: str,
+    card: dict,
+    dtype: str = "float16",
+    folder=None,
+    tokenizer=None,
+    float16_tolerance: float = 0.01,
+) -> dict:
     """Publish ``model``'s weights as the checkpoint ``name``/``dataset``; return its index entry.
 
     Writes ``<folder>/<name>-<dataset>.safetensors`` (atomically, with its integrity
@@ -535,8 +601,10 @@ def publish(model, name: str, dataset: str, card: dict, dtype: str = "float16", 
     card = json.loads(weightfile.json_text(card))  # plain JSON values from here on
     tok = tokenizer if tokenizer is not None else card.get("tokenizer")
     if key in TEXT_MODELS and tok is None:
-        raise ValueError(f"{key}: a text model needs its tokenizer (tokenizer=CharTokenizer(...) "
-                         "or NoteTokenizer(...)) so that its ids can be read")
+        raise ValueError(
+            f"{key}: a text model needs its tokenizer (tokenizer=CharTokenizer(...) "
+            "or NoteTokenizer(...)) so that its ids can be read"
+        )
     if tok is not None:
         card["tokenizer"] = _tokenizer_spec(tok)
 
@@ -545,33 +613,59 @@ def publish(model, name: str, dataset: str, card: dict, dtype: str = "float16", 
     folder = Path(folder) if folder is not None else default_folder()
     file = _file_name(name, dataset)
     index_path = folder / INDEX
-    index = (_check_index(json.loads(index_path.read_text(encoding="utf-8")), index_path)
-             if index_path.is_file() else {"format": INDEX_FORMAT, "version": 1, "checkpoints": {}})
+    index = (
+        _check_index(json.loads(index_path.read_text(encoding="utf-8")), index_path)
+        if index_path.is_file()
+        else {"format": INDEX_FORMAT, "version": 1, "checkpoints": {}}
+    )
     others = sum(e["size"] for k, e in index["checkpoints"].items() if k != _key(name, dataset))
     new = sum(a.nbytes for a in arrays.values())
     if others + new > MAX_TOTAL_BYTES:
-        raise ValueError(f"publish: {file} ({new / 2**20:.1f} MiB) would bring {FOLDER}/ to "
-                         f"{(others + new) / 2**20:.1f} MiB, over the {MAX_TOTAL_BYTES / 2**20:.0f} MiB budget")
+        raise ValueError(
+            f"publish: {file} ({new / 2**20:.1f} MiB) would bring {FOLDER}/ to "
+            f"{(others + new) / 2**20:.1f} MiB, over the {MAX_TOTAL_BYTES / 2**20:.0f} MiB budget"
+        )
 
-    card.update(model=type(model).__name__, key=key, config=weightfile.model_config(model),
-                trained_with=framework, parameters=int(model.count_params()), dtype=dtype,
-                format=f"{weightfile.FORMAT} v{weightfile.VERSION} (safetensors, {weightfile.LAYOUT})")
+    card.update(
+        model=type(model).__name__,
+        key=key,
+        config=weightfile.model_config(model),
+        trained_with=framework,
+        parameters=int(model.count_params()),
+        dtype=dtype,
+        format=f"{weightfile.FORMAT} v{weightfile.VERSION} (safetensors, {weightfile.LAYOUT})",
+    )
     card.setdefault("date", datetime.datetime.now(datetime.timezone.utc).date().isoformat())
     from . import __version__
+
     card.setdefault("aigc_course_version", __version__)
     if dtype == "float16":
         effect = float16_effect(model)
         card["float16"] = effect
         if effect["mean_abs_diff"] > float16_tolerance:
-            raise ValueError(f"publish: float16 weights change the output by {effect['mean_abs_diff']:.3g} "
-                             f"on average ({effect['compared']}), above float16_tolerance="
-                             f"{float16_tolerance}; publish with dtype='float32'")
-    path = weightfile.write(folder / file, arrays, model=model, dtype=dtype,
-                            metadata={"name": name, "dataset": dataset}, kind="pretrained")
+            raise ValueError(
+                f"publish: float16 weights change the output by {effect['mean_abs_diff']:.3g} "
+                f"on average ({effect['compared']}), above float16_tolerance="
+                f"{float16_tolerance}; publish with dtype='float32'"
+            )
+    path = weightfile.write(
+        folder / file,
+        arrays,
+        model=model,
+        dtype=dtype,
+        metadata={"name": name, "dataset": dataset},
+        kind="pretrained",
+    )
     for p in (path, checkpoint.record_path(path)):
         _readable(p)
-    entry = {"name": name, "dataset": dataset, "file": file, "sha256": checkpoint.sha256_file(path),
-             "size": path.stat().st_size, "card": card}
+    entry = {
+        "name": name,
+        "dataset": dataset,
+        "file": file,
+        "sha256": checkpoint.sha256_file(path),
+        "size": path.stat().st_size,
+        "card": card,
+    }
     index["checkpoints"][_key(name, dataset)] = entry
     index["checkpoints"] = dict(sorted(index["checkpoints"].items()))
     _atomic_write(index_path, (json.dumps(index, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -29,6 +29,7 @@ Framework-neutral: the Keras lab reports epsilon without importing PyTorch.
 :func:`dp_roc_bound` and :func:`max_auc` turn an (epsilon, delta) guarantee into the
 best ROC curve and AUC that any membership-inference attack can reach.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,15 +43,19 @@ DEFAULT_ORDERS = tuple(range(2, 257))
 
 def _check_orders(orders) -> np.ndarray:
     a = np.atleast_1d(np.asarray(orders))
-    if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a.astype(float))) \
-            or np.any(a.astype(float) != np.round(a.astype(float))) or np.any(a.astype(float) < 2):
+    if (
+        a.ndim != 1
+        or a.size == 0
+        or not np.all(np.isfinite(a.astype(float)))
+        or np.any(a.astype(float) != np.round(a.astype(float)))
+        or np.any(a.astype(float) < 2)
+    ):
         raise ValueError(f"orders: expected integers >= 2, got {orders!r}")
     return a.astype(np.int64)
 
 
 # --- rdp (shown in the book) -------------------------------------------------
-def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float,
-                            orders=DEFAULT_ORDERS) -> np.ndarray:
+def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float, orders=DEFAULT_ORDERS) -> np.ndarray:
     """RDP of ONE step of the Poisson-subsampled Gaussian mechanism at integer ``orders``.
 
     ``noise_multiplier`` is sigma (noise std / clipping norm), ``sample_rate`` is q.
@@ -68,8 +73,7 @@ def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float,
     for i, alpha in enumerate(alphas):
         k = np.arange(alpha + 1)
         log_binom = log_fact[alpha] - log_fact[k] - log_fact[alpha - k]  # log C(alpha, k)
-        log_terms = (log_binom + k * math.log(q) + (alpha - k) * math.log1p(-q)
-                     + (k * k - k) / (2 * sigma**2))
+        log_terms = log_binom + k * math.log(q) + (alpha - k) * math.log1p(-q) + (k * k - k) / (2 * sigma**2)
         top = log_terms.max()
         log_a = top + math.log(np.exp(log_terms - top).sum())  # log-sum-exp, no overflow
         out[i] = log_a / (alpha - 1)
@@ -81,16 +85,16 @@ def rdp_to_epsilon(orders, rdp, delta: float):
     alphas = _check_orders(orders).astype(float)
     rdp = np.atleast_1d(np.asarray(rdp, dtype=float))
     if rdp.shape != alphas.shape:
-        raise ValueError(
-            f"rdp: expected one value per order ({len(alphas)}), got shape {rdp.shape}")
+        raise ValueError(f"rdp: expected one value per order ({len(alphas)}), got shape {rdp.shape}")
     delta = check_number(delta, "delta", 0, 1, low_open=True, high_open=True)
     eps = rdp + np.log((alphas - 1) / alphas) - (math.log(delta) + np.log(alphas)) / (alphas - 1)
     best = int(np.argmin(eps))
     return max(float(eps[best]), 0.0), int(alphas[best])
 
 
-def compute_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
-                    orders=DEFAULT_ORDERS) -> float:
+def compute_epsilon(
+    noise_multiplier: float, sample_rate: float, steps: int, delta: float, orders=DEFAULT_ORDERS
+) -> float:
     """Epsilon of ``steps`` DP-SGD steps with noise sigma and sampling rate q, at ``delta``.
 
     RDP composes by addition: the total is ``steps`` times the RDP of one step.
@@ -101,11 +105,20 @@ def compute_epsilon(noise_multiplier: float, sample_rate: float, steps: int, del
         return 0.0
     rdp = steps * rdp_subsampled_gaussian(noise_multiplier, sample_rate, orders)
     return rdp_to_epsilon(orders, rdp, delta)[0]
+
+
 # --- end rdp -------------------------------------------------------------------
 
 
-def noise_multiplier_for(target_epsilon: float, sample_rate: float, steps: int, delta: float,
-                         orders=DEFAULT_ORDERS, tol: float = 1e-3, max_sigma: float = 1e4) -> float:
+def noise_multiplier_for(
+    target_epsilon: float,
+    sample_rate: float,
+    steps: int,
+    delta: float,
+    orders=DEFAULT_ORDERS,
+    tol: float = 1e-3,
+    max_sigma: float = 1e4,
+) -> float:
     """The smallest sigma (up to ``tol``) whose ``compute_epsilon`` is <= ``target_epsilon``.
 
     Bisection: epsilon decreases as sigma grows. Raises ValueError if even
@@ -120,8 +133,10 @@ def noise_multiplier_for(target_epsilon: float, sample_rate: float, steps: int, 
     while eps(high) > target:
         low, high = high, 2 * high
         if high > max_sigma:
-            raise ValueError(f"target_epsilon={target}: not reachable with noise_multiplier "
-                             f"<= {max_sigma} (sample_rate={sample_rate}, steps={steps})")
+            raise ValueError(
+                f"target_epsilon={target}: not reachable with noise_multiplier "
+                f"<= {max_sigma} (sample_rate={sample_rate}, steps={steps})"
+            )
     while high - low > tol:
         mid = (low + high) / 2
         if eps(mid) > target:
@@ -133,7 +148,7 @@ def noise_multiplier_for(target_epsilon: float, sample_rate: float, steps: int, 
 
 def _check_eps_delta(epsilon, delta):
     try:
-        eps = float(epsilon)                              # inf is allowed: no privacy
+        eps = float(epsilon)  # inf is allowed: no privacy
     except (TypeError, ValueError):
         raise ValueError(f"epsilon: expected a number >= 0, got {epsilon!r}") from None
     if not eps >= 0:
@@ -153,8 +168,9 @@ def dp_roc_bound(fpr, epsilon: float, delta: float = 0.0) -> np.ndarray:
         raise ValueError("fpr: expected values in [0, 1]")
     if math.isinf(eps):
         return np.where(f >= 0, 1.0, 0.0)
-    return np.minimum.reduce([np.ones_like(f), math.exp(eps) * f + delta,
-                              1 - math.exp(-eps) * (1 - delta - f)])
+    return np.minimum.reduce(
+        [np.ones_like(f), math.exp(eps) * f + delta, 1 - math.exp(-eps) * (1 - delta - f)]
+    )
 
 
 def max_auc(epsilon: float, delta: float = 0.0) -> float:
@@ -164,8 +180,8 @@ def max_auc(epsilon: float, delta: float = 0.0) -> float:
         return 1.0
     # the bound is piecewise linear with kinks at 0, x1, x2, 1: integrate exactly
     e = math.exp(eps)
-    x1 = (1 - delta) / (e + 1)                     # where the two lines cross
-    x2 = 1 - delta                                 # where the second line reaches 1
+    x1 = (1 - delta) / (e + 1)  # where the two lines cross
+    x2 = 1 - delta  # where the second line reaches 1
     knots = np.unique(np.clip([0.0, x1, x2, 1.0], 0.0, 1.0))
     values = dp_roc_bound(knots, eps, delta)
     return float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(knots)))
@@ -189,20 +205,36 @@ def plot_tradeoff(results: dict, baseline: dict, delta: float):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(eps, [results[e]["ELBO"] for e in eps], "o-", label="DP-SGD")
     ax1.axhline(baseline["ELBO"], ls="--", c="k", label="non-private")
-    ax1.set(xscale="log", title="Quality: held-out ELBO", xlabel="privacy budget ε (log scale)",
-            ylabel="mean ELBO of non-members (nats)")
+    ax1.set(
+        xscale="log",
+        title="Quality: held-out ELBO",
+        xlabel="privacy budget ε (log scale)",
+        ylabel="mean ELBO of non-members (nats)",
+    )
     ax2.plot(eps, [results[e]["AUC"] for e in eps], "o-", label="DP-SGD, this attack")
     grid = np.geomspace(min(eps) / 2, max(eps) * 1.5, 60)
     ax2.plot(grid, [max_auc(e, delta) for e in grid], c="C3", label="bound on any attack")
     ax2.axhline(baseline["AUC"], ls="--", c="k", label="non-private")
     ax2.axhline(0.5, ls=":", c="gray", label="coin flip")
-    ax2.set(xscale="log", title="Privacy: membership-inference AUC",
-            xlabel="privacy budget ε (log scale)", ylabel="AUC")
+    ax2.set(
+        xscale="log",
+        title="Privacy: membership-inference AUC",
+        xlabel="privacy budget ε (log scale)",
+        ylabel="AUC",
+    )
     for ax in (ax1, ax2):
         ax.legend()
     fig.tight_layout()
     return fig
 
 
-__all__ = ["DEFAULT_ORDERS", "rdp_subsampled_gaussian", "rdp_to_epsilon", "compute_epsilon",
-           "noise_multiplier_for", "dp_roc_bound", "max_auc", "plot_tradeoff"]
+__all__ = [
+    "DEFAULT_ORDERS",
+    "rdp_subsampled_gaussian",
+    "rdp_to_epsilon",
+    "compute_epsilon",
+    "noise_multiplier_for",
+    "dp_roc_bound",
+    "max_auc",
+    "plot_tradeoff",
+]

@@ -20,6 +20,7 @@ bigram counts (:func:`transition_counts`) gives. Then:
   by sampling: REINFORCE (Williams, 1992) on the logits of a bigram policy with
   the KL penalty folded into the reward.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,15 @@ from scipy import special as _special
 
 from ._checks import check_int
 
-__all__ = ["sample_markov", "markov_log_prob", "transition_counts", "fit_bradley_terry",
-           "sequence_reward", "kl_optimum", "reinforce_kl"]
+__all__ = [
+    "sample_markov",
+    "markov_log_prob",
+    "transition_counts",
+    "fit_bradley_terry",
+    "sequence_reward",
+    "kl_optimum",
+    "reinforce_kl",
+]
 
 
 # ----- input checks ---------------------------------------------------------------------
@@ -122,8 +130,10 @@ def fit_bradley_terry(feats_a, feats_b, prefs, l2: float = 1e-2) -> np.ndarray:
     fa, fb = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
     y = np.asarray(prefs, np.float64)
     if fa.ndim != 2 or fa.shape != fb.shape or y.shape != (len(fa),) or len(fa) == 0:
-        raise ValueError(f"feats_a, feats_b, prefs: expected (N, D), (N, D) and (N,), got "
-                         f"{fa.shape}, {fb.shape}, {y.shape}")
+        raise ValueError(
+            f"feats_a, feats_b, prefs: expected (N, D), (N, D) and (N,), got "
+            f"{fa.shape}, {fb.shape}, {y.shape}"
+        )
     if np.any((y < 0) | (y > 1)):
         raise ValueError("prefs: expected values in [0, 1]")
     if not l2 >= 0:
@@ -157,18 +167,29 @@ def kl_optimum(ref_trans, reward, beta: float, length: int, start: int):
         raise ValueError(f"beta: expected a positive KL weight, got {beta!r}")
     T, start = check_int(length, "length"), _start(start, len(p))
     with np.errstate(divide="ignore"):
-        log_e = np.log(p) + R / beta                      # log E, -inf where pi_ref is 0
-    log_m = [np.zeros(len(p))]                            # log m_T = 0
-    for _ in range(T):                                    # log m_t = logsumexp_b(log E + log m_{t+1})
+        log_e = np.log(p) + R / beta  # log E, -inf where pi_ref is 0
+    log_m = [np.zeros(len(p))]  # log m_T = 0
+    for _ in range(T):  # log m_t = logsumexp_b(log E + log m_{t+1})
         log_m.append(_special.logsumexp(log_e + log_m[-1][None, :], axis=1))
-    log_m = log_m[::-1]                                   # log_m[t] for t = 0..T
+    log_m = log_m[::-1]  # log_m[t] for t = 0..T
     trans = np.stack([np.exp(log_e + log_m[t + 1][None, :] - log_m[t][:, None]) for t in range(T)])
     return trans, float(log_m[0][start])
+
+
 # --- end kl optimum
 
 
-def reinforce_kl(ref_trans, reward, beta: float, length: int, start: int, steps: int = 200,
-                 batch_size: int = 256, lr: float = 0.05, seed=0):
+def reinforce_kl(
+    ref_trans,
+    reward,
+    beta: float,
+    length: int,
+    start: int,
+    steps: int = 200,
+    batch_size: int = 256,
+    lr: float = 0.05,
+    seed=0,
+):
     """Fine-tune a bigram policy by REINFORCE on ``r(y) - beta * log(pi(y) / pi_ref(y))``.
 
     The policy's logits start at ``log pi_ref``; each step samples ``batch_size``
@@ -196,13 +217,13 @@ def reinforce_kl(ref_trans, reward, beta: float, length: int, start: int, steps:
         prev = _previous(seqs, start)
         score = R[prev, seqs].sum(1) - beta * (np.log(pol[prev, seqs]) - log_ref[prev, seqs]).sum(1)
         history.append(float(score.mean()))
-        adv = np.repeat(score - score.mean(), T)          # REINFORCE with a mean baseline
-        grad = np.zeros_like(theta)                       # sum_t adv * (onehot(y_t) - pol[y_{t-1}])
+        adv = np.repeat(score - score.mean(), T)  # REINFORCE with a mean baseline
+        grad = np.zeros_like(theta)  # sum_t adv * (onehot(y_t) - pol[y_{t-1}])
         np.add.at(grad, (prev.ravel(), seqs.ravel()), adv)
         weight = np.bincount(prev.ravel(), weights=adv, minlength=V)
         grad = (grad - weight[:, None] * pol) / B
-        m1 = 0.9 * m1 + 0.1 * grad                        # Adam, ascending
-        m2 = 0.999 * m2 + 0.001 * grad ** 2
-        theta += lr * (m1 / (1 - 0.9 ** step)) / (np.sqrt(m2 / (1 - 0.999 ** step)) + 1e-8)
+        m1 = 0.9 * m1 + 0.1 * grad  # Adam, ascending
+        m2 = 0.999 * m2 + 0.001 * grad**2
+        theta += lr * (m1 / (1 - 0.9**step)) / (np.sqrt(m2 / (1 - 0.999**step)) + 1e-8)
     pol = np.exp(theta - theta.max(axis=1, keepdims=True))
     return pol / pol.sum(axis=1, keepdims=True), history

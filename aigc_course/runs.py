@@ -20,6 +20,7 @@ string keys), NumPy scalars and arrays (an array stands for its shape, dtype and
 SHA-256 of its bytes: pass the training data itself), and models of the course's zoo
 (a model stands for its class, parameter count and constructor arguments).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,13 @@ def _array(value, key: str) -> dict:
     if a.dtype.kind not in "biufcSUM":
         raise ValueError(f"{key}: expected a numeric or string array, got dtype {a.dtype}")
     a = np.ascontiguousarray(a)
-    return {"array": {"shape": list(a.shape), "dtype": a.dtype.str,
-                      "sha256": hashlib.sha256(memoryview(a).cast("B")).hexdigest()}}
+    return {
+        "array": {
+            "shape": list(a.shape),
+            "dtype": a.dtype.str,
+            "sha256": hashlib.sha256(memoryview(a).cast("B")).hexdigest(),
+        }
+    }
 
 
 def _count(model) -> int | None:
@@ -88,8 +94,9 @@ def _model(model, key: str) -> dict:
             config[p.name] = _canonical(value, f"{key}.{p.name}")
         except ValueError:
             continue  # not a plain value (a layer, a callable): the parameter count covers it
-    return {"model": {"class": f"{cls.__module__}.{cls.__qualname__}",
-                      "params": _count(model), "config": config}}
+    return {
+        "model": {"class": f"{cls.__module__}.{cls.__qualname__}", "params": _count(model), "config": config}
+    }
 
 
 def _canonical(value, key: str):
@@ -117,15 +124,16 @@ def _canonical(value, key: str):
         return _model(value, key)
     if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
         return _array(value, key)
-    raise ValueError(f"{key}: expected a number, string, bool, None, list, dict, NumPy array "
-                     f"or model, got {type(value).__name__}")
+    raise ValueError(
+        f"{key}: expected a number, string, bool, None, list, dict, NumPy array "
+        f"or model, got {type(value).__name__}"
+    )
 
 
 def canonical_settings(**settings) -> str:
     """The settings as canonical JSON: sorted keys, no spaces, arrays and models summarised."""
     plain = {k: _canonical(v, k) for k, v in settings.items()}
-    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def settings_key(**settings) -> str:
@@ -146,9 +154,11 @@ def _mount_drive() -> Path | None:
 
         drive.mount(str(COLAB_DRIVE))
     except Exception as err:  # declined, timed out, or not interactive
-        print(f"[aigc_course] Google Drive could not be mounted ({type(err).__name__}: {err}). "
-              "Checkpoints go to this Colab machine's disk and are lost when the runtime "
-              "disconnects; run the cell again to retry.")
+        print(
+            f"[aigc_course] Google Drive could not be mounted ({type(err).__name__}: {err}). "
+            "Checkpoints go to this Colab machine's disk and are lost when the runtime "
+            "disconnects; run the cell again to retry."
+        )
         return None
     return mydrive if mydrive.is_dir() else None
 
@@ -185,11 +195,14 @@ def run_dir(name: str, *, root=None, mount_drive: bool = True, **settings) -> Pa
     (never an absolute path) and whether it holds a checkpoint.
     """
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError("name: expected a non-empty name of letters, digits, '_', '-' or '.' "
-                         f"(no folder separators), got {name!r}")
+        raise ValueError(
+            "name: expected a non-empty name of letters, digits, '_', '-' or '.' "
+            f"(no folder separators), got {name!r}"
+        )
     if not settings:
-        raise ValueError("settings: expected at least one setting (the model, data and "
-                         "training arguments), got none")
+        raise ValueError(
+            "settings: expected at least one setting (the model, data and training arguments), got none"
+        )
     text = canonical_settings(**settings)
     key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
     if root is not None:
@@ -204,12 +217,13 @@ def run_dir(name: str, *, root=None, mount_drive: bool = True, **settings) -> Pa
     if record.is_file():
         old = record.read_text(encoding="utf-8").strip()
         if old != text:  # a hash collision: vanishingly rare, never silently shared
-            raise RuntimeError(f"{folder.name}: {SETTINGS_FILE} holds other settings; "
-                               "delete that folder or change the run name")
+            raise RuntimeError(
+                f"{folder.name}: {SETTINGS_FILE} holds other settings; "
+                "delete that folder or change the run name"
+            )
     else:
         record.write_text(text + "\n", encoding="utf-8")
     others = [p for p in folder.iterdir() if p.name != SETTINGS_FILE]
-    state = ("holds a checkpoint: training resumes from it" if others
-             else "new: training starts from scratch")
+    state = "holds a checkpoint: training resumes from it" if others else "new: training starts from scratch"
     print(f"[aigc_course] run folder {folder.name} (in {label}): {state}")
     return folder

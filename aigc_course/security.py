@@ -17,6 +17,7 @@ Two toolkits for chapter 10:
   image that does not carry the mark, so a threshold ``tau`` has a false-positive
   rate of ``1 - Phi(tau)`` (:func:`z_to_p_value`).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,9 +29,16 @@ from scipy import special as _special
 from ._checks import check_int, check_number, check_vectors
 
 __all__ = [
-    "roc_curve", "roc_auc", "tpr_at_fpr", "advantage",
-    "gaussian_kde_logpdf", "nearest_neighbour_distance",
-    "watermark_band", "watermark_pattern", "embed_watermark", "detect_watermark",
+    "roc_curve",
+    "roc_auc",
+    "tpr_at_fpr",
+    "advantage",
+    "gaussian_kde_logpdf",
+    "nearest_neighbour_distance",
+    "watermark_band",
+    "watermark_pattern",
+    "embed_watermark",
+    "detect_watermark",
     "z_to_p_value",
 ]
 
@@ -63,7 +71,7 @@ def roc_curve(scores_members, scores_nonmembers):
     """
     pos = _scores(scores_members, "scores_members")
     neg = _scores(scores_nonmembers, "scores_nonmembers")
-    thresholds = np.unique(np.concatenate([pos, neg]))[::-1]          # descending
+    thresholds = np.unique(np.concatenate([pos, neg]))[::-1]  # descending
     # number of scores >= t, for every threshold t
     tp = pos.size - np.searchsorted(np.sort(pos), thresholds, side="left")
     fp = neg.size - np.searchsorted(np.sort(neg), thresholds, side="left")
@@ -79,8 +87,8 @@ def roc_auc(scores_members, scores_nonmembers) -> float:
     """
     pos = _scores(scores_members, "scores_members")
     neg = np.sort(_scores(scores_nonmembers, "scores_nonmembers"))
-    below = np.searchsorted(neg, pos, side="left")          # non-members strictly lower
-    ties = np.searchsorted(neg, pos, side="right") - below   # non-members equal
+    below = np.searchsorted(neg, pos, side="left")  # non-members strictly lower
+    ties = np.searchsorted(neg, pos, side="right") - below  # non-members equal
     return float((below.sum() + 0.5 * ties.sum()) / (pos.size * neg.size))
 
 
@@ -104,6 +112,8 @@ def advantage(scores_members, scores_nonmembers) -> float:
     """
     f, t, _ = roc_curve(scores_members, scores_nonmembers)
     return float(np.max(t - f))
+
+
 # --- end membership inference
 
 
@@ -111,8 +121,9 @@ def advantage(scores_members, scores_nonmembers) -> float:
 def _matrix(x, name: str, d: int | None = None) -> np.ndarray:
     """Finite float64 samples (N, d); a 1-D array is one column when ``d == 1``."""
     x = np.asarray(x)
-    return check_vectors(x[:, None] if x.ndim == 1 and d == 1 else x, d, name, what="samples",
-                         dtype=np.float64)
+    return check_vectors(
+        x[:, None] if x.ndim == 1 and d == 1 else x, d, name, what="samples", dtype=np.float64
+    )
 
 
 def gaussian_kde_logpdf(x, train, bandwidth: float) -> np.ndarray:
@@ -127,11 +138,11 @@ def gaussian_kde_logpdf(x, train, bandwidth: float) -> np.ndarray:
     x = _matrix(x, "x", d=train.shape[1])
     bandwidth = check_number(bandwidth, "bandwidth", low=0, low_open=True, expected="a positive number")
     d = train.shape[1]
-    sq = (np.sum(x ** 2, 1)[:, None] - 2.0 * x @ train.T + np.sum(train ** 2, 1)[None, :])
+    sq = np.sum(x**2, 1)[:, None] - 2.0 * x @ train.T + np.sum(train**2, 1)[None, :]
     sq = np.maximum(sq, 0.0)
-    log_k = -0.5 * sq / bandwidth ** 2 - d * math.log(bandwidth) - 0.5 * d * math.log(2 * math.pi)
+    log_k = -0.5 * sq / bandwidth**2 - d * math.log(bandwidth) - 0.5 * d * math.log(2 * math.pi)
     m = log_k.max(axis=1, keepdims=True)
-    return (m[:, 0] + np.log(np.mean(np.exp(log_k - m), axis=1)))
+    return m[:, 0] + np.log(np.mean(np.exp(log_k - m), axis=1))
 
 
 def nearest_neighbour_distance(samples, train, batch_size: int = 1024):
@@ -148,15 +159,15 @@ def nearest_neighbour_distance(samples, train, batch_size: int = 1024):
     t = t.reshape(t.shape[0], -1) if t.ndim > 2 else t
     train = _matrix(t, "train")
     samples = _matrix(s, "samples", d=train.shape[1])
-    t2 = np.sum(train ** 2, 1)
+    t2 = np.sum(train**2, 1)
     dist = np.empty(samples.shape[0])
     idx = np.empty(samples.shape[0], dtype=np.int64)
     for a in range(0, samples.shape[0], batch_size):
-        b = samples[a:a + batch_size]
-        sq = np.maximum(np.sum(b ** 2, 1)[:, None] - 2.0 * b @ train.T + t2[None, :], 0.0)
+        b = samples[a : a + batch_size]
+        sq = np.maximum(np.sum(b**2, 1)[:, None] - 2.0 * b @ train.T + t2[None, :], 0.0)
         j = np.argmin(sq, axis=1)
-        idx[a:a + batch_size] = j
-        dist[a:a + batch_size] = np.sqrt(sq[np.arange(len(b)), j])
+        idx[a : a + batch_size] = j
+        dist[a : a + batch_size] = np.sqrt(sq[np.arange(len(b)), j])
     return dist, idx
 
 
@@ -171,7 +182,8 @@ def _images(x, name: str, unit_range: bool) -> tuple[np.ndarray, bool]:
     if x.ndim != 3 or x.shape[0] == 0 or min(x.shape[1:]) < 4:
         raise ValueError(
             f"{name}: expected grayscale images shaped (N, H, W) or one image (H, W), "
-            f"with H, W >= 4, got shape {shape}")
+            f"with H, W >= 4, got shape {shape}"
+        )
     if x.dtype == np.uint8:
         return x.astype(np.float64) / 255.0, single
     if not np.issubdtype(x.dtype, np.floating):
@@ -180,8 +192,10 @@ def _images(x, name: str, unit_range: bool) -> tuple[np.ndarray, bool]:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: expected finite pixel values, got NaN or inf")
     if unit_range and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
-        raise ValueError(f"{name}: expected float images in [0, 1] (or uint8), "
-                         f"got values in [{x.min():.3g}, {x.max():.3g}]")
+        raise ValueError(
+            f"{name}: expected float images in [0, 1] (or uint8), "
+            f"got values in [{x.min():.3g}, {x.max():.3g}]"
+        )
     return x, single
 
 
@@ -259,11 +273,13 @@ def detect_watermark(images, key: int, band=(20, 56)) -> np.ndarray:
     x, single = _images(images, "images", unit_range=False)
     pattern = watermark_pattern(x.shape[1:], key, band)
     mask = pattern != 0
-    c = _fft.dctn(x, axes=(1, 2), norm="ortho")[:, mask]            # (N, n_band)
+    c = _fft.dctn(x, axes=(1, 2), norm="ortho")[:, mask]  # (N, n_band)
     num = c @ pattern[mask]
-    den = np.sqrt(np.sum(c ** 2, axis=1))
+    den = np.sqrt(np.sum(c**2, axis=1))
     z = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
     return float(z[0]) if single else z
+
+
 # --- end watermark
 
 

@@ -20,6 +20,7 @@ Everything here is shared by :mod:`aigc_course.torch.autoregressive` and
 * :func:`generate_tokens`: the generation loop; a model only supplies a
   ``step`` function that returns next-token logits.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,7 @@ class CharTokenizer:
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
-            raise ValueError(f"text: expected a non-empty str, got {type(text).__name__} "
-                             f"{text!r:.40}")
+            raise ValueError(f"text: expected a non-empty str, got {type(text).__name__} {text!r:.40}")
         self.chars = "".join(sorted(set(text)))
         self.stoi = {c: i for i, c in enumerate(self.chars)}
         self.itos = dict(enumerate(self.chars))
@@ -69,8 +69,7 @@ class CharTokenizer:
 
 
 # ----- validation ------------------------------------------------------------------
-def as_token_ids(ids, vocab_size: int, name: str = "ids", ndim=None,
-                 allow_empty: bool = False) -> np.ndarray:
+def as_token_ids(ids, vocab_size: int, name: str = "ids", ndim=None, allow_empty: bool = False) -> np.ndarray:
     """Validate token ids: an integer array with values in [0, vocab_size); int64 out.
 
     ``ndim`` (an int or a tuple of allowed ranks) checks the rank.
@@ -78,20 +77,27 @@ def as_token_ids(ids, vocab_size: int, name: str = "ids", ndim=None,
     a = np.asarray(ids)
     if a.size == 0 and not allow_empty:
         raise ValueError(f"{name}: expected at least one token id, got shape {a.shape}")
-    if a.dtype == object or a.dtype == bool or not (
-            np.issubdtype(a.dtype, np.integer) or (a.size == 0 and allow_empty)):
+    if (
+        a.dtype == object
+        or a.dtype == bool
+        or not (np.issubdtype(a.dtype, np.integer) or (a.size == 0 and allow_empty))
+    ):
         raise ValueError(f"{name}: expected integer token ids, got dtype {a.dtype}")
     ranks = (ndim,) if isinstance(ndim, int) else ndim
     if ranks is not None and a.ndim not in ranks:
-        raise ValueError(f"{name}: expected an array of rank {' or '.join(map(str, ranks))} "
-                         f"of token ids, got shape {a.shape}")
+        raise ValueError(
+            f"{name}: expected an array of rank {' or '.join(map(str, ranks))} "
+            f"of token ids, got shape {a.shape}"
+        )
     if a.size == 0:
         return a.astype(np.int64)
     lo, hi = int(a.min()), int(a.max())
     if lo < 0 or hi >= vocab_size:
-        raise ValueError(f"{name}: expected token ids in [0, {vocab_size}) "
-                         f"(vocab_size={vocab_size}), "
-                         f"got values in [{lo}, {hi}]")
+        raise ValueError(
+            f"{name}: expected token ids in [0, {vocab_size}) "
+            f"(vocab_size={vocab_size}), "
+            f"got values in [{lo}, {hi}]"
+        )
     return a.astype(np.int64)
 
 
@@ -102,8 +108,9 @@ def as_windows(x, vocab_size: int, block_size=None, name: str = "x") -> np.ndarr
     if t < 1:
         raise ValueError(f"{name}: expected windows shaped (N, T + 1) with T >= 1, got {x.shape}")
     if block_size is not None and t > block_size:
-        raise ValueError(f"{name}: expected windows of at most block_size + 1 = {block_size + 1} "
-                         f"tokens, got {x.shape[1]}")
+        raise ValueError(
+            f"{name}: expected windows of at most block_size + 1 = {block_size + 1} tokens, got {x.shape[1]}"
+        )
     return x
 
 
@@ -117,13 +124,11 @@ def make_windows(ids, block_size: int, stride=None) -> np.ndarray:
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids: expected a 1-D integer array, got dtype {ids.dtype} "
-                         f"shape {ids.shape}")
+        raise ValueError(f"ids: expected a 1-D integer array, got dtype {ids.dtype} shape {ids.shape}")
     block_size = check_int(block_size, "block_size")
     stride = block_size if stride is None else check_int(stride, "stride")
     if len(ids) < block_size + 1:
-        raise ValueError(f"ids: expected at least block_size + 1 = {block_size + 1} tokens, "
-                         f"got {len(ids)}")
+        raise ValueError(f"ids: expected at least block_size + 1 = {block_size + 1} tokens, got {len(ids)}")
     starts = np.arange(0, len(ids) - block_size, stride)
     return ids[starts[:, None] + np.arange(block_size + 1)].astype(np.int64)
 
@@ -151,8 +156,8 @@ def top_p_filter(logits, p: float) -> np.ndarray:
         raise ValueError(f"logits: expected one row (V,), got shape {logits.shape}")
     order = np.argsort(-logits, kind="stable")
     probs = softmax(logits)[order]
-    before = np.cumsum(probs) - probs          # probability mass of the better tokens
-    keep = before < p                          # keep while the mass so far is short of p
+    before = np.cumsum(probs) - probs  # probability mass of the better tokens
+    keep = before < p  # keep while the mass so far is short of p
     keep[0] = True
     out = np.full_like(logits, -np.inf)
     out[order[keep]] = logits[order[keep]]
@@ -195,8 +200,16 @@ def _check_top_p(p) -> float:
 
 
 # ----- the generation loop shared by both frameworks -------------------------------------
-def generate_tokens(step, prompt_ids, max_new_tokens: int, vocab_size: int,
-                    temperature: float = 1.0, top_k=None, top_p=None, seed=None) -> np.ndarray:
+def generate_tokens(
+    step,
+    prompt_ids,
+    max_new_tokens: int,
+    vocab_size: int,
+    temperature: float = 1.0,
+    top_k=None,
+    top_p=None,
+    seed=None,
+) -> np.ndarray:
     """Autoregressive sampling: append ``max_new_tokens`` ids to ``prompt_ids``.
 
     ``step(seq, state) -> (logits, state)``: ``seq`` is the int64 (B, t)
@@ -209,8 +222,7 @@ def generate_tokens(step, prompt_ids, max_new_tokens: int, vocab_size: int,
     ``np.random.default_rng(seed)``.
     """
     seq = as_token_ids(prompt_ids, vocab_size, name="prompt_ids", ndim=(1, 2))
-    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0,
-                               expected="a non-negative int")
+    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0, expected="a non-negative int")
     temperature = _check_temperature(temperature)
     if top_k is not None:
         check_int(top_k, "top_k")

@@ -15,6 +15,7 @@ Notation: the discriminator network outputs a *logit* ``l``; its probability tha
 ``x`` is real is ``D(x) = sigma(l)``. ``softplus(t) = log(1 + e^t)``, so ``-log sigma(l) =
 softplus(-l)`` and ``-log(1 - sigma(l)) = softplus(l)``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,18 @@ class ToyGAN:
     as written). ``d_steps`` discriminator updates are made per generator update.
     """
 
-    def __init__(self, latent_dim=2, hidden=(64, 64), g_loss="non-saturating", lr_d=1e-3,
-                 lr_g=1e-3, d_steps=1, batch_size=128, betas=(0.5, 0.999), seed=0):
+    def __init__(
+        self,
+        latent_dim=2,
+        hidden=(64, 64),
+        g_loss="non-saturating",
+        lr_d=1e-3,
+        lr_g=1e-3,
+        d_steps=1,
+        batch_size=128,
+        betas=(0.5, 0.999),
+        seed=0,
+    ):
         if g_loss not in G_LOSSES:
             raise ValueError(f"g_loss: expected one of {G_LOSSES}, got {g_loss!r}")
         hidden = tuple(check_int(h, "hidden sizes") for h in hidden)
@@ -81,8 +92,8 @@ class ToyGAN:
     # The discriminator's loss: binary cross-entropy with logits, real -> 1, fake -> 0.
     def d_loss_and_grads(self, real, z):
         """L_D = mean softplus(-l_real) + mean softplus(l_fake)
-               = -mean log sigma(l_real) - mean log(1 - sigma(l_fake)), and its gradients."""
-        fake, _ = self.G.forward(z)             # no backward through G: the fakes are "detached"
+        = -mean log sigma(l_real) - mean log(1 - sigma(l_fake)), and its gradients."""
+        fake, _ = self.G.forward(z)  # no backward through G: the fakes are "detached"
         l_real, cache_real = self.D.forward(real)
         l_fake, cache_fake = self.D.forward(fake)
         loss = softplus(-l_real).mean() + softplus(l_fake).mean()
@@ -101,10 +112,11 @@ class ToyGAN:
         if self.g_loss_kind == "non-saturating":
             loss, dl = softplus(-logit).mean(), (sigmoid(logit) - 1) / len(z)  # d/dl: -(1 - sigma)
         else:
-            loss, dl = -softplus(logit).mean(), -sigmoid(logit) / len(z)       # d/dl: -sigma
-        _, d_fake = self.D.backward(cache_d, dl)    # dL/d(fake points); D's own grads are unused
+            loss, dl = -softplus(logit).mean(), -sigmoid(logit) / len(z)  # d/dl: -sigma
+        _, d_fake = self.D.backward(cache_d, dl)  # dL/d(fake points); D's own grads are unused
         grads, _ = self.G.backward(cache_g, d_fake)
         return loss, grads
+
     # --- end losses
 
     def train_step(self, data):
@@ -112,9 +124,9 @@ class ToyGAN:
         for _ in range(self.d_steps):
             real = data[self.rng.integers(0, len(data), self.batch_size)]
             d_loss, grads = self.d_loss_and_grads(real, self.noise(self.batch_size))
-            self.opt_d.step(grads)                  # only D's optimizer steps here ...
+            self.opt_d.step(grads)  # only D's optimizer steps here ...
         g_loss, grads = self.g_loss_and_grads(self.noise(self.batch_size))
-        self.opt_g.step(grads)                      # ... and only G's here
+        self.opt_g.step(grads)  # ... and only G's here
         return float(d_loss), float(g_loss)
 
     def fit(self, data, steps, log_every=100):
@@ -133,4 +145,3 @@ class ToyGAN:
                     self.history["g_loss"].append(float(g))
                     window = []
         return self.history
-

@@ -11,6 +11,7 @@
 * :func:`amp_dtype`: which mixed precision a GPU gets (float16 with a loss scaler
   below compute capability 8.0, e.g. a T4; bfloat16 from 8.0 on, e.g. an A100).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,17 @@ import numpy as np
 
 from .checkpoint import TRAINING_KEYS, config_differences
 
-__all__ = ["TrainingDivergedError", "divergence_message", "non_finite", "checkpoint_folder",
-           "epoch_order", "resume_changes", "amp_dtype", "AMP_CHOICES", "DEFAULT_LOG_EVERY"]
+__all__ = [
+    "TrainingDivergedError",
+    "divergence_message",
+    "non_finite",
+    "checkpoint_folder",
+    "epoch_order",
+    "resume_changes",
+    "amp_dtype",
+    "AMP_CHOICES",
+    "DEFAULT_LOG_EVERY",
+]
 
 #: what ``fit(amp=...)`` (PyTorch) and ``fit(mixed_precision=...)`` (Keras) accept
 AMP_CHOICES = ("auto", "float16", "bfloat16", "float32")
@@ -56,8 +66,18 @@ def non_finite(values: dict) -> dict:
     return out
 
 
-def divergence_message(*, epoch: int, epochs: int, step, steps: int, bad: dict, lr=None,
-                       restored_epoch=None, checkpoint=None, framework: str = "torch") -> str:
+def divergence_message(
+    *,
+    epoch: int,
+    epochs: int,
+    step,
+    steps: int,
+    bad: dict,
+    lr=None,
+    restored_epoch=None,
+    checkpoint=None,
+    framework: str = "torch",
+) -> str:
     """The message of :class:`TrainingDivergedError` (``epoch`` and ``step`` count from 0).
 
     ``bad``: the non-finite losses (name -> value) or ``{"weight <name>": value}``;
@@ -65,25 +85,33 @@ def divergence_message(*, epoch: int, epochs: int, step, steps: int, bad: dict, 
     (None: not restored); ``checkpoint``: the checkpoint file that still holds them.
     """
     what = ", ".join(f"{k} = {v}" for k, v in bad.items())
-    where = (f"epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}" if step is not None
-             else f"the end of epoch {epoch + 1}/{epochs}")
+    where = (
+        f"epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}"
+        if step is not None
+        else f"the end of epoch {epoch + 1}/{epochs}"
+    )
     lines = [f"Training stopped: it diverged at {where} ({what})."]
     if restored_epoch is None:
-        lines.append("The weights were already non-finite when this fit call started, so they "
-                     "could not be put back.")
+        lines.append(
+            "The weights were already non-finite when this fit call started, so they could not be put back."
+        )
     elif restored_epoch == 0:
         lines.append("The model is back at the weights it had before training.")
     else:
         lines.append(f"The model is back at its last good weights (after epoch {restored_epoch}).")
     if checkpoint is not None and restored_epoch:
-        lines.append(f"The checkpoint {checkpoint} still holds epoch {restored_epoch}; fit with "
-                     "the same checkpoint_dir resumes from there (a new learning rate is used).")
+        lines.append(
+            f"The checkpoint {checkpoint} still holds epoch {restored_epoch}; fit with "
+            "the same checkpoint_dir resumes from there (a new learning rate is used)."
+        )
     clipping = f"aigc_course.{'torch' if framework == 'torch' else 'keras'}.clipping"
     lr_text = f" (lr={lr:g})" if isinstance(lr, (int, float)) else ""
-    lines.append("Usual causes: a learning rate too high" + lr_text + ", try 3 to 10 times "
-                 f"smaller; exploding gradients, clip them ({clipping}.GradientClipper); inputs "
-                 "outside the expected range (uint8 0..255 or floats in [0, 1]); a custom loss "
-                 "that takes log(0) or divides by zero.")
+    lines.append(
+        "Usual causes: a learning rate too high" + lr_text + ", try 3 to 10 times "
+        f"smaller; exploding gradients, clip them ({clipping}.GradientClipper); inputs "
+        "outside the expected range (uint8 0..255 or floats in [0, 1]); a custom loss "
+        "that takes log(0) or divides by zero."
+    )
     return " ".join(lines)
 
 
@@ -91,8 +119,11 @@ def checkpoint_folder(checkpoint_dir) -> Path | None:
     """``checkpoint_dir`` as a Path to an existing, writable folder (created if needed)."""
     if checkpoint_dir is None:
         return None
-    if isinstance(checkpoint_dir, bool) or not isinstance(checkpoint_dir, (str, os.PathLike)) \
-            or not os.fspath(checkpoint_dir):
+    if (
+        isinstance(checkpoint_dir, bool)
+        or not isinstance(checkpoint_dir, (str, os.PathLike))
+        or not os.fspath(checkpoint_dir)
+    ):
         raise ValueError(f"checkpoint_dir: expected None or a folder path, got {checkpoint_dir!r}")
     folder = Path(checkpoint_dir).expanduser()
     if folder.exists() and not folder.is_dir():
@@ -143,24 +174,29 @@ def amp_dtype(capability, requested="auto"):
     if requested is None or requested is False:
         requested = "float32"
     if not isinstance(requested, str) or requested not in AMP_CHOICES:
-        raise ValueError(f"mixed precision: expected one of {', '.join(map(repr, AMP_CHOICES))} "
-                         f"(or True/False), got {requested!r}")
+        raise ValueError(
+            f"mixed precision: expected one of {', '.join(map(repr, AMP_CHOICES))} "
+            f"(or True/False), got {requested!r}"
+        )
     if capability is not None:
         try:
             if isinstance(capability, (str, bytes)) or len(capability) != 2:
                 raise ValueError
             capability = (int(capability[0]), int(capability[1]))
         except (TypeError, ValueError, IndexError):
-            raise ValueError(f"capability: expected None or a (major, minor) pair, got "
-                             f"{capability!r}") from None
+            raise ValueError(
+                f"capability: expected None or a (major, minor) pair, got {capability!r}"
+            ) from None
     if requested == "float32":
         return None
     if requested == "bfloat16":
         return "bfloat16"
     if requested == "float16":
         if capability is None:
-            raise ValueError("mixed precision 'float16' needs a CUDA GPU; on this device use "
-                             "'auto' (float32 here) or 'bfloat16'")
+            raise ValueError(
+                "mixed precision 'float16' needs a CUDA GPU; on this device use "
+                "'auto' (float32 here) or 'bfloat16'"
+            )
         return "float16"
     if capability is None:  # "auto" on a CPU or an Apple GPU: float32, as before
         return None

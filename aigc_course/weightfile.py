@@ -19,6 +19,7 @@ a changed byte is a :class:`~aigc_course.checkpoint.CheckpointError` naming the 
     arrays, meta = read("gan.safetensors")     # meta["config"] is a dict
     model = build(meta, framework="keras")     # an empty model of the right class and size
 """
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,41 @@ import numpy as np
 
 from . import checkpoint
 
-__all__ = ["FORMAT", "VERSION", "LAYOUT", "KEYS", "DTYPES", "model_key", "model_config",
-           "cast", "check_arrays", "json_text", "write", "read", "read_metadata", "check_model", "build"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "LAYOUT",
+    "KEYS",
+    "DTYPES",
+    "model_key",
+    "model_config",
+    "cast",
+    "check_arrays",
+    "json_text",
+    "write",
+    "read",
+    "read_metadata",
+    "check_model",
+    "build",
+]
 
 FORMAT = "aigc_course.weights"
 VERSION = "1"
 LAYOUT = "torch-state-dict"
 #: class name -> ``MODELS`` key (the same in both halves of the zoo)
-KEYS = {"GAN": "gan", "DCGAN": "dcgan", "CGAN": "cgan", "WGAN_GP": "wgan_gp", "VAE": "vae",
-        "ConvVAE": "conv_vae", "CVAE": "cvae", "CharRNN": "char_rnn", "GPT": "gpt",
-        "PixelCNN": "pixelcnn", "DDPM": "ddpm"}
+KEYS = {
+    "GAN": "gan",
+    "DCGAN": "dcgan",
+    "CGAN": "cgan",
+    "WGAN_GP": "wgan_gp",
+    "VAE": "vae",
+    "ConvVAE": "conv_vae",
+    "CVAE": "cvae",
+    "CharRNN": "char_rnn",
+    "GPT": "gpt",
+    "PixelCNN": "pixelcnn",
+    "DDPM": "ddpm",
+}
 DTYPES = ("float32", "float16")
 
 
@@ -78,8 +104,9 @@ def cast(arrays: dict, dtype: str = "float32") -> dict[str, np.ndarray]:
             with np.errstate(over="ignore"):
                 b = a.astype(dtype)
             if not np.all(np.isfinite(b)):
-                raise ValueError(f"{k}: values too large for {dtype} (max |x| = "
-                                 f"{np.max(np.abs(a)):g}); store float32")
+                raise ValueError(
+                    f"{k}: values too large for {dtype} (max |x| = {np.max(np.abs(a)):g}); store float32"
+                )
             a = b
         out[k] = np.ascontiguousarray(a)
     return out
@@ -94,9 +121,11 @@ def check_arrays(expected: dict, arrays, what: str) -> None:
         raise ValueError(f"arrays: expected a dict of NumPy arrays, got {type(arrays).__name__}")
     missing = sorted(set(expected) - set(arrays))
     unexpected = sorted(set(arrays) - set(expected))
-    shapes = [f"{k}: {tuple(np.shape(arrays[k]))} given, {tuple(expected[k].shape)} expected"
-              for k in sorted(set(expected) & set(arrays))
-              if tuple(np.shape(arrays[k])) != tuple(expected[k].shape)]
+    shapes = [
+        f"{k}: {tuple(np.shape(arrays[k]))} given, {tuple(expected[k].shape)} expected"
+        for k in sorted(set(expected) & set(arrays))
+        if tuple(np.shape(arrays[k])) != tuple(expected[k].shape)
+    ]
 
     def listed(names):
         return ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
@@ -109,17 +138,29 @@ def check_arrays(expected: dict, arrays, what: str) -> None:
     if shapes:
         problems.append(f"wrong shape: {'; '.join(shapes[:8])}" + ("; ..." if len(shapes) > 8 else ""))
     if problems:
-        raise ValueError(f"these weights do not fit {what}: " + " | ".join(problems)
-                         + ". Build the model with the configuration the weights were saved from "
-                           "(aigc_course.weightfile.read(path)[1]['config']).")
+        raise ValueError(
+            f"these weights do not fit {what}: "
+            + " | ".join(problems)
+            + ". Build the model with the configuration the weights were saved from "
+            "(aigc_course.weightfile.read(path)[1]['config'])."
+        )
     for k in sorted(arrays):
         a = np.asarray(arrays[k])
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             raise ValueError(f"these weights do not fit {what}: {k} holds non-finite values")
 
 
-def write(path, arrays: dict, *, model=None, key: str | None = None, config: dict | None = None,
-          dtype: str = "float32", metadata: dict | None = None, kind: str = "weights") -> Path:
+def write(
+    path,
+    arrays: dict,
+    *,
+    model=None,
+    key: str | None = None,
+    config: dict | None = None,
+    dtype: str = "float32",
+    metadata: dict | None = None,
+    kind: str = "weights",
+) -> Path:
     """Write canonical ``arrays`` to the safetensors file ``path``, atomically, with a record.
 
     ``model`` (either framework) gives the class, key and configuration; without it
@@ -133,16 +174,30 @@ def write(path, arrays: dict, *, model=None, key: str | None = None, config: dic
         raise ValueError(f"key: expected one of {sorted(KEYS.values())}, got {key!r}")
     cls = next(c for c, k in KEYS.items() if k == key)
     arrays = cast(arrays, dtype)
-    header = {"format": FORMAT, "version": VERSION, "layout": LAYOUT, "model": cls, "key": key,
-              "config": json.dumps(checkpoint.clean_config(config), sort_keys=True),
-              "dtype": dtype, "extra": json_text(metadata or {})}
-    return checkpoint.write(path, lambda tmp: safetensors.numpy.save_file(arrays, str(tmp), metadata=header),
-                            model=cls, framework="neutral", config=config, kind=kind,
-                            extra={"format": FORMAT, "dtype": dtype})
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "layout": LAYOUT,
+        "model": cls,
+        "key": key,
+        "config": json.dumps(checkpoint.clean_config(config), sort_keys=True),
+        "dtype": dtype,
+        "extra": json_text(metadata or {}),
+    }
+    return checkpoint.write(
+        path,
+        lambda tmp: safetensors.numpy.save_file(arrays, str(tmp), metadata=header),
+        model=cls,
+        framework="neutral",
+        config=config,
+        kind=kind,
+        extra={"format": FORMAT, "dtype": dtype},
+    )
 
 
 def json_text(obj) -> str:
     """JSON text of ``obj``; NumPy scalars and arrays become plain numbers and lists."""
+
     def default(o):
         if isinstance(o, np.generic):
             return o.item()
@@ -151,6 +206,7 @@ def json_text(obj) -> str:
         if isinstance(o, (tuple, set, frozenset)):
             return list(o)
         return str(o)
+
     return json.dumps(obj, sort_keys=True, default=default)
 
 
@@ -171,11 +227,15 @@ def read_metadata(path) -> dict:
 
 def _parse_metadata(meta: dict, path) -> dict:
     if meta.get("format") != FORMAT:
-        raise checkpoint.CheckpointError(f"{path} is not an aigc_course weight file (its header "
-                                         f"says format={meta.get('format')!r}, expected {FORMAT!r})")
+        raise checkpoint.CheckpointError(
+            f"{path} is not an aigc_course weight file (its header "
+            f"says format={meta.get('format')!r}, expected {FORMAT!r})"
+        )
     if meta.get("version") != VERSION:
-        raise checkpoint.CheckpointError(f"{path}: weight-file version {meta.get('version')!r}; this "
-                                         f"version of aigc_course reads version {VERSION}")
+        raise checkpoint.CheckpointError(
+            f"{path}: weight-file version {meta.get('version')!r}; this "
+            f"version of aigc_course reads version {VERSION}"
+        )
     try:
         meta["config"] = json.loads(meta.get("config", "{}"))
         meta["extra"] = json.loads(meta.get("extra", "{}"))
@@ -217,11 +277,13 @@ def check_model(meta: dict, model, path="the weight file") -> None:
     if meta.get("model") != cls:
         raise checkpoint.CheckpointError(
             f"{path} holds a {meta.get('model')}, not a {cls}: build "
-            f"{meta.get('model')}(**config) with its configuration {meta.get('config')}")
+            f"{meta.get('model')}(**config) with its configuration {meta.get('config')}"
+        )
     diffs = checkpoint.config_differences(meta.get("config", {}), model_config(model))
     if diffs:
         raise checkpoint.CheckpointError(
-            f"{path} was saved from a {cls} with other hyperparameters: " + "; ".join(diffs))
+            f"{path} was saved from a {cls} with other hyperparameters: " + "; ".join(diffs)
+        )
 
 
 def build(meta: dict, framework: str = "torch", **overrides):
@@ -233,9 +295,11 @@ def build(meta: dict, framework: str = "torch", **overrides):
         raise ValueError(f"framework: expected 'torch' or 'keras', got {framework!r}")
     arch = sorted(k for k in overrides if k not in checkpoint.TRAINING_KEYS)
     if arch:
-        raise ValueError(f"{', '.join(arch)}: these set the architecture, which the weights fix; "
-                         f"only training settings ({', '.join(sorted(checkpoint.TRAINING_KEYS))}) "
-                         "may be overridden")
+        raise ValueError(
+            f"{', '.join(arch)}: these set the architecture, which the weights fix; "
+            f"only training settings ({', '.join(sorted(checkpoint.TRAINING_KEYS))}) "
+            "may be overridden"
+        )
     if framework == "torch":
         from .torch import MODELS
     else:

@@ -6,6 +6,7 @@ Run through ``benchmarks/run.py``, which starts one process per framework/backen
     python benchmarks/bench.py --framework torch --out results.json
     KERAS_BACKEND=torch python benchmarks/bench.py --framework keras --out r.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ import numpy as np
 
 IMAGE_MODELS = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn", "ddpm"}
 # Models whose sampler runs the network many times per image: time fewer images.
-SLOW_SAMPLERS = {"pixelcnn": 16, "ddpm": 16}   # 784 passes per image; 1,000 denoising steps
+SLOW_SAMPLERS = {"pixelcnn": 16, "ddpm": 16}  # 784 passes per image; 1,000 denoising steps
 TEXT_MODELS = {"char_rnn", "gpt"}
 VOCAB, BLOCK = 65, 128  # tiny-shakespeare's character vocabulary, nanoGPT's block size
 
@@ -63,6 +64,7 @@ def bench(framework: str, keys, batch_size: int, steps: int, sample_n: int):
         import torch
 
         from aigc_course.torch import MODELS, get_device
+
         device = str(get_device())
         name = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
         fw = f"pytorch {torch.__version__}"
@@ -71,6 +73,7 @@ def bench(framework: str, keys, batch_size: int, steps: int, sample_n: int):
         import keras
 
         from aigc_course.keras import MODELS
+
         device = keras.backend.backend()
         name = cpu_name()
         fw = f"keras {keras.__version__} ({keras.backend.backend()})"
@@ -81,18 +84,30 @@ def bench(framework: str, keys, batch_size: int, steps: int, sample_n: int):
             continue
         model = build(MODELS, key)
         data = make_data(key, batch_size * steps, rng)
-        model.fit(*[d[:batch_size * 2] for d in data], epochs=1, batch_size=batch_size, **kw)  # warm-up
+        model.fit(*[d[: batch_size * 2] for d in data], epochs=1, batch_size=batch_size, **kw)  # warm-up
         t = time.perf_counter()
         model.fit(*data, epochs=1, batch_size=batch_size, **kw)
         steps_per_s = steps / (time.perf_counter() - t)
         n = max(1, sample_n // SLOW_SAMPLERS.get(key, 1))
         throughput, unit = time_sampling(model, key, n)
-        rows.append(dict(framework=fw, device=device, hardware=name, model=key,
-                         params=int(model.count_params()), batch_size=batch_size,
-                         steps_per_s=round(steps_per_s, 2),
-                         sampling=round(throughput, 1), sampling_unit=unit))
-        print(f"{fw:32s} {key:10s} {rows[-1]['params']:>10,d} params "
-              f"{steps_per_s:8.2f} steps/s  {throughput:10.1f} {unit}", flush=True)
+        rows.append(
+            dict(
+                framework=fw,
+                device=device,
+                hardware=name,
+                model=key,
+                params=int(model.count_params()),
+                batch_size=batch_size,
+                steps_per_s=round(steps_per_s, 2),
+                sampling=round(throughput, 1),
+                sampling_unit=unit,
+            )
+        )
+        print(
+            f"{fw:32s} {key:10s} {rows[-1]['params']:>10,d} params "
+            f"{steps_per_s:8.2f} steps/s  {throughput:10.1f} {unit}",
+            flush=True,
+        )
     return rows
 
 

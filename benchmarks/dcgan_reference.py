@@ -15,6 +15,7 @@ size, in the same Python environment, one after the other on the same machine:
 
 Prints both rates and their ratio and writes them to ``benchmarks/results/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,11 @@ def write_mnist_raw(folder: Path) -> int:
     for split, prefix in (("train", "train"), ("test", "t10k")):
         x, y = load_mnist(split)
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            (0x803).to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in x.shape) + x.tobytes())
+            (0x803).to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in x.shape) + x.tobytes()
+        )
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            (0x801).to_bytes(4, "big") + len(y).to_bytes(4, "big") + y.astype("uint8").tobytes())
+            (0x801).to_bytes(4, "big") + len(y).to_bytes(4, "big") + y.astype("uint8").tobytes()
+        )
     x, _ = load_mnist("train")
     np.save(folder / "train.npy", x)
     return len(x)
@@ -55,9 +58,27 @@ def write_mnist_raw(folder: Path) -> int:
 
 def reference_rate(python, main_py, root, batch_size, iters, workers, warmup=5):
     """Iterations/s of the reference loop, from the arrival times of its log lines."""
-    cmd = [python, "-u", str(main_py), "--dataset", "mnist", "--dataroot", str(root),
-           "--imageSize", "64", "--batchSize", str(batch_size), "--niter", "1",
-           "--workers", str(workers), "--outf", str(root / "out"), "--manualSeed", "0"]
+    cmd = [
+        python,
+        "-u",
+        str(main_py),
+        "--dataset",
+        "mnist",
+        "--dataroot",
+        str(root),
+        "--imageSize",
+        "64",
+        "--batchSize",
+        str(batch_size),
+        "--niter",
+        "1",
+        "--workers",
+        str(workers),
+        "--outf",
+        str(root / "out"),
+        "--manualSeed",
+        "0",
+    ]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stamps = []
     try:
@@ -118,7 +139,12 @@ print(json.dumps({"rate": rate, "params": model.count_params(), "torch": torch._
 
 
 def our_rate(python, batch_size, iters, data):
-    code = OURS.replace("ROOT", repr(str(ROOT))).replace("DATA", repr(str(data))).replace("BATCH", str(batch_size)).replace("ITERS", str(iters))
+    code = (
+        OURS.replace("ROOT", repr(str(ROOT)))
+        .replace("DATA", repr(str(data)))
+        .replace("BATCH", str(batch_size))
+        .replace("ITERS", str(iters))
+    )
     proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"our side failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -144,13 +170,22 @@ def main():
             ours_runs.append(our_rate(a.python, a.batch_size, a.iters, Path(tmp) / "train.npy"))
     ref = float(np.median(refs))
     ours = dict(ours_runs[0], rate=float(np.median([o["rate"] for o in ours_runs])))
-    result = {"batch_size": a.batch_size, "iterations_timed": a.iters, "train_images": n_train,
-              "rounds": a.rounds, "reference_runs": [round(r, 3) for r in refs],
-              "ours_runs": [round(o["rate"], 3) for o in ours_runs],
-              "reference_it_per_s": round(ref, 3), "ours_it_per_s": round(ours["rate"], 3),
-              "ratio_ours_over_reference": round(ours["rate"] / ref, 3), "params": ours["params"],
-              "torch": ours["torch"], "threads": ours["threads"], "cpu_count": os.cpu_count(),
-              "reference_workers": a.workers}
+    result = {
+        "batch_size": a.batch_size,
+        "iterations_timed": a.iters,
+        "train_images": n_train,
+        "rounds": a.rounds,
+        "reference_runs": [round(r, 3) for r in refs],
+        "ours_runs": [round(o["rate"], 3) for o in ours_runs],
+        "reference_it_per_s": round(ref, 3),
+        "ours_it_per_s": round(ours["rate"], 3),
+        "ratio_ours_over_reference": round(ours["rate"] / ref, 3),
+        "params": ours["params"],
+        "torch": ours["torch"],
+        "threads": ours["threads"],
+        "cpu_count": os.cpu_count(),
+        "reference_workers": a.workers,
+    }
     print(json.dumps(result, indent=1))
     out = Path(a.out) if a.out else HERE / "results" / "dcgan_reference_cpu.json"
     out.parent.mkdir(parents=True, exist_ok=True)

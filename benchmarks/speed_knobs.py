@@ -12,6 +12,7 @@ bfloat16 (AVX-512-BF16 or AMX), without which bf16 autocast only adds conversion
 
 Writes ``benchmarks/results/speed_knobs-<cpu>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,9 @@ def make(variant: str, batch_size: int):
     if "fused" in variant:
         for name, opt in model.optimizers.items():
             params = [p for g in opt.param_groups for p in g["params"]]
-            model.optimizers[name] = torch.optim.Adam(params, lr=model.lr, betas=opt.defaults["betas"], fused=True)
+            model.optimizers[name] = torch.optim.Adam(
+                params, lr=model.lr, betas=opt.defaults["betas"], fused=True
+            )
     if "channels_last" in variant:
         model = model.to(memory_format=torch.channels_last)
     if variant == "compile":
@@ -97,14 +100,23 @@ def main(argv=None) -> int:
     base = statistics.median(rates["default"])
     flags = cpu_flags()
     result = {
-        "model": "zoo DCGAN (MNIST 28x28, channels 64)", "batch_size": args.batch_size,
-        "steps_per_round": args.steps, "rounds": args.rounds, "hardware": cpu_name(),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "model": "zoo DCGAN (MNIST 28x28, channels 64)",
+        "batch_size": args.batch_size,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "hardware": cpu_name(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
-        "variants": {v: {"steps_per_s": round(statistics.median(r), 3),
-                         "speedup": round(statistics.median(r) / base, 3),
-                         "rounds": [round(t, 3) for t in r], "warmup_s": compile_s[v]}
-                     for v, r in rates.items()},
+        "variants": {
+            v: {
+                "steps_per_s": round(statistics.median(r), 3),
+                "speedup": round(statistics.median(r) / base, 3),
+                "rounds": [round(t, 3) for t in r],
+                "warmup_s": compile_s[v],
+            }
+            for v, r in rates.items()
+        },
     }
     print(json.dumps(result, indent=1))
     name = re.sub(r"[^A-Za-z0-9]+", "_", cpu_name()).strip("_")[:40]

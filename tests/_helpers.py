@@ -1,4 +1,5 @@
 """Shared test helpers (hand counts and NumPy references)."""
+
 import numpy as np
 
 
@@ -12,8 +13,16 @@ def mlp_gan_params(latent_dim=100):
     Generator: latent -> 128 -> 256 -> 512 -> 1024 -> 784, batch norm (scale and
     shift) after every hidden layer but the first. Discriminator: 784 -> 512 -> 256 -> 1.
     """
-    g = (dense(latent_dim, 128) + dense(128, 256) + 2 * 256 + dense(256, 512) + 2 * 512
-         + dense(512, 1024) + 2 * 1024 + dense(1024, 784))
+    g = (
+        dense(latent_dim, 128)
+        + dense(128, 256)
+        + 2 * 256
+        + dense(256, 512)
+        + 2 * 512
+        + dense(512, 1024)
+        + 2 * 1024
+        + dense(1024, 784)
+    )
     d = dense(784, 512) + dense(512, 256) + dense(256, 1)
     return g + d
 
@@ -48,19 +57,31 @@ def conv(n_in, n_out, k=4, bias=True):
 
 def dcgan_generator_params(latent_dim=100, c=64):
     # Dense (no bias) -> BN(7*7*2c) -> ConvT 2c->c (no bias) -> BN(c) -> ConvT c->1
-    return (latent_dim * 7 * 7 * 2 * c + 2 * 7 * 7 * 2 * c
-            + conv(2 * c, c, bias=False) + 2 * c + conv(c, 1))
+    return latent_dim * 7 * 7 * 2 * c + 2 * 7 * 7 * 2 * c + conv(2 * c, c, bias=False) + 2 * c + conv(c, 1)
 
 
 def dcgan_discriminator_params(c=64, batch_norm=True):
     # Conv 1->c -> Conv c->2c (bias only without BN) -> [BN(2c)] -> Dense 7*7*2c -> 1
-    return (conv(1, c) + conv(c, 2 * c, bias=not batch_norm) + (2 * 2 * c if batch_norm else 0)
-            + dense(7 * 7 * 2 * c, 1))
+    return (
+        conv(1, c)
+        + conv(c, 2 * c, bias=not batch_norm)
+        + (2 * 2 * c if batch_norm else 0)
+        + dense(7 * 7 * 2 * c, 1)
+    )
 
 
 def cgan_params(latent_dim=100, num_classes=10, embed_dim=10):
-    g = (num_classes * embed_dim + dense(latent_dim + embed_dim, 128) + dense(128, 256) + 2 * 256
-         + dense(256, 512) + 2 * 512 + dense(512, 1024) + 2 * 1024 + dense(1024, 784))
+    g = (
+        num_classes * embed_dim
+        + dense(latent_dim + embed_dim, 128)
+        + dense(128, 256)
+        + 2 * 256
+        + dense(256, 512)
+        + 2 * 512
+        + dense(512, 1024)
+        + 2 * 1024
+        + dense(1024, 784)
+    )
     d = num_classes * embed_dim + dense(784 + embed_dim, 512) + dense(512, 256) + dense(256, 1)
     return g + d
 

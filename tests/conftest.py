@@ -14,5 +14,5 @@ def digits():
     x = np.zeros((64, 28, 28), np.uint8)
     for i in range(64):
         r, c = rng.integers(4, 16, size=2)
-        x[i, r:r + 8, c:c + 8] = 255
+        x[i, r : r + 8, c : c + 8] = 255
     return x

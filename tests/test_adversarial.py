@@ -1,5 +1,6 @@
 """Input gradients against finite differences and the evaluator; FGSM, PGD and their constraints;
 adversarial training raising robustness on a separable toy task; saliency and deletion; errors."""
+
 import numpy as np
 import pytest
 
@@ -28,8 +29,7 @@ def test_input_gradient_matches_finite_differences(of):
     x, y = _images(3), np.array([1, 4, 7])
     g = A.input_gradient(params, x, y, of=of)
     assert g.shape == (3, 28, 28)
-    f = (lambda z: _ce(params, z, y)) if of == "loss" else \
-        (lambda z: A.logits(params, z)[np.arange(3), y])
+    f = (lambda z: _ce(params, z, y)) if of == "loss" else (lambda z: A.logits(params, z)[np.arange(3), y])
     rng = np.random.default_rng(1)
     h = 1e-6
     for _ in range(5):
@@ -61,8 +61,9 @@ def test_fgsm_and_pgd_stay_in_the_ball_and_raise_the_loss():
     actual = _ce(params, A.fgsm(params, x, y, eps), y) - _ce(params, x, y)
     assert np.allclose(actual, predicted, rtol=0.05)
     # PGD without a random start and one step of size eps is FGSM
-    assert np.allclose(A.pgd(params, x, y, 0.05, steps=1, step_size=0.05, random_start=False),
-                       A.fgsm(params, x, y, 0.05))
+    assert np.allclose(
+        A.pgd(params, x, y, 0.05, steps=1, step_size=0.05, random_start=False), A.fgsm(params, x, y, 0.05)
+    )
     assert np.array_equal(A.fgsm(params, x, y, 0.0), x)
 
 

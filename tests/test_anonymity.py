@@ -23,8 +23,11 @@ def test_synthetic_people(people):
 
 
 def test_class_sizes_k_and_l_against_brute_force():
-    t = {"a": np.array([1, 1, 2, 2, 2, 3]), "b": np.array(["x", "x", "y", "y", "z", "z"]),
-         "s": np.array([0, 1, 0, 0, 1, 1])}
+    t = {
+        "a": np.array([1, 1, 2, 2, 2, 3]),
+        "b": np.array(["x", "x", "y", "y", "z", "z"]),
+        "s": np.array([0, 1, 0, 0, 1, 1]),
+    }
     assert N.class_sizes(t, ["a", "b"]).tolist() == [2, 2, 2, 2, 1, 1]
     assert N.class_sizes(t, "a").tolist() == [2, 2, 3, 3, 3, 1]
     assert N.k_anonymity(t, ["a", "b"]) == 1 and N.k_anonymity(t, ["b"]) == 2
@@ -51,15 +54,17 @@ def test_linkage_attack(people):
     assert np.all(r["learned"][known] == people["diagnosis"][:300][known])
     assert np.array_equal(r["matches"], N.class_sizes(released, q)[:300])
     # generalising to decade of birth and 3-digit ZIP makes a k-anonymous release
-    gen = dict(released, zip=people["zip"] // 100,
-               birth=people["birth"].astype("datetime64[Y]").astype(int) // 10)
+    gen = dict(
+        released, zip=people["zip"] // 100, birth=people["birth"].astype("datetime64[Y]").astype(int) // 10
+    )
     gaux = dict(aux, zip=aux["zip"] // 100, birth=aux["birth"].astype("datetime64[Y]").astype(int) // 10)
     assert N.k_anonymity(gen, q) >= 5
     g = N.linkage_attack(gen, gaux, q, "diagnosis")
     assert not g["singled_out"].any() and np.all(g["matches"] >= 5)
     # an auxiliary record absent from the release matches nothing
-    none = N.linkage_attack(released, {"zip": np.array([0]), "birth": people["birth"][:1],
-                                       "sex": np.array(["F"])}, q, "diagnosis")
+    none = N.linkage_attack(
+        released, {"zip": np.array([0]), "birth": people["birth"][:1], "sex": np.array(["F"])}, q, "diagnosis"
+    )
     assert none["matches"].tolist() == [0] and none["learned"][0] is None
 
 

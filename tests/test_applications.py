@@ -1,23 +1,27 @@
 """Level playability against hand-made cases and a brute-force search; the ad-test simulation
 (equal split, Thompson sampling concentrating on the best variant); exercises built from
 their answers and graded by substitution; errors."""
+
 import numpy as np
 import pytest
 
 from aigc_course import applications as P
 
 
-@pytest.mark.parametrize("heights, ok", [
-    ([2, 2, 2, 2], True),
-    ([2, 0, 0, 0, 2], True),           # a gap of 3: jump length 4
-    ([2, 0, 0, 0, 0, 2], False),       # a gap of 4
-    ([2, 5, 2], True),                 # up 3
-    ([2, 6, 2], False),                # up 4
-    ([6, 2, 2], True),                 # dropping is free
-    ([2, 2, 6, 2, 2], False),          # a wall blocks every jump over it
-    ([0, 2, 2], False),                # starts in a pit
-    ([2, 0, 5, 0, 0, 2], True),        # up across a gap, then a long jump down
-])
+@pytest.mark.parametrize(
+    "heights, ok",
+    [
+        ([2, 2, 2, 2], True),
+        ([2, 0, 0, 0, 2], True),  # a gap of 3: jump length 4
+        ([2, 0, 0, 0, 0, 2], False),  # a gap of 4
+        ([2, 5, 2], True),  # up 3
+        ([2, 6, 2], False),  # up 4
+        ([6, 2, 2], True),  # dropping is free
+        ([2, 2, 6, 2, 2], False),  # a wall blocks every jump over it
+        ([0, 2, 2], False),  # starts in a pit
+        ([2, 0, 5, 0, 0, 2], True),  # up across a gap, then a long jump down
+    ],
+)
 def test_level_playable_cases(heights, ok):
     assert P.level_playable(np.array(heights)) is ok
 
@@ -30,7 +34,7 @@ def _brute(h, up, far):
         for c in np.flatnonzero(reach):
             for d in range(1, far + 1):
                 n = c + d
-                if n >= len(h) or (d > 1 and h[c + 1:n].max() > h[c] + up):
+                if n >= len(h) or (d > 1 and h[c + 1 : n].max() > h[c] + up):
                     break
                 if 0 < h[n] <= h[c] + up:
                     reach[n] = True
@@ -71,7 +75,7 @@ def test_exercises_and_grading():
         assert P.check_roots((a, b, c), f"x = {r2} or x = {r1}")
         assert not P.check_roots((a, b, c), f"x = {r1 + r2 + 20}")
         if r1 != r2:
-            assert not P.check_roots((a, b, c), f"x = {r1}")            # one root missing
+            assert not P.check_roots((a, b, c), f"x = {r1}")  # one root missing
     assert P.parse_numbers("x = 3 or x = −1/2, 0.25") == [3, P.Fraction(-1, 2), P.Fraction(1, 4)]
     assert P.check_roots((2, -1, -1), "x = 1, x = -0.5") and P.check_roots((2, -1, -1), "-1/2 and 1")
     assert P.check_roots((1, -4, 4), "2") and not P.check_roots((1, -4, 4), "2, 3")

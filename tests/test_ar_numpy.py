@@ -3,6 +3,7 @@
 NumPy references are compared with naive loops, with finite differences and (where
 PyTorch is installed) with the PyTorch layers of aigc_course.torch.autoregressive.
 """
+
 import math
 from collections import Counter
 
@@ -15,8 +16,8 @@ from aigc_course import text
 
 # ----- n-gram models ------------------------------------------------------------------------
 def naive_ngram_prob(ids, n, V, alpha, context, nxt):
-    grams = Counter(tuple(ids[i:i + n]) for i in range(len(ids) - n + 1))
-    ctx = Counter(tuple(ids[i:i + n - 1]) for i in range(len(ids) - n + 1))
+    grams = Counter(tuple(ids[i : i + n]) for i in range(len(ids) - n + 1))
+    ctx = Counter(tuple(ids[i : i + n - 1]) for i in range(len(ids) - n + 1))
     return (grams[tuple(context) + (nxt,)] + alpha) / (ctx[tuple(context)] + alpha * V)
 
 
@@ -27,7 +28,7 @@ def test_ngram_probs_match_naive_counts_and_sum_to_one(n):
     ids = rng.integers(0, V, 300)
     lm = ar.NGramLM(n, V, alpha=0.5).fit(ids)
     contexts = rng.integers(0, V, (7, n - 1))
-    contexts[0] = ids[:n - 1]
+    contexts[0] = ids[: n - 1]
     p = lm.probs(contexts)
     assert p.shape == (7, V)
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
@@ -39,9 +40,9 @@ def test_ngram_probs_match_naive_counts_and_sum_to_one(n):
 def naive_interpolated_prob(ids, n, V, alpha, context, nxt):
     p = 1.0 / V
     for k in range(1, n + 1):
-        ctx = tuple(context[len(context) - (k - 1):]) if k > 1 else ()
-        grams = Counter(tuple(ids[i:i + k]) for i in range(len(ids) - k + 1))
-        ctxs = Counter(tuple(ids[i:i + k - 1]) for i in range(len(ids) - k + 1))
+        ctx = tuple(context[len(context) - (k - 1) :]) if k > 1 else ()
+        grams = Counter(tuple(ids[i : i + k]) for i in range(len(ids) - k + 1))
+        ctxs = Counter(tuple(ids[i : i + k - 1]) for i in range(len(ids) - k + 1))
         p = (grams[ctx + (nxt,)] + alpha * V * p) / (ctxs[ctx] + alpha * V)
     return p
 
@@ -56,16 +57,18 @@ def test_interpolated_ngram_against_naive_recursion():
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
     for b in range(6):
         for v in range(V):
-            assert p[b, v] == pytest.approx(naive_interpolated_prob(list(ids), n, V, 0.3,
-                                                                    list(contexts[b]), v))
+            assert p[b, v] == pytest.approx(
+                naive_interpolated_prob(list(ids), n, V, 0.3, list(contexts[b]), v)
+            )
     held = rng.integers(0, V, 30)
     ctx = np.lib.stride_tricks.sliding_window_view(held, n)
     want = np.log(lm.probs(ctx[:, :-1])[np.arange(len(ctx)), ctx[:, -1]])
     np.testing.assert_allclose(lm.log_probs(held), want)
     # without interpolation the prior is uniform: add-alpha smoothing
     plain = ar.NGramLM(n, V, alpha=0.3).fit(ids)
-    np.testing.assert_allclose(plain.probs(contexts)[0, 1],
-                               naive_ngram_prob(list(ids), n, V, 0.3, contexts[0], 1))
+    np.testing.assert_allclose(
+        plain.probs(contexts)[0, 1], naive_ngram_prob(list(ids), n, V, 0.3, contexts[0], 1)
+    )
 
 
 def test_ngram_log_probs_and_nll():
@@ -110,7 +113,7 @@ def test_token_nll_and_mean_token_nll():
     np.testing.assert_allclose(ar.token_nll(logits, targets), ref)
     np.testing.assert_allclose(ar.token_nll(logits + 1000.0, targets), ref)  # stable
 
-    table = rng.normal(size=(5, 5))                  # a "model": logits depend on the input id
+    table = rng.normal(size=(5, 5))  # a "model": logits depend on the input id
     windows = rng.integers(0, 5, (7, 4))
     got = ar.mean_token_nll(lambda ids: table[ids], windows, batch_size=3)
     want = ar.token_nll(table[windows[:, :-1]], windows[:, 1:]).mean()
@@ -146,7 +149,7 @@ def test_lstm_step_against_torch():
     x = torch.randn(2, 4, D, dtype=torch.float64)
     with torch.no_grad():
         ref, (h_ref, c_ref) = lstm(x)
-    w = lstm.weight_ih_l0.detach().numpy().T       # (D, 4H), torch's gate order i, f, g, o
+    w = lstm.weight_ih_l0.detach().numpy().T  # (D, 4H), torch's gate order i, f, g, o
     u = lstm.weight_hh_l0.detach().numpy().T
     b = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().numpy()
     h, c = np.zeros((2, H)), np.zeros((2, H))
@@ -172,8 +175,11 @@ def test_attention_against_loops_and_mask():
     _, w_unscaled = ar.scaled_dot_product_attention(q, k, v, scale=False)
     s = q @ k.T
     np.testing.assert_allclose(w_unscaled, np.exp(s) / np.exp(s).sum(1, keepdims=True))
-    assert ar.causal_attention_mask(3).tolist() == [[True, False, False], [True, True, False],
-                                                    [True, True, True]]
+    assert ar.causal_attention_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
 
 
 def test_multi_head_equals_heads_one_by_one_and_is_causal():
@@ -185,14 +191,21 @@ def test_multi_head_equals_heads_one_by_one_and_is_causal():
     y = ar.multi_head_attention(x, w_qkv, b_qkv, w_p, b_p, nh)
     q, k, v = np.split(x @ w_qkv + b_qkv, 3, axis=-1)
     hs = C // nh
-    heads = [ar.scaled_dot_product_attention(q[..., h * hs:(h + 1) * hs], k[..., h * hs:(h + 1) * hs],
-                                             v[..., h * hs:(h + 1) * hs],
-                                             ar.causal_attention_mask(T))[0] for h in range(nh)]
+    heads = [
+        ar.scaled_dot_product_attention(
+            q[..., h * hs : (h + 1) * hs],
+            k[..., h * hs : (h + 1) * hs],
+            v[..., h * hs : (h + 1) * hs],
+            ar.causal_attention_mask(T),
+        )[0]
+        for h in range(nh)
+    ]
     np.testing.assert_allclose(y, np.concatenate(heads, -1) @ w_p + b_p)
     x2 = x.copy()
     x2[:, 3:] = rng.normal(size=(B, 2, C))
-    np.testing.assert_allclose(ar.multi_head_attention(x2, w_qkv, b_qkv, w_p, b_p, nh)[:, :3],
-                               y[:, :3], atol=1e-12)
+    np.testing.assert_allclose(
+        ar.multi_head_attention(x2, w_qkv, b_qkv, w_p, b_p, nh)[:, :3], y[:, :3], atol=1e-12
+    )
     with pytest.raises(ValueError, match="divide"):
         ar.multi_head_attention(x, w_qkv, b_qkv, w_p, b_p, 3)
 
@@ -200,6 +213,7 @@ def test_multi_head_equals_heads_one_by_one_and_is_causal():
 def test_gelu_and_layer_norm():
     x = np.linspace(-4, 4, 9)
     from scipy.stats import norm
+
     np.testing.assert_allclose(ar.gelu(x), x * norm.cdf(x), atol=1e-12)
     y = ar.layer_norm(np.array([[1.0, 2.0, 3.0]]), np.ones(3), np.zeros(3), eps=0.0)
     np.testing.assert_allclose(y, [[-math.sqrt(1.5), 0.0, math.sqrt(1.5)]])
@@ -208,6 +222,7 @@ def test_gelu_and_layer_norm():
 def _torch_block_from(params, n_head, T):
     torch = pytest.importorskip("torch")
     from aigc_course.torch.autoregressive import Block
+
     C = params["ln_1"][0].shape[0]
     blk = Block(C, n_head, block_size=T).double()
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a))  # noqa: E731
@@ -234,8 +249,7 @@ def test_transformer_block_against_torch_block():
     C, nh, T = 16, 4, 6
     params = ar.init_block(C, rng, std=0.3)
     params["ln_1"] = (1 + 0.1 * rng.normal(size=C), 0.1 * rng.normal(size=C))
-    params["attn"] = tuple(a + 0.1 * rng.normal(size=a.shape) if a.ndim == 1 else a
-                           for a in params["attn"])
+    params["attn"] = tuple(a + 0.1 * rng.normal(size=a.shape) if a.ndim == 1 else a for a in params["attn"])
     assert ar.count_block_params(params) == 12 * C * C + 13 * C
     blk, torch = _torch_block_from(params, nh, T)
     assert sum(p.numel() for p in blk.parameters()) == 12 * C * C + 13 * C
@@ -247,7 +261,7 @@ def test_transformer_block_against_torch_block():
 
 # ----- diversity ----------------------------------------------------------------------------
 def test_distinct_overlap_entropy():
-    assert ar.distinct_n(["abab"], 2) == pytest.approx(2 / 3)       # ab, ba, ab
+    assert ar.distinct_n(["abab"], 2) == pytest.approx(2 / 3)  # ab, ba, ab
     assert ar.distinct_n(["abc", "abd"], 2) == pytest.approx(3 / 4)
     assert ar.distinct_n([np.array([1, 1, 1, 1])], 1) == 0.25
     assert ar.ngram_overlap("abcd", "xxabcx", 2) == pytest.approx(2 / 3)
@@ -271,8 +285,9 @@ def test_pixelcnn_mask_hand_case_and_against_torch():
         ar.pixelcnn_mask(4, "A")
     pytest.importorskip("torch")
     from aigc_course.torch.autoregressive import MaskedConv2d
+
     for k in (3, 5, 7):
-        for t in "AB":   # the mask the PyTorch layer holds
+        for t in "AB":  # the mask the PyTorch layer holds
             np.testing.assert_array_equal(ar.pixelcnn_mask(k, t), MaskedConv2d(1, 1, k, t).mask.numpy())
 
 
@@ -284,14 +299,14 @@ def test_masked_conv2d_against_direct_sum():
     xp = np.pad(x[0], 1)
     for i in range(6):
         for j in range(7):
-            assert out[0, i, j] == pytest.approx(np.sum(xp[i:i + 3, j:j + 3] * w * m))
+            assert out[0, i, j] == pytest.approx(np.sum(xp[i : i + 3, j : j + 3] * w * m))
 
 
 def test_receptive_field_is_causal_has_a_blind_spot_and_matches_impulses():
     layers = [(7, "A")] + [(3, "B")] * 3
     field = ar.receptive_field(layers, (16, 16), (8, 8))
     order = np.arange(256).reshape(16, 16)
-    assert not field[order >= order[8, 8]].any()           # nothing at or after the pixel
+    assert not field[order >= order[8, 8]].any()  # nothing at or after the pixel
     # 7x7 'A' reads 3 pixels to the left, each 3x3 'B' one more: columns 2..7 of row 8
     assert field[8, 2:8].all() and not field[8, :2].any()
     assert field[7, 2:12].all() and field[6, 2:13].all() and field[2, 2:15].all()
@@ -310,9 +325,10 @@ def test_receptive_field_is_causal_has_a_blind_spot_and_matches_impulses():
 def test_receptive_field_matches_torch_pixelcnn_gradients():
     torch = pytest.importorskip("torch")
     from aigc_course.torch.autoregressive import PixelCNN
+
     torch.manual_seed(0)
     m = PixelCNN(hidden=4, n_layers=2)
-    with torch.no_grad():          # positive weights and inputs: every ReLU stays open
+    with torch.no_grad():  # positive weights and inputs: every ReLU stays open
         for p in m.parameters():
             p.abs_().add_(0.01)
     x = torch.rand(1, 28, 28, requires_grad=True)

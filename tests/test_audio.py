@@ -2,6 +2,7 @@
 
 References are independent: hand-computed values, naive loops, known frequencies.
 """
+
 import numpy as np
 import pytest
 
@@ -95,7 +96,7 @@ def test_tokenizer_value_errors():
 # ----- sound ------------------------------------------------------------------------------
 def test_midi_to_hz():
     assert audio.midi_to_hz(69) == pytest.approx(440.0)
-    assert audio.midi_to_hz(81) == pytest.approx(880.0)       # an octave doubles
+    assert audio.midi_to_hz(81) == pytest.approx(880.0)  # an octave doubles
     assert audio.midi_to_hz(57) == pytest.approx(220.0)
     assert audio.midi_to_hz(60) == pytest.approx(261.6256, abs=1e-4)  # middle C
     p = np.arange(40, 90)
@@ -121,7 +122,7 @@ def test_synth_envelope_no_clicks_and_bounded():
     assert np.all(np.abs(wave[bounds]) < 1e-6)
     near = np.concatenate([np.arange(b - 3, b + 3) for b in bounds])
     assert np.abs(wave[near]).max() < 0.05 < np.abs(wave).max()
-    assert np.all(wave[4000:6000] == 0)   # the rest
+    assert np.all(wave[4000:6000] == 0)  # the rest
 
 
 def test_dominant_frequency_of_a_pure_sine():
@@ -150,6 +151,7 @@ def test_spectrogram_peak_follows_the_note():
 
 def test_piano_roll_draws_one_bar_per_pitched_note():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -157,7 +159,7 @@ def test_piano_roll_draws_one_bar_per_pitched_note():
     ax = audio.plot_piano_roll(notes, title="t")
     bars = ax.patches
     assert len(bars) == 3
-    assert [b.get_x() for b in bars] == [0.0, 2.0, 4.0]          # in quarter notes
+    assert [b.get_x() for b in bars] == [0.0, 2.0, 4.0]  # in quarter notes
     assert [b.get_width() for b in bars] == [1.0, 2.0, 0.5]
     plt.close(ax.figure)
 
@@ -205,7 +207,7 @@ def test_interval_histogram_and_tv():
     expect = np.zeros(25)
     expect[12 + 2] += 1
     expect[12 - 2] += 1
-    expect[12 + 12] += 1   # +20 clipped to +12
+    expect[12 + 12] += 1  # +20 clipped to +12
     np.testing.assert_allclose(h, expect / 3)
     assert audio.total_variation(h, h) == 0.0
     a, b = np.array([1.0, 0, 0]), np.array([0, 0.5, 0.5])
@@ -221,8 +223,8 @@ def test_copy_rate_against_a_naive_count():
     rng = np.random.default_rng(0)
     random = [(int(p), 4) for p in rng.integers(50, 80, 40)]
     mixed = copied + random
-    grams = [tuple(mixed[i:i + 3]) for i in range(len(mixed) - 2)]
-    ref = [tuple(corpus[0][i:i + 3]) for i in range(len(corpus[0]) - 2)]
+    grams = [tuple(mixed[i : i + 3]) for i in range(len(mixed) - 2)]
+    ref = [tuple(corpus[0][i : i + 3]) for i in range(len(corpus[0]) - 2)]
     assert audio.copy_rate([mixed], corpus, n=3) == pytest.approx(np.mean([g in ref for g in grams]))
     with pytest.raises(ValueError):
         audio.copy_rate([copied[:2]], corpus, n=4)

@@ -27,13 +27,16 @@ def test_channel_axis_accepted_both_layouts():
     assert as_image_batch(x[:, None]).shape == (3, 28, 28)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\)"),
-    (np.zeros((28, 28), np.uint8), r"\(N, 28, 28\)"),
-    (np.zeros((0, 28, 28), np.uint8), "empty"),
-    (np.full((2, 28, 28), 3.0, np.float32), r"\[0, 1\]"),
-    (np.zeros((2, 28, 28), np.int32), "dtype"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\)"),
+        (np.zeros((28, 28), np.uint8), r"\(N, 28, 28\)"),
+        (np.zeros((0, 28, 28), np.uint8), "empty"),
+        (np.full((2, 28, 28), 3.0, np.float32), r"\[0, 1\]"),
+        (np.zeros((2, 28, 28), np.int32), "dtype"),
+    ],
+)
 def test_bad_images_rejected_with_a_clear_message(bad, msg):
     with pytest.raises(ValueError, match=msg):
         as_image_batch(bad)
@@ -66,7 +69,11 @@ def test_check_int_bounds_and_messages():
         (5, {"minimum": 1, "maximum": 4}, r"n: expected an int in \[1, 4\], got 5"),
         (1.5, {"minimum": None}, "n: expected an int, got 1.5"),
         (True, {}, "n: expected a positive int, got True"),
-        (0, {"expected": "a positive int (number of steps)"}, r"n: expected a positive int \(number of steps\)"),
+        (
+            0,
+            {"expected": "a positive int (number of steps)"},
+            r"n: expected a positive int \(number of steps\)",
+        ),
     ]:
         with pytest.raises(ValueError, match=msg):
             check_int(value, "n", **kwargs)
@@ -83,7 +90,7 @@ def test_check_number_expected_replaces_the_description():
 def test_check_vectors_shapes_dtype_and_rows():
     out = check_vectors([[1, 2], [3, 4]], 2)
     assert out.dtype == np.float32 and out.shape == (2, 2)
-    assert check_vectors(np.zeros((3, 5)), dtype=np.float64).dtype == np.float64   # any d
+    assert check_vectors(np.zeros((3, 5)), dtype=np.float64).dtype == np.float64  # any d
     for bad, kwargs, msg in [
         (np.zeros((4, 3)), {"dim": 2}, r"x: expected points shaped \(N, 2\), got shape \(4, 3\)"),
         (np.zeros(4), {}, r"expected points shaped \(N, d\)"),

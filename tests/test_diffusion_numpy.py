@@ -1,4 +1,5 @@
 """The NumPy half of DDPM: schedules, closed forms against brute force / Monte Carlo."""
+
 import math
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_linear_and_cosine_schedules():
     c = cosine_betas(100, s=0.008)
     ab = np.cumprod(1 - c)
     f = lambda u: math.cos((u / 100 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
-    for t in (0, 10, 50, 98):                       # alpha_bar after step t+1 = f(t+1)/f(0)
+    for t in (0, 10, 50, 98):  # alpha_bar after step t+1 = f(t+1)/f(0)
         assert ab[t] == pytest.approx(f(t + 1) / f(0), rel=1e-9)
     assert c.max() <= 0.999 and c.min() > 0
 
@@ -38,8 +39,8 @@ def test_schedule_constants(sched):
     assert np.isclose(sched.alpha_bars[3], np.prod(1 - sched.betas[:4]))
     assert sched.alpha_bars_prev[0] == 1.0 and sched.alpha_bars_prev[5] == sched.alpha_bars[4]
     snr = sched.snr(np.arange(1000))
-    assert np.all(np.diff(snr) < 0)                 # signal-to-noise falls monotonically
-    assert sched.alpha_bars[-1] < 1e-4              # x_T is almost pure noise
+    assert np.all(np.diff(snr) < 0)  # signal-to-noise falls monotonically
+    assert sched.alpha_bars[-1] < 1e-4  # x_T is almost pure noise
 
 
 def test_q_sample_moments_by_monte_carlo(sched):
@@ -58,12 +59,12 @@ def test_q_sample_matches_iterated_one_step_noising():
     rng = np.random.default_rng(1)
     n, t = 100_000, 30
     x = np.full((n, 1), 2.0)
-    for k in range(t + 1):                          # steps 0..t
+    for k in range(t + 1):  # steps 0..t
         x = math.sqrt(s.alphas[k]) * x + math.sqrt(s.betas[k]) * rng.standard_normal((n, 1))
     ref = s.q_sample(np.full((n, 1), 2.0), t, rng.standard_normal((n, 1)))
     assert x.mean() == pytest.approx(ref.mean(), abs=0.02)
     assert x.var() == pytest.approx(ref.var(), abs=0.02)
-    wrong = math.sqrt(s.alphas[t]) * 2.0            # using alpha_t instead of alpha_bar_t
+    wrong = math.sqrt(s.alphas[t]) * 2.0  # using alpha_t instead of alpha_bar_t
     assert abs(x.mean() - wrong) > 0.3
 
 
@@ -73,11 +74,11 @@ def test_posterior_against_gaussian_conditioning(sched, t):
     x0, xt = np.array([[0.7, -1.2]]), np.array([[0.1, 0.4]])
     ab_prev = 1.0 if t == 0 else sched.alpha_bars[t - 1]
     a, b = sched.alphas[t], sched.betas[t]
-    c11 = 1 - ab_prev                               # Var(x_{t-1} | x_0)
-    c12 = math.sqrt(a) * c11                        # Cov(x_{t-1}, x_t | x_0)
-    c22 = a * c11 + b                               # Var(x_t | x_0)
+    c11 = 1 - ab_prev  # Var(x_{t-1} | x_0)
+    c12 = math.sqrt(a) * c11  # Cov(x_{t-1}, x_t | x_0)
+    c22 = a * c11 + b  # Var(x_t | x_0)
     mean_ref = math.sqrt(ab_prev) * x0 + c12 / c22 * (xt - math.sqrt(a * ab_prev) * x0)
-    var_ref = c11 - c12 ** 2 / c22
+    var_ref = c11 - c12**2 / c22
     mean, var = sched.posterior(x0, xt, np.array([t]))
     assert np.allclose(mean, mean_ref, atol=1e-12) and np.allclose(var, var_ref, atol=1e-12)
     assert var.shape == xt.shape
@@ -136,9 +137,9 @@ def test_sampler_with_exact_eps_recovers_the_mixture(sched):
     assert np.allclose(x[~right].mean(0), [-2.0, 0.0], atol=0.03)
     assert np.allclose(x[right].std(0), std, rtol=0.15)
     assert set(snaps) == {999, 500, -1} and np.array_equal(snaps[-1], x)
-    assert snaps[999].std() == pytest.approx(1.0, abs=0.05)     # x_T ~ N(0, I)
+    assert snaps[999].std() == pytest.approx(1.0, abs=0.05)  # x_T ~ N(0, I)
     again = ddpm_sample_numpy(eps_fn, sched, (2000, 2), rng=0)
-    assert np.array_equal(again, x)                              # seeded
+    assert np.array_equal(again, x)  # seeded
 
 
 def test_respaced_sampler(sched):
@@ -151,8 +152,9 @@ def test_respaced_sampler(sched):
     def eps_fn(xt, t):
         seen.append(int(t[0]))
         return gmm_eps_star(xt, t, sched, means, w, 0.1)
+
     x = ddpm_sample_numpy(eps_fn, sched, (1000, 2), rng=1, steps=50)
-    assert seen == list(ts[::-1])                   # the network sees the original steps
+    assert seen == list(ts[::-1])  # the network sees the original steps
     assert np.abs(np.abs(x[:, 0]) - 2.0).mean() < 0.15
 
 
@@ -204,4 +206,4 @@ def test_sampler_without_noise_is_the_deterministic_mean_chain(sched):
         chain = sched.p_mean(chain, t, eps_fn(chain, np.full(500, t)))
     assert np.allclose(x, chain)
     noisy = ddpm_sample_numpy(eps_fn, sched, (500, 2), rng=3)
-    assert x[:, 1].std() < 0.5 * noisy[:, 1].std()                 # the bug shrinks the spread
+    assert x[:, 1].std() < 0.5 * noisy[:, 1].std()  # the bug shrinks the spread

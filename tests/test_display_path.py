@@ -1,4 +1,5 @@
 """Printed paths never show the absolute paths of the machine that ran the notebook."""
+
 from pathlib import Path
 
 from aigc_course.config import display_path

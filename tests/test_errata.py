@@ -8,6 +8,7 @@
   its original; every "Runs in" links with {ref} to a label that exists in a notebook.
 * The generated tables (index and counts) match the entries.
 """
+
 import importlib.util
 import re
 from pathlib import Path
@@ -22,8 +23,10 @@ _spec.loader.exec_module(source_map)
 ERRATA = ROOT / "book" / "errata.md"
 SEEDS = source_map.seeds_dir()
 needs_seeds = pytest.mark.skipif(
-    SEEDS is None, reason="the source articles (../shared/seeds/ beside the repository, or "
-                          "$AIGC_COURSE_SEEDS) are not in this checkout")
+    SEEDS is None,
+    reason="the source articles (../shared/seeds/ beside the repository, or "
+    "$AIGC_COURSE_SEEDS) are not in this checkout",
+)
 
 
 def normalise(text: str) -> str:
@@ -129,7 +132,9 @@ def test_every_ref_on_the_page_exists(text):
 def test_runs_in_points_at_notebook_cells(entries):
     notebook_labels = set()
     for path in (ROOT / "notebooks").glob("*/*.py"):
-        notebook_labels |= set(re.findall(r"^# \(([a-z0-9-]+)\)=\s*$", path.read_text(encoding="utf-8"), re.M))
+        notebook_labels |= set(
+            re.findall(r"^# \(([a-z0-9-]+)\)=\s*$", path.read_text(encoding="utf-8"), re.M)
+        )
     runnable = [e for e in entries if e["link_kind"] == "Runs in"]
     assert len(runnable) >= 35
     for e in runnable:
@@ -141,13 +146,18 @@ def test_runs_in_points_at_notebook_cells(entries):
 
 def test_generated_tables_match_the_entries(text, entries):
     start, end = text.index(source_map.TABLES_BEGIN), text.index(source_map.TABLES_END)
-    assert text[start:end + len(source_map.TABLES_END)] == source_map.render_errata_tables(entries), \
+    assert text[start : end + len(source_map.TABLES_END)] == source_map.render_errata_tables(entries), (
         "the errata tables are stale: run `python tools/source_map.py --fix`"
+    )
 
 
 def test_counts_add_up(text, entries):
-    block = text[text.index(source_map.TABLES_BEGIN):text.index(source_map.TABLES_END)]
-    total = re.search(r"^\| \*\*all\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \|$", block, re.M)
+    block = text[text.index(source_map.TABLES_BEGIN) : text.index(source_map.TABLES_END)]
+    total = re.search(
+        r"^\| \*\*all\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \|$",
+        block,
+        re.M,
+    )
     a = [e for e in entries if e["part"] == "A"]
     b = [e for e in entries if e["part"] == "B"]
     assert total and int(total.group(1)) == len(a) and int(total.group(3)) == len(b)
@@ -159,16 +169,19 @@ def test_counts_add_up(text, entries):
 
 
 def test_citation_table_counts(text):
-    table = text[text.index("| article | reference as given | verdict |"):]
-    table = table[:table.index("\n\n")]
+    table = text[text.index("| article | reference as given | verdict |") :]
+    table = table[: table.index("\n\n")]
     rows = [r for r in table.splitlines()[2:] if r.startswith("|")]
     verdicts = [r.rsplit("|", 2)[1].strip() for r in rows]
     correct = sum(v.startswith("correct") for v in verdicts)
     wrong = sum(v.startswith("wrong") for v in verdicts)
     unverified = sum(v.startswith("could not verify") for v in verdicts)
     assert correct + wrong + unverified == len(rows)
-    summary = re.search(r"Of the (\d+) references, (\d+) are correct, (\d+) are wrong .*? and (\d+) could not be\s+verified",
-                        text, re.S)
+    summary = re.search(
+        r"Of the (\d+) references, (\d+) are correct, (\d+) are wrong .*? and (\d+) could not be\s+verified",
+        text,
+        re.S,
+    )
     assert summary, "the sentence that counts the references is missing"
     assert tuple(map(int, summary.groups())) == (len(rows), correct, wrong, unverified)
 
@@ -176,7 +189,13 @@ def test_citation_table_counts(text):
 def test_references_to_entries_use_their_numbers(entries):
     """{ref}`A12 <errata-x>` anywhere in the book: A12 is the number of the entry labelled errata-x."""
     number = {e["label"]: e["id"] for e in entries}
-    pages = [ROOT / "book" / "errata.md", ROOT / "book" / "faq.md"] + list((ROOT / "notebooks").glob("*/*.py"))
+    pages = [ROOT / "book" / "errata.md", ROOT / "book" / "faq.md"] + list(
+        (ROOT / "notebooks").glob("*/*.py")
+    )
     for page in pages:
-        for shown, label in re.findall(r"\{ref\}`([AB]\d+) <(errata-[a-z0-9-]+)>`", page.read_text(encoding="utf-8")):
-            assert number.get(label) == shown, f"{page.name}: {shown} links to {label}, which is {number.get(label)}"
+        for shown, label in re.findall(
+            r"\{ref\}`([AB]\d+) <(errata-[a-z0-9-]+)>`", page.read_text(encoding="utf-8")
+        ):
+            assert number.get(label) == shown, (
+                f"{page.name}: {shown} links to {label}, which is {number.get(label)}"
+            )

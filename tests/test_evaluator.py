@@ -3,6 +3,7 @@
 Trained here on 2,000 MNIST training images for 5 epochs (about a second), in a
 temporary cache folder; the tests skip if the MNIST files are not available.
 """
+
 import math
 import os
 
@@ -14,7 +15,7 @@ from aigc_course import evaluator as E
 from aigc_course.config import cache_dir
 
 SMALL = dict(train_size=2000, epochs=5)
-TINY = dict(train_size=500, epochs=2)          # for the cache tests: only the bookkeeping matters
+TINY = dict(train_size=500, epochs=2)  # for the cache tests: only the bookkeeping matters
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +77,10 @@ def _check_grads(params, grads, x, y, h, rng):
 
 def test_accuracy_and_outputs(ev, mnist):
     (_, _), (x_test, y_test) = mnist
-    assert ev.test_accuracy >= 0.85                     # 2,000 images, 5 epochs: about 0.89
+    assert ev.test_accuracy >= 0.85  # 2,000 images, 5 epochs: about 0.89
     assert ev.test_accuracy == pytest.approx(ev.accuracy(x_test, y_test))
     feats, probs = ev.features(x_test[:50]), ev.predict_proba(x_test[:50])
-    assert feats.shape == (50, 128) and feats.dtype == np.float64 and feats.min() >= 0   # after ReLU
+    assert feats.shape == (50, 128) and feats.dtype == np.float64 and feats.min() >= 0  # after ReLU
     assert probs.shape == (50, 10)
     np.testing.assert_allclose(probs.sum(1), 1.0)
     np.testing.assert_array_equal(ev.predict(x_test[:50]), probs.argmax(1))
@@ -97,16 +98,16 @@ def test_real_vs_real_is_far_below_real_vs_noise(ev):
     assert noise["classifier_fd"] > 10 * floor["classifier_fd"]
     assert floor["precision"] > 0.6 and noise["precision"] < 0.05
     assert floor["modes_hit"] == 10 and floor["kl_to_uniform"] < 0.05
-    assert floor["classifier_score"] > 6                         # about 7 for this small evaluator
-    assert ev.real_baseline(n=300) == floor                      # memoised, deterministic
+    assert floor["classifier_score"] > 6  # about 7 for this small evaluator
+    assert ev.real_baseline(n=300) == floor  # memoised, deterministic
 
 
 def test_collapsed_samples_are_detected(ev, mnist):
     (_, _), (x_test, y_test) = mnist
-    ones = x_test[y_test == 1][:300]                             # real digits, but only "1"s
+    ones = x_test[y_test == 1][:300]  # real digits, but only "1"s
     out, floor = ev.evaluate(ones), ev.real_baseline(n=300)
-    assert out["modes_hit"] <= 3                                 # 1, plus a few misread
-    assert ev.evaluate(ones, min_share=0)["modes_hit"] >= out["modes_hit"]   # a few misclassified
+    assert out["modes_hit"] <= 3  # 1, plus a few misread
+    assert ev.evaluate(ones, min_share=0)["modes_hit"] >= out["modes_hit"]  # a few misclassified
     assert out["kl_to_uniform"] > 0.8 * math.log(10)
     assert out["recall"] < 0.5 * floor["recall"]
     assert out["classifier_score"] < 2
@@ -124,39 +125,46 @@ def test_cache_roundtrip_and_determinism(mnist, cache, capsys):
     b = E.load_evaluator("mnist", **TINY)
     assert "loaded" in capsys.readouterr().out
     assert b.test_accuracy == a.test_accuracy and b.train_source == a.train_source
-    c = E.load_evaluator("mnist", **TINY, cache=False, verbose=False)   # trained again, same seed
+    c = E.load_evaluator("mnist", **TINY, cache=False, verbose=False)  # trained again, same seed
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
         np.testing.assert_array_equal(a.params[k], c.params[k])
     d = E.load_evaluator("mnist", **TINY, seed=1, cache=False, verbose=False)
     assert not np.array_equal(a.params["w1"], d.params["w1"])
-    assert not list(path.parent.glob("*.part"))                          # no temporary files left
+    assert not list(path.parent.glob("*.part"))  # no temporary files left
 
 
 def test_corrupt_cache_is_reported_and_retrained(mnist, cache, capsys):
     a = E.load_evaluator("mnist", **TINY, verbose=False)
     path = a.path
     raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF                                           # flip one byte
+    raw[len(raw) // 2] ^= 0xFF  # flip one byte
     path.write_bytes(bytes(raw))
     b = E.load_evaluator("mnist", **TINY)
     out = capsys.readouterr().out
     assert "not using the cache file" in out and "corrupt" in out and "trained" in out
     np.testing.assert_array_equal(a.params["w2"], b.params["w2"])
-    E.load_evaluator("mnist", **TINY)                                   # rewritten: loads again
+    E.load_evaluator("mnist", **TINY)  # rewritten: loads again
     assert "loaded" in capsys.readouterr().out
 
-    path.with_name(path.name + ".sha256").unlink()                       # missing sidecar
+    path.with_name(path.name + ".sha256").unlink()  # missing sidecar
     E.load_evaluator("mnist", **TINY)
     assert "sidecar" in capsys.readouterr().out
 
 
 def test_mismatching_cache_is_not_used(mnist, cache, capsys):
     a = E.load_evaluator("mnist", **TINY, verbose=False)
-    meta = {"dataset": "mnist", "version": E.VERSION, "n_train": 500, "epochs": 2, "seed": 7,
-            "train_source": a.train_source, "test_accuracy": 0.5}
+    meta = {
+        "dataset": "mnist",
+        "version": E.VERSION,
+        "n_train": 500,
+        "epochs": 2,
+        "seed": 7,
+        "train_source": a.train_source,
+        "test_accuracy": 0.5,
+    }
     zeros = {k: np.zeros_like(v) for k, v in a.params.items()}
-    assert E._save(a.path, zeros, meta)                                  # valid checksum, wrong seed
+    assert E._save(a.path, zeros, meta)  # valid checksum, wrong seed
     b = E.load_evaluator("mnist", **TINY)
     assert "seed=7" in capsys.readouterr().out
     np.testing.assert_array_equal(a.params["w1"], b.params["w1"])
@@ -167,7 +175,7 @@ def test_unwritable_cache_folder_still_works(mnist, cache, capsys, monkeypatch):
     def refuse(path, content):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(E, "_atomic_write", refuse)              # as in a read-only folder
+    monkeypatch.setattr(E, "_atomic_write", refuse)  # as in a read-only folder
     ev = E.load_evaluator("mnist", train_size=500, epochs=1)
     assert ev.path is None and "could not cache" in capsys.readouterr().out
     assert not list(cache.rglob("*.npz"))

@@ -4,6 +4,7 @@ Most tests build a small book in a temporary folder (config, table of contents,
 bibliography, two notebooks and a page) and export it; the last ones check the
 course's own notebooks under colab/ and the website's Colab launch button.
 """
+
 import importlib.util
 import json
 import sys
@@ -48,7 +49,9 @@ except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 """
-CONCEPTS = HEADER + """
+CONCEPTS = (
+    HEADER
+    + """
 # %% [markdown]
 # # Toy concepts
 #
@@ -56,7 +59,9 @@ CONCEPTS = HEADER + """
 # see {doc}`b_pytorch` and {doc}`the references <../../book/references>`. Code stays
 # code: `{doc}` and ``{cite}`x` ``.
 
-""" + INSTALL + """
+"""
+    + INSTALL
+    + """
 # %% [markdown]
 # (toy-minimax)=
 # ## 1. The minimax game
@@ -103,16 +108,22 @@ x = 1  # {cite}`not_a_role_in_code`
 # SECRET-TWO.
 # :::
 """
-LAB = HEADER + """
+)
+LAB = (
+    HEADER
+    + """
 # %% [markdown]
 # # Toy lab (PyTorch)
 #
 # Back to {ref}`toy-minimax`; {ref}`toy-ex-k` is in {doc}`toy_concepts`.
 
-""" + INSTALL + """
+"""
+    + INSTALL
+    + """
 # %%
 print("lab")
 """
+)
 BIB = r"""
 @inproceedings{goodfellow2014gan,
   author = {Goodfellow, Ian and Pouget-Abadie, Jean and Mirza, Mehdi},
@@ -137,14 +148,17 @@ def book(tmp_path):
     """A small book: a page with one exercise first, then a concept notebook and a lab."""
     (tmp_path / "_config.yml").write_text(
         "repository:\n  url: https://github.com/aigc-course/aigc-course\n  branch: main\n"
-        "bibtex_bibfiles:\n  - book/references.bib\n")
+        "bibtex_bibfiles:\n  - book/references.bib\n"
+    )
     (tmp_path / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n"
         "  - file: notebooks/01_toy/toy_concepts\n    sections:\n"
-        "      - file: notebooks/01_toy/b_pytorch\n  - file: book/references\n")
+        "      - file: notebooks/01_toy/b_pytorch\n  - file: book/references\n"
+    )
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text(
-        "# Intro\n\n```{exercise}\n:label: intro-ex\nA warm-up.\n```\n")
+        "# Intro\n\n```{exercise}\n:label: intro-ex\nA warm-up.\n```\n"
+    )
     (tmp_path / "book" / "references.md").write_text("# References\n\n```{bibliography}\n:all:\n```\n")
     (tmp_path / "book" / "references.bib").write_text(BIB)
     chapter = tmp_path / "notebooks" / "01_toy"
@@ -185,11 +199,15 @@ def test_doc_and_ref_become_links_to_the_website(book):
 def test_a_citation_becomes_author_and_year_linked_to_the_references_page(book):
     c = _converter(book)
     refs = f"{SITE}book/references.html"
-    assert c.inline("{cite}`goodfellow2014gan`") == \
-        f'([Goodfellow et al., 2014]({refs} "Generative Adversarial Nets"))'
+    assert (
+        c.inline("{cite}`goodfellow2014gan`")
+        == f'([Goodfellow et al., 2014]({refs} "Generative Adversarial Nets"))'
+    )
     two = c.inline("{cite}`kingma2013vae,vandenoord2016pixelrnn`")
-    assert two == (f'([Kingma and Welling, 2013]({refs} "Auto-Encoding Variational Bayes"); '
-                   f"[van den Oord, 2016]({refs} \"Pixel Recurrent Neural 'Networks'\"))")
+    assert two == (
+        f'([Kingma and Welling, 2013]({refs} "Auto-Encoding Variational Bayes"); '
+        f"[van den Oord, 2016]({refs} \"Pixel Recurrent Neural 'Networks'\"))"
+    )
     assert c.inline("{cite:t}`kingma2013vae`").startswith("[Kingma and Welling (2013)](")
     with pytest.raises(ex.ExportError, match="no such entry"):
         c.inline("{cite}`nobody2099`")
@@ -215,8 +233,11 @@ def test_blocks_admonitions_targets_and_diagrams(book):
     assert "Code stays\ncode: `{doc}` and ``{cite}`x` ``." in md
     assert ex.raw_myst(md) == []
     assert ex.raw_myst("(a)=\n{doc}`x` `{ref}`\n:::{note}\n```{tip}\n") == [
-        ("a role such as {cite}`...`", "{doc}`"), ("a (label)= target", "(a)="),
-        ("a ::: directive", ":::{"), ("a ``` directive", "```{")]
+        ("a role such as {cite}`...`", "{doc}`"),
+        ("a (label)= target", "(a)="),
+        ("a ::: directive", ":::{"),
+        ("a ``` directive", "```{"),
+    ]
 
 
 def test_student_has_no_solution_and_instructor_has_each_after_its_exercise(book):
@@ -224,9 +245,10 @@ def test_student_has_no_solution_and_instructor_has_each_after_its_exercise(book
     s_md = [c.source for c in student.cells if c.cell_type == "markdown"]
     i_md = [c.source for c in instructor.cells if c.cell_type == "markdown"]
     assert "SECRET" not in "\n".join(s_md) and "Solution" not in "\n".join(s_md)
-    assert s_md[-2:] == ["**Exercise 2**\n\nDerive the optimal discriminator.",
-                         f"**Exercise 3**\n\nVary $k$ (see [the game]({SITE}"
-                         "notebooks/01_toy/toy_concepts.html#toy-minimax))."]
+    assert s_md[-2:] == [
+        "**Exercise 2**\n\nDerive the optimal discriminator.",
+        f"**Exercise 3**\n\nVary $k$ (see [the game]({SITE}notebooks/01_toy/toy_concepts.html#toy-minimax)).",
+    ]
     k = i_md.index("**Exercise 2**\n\nDerive the optimal discriminator.")
     assert i_md[k + 1] == "**Solution to Exercise 2**\n\nSECRET-ONE: $D^* = p / (p + q)$."
     assert i_md[k + 2].startswith("**Exercise 3**")
@@ -240,8 +262,9 @@ def test_code_cells_metadata_and_install_cell_are_the_source_notebooks(book):
         nb = _export(book, audience=audience)
         nbformat.validate(nb)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert [(c.source, c.metadata.get("tags")) for c in code] == \
-            [(c.source, c.metadata.get("tags")) for c in src.cells if c.cell_type == "code"]
+        assert [(c.source, c.metadata.get("tags")) for c in code] == [
+            (c.source, c.metadata.get("tags")) for c in src.cells if c.cell_type == "code"
+        ]
         assert code[0].source.splitlines()[-1].lstrip().startswith("%pip install")
         assert code[1].metadata["tags"] == ["hide-input"] and "{cite}" in code[1].source
         assert all(c.outputs == [] and c.execution_count is None for c in code)
@@ -254,8 +277,10 @@ def test_code_cells_metadata_and_install_cell_are_the_source_notebooks(book):
 def test_export_is_deterministic_and_check_passes_after_write(book):
     written = ex.write(book)
     assert sorted(p.relative_to(book).as_posix() for p in written) == [
-        f"colab/{a}/01_toy/{n}.ipynb" for a in ("instructor", "student")
-        for n in ("b_pytorch", "toy_concepts")]
+        f"colab/{a}/01_toy/{n}.ipynb"
+        for a in ("instructor", "student")
+        for n in ("b_pytorch", "toy_concepts")
+    ]
     before = {p: p.read_bytes() for p in written}
     assert ex.write(book) == []  # nothing to rewrite
     for path in before:
@@ -280,8 +305,9 @@ def test_check_names_missing_stale_and_left_over_notebooks(book):
     ex.write(book)
     orphan = book / "colab" / "instructor" / "01_toy" / "gone.ipynb"
     orphan.write_text(student.read_text())
-    assert ex.problems(book) == [f"colab/instructor/01_toy/gone.ipynb: no source notebook; "
-                                 f"{ex.HOW_TO_FIX} to delete it"]
+    assert ex.problems(book) == [
+        f"colab/instructor/01_toy/gone.ipynb: no source notebook; {ex.HOW_TO_FIX} to delete it"
+    ]
     ex.write(book)
     assert not orphan.exists() and ex.problems(book) == []
 
@@ -290,8 +316,9 @@ def test_check_finds_raw_myst_and_a_solution_in_a_student_notebook(book):
     ex.write(book)
     student = book / "colab" / "student" / "01_toy" / "toy_concepts.ipynb"
     nb = nbformat.read(student, as_version=4)
-    nb.cells.append(nbformat.v4.new_markdown_cell("(a-label)=\nSee {cite}`goodfellow2014gan`.\n"
-                                                  ":::{note}\nraw\n:::"))
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell("(a-label)=\nSee {cite}`goodfellow2014gan`.\n:::{note}\nraw\n:::")
+    )
     nb.cells.append(nbformat.v4.new_markdown_cell("**Solution to Exercise 2**\n\nSECRET-ONE"))
     nbformat.write(nb, student)
     found = ex.problems(book)
@@ -309,17 +336,25 @@ def test_check_finds_raw_myst_and_a_solution_in_a_student_notebook(book):
 def test_an_unknown_construct_is_an_error_not_raw_text(book):
     src = book / "notebooks" / "01_toy" / "b_pytorch.py"
     src.write_text(src.read_text().replace("# Back to", "# {glossary-term}`x` Back to"))
-    assert ex.fix(book) == ["tools/export_notebooks.py: notebooks/01_toy/b_pytorch.py, cell 1: "
-                            "the role {glossary-term} is not known to tools/export_notebooks.py"]
-    assert ex.problems(book) == ["tools/export_notebooks.py: notebooks/01_toy/b_pytorch.py, "
-                                 "cell 1: the role {glossary-term} is not known to tools/export_notebooks.py"]
+    assert ex.fix(book) == [
+        "tools/export_notebooks.py: notebooks/01_toy/b_pytorch.py, cell 1: "
+        "the role {glossary-term} is not known to tools/export_notebooks.py"
+    ]
+    assert ex.problems(book) == [
+        "tools/export_notebooks.py: notebooks/01_toy/b_pytorch.py, "
+        "cell 1: the role {glossary-term} is not known to tools/export_notebooks.py"
+    ]
 
 
 def test_the_course_notebooks_under_colab_are_up_to_date_and_plain_markdown():
     sources = ex.notebook_sources(ROOT)
     assert ex.problems(ROOT) == []
-    raw_before = sum(len(ex.raw_myst(c.source)) for py in sources
-                     for c in ex.jupytext.read(py).cells if c.cell_type == "markdown")
+    raw_before = sum(
+        len(ex.raw_myst(c.source))
+        for py in sources
+        for c in ex.jupytext.read(py).cells
+        if c.cell_type == "markdown"
+    )
     assert raw_before > 100  # the sources are MyST; the check above found none in colab/
     for py in sources:
         expected = py.read_text(encoding="utf-8").count(":::{solution}")
@@ -337,11 +372,24 @@ def test_the_websites_colab_button_opens_the_student_notebook(tmp_path):
     blob = "https://colab.research.google.com/github/o/r/blob/main/"
 
     def context(page):
-        return {"header_buttons": [
-            {"label": "download-buttons", "buttons": [{"text": ".ipynb", "url": f"_sources/{page}.ipynb"}]},
-            {"label": "launch-buttons", "buttons": [
-                {"text": "Binder", "url": f"https://mybinder.org/v2/gh/o/r/main?urlpath=tree/{page}.ipynb"},
-                {"text": "Colab", "url": f"{blob}{page}.ipynb"}]}]}
+        return {
+            "header_buttons": [
+                {
+                    "label": "download-buttons",
+                    "buttons": [{"text": ".ipynb", "url": f"_sources/{page}.ipynb"}],
+                },
+                {
+                    "label": "launch-buttons",
+                    "buttons": [
+                        {
+                            "text": "Binder",
+                            "url": f"https://mybinder.org/v2/gh/o/r/main?urlpath=tree/{page}.ipynb",
+                        },
+                        {"text": "Colab", "url": f"{blob}{page}.ipynb"},
+                    ],
+                },
+            ]
+        }
 
     app = types.SimpleNamespace(srcdir=str(tmp_path))
     ctx = context("notebooks/04_vaes/vae_concepts")

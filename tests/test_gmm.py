@@ -1,4 +1,5 @@
 """The NumPy Gaussian mixture: EM against known parameters, SciPy densities, monotonicity, errors."""
+
 import itertools
 
 import numpy as np
@@ -9,9 +10,7 @@ from aigc_course.gmm import GaussianMixture, gaussian_log_pdf, logsumexp
 
 WEIGHTS = np.array([0.5, 0.3, 0.2])
 MEANS = np.array([[0.0, 0.0], [6.0, 6.0], [-6.0, 5.0]])
-COVS = np.array([[[1.0, 0.0], [0.0, 1.0]],
-                 [[2.0, 0.8], [0.8, 1.0]],
-                 [[0.5, -0.2], [-0.2, 0.4]]])
+COVS = np.array([[[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.8], [0.8, 1.0]], [[0.5, -0.2], [-0.2, 0.4]]])
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +26,9 @@ def data(true_model):
 def match(fitted_means, true_means):
     """The permutation of the fitted components that best matches the true ones."""
     k = len(true_means)
-    return min(itertools.permutations(range(k)),
-               key=lambda p: np.sum((fitted_means[list(p)] - true_means) ** 2))
+    return min(
+        itertools.permutations(range(k)), key=lambda p: np.sum((fitted_means[list(p)] - true_means) ** 2)
+    )
 
 
 def test_recovers_known_parameters(data):
@@ -59,8 +59,9 @@ def test_log_likelihood_never_decreases(covariance, reg_covar):
     # overlapping clusters and too many components: the slow, hard case for EM
     x = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal([1.5, 0], 1, (300, 2))])
     for seed in range(4):
-        history = GaussianMixture(4, covariance=covariance, reg_covar=reg_covar,
-                                  seed=seed).fit(x, max_iter=200, tol=0)
+        history = GaussianMixture(4, covariance=covariance, reg_covar=reg_covar, seed=seed).fit(
+            x, max_iter=200, tol=0
+        )
         assert len(history) == 201
         assert np.diff(history).min() >= -1e-10, np.diff(history).min()
         assert history[-1] > history[0]
@@ -81,8 +82,9 @@ def test_log_prob_matches_scipy_single_component():
     gmm = GaussianMixture.from_params([1.0], mean[None], cov[None])
     x = np.random.default_rng(0).normal(size=(50, 2)) * 3
     np.testing.assert_allclose(gmm.log_prob(x), multivariate_normal(mean, cov).logpdf(x), rtol=1e-10)
-    np.testing.assert_allclose(gaussian_log_pdf(x, mean, cov),
-                               multivariate_normal(mean, cov).logpdf(x), rtol=1e-10)
+    np.testing.assert_allclose(
+        gaussian_log_pdf(x, mean, cov), multivariate_normal(mean, cov).logpdf(x), rtol=1e-10
+    )
 
 
 def test_log_prob_and_responsibilities_match_scipy_mixture(true_model):
@@ -150,23 +152,40 @@ def test_logsumexp():
     assert out[2] == -np.inf
 
 
-@pytest.mark.parametrize("kwargs", [dict(n_components=0), dict(n_components=1.5),
-                                    dict(n_components=True), dict(n_components=2, covariance="tied"),
-                                    dict(n_components=2, reg_covar=-1.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n_components=0),
+        dict(n_components=1.5),
+        dict(n_components=True),
+        dict(n_components=2, covariance="tied"),
+        dict(n_components=2, reg_covar=-1.0),
+    ],
+)
 def test_bad_constructor_arguments(kwargs):
     with pytest.raises(ValueError):
         GaussianMixture(**kwargs)
 
 
-@pytest.mark.parametrize("x", [np.zeros(10), np.zeros((0, 2)), np.array([[0.0, np.nan]] * 5),
-                               np.array([["a", "b"]] * 5), np.zeros((1, 2))])
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.zeros(10),
+        np.zeros((0, 2)),
+        np.array([[0.0, np.nan]] * 5),
+        np.array([["a", "b"]] * 5),
+        np.zeros((1, 2)),
+    ],
+)
 def test_bad_training_data(x):
     with pytest.raises(ValueError):
         GaussianMixture(2).fit(x)
 
 
-@pytest.mark.parametrize("kwargs", [dict(max_iter=0), dict(tol=-1.0), dict(init_means=np.zeros((3, 2))),
-                                    dict(init_means=np.zeros((2, 3)))])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(max_iter=0), dict(tol=-1.0), dict(init_means=np.zeros((3, 2))), dict(init_means=np.zeros((2, 3)))],
+)
 def test_bad_fit_arguments(kwargs, data):
     with pytest.raises(ValueError):
         GaussianMixture(2).fit(data[0], **kwargs)
@@ -185,14 +204,17 @@ def test_use_before_fit_and_wrong_dimension(true_model):
         true_model.sample(0)
 
 
-@pytest.mark.parametrize("args", [
-    ([0.5, 0.6], MEANS[:2], COVS[:2]),                      # weights do not sum to 1
-    ([-0.5, 1.5], MEANS[:2], COVS[:2]),                     # negative weight
-    ([0.5, 0.5], MEANS, COVS[:2]),                          # wrong number of means
-    ([0.5, 0.5], MEANS[:2], COVS[:1]),                      # wrong number of covariances
-    ([1.0], MEANS[:1], np.array([[[1.0, 2.0], [2.0, 1.0]]])),  # not positive definite
-    ([1.0], MEANS[:1], np.array([[[1.0, 0.5], [0.0, 1.0]]])),  # not symmetric
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ([0.5, 0.6], MEANS[:2], COVS[:2]),  # weights do not sum to 1
+        ([-0.5, 1.5], MEANS[:2], COVS[:2]),  # negative weight
+        ([0.5, 0.5], MEANS, COVS[:2]),  # wrong number of means
+        ([0.5, 0.5], MEANS[:2], COVS[:1]),  # wrong number of covariances
+        ([1.0], MEANS[:1], np.array([[[1.0, 2.0], [2.0, 1.0]]])),  # not positive definite
+        ([1.0], MEANS[:1], np.array([[[1.0, 0.5], [0.0, 1.0]]])),  # not symmetric
+    ],
+)
 def test_bad_params(args):
     with pytest.raises(ValueError):
         GaussianMixture.from_params(*args)

@@ -1,4 +1,5 @@
 """check_gpu(): full mode without a GPU switches to fast mode (unless asked for on purpose)."""
+
 import os
 import sys
 import types
@@ -76,14 +77,18 @@ def test_on_colab_the_notice_says_so(fresh, monkeypatch, capsys):
 # has_gpu asks the framework already imported, and imports none itself
 # ---------------------------------------------------------------------------
 def _fake_torch(cuda):
-    return types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: cuda),
-                                 backends=types.SimpleNamespace(
-                                     mps=types.SimpleNamespace(is_available=lambda: False)))
+    return types.SimpleNamespace(
+        cuda=types.SimpleNamespace(is_available=lambda: cuda),
+        backends=types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False)),
+    )
 
 
 def _fake_tf(gpus):
-    return types.SimpleNamespace(config=types.SimpleNamespace(
-        list_physical_devices=lambda kind: ["/physical_device:GPU:0"] * gpus if kind == "GPU" else []))
+    return types.SimpleNamespace(
+        config=types.SimpleNamespace(
+            list_physical_devices=lambda kind: ["/physical_device:GPU:0"] * gpus if kind == "GPU" else []
+        )
+    )
 
 
 def _fake_keras(backend):
@@ -117,8 +122,11 @@ def test_has_gpu_falls_back_to_nvidia_smi(no_frameworks, monkeypatch):
 
     monkeypatch.setattr("shutil.which", lambda name: "nvidia-smi")
     answers = {"rc": 0, "out": "GPU 0: Tesla T4 (UUID: GPU-1)\n"}
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: types.SimpleNamespace(
-        returncode=answers["rc"], stdout=answers["out"]))
+    monkeypatch.setattr(
+        subprocess,
+        "run",
+        lambda *a, **k: types.SimpleNamespace(returncode=answers["rc"], stdout=answers["out"]),
+    )
     assert config.has_gpu() is True
     answers.update(rc=9, out="NVIDIA-SMI has failed")
     assert config.has_gpu() is False

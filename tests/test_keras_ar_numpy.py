@@ -1,4 +1,5 @@
 """The NumPy Transformer block and PixelCNN masks of aigc_course.ar_numpy against Keras's."""
+
 import numpy as np
 import pytest
 
@@ -15,8 +16,7 @@ def test_keras_block_matches_numpy_block():
     C, nh, T = 16, 4, 5
     params = ar.init_block(C, rng, std=0.3)
     params["ln_2"] = (1 + 0.1 * rng.normal(size=C), 0.1 * rng.normal(size=C))
-    params["mlp"] = tuple(a + 0.1 * rng.normal(size=a.shape) if a.ndim == 1 else a
-                          for a in params["mlp"])
+    params["mlp"] = tuple(a + 0.1 * rng.normal(size=a.shape) if a.ndim == 1 else a for a in params["mlp"])
     blk = Block(C, nh)
     x = rng.normal(size=(2, T, C)).astype("float32")
     blk(x)  # build
@@ -54,7 +54,7 @@ def test_keras_masks_and_pixelcnn_field():
             np.testing.assert_array_equal(ar.pixelcnn_mask(k, t), MaskedConv2D(1, k, t).mask[:, :, 0, 0])
     m = PixelCNN(hidden=4, n_layers=1)
     rng = np.random.default_rng(0)
-    for v in m.trainable_weights:           # positive weights: every ReLU stays open
+    for v in m.trainable_weights:  # positive weights: every ReLU stays open
         v.assign(np.abs(rng.normal(size=v.shape)) + 0.01)
     x = np.zeros((785, 28, 28), np.float32)  # image 0 blank, image 1 + p: pixel p switched on
     x[1 + np.arange(784), np.arange(784) // 28, np.arange(784) % 28] = 1.0

@@ -2,6 +2,7 @@
 
 `make test` runs this file twice: KERAS_BACKEND=tensorflow and =torch.
 """
+
 import os
 
 import numpy as np
@@ -61,8 +62,7 @@ def test_losses_against_numpy():
     targets = rng.integers(0, 5, size=(2, 3))
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     ref = -np.take_along_axis(logp, targets[..., None], -1).mean()
-    got = token_cross_entropy(keras.ops.convert_to_tensor(logits),
-                              keras.ops.convert_to_tensor(targets))
+    got = token_cross_entropy(keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(targets))
     assert float(keras.ops.convert_to_numpy(got)) == pytest.approx(ref, rel=1e-5)
     pl = (rng.normal(size=(3, 28, 28)) * 3).astype("float32")
     x = (rng.random((3, 28, 28)) < 0.5).astype("float32")
@@ -73,8 +73,7 @@ def test_losses_against_numpy():
 # ----- text models --------------------------------------------------------------------
 def small_models(V=11):
     set_seed(0)
-    return [CharRNN(V, embed_dim=8, hidden_size=16), GPT(V, block_size=16, n_layer=2, n_head=2,
-                                                          n_embd=16)]
+    return [CharRNN(V, embed_dim=8, hidden_size=16), GPT(V, block_size=16, n_layer=2, n_head=2, n_embd=16)]
 
 
 def test_text_logits_shapes():
@@ -94,7 +93,7 @@ def test_text_models_are_causal(idx):
     changed[:, t] = (changed[:, t] + 3) % 11
     a, b = m.logits(ids), m.logits(changed)
     np.testing.assert_allclose(a[:, :t], b[:, :t], atol=1e-6)  # the past ignores the future
-    assert np.abs(a[:, t:] - b[:, t:]).max() > 1e-4         # ... but the future sees it
+    assert np.abs(a[:, t:] - b[:, t:]).max() > 1e-4  # ... but the future sees it
 
 
 def test_gpt_context_limit_and_bad_ids():
@@ -103,9 +102,14 @@ def test_gpt_context_limit_and_bad_ids():
         m(np.zeros((1, 17), np.int64))
     with pytest.raises(ValueError, match="integer"):
         m(np.zeros((1, 4), np.float32))
-    for bad, match in [(np.full((4, 9), 11), r"\[0, 11\)"), (np.full((4, 9), -1), r"\[0, 11\)"),
-                       (np.zeros((4, 9)), "integer"), (np.zeros((4, 18), np.int64), "block_size"),
-                       (np.zeros((4, 1), np.int64), "T >= 1"), (np.zeros(9, np.int64), "rank")]:
+    for bad, match in [
+        (np.full((4, 9), 11), r"\[0, 11\)"),
+        (np.full((4, 9), -1), r"\[0, 11\)"),
+        (np.zeros((4, 9)), "integer"),
+        (np.zeros((4, 18), np.int64), "block_size"),
+        (np.zeros((4, 1), np.int64), "T >= 1"),
+        (np.zeros(9, np.int64), "rank"),
+    ]:
         with pytest.raises(ValueError, match=match):
             m.fit(bad, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"\[0, 11\)"):
@@ -160,8 +164,7 @@ def test_save_load_round_trip(tmp_path):
             m.save(path) if name.endswith(".keras") else m.save_weights(path)
             other = type(m).from_config(m.get_config()).load(path)
             np.testing.assert_array_equal(m.logits(ids), other.logits(ids))
-            np.testing.assert_array_equal(m.generate([1], 8, seed=2),
-                                          other.generate([1], 8, seed=2))
+            np.testing.assert_array_equal(m.generate([1], 8, seed=2), other.generate([1], 8, seed=2))
         other = keras.models.load_model(tmp_path / "m.keras")
         assert type(other) is type(m) and other.get_config() == m.get_config()
         np.testing.assert_array_equal(m.logits(ids), other.logits(ids))
@@ -171,6 +174,7 @@ def test_save_load_round_trip(tmp_path):
 def test_masks_by_hand():
     def mask(k, t):
         return MaskedConv2D(1, k, t).mask[:, :, 0, 0]
+
     np.testing.assert_array_equal(mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
     np.testing.assert_array_equal(mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
     with pytest.raises(ValueError, match="'A' or 'B'"):
@@ -197,9 +201,9 @@ def test_pixelcnn_is_causal_in_raster_order(pixel):
     flipped[0, pixel[0], pixel[1]] = 1.0 - flipped[0, pixel[0], pixel[1]]
     a, b = m.logits(x)[0].ravel(), m.logits(flipped)[0].ravel()
     k = pixel[0] * 28 + pixel[1]  # raster index
-    np.testing.assert_allclose(a[:k + 1], b[:k + 1], atol=1e-6)  # before (i, j) AND (i, j) itself
+    np.testing.assert_allclose(a[: k + 1], b[: k + 1], atol=1e-6)  # before (i, j) AND (i, j) itself
     if k < 783:
-        assert np.abs(a[k + 1:] - b[k + 1:]).max() > 1e-4        # later pixels do see it
+        assert np.abs(a[k + 1 :] - b[k + 1 :]).max() > 1e-4  # later pixels do see it
 
 
 def test_pixelcnn_nll_matches_numpy_and_training_lowers_it(digits):

@@ -1,5 +1,6 @@
 """Conditional VAE (Keras 3). `make test` runs this file twice: KERAS_BACKEND=tensorflow
 and =torch. The PyTorch twin is tests/test_torch_cvae.py."""
+
 import os
 
 import numpy as np
@@ -19,8 +20,14 @@ TINY = dict(latent_dim=4, num_classes=3, hidden=(64, 32))
 
 def cvae_params(latent=16, classes=10, h1=512, h2=256):
     """Encoder 784 + C -> h1 -> h2 -> 2*latent; decoder latent + C -> h2 -> h1 -> 784."""
-    return (dense(784 + classes, h1) + dense(h1, h2) + dense(h2, 2 * latent)
-            + dense(latent + classes, h2) + dense(h2, h1) + dense(h1, 784))
+    return (
+        dense(784 + classes, h1)
+        + dense(h1, h2)
+        + dense(h2, 2 * latent)
+        + dense(latent + classes, h2)
+        + dense(h2, h1)
+        + dense(h1, 784)
+    )
 
 
 def two_squares(n_per_class=64):
@@ -28,8 +35,9 @@ def two_squares(n_per_class=64):
     top_left, bottom_right = np.zeros((28, 28), bool), np.zeros((28, 28), bool)
     top_left[2:14, 2:14] = True
     bottom_right[14:26, 14:26] = True
-    x = np.concatenate([np.repeat(top_left[None], n_per_class, 0),
-                        np.repeat(bottom_right[None], n_per_class, 0)])
+    x = np.concatenate(
+        [np.repeat(top_left[None], n_per_class, 0), np.repeat(bottom_right[None], n_per_class, 0)]
+    )
     return x.astype(np.uint8) * 255, np.repeat([0, 1], n_per_class), top_left, bottom_right
 
 
@@ -166,17 +174,27 @@ def test_bounds_are_seeded_ordered_and_prefer_the_true_label(trained_two_class):
 
 
 # ----- errors ---------------------------------------------------------------------------
-@pytest.mark.parametrize("labels, match", [
-    (np.full(4, 10), r"\[0, 10\)"), (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
-    (np.zeros(3, np.int64), r"\(4,\)"), (np.zeros(4) + 0.5, "integer")])
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (np.full(4, 10), r"\[0, 10\)"),
+        (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
+        (np.zeros(3, np.int64), r"\(4,\)"),
+        (np.zeros(4) + 0.5, "integer"),
+    ],
+)
 def test_bad_labels_rejected(labels, match, digits):
     model = CVAE()
     with pytest.raises(ValueError, match=match):
         model.sample(4, labels=labels)
     z = np.zeros((4, 16), np.float32)
-    for call in (lambda: model.decode(z, labels), lambda: model.encode(digits[:4], labels),
-                 lambda: model.elbo(digits[:4], labels), lambda: model.iwae_bound(digits[:4], labels),
-                 lambda: model.reconstruct(digits[:4], labels)):
+    for call in (
+        lambda: model.decode(z, labels),
+        lambda: model.encode(digits[:4], labels),
+        lambda: model.elbo(digits[:4], labels),
+        lambda: model.iwae_bound(digits[:4], labels),
+        lambda: model.reconstruct(digits[:4], labels),
+    ):
         with pytest.raises(ValueError, match=match):
             call()
 
@@ -214,7 +232,9 @@ def test_save_load_round_trip_keras_and_weights_h5(tmp_path, digits):
     other = keras.models.load_model(tmp_path / "cvae.keras")
     assert type(other) is CVAE
     assert (other.num_classes, other.latent_dim, other.beta) == (3, 4, 0.5)
-    np.testing.assert_array_equal(model.iwae_bound(digits[:3], labels[:3], k=5, seed=0),
-                                  other.iwae_bound(digits[:3], labels[:3], k=5, seed=0))
+    np.testing.assert_array_equal(
+        model.iwae_bound(digits[:3], labels[:3], k=5, seed=0),
+        other.iwae_bound(digits[:3], labels[:3], k=5, seed=0),
+    )
     hist = other.fit(digits, labels, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(hist.history["loss"][0])

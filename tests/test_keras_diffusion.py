@@ -1,4 +1,5 @@
 """Keras DDPM (TensorFlow and PyTorch backends): the PyTorch tests' twins, plus a cross-framework check."""
+
 import numpy as np
 import pytest
 
@@ -32,7 +33,7 @@ def test_shapes_and_zero_init_output():
     x = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28))
     eps = img.predict_noise(x, np.array([0, 5, 19]))
     assert eps.shape == (3, 28, 28) and eps.dtype == np.float32
-    assert np.all(eps == 0)                         # zero-initialised last layer
+    assert np.all(eps == 0)  # zero-initialised last layer
     vec = DDPM(data_shape=(2,), timesteps=20)
     assert vec.predict_noise(np.zeros((4, 2)), 3).shape == (4, 2)
     s = img.sample(2, seed=1)
@@ -48,8 +49,11 @@ def test_embedding_and_q_sample_match_numpy():
     assert np.allclose(emb, timestep_embedding(t, 32), atol=1e-5)
     rng = np.random.default_rng(0)
     x0, eps = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((3, 2)).astype(np.float32)
-    got = keras.ops.convert_to_numpy(m.q_sample(keras.ops.convert_to_tensor(x0), keras.ops.convert_to_tensor(t),
-                                                keras.ops.convert_to_tensor(eps)))
+    got = keras.ops.convert_to_numpy(
+        m.q_sample(
+            keras.ops.convert_to_tensor(x0), keras.ops.convert_to_tensor(t), keras.ops.convert_to_tensor(eps)
+        )
+    )
     assert np.allclose(got, m.schedule.q_sample(x0, t, eps), atol=1e-6)
 
 
@@ -62,16 +66,19 @@ def test_loss_at_init_is_mean_squared_noise(digits):
     eps = rng.standard_normal((len(digits), 28, 28))
     assert np.allclose(loss, np.mean(eps.reshape(len(digits), -1) ** 2, axis=1), atol=1e-6)
     assert loss.mean() == pytest.approx(1.0, abs=0.02)
-    set_seed(0)                                     # the train step's loss (MLP: fast to trace)
-    first = DDPM(data_shape=(2,), timesteps=100).fit(two_points(2048), epochs=1, batch_size=2048,
-                                                     verbose=0).history["loss"][0]
-    assert first == pytest.approx(1.0, abs=0.05)    # the first step's loss, before any update
+    set_seed(0)  # the train step's loss (MLP: fast to trace)
+    first = (
+        DDPM(data_shape=(2,), timesteps=100)
+        .fit(two_points(2048), epochs=1, batch_size=2048, verbose=0)
+        .history["loss"][0]
+    )
+    assert first == pytest.approx(1.0, abs=0.05)  # the first step's loss, before any update
 
 
 def test_overfits_two_points_and_samples_them():
     set_seed(0)
     m = DDPM(data_shape=(2,), timesteps=50, hidden=64, lr=3e-3)
-    data = two_points(512 * 150)                    # one epoch of 600 steps: less Keras overhead
+    data = two_points(512 * 150)  # one epoch of 600 steps: less Keras overhead
     before = m.denoising_loss(data[:512], seed=0).mean()
     m.fit(data, epochs=1, batch_size=128, verbose=0)
     after = m.denoising_loss(data[:512], seed=0).mean()
@@ -79,7 +86,7 @@ def test_overfits_two_points_and_samples_them():
     s = m.sample(400, seed=0)
     d = np.minimum(np.linalg.norm(s - [1.0, 0.5], axis=1), np.linalg.norm(s + [1.0, 0.5], axis=1))
     assert np.mean(d < 0.3) > 0.8
-    assert 0.3 < np.mean(s[:, 0] > 0) < 0.7      # both points, not one
+    assert 0.3 < np.mean(s[:, 0] > 0) < 0.7  # both points, not one
 
 
 @pytest.mark.parametrize("steps", [None, 7])
@@ -87,8 +94,7 @@ def test_sampler_matches_the_numpy_reference(steps):
     """The same seed drives the model's sampler and ddpm_sample_numpy with its eps: same x_0."""
     m = randomize_output(DDPM(data_shape=(3,), timesteps=30))
     ours, snaps = m.reverse_process(6, seed=4, steps=steps, keep=[29, 0])
-    ref, ref_snaps = ddpm_sample_numpy(m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0],
-                                       steps=steps)
+    ref, ref_snaps = ddpm_sample_numpy(m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0], steps=steps)
     assert np.allclose(ours, ref, atol=1e-4)
     assert set(snaps) == {29, 0} and np.allclose(snaps[0], ref_snaps[0], atol=1e-4)
 
@@ -129,9 +135,9 @@ def test_same_weights_same_noise_prediction_as_pytorch():
     k_model = DDPM(data_shape=(2,), timesteps=20)
     t_params = [p.detach().numpy() for p in t_model.net.parameters()]
     k_vars = k_model.net.trainable_weights
-    assert [tuple(v.shape) for v in k_vars] == [p.T.shape for p in t_params]   # same layers, same order
+    assert [tuple(v.shape) for v in k_vars] == [p.T.shape for p in t_params]  # same layers, same order
     for v, p in zip(k_vars, t_params):
-        v.assign(p.T)                              # Linear (out, in) -> Dense kernel (in, out)
+        v.assign(p.T)  # Linear (out, in) -> Dense kernel (in, out)
     x = np.random.default_rng(1).standard_normal((8, 2))
     t = np.arange(8) * 2
     assert np.allclose(k_model.predict_noise(x, t), t_model.predict_noise(x, t), atol=1e-5)

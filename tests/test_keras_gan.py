@@ -1,5 +1,6 @@
 """GAN, DCGAN, CGAN and WGAN-GP (Keras 3). `make test` runs this file twice:
 KERAS_BACKEND=tensorflow and =torch. The PyTorch twin is tests/test_torch_gan.py."""
+
 import os
 
 import numpy as np
@@ -55,21 +56,29 @@ def test_parameter_count_matches_hand_count_and_pytorch(name):
 
 def test_parameter_count_of_narrow_and_small_configs():
     assert DCGAN(latent_dim=16, channels=8).count_params() == (
-        dcgan_generator_params(16, 8) + dcgan_discriminator_params(8))
+        dcgan_generator_params(16, 8) + dcgan_discriminator_params(8)
+    )
     assert WGAN_GP(channels=8).count_params() == (
-        dcgan_generator_params(100, 8) + dcgan_discriminator_params(8, batch_norm=False))
+        dcgan_generator_params(100, 8) + dcgan_discriminator_params(8, batch_norm=False)
+    )
     assert CGAN(latent_dim=16, num_classes=3, embed_dim=4).count_params() == cgan_params(16, 3, 4)
 
 
 def test_build_networks_is_the_one_hook_of_a_gan_subclass():
     """A subclass that overrides build_networks only gets GAN's checks, compile and sampler."""
+
     class TinyGAN(GAN):
         def build_networks(self):
-            return (keras.Sequential([keras.Input((self.latent_dim,)),
-                                      keras.layers.Dense(784, activation="tanh"),
-                                      keras.layers.Reshape((28, 28, 1))]),
-                    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                                      keras.layers.Dense(1)]))
+            return (
+                keras.Sequential(
+                    [
+                        keras.Input((self.latent_dim,)),
+                        keras.layers.Dense(784, activation="tanh"),
+                        keras.layers.Reshape((28, 28, 1)),
+                    ]
+                ),
+                keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]),
+            )
 
     tiny = TinyGAN(latent_dim=4, label_smoothing=0.1)
     assert (tiny.latent_dim, tiny.label_smoothing) == (4, 0.1)
@@ -149,7 +158,8 @@ def test_losses_against_numpy_bce():
     assert float(keras.ops.convert_to_numpy(d)) == pytest.approx(expected, rel=1e-5)
     g = generator_loss(keras.ops.convert_to_tensor(fake))
     assert float(keras.ops.convert_to_numpy(g)) == pytest.approx(
-        float(np.mean(np.log1p(np.exp(-fake.astype(np.float64))))), rel=1e-5)
+        float(np.mean(np.log1p(np.exp(-fake.astype(np.float64))))), rel=1e-5
+    )
 
 
 def test_train_step_updates_each_network_only_through_its_own_loss(digits):
@@ -200,9 +210,11 @@ def test_wasserstein_losses_closed_form():
     real = rng.normal(size=(16, 1)).astype("float32")
     fake = rng.normal(size=(16, 1)).astype("float32")
     assert float(np_(critic_loss(ops.convert_to_tensor(real), ops.convert_to_tensor(fake)))) == (
-        pytest.approx(float(fake.mean() - real.mean()), abs=1e-6))
+        pytest.approx(float(fake.mean() - real.mean()), abs=1e-6)
+    )
     assert float(np_(wasserstein_generator_loss(ops.convert_to_tensor(fake)))) == pytest.approx(
-        float(-fake.mean()), rel=1e-5)
+        float(-fake.mean()), rel=1e-5
+    )
 
 
 def _images(rng, n, scale=1.0):
@@ -235,8 +247,9 @@ def test_gradient_penalty_interpolates_with_alpha_per_example():
     x_hat = a * real + (1 - a) * fake
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
     quadratic = lambda x: 0.5 * ops.sum(ops.square(x), axis=(1, 2, 3))  # noqa: E731
-    gp = gradient_penalty(quadratic, ops.convert_to_tensor(real), ops.convert_to_tensor(fake),
-                          ops.convert_to_tensor(alpha))
+    gp = gradient_penalty(
+        quadratic, ops.convert_to_tensor(real), ops.convert_to_tensor(fake), ops.convert_to_tensor(alpha)
+    )
     assert float(np_(gp)) == pytest.approx(expected, rel=1e-5)
 
 
@@ -244,8 +257,9 @@ def test_gradient_penalty_can_be_differentiated_for_the_critic_weights():
     """One SGD step (lr 1) on (||w|| - 1)^2: w <- w - 2 (||w|| - 1) w / ||w||.
 
     Checks that input_gradients keeps the graph of grad D for a second derivative."""
-    critic = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                               keras.layers.Dense(1, use_bias=False)])
+    critic = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)]
+    )
     w0 = np.full((784, 1), 0.1, np.float32)
     critic.layers[-1].kernel.assign(w0)
     rng = np.random.default_rng(2)
@@ -253,11 +267,9 @@ def test_gradient_penalty_can_be_differentiated_for_the_critic_weights():
     alpha = ops.convert_to_tensor(rng.uniform(size=4).astype("float32"))
     opt = keras.optimizers.SGD(learning_rate=1.0)
     opt.build(critic.trainable_variables)
-    apply_gradients(opt, lambda: gradient_penalty(critic, real, fake, alpha),
-                    critic.trainable_weights)
+    apply_gradients(opt, lambda: gradient_penalty(critic, real, fake, alpha), critic.trainable_weights)
     norm = np.linalg.norm(w0)
-    np.testing.assert_allclose(np_(critic.layers[-1].kernel), w0 - 2 * (norm - 1) * w0 / norm,
-                               rtol=1e-5)
+    np.testing.assert_allclose(np_(critic.layers[-1].kernel), w0 - 2 * (norm - 1) * w0 / norm, rtol=1e-5)
 
 
 def test_sample_alpha_is_uniform_on_0_1_not_normal():
@@ -275,8 +287,8 @@ def test_critic_has_no_batch_norm_so_each_example_gets_its_own_gradient():
     x = _images(np.random.default_rng(3), 4)
     batch_grad = np_(input_gradients(critic, x))
     for i in range(4):
-        gi = np_(input_gradients(critic, x[i:i + 1]))
-        np.testing.assert_allclose(batch_grad[i:i + 1], gi, rtol=1e-4, atol=1e-6)
+        gi = np_(input_gradients(critic, x[i : i + 1]))
+        np.testing.assert_allclose(batch_grad[i : i + 1], gi, rtol=1e-4, atol=1e-6)
 
 
 def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(monkeypatch, digits):
@@ -317,16 +329,23 @@ def test_cgan_labels_condition_the_samples():
     assert not np.allclose(threes, sevens, atol=1e-4)
     assert np.array_equal(threes, cgan.sample(6, seed=0, labels=np.full(6, 3)))
     # default labels: 0, 1, ..., 9, 0, 1, ...
-    assert np.array_equal(cgan.sample(12, seed=1),
-                          cgan.sample(12, seed=1, labels=np.arange(12) % 10))
+    assert np.array_equal(cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10))
     x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
-    assert not np.array_equal(np_(cgan.discriminator([x, np.array([0, 0], "int32")])),
-                              np_(cgan.discriminator([x, np.array([1, 1], "int32")])))
+    assert not np.array_equal(
+        np_(cgan.discriminator([x, np.array([0, 0], "int32")])),
+        np_(cgan.discriminator([x, np.array([1, 1], "int32")])),
+    )
 
 
-@pytest.mark.parametrize("labels, match", [
-    (np.full(4, 10), r"\[0, 10\)"), (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
-    (np.zeros(3, np.int64), r"\(4,\)"), (np.zeros(4) + 0.5, "integer")])
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (np.full(4, 10), r"\[0, 10\)"),
+        (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
+        (np.zeros(3, np.int64), r"\(4,\)"),
+        (np.zeros(4) + 0.5, "integer"),
+    ],
+)
 def test_cgan_rejects_bad_labels(labels, match):
     with pytest.raises(ValueError, match=match):
         CGAN().sample(4, labels=labels)
@@ -353,9 +372,10 @@ def contrast(samples, target):
 # DCGAN: 24 epochs, not PyTorch's 16: with TensorFlow 2.21 the Keras twin is still
 # half-way at 16 (squared error 0.21 of 0.25 at the start, contrast 0.43), and clearly
 # there by 24 (0.027, contrast 0.80); the torch backend passes at 16 either way.
-@pytest.mark.parametrize("name, kwargs, epochs", [
-    ("dcgan", dict(channels=8, lr=3e-3), 24),
-    ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12)])
+@pytest.mark.parametrize(
+    "name, kwargs, epochs",
+    [("dcgan", dict(channels=8, lr=3e-3), 24), ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12)],
+)
 def test_generator_learns_a_constant_dataset(name, kwargs, epochs):
     set_seed(0)
     data = np.repeat(SQUARE[None], 128, axis=0)
@@ -385,10 +405,15 @@ def test_cgan_learns_which_label_is_which_image():
     assert ones[:, bottom_right].mean() > ones[:, top_left].mean() + 0.4
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("gan", dict(latent_dim=16, label_smoothing=0.1)),
-    ("dcgan", dict(channels=8, label_smoothing=0.1)), ("cgan", dict(latent_dim=16, num_classes=5)),
-    ("wgan_gp", dict(channels=8, n_critic=2, gp_weight=5.0))])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("gan", dict(latent_dim=16, label_smoothing=0.1)),
+        ("dcgan", dict(channels=8, label_smoothing=0.1)),
+        ("cgan", dict(latent_dim=16, num_classes=5)),
+        ("wgan_gp", dict(channels=8, n_critic=2, gp_weight=5.0)),
+    ],
+)
 # load_model warns that a custom compile() is not restored: fit() compiles again when needed
 @pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called:UserWarning")
 def test_save_load_round_trip_keras_and_weights_h5(tmp_path, digits, name, kwargs):

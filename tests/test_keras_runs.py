@@ -1,4 +1,5 @@
 """Run folders with Keras's fit: a changed argument starts afresh, identical ones resume."""
+
 import re
 
 import pytest
@@ -25,8 +26,9 @@ def test_keras_changed_settings_start_afresh_identical_ones_resume(here, digits,
     def train(epochs, batch_size):
         set_seed(0)
         model = MODELS["gan"](latent_dim=8)
-        folder = runs.run_dir("gan_keras_test", model=model, data=digits, epochs=epochs,
-                              batch_size=batch_size)
+        folder = runs.run_dir(
+            "gan_keras_test", model=model, data=digits, epochs=epochs, batch_size=batch_size
+        )
         model.fit(digits, epochs=epochs, batch_size=batch_size, checkpoint_dir=folder, verbose=2)
         out = capsys.readouterr().out
         trained = re.findall(r"^Epoch (\d+)/\d+", out, re.M)  # Keras's line per epoch it runs
@@ -37,13 +39,14 @@ def test_keras_changed_settings_start_afresh_identical_ones_resume(here, digits,
 
     again, trained, weights2, out = train(epochs=2, batch_size=32)  # identical settings: resumes
     assert again == folder and "holds a checkpoint" in out
-    assert trained == []                                            # nothing left to train ...
+    assert trained == []  # nothing left to train ...
     assert all(np.array_equal(a, b) for a, b in zip(weights, weights2))  # ... and run 1's weights
 
-    other, trained, _, out = train(epochs=2, batch_size=16)         # one argument changed
+    other, trained, _, out = train(epochs=2, batch_size=16)  # one argument changed
     assert other != folder and "new" in out and trained == [1, 2]
     longer, trained, _, out = train(epochs=3, batch_size=32)
     assert longer not in (folder, other) and trained == [1, 2, 3]
 
-    assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) != \
-        runs.settings_key(model=MODELS["gan"](latent_dim=9))
+    assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) != runs.settings_key(
+        model=MODELS["gan"](latent_dim=9)
+    )

@@ -1,4 +1,5 @@
 """Keras VAE tests. `make test` runs this file twice: KERAS_BACKEND=tensorflow and =torch."""
+
 import math
 import os
 
@@ -26,14 +27,26 @@ def conv(c_in, c_out, k=4):
 
 def vae_params(latent=16, h1=512, h2=256):
     """Encoder 784 -> h1 -> h2 -> 2*latent (mu and logvar); decoder latent -> h2 -> h1 -> 784."""
-    return (dense(784, h1) + dense(h1, h2) + dense(h2, 2 * latent)
-            + dense(latent, h2) + dense(h2, h1) + dense(h1, 784))
+    return (
+        dense(784, h1)
+        + dense(h1, h2)
+        + dense(h2, 2 * latent)
+        + dense(latent, h2)
+        + dense(h2, h1)
+        + dense(h1, 784)
+    )
 
 
 def conv_vae_params(latent=16, c1=32, c2=64):
     """Conv 1->c1, c1->c2 (k4), Dense 7*7*c2 -> 2*latent; Dense latent -> 7*7*c2, ConvT c2->c1, c1->1."""
-    return (conv(1, c1) + conv(c1, c2) + dense(7 * 7 * c2, 2 * latent)
-            + dense(latent, 7 * 7 * c2) + conv(c2, c1) + conv(c1, 1))
+    return (
+        conv(1, c1)
+        + conv(c1, c2)
+        + dense(7 * 7 * c2, 2 * latent)
+        + dense(latent, 7 * 7 * c2)
+        + conv(c2, c1)
+        + conv(c1, 1)
+    )
 
 
 def t(a):
@@ -89,7 +102,7 @@ def test_gaussian_kl_against_numpy_and_monte_carlo():
     sigma = np.exp(0.5 * logvar)
     z = mu + sigma * rng.standard_normal((200_000, 3, 4))
     log_q = -0.5 * (((z - mu) / sigma) ** 2 + logvar + np.log(2 * np.pi))
-    log_p = -0.5 * (z ** 2 + np.log(2 * np.pi))
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi))
     np.testing.assert_allclose(kl, (log_q - log_p).sum(-1).mean(0), atol=0.03)
 
 
@@ -155,7 +168,7 @@ def trained_tiny():
     x = np.zeros((64, 28, 28), np.uint8)
     for i in range(64):
         r, c = rng.integers(4, 16, size=2)
-        x[i, r:r + 8, c:c + 8] = 255
+        x[i, r : r + 8, c : c + 8] = 255
     set_seed(0)
     model = VAE(**TINY)
     model.fit(x, epochs=2, batch_size=16, verbose=0)
@@ -186,8 +199,9 @@ def test_iwae_with_one_sample_is_the_elbo_in_expectation(trained_tiny):
     model, x = trained_tiny
     iwae1 = model.iwae_bound(np.repeat(x[:1], 2000, axis=0), k=1, seed=0)
     assert iwae1.std() > 0
-    assert iwae1.mean() == pytest.approx(model.elbo(x[:1], seed=1, samples=2000)[0],
-                                         abs=4 * iwae1.std() / math.sqrt(2000) + 0.05)
+    assert iwae1.mean() == pytest.approx(
+        model.elbo(x[:1], seed=1, samples=2000)[0], abs=4 * iwae1.std() / math.sqrt(2000) + 0.05
+    )
 
 
 def test_large_k_is_chunked(trained_tiny):
@@ -206,8 +220,9 @@ def test_bad_k_rejected(trained_tiny, k):
 
 
 # ----- training, sampling, persistence, errors --------------------------------------
-@pytest.mark.parametrize("cls, kw", [(VAE, dict(lr=3e-3, **TINY)),
-                                     (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32)))])
+@pytest.mark.parametrize(
+    "cls, kw", [(VAE, dict(lr=3e-3, **TINY)), (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32)))]
+)
 def test_tiny_batch_overfit_drives_the_loss_down(cls, kw, digits):
     set_seed(0)
     model = cls(**kw)
@@ -249,22 +264,30 @@ def test_save_load_round_trip_keras_and_weights_h5(cls, kw, tmp_path, digits):
     # the whole model, config included, and it can keep training
     other = keras.models.load_model(tmp_path / "v.keras")
     assert type(other) is cls and other.beta == 0.5 and other.latent_dim == 4
-    np.testing.assert_array_equal(model.iwae_bound(digits[:2], k=5, seed=0),
-                                  other.iwae_bound(digits[:2], k=5, seed=0))
+    np.testing.assert_array_equal(
+        model.iwae_bound(digits[:2], k=5, seed=0), other.iwae_bound(digits[:2], k=5, seed=0)
+    )
     hist = other.fit(digits, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\)"),
-    (np.zeros((28, 28), np.uint8), r"\(N, 28, 28\)"),
-    (np.zeros((2, 28, 28), np.int32), "dtype"),
-    (np.full((2, 28, 28), 2.0, np.float32), r"\[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\)"),
+        (np.zeros((28, 28), np.uint8), r"\(N, 28, 28\)"),
+        (np.zeros((2, 28, 28), np.int32), "dtype"),
+        (np.full((2, 28, 28), 2.0, np.float32), r"\[0, 1\]"),
+    ],
+)
 def test_bad_images_rejected(bad, msg):
     model = VAE(**TINY)
-    for call in (model.encode, model.elbo, lambda x: model.iwae_bound(x, k=2),
-                 lambda x: model.fit(x, epochs=1, verbose=0)):
+    for call in (
+        model.encode,
+        model.elbo,
+        lambda x: model.iwae_bound(x, k=2),
+        lambda x: model.fit(x, epochs=1, verbose=0),
+    ):
         with pytest.raises(ValueError, match=msg):
             call(bad)
 

@@ -7,13 +7,13 @@
 * the Keras trainer: the matching dtype policy and LossScaleOptimizer (tests marked keras);
 * on a CUDA GPU (marked cuda, skipped without one): one epoch of a small GAN in each mode.
 """
+
 import numpy as np
 import pytest
 
 from aigc_course.training import AMP_CHOICES, amp_dtype
 
-CAPS = [None, (3, 7), (5, 0), (6, 0), (7, 0), (7, 5), (8, 0), (8, 6), (8, 9), (9, 0), (10, 0),
-        (12, 0)]
+CAPS = [None, (3, 7), (5, 0), (6, 0), (7, 0), (7, 5), (8, 0), (8, 6), (8, 9), (9, 0), (10, 0), (12, 0)]
 
 
 # ---------------------------------------------------------------------------
@@ -38,10 +38,10 @@ def test_amp_dtype_table(cap, requested):
 
 
 def test_amp_dtype_the_issue_cases():
-    assert amp_dtype((7, 5)) == "float16"      # T4
-    assert amp_dtype((8, 0)) == "bfloat16"     # A100
-    assert amp_dtype(None) is None             # CPU: float32, results unchanged
-    assert amp_dtype([7, 5]) == "float16"      # a list, as TensorFlow reports it
+    assert amp_dtype((7, 5)) == "float16"  # T4
+    assert amp_dtype((8, 0)) == "bfloat16"  # A100
+    assert amp_dtype(None) is None  # CPU: float32, results unchanged
+    assert amp_dtype([7, 5]) == "float16"  # a list, as TensorFlow reports it
     assert set(AMP_CHOICES) == {"auto", "float16", "bfloat16", "float32"}
 
 
@@ -68,12 +68,19 @@ def _torch():
 
 def tiny_gan():
     from aigc_course.torch import MODELS
+
     return MODELS["gan"](latent_dim=8)
 
 
-@pytest.mark.parametrize("cap, dtype, scaled", [((7, 5), "float16", True), ((7, 0), "float16", True),
-                                                ((8, 0), "bfloat16", False),
-                                                ((9, 0), "bfloat16", False)])
+@pytest.mark.parametrize(
+    "cap, dtype, scaled",
+    [
+        ((7, 5), "float16", True),
+        ((7, 0), "float16", True),
+        ((8, 0), "bfloat16", False),
+        ((9, 0), "bfloat16", False),
+    ],
+)
 def test_torch_trainer_picks_fp16_with_scaler_below_8_and_bf16_from_8(monkeypatch, cap, dtype, scaled):
     torch = _torch()
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: cap)
@@ -102,6 +109,7 @@ def test_torch_trainer_on_cpu_stays_float32(digits):
 def _fit_gan(digits, **kw):
     torch = _torch()
     from aigc_course.torch import set_seed
+
     set_seed(0)
     model = tiny_gan()
     hist = model.fit(digits, batch_size=8, verbose=0, **{"epochs": 2, **kw})
@@ -120,19 +128,22 @@ def test_torch_read_back_window_does_not_change_results(digits):
 def test_torch_losses_are_read_back_once_per_window_not_per_step(digits, monkeypatch):
     torch = _torch()
     from aigc_course.torch import core
+
     reads, syncs = [], []
     real_read_back = core._read_back
-    monkeypatch.setattr(core, "_read_back", lambda window: reads.append(len(window))
-                        or real_read_back(window))
+    monkeypatch.setattr(
+        core, "_read_back", lambda window: reads.append(len(window)) or real_read_back(window)
+    )
     model = tiny_gan()
     step, inside = model.train_step, []
 
     def flagged_step(*batch):  # the trainer's own read-backs are those outside train_step
-        inside.append(1)       # (Adam reads its CPU step counter with .item() inside it)
+        inside.append(1)  # (Adam reads its CPU step counter with .item() inside it)
         try:
             return step(*batch)
         finally:
             inside.pop()
+
     monkeypatch.setattr(model, "train_step", flagged_step)
     for name in ("item", "__float__", "tolist"):
         real = getattr(torch.Tensor, name)
@@ -141,6 +152,7 @@ def test_torch_losses_are_read_back_once_per_window_not_per_step(digits, monkeyp
             if not inside:
                 syncs.append(_name)
             return _real(self, *a, **kw)
+
         monkeypatch.setattr(torch.Tensor, name, counted)
     # 64 images, batch 4: 16 steps per epoch; read back after steps 5, 10, 15 and 16
     model.fit(digits, epochs=2, batch_size=4, verbose=0, log_every=5)
@@ -156,6 +168,7 @@ def test_torch_losses_are_read_back_once_per_window_not_per_step(digits, monkeyp
 def test_torch_nan_inside_a_window_names_the_exact_step(digits, monkeypatch):
     torch = _torch()
     from aigc_course.training import TrainingDivergedError
+
     model = tiny_gan()
     step, calls = model.train_step, []
 
@@ -165,6 +178,7 @@ def test_torch_nan_inside_a_window_names_the_exact_step(digits, monkeypatch):
         if len(calls) == 3:
             out["g_loss"] = torch.tensor(float("nan"))
         return out
+
     monkeypatch.setattr(model, "train_step", nan_at_step_3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(TrainingDivergedError, match=r"epoch 1/1, step 3/8 \(g_loss = nan\)") as err:
@@ -178,11 +192,13 @@ def _cpu_float16(monkeypatch, init_scale=None):
     """A CPU stand-in for a T4: amp 'float16' with a GradScaler('cpu')."""
     torch = _torch()
     from aigc_course.torch import core
+
     monkeypatch.setattr(core, "amp_dtype", lambda cap, requested: "float16" if requested else None)
     if init_scale is not None:
         real = torch.amp.GradScaler
-        monkeypatch.setattr(torch.amp, "GradScaler",
-                            lambda device="cuda", **kw: real(device, init_scale=init_scale, **kw))
+        monkeypatch.setattr(
+            torch.amp, "GradScaler", lambda device="cuda", **kw: real(device, init_scale=init_scale, **kw)
+        )
     return torch
 
 
@@ -204,21 +220,23 @@ def test_torch_float16_scaler_path_trains_and_resumes_exactly(digits, monkeypatc
 def test_torch_steps_skipped_by_the_scaler_are_not_a_divergence(digits, monkeypatch):
     # a loss scale of 2**40 overflows float16 gradients: the scaler skips those steps and
     # halves the scale; the losses stay finite, so the guard must not stop training
-    torch = _cpu_float16(monkeypatch, init_scale=2.0 ** 40)
+    torch = _cpu_float16(monkeypatch, init_scale=2.0**40)
     from aigc_course.torch import set_seed
+
     set_seed(0)
     model = tiny_gan()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     hist = model.fit(digits, epochs=1, batch_size=8, verbose=0, amp=True)
     assert all(np.isfinite(v).all() for v in hist.history.values())
-    assert model.scaler.get_scale() < 2.0 ** 40  # some steps were skipped ...
+    assert model.scaler.get_scale() < 2.0**40  # some steps were skipped ...
     assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())  # ... not all
 
 
 def test_torch_clipping_hook_sees_unscaled_gradients(digits, monkeypatch):
-    _cpu_float16(monkeypatch, init_scale=2.0 ** 10)
+    _cpu_float16(monkeypatch, init_scale=2.0**10)
     from aigc_course.torch import set_seed
     from aigc_course.torch.clipping import GradientClipper
+
     set_seed(0)
     plain = tiny_gan()
     plain.optimizers = plain.configure_optimizers()
@@ -229,16 +247,15 @@ def test_torch_clipping_hook_sees_unscaled_gradients(digits, monkeypatch):
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("amp, dtype", [("float16", "float16"), ("bfloat16", "bfloat16"),
-                                        ("auto", None)])
+@pytest.mark.parametrize("amp, dtype", [("float16", "float16"), ("bfloat16", "bfloat16"), ("auto", None)])
 def test_cuda_one_epoch_of_a_small_gan(digits, amp, dtype):
     torch = _torch()
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     from aigc_course.torch import MODELS, set_seed
+
     expected = dtype or amp_dtype(torch.cuda.get_device_capability(), "auto")
-    for key, kw in (("gan", {"latent_dim": 8}),
-                    ("wgan_gp", {"latent_dim": 8, "channels": 8, "n_critic": 2})):
+    for key, kw in (("gan", {"latent_dim": 8}), ("wgan_gp", {"latent_dim": 8, "channels": 8, "n_critic": 2})):
         set_seed(0)
         model = MODELS[key](**kw)
         hist = model.fit(digits, epochs=1, batch_size=16, verbose=0, amp=amp, device="cuda")
@@ -252,12 +269,14 @@ def test_cuda_one_epoch_of_a_small_gan(digits, amp, dtype):
 # the Keras trainer (run once per backend: -m keras)
 # ---------------------------------------------------------------------------
 @pytest.mark.keras
-@pytest.mark.parametrize("cap, policy, scaled", [(None, "float32", False),
-                                                 ((7, 5), "mixed_float16", True),
-                                                 ((8, 0), "mixed_bfloat16", False)])
+@pytest.mark.parametrize(
+    "cap, policy, scaled",
+    [(None, "float32", False), ((7, 5), "mixed_float16", True), ((8, 0), "mixed_bfloat16", False)],
+)
 def test_keras_policy_follows_the_capability(digits, monkeypatch, cap, policy, scaled):
     keras = pytest.importorskip("keras")
     from aigc_course.keras import MODELS, core, set_seed
+
     monkeypatch.setattr(core, "_gpu_capability", lambda: cap)
     set_seed(0)
     model = MODELS["gan"](latent_dim=8)
@@ -266,8 +285,7 @@ def test_keras_policy_follows_the_capability(digits, monkeypatch, cap, policy, s
     assert names == {policy}
     assert all(w.dtype == "float32" for w in model.weights)  # weights stay float32
     opts = model._optimizers()
-    assert opts and all(isinstance(o, keras.optimizers.LossScaleOptimizer) == scaled
-                        for o in opts.values())
+    assert opts and all(isinstance(o, keras.optimizers.LossScaleOptimizer) == scaled for o in opts.values())
     assert all(np.isfinite(v).all() for v in hist.history.values())
 
 
@@ -275,6 +293,7 @@ def test_keras_policy_follows_the_capability(digits, monkeypatch, cap, policy, s
 def test_keras_default_is_float32_and_bad_requests_fail(digits):
     pytest.importorskip("keras")
     from aigc_course.keras import MODELS
+
     model = MODELS["gan"](latent_dim=8)
     model.fit(digits, epochs=1, batch_size=16, verbose=0)
     assert {layer.dtype_policy.name for layer in model._flatten_layers()} == {"float32"}

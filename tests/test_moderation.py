@@ -1,6 +1,7 @@
 """The keyword filter: what normalisation catches (full-width, case, accents, zero-width,
 homoglyphs, leetspeak, spacing), what it cannot (paraphrase, homophones), its false
 positives; Bayes' rule for the precision of a flag against simulation; errors."""
+
 import numpy as np
 import pytest
 
@@ -9,11 +10,19 @@ from aigc_course import moderation as M
 BLOCK = ["password", "gift card", "验证码"]
 
 
-@pytest.mark.parametrize("text", [
-    "send me your password", "ｓｅｎｄ ｙｏｕｒ ＰＡＳＳＷＯＲＤ", "your PÄSSWÖRD please",
-    "pass\u200bword", "your раssword (Cyrillic р and а)", "buy a GIFT  CARD", "gift-card",
-    "请把验证码发给我",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "send me your password",
+        "ｓｅｎｄ ｙｏｕｒ ＰＡＳＳＷＯＲＤ",
+        "your PÄSSWÖRD please",
+        "pass\u200bword",
+        "your раssword (Cyrillic р and а)",
+        "buy a GIFT  CARD",
+        "gift-card",
+        "请把验证码发给我",
+    ],
+)
 def test_normalisation_catches_cheap_obfuscations(text):
     assert M.keyword_filter([text], BLOCK)[0]
 
@@ -33,11 +42,14 @@ def test_what_each_option_adds():
     assert M.normalise("win 100 dollars", leet=True) == "win ioo dollars"
 
 
-@pytest.mark.parametrize("text", [
-    "reply with the secret you use to log in",      # paraphrase
-    "请把验正码发给我",                               # homophone: 正 for 证 (both zheng)
-    "buy a store voucher and read me the numbers",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "reply with the secret you use to log in",  # paraphrase
+        "请把验正码发给我",  # homophone: 正 for 证 (both zheng)
+        "buy a store voucher and read me the numbers",
+    ],
+)
 def test_filters_fail_open(text):
     assert not M.keyword_filter([text], BLOCK, leet=True, squeeze=True)[0]
 

@@ -5,6 +5,7 @@ that records its arguments (no network): once where ``aigc_course`` cannot be im
 (it must install, with the notebook's extras, from the pinned ref) and once where it can
 (it must do nothing).
 """
+
 import ast
 import importlib.util
 import json
@@ -45,26 +46,37 @@ def _run_install_cell(stem: Path, tmp_path: Path, hide_package: bool) -> list[li
     (stub / "pip" / "__main__.py").write_text(
         "import json, os, sys\n"
         "with open(os.environ['PIP_STUB_LOG'], 'a') as f:\n"
-        "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n")
+        "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
     if hide_package:  # found before the installed package, and unimportable
         (stub / "aigc_course").mkdir()
         (stub / "aigc_course" / "__init__.py").write_text(
-            "raise ImportError('aigc_course is not installed here (test stub)')\n")
+            "raise ImportError('aigc_course is not installed here (test stub)')\n"
+        )
     cell, log = tmp_path / "cell.py", tmp_path / "pip.log"
     cell.write_text(_first_code_cell(stem), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(stub), "PIP_STUB_LOG": str(log)}
-    done = subprocess.run([sys.executable, "-c", RUN_CELL, str(cell)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_CELL, str(cell)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-@pytest.mark.parametrize("name, extras", [
-    ("notebooks/03_gans/gan_concepts", ""),
-    ("notebooks/03_gans/gan_pytorch", "[torch]"),
-    ("notebooks/03_gans/gan_keras", "[keras]"),
-    ("notebooks/10_security/security_pytorch", "[torch,privacy]"),
-])
+@pytest.mark.parametrize(
+    "name, extras",
+    [
+        ("notebooks/03_gans/gan_concepts", ""),
+        ("notebooks/03_gans/gan_pytorch", "[torch]"),
+        ("notebooks/03_gans/gan_keras", "[keras]"),
+        ("notebooks/10_security/security_pytorch", "[torch,privacy]"),
+    ],
+)
 def test_install_cell_installs_the_pinned_release_where_the_package_is_missing(tmp_path, name, extras):
     calls = _run_install_cell(ROOT / name, tmp_path, hide_package=True)
     assert calls == [["install", "-q", f"aigc-course{extras} @ git+{URL}@{REF}"]]
@@ -81,7 +93,7 @@ def test_every_notebook_has_the_install_cell_gpu_metadata_and_valid_python_sourc
         assert nb.metadata["accelerator"] == "GPU" and nb.metadata["colab"]["gpuType"] == "T4", stem
         assert nb.metadata["kaggle"]["isGpuEnabled"] is True, stem
         cell = _first_code_cell(stem)
-        assert cell.startswith("# Install the course package") and f"@{REF}\"" in cell, stem
+        assert cell.startswith("# Install the course package") and f'@{REF}"' in cell, stem
         assert "google.colab" not in cell and "--upgrade" not in cell
         ast.parse(stem.with_suffix(".py").read_text(encoding="utf-8"), str(stem))  # no bare magics
 
@@ -89,8 +101,8 @@ def test_every_notebook_has_the_install_cell_gpu_metadata_and_valid_python_sourc
 def test_the_ref_is_pinned_to_this_version():
     version = tool.project_version()
     assert REF == f"v{version}" and tool.ref_problems(REF, "main", version) == []
-    assert tool.ref_problems("main", "main", version)                  # a branch moves
-    assert tool.ref_problems("v0.0.9", "main", "0.1.0")                 # another release
+    assert tool.ref_problems("main", "main", version)  # a branch moves
+    assert tool.ref_problems("v0.0.9", "main", "0.1.0")  # another release
     assert tool.ref_problems(None, "main", version)
     assert tool.ref_problems("0123456789abcdef0123456789abcdef01234567", "main", version) == []
 
@@ -121,9 +133,15 @@ def test_readme_and_preface_list_every_lab_with_launch_links():
     for stem in labs:  # the launch links open the notebooks of tools/export_notebooks.py
         rel = stem.relative_to(ROOT / "notebooks").as_posix()
         for text in (readme, preface):
-            assert f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/colab/student/{rel}.ipynb" in text
+            assert (
+                f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/colab/student/{rel}.ipynb"
+                in text
+            )
             assert f"kaggle.com/kernels/welcome?src={URL}/blob/main/colab/student/{rel}.ipynb" in text
-            assert f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/colab/instructor/{rel}.ipynb" in text
+            assert (
+                f"colab.research.google.com/github/aigc-course/aigc-course/blob/main/colab/instructor/{rel}.ipynb"
+                in text
+            )
         assert f"blob/main/notebooks/{rel}.ipynb" not in readme + preface
     assert "https://aigc-course.github.io/aigc-course/" in readme
     assert "<img" not in preface and "![" not in preface  # the site requests nothing from other hosts
@@ -137,7 +155,7 @@ def test_fix_writes_the_install_cell_without_losing_a_first_code_cell(tmp_path):
     empty.write_text(header + "# %%\n\n# %%\nimport torch\n")
     assert tool.fix_install_cell(empty, URL, REF)
     cells = [c for c in empty.read_text().split("# %%") if c.strip()]
-    assert 'aigc-course[torch] @ git+' in cells[1] and cells[2].strip() == "import torch"
+    assert "aigc-course[torch] @ git+" in cells[1] and cells[2].strip() == "import torch"
     assert not tool.fix_install_cell(empty, URL, REF)  # already right: unchanged
 
     real = tmp_path / "other_keras.py"

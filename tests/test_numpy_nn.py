@@ -1,6 +1,7 @@
 """aigc_course.numpy_nn: the MLP's hand-written backward pass against finite differences
 (LeakyReLU and ReLU), the cross-entropy's gradient, both orders of Adam, the named form,
 minibatches."""
+
 import math
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_slope_zero_is_the_relu_and_dtype_is_kept():
     relu = MLP([3, 5, 2], np.random.default_rng(0), slope=0.0, dtype=np.float32)
     leaky = MLP([3, 5, 2], np.random.default_rng(0))
     assert all(p.dtype == np.float32 for p in relu.params)
-    np.testing.assert_allclose(relu.params[0], leaky.params[0], rtol=1e-6)   # same draws
+    np.testing.assert_allclose(relu.params[0], leaky.params[0], rtol=1e-6)  # same draws
     a = np.array([-2.0, 0.0, 3.0])
     assert relu.activation(a).tolist() == [0.0, 0.0, 3.0]
     assert leaky.activation(a).tolist() == [-0.4, 0.0, 3.0]
@@ -71,7 +72,7 @@ def test_adam_first_step_moves_each_weight_by_lr_against_the_gradient():
 
 
 def test_adam_two_orders_of_computation_follow_their_formulas():
-    b1, b2, eps, lr = 0.9, 0.999, 1e-3, 0.01          # a large eps, so the two orders differ
+    b1, b2, eps, lr = 0.9, 0.999, 1e-3, 0.01  # a large eps, so the two orders differ
     grads = [np.array([0.3, -1e-4]), np.array([0.1, 2e-4])]
     results = {}
     for fold in (False, True):
@@ -83,9 +84,9 @@ def test_adam_two_orders_of_computation_follow_their_formulas():
             opt.step([g])
             m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
             if fold:
-                want = want - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+                want = want - lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
             else:
-                want = want - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+                want = want - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
         np.testing.assert_allclose(p, want, rtol=1e-12)
         results[fold] = p
     assert not np.allclose(results[False], results[True], rtol=1e-3)
@@ -98,8 +99,7 @@ def test_named_form_shares_the_arrays_and_checks_the_shapes():
     again = MLP.from_dict(named, slope=0.0)
     assert all(a is b for a, b in zip(again.params, net.params)) and again.slope == 0.0
     with pytest.raises(ValueError, match="layer 2 takes 3 inputs but layer 1 gives 5"):
-        MLP.from_dict({"w1": np.zeros((4, 5)), "b1": np.zeros(5), "w2": np.zeros((3, 2)),
-                       "b2": np.zeros(2)})
+        MLP.from_dict({"w1": np.zeros((4, 5)), "b1": np.zeros(5), "w2": np.zeros((3, 2)), "b2": np.zeros(2)})
     with pytest.raises(ValueError, match=r"model: layer 1 .*expected \(n_in, n_out\) and \(n_out,\)"):
         MLP.from_dict({"w1": np.zeros((4, 5)), "b1": np.zeros(4)}, name="model")
     with pytest.raises(ValueError, match="expected weights 'w1'"):
@@ -111,4 +111,4 @@ def test_minibatches_cover_a_permutation_once():
     batches = minibatches(10, 4, rng)
     assert [len(b) for b in batches] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate(batches), again.permutation(10))
-    assert rng.random() == again.random()               # one permutation draw, nothing more
+    assert rng.random() == again.random()  # one permutation draw, nothing more

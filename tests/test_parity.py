@@ -3,6 +3,7 @@
 Marked `keras`, so it runs in both Keras processes (TensorFlow and PyTorch backends);
 it imports PyTorch too, which a test may do (a notebook never loads both).
 """
+
 import inspect
 
 import numpy as np
@@ -15,7 +16,19 @@ torch = pytest.importorskip("torch")
 from aigc_course import keras as K  # noqa: E402
 from aigc_course import torch as T  # noqa: E402
 
-REQUIRED = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "char_rnn", "gpt", "pixelcnn", "ddpm"}
+REQUIRED = {
+    "gan",
+    "dcgan",
+    "cgan",
+    "wgan_gp",
+    "vae",
+    "conv_vae",
+    "cvae",
+    "char_rnn",
+    "gpt",
+    "pixelcnn",
+    "ddpm",
+}
 TEXT = {"char_rnn", "gpt"}
 SMALL = {"ddpm": {"timesteps": 10}}  # sampling runs T network calls: keep the contract test fast
 
@@ -26,8 +39,11 @@ def build(models, key):
 
 def public_signature(cls):
     params = inspect.signature(cls.__init__).parameters.values()
-    return [(p.name, p.default) for p in params
-            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    return [
+        (p.name, p.default)
+        for p in params
+        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
 
 
 def test_same_keys_in_both_frameworks():

@@ -1,6 +1,7 @@
 """The checkpoint recipe (benchmarks/pretrain.py): chunked training resumes to the same
 weights as an uninterrupted run, the card it publishes is complete and loads in the
 lab-facing helpers (describe, history)."""
+
 import dataclasses
 import importlib.util
 import sys
@@ -28,8 +29,12 @@ def recipe_module():
 
 def tiny(module, name="gpt", dataset="melodies", **kw):
     base = module.RECIPES[f"{name}-{dataset}"]
-    small = dict(epochs=2, batch_size=64, stride=16,
-                 config=dict(block_size=64, n_layer=1, n_head=2, n_embd=16, lr=3e-3))
+    small = dict(
+        epochs=2,
+        batch_size=64,
+        stride=16,
+        config=dict(block_size=64, n_layer=1, n_head=2, n_embd=16, lr=3e-3),
+    )
     small.update(kw)
     return dataclasses.replace(base, **small)
 
@@ -58,7 +63,7 @@ def test_chunked_run_resumes_to_the_uninterrupted_weights(recipe_module, tmp_pat
 
     monkeypatch.setattr(recipe_module, "RUNS", tmp_path / "b")
     _, first, _, done = recipe_module.train(dataclasses.replace(recipe, epochs=1), minutes=None)
-    assert done and len(first.epochs) == 1            # "the session ended" after epoch 1
+    assert done and len(first.epochs) == 1  # "the session ended" after epoch 1
     resumed, progress, _, done = recipe_module.train(recipe, minutes=None)  # a new process resumes
     assert done and [e["epoch"] for e in progress.epochs] == [1, 2]
     a, b = weights(full), weights(resumed)
@@ -86,7 +91,9 @@ def test_published_card_is_complete_and_feeds_the_lab_helpers(recipe_module, tmp
     assert card["smoke_test"] is False and card["epochs"] == 2
     m = card["metrics"]
     assert m["best_ngram"] in m["ngram_baselines"]
-    assert np.isclose(m["beats_best_ngram_by"], m["ngram_baselines"][m["best_ngram"]] - m["val_nats_per_token"])
+    assert np.isclose(
+        m["beats_best_ngram_by"], m["ngram_baselines"][m["best_ngram"]] - m["val_nats_per_token"]
+    )
     assert len(m["val_curve"]) == 2 and np.isclose(m["val_curve"][-1], m["val_nats_per_token"], atol=1e-3)
     curves = pretrained.history("gpt", "melodies", folder=folder)
     assert len(curves["loss"]) == 2 and len(curves["val_nats"]) == 2
@@ -98,10 +105,14 @@ def test_published_card_is_complete_and_feeds_the_lab_helpers(recipe_module, tmp
 
 
 def test_training_summary_and_durations():
-    assert pretrained.training_summary(30, 5000, 840, "CPU (x, 2 logical cores, torch 2, 2 threads)") \
+    assert (
+        pretrained.training_summary(30, 5000, 840, "CPU (x, 2 logical cores, torch 2, 2 threads)")
         == "30 epochs on 5,000 images, 14 min on a CPU (2 threads)"
-    assert pretrained.training_summary(1, 60000, 20, "GPU (NVIDIA H200), torch 2") \
+    )
+    assert (
+        pretrained.training_summary(1, 60000, 20, "GPU (NVIDIA H200), torch 2")
         == "1 epoch on 60,000 images, 20 s on a NVIDIA H200 GPU"
+    )
     assert pretrained.training_summary(6, 10, 7200, "CPU").endswith("2.0 h on a CPU")
     assert pretrained.training_summary(3, 2048, 20.4, "cpu") == "3 epochs on 2,048 images, 20 s on a CPU"
     assert pretrained.training_summary(3, 2048, 20.4, "cuda:0").endswith("on a GPU")

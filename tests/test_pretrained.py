@@ -1,5 +1,6 @@
 """Published checkpoints and the weight file format (PyTorch side; the Keras side and the
 cross-framework equality are in test_weights.py)."""
+
 import json
 import struct
 from pathlib import Path
@@ -16,9 +17,15 @@ from aigc_course.torch import MODELS  # noqa: E402
 from aigc_course.torch import weights as TW  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CARD = {"data": {"name": "mnist", "split": "train", "n_examples": 64, "source": "tests"},
-        "recipe": "pytest", "seed": 0, "steps": 0, "wall_time_s": 0.0, "hardware": "CPU",
-        "metrics": {}}
+CARD = {
+    "data": {"name": "mnist", "split": "train", "n_examples": 64, "source": "tests"},
+    "recipe": "pytest",
+    "seed": 0,
+    "steps": 0,
+    "wall_time_s": 0.0,
+    "hardware": "CPU",
+    "metrics": {},
+}
 
 
 def small_gan():
@@ -73,12 +80,17 @@ def test_the_file_is_safetensors_with_the_configuration_in_its_header(tmp_path):
     m = small_gan()
     path = TW.save(m, tmp_path / "w.safetensors", metadata={"note": np.float32(1.5)})
     raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])       # safetensors: header length, JSON header, raw bytes
-    header = json.loads(raw[8:8 + n])
+    (n,) = struct.unpack("<Q", raw[:8])  # safetensors: header length, JSON header, raw bytes
+    header = json.loads(raw[8 : 8 + n])
     meta = header.pop("__metadata__")
     assert meta["format"] == "aigc_course.weights" and meta["model"] == "DCGAN" and meta["key"] == "dcgan"
-    assert json.loads(meta["config"]) == {"latent_dim": 8, "lr": 2e-4, "beta_1": 0.5,
-                                          "label_smoothing": 0.0, "channels": 8}
+    assert json.loads(meta["config"]) == {
+        "latent_dim": 8,
+        "lr": 2e-4,
+        "beta_1": 0.5,
+        "label_smoothing": 0.0,
+        "channels": 8,
+    }
     assert json.loads(meta["extra"]) == {"note": 1.5}
     assert set(header) == set(TW.to_arrays(m)) and all(v["dtype"] == "F32" for v in header.values())
     arrays, parsed = weightfile.read(path)
@@ -113,8 +125,11 @@ def test_a_changed_byte_is_caught_by_the_record(tmp_path):
 
 
 def test_build_allows_training_settings_only():
-    meta = {"key": "gpt", "model": "GPT", "config": {"vocab_size": 5, "block_size": 8, "n_layer": 1,
-                                                      "n_head": 1, "n_embd": 8}}
+    meta = {
+        "key": "gpt",
+        "model": "GPT",
+        "config": {"vocab_size": 5, "block_size": 8, "n_layer": 1, "n_head": 1, "n_embd": 8},
+    }
     assert weightfile.build(meta, "torch", lr=1e-2).lr == 1e-2
     with pytest.raises(ValueError, match="n_layer: these set the architecture"):
         weightfile.build(meta, "torch", n_layer=2)
@@ -157,14 +172,14 @@ def test_a_corrupt_published_file_is_reported_and_never_loaded(folder, monkeypat
     publish(small_gan(), folder)
     path = folder / "dcgan-mnist.safetensors"
     raw = bytearray(path.read_bytes())
-    raw[-3] ^= 0x10                                    # one bit of one weight
+    raw[-3] ^= 0x10  # one bit of one weight
     path.write_bytes(bytes(raw))
     read = []
     monkeypatch.setattr(weightfile, "read", lambda *a, **k: read.append(a))
     with pytest.raises(checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt.*not loaded"):
         pretrained.load("dcgan", "mnist", folder=folder)
-    assert read == []                                  # never opened
-    path.write_bytes(bytes(raw[:-1]))                  # truncated: the size differs too
+    assert read == []  # never opened
+    path.write_bytes(bytes(raw[:-1]))  # truncated: the size differs too
     with pytest.raises(checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt"):
         pretrained.load("dcgan", "mnist", folder=folder)
 
@@ -182,7 +197,9 @@ def test_not_published_and_bad_names(folder):
 def test_publish_refuses_incomplete_cards_and_wrong_names(folder):
     m = small_gan()
     with pytest.raises(ValueError, match="card: missing metrics"):
-        pretrained.publish(m, "dcgan", "mnist", {k: v for k, v in CARD.items() if k != "metrics"}, folder=folder)
+        pretrained.publish(
+            m, "dcgan", "mnist", {k: v for k, v in CARD.items() if k != "metrics"}, folder=folder
+        )
     with pytest.raises(ValueError, match=r"card\['data'\]"):
         pretrained.publish(m, "dcgan", "mnist", {**CARD, "data": "mnist"}, folder=folder)
     with pytest.raises(ValueError, match="MODELS key 'dcgan', not 'gan'"):
@@ -190,9 +207,14 @@ def test_publish_refuses_incomplete_cards_and_wrong_names(folder):
     with pytest.raises(ValueError, match="dataset"):
         pretrained.publish(m, "dcgan", "MNIST train", CARD, folder=folder)
     with pytest.raises(ValueError, match="needs its tokenizer"):
-        pretrained.publish(MODELS["char_rnn"](5, embed_dim=4, hidden_size=4, num_layers=1),
-                           "char_rnn", "tang300", CARD, folder=folder)
-    assert not folder.exists()                          # nothing was written
+        pretrained.publish(
+            MODELS["char_rnn"](5, embed_dim=4, hidden_size=4, num_layers=1),
+            "char_rnn",
+            "tang300",
+            CARD,
+            folder=folder,
+        )
+    assert not folder.exists()  # nothing was written
 
 
 def test_publish_refuses_to_exceed_the_size_budget(folder, monkeypatch):
@@ -242,9 +264,9 @@ def test_download_verify_and_cache(mirror, capsys):
     cached = pretrained.cache_folder() / "dcgan-mnist.safetensors"
     assert cached.is_file() and (pretrained.cache_folder() / "index.json").is_file()
     assert "downloading" in capsys.readouterr().out
-    pretrained.load("dcgan", "mnist")                  # from the cache: no download
+    pretrained.load("dcgan", "mnist")  # from the cache: no download
     assert "downloading" not in capsys.readouterr().out
-    raw = bytearray(cached.read_bytes())               # a damaged cached copy is fetched again
+    raw = bytearray(cached.read_bytes())  # a damaged cached copy is fetched again
     raw[100] ^= 0xFF
     cached.write_bytes(bytes(raw))
     again = pretrained.load("dcgan", "mnist")
@@ -279,7 +301,8 @@ def test_pin_agrees_with_the_notebooks_install_cell():
     assert pretrained.REPOSITORY == repo["url"].rstrip("/")
     assert pretrained.PINNED_REF == repo["install_ref"], (
         "aigc_course.pretrained.PINNED_REF must name the release of _config.yml's "
-        "repository.install_ref: bump both together")
+        "repository.install_ref: bump both together"
+    )
 
 
 # ----- what the repository publishes ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """Markov-chain sampling and log-probabilities against frequencies and brute force; the
 Bradley-Terry fit recovering known weights; the KL-regularised optimum against brute-force
 enumeration of every sequence; REINFORCE approaching it from below; errors."""
+
 import itertools
 
 import numpy as np
@@ -30,8 +31,7 @@ def test_sampling_and_log_prob(chain):
     T3 = np.stack([P, P.T / P.T.sum(1, keepdims=True)])
     s3 = R.sample_markov(T3, 5, start=1, seed=0)
     assert s3.shape == (5, 2)
-    assert np.allclose(R.markov_log_prob(T3, s3, 1),
-                       np.log(T3[0, 1, s3[:, 0]] * T3[1, s3[:, 0], s3[:, 1]]))
+    assert np.allclose(R.markov_log_prob(T3, s3, 1), np.log(T3[0, 1, s3[:, 0]] * T3[1, s3[:, 0], s3[:, 1]]))
     assert np.array_equal(R.sample_markov(P, 7, 0, 4, seed=3), R.sample_markov(P, 7, 0, 4, seed=3))
 
 
@@ -72,11 +72,13 @@ def test_kl_optimum_against_enumeration(chain, beta):
     assert log_z == pytest.approx(log_z_brute, rel=1e-10)
     # pi*(y) = pi_ref(y) exp(r(y)/beta) / Z for every one of the 81 sequences
     assert np.allclose(R.markov_log_prob(trans, seqs, start), logp + r / beta - log_z)
+
     # its objective is beta log Z, and no other policy does better: the reference, or a
     # random perturbation of the optimum
     def objective(logq):
         q = np.exp(logq)
         return np.sum(q * r) - beta * np.sum(q * (logq - logp))
+
     assert objective(logp + r / beta - log_z) == pytest.approx(beta * log_z)
     rng = np.random.default_rng(0)
     for _ in range(5):

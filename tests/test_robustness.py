@@ -5,6 +5,7 @@ Test names start with the item of the issue they cover (item1 ... item8). The
 PyTorch and Keras halves are tests/test_robustness_torch.py and
 tests/test_robustness_keras.py.
 """
+
 import gzip
 import hashlib
 import json
@@ -43,7 +44,7 @@ def test_item2_uint8_images_holding_0_and_1_warn():
     assert out.max() < -0.99  # the reason for the warning: 1/255 is nearly black
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        as_image_batch(x * 255)                       # proper 0/255 images: no warning
+        as_image_batch(x * 255)  # proper 0/255 images: no warning
         as_image_batch(np.zeros((2, 28, 28), np.uint8))  # all black: no warning either
 
 
@@ -58,8 +59,14 @@ def test_item2_non_finite_latent_codes_are_rejected():
 # item 5: the checkpoint module (one mechanism for every saved file)
 # ---------------------------------------------------------------------------
 def _write_bytes(path, payload=b"weights " * 200, config=None, **kw):
-    return checkpoint.write(path, lambda tmp: tmp.write_bytes(payload), model="GPT",
-                            framework="torch", config=config or {"n_head": 4, "lr": 3e-4}, **kw)
+    return checkpoint.write(
+        path,
+        lambda tmp: tmp.write_bytes(payload),
+        model="GPT",
+        framework="torch",
+        config=config or {"n_head": 4, "lr": 3e-4},
+        **kw,
+    )
 
 
 def test_item5_record_holds_sha256_and_config(tmp_path):
@@ -80,7 +87,7 @@ def test_item5_damaged_file_is_named_in_the_error(tmp_path, damage):
     if damage == "zeroed":
         raw[500:564] = bytes(64)
     elif damage == "truncated":
-        raw = raw[:len(raw) // 2]
+        raw = raw[: len(raw) // 2]
     elif damage == "empty":
         raw = b""
     else:
@@ -121,14 +128,17 @@ def test_item5_failed_write_leaves_the_good_file_and_no_temporary_file(tmp_path)
     def crash(tmp):
         tmp.write_bytes(b"half")
         raise OSError("disk full")
+
     with pytest.raises(OSError, match="disk full"):
         checkpoint.write(p, crash, model="GPT", framework="torch")
 
     def refuse(tmp):
         raise ValueError("not finite")
+
     with pytest.raises(ValueError, match="not finite"):
-        checkpoint.write(p, lambda tmp: tmp.write_bytes(b"bad" * 100), model="GPT",
-                         framework="torch", check=refuse)
+        checkpoint.write(
+            p, lambda tmp: tmp.write_bytes(b"bad" * 100), model="GPT", framework="torch", check=refuse
+        )
     assert p.read_bytes() == b"good" * 100
     assert sorted(q.name for q in tmp_path.iterdir()) == ["m.pt", "m.pt.json"]
     checkpoint.verify(p)
@@ -142,6 +152,7 @@ def test_item5_interrupted_save_still_verifies_as_the_previous_version(tmp_path,
         if str(dst) == str(p):
             raise KeyboardInterrupt
         return real_replace(src, dst)
+
     monkeypatch.setattr(checkpoint.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
         _write_bytes(p, payload=b"version 2" * 50)
@@ -182,8 +193,9 @@ def isolated(tmp_path, monkeypatch):
     data.clear_cache()
 
 
-_CONTENT = ("".join(f"line {i}: the quick brown fox jumps over the lazy dog {i * i}\n"
-                    for i in range(40))).encode()
+_CONTENT = (
+    "".join(f"line {i}: the quick brown fox jumps over the lazy dog {i * i}\n" for i in range(40))
+).encode()
 
 
 def _flips(raw: bytes):
@@ -223,16 +235,19 @@ def test_item6_every_bit_flip_in_a_gzip_file_is_an_integrity_error_naming_it(iso
 def test_item6_a_mirror_serving_a_corrupt_gzip_is_skipped_for_the_next(isolated, monkeypatch):
     gz = gzip.compress(_CONTENT, mtime=0)
     bad = next(b for b in _flips(gz) if _raises_zlib_error(b))
-    f = data.DataFile("tinyshakespeare/input.txt.gz", hashlib.sha256(_CONTENT).hexdigest(),
-                      urls=("https://bad.example/input.txt.gz", "https://good.example/input.txt.gz"))
+    f = data.DataFile(
+        "tinyshakespeare/input.txt.gz",
+        hashlib.sha256(_CONTENT).hexdigest(),
+        urls=("https://bad.example/input.txt.gz", "https://good.example/input.txt.gz"),
+    )
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
-    monkeypatch.setattr(data.urllib.request, "urlopen",
-                        lambda url, timeout: _Response(bad if "bad" in url else gz))
+    monkeypatch.setattr(
+        data.urllib.request, "urlopen", lambda url, timeout: _Response(bad if "bad" in url else gz)
+    )
     content, source = data.read_verified(f)
     assert content == _CONTENT and source == "https://good.example/input.txt.gz"
     # only bad mirrors: the error lists them, with the integrity problem
-    f = data.DataFile("other/x.gz", hashlib.sha256(b"other").hexdigest(),
-                      urls=("https://bad.example/x.gz",))
+    f = data.DataFile("other/x.gz", hashlib.sha256(b"other").hexdigest(), urls=("https://bad.example/x.gz",))
     with pytest.raises(FileNotFoundError, match=r"bad\.example/x\.gz: DataIntegrityError"):
         data.read_verified(f)
 
@@ -264,8 +279,9 @@ def test_item8_mnist_subset_loaded_offline_is_not_kept_once_online(isolated, mon
         monkeypatch.setitem(data._MNIST_SHA, part, hashlib.sha256(content).hexdigest())
         bodies[data._IDX[part]] = gzip.compress(content)
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
-    monkeypatch.setattr(data.urllib.request, "urlopen",
-                        lambda url, timeout: _Response(bodies[url.rsplit("/", 1)[1]]))
+    monkeypatch.setattr(
+        data.urllib.request, "urlopen", lambda url, timeout: _Response(bodies[url.rsplit("/", 1)[1]])
+    )
     x, y = data.load_mnist("train")
     out = capsys.readouterr().out
     assert x.shape == (3, 28, 28) and y.tolist() == [0, 1, 2]
@@ -326,8 +342,9 @@ def test_item7_a_function_that_never_returns_is_stopped(capsys):
 
 def test_item7_time_limit_outside_the_main_thread():
     result = {}
-    thread = threading.Thread(target=lambda: result.setdefault(
-        "ok", exercises.check("vae_kl", _never_returns, time_limit=0.3)))
+    thread = threading.Thread(
+        target=lambda: result.setdefault("ok", exercises.check("vae_kl", _never_returns, time_limit=0.3))
+    )
     t0 = time.perf_counter()
     thread.start()
     thread.join(10)
@@ -344,8 +361,14 @@ def test_item8_bad_seed_is_a_value_error(seed):
     with pytest.raises(ValueError, match="seed"):
         text.generate_tokens(lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, seed=seed)
     with pytest.raises(ValueError, match="seed"):
-        estimate_bounds(lambda x: (np.zeros((len(x), 2)),) * 2, lambda x, z: np.zeros(len(x)),
-                        np.zeros((2, 3)), 1, 2, seed=seed)
+        estimate_bounds(
+            lambda x: (np.zeros((len(x), 2)),) * 2,
+            lambda x, z: np.zeros(len(x)),
+            np.zeros((2, 3)),
+            1,
+            2,
+            seed=seed,
+        )
     with pytest.raises(ValueError, match="seed"):
         data.random_subset(2, np.arange(5), seed=seed)
 
@@ -353,8 +376,7 @@ def test_item8_bad_seed_is_a_value_error(seed):
 @pytest.mark.parametrize("temperature", ["1", None, float("nan"), -0.5])
 def test_item8_bad_temperature_is_a_value_error(temperature):
     with pytest.raises(ValueError, match="temperature"):
-        text.generate_tokens(lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3,
-                             temperature=temperature)
+        text.generate_tokens(lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, temperature=temperature)
     with pytest.raises(ValueError, match="temperature"):
         text.sample_next(np.zeros(3), temperature=temperature)
     with pytest.raises(ValueError, match="top_p"):
@@ -390,11 +412,20 @@ def test_item8_random_subset_rejects_a_bad_n(n):
     assert len(data.random_subset(3, np.arange(10))[0]) == 3
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"num_classes": 0}, "num_classes"), ({"n_layer": -1}, "n_layer"), ({"lr": "1e-3"}, "lr"),
-    ({"lr": 0.0}, "lr"), ({"beta_1": 1.0}, "beta_1"), ({"dropout": 1.5}, "dropout"),
-    ({"latent_dim": 2.0}, "latent_dim"), ({"hidden": (8, 0)}, "hidden"), ({"n_layers": -1}, "n_layers"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"num_classes": 0}, "num_classes"),
+        ({"n_layer": -1}, "n_layer"),
+        ({"lr": "1e-3"}, "lr"),
+        ({"lr": 0.0}, "lr"),
+        ({"beta_1": 1.0}, "beta_1"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"latent_dim": 2.0}, "latent_dim"),
+        ({"hidden": (8, 0)}, "hidden"),
+        ({"n_layers": -1}, "n_layers"),
+    ],
+)
 def test_item8_hyperparameters_are_checked_by_name(params, match):
     with pytest.raises(ValueError, match=match):
         check_hyperparameters(params)

@@ -5,6 +5,7 @@ uninterrupted run, verified checkpoints and argument checks.
 Test names start with the item of the issue they cover; the PyTorch twin is
 tests/test_robustness_torch.py, the NumPy parts tests/test_robustness.py.
 """
+
 import json
 import warnings
 
@@ -18,11 +19,17 @@ from aigc_course import checkpoint  # noqa: E402
 from aigc_course.keras import MODELS, set_seed  # noqa: E402
 from aigc_course.training import TrainingDivergedError  # noqa: E402
 
-TINY = {"gan": {"latent_dim": 8}, "dcgan": {"latent_dim": 8, "channels": 8},
-        "cgan": {"latent_dim": 8}, "wgan_gp": {"latent_dim": 8, "channels": 8, "n_critic": 1},
-        "vae": {"latent_dim": 4}, "conv_vae": {"latent_dim": 4, "channels": (8, 8)},
-        "cvae": {"latent_dim": 4}, "pixelcnn": {"hidden": 8, "n_layers": 1},
-        "ddpm": {"timesteps": 10, "channels": (8, 8)}}
+TINY = {
+    "gan": {"latent_dim": 8},
+    "dcgan": {"latent_dim": 8, "channels": 8},
+    "cgan": {"latent_dim": 8},
+    "wgan_gp": {"latent_dim": 8, "channels": 8, "n_critic": 1},
+    "vae": {"latent_dim": 4},
+    "conv_vae": {"latent_dim": 4, "channels": (8, 8)},
+    "cvae": {"latent_dim": 4},
+    "pixelcnn": {"hidden": 8, "n_layers": 1},
+    "ddpm": {"timesteps": 10, "channels": (8, 8)},
+}
 LABELLED = {"cgan", "cvae"}
 
 
@@ -87,8 +94,9 @@ def test_item1_nan_after_epoch_1_stops_and_keeps_the_epoch_1_checkpoint(tmp_path
     set_seed(0)
     model = tiny(key)
     with pytest.raises(TrainingDivergedError) as err:
-        model.fit(digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path,
-                  callbacks=[PoisonAfter(0)])
+        model.fit(
+            digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path, callbacks=[PoisonAfter(0)]
+        )
     msg = str(err.value)
     assert "epoch 2/3, step 1/4" in msg and "nan" in msg and "learning rate" in msg
     assert "after epoch 1" in msg and "last.weights.h5" in msg
@@ -175,38 +183,49 @@ def test_item3_gan_family_trains_again_after_load_model(tmp_path, digits, key):
     names = model.optimizer_names
     for name in names:  # optimizer states (and learning rates) came back
         a, b = getattr(model, name), getattr(other, name)
-        assert int(keras.ops.convert_to_numpy(b.iterations)) == int(keras.ops.convert_to_numpy(a.iterations)) > 0
+        assert (
+            int(keras.ops.convert_to_numpy(b.iterations)) == int(keras.ops.convert_to_numpy(a.iterations)) > 0
+        )
         assert float(keras.ops.convert_to_numpy(b.learning_rate)) == pytest.approx(1e-3)
         for u, v in zip(a.variables, b.variables):
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(u), keras.ops.convert_to_numpy(v))
     hist = other.fit(*fit_args(key, digits), epochs=1, batch_size=16, verbose=0)
     assert all(np.isfinite(v).all() for v in hist.history.values())
-    assert int(keras.ops.convert_to_numpy(getattr(other, names[0]).iterations)) > \
-        int(keras.ops.convert_to_numpy(getattr(model, names[0]).iterations))
+    assert int(keras.ops.convert_to_numpy(getattr(other, names[0]).iterations)) > int(
+        keras.ops.convert_to_numpy(getattr(model, names[0]).iterations)
+    )
 
 
 # ---------------------------------------------------------------------------
 # item 4: a resumed run equals the uninterrupted one (losses, weights, history)
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("key, kw", [("gan", {}), ("cvae", {}), ("gpt", {"dropout": 0.2}),
-                                     ("ddpm", {})])
+@pytest.mark.parametrize("key, kw", [("gan", {}), ("cvae", {}), ("gpt", {"dropout": 0.2}), ("ddpm", {})])
 def test_item4_resumed_run_equals_the_uninterrupted_run(tmp_path, digits, key, kw):
     set_seed(0)
     straight = tiny(key, **kw)
     h1 = straight.fit(*fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=5)
     set_seed(0)
     with pytest.raises(KeyboardInterrupt):  # interrupted in the middle of the third epoch
-        tiny(key, **kw).fit(*fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=5,
-                            checkpoint_dir=tmp_path, callbacks=[Interrupt(2, 1)])
+        tiny(key, **kw).fit(
+            *fit_args(key, digits),
+            epochs=3,
+            batch_size=16,
+            verbose=0,
+            seed=5,
+            checkpoint_dir=tmp_path,
+            callbacks=[Interrupt(2, 1)],
+        )
     set_seed(1)  # a new session: other initial weights, other global random state
     resumed = tiny(key, **kw)
-    h2 = resumed.fit(*fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=5,
-                     checkpoint_dir=tmp_path)
+    h2 = resumed.fit(
+        *fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=5, checkpoint_dir=tmp_path
+    )
     assert h1.history == h2.history and h2.epoch == [0, 1, 2]
     assert same_weights(straight, resumed)
     seeds = [keras.ops.convert_to_numpy(v) for v in straight._seed_variables()]
-    assert seeds and all(np.array_equal(a, keras.ops.convert_to_numpy(b))
-                         for a, b in zip(seeds, resumed._seed_variables()))
+    assert seeds and all(
+        np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(seeds, resumed._seed_variables())
+    )
 
 
 def test_item4_the_shuffle_order_depends_on_seed_and_epoch_only(digits):
@@ -230,16 +249,21 @@ def test_item5_damaged_file_is_an_error_naming_it(tmp_path, name, damage):
     model.save_weights(path) if name.endswith(".weights.h5") else model.save(path)
     raw = bytearray(path.read_bytes())
     if damage == "zeroed":  # 64 zero bytes inside the weights: h5py would not notice
-        raw[len(raw) // 2:len(raw) // 2 + 64] = bytes(64)
-    path.write_bytes({"zeroed": bytes(raw), "truncated": bytes(raw[:1000]), "empty": b"",
-                      "text": b"not a checkpoint\n"}[damage])
+        raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)
+    path.write_bytes(
+        {"zeroed": bytes(raw), "truncated": bytes(raw[:1000]), "empty": b"", "text": b"not a checkpoint\n"}[
+            damage
+        ]
+    )
     with pytest.raises(checkpoint.CheckpointError, match=name.replace(".", r"\.") + " is corrupt"):
         tiny("gan").load(path)
     (tmp_path / (name + ".json")).unlink()
     if damage != "zeroed":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with pytest.raises(checkpoint.CheckpointError, match=name.replace(".", r"\.") + " could not be loaded"):
+            with pytest.raises(
+                checkpoint.CheckpointError, match=name.replace(".", r"\.") + " could not be loaded"
+            ):
                 tiny("gan").load(path)
 
 
@@ -263,10 +287,9 @@ def test_item5_training_checkpoint_is_verified_on_resume(tmp_path, digits):
     assert record["kind"] == "training" and record["extra"]["epoch"] == 1
     assert len(record["extra"]["seed_states"]) >= 1 and "d_loss" in record["extra"]["history"]
     with pytest.raises(checkpoint.CheckpointError, match="latent_dim: 8 in the file, 16 in this model"):
-        MODELS["gan"](latent_dim=16).fit(digits, epochs=2, batch_size=16, verbose=0,
-                                         checkpoint_dir=tmp_path)
+        MODELS["gan"](latent_dim=16).fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     raw = bytearray((tmp_path / "last.weights.h5").read_bytes())
-    raw[len(raw) // 2:len(raw) // 2 + 64] = bytes(64)
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)
     (tmp_path / "last.weights.h5").write_bytes(bytes(raw))
     with pytest.raises(checkpoint.CheckpointError, match=r"last\.weights\.h5 is corrupt"):
         tiny("gan").fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
@@ -306,14 +329,17 @@ def test_item8_bad_seed_and_temperature_are_value_errors(digits):
         gpt.generate([1, 2], 3, seed="a")
 
 
-@pytest.mark.parametrize("build, match", [
-    (lambda: MODELS["cgan"](num_classes=0), "num_classes"),
-    (lambda: MODELS["gpt"](11, n_layer=-1), "n_layer"),
-    (lambda: MODELS["gan"](lr=-1.0), "lr"),
-    (lambda: MODELS["wgan_gp"](beta_2=1.5), "beta_2"),
-    (lambda: MODELS["vae"](hidden=(0, 8)), "hidden"),
-    (lambda: MODELS["pixelcnn"](n_layers=-2), "n_layers"),
-])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: MODELS["cgan"](num_classes=0), "num_classes"),
+        (lambda: MODELS["gpt"](11, n_layer=-1), "n_layer"),
+        (lambda: MODELS["gan"](lr=-1.0), "lr"),
+        (lambda: MODELS["wgan_gp"](beta_2=1.5), "beta_2"),
+        (lambda: MODELS["vae"](hidden=(0, 8)), "hidden"),
+        (lambda: MODELS["pixelcnn"](n_layers=-2), "n_layers"),
+    ],
+)
 def test_item8_bad_hyperparameters_are_value_errors(build, match):
     with pytest.raises(ValueError, match=match):
         build()

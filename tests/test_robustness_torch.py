@@ -4,6 +4,7 @@ resume (still bit-identical) and argument checks.
 Test names start with the item of the issue they cover; the Keras twin is
 tests/test_robustness_keras.py, the NumPy parts tests/test_robustness.py.
 """
+
 import json
 import warnings
 
@@ -16,11 +17,17 @@ from aigc_course import checkpoint  # noqa: E402
 from aigc_course.torch import MODELS, Callback, set_seed  # noqa: E402
 from aigc_course.training import TrainingDivergedError  # noqa: E402
 
-TINY = {"gan": {"latent_dim": 8}, "dcgan": {"latent_dim": 8, "channels": 8},
-        "cgan": {"latent_dim": 8}, "wgan_gp": {"latent_dim": 8, "channels": 8, "n_critic": 1},
-        "vae": {"latent_dim": 4}, "conv_vae": {"latent_dim": 4, "channels": (8, 8)},
-        "cvae": {"latent_dim": 4}, "pixelcnn": {"hidden": 8, "n_layers": 1},
-        "ddpm": {"timesteps": 10, "channels": (8, 8)}}
+TINY = {
+    "gan": {"latent_dim": 8},
+    "dcgan": {"latent_dim": 8, "channels": 8},
+    "cgan": {"latent_dim": 8},
+    "wgan_gp": {"latent_dim": 8, "channels": 8, "n_critic": 1},
+    "vae": {"latent_dim": 4},
+    "conv_vae": {"latent_dim": 4, "channels": (8, 8)},
+    "cvae": {"latent_dim": 4},
+    "pixelcnn": {"hidden": 8, "n_layers": 1},
+    "ddpm": {"timesteps": 10, "channels": (8, 8)},
+}
 LABELLED = {"cgan", "cvae"}
 
 
@@ -56,8 +63,9 @@ def test_item1_nan_after_epoch_1_stops_and_keeps_the_epoch_1_checkpoint(tmp_path
     set_seed(0)
     model = tiny(key)
     with pytest.raises(TrainingDivergedError) as err:
-        model.fit(digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path,
-                  callbacks=[PoisonAfter(0)])
+        model.fit(
+            digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path, callbacks=[PoisonAfter(0)]
+        )
     msg = str(err.value)
     assert "epoch 2/3, step 1/4" in msg and "nan" in msg and "learning rate" in msg
     assert "after epoch 1" in msg and str(tmp_path / "last.pt") in msg
@@ -94,8 +102,9 @@ def test_item1_huge_learning_rate_stops_with_a_message_and_restores(tmp_path, di
     assert finite_state(small)
 
 
-def test_item1_non_finite_weights_at_the_end_of_an_epoch_are_never_checkpointed(tmp_path, digits,
-                                                                              monkeypatch):
+def test_item1_non_finite_weights_at_the_end_of_an_epoch_are_never_checkpointed(
+    tmp_path, digits, monkeypatch
+):
     set_seed(0)
     model = tiny("gan")
     model.fit(digits, epochs=1, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
@@ -110,6 +119,7 @@ def test_item1_non_finite_weights_at_the_end_of_an_epoch_are_never_checkpointed(
             with torch.no_grad():
                 model.generator[0].bias.fill_(float("inf"))
         return logs
+
     monkeypatch.setattr(model, "train_step", last_step_breaks_the_weights)
     with pytest.raises(TrainingDivergedError, match=r"the end of epoch 2/2 .*weight generator\.0\.bias"):
         model.fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
@@ -175,9 +185,12 @@ def test_item5_damaged_pt_file_is_an_error_naming_it(tmp_path, damage):
     model.save(path)
     raw = bytearray(path.read_bytes())
     if damage == "zeroed":  # 64 zero bytes inside a tensor: torch.load would not notice
-        raw[len(raw) // 2:len(raw) // 2 + 64] = bytes(64)
-    path.write_bytes({"zeroed": bytes(raw), "truncated": bytes(raw[:1000]), "empty": b"",
-                      "text": b"not a checkpoint\n"}[damage])
+        raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)
+    path.write_bytes(
+        {"zeroed": bytes(raw), "truncated": bytes(raw[:1000]), "empty": b"", "text": b"not a checkpoint\n"}[
+            damage
+        ]
+    )
     with pytest.raises(checkpoint.CheckpointError, match=r"g\.pt is corrupt"):
         tiny("gan").load(path)
     # without the record, torch's own error is still wrapped in one that names the file
@@ -202,8 +215,15 @@ def test_item5_same_shapes_other_hyperparameters_do_not_load(tmp_path):
     ids = np.arange(8)[None] % 11
     np.testing.assert_array_equal(same.logits(ids), gpt.logits(ids))
     record = json.loads((tmp_path / "gpt.pt.json").read_text())
-    assert record["config"] == {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 4,
-                                "n_embd": 16, "dropout": 0.0, "lr": 3e-4}
+    assert record["config"] == {
+        "vocab_size": 11,
+        "block_size": 8,
+        "n_layer": 1,
+        "n_head": 4,
+        "n_embd": 16,
+        "dropout": 0.0,
+        "lr": 3e-4,
+    }
 
 
 def test_item5_training_checkpoint_is_verified_on_resume(tmp_path, digits):
@@ -212,8 +232,7 @@ def test_item5_training_checkpoint_is_verified_on_resume(tmp_path, digits):
     record = json.loads((tmp_path / "last.pt.json").read_text())
     assert record["kind"] == "training" and record["config"]["latent_dim"] == 8
     with pytest.raises(checkpoint.CheckpointError, match="latent_dim: 8 in the file, 16 in this model"):
-        MODELS["gan"](latent_dim=16).fit(digits, epochs=2, batch_size=16, verbose=0,
-                                         checkpoint_dir=tmp_path)
+        MODELS["gan"](latent_dim=16).fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     raw = bytearray((tmp_path / "last.pt").read_bytes())
     raw[-2000:-1936] = bytes(64)
     (tmp_path / "last.pt").write_bytes(bytes(raw))
@@ -250,14 +269,23 @@ def test_item4_torch_resume_is_bit_identical(tmp_path, digits, key):
         def on_epoch_end(self, model, epoch, logs):
             if epoch == 1:
                 raise KeyboardInterrupt
+
     set_seed(0)
     with pytest.raises(KeyboardInterrupt):
-        tiny(key).fit(*fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=4,
-                      checkpoint_dir=tmp_path, callbacks=[Interrupt()])
+        tiny(key).fit(
+            *fit_args(key, digits),
+            epochs=3,
+            batch_size=16,
+            verbose=0,
+            seed=4,
+            checkpoint_dir=tmp_path,
+            callbacks=[Interrupt()],
+        )
     set_seed(1)  # another session: other initial weights, other global RNG state
     resumed = tiny(key)
-    h2 = resumed.fit(*fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=4,
-                     checkpoint_dir=tmp_path)
+    h2 = resumed.fit(
+        *fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=4, checkpoint_dir=tmp_path
+    )
     assert h1.history == h2.history
     for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), k
@@ -282,19 +310,22 @@ def test_item8_bad_seed_and_temperature_are_value_errors(digits):
         gpt.generate([1, 2], 3, seed="a")
 
 
-@pytest.mark.parametrize("build, match", [
-    (lambda: MODELS["cgan"](num_classes=0), "num_classes"),
-    (lambda: MODELS["gpt"](11, n_layer=-1), "n_layer"),
-    (lambda: MODELS["gpt"](11, n_head=0), "n_head"),
-    (lambda: MODELS["gan"](lr=-1.0), "lr"),
-    (lambda: MODELS["gan"](latent_dim="8"), "latent_dim"),
-    (lambda: MODELS["wgan_gp"](beta_2=1.5), "beta_2"),
-    (lambda: MODELS["char_rnn"](11, num_layers=0), "num_layers"),
-    (lambda: MODELS["char_rnn"](11, dropout=-0.1), "dropout"),
-    (lambda: MODELS["vae"](hidden=(0, 8)), "hidden"),
-    (lambda: MODELS["dcgan"](channels=0), "channels"),
-    (lambda: MODELS["pixelcnn"](n_layers=-2), "n_layers"),
-])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: MODELS["cgan"](num_classes=0), "num_classes"),
+        (lambda: MODELS["gpt"](11, n_layer=-1), "n_layer"),
+        (lambda: MODELS["gpt"](11, n_head=0), "n_head"),
+        (lambda: MODELS["gan"](lr=-1.0), "lr"),
+        (lambda: MODELS["gan"](latent_dim="8"), "latent_dim"),
+        (lambda: MODELS["wgan_gp"](beta_2=1.5), "beta_2"),
+        (lambda: MODELS["char_rnn"](11, num_layers=0), "num_layers"),
+        (lambda: MODELS["char_rnn"](11, dropout=-0.1), "dropout"),
+        (lambda: MODELS["vae"](hidden=(0, 8)), "hidden"),
+        (lambda: MODELS["dcgan"](channels=0), "channels"),
+        (lambda: MODELS["pixelcnn"](n_layers=-2), "n_layers"),
+    ],
+)
 def test_item8_bad_hyperparameters_are_value_errors(build, match):
     with pytest.raises(ValueError, match=match):
         build()

@@ -1,4 +1,5 @@
 """Run folders: keyed by the settings; Google Drive on Colab; resume with PyTorch's trainer."""
+
 import json
 import sys
 import types
@@ -25,9 +26,16 @@ def test_identical_settings_give_the_same_folder_and_any_change_a_new_one(here):
     first = runs.run_dir("lab", **base)
     assert first.parent == here / "runs" and first.name.startswith("lab-") and first.is_dir()
     assert runs.run_dir("lab", **dict(reversed(list(base.items())))) == first  # order is irrelevant
-    assert runs.run_dir("lab", **{**base, "data": data.copy()}) == first      # same content
-    changed = [{"epochs": 4}, {"batch_size": 32}, {"lr": 1e-4}, {"seed": 1},
-               {"data": data[::-1]}, {"data": data.astype(np.int16)}, {"extra": None}]
+    assert runs.run_dir("lab", **{**base, "data": data.copy()}) == first  # same content
+    changed = [
+        {"epochs": 4},
+        {"batch_size": 32},
+        {"lr": 1e-4},
+        {"seed": 1},
+        {"data": data[::-1]},
+        {"data": data.astype(np.int16)},
+        {"extra": None},
+    ]
     folders = {runs.run_dir("lab", **{**base, **c}) for c in changed}
     assert len(folders) == len(changed) and first not in folders
     assert runs.run_dir("other_lab", **base).name != first.name
@@ -38,17 +46,22 @@ def test_settings_json_records_the_settings(here):
     saved = json.loads((folder / "settings.json").read_text())
     assert saved == {"epochs": 3, "lr": 0.5, "shape": [28, 28]}
     # NumPy scalars and tuples stand for the same settings as Python ints, floats and lists
-    assert runs.settings_key(epochs=np.int64(3), lr=np.float32(0.5), shape=(28, 28)) == \
-        runs.settings_key(epochs=3, lr=0.5, shape=[28, 28])
+    assert runs.settings_key(epochs=np.int64(3), lr=np.float32(0.5), shape=(28, 28)) == runs.settings_key(
+        epochs=3, lr=0.5, shape=[28, 28]
+    )
     assert runs.settings_key(epochs=3) == runs.settings_key(epochs=3)
     assert len(runs.settings_key(epochs=3)) == runs.HASH_CHARS
 
 
 def test_the_key_is_stable_across_versions():
     """A changed canonical form would orphan every student's checkpoints: pin it."""
-    assert runs.canonical_settings(b=[1, 2.5, "x"], a={"z": None, "y": True}) == \
-        '{"a":{"y":true,"z":null},"b":[1,2.5,"x"]}'
-    assert runs.settings_key(epochs=30, batch_size=128, seed=0) == "81159e4cf7"  # sha256 of {"batch_size":128,"epochs":30,"seed":0}
+    assert (
+        runs.canonical_settings(b=[1, 2.5, "x"], a={"z": None, "y": True})
+        == '{"a":{"y":true,"z":null},"b":[1,2.5,"x"]}'
+    )
+    assert (
+        runs.settings_key(epochs=30, batch_size=128, seed=0) == "81159e4cf7"
+    )  # sha256 of {"batch_size":128,"epochs":30,"seed":0}
 
 
 def test_bad_names_and_settings_raise_value_error(here):
@@ -133,10 +146,18 @@ def test_pytorch_changed_settings_start_afresh_identical_ones_resume(here, digit
     def train(epochs, batch_size):
         set_seed(0)
         model = MODELS["gan"](latent_dim=8)
-        folder = runs.run_dir("gan_test", model=model, data=digits, epochs=epochs,
-                              batch_size=batch_size, seed=0)
-        history = model.fit(digits, epochs=epochs, batch_size=batch_size, checkpoint_dir=folder,
-                            seed=0, verbose=2, device="cpu")
+        folder = runs.run_dir(
+            "gan_test", model=model, data=digits, epochs=epochs, batch_size=batch_size, seed=0
+        )
+        history = model.fit(
+            digits,
+            epochs=epochs,
+            batch_size=batch_size,
+            checkpoint_dir=folder,
+            seed=0,
+            verbose=2,
+            device="cpu",
+        )
         model.weights_after = {k: v.clone() for k, v in model.state_dict().items()}
         return folder, history, capsys.readouterr().out, model
 
@@ -146,16 +167,18 @@ def test_pytorch_changed_settings_start_afresh_identical_ones_resume(here, digit
     again, history2, out, second = train(epochs=2, batch_size=32)  # identical settings: resumes
     assert again == folder and "holds a checkpoint" in out and "Resumed" in out
     assert "epoch 1/2" not in out and "epoch 2/2" not in out  # nothing left to train
-    assert history2.history == history.history              # the saved history comes back
+    assert history2.history == history.history  # the saved history comes back
     assert all(torch.equal(v, second.weights_after[k]) for k, v in first.weights_after.items())
 
-    other, history3, out, _ = train(epochs=2, batch_size=16)    # one argument changed: a new run
+    other, history3, out, _ = train(epochs=2, batch_size=16)  # one argument changed: a new run
     assert other != folder and "new" in out and "Resumed" not in out and "epoch 1/2" in out
-    longer, _, out, _ = train(epochs=3, batch_size=32)          # more epochs: a new run too
+    longer, _, out, _ = train(epochs=3, batch_size=32)  # more epochs: a new run too
     assert longer not in (folder, other) and "epoch 1/3" in out
 
     # the model's own configuration is part of the key
-    assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) != \
-        runs.settings_key(model=MODELS["gan"](latent_dim=9))
-    assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) == \
-        runs.settings_key(model=MODELS["gan"](latent_dim=8))
+    assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) != runs.settings_key(
+        model=MODELS["gan"](latent_dim=9)
+    )
+    assert runs.settings_key(model=MODELS["gan"](latent_dim=8)) == runs.settings_key(
+        model=MODELS["gan"](latent_dim=8)
+    )

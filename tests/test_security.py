@@ -1,5 +1,6 @@
 """Membership-inference metrics against brute force and scikit-learn; the watermark's null
 distribution, detection, robustness and wrong key; the memorising KDE against SciPy; errors."""
+
 import math
 
 import numpy as np
@@ -21,7 +22,7 @@ def brute_roc(pos, neg):
 @pytest.fixture(scope="module")
 def scores():
     rng = np.random.default_rng(0)
-    pos = np.round(rng.normal(0.8, 1.0, 300), 1)      # rounding makes ties
+    pos = np.round(rng.normal(0.8, 1.0, 300), 1)  # rounding makes ties
     neg = np.round(rng.normal(0.0, 1.0, 400), 1)
     return pos, neg
 
@@ -57,8 +58,7 @@ def test_tpr_at_fpr_and_advantage(scores):
     pos, neg = scores
     fpr, tpr, _ = S.roc_curve(pos, neg)
     for target in (0.0, 0.01, 0.1, 0.5, 1.0):
-        brute = max(float(np.mean(pos >= t)) for t in np.r_[pos, neg, np.inf]
-                    if np.mean(neg >= t) <= target)
+        brute = max(float(np.mean(pos >= t)) for t in np.r_[pos, neg, np.inf] if np.mean(neg >= t) <= target)
         assert S.tpr_at_fpr(pos, neg, fpr=target) == pytest.approx(brute)
     adv = max(float(np.mean(pos >= t) - np.mean(neg >= t)) for t in np.r_[pos, neg])
     assert S.advantage(pos, neg) == pytest.approx(adv)
@@ -94,8 +94,9 @@ def test_kde_matches_scipy():
     rng = np.random.default_rng(1)
     train, x = rng.normal(size=(50, 2)), rng.normal(size=(7, 2))
     h = 0.3
-    ref = np.log([np.mean([stats.multivariate_normal.pdf(xi, t, h ** 2 * np.eye(2)) for t in train])
-                  for xi in x])
+    ref = np.log(
+        [np.mean([stats.multivariate_normal.pdf(xi, t, h**2 * np.eye(2)) for t in train]) for xi in x]
+    )
     assert np.allclose(S.gaussian_kde_logpdf(x, train, h), ref, atol=1e-10)
     # far away from every point: log-sum-exp keeps it finite
     assert np.isfinite(S.gaussian_kde_logpdf(np.array([[100.0, 100.0]]), train, 0.01)).all()
@@ -146,10 +147,9 @@ def test_dct_is_orthonormal_and_pattern_is_keyed():
     assert set(np.unique(p[mask])) == {-1.0, 1.0} and np.all(p[~mask] == 0) and not mask[0, 0]
     assert np.array_equal(p, S.watermark_pattern((28, 28), key=5))
     q = S.watermark_pattern((28, 28), key=6)
-    assert abs(np.sum(p * q)) < 4 * math.sqrt(mask.sum())       # nearly orthogonal
+    assert abs(np.sum(p * q)) < 4 * math.sqrt(mask.sum())  # nearly orthogonal
     x = np.random.default_rng(0).random((28, 28))
-    assert np.allclose(S.embed_watermark(x, 5, 0.01, clip=False) - x,
-                       fft.idctn(0.01 * p, norm="ortho"))
+    assert np.allclose(S.embed_watermark(x, 5, 0.01, clip=False) - x, fft.idctn(0.01 * p, norm="ortho"))
 
 
 def test_null_distribution_over_keys_is_standard_normal(images):
@@ -171,7 +171,7 @@ def test_detects_marked_images_and_not_unmarked_or_wrong_key(images):
     # the formula: z ~ strength * n / sqrt(|c|^2 + strength^2 n) (no clipping here)
     n = S.watermark_band((28, 28)).sum()
     c = fft.dctn(images, axes=(1, 2), norm="ortho")[:, S.watermark_band((28, 28))]
-    pred = 0.04 * n / np.sqrt(np.sum(c ** 2, 1) + 0.04 ** 2 * n)
+    pred = 0.04 * n / np.sqrt(np.sum(c**2, 1) + 0.04**2 * n)
     assert np.median(np.abs(z_marked - pred)) < 1.5
     # invisible-ish: RMS pixel change = strength * sqrt(n / 784)
     rms = np.sqrt(np.mean((marked - images) ** 2))
@@ -182,13 +182,13 @@ def test_detects_marked_images_and_not_unmarked_or_wrong_key(images):
 def test_robust_to_noise_brightness_contrast_not_to_shift(images):
     marked = S.embed_watermark(images, key=11)
     z = S.detect_watermark(marked, 11)
-    assert np.allclose(S.detect_watermark(marked + 0.05, 11), z)          # brightness
-    assert np.allclose(S.detect_watermark(0.7 * marked, 11), z)           # contrast
+    assert np.allclose(S.detect_watermark(marked + 0.05, 11), z)  # brightness
+    assert np.allclose(S.detect_watermark(0.7 * marked, 11), z)  # contrast
     noisy = marked + np.random.default_rng(0).normal(0, 0.02, marked.shape)
     assert np.mean(S.detect_watermark(noisy, 11) > 3) > 0.9
-    assert np.mean(S.detect_watermark(noisy, 11)) < np.mean(z)             # but it costs
+    assert np.mean(S.detect_watermark(noisy, 11)) < np.mean(z)  # but it costs
     shifted = np.roll(marked, 1, axis=2)
-    assert np.mean(S.detect_watermark(shifted, 11) > 3) < 0.05           # a 1-pixel shift breaks it
+    assert np.mean(S.detect_watermark(shifted, 11) > 3) < 0.05  # a 1-pixel shift breaks it
 
 
 def test_single_image_uint8_and_p_value(images):
@@ -199,15 +199,21 @@ def test_single_image_uint8_and_p_value(images):
     assert np.allclose(S.z_to_p_value(np.array([1.0, 3.0])), stats.norm.sf([1.0, 3.0]))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(images=np.zeros((2, 3, 3))), "images"),
-    (dict(images=np.zeros((2, 8, 8, 3))), "images"),
-    (dict(images=np.full((8, 8), 2.0)), r"\[0, 1\]"),
-    (dict(images=np.zeros((8, 8), dtype=np.int32)), "dtype"),
-    (dict(key=-1), "key"), (dict(key=1.5), "key"),
-    (dict(strength=0.0), "strength"), (dict(band=(5, 5)), "band"), (dict(band=(0, 5)), "band"),
-    (dict(band=(60, 80)), "band"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(images=np.zeros((2, 3, 3))), "images"),
+        (dict(images=np.zeros((2, 8, 8, 3))), "images"),
+        (dict(images=np.full((8, 8), 2.0)), r"\[0, 1\]"),
+        (dict(images=np.zeros((8, 8), dtype=np.int32)), "dtype"),
+        (dict(key=-1), "key"),
+        (dict(key=1.5), "key"),
+        (dict(strength=0.0), "strength"),
+        (dict(band=(5, 5)), "band"),
+        (dict(band=(0, 5)), "band"),
+        (dict(band=(60, 80)), "band"),
+    ],
+)
 def test_watermark_errors(kwargs, match):
     args = dict(images=np.zeros((2, 28, 28)), key=1) | kwargs
     with pytest.raises(ValueError, match=match):

@@ -11,6 +11,7 @@ These tests are marked ``site`` and are not part of ``make unit``: they need the
 site and a Chromium (Debian's ``chromium``, or ``$AIGC_CHROMIUM``), and they fail,
 rather than skip, when either is missing.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,10 @@ def checker():
             "math_elements_typeset": sum(r.maths for r in c.reports.values()),
             "mermaid_diagrams_rendered": sum(r.diagrams for r in c.reports.values()),
             "images_loaded": sum(r.images for r in c.reports.values()),
-            "per_page": {p: {"math": r.maths, "diagrams": r.diagrams, "images": r.images}
-                         for p, r in sorted(c.reports.items())},
+            "per_page": {
+                p: {"math": r.maths, "diagrams": r.diagrams, "images": r.images}
+                for p, r in sorted(c.reports.items())
+            },
         }
         (SHOTS / "site-check.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
@@ -100,9 +103,13 @@ def test_checker_reports_every_kind_of_problem(tmp_path):
     assert not missing, f"the checker missed: {missing}\nit reported:\n{text}"
     assert all(p.startswith("broken.html: ") for p in broken)
     assert clean == [], f"false alarms on the clean page: {clean}"
-    assert any("broken.html: link “a link to a missing anchor” → other.html#no-such-heading: no such anchor" in p
-               for p in links), links
-    assert any("broken.html: link “a link to a missing page” → gone.html: HTTP 404" in p for p in links), links
+    assert any(
+        "broken.html: link “a link to a missing anchor” → other.html#no-such-heading: no such anchor" in p
+        for p in links
+    ), links
+    assert any("broken.html: link “a link to a missing page” → gone.html: HTTP 404" in p for p in links), (
+        links
+    )
     assert not any(p.startswith("other.html") for p in links), links
 
 

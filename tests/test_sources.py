@@ -6,6 +6,7 @@ be listed; every course target must exist; book/source_map.md must be up to date
 The articles live beside the repository in ``../shared/seeds/`` (or ``$AIGC_COURSE_SEEDS``);
 in a clone without them the tests that read them are skipped.
 """
+
 import importlib.util
 import re
 from pathlib import Path
@@ -19,8 +20,10 @@ _spec.loader.exec_module(source_map)
 
 SEEDS = source_map.seeds_dir()
 needs_seeds = pytest.mark.skipif(
-    SEEDS is None, reason="the source articles (../shared/seeds/ beside the repository, or "
-                          "$AIGC_COURSE_SEEDS) are not in this checkout")
+    SEEDS is None,
+    reason="the source articles (../shared/seeds/ beside the repository, or "
+    "$AIGC_COURSE_SEEDS) are not in this checkout",
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,29 +84,49 @@ def test_every_scenario_and_knob_is_listed(data, article_id):
         assert entry["items"] in ("scenario", "knob")
         found = source_map.section_items(text, entry["heading"])
         assert found, f"{article_id}: {entry['heading']!r} is marked items: {entry['items']} but has none"
-        listed = {e["heading"] for e in article["entries"]
-                  if e.get("parent") == entry["heading"] and e.get("kind") == entry["items"]}
+        listed = {
+            e["heading"]
+            for e in article["entries"]
+            if e.get("parent") == entry["heading"] and e.get("kind") == entry["items"]
+        }
         missing = [item for item in found if item not in listed]
         assert not missing, f"{article_id}, {entry['heading']}: {entry['items']}s missing: {missing}"
 
 
 def test_heading_extraction_skips_code_and_finds_questions():
-    text = "\n".join([
-        "## 1. 背景", "```python", "# a comment, not a heading", "```",
-        "#### 三、面试题库", "1. **GAN是什么？**", "2. **VAE是什么？**",
-        "#### 四、编程题库", "1. **实现一个GAN。**", "### 4.1 小节", "1. **not under a Chinese-numbered heading**",
-    ])
+    text = "\n".join(
+        [
+            "## 1. 背景",
+            "```python",
+            "# a comment, not a heading",
+            "```",
+            "#### 三、面试题库",
+            "1. **GAN是什么？**",
+            "2. **VAE是什么？**",
+            "#### 四、编程题库",
+            "1. **实现一个GAN。**",
+            "### 4.1 小节",
+            "1. **not under a Chinese-numbered heading**",
+        ]
+    )
     found = [(h["text"], h.get("parent")) for h in source_map.article_headings(text)]
-    assert found == [("1. 背景", None), ("三、面试题库", None), ("GAN是什么？", "三、面试题库"),
-                     ("VAE是什么？", "三、面试题库"), ("四、编程题库", None),
-                     ("实现一个GAN。", "四、编程题库"), ("4.1 小节", None)]
+    assert found == [
+        ("1. 背景", None),
+        ("三、面试题库", None),
+        ("GAN是什么？", "三、面试题库"),
+        ("VAE是什么？", "三、面试题库"),
+        ("四、编程题库", None),
+        ("实现一个GAN。", "四、编程题库"),
+        ("4.1 小节", None),
+    ]
     assert source_map.section_items("### A\n1. **x**：y\n- **z**\n### B\n1. **w**", "A") == ["x", "z"]
 
 
 def test_source_map_page_is_up_to_date(data):
     page = ROOT / "book" / "source_map.md"
-    assert page.read_text(encoding="utf-8") == source_map.render_source_map(data) + "\n", \
+    assert page.read_text(encoding="utf-8") == source_map.render_source_map(data) + "\n", (
         "book/source_map.md is stale: run `python tools/source_map.py --fix`"
+    )
 
 
 def test_source_map_page_is_in_the_toc():

@@ -1,5 +1,6 @@
 """The 300 Tang poems load on any machine: from the copy shipped in the package when
 Debian's fortunes-zh is absent (the system copy hidden), verified by its checksum."""
+
 import hashlib
 import re
 
@@ -36,9 +37,12 @@ def test_poems_load_from_the_package_without_the_debian_copy(no_system_copy):
     poems = data.load_tang_poems()
     assert data.last_source("tang300") == str(SHIPPED)  # the shipped copy, not the system one
     assert len(poems) == 313
-    assert poems[0] == {"title": "感遇・其一", "author": "张九龄",
-                        "text": "兰叶春葳蕤，桂华秋皎洁。\n欣欣此生意，自尔为佳节。\n"
-                                "谁知林栖者，闻风坐相悦。\n草木有本心，何求美人折？"}
+    assert poems[0] == {
+        "title": "感遇・其一",
+        "author": "张九龄",
+        "text": "兰叶春葳蕤，桂华秋皎洁。\n欣欣此生意，自尔为佳节。\n"
+        "谁知林栖者，闻风坐相悦。\n草木有本心，何求美人折？",
+    }
     assert sum(p["author"] == "杜甫" for p in poems) == 39
     assert not any("\x1b" in v for p in poems for v in p.values())
 

@@ -7,6 +7,7 @@
 * A few terms whose confusion the course once made are pinned: the glossary must keep
   them, and the text must use them for the right thing.
 """
+
 import re
 from pathlib import Path
 
@@ -57,17 +58,24 @@ def test_glossary_has_one_row_per_term():
 
 
 def test_glosses_use_the_glossary_term():
-    """"term (中文)" in the text: the Chinese is the glossary's."""
+    """ "term (中文)" in the text: the Chinese is the glossary's."""
     patterns = []
     for en, zh, _ in glossary_rows():
         terms = chinese_terms(zh)
         for name in english_names(en):
             if terms:
                 patterns.append((name, terms, zh))
-    patterns.sort(key=lambda p: -len(p[0]))          # longer names first: "multi-head attention"
+    patterns.sort(key=lambda p: -len(p[0]))  # longer names first: "multi-head attention"
     problems = []
-    compiled = [(re.compile(r"(?<![\w-])\*{0,2}" + re.escape(name) + r"s?\*{0,2}s?\s*\(([^()]*)\)", re.I),
-                 name.lower(), terms, zh) for name, terms, zh in patterns]
+    compiled = [
+        (
+            re.compile(r"(?<![\w-])\*{0,2}" + re.escape(name) + r"s?\*{0,2}s?\s*\(([^()]*)\)", re.I),
+            name.lower(),
+            terms,
+            zh,
+        )
+        for name, terms, zh in patterns
+    ]
     for path, text in course_sources().items():
         claimed, lower = [], text.lower()
         for pattern, name, terms, zh in compiled:
@@ -79,7 +87,7 @@ def test_glosses_use_the_glossary_term():
                 claimed.append((m.start(), m.end()))
                 gloss = m.group(1)
                 if not CJK.search(gloss) or re.search(r"[\"“「]", gloss):
-                    continue                          # no Chinese, or a quotation
+                    continue  # no Chinese, or a quotation
                 if not any(t in gloss for t in terms):
                     problems.append(f"{path}: {m.group(0)!r}: the glossary says {zh}")
     assert not problems, "\n".join(problems)
@@ -125,14 +133,18 @@ def test_earth_movers_distance_is_w1():
     for path, text in course_sources().items():
         for para in paragraphs(text):
             if "推土机距离" in para:
-                assert re.search(r"W_1|W₁|earth mover", para), f"{path}: 推土机距离 without W_1: {para[:200]!r}"
+                assert re.search(r"W_1|W₁|earth mover", para), (
+                    f"{path}: 推土机距离 without W_1: {para[:200]!r}"
+                )
 
 
 def test_ddpm_is_not_glossed_as_diffusion_model():
     """DDPM is 去噪扩散概率模型; 扩散模型 is the family."""
     for path, text in course_sources().items():
         assert not re.search(r"DDPM[,，]\s*扩散模型", text), path
-        for m in re.finditer(r"denoising diffusion probabilistic models?\*{0,2}s?\s*\(([^()]*)\)", text, re.I):
+        for m in re.finditer(
+            r"denoising diffusion probabilistic models?\*{0,2}s?\s*\(([^()]*)\)", text, re.I
+        ):
             if CJK.search(m.group(1)):
                 assert "去噪扩散概率模型" in m.group(1), f"{path}: {m.group(0)!r}"
 

@@ -1,4 +1,5 @@
 """Autoregressive family: the NumPy text utilities and the PyTorch CharRNN, GPT, PixelCNN."""
+
 import numpy as np
 import pytest
 
@@ -134,8 +135,13 @@ def test_generate_tokens_loop_with_a_fake_model():
     out = text.generate_tokens(step, [[0, 1], [2, 2]], 2, V, temperature=0)
     assert out.tolist() == [[0, 1, 2, 3], [2, 2, 3, 4]]
     assert text.generate_tokens(step, [1, 2], 0, V).tolist() == [1, 2]
-    for bad, match in [([5], r"\[0, 5\)"), ([-1], r"\[0, 5\)"), ([1.0], "integer"),
-                       ([], "at least one"), ([[[1]]], "rank")]:
+    for bad, match in [
+        ([5], r"\[0, 5\)"),
+        ([-1], r"\[0, 5\)"),
+        ([1.0], "integer"),
+        ([], "at least one"),
+        ([[[1]]], "rank"),
+    ]:
         with pytest.raises(ValueError, match=match):
             text.generate_tokens(step, bad, 1, V)
     with pytest.raises(ValueError, match="max_new_tokens"):
@@ -148,18 +154,19 @@ def test_losses_against_numpy():
     logits, targets = rng.normal(size=(2, 3, 5)), rng.integers(0, 5, size=(2, 3))
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     ref = -np.take_along_axis(logp, targets[..., None], -1).mean()
-    assert float(token_cross_entropy(torch.tensor(logits), torch.tensor(targets))) == \
-        pytest.approx(ref, rel=1e-6)
+    assert float(token_cross_entropy(torch.tensor(logits), torch.tensor(targets))) == pytest.approx(
+        ref, rel=1e-6
+    )
     pl, x = rng.normal(size=(3, 28, 28)) * 3, (rng.random((3, 28, 28)) < 0.5).astype(float)
-    np.testing.assert_allclose(pixel_nll(torch.tensor(pl), torch.tensor(x)).numpy(),
-                               bernoulli_nll_np(pl, x), rtol=1e-6)
+    np.testing.assert_allclose(
+        pixel_nll(torch.tensor(pl), torch.tensor(x)).numpy(), bernoulli_nll_np(pl, x), rtol=1e-6
+    )
 
 
 # ----- models: shapes, causality, errors --------------------------------------------------
 def small_models(V=11):
     set_seed(0)
-    return [CharRNN(V, embed_dim=8, hidden_size=16), GPT(V, block_size=16, n_layer=2, n_head=2,
-                                                          n_embd=16)]
+    return [CharRNN(V, embed_dim=8, hidden_size=16), GPT(V, block_size=16, n_layer=2, n_head=2, n_embd=16)]
 
 
 def test_text_logits_shapes():
@@ -179,7 +186,7 @@ def test_text_models_are_causal(idx):
     changed[:, t] = (changed[:, t] + 3) % 11
     a, b = m.logits(ids), m.logits(changed)
     np.testing.assert_allclose(a[:, :t], b[:, :t], atol=1e-6)  # the past ignores the future
-    assert np.abs(a[:, t:] - b[:, t:]).max() > 1e-4         # ... but the future sees it
+    assert np.abs(a[:, t:] - b[:, t:]).max() > 1e-4  # ... but the future sees it
 
 
 def test_gpt_context_limit_and_bad_ids():
@@ -188,9 +195,14 @@ def test_gpt_context_limit_and_bad_ids():
         m(torch.zeros(1, 17, dtype=torch.long))
     with pytest.raises(ValueError, match="integer"):
         m(torch.zeros(1, 4))
-    for bad, match in [(np.full((4, 9), 11), r"\[0, 11\)"), (np.full((4, 9), -1), r"\[0, 11\)"),
-                       (np.zeros((4, 9)), "integer"), (np.zeros((4, 18), np.int64), "block_size"),
-                       (np.zeros((4, 1), np.int64), "T >= 1"), (np.zeros(9, np.int64), "rank")]:
+    for bad, match in [
+        (np.full((4, 9), 11), r"\[0, 11\)"),
+        (np.full((4, 9), -1), r"\[0, 11\)"),
+        (np.zeros((4, 9)), "integer"),
+        (np.zeros((4, 18), np.int64), "block_size"),
+        (np.zeros((4, 1), np.int64), "T >= 1"),
+        (np.zeros(9, np.int64), "rank"),
+    ]:
         with pytest.raises(ValueError, match=match):
             m.fit(bad, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"\[0, 11\)"):
@@ -240,9 +252,17 @@ def test_save_load_round_trip(tmp_path):
     for m in small_models():
         m.fit(text.make_windows(np.arange(40) % 11, 8, 2), epochs=1, batch_size=4, verbose=0)
         m.save(tmp_path / "m.pt")
-        other = type(m)(11, **{k: getattr(m, k) for k in (
-            ("embed_dim", "hidden_size") if isinstance(m, CharRNN) else
-            ("block_size", "n_layer", "n_head", "n_embd"))})
+        other = type(m)(
+            11,
+            **{
+                k: getattr(m, k)
+                for k in (
+                    ("embed_dim", "hidden_size")
+                    if isinstance(m, CharRNN)
+                    else ("block_size", "n_layer", "n_head", "n_embd")
+                )
+            },
+        )
         other.load(tmp_path / "m.pt")
         ids = np.arange(10)[None] % 11
         np.testing.assert_array_equal(m.logits(ids), other.logits(ids))
@@ -253,6 +273,7 @@ def test_save_load_round_trip(tmp_path):
 def test_masks_by_hand():
     def mask(k, t):
         return MaskedConv2d(1, 1, k, t).mask.numpy()
+
     np.testing.assert_array_equal(mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
     np.testing.assert_array_equal(mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
     assert mask(7, "A").sum() == 24 and mask(7, "B").sum() == 25
@@ -279,9 +300,9 @@ def test_pixelcnn_is_causal_in_raster_order(pixel):
     flipped[0, pixel[0], pixel[1]] = 1.0 - flipped[0, pixel[0], pixel[1]]
     a, b = m.logits(x)[0].ravel(), m.logits(flipped)[0].ravel()
     k = pixel[0] * 28 + pixel[1]  # raster index
-    np.testing.assert_allclose(a[:k + 1], b[:k + 1], atol=1e-6)  # before (i, j) AND (i, j) itself
+    np.testing.assert_allclose(a[: k + 1], b[: k + 1], atol=1e-6)  # before (i, j) AND (i, j) itself
     if k < 783:
-        assert np.abs(a[k + 1:] - b[k + 1:]).max() > 1e-4        # later pixels do see it
+        assert np.abs(a[k + 1 :] - b[k + 1 :]).max() > 1e-4  # later pixels do see it
 
 
 def test_pixelcnn_nll_matches_numpy_and_training_lowers_it(digits):

@@ -1,5 +1,6 @@
 """Gradient norms, clipping and per-step schedules (PyTorch), against norms computed by hand.
 The Keras twin is tests/test_keras_clipping.py (same numbers)."""
+
 import math
 
 import numpy as np
@@ -34,7 +35,7 @@ def test_grad_norm_matches_numpy_on_random_gradients():
         p.grad = torch.tensor(arr, dtype=torch.float32)
         params.append(p)
     flat = np.concatenate([a.ravel() for a in arrays])
-    assert float(grad_norm(params)) == pytest.approx(np.sqrt(np.sum(flat ** 2)), rel=1e-5)
+    assert float(grad_norm(params)) == pytest.approx(np.sqrt(np.sum(flat**2)), rel=1e-5)
     assert float(grad_norm(params, math.inf)) == pytest.approx(np.abs(flat).max(), rel=1e-6)
 
 
@@ -47,7 +48,7 @@ def test_parameters_without_gradient_are_skipped():
 def test_clip_by_l2_norm_rescales_everything_by_one_factor():
     params = params_with_grads()
     before = clip_gradients(params, max_norm=6.5, norm_type=2.0)
-    assert float(before) == pytest.approx(13.0)                       # the pre-clip norm
+    assert float(before) == pytest.approx(13.0)  # the pre-clip norm
     scale = 6.5 / (13.0 + 1e-6)
     np.testing.assert_allclose(params[0].grad.numpy(), [3 * scale, -4 * scale], rtol=1e-6)
     np.testing.assert_allclose(params[1].grad.numpy(), [[12 * scale]], rtol=1e-6)
@@ -73,8 +74,10 @@ def test_no_clipping_below_the_threshold():
     assert params[0].grad.tolist() == [3.0, -4.0]
 
 
-@pytest.mark.parametrize("kwargs", [dict(max_norm=0.0), dict(max_norm=-1.0), dict(max_norm=None),
-                                    dict(max_norm=1.0, norm_type=0.5)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(max_norm=0.0), dict(max_norm=-1.0), dict(max_norm=None), dict(max_norm=1.0, norm_type=0.5)],
+)
 def test_clip_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         clip_gradients(params_with_grads(), **kwargs)
@@ -92,12 +95,13 @@ def test_clipper_bad_arguments():
         step_per_batch(opt)
 
 
-@pytest.mark.parametrize("norm_type, max_norm, expected_update",
-                         [(2.0, 6.5, [-1.5, 2.0, -6.0]), (math.inf, 3.0, [-0.75, 1.0, -3.0]),
-                          (2.0, None, [-3.0, 4.0, -12.0])])
+@pytest.mark.parametrize(
+    "norm_type, max_norm, expected_update",
+    [(2.0, 6.5, [-1.5, 2.0, -6.0]), (math.inf, 3.0, [-0.75, 1.0, -3.0]), (2.0, None, [-3.0, 4.0, -12.0])],
+)
 def test_clipper_clips_before_the_optimizer_steps(norm_type, max_norm, expected_update):
     params = params_with_grads()
-    opt = torch.optim.SGD(params, lr=1.0)           # update = -gradient
+    opt = torch.optim.SGD(params, lr=1.0)  # update = -gradient
     clipper = GradientClipper(opt, max_norm=max_norm, norm_type=norm_type)
     opt.step()
     update = np.concatenate([p.detach().numpy().ravel() for p in params])
@@ -108,7 +112,7 @@ def test_clipper_clips_before_the_optimizer_steps(norm_type, max_norm, expected_
     clipper.remove()
     for p, g in zip(params, params_with_grads()):
         p.grad = g.grad
-    opt.step()                                      # no hook any more: nothing recorded
+    opt.step()  # no hook any more: nothing recorded
     assert len(clipper.before) == 1
 
 
@@ -116,13 +120,13 @@ def test_cosine_schedule_per_step_and_clipper_inside_fit(digits):
     set_seed(0)
     model = MODELS["dcgan"](channels=4)
     model.optimizers = model.configure_optimizers()
-    steps = len(digits) // 16                        # 4 steps in one epoch
+    steps = len(digits) // 16  # 4 steps in one epoch
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(model.optimizers["d"], T_max=steps)
     step_per_batch(sched)
     clipper = GradientClipper(model.optimizers["d"], max_norm=1e-3)
     model.fit(digits, epochs=1, batch_size=16, verbose=0, callbacks=[clipper])
     expected_lr = [2e-4 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)]
     np.testing.assert_allclose(clipper.lr, expected_lr, rtol=1e-6)
-    np.testing.assert_allclose(clipper.after, 1e-3, rtol=1e-4)     # every step was clipped
+    np.testing.assert_allclose(clipper.after, 1e-3, rtol=1e-4)  # every step was clipped
     assert min(clipper.before) > 1e-3
-    assert model.optimizers["g"].param_groups[0]["lr"] == 2e-4     # G kept its constant rate
+    assert model.optimizers["g"].param_groups[0]["lr"] == 2e-4  # G kept its constant rate

@@ -3,6 +3,7 @@
 Every inference method of the zoo (sample, generate, logits, encode, elbo, ...) runs
 under ``with self.evaluating():``; Keras passes ``training=False`` per call instead.
 """
+
 import numpy as np
 import pytest
 
@@ -10,13 +11,19 @@ torch = pytest.importorskip("torch")
 
 from aigc_course.torch import MODELS  # noqa: E402
 
-TINY = {"gan": {"latent_dim": 8}, "dcgan": {"latent_dim": 8, "channels": 8},
-        "cgan": {"latent_dim": 8}, "wgan_gp": {"latent_dim": 8, "channels": 8},
-        "vae": {"latent_dim": 4}, "conv_vae": {"latent_dim": 4, "channels": (8, 8)},
-        "cvae": {"latent_dim": 4}, "pixelcnn": {"hidden": 8, "n_layers": 1},
-        "ddpm": {"timesteps": 10, "channels": (8, 8)},
-        "char_rnn": {"vocab_size": 5, "embed_dim": 4, "hidden_size": 8, "num_layers": 1},
-        "gpt": {"vocab_size": 5, "block_size": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}}
+TINY = {
+    "gan": {"latent_dim": 8},
+    "dcgan": {"latent_dim": 8, "channels": 8},
+    "cgan": {"latent_dim": 8},
+    "wgan_gp": {"latent_dim": 8, "channels": 8},
+    "vae": {"latent_dim": 4},
+    "conv_vae": {"latent_dim": 4, "channels": (8, 8)},
+    "cvae": {"latent_dim": 4},
+    "pixelcnn": {"hidden": 8, "n_layers": 1},
+    "ddpm": {"timesteps": 10, "channels": (8, 8)},
+    "char_rnn": {"vocab_size": 5, "embed_dim": 4, "hidden_size": 8, "num_layers": 1},
+    "gpt": {"vocab_size": 5, "block_size": 8, "n_layer": 1, "n_head": 2, "n_embd": 8},
+}
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28)).astype(np.uint8)
 LABELS = np.array([0, 1, 2])
@@ -28,14 +35,15 @@ CALLS = {
     "dcgan": [lambda m: m.sample(2, seed=0)],
     "cgan": [lambda m: m.sample(2, seed=0)],
     "wgan_gp": [lambda m: m.sample(2, seed=0)],
-    "vae": [lambda m: m.encode(IMAGES), lambda m: m.sample(2, seed=0),
-            lambda m: m.elbo(IMAGES, seed=0)],
+    "vae": [lambda m: m.encode(IMAGES), lambda m: m.sample(2, seed=0), lambda m: m.elbo(IMAGES, seed=0)],
     "conv_vae": [lambda m: m.encode(IMAGES), lambda m: m.iwae_bound(IMAGES, k=2, seed=0)],
-    "cvae": [lambda m: m.encode(IMAGES, LABELS), lambda m: m.sample(2, seed=0),
-             lambda m: m.elbo(IMAGES, LABELS, seed=0)],
+    "cvae": [
+        lambda m: m.encode(IMAGES, LABELS),
+        lambda m: m.sample(2, seed=0),
+        lambda m: m.elbo(IMAGES, LABELS, seed=0),
+    ],
     "pixelcnn": [lambda m: m.logits(IMAGES), lambda m: m.nll(IMAGES)],
-    "ddpm": [lambda m: m.predict_noise(np.zeros((2, 28, 28), np.float32), 3),
-             lambda m: m.sample(2, seed=0)],
+    "ddpm": [lambda m: m.predict_noise(np.zeros((2, 28, 28), np.float32), 3), lambda m: m.sample(2, seed=0)],
     "char_rnn": [lambda m: m.generate(PROMPT, 3, seed=0), lambda m: m.logits(PROMPT)],
     "gpt": [lambda m: m.generate(PROMPT, 3, seed=0), lambda m: m.logits(PROMPT)],
 }

@@ -1,4 +1,5 @@
 """Conditional VAE (PyTorch). The Keras twin is tests/test_keras_cvae.py."""
+
 import numpy as np
 import pytest
 
@@ -14,8 +15,14 @@ TINY = dict(latent_dim=4, num_classes=3, hidden=(64, 32))
 
 def cvae_params(latent=16, classes=10, h1=512, h2=256):
     """Encoder 784 + C -> h1 -> h2 -> 2*latent; decoder latent + C -> h2 -> h1 -> 784."""
-    return (dense(784 + classes, h1) + dense(h1, h2) + dense(h2, 2 * latent)
-            + dense(latent + classes, h2) + dense(h2, h1) + dense(h1, 784))
+    return (
+        dense(784 + classes, h1)
+        + dense(h1, h2)
+        + dense(h2, 2 * latent)
+        + dense(latent + classes, h2)
+        + dense(h2, h1)
+        + dense(h1, 784)
+    )
 
 
 def two_squares(n_per_class=64):
@@ -23,8 +30,9 @@ def two_squares(n_per_class=64):
     top_left, bottom_right = np.zeros((28, 28), bool), np.zeros((28, 28), bool)
     top_left[2:14, 2:14] = True
     bottom_right[14:26, 14:26] = True
-    x = np.concatenate([np.repeat(top_left[None], n_per_class, 0),
-                        np.repeat(bottom_right[None], n_per_class, 0)])
+    x = np.concatenate(
+        [np.repeat(top_left[None], n_per_class, 0), np.repeat(bottom_right[None], n_per_class, 0)]
+    )
     return x.astype(np.uint8) * 255, np.repeat([0, 1], n_per_class), top_left, bottom_right
 
 
@@ -108,8 +116,7 @@ def test_train_step_reports_its_parts(digits):
     before = [p.detach().clone() for p in model.parameters()]
     logs = model.train_step(x, y)
     assert set(logs) == {"loss", "recon", "kl"}
-    assert float(logs["loss"]) == pytest.approx(float(logs["recon"]) + 0.5 * float(logs["kl"]),
-                                                rel=1e-6)
+    assert float(logs["loss"]) == pytest.approx(float(logs["recon"]) + 0.5 * float(logs["kl"]), rel=1e-6)
     assert float(logs["recon"]) > 0 and float(logs["kl"]) >= 0
     # one joint step moves the encoder and the decoder
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -156,17 +163,27 @@ def test_bounds_are_seeded_ordered_and_prefer_the_true_label(trained_two_class):
 
 
 # ----- errors ---------------------------------------------------------------------------
-@pytest.mark.parametrize("labels, match", [
-    (np.full(4, 10), r"\[0, 10\)"), (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
-    (np.zeros(3, np.int64), r"\(4,\)"), (np.zeros(4) + 0.5, "integer")])
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (np.full(4, 10), r"\[0, 10\)"),
+        (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
+        (np.zeros(3, np.int64), r"\(4,\)"),
+        (np.zeros(4) + 0.5, "integer"),
+    ],
+)
 def test_bad_labels_rejected(labels, match, digits):
     model = CVAE()
     with pytest.raises(ValueError, match=match):
         model.sample(4, labels=labels)
     z = np.zeros((4, 16), np.float32)
-    for call in (lambda: model.decode(z, labels), lambda: model.encode(digits[:4], labels),
-                 lambda: model.elbo(digits[:4], labels), lambda: model.iwae_bound(digits[:4], labels),
-                 lambda: model.reconstruct(digits[:4], labels)):
+    for call in (
+        lambda: model.decode(z, labels),
+        lambda: model.encode(digits[:4], labels),
+        lambda: model.elbo(digits[:4], labels),
+        lambda: model.iwae_bound(digits[:4], labels),
+        lambda: model.reconstruct(digits[:4], labels),
+    ):
         with pytest.raises(ValueError, match=match):
             call()
 
@@ -197,5 +214,7 @@ def test_save_load_round_trip(tmp_path, digits):
     for (k, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
         assert torch.equal(a, b), k
     np.testing.assert_array_equal(model.sample(6, seed=1), other.sample(6, seed=1))
-    np.testing.assert_array_equal(model.iwae_bound(digits[:3], labels[:3], k=5, seed=0),
-                                  other.iwae_bound(digits[:3], labels[:3], k=5, seed=0))
+    np.testing.assert_array_equal(
+        model.iwae_bound(digits[:3], labels[:3], k=5, seed=0),
+        other.iwae_bound(digits[:3], labels[:3], k=5, seed=0),
+    )

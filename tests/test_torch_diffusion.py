@@ -1,4 +1,5 @@
 """PyTorch DDPM: shapes, hand parameter counts, the loss at init, training, sampling, save/load."""
+
 import numpy as np
 import pytest
 
@@ -22,10 +23,22 @@ def res_block(c_in, c_out, td):
 
 def unet_params(c1=32, c2=64):
     td = 4 * c1
-    return (dense(c1, td) + dense(td, td) + conv(1, c1, 3) + res_block(c1, c1, td) + conv(c1, c2, 4)
-            + res_block(c2, c2, td) + conv(c2, c2, 4) + res_block(c2, c2, td) + conv(c2, c2, 4)
-            + res_block(2 * c2, c2, td) + (c2 * c1 * 16 + c1) + res_block(2 * c1, c1, td)
-            + 2 * c1 + conv(c1, 1, 3))
+    return (
+        dense(c1, td)
+        + dense(td, td)
+        + conv(1, c1, 3)
+        + res_block(c1, c1, td)
+        + conv(c1, c2, 4)
+        + res_block(c2, c2, td)
+        + conv(c2, c2, 4)
+        + res_block(c2, c2, td)
+        + conv(c2, c2, 4)
+        + res_block(2 * c2, c2, td)
+        + (c2 * c1 * 16 + c1)
+        + res_block(2 * c1, c1, td)
+        + 2 * c1
+        + conv(c1, 1, 3)
+    )
 
 
 def mlp_params(d=2, h=128, depth=2, time_dim=32):
@@ -34,8 +47,9 @@ def mlp_params(d=2, h=128, depth=2, time_dim=32):
 
 def two_points(n=256, seed=0):
     rng = np.random.default_rng(seed)
-    return np.where(rng.random((n, 1)) < 0.5, -1.0, 1.0) * np.array([[1.0, 0.5]]) \
-        + 0.02 * rng.standard_normal((n, 2))
+    return np.where(rng.random((n, 1)) < 0.5, -1.0, 1.0) * np.array(
+        [[1.0, 0.5]]
+    ) + 0.02 * rng.standard_normal((n, 2))
 
 
 def randomize_output(model, seed=0):
@@ -61,7 +75,7 @@ def test_shapes_and_zero_init_output():
     x = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28))
     eps = img.predict_noise(x, np.array([0, 5, 19]))
     assert eps.shape == (3, 28, 28) and eps.dtype == np.float32
-    assert np.all(eps == 0)                         # zero-initialised last layer
+    assert np.all(eps == 0)  # zero-initialised last layer
     vec = DDPM(data_shape=(2,), timesteps=20)
     assert vec.predict_noise(np.zeros((4, 2)), 3).shape == (4, 2)
     s = img.sample(2, seed=1)
@@ -92,7 +106,7 @@ def test_loss_at_init_is_mean_squared_noise(digits):
     assert loss.mean() == pytest.approx(1.0, abs=0.02)
     set_seed(0)
     first = m.fit(digits, epochs=1, batch_size=64, verbose=0).history["loss"][0]
-    assert first == pytest.approx(1.0, abs=0.05)    # the first step's loss, before any update
+    assert first == pytest.approx(1.0, abs=0.05)  # the first step's loss, before any update
 
 
 def test_overfits_two_points_and_samples_them():
@@ -103,7 +117,7 @@ def test_overfits_two_points_and_samples_them():
     s = m.sample(400, seed=0)
     d = np.minimum(np.linalg.norm(s - [1.0, 0.5], axis=1), np.linalg.norm(s + [1.0, 0.5], axis=1))
     assert np.mean(d < 0.3) > 0.8
-    assert 0.3 < np.mean(s[:, 0] > 0) < 0.7      # both points, not one
+    assert 0.3 < np.mean(s[:, 0] > 0) < 0.7  # both points, not one
 
 
 @pytest.mark.parametrize("steps", [None, 7])
@@ -111,8 +125,7 @@ def test_sampler_matches_the_numpy_reference(steps):
     """The same seed drives the model's sampler and ddpm_sample_numpy with its eps: same x_0."""
     m = randomize_output(DDPM(data_shape=(3,), timesteps=30))
     ours, snaps = m.reverse_process(6, seed=4, steps=steps, keep=[29, 0])
-    ref, ref_snaps = ddpm_sample_numpy(m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0],
-                                       steps=steps)
+    ref, ref_snaps = ddpm_sample_numpy(m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0], steps=steps)
     assert np.allclose(ours, ref, atol=1e-4)
     assert set(snaps) == {29, 0} and np.allclose(snaps[0], ref_snaps[0], atol=1e-4)
 
@@ -136,7 +149,7 @@ def test_save_load_and_checkpoint_resume(tmp_path):
     assert np.array_equal(m.sample(4, seed=1), other.sample(4, seed=1))
     again = DDPM(data_shape=(2,), timesteps=20)
     hist = again.fit(data, epochs=2, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "ck")
-    assert len(hist.history["loss"]) == 2          # resumed after epoch 1, trained epoch 2
+    assert len(hist.history["loss"]) == 2  # resumed after epoch 1, trained epoch 2
 
 
 def test_value_errors(digits):

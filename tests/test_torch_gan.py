@@ -1,4 +1,5 @@
 """GAN, DCGAN, CGAN and WGAN-GP (PyTorch). The Keras twin is tests/test_keras_gan.py."""
+
 import numpy as np
 import pytest
 
@@ -40,19 +41,23 @@ def test_parameter_count_matches_hand_count(name):
 
 def test_parameter_count_of_narrow_and_small_configs():
     assert DCGAN(latent_dim=16, channels=8).count_params() == (
-        dcgan_generator_params(16, 8) + dcgan_discriminator_params(8))
+        dcgan_generator_params(16, 8) + dcgan_discriminator_params(8)
+    )
     assert WGAN_GP(channels=8).count_params() == (
-        dcgan_generator_params(100, 8) + dcgan_discriminator_params(8, batch_norm=False))
+        dcgan_generator_params(100, 8) + dcgan_discriminator_params(8, batch_norm=False)
+    )
     assert CGAN(latent_dim=16, num_classes=3, embed_dim=4).count_params() == cgan_params(16, 3, 4)
 
 
 def test_build_networks_is_the_one_hook_of_a_gan_subclass():
     """A subclass that overrides build_networks only gets GAN's checks, optimizers and sampler."""
+
     class TinyGAN(GAN):
         def build_networks(self):
-            return (nn.Sequential(nn.Linear(self.latent_dim, 784), nn.Tanh(),
-                                  nn.Unflatten(1, (1, 28, 28))),
-                    nn.Sequential(nn.Flatten(), nn.Linear(784, 1)))
+            return (
+                nn.Sequential(nn.Linear(self.latent_dim, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28))),
+                nn.Sequential(nn.Flatten(), nn.Linear(784, 1)),
+            )
 
     tiny = TinyGAN(latent_dim=4, label_smoothing=0.1)
     assert (tiny.latent_dim, tiny.label_smoothing) == (4, 0.1)
@@ -212,7 +217,8 @@ def test_wasserstein_losses_closed_form():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(16, 1)), rng.normal(size=(16, 1))
     assert float(critic_loss(torch.tensor(real), torch.tensor(fake))) == pytest.approx(
-        fake.mean() - real.mean(), rel=1e-12)
+        fake.mean() - real.mean(), rel=1e-12
+    )
     assert float(wasserstein_generator_loss(torch.tensor(fake))) == pytest.approx(-fake.mean())
 
 
@@ -239,7 +245,7 @@ def test_gradient_penalty_interpolates_with_alpha_per_example():
     alpha = np.array([0.0, 0.25, 0.5, 0.9, 1.0])
     x_hat = alpha[:, None, None, None] * real + (1 - alpha[:, None, None, None]) * fake
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
-    quadratic = lambda x: 0.5 * (x ** 2).flatten(1).sum(dim=1)  # noqa: E731
+    quadratic = lambda x: 0.5 * (x**2).flatten(1).sum(dim=1)  # noqa: E731
     gp = gradient_penalty(quadratic, torch.tensor(real), torch.tensor(fake), torch.tensor(alpha))
     assert float(gp.detach()) == pytest.approx(expected, rel=1e-9)
 
@@ -271,9 +277,9 @@ def test_critic_has_no_batch_norm_so_each_example_gets_its_own_gradient():
     x = torch.randn(4, 1, 28, 28, requires_grad=True)
     (batch_grad,) = torch.autograd.grad(critic(x).sum(), x)
     for i in range(4):
-        xi = x[i:i + 1].detach().requires_grad_(True)
+        xi = x[i : i + 1].detach().requires_grad_(True)
         (gi,) = torch.autograd.grad(critic(xi).sum(), xi)
-        torch.testing.assert_close(batch_grad[i:i + 1], gi, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(batch_grad[i : i + 1], gi, rtol=1e-4, atol=1e-6)
 
 
 def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(monkeypatch, digits):
@@ -315,16 +321,22 @@ def test_cgan_labels_condition_the_samples():
     assert not np.allclose(threes, sevens, atol=1e-4)
     assert np.array_equal(threes, cgan.sample(6, seed=0, labels=np.full(6, 3)))
     # default labels: 0, 1, ..., 9, 0, 1, ...
-    assert np.array_equal(cgan.sample(12, seed=1),
-                          cgan.sample(12, seed=1, labels=np.arange(12) % 10))
+    assert np.array_equal(cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10))
     x = torch.randn(2, 1, 28, 28)
-    assert not torch.equal(cgan.discriminator(x, torch.tensor([0, 0])),
-                           cgan.discriminator(x, torch.tensor([1, 1])))
+    assert not torch.equal(
+        cgan.discriminator(x, torch.tensor([0, 0])), cgan.discriminator(x, torch.tensor([1, 1]))
+    )
 
 
-@pytest.mark.parametrize("labels, match", [
-    (np.full(4, 10), r"\[0, 10\)"), (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
-    (np.zeros(3, np.int64), r"\(4,\)"), (np.zeros(4) + 0.5, "integer")])
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (np.full(4, 10), r"\[0, 10\)"),
+        (np.array([0, 1, -1, 2]), r"\[0, 10\)"),
+        (np.zeros(3, np.int64), r"\(4,\)"),
+        (np.zeros(4) + 0.5, "integer"),
+    ],
+)
 def test_cgan_rejects_bad_labels(labels, match):
     with pytest.raises(ValueError, match=match):
         CGAN().sample(4, labels=labels)
@@ -348,9 +360,10 @@ def contrast(samples, target):
     return float(samples[:, on].mean() - samples[:, ~on].mean())
 
 
-@pytest.mark.parametrize("name, kwargs, epochs", [
-    ("dcgan", dict(channels=8, lr=3e-3), 16),
-    ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12)])
+@pytest.mark.parametrize(
+    "name, kwargs, epochs",
+    [("dcgan", dict(channels=8, lr=3e-3), 16), ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12)],
+)
 def test_generator_learns_a_constant_dataset(name, kwargs, epochs):
     set_seed(0)
     data = np.repeat(SQUARE[None], 128, axis=0)
@@ -380,8 +393,10 @@ def test_cgan_learns_which_label_is_which_image():
     assert ones[:, bottom_right].mean() > ones[:, top_left].mean() + 0.4
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("gan", {}), ("dcgan", dict(channels=8)), ("cgan", dict(latent_dim=16)), ("wgan_gp", dict(channels=8))])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("gan", {}), ("dcgan", dict(channels=8)), ("cgan", dict(latent_dim=16)), ("wgan_gp", dict(channels=8))],
+)
 def test_save_load_round_trip(tmp_path, digits, name, kwargs):
     set_seed(0)
     model = MODELS[name](**kwargs)

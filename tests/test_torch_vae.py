@@ -1,4 +1,5 @@
 """PyTorch VAE tests, plus the framework-neutral maths of aigc_course.likelihood."""
+
 import math
 
 import numpy as np
@@ -31,14 +32,26 @@ def conv(c_in, c_out, k=4):
 
 def vae_params(latent=16, h1=512, h2=256):
     """Encoder 784 -> h1 -> h2 -> 2*latent (mu and logvar); decoder latent -> h2 -> h1 -> 784."""
-    return (dense(784, h1) + dense(h1, h2) + dense(h2, 2 * latent)
-            + dense(latent, h2) + dense(h2, h1) + dense(h1, 784))
+    return (
+        dense(784, h1)
+        + dense(h1, h2)
+        + dense(h2, 2 * latent)
+        + dense(latent, h2)
+        + dense(h2, h1)
+        + dense(h1, 784)
+    )
 
 
 def conv_vae_params(latent=16, c1=32, c2=64):
     """Conv 1->c1, c1->c2 (k4), Dense 7*7*c2 -> 2*latent; Dense latent -> 7*7*c2, ConvT c2->c1, c1->1."""
-    return (conv(1, c1) + conv(c1, c2) + dense(7 * 7 * c2, 2 * latent)
-            + dense(latent, 7 * 7 * c2) + conv(c2, c1) + conv(c1, 1))
+    return (
+        conv(1, c1)
+        + conv(c1, c2)
+        + dense(7 * 7 * c2, 2 * latent)
+        + dense(latent, 7 * 7 * c2)
+        + conv(c2, c1)
+        + conv(c1, 1)
+    )
 
 
 def t(a):
@@ -71,7 +84,7 @@ def test_encode_decode_shapes_and_ranges(cls, digits):
 # ----- losses against closed forms and NumPy references -----------------------------
 def test_gaussian_kl_hand_cases():
     zeros, ones = torch.zeros(2, 5), torch.ones(2, 5)
-    assert torch.equal(gaussian_kl(zeros, zeros), torch.zeros(2))          # q == p
+    assert torch.equal(gaussian_kl(zeros, zeros), torch.zeros(2))  # q == p
     assert torch.allclose(gaussian_kl(ones, zeros), torch.full((2,), 0.5 * 5))  # 0.5 per dim
     # logvar = log 4 (sigma = 2), mu = 0: 0.5 * (4 - 1 - log 4) per dim
     kl = gaussian_kl(torch.zeros(1, 1), torch.full((1, 1), math.log(4.0)))
@@ -87,7 +100,7 @@ def test_gaussian_kl_against_numpy_and_monte_carlo():
     sigma = np.exp(0.5 * logvar)
     z = mu + sigma * rng.standard_normal((200_000, 3, 4))
     log_q = -0.5 * (((z - mu) / sigma) ** 2 + logvar + np.log(2 * np.pi))
-    log_p = -0.5 * (z ** 2 + np.log(2 * np.pi))
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi))
     mc = (log_q - log_p).sum(-1).mean(0)
     np.testing.assert_allclose(kl, mc, atol=0.03)
 
@@ -109,8 +122,7 @@ def test_reparameterization_is_mu_plus_sigma_eps_exactly():
     mu, logvar, eps = (torch.as_tensor(rng.normal(size=(5, 3)).astype(np.float32)) for _ in range(3))
     z = reparameterize(mu, logvar, eps)
     assert torch.equal(z, mu + torch.exp(0.5 * logvar) * eps)
-    np.testing.assert_allclose(z.numpy(), mu.numpy() + np.exp(logvar.numpy() / 2) * eps.numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(z.numpy(), mu.numpy() + np.exp(logvar.numpy() / 2) * eps.numpy(), rtol=1e-6)
     # gradients reach mu and logvar through the sample
     mu.requires_grad_(True)
     reparameterize(mu, logvar, eps).sum().backward()
@@ -123,8 +135,7 @@ def test_train_step_reports_its_parts(digits):
     model.optimizers = model.configure_optimizers()
     logs = model.train_step(torch.as_tensor(model.prepare(digits[:8])[0]))
     assert set(logs) == {"loss", "recon", "kl"}
-    assert float(logs["loss"]) == pytest.approx(float(logs["recon"]) + 0.5 * float(logs["kl"]),
-                                                rel=1e-6)
+    assert float(logs["loss"]) == pytest.approx(float(logs["recon"]) + 0.5 * float(logs["kl"]), rel=1e-6)
     assert float(logs["recon"]) > 0 and float(logs["kl"]) >= 0
 
 
@@ -150,7 +161,7 @@ def trained_tiny():
     x = np.zeros((64, 28, 28), np.uint8)
     for i in range(64):
         r, c = rng.integers(4, 16, size=2)
-        x[i, r:r + 8, c:c + 8] = 255
+        x[i, r : r + 8, c : c + 8] = 255
     set_seed(0)
     model = VAE(**TINY)
     model.fit(x, epochs=2, batch_size=16, verbose=False)
@@ -182,8 +193,9 @@ def test_iwae_with_one_sample_is_the_elbo_in_expectation(trained_tiny):
     many = np.repeat(x[:1], 2000, axis=0)
     iwae1 = model.iwae_bound(many, k=1, seed=0)  # 2000 single-sample estimates
     assert iwae1.std() > 0
-    assert iwae1.mean() == pytest.approx(model.elbo(x[:1], seed=1, samples=2000)[0],
-                                         abs=4 * iwae1.std() / math.sqrt(2000) + 0.05)
+    assert iwae1.mean() == pytest.approx(
+        model.elbo(x[:1], seed=1, samples=2000)[0], abs=4 * iwae1.std() / math.sqrt(2000) + 0.05
+    )
 
 
 def test_iwae_chunking_changes_nothing_and_large_k_runs(trained_tiny):
@@ -209,6 +221,7 @@ def test_bad_k_rejected(trained_tiny, k):
 # ----- the framework-neutral estimator on a model with a known log p(x) --------------
 def _toy_gaussian(post_exact: bool):
     """z ~ N(0, 1), x|z ~ N(z, 1): p(x) = N(0, 2), posterior N(x/2, 1/2)."""
+
     def stats(xb):
         xb = xb[:, :1]
         if post_exact:
@@ -254,8 +267,9 @@ def test_threshold_binarize_thresholds_and_keeps_binary_images():
 
 
 # ----- training, sampling, persistence, errors --------------------------------------
-@pytest.mark.parametrize("cls, kw", [(VAE, dict(lr=3e-3, **TINY)),
-                                     (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32)))])
+@pytest.mark.parametrize(
+    "cls, kw", [(VAE, dict(lr=3e-3, **TINY)), (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32)))]
+)
 def test_tiny_batch_overfit_drives_the_loss_down(cls, kw, digits):
     set_seed(0)
     model = cls(**kw)
@@ -292,20 +306,28 @@ def test_save_load_round_trip(cls, tmp_path, digits):
     for (k, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
         assert torch.equal(a, b), k
     np.testing.assert_array_equal(model.sample(4, seed=1), other.sample(4, seed=1))
-    np.testing.assert_array_equal(model.iwae_bound(digits[:2], k=5, seed=0),
-                                  other.iwae_bound(digits[:2], k=5, seed=0))
+    np.testing.assert_array_equal(
+        model.iwae_bound(digits[:2], k=5, seed=0), other.iwae_bound(digits[:2], k=5, seed=0)
+    )
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\)"),
-    (np.zeros((28, 28), np.uint8), r"\(N, 28, 28\)"),
-    (np.zeros((2, 28, 28), np.int32), "dtype"),
-    (np.full((2, 28, 28), 2.0, np.float32), r"\[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (np.zeros((2, 32, 32), np.uint8), r"\(N, 28, 28\)"),
+        (np.zeros((28, 28), np.uint8), r"\(N, 28, 28\)"),
+        (np.zeros((2, 28, 28), np.int32), "dtype"),
+        (np.full((2, 28, 28), 2.0, np.float32), r"\[0, 1\]"),
+    ],
+)
 def test_bad_images_rejected(bad, msg):
     model = VAE(**TINY)
-    for call in (model.encode, model.elbo, lambda x: model.iwae_bound(x, k=2),
-                 lambda x: model.fit(x, epochs=1, verbose=False)):
+    for call in (
+        model.encode,
+        model.elbo,
+        lambda x: model.iwae_bound(x, k=2),
+        lambda x: model.fit(x, epochs=1, verbose=False),
+    ):
         with pytest.raises(ValueError, match=msg):
             call(bad)
 

@@ -1,4 +1,5 @@
 """The NumPy toy GAN: hand-written gradients against finite differences, training, checks."""
+
 import numpy as np
 import pytest
 from _helpers import numeric_grads
@@ -58,7 +59,7 @@ def test_generator_losses_differ_and_have_the_documented_values(small_gan):
 
 def test_discriminator_training_lowers_its_loss():
     gan = ToyGAN(seed=0)
-    gan.opt_g.lr = 0.0                                   # freeze G: train D alone
+    gan.opt_g.lr = 0.0  # freeze G: train D alone
     g_before = [p.copy() for p in gan.G.params]
     data = ring(1024)
     real, z = data[:256], gan.noise(256, np.random.default_rng(0))
@@ -102,16 +103,25 @@ def test_sample_with_a_seed_does_not_disturb_training():
     np.testing.assert_array_equal(a.sample(20, seed=0), b.sample(20, seed=0))
 
 
-@pytest.mark.parametrize("bad", [np.zeros((10, 3)), np.zeros(10), np.zeros((0, 2)),
-                                 np.array([[0.0, np.nan]]), np.zeros((2, 2, 2))])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((10, 3)), np.zeros(10), np.zeros((0, 2)), np.array([[0.0, np.nan]]), np.zeros((2, 2, 2))]
+)
 def test_fit_rejects_data_that_is_not_finite_2d_points(bad):
     with pytest.raises(ValueError, match="data"):
         ToyGAN(seed=0).fit(bad, steps=1)
 
 
-@pytest.mark.parametrize("kwargs", [dict(g_loss="wasserstein"), dict(hidden=(0,)),
-                                    dict(latent_dim=0), dict(d_steps=0), dict(lr_d=0.0),
-                                    dict(batch_size=2.5)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(g_loss="wasserstein"),
+        dict(hidden=(0,)),
+        dict(latent_dim=0),
+        dict(d_steps=0),
+        dict(lr_d=0.0),
+        dict(batch_size=2.5),
+    ],
+)
 def test_constructor_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         ToyGAN(**kwargs)
@@ -132,7 +142,7 @@ def test_gradient_check_detects_a_wrong_gradient():
     gan = ToyGAN(latent_dim=2, hidden=(6,), seed=0)
     real, z = ring(16), np.random.default_rng(0).standard_normal((16, 2))
     _, analytic = gan.d_loss_and_grads(real, z)
-    gan.D.slope = 0.5                            # now forward uses 0.5 ...
+    gan.D.slope = 0.5  # now forward uses 0.5 ...
     numeric = numeric_grads(lambda: gan.d_loss_and_grads(real, z)[0], gan.D.params)
-    with pytest.raises(AssertionError):          # ... and the old gradients no longer match
+    with pytest.raises(AssertionError):  # ... and the old gradients no longer match
         assert_grads_close(analytic, numeric)

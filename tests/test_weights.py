@@ -9,6 +9,7 @@ other way round, through a file on disk, and with the same seed the same samples
 Marked ``keras``: runs once per backend (KERAS_BACKEND=tensorflow and torch). It imports
 PyTorch too, which a test may do (a notebook never loads both).
 """
+
 import numpy as np
 import pytest
 
@@ -63,7 +64,7 @@ def randomize_torch(model, seed=0):
                 t.copy_(0.5 + torch.rand(t.shape, generator=g))
             elif t.dim() == 1 and name.endswith("weight"):  # norm scales
                 t.copy_(1.0 + 0.2 * r)
-            elif t.dim() == 1:                                # biases, running means, LSTM b_hh
+            elif t.dim() == 1:  # biases, running means, LSTM b_hh
                 t.copy_(0.1 * r)
             else:
                 t.copy_(r / np.sqrt(t[0].numel()))
@@ -134,21 +135,31 @@ def torch_outputs(case, m, inp):
     if case in ("gan", "dcgan", "wgan_gp"):
         d = m.critic if case == "wgan_gp" else m.discriminator
         name = "critic scores" if case == "wgan_gp" else "discriminator logits"
-        return {"generator images": m.generator(t(inp["z"])).numpy()[:, 0],
-                name: d(t(inp["x"])[:, None]).numpy()}
+        return {
+            "generator images": m.generator(t(inp["z"])).numpy()[:, 0],
+            name: d(t(inp["x"])[:, None]).numpy(),
+        }
     if case == "cgan":
         y = t(inp["y"]).long()
-        return {"generator images": m.generator(t(inp["z"]), y).numpy()[:, 0],
-                "discriminator logits": m.discriminator(t(inp["x"])[:, None], y).numpy()}
+        return {
+            "generator images": m.generator(t(inp["z"]), y).numpy()[:, 0],
+            "discriminator logits": m.discriminator(t(inp["x"])[:, None], y).numpy(),
+        }
     if case in ("vae", "conv_vae"):
         mu, logvar = m.encode(inp["x"])
-        return {"encoder mean": mu, "encoder log-var": logvar,
-                "decoder logits": m.decoder(t(inp["z"])).numpy()[:, 0]}
+        return {
+            "encoder mean": mu,
+            "encoder log-var": logvar,
+            "decoder logits": m.decoder(t(inp["z"])).numpy()[:, 0],
+        }
     if case == "cvae":
         mu, logvar = m.encode(inp["x"], inp["y"])
         onehot = torch.nn.functional.one_hot(t(inp["y"]).long(), 10).float()
-        return {"encoder mean": mu, "encoder log-var": logvar,
-                "decoder logits": m.decoder(t(inp["z"]), onehot).numpy()[:, 0]}
+        return {
+            "encoder mean": mu,
+            "encoder log-var": logvar,
+            "decoder logits": m.decoder(t(inp["z"]), onehot).numpy()[:, 0],
+        }
     if case in ("char_rnn", "gpt"):
         return {"logits": m.logits(inp["ids"])}
     if case == "pixelcnn":
@@ -159,24 +170,35 @@ def torch_outputs(case, m, inp):
 def keras_outputs(case, m, inp):
     def np_(a):
         return np.asarray(ops.convert_to_numpy(a))
+
     if case in ("gan", "dcgan", "wgan_gp"):
         d = m.critic if case == "wgan_gp" else m.discriminator
         name = "critic scores" if case == "wgan_gp" else "discriminator logits"
-        return {"generator images": np_(m.generator(inp["z"], training=False))[..., 0],
-                name: np_(d(inp["x"][..., None], training=False))}
+        return {
+            "generator images": np_(m.generator(inp["z"], training=False))[..., 0],
+            name: np_(d(inp["x"][..., None], training=False)),
+        }
     if case == "cgan":
         y = inp["y"].astype("int32")
-        return {"generator images": np_(m.generator([inp["z"], y], training=False))[..., 0],
-                "discriminator logits": np_(m.discriminator([inp["x"][..., None], y], training=False))}
+        return {
+            "generator images": np_(m.generator([inp["z"], y], training=False))[..., 0],
+            "discriminator logits": np_(m.discriminator([inp["x"][..., None], y], training=False)),
+        }
     if case in ("vae", "conv_vae"):
         mu, logvar = m.encode(inp["x"])
-        return {"encoder mean": mu, "encoder log-var": logvar,
-                "decoder logits": np_(m.decoder(inp["z"], training=False))[..., 0]}
+        return {
+            "encoder mean": mu,
+            "encoder log-var": logvar,
+            "decoder logits": np_(m.decoder(inp["z"], training=False))[..., 0],
+        }
     if case == "cvae":
         mu, logvar = m.encode(inp["x"], inp["y"])
         onehot = np.eye(10, dtype=np.float32)[inp["y"]]
-        return {"encoder mean": mu, "encoder log-var": logvar,
-                "decoder logits": np_(m.decoder([inp["z"], onehot], training=False))[..., 0]}
+        return {
+            "encoder mean": mu,
+            "encoder log-var": logvar,
+            "decoder logits": np_(m.decoder([inp["z"], onehot], training=False))[..., 0],
+        }
     if case in ("char_rnn", "gpt"):
         return {"logits": m.logits(inp["ids"])}
     if case == "pixelcnn":
@@ -236,8 +258,9 @@ def test_lstm_biases_fold_into_one_keras_bias_and_come_back_as_b_ih():
         np.testing.assert_allclose(ops.convert_to_numpy(lstm.cell.bias), expected, rtol=0, atol=1e-7)
     back = KW.to_arrays(km)
     assert not np.any(back["lstm.bias_hh_l0"])
-    np.testing.assert_allclose(back["lstm.bias_ih_l0"],
-                               (sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]).numpy(), atol=1e-7)
+    np.testing.assert_allclose(
+        back["lstm.bias_ih_l0"], (sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]).numpy(), atol=1e-7
+    )
 
 
 def test_the_layout_permutation_matters(monkeypatch):
@@ -335,8 +358,9 @@ def test_mapping_covers_every_tensor_and_every_keras_weight_once(case):
 
 
 # ----- same seed, same samples (sampling noise comes from NumPy in both halves) ---------------
-@pytest.mark.parametrize("case", ["gan", "dcgan", "wgan_gp", "cgan", "vae", "conv_vae", "cvae",
-                                  "ddpm", "ddpm_vector"])
+@pytest.mark.parametrize(
+    "case", ["gan", "dcgan", "wgan_gp", "cgan", "vae", "conv_vae", "cvae", "ddpm", "ddpm_vector"]
+)
 def test_same_seed_same_samples(case):
     tm = randomize_torch(build(T.MODELS, case))
     km = KW.from_arrays(build(K.MODELS, case), TW.to_arrays(tm))
@@ -346,9 +370,11 @@ def test_same_seed_same_samples(case):
     assert np.max(np.abs(a - b)) <= IMAGES * max(1.0, float(np.max(np.abs(a))))
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch",
-                    reason="784 eager Keras calls take about a minute on the torch backend; the "
-                           "logits are compared on both backends, the sampler on TensorFlow")
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="784 eager Keras calls take about a minute on the torch backend; the "
+    "logits are compared on both backends, the sampler on TensorFlow",
+)
 def test_same_seed_same_pixelcnn_samples():
     tm = randomize_torch(build(T.MODELS, "pixelcnn"))
     km = KW.from_arrays(build(K.MODELS, "pixelcnn"), TW.to_arrays(tm))
@@ -380,8 +406,11 @@ def test_published_checkpoints_load_into_keras_with_the_same_outputs(name, datas
     km = pretrained.load(name, dataset, framework="keras")
     case = "ddpm_vector" if name == "ddpm" and not tm.is_image else name
     cfg = weightfile.model_config(tm)
-    inp = make_inputs(case, cfg=cfg) if name not in ("char_rnn", "gpt") else \
-        {"ids": np.random.default_rng(0).integers(0, tm.vocab_size, (2, min(12, tm.block_size or 12)))}
+    inp = (
+        make_inputs(case, cfg=cfg)
+        if name not in ("char_rnn", "gpt")
+        else {"ids": np.random.default_rng(0).integers(0, tm.vocab_size, (2, min(12, tm.block_size or 12)))}
+    )
     a, b = torch_outputs(case, tm, inp), keras_outputs(case, km, inp)
     for out in a:
         assert np.max(np.abs(a[out] - b[out])) <= OUTPUTS[case][out], out
@@ -389,9 +418,15 @@ def test_published_checkpoints_load_into_keras_with_the_same_outputs(name, datas
 
 def test_a_keras_model_publishes_and_loads_into_both_frameworks(tmp_path):
     km = randomize_keras(build(K.MODELS, "cvae"))
-    card = {"data": {"name": "mnist", "split": "train", "n_examples": 0, "source": "tests"},
-            "recipe": "pytest", "seed": 0, "steps": 0, "wall_time_s": 0.0, "hardware": "CPU",
-            "metrics": {}}
+    card = {
+        "data": {"name": "mnist", "split": "train", "n_examples": 0, "source": "tests"},
+        "recipe": "pytest",
+        "seed": 0,
+        "steps": 0,
+        "wall_time_s": 0.0,
+        "hardware": "CPU",
+        "metrics": {},
+    }
     entry = pretrained.publish(km, "cvae", "mnist", card, dtype="float32", folder=tmp_path)
     assert entry["card"]["trained_with"] == "keras" and entry["card"]["config"]["hidden"] == [32, 16]
     tm = pretrained.load("cvae", "mnist", folder=tmp_path)

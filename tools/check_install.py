@@ -12,6 +12,7 @@ index (PyPI); takes a minute or two per version.
     python tools/check_install.py                  # every version in range, then the one above
     python tools/check_install.py --python 3.12    # only these
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,15 +59,29 @@ def resolves(version: str, reqs: list[str]) -> tuple[bool, str]:
     """(True, the resolved versions of a few key packages) or (False, pip's error)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-               "--quiet", "--only-binary=:all:", "--python-version", version,
-               "--report", str(report), *reqs]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--only-binary=:all:",
+            "--python-version",
+            version,
+            "--report",
+            str(report),
+            *reqs,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             lines = [ln for ln in done.stderr.splitlines() if ln.startswith("ERROR")]
             return False, " ".join(lines[:2]) or done.stderr.strip()[-300:]
-        picked = {re.sub(r"[-_.]+", "-", item["metadata"]["name"].lower()): item["metadata"]["version"]
-                  for item in json.loads(report.read_text())["install"]}
+        picked = {
+            re.sub(r"[-_.]+", "-", item["metadata"]["name"].lower()): item["metadata"]["version"]
+            for item in json.loads(report.read_text())["install"]
+        }
     # pip falls back to a pre-release when no release fits: that is no support
     pre = sorted(f"{k} {v}" for k, v in picked.items() if Version(v).is_prerelease)
     if pre:
@@ -88,8 +103,11 @@ def main() -> int:
         ok, what = resolves(version, reqs)
         expected = version in inside
         mark = "ok" if ok else "no"
-        print(f"Python {version} ({'inside' if expected else 'outside'} requires-python "
-              f"{project['requires-python']}): {mark}: {what}", flush=True)
+        print(
+            f"Python {version} ({'inside' if expected else 'outside'} requires-python "
+            f"{project['requires-python']}): {mark}: {what}",
+            flush=True,
+        )
         if expected and not ok:
             failed.append(version)
     if failed:

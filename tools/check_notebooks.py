@@ -1,7 +1,11 @@
 """Check (or fix) the course notebooks.
 
 Every ``notebooks/**/<name>.ipynb`` has a twin ``<name>.py`` in jupytext's
-``py:percent`` format; the ``.py`` is the source of truth. For each pair, check that
+``py:percent`` format; the ``.py`` is the source of truth, except for a lab: its
+``<name>_pytorch.py`` and ``<name>_keras.py`` are generated from the one lab source
+``<name>_lab.py`` (``tools/lab_sources.py``), which is what you edit. Cells that mirror
+the package (``mirrors="aigc_course...."``) must read as the package's code
+(``tools/page_code.py``). For each pair, check that
 
 (a) both files exist;
 (b) they hold the same cells (types, tags and sources, trailing whitespace ignored);
@@ -32,6 +36,7 @@ with ``tools/export_notebooks.py``, that the student and instructor notebooks un
                                            # and colab/ (tools/export_notebooks.py)
     python tools/check_notebooks.py --fix notebooks/04_vaes/vae_concepts.py  # only this one
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,9 +51,23 @@ import jupytext
 import nbformat
 import yaml
 
+# tools/lab_sources.py (one source per lab -> its PyTorch and Keras notebooks), by path
+_spec = importlib.util.spec_from_file_location(
+    "lab_sources", Path(__file__).resolve().parent / "lab_sources.py"
+)
+lab_sources = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lab_sources)
+
+# tools/page_code.py (lab cells that write out the package's code, checked equal to it)
+_spec = importlib.util.spec_from_file_location("page_code", Path(__file__).resolve().parent / "page_code.py")
+page_code = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(page_code)
+
 # tools/source_map.py (the source map page and the errata's tables), loaded by path so
 # that this file also works when imported as a module (tests/test_notebook_setup.py)
-_spec = importlib.util.spec_from_file_location("source_map", Path(__file__).resolve().parent / "source_map.py")
+_spec = importlib.util.spec_from_file_location(
+    "source_map", Path(__file__).resolve().parent / "source_map.py"
+)
 source_map = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(source_map)
 
@@ -62,8 +81,14 @@ SKIP = {".ipynb_checkpoints", "_build", "__pycache__"}  # folders not searched
 GPU_METADATA = {
     "accelerator": "GPU",
     "colab": {"gpuType": "T4", "provenance": []},
-    "kaggle": {"accelerator": "nvidiaTeslaT4", "isGpuEnabled": True, "isInternetEnabled": True,
-               "language": "python", "sourceType": "notebook", "dataSources": []},
+    "kaggle": {
+        "accelerator": "nvidiaTeslaT4",
+        "isGpuEnabled": True,
+        "isInternetEnabled": True,
+        "language": "python",
+        "sourceType": "notebook",
+        "dataSources": [],
+    },
 }
 PACKAGE = "aigc-course"
 LAB_SUFFIXES = ("_pytorch", "_keras")
@@ -95,11 +120,12 @@ def ref_problems(ref, branch: str, version: str) -> list[str]:
     if re.fullmatch(r"[0-9a-f]{40}", ref):
         return []
     if ref == branch or not re.fullmatch(r"v\d+(\.\d+)*([a-z0-9.+-]*)", ref):
-        return [f"{where} is {ref!r}: expected a release tag such as v{version} or a full "
-                "40-digit commit, not a branch (a branch moves under the notebooks)"]
+        return [
+            f"{where} is {ref!r}: expected a release tag such as v{version} or a full "
+            "40-digit commit, not a branch (a branch moves under the notebooks)"
+        ]
     if ref != f"v{version}":
-        return [f"{where} is {ref!r} but pyproject.toml's version is {version}: "
-                f"expected v{version}"]
+        return [f"{where} is {ref!r} but pyproject.toml's version is {version}: expected v{version}"]
     return []
 
 
@@ -120,13 +146,15 @@ def extras(stem: Path) -> list[str]:
 def install_cell(stem: Path, url: str, ref: str) -> str:
     """The first code cell of ``stem`` as it reads in the .py (the magic commented out)."""
     spec = PACKAGE + (f"[{','.join(extras(stem))}]" if extras(stem) else "")
-    return ("# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);\n"
-            "# where it is installed already, this cell does nothing.\n"
-            "try:\n"
-            "    import aigc_course\n"
-            "except ImportError:\n"
-            "    print(\"Installing the course package (about a minute) ...\")\n"
-            f"    # %pip install -q \"{spec} @ git+{url}@{ref}\"")
+    return (
+        "# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);\n"
+        "# where it is installed already, this cell does nothing.\n"
+        "try:\n"
+        "    import aigc_course  # noqa: F401 (only whether it imports matters here)\n"
+        "except ImportError:\n"
+        '    print("Installing the course package (about a minute) ...")\n'
+        f'    # %pip install -q "{spec} @ git+{url}@{ref}"'
+    )
 
 
 def as_notebook_source(py_source: str) -> str:
@@ -150,11 +178,11 @@ def fix_install_cell(py: Path, url: str, ref: str) -> bool:
     nxt = _ANY_MARKER.search(text, first.end())
     end = nxt.start() if nxt else len(text)
     cell = install_cell(py.with_suffix(""), url, ref)
-    body = text[first.end():end].strip()
+    body = text[first.end() : end].strip()
     if body and "pip install" not in body:  # a real first cell: keep it, after the install cell
-        new = text[:first.start()] + "# %%\n" + cell + "\n\n" + text[first.start():]
+        new = text[: first.start()] + "# %%\n" + cell + "\n\n" + text[first.start() :]
     else:
-        new = text[:first.end()] + "\n" + cell + "\n" + ("\n" if nxt else "") + text[end:]
+        new = text[: first.end()] + "\n" + cell + "\n" + ("\n" if nxt else "") + text[end:]
     if new == text:
         return False
     py.write_text(new, encoding="utf-8")
@@ -163,6 +191,7 @@ def fix_install_cell(py: Path, url: str, ref: str) -> bool:
 
 def toc_files() -> set[str]:
     """Every ``file:`` and the ``root:`` of _toc.yml, without extension."""
+
     def walk(node) -> set[str]:
         if isinstance(node, list):
             return set().union(*map(walk, node))
@@ -170,14 +199,16 @@ def toc_files() -> set[str]:
             own = {str(Path(v).with_suffix("")) for k, v in node.items() if k in ("file", "root")}
             return own.union(*map(walk, node.values()))
         return set()
+
     return walk(load_yaml("_toc.yml"))
 
 
 def stems() -> list[Path]:
-    """Notebook paths without extension: each .ipynb, and each .py that has ``# %%`` cells."""
+    """Notebook paths without extension: each .ipynb, and each .py that has ``# %%`` cells
+    (not the lab sources ``<name>_lab.py``, which tools/lab_sources.py turns into notebooks)."""
     found = set()
     for path in NB_DIR.rglob("*"):
-        if SKIP & set(path.relative_to(NB_DIR).parts):
+        if SKIP & set(path.relative_to(NB_DIR).parts) or path.stem.endswith(lab_sources.SOURCE_SUFFIX):
             continue
         text = path.read_text(encoding="utf-8") if path.suffix == ".py" else ""
         if path.suffix == ".ipynb" or re.search(r"^# %%", text, re.M):
@@ -187,6 +218,7 @@ def stems() -> list[Path]:
 
 def cells(nb) -> list[tuple]:
     """What must agree between the twins: type, tags and source of every cell."""
+
     def norm(src: str) -> str:
         return "\n".join(line.rstrip() for line in src.strip().splitlines())
 
@@ -233,17 +265,25 @@ _CALL = r"(?<![\w.])({names})\("
 
 def lab_problems(rel: Path, code: list[str]) -> list[str]:
     """check_gpu() before the first pick/is_fast/run_dir; no fixed checkpoints/ folder."""
-    text = "\n".join(line for src in code for line in src.splitlines()
-                     if not line.lstrip().startswith(("from ", "import ", "#")))
+    text = "\n".join(
+        line
+        for src in code
+        for line in src.splitlines()
+        if not line.lstrip().startswith(("from ", "import ", "#"))
+    )
     problems = []
     gpu = re.search(_CALL.format(names="check_gpu"), text)
     first = re.search(_CALL.format(names="pick|is_fast|run_dir"), text)
     if gpu is None or (first is not None and first.start() < gpu.start()):
-        problems.append(f"{rel}: a lab must call check_gpu() (from aigc_course) after its framework "
-                        "import and before the first pick(), is_fast() or run_dir()")
+        problems.append(
+            f"{rel}: a lab must call check_gpu() (from aigc_course) after its framework "
+            "import and before the first pick(), is_fast() or run_dir()"
+        )
     if re.search(r"""["']checkpoints/""", text):
-        problems.append(f"{rel}: checkpoints go to run_dir(name, **settings), not a fixed "
-                        "'checkpoints/...' folder (it would resume a run with other settings)")
+        problems.append(
+            f"{rel}: checkpoints go to run_dir(name, **settings), not a fixed "
+            "'checkpoints/...' folder (it would resume a run with other settings)"
+        )
     return problems
 
 
@@ -267,15 +307,19 @@ def check(stem: Path, url: str, ref: str, toc: set[str]) -> tuple[list[str], lis
         problems.append(f"{rel}: kernelspec is not python3")
     wrong = [k for k, v in GPU_METADATA.items() if nb.metadata.get(k) != v]
     if wrong:
-        problems.append(f"{rel}: notebook metadata {', '.join(wrong)} must ask for a GPU runtime "
-                        f"({GPU_METADATA['accelerator']}, {GPU_METADATA['colab']['gpuType']}); "
-                        "run `make sync`")
+        problems.append(
+            f"{rel}: notebook metadata {', '.join(wrong)} must ask for a GPU runtime "
+            f"({GPU_METADATA['accelerator']}, {GPU_METADATA['colab']['gpuType']}); "
+            "run `make sync`"
+        )
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     expected = as_notebook_source(install_cell(stem, url, ref))
     if not code or code[0].strip() != expected.strip():
-        problems.append(f"{rel}: the first code cell must be the install cell for "
-                        f"{PACKAGE}[{','.join(extras(stem))}] at {ref} (repository.url and "
-                        "repository.install_ref of _config.yml); run `make sync` to write it")
+        problems.append(
+            f"{rel}: the first code cell must be the install cell for "
+            f"{PACKAGE}[{','.join(extras(stem))}] at {ref} (repository.url and "
+            "repository.install_ref of _config.yml); run `make sync` to write it"
+        )
     if is_lab(stem):
         problems += lab_problems(rel, code)
     listed = str(rel.with_suffix("")) in toc
@@ -304,42 +348,63 @@ def lab_rows(repo: dict) -> list[dict]:
         if not is_lab(stem) or not stem.with_suffix(".py").exists():
             continue
         rel = stem.relative_to(ROOT).as_posix()
-        first = next((c.source for c in jupytext.read(stem.with_suffix(".py")).cells
-                      if c.cell_type == "markdown"), "")
+        first = next(
+            (c.source for c in jupytext.read(stem.with_suffix(".py")).cells if c.cell_type == "markdown"), ""
+        )
         title = re.search(r"^#\s+(.+)$", first, re.M)
         # the launch links open the notebooks that tools/export_notebooks.py writes
-        blob, teacher = (f"{repo['url']}/blob/{repo.get('branch', 'main')}/colab/{who}/"
-                         f"{stem.relative_to(NB_DIR).as_posix()}.ipynb"
-                         for who in ("student", "instructor"))
-        rows.append({
-            "chapter": int(stem.parent.name.split("_")[0]),
-            "title": (title.group(1) if title else stem.name).strip().replace("|", "\\|"),
-            "rel": rel,
-            "colab": "https://colab.research.google.com/github/" + blob.split("https://github.com/", 1)[1],
-            "kaggle": "https://kaggle.com/kernels/welcome?src=" + blob,
-            "instructor": ("https://colab.research.google.com/github/"
-                           + teacher.split("https://github.com/", 1)[1]),
-        })
+        blob, teacher = (
+            f"{repo['url']}/blob/{repo.get('branch', 'main')}/colab/{who}/"
+            f"{stem.relative_to(NB_DIR).as_posix()}.ipynb"
+            for who in ("student", "instructor")
+        )
+        rows.append(
+            {
+                "chapter": int(stem.parent.name.split("_")[0]),
+                "title": (title.group(1) if title else stem.name).strip().replace("|", "\\|"),
+                "rel": rel,
+                "colab": "https://colab.research.google.com/github/"
+                + blob.split("https://github.com/", 1)[1],
+                "kaggle": "https://kaggle.com/kernels/welcome?src=" + blob,
+                "instructor": (
+                    "https://colab.research.google.com/github/" + teacher.split("https://github.com/", 1)[1]
+                ),
+            }
+        )
     # by chapter, then notebook, the PyTorch lab before its Keras twin
-    return sorted(rows, key=lambda r: (r["chapter"], r["rel"].replace("_pytorch", "_0").replace("_keras", "_1")))
+    return sorted(
+        rows, key=lambda r: (r["chapter"], r["rel"].replace("_pytorch", "_0").replace("_keras", "_1"))
+    )
 
 
 def render_table(kind: str, repo: dict) -> str:
     """The generated block of ``README`` (badges) or ``preface`` (plain links, no images)."""
     site = site_url(repo["url"])
     if kind == "README":
-        lines = [f"<!-- {BEGIN}: generated by `python tools/check_notebooks.py --fix` -->",
-                 "| chapter | lab | run it on | with solutions (instructors) |", "| --- | --- | --- | --- |"]
-        lines += [f"| {r['chapter']} | [{r['title']}]({site}{r['rel']}.html) | "
-                  f"[![Open in Colab]({COLAB_BADGE})]({r['colab']}) "
-                  f"[![Open in Kaggle]({KAGGLE_BADGE})]({r['kaggle']}) | "
-                  f"[Colab]({r['instructor']}) |" for r in lab_rows(repo)]
+        lines = [
+            f"<!-- {BEGIN}: generated by `python tools/check_notebooks.py --fix` -->",
+            "| chapter | lab | run it on | with solutions (instructors) |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r['chapter']} | [{r['title']}]({site}{r['rel']}.html) | "
+            f"[![Open in Colab]({COLAB_BADGE})]({r['colab']}) "
+            f"[![Open in Kaggle]({KAGGLE_BADGE})]({r['kaggle']}) | "
+            f"[Colab]({r['instructor']}) |"
+            for r in lab_rows(repo)
+        ]
         return "\n".join(lines + [f"<!-- {END} -->"])
-    lines = [f"% {BEGIN}: generated by `python tools/check_notebooks.py --fix`",
-             "| chapter | lab | run it on | with solutions (instructors) |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['chapter']} | {{doc}}`{r['title']} <../{r['rel']}>` | "
-              f"[Colab]({r['colab']}) · [Kaggle]({r['kaggle']}) | "
-              f"[Colab]({r['instructor']}) |" for r in lab_rows(repo)]
+    lines = [
+        f"% {BEGIN}: generated by `python tools/check_notebooks.py --fix`",
+        "| chapter | lab | run it on | with solutions (instructors) |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['chapter']} | {{doc}}`{r['title']} <../{r['rel']}>` | "
+        f"[Colab]({r['colab']}) · [Kaggle]({r['kaggle']}) | "
+        f"[Colab]({r['instructor']}) |"
+        for r in lab_rows(repo)
+    ]
     return "\n".join(lines + [f"% {END}"])
 
 
@@ -359,7 +424,7 @@ def fix_tables(repo: dict) -> list[Path]:
         span = _block(text)
         if span is None:
             continue  # no markers: table_problems says where they go
-        new = text[:span[0]] + render_table(kind, repo) + text[span[1]:]
+        new = text[: span[0]] + render_table(kind, repo) + text[span[1] :]
         if new != text:
             path.write_text(new, encoding="utf-8")
             written.append(path)
@@ -374,7 +439,7 @@ def table_problems(repo: dict) -> list[str]:
         span = _block(text)
         if span is None:
             problems.append(f"{rel}: no table of labs (lines with the markers {BEGIN} and {END})")
-        elif text[span[0]:span[1]] != render_table(kind, repo):
+        elif text[span[0] : span[1]] != render_table(kind, repo):
             problems.append(f"{rel}: the table of labs is out of date; run `make sync`")
         if site_url(repo["url"]) not in text:
             problems.append(f"{rel}: does not give the website's address {site_url(repo['url'])}")
@@ -413,6 +478,12 @@ def main() -> int:
     sys.modules.setdefault("check_notebooks", sys.modules[__name__])  # for export_notebooks
     export = _load("export_notebooks")
     if args.fix:
+        # first the package's code into the cells that mirror it, then the PyTorch and Keras
+        # sources of each lab from its one source (install cell included), then every
+        # notebook from its .py
+        page_code.run(ROOT, fix=True)
+        for path in lab_sources.fix(ROOT, install=lambda stem: install_cell(stem, url, ref)):
+            print(f"wrote {path.relative_to(ROOT)} from its lab source (tools/lab_sources.py)")
         for stem in notebooks:
             fix(stem, url, ref)
         for line in export.fix(ROOT):  # all of colab/: exercise numbers run through the book
@@ -427,8 +498,14 @@ def main() -> int:
         problems += found
         for line in found + warnings:
             print(line)
-    found = export.problems(ROOT, [s.with_suffix(".py") for s in notebooks
-                                   if s.with_suffix(".py").exists()] if args.paths else None)
+    found = lab_sources.problems(ROOT) + page_code.run(ROOT)
+    problems += found
+    for line in found:
+        print(line)
+    found = export.problems(
+        ROOT,
+        [s.with_suffix(".py") for s in notebooks if s.with_suffix(".py").exists()] if args.paths else None,
+    )
     problems += found
     for line in found:
         print(line)

@@ -34,6 +34,7 @@ know is an error, not raw text in a student's notebook.
 ``python tools/check_notebooks.py --fix`` (``make sync``) writes them too, and
 ``python tools/check_notebooks.py`` (``make check-notebooks``) runs the check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,8 @@ import yaml
 # tools/check_notebooks.py (the website's address, the notebook metadata, the .py ->
 # notebook conversion), loaded by path like check_notebooks loads source_map
 _spec = importlib.util.spec_from_file_location(
-    "check_notebooks", Path(__file__).resolve().parent / "check_notebooks.py")
+    "check_notebooks", Path(__file__).resolve().parent / "check_notebooks.py"
+)
 check_notebooks = sys.modules.get("check_notebooks") or importlib.util.module_from_spec(_spec)
 if "check_notebooks" not in sys.modules:
     _spec.loader.exec_module(check_notebooks)
@@ -83,15 +85,52 @@ _OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):\s*(?P<value>.*?)\s*$")
 _TARGET = re.compile(r"^\s*\((?P<label>[^()\s]+)\)=\s*$")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 # a role with its content, or a code span (left alone: `{doc}` inside code is code)
-_INLINE = re.compile(r"\{(?P<role>[A-Za-z][\w:+-]*)\}(?P<tick>`+)(?P<content>.+?)(?<!`)(?P=tick)(?!`)"
-                     r"|(?P<code>`+).+?(?<!`)(?P=code)(?!`)", re.S)
+_INLINE = re.compile(
+    r"\{(?P<role>[A-Za-z][\w:+-]*)\}(?P<tick>`+)(?P<content>.+?)(?<!`)(?P=tick)(?!`)"
+    r"|(?P<code>`+).+?(?<!`)(?P=code)(?!`)",
+    re.S,
+)
 _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 
-ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention",
-               "danger", "error", "seealso", "admonition"}
-CODE_ROLES = {"mod", "func", "class", "meth", "attr", "obj", "data", "exc", "const",
-              "py:mod", "py:func", "py:class", "py:meth", "py:attr", "py:obj", "py:data",
-              "py:exc", "py:const", "code", "samp", "file", "command", "program", "envvar"}
+ADMONITIONS = {
+    "note",
+    "tip",
+    "hint",
+    "important",
+    "warning",
+    "caution",
+    "attention",
+    "danger",
+    "error",
+    "seealso",
+    "admonition",
+}
+CODE_ROLES = {
+    "mod",
+    "func",
+    "class",
+    "meth",
+    "attr",
+    "obj",
+    "data",
+    "exc",
+    "const",
+    "py:mod",
+    "py:func",
+    "py:class",
+    "py:meth",
+    "py:attr",
+    "py:obj",
+    "py:data",
+    "py:exc",
+    "py:const",
+    "code",
+    "samp",
+    "file",
+    "command",
+    "program",
+    "envvar",
+}
 
 
 class ExportError(ValueError):
@@ -106,7 +145,7 @@ class Directive:
     name: str
     arg: str
     options: dict
-    body: list          # parsed blocks: str lines, Fence, Directive
+    body: list  # parsed blocks: str lines, Fence, Directive
     fence: str
     indent: str
 
@@ -114,6 +153,7 @@ class Directive:
 @dataclass
 class Fence:
     """A code fence that is not a directive (```python ...): copied verbatim."""
+
     lines: list
 
 
@@ -129,16 +169,20 @@ def parse(lines: list[str]) -> list:
         fence, indent = m.group("fence"), m.group("indent")
         close = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
         j = next((k for k in range(i + 1, len(lines)) if close.match(lines[k])), len(lines))
-        body = [line[len(indent):] if line.startswith(indent) else line.lstrip()
-                for line in lines[i + 1:j]]
+        body = [
+            line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : j]
+        ]
         d = _DIRECTIVE.match(m.group("rest"))
         if d is None:
-            blocks.append(Fence(lines[i:j + 1]))
+            blocks.append(Fence(lines[i : j + 1]))
         else:
             options, body = _options(body)
             name = d.group("name")
-            content = parse(body) if name not in ("mermaid", "math", "code", "code-block",
-                                                  "sourcecode") else [Fence(body)]
+            content = (
+                parse(body)
+                if name not in ("mermaid", "math", "code", "code-block", "sourcecode")
+                else [Fence(body)]
+            )
             blocks.append(Directive(name, d.group("arg"), options, content, fence, indent))
         i = j + 1
     return blocks
@@ -149,7 +193,7 @@ def _options(body: list[str]) -> tuple[dict, list[str]]:
     if body and body[0].strip() == "---":
         end = next((k for k in range(1, len(body)) if body[k].strip() == "---"), None)
         if end is not None:
-            return dict(yaml.safe_load("\n".join(body[1:end])) or {}), body[end + 1:]
+            return dict(yaml.safe_load("\n".join(body[1:end])) or {}), body[end + 1 :]
     options, k = {}, 0
     while k < len(body) and (m := _OPTION.match(body[k])):
         options[m.group("key")] = m.group("value")
@@ -183,15 +227,17 @@ def toc_order(toc) -> list[str]:
             for key, value in node.items():
                 if key not in ("root", "file"):
                     visit(value)
+
     visit(toc)
     return order
 
 
 def notebook_sources(root: Path) -> list[Path]:
-    """``notebooks/**/<name>.py`` files with ``# %%`` cells, sorted."""
+    """``notebooks/**/<name>.py`` files with ``# %%`` cells, sorted (not the lab sources
+    ``<name>_lab.py``: their notebooks are the generated ``_pytorch`` and ``_keras`` ones)."""
     found = []
     for path in (root / "notebooks").rglob("*.py"):
-        if SKIP & set(path.relative_to(root).parts):
+        if SKIP & set(path.relative_to(root).parts) or path.stem.endswith("_lab"):
             continue
         if re.search(r"^# %%", path.read_text(encoding="utf-8"), re.M):
             found.append(path)
@@ -213,14 +259,16 @@ def load_bibliography(paths: list[Path]) -> dict[str, tuple[str, str, str]]:
     for path in paths:
         for key, entry in parse_file(str(path), bib_format="bibtex").entries.items():
             persons = entry.persons.get("author") or entry.persons.get("editor") or []
-            names = [_plain(" ".join(p.prelast_names + p.last_names)) or _plain(str(p))
-                     for p in persons]
+            names = [_plain(" ".join(p.prelast_names + p.last_names)) or _plain(str(p)) for p in persons]
             if len(names) >= 3:
                 who = f"{names[0]} et al."
             else:
                 who = " and ".join(names) or key
-            entries[key] = (who, _plain(entry.fields.get("year", "n.d.")),
-                            _plain(entry.fields.get("title", "")))
+            entries[key] = (
+                who,
+                _plain(entry.fields.get("year", "n.d.")),
+                _plain(entry.fields.get("title", "")),
+            )
     return entries
 
 
@@ -231,7 +279,7 @@ def _lines_of(doc: Path) -> list[list[str]]:
         text = md.read_text(encoding="utf-8")
         if text.startswith("---\n"):  # front matter
             end = text.find("\n---", 4)
-            text = text[end + 4:] if end >= 0 else text
+            text = text[end + 4 :] if end >= 0 else text
         return [text.splitlines()]
     source = py if py.exists() else ipynb if ipynb.exists() else None
     if source is None:
@@ -255,14 +303,15 @@ def _strip_fences(lines: list[str]) -> list[str]:
 @dataclass
 class Book:
     """What the conversion needs to know about the whole book (read once)."""
+
     root: Path
-    site: str                                    # https://OWNER.github.io/NAME/
-    titles: dict = field(default_factory=dict)   # docname -> title
-    labels: dict = field(default_factory=dict)   # label -> (docname, default text or None)
+    site: str  # https://OWNER.github.io/NAME/
+    titles: dict = field(default_factory=dict)  # docname -> title
+    labels: dict = field(default_factory=dict)  # label -> (docname, default text or None)
     exercises: dict = field(default_factory=dict)  # exercise label -> (number, title)
     first_exercise: dict = field(default_factory=dict)  # docname -> number of its first exercise
-    bib: dict = field(default_factory=dict)      # key -> (who, year, title)
-    references: str = "book/references"          # the page with the {bibliography}
+    bib: dict = field(default_factory=dict)  # key -> (who, year, title)
+    references: str = "book/references"  # the page with the {bibliography}
 
     @classmethod
     def load(cls, root: Path = ROOT) -> Book:
@@ -282,14 +331,20 @@ class Book:
             for lines in cells:
                 plain = _strip_fences(lines)
                 if doc not in book.titles:
-                    heading = next((m.group(2) for line in plain
-                                    if (m := _HEADING.match(line)) and len(m.group(1)) == 1), None)
+                    heading = next(
+                        (
+                            m.group(2)
+                            for line in plain
+                            if (m := _HEADING.match(line)) and len(m.group(1)) == 1
+                        ),
+                        None,
+                    )
                     if heading:
                         book.titles[doc] = heading
                 for k, line in enumerate(plain):
                     t = _TARGET.match(line)
                     if t:
-                        after = next((m for m in map(_HEADING.match, plain[k + 1:]) if m), None)
+                        after = next((m for m in map(_HEADING.match, plain[k + 1 :]) if m), None)
                         book.labels.setdefault(t.group("label"), (doc, after.group(2) if after else None))
                 for d in walk(parse(lines)):
                     label = d.options.get("label")
@@ -302,7 +357,8 @@ class Book:
                     elif label:
                         book.labels.setdefault(label, (doc, None))
             if doc.endswith("references") and any(
-                    "{bibliography}" in line for lines in cells for line in lines):
+                "{bibliography}" in line for lines in cells for line in lines
+            ):
                 book.references = doc
             book.titles.setdefault(doc, Path(doc).name)
         return book
@@ -341,13 +397,17 @@ class Converter:
 
     # -- inline -----------------------------------------------------------
     def inline(self, text: str) -> str:
-        return _INLINE.sub(lambda m: m.group(0) if m.group("code") else
-                           self.role(m.group("role"), m.group("content")), text)
+        return _INLINE.sub(
+            lambda m: m.group(0) if m.group("code") else self.role(m.group("role"), m.group("content")), text
+        )
 
     def role(self, name: str, content: str) -> str:
         explicit = _EXPLICIT.match(content)  # {role}`text <target>`
-        text, target = ((explicit.group("text"), explicit.group("target").strip()) if explicit
-                        else (None, content.strip()))
+        text, target = (
+            (explicit.group("text"), explicit.group("target").strip())
+            if explicit
+            else (None, content.strip())
+        )
         if name == "doc":
             doc = self.resolve_doc(target)
             return f"[{_link_text(text or self.book.titles[doc])}]({self.book.url(doc)})"
@@ -388,7 +448,7 @@ class Converter:
         if label in self.book.exercises:
             name = self.book.exercise_name(label)
             number = name.split()[-1]
-            shown = (text.replace("%s", number).replace("{number}", number) if text else name)
+            shown = text.replace("%s", number).replace("{number}", number) if text else name
         elif text:
             shown = text
         else:
@@ -412,8 +472,7 @@ class Converter:
     # -- blocks -----------------------------------------------------------
     def text(self, lines: list[str]) -> str:
         """Plain lines: targets and comments dropped, roles converted."""
-        kept = [line for line in lines if not _TARGET.match(line)
-                and not re.match(r"^\s*%", line)]
+        kept = [line for line in lines if not _TARGET.match(line) and not re.match(r"^\s*%", line)]
         return self.inline("\n".join(kept))
 
     def render(self, blocks: list) -> str:
@@ -483,8 +542,11 @@ class Converter:
                     pieces.append(self.directive(block))
             else:
                 pending.append(block)
-        return [(kind, md.strip("\n")) for kind, md in pieces if md.strip()
-                and (kind != "solution" or self.audience == "instructor")]
+        return [
+            (kind, md.strip("\n"))
+            for kind, md in pieces
+            if md.strip() and (kind != "solution" or self.audience == "instructor")
+        ]
 
 
 # ---------------------------------------------------------------------------
@@ -523,11 +585,15 @@ def export(py: Path, book: Book, audience: str):
     nb.metadata.pop("jupytext", None)  # no pairing: Jupyter must not write a .py beside it
     cells, solutions = [], False
     for n, cell in enumerate(source.cells, start=1):
-        metadata = {key: copy.deepcopy(value) for key, value in cell.metadata.items()
-                    if key not in JUPYTEXT_CELL_KEYS}
+        metadata = {
+            key: copy.deepcopy(value) for key, value in cell.metadata.items() if key not in JUPYTEXT_CELL_KEYS
+        }
         if cell.cell_type != "markdown":
-            new = nbformat.v4.new_code_cell(cell.source) if cell.cell_type == "code" else \
-                nbformat.v4.new_raw_cell(cell.source)
+            new = (
+                nbformat.v4.new_code_cell(cell.source)
+                if cell.cell_type == "code"
+                else nbformat.v4.new_raw_cell(cell.source)
+            )
             new.metadata = metadata
             cells.append(new)
             continue
@@ -536,8 +602,9 @@ def export(py: Path, book: Book, audience: str):
             new = nbformat.v4.new_markdown_cell(md)
             new.metadata = copy.deepcopy(metadata)
             cells.append(new)
-        solutions |= any(isinstance(d, Directive) and d.name == "solution"
-                         for d in walk(parse(cell.source.splitlines())))
+        solutions |= any(
+            isinstance(d, Directive) and d.name == "solution" for d in walk(parse(cell.source.splitlines()))
+        )
     note = nbformat.v4.new_markdown_cell(banner(book, doc, audience, solutions))
     at = 1 if cells and cells[0].cell_type == "markdown" else 0
     cells.insert(at, note)
@@ -553,8 +620,9 @@ def render_notebook(nb) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def generated(root: Path = ROOT, sources: list[Path] | None = None,
-              book: Book | None = None) -> dict[Path, str]:
+def generated(
+    root: Path = ROOT, sources: list[Path] | None = None, book: Book | None = None
+) -> dict[Path, str]:
     """Every generated notebook of ``sources`` (default: all) and its text."""
     book = book or Book.load(root)
     result = {}
@@ -565,8 +633,12 @@ def generated(root: Path = ROOT, sources: list[Path] | None = None,
 
 
 def existing(root: Path) -> list[Path]:
-    return sorted(p for a in AUDIENCES for p in (root / OUT / a).rglob("*.ipynb")
-                  if not SKIP & set(p.relative_to(root).parts))
+    return sorted(
+        p
+        for a in AUDIENCES
+        for p in (root / OUT / a).rglob("*.ipynb")
+        if not SKIP & set(p.relative_to(root).parts)
+    )
 
 
 def write(root: Path = ROOT, sources: list[Path] | None = None) -> list[Path]:
@@ -597,8 +669,11 @@ def fix(root: Path = ROOT, sources: list[Path] | None = None) -> list[str]:
 def raw_myst(markdown: str) -> list[tuple[str, str]]:
     """``(what, text)`` of each piece of MyST syntax in ``markdown``."""
     outside_code = _INLINE.sub(lambda m: "" if m.group("code") else m.group(0), markdown)
-    return [(what, m.group(0).strip()) for k, (what, pattern) in enumerate(RAW_MYST.items())
-            for m in pattern.finditer(outside_code if k < 2 else markdown)]
+    return [
+        (what, m.group(0).strip())
+        for k, (what, pattern) in enumerate(RAW_MYST.items())
+        for m in pattern.finditer(outside_code if k < 2 else markdown)
+    ]
 
 
 def myst_problems(rel, nb, audience: str) -> list[str]:
@@ -628,8 +703,10 @@ def problems(root: Path = ROOT, sources: list[Path] | None = None) -> list[str]:
         if audience == "instructor":
             nb = nbformat.reads(text, as_version=4)
             solutions[root / OUT / "student" / Path(*rest)] = [
-                c.source.split("\n", 1)[-1].strip() for c in nb.cells
-                if c.cell_type == "markdown" and c.source.startswith(SOLUTION_HEADING)]
+                c.source.split("\n", 1)[-1].strip()
+                for c in nb.cells
+                if c.cell_type == "markdown" and c.source.startswith(SOLUTION_HEADING)
+            ]
     for path, text in wanted.items():
         rel = path.relative_to(root)
         if not path.exists():
@@ -658,8 +735,11 @@ def problems(root: Path = ROOT, sources: list[Path] | None = None) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if a generated notebook is missing or stale")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a generated notebook is missing or stale",
+    )
     parser.add_argument("paths", nargs="*", help="only these source notebooks (.py); default: all")
     args = parser.parse_args(argv)
     sources = None

@@ -15,6 +15,7 @@ To update: change the versions in ``tools/site_assets/package.json``, run
     python tools/site_assets.py          # npm ci (if needed) + copy
     python tools/site_assets.py --check  # exit 1 if the copies are missing or stale
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,16 @@ VENDOR = ROOT / "_build" / "site_assets" / "vendor"
 # demand (TeX extensions via autoload, the menu, the woff-v2 fonts), from es5/.
 # Mermaid: the ES module sphinxcontrib-mermaid imports, plus its chunks (no source maps).
 FILES = {
-    "mathjax": ["es5/tex-chtml.js", "es5/input", "es5/output/chtml", "es5/ui", "es5/a11y",
-                "es5/adaptors", "es5/sre", "LICENSE"],
+    "mathjax": [
+        "es5/tex-chtml.js",
+        "es5/input",
+        "es5/output/chtml",
+        "es5/ui",
+        "es5/a11y",
+        "es5/adaptors",
+        "es5/sre",
+        "LICENSE",
+    ],
     "mermaid": ["dist/mermaid.esm.min.mjs", "dist/chunks/mermaid.esm.min", "LICENSE"],
 }
 
@@ -63,8 +72,10 @@ def npm_ci() -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        sys.exit("site_assets: npm not found. The website serves MathJax and Mermaid itself and "
-                 "takes them from the npm registry: install Node.js (with npm) and run again.")
+        sys.exit(
+            "site_assets: npm not found. The website serves MathJax and Mermaid itself and "
+            "takes them from the npm registry: install Node.js (with npm) and run again."
+        )
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NPM_DIR, check=True)
 
 
@@ -90,8 +101,10 @@ def build() -> None:
             copy_one(src, VENDOR / name / inner)
     (VENDOR / "VERSIONS.txt").write_text(stamp(), encoding="utf-8")
     size = sum(p.stat().st_size for p in VENDOR.rglob("*") if p.is_file()) / 2**20
-    print(f"site_assets: {', '.join(f'{n} {v}' for n, v in pinned().items())} -> _build/site_assets/vendor/ "
-          f"({size:.1f} MiB)")
+    print(
+        f"site_assets: {', '.join(f'{n} {v}' for n, v in pinned().items())} -> _build/site_assets/vendor/ "
+        f"({size:.1f} MiB)"
+    )
 
 
 def check() -> int:

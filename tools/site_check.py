@@ -19,6 +19,7 @@ site-test``); also runnable alone::
 
     python tools/site_check.py _build/html [--screenshots DIR page.html ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,17 @@ from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--metrics-recording-only",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--metrics-recording-only",
     # Belt and braces: besides the request filter below, no name resolves but loopback.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]
@@ -154,8 +163,11 @@ def find_chromium() -> str | None:
 def html_pages(root: Path) -> list[str]:
     """Every HTML page of a built site, relative to its root, in a stable order."""
     skip = {"_static", "_sources", "_images", "_downloads", ".doctrees"}
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
-                  if not skip & set(p.relative_to(root).parts))
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.html")
+        if not skip & set(p.relative_to(root).parts)
+    )
 
 
 class SiteChecker:
@@ -183,8 +195,9 @@ class SiteChecker:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self._pw = sync_playwright().start()
         self.browser = self._pw.chromium.launch(executable_path=self.chromium, args=CHROMIUM_FLAGS)
-        self.context = self.browser.new_context(viewport={"width": 1280, "height": 900},
-                                                service_workers="block")
+        self.context = self.browser.new_context(
+            viewport={"width": 1280, "height": 900}, service_workers="block"
+        )
         self.context.route("**/*", self._route)
         self._page_name = ""
         return self
@@ -212,7 +225,7 @@ class SiteChecker:
 
     def page_of(self, url: str) -> str:
         path = urlparse(url).path
-        return unquote(path[len(urlparse(self.base).path):]) or "index.html"
+        return unquote(path[len(urlparse(self.base).path) :]) or "index.html"
 
     # -- one page -------------------------------------------------------------
     def check_page(self, page: str) -> PageReport:
@@ -230,8 +243,14 @@ class SiteChecker:
         tab = self.context.new_page()
         tab.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
         tab.on("pageerror", lambda e: console.append(f"uncaught {e}"))
-        tab.on("response", lambda r: bad_responses.append(f"{r.status} {self.page_of(r.url)}")
-               if r.status >= 400 and urlparse(r.url).hostname in LOOPBACK else None)
+        tab.on(
+            "response",
+            lambda r: (
+                bad_responses.append(f"{r.status} {self.page_of(r.url)}")
+                if r.status >= 400 and urlparse(r.url).hostname in LOOPBACK
+                else None
+            ),
+        )
         try:
             response = tab.goto(self.url(page), wait_until="load", timeout=PAGE_TIMEOUT_MS)
             if response is None or response.status >= 400:
@@ -253,14 +272,19 @@ class SiteChecker:
                 hit = pattern.search(text)
                 if hit:
                     a = max(0, hit.start() - 40)
-                    p.append(f"{page}: {what} in {where}: …{text[a:hit.end() + 40].strip()}…")
+                    p.append(f"{page}: {what} in {where}: …{text[a : hit.end() + 40].strip()}…")
             for path in self.forbidden:
                 if path in text:
                     at = text.index(path)
-                    p.append(f"{page}: a path of the building machine in {where}: "
-                             f"…{text[max(0, at - 60):at + len(path) + 60].strip()}…")
-        p += [f"{page}: image did not load: {i['what']} {self.page_of(i['src']) if i['src'].startswith(self.base) else i['src'][:80]}"
-              for i in data["images"] if not i["ok"]]
+                    p.append(
+                        f"{page}: a path of the building machine in {where}: "
+                        f"…{text[max(0, at - 60) : at + len(path) + 60].strip()}…"
+                    )
+        p += [
+            f"{page}: image did not load: {i['what']} {self.page_of(i['src']) if i['src'].startswith(self.base) else i['src'][:80]}"
+            for i in data["images"]
+            if not i["ok"]
+        ]
         p += [f"{page}: local request failed: {r}" for r in bad_responses]
         p += [f"{page}: console error: {c[:200]}" for c in console]
         p += [f"{page}: request to another host refused: {u[:120]}" for _, u in self.external[n_external:]]
@@ -350,10 +374,16 @@ def main() -> int:
         for page in pages:
             problems += checker.check_page(page).problems
             if args.screenshots:
-                checker.screenshot(page, args.screenshots / (page.replace("/", "__").removesuffix(".html") + ".png"))
+                checker.screenshot(
+                    page, args.screenshots / (page.replace("/", "__").removesuffix(".html") + ".png")
+                )
         problems += checker.broken_links() if not args.pages else []
-        summary = {"pages": len(pages), "math": sum(r.maths for r in checker.reports.values()),
-                   "diagrams": sum(r.diagrams for r in checker.reports.values()), "problems": len(problems)}
+        summary = {
+            "pages": len(pages),
+            "math": sum(r.maths for r in checker.reports.values()),
+            "diagrams": sum(r.diagrams for r in checker.reports.values()),
+            "problems": len(problems),
+        }
     print("\n".join(problems))
     print(json.dumps(summary))
     return 1 if problems else 0

@@ -13,6 +13,7 @@
 ``tools/check_notebooks.py`` runs both (``--fix`` with ``make sync``), and
 ``tests/test_sources.py`` checks ``sources.yml`` against the articles' own headings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -137,8 +138,9 @@ def fragment_kind(source: str, fragment: str) -> str | None:
     if re.match(r"^\d+(\.\d+)*$", fragment):
         pattern = rf"^(?:# )?#+ {re.escape(fragment)}[. ]"
         return "section" if re.search(pattern, source, re.M) else None
-    if re.search(rf"^(?:# )?\({re.escape(fragment)}\)=\s*$", source, re.M) or \
-            re.search(rf":label: {re.escape(fragment)}\s*$", source, re.M):
+    if re.search(rf"^(?:# )?\({re.escape(fragment)}\)=\s*$", source, re.M) or re.search(
+        rf":label: {re.escape(fragment)}\s*$", source, re.M
+    ):
         return "label"
     if re.search(rf"^(?:# )?#+ {re.escape(fragment)}\s*$", source, re.M):
         return "heading"
@@ -153,7 +155,9 @@ def target_problems(target: str, toc: set[str]) -> list[str]:
     if source is None:
         return [f"course target {target!r}: no {doc}.py or {doc}.md"]
     if fragment and fragment_kind(source.read_text(encoding="utf-8"), fragment) is None:
-        return [f"course target {target!r}: no section, label or heading {fragment!r} in {source.relative_to(ROOT)}"]
+        return [
+            f"course target {target!r}: no section, label or heading {fragment!r} in {source.relative_to(ROOT)}"
+        ]
     return []
 
 
@@ -262,7 +266,8 @@ def render_source_map(data: dict) -> str:
             f"## {article['id']}: {article['title']}",
             "",
             f"File `{article['file']}`. {article['summary']} "
-            + ", ".join(f"{d}: {counts[d]}" for d in DEPTHS) + ".",
+            + ", ".join(f"{d}: {counts[d]}" for d in DEPTHS)
+            + ".",
             "",
             "| § | in the article | kind | in the course | depth |",
             "| --- | --- | --- | --- | --- |",
@@ -275,16 +280,21 @@ def render_source_map(data: dict) -> str:
             depth = entry["depth"]
             if depth == "left-out":
                 where = (where + "; " if where else "") + "*" + cell(entry["why"]) + "*"
-            lines.append(f"| {cell(entry.get('section', ''))} | {heading} | {entry.get('kind', 'heading')} "
-                         f"| {where} | {depth} |")
+            lines.append(
+                f"| {cell(entry.get('section', ''))} | {heading} | {entry.get('kind', 'heading')} "
+                f"| {where} | {depth} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 # --- the errata's tables -----------------------------------------------------------
 ENTRY_RE = re.compile(r"^#{3,4} ([AB]\d+)\. (.+)$", re.M)
-META_RE = re.compile(r"^\*\*Category:\*\* (\w+) · \*\*(?:Article|Source):\*\* (.+?) · "
-                     r"\*\*(Runs in|Explained in):\*\* (.+)$", re.M)
+META_RE = re.compile(
+    r"^\*\*Category:\*\* (\w+) · \*\*(?:Article|Source):\*\* (.+?) · "
+    r"\*\*(Runs in|Explained in):\*\* (.+)$",
+    re.M,
+)
 TABLES_BEGIN, TABLES_END = "% errata-tables:begin", "% errata-tables:end"
 
 
@@ -302,17 +312,26 @@ def parse_errata(text: str) -> list[dict]:
         offset += len(line)
     for head in heads:
         end = next((s for s in starts if s > head.start()), len(text))
-        body = text[head.end():end]
+        body = text[head.end() : end]
         meta = META_RE.search(body)
-        before = text[:head.start()].rstrip().rsplit("\n", 1)[-1].strip()
+        before = text[: head.start()].rstrip().rsplit("\n", 1)[-1].strip()
         label = re.fullmatch(r"\((errata-[a-z0-9-]+)\)=", before)
-        entry = {"id": head.group(1), "title": head.group(2), "body": body,
-                 "part": head.group(1)[0], "meta": meta is not None,
-                 "label": label.group(1) if label else None}
+        entry = {
+            "id": head.group(1),
+            "title": head.group(2),
+            "body": body,
+            "part": head.group(1)[0],
+            "meta": meta is not None,
+            "label": label.group(1) if label else None,
+        }
         if meta:
-            entry.update(category=meta.group(1), where=meta.group(2), link_kind=meta.group(3),
-                         link=meta.group(4),
-                         articles=sorted(set(re.findall(r"\b(00[0-4])(?=[《（ ]|$)", meta.group(2)))))
+            entry.update(
+                category=meta.group(1),
+                where=meta.group(2),
+                link_kind=meta.group(3),
+                link=meta.group(4),
+                articles=sorted(set(re.findall(r"\b(00[0-4])(?=[《（ ]|$)", meta.group(2)))),
+            )
         entries.append(entry)
     return entries
 
@@ -322,7 +341,9 @@ def errata_problems(entries: list[dict]) -> list[str]:
     problems += [f"errata.md: {i} is used {n} times" for i, n in ids.items() if n > 1]
     for e in entries:
         if not e["meta"]:
-            problems.append(f"errata.md, {e['id']}: no line '**Category:** … · **Article:** … · **Runs in:** …'")
+            problems.append(
+                f"errata.md, {e['id']}: no line '**Category:** … · **Article:** … · **Runs in:** …'"
+            )
             continue
         if e["category"] not in CATEGORIES:
             problems.append(f"errata.md, {e['id']}: category {e['category']!r} is not one of {CATEGORIES}")
@@ -341,31 +362,51 @@ def render_errata_tables(entries: list[dict]) -> str:
     a = [e for e in entries if e["part"] == "A" and e["meta"]]
     b = [e for e in entries if e["part"] == "B" and e["meta"]]
     lines = [TABLES_BEGIN + " (generated by `python tools/source_map.py --fix` from the entries below)", ""]
-    lines += ["## Counts", "",
-              "Mistakes of the articles (part A) and of common tutorial code (part B), by category:", "",
-              "| category | part A: the articles | of which run | part B: tutorial code | of which run |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "## Counts",
+        "",
+        "Mistakes of the articles (part A) and of common tutorial code (part B), by category:",
+        "",
+        "| category | part A: the articles | of which run | part B: tutorial code | of which run |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for c in CATEGORIES:
         na = [e for e in a if e["category"] == c]
         nb = [e for e in b if e["category"] == c]
-        lines.append(f"| {c} | {len(na)} | {sum(e['link_kind'] == 'Runs in' for e in na)} "
-                     f"| {len(nb)} | {sum(e['link_kind'] == 'Runs in' for e in nb)} |")
-    lines.append(f"| **all** | **{len(a)}** | **{sum(e['link_kind'] == 'Runs in' for e in a)}** "
-                 f"| **{len(b)}** | **{sum(e['link_kind'] == 'Runs in' for e in b)}** |")
-    lines += ["", "Part A by article and category (an entry found in several articles counts once for each):", "",
-              "| article | " + " | ".join(CATEGORIES) + " | all |",
-              "| --- | " + " | ".join("---" for _ in CATEGORIES) + " | --- |"]
+        lines.append(
+            f"| {c} | {len(na)} | {sum(e['link_kind'] == 'Runs in' for e in na)} "
+            f"| {len(nb)} | {sum(e['link_kind'] == 'Runs in' for e in nb)} |"
+        )
+    lines.append(
+        f"| **all** | **{len(a)}** | **{sum(e['link_kind'] == 'Runs in' for e in a)}** "
+        f"| **{len(b)}** | **{sum(e['link_kind'] == 'Runs in' for e in b)}** |"
+    )
+    lines += [
+        "",
+        "Part A by article and category (an entry found in several articles counts once for each):",
+        "",
+        "| article | " + " | ".join(CATEGORIES) + " | all |",
+        "| --- | " + " | ".join("---" for _ in CATEGORIES) + " | --- |",
+    ]
     for art in ARTICLE_IDS:
         row = [sum(art in e["articles"] and e["category"] == c for e in a) for c in CATEGORIES]
-        lines.append(f"| {art} | " + " | ".join(map(str, row)) + f" | {sum(art in e['articles'] for e in a)} |")
-    lines += ["", "## Index", "",
-              "| # | category | articles | mistake | runs in / explained in |",
-              "| --- | --- | --- | --- | --- |"]
+        lines.append(
+            f"| {art} | " + " | ".join(map(str, row)) + f" | {sum(art in e['articles'] for e in a)} |"
+        )
+    lines += [
+        "",
+        "## Index",
+        "",
+        "| # | category | articles | mistake | runs in / explained in |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for e in a + b:
         ident = f"{{ref}}`{e['id']} <{e['label']}>`" if e["label"] else e["id"]
         link = e["link"] if e["link_kind"] == "Runs in" else "(explained) " + e["link"]
-        lines.append(f"| {ident} | {e['category']} | {', '.join(e['articles']) or '—'} "
-                     f"| {cell(e['title'])} | {cell(link)} |")
+        lines.append(
+            f"| {ident} | {e['category']} | {', '.join(e['articles']) or '—'} "
+            f"| {cell(e['title'])} | {cell(link)} |"
+        )
     lines += ["", TABLES_END]
     return "\n".join(lines)
 
@@ -374,7 +415,7 @@ def replace_block(text: str, block: str) -> str | None:
     start, end = text.find(TABLES_BEGIN), text.find(TABLES_END)
     if start < 0 or end < 0:
         return None
-    return text[:start] + block + text[end + len(TABLES_END):]
+    return text[:start] + block + text[end + len(TABLES_END) :]
 
 
 # --- check and fix -----------------------------------------------------------------

@@ -59,6 +59,7 @@ The package: :mod:`~aigc_course.exercises.references` (the reference solutions),
 typical mistakes of each exercise) and :mod:`~aigc_course.exercises.checker`
 (running, comparing and reporting).
 """
+
 from .checker import check, choose, list_exercises, reference
 
 __all__ = ["check", "choose", "list_exercises", "reference"]

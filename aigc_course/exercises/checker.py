@@ -4,6 +4,7 @@ machinery (converting inputs and outputs between NumPy and the frameworks, the
 time limit, comparing, recognising a catalogued mistake, the report).
 What is checked is in :mod:`aigc_course.exercises.catalogue`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -19,9 +20,17 @@ import numpy as np
 from .._checks import check_int, check_number
 from .catalogue import ATOL, EXERCISES, RTOL, Case, Exercise
 
-TIME_LIMIT = 10.0                # seconds per call of the student's function
-_FRAMEWORKS = {None: "numpy", "numpy": "numpy", "np": "numpy", "torch": "torch",
-               "pytorch": "torch", "keras": "keras", "tensorflow": "tensorflow", "tf": "tensorflow"}
+TIME_LIMIT = 10.0  # seconds per call of the student's function
+_FRAMEWORKS = {
+    None: "numpy",
+    "numpy": "numpy",
+    "np": "numpy",
+    "torch": "torch",
+    "pytorch": "torch",
+    "keras": "keras",
+    "tensorflow": "tensorflow",
+    "tf": "tensorflow",
+}
 
 
 @dataclass
@@ -47,8 +56,9 @@ def reference(name: str) -> Callable:
     return _get(name).reference
 
 
-def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 0,
-          time_limit=TIME_LIMIT) -> bool:
+def check(
+    name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 0, time_limit=TIME_LIMIT
+) -> bool:
     """Run ``fn`` on ``trials`` random inputs plus the edge cases and compare with the reference.
 
     Prints "✅ name: correct on N inputs", or the first input where ``fn`` is wrong
@@ -63,14 +73,22 @@ def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 
         raise ValueError(f"fn: expected a function, got {type(fn).__name__}")
     key = framework.lower() if isinstance(framework, str) else framework
     if not (key is None or isinstance(key, str)) or key not in _FRAMEWORKS:
-        raise ValueError(f"framework: expected None, 'numpy', 'torch', 'keras' or 'tensorflow', "
-                         f"got {framework!r}")
+        raise ValueError(
+            f"framework: expected None, 'numpy', 'torch', 'keras' or 'tensorflow', got {framework!r}"
+        )
     fw = _FRAMEWORKS[key]
     trials = check_int(trials, "trials", minimum=0)
     seed = check_int(seed, "seed", minimum=None)
     if time_limit is not None:
-        check_number(time_limit, "time_limit", 0, 1e6, low_open=True, high_open=True,
-                     expected="None or a positive number of seconds")
+        check_number(
+            time_limit,
+            "time_limit",
+            0,
+            1e6,
+            low_open=True,
+            high_open=True,
+            expected="None or a positive number of seconds",
+        )
     convert = _converter(fw)
     cases = ex.cases(np.random.default_rng(seed), trials)
     call = _timed(fn, time_limit)
@@ -87,13 +105,15 @@ def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 
         print(f"✅ {ex.name}: correct on {len(cases)} inputs")
         return True
     first = failures[0]
-    if len(failures) == len(cases) and all(isinstance(f.error, NotImplementedError)
-                                           for f in failures):
-        print(f"⏳ {ex.name}: not implemented yet (your function raised NotImplementedError).\n"
-              + "\n".join(textwrap.wrap(f"to do: {ex.task}", 100, initial_indent="   ",
-                                         subsequent_indent="     "))
-              + "\n   Replace the `raise NotImplementedError` line with your code and run the "
-              "cell again.")
+    if len(failures) == len(cases) and all(isinstance(f.error, NotImplementedError) for f in failures):
+        print(
+            f"⏳ {ex.name}: not implemented yet (your function raised NotImplementedError).\n"
+            + "\n".join(
+                textwrap.wrap(f"to do: {ex.task}", 100, initial_indent="   ", subsequent_indent="     ")
+            )
+            + "\n   Replace the `raise NotImplementedError` line with your code and run the "
+            "cell again."
+        )
         return False
     try:
         hints = _hints(ex, call, convert, fw, failures)
@@ -102,14 +122,15 @@ def check(name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 
     try:
         _report(ex, fw, cases, failures, first, hints)
     except Exception as e:
-        print(f"❌ {ex.name}: wrong on {len(failures)} of {len(cases)} inputs "
-              f"(first: input {first.index + 1}, {first.case.label}): {first.reason} "
-              f"[the detailed report failed: {type(e).__name__}: {e}]")
+        print(
+            f"❌ {ex.name}: wrong on {len(failures)} of {len(cases)} inputs "
+            f"(first: input {first.index + 1}, {first.case.label}): {first.reason} "
+            f"[the detailed report failed: {type(e).__name__}: {e}]"
+        )
     return False
 
 
-def choose(name: str, mine: Callable, solution: Callable, framework=None,
-           time_limit=TIME_LIMIT) -> Callable:
+def choose(name: str, mine: Callable, solution: Callable, framework=None, time_limit=TIME_LIMIT) -> Callable:
     """``mine`` if it passes :func:`check` (run silently), else ``solution``, saying which.
 
     An exercise notebook assembles its pieces with this, so that it runs from top
@@ -152,6 +173,7 @@ def _timed(fn, limit):
     def with_signal(*args):
         def handler(signum, frame):
             raise _TimeLimit()
+
         old_handler = signal.signal(signal.SIGALRM, handler)
         old_timer = signal.setitimer(signal.ITIMER_REAL, limit)
         try:
@@ -170,6 +192,7 @@ def _timed(fn, limit):
                 out["value"] = fn(*args)
             except BaseException as e:  # handed over to the caller below
                 out["error"] = e
+
         t = threading.Thread(target=run, daemon=True)
         t.start()
         t.join(limit)
@@ -184,22 +207,27 @@ def _timed(fn, limit):
         if main and hasattr(signal, "setitimer"):
             return with_signal(*args)
         return with_thread(*args)
+
     call.__wrapped__ = fn
     return call
 
 
 def _report_slow(ex, fw, cases, f, limit):
-    lines = [f"⏱ {ex.name}: your function did not return within {limit:g} s on input "
-             f"{f.index + 1} of {len(cases)} ({f.case.label}), {fw} inputs; it was stopped."]
+    lines = [
+        f"⏱ {ex.name}: your function did not return within {limit:g} s on input "
+        f"{f.index + 1} of {len(cases)} ({f.case.label}), {fw} inputs; it was stopped."
+    ]
     w = max(map(len, ex.params)) + 2
     try:
         for pname, a in zip(ex.params, f.case.args):
             lines += _describe(pname, a, w)
     except Exception:
         pass
-    lines.append("   hint: an endless loop (a while loop whose condition never changes), or far "
-                 "more work than the task needs (a Python loop over every element of a large "
-                 "array)? check(..., time_limit=...) sets the limit, in seconds.")
+    lines.append(
+        "   hint: an endless loop (a while loop whose condition never changes), or far "
+        "more work than the task needs (a Python loop over every element of a large "
+        "array)? check(..., time_limit=...) sets the limit, in seconds."
+    )
     print("\n".join(lines))
 
 
@@ -216,11 +244,14 @@ def _converter(fw):
     try:
         if fw == "torch":
             import torch
+
             return lambda a: torch.tensor(np.array(a, copy=True))
         if fw == "keras":
             import keras
+
             return lambda a: keras.ops.convert_to_tensor(np.array(a, copy=True))
         import tensorflow as tf
+
         return lambda a: tf.constant(np.array(a, copy=True))
     except ImportError as e:
         raise ImportError(f"framework={fw!r} needs {fw} installed ({e})") from e
@@ -235,14 +266,16 @@ def _to_numpy(x) -> np.ndarray:
     if isinstance(x, (tuple, list)):
         return np.asarray([_to_numpy(v) for v in x])
     if type(x).__name__ == "KerasTensor":
-        raise TypeError("your function returned a symbolic KerasTensor; compute on the tensors "
-                        "you are given (keras.ops...), outside a keras.Input / Model graph")
+        raise TypeError(
+            "your function returned a symbolic KerasTensor; compute on the tensors "
+            "you are given (keras.ops...), outside a keras.Input / Model graph"
+        )
     if type(x).__module__.split(".")[0] == "torch" and hasattr(x, "detach"):
         x = x.detach()
         if str(x.dtype) in ("torch.bfloat16",):
             x = x.float()
         return x.cpu().numpy()
-    if hasattr(x, "numpy") and callable(x.numpy):       # TF EagerTensor, tf / keras Variable
+    if hasattr(x, "numpy") and callable(x.numpy):  # TF EagerTensor, tf / keras Variable
         return np.asarray(x.numpy())
     out = np.asarray(x)
     if out.dtype == object:
@@ -264,13 +297,20 @@ def _run_case(ex, fn, convert, i, case):
     except _TimeLimit as e:
         return _Failure(i, case, expected, error=e, reason="did not return in time")
     except (Exception, SystemExit) as e:  # the student's bug: report it, never raise
-        return _Failure(i, case, expected, error=e, where=_where(getattr(fn, "__wrapped__", fn), e),
-                        reason=f"raised {type(e).__name__}: {_short(str(e), 300)}")
+        return _Failure(
+            i,
+            case,
+            expected,
+            error=e,
+            where=_where(getattr(fn, "__wrapped__", fn), e),
+            reason=f"raised {type(e).__name__}: {_short(str(e), 300)}",
+        )
     try:
         got = _to_numpy(raw)
     except Exception as e:
-        return _Failure(i, case, expected, raw_type=_type_name(raw), error=e,
-                        reason=f"output could not be read: {e}")
+        return _Failure(
+            i, case, expected, raw_type=_type_name(raw), error=e, reason=f"output could not be read: {e}"
+        )
     reason = _compare(ex, expected, got)
     if reason:
         return _Failure(i, case, expected, got=got, raw_type=_type_name(raw), reason=reason)
@@ -312,15 +352,21 @@ def _dtype_hint(got) -> str:
     if kind in "US":
         what = f"text (dtype {dtype}), not numbers: did you return a formatted string or a str(...)?"
     elif kind == "O":
-        what = (f"an object array (dtype {dtype}): values of mixed types or nested sequences of "
-                "different lengths, not one array of numbers.")
+        what = (
+            f"an object array (dtype {dtype}): values of mixed types or nested sequences of "
+            "different lengths, not one array of numbers."
+        )
     elif kind == "c":
-        what = (f"complex numbers (dtype {dtype}): a square root or a power of a negative number, "
-                "or np.emath / complex arithmetic somewhere?")
+        what = (
+            f"complex numbers (dtype {dtype}): a square root or a power of a negative number, "
+            "or np.emath / complex arithmetic somewhere?"
+        )
     else:
         what = f"values of dtype {dtype}, not numbers."
-    return (f"Your function returned {what} Return real numbers: a float array or tensor "
-            "(NumPy, torch, TensorFlow, Keras) or a Python float.")
+    return (
+        f"Your function returned {what} Return real numbers: a float array or tensor "
+        "(NumPy, torch, TensorFlow, Keras) or a Python float."
+    )
 
 
 def _compare(ex, expected, got):
@@ -360,7 +406,7 @@ def _mistake_fits(m, f) -> bool:
     if m.test is not None:
         return f.got is not None and bool(m.test(f))
     if m.impl is None:
-        return True   # only_tags alone: "fails exactly on these inputs"
+        return True  # only_tags alone: "fails exactly on these inputs"
     if f.got is None:
         return False
     try:
@@ -368,7 +414,7 @@ def _mistake_fits(m, f) -> bool:
             out = np.asarray(m.impl(*f.case.args))
     except Exception:
         return False
-    if _matches(out, f.expected.astype(np.float64)):   # the mistake is harmless on this input
+    if _matches(out, f.expected.astype(np.float64)):  # the mistake is harmless on this input
         return False
     return _matches(out, f.got)
 
@@ -382,15 +428,17 @@ def _hints(ex, fn, convert, fw, failures):
         return [_dtype_hint(first.got)]
     # 1) the function draws its own randomness
     try:
-        again = _to_numpy(fn(*[convert(a) if isinstance(a, np.ndarray) else a
-                               for a in first.case.args]))
+        again = _to_numpy(fn(*[convert(a) if isinstance(a, np.ndarray) else a for a in first.case.args]))
         if not _numeric(again):
             raise TypeError("not numeric")
         if again.shape != first.got.shape or not np.allclose(
-                _as_float(again), _as_float(first.got), equal_nan=True):
-            hints.append("Your function gives different outputs for the same input: do not draw "
-                         "random numbers inside it (use the eps argument, not torch.randn_like / "
-                         "keras.random.normal / np.random).")
+            _as_float(again), _as_float(first.got), equal_nan=True
+        ):
+            hints.append(
+                "Your function gives different outputs for the same input: do not draw "
+                "random numbers inside it (use the eps argument, not torch.randn_like / "
+                "keras.random.normal / np.random)."
+            )
     except (Exception, _TimeLimit, SystemExit):
         pass
     # 2) a catalogued mistake: one that fits every failing input, else the first one
@@ -401,8 +449,10 @@ def _hints(ex, fn, convert, fw, failures):
             found = m
             break
     if found is None:
-        found = next((m for m in ex.mistakes if m.impl is not None or m.test is not None
-                      if _mistake_fits(m, first)), None)
+        found = next(
+            (m for m in ex.mistakes if m.impl is not None or m.test is not None if _mistake_fits(m, first)),
+            None,
+        )
     if found is not None and not hints:
         hints.append(found.hint.replace("{dtype}", str(first.got.dtype)))
         if ex.output == "bool" and first.got.dtype != bool and found.test is None:
@@ -416,21 +466,29 @@ def _hints(ex, fn, convert, fw, failures):
         return [hint or f"Expected shape {exp.shape}, received {got.shape}."]
     g, e = _as_float(got).reshape(exp.shape), exp.astype(np.float64)
     if np.any(~np.isfinite(g) & np.isfinite(e)):
-        return [ex.nonfinite_hint or "nan/inf where the expected output is finite: a numerically "
-                "unstable formula?"]
+        return [
+            ex.nonfinite_hint
+            or "nan/inf where the expected output is finite: a numerically unstable formula?"
+        ]
     finite = np.isfinite(g) & np.isfinite(e)
     if np.any(finite & (np.abs(e) > 1e-6)):
         if np.allclose(g[finite], -e[finite], rtol=1e-3, atol=1e-4):
             return ["Sign error: you returned minus the expected value."]
         r = float(np.sum(g[finite] * e[finite]) / np.sum(e[finite] ** 2))
         if abs(r - 1) > 1e-3 and np.allclose(g[finite], r * e[finite], rtol=1e-3, atol=1e-4):
-            return [f"Off by a constant factor of {r:.4g}: a sum instead of a mean (or the other "
-                    "way round), or a missing or extra factor?"]
+            return [
+                f"Off by a constant factor of {r:.4g}: a sum instead of a mean (or the other "
+                "way round), or a missing or extra factor?"
+            ]
         if np.allclose(g[finite], e[finite], rtol=1e-2, atol=1e-3):
-            return ["Almost: the differences are small but larger than float32 rounding. Low "
-                    "precision (float16 / bfloat16), or an epsilon added somewhere?"]
-    return [f"No typical mistake recognised; compare with the formula: {ex.task}. "
-            f"(help(aigc_course.exercises.reference({ex.name!r})) shows the rule.)"]
+            return [
+                "Almost: the differences are small but larger than float32 rounding. Low "
+                "precision (float16 / bfloat16), or an epsilon added somewhere?"
+            ]
+    return [
+        f"No typical mistake recognised; compare with the formula: {ex.task}. "
+        f"(help(aigc_course.exercises.reference({ex.name!r})) shows the rule.)"
+    ]
 
 
 def _error_hint(ex, fw, f) -> str:
@@ -438,23 +496,33 @@ def _error_hint(ex, fw, f) -> str:
     if "returned None" in msg:
         return "Your function returned None: did you forget `return`?"
     if f.raw_type:  # the output could not be converted
-        return (f"Your function returned a {f.raw_type}; return one array or tensor "
-                "(NumPy, torch, TensorFlow or Keras) or a Python number.")
+        return (
+            f"Your function returned a {f.raw_type}; return one array or tensor "
+            "(NumPy, torch, TensorFlow or Keras) or a Python number."
+        )
     specific = ex.error_hint(f.case, e) if ex.error_hint else None
     if specific:
         return specific
     low = msg.lower()
     if fw == "numpy" and ("tensor" in low or "torch" in low or "numpy.ndarray" in low):
-        return ("Your function received NumPy arrays (framework=None) but seems to expect tensors: "
-                "call check(name, fn, framework='torch') (or 'keras' / 'tensorflow').")
+        return (
+            "Your function received NumPy arrays (framework=None) but seems to expect tensors: "
+            "call check(name, fn, framework='torch') (or 'keras' / 'tensorflow')."
+        )
     if fw != "numpy" and ("numpy" in low or "ndarray" in low):
-        return (f"Your function received {fw} tensors (framework={fw!r}) but seems to expect NumPy "
-                "arrays: call check(name, fn) without framework, or use the framework's ops.")
+        return (
+            f"Your function received {fw} tensors (framework={fw!r}) but seems to expect NumPy "
+            "arrays: call check(name, fn) without framework, or use the framework's ops."
+        )
     if "dtype" in low or "scalar type" in low or "expected scalar" in low:
-        return ("A dtype clash: the inputs are float32; create constants and new tensors as "
-                "float32 too (e.g. torch.ones_like(x), keras.ops.ones_like(x)).")
-    return (f"Your function raised on this input ({fw} inputs). Call it yourself on the input "
-            "shown above to see the full traceback.")
+        return (
+            "A dtype clash: the inputs are float32; create constants and new tensors as "
+            "float32 too (e.g. torch.ones_like(x), keras.ops.ones_like(x))."
+        )
+    return (
+        f"Your function raised on this input ({fw} inputs). Call it yourself on the input "
+        "shown above to see the full traceback."
+    )
 
 
 def _short(s, n=80):
@@ -480,7 +548,7 @@ def _view(a) -> list:
     if a.ndim == 0:
         return [str(bool(a)) if a.dtype == bool else _num(float(a))]
     if a.ndim == 2 and max(a.shape) <= 12 and a.dtype.kind in "biuf" and np.all((a == 0) | (a == 1)):
-        return [" ".join("1" if v else "." for v in row) for row in a]   # a 0/1 (mask) matrix
+        return [" ".join("1" if v else "." for v in row) for row in a]  # a 0/1 (mask) matrix
     if a.ndim == 2 and a.shape[0] <= 4 and a.shape[1] <= 8:
         return ["[" + ", ".join(_num(float(v)) for v in row) + "]" for row in a]
     flat = a.reshape(-1)
@@ -524,8 +592,10 @@ def _diff_line(ex, exp, got) -> str:
 def _report(ex, fw, cases, failures, first, hints):
     n, w = len(cases), max(map(len, ex.params + ("expected",))) + 2
     pad = "   " + " " * w
-    lines = [f"❌ {ex.name}: wrong on {len(failures)} of {n} inputs. First: input "
-             f"{first.index + 1} of {n} ({first.case.label}), {fw} inputs"]
+    lines = [
+        f"❌ {ex.name}: wrong on {len(failures)} of {n} inputs. First: input "
+        f"{first.index + 1} of {n} ({first.case.label}), {fw} inputs"
+    ]
     for pname, a in zip(ex.params, first.case.args):
         lines += _describe(pname, a, w)
     lines += _describe("expected", first.expected, w)

@@ -6,6 +6,7 @@ definition: :mod:`aigc_course.likelihood` (the VAE terms), :mod:`aigc_course.ar_
 (the attention mask), :mod:`aigc_course.text` (top-k) and
 :mod:`aigc_course.numpy_nn` (softplus). ``reference(name)`` returns them.
 """
+
 from __future__ import annotations
 
 import numpy as np

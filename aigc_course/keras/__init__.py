@@ -3,6 +3,7 @@
 Runs on the TensorFlow backend (Colab's default) and the PyTorch backend
 (``KERAS_BACKEND=torch``, set before Keras is first imported).
 """
+
 from .autoregressive import GPT, CharRNN, PixelCNN
 from .core import GenerativeModel, SampleGrid, apply_gradients, set_seed
 from .diffusion import DDPM
@@ -23,4 +24,21 @@ MODELS = {
     "ddpm": DDPM,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "DDPM", "GenerativeModel", "SampleGrid", "apply_gradients", "set_seed"]
+__all__ = [
+    "MODELS",
+    "GAN",
+    "VAE",
+    "ConvVAE",
+    "CVAE",
+    "DCGAN",
+    "CGAN",
+    "WGAN_GP",
+    "CharRNN",
+    "GPT",
+    "PixelCNN",
+    "DDPM",
+    "GenerativeModel",
+    "SampleGrid",
+    "apply_gradients",
+    "set_seed",
+]

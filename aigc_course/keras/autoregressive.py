@@ -18,6 +18,7 @@ Text models train on int windows (N, T + 1) with teacher forcing (inputs
 sample with :func:`aigc_course.text.generate_tokens`, shared with PyTorch.
 Mirrors ``aigc_course.torch.autoregressive`` (same trainable parameter counts).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,10 +47,13 @@ def pixel_nll(logits, x):
     """
     bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
     return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
+
+
 # --- end losses -------------------------------------------------------------
 
 
-def _check_int_input(idx, block_size=None):
+def check_token_tensor(idx, block_size=None):
+    """ValueError unless ``idx`` holds integer token ids shaped (B, T), T <= ``block_size``."""
     dtype = keras.backend.standardize_dtype(idx.dtype)
     if "int" not in dtype:
         raise ValueError(f"idx: expected integer token ids, got dtype {dtype}")
@@ -57,8 +61,10 @@ def _check_int_input(idx, block_size=None):
         raise ValueError(f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}")
     t = idx.shape[1]
     if block_size is not None and t is not None and t > block_size:
-        raise ValueError(f"idx: sequence length {t} is longer than block_size={block_size}; "
-                         f"crop the context to the last {block_size} tokens")
+        raise ValueError(
+            f"idx: sequence length {t} is longer than block_size={block_size}; "
+            f"crop the context to the last {block_size} tokens"
+        )
 
 
 class _TextModel(SingleOptimizer, GenerativeModel):
@@ -85,25 +91,29 @@ class _TextModel(SingleOptimizer, GenerativeModel):
 
         def loss_fn():
             return token_cross_entropy(self(inputs, training=True), targets)
+
         loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
 
         self.loss_tracker.update_state(ops.stop_gradient(loss))
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------
 
     def step(self, seq, state):
         """Next-token logits (B, V) for the id sequence ``seq`` (B, t); see ``generate_tokens``."""
         raise NotImplementedError
 
-    def generate(self, prompt_ids, max_new_tokens: int, temperature: float = 1.0,
-                 top_k=None, seed=None, top_p=None) -> np.ndarray:
+    def generate(
+        self, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, seed=None, top_p=None
+    ) -> np.ndarray:
         """Prompt ids with ``max_new_tokens`` sampled ids appended (int64, same rank).
 
         ``temperature=0`` is greedy decoding; ``top_k``/``top_p`` filter the
         logits first. Randomness: ``np.random.default_rng(seed)`` only.
         """
-        return generate_tokens(self.step, prompt_ids, max_new_tokens, self.vocab_size,
-                               temperature, top_k, top_p, seed)
+        return generate_tokens(
+            self.step, prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p, seed
+        )
 
     def logits(self, ids) -> np.ndarray:
         """NumPy in, NumPy out: float32 logits (B, T, V) for int ids (B, T)."""
@@ -120,34 +130,48 @@ class CharRNN(_TextModel):
     second one at zero, so both count 4H(in + H) + 4H per layer.
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256,
-                 num_layers: int = 2, dropout: float = 0.0, lr: float = 2e-3, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 64,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        lr: float = 2e-3,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = check_count(vocab_size, "vocab_size")
         self.embed_dim, self.hidden_size = embed_dim, hidden_size
         self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
         self.embedding = layers.Embedding(vocab_size, embed_dim)
-        self.lstms = [layers.LSTM(hidden_size, return_sequences=True, return_state=True)
-                      for _ in range(num_layers)]
+        self.lstms = [
+            layers.LSTM(hidden_size, return_sequences=True, return_state=True) for _ in range(num_layers)
+        ]
         self.drop = layers.Dropout(dropout)  # between LSTM layers, as in torch's nn.LSTM
         self.head = layers.Dense(vocab_size)
         self._setup()
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embed_dim": self.embed_dim,
-                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "dropout": self.dropout, "lr": self.lr}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embed_dim": self.embed_dim,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "lr": self.lr,
+        }
 
     def run(self, idx, states=None, training=False):
         """Logits (B, T, V) and the new states [[h, c] per layer] for ids (B, T)."""
-        _check_int_input(idx)
+        check_token_tensor(idx)
         x = self.embedding(idx)
         new_states = []
         for i, lstm in enumerate(self.lstms):
             if i > 0:
                 x = self.drop(x, training=training)
-            x, h, c = lstm(x, initial_state=None if states is None else states[i],
-                           training=training)
+            x, h, c = lstm(x, initial_state=None if states is None else states[i], training=training)
             new_states.append([h, c])
         return self.head(x), new_states
 
@@ -182,19 +206,17 @@ class CausalSelfAttention(layers.Layer):
         self.resid_dropout = layers.Dropout(dropout)
 
     def get_config(self):
-        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head,
-                "dropout": self.dropout}
+        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
 
     def call(self, x, training=False):
         T, C, nh = ops.shape(x)[1], self.n_embd, self.n_head
         q, k, v = ops.split(self.c_attn(x), 3, axis=-1)
         # (B, T, C) -> (B, n_head, T, head_size)
-        q, k, v = (ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3))
-                   for t in (q, k, v))
+        q, k, v = (ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3)) for t in (q, k, v))
         att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)  # (B, nh, T, T)
         causal = ops.tril(ops.ones((T, T), "int32")) > 0
-        att = ops.where(causal, att, float("-inf"))                            # no peeking ahead
-        att = ops.exp(att - ops.max(att, axis=-1, keepdims=True))              # softmax over keys
+        att = ops.where(causal, att, float("-inf"))  # no peeking ahead
+        att = ops.exp(att - ops.max(att, axis=-1, keepdims=True))  # softmax over keys
         att = att / ops.sum(att, axis=-1, keepdims=True)
         att = self.attn_dropout(att, training=training)
         y = ops.reshape(ops.transpose(ops.matmul(att, v), (0, 2, 1, 3)), (-1, T, C))
@@ -217,8 +239,7 @@ class Block(layers.Layer):
         self.mlp_dropout = layers.Dropout(dropout)
 
     def get_config(self):
-        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head,
-                "dropout": self.dropout}
+        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
 
     def call(self, x, training=False):
         x = x + self.attn(self.ln_1(x), training=training)
@@ -237,8 +258,17 @@ class GPT(_TextModel):
     context to the last ``block_size`` tokens.
     """
 
-    def __init__(self, vocab_size: int, block_size: int = 128, n_layer: int = 4, n_head: int = 4,
-                 n_embd: int = 128, dropout: float = 0.0, lr: float = 3e-4, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int = 128,
+        n_layer: int = 4,
+        n_head: int = 4,
+        n_embd: int = 128,
+        dropout: float = 0.0,
+        lr: float = 3e-4,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = check_count(vocab_size, "vocab_size")
         self.block_size = check_count(block_size, "block_size")
@@ -248,19 +278,30 @@ class GPT(_TextModel):
         self.wte = layers.Embedding(vocab_size, n_embd, embeddings_initializer=init)
         self.wpe = layers.Embedding(block_size, n_embd, embeddings_initializer=init)
         self.drop = layers.Dropout(dropout)
-        self.blocks = [Block(n_embd, n_head, dropout) for _ in range(n_layer)]
+        self.blocks = [self.build_block() for _ in range(n_layer)]
         self.ln_f = layers.LayerNormalization(epsilon=1e-5)
         self.lm_head = layers.Dense(vocab_size, use_bias=False, kernel_initializer=init)
         self._setup()
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size,
-                "block_size": self.block_size, "n_layer": self.n_layer, "n_head": self.n_head,
-                "n_embd": self.n_embd, "dropout": self.dropout, "lr": self.lr}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "block_size": self.block_size,
+            "n_layer": self.n_layer,
+            "n_head": self.n_head,
+            "n_embd": self.n_embd,
+            "dropout": self.dropout,
+            "lr": self.lr,
+        }
+
+    def build_block(self):
+        """One Transformer block; ``__init__`` stacks ``n_layer`` of them."""
+        return Block(self.n_embd, self.n_head, self.dropout)
 
     def call(self, idx, training=False):
         """Logits (B, T, V) for int ids (B, T), T <= block_size."""
-        _check_int_input(idx, self.block_size)
+        check_token_tensor(idx, self.block_size)
         pos = ops.arange(ops.shape(idx)[1])
         x = self.drop(self.wte(idx) + self.wpe(pos)[None], training=training)
         for block in self.blocks:
@@ -272,7 +313,7 @@ class GPT(_TextModel):
         # is traced once (eager calls on a new shape every token are ~20x slower on
         # TensorFlow). Causality makes the right padding harmless: the logits at
         # position t - 1 never see positions >= t.
-        ctx = np.asarray(seq[:, -self.block_size:], np.int64)
+        ctx = np.asarray(seq[:, -self.block_size :], np.int64)
         t = ctx.shape[1]
         padded = np.zeros((ctx.shape[0], self.block_size), np.int64)
         padded[:, :t] = ctx
@@ -314,13 +355,18 @@ class MaskedConv2D(layers.Layer):
 
     def build(self, input_shape):
         k = self.kernel_size
-        self.kernel = self.add_weight(shape=(k, k, input_shape[-1], self.filters),
-                                      initializer="glorot_uniform", name="kernel")
+        self.kernel = self.add_weight(
+            shape=(k, k, input_shape[-1], self.filters), initializer="glorot_uniform", name="kernel"
+        )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "mask_type": self.mask_type}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "mask_type": self.mask_type,
+        }
 
     def call(self, x):
         return ops.conv(x, self.kernel * self.mask, padding="same") + self.bias
@@ -341,8 +387,7 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
     (B, 28, 28) or (B, 28, 28, 1) floats in {0, 1} and returns logits (B, 28, 28).
     """
 
-    def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3,
-                 **kwargs):
+    def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3, **kwargs):
         super().__init__(**kwargs)
         self.hidden = check_count(hidden, "hidden")
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
@@ -360,8 +405,13 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
         self.built = True
 
     def get_config(self):
-        return {**super().get_config(), "hidden": self.hidden, "n_layers": self.n_layers,
-                "kernel": self.kernel, "lr": self.lr}
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "n_layers": self.n_layers,
+            "kernel": self.kernel,
+            "lr": self.lr,
+        }
 
     @property
     def metrics(self):
@@ -374,8 +424,7 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
         if len(x.shape) == 3:
             x = x[..., None]
         if len(x.shape) != 4 or tuple(x.shape[1:]) != (28, 28, 1):
-            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 28, 28, 1), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 28, 28, 1), got {tuple(x.shape)}")
         return self.net(ops.cast(x, "float32"), training=training)[..., 0]
 
     # --- train_step (shown in the book) --------------------------------------
@@ -383,12 +432,14 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
         x = data[0] if isinstance(data, (tuple, list)) else data
 
         def loss_fn():
-            logits = self(x, training=True)           # logit_ij sees only x_<ij
-            return ops.mean(pixel_nll(logits, x))     # nats per image
+            logits = self(x, training=True)  # logit_ij sees only x_<ij
+            return ops.mean(pixel_nll(logits, x))  # nats per image
+
         loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
 
         self.loss_tracker.update_state(ops.stop_gradient(loss))
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------
 
     def logits(self, x) -> np.ndarray:
@@ -398,9 +449,14 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
     def nll(self, x, batch_size: int = 256) -> np.ndarray:
         """Exact -log p(x) per image in nats, float64 (N,); images binarized at 0.5."""
         x = threshold_binarize(x)
-        out = [ops.convert_to_numpy(pixel_nll(self(x[i:i + batch_size], training=False),
-                                              ops.convert_to_tensor(x[i:i + batch_size])))
-               for i in range(0, len(x), batch_size)]
+        out = [
+            ops.convert_to_numpy(
+                pixel_nll(
+                    self(x[i : i + batch_size], training=False), ops.convert_to_tensor(x[i : i + batch_size])
+                )
+            )
+            for i in range(0, len(x), batch_size)
+        ]
         return np.concatenate(out).astype(np.float64)
 
     def sample(self, n: int, seed=None) -> np.ndarray:
@@ -422,7 +478,7 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
                 if whole:
                     logits = _inference(self, x)[:, i, j]
                 else:
-                    top = self.net(x[:, :i + 1, :, None], training=False)
+                    top = self.net(x[:, : i + 1, :, None], training=False)
                     logits = ops.convert_to_numpy(top[:, i, j, 0])
                 logits = np.asarray(logits, np.float64)
                 p = 1.0 / (1.0 + np.exp(-logits))

@@ -24,6 +24,7 @@ Learning-rate schedules need no helper: pass a
 ``keras.optimizers.schedules.LearningRateSchedule`` as the optimizer's
 ``learning_rate``; Keras evaluates it at ``optimizer.iterations`` on every step.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,9 @@ def clip_gradients(grads, max_norm: float, norm_type: float = 2.0):
         raise ValueError(f"max_norm: expected a positive number, got {max_norm!r}")
     norm = grad_norm(grads, norm_type)
     scale = ops.minimum(1.0, max_norm / (norm + 1e-6))
-    return [None if g is None else ops.convert_to_tensor(g) * ops.cast(scale, g.dtype)
-            for g in grads], norm
+    return [None if g is None else ops.convert_to_tensor(g) * ops.cast(scale, g.dtype) for g in grads], norm
+
+
 # --- end gradient clipping ---------------------------------------------------
 
 
@@ -99,13 +101,21 @@ class GradientClipper(keras.callbacks.Callback):
     def __init__(self, optimizer, max_norm: float | None = None, norm_type: float = 2.0):
         super().__init__()
         if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise ValueError(f"optimizer: expected a keras.optimizers.Optimizer, got {type(optimizer).__name__}")
-        self.optimizer, self.max_norm, self.norm_type = optimizer, check_max_norm(max_norm), check_norm_type(norm_type)
+            raise ValueError(
+                f"optimizer: expected a keras.optimizers.Optimizer, got {type(optimizer).__name__}"
+            )
+        self.optimizer, self.max_norm, self.norm_type = (
+            optimizer,
+            check_max_norm(max_norm),
+            check_norm_type(norm_type),
+        )
         self.before: list[float] = []
         self.after: list[float] = []
         self.lr: list[float] = []
-        self._last = {k: keras.Variable(0.0, trainable=False, dtype="float32", name=f"clipper_{k}")
-                      for k in ("before", "after", "lr")}
+        self._last = {
+            k: keras.Variable(0.0, trainable=False, dtype="float32", name=f"clipper_{k}")
+            for k in ("before", "after", "lr")
+        }
         self._steps = keras.Variable(0, trainable=False, dtype="int64", name="clipper_steps")
         self._seen = 0
         self._original_apply = optimizer.apply

@@ -12,6 +12,7 @@ checkpoints (:mod:`aigc_course.checkpoint`) that hold the weights, the optimizer
 states, the random-generator states and the history, so that a resumed run
 equals an uninterrupted one.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,7 +73,10 @@ def apply_gradients(optimizer, loss_fn, variables):
         return loss
     raise NotImplementedError(
         f"aigc_course's custom train steps support the tensorflow and torch backends, "
-        f"not {backend!r}; set KERAS_BACKEND=tensorflow or torch")
+        f"not {backend!r}; set KERAS_BACKEND=tensorflow or torch"
+    )
+
+
 # --- end apply_gradients -------------------------------------------------------
 
 
@@ -101,8 +105,7 @@ def input_gradients(fn, x):
             x = x.detach().requires_grad_(True)
         (grads,) = torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)
         return grads
-    raise NotImplementedError(
-        f"input_gradients supports the tensorflow and torch backends, not {backend!r}")
+    raise NotImplementedError(f"input_gradients supports the tensorflow and torch backends, not {backend!r}")
 
 
 class GenerativeModel(keras.Model):
@@ -135,18 +138,29 @@ class GenerativeModel(keras.Model):
         """The optimizers ``compile`` was given, for ``keras.models.load_model``."""
         if not self.compiled:
             return None
-        return {name: keras.optimizers.serialize(getattr(self, name))
-                for name in self.optimizer_names if getattr(self, name, None) is not None}
+        return {
+            name: keras.optimizers.serialize(getattr(self, name))
+            for name in self.optimizer_names
+            if getattr(self, name, None) is not None
+        }
 
     def compile_from_config(self, config):
         """Re-compile after ``keras.models.load_model`` (the saved optimizer states follow)."""
         config = config or {}
-        self.compile(**{name: keras.optimizers.deserialize(config[name])
-                        for name in self.optimizer_names if isinstance(config.get(name), dict)})
+        self.compile(
+            **{
+                name: keras.optimizers.deserialize(config[name])
+                for name in self.optimizer_names
+                if isinstance(config.get(name), dict)
+            }
+        )
 
     def _optimizers(self) -> dict:
-        return {name: getattr(self, name) for name in self.optimizer_names
-                if isinstance(getattr(self, name, None), keras.optimizers.Optimizer)}
+        return {
+            name: getattr(self, name)
+            for name in self.optimizer_names
+            if isinstance(getattr(self, name, None), keras.optimizers.Optimizer)
+        }
 
     # ----- state: weights, optimizers, random generators ------------------------
     def _seed_variables(self) -> list:
@@ -163,10 +177,13 @@ class GenerativeModel(keras.Model):
         return None
 
     def _snapshot(self) -> dict:
-        return {"weights": self.get_weights(),
-                "optimizers": {k: [keras.ops.convert_to_numpy(v) for v in o.variables]
-                               for k, o in self._optimizers().items()},
-                "seeds": [keras.ops.convert_to_numpy(v) for v in self._seed_variables()]}
+        return {
+            "weights": self.get_weights(),
+            "optimizers": {
+                k: [keras.ops.convert_to_numpy(v) for v in o.variables] for k, o in self._optimizers().items()
+            },
+            "seeds": [keras.ops.convert_to_numpy(v) for v in self._seed_variables()],
+        }
 
     def _put_back(self, snapshot) -> None:
         self.set_weights(snapshot["weights"])
@@ -180,9 +197,19 @@ class GenerativeModel(keras.Model):
         return checkpoint.clean_config(self.get_config())
 
     # ----- training -------------------------------------------------------------
-    def fit(self, x=None, y=None, epochs: int = 1, batch_size: int = 64, callbacks=(),
-            checkpoint_dir=None, verbose="auto", seed: int = 0, mixed_precision=False,
-            **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        epochs: int = 1,
+        batch_size: int = 64,
+        callbacks=(),
+        checkpoint_dir=None,
+        verbose="auto",
+        seed: int = 0,
+        mixed_precision=False,
+        **kwargs,
+    ):
         """Keras's ``fit`` with the same extras as the PyTorch trainer.
 
         Validates and scales the data like the PyTorch twin, compiles with the
@@ -244,7 +271,7 @@ class GenerativeModel(keras.Model):
             for epoch in range(start, epochs):
                 order = epoch_order(n, seed, epoch)[:used]
                 for i in range(steps):
-                    idx = order[i * batch_size:(i + 1) * batch_size]
+                    idx = order[i * batch_size : (i + 1) * batch_size]
                     yield tuple(a[idx] for a in arrays)
 
         guard = _DivergenceGuard(epochs, steps, start, ckpt, past)
@@ -253,9 +280,15 @@ class GenerativeModel(keras.Model):
             history = keras.callbacks.History()
             history.set_model(self)
         else:
-            history = super().fit(batches(), epochs=epochs, initial_epoch=start,
-                                  steps_per_epoch=steps, callbacks=extra + callbacks,
-                                  verbose=verbose, shuffle=False)  # batches() shuffles
+            history = super().fit(
+                batches(),
+                epochs=epochs,
+                initial_epoch=start,
+                steps_per_epoch=steps,
+                callbacks=extra + callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )  # batches() shuffles
         new = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         keys = list(past) + [k for k in new if k not in past]
         history.history = {k: list(past.get(k, [])) + new.get(k, []) for k in keys}
@@ -302,22 +335,37 @@ class GenerativeModel(keras.Model):
             extra["torch_rng"] = torch.get_rng_state().tolist()
             if torch.cuda.is_available():
                 extra["cuda_rng"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
-        checkpoint.write(path, lambda tmp: keras.Model.save_weights(self, str(tmp)),
-                         model=type(self).__name__, framework="keras",
-                         config=self._record_config(), kind="training", extra=extra)
+        checkpoint.write(
+            path,
+            lambda tmp: keras.Model.save_weights(self, str(tmp)),
+            model=type(self).__name__,
+            framework="keras",
+            config=self._record_config(),
+            kind="training",
+            extra=extra,
+        )
 
     def _resume(self, path: Path, verbose=0):
-        entry = checkpoint.verify(path, model=type(self).__name__, framework="keras",
-                                  config=self._record_config(), require_record=True)
+        entry = checkpoint.verify(
+            path,
+            model=type(self).__name__,
+            framework="keras",
+            config=self._record_config(),
+            require_record=True,
+        )
         extra = entry.get("extra") or {}
         if entry.get("kind") != "training" or "epoch" not in extra:
-            raise checkpoint.CheckpointError(f"{path} is not a training checkpoint written by "
-                                             "fit(checkpoint_dir=...)")
+            raise checkpoint.CheckpointError(
+                f"{path} is not a training checkpoint written by fit(checkpoint_dir=...)"
+            )
         # this call's learning rates win over the checkpoint's (a new lr after a divergence)
-        rates = {k: float(keras.ops.convert_to_numpy(o.learning_rate))
-                 for k, o in self._optimizers().items()
-                 if not isinstance(getattr(o, "_learning_rate", None),
-                                   keras.optimizers.schedules.LearningRateSchedule)}
+        rates = {
+            k: float(keras.ops.convert_to_numpy(o.learning_rate))
+            for k, o in self._optimizers().items()
+            if not isinstance(
+                getattr(o, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule
+            )
+        }
         try:
             keras.Model.load_weights(self, str(path))
         except Exception as err:
@@ -325,12 +373,14 @@ class GenerativeModel(keras.Model):
         seeds = extra.get("seed_states", [])
         variables = self._seed_variables()
         if len(seeds) != len(variables):
-            raise checkpoint.CheckpointError(f"{path}: {len(seeds)} random-generator states, this "
-                                             f"model has {len(variables)}")
+            raise checkpoint.CheckpointError(
+                f"{path}: {len(seeds)} random-generator states, this model has {len(variables)}"
+            )
         for v, value in zip(variables, seeds):
             v.assign(np.asarray(value, dtype=keras.backend.standardize_dtype(v.dtype)))
-        object.__setattr__(self, "_pending_rng",
-                           {k: extra[k] for k in ("torch_rng", "cuda_rng") if k in extra})
+        object.__setattr__(
+            self, "_pending_rng", {k: extra[k] for k in ("torch_rng", "cuda_rng") if k in extra}
+        )
         changed = []
         for k, o in self._optimizers().items():
             if k in rates:
@@ -340,8 +390,10 @@ class GenerativeModel(keras.Model):
                     o.learning_rate = rates[k]
         changed = resume_changes(entry.get("config", {}), self._record_config()) or changed
         if changed and verbose:
-            print(f"Resuming {config.display_path(path)} with new training settings (used from now on): "
-                  + "; ".join(changed))
+            print(
+                f"Resuming {config.display_path(path)} with new training settings (used from now on): "
+                + "; ".join(changed)
+            )
         history = {k: [float(v) for v in vals] for k, vals in (extra.get("history") or {}).items()}
         return int(extra["epoch"]), history
 
@@ -356,27 +408,36 @@ class GenerativeModel(keras.Model):
         if not isinstance(filepath, (str, Path)):
             return super().save(filepath, overwrite=overwrite, **kwargs)
         self._check_before_saving(filepath, overwrite)
-        checkpoint.write(filepath, lambda tmp: keras.Model.save(self, str(tmp), overwrite=True,
-                                                                **kwargs),
-                         model=type(self).__name__, framework="keras",
-                         config=self._record_config())
+        checkpoint.write(
+            filepath,
+            lambda tmp: keras.Model.save(self, str(tmp), overwrite=True, **kwargs),
+            model=type(self).__name__,
+            framework="keras",
+            config=self._record_config(),
+        )
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Keras's ``save_weights`` (``.weights.h5``), atomic and with an integrity record."""
         if max_shard_size is not None or not isinstance(filepath, (str, Path)):
             return super().save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
         self._check_before_saving(filepath, overwrite)
-        checkpoint.write(filepath, lambda tmp: keras.Model.save_weights(self, str(tmp)),
-                         model=type(self).__name__, framework="keras",
-                         config=self._record_config())
+        checkpoint.write(
+            filepath,
+            lambda tmp: keras.Model.save_weights(self, str(tmp)),
+            model=type(self).__name__,
+            framework="keras",
+            config=self._record_config(),
+        )
 
     def _check_before_saving(self, filepath, overwrite):
         if not overwrite and Path(filepath).exists():
             raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
         bad = self._non_finite_weight()
         if bad is not None:
-            raise ValueError(f"not saved: the weights are not finite ({bad[0]} holds {bad[1]}); "
-                             f"{filepath} is left as it was")
+            raise ValueError(
+                f"not saved: the weights are not finite ({bad[0]} holds {bad[1]}); "
+                f"{filepath} is left as it was"
+            )
 
     def load(self, path):
         """Load weights saved with ``save(path)`` (``.keras``) or ``save_weights`` (``.weights.h5``).
@@ -385,8 +446,7 @@ class GenerativeModel(keras.Model):
         built with other hyperparameters (``n_head``, ``latent_dim``, ...), is a
         :class:`~aigc_course.checkpoint.CheckpointError` naming the file.
         """
-        checkpoint.verify(path, model=type(self).__name__, framework="keras",
-                          config=self._record_config())
+        checkpoint.verify(path, model=type(self).__name__, framework="keras", config=self._record_config())
         try:
             self.load_weights(str(path))
         except Exception as err:
@@ -428,15 +488,15 @@ def _gpu_capability():
 
 _NOT_FIT_ARGS = {
     "validation_split": "validation_split / validation_data: not supported: the training losses "
-                        "of a generative model are not a validation score (a GAN's loss says "
-                        "little about its samples). Evaluate held-out data after fit instead: "
-                        "model.elbo(x_val) for a VAE, model.nll(x_val) for a PixelCNN, "
-                        "model.denoising_loss(x_val) for a DDPM, aigc_course.metrics for samples",
+    "of a generative model are not a validation score (a GAN's loss says "
+    "little about its samples). Evaluate held-out data after fit instead: "
+    "model.elbo(x_val) for a VAE, model.nll(x_val) for a PixelCNN, "
+    "model.denoising_loss(x_val) for a DDPM, aigc_course.metrics for samples",
     "shuffle": "shuffle: not an argument here: fit always shuffles, in an order set by seed",
     "steps_per_epoch": "steps_per_epoch: not an argument here: an epoch is len(x) // batch_size "
-                       "steps (the last incomplete batch is dropped)",
+    "steps (the last incomplete batch is dropped)",
     "initial_epoch": "initial_epoch: not an argument here: with checkpoint_dir, fit resumes after "
-                     "the last saved epoch by itself",
+    "the last saved epoch by itself",
 }
 
 
@@ -447,9 +507,11 @@ def _check_fit_kwargs(kwargs: dict) -> None:
         if key in _NOT_FIT_ARGS:
             raise ValueError(_NOT_FIT_ARGS[key])
     if kwargs:
-        raise ValueError(f"fit: unexpected argument(s) {', '.join(sorted(kwargs))}; expected x, y, "
-                         "epochs, batch_size, callbacks, checkpoint_dir, verbose, seed, "
-                         "mixed_precision")
+        raise ValueError(
+            f"fit: unexpected argument(s) {', '.join(sorted(kwargs))}; expected x, y, "
+            "epochs, batch_size, callbacks, checkpoint_dir, verbose, seed, "
+            "mixed_precision"
+        )
 
 
 class _DivergenceGuard(keras.callbacks.Callback):
@@ -494,11 +556,22 @@ class _DivergenceGuard(keras.callbacks.Callback):
             except (TypeError, ValueError):
                 lr = None
         model.stop_training = True
-        raise TrainingDivergedError(divergence_message(
-            epoch=self.epoch, epochs=self.epochs, step=step, steps=self.steps, bad=bad, lr=lr,
-            restored_epoch=self.good_epoch if self.good is not None else None,
-            checkpoint=self.ckpt, framework="keras"),
-            epoch=self.epoch + 1, step=None if step is None else step + 1, history=self.history)
+        raise TrainingDivergedError(
+            divergence_message(
+                epoch=self.epoch,
+                epochs=self.epochs,
+                step=step,
+                steps=self.steps,
+                bad=bad,
+                lr=lr,
+                restored_epoch=self.good_epoch if self.good is not None else None,
+                checkpoint=self.ckpt,
+                framework="keras",
+            ),
+            epoch=self.epoch + 1,
+            step=None if step is None else step + 1,
+            history=self.history,
+        )
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):

@@ -23,6 +23,7 @@ Mirrors ``aigc_course.torch.diffusion`` layer for layer (same parameter counts);
 sampling draws its noise from NumPy, so the same seed and weights give the same
 samples in both frameworks. Runs on the TensorFlow and PyTorch backends.
 """
+
 from __future__ import annotations
 
 import math
@@ -125,24 +126,24 @@ class UNetDenoiser(layers.Layer):
         self.time_mlp = keras.Sequential([layers.Dense(td, activation="silu"), layers.Dense(td)])
         self.conv_in = layers.Conv2D(c1, 3, padding="same")
         self.res1 = ResBlock(c1, c1)
-        self.down1 = layers.Conv2D(c2, 4, strides=2, padding="same")                # 28 -> 14
+        self.down1 = layers.Conv2D(c2, 4, strides=2, padding="same")  # 28 -> 14
         self.res2 = ResBlock(c2, c2)
-        self.down2 = layers.Conv2D(c2, 4, strides=2, padding="same")                # 14 -> 7
+        self.down2 = layers.Conv2D(c2, 4, strides=2, padding="same")  # 14 -> 7
         self.mid = ResBlock(c2, c2)
-        self.up2 = layers.Conv2DTranspose(c2, 4, strides=2, padding="same")         # 7 -> 14
+        self.up2 = layers.Conv2DTranspose(c2, 4, strides=2, padding="same")  # 7 -> 14
         self.res_up2 = ResBlock(2 * c2, c2)
-        self.up1 = layers.Conv2DTranspose(c1, 4, strides=2, padding="same")         # 14 -> 28
+        self.up1 = layers.Conv2DTranspose(c1, 4, strides=2, padding="same")  # 14 -> 28
         self.res_up1 = ResBlock(2 * c1, c1)
         self.norm_out = layers.GroupNormalization(8, epsilon=1e-5)
         self.conv_out = layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros")
 
     def call(self, x, t):
         e = self.time_mlp(sinusoidal_embedding(t, self.c1))
-        h1 = self.res1(self.conv_in(x), e)                                          # c1 @ 28
-        h2 = self.res2(self.down1(h1), e)                                           # c2 @ 14
-        h = self.mid(self.down2(h2), e)                                             # c2 @ 7
-        h = self.res_up2(ops.concatenate([self.up2(h), h2], axis=-1), e)            # c2 @ 14
-        h = self.res_up1(ops.concatenate([self.up1(h), h1], axis=-1), e)            # c1 @ 28
+        h1 = self.res1(self.conv_in(x), e)  # c1 @ 28
+        h2 = self.res2(self.down1(h1), e)  # c2 @ 14
+        h = self.mid(self.down2(h2), e)  # c2 @ 7
+        h = self.res_up2(ops.concatenate([self.up2(h), h2], axis=-1), e)  # c2 @ 14
+        h = self.res_up1(ops.concatenate([self.up1(h), h1], axis=-1), e)  # c1 @ 28
         return self.conv_out(ops.silu(self.norm_out(h)))
 
 
@@ -158,18 +159,28 @@ class DDPM(SingleOptimizer, GenerativeModel):
     (standardise them first). All public methods take and return NumPy arrays.
     """
 
-    def __init__(self, data_shape=IMAGE_SHAPE, timesteps: int = 1000, schedule: str = "linear",
-                 channels=(32, 64), hidden: int = 128, lr: float = 1e-3, **kwargs):
+    def __init__(
+        self,
+        data_shape=IMAGE_SHAPE,
+        timesteps: int = 1000,
+        schedule: str = "linear",
+        channels=(32, 64),
+        hidden: int = 128,
+        lr: float = 1e-3,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.data_shape = check_data_shape(data_shape)
-        self.schedule = make_schedule(schedule, timesteps)       # NumPy constants, float64
+        self.schedule = make_schedule(schedule, timesteps)  # NumPy constants, float64
         self.T, self.schedule_name, self.lr = self.schedule.T, schedule, lr
         self.is_image = self.data_shape == IMAGE_SHAPE
         check_count(hidden, "hidden")
         if len(tuple(channels)) != 2 or any(int(c) % 8 for c in channels):
-            raise ValueError(f"channels: expected two multiples of 8 (GroupNorm uses 8 groups), got {channels!r}")
+            raise ValueError(
+                f"channels: expected two multiples of 8 (GroupNorm uses 8 groups), got {channels!r}"
+            )
         self.channels, self.hidden = tuple(int(c) for c in channels), int(hidden)
-        self.net = UNetDenoiser(self.channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+        self.net = self.build_denoiser(self.channels, hidden)
         self.net(ops.zeros((1,) + self.data_shape), ops.zeros((1,), "int32"))  # build the weights
         ab = self.schedule.alpha_bars
         self.sqrt_ab = np.sqrt(ab).astype(np.float32)
@@ -178,10 +189,20 @@ class DDPM(SingleOptimizer, GenerativeModel):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = True
 
+    def build_denoiser(self, channels, hidden):
+        """eps_theta: the U-Net for images, an MLP for vectors."""
+        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+
     def get_config(self):
-        return {**super().get_config(), "data_shape": list(self.data_shape), "timesteps": self.T,
-                "schedule": self.schedule_name, "channels": list(self.channels),
-                "hidden": self.hidden, "lr": self.lr}
+        return {
+            **super().get_config(),
+            "data_shape": list(self.data_shape),
+            "timesteps": self.T,
+            "schedule": self.schedule_name,
+            "channels": list(self.channels),
+            "hidden": self.hidden,
+            "lr": self.lr,
+        }
 
     @property
     def metrics(self):
@@ -189,7 +210,7 @@ class DDPM(SingleOptimizer, GenerativeModel):
 
     def prepare(self, x, y=None):
         if self.is_image:
-            return (as_image_batch(x)[..., None],)                # (N, 28, 28, 1) in [-1, 1]
+            return (as_image_batch(x)[..., None],)  # (N, 28, 28, 1) in [-1, 1]
         return (check_vectors(x, self.data_shape[0]),)
 
     def call(self, xt, t, training=False):
@@ -207,15 +228,17 @@ class DDPM(SingleOptimizer, GenerativeModel):
     def train_step(self, data):
         x0 = data[0] if isinstance(data, (tuple, list)) else data
         t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)  # uniform step
-        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)   # the noise to predict
-        xt = self.q_sample(x0, t, eps)                                  # jump straight to step t
+        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)  # the noise to predict
+        xt = self.q_sample(x0, t, eps)  # jump straight to step t
 
         def loss_fn():
             eps_hat = self.net(xt, t, training=True)
-            return ops.mean(ops.square(eps - eps_hat))                  # the "simple" DDPM loss
+            return ops.mean(ops.square(eps - eps_hat))  # the "simple" DDPM loss
+
         loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
         self.loss_tracker.update_state(ops.stop_gradient(loss))
         return {"loss": self.loss_tracker.result()}
+
     # --- end train_step ------------------------------------------------------
 
     # ----- layouts: public NumPy (N, 28, 28) / (N, d) <-> internal tensors ------
@@ -277,20 +300,21 @@ class DDPM(SingleOptimizer, GenerativeModel):
     # --- sampler (shown in the book) -----------------------------------------
     def _reverse(self, n, seed, steps, keep):
         sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
-        rng = rng_from(seed)                                  # NumPy noise: same as the PyTorch twin
-        x = self._to_internal(rng.standard_normal(self._public_shape(n)))    # x_T ~ N(0, I)
+        rng = rng_from(seed)  # NumPy noise: same as the PyTorch twin
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
         snaps = {}
         for i in reversed(range(sched.T)):
-            t = int(ts[i])                                    # the step the network was trained on
+            t = int(ts[i])  # the step the network was trained on
             if t in keep:
                 snaps[t] = self._to_public(x)
             eps_hat = self._denoise(x, ops.full((n,), t, dtype="int32"))
             coef = float(sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i]))
             x = (x - coef * eps_hat) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
-            if i > 0:                                         # fresh noise at every step but the last
+            if i > 0:  # fresh noise at every step but the last
                 z = self._to_internal(rng.standard_normal(self._public_shape(n)))
                 x = x + math.sqrt(sched.betas[i]) * z
         return self._to_public(x), snaps
+
     # --- end sampler ---------------------------------------------------------
 
     def reverse_process(self, n: int, seed=None, steps=None, keep=()):

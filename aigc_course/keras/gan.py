@@ -21,6 +21,7 @@ Mirrors ``aigc_course.torch.gan`` layer for layer (same parameter counts).
 The stride-2 4x4 convolutions use ``padding="same"``: 28 -> 14 -> 7 and back,
 the sizes PyTorch gets with ``padding=1``.
 """
+
 from __future__ import annotations
 
 import keras
@@ -36,14 +37,17 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
     bce = keras.losses.binary_crossentropy
     real_targets = ops.full_like(real_logits, 1.0 - label_smoothing)
-    return (ops.mean(bce(real_targets, real_logits, from_logits=True))
-            + ops.mean(bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True)))
+    return ops.mean(bce(real_targets, real_logits, from_logits=True)) + ops.mean(
+        bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+    )
 
 
 def generator_loss(fake_logits):
     """Non-saturating loss: -log D(G(z)), i.e. BCE with the fakes labelled 1."""
     bce = keras.losses.binary_crossentropy
     return ops.mean(bce(ops.ones_like(fake_logits), fake_logits, from_logits=True))
+
+
 # --- end losses -------------------------------------------------------------
 
 
@@ -58,18 +62,33 @@ def mlp_generator(latent_dim: int = 100) -> keras.Sequential:
         out.append(layers.LeakyReLU(negative_slope=0.2))
         return out
 
-    return keras.Sequential([
-        keras.Input((latent_dim,)), *block(128, norm=False), *block(256), *block(512),
-        *block(1024), layers.Dense(28 * 28, activation="tanh"), layers.Reshape((28, 28, 1)),
-    ], name="generator")
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            *block(128, norm=False),
+            *block(256),
+            *block(512),
+            *block(1024),
+            layers.Dense(28 * 28, activation="tanh"),
+            layers.Reshape((28, 28, 1)),
+        ],
+        name="generator",
+    )
 
 
 def mlp_discriminator() -> keras.Sequential:
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Flatten(),
-        layers.Dense(512), layers.LeakyReLU(negative_slope=0.2),
-        layers.Dense(256), layers.LeakyReLU(negative_slope=0.2), layers.Dense(1),
-    ], name="discriminator")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(512),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Dense(256),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -86,35 +105,48 @@ def dcgan_generator(latent_dim: int = 100, channels: int = 64) -> keras.Sequenti
     No bias before a batch norm: its mean subtraction would cancel it.
     Keras momentum 0.9 == PyTorch momentum 0.1."""
     c = channels
-    return keras.Sequential([
-        keras.Input((latent_dim,)),
-        layers.Dense(7 * 7 * 2 * c, use_bias=False, kernel_initializer=dcgan_init()),
-        layers.BatchNormalization(momentum=0.9, epsilon=1e-5), layers.ReLU(),
-        layers.Reshape((7, 7, 2 * c)),
-        layers.Conv2DTranspose(c, 4, strides=2, padding="same", use_bias=False,
-                               kernel_initializer=dcgan_init()),                 # 7 -> 14
-        layers.BatchNormalization(momentum=0.9, epsilon=1e-5), layers.ReLU(),
-        layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh",
-                               kernel_initializer=dcgan_init()),                 # 14 -> 28
-    ], name="generator")
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(7 * 7 * 2 * c, use_bias=False, kernel_initializer=dcgan_init()),
+            layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+            layers.ReLU(),
+            layers.Reshape((7, 7, 2 * c)),
+            layers.Conv2DTranspose(
+                c, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init()
+            ),  # 7 -> 14
+            layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+            layers.ReLU(),
+            layers.Conv2DTranspose(
+                1, 4, strides=2, padding="same", activation="tanh", kernel_initializer=dcgan_init()
+            ),  # 14 -> 28
+        ],
+        name="generator",
+    )
 
 
-def dcgan_discriminator(channels: int = 64, batch_norm: bool = True,
-                        name: str = "discriminator") -> keras.Sequential:
+def dcgan_discriminator(
+    channels: int = 64, batch_norm: bool = True, name: str = "discriminator"
+) -> keras.Sequential:
     """28x28x1 -> Conv 64 (14x14) -> LeakyReLU -> Conv 128 (7x7) -> [BN] -> LeakyReLU
     -> Dense 1 logit (or score), with 64 = ``channels``.
     ``batch_norm=False`` gives the WGAN-GP critic."""
     c = channels
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(c, 4, strides=2, padding="same", kernel_initializer=dcgan_init()),  # 28 -> 14
-        layers.LeakyReLU(negative_slope=0.2),
-        layers.Conv2D(2 * c, 4, strides=2, padding="same", use_bias=not batch_norm,
-                      kernel_initializer=dcgan_init()),                                 # 14 -> 7
-        *([layers.BatchNormalization(momentum=0.9, epsilon=1e-5)] if batch_norm else []),
-        layers.LeakyReLU(negative_slope=0.2),
-        layers.Flatten(), layers.Dense(1, kernel_initializer=dcgan_init()),
-    ], name=name)
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(c, 4, strides=2, padding="same", kernel_initializer=dcgan_init()),  # 28 -> 14
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(
+                2 * c, 4, strides=2, padding="same", use_bias=not batch_norm, kernel_initializer=dcgan_init()
+            ),  # 14 -> 7
+            *([layers.BatchNormalization(momentum=0.9, epsilon=1e-5)] if batch_norm else []),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Flatten(),
+            layers.Dense(1, kernel_initializer=dcgan_init()),
+        ],
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
@@ -126,8 +158,14 @@ class GAN(GenerativeModel):
     calls ``GAN.__init__``.
     """
 
-    def __init__(self, latent_dim: int = 100, lr: float = 2e-4, beta_1: float = 0.5,
-                 label_smoothing: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        lr: float = 2e-4,
+        beta_1: float = 0.5,
+        label_smoothing: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
@@ -144,8 +182,13 @@ class GAN(GenerativeModel):
         return mlp_generator(self.latent_dim), mlp_discriminator()
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "lr": self.lr,
-                "beta_1": self.beta_1, "label_smoothing": self.label_smoothing}
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "lr": self.lr,
+            "beta_1": self.beta_1,
+            "label_smoothing": self.label_smoothing,
+        }
 
     optimizer_names = ("g_optimizer", "d_optimizer")  # saved by get_compile_config
 
@@ -175,21 +218,24 @@ class GAN(GenerativeModel):
         # 1) Discriminator: real -> 1, fake -> 0. stop_gradient: this step must not touch G.
         def d_loss_fn():
             fake = ops.stop_gradient(self.generator(z, training=True))
-            return discriminator_loss(self.discriminator(real, training=True),
-                                      self.discriminator(fake, training=True),
-                                      self.label_smoothing)
-        d_loss = apply_gradients(self.d_optimizer, d_loss_fn,
-                                 self.discriminator.trainable_weights)
+            return discriminator_loss(
+                self.discriminator(real, training=True),
+                self.discriminator(fake, training=True),
+                self.label_smoothing,
+            )
+
+        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
 
         # 2) Generator: make D call the fakes real. Only G's weights are updated.
         def g_loss_fn():
-            return generator_loss(self.discriminator(self.generator(z, training=True),
-                                                     training=True))
+            return generator_loss(self.discriminator(self.generator(z, training=True), training=True))
+
         g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------
 
     def sample(self, n: int, seed=None) -> np.ndarray:
@@ -208,14 +254,23 @@ class DCGAN(GAN):
     G goes 2 * channels -> channels -> 1 feature maps, D 1 -> channels -> 2 * channels.
     """
 
-    def __init__(self, latent_dim: int = 100, lr: float = 2e-4, beta_1: float = 0.5,
-                 label_smoothing: float = 0.0, channels: int = 64, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        lr: float = 2e-4,
+        beta_1: float = 0.5,
+        label_smoothing: float = 0.0,
+        channels: int = 64,
+        **kwargs,
+    ):
         self.channels = channels  # build_networks needs it
         super().__init__(latent_dim, lr, beta_1, label_smoothing, **kwargs)
 
     def build_networks(self):
-        return (dcgan_generator(self.latent_dim, self.channels),
-                dcgan_discriminator(self.channels, batch_norm=True))
+        return (
+            dcgan_generator(self.latent_dim, self.channels),
+            dcgan_discriminator(self.channels, batch_norm=True),
+        )
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
@@ -227,12 +282,12 @@ class DCGAN(GAN):
 def label_embedding(num_classes: int, embed_dim: int) -> layers.Embedding:
     """A learned vector per class, initialised N(0, 1) like ``torch.nn.Embedding``.
     (Keras's default, U(-0.05, 0.05), would make the label a whisper next to z.)"""
-    return layers.Embedding(num_classes, embed_dim,
-                            embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0))
+    return layers.Embedding(
+        num_classes, embed_dim, embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0)
+    )
 
 
-def conditional_generator(latent_dim: int = 100, num_classes: int = 10,
-                          embed_dim: int = 10) -> keras.Model:
+def conditional_generator(latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10) -> keras.Model:
     """G(z, y) = MLP([z, embed(y)]): the MLP GAN's generator with a wider input."""
     z = keras.Input((latent_dim,), name="z")
     y = keras.Input((), dtype="int32", name="label")
@@ -259,18 +314,27 @@ class CGAN(GAN):
     take the labels.
     """
 
-    def __init__(self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10,
-                 lr: float = 2e-4, beta_1: float = 0.5, label_smoothing: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        num_classes: int = 10,
+        embed_dim: int = 10,
+        lr: float = 2e-4,
+        beta_1: float = 0.5,
+        label_smoothing: float = 0.0,
+        **kwargs,
+    ):
         self.num_classes, self.embed_dim = num_classes, embed_dim  # build_networks needs them
         super().__init__(latent_dim, lr, beta_1, label_smoothing, **kwargs)
 
     def build_networks(self):
-        return (conditional_generator(self.latent_dim, self.num_classes, self.embed_dim),
-                conditional_discriminator(self.num_classes, self.embed_dim))
+        return (
+            conditional_generator(self.latent_dim, self.num_classes, self.embed_dim),
+            conditional_discriminator(self.num_classes, self.embed_dim),
+        )
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "embed_dim": self.embed_dim}
+        return {**super().get_config(), "num_classes": self.num_classes, "embed_dim": self.embed_dim}
 
     def prepare(self, x, y=None):
         if y is None:
@@ -291,21 +355,25 @@ class CGAN(GAN):
         #    real batch's labels, so D must judge "is this a plausible image OF y".
         def d_loss_fn():
             fake = ops.stop_gradient(self.generator([z, labels], training=True))
-            return discriminator_loss(self.discriminator([real, labels], training=True),
-                                      self.discriminator([fake, labels], training=True),
-                                      self.label_smoothing)
-        d_loss = apply_gradients(self.d_optimizer, d_loss_fn,
-                                 self.discriminator.trainable_weights)
+            return discriminator_loss(
+                self.discriminator([real, labels], training=True),
+                self.discriminator([fake, labels], training=True),
+                self.label_smoothing,
+            )
+
+        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
 
         # 2) Generator: make D accept (G(z, y), y).
         def g_loss_fn():
             fake = self.generator([z, labels], training=True)
             return generator_loss(self.discriminator([fake, labels], training=True))
+
         g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------
 
     def sample(self, n: int, seed=None, labels=None) -> np.ndarray:
@@ -361,6 +429,8 @@ def critic_loss(real_scores, fake_scores):
 def wasserstein_generator_loss(fake_scores):
     """-E[D(G(z))]: the generator raises the critic's score of its fakes."""
     return -ops.mean(fake_scores)
+
+
 # --- end Wasserstein losses -------------------------------------------------
 
 
@@ -379,9 +449,17 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
     seeing each epoch's data ``n_critic`` times.)
     """
 
-    def __init__(self, latent_dim: int = 100, lr: float = 1e-4, beta_1: float = 0.0,
-                 beta_2: float = 0.9, gp_weight: float = 10.0, n_critic: int = 5,
-                 channels: int = 64, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        lr: float = 1e-4,
+        beta_1: float = 0.0,
+        beta_2: float = 0.9,
+        gp_weight: float = 10.0,
+        n_critic: int = 5,
+        channels: int = 64,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
             raise ValueError(f"n_critic: expected a positive int, got {n_critic!r}")
@@ -392,14 +470,22 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
         self.generator = dcgan_generator(latent_dim, channels)
         self.critic = dcgan_discriminator(channels, batch_norm=False, name="critic")
         self.seed_gen = keras.random.SeedGenerator(0)
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in ("critic_loss", "gp", "w_dist", "g_loss")}
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("critic_loss", "gp", "w_dist", "g_loss")
+        }
         self.built = True
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "lr": self.lr,
-                "beta_1": self.beta_1, "beta_2": self.beta_2, "gp_weight": self.gp_weight,
-                "n_critic": self.n_critic, "channels": self.channels}
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "lr": self.lr,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "gp_weight": self.gp_weight,
+            "n_critic": self.n_critic,
+            "channels": self.channels,
+        }
 
     optimizer_names = ("g_optimizer", "critic_optimizer")  # saved by get_compile_config
 
@@ -407,9 +493,11 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
         super().compile(**kwargs)
         self.optimizer = None  # Keras's default single optimizer would go unused
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(
-            self.lr, beta_1=self.beta_1, beta_2=self.beta_2)
+            self.lr, beta_1=self.beta_1, beta_2=self.beta_2
+        )
         self.critic_optimizer = critic_optimizer or keras.optimizers.Adam(
-            self.lr, beta_1=self.beta_1, beta_2=self.beta_2)
+            self.lr, beta_1=self.beta_1, beta_2=self.beta_2
+        )
         self.g_optimizer.build(self.generator.trainable_variables)
         self.critic_optimizer.build(self.critic.trainable_variables)
 
@@ -434,23 +522,29 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
 
             def c_loss_fn(z=z, alpha=alpha):
                 fake = ops.stop_gradient(self.generator(z, training=True))
-                parts["w_dist"] = -critic_loss(self.critic(real, training=True),
-                                               self.critic(fake, training=True))
+                parts["w_dist"] = -critic_loss(
+                    self.critic(real, training=True), self.critic(fake, training=True)
+                )
                 parts["gp"] = gradient_penalty(self.critic, real, fake, alpha)
                 return -parts["w_dist"] + self.gp_weight * parts["gp"]
-            c_loss = apply_gradients(self.critic_optimizer, c_loss_fn,
-                                     self.critic.trainable_weights)
+
+            c_loss = apply_gradients(self.critic_optimizer, c_loss_fn, self.critic.trainable_weights)
 
         # 2) Generator: raise the critic's score of fresh fakes.
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_gen)
 
         def g_loss_fn():
-            return wasserstein_generator_loss(
-                self.critic(self.generator(z, training=True), training=True))
+            return wasserstein_generator_loss(self.critic(self.generator(z, training=True), training=True))
+
         g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
 
-        for name, value in (("critic_loss", c_loss), ("gp", parts["gp"]),
-                            ("w_dist", parts["w_dist"]), ("g_loss", g_loss)):
+        for name, value in (
+            ("critic_loss", c_loss),
+            ("gp", parts["gp"]),
+            ("w_dist", parts["w_dist"]),
+            ("g_loss", g_loss),
+        ):
             self.trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------

@@ -19,6 +19,7 @@ Default latent_dim is 16. Mirrors ``aigc_course.torch.vae`` layer for layer
 (same parameter counts). The framework-neutral bounds (ELBO, IWAE) live in
 :mod:`aigc_course.likelihood`.
 """
+
 from __future__ import annotations
 
 import keras
@@ -48,43 +49,65 @@ def bernoulli_nll(logits, x):
     """
     bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
     return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
+
+
 # --- end losses -------------------------------------------------------------
 
 
 def mlp_encoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
     h1, h2 = hidden
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(h1, activation="relu"),
-        layers.Dense(h2, activation="relu"), layers.Dense(2 * latent_dim),
-    ], name="encoder")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(h1, activation="relu"),
+            layers.Dense(h2, activation="relu"),
+            layers.Dense(2 * latent_dim),
+        ],
+        name="encoder",
+    )
 
 
 def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
     h1, h2 = hidden
-    return keras.Sequential([
-        keras.Input((latent_dim,)), layers.Dense(h2, activation="relu"),
-        layers.Dense(h1, activation="relu"), layers.Dense(28 * 28), layers.Reshape((28, 28, 1)),
-    ], name="decoder")
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(h2, activation="relu"),
+            layers.Dense(h1, activation="relu"),
+            layers.Dense(28 * 28),
+            layers.Reshape((28, 28, 1)),
+        ],
+        name="decoder",
+    )
 
 
 def conv_encoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
     c1, c2 = channels
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(c1, 4, strides=2, padding="same", activation="relu"),  # 28 -> 14
-        layers.Conv2D(c2, 4, strides=2, padding="same", activation="relu"),  # 14 -> 7
-        layers.Flatten(), layers.Dense(2 * latent_dim),
-    ], name="encoder")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(c1, 4, strides=2, padding="same", activation="relu"),  # 28 -> 14
+            layers.Conv2D(c2, 4, strides=2, padding="same", activation="relu"),  # 14 -> 7
+            layers.Flatten(),
+            layers.Dense(2 * latent_dim),
+        ],
+        name="encoder",
+    )
 
 
 def conv_decoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
     c1, c2 = channels
-    return keras.Sequential([
-        keras.Input((latent_dim,)), layers.Dense(7 * 7 * c2, activation="relu"),
-        layers.Reshape((7, 7, c2)),
-        layers.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 7 -> 14
-        layers.Conv2DTranspose(1, 4, strides=2, padding="same"),  # 14 -> 28 logits
-    ], name="decoder")
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(7 * 7 * c2, activation="relu"),
+            layers.Reshape((7, 7, c2)),
+            layers.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 7 -> 14
+            layers.Conv2DTranspose(1, 4, strides=2, padding="same"),  # 14 -> 28 logits
+        ],
+        name="decoder",
+    )
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
@@ -99,8 +122,9 @@ class VAE(SingleOptimizer, GenerativeModel):
     return NumPy arrays.
     """
 
-    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
-                 hidden=(512, 256), **kwargs):
+    def __init__(
+        self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, hidden=(512, 256), **kwargs
+    ):
         super().__init__(**kwargs)
         check_count(latent_dim, "latent_dim")
         if not beta >= 0:
@@ -118,8 +142,13 @@ class VAE(SingleOptimizer, GenerativeModel):
         return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "beta": self.beta,
-                "lr": self.lr, "hidden": list(self.hidden)}
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "lr": self.lr,
+            "hidden": list(self.hidden),
+        }
 
     @property
     def metrics(self):
@@ -149,15 +178,17 @@ class VAE(SingleOptimizer, GenerativeModel):
         def loss_fn():
             mu, logvar = self.posterior(x, training=True)
             logits = self.decoder(reparameterize(mu, logvar, eps), training=True)
-            parts["recon"] = ops.mean(bernoulli_nll(logits, x))      # -E_q[log p(x|z)]
-            parts["kl"] = ops.mean(gaussian_kl(mu, logvar))          # KL(q(z|x) || p(z))
-            return parts["recon"] + self.beta * parts["kl"]         # -ELBO (beta = 1)
+            parts["recon"] = ops.mean(bernoulli_nll(logits, x))  # -E_q[log p(x|z)]
+            parts["kl"] = ops.mean(gaussian_kl(mu, logvar))  # KL(q(z|x) || p(z))
+            return parts["recon"] + self.beta * parts["kl"]  # -ELBO (beta = 1)
+
         loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
 
         self.loss_tracker.update_state(ops.stop_gradient(loss))
         self.recon_tracker.update_state(ops.stop_gradient(parts["recon"]))
         self.kl_tracker.update_state(ops.stop_gradient(parts["kl"]))
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------
 
     # ----- NumPy in, NumPy out -------------------------------------------------
@@ -208,8 +239,9 @@ class VAE(SingleOptimizer, GenerativeModel):
         return self._bounds(x, k, seed)[1]
 
     def _bounds(self, x, k, seed):
-        return estimate_bounds(self._stats, self._log_lik, threshold_binarize(x)[..., None], k,
-                               self.latent_dim, seed)
+        return estimate_bounds(
+            self._stats, self._log_lik, threshold_binarize(x)[..., None], k, self.latent_dim, seed
+        )
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
@@ -219,8 +251,9 @@ class ConvVAE(VAE):
     Same interface as :class:`VAE`; ``channels`` replaces ``hidden``.
     """
 
-    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
-                 channels=(32, 64), **kwargs):
+    def __init__(
+        self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, channels=(32, 64), **kwargs
+    ):
         kwargs.pop("hidden", None)
         super().__init__(latent_dim, beta, lr, hidden=channels, **kwargs)
 
@@ -236,8 +269,7 @@ class ConvVAE(VAE):
 # ---------------------------------------------------------------------------
 # CVAE: class-conditional VAE
 # ---------------------------------------------------------------------------
-def conditional_encoder(latent_dim: int = 16, num_classes: int = 10,
-                        hidden=(512, 256)) -> keras.Model:
+def conditional_encoder(latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)) -> keras.Model:
     """q(z|x, y) = MLP([flatten(x), one_hot(y)]): 784 + C -> h1 -> h2 -> 2 * latent_dim."""
     h1, h2 = hidden
     x = keras.Input((28, 28, 1), name="image")
@@ -248,8 +280,7 @@ def conditional_encoder(latent_dim: int = 16, num_classes: int = 10,
     return keras.Model([x, y], layers.Dense(2 * latent_dim)(h), name="encoder")
 
 
-def conditional_decoder(latent_dim: int = 16, num_classes: int = 10,
-                        hidden=(512, 256)) -> keras.Model:
+def conditional_decoder(latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)) -> keras.Model:
     """p(x|z, y) = MLP([z, one_hot(y)]): latent_dim + C -> h2 -> h1 -> 784 logits (28, 28, 1)."""
     h1, h2 = hidden
     z = keras.Input((latent_dim,), name="z")
@@ -275,14 +306,23 @@ class CVAE(VAE):
     ``labels`` (default ``0, 1, ..., num_classes - 1, 0, 1, ...``).
     """
 
-    def __init__(self, latent_dim: int = 16, num_classes: int = 10, beta: float = 1.0,
-                 lr: float = 1e-3, hidden=(512, 256), **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        num_classes: int = 10,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        hidden=(512, 256),
+        **kwargs,
+    ):
         self.num_classes = check_count(num_classes, "num_classes")  # build_networks needs it
         super().__init__(latent_dim, beta, lr, hidden, **kwargs)
 
     def build_networks(self, hidden):
-        return (conditional_encoder(self.latent_dim, self.num_classes, hidden),
-                conditional_decoder(self.latent_dim, self.num_classes, hidden))
+        return (
+            conditional_encoder(self.latent_dim, self.num_classes, hidden),
+            conditional_decoder(self.latent_dim, self.num_classes, hidden),
+        )
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
@@ -315,18 +355,19 @@ class CVAE(VAE):
         parts = {}
 
         def loss_fn():
-            mu, logvar = self.posterior(x, y, training=True)               # q(z | x, y)
-            logits = self.decoder([reparameterize(mu, logvar, eps), y],
-                                  training=True)                           # p(x | z, y)
+            mu, logvar = self.posterior(x, y, training=True)  # q(z | x, y)
+            logits = self.decoder([reparameterize(mu, logvar, eps), y], training=True)  # p(x | z, y)
             parts["recon"] = ops.mean(bernoulli_nll(logits, x))
-            parts["kl"] = ops.mean(gaussian_kl(mu, logvar))                # KL(q(z|x, y) || p(z))
-            return parts["recon"] + self.beta * parts["kl"]               # -ELBO of log p(x | y)
+            parts["kl"] = ops.mean(gaussian_kl(mu, logvar))  # KL(q(z|x, y) || p(z))
+            return parts["recon"] + self.beta * parts["kl"]  # -ELBO of log p(x | y)
+
         loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
 
         self.loss_tracker.update_state(ops.stop_gradient(loss))
         self.recon_tracker.update_state(ops.stop_gradient(parts["recon"]))
         self.kl_tracker.update_state(ops.stop_gradient(parts["kl"]))
         return {m.name: m.result() for m in self.metrics}
+
     # --- end train_step ------------------------------------------------------
 
     # ----- NumPy in, NumPy out -------------------------------------------------
@@ -343,7 +384,7 @@ class CVAE(VAE):
     @staticmethod
     def _split(rows):
         rows = np.asarray(rows, np.float32)
-        return rows[:, :28 * 28].reshape(-1, 28, 28, 1), rows[:, 28 * 28:]
+        return rows[:, : 28 * 28].reshape(-1, 28, 28, 1), rows[:, 28 * 28 :]
 
     def _stats(self, rows):
         x, y = self._split(rows)
@@ -352,8 +393,7 @@ class CVAE(VAE):
 
     def _log_lik(self, rows, z):
         x, y = self._split(rows)
-        logits = self.decoder([ops.convert_to_tensor(z, "float32"), ops.convert_to_tensor(y)],
-                              training=False)
+        logits = self.decoder([ops.convert_to_tensor(z, "float32"), ops.convert_to_tensor(y)], training=False)
         return ops.convert_to_numpy(-bernoulli_nll(logits, ops.convert_to_tensor(x)))
 
     def encode(self, x, labels):
@@ -389,5 +429,6 @@ class CVAE(VAE):
         return self._bounds(x, labels, k, seed)[1]
 
     def _bounds(self, x, labels, k, seed):
-        return estimate_bounds(self._stats, self._log_lik, self._rows(x, labels, binary=True),
-                               k, self.latent_dim, seed)
+        return estimate_bounds(
+            self._stats, self._log_lik, self._rows(x, labels, binary=True), k, self.latent_dim, seed
+        )

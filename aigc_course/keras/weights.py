@@ -85,6 +85,7 @@ GANs and VAEs, ``np.random.default_rng`` in the PixelCNN, DDPM and text samplers
 the same weights and seed give the same samples in both frameworks; only training
 draws from the framework's own generator.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -102,11 +103,12 @@ __all__ = ["to_arrays", "from_arrays", "mapping", "save", "load"]
 @dataclass
 class _Entry:
     """Canonical tensors ``names`` <-> one Keras ``variable`` (None: a constant, checked only)."""
+
     names: tuple
     variable: object
     rule: str
-    to_keras: Callable   # (*canonical arrays) -> the variable's value (or None for a constant)
-    to_torch: Callable   # (variable value or None) -> tuple of canonical arrays
+    to_keras: Callable  # (*canonical arrays) -> the variable's value (or None for a constant)
+    to_torch: Callable  # (variable value or None) -> tuple of canonical arrays
 
 
 def _np(v) -> np.ndarray:
@@ -153,23 +155,43 @@ def _dense(prefix, layer, in_chw=None, out_chw=None) -> list:
             w = _to_chw(w, 1, in_chw)
         return (w,)
 
-    rule = "kernel = weight.T" + (" (input rows CHW -> HWC)" if in_chw else "") + \
-        (" (output columns CHW -> HWC)" if out_chw else "")
+    rule = (
+        "kernel = weight.T"
+        + (" (input rows CHW -> HWC)" if in_chw else "")
+        + (" (output columns CHW -> HWC)" if out_chw else "")
+    )
     out = [_Entry((f"{prefix}.weight",), layer.kernel, rule, to_keras, to_torch)]
     if layer.use_bias:
         if out_chw:
-            out.append(_Entry((f"{prefix}.bias",), layer.bias, "bias (CHW -> HWC)",
-                              lambda b: _to_hwc(b, 0, out_chw), lambda k: (_to_chw(k, 0, out_chw),)))
+            out.append(
+                _Entry(
+                    (f"{prefix}.bias",),
+                    layer.bias,
+                    "bias (CHW -> HWC)",
+                    lambda b: _to_hwc(b, 0, out_chw),
+                    lambda k: (_to_chw(k, 0, out_chw),),
+                )
+            )
         else:
             out.append(_Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,)))
     return out
 
 
 def _conv(prefix, layer, transposed: bool = False) -> list:
-    rule = ("kernel = weight.transpose(2, 3, 1, 0) (IOHW -> HWOI)" if transposed
-            else "kernel = weight.transpose(2, 3, 1, 0) (OIHW -> HWIO)")
-    out = [_Entry((f"{prefix}.weight",), layer.kernel, rule,
-                  lambda w: w.transpose(2, 3, 1, 0), lambda k: (k.transpose(3, 2, 0, 1),))]
+    rule = (
+        "kernel = weight.transpose(2, 3, 1, 0) (IOHW -> HWOI)"
+        if transposed
+        else "kernel = weight.transpose(2, 3, 1, 0) (OIHW -> HWIO)"
+    )
+    out = [
+        _Entry(
+            (f"{prefix}.weight",),
+            layer.kernel,
+            rule,
+            lambda w: w.transpose(2, 3, 1, 0),
+            lambda k: (k.transpose(3, 2, 0, 1),),
+        )
+    ]
     if layer.use_bias:
         out.append(_Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,)))
     return out
@@ -181,16 +203,28 @@ def _masked_conv(prefix, layer) -> list:
 
     def check(m):
         if not np.array_equal(np.asarray(m, np.float32), mask):
-            raise ValueError(f"these weights do not fit this model: the kernel mask {name} differs "
-                             "(the file was written for another kernel size or mask type)")
+            raise ValueError(
+                f"these weights do not fit this model: the kernel mask {name} differs "
+                "(the file was written for another kernel size or mask type)"
+            )
         return None
 
     return [
-        _Entry((f"{prefix}.weight",), layer.kernel, "kernel = weight.transpose(2, 3, 1, 0) (OIHW -> HWIO)",
-               lambda w: w.transpose(2, 3, 1, 0), lambda k: (k.transpose(3, 2, 0, 1),)),
+        _Entry(
+            (f"{prefix}.weight",),
+            layer.kernel,
+            "kernel = weight.transpose(2, 3, 1, 0) (OIHW -> HWIO)",
+            lambda w: w.transpose(2, 3, 1, 0),
+            lambda k: (k.transpose(3, 2, 0, 1),),
+        ),
         _Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,)),
-        _Entry((name,), None, "constant of the configuration: checked, not loaded", check,
-               lambda _: (mask.copy(),)),
+        _Entry(
+            (name,),
+            None,
+            "constant of the configuration: checked, not loaded",
+            check,
+            lambda _: (mask.copy(),),
+        ),
     ]
 
 
@@ -198,15 +232,23 @@ def _batch_norm(prefix, layer, chw=None) -> list:
     fwd = (lambda a: _to_hwc(a, 0, chw)) if chw else _same
     back = (lambda k: (_to_chw(k, 0, chw),)) if chw else (lambda k: (k,))
     note = " (CHW -> HWC)" if chw else ""
-    return [_Entry((f"{prefix}.{t}",), getattr(layer, k), f"{k}{note}", fwd, back)
-            for t, k in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
-                         ("running_var", "moving_variance"))]
+    return [
+        _Entry((f"{prefix}.{t}",), getattr(layer, k), f"{k}{note}", fwd, back)
+        for t, k in (
+            ("weight", "gamma"),
+            ("bias", "beta"),
+            ("running_mean", "moving_mean"),
+            ("running_var", "moving_variance"),
+        )
+    ]
 
 
 def _norm(prefix, layer) -> list:
     """LayerNorm / GroupNorm: weight -> gamma, bias -> beta."""
-    return [_Entry((f"{prefix}.weight",), layer.gamma, "gamma", _same, lambda k: (k,)),
-            _Entry((f"{prefix}.bias",), layer.beta, "beta", _same, lambda k: (k,))]
+    return [
+        _Entry((f"{prefix}.weight",), layer.gamma, "gamma", _same, lambda k: (k,)),
+        _Entry((f"{prefix}.bias",), layer.beta, "beta", _same, lambda k: (k,)),
+    ]
 
 
 def _embedding(prefix, layer) -> list:
@@ -216,13 +258,27 @@ def _embedding(prefix, layer) -> list:
 def _lstm(prefix, k, layer) -> list:
     cell = layer.cell
     return [
-        _Entry((f"{prefix}.weight_ih_l{k}",), cell.kernel, "kernel = weight_ih.T (gates i, f, g, o)",
-               lambda w: w.T, lambda v: (v.T,)),
-        _Entry((f"{prefix}.weight_hh_l{k}",), cell.recurrent_kernel,
-               "recurrent_kernel = weight_hh.T (gates i, f, g, o)", lambda w: w.T, lambda v: (v.T,)),
-        _Entry((f"{prefix}.bias_ih_l{k}", f"{prefix}.bias_hh_l{k}"), cell.bias,
-               "bias = bias_ih + bias_hh (back: bias_ih = bias, bias_hh = 0)",
-               lambda b_ih, b_hh: b_ih + b_hh, lambda v: (v, np.zeros_like(v))),
+        _Entry(
+            (f"{prefix}.weight_ih_l{k}",),
+            cell.kernel,
+            "kernel = weight_ih.T (gates i, f, g, o)",
+            lambda w: w.T,
+            lambda v: (v.T,),
+        ),
+        _Entry(
+            (f"{prefix}.weight_hh_l{k}",),
+            cell.recurrent_kernel,
+            "recurrent_kernel = weight_hh.T (gates i, f, g, o)",
+            lambda w: w.T,
+            lambda v: (v.T,),
+        ),
+        _Entry(
+            (f"{prefix}.bias_ih_l{k}", f"{prefix}.bias_hh_l{k}"),
+            cell.bias,
+            "bias = bias_ih + bias_hh (back: bias_ih = bias, bias_hh = 0)",
+            lambda b_ih, b_hh: b_ih + b_hh,
+            lambda v: (v, np.zeros_like(v)),
+        ),
     ]
 
 
@@ -232,8 +288,10 @@ def _weighted(container, where: str, expected: tuple) -> list:
     found = [layer for layer in container.layers if layer.weights]
     names = tuple(type(layer).__name__ for layer in found)
     if names != tuple(expected):
-        raise ValueError(f"{where}: expected layers {expected}, found {names}: the Keras model "
-                         "changed and aigc_course.keras.weights must be updated with it")
+        raise ValueError(
+            f"{where}: expected layers {expected}, found {names}: the Keras model "
+            "changed and aigc_course.keras.weights must be updated with it"
+        )
     return found
 
 
@@ -249,61 +307,81 @@ def _mlp_generator(prefix, seq) -> list:
     ls = _weighted(seq, prefix, (d, d, bn, d, bn, d, bn, d))
     out = []
     for i, layer in zip((0, 2, 3, 5, 6, 8, 9, 11), ls):
-        out += _dense(f"{prefix}.{i}", layer) if isinstance(layer, layers.Dense) \
+        out += (
+            _dense(f"{prefix}.{i}", layer)
+            if isinstance(layer, layers.Dense)
             else _batch_norm(f"{prefix}.{i}", layer)
+        )
     return out
 
 
 def _gan(m) -> list:
     ls = _weighted(m.discriminator, "discriminator", ("Dense",) * 3)
     return _mlp_generator("generator", m.generator) + [
-        e for i, layer in zip((1, 3, 5), ls) for e in _dense(f"discriminator.{i}", layer)]
+        e for i, layer in zip((1, 3, 5), ls) for e in _dense(f"discriminator.{i}", layer)
+    ]
 
 
 def _dcgan_generator(prefix, seq) -> list:
-    dense, bn1, ct1, bn2, ct2 = _weighted(seq, prefix, ("Dense", "BatchNormalization", "Conv2DTranspose",
-                                                        "BatchNormalization", "Conv2DTranspose"))
+    dense, bn1, ct1, bn2, ct2 = _weighted(
+        seq,
+        prefix,
+        ("Dense", "BatchNormalization", "Conv2DTranspose", "BatchNormalization", "Conv2DTranspose"),
+    )
     chw = (int(ct1.kernel.shape[3]), 7, 7)  # the (2c, 7, 7) map the first layer writes
-    return (_dense(f"{prefix}.0", dense, out_chw=chw) + _batch_norm(f"{prefix}.1", bn1, chw)
-            + _conv(f"{prefix}.4", ct1, transposed=True) + _batch_norm(f"{prefix}.5", bn2)
-            + _conv(f"{prefix}.7", ct2, transposed=True))
+    return (
+        _dense(f"{prefix}.0", dense, out_chw=chw)
+        + _batch_norm(f"{prefix}.1", bn1, chw)
+        + _conv(f"{prefix}.4", ct1, transposed=True)
+        + _batch_norm(f"{prefix}.5", bn2)
+        + _conv(f"{prefix}.7", ct2, transposed=True)
+    )
 
 
 def _dcgan_discriminator(prefix, seq, batch_norm: bool) -> list:
     if batch_norm:
         c1, c2, bn, dense = _weighted(seq, prefix, ("Conv2D", "Conv2D", "BatchNormalization", "Dense"))
         chw = (int(c2.kernel.shape[3]), 7, 7)
-        return (_conv(f"{prefix}.0", c1) + _conv(f"{prefix}.2", c2) + _batch_norm(f"{prefix}.3", bn)
-                + _dense(f"{prefix}.6", dense, in_chw=chw))
+        return (
+            _conv(f"{prefix}.0", c1)
+            + _conv(f"{prefix}.2", c2)
+            + _batch_norm(f"{prefix}.3", bn)
+            + _dense(f"{prefix}.6", dense, in_chw=chw)
+        )
     c1, c2, dense = _weighted(seq, prefix, ("Conv2D", "Conv2D", "Dense"))
     chw = (int(c2.kernel.shape[3]), 7, 7)
     return _conv(f"{prefix}.0", c1) + _conv(f"{prefix}.2", c2) + _dense(f"{prefix}.5", dense, in_chw=chw)
 
 
 def _dcgan(m) -> list:
-    return (_dcgan_generator("generator", m.generator)
-            + _dcgan_discriminator("discriminator", m.discriminator, batch_norm=True))
+    return _dcgan_generator("generator", m.generator) + _dcgan_discriminator(
+        "discriminator", m.discriminator, batch_norm=True
+    )
 
 
 def _wgan_gp(m) -> list:
-    return (_dcgan_generator("generator", m.generator)
-            + _dcgan_discriminator("critic", m.critic, batch_norm=False))
+    return _dcgan_generator("generator", m.generator) + _dcgan_discriminator(
+        "critic", m.critic, batch_norm=False
+    )
 
 
 def _cgan(m) -> list:
     g, d = m.generator, m.discriminator
     dense = _weighted(d, "discriminator", ("Embedding", "Dense", "Dense", "Dense"))[1:]
-    return (_embedding("generator.embed", _only(g, layers.Embedding, "generator"))
-            + _mlp_generator("generator.net", _only(g, keras.Sequential, "generator"))
-            + _embedding("discriminator.embed", _only(d, layers.Embedding, "discriminator"))
-            + [e for i, layer in zip((0, 2, 4), dense) for e in _dense(f"discriminator.net.{i}", layer)])
+    return (
+        _embedding("generator.embed", _only(g, layers.Embedding, "generator"))
+        + _mlp_generator("generator.net", _only(g, keras.Sequential, "generator"))
+        + _embedding("discriminator.embed", _only(d, layers.Embedding, "discriminator"))
+        + [e for i, layer in zip((0, 2, 4), dense) for e in _dense(f"discriminator.net.{i}", layer)]
+    )
 
 
 def _vae(m) -> list:
     enc = _weighted(m.encoder, "encoder", ("Dense",) * 3)
     dec = _weighted(m.decoder, "decoder", ("Dense",) * 3)
-    return ([e for i, layer in zip((1, 3, 5), enc) for e in _dense(f"encoder.{i}", layer)]
-            + [e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.{i}", layer)])
+    return [e for i, layer in zip((1, 3, 5), enc) for e in _dense(f"encoder.{i}", layer)] + [
+        e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.{i}", layer)
+    ]
 
 
 def _conv_vae(m) -> list:
@@ -311,16 +389,22 @@ def _conv_vae(m) -> list:
     dense, t1, t2 = _weighted(m.decoder, "decoder", ("Dense", "Conv2DTranspose", "Conv2DTranspose"))
     enc_chw = (int(c2.kernel.shape[3]), 7, 7)
     dec_chw = (int(t1.kernel.shape[3]), 7, 7)
-    return (_conv("encoder.0", c1) + _conv("encoder.2", c2) + _dense("encoder.5", head, in_chw=enc_chw)
-            + _dense("decoder.0", dense, out_chw=dec_chw) + _conv("decoder.3", t1, transposed=True)
-            + _conv("decoder.5", t2, transposed=True))
+    return (
+        _conv("encoder.0", c1)
+        + _conv("encoder.2", c2)
+        + _dense("encoder.5", head, in_chw=enc_chw)
+        + _dense("decoder.0", dense, out_chw=dec_chw)
+        + _conv("decoder.3", t1, transposed=True)
+        + _conv("decoder.5", t2, transposed=True)
+    )
 
 
 def _cvae(m) -> list:
     enc = _weighted(m.encoder, "encoder", ("Dense",) * 3)
     dec = _weighted(m.decoder, "decoder", ("Dense",) * 3)
-    return ([e for i, layer in zip((0, 2, 4), enc) for e in _dense(f"encoder.net.{i}", layer)]
-            + [e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.net.{i}", layer)])
+    return [e for i, layer in zip((0, 2, 4), enc) for e in _dense(f"encoder.net.{i}", layer)] + [
+        e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.net.{i}", layer)
+    ]
 
 
 def _char_rnn(m) -> list:
@@ -334,9 +418,14 @@ def _gpt(m) -> list:
     out = _embedding("wte", m.wte) + _embedding("wpe", m.wpe)
     for i, b in enumerate(m.blocks):
         p = f"blocks.{i}"
-        out += (_norm(f"{p}.ln_1", b.ln_1) + _dense(f"{p}.attn.c_attn", b.attn.c_attn)
-                + _dense(f"{p}.attn.c_proj", b.attn.c_proj) + _norm(f"{p}.ln_2", b.ln_2)
-                + _dense(f"{p}.mlp.0", b.fc) + _dense(f"{p}.mlp.2", b.proj))
+        out += (
+            _norm(f"{p}.ln_1", b.ln_1)
+            + _dense(f"{p}.attn.c_attn", b.attn.c_attn)
+            + _dense(f"{p}.attn.c_proj", b.attn.c_proj)
+            + _norm(f"{p}.ln_2", b.ln_2)
+            + _dense(f"{p}.mlp.0", b.fc)
+            + _dense(f"{p}.mlp.2", b.proj)
+        )
     return out + _norm("ln_f", m.ln_f) + _dense("lm_head", m.lm_head)
 
 
@@ -350,9 +439,13 @@ def _pixelcnn(m) -> list:
 
 
 def _res_block(prefix, rb) -> list:
-    out = (_norm(f"{prefix}.norm1", rb.norm1) + _conv(f"{prefix}.conv1", rb.conv1)
-           + _dense(f"{prefix}.time", rb.time) + _norm(f"{prefix}.norm2", rb.norm2)
-           + _conv(f"{prefix}.conv2", rb.conv2))
+    out = (
+        _norm(f"{prefix}.norm1", rb.norm1)
+        + _conv(f"{prefix}.conv1", rb.conv1)
+        + _dense(f"{prefix}.time", rb.time)
+        + _norm(f"{prefix}.norm2", rb.norm2)
+        + _conv(f"{prefix}.conv2", rb.conv2)
+    )
     return out + (_conv(f"{prefix}.skip", rb.skip) if rb.skip is not None else [])
 
 
@@ -373,22 +466,35 @@ def _ddpm(m) -> list:
     return out + _norm("net.norm_out", net.norm_out) + _conv("net.conv_out", net.conv_out)
 
 
-_SPECS = {"GAN": _gan, "DCGAN": _dcgan, "WGAN_GP": _wgan_gp, "CGAN": _cgan, "VAE": _vae,
-          "ConvVAE": _conv_vae, "CVAE": _cvae, "CharRNN": _char_rnn, "GPT": _gpt,
-          "PixelCNN": _pixelcnn, "DDPM": _ddpm}
+_SPECS = {
+    "GAN": _gan,
+    "DCGAN": _dcgan,
+    "WGAN_GP": _wgan_gp,
+    "CGAN": _cgan,
+    "VAE": _vae,
+    "ConvVAE": _conv_vae,
+    "CVAE": _cvae,
+    "CharRNN": _char_rnn,
+    "GPT": _gpt,
+    "PixelCNN": _pixelcnn,
+    "DDPM": _ddpm,
+}
 
 
 def _spec(model) -> list:
     builder = _SPECS.get(type(model).__name__)
     if builder is None:
-        raise ValueError(f"model: expected a Keras model of the zoo ({', '.join(_SPECS)}), "
-                         f"got {type(model).__name__}")
+        raise ValueError(
+            f"model: expected a Keras model of the zoo ({', '.join(_SPECS)}), got {type(model).__name__}"
+        )
     entries = builder(model)
     covered = {id(e.variable) for e in entries if e.variable is not None}
     left = [v.path for v in model.weights if id(v) not in covered]
     if left or len(covered) != sum(e.variable is not None for e in entries):
-        raise ValueError(f"{type(model).__name__}: the weight mapping does not cover "
-                         f"{left or 'each weight exactly once'}; update aigc_course.keras.weights")
+        raise ValueError(
+            f"{type(model).__name__}: the weight mapping does not cover "
+            f"{left or 'each weight exactly once'}; update aigc_course.keras.weights"
+        )
     return entries
 
 
@@ -419,8 +525,10 @@ def from_arrays(model, arrays: dict):
         if e.variable is None:
             continue
         if tuple(value.shape) != tuple(e.variable.shape):  # a bug in a rule, never the file's fault
-            raise ValueError(f"{', '.join(e.names)} -> {e.variable.path}: converted shape "
-                             f"{value.shape}, the weight is {tuple(e.variable.shape)}")
+            raise ValueError(
+                f"{', '.join(e.names)} -> {e.variable.path}: converted shape "
+                f"{value.shape}, the weight is {tuple(e.variable.shape)}"
+            )
         updates.append((e.variable, value))
     for variable, value in updates:
         variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
@@ -434,10 +542,15 @@ def mapping(model) -> list[dict]:
     rows = []
     for e in _spec(model):
         for name in e.names:
-            rows.append({"name": name, "shape": tuple(arrays[name].shape),
-                         "framework_name": None if e.variable is None else e.variable.path,
-                         "framework_shape": None if e.variable is None else tuple(e.variable.shape),
-                         "rule": e.rule})
+            rows.append(
+                {
+                    "name": name,
+                    "shape": tuple(arrays[name].shape),
+                    "framework_name": None if e.variable is None else e.variable.path,
+                    "framework_shape": None if e.variable is None else tuple(e.variable.shape),
+                    "rule": e.rule,
+                }
+            )
     return rows
 
 

@@ -1,4 +1,5 @@
 """PyTorch half of the model zoo. Mirrors :mod:`aigc_course.keras` name for name."""
+
 from .autoregressive import GPT, CharRNN, PixelCNN
 from .core import Callback, GenerativeModel, History, SampleGrid, get_device, set_seed
 from .diffusion import DDPM
@@ -19,5 +20,23 @@ MODELS = {
     "ddpm": DDPM,
 }
 
-__all__ = ["MODELS", "GAN", "VAE", "ConvVAE", "CVAE", "DCGAN", "CGAN", "WGAN_GP", "CharRNN", "GPT", "PixelCNN", "DDPM", "Callback", "GenerativeModel", "History", "SampleGrid",
-           "get_device", "set_seed"]
+__all__ = [
+    "MODELS",
+    "GAN",
+    "VAE",
+    "ConvVAE",
+    "CVAE",
+    "DCGAN",
+    "CGAN",
+    "WGAN_GP",
+    "CharRNN",
+    "GPT",
+    "PixelCNN",
+    "DDPM",
+    "Callback",
+    "GenerativeModel",
+    "History",
+    "SampleGrid",
+    "get_device",
+    "set_seed",
+]

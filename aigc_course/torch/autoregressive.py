@@ -17,6 +17,7 @@ Text models train on int windows (N, T + 1) with teacher forcing (inputs
 sample with :func:`aigc_course.text.generate_tokens`, shared with Keras.
 Mirrors ``aigc_course.keras.autoregressive`` (same trainable parameter counts).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,18 +44,23 @@ def pixel_nll(logits, x):
     """-log p(x) per image: BCE with logits summed over the 28x28 pixels (nats)."""
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return bce.flatten(1).sum(1)
+
+
 # --- end losses -------------------------------------------------------------
 
 
-def _check_int_tensor(idx: torch.Tensor, block_size=None):
+def check_token_tensor(idx: torch.Tensor, block_size=None):
+    """ValueError unless ``idx`` holds integer token ids shaped (B, T), T <= ``block_size``."""
     if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
         raise ValueError(f"idx: expected integer token ids, got dtype {idx.dtype}")
     if idx.dim() != 2:
         raise ValueError(f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}")
     if block_size is not None and idx.shape[1] > block_size:
-        raise ValueError(f"idx: sequence length {idx.shape[1]} is longer than "
-                         f"block_size={block_size}; crop the context to the last "
-                         f"{block_size} tokens")
+        raise ValueError(
+            f"idx: sequence length {idx.shape[1]} is longer than "
+            f"block_size={block_size}; crop the context to the last "
+            f"{block_size} tokens"
+        )
 
 
 class _TextModel(GenerativeModel):
@@ -79,6 +85,7 @@ class _TextModel(GenerativeModel):
         self.backward(loss)
         self.optimizer_step(opt)
         return {"loss": loss.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     def step(self, seq, state):
@@ -86,16 +93,18 @@ class _TextModel(GenerativeModel):
         raise NotImplementedError
 
     @torch.no_grad()
-    def generate(self, prompt_ids, max_new_tokens: int, temperature: float = 1.0,
-                 top_k=None, seed=None, top_p=None) -> np.ndarray:
+    def generate(
+        self, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, seed=None, top_p=None
+    ) -> np.ndarray:
         """Prompt ids with ``max_new_tokens`` sampled ids appended (int64, same rank).
 
         ``temperature=0`` is greedy decoding; ``top_k``/``top_p`` filter the
         logits first. Randomness: ``np.random.default_rng(seed)`` only.
         """
         with self.evaluating():
-            return generate_tokens(self.step, prompt_ids, max_new_tokens, self.vocab_size,
-                                   temperature, top_k, top_p, seed)
+            return generate_tokens(
+                self.step, prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p, seed
+            )
 
     @torch.no_grad()
     def logits(self, ids) -> np.ndarray:
@@ -115,15 +124,23 @@ class CharRNN(_TextModel):
     kernels, bias 0 with the forget gate's bias 1 (gate order i, f, g, o in both).
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256,
-                 num_layers: int = 2, dropout: float = 0.0, lr: float = 2e-3):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 64,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        lr: float = 2e-3,
+    ):
         super().__init__()
         self.vocab_size = check_count(vocab_size, "vocab_size")
         self.embed_dim, self.hidden_size = embed_dim, hidden_size
         self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
         self.head = nn.Linear(hidden_size, vocab_size)
         H = hidden_size
         for name, p in self.lstm.named_parameters():
@@ -131,17 +148,17 @@ class CharRNN(_TextModel):
                 nn.init.xavier_uniform_(p)
             elif name.startswith("weight_hh"):
                 for g in range(4):
-                    nn.init.orthogonal_(p.data[g * H:(g + 1) * H])
+                    nn.init.orthogonal_(p.data[g * H : (g + 1) * H])
             elif name.startswith("bias_ih"):
                 nn.init.zeros_(p)
-                nn.init.ones_(p.data[H:2 * H])  # forget gate
+                nn.init.ones_(p.data[H : 2 * H])  # forget gate
             else:  # bias_hh: the second bias, frozen at zero
                 nn.init.zeros_(p)
                 p.requires_grad_(False)
 
     def forward(self, idx, state=None, return_state: bool = False):
         """Logits (B, T, V) for ids (B, T); optionally carry the LSTM state (h, c)."""
-        _check_int_tensor(idx)
+        check_token_tensor(idx)
         out, state = self.lstm(self.embedding(idx), state)
         logits = self.head(out)
         return (logits, state) if return_state else logits
@@ -178,10 +195,10 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])      # (B, nh, T, T)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])  # (B, nh, T, T)
         att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))  # no peeking ahead
         att = self.attn_dropout(F.softmax(att, dim=-1))
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)                 # heads side by side
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)  # heads side by side
         return self.resid_dropout(self.c_proj(y))
 
 
@@ -193,8 +210,9 @@ class Block(nn.Module):
         self.ln_1 = nn.LayerNorm(n_embd, eps=1e-5)
         self.attn = CausalSelfAttention(n_embd, n_head, block_size, dropout)
         self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)
-        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(),
-                                 nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout)
+        )
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))
@@ -211,8 +229,16 @@ class GPT(_TextModel):
     context to the last ``block_size`` tokens.
     """
 
-    def __init__(self, vocab_size: int, block_size: int = 128, n_layer: int = 4, n_head: int = 4,
-                 n_embd: int = 128, dropout: float = 0.0, lr: float = 3e-4):
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int = 128,
+        n_layer: int = 4,
+        n_head: int = 4,
+        n_embd: int = 128,
+        dropout: float = 0.0,
+        lr: float = 3e-4,
+    ):
         super().__init__()
         self.vocab_size = check_count(vocab_size, "vocab_size")
         self.block_size = check_count(block_size, "block_size")
@@ -221,8 +247,7 @@ class GPT(_TextModel):
         self.wte = nn.Embedding(vocab_size, n_embd)
         self.wpe = nn.Embedding(block_size, n_embd)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(n_embd, n_head, block_size, dropout)
-                                    for _ in range(n_layer))
+        self.blocks = nn.ModuleList(self.build_block() for _ in range(n_layer))
         self.ln_f = nn.LayerNorm(n_embd, eps=1e-5)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         for m in self.modules():
@@ -231,9 +256,13 @@ class GPT(_TextModel):
                 if getattr(m, "bias", None) is not None:
                     nn.init.zeros_(m.bias)
 
+    def build_block(self):
+        """One Transformer block; ``__init__`` stacks ``n_layer`` of them."""
+        return Block(self.n_embd, self.n_head, self.block_size, self.dropout)
+
     def forward(self, idx):
         """Logits (B, T, V) for int ids (B, T), T <= block_size."""
-        _check_int_tensor(idx, self.block_size)
+        check_token_tensor(idx, self.block_size)
         pos = torch.arange(idx.shape[1], device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))
         for block in self.blocks:
@@ -241,7 +270,7 @@ class GPT(_TextModel):
         return self.lm_head(self.ln_f(x))
 
     def step(self, seq, state):
-        ctx = torch.as_tensor(seq[:, -self.block_size:], device=self.device)
+        ctx = torch.as_tensor(seq[:, -self.block_size :], device=self.device)
         return self(ctx)[:, -1].float().cpu().numpy(), None
 
 
@@ -294,8 +323,7 @@ class PixelCNN(GenerativeModel):
         if x.dim() == 3:
             x = x[:, None]
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 1, 28, 28), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 1, 28, 28), got {tuple(x.shape)}")
         return self.net(x.float())[:, 0]
 
     def configure_optimizers(self):
@@ -308,12 +336,13 @@ class PixelCNN(GenerativeModel):
     def train_step(self, x):
         opt = self.optimizers["model"]
         with self.autocast():
-            logits = self(x)                       # logit_ij sees only x_<ij
+            logits = self(x)  # logit_ij sees only x_<ij
         loss = pixel_nll(logits.float(), x).mean()  # nats per image
         opt.zero_grad(set_to_none=True)
         self.backward(loss)
         self.optimizer_step(opt)
         return {"loss": loss.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     @torch.no_grad()
@@ -330,7 +359,7 @@ class PixelCNN(GenerativeModel):
         out = []
         with self.evaluating():
             for i in range(0, len(x), batch_size):
-                xb = torch.as_tensor(x[i:i + batch_size], device=self.device)
+                xb = torch.as_tensor(x[i : i + batch_size], device=self.device)
                 out.append(pixel_nll(self(xb).float(), xb).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
 
@@ -349,8 +378,7 @@ class PixelCNN(GenerativeModel):
             for i in range(28):
                 for j in range(28):
                     # rows below i cannot influence row i: run the net on rows 0..i only
-                    logits = self.net(x[:, None, :i + 1])[:, 0, i, j].double().cpu().numpy()
+                    logits = self.net(x[:, None, : i + 1])[:, 0, i, j].double().cpu().numpy()
                     p = 1.0 / (1.0 + np.exp(-logits))
-                    x[:, i, j] = torch.as_tensor((rng.random(n) < p).astype(np.float32),
-                                                 device=self.device)
+                    x[:, i, j] = torch.as_tensor((rng.random(n) < p).astype(np.float32), device=self.device)
         return x.cpu().numpy().astype(np.float32)

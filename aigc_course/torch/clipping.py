@@ -21,6 +21,7 @@ What PyTorch has built in, and what the Keras twin maps it to:
 * per-tensor L2 clipping, Keras's ``clipnorm=c``, has no one-call twin:
   ``clip_grad_norm_`` on each parameter separately.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,7 +50,7 @@ def grad_norm(parameters, norm_type: float = 2.0) -> torch.Tensor:
     if not grads:
         return torch.tensor(0.0)
     per_tensor = torch.stack([torch.linalg.vector_norm(g, p) for g in grads])
-    return torch.linalg.vector_norm(per_tensor, p)   # the p-norm of the p-norms: one long vector
+    return torch.linalg.vector_norm(per_tensor, p)  # the p-norm of the p-norms: one long vector
 
 
 def clip_gradients(parameters, max_norm: float, norm_type: float = 2.0) -> torch.Tensor:
@@ -66,6 +67,8 @@ def clip_gradients(parameters, max_norm: float, norm_type: float = 2.0) -> torch
     if not params:
         return torch.tensor(0.0)
     return torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=p)
+
+
 # --- end gradient clipping ---------------------------------------------------
 
 
@@ -84,11 +87,16 @@ class GradientClipper(Callback):
     (which needs that). ``remove()`` detaches the hook.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, max_norm: float | None = None,
-                 norm_type: float = 2.0):
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, max_norm: float | None = None, norm_type: float = 2.0
+    ):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        self.optimizer, self.max_norm, self.norm_type = optimizer, check_max_norm(max_norm), check_norm_type(norm_type)
+        self.optimizer, self.max_norm, self.norm_type = (
+            optimizer,
+            check_max_norm(max_norm),
+            check_norm_type(norm_type),
+        )
         self.before: list[float] = []
         self.after: list[float] = []
         self.lr: list[float] = []

@@ -15,6 +15,7 @@ a guard that stops at the first NaN or infinite loss (and puts back the last
 good weights), and verified atomic checkpoints (:mod:`aigc_course.checkpoint`)
 that let training resume after a Colab disconnect.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -170,10 +171,16 @@ class GenerativeModel(nn.Module):
         """
         bad = self._non_finite_weight()
         if bad is not None:
-            raise ValueError(f"not saved: the weights are not finite ({bad[0]} holds {bad[1]}); "
-                             f"{path} is left as it was")
-        checkpoint.write(path, lambda tmp: torch.save(self.state_dict(), tmp),
-                         model=type(self).__name__, framework="torch", config=self.get_config())
+            raise ValueError(
+                f"not saved: the weights are not finite ({bad[0]} holds {bad[1]}); {path} is left as it was"
+            )
+        checkpoint.write(
+            path,
+            lambda tmp: torch.save(self.state_dict(), tmp),
+            model=type(self).__name__,
+            framework="torch",
+            config=self.get_config(),
+        )
 
     def load(self, path):
         """Load weights saved by :meth:`save` (or the model of a ``fit`` checkpoint).
@@ -183,8 +190,7 @@ class GenerativeModel(nn.Module):
         :class:`~aigc_course.checkpoint.CheckpointError` naming the file. No pickled
         code is run (``weights_only=True``).
         """
-        checkpoint.verify(path, model=type(self).__name__, framework="torch",
-                          config=self.get_config())
+        checkpoint.verify(path, model=type(self).__name__, framework="torch", config=self.get_config())
         state = self._read(path)
         if isinstance(state, dict) and {"epoch", "model", "optimizers"} <= set(state):
             state = state["model"]  # a training checkpoint of fit(checkpoint_dir=...)
@@ -192,7 +198,8 @@ class GenerativeModel(nn.Module):
             self.load_state_dict(state)
         except (RuntimeError, KeyError, TypeError, AttributeError) as err:
             raise checkpoint.CheckpointError(
-                f"{path} does not fit this {type(self).__name__}: {err}") from None
+                f"{path} does not fit this {type(self).__name__}: {err}"
+            ) from None
         return self
 
     def _read(self, path):
@@ -212,9 +219,11 @@ class GenerativeModel(nn.Module):
 
     def _snapshot(self):
         """A copy of the weights and optimizer states, to go back to after a divergence."""
-        return {"model": {k: v.detach().clone() for k, v in self.state_dict().items()},
-                "optimizers": {k: copy.deepcopy(o.state_dict()) for k, o in self.optimizers.items()},
-                "scaler": None if self.scaler is None else copy.deepcopy(self.scaler.state_dict())}
+        return {
+            "model": {k: v.detach().clone() for k, v in self.state_dict().items()},
+            "optimizers": {k: copy.deepcopy(o.state_dict()) for k, o in self.optimizers.items()},
+            "scaler": None if self.scaler is None else copy.deepcopy(self.scaler.state_dict()),
+        }
 
     def _put_back(self, snapshot) -> None:
         self.load_state_dict(snapshot["model"])
@@ -247,9 +256,20 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     # ----- the training loop ---------------------------------------------
-    def fit(self, x, y=None, epochs: int = 1, batch_size: int = 64, callbacks=(),
-            checkpoint_dir=None, verbose=1, amp: bool | str = False,
-            device=None, seed: int = 0, log_every: int = DEFAULT_LOG_EVERY) -> History:
+    def fit(
+        self,
+        x,
+        y=None,
+        epochs: int = 1,
+        batch_size: int = 64,
+        callbacks=(),
+        checkpoint_dir=None,
+        verbose=1,
+        amp: bool | str = False,
+        device=None,
+        seed: int = 0,
+        log_every: int = DEFAULT_LOG_EVERY,
+    ) -> History:
         """Train for ``epochs`` epochs (in total, counting resumed ones).
 
         The whole dataset is moved to the device once and sliced into batches
@@ -294,8 +314,10 @@ class GenerativeModel(nn.Module):
         callbacks = list(callbacks)
         for cb in callbacks:
             if not callable(getattr(cb, "on_epoch_end", None)):
-                raise ValueError(f"callbacks: expected objects with an on_epoch_end(model, epoch, "
-                                 f"logs) method (aigc_course.torch.Callback), got {cb!r}")
+                raise ValueError(
+                    f"callbacks: expected objects with an on_epoch_end(model, epoch, "
+                    f"logs) method (aigc_course.torch.Callback), got {cb!r}"
+                )
         folder = checkpoint_folder(checkpoint_dir)
         dev = get_device(device)
         self.to(dev)
@@ -314,18 +336,32 @@ class GenerativeModel(nn.Module):
                 print(f"Resumed from {config.display_path(ckpt)} after epoch {start}.")
 
         steps = max(1, n // batch_size)  # drop the last incomplete batch
-        good, good_epoch = (self._snapshot(), start) if self._non_finite_weight() is None \
-            else (None, None)
+        good, good_epoch = (self._snapshot(), start) if self._non_finite_weight() is None else (None, None)
 
         def diverged(epoch, step, bad):
             if good is not None:
                 self._put_back(good)
-            lr = self.optimizers[next(iter(self.optimizers))].param_groups[0].get("lr") \
-                if self.optimizers else None
-            raise TrainingDivergedError(divergence_message(
-                epoch=epoch, epochs=epochs, step=step, steps=steps, bad=bad, lr=lr,
-                restored_epoch=good_epoch, checkpoint=ckpt, framework="torch"),
-                epoch=epoch + 1, step=None if step is None else step + 1, history=history)
+            lr = (
+                self.optimizers[next(iter(self.optimizers))].param_groups[0].get("lr")
+                if self.optimizers
+                else None
+            )
+            raise TrainingDivergedError(
+                divergence_message(
+                    epoch=epoch,
+                    epochs=epochs,
+                    step=step,
+                    steps=steps,
+                    bad=bad,
+                    lr=lr,
+                    restored_epoch=good_epoch,
+                    checkpoint=ckpt,
+                    framework="torch",
+                ),
+                epoch=epoch + 1,
+                step=None if step is None else step + 1,
+                history=history,
+            )
 
         for epoch in range(start, epochs):
             self.train()
@@ -334,10 +370,14 @@ class GenerativeModel(nn.Module):
             sums: dict[str, float] = {}
             window: list[dict] = []  # the losses of the steps not yet read back, on the device
             t0 = time.perf_counter()
-            bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}",
-                       disable=verbose != 1 and verbose is not True, leave=True)
+            bar = tqdm(
+                range(steps),
+                desc=f"epoch {epoch + 1}/{epochs}",
+                disable=verbose != 1 and verbose is not True,
+                leave=True,
+            )
             for i in bar:
-                idx = order[i * batch_size:(i + 1) * batch_size]
+                idx = order[i * batch_size : (i + 1) * batch_size]
                 window.append(self.train_step(*(d[idx] for d in data)))
                 if len(window) < log_every and i + 1 < steps:
                     continue
@@ -356,8 +396,11 @@ class GenerativeModel(nn.Module):
             if bad_weight is not None:
                 diverged(epoch, None, {f"weight {bad_weight[0]}": bad_weight[1]})
             if verbose == 2:
-                print(f"epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.1f}s - "
-                      + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+                print(
+                    f"epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.1f}s - "
+                    + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()),
+                    flush=True,
+                )
             history.append(logs)
             if ckpt is not None:
                 self._checkpoint(ckpt, epoch + 1, history)
@@ -379,42 +422,57 @@ class GenerativeModel(nn.Module):
             state["scaler"] = self.scaler.state_dict()
         if torch.cuda.is_available():  # torch.randn on a GPU draws from these
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        checkpoint.write(path, lambda tmp: torch.save(state, tmp), model=type(self).__name__,
-                         framework="torch", config=self.get_config(), kind="training",
-                         extra={"epoch": epoch})
+        checkpoint.write(
+            path,
+            lambda tmp: torch.save(state, tmp),
+            model=type(self).__name__,
+            framework="torch",
+            config=self.get_config(),
+            kind="training",
+            extra={"epoch": epoch},
+        )
 
     def _restore(self, path: Path, verbose=0):
-        entry = checkpoint.verify(path, model=type(self).__name__, framework="torch",
-                                  config=self.get_config())
+        entry = checkpoint.verify(
+            path, model=type(self).__name__, framework="torch", config=self.get_config()
+        )
         state = self._read(path)
-        if not isinstance(state, dict) or not {"epoch", "model", "optimizers", "history",
-                                                "torch_rng"} <= set(state):
-            raise checkpoint.CheckpointError(f"{path} is not a training checkpoint written by "
-                                             "fit(checkpoint_dir=...)")
+        if not isinstance(state, dict) or not {"epoch", "model", "optimizers", "history", "torch_rng"} <= set(
+            state
+        ):
+            raise checkpoint.CheckpointError(
+                f"{path} is not a training checkpoint written by fit(checkpoint_dir=...)"
+            )
         # the settings of this call (a new learning rate after a divergence) win over the
         # checkpoint's: remember them, restore the optimizer states, put them back
-        settings = {k: [{key: v for key, v in group.items() if key != "params"
-                         and not torch.is_tensor(v)} for group in o.param_groups]
-                    for k, o in self.optimizers.items()}
+        settings = {
+            k: [
+                {key: v for key, v in group.items() if key != "params" and not torch.is_tensor(v)}
+                for group in o.param_groups
+            ]
+            for k, o in self.optimizers.items()
+        }
         try:
             self.load_state_dict(state["model"])
             for k, o in self.optimizers.items():
                 o.load_state_dict(state["optimizers"][k])
         except (RuntimeError, KeyError, ValueError, TypeError) as err:
             raise checkpoint.CheckpointError(
-                f"{path} does not fit this {type(self).__name__}: {err}") from None
+                f"{path} does not fit this {type(self).__name__}: {err}"
+            ) from None
         changed = []
         for k, o in self.optimizers.items():
             for group, mine in zip(o.param_groups, settings[k]):
                 for key, value in mine.items():
                     if key in group and group[key] != value:
-                        changed.append(f"optimizer {k!r} {key}: {group[key]!r} in the file, "
-                                       f"{value!r} now")
+                        changed.append(f"optimizer {k!r} {key}: {group[key]!r} in the file, {value!r} now")
                         group[key] = value
         changed = (resume_changes(entry["config"], self.get_config()) if entry else []) or changed
         if changed and verbose:
-            print(f"Resuming {config.display_path(path)} with new training settings (used from now on): "
-                  + "; ".join(changed))
+            print(
+                f"Resuming {config.display_path(path)} with new training settings (used from now on): "
+                + "; ".join(changed)
+            )
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])
@@ -428,9 +486,13 @@ def _read_back(window: list[dict]) -> list[dict]:
     """The losses of several steps (dicts of 0-d tensors on the device), as Python floats:
     one transfer, so one wait for the GPU, for the whole window."""
     keys = [list(values) for values in window]
-    flat = [v.detach().reshape(()).to(torch.float64) if torch.is_tensor(v)
-            else torch.tensor(float(v), dtype=torch.float64)
-            for values in window for v in values.values()]
+    flat = [
+        v.detach().reshape(()).to(torch.float64)
+        if torch.is_tensor(v)
+        else torch.tensor(float(v), dtype=torch.float64)
+        for values in window
+        for v in values.values()
+    ]
     if not flat:
         return [{} for _ in window]
     devices = {t.device for t in flat}
@@ -439,7 +501,7 @@ def _read_back(window: list[dict]) -> list[dict]:
     host = torch.stack(flat).tolist()
     out, pos = [], 0
     for names in keys:
-        out.append(dict(zip(names, host[pos:pos + len(names)])))
+        out.append(dict(zip(names, host[pos : pos + len(names)])))
         pos += len(names)
     return out
 

@@ -24,6 +24,7 @@ Without ``torchrun`` the script runs as one process (world size 1).
 ``--no-ddp`` trains each replica on its shard *without* averaging the gradients
 (the bug of forgetting the DDP wrapper): the replicas drift apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,7 @@ from torch.utils.data import DistributedSampler, TensorDataset
 
 from ..data import ring_of_gaussians
 
-__all__ = ["make_data", "make_model", "check_config", "setup", "train", "replica_difference",
-           "main", "MODES"]
+__all__ = ["make_data", "make_model", "check_config", "setup", "train", "replica_difference", "main", "MODES"]
 
 MODES = 8  # classes of the toy dataset: which of 8 Gaussians on a ring a point came from
 
@@ -59,8 +59,7 @@ def make_data(n: int = 4096, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def make_model(seed: int = 0) -> nn.Sequential:
     """A small classifier 2 -> 64 -> 64 -> 8; the same weights on every rank for the same seed."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(),
-                         nn.Linear(64, MODES))
+    return nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, MODES))
 
 
 def check_config(n: int, batch_size: int, epochs: int, lr: float, world_size: int) -> None:
@@ -71,8 +70,10 @@ def check_config(n: int, batch_size: int, epochs: int, lr: float, world_size: in
     if not lr > 0:
         raise ValueError(f"lr: expected a positive number, got {lr!r}")
     if n < world_size * batch_size:
-        raise ValueError(f"n={n} is too small: each of the {world_size} processes needs at least "
-                         f"one batch of {batch_size} examples (n >= {world_size * batch_size})")
+        raise ValueError(
+            f"n={n} is too small: each of the {world_size} processes needs at least "
+            f"one batch of {batch_size} examples (n >= {world_size * batch_size})"
+        )
 
 
 def setup(backend: str = "auto") -> tuple[int, int, int, torch.device, str]:
@@ -117,9 +118,18 @@ def replica_difference(model: nn.Module) -> float:
     return max(float((c - copies[0]).abs().max()) for c in copies)
 
 
-def train(rank: int, world_size: int, device: torch.device, n: int = 4096, batch_size: int = 64,
-          epochs: int = 2, lr: float = 0.1, seed: int = 0, ddp: bool = True,
-          log_every: int = 8) -> dict:
+def train(
+    rank: int,
+    world_size: int,
+    device: torch.device,
+    n: int = 4096,
+    batch_size: int = 64,
+    epochs: int = 2,
+    lr: float = 0.1,
+    seed: int = 0,
+    ddp: bool = True,
+    log_every: int = 8,
+) -> dict:
     """Train on this rank's shard; returns the model and every rank's loss per step.
 
     Rank 0 prints the losses of every rank every ``log_every`` steps.
@@ -136,43 +146,46 @@ def train(rank: int, world_size: int, device: torch.device, n: int = 4096, batch
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     # Which rows this rank trains on: a permutation shared by all ranks (seed + epoch),
     # of which rank r takes positions r, r + world_size, r + 2 * world_size, ...
-    sampler = DistributedSampler(TensorDataset(x, y), num_replicas=world_size, rank=rank,
-                                 shuffle=True, seed=seed, drop_last=True)
+    sampler = DistributedSampler(
+        TensorDataset(x, y), num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
+    )
     steps = len(sampler) // batch_size
-    local_losses = []                                   # this rank's loss at every step
+    local_losses = []  # this rank's loss at every step
     for epoch in range(epochs):
-        sampler.set_epoch(epoch)                        # a new permutation every epoch
+        sampler.set_epoch(epoch)  # a new permutation every epoch
         shard = torch.tensor(list(sampler), device=device)
         for i in range(steps):
-            idx = shard[i * batch_size:(i + 1) * batch_size]   # the data stays on the device
-            loss = F.cross_entropy(model(x[idx]), y[idx])       # mean over this rank's batch
+            idx = shard[i * batch_size : (i + 1) * batch_size]  # the data stays on the device
+            loss = F.cross_entropy(model(x[idx]), y[idx])  # mean over this rank's batch
             opt.zero_grad(set_to_none=True)
-            loss.backward()                             # DDP: gradients averaged over ranks here
-            opt.step()                                  # the same update on every rank
+            loss.backward()  # DDP: gradients averaged over ranks here
+            opt.step()  # the same update on every rank
             local_losses.append(loss.detach())
     # --- end ddp ------------------------------------------------------------------
     # every rank's losses, gathered once at the end (a collective per step would slow us down)
     mine = torch.stack(local_losses)
     every = [torch.empty_like(mine) for _ in range(world_size)]
     dist.all_gather(every, mine)
-    losses = torch.stack(every, dim=1).cpu().numpy()   # (steps, world_size)
+    losses = torch.stack(every, dim=1).cpu().numpy()  # (steps, world_size)
     if rank == 0:
         total = len(losses)
         for step in range(1, total + 1):
             if step % log_every == 0 or step in (1, total):
                 per_rank = "  ".join(f"{v:.4f}" for v in losses[step - 1])
-                print(f"step {step:4d}  loss per rank: {per_rank}  "
-                      f"(mean {losses[step - 1].mean():.4f})", flush=True)
+                print(
+                    f"step {step:4d}  loss per rank: {per_rank}  (mean {losses[step - 1].mean():.4f})",
+                    flush=True,
+                )
     net = model.module if ddp else model
     with torch.no_grad():
         accuracy = float((net(x).argmax(1) == y).float().mean())
-    return {"model": net, "losses": losses, "accuracy": accuracy,
-            "steps_per_epoch": steps}
+    return {"model": net, "losses": losses, "accuracy": accuracy, "steps_per_epoch": steps}
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=4096, help="dataset size (all ranks together)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size PER PROCESS")
     parser.add_argument("--epochs", type=int, default=2)
@@ -180,40 +193,65 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=8, help="print losses every N steps")
     parser.add_argument("--backend", default="auto", choices=("auto", "gloo", "nccl"))
-    parser.add_argument("--no-ddp", action="store_true",
-                        help="the bug: train each replica alone, gradients never averaged")
-    parser.add_argument("--save", default=None,
-                        help="save each rank's final weights and the losses to this path; "
-                             "'{rank}' in it is replaced by the rank")
+    parser.add_argument(
+        "--no-ddp", action="store_true", help="the bug: train each replica alone, gradients never averaged"
+    )
+    parser.add_argument(
+        "--save",
+        default=None,
+        help="save each rank's final weights and the losses to this path; "
+        "'{rank}' in it is replaced by the rank",
+    )
     args = parser.parse_args(argv)
 
     rank, local_rank, world_size, device, backend = setup(args.backend)
     try:
         check_config(args.examples, args.batch_size, args.epochs, args.lr, world_size)
-        _in_rank_order(rank, world_size,
-                       f"[rank {rank}/{world_size}] backend {backend}, device {device}, "
-                       f"{args.examples // world_size} of {args.examples} examples, batch {args.batch_size} "
-                       f"(global batch {world_size * args.batch_size})")
+        _in_rank_order(
+            rank,
+            world_size,
+            f"[rank {rank}/{world_size}] backend {backend}, device {device}, "
+            f"{args.examples // world_size} of {args.examples} examples, batch {args.batch_size} "
+            f"(global batch {world_size * args.batch_size})",
+        )
         t0 = time.perf_counter()
-        out = train(rank, world_size, device, n=args.examples, batch_size=args.batch_size,
-                    epochs=args.epochs, lr=args.lr, seed=args.seed, ddp=not args.no_ddp,
-                    log_every=args.log_every)
+        out = train(
+            rank,
+            world_size,
+            device,
+            n=args.examples,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            lr=args.lr,
+            seed=args.seed,
+            ddp=not args.no_ddp,
+            log_every=args.log_every,
+        )
         seconds = time.perf_counter() - t0
         diff = replica_difference(out["model"])
         if args.save:
             path = args.save.replace("{rank}", str(rank))
             if rank == 0 or "{rank}" in args.save:
-                torch.save({"state_dict": {k: v.cpu() for k, v in out["model"].state_dict().items()},
-                            "losses": torch.from_numpy(out["losses"]), "world_size": world_size,
-                            "rank": rank, "accuracy": out["accuracy"]}, path)
+                torch.save(
+                    {
+                        "state_dict": {k: v.cpu() for k, v in out["model"].state_dict().items()},
+                        "losses": torch.from_numpy(out["losses"]),
+                        "world_size": world_size,
+                        "rank": rank,
+                        "accuracy": out["accuracy"],
+                    },
+                    path,
+                )
         if rank == 0:
-            print(f"{args.epochs} epochs x {out['steps_per_epoch']} steps in {seconds:.1f} s; "
-                  f"training accuracy {out['accuracy']:.3f}")
-            print(f"max |weights of rank r - weights of rank 0| over all ranks: {diff:.3g}",
-                  flush=True)
+            print(
+                f"{args.epochs} epochs x {out['steps_per_epoch']} steps in {seconds:.1f} s; "
+                f"training accuracy {out['accuracy']:.3f}"
+            )
+            print(f"max |weights of rank r - weights of rank 0| over all ranks: {diff:.3g}", flush=True)
         if not args.no_ddp and diff > 1e-6:
-            raise RuntimeError(f"the replicas' weights differ by {diff:.3g} although DDP "
-                               "averaged the gradients")
+            raise RuntimeError(
+                f"the replicas' weights differ by {diff:.3g} although DDP averaged the gradients"
+            )
     finally:
         dist.destroy_process_group()
     return 0

@@ -23,6 +23,7 @@ Mirrors ``aigc_course.keras.diffusion`` layer for layer (same parameter counts);
 sampling draws its noise from NumPy, so the same seed and weights give the same
 samples in both frameworks.
 """
+
 from __future__ import annotations
 
 import math
@@ -134,13 +135,13 @@ class UNetDenoiser(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(c1, td), nn.SiLU(), nn.Linear(td, td))
         self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
         self.res1 = ResBlock(c1, c1, td)
-        self.down1 = nn.Conv2d(c1, c2, 4, stride=2, padding=1)              # 28 -> 14
+        self.down1 = nn.Conv2d(c1, c2, 4, stride=2, padding=1)  # 28 -> 14
         self.res2 = ResBlock(c2, c2, td)
-        self.down2 = nn.Conv2d(c2, c2, 4, stride=2, padding=1)              # 14 -> 7
+        self.down2 = nn.Conv2d(c2, c2, 4, stride=2, padding=1)  # 14 -> 7
         self.mid = ResBlock(c2, c2, td)
-        self.up2 = nn.ConvTranspose2d(c2, c2, 4, stride=2, padding=1)       # 7 -> 14
+        self.up2 = nn.ConvTranspose2d(c2, c2, 4, stride=2, padding=1)  # 7 -> 14
         self.res_up2 = ResBlock(2 * c2, c2, td)
-        self.up1 = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)       # 14 -> 28
+        self.up1 = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)  # 14 -> 28
         self.res_up1 = ResBlock(2 * c1, c1, td)
         self.norm_out = nn.GroupNorm(8, c1, eps=1e-5)
         self.conv_out = nn.Conv2d(c1, 1, 3, padding=1)
@@ -149,11 +150,11 @@ class UNetDenoiser(nn.Module):
 
     def forward(self, x, t):
         e = self.time_mlp(self.embed(t))
-        h1 = self.res1(self.conv_in(x), e)                                  # c1 @ 28
-        h2 = self.res2(self.down1(h1), e)                                   # c2 @ 14
-        h = self.mid(self.down2(h2), e)                                     # c2 @ 7
-        h = self.res_up2(torch.cat([self.up2(h), h2], dim=1), e)            # c2 @ 14
-        h = self.res_up1(torch.cat([self.up1(h), h1], dim=1), e)            # c1 @ 28
+        h1 = self.res1(self.conv_in(x), e)  # c1 @ 28
+        h2 = self.res2(self.down1(h1), e)  # c2 @ 14
+        h = self.mid(self.down2(h2), e)  # c2 @ 7
+        h = self.res_up2(torch.cat([self.up2(h), h2], dim=1), e)  # c2 @ 14
+        h = self.res_up1(torch.cat([self.up1(h), h1], dim=1), e)  # c1 @ 28
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
@@ -168,28 +169,42 @@ class DDPM(GenerativeModel):
     (standardise them first). All public methods take and return NumPy arrays.
     """
 
-    def __init__(self, data_shape=IMAGE_SHAPE, timesteps: int = 1000, schedule: str = "linear",
-                 channels=(32, 64), hidden: int = 128, lr: float = 1e-3):
+    def __init__(
+        self,
+        data_shape=IMAGE_SHAPE,
+        timesteps: int = 1000,
+        schedule: str = "linear",
+        channels=(32, 64),
+        hidden: int = 128,
+        lr: float = 1e-3,
+    ):
         super().__init__()
         self.data_shape = check_data_shape(data_shape)
-        self.schedule = make_schedule(schedule, timesteps)       # NumPy constants, float64
+        self.schedule = make_schedule(schedule, timesteps)  # NumPy constants, float64
         self.T, self.schedule_name, self.lr = self.schedule.T, schedule, lr
         self.is_image = self.data_shape == IMAGE_SHAPE
         check_count(hidden, "hidden")
         if len(tuple(channels)) != 2 or any(int(c) % 8 for c in channels):
-            raise ValueError(f"channels: expected two multiples of 8 (GroupNorm uses 8 groups), got {channels!r}")
-        self.net = UNetDenoiser(tuple(channels)) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+            raise ValueError(
+                f"channels: expected two multiples of 8 (GroupNorm uses 8 groups), got {channels!r}"
+            )
+        self.net = self.build_denoiser(tuple(channels), hidden)
         ab = self.schedule.alpha_bars
         self.register_buffer("sqrt_ab", torch.tensor(np.sqrt(ab), dtype=torch.float32), persistent=False)
-        self.register_buffer("sqrt_1m_ab", torch.tensor(np.sqrt(1 - ab), dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer(
+            "sqrt_1m_ab", torch.tensor(np.sqrt(1 - ab), dtype=torch.float32), persistent=False
+        )
+
+    def build_denoiser(self, channels, hidden):
+        """eps_theta: the U-Net for images, an MLP for vectors."""
+        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
 
     def configure_optimizers(self):
         return {"ddpm": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
     def prepare(self, x, y=None):
         if self.is_image:
-            return (as_image_batch(x)[:, None],)                  # (N, 1, 28, 28) in [-1, 1]
+            return (as_image_batch(x)[:, None],)  # (N, 1, 28, 28) in [-1, 1]
         return (check_vectors(x, self.data_shape[0]),)
 
     def forward(self, xt, t):
@@ -205,15 +220,16 @@ class DDPM(GenerativeModel):
     def train_step(self, x0):
         opt = self.optimizers["ddpm"]
         t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)  # uniform step per example
-        eps = torch.randn_like(x0)                                      # the noise to predict
-        xt = self.q_sample(x0, t, eps)                                  # jump straight to step t
+        eps = torch.randn_like(x0)  # the noise to predict
+        xt = self.q_sample(x0, t, eps)  # jump straight to step t
         with self.autocast():
             eps_hat = self.net(xt, t)
-        loss = F.mse_loss(eps_hat.float(), eps)                         # the "simple" DDPM loss
+        loss = F.mse_loss(eps_hat.float(), eps)  # the "simple" DDPM loss
         opt.zero_grad(set_to_none=True)
         self.backward(loss)
         self.optimizer_step(opt)
         return {"loss": loss.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     # ----- layouts: public NumPy (N, 28, 28) / (N, d) <-> internal tensors ------
@@ -240,8 +256,7 @@ class DDPM(GenerativeModel):
         xt = self._check_public(xt, "xt")
         t = self._steps(t, len(xt))
         with self.evaluating():
-            return self._to_public(
-                self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device)))
+            return self._to_public(self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device)))
 
     def denoising_loss(self, x, t=None, seed=None) -> np.ndarray:
         """The simple loss per example, mean over dimensions, float64 (N,).
@@ -262,20 +277,21 @@ class DDPM(GenerativeModel):
     @torch.no_grad()
     def _reverse(self, n, seed, steps, keep):
         sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
-        rng = rng_from(seed)                                  # NumPy noise: same as the Keras twin
-        x = self._to_internal(rng.standard_normal(self._public_shape(n)))    # x_T ~ N(0, I)
+        rng = rng_from(seed)  # NumPy noise: same as the Keras twin
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
         snaps = {}
         for i in reversed(range(sched.T)):
-            t = int(ts[i])                                    # the step the network was trained on
+            t = int(ts[i])  # the step the network was trained on
             if t in keep:
                 snaps[t] = self._to_public(x)
             eps_hat = self.net(x, torch.full((n,), t, device=self.device, dtype=torch.long))
             coef = sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i])
             x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
-            if i > 0:                                         # fresh noise at every step but the last
+            if i > 0:  # fresh noise at every step but the last
                 z = self._to_internal(rng.standard_normal(self._public_shape(n)))
                 x = x + math.sqrt(sched.betas[i]) * z
         return self._to_public(x), snaps
+
     # --- end sampler ---------------------------------------------------------
 
     def reverse_process(self, n: int, seed=None, steps=None, keep=()):

@@ -19,6 +19,7 @@ Every subclass of ``GAN`` goes through ``GAN.__init__``, which builds the two ne
 with the one hook ``build_networks()``.
 Mirrors ``aigc_course.keras.gan`` layer for layer (same parameter counts).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,13 +35,16 @@ from .core import GenerativeModel
 def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
     real_targets = torch.full_like(real_logits, 1.0 - label_smoothing)
-    return (F.binary_cross_entropy_with_logits(real_logits, real_targets)
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
 
 
 def generator_loss(fake_logits):
     """Non-saturating loss: -log D(G(z)), i.e. BCE with the fakes labelled 1."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
 # --- end losses -------------------------------------------------------------
 
 
@@ -56,15 +60,25 @@ def mlp_generator(latent_dim: int = 100) -> nn.Sequential:
         return layers
 
     return nn.Sequential(
-        *block(latent_dim, 128, norm=False), *block(128, 256), *block(256, 512),
-        *block(512, 1024), nn.Linear(1024, 28 * 28), nn.Tanh(),
-        nn.Unflatten(1, (1, 28, 28)))
+        *block(latent_dim, 128, norm=False),
+        *block(128, 256),
+        *block(256, 512),
+        *block(512, 1024),
+        nn.Linear(1024, 28 * 28),
+        nn.Tanh(),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
 
 
 def mlp_discriminator() -> nn.Sequential:
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(28 * 28, 512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+        nn.Flatten(),
+        nn.Linear(28 * 28, 512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 1),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -85,14 +99,19 @@ def dcgan_generator(latent_dim: int = 100, channels: int = 64) -> nn.Sequential:
     -> ConvT 1 (28x28) -> tanh, with 64 = ``channels``, 128 = 2 * ``channels``.
     No bias before a batch norm: its mean subtraction would cancel it."""
     c = channels
-    return dcgan_init_(nn.Sequential(
-        nn.Linear(latent_dim, 7 * 7 * 2 * c, bias=False),
-        nn.BatchNorm1d(7 * 7 * 2 * c, momentum=0.1, eps=1e-5), nn.ReLU(),
-        nn.Unflatten(1, (2 * c, 7, 7)),
-        nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False),  # 7 -> 14
-        nn.BatchNorm2d(c, momentum=0.1, eps=1e-5), nn.ReLU(),
-        nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),                  # 14 -> 28
-        nn.Tanh()))
+    return dcgan_init_(
+        nn.Sequential(
+            nn.Linear(latent_dim, 7 * 7 * 2 * c, bias=False),
+            nn.BatchNorm1d(7 * 7 * 2 * c, momentum=0.1, eps=1e-5),
+            nn.ReLU(),
+            nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False),  # 7 -> 14
+            nn.BatchNorm2d(c, momentum=0.1, eps=1e-5),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 14 -> 28
+            nn.Tanh(),
+        )
+    )
 
 
 def dcgan_discriminator(channels: int = 64, batch_norm: bool = True) -> nn.Sequential:
@@ -100,12 +119,17 @@ def dcgan_discriminator(channels: int = 64, batch_norm: bool = True) -> nn.Seque
     -> Dense 1 logit (or score), with 64 = ``channels``.
     ``batch_norm=False`` gives the WGAN-GP critic."""
     c = channels
-    return dcgan_init_(nn.Sequential(
-        nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                # 28 -> 14
-        nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=not batch_norm),         # 14 -> 7
-        *([nn.BatchNorm2d(2 * c, momentum=0.1, eps=1e-5)] if batch_norm else []),
-        nn.LeakyReLU(0.2),
-        nn.Flatten(), nn.Linear(7 * 7 * 2 * c, 1)))
+    return dcgan_init_(
+        nn.Sequential(
+            nn.Conv2d(1, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # 28 -> 14
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=not batch_norm),  # 14 -> 7
+            *([nn.BatchNorm2d(2 * c, momentum=0.1, eps=1e-5)] if batch_norm else []),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(7 * 7 * 2 * c, 1),
+        )
+    )
 
 
 class GAN(GenerativeModel):
@@ -116,8 +140,9 @@ class GAN(GenerativeModel):
     calls ``GAN.__init__``.
     """
 
-    def __init__(self, latent_dim: int = 100, lr: float = 2e-4, beta_1: float = 0.5,
-                 label_smoothing: float = 0.0):
+    def __init__(
+        self, latent_dim: int = 100, lr: float = 2e-4, beta_1: float = 0.5, label_smoothing: float = 0.0
+    ):
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
@@ -131,8 +156,10 @@ class GAN(GenerativeModel):
 
     def configure_optimizers(self):
         betas = (self.beta_1, 0.999)
-        return {"g": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
-                "d": torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=betas)}
+        return {
+            "g": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=betas),
+        }
 
     def prepare(self, x, y=None):
         return (as_image_batch(x)[:, None],)  # (N, 1, 28, 28) in [-1, 1]
@@ -145,11 +172,11 @@ class GAN(GenerativeModel):
         # 1) Discriminator: real -> 1, fake -> 0. detach(): this step must not touch G.
         with self.autocast():
             fake = self.generator(z)
-            d_loss = discriminator_loss(self.discriminator(real),
-                                        self.discriminator(fake.detach()),
-                                        self.label_smoothing)
+            d_loss = discriminator_loss(
+                self.discriminator(real), self.discriminator(fake.detach()), self.label_smoothing
+            )
         opt_d.zero_grad(set_to_none=True)
-        self.backward(d_loss)       # d_loss.backward(), the loss scaled under float16 AMP
+        self.backward(d_loss)  # d_loss.backward(), the loss scaled under float16 AMP
         self.optimizer_step(opt_d)  # opt_d.step(), through the GradScaler under float16 AMP
 
         # 2) Generator: make D call the fakes real. Only G's optimizer steps.
@@ -159,6 +186,7 @@ class GAN(GenerativeModel):
         self.backward(g_loss)
         self.optimizer_step(opt_g)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     @torch.no_grad()
@@ -179,14 +207,22 @@ class DCGAN(GAN):
     2 * channels -> channels -> 1 feature maps, D 1 -> channels -> 2 * channels.
     """
 
-    def __init__(self, latent_dim: int = 100, lr: float = 2e-4, beta_1: float = 0.5,
-                 label_smoothing: float = 0.0, channels: int = 64):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        lr: float = 2e-4,
+        beta_1: float = 0.5,
+        label_smoothing: float = 0.0,
+        channels: int = 64,
+    ):
         self.channels = channels  # build_networks needs it
         super().__init__(latent_dim, lr, beta_1, label_smoothing)
 
     def build_networks(self):
-        return (dcgan_generator(self.latent_dim, self.channels),
-                dcgan_discriminator(self.channels, batch_norm=True))
+        return (
+            dcgan_generator(self.latent_dim, self.channels),
+            dcgan_discriminator(self.channels, batch_norm=True),
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -211,8 +247,12 @@ class ConditionalDiscriminator(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.net = nn.Sequential(
-            nn.Linear(28 * 28 + embed_dim, 512), nn.LeakyReLU(0.2),
-            nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+            nn.Linear(28 * 28 + embed_dim, 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),
+        )
 
     def forward(self, x, labels):
         return self.net(torch.cat([x.flatten(1), self.embed(labels)], dim=1))
@@ -225,14 +265,23 @@ class CGAN(GAN):
     the optimizers are :class:`GAN`'s, ``train_step`` and ``sample`` take the labels.
     """
 
-    def __init__(self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10,
-                 lr: float = 2e-4, beta_1: float = 0.5, label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        num_classes: int = 10,
+        embed_dim: int = 10,
+        lr: float = 2e-4,
+        beta_1: float = 0.5,
+        label_smoothing: float = 0.0,
+    ):
         self.num_classes, self.embed_dim = num_classes, embed_dim  # build_networks needs them
         super().__init__(latent_dim, lr, beta_1, label_smoothing)
 
     def build_networks(self):
-        return (ConditionalGenerator(self.latent_dim, self.num_classes, self.embed_dim),
-                ConditionalDiscriminator(self.num_classes, self.embed_dim))
+        return (
+            ConditionalGenerator(self.latent_dim, self.num_classes, self.embed_dim),
+            ConditionalDiscriminator(self.num_classes, self.embed_dim),
+        )
 
     def prepare(self, x, y=None):
         if y is None:
@@ -249,9 +298,11 @@ class CGAN(GAN):
         #    real batch's labels, so D must judge "is this a plausible image OF y".
         with self.autocast():
             fake = self.generator(z, labels)
-            d_loss = discriminator_loss(self.discriminator(real, labels),
-                                        self.discriminator(fake.detach(), labels),
-                                        self.label_smoothing)
+            d_loss = discriminator_loss(
+                self.discriminator(real, labels),
+                self.discriminator(fake.detach(), labels),
+                self.label_smoothing,
+            )
         opt_d.zero_grad(set_to_none=True)
         self.backward(d_loss)
         self.optimizer_step(opt_d)
@@ -263,6 +314,7 @@ class CGAN(GAN):
         self.backward(g_loss)
         self.optimizer_step(opt_g)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     @torch.no_grad()
@@ -306,8 +358,7 @@ def gradient_penalty(critic, real, fake, alpha):
     """
     alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))  # broadcast over the pixels
     with torch.autocast(real.device.type, enabled=False):
-        real, fake = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
-                      for t in (real, fake))
+        real, fake = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (real, fake))
         x_hat = alpha * real + (1 - alpha) * fake
         if not x_hat.requires_grad:
             x_hat.requires_grad_(True)
@@ -325,6 +376,8 @@ def critic_loss(real_scores, fake_scores):
 def wasserstein_generator_loss(fake_scores):
     """-E[D(G(z))]: the generator raises the critic's score of its fakes."""
     return -fake_scores.mean()
+
+
 # --- end Wasserstein losses -------------------------------------------------
 
 
@@ -342,9 +395,16 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
     seeing each epoch's data ``n_critic`` times.)
     """
 
-    def __init__(self, latent_dim: int = 100, lr: float = 1e-4, beta_1: float = 0.0,
-                 beta_2: float = 0.9, gp_weight: float = 10.0, n_critic: int = 5,
-                 channels: int = 64):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        lr: float = 1e-4,
+        beta_1: float = 0.0,
+        beta_2: float = 0.9,
+        gp_weight: float = 10.0,
+        n_critic: int = 5,
+        channels: int = 64,
+    ):
         super().__init__()
         if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
             raise ValueError(f"n_critic: expected a positive int, got {n_critic!r}")
@@ -357,8 +417,10 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
 
     def configure_optimizers(self):
         betas = (self.beta_1, self.beta_2)
-        return {"g": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
-                "critic": torch.optim.Adam(self.critic.parameters(), lr=self.lr, betas=betas)}
+        return {
+            "g": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=self.lr, betas=betas),
+        }
 
     # the unconditional GAN's: images in [-1, 1], and noise -> generator for samples
     prepare, sample = GAN.prepare, GAN.sample
@@ -389,6 +451,11 @@ class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
         opt_g.zero_grad(set_to_none=True)
         self.backward(g_loss)
         self.optimizer_step(opt_g)
-        return {"critic_loss": c_loss.detach(), "gp": gp.detach(),
-                "w_dist": w_dist.detach(), "g_loss": g_loss.detach()}
+        return {
+            "critic_loss": c_loss.detach(),
+            "gp": gp.detach(),
+            "w_dist": w_dist.detach(),
+            "g_loss": g_loss.detach(),
+        }
+
     # --- end train_step ------------------------------------------------------

@@ -18,6 +18,7 @@ Default latent_dim is 16. Mirrors ``aigc_course.keras.vae`` layer for layer
 (same parameter counts). The framework-neutral bounds (ELBO, IWAE) live in
 :mod:`aigc_course.likelihood`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,35 +46,57 @@ def bernoulli_nll(logits, x):
     """-log p(x|z) per example: BCE with logits, summed over the pixels."""
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return bce.flatten(1).sum(dim=1)
+
+
 # --- end losses -------------------------------------------------------------
 
 
 def mlp_encoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
     h1, h2 = hidden
-    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, h1), nn.ReLU(),
-                         nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 2 * latent_dim))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, h1),
+        nn.ReLU(),
+        nn.Linear(h1, h2),
+        nn.ReLU(),
+        nn.Linear(h2, 2 * latent_dim),
+    )
 
 
 def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
     h1, h2 = hidden
-    return nn.Sequential(nn.Linear(latent_dim, h2), nn.ReLU(), nn.Linear(h2, h1), nn.ReLU(),
-                         nn.Linear(h1, 28 * 28), nn.Unflatten(1, (1, 28, 28)))
+    return nn.Sequential(
+        nn.Linear(latent_dim, h2),
+        nn.ReLU(),
+        nn.Linear(h2, h1),
+        nn.ReLU(),
+        nn.Linear(h1, 28 * 28),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
 
 
 def conv_encoder(latent_dim: int = 16, channels=(32, 64)) -> nn.Sequential:
     c1, c2 = channels
     return nn.Sequential(
-        nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),   # 28 -> 14
-        nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # 14 -> 7
-        nn.Flatten(), nn.Linear(c2 * 7 * 7, 2 * latent_dim))
+        nn.Conv2d(1, c1, 4, stride=2, padding=1),
+        nn.ReLU(),  # 28 -> 14
+        nn.Conv2d(c1, c2, 4, stride=2, padding=1),
+        nn.ReLU(),  # 14 -> 7
+        nn.Flatten(),
+        nn.Linear(c2 * 7 * 7, 2 * latent_dim),
+    )
 
 
 def conv_decoder(latent_dim: int = 16, channels=(32, 64)) -> nn.Sequential:
     c1, c2 = channels
     return nn.Sequential(
-        nn.Linear(latent_dim, c2 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (c2, 7, 7)),
-        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 7 -> 14
-        nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1))             # 14 -> 28 logits
+        nn.Linear(latent_dim, c2 * 7 * 7),
+        nn.ReLU(),
+        nn.Unflatten(1, (c2, 7, 7)),
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+        nn.ReLU(),  # 7 -> 14
+        nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),
+    )  # 14 -> 28 logits
 
 
 class VAE(GenerativeModel):
@@ -87,8 +110,7 @@ class VAE(GenerativeModel):
     return NumPy arrays.
     """
 
-    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
-                 hidden=(512, 256)):
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, hidden=(512, 256)):
         super().__init__()
         check_count(latent_dim, "latent_dim")
         if not beta >= 0:
@@ -122,13 +144,14 @@ class VAE(GenerativeModel):
             mu, logvar = self.posterior(x)
             z = reparameterize(mu, logvar, torch.randn_like(mu))
             logits = self.decoder(z)
-        recon = bernoulli_nll(logits.float(), x).mean()      # -E_q[log p(x|z)]
+        recon = bernoulli_nll(logits.float(), x).mean()  # -E_q[log p(x|z)]
         kl = gaussian_kl(mu.float(), logvar.float()).mean()  # KL(q(z|x) || p(z))
-        loss = recon + self.beta * kl                        # -ELBO (beta = 1)
+        loss = recon + self.beta * kl  # -ELBO (beta = 1)
         opt.zero_grad(set_to_none=True)
         self.backward(loss)
         self.optimizer_step(opt)
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     # ----- NumPy in, NumPy out -------------------------------------------------
@@ -199,8 +222,7 @@ class ConvVAE(VAE):
     Same interface as :class:`VAE`; ``channels`` replaces ``hidden``.
     """
 
-    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3,
-                 channels=(32, 64)):
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, channels=(32, 64)):
         super().__init__(latent_dim, beta, lr, hidden=channels)
 
     def build_networks(self, channels):
@@ -221,8 +243,13 @@ class ConditionalEncoder(nn.Module):
     def __init__(self, latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)):
         super().__init__()
         h1, h2 = hidden
-        self.net = nn.Sequential(nn.Linear(28 * 28 + num_classes, h1), nn.ReLU(),
-                                 nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 2 * latent_dim))
+        self.net = nn.Sequential(
+            nn.Linear(28 * 28 + num_classes, h1),
+            nn.ReLU(),
+            nn.Linear(h1, h2),
+            nn.ReLU(),
+            nn.Linear(h2, 2 * latent_dim),
+        )
 
     def forward(self, x, y):
         return self.net(torch.cat([x.flatten(1), y], dim=1))
@@ -234,9 +261,14 @@ class ConditionalDecoder(nn.Module):
     def __init__(self, latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)):
         super().__init__()
         h1, h2 = hidden
-        self.net = nn.Sequential(nn.Linear(latent_dim + num_classes, h2), nn.ReLU(),
-                                 nn.Linear(h2, h1), nn.ReLU(), nn.Linear(h1, 28 * 28),
-                                 nn.Unflatten(1, (1, 28, 28)))
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim + num_classes, h2),
+            nn.ReLU(),
+            nn.Linear(h2, h1),
+            nn.ReLU(),
+            nn.Linear(h1, 28 * 28),
+            nn.Unflatten(1, (1, 28, 28)),
+        )
 
     def forward(self, z, y):
         return self.net(torch.cat([z, y], dim=1))
@@ -255,14 +287,22 @@ class CVAE(VAE):
     ``labels`` (default ``0, 1, ..., num_classes - 1, 0, 1, ...``).
     """
 
-    def __init__(self, latent_dim: int = 16, num_classes: int = 10, beta: float = 1.0,
-                 lr: float = 1e-3, hidden=(512, 256)):
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        num_classes: int = 10,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        hidden=(512, 256),
+    ):
         self.num_classes = check_count(num_classes, "num_classes")  # build_networks needs it
         super().__init__(latent_dim, beta, lr, hidden)
 
     def build_networks(self, hidden):
-        return (ConditionalEncoder(self.latent_dim, self.num_classes, hidden),
-                ConditionalDecoder(self.latent_dim, self.num_classes, hidden))
+        return (
+            ConditionalEncoder(self.latent_dim, self.num_classes, hidden),
+            ConditionalDecoder(self.latent_dim, self.num_classes, hidden),
+        )
 
     def prepare(self, x, y=None):
         if y is None:
@@ -283,19 +323,20 @@ class CVAE(VAE):
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, x, labels):
         opt = self.optimizers["vae"]
-        x = torch.bernoulli(x)                  # dynamic binarization, as in the VAE
-        y = one_hot(labels, self.num_classes)   # the condition, given to both networks
+        x = torch.bernoulli(x)  # dynamic binarization, as in the VAE
+        y = one_hot(labels, self.num_classes)  # the condition, given to both networks
         with self.autocast():
-            mu, logvar = self.posterior(x, y)                       # q(z | x, y)
+            mu, logvar = self.posterior(x, y)  # q(z | x, y)
             z = reparameterize(mu, logvar, torch.randn_like(mu))
-            logits = self.decoder(z, y)                             # p(x | z, y)
+            logits = self.decoder(z, y)  # p(x | z, y)
         recon = bernoulli_nll(logits.float(), x).mean()
-        kl = gaussian_kl(mu.float(), logvar.float()).mean()         # KL(q(z|x, y) || p(z))
-        loss = recon + self.beta * kl                               # -ELBO of log p(x | y)
+        kl = gaussian_kl(mu.float(), logvar.float()).mean()  # KL(q(z|x, y) || p(z))
+        loss = recon + self.beta * kl  # -ELBO of log p(x | y)
         opt.zero_grad(set_to_none=True)
         self.backward(loss)
         self.optimizer_step(opt)
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+
     # --- end train_step ------------------------------------------------------
 
     # ----- NumPy in, NumPy out -------------------------------------------------
@@ -311,7 +352,7 @@ class CVAE(VAE):
 
     def _split(self, rows):
         rows = self._to_device(rows)
-        return rows[:, :28 * 28].reshape(-1, 1, 28, 28), rows[:, 28 * 28:]
+        return rows[:, : 28 * 28].reshape(-1, 1, 28, 28), rows[:, 28 * 28 :]
 
     @torch.no_grad()
     def _stats(self, rows):

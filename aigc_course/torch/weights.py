@@ -22,6 +22,7 @@ documents how each canonical tensor maps onto a Keras weight.
     save(model, "gan.safetensors")         # to_arrays + aigc_course.weightfile.write
     load(keras_or_torch_model, "gan.safetensors")
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,9 +70,11 @@ def from_arrays(model: torch.nn.Module, arrays: dict) -> torch.nn.Module:
     weightfile.check_arrays(expected, arrays, f"this {type(model).__name__}")
     for k, mine in expected.items():  # derived constants must agree, not be overwritten
         if k.endswith(".mask") and not np.array_equal(np.asarray(arrays[k], np.float32), mine):
-            raise ValueError(f"these weights do not fit this {type(model).__name__}: the kernel "
-                             f"mask {k} differs (the file was written for another kernel size "
-                             "or mask type)")
+            raise ValueError(
+                f"these weights do not fit this {type(model).__name__}: the kernel "
+                f"mask {k} differs (the file was written for another kernel size "
+                "or mask type)"
+            )
     state = model.state_dict()
     with torch.no_grad():
         for k in expected:
@@ -83,9 +86,16 @@ def from_arrays(model: torch.nn.Module, arrays: dict) -> torch.nn.Module:
 def mapping(model: torch.nn.Module) -> list[dict]:
     """One row per canonical tensor: ``{"name", "shape", "framework_name", "framework_shape",
     "rule"}``. On this side every rule is ``"identity"``."""
-    return [{"name": k, "shape": tuple(a.shape), "framework_name": k,
-             "framework_shape": tuple(a.shape), "rule": "identity"}
-            for k, a in to_arrays(model).items()]
+    return [
+        {
+            "name": k,
+            "shape": tuple(a.shape),
+            "framework_name": k,
+            "framework_shape": tuple(a.shape),
+            "rule": "identity",
+        }
+        for k, a in to_arrays(model).items()
+    ]
 
 
 def save(model: torch.nn.Module, path, dtype: str = "float32", metadata: dict | None = None):

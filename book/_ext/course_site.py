@@ -9,6 +9,7 @@
   ``tools/export_notebooks.py``: plain Jupyter Markdown, no solutions) instead of the
   MyST source the site is built from.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,7 +41,7 @@ def student_colab_link(app, pagename, templatename, context, doctree):
     if not pagename.startswith("notebooks/"):
         return
     source = f"{pagename}.ipynb"
-    student = f"colab/student/{pagename[len('notebooks/'):]}.ipynb"
+    student = f"colab/student/{pagename[len('notebooks/') :]}.ipynb"
     if not (Path(app.srcdir) / student).is_file():
         return
     for group in context.get("header_buttons") or []:

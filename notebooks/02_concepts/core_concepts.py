@@ -40,7 +40,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from aigc_course import is_fast, pick, set_seed, show_source
-from aigc_course.gmm import GaussianMixture, gaussian_log_pdf, logsumexp
+from aigc_course.gmm import GaussianMixture, logsumexp
 from aigc_course.numpy_nn import softmax
 from aigc_course.text import sample_next
 
@@ -478,7 +478,7 @@ fd = ((nll(x_1d, mu0 + h, s0) - nll(x_1d, mu0 - h, s0)) / (2 * h),
 assert np.allclose(fd, grads(x_1d, mu0, s0), atol=1e-6), (fd, grads(x_1d, mu0, s0))
 
 mu, s, lr, losses = 0.0, 0.0, 0.1, []
-for step in range(2000):                     # the inner loop
+for _step in range(2000):                     # the inner loop
     losses.append(nll(x_1d, mu, s))          # model + data -> loss
     g_mu, g_s = grads(x_1d, mu, s)           # loss -> gradient
     mu, s = mu - lr * g_mu, s - lr * g_s     # optimiser step on the parameters only

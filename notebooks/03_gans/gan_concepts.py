@@ -41,7 +41,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -503,7 +503,7 @@ for name, config in CONFIGS.items():
 # %%
 colors = {"lr 1e-3": "tab:blue", "lr 3e-3": "tab:red"}
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.6, 1, 1]})
-for (name, seed), (g, t) in runs.items():
+for (name, seed), (_g, t) in runs.items():
     axes[0].plot(t["step"], np.array(t["modes"]) + 0.05 * seed, color=colors[name], alpha=0.8,
                  label=name if seed == SEEDS[0] else None)
 axes[0].set_title("Modes covered during training" + (f" ({len(SEEDS)} seeds each)" if len(SEEDS) > 1 else ""))

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: gan_lab.py, then run make sync
+#     generated_from: gan_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -34,7 +38,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -81,29 +85,126 @@ show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 # **reshaped** to $28 \times 28 \times 1$. Discriminator: image $\to 512 \to 256 \to$ one
 # logit $\ell$, with $D(x) = \sigma(\ell)$.
 
+# %% [markdown]
+# The two networks are written out in the next cell, and the losses and the training
+# step after it: this is the code you train. Change a layer or a loss, rerun the cells
+# from here, and the rest of the lab (training, saving, sampling) uses your version.
+# The cells are the package's own code, `aigc_course.keras.gan` (a test checks that
+# they read the same), where the results page and the later chapters take it from.
+
+# %% mirrors="aigc_course.keras.gan"
+from keras import layers, ops
+
+
+def mlp_generator(latent_dim: int = 100) -> keras.Sequential:
+    def block(n_out, norm=True):
+        out = [layers.Dense(n_out)]
+        if norm:  # Keras momentum 0.8 == PyTorch momentum 0.2
+            out.append(layers.BatchNormalization(momentum=0.8, epsilon=1e-5))
+        out.append(layers.LeakyReLU(negative_slope=0.2))
+        return out
+
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            *block(128, norm=False),
+            *block(256),
+            *block(512),
+            *block(1024),
+            layers.Dense(28 * 28, activation="tanh"),
+            layers.Reshape((28, 28, 1)),
+        ],
+        name="generator",
+    )
+
+
+def mlp_discriminator() -> keras.Sequential:
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(512),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Dense(256),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
+
 # %%
-gan = MODELS["gan"]()
-gan.generator.summary()
-gan.discriminator.summary()
-print(f"trainable parameters: {gan.count_params():,} (the PyTorch model has the same)")
+g, d = mlp_generator(), mlp_discriminator()
+g.summary()
+d.summary()
+
 
 # %% [markdown]
 # ## 3. Losses and the training step
 #
 # The losses are written with `keras.ops` only, so they run on every backend:
 
-# %%
-import aigc_course.keras.gan as gan_module
+# %% mirrors="aigc_course.keras.gan"
+def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
+    """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
+    bce = keras.losses.binary_crossentropy
+    real_targets = ops.full_like(real_logits, 1.0 - label_smoothing)
+    return ops.mean(bce(real_targets, real_logits, from_logits=True)) + ops.mean(
+        bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+    )
 
-show_source(gan_module, start="# --- losses", end="# --- end losses")
+
+def generator_loss(fake_logits):
+    """Non-saturating loss: -log D(G(z)), i.e. BCE with the fakes labelled 1."""
+    bce = keras.losses.binary_crossentropy
+    return ops.mean(bce(ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
 # %% [markdown]
 # A GAN needs two optimizers in one step, so the model overrides `train_step`. The
 # discriminator sees the fakes through `stop_gradient`, and each loss updates only
 # its own network's weights:
 
+# %% mirrors="aigc_course.keras.gan"
+from aigc_course.keras import gan as reference  # the package's GAN: compile, fit, save, sample
+from aigc_course.keras.core import apply_gradients
+
+
+# registered under the lab's own name, so that keras.models.load_model finds it
+@keras.saving.register_keras_serializable(package="lab")
+class GAN(reference.GAN):
+    """The course's GAN with its networks and training step written out on this page."""
+
+    def build_networks(self):
+        """``(generator, discriminator)``: here the MLPs of the source articles."""
+        return mlp_generator(self.latent_dim), mlp_discriminator()
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
+
+        # 1) Discriminator: real -> 1, fake -> 0. stop_gradient: this step must not touch G.
+        def d_loss_fn():
+            fake = ops.stop_gradient(self.generator(z, training=True))
+            return discriminator_loss(
+                self.discriminator(real, training=True),
+                self.discriminator(fake, training=True),
+                self.label_smoothing,
+            )
+
+        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
+
+        # 2) Generator: make D call the fakes real. Only G's weights are updated.
+        def g_loss_fn():
+            return generator_loss(self.discriminator(self.generator(z, training=True), training=True))
+
+        g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
 # %%
-show_source(type(gan).train_step)
+gan = GAN()
+print(f"trainable parameters: {gan.count_params():,} (the same in PyTorch and Keras)")
 
 # %% [markdown]
 # Computing gradients is the one thing Keras 3 leaves to the backend. The course keeps
@@ -207,7 +308,7 @@ if keras.backend.backend() == "tensorflow":
 
     fake = demo.generator(z, training=True)             # BUG: outside the tape
     with tf.GradientTape() as tape:
-        loss = gan_module.generator_loss(demo.discriminator(fake))
+        loss = reference.generator_loss(demo.discriminator(fake))
     grads = tape.gradient(loss, demo.generator.trainable_weights)
     print("generator gradients:", {g is None for g in grads})  # {True}: nothing to learn from
 else:
@@ -225,8 +326,8 @@ else:
 def combined_step(freeze_d: bool) -> bool:
     """One train_on_batch of the stacked model; returns whether D's weights changed."""
     set_seed(0)
-    g = gan_module.mlp_generator()
-    d = gan_module.mlp_discriminator()
+    g = reference.mlp_generator()
+    d = reference.mlp_discriminator()
     d.trainable = not freeze_d                      # the fix: freeze D *before* compile
     combined = keras.Sequential([g, d])
     combined.compile(optimizer=keras.optimizers.Adam(2e-4),
@@ -263,7 +364,7 @@ except Exception as err:  # Keras raises ValueError (TensorFlow) or an input-sha
 
 # %%
 set_seed(0)
-g = gan_module.mlp_generator()
+g = reference.mlp_generator()
 g.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
 noise = np.random.default_rng(1).standard_normal((64, 100)).astype("float32")
 for _ in range(pick(full=100, fast=30)):
@@ -285,8 +386,6 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 # %%
 import re
 import warnings
-
-from keras import layers
 
 
 def error_summary(err, width=110):
@@ -465,5 +564,5 @@ def my_generator_loss(fake_logits):
 check("gan_discriminator_loss", my_discriminator_loss, framework="keras")
 check("gan_generator_loss", my_generator_loss, framework="keras")
 # the course's losses, used in this lab, pass the same checks
-assert check("gan_discriminator_loss", gan_module.discriminator_loss, framework="keras")
-assert check("gan_generator_loss", gan_module.generator_loss, framework="keras")
+assert check("gan_discriminator_loss", reference.discriminator_loss, framework="keras")
+assert check("gan_generator_loss", reference.generator_loss, framework="keras")

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: gan_lab.py, then run make sync
+#     generated_from: gan_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -39,7 +43,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -52,7 +56,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
@@ -83,12 +87,52 @@ show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 # them in $[-1, 1]$, the range the real images are scaled to. The discriminator maps
 # an image to one **logit** $\ell$, with $D(x) = \sigma(\ell)$.
 
+# %% [markdown]
+# The two networks are written out in the next cell, and the losses and the training
+# step after it: this is the code you train. Change a layer or a loss, rerun the cells
+# from here, and the rest of the lab (training, saving, sampling) uses your version.
+# The cells are the package's own code, `aigc_course.torch.gan` (a test checks that
+# they read the same), where the results page and the later chapters take it from.
+
+# %% mirrors="aigc_course.torch.gan"
+from torch import nn
+
+
+def mlp_generator(latent_dim: int = 100) -> nn.Sequential:
+    def block(n_in, n_out, norm=True):
+        layers = [nn.Linear(n_in, n_out)]
+        if norm:
+            layers.append(nn.BatchNorm1d(n_out, momentum=0.2, eps=1e-5))
+        layers.append(nn.LeakyReLU(0.2))
+        return layers
+
+    return nn.Sequential(
+        *block(latent_dim, 128, norm=False),
+        *block(128, 256),
+        *block(256, 512),
+        *block(512, 1024),
+        nn.Linear(1024, 28 * 28),
+        nn.Tanh(),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
+
+
+def mlp_discriminator() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, 512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 1),
+    )
+
 # %%
-gan = MODELS["gan"]()
-print(gan)
-print(f"generator: {sum(p.numel() for p in gan.generator.parameters()):,} parameters; "
-      f"discriminator: {sum(p.numel() for p in gan.discriminator.parameters()):,}; "
-      f"total: {gan.count_params():,}")
+g, d = mlp_generator(), mlp_discriminator()
+print(g)
+print(d)
+print(f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "
+      f"discriminator: {sum(p.numel() for p in d.parameters()):,}")
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -99,18 +143,63 @@ print(f"generator: {sum(p.numel() for p in gan.generator.parameters()):,} parame
 # still has a strong gradient when the discriminator easily spots the fakes (see the
 # concept notebook for the plot).
 
-# %%
-import aigc_course.torch.gan as gan_module
+# %% mirrors="aigc_course.torch.gan"
+import torch.nn.functional as F
 
-show_source(gan_module, start="# --- losses", end="# --- end losses")
+
+def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
+    """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
+    real_targets = torch.full_like(real_logits, 1.0 - label_smoothing)
+    return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
+
+
+def generator_loss(fake_logits):
+    """Non-saturating loss: -log D(G(z)), i.e. BCE with the fakes labelled 1."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 # %% [markdown]
 # One training step updates the discriminator, then the generator. Two details
 # matter: the fakes are **detached** for the discriminator's update, and each loss
 # steps only its own network's optimizer.
 
+# %% mirrors="aigc_course.torch.gan"
+from aigc_course.torch import gan as reference  # the package's GAN: fit, save, load, sample
+
+
+class GAN(reference.GAN):
+    """The course's GAN with its networks and training step written out on this page."""
+
+    def build_networks(self):
+        """``(generator, discriminator)``: here the MLPs of the source articles."""
+        return mlp_generator(self.latent_dim), mlp_discriminator()
+
+    def train_step(self, real):
+        opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
+        z = torch.randn(real.shape[0], self.latent_dim, device=real.device)
+
+        # 1) Discriminator: real -> 1, fake -> 0. detach(): this step must not touch G.
+        with self.autocast():
+            fake = self.generator(z)
+            d_loss = discriminator_loss(
+                self.discriminator(real), self.discriminator(fake.detach()), self.label_smoothing
+            )
+        opt_d.zero_grad(set_to_none=True)
+        self.backward(d_loss)  # d_loss.backward(), the loss scaled under float16 AMP
+        self.optimizer_step(opt_d)  # opt_d.step(), through the GradScaler under float16 AMP
+
+        # 2) Generator: make D call the fakes real. Only G's optimizer steps.
+        with self.autocast():
+            g_loss = generator_loss(self.discriminator(fake))
+        opt_g.zero_grad(set_to_none=True)
+        self.backward(g_loss)
+        self.optimizer_step(opt_g)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
 # %%
-show_source(type(gan).train_step)
+gan = GAN()
+print(f"trainable parameters: {gan.count_params():,} (the same in PyTorch and Keras)")
 
 # %% [markdown]
 # ## 4. Training
@@ -206,7 +295,7 @@ demo = MODELS["gan"]()
 z = torch.randn(16, demo.latent_dim)
 with torch.no_grad():                      # BUG: no graph is recorded
     fake = demo.generator(z)
-loss = gan_module.generator_loss(demo.discriminator(fake))
+loss = reference.generator_loss(demo.discriminator(fake))
 loss.backward()
 print("generator gradients after the buggy step:",
       {p.grad is None for p in demo.generator.parameters()})  # {True}: nothing to learn from
@@ -223,8 +312,10 @@ set_seed(0)
 demo = MODELS["gan"]()
 before = [p.detach().clone() for p in demo.discriminator.parameters()]
 opt_all = torch.optim.Adam(demo.parameters(), lr=2e-4)  # BUG: includes D's weights
-loss = gan_module.generator_loss(demo.discriminator(demo.generator(z)))
-opt_all.zero_grad(); loss.backward(); opt_all.step()
+loss = reference.generator_loss(demo.discriminator(demo.generator(z)))
+opt_all.zero_grad()
+loss.backward()
+opt_all.step()
 changed = any(not torch.equal(a, b) for a, b in zip(before, demo.discriminator.parameters()))
 print("discriminator changed by the generator's step:", changed)  # True: D is sabotaged
 
@@ -267,7 +358,9 @@ opt = torch.optim.Adam(g.parameters(), lr=1e-3)
 for _ in range(pick(full=100, fast=30)):
     out = g(torch.randn(64, 100))
     loss = torch.nn.functional.mse_loss(out, torch.ones_like(out))  # BUG: target = ones
-    opt.zero_grad(); loss.backward(); opt.step()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
 g.eval()
 white = ((g(torch.randn(16, 100)) + 1) / 2).detach().numpy()
 print(f"mean pixel value of the 'generated digits': {white.mean():.3f} (1.0 = white)")
@@ -285,8 +378,6 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 
 # %%
 import copy
-
-import torch.nn.functional as F
 
 logits = torch.linspace(-4, 4, 9)
 assert torch.allclose(F.binary_cross_entropy_with_logits(logits, torch.zeros(9), reduction="none"),
@@ -309,7 +400,9 @@ for target, name in [(0.0, "fake_label, as printed"), (1.0, "real label (non-sat
     for _ in range(pick(full=50, fast=20)):
         fake_logits = model.discriminator(model.generator(torch.randn(64, gan.latent_dim, device=device)))
         loss = F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, target))
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     moved[target] = (before, mean_d_of_fakes(model))
     print(f"generator trained towards the {name:28}: mean D(G(z)) {before:.3f} -> {moved[target][1]:.3f}")
 assert moved[0.0][1] < moved[0.0][0] and moved[1.0][1] > moved[1.0][0]
@@ -350,7 +443,9 @@ for name, d_loss_fn in d_losses.items():
     opt = torch.optim.Adam(d.parameters(), lr=2e-4)
     for _ in range(pick(full=200, fast=60)):
         loss = d_loss_fn(d)
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     with torch.no_grad():
         d_real, d_fake = d(real), d(fakes)
     accuracy[name] = 0.5 * ((d_real > 0.5).float().mean() + (d_fake < 0.5).float().mean()).item()
@@ -380,9 +475,6 @@ assert accuracy["D(real).mean() + D(fake).mean(), as printed"] <= 0.55 < 0.9 < a
 #   second `train_GAN` that replaces the step function and calls itself.
 
 # %%
-from torch import nn
-
-
 def tiny_gan():
     set_seed(0)
     G = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 4))
@@ -402,8 +494,12 @@ def loop_001(mean):                      # article 001, sections 3.5.3 and 3.5.4
     D_loss = 0.5 * mean(D_loss_real + D_loss_fake)
     X_fake = G(torch.randn(5, 8))
     G_loss = loss_function(D(X_fake), fake_label)
-    D_optimizer.zero_grad(); D_loss.backward(); D_optimizer.step()
-    G_optimizer.zero_grad(); G_loss.backward(); G_optimizer.step()
+    D_optimizer.zero_grad()
+    D_loss.backward()
+    D_optimizer.step()
+    G_optimizer.zero_grad()
+    G_loss.backward()
+    G_optimizer.step()
 
 
 def loop_002(rename):                    # article 002, sections 3.3 and 4.4
@@ -418,9 +514,13 @@ def loop_002(rename):                    # article 002, sections 3.3 and 4.4
     else:
         D_loss = D_loss_real + D_loss_fake                # as printed
         d_loss = D_loss
-    optimizer_D.zero_grad(); d_loss.backward(); optimizer_D.step()
+    optimizer_D.zero_grad()
+    d_loss.backward()
+    optimizer_D.step()
     G_loss = D_loss(D(GZ), ones)
-    optimizer_G.zero_grad(); G_loss.backward(); optimizer_G.step()
+    optimizer_G.zero_grad()
+    G_loss.backward()
+    optimizer_G.step()
 
 
 def loop_004(step_4):                    # article 004, section 5.2
@@ -445,9 +545,9 @@ def loop_004(step_4):                    # article 004, section 5.2
 
     if step_4:
         def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device, epochs=200, batch_size=32):
-            for epoch in range(epochs):
+            for _epoch in range(epochs):
                 G_loss = 0
-                for batch_idx, (real_images, _) in enumerate(data_loader):
+                for _batch_idx, (real_images, _) in enumerate(data_loader):
                     G_loss += train_GAN(G, D, real_images, G_optimizer, D_optimizer, device)[0]
     train_GAN(G, D, X_real, G_optimizer, D_optimizer, device)
 
@@ -530,5 +630,5 @@ def my_generator_loss(fake_logits):
 check("gan_discriminator_loss", my_discriminator_loss, framework="torch")
 check("gan_generator_loss", my_generator_loss, framework="torch")
 # the course's losses, used in this lab, pass the same checks
-assert check("gan_discriminator_loss", gan_module.discriminator_loss, framework="torch")
-assert check("gan_generator_loss", gan_module.generator_loss, framework="torch")
+assert check("gan_discriminator_loss", reference.discriminator_loss, framework="torch")
+assert check("gan_generator_loss", reference.generator_loss, framework="torch")

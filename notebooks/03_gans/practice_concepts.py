@@ -39,7 +39,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -673,7 +673,7 @@ CONFIGS = {"same learning rate 3e-3": dict(lr_d=3e-3, lr_g=3e-3),
 runs = {(name, seed): train_and_track(seed, **cfg) for name, cfg in CONFIGS.items() for seed in SEEDS}
 real_cov = coverage(data[:N_EVAL])
 print(f"real data: {real_cov['modes_hit']}/8 modes, KL to uniform {real_cov['kl_to_uniform']:.4f}")
-for (name, seed), (g, tr) in runs.items():
+for (name, seed), (g, _tr) in runs.items():
     cov = coverage(g.sample(N_EVAL, seed=123))
     print(f"{name}, seed {seed}: {cov['modes_hit']}/8 modes, KL {cov['kl_to_uniform']:.3f}, "
           f"samples per mode {cov['counts']}")
@@ -681,7 +681,7 @@ for (name, seed), (g, tr) in runs.items():
 # %%
 colors = dict(zip(CONFIGS, ("tab:red", "tab:blue")))
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.9), gridspec_kw={"width_ratios": [1.2, 1.2, 1, 1]})
-for (name, seed), (g, tr) in runs.items():
+for (name, seed), (_g, tr) in runs.items():
     kw = dict(color=colors[name], alpha=0.8, label=name if seed == SEEDS[0] else None)
     axes[0].plot(tr["step"], np.array(tr["modes_hit"]) + 0.05 * seed, **kw)
     axes[1].plot(tr["step"], tr["kl"], **kw)

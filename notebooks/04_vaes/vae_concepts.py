@@ -45,7 +45,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -57,8 +57,7 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed
 from aigc_course.data import load_mnist, random_subset
-from aigc_course.likelihood import (bernoulli_nll_np, estimate_bounds, gaussian_kl_np,
-                                    log_mean_exp)
+from aigc_course.likelihood import bernoulli_nll_np, estimate_bounds, gaussian_kl_np, log_mean_exp
 from aigc_course.plotting import show_images
 
 set_seed(0)

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: vae_lab.py, then run make sync
+#     generated_from: vae_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -49,7 +53,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -99,17 +103,55 @@ show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 # %% [markdown]
 # ## 2. The model
 #
-# `MODELS["vae"]` is an MLP VAE. The encoder maps the 784 pixels through 512 and 256
+# The model is an MLP VAE. The encoder maps the 784 pixels through 512 and 256
 # units to 32 numbers: the mean $\mu$ and the log-variance $\log\sigma^2$ of
 # $q(z \mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)$ over a 16-dimensional latent $z$. The
 # decoder maps $z$ through 256 and 512 units back to 784 **logits**, one per pixel:
 # $p(x_j = 1 \mid z) = \operatorname{sigmoid}(\text{logit}_j)$.
 
+# %% [markdown]
+# The networks are written out in the next cell, and the losses and the training step
+# after it: this is the code you train. Change a layer or the loss, rerun the cells from
+# here, and the rest of the lab uses your version. The cells are the package's own code,
+# `aigc_course.keras.vae` (a test checks that they read the same), where the results
+# page and the later chapters take it from.
+
+# %% mirrors="aigc_course.keras.vae"
+from keras import layers, ops
+
+
+def mlp_encoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
+    h1, h2 = hidden
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(h1, activation="relu"),
+            layers.Dense(h2, activation="relu"),
+            layers.Dense(2 * latent_dim),
+        ],
+        name="encoder",
+    )
+
+
+def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
+    h1, h2 = hidden
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(h2, activation="relu"),
+            layers.Dense(h1, activation="relu"),
+            layers.Dense(28 * 28),
+            layers.Reshape((28, 28, 1)),
+        ],
+        name="decoder",
+    )
+
 # %%
-vae = MODELS["vae"]()
-vae.encoder.summary()
-vae.decoder.summary()
-print(f"trainable parameters: {vae.count_params():,} (the PyTorch model has the same)")
+encoder, decoder = mlp_encoder(), mlp_decoder()
+encoder.summary()
+decoder.summary()
+
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -119,10 +161,24 @@ print(f"trainable parameters: {vae.count_params():,} (the PyTorch model has the 
 # negative log-likelihood, which is binary cross-entropy **summed** over the pixels. They
 # are written with `keras.ops` only, so they run on every backend.
 
-# %%
-import aigc_course.keras.vae as vae_module
+# %% mirrors="aigc_course.keras.vae"
+def reparameterize(mu, logvar, eps):
+    """z = mu + sigma * eps with sigma = exp(logvar / 2): a sample that gradients flow through."""
+    return mu + ops.exp(0.5 * logvar) * eps
 
-show_source(vae_module, start="# --- losses", end="# --- end losses")
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, sigma^2) || N(0, 1)) per example: -1/2 sum(1 + logvar - mu^2 - exp(logvar))."""
+    return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=-1)
+
+
+def bernoulli_nll(logits, x):
+    """-log p(x|z) per example: BCE with logits, summed over the pixels.
+
+    Stable form: max(l, 0) - l*x + log(1 + exp(-|l|)).
+    """
+    bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
 
 # %% [markdown]
 # One training step: binarize the batch afresh (each pixel is 1 with probability equal
@@ -133,8 +189,48 @@ show_source(vae_module, start="# --- losses", end="# --- end losses")
 # course's `apply_gradients` (shown in {doc}`../03_gans/gan_keras`), the one
 # backend-specific function in the package.
 
+# %% mirrors="aigc_course.keras.vae"
+from aigc_course.keras import vae as reference  # the package's VAE: fit, save, load, ELBO, IWAE
+from aigc_course.keras.core import apply_gradients
+
+
+# registered under the lab's own name, so that keras.models.load_model finds it
+@keras.saving.register_keras_serializable(package="lab")
+class VAE(reference.VAE):
+    """The course's VAE with its networks and training step written out on this page."""
+
+    def build_networks(self, hidden):
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+
+    def posterior(self, x, training=False):
+        """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
+        mu, logvar = ops.split(self.encoder(x, training=training), 2, axis=-1)
+        return mu, logvar
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        # dynamic binarization: a fresh binary image every step
+        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
+        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)
+        parts = {}
+
+        def loss_fn():
+            mu, logvar = self.posterior(x, training=True)
+            logits = self.decoder(reparameterize(mu, logvar, eps), training=True)
+            parts["recon"] = ops.mean(bernoulli_nll(logits, x))  # -E_q[log p(x|z)]
+            parts["kl"] = ops.mean(gaussian_kl(mu, logvar))  # KL(q(z|x) || p(z))
+            return parts["recon"] + self.beta * parts["kl"]  # -ELBO (beta = 1)
+
+        loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+
+        self.loss_tracker.update_state(ops.stop_gradient(loss))
+        self.recon_tracker.update_state(ops.stop_gradient(parts["recon"]))
+        self.kl_tracker.update_state(ops.stop_gradient(parts["kl"]))
+        return {m.name: m.result() for m in self.metrics}
+
 # %%
-show_source(type(vae).train_step)
+vae = VAE()
+print(f"trainable parameters: {vae.count_params():,} (the same in PyTorch and Keras)")
 
 # %% [markdown]
 # ## 4. Training
@@ -246,7 +342,7 @@ show_images(vae.decode(path), nrow=len(steps), figsize=8,
 
 # %%
 set_seed(0)
-vae2 = MODELS["vae"](latent_dim=2)
+vae2 = VAE(latent_dim=2)
 history2 = vae2.fit(images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, verbose=VERBOSE)
 codes, _ = vae2.encode(test_images[:pick(full=5000, fast=2000)])
 
@@ -343,7 +439,7 @@ else:
 
 # %%
 set_seed(0)
-vae_b4 = MODELS["vae"](beta=4.0)
+vae_b4 = VAE(beta=4.0)
 history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE)
 
 runs = {"beta = 1": (vae, losses), "beta = 4": (vae_b4, history_b4.history)}
@@ -352,7 +448,7 @@ for ax, part, name in ((axes[0, 0], "recon", "reconstruction term"), (axes[0, 1]
     ax.bar(list(runs), [h[part][-1] for _, h in runs.values()], color=["tab:blue", "tab:orange"])
     ax.set_title(f"{name} after training")
     ax.set_ylabel("nats per image (last epoch)")
-for ax, (name, (model, h)) in zip(axes[1], runs.items()):
+for ax, (name, (model, _h)) in zip(axes[1], runs.items()):
     show_images(model.sample(32, seed=123), nrow=8, ax=ax, title=f"{name}: samples")
 plt.show()
 test_elbo = {}
@@ -487,12 +583,12 @@ batch_size, latent_dim = 64, vae.latent_dim
 mu, logvar = vae.posterior(vae.prepare(test_images[:50])[0])     # a batch of 50
 eps_bug = keras.random.normal((batch_size, latent_dim), seed=0)  # BUG: 64 rows, not 50
 try:
-    vae_module.reparameterize(mu, logvar, eps_bug)
+    reference.reparameterize(mu, logvar, eps_bug)
 except Exception as err:  # TensorFlow and PyTorch word the shape error differently
     message = str(err).split("}}")[-1].strip().splitlines()[0]  # drop TensorFlow's op prefix
     print(type(err).__name__ + ":", message[:150])
 eps = keras.random.normal(keras.ops.shape(mu), seed=0)           # the fix: the batch's own shape
-print("with eps shaped like mu:", tuple(vae_module.reparameterize(mu, logvar, eps).shape))
+print("with eps shaped like mu:", tuple(reference.reparameterize(mu, logvar, eps).shape))
 
 # %% [markdown]
 # The course's `train_step` draws `eps` with shape `(ops.shape(x)[0], latent_dim)`.
@@ -550,8 +646,6 @@ assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
 # %%
 import re
-
-from keras import layers
 
 
 def error_summary(err, width=120):
@@ -674,6 +768,6 @@ def my_gaussian_kl(mu, logvar):
 check("reparameterize", my_reparameterize, framework="keras")
 check("vae_kl", my_gaussian_kl, framework="keras")
 # the course's functions, used in this lab, pass the same checks
-assert check("reparameterize", vae_module.reparameterize, framework="keras")
-assert check("vae_kl", vae_module.gaussian_kl, framework="keras")
-assert check("bernoulli_nll", vae_module.bernoulli_nll, framework="keras")
+assert check("reparameterize", reference.reparameterize, framework="keras")
+assert check("vae_kl", reference.gaussian_kl, framework="keras")
+assert check("bernoulli_nll", reference.bernoulli_nll, framework="keras")

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: vae_lab.py, then run make sync
+#     generated_from: vae_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -44,7 +48,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -89,17 +93,52 @@ show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 # %% [markdown]
 # ## 2. The model
 #
-# `MODELS["vae"]` is an MLP VAE. The encoder maps the 784 pixels through 512 and 256
+# The model is an MLP VAE. The encoder maps the 784 pixels through 512 and 256
 # units to 32 numbers: the mean $\mu$ and the log-variance $\log\sigma^2$ of
 # $q(z \mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)$ over a 16-dimensional latent $z$. The
 # decoder maps $z$ through 256 and 512 units back to 784 **logits**, one per pixel:
 # $p(x_j = 1 \mid z) = \operatorname{sigmoid}(\text{logit}_j)$.
 
+# %% [markdown]
+# The networks are written out in the next cell, and the losses and the training step
+# after it: this is the code you train. Change a layer or the loss, rerun the cells from
+# here, and the rest of the lab uses your version. The cells are the package's own code,
+# `aigc_course.torch.vae` (a test checks that they read the same), where the results
+# page and the later chapters take it from.
+
+# %% mirrors="aigc_course.torch.vae"
+from torch import nn
+
+
+def mlp_encoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
+    h1, h2 = hidden
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, h1),
+        nn.ReLU(),
+        nn.Linear(h1, h2),
+        nn.ReLU(),
+        nn.Linear(h2, 2 * latent_dim),
+    )
+
+
+def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
+    h1, h2 = hidden
+    return nn.Sequential(
+        nn.Linear(latent_dim, h2),
+        nn.ReLU(),
+        nn.Linear(h2, h1),
+        nn.ReLU(),
+        nn.Linear(h1, 28 * 28),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
+
 # %%
-vae = MODELS["vae"]()
-print(vae)
-print(f"encoder: {sum(p.numel() for p in vae.encoder.parameters()):,} parameters; "
-      f"decoder: {sum(p.numel() for p in vae.decoder.parameters()):,}; total: {vae.count_params():,}")
+encoder, decoder = mlp_encoder(), mlp_decoder()
+print(encoder)
+print(decoder)
+print(f"encoder: {sum(p.numel() for p in encoder.parameters()):,} parameters; "
+      f"decoder: {sum(p.numel() for p in decoder.parameters()):,}")
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -108,10 +147,24 @@ print(f"encoder: {sum(p.numel() for p in vae.encoder.parameters()):,} parameters
 # the closed-form KL divergence to the prior $\mathcal N(0, I)$, and the Bernoulli
 # negative log-likelihood, which is binary cross-entropy **summed** over the pixels.
 
-# %%
-import aigc_course.torch.vae as vae_module
+# %% mirrors="aigc_course.torch.vae"
+import torch.nn.functional as F
 
-show_source(vae_module, start="# --- losses", end="# --- end losses")
+
+def reparameterize(mu, logvar, eps):
+    """z = mu + sigma * eps with sigma = exp(logvar / 2): a sample that gradients flow through."""
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, sigma^2) || N(0, 1)) per example: -1/2 sum(1 + logvar - mu^2 - exp(logvar))."""
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=-1)
+
+
+def bernoulli_nll(logits, x):
+    """-log p(x|z) per example: BCE with logits, summed over the pixels."""
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return bce.flatten(1).sum(dim=1)
 
 # %% [markdown]
 # One training step: binarize the batch afresh (each pixel is 1 with probability equal
@@ -119,8 +172,38 @@ show_source(vae_module, start="# --- losses", end="# --- end losses")
 # reparameterization, decode, and take **one** gradient step on the negative ELBO,
 # $\text{recon} + \beta \cdot \text{KL}$, for the encoder and decoder together.
 
+# %% mirrors="aigc_course.torch.vae"
+from aigc_course.torch import vae as reference  # the package's VAE: fit, save, load, ELBO, IWAE
+
+
+class VAE(reference.VAE):
+    """The course's VAE with its networks and training step written out on this page."""
+
+    def build_networks(self, hidden):
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+
+    def posterior(self, x):
+        """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
+        return self.encoder(x).chunk(2, dim=1)
+
+    def train_step(self, x):
+        opt = self.optimizers["vae"]
+        x = torch.bernoulli(x)  # dynamic binarization: a fresh binary image every step
+        with self.autocast():
+            mu, logvar = self.posterior(x)
+            z = reparameterize(mu, logvar, torch.randn_like(mu))
+            logits = self.decoder(z)
+        recon = bernoulli_nll(logits.float(), x).mean()  # -E_q[log p(x|z)]
+        kl = gaussian_kl(mu.float(), logvar.float()).mean()  # KL(q(z|x) || p(z))
+        loss = recon + self.beta * kl  # -ELBO (beta = 1)
+        opt.zero_grad(set_to_none=True)
+        self.backward(loss)
+        self.optimizer_step(opt)
+        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+
 # %%
-show_source(type(vae).train_step)
+vae = VAE()
+print(f"trainable parameters: {vae.count_params():,} (the same in PyTorch and Keras)")
 
 # %% [markdown]
 # ## 4. Training
@@ -233,7 +316,7 @@ show_images(vae.decode(path), nrow=len(steps), figsize=8,
 
 # %%
 set_seed(0)
-vae2 = MODELS["vae"](latent_dim=2)
+vae2 = VAE(latent_dim=2)
 history2 = vae2.fit(images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, seed=0,
                     verbose=VERBOSE)
 codes, _ = vae2.encode(test_images[:pick(full=5000, fast=2000)])
@@ -331,7 +414,7 @@ else:
 
 # %%
 set_seed(0)
-vae_b4 = MODELS["vae"](beta=4.0)
+vae_b4 = VAE(beta=4.0)
 history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE)
 
 runs = {"beta = 1": (vae, losses), "beta = 4": (vae_b4, history_b4.history)}
@@ -340,7 +423,7 @@ for ax, part, name in ((axes[0, 0], "recon", "reconstruction term"), (axes[0, 1]
     ax.bar(list(runs), [h[part][-1] for _, h in runs.values()], color=["tab:blue", "tab:orange"])
     ax.set_title(f"{name} after training")
     ax.set_ylabel("nats per image (last epoch)")
-for ax, (name, (model, h)) in zip(axes[1], runs.items()):
+for ax, (name, (model, _h)) in zip(axes[1], runs.items()):
     show_images(model.sample(32, seed=123), nrow=8, ax=ax, title=f"{name}: samples")
 plt.show()
 test_elbo = {}
@@ -475,7 +558,7 @@ for method in ("sample", "rsample"):
     mu, logvar = vae.posterior(x)
     q_z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
     z = getattr(q_z, method)()                           # BUG with "sample"
-    recon = vae_module.bernoulli_nll(vae.decoder(z), x).mean()
+    recon = reference.bernoulli_nll(vae.decoder(z), x).mean()
     recon.backward()
     grad = vae.encoder[1].weight.grad                    # the encoder's first layer
     print(f"q_z.{method}(): gradient of the reconstruction term reaching the encoder: "
@@ -524,7 +607,7 @@ assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
 # %%
 mu, logvar = vae.posterior(x)
-recon = vae_module.bernoulli_nll(vae.decoder(vae_module.reparameterize(mu, logvar, torch.randn_like(mu))), x).mean()
+recon = reference.bernoulli_nll(vae.decoder(reference.reparameterize(mu, logvar, torch.randn_like(mu))), x).mean()
 z_mean, z_log_var = mu, logvar
 kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())        # as printed
 print(f"mu: {tuple(mu.shape)} (batch, latent); Python's sum gives kl_loss of shape {tuple(kl_loss.shape)}")
@@ -533,7 +616,7 @@ try:
 except RuntimeError as err:
     print("RuntimeError:", str(err).splitlines()[0])
 kl_fixed = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()  # sum over z, mean over the batch
-assert torch.allclose(kl_fixed, vae_module.gaussian_kl(mu, logvar).mean())
+assert torch.allclose(kl_fixed, reference.gaussian_kl(mu, logvar).mean())
 print(f"fixed: KL per example, averaged over the batch = {kl_fixed.item():.2f} nats (= the course's gaussian_kl)")
 
 # %% [markdown]
@@ -618,6 +701,6 @@ def my_gaussian_kl(mu, logvar):
 check("reparameterize", my_reparameterize, framework="torch")
 check("vae_kl", my_gaussian_kl, framework="torch")
 # the course's functions, used in this lab, pass the same checks
-assert check("reparameterize", vae_module.reparameterize, framework="torch")
-assert check("vae_kl", vae_module.gaussian_kl, framework="torch")
-assert check("bernoulli_nll", vae_module.bernoulli_nll, framework="torch")
+assert check("reparameterize", reference.reparameterize, framework="torch")
+assert check("vae_kl", reference.gaussian_kl, framework="torch")
+assert check("bernoulli_nll", reference.bernoulli_nll, framework="torch")

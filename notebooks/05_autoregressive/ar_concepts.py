@@ -46,7 +46,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -62,8 +62,14 @@ from aigc_course import ar_numpy as ar
 from aigc_course import is_fast, pick, set_seed, show_source
 from aigc_course.data import load_shakespeare
 from aigc_course.numpy_nn import softmax
-from aigc_course.text import (CharTokenizer, generate_tokens, make_windows, sample_next, top_k_filter,
-                              top_p_filter)
+from aigc_course.text import (
+    CharTokenizer,
+    generate_tokens,
+    make_windows,
+    sample_next,
+    top_k_filter,
+    top_p_filter,
+)
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: ar_lab.py, then run make sync
+#     generated_from: ar_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -43,7 +47,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -298,19 +302,123 @@ print(f"{len(ids):,} characters, vocabulary {tok.vocab_size}; train {len(train_i
       f"validation {len(val_ids):,}")
 
 # %% [markdown]
-# `MODELS["gpt"]` follows nanoGPT's layout (the Transformer block of {doc}`ar_concepts`):
+# The model follows nanoGPT's layout (the Transformer block of {doc}`ar_concepts`):
 # token and position embeddings, `n_layer` pre-LN blocks of causal self-attention and
-# a GELU MLP, a final layer norm, and a linear head. The attention is written out by
-# hand:
+# a GELU MLP, a final layer norm, and a linear head. It is written out in the next
+# cell: the attention by hand, the block, and the model's forward pass and training
+# step; change any of it, rerun, and the training below uses your version. The cell is
+# the package's own code, `aigc_course.keras.autoregressive` (a test checks that they
+# read the same); the course checkpoint and the results page use the package's.
 
-# %%
-show_source(ar_module.CausalSelfAttention.call)
+# %% mirrors="aigc_course.keras.autoregressive"
+import math
+
+from keras import layers, ops
+
+from aigc_course.keras.autoregressive import check_token_tensor
+from aigc_course.keras.core import apply_gradients
+
+
+def token_cross_entropy(logits, targets):
+    """Mean over (batch, time) of -log softmax(logits)[target], in nats per token."""
+    return ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+
+
+class CausalSelfAttention(layers.Layer):
+    """Multi-head self-attention where position t attends only to positions <= t.
+
+    q, k, v = x W_qkv (one Dense C -> 3C), split into n_head heads of size C/n_head;
+    att = softmax(q k^T / sqrt(d) + mask), mask = -inf above the diagonal;
+    y = (att v) with the heads concatenated, then the output projection C -> C.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        self.n_embd, self.n_head, self.dropout = n_embd, n_head, dropout
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.c_attn = layers.Dense(3 * n_embd, kernel_initializer=init)
+        self.c_proj = layers.Dense(n_embd, kernel_initializer=init)
+        self.attn_dropout = layers.Dropout(dropout)
+        self.resid_dropout = layers.Dropout(dropout)
+
+    def get_config(self):
+        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
+
+    def call(self, x, training=False):
+        T, C, nh = ops.shape(x)[1], self.n_embd, self.n_head
+        q, k, v = ops.split(self.c_attn(x), 3, axis=-1)
+        # (B, T, C) -> (B, n_head, T, head_size)
+        q, k, v = (ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3)) for t in (q, k, v))
+        att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)  # (B, nh, T, T)
+        causal = ops.tril(ops.ones((T, T), "int32")) > 0
+        att = ops.where(causal, att, float("-inf"))  # no peeking ahead
+        att = ops.exp(att - ops.max(att, axis=-1, keepdims=True))  # softmax over keys
+        att = att / ops.sum(att, axis=-1, keepdims=True)
+        att = self.attn_dropout(att, training=training)
+        y = ops.reshape(ops.transpose(ops.matmul(att, v), (0, 2, 1, 3)), (-1, T, C))
+        return self.resid_dropout(self.c_proj(y), training=training)
+
+
+class Block(layers.Layer):
+    """Pre-LN Transformer block: x + attn(LN(x)), then x + MLP(LN(x)) with a 4x GELU MLP."""
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_embd, self.n_head, self.dropout = n_embd, n_head, dropout
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.ln_1 = layers.LayerNormalization(epsilon=1e-5)
+        self.attn = CausalSelfAttention(n_embd, n_head, dropout)
+        self.ln_2 = layers.LayerNormalization(epsilon=1e-5)
+        self.fc = layers.Dense(4 * n_embd, kernel_initializer=init)
+        self.proj = layers.Dense(n_embd, kernel_initializer=init)
+        self.mlp_dropout = layers.Dropout(dropout)
+
+    def get_config(self):
+        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
+
+    def call(self, x, training=False):
+        x = x + self.attn(self.ln_1(x), training=training)
+        h = self.proj(ops.gelu(self.fc(self.ln_2(x)), approximate=False))
+        return x + self.mlp_dropout(h, training=training)
+
+
+# registered under the lab's own name, so that keras.models.load_model finds it
+@keras.saving.register_keras_serializable(package="lab")
+class GPT(ar_module.GPT):
+    """The course's GPT with its block, forward pass and training step written out here."""
+
+    def build_block(self):
+        """One Transformer block; ``__init__`` stacks ``n_layer`` of them."""
+        return Block(self.n_embd, self.n_head, self.dropout)
+
+    def call(self, idx, training=False):
+        """Logits (B, T, V) for int ids (B, T), T <= block_size."""
+        check_token_tensor(idx, self.block_size)
+        pos = ops.arange(ops.shape(idx)[1])
+        x = self.drop(self.wte(idx) + self.wpe(pos)[None], training=training)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.lm_head(self.ln_f(x))
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        inputs, targets = x[:, :-1], x[:, 1:]  # teacher forcing: predict the next token
+
+        def loss_fn():
+            return token_cross_entropy(self(inputs, training=True), targets)
+
+        loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+
+        self.loss_tracker.update_state(ops.stop_gradient(loss))
+        return {m.name: m.result() for m in self.metrics}
 
 # %%
 GPT_CONFIG = pick(full=dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1, lr=1e-3),
                   fast=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, lr=1e-3))
 set_seed(0)
-gpt = MODELS["gpt"](tok.vocab_size, **GPT_CONFIG)
+gpt = GPT(tok.vocab_size, **GPT_CONFIG)
 Vs, C, Lg, Bk = tok.vocab_size, GPT_CONFIG["n_embd"], GPT_CONFIG["n_layer"], GPT_CONFIG["block_size"]
 formula = Vs * C + Bk * C + Lg * (12 * C * C + 13 * C) + 2 * C + C * Vs
 print(f"GPT with {Lg} layers, {GPT_CONFIG['n_head']} heads, width {C}, context {Bk}: "

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: ar_lab.py, then run make sync
+#     generated_from: ar_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -41,7 +45,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -287,19 +291,109 @@ print(f"{len(ids):,} characters, vocabulary {tok.vocab_size}; train {len(train_i
       f"validation {len(val_ids):,}")
 
 # %% [markdown]
-# `MODELS["gpt"]` follows nanoGPT's layout (the Transformer block of {doc}`ar_concepts`):
+# The model follows nanoGPT's layout (the Transformer block of {doc}`ar_concepts`):
 # token and position embeddings, `n_layer` pre-LN blocks of causal self-attention and
-# a GELU MLP, a final layer norm, and a linear head. The attention is written out by
-# hand:
+# a GELU MLP, a final layer norm, and a linear head. It is written out in the next
+# cell: the attention by hand, the block, and the model's forward pass and training
+# step; change any of it, rerun, and the training below uses your version. The cell is
+# the package's own code, `aigc_course.torch.autoregressive` (a test checks that they
+# read the same); the course checkpoint and the results page use the package's.
 
-# %%
-show_source(ar_module.CausalSelfAttention.forward)
+# %% mirrors="aigc_course.torch.autoregressive"
+import math
+
+import torch.nn.functional as F
+from torch import nn
+
+from aigc_course.torch.autoregressive import check_token_tensor
+
+
+def token_cross_entropy(logits, targets):
+    """Mean over (batch, time) of -log softmax(logits)[target], in nats per token."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where position t attends only to positions <= t.
+
+    q, k, v = x W_qkv (one Linear C -> 3C), split into n_head heads of size C/n_head;
+    att = softmax(q k^T / sqrt(d) + mask), mask = -inf above the diagonal;
+    y = (att v) with the heads concatenated, then the output projection C -> C.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        self.n_head = n_head
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd)
+        self.c_proj = nn.Linear(n_embd, n_embd)
+        self.attn_dropout = nn.Dropout(dropout)
+        self.resid_dropout = nn.Dropout(dropout)
+        mask = torch.tril(torch.ones(block_size, block_size, dtype=torch.bool))
+        self.register_buffer("mask", mask.view(1, 1, block_size, block_size), persistent=False)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        # (B, T, C) -> (B, n_head, T, head_size)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])  # (B, nh, T, T)
+        att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))  # no peeking ahead
+        att = self.attn_dropout(F.softmax(att, dim=-1))
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)  # heads side by side
+        return self.resid_dropout(self.c_proj(y))
+
+
+class Block(nn.Module):
+    """Pre-LN Transformer block: x + attn(LN(x)), then x + MLP(LN(x)) with a 4x GELU MLP."""
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(n_embd, eps=1e-5)
+        self.attn = CausalSelfAttention(n_embd, n_head, block_size, dropout)
+        self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)
+        self.mlp = nn.Sequential(
+            nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout)
+        )
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(ar_module.GPT):
+    """The course's GPT with its block, forward pass and training step written out here."""
+
+    def build_block(self):
+        """One Transformer block; ``__init__`` stacks ``n_layer`` of them."""
+        return Block(self.n_embd, self.n_head, self.block_size, self.dropout)
+
+    def forward(self, idx):
+        """Logits (B, T, V) for int ids (B, T), T <= block_size."""
+        check_token_tensor(idx, self.block_size)
+        pos = torch.arange(idx.shape[1], device=idx.device)
+        x = self.drop(self.wte(idx) + self.wpe(pos))
+        for block in self.blocks:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+    def train_step(self, x):
+        opt = self.optimizers["model"]
+        inputs, targets = x[:, :-1], x[:, 1:]  # teacher forcing: predict the next token
+        with self.autocast():
+            logits = self(inputs)
+        loss = token_cross_entropy(logits.float(), targets)
+        opt.zero_grad(set_to_none=True)
+        self.backward(loss)
+        self.optimizer_step(opt)
+        return {"loss": loss.detach()}
 
 # %%
 GPT_CONFIG = pick(full=dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1, lr=1e-3),
                   fast=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, lr=1e-3))
 set_seed(0)
-gpt = MODELS["gpt"](tok.vocab_size, **GPT_CONFIG)
+gpt = GPT(tok.vocab_size, **GPT_CONFIG)
 Vs, C, Lg, Bk = tok.vocab_size, GPT_CONFIG["n_embd"], GPT_CONFIG["n_layer"], GPT_CONFIG["block_size"]
 formula = Vs * C + Bk * C + Lg * (12 * C * C + 13 * C) + 2 * C + C * Vs
 print(f"GPT with {Lg} layers, {GPT_CONFIG['n_head']} heads, width {C}, context {Bk}: "

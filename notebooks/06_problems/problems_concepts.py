@@ -42,7 +42,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -131,7 +131,7 @@ for act in ACTIVATIONS:
     grad_w, _ = backward(hs, pre, small, act, G_small)
     worst = 0.0
     for l, (i, j) in [(0, (1, 2)), (2, (3, 0)), (3, (5, 5))]:
-        def loss_at(delta):
+        def loss_at(delta, l=l, i=i, j=j, act=act):  # bound now: called within this iteration
             ws = [w.copy() for w in small]
             ws[l][i, j] += delta
             return np.sum(G_small * forward(x_small, ws, act)[0][-1])
@@ -509,7 +509,7 @@ def best_of(points, optimum):
 
 grid = np.array([(a, b) for a in (1 / 6, 1 / 2, 5 / 6) for b in (1 / 6, 1 / 2, 5 / 6)])
 regret = {"grid": [], "random": []}
-for trial in range(2000):
+for _trial in range(2000):
     optimum = rng.uniform(0, 1, 2)
     regret["grid"].append(best_of(grid, optimum))
     regret["random"].append(best_of(rng.uniform(0, 1, (9, 2)), optimum))

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: problems_lab.py, then run make sync
+#     generated_from: problems_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -43,7 +47,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -420,7 +424,7 @@ opt.build(variables)                         # creates the dynamic scale s (init
 for step in range(pick(full=50, fast=10)):
     xb = X[step * 64:(step + 1) * 64]
     scale = float(keras.ops.convert_to_numpy(opt.dynamic_scale))      # s used for this step
-    loss, scaled_grads = gradients(lambda: opt.scale_loss(reconstruction_loss(model, xb)), variables)
+    loss, scaled_grads = gradients(lambda xb=xb: opt.scale_loss(reconstruction_loss(model, xb)), variables)
     opt.apply(scaled_grads, variables)       # unscale, skip if not finite, clip, step, adjust s
 scaled_norm = np.sqrt(sum(np.sum(a ** 2) for a in to_numpy(scaled_grads)))
 print(f"after {step + 1} float16 steps: loss {float(loss) / scale:.4f}, loss scale {scale:g}")
@@ -531,7 +535,7 @@ model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
 seconds = {}
 for name, (batches, fit) in pipelines.items():
     t0 = time.perf_counter()
-    for xb in batches():
+    for _xb in batches():
         pass
     seconds[name, False] = time.perf_counter() - t0
     timer = EpochTimer()

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: problems_lab.py, then run make sync
+#     generated_from: problems_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -45,7 +49,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -286,7 +290,7 @@ layer_norms = clip_runs[CLIP]["layers"].T
 im = axes[2].imshow(np.log10(layer_norms + 1e-12), aspect="auto", cmap="viridis",
                     interpolation="nearest", origin="lower", extent=(0, layer_norms.shape[1], 0.5, 12.5))
 fig.colorbar(im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$")
-axes[2].set_title(f"Per-layer gradient norms, clipped run")
+axes[2].set_title("Per-layer gradient norms, clipped run")
 axes[2].set_xlabel("step")
 axes[2].set_ylabel("layer")
 plt.show()
@@ -681,7 +685,10 @@ plt.show()
 # written by hand, with two replicas in this process:
 
 # %%
-def two_replicas(average, steps=pick(full=200, fast=60)):
+TWO_REPLICA_STEPS = pick(full=200, fast=60)
+
+
+def two_replicas(average, steps=TWO_REPLICA_STEPS):
     set_seed(0)
     rng = np.random.default_rng(0)
     x = torch.as_tensor(rng.standard_normal((512, 20)), dtype=torch.float32)

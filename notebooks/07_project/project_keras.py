@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: project_lab.py, then run make sync
+#     generated_from: project_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -60,7 +64,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -73,7 +77,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-
 
 import csv
 import math
-import tempfile
 import time
 from pathlib import Path
 
@@ -84,11 +87,16 @@ import numpy as np
 from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir
 from aigc_course.data import MNIST_SUBSET, last_source, load_mnist, random_subset
 from aigc_course.evaluator import load_evaluator
+from aigc_course.keras import MODELS, set_seed
 from aigc_course.likelihood import nats_to_bits_per_dim
 from aigc_course.metrics import mode_coverage, nearest_neighbours
-from aigc_course.plotting import (plot_class_histograms, plot_history, plot_precision_recall,
-                                   samples_by_class, show_images)
-from aigc_course.keras import MODELS, set_seed
+from aigc_course.plotting import (
+    plot_class_histograms,
+    plot_history,
+    plot_precision_recall,
+    samples_by_class,
+    show_images,
+)
 
 # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so (not pretrained=True:
 # this project always trains, see the tip above)
@@ -556,7 +564,7 @@ ax.set_title("Distance to the nearest training digit")
 ax.set_xlabel("Euclidean distance in pixel space")
 ax.set_ylabel("count")
 ax.legend(fontsize=8)
-for row, (name, (idx, d)) in enumerate(neighbours.items()):
+for row, (name, (idx, _d)) in enumerate(neighbours.items()):
     pairs = np.concatenate([samples[name][:10], train_unit[idx[:10]]])
     show_images(pairs, nrow=10, ax=fig.add_subplot(grid[row, 0]),
                 title=f"{name}: samples (top), nearest training digit (bottom)")

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: project_lab.py, then run make sync
+#     generated_from: project_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -57,16 +61,14 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 import math
-import tempfile
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -77,8 +79,13 @@ from aigc_course.data import MNIST_SUBSET, last_source, load_mnist, random_subse
 from aigc_course.evaluator import load_evaluator
 from aigc_course.likelihood import nats_to_bits_per_dim
 from aigc_course.metrics import mode_coverage, nearest_neighbours
-from aigc_course.plotting import (plot_class_histograms, plot_history, plot_precision_recall,
-                                   samples_by_class, show_images)
+from aigc_course.plotting import (
+    plot_class_histograms,
+    plot_history,
+    plot_precision_recall,
+    samples_by_class,
+    show_images,
+)
 from aigc_course.torch import MODELS, get_device, set_seed
 
 # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so (not pretrained=True:
@@ -529,7 +536,7 @@ ax.set_title("Distance to the nearest training digit")
 ax.set_xlabel("Euclidean distance in pixel space")
 ax.set_ylabel("count")
 ax.legend(fontsize=8)
-for row, (name, (idx, d)) in enumerate(neighbours.items()):
+for row, (name, (idx, _d)) in enumerate(neighbours.items()):
     pairs = np.concatenate([samples[name][:10], train_unit[idx[:10]]])
     show_images(pairs, nrow=10, ax=fig.add_subplot(grid[row, 0]),
                 title=f"{name}: samples (top), nearest training digit (bottom)")

@@ -49,28 +49,44 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
 
 # %%
 # %matplotlib inline
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import is_fast, pick, set_seed, show_source
-from aigc_course import metrics
-from aigc_course.data import (binarize, load_mnist, load_shakespeare, random_subset, ring_centers,
-                              ring_of_gaussians)
+from aigc_course import is_fast, metrics, pick, set_seed, show_source
+from aigc_course.data import (
+    binarize,
+    load_mnist,
+    load_shakespeare,
+    random_subset,
+    ring_centers,
+    ring_of_gaussians,
+)
 from aigc_course.evaluator import load_evaluator
 from aigc_course.likelihood import log_mean_exp
-from aigc_course.metrics import (bits_per_char, classifier_score, frechet_distance,
-                                 frechet_distance_from_stats, gaussian_stats, high_quality_fraction,
-                                 inception_fid, knn_radii, mode_coverage, nats_to_bits_per_dim,
-                                 perplexity, precision_recall, psnr, ssim)
+from aigc_course.metrics import (
+    bits_per_char,
+    classifier_score,
+    frechet_distance,
+    frechet_distance_from_stats,
+    gaussian_stats,
+    high_quality_fraction,
+    inception_fid,
+    knn_radii,
+    mode_coverage,
+    nats_to_bits_per_dim,
+    perplexity,
+    precision_recall,
+    psnr,
+    ssim,
+)
 from aigc_course.plotting import show_images
 
 set_seed(0)

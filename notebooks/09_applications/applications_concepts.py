@@ -53,7 +53,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -465,7 +465,7 @@ assert abs(fd_b - gb) < 1e-6
 
 # %%
 w, b = np.zeros(len(bow_vocab)), 0.0
-for step in range(2000):
+for _step in range(2000):
     loss, gw, gb = loss_and_grad(w, b, X_train, y_train, LAM)
     w, b = w - 1.0 * gw, b - 1.0 * gb
 
@@ -919,14 +919,14 @@ print(f"median distance to the nearest of the 200 real images: synthetic {np.med
 # %%
 rng_edu = np.random.default_rng(1)
 exercises = [apps.quadratic_exercise(rng_edu) for _ in range(pick(full=2000, fast=500))]
-for text, coeffs, roots in exercises[:3]:
+for text, _coeffs, roots in exercises[:3]:
     print(f"{text:32} key: x = {roots[0]}, x = {roots[1]}")
 assert all(apps.check_roots(c, f"{r[0]} and {r[1]}") for _, c, r in exercises)
 
 # students write correct answers in many forms (the last one is incomplete unless the root is double)
 formats = ["x = {a}, x = {b}", "{b}, {a}", "x={b} or x={a}", "{a} {b}", "x = {a}"]
 tally = {"string": np.zeros((2, 2), int), "substitution": np.zeros((2, 2), int)}   # [right?, accepted?]
-for text, coeffs, (r1, r2) in exercises:
+for _text, coeffs, (r1, r2) in exercises:
     key = f"x = {r1}, x = {r2}"
     for f in formats:
         answer = f.format(a=r1, b=r2)

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: music_lab.py, then run make sync
+#     generated_from: music_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -49,7 +53,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -68,9 +72,9 @@ from IPython.display import Audio, display
 
 from aigc_course import ar_numpy as ar
 from aigc_course import audio, check_gpu, is_fast, pick, pretrained, show_source
+from aigc_course.keras import MODELS, set_seed
 from aigc_course.plotting import plot_history
 from aigc_course.text import generate_tokens, make_windows
-from aigc_course.keras import MODELS, set_seed
 
 gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)

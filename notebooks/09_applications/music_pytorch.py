@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: music_lab.py, then run make sync
+#     generated_from: music_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -46,7 +50,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"

@@ -50,7 +50,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -63,8 +63,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import fft, optimize, stats
 
-from aigc_course import is_fast, pick, set_seed, show_source
-from aigc_course import adversarial, anonymity, moderation, security
+from aigc_course import adversarial, anonymity, is_fast, moderation, pick, security, set_seed, show_source
 from aigc_course.data import load_fashion_mnist, load_mnist, ring_of_gaussians
 from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import psnr

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: security_lab.py, then run make sync
+#     generated_from: security_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -44,7 +48,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -61,8 +65,7 @@ import numpy as np
 from keras import ops
 from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
 
-from aigc_course import check_gpu, is_fast, pick, show_source
-from aigc_course import privacy, security
+from aigc_course import check_gpu, is_fast, pick, privacy, security, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, set_seed
 from aigc_course.keras.core import apply_gradients, input_gradients

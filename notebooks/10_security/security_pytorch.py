@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: security_lab.py, then run make sync
+#     generated_from: security_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -46,7 +50,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch,privacy] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -64,8 +68,7 @@ from torch.func import functional_call, grad, vmap
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
 
-from aigc_course import check_gpu, is_fast, pick, show_source
-from aigc_course import privacy, security
+from aigc_course import check_gpu, is_fast, pick, privacy, security, show_source
 from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import plot_history, show_images
 from aigc_course.torch import MODELS, get_device, set_seed
@@ -456,7 +459,7 @@ set_seed(0)
 detector = detector_net().to(device)
 opt = torch.optim.Adam(detector.parameters(), lr=1e-3)
 data = TensorDataset(torch.as_tensor(x_train[:, None]), torch.as_tensor(y_train))
-for epoch in range(pick(full=5, fast=3)):
+for _epoch in range(pick(full=5, fast=3)):
     for xb, yb in DataLoader(data, batch_size=64, shuffle=True):
         loss = nn.functional.binary_cross_entropy_with_logits(
             detector(xb.to(device)).squeeze(1), yb.to(device))

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: diffusion_lab.py, then run make sync
+#     generated_from: diffusion_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -48,7 +52,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -57,17 +61,17 @@ except ImportError:
 import tempfile
 import time
 
-import matplotlib.pyplot as plt
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 
-from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir
 from aigc_course.data import load_mnist, random_subset, ring_centers, ring_of_gaussians
-from aigc_course.diffusion import NoiseSchedule, ddpm_sample_numpy, gmm_eps_star
+from aigc_course.diffusion import ddpm_sample_numpy, gmm_eps_star
 from aigc_course.evaluator import load_evaluator
+from aigc_course.keras import set_seed
 from aigc_course.metrics import high_quality_fraction, modes_covered
 from aigc_course.plotting import compare_samples, plot_history, show_images
-from aigc_course.keras import MODELS, set_seed
 
 gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
@@ -88,15 +92,14 @@ print(f"Keras {keras.__version__} ({keras.backend.backend()} backend); fast mode
 # $\varepsilon_\theta(x_t, t)$ is trained with the **simple loss** (简化损失)
 # $\lVert \varepsilon - \varepsilon_\theta(x_t, t) \rVert^2$, averaged here over the batch and
 # the dimensions, with $t$ drawn uniformly: one random step per example, and no loop over
-# $t$. `MODELS["ddpm"]` holds the schedule (NumPy constants from `aigc_course.diffusion`,
-# shared with PyTorch) and the denoiser; here is its training step. The losses are in
-# `keras.ops`, and `apply_gradients` (from `aigc_course.keras.core`) takes the gradient
-# step on either backend.
-
-# %%
-import aigc_course.keras.diffusion as ddpm_module
-
-show_source(MODELS["ddpm"].train_step)
+# $t$. The model holds the schedule (NumPy constants from `aigc_course.diffusion`,
+# shared with PyTorch) and the denoiser. The losses are in `keras.ops`, and
+# `apply_gradients` (from `aigc_course.keras.core`) takes the gradient step on either
+# backend.
+# Its training step and its sampler are written out in the cell after the next
+# paragraph: change them, rerun, and the rest of the lab uses your version. The cell is
+# the package's own code (a test checks that they read the same), which the course
+# checkpoint and the results page use.
 
 # %% [markdown]
 # To sample, start from $x_T \sim \mathcal N(0, I)$ and step down, $t = T, \dots, 1$:
@@ -111,15 +114,69 @@ show_source(MODELS["ddpm"].train_step)
 # (`steps` switches to a shorter, *respaced* schedule {cite}`nichol2021improved`, used
 # below to keep fast mode fast.)
 
-# %%
-show_source(ddpm_module, start="# --- sampler", end="# --- end sampler")
+# %% mirrors="aigc_course.keras.diffusion"
+import math
+
+from keras import ops
+
+import aigc_course.keras.diffusion as ddpm_module
+from aigc_course.keras.core import apply_gradients
+from aigc_course.keras.diffusion import MLPDenoiser, rng_from
+
+
+# registered under the lab's own name, so that keras.models.load_model finds it
+@keras.saving.register_keras_serializable(package="lab")
+class DDPM(ddpm_module.DDPM):
+    """The course's DDPM with its training step and sampler written out on this page."""
+
+    def build_denoiser(self, channels, hidden):
+        """eps_theta: the U-Net for images, an MLP for vectors."""
+        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+
+    def q_sample(self, x0, t, eps):
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, on tensors (t: int (N,))."""
+        shape = (-1,) + (1,) * (len(x0.shape) - 1)
+        a = ops.reshape(ops.take(ops.convert_to_tensor(self.sqrt_ab), t), shape)
+        b = ops.reshape(ops.take(ops.convert_to_tensor(self.sqrt_1m_ab), t), shape)
+        return a * x0 + b * eps
+
+    def train_step(self, data):
+        x0 = data[0] if isinstance(data, (tuple, list)) else data
+        t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)  # uniform step
+        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)  # the noise to predict
+        xt = self.q_sample(x0, t, eps)  # jump straight to step t
+
+        def loss_fn():
+            eps_hat = self.net(xt, t, training=True)
+            return ops.mean(ops.square(eps - eps_hat))  # the "simple" DDPM loss
+
+        loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+        self.loss_tracker.update_state(ops.stop_gradient(loss))
+        return {"loss": self.loss_tracker.result()}
+
+    def _reverse(self, n, seed, steps, keep):
+        sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
+        rng = rng_from(seed)  # NumPy noise: same as the PyTorch twin
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
+        snaps = {}
+        for i in reversed(range(sched.T)):
+            t = int(ts[i])  # the step the network was trained on
+            if t in keep:
+                snaps[t] = self._to_public(x)
+            eps_hat = self._denoise(x, ops.full((n,), t, dtype="int32"))
+            coef = float(sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i]))
+            x = (x - coef * eps_hat) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
+            if i > 0:  # fresh noise at every step but the last
+                z = self._to_internal(rng.standard_normal(self._public_shape(n)))
+                x = x + math.sqrt(sched.betas[i]) * z
+        return self._to_public(x), snaps
 
 # %% [markdown]
 # ## 2. Diffusion on 2-D points
 #
 # The data: 20,000 points from a ring of eight Gaussians (radius 2, standard deviation
 # 0.05), the toy distribution on which GANs drop modes in {doc}`../03_gans/gan_keras`.
-# `MODELS["ddpm"](data_shape=(2,))` gets an MLP denoiser: the step $t$ enters through a
+# `DDPM(data_shape=(2,))` gets an MLP denoiser: the step $t$ enters through a
 # sinusoidal **time embedding** (时间嵌入) added to every hidden layer. Two hundred steps
 # are plenty for points in the plane (the linear schedule is rescaled so that
 # $\bar\alpha_T$ stays near 0).
@@ -129,7 +186,7 @@ points, _ = ring_of_gaussians(20_000, seed=0)
 centers = ring_centers()
 T2 = 200
 set_seed(0)
-ddpm2 = MODELS["ddpm"](data_shape=(2,), timesteps=T2, lr=2e-3)
+ddpm2 = DDPM(data_shape=(2,), timesteps=T2, lr=2e-3)
 for w in ddpm2.net.trainable_weights:
     print(f"{w.path:<45} {tuple(w.shape)}")
 print(f"{ddpm2.count_params():,} parameters; {ddpm2.schedule}")
@@ -285,18 +342,85 @@ assert np.all(loss_floor <= loss_net + 0.02)      # nobody beats the conditional
 #
 # ## 5. Digits
 #
-# For images, `MODELS["ddpm"]()` (the default, `data_shape=(28, 28, 1)`) uses a small
+# For images, `DDPM()` (the default, `data_shape=(28, 28, 1)`) uses a small
 # **U-Net** (U 形网络): two stride-2 convolutions down to 7×7, transposed convolutions back
 # up, skip connections between equal resolutions, and residual blocks with group
 # normalisation into which the time embedding is added. Images are scaled to $[-1, 1]$,
 # like the GANs' outputs, so that the data and the noise have similar scales.
+
+# %% [markdown]
+# Here is the U-Net, written out (the package's `aigc_course.keras.diffusion`, checked
+# equal to it by a test). `DDPM.build_denoiser` above builds the `UNetDenoiser` defined
+# here for images: change a width or a block and rerun.
+
+# %% mirrors="aigc_course.keras.diffusion"
+from keras import layers
+
+from aigc_course.keras.diffusion import sinusoidal_embedding
+
+
+class ResBlock(layers.Layer):
+    """GroupNorm -> SiLU -> conv3x3, + time projection, GroupNorm -> SiLU -> conv3x3, + skip."""
+
+    def __init__(self, c_in: int, c_out: int, groups: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        self.norm1 = layers.GroupNormalization(groups, epsilon=1e-5)
+        self.conv1 = layers.Conv2D(c_out, 3, padding="same")
+        self.time = layers.Dense(c_out)
+        self.norm2 = layers.GroupNormalization(groups, epsilon=1e-5)
+        self.conv2 = layers.Conv2D(c_out, 3, padding="same")
+        self.skip = layers.Conv2D(c_out, 1) if c_in != c_out else None
+
+    def call(self, x, e):
+        h = self.conv1(ops.silu(self.norm1(x)))
+        h = h + self.time(ops.silu(e))[:, None, None, :]
+        h = self.conv2(ops.silu(self.norm2(h)))
+        return h + (self.skip(x) if self.skip is not None else x)
+
+
+class UNetDenoiser(layers.Layer):
+    """eps_theta for 28x28 images: a two-level U-Net (28 -> 14 -> 7 -> 14 -> 28).
+
+    channels (c1, c2): conv_in 1 -> c1; ResBlock at 28x28 (c1), stride-2 conv to
+    14x14 (c2), ResBlock, stride-2 conv to 7x7, middle ResBlock, transposed convs
+    back up, each followed by a ResBlock on [upsampled, skip] (concatenated);
+    GroupNorm -> SiLU -> zero-initialised conv3x3 to 1 channel.
+    """
+
+    def __init__(self, channels=(32, 64), **kwargs):
+        super().__init__(**kwargs)
+        c1, c2 = channels
+        td = 4 * c1
+        self.c1 = c1
+        self.time_mlp = keras.Sequential([layers.Dense(td, activation="silu"), layers.Dense(td)])
+        self.conv_in = layers.Conv2D(c1, 3, padding="same")
+        self.res1 = ResBlock(c1, c1)
+        self.down1 = layers.Conv2D(c2, 4, strides=2, padding="same")  # 28 -> 14
+        self.res2 = ResBlock(c2, c2)
+        self.down2 = layers.Conv2D(c2, 4, strides=2, padding="same")  # 14 -> 7
+        self.mid = ResBlock(c2, c2)
+        self.up2 = layers.Conv2DTranspose(c2, 4, strides=2, padding="same")  # 7 -> 14
+        self.res_up2 = ResBlock(2 * c2, c2)
+        self.up1 = layers.Conv2DTranspose(c1, 4, strides=2, padding="same")  # 14 -> 28
+        self.res_up1 = ResBlock(2 * c1, c1)
+        self.norm_out = layers.GroupNormalization(8, epsilon=1e-5)
+        self.conv_out = layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros")
+
+    def call(self, x, t):
+        e = self.time_mlp(sinusoidal_embedding(t, self.c1))
+        h1 = self.res1(self.conv_in(x), e)  # c1 @ 28
+        h2 = self.res2(self.down1(h1), e)  # c2 @ 14
+        h = self.mid(self.down2(h2), e)  # c2 @ 7
+        h = self.res_up2(ops.concatenate([self.up2(h), h2], axis=-1), e)  # c2 @ 14
+        h = self.res_up1(ops.concatenate([self.up1(h), h1], axis=-1), e)  # c1 @ 28
+        return self.conv_out(ops.silu(self.norm_out(h)))
 
 # %%
 images, labels = load_mnist("train")
 images, labels = random_subset(pick(full=len(images), fast=256), images, labels, seed=0)
 test_images, _ = load_mnist("test")
 set_seed(0)
-ddpm = MODELS["ddpm"]()
+ddpm = DDPM()
 n_net = ddpm.count_params()
 print(f"U-Net denoiser: {n_net:,} parameters; T = {ddpm.T}; training on {len(images):,} images")
 

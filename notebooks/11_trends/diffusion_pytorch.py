@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: diffusion_lab.py, then run make sync
+#     generated_from: diffusion_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -46,7 +50,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -59,9 +63,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir, show_source
+from aigc_course import check_gpu, is_fast, pick, pretrained, run_dir
 from aigc_course.data import load_mnist, random_subset, ring_centers, ring_of_gaussians
-from aigc_course.diffusion import NoiseSchedule, ddpm_sample_numpy, gmm_eps_star
+from aigc_course.diffusion import ddpm_sample_numpy, gmm_eps_star
 from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import high_quality_fraction, modes_covered
 from aigc_course.plotting import compare_samples, plot_history, show_images
@@ -87,13 +91,12 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 # $\varepsilon_\theta(x_t, t)$ is trained with the **simple loss** (简化损失)
 # $\lVert \varepsilon - \varepsilon_\theta(x_t, t) \rVert^2$, averaged here over the batch and
 # the dimensions, with $t$ drawn uniformly: one random step per example, and no loop over
-# $t$. `MODELS["ddpm"]` holds the schedule (NumPy constants from `aigc_course.diffusion`,
-# shared with Keras) and the denoiser; here is its training step.
-
-# %%
-import aigc_course.torch.diffusion as ddpm_module
-
-show_source(MODELS["ddpm"].train_step)
+# $t$. The model holds the schedule (NumPy constants from `aigc_course.diffusion`,
+# shared with Keras) and the denoiser.
+# Its training step and its sampler are written out in the cell after the next
+# paragraph: change them, rerun, and the rest of the lab uses your version. The cell is
+# the package's own code (a test checks that they read the same), which the course
+# checkpoint and the results page use.
 
 # %% [markdown]
 # To sample, start from $x_T \sim \mathcal N(0, I)$ and step down, $t = T, \dots, 1$:
@@ -107,15 +110,64 @@ show_source(MODELS["ddpm"].train_step)
 # (`steps` switches to a shorter, *respaced* schedule {cite}`nichol2021improved`, used
 # below to keep fast mode fast.)
 
-# %%
-show_source(ddpm_module, start="# --- sampler", end="# --- end sampler")
+# %% mirrors="aigc_course.torch.diffusion"
+import math
+
+import torch.nn.functional as F
+
+import aigc_course.torch.diffusion as ddpm_module
+from aigc_course.torch.diffusion import MLPDenoiser, rng_from
+
+
+class DDPM(ddpm_module.DDPM):
+    """The course's DDPM with its training step and sampler written out on this page."""
+
+    def build_denoiser(self, channels, hidden):
+        """eps_theta: the U-Net for images, an MLP for vectors."""
+        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+
+    def q_sample(self, x0, t, eps):
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, on tensors (t: int64 (N,))."""
+        shape = (-1,) + (1,) * (x0.dim() - 1)
+        return self.sqrt_ab[t].view(shape) * x0 + self.sqrt_1m_ab[t].view(shape) * eps
+
+    def train_step(self, x0):
+        opt = self.optimizers["ddpm"]
+        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)  # uniform step per example
+        eps = torch.randn_like(x0)  # the noise to predict
+        xt = self.q_sample(x0, t, eps)  # jump straight to step t
+        with self.autocast():
+            eps_hat = self.net(xt, t)
+        loss = F.mse_loss(eps_hat.float(), eps)  # the "simple" DDPM loss
+        opt.zero_grad(set_to_none=True)
+        self.backward(loss)
+        self.optimizer_step(opt)
+        return {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def _reverse(self, n, seed, steps, keep):
+        sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
+        rng = rng_from(seed)  # NumPy noise: same as the Keras twin
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
+        snaps = {}
+        for i in reversed(range(sched.T)):
+            t = int(ts[i])  # the step the network was trained on
+            if t in keep:
+                snaps[t] = self._to_public(x)
+            eps_hat = self.net(x, torch.full((n,), t, device=self.device, dtype=torch.long))
+            coef = sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i])
+            x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
+            if i > 0:  # fresh noise at every step but the last
+                z = self._to_internal(rng.standard_normal(self._public_shape(n)))
+                x = x + math.sqrt(sched.betas[i]) * z
+        return self._to_public(x), snaps
 
 # %% [markdown]
 # ## 2. Diffusion on 2-D points
 #
 # The data: 20,000 points from a ring of eight Gaussians (radius 2, standard deviation
 # 0.05), the toy distribution on which GANs drop modes in {doc}`../03_gans/gan_pytorch`.
-# `MODELS["ddpm"](data_shape=(2,))` gets an MLP denoiser: the step $t$ enters through a
+# `DDPM(data_shape=(2,))` gets an MLP denoiser: the step $t$ enters through a
 # sinusoidal **time embedding** (时间嵌入) added to every hidden layer. Two hundred steps
 # are plenty for points in the plane (the linear schedule is rescaled so that
 # $\bar\alpha_T$ stays near 0).
@@ -125,7 +177,7 @@ points, _ = ring_of_gaussians(20_000, seed=0)
 centers = ring_centers()
 T2 = 200
 set_seed(0)
-ddpm2 = MODELS["ddpm"](data_shape=(2,), timesteps=T2, lr=2e-3)
+ddpm2 = DDPM(data_shape=(2,), timesteps=T2, lr=2e-3)
 print(ddpm2.net)
 print(f"{ddpm2.count_params():,} parameters; {ddpm2.schedule}")
 loss_at_init = ddpm2.denoising_loss(points[:2000], seed=0).mean()
@@ -280,18 +332,87 @@ assert np.all(loss_floor <= loss_net + 0.02)      # nobody beats the conditional
 #
 # ## 5. Digits
 #
-# For images, `MODELS["ddpm"]()` (the default, `data_shape=(28, 28, 1)`) uses a small
+# For images, `DDPM()` (the default, `data_shape=(28, 28, 1)`) uses a small
 # **U-Net** (U 形网络): two stride-2 convolutions down to 7×7, transposed convolutions back
 # up, skip connections between equal resolutions, and residual blocks with group
 # normalisation into which the time embedding is added. Images are scaled to $[-1, 1]$,
 # like the GANs' outputs, so that the data and the noise have similar scales.
+
+# %% [markdown]
+# Here is the U-Net, written out (the package's `aigc_course.torch.diffusion`, checked
+# equal to it by a test). `DDPM.build_denoiser` above builds the `UNetDenoiser` defined
+# here for images: change a width or a block and rerun.
+
+# %% mirrors="aigc_course.torch.diffusion"
+from torch import nn
+
+from aigc_course.torch.diffusion import SinusoidalEmbedding
+
+
+class ResBlock(nn.Module):
+    """GroupNorm -> SiLU -> conv3x3, + time projection, GroupNorm -> SiLU -> conv3x3, + skip."""
+
+    def __init__(self, c_in: int, c_out: int, time_dim: int, groups: int = 8):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, c_in, eps=1e-5)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.time = nn.Linear(time_dim, c_out)
+        self.norm2 = nn.GroupNorm(groups, c_out, eps=1e-5)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x, e):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time(F.silu(e))[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class UNetDenoiser(nn.Module):
+    """eps_theta for 28x28 images: a two-level U-Net (28 -> 14 -> 7 -> 14 -> 28).
+
+    channels (c1, c2): conv_in 1 -> c1; ResBlock at 28x28 (c1), stride-2 conv to
+    14x14 (c2), ResBlock, stride-2 conv to 7x7, middle ResBlock, transposed convs
+    back up, each followed by a ResBlock on [upsampled, skip] (concatenated);
+    GroupNorm -> SiLU -> zero-initialised conv3x3 to 1 channel.
+    """
+
+    def __init__(self, channels=(32, 64)):
+        super().__init__()
+        c1, c2 = channels
+        td = 4 * c1
+        self.embed = SinusoidalEmbedding(c1)
+        self.time_mlp = nn.Sequential(nn.Linear(c1, td), nn.SiLU(), nn.Linear(td, td))
+        self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
+        self.res1 = ResBlock(c1, c1, td)
+        self.down1 = nn.Conv2d(c1, c2, 4, stride=2, padding=1)  # 28 -> 14
+        self.res2 = ResBlock(c2, c2, td)
+        self.down2 = nn.Conv2d(c2, c2, 4, stride=2, padding=1)  # 14 -> 7
+        self.mid = ResBlock(c2, c2, td)
+        self.up2 = nn.ConvTranspose2d(c2, c2, 4, stride=2, padding=1)  # 7 -> 14
+        self.res_up2 = ResBlock(2 * c2, c2, td)
+        self.up1 = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)  # 14 -> 28
+        self.res_up1 = ResBlock(2 * c1, c1, td)
+        self.norm_out = nn.GroupNorm(8, c1, eps=1e-5)
+        self.conv_out = nn.Conv2d(c1, 1, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x, t):
+        e = self.time_mlp(self.embed(t))
+        h1 = self.res1(self.conv_in(x), e)  # c1 @ 28
+        h2 = self.res2(self.down1(h1), e)  # c2 @ 14
+        h = self.mid(self.down2(h2), e)  # c2 @ 7
+        h = self.res_up2(torch.cat([self.up2(h), h2], dim=1), e)  # c2 @ 14
+        h = self.res_up1(torch.cat([self.up1(h), h1], dim=1), e)  # c1 @ 28
+        return self.conv_out(F.silu(self.norm_out(h)))
 
 # %%
 images, labels = load_mnist("train")
 images, labels = random_subset(pick(full=len(images), fast=256), images, labels, seed=0)
 test_images, _ = load_mnist("test")
 set_seed(0)
-ddpm = MODELS["ddpm"]()
+ddpm = DDPM()
 n_net = ddpm.count_params()
 print(f"U-Net denoiser: {n_net:,} parameters; T = {ddpm.T}; training on {len(images):,} images")
 

@@ -44,7 +44,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -214,7 +214,7 @@ W_img = init_rng.normal(0, 0.01, (784, DIM))
 W_txt = init_rng.normal(0, 0.1, (len(VOCAB), DIM))
 opt = Adam([W_img, W_txt], lr=3e-3, betas=(0.9, 0.999))
 losses = []
-for step in range(STEPS):
+for _step in range(STEPS):
     idx = rng.choice(len(X_train), BATCH, replace=False)
     loss, grads = clip_loss_and_grads(W_img, W_txt, X_train[idx], B_train[idx], TAU)
     opt.step(grads)
@@ -615,7 +615,7 @@ def generate(x0, T, weights, cache):
     Wq, Wk, Wv, Wo = weights
     flops["n"] = 0
     xs, keys, values, outputs = [x0], [], [], []
-    for t in range(T):
+    for _t in range(T):
         if cache:                                  # project only the newest token
             x = xs[-1][None, :]
             keys.append(matmul(x, Wk)[0])

@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: exercises_lab.py, then run make sync
+#     generated_from: exercises_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -51,7 +55,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -597,6 +601,7 @@ kl_fn = choose("vae_kl", vae_kl, solution_vae_kl, "keras")
 nll_fn = choose("bernoulli_nll", bernoulli_nll, solution_bernoulli_nll, "keras")
 assert check_vae(solution_make_vae, solution_negative_elbo, solution_make_vae)
 with_vae = check_vae(make_vae, negative_elbo, solution_make_vae)
+
 
 # %% [markdown]
 # ## 5. Train your VAE

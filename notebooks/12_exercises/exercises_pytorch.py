@@ -1,7 +1,11 @@
 # ---
 # jupyter:
+#   aigc_course:
+#     edit: exercises_lab.py, then run make sync
+#     generated_from: exercises_lab.py
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: aigc_course
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -50,7 +54,7 @@
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
 try:
-    import aigc_course
+    import aigc_course  # noqa: F401 (only whether it imports matters here)
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -92,6 +96,7 @@ def saturating_generator_loss(fake_logits):
 
 
 assert check("gan_generator_loss", saturating_generator_loss, framework="torch") is False
+
 
 # %% [markdown]
 # ## 2. Implement a GAN
@@ -387,6 +392,7 @@ print(f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained ->
 assert after["classifier_fd"] < 0.5 * before["classifier_fd"], "the GAN did not learn enough"
 print("✅ your GAN trains")
 
+
 # %% [markdown]
 # ## 4. Implement a VAE
 #
@@ -599,6 +605,7 @@ with torch.no_grad():
     z = torch.randn(64, VAE_LATENT, generator=torch.Generator().manual_seed(1)).to(device)
     probs = torch.sigmoid(decoder(z)).reshape(-1, 28, 28).cpu().numpy()
 show_images(probs, title="Samples from your VAE (pixel probabilities)", nrow=8);
+
 
 # %% [markdown]
 # ## 6. Two pieces of an autoregressive sampler
