@@ -435,6 +435,8 @@ def describe(name: str, dataset: str, folder=None) -> str:
         line = line.replace(
             f"{data['n_examples']:,} images", f"{data['n_examples']:,} images (offline MNIST subset)"
         )
+    if c.get("selected_epoch"):
+        line += f"; the weights of epoch {c['selected_epoch']}, chosen on held-out training images"
     if c.get("smoke_test"):
         line += " [smoke test, not a recipe result]"
     return line
@@ -668,5 +670,7 @@ def publish(
     }
     index["checkpoints"][_key(name, dataset)] = entry
     index["checkpoints"] = dict(sorted(index["checkpoints"].items()))
-    _atomic_write(index_path, (json.dumps(index, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    _atomic_write(
+        index_path, (json.dumps(index, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    )
     return entry

@@ -14,6 +14,15 @@ size, in the same Python environment, one after the other on the same machine:
         [--python PYTHON_WITH_TORCHVISION] [--batch-size 64] [--iters 40]
 
 Prints both rates and their ratio and writes them to ``benchmarks/results/``.
+
+For timing the two whole processes side by side with an outside harness (start-up,
+data loading and the checkpoint written at the end of the epoch included), one epoch
+each over the same N images:
+
+    python benchmarks/dcgan_reference.py --prepare DIR --images 1280   # once
+    python benchmarks/dcgan_reference.py --ours-epoch DIR              # ours
+    python PATH/TO/pytorch-examples/dcgan/main.py --dataset mnist --dataroot DIR \
+        --imageSize 64 --batchSize 64 --niter 1 --workers 2 --outf DIR/out --manualSeed 0
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ ROOT = HERE.parent
 LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
 
 
-def write_mnist_raw(folder: Path) -> int:
+def write_mnist_raw(folder: Path, n_images: int | None = None) -> int:
     """The four MNIST files, decompressed, where torchvision's MNIST looks for them,
     and the training images as ``train.npy`` for our side (same images for both)."""
     sys.path.insert(0, str(ROOT))
@@ -45,6 +54,8 @@ def write_mnist_raw(folder: Path) -> int:
     raw.mkdir(parents=True, exist_ok=True)
     for split, prefix in (("train", "train"), ("test", "t10k")):
         x, y = load_mnist(split)
+        if split == "train" and n_images:
+            x, y = x[:n_images], y[:n_images]
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
             (0x803).to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in x.shape) + x.tobytes()
         )
@@ -52,6 +63,7 @@ def write_mnist_raw(folder: Path) -> int:
             (0x801).to_bytes(4, "big") + len(y).to_bytes(4, "big") + y.astype("uint8").tobytes()
         )
     x, _ = load_mnist("train")
+    x = x[:n_images] if n_images else x
     np.save(folder / "train.npy", x)
     return len(x)
 
@@ -118,9 +130,8 @@ def dcgan64_discriminator(ndf=64, nc=1):        # outputs a logit: BCE-with-logi
 
 class DCGAN64(GAN):
     """Our GAN train_step and trainer, with the reference's 64x64 networks."""
-    def __init__(self):
-        super().__init__(latent_dim=100)
-        self.generator, self.discriminator = dcgan64_generator(), dcgan64_discriminator()
+    def build_networks(self):
+        return dcgan64_generator(), dcgan64_discriminator()
     def prepare(self, x, y=None):
         x = super().prepare(x)[0]                      # (N, 1, 28, 28) in [-1, 1]
         return (torch.nn.functional.interpolate(torch.from_numpy(x), size=64, mode="bilinear").numpy(),)
@@ -128,6 +139,10 @@ class DCGAN64(GAN):
 set_seed(0)
 images = np.load(DATA)
 model = DCGAN64()
+if ITERS == 0:  # one whole epoch, no warm-up: the process is timed from outside
+    model.fit(images, epochs=1, batch_size=BATCH, verbose=False)
+    print(json.dumps({"iterations": len(images) // BATCH}))
+    raise SystemExit(0)
 n = BATCH * (ITERS + 5)
 model.fit(images[: BATCH * 5], epochs=1, batch_size=BATCH, verbose=False)   # warm-up
 t = time.perf_counter()
@@ -153,7 +168,10 @@ def our_rate(python, batch_size, iters, data):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--examples", required=True, help="a checkout of pytorch/examples")
+    p.add_argument("--examples", help="a checkout of pytorch/examples")
+    p.add_argument("--prepare", metavar="DIR", help="only write the MNIST files (and train.npy) into DIR")
+    p.add_argument("--images", type=int, default=None, help="with --prepare: the first N training images")
+    p.add_argument("--ours-epoch", metavar="DIR", help="only train ours for one epoch on DIR/train.npy")
     p.add_argument("--python", default=sys.executable, help="a Python with torch and torchvision")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--iters", type=int, default=40)
@@ -161,6 +179,14 @@ def main():
     p.add_argument("--rounds", type=int, default=2, help="alternating runs of each; medians reported")
     p.add_argument("--out", default=None)
     a = p.parse_args()
+    if a.prepare:
+        print(f"{write_mnist_raw(Path(a.prepare), a.images)} training images in {a.prepare}")
+        return
+    if a.ours_epoch:
+        print(our_rate(a.python, a.batch_size, 0, Path(a.ours_epoch) / "train.npy"))
+        return
+    if not a.examples:
+        p.error("--examples is required (a checkout of pytorch/examples)")
     main_py = Path(a.examples) / "dcgan" / "main.py"
     refs, ours_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:

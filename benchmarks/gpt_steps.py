@@ -4,13 +4,17 @@ The same configuration as nanoGPT's ``train.py`` run with
 
     python train.py config/train_shakespeare_char.py --device=cpu --compile=False \
         --block_size=128 --batch_size=64 --n_layer=4 --n_head=4 --n_embd=256 \
-        --dropout=0.1 --bias=True --max_iters=STEPS --eval_iters=1 --log_interval=10
+        --dropout=0.1 --bias=True --max_iters=STEPS-1 --eval_iters=1 --log_interval=10 \
+        --out_dir=SOMEWHERE
 
 (character-level tiny-shakespeare, 64 windows of 128 tokens per step, float32 on the
-CPU), trained with ``aigc_course.torch``'s ``fit``. Time both whole processes side by
-side (e.g. with ``/usr/bin/time`` or a benchmark harness that alternates them):
+CPU), trained with ``aigc_course.torch``'s ``fit``. nanoGPT runs ``max_iters + 1``
+optimizer steps and, before the first, estimates the loss on one training and one
+validation batch (``eval_iters=1``); this script does the same work: one batch of each
+evaluated, then STEPS steps. Time both whole processes side by side (e.g. with
+``/usr/bin/time`` or a benchmark harness that alternates them):
 
-    python benchmarks/gpt_steps.py --steps 40
+    python benchmarks/gpt_steps.py --steps 6
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ def main(argv=None) -> int:
     order = np.random.default_rng(0).permutation(len(windows))[: args.steps * args.batch_size]
     set_seed(0)
     model = MODELS["gpt"](tok.vocab_size, block_size=args.block, n_layer=4, n_head=4, n_embd=256, dropout=0.1)
+    val = make_windows(tok.encode(text)[int(0.9 * len(text)) :], args.block)
     t0 = time.perf_counter()
+    for batch in (windows[order[: args.batch_size]], val[: args.batch_size]):  # as nanoGPT's step 0
+        model.logits(batch[:, :-1])
     model.fit(windows[order], epochs=1, batch_size=args.batch_size, verbose=0, device="cpu")
     dt = time.perf_counter() - t0
     tokens = args.steps * args.batch_size * args.block

@@ -68,6 +68,10 @@ class Recipe:
     sampling_steps: int | None = None  # DDPM: respaced sampling steps for the evaluation
     iwae_k: int = 5000
     n_test: int | None = None  # test images for the likelihood (None: the whole split)
+    # images (VAEs): this many training images, drawn with the seed, are held out to choose
+    # the epoch; the published weights are those of the epoch with the lowest validation
+    # -ELBO, and the model trains on the rest (0: no validation split, the last epoch)
+    val_images: int = 0
     note: str = ""
 
     @property
@@ -88,13 +92,19 @@ RECIPES = {
         Recipe("cgan", "mnist", epochs=100, batch_size=64),
         Recipe("dcgan", "mnist", epochs=30, batch_size=64),
         Recipe("wgan_gp", "mnist", epochs=30, batch_size=64),
+        # A first 100-epoch run on the whole 5,000-image subset reached IWAE 101.08 (training
+        # -ELBO 101, test -ELBO 107), with the held-out -ELBO still falling at epoch 100. This
+        # recipe trains 300 epochs on 4,500 images and publishes the epoch with the lowest
+        # -ELBO on the other 500 (chosen without looking at the test split).
         Recipe(
             "vae",
             "mnist",
-            epochs=100,
+            epochs=300,
             batch_size=128,
             n_test=1000,
-            note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time)",
+            val_images=500,
+            note="IWAE with k = 5,000 on a seeded 1,000 of the 10,000 test images (CPU time); "
+            "the epoch was chosen on 500 validation images carved out of the training subset",
         ),
         Recipe(
             "conv_vae",
@@ -286,7 +296,10 @@ class Progress:
         return float(sum(e["seconds"] for e in self.epochs))
 
 
-def make_callback(progress: Progress, val_windows=None):
+def make_callback(progress: Progress, val_windows=None, val_images=None, best_path=None):
+    """Records each epoch's time, training losses and validation score (held-out text
+    windows: nats per token; held-out images: -ELBO in nats, and the weights of the best
+    epoch so far are saved to ``best_path``)."""
     from aigc_course import ar_numpy as ar
     from aigc_course.torch.core import Callback
 
@@ -298,6 +311,11 @@ def make_callback(progress: Progress, val_windows=None):
             extra = {}
             if val_windows is not None:
                 extra["val_nats"] = float(ar.mean_token_nll(model.logits, val_windows))
+            if val_images is not None:
+                extra["val_neg_elbo"] = float(-np.mean(model.elbo(val_images, seed=SEED)))
+                earlier = [e["val_neg_elbo"] for e in progress.epochs[:epoch] if "val_neg_elbo" in e]
+                if not earlier or extra["val_neg_elbo"] < min(earlier):
+                    model.save(best_path)
             # the validation pass is evaluation, not training time
             progress.record(epoch, time.perf_counter() - self.t0, logs, extra)
             print(f"epoch {epoch + 1}: {progress.epochs[-1]}", flush=True)
@@ -339,6 +357,7 @@ def train(recipe: Recipe, minutes: float | None, device=None):
     folder = RUNS / recipe.key
     folder.mkdir(parents=True, exist_ok=True)
     progress = Progress(folder)
+    val_x = None  # held-out images (recipes with val_images)
     if recipe.text:
         tok, train_ids, val_ids, info = text_data(recipe)
         model = build(recipe, tok.vocab_size)
@@ -347,12 +366,25 @@ def train(recipe: Recipe, minutes: float | None, device=None):
         data = dict(tok=tok, train_ids=train_ids, val_ids=val_ids, val_w=val_w, info=info)
     else:
         (x_tr, y_tr), test, info = image_data(recipe.dataset)
+        val_w = None
+        if recipe.val_images:
+            from aigc_course.data import binarize
+
+            order = np.random.default_rng(SEED).permutation(len(x_tr))
+            held, kept = order[: recipe.val_images], np.sort(order[recipe.val_images :])
+            val_x = binarize(x_tr[held], "dynamic", seed=SEED)
+            x_tr, y_tr = x_tr[kept], y_tr[kept]
+            info = dict(info, n_examples=int(len(x_tr)))
+            info["validation"] = (
+                f"{recipe.val_images:,} training images (seeded) held out to choose the epoch: "
+                "the published weights are those of the lowest validation -ELBO"
+            )
         model = build(recipe)
         x = (x_tr, y_tr) if recipe.name in CONDITIONAL else (x_tr,)
-        val_w = None
         data = dict(test=test, info=info)
     start = time.perf_counter()
-    callback = make_callback(progress, val_w)
+    best_path = folder / "best.pt"
+    callback = make_callback(progress, val_w, val_x, best_path)
     for epoch in range(len(progress.epochs) + 1, recipe.epochs + 1):
         if minutes is not None and time.perf_counter() - start > 60 * minutes:
             break
@@ -379,6 +411,15 @@ def train(recipe: Recipe, minutes: float | None, device=None):
             device=device,
         )
     data["windows"] = len(x[0])
+    if recipe.val_images and len(progress.epochs) >= recipe.epochs:
+        scores = [e["val_neg_elbo"] for e in progress.epochs]
+        data["selected_epoch"] = int(np.argmin(scores)) + 1
+        model.load(best_path)  # the best epoch's weights, verified against their record
+        print(
+            f"{recipe.key}: the weights of epoch {data['selected_epoch']} (validation -ELBO "
+            f"{min(scores):.2f})",
+            flush=True,
+        )
     return model, progress, data, len(progress.epochs) >= recipe.epochs
 
 
@@ -488,6 +529,7 @@ def run(key: str, minutes: float | None, publish: bool = True, folder=None) -> i
     )
     print(json.dumps(metrics, ensure_ascii=False, indent=1), flush=True)
     steps = recipe.epochs * (data["windows"] // recipe.batch_size)
+    published = progress.epochs[data.get("selected_epoch", len(progress.epochs)) - 1]
     card = {
         "data": data["info"],
         "recipe": f"make pretrain MODEL={recipe.name} DATASET={recipe.dataset}",
@@ -501,7 +543,10 @@ def run(key: str, minutes: float | None, publish: bool = True, folder=None) -> i
         "timing_note": os.environ.get(
             "AIGC_PRETRAIN_TIMING_NOTE", "sum of the per-epoch training times (evaluation excluded)"
         ),
-        "final_train_loss": round(float(progress.epochs[-1].get("loss", float("nan"))), 4),
+        # the training loss of the published epoch (the last, or the one the validation
+        # split chose); GANs have no single training loss (their d_loss and g_loss are in
+        # history)
+        "final_train_loss": (round(float(published["loss"]), 4) if "loss" in published else None),
         "metrics": metrics,
         "history": {
             k: [round(float(e[k]), 4) for e in progress.epochs]
@@ -512,6 +557,8 @@ def run(key: str, minutes: float | None, publish: bool = True, folder=None) -> i
     }
     if recipe.text:
         card["block"], card["stride"] = recipe.block, recipe.stride
+    if "selected_epoch" in data:
+        card["selected_epoch"] = data["selected_epoch"]
     if recipe.note:
         card["evaluation_note"] = recipe.note
     if not publish:

@@ -116,3 +116,34 @@ def test_training_summary_and_durations():
     assert pretrained.training_summary(6, 10, 7200, "CPU").endswith("2.0 h on a CPU")
     assert pretrained.training_summary(3, 2048, 20.4, "cpu") == "3 epochs on 2,048 images, 20 s on a CPU"
     assert pretrained.training_summary(3, 2048, 20.4, "cuda:0").endswith("on a GPU")
+
+
+def test_a_validation_split_chooses_the_published_epoch(recipe_module, tmp_path, monkeypatch):
+    """VAE recipe with val_images: the model trains on the rest of the training images,
+    records the validation -ELBO of every epoch and ends with the best epoch's weights."""
+    base = recipe_module.RECIPES["vae-mnist"]
+    assert base.val_images > 0
+    recipe = dataclasses.replace(base, epochs=3, config=dict(latent_dim=2, hidden=(16, 8)), val_images=200)
+    monkeypatch.setattr(recipe_module, "RUNS", tmp_path)
+    model, progress, data, done = recipe_module.train(recipe, minutes=None)
+    assert done
+    scores = [e["val_neg_elbo"] for e in progress.epochs]
+    assert len(scores) == 3 and all(np.isfinite(scores))
+    assert data["selected_epoch"] == int(np.argmin(scores)) + 1
+    assert data["info"]["n_examples"] == recipe_module.image_data("mnist")[2]["n_examples"] - 200
+    assert "held out to choose the epoch" in data["info"]["validation"]
+    # the returned model holds the best epoch's weights, not the last epoch's
+    from aigc_course.torch import MODELS
+
+    best = MODELS["vae"](latent_dim=2, hidden=(16, 8)).load(tmp_path / recipe.key / "best.pt")
+    for k, v in best.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k]), k
+    # published: the card says which epoch, and the lab's one-line description too
+    small = dataclasses.replace(recipe, n_test=20, iwae_k=20, n_samples=200)
+    monkeypatch.setitem(recipe_module.RECIPES, "vae-mnist", small)
+    assert recipe_module.run("vae-mnist", None, folder=tmp_path / "published") == 0
+    card = pretrained.card("vae", "mnist", folder=tmp_path / "published")
+    assert card["selected_epoch"] == data["selected_epoch"] and card["final_train_loss"] is not None
+    assert f"the weights of epoch {data['selected_epoch']}" in pretrained.describe(
+        "vae", "mnist", folder=tmp_path / "published"
+    )

@@ -305,6 +305,17 @@ def test_pin_agrees_with_the_notebooks_install_cell():
     )
 
 
+def test_the_package_version_is_the_release_of_pyproject():
+    """Cards record aigc_course.__version__: it must be the version pyproject.toml releases."""
+    import re
+
+    import aigc_course
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert aigc_course.__version__ == re.search(r'^version\s*=\s*"([^"]+)"', text, re.M).group(1)
+    assert pretrained.PINNED_REF == f"v{aigc_course.__version__}"
+
+
 # ----- what the repository publishes ---------------------------------------------------------
 def test_the_repository_index_lists_verified_files_within_budget():
     folder = ROOT / "pretrained"

@@ -18,18 +18,27 @@
 # %% [markdown]
 # # Lab: a GAN for handwritten digits in Keras 3
 #
-# The same lab as {doc}`gan_pytorch`, in Keras 3: you train the source articles'
-# **MLP GAN** (生成对抗网络) on MNIST, with their bugs fixed. The model has the same
-# layers and the same number of parameters as the PyTorch one.
+# In this lab you train the **MLP GAN** (生成对抗网络) from the source articles on
+# MNIST, with the bugs of the original code fixed. You will
+#
+# 1. load MNIST as NumPy arrays,
+# 2. read the networks, the two losses and the training step, written out in this lab's
+#    own cells (they are short!), which you can change and rerun,
+# 3. train with a progress bar, loss curves and a sample grid every few epochs,
+# 4. save the weights, reload them into a fresh model and draw new digits,
+# 5. see, by running them, the bugs that common tutorial code contains.
+#
+# The same lab exists in PyTorch ({doc}`gan_pytorch`); the model has the same layers and
+# the same number of parameters in both. The theory is in {doc}`gan_concepts`.
 #
 # Keras 3 runs on several backends. Colab's default is TensorFlow; the course's tests
 # also run every Keras model on the PyTorch backend. Choose the backend *before* Keras
 # is imported, with the environment variable `KERAS_BACKEND`.
-#
 # ```{admonition} Fast mode
 # :class: tip
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) training is cut to a few
-# seconds on a CPU, so the digits below are blurry. On a Colab GPU, leave it unset.
+# seconds on a CPU, so the digits below are blurry. On a Colab GPU, leave it unset:
+# the full run (30 epochs on 60,000 images) takes a few minutes.
 # With `AIGC_COURSE_PRETRAINED=1` the lab skips training and loads the course checkpoint
 # (trained with the full recipe) instead.
 # ```
@@ -68,9 +77,9 @@ print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast
 # %% [markdown]
 # ## 1. Data
 #
-# `load_mnist` returns `uint8` images shaped `(N, 28, 28)` and `int64` labels, the very
-# arrays the PyTorch lab uses. If the full training set cannot be found or downloaded,
-# it says so and uses a 5,000-image subset.
+# `load_mnist` returns `uint8` images shaped `(N, 28, 28)` and `int64` labels, the same
+# arrays for PyTorch and Keras. If the full training set cannot be found or downloaded
+# (as on the course's offline CI machine), it says so and uses a 5,000-image subset.
 
 # %%
 images, labels = load_mnist("train")
@@ -81,9 +90,11 @@ show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 # %% [markdown]
 # ## 2. The model
 #
-# Generator: $z \in \mathbb R^{100} \to 128 \to 256 \to 512 \to 1024 \to 784$ (`tanh`),
-# **reshaped** to $28 \times 28 \times 1$. Discriminator: image $\to 512 \to 256 \to$ one
-# logit $\ell$, with $D(x) = \sigma(\ell)$.
+# The generator maps a 100-dimensional noise vector $z \sim \mathcal N(0, I)$ through
+# layers of 128, 256, 512 and 1024 units to $28 \times 28 = 784$ pixels, reshaped to an
+# image of $28 \times 28 \times 1$ (Keras puts the channel last); `tanh` puts them in
+# $[-1, 1]$, the range the real images are scaled to. The discriminator maps an image
+# through 512 and 256 units to one **logit** $\ell$, with $D(x) = \sigma(\ell)$.
 
 # %% [markdown]
 # The two networks are written out in the next cell, and the losses and the training
@@ -141,7 +152,12 @@ d.summary()
 # %% [markdown]
 # ## 3. Losses and the training step
 #
-# The losses are written with `keras.ops` only, so they run on every backend:
+# With logits, binary cross-entropy (BCE) is computed stably, here by Keras's
+# `binary_crossentropy(..., from_logits=True)`; the losses use `keras.ops` only, so they
+# run on every backend. The discriminator learns to label real images 1
+# and fakes 0; the generator uses the **non-saturating** loss $-\log D(G(z))$, which
+# still has a strong gradient when the discriminator easily spots the fakes (see the
+# concept notebook for the plot).
 
 # %% mirrors="aigc_course.keras.gan"
 def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
@@ -159,9 +175,10 @@ def generator_loss(fake_logits):
     return ops.mean(bce(ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
 # %% [markdown]
-# A GAN needs two optimizers in one step, so the model overrides `train_step`. The
-# discriminator sees the fakes through `stop_gradient`, and each loss updates only
-# its own network's weights:
+# One training step updates the discriminator, then the generator: a GAN needs two
+# optimizers in one step, so the model overrides `train_step`. Two details matter: the
+# fakes reach the discriminator's update through `ops.stop_gradient`, and each loss
+# updates only its own network's weights (`apply_gradients`, below).
 
 # %% mirrors="aigc_course.keras.gan"
 from aigc_course.keras import gan as reference  # the package's GAN: compile, fit, save, sample
@@ -227,7 +244,8 @@ show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gra
 # folder after the settings (model, data, epochs, batch size) and, on Colab, puts it on
 # your Google Drive, which survives a disconnect; changed settings get a new folder, so
 # a new run starts instead of resuming the old one.
-#
+
+# %% [markdown]
 # `verbose=1` draws a progress bar per epoch (what you see when you run it);
 # this page was built in fast mode with `verbose=2`, one line per epoch.
 
@@ -250,6 +268,11 @@ plot_history(losses, title=f"GAN losses (Keras, {keras.backend.backend()})")
 plt.show()
 
 # %% [markdown]
+# The losses of a GAN do not go to zero: the two players push against each other.
+# A discriminator loss near $2\log 2 \approx 1.39$ (its value at $D \equiv 1/2$) with a
+# stable generator loss is healthy; a discriminator loss collapsing to 0 means it has
+# won, and the generator's gradient is gone.
+#
 # ## 5. Save, reload, generate
 #
 # `save("….keras")` writes the architecture and weights; `load` reads the weights back

@@ -11,45 +11,32 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=["torch"]
-# # Lab: a GAN for handwritten digits in PyTorch
+# %% [markdown]
+# # Lab: a GAN for handwritten digits in PyTorch  # [torch]
+# # Lab: a GAN for handwritten digits in Keras 3  # [keras]
 #
 # In this lab you train the **MLP GAN** (生成对抗网络) from the source articles on
 # MNIST, with the bugs of the original code fixed. You will
 #
 # 1. load MNIST as NumPy arrays,
-# 2. read the two losses and the training step (they are short!),
+# 2. read the networks, the two losses and the training step, written out in this lab's
+#    own cells (they are short!), which you can change and rerun,
 # 3. train with a progress bar, loss curves and a sample grid every few epochs,
 # 4. save the weights, reload them into a fresh model and draw new digits,
-# 5. see, by running them, four bugs that common tutorial code contains.
+# 5. see, by running them, the bugs that common tutorial code contains.
 #
-# The same lab exists in Keras ({doc}`gan_keras`); the model has the same layers and
+# The same lab exists in Keras ({doc}`gan_keras`); the model has the same layers and  # [torch]
+# The same lab exists in PyTorch ({doc}`gan_pytorch`); the model has the same layers and  # [keras]
 # the same number of parameters in both. The theory is in {doc}`gan_concepts`.
 #
+# Keras 3 runs on several backends. Colab's default is TensorFlow; the course's tests  # [keras]
+# also run every Keras model on the PyTorch backend. Choose the backend *before* Keras  # [keras]
+# is imported, with the environment variable `KERAS_BACKEND`.  # [keras]
 # ```{admonition} Fast mode
 # :class: tip
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) training is cut to a few
 # seconds on a CPU, so the digits below are blurry. On a Colab GPU, leave it unset:
 # the full run (30 epochs on 60,000 images) takes a few minutes.
-# With `AIGC_COURSE_PRETRAINED=1` the lab skips training and loads the course checkpoint
-# (trained with the full recipe) instead.
-# ```
-
-# %% [markdown] tags=["keras"]
-# # Lab: a GAN for handwritten digits in Keras 3
-#
-# The same lab as {doc}`gan_pytorch`, in Keras 3: you train the source articles'
-# **MLP GAN** (生成对抗网络) on MNIST, with their bugs fixed. The model has the same
-# layers and the same number of parameters as the PyTorch one.
-#
-# Keras 3 runs on several backends. Colab's default is TensorFlow; the course's tests
-# also run every Keras model on the PyTorch backend. Choose the backend *before* Keras
-# is imported, with the environment variable `KERAS_BACKEND`.
-#
-# ```{admonition} Fast mode
-# :class: tip
-# With `AIGC_COURSE_FAST=1` (what the course's CI sets) training is cut to a few
-# seconds on a CPU, so the digits below are blurry. On a Colab GPU, leave it unset.
 # With `AIGC_COURSE_PRETRAINED=1` the lab skips training and loads the course checkpoint
 # (trained with the full recipe) instead.
 # ```
@@ -82,13 +69,6 @@ set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
-# %% [markdown] tags=["torch"]
-# ## 1. Data
-#
-# `load_mnist` returns `uint8` images shaped `(N, 28, 28)` and `int64` labels, the same
-# arrays for PyTorch and Keras. If the full training set cannot be found or downloaded
-# (as on the course's offline CI machine), it says so and uses a 5,000-image subset.
-
 # %% tags=["keras"]
 import os
 
@@ -111,12 +91,12 @@ gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches 
 set_seed(0)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
 
-# %% [markdown] tags=["keras"]
+# %% [markdown]
 # ## 1. Data
 #
-# `load_mnist` returns `uint8` images shaped `(N, 28, 28)` and `int64` labels, the very
-# arrays the PyTorch lab uses. If the full training set cannot be found or downloaded,
-# it says so and uses a 5,000-image subset.
+# `load_mnist` returns `uint8` images shaped `(N, 28, 28)` and `int64` labels, the same
+# arrays for PyTorch and Keras. If the full training set cannot be found or downloaded
+# (as on the course's offline CI machine), it says so and uses a 5,000-image subset.
 
 # %%
 images, labels = load_mnist("train")
@@ -124,20 +104,15 @@ images, labels = random_subset(pick(full=len(images), fast=2048), images, labels
 print(f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}")
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 
-# %% [markdown] tags=["torch"]
+# %% [markdown]
 # ## 2. The model
 #
 # The generator maps a 100-dimensional noise vector $z \sim \mathcal N(0, I)$ through
-# layers of 128, 256, 512 and 1024 units to $28 \times 28 = 784$ pixels; `tanh` puts
-# them in $[-1, 1]$, the range the real images are scaled to. The discriminator maps
-# an image to one **logit** $\ell$, with $D(x) = \sigma(\ell)$.
-
-# %% [markdown] tags=["keras"]
-# ## 2. The model
-#
-# Generator: $z \in \mathbb R^{100} \to 128 \to 256 \to 512 \to 1024 \to 784$ (`tanh`),
-# **reshaped** to $28 \times 28 \times 1$. Discriminator: image $\to 512 \to 256 \to$ one
-# logit $\ell$, with $D(x) = \sigma(\ell)$.
+# layers of 128, 256, 512 and 1024 units to $28 \times 28 = 784$ pixels, reshaped to an
+# image of $1 \times 28 \times 28$ (PyTorch puts the channel first); `tanh` puts them in  # [torch]
+# image of $28 \times 28 \times 1$ (Keras puts the channel last); `tanh` puts them in  # [keras]
+# $[-1, 1]$, the range the real images are scaled to. The discriminator maps an image
+# through 512 and 256 units to one **logit** $\ell$, with $D(x) = \sigma(\ell)$.
 
 # %% [markdown]
 # The two networks are written out in the next cell, and the losses and the training
@@ -230,19 +205,17 @@ print(f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "  # [
 g.summary()  # [keras]
 d.summary()  # [keras]
 
-# %% [markdown] tags=["torch"]
+# %% [markdown]
 # ## 3. Losses and the training step
 #
-# With logits, binary cross-entropy (BCE) is computed stably by
-# `binary_cross_entropy_with_logits`. The discriminator learns to label real images 1
+# With logits, binary cross-entropy (BCE) is computed stably, here by PyTorch's  # [torch]
+# `binary_cross_entropy_with_logits`. The discriminator learns to label real images 1  # [torch]
+# With logits, binary cross-entropy (BCE) is computed stably, here by Keras's  # [keras]
+# `binary_crossentropy(..., from_logits=True)`; the losses use `keras.ops` only, so they  # [keras]
+# run on every backend. The discriminator learns to label real images 1  # [keras]
 # and fakes 0; the generator uses the **non-saturating** loss $-\log D(G(z))$, which
 # still has a strong gradient when the discriminator easily spots the fakes (see the
 # concept notebook for the plot).
-
-# %% [markdown] tags=["keras"]
-# ## 3. Losses and the training step
-#
-# The losses are written with `keras.ops` only, so they run on every backend:
 
 # %% tags=["torch"] mirrors="aigc_course.torch.gan"
 import torch.nn.functional as F
@@ -275,15 +248,13 @@ def generator_loss(fake_logits):
     bce = keras.losses.binary_crossentropy
     return ops.mean(bce(ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
-# %% [markdown] tags=["torch"]
-# One training step updates the discriminator, then the generator. Two details
-# matter: the fakes are **detached** for the discriminator's update, and each loss
-# steps only its own network's optimizer.
-
-# %% [markdown] tags=["keras"]
-# A GAN needs two optimizers in one step, so the model overrides `train_step`. The
-# discriminator sees the fakes through `stop_gradient`, and each loss updates only
-# its own network's weights:
+# %% [markdown]
+# One training step updates the discriminator, then the generator: a GAN needs two
+# optimizers in one step, so the model overrides `train_step`. Two details matter: the
+# fakes reach the discriminator's update **detached** (`fake.detach()`), and each loss  # [torch]
+# steps only its own network's optimizer.  # [torch]
+# fakes reach the discriminator's update through `ops.stop_gradient`, and each loss  # [keras]
+# updates only its own network's weights (`apply_gradients`, below).  # [keras]
 
 # %% tags=["torch"] mirrors="aigc_course.torch.gan"
 from aigc_course.torch import gan as reference  # the package's GAN: fit, save, load, sample
@@ -361,6 +332,16 @@ class GAN(reference.GAN):
 gan = GAN()
 print(f"trainable parameters: {gan.count_params():,} (the same in PyTorch and Keras)")
 
+# %% [markdown] tags=["keras"]
+# Computing gradients is the one thing Keras 3 leaves to the backend. The course keeps
+# that in a single function: TensorFlow records the forward pass on a `GradientTape`,
+# PyTorch uses autograd.
+
+# %% tags=["keras"]
+import aigc_course.keras.core as core_module
+
+show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gradients")
+
 # %% [markdown] tags=["torch"]
 # ## 4. Training
 #
@@ -371,19 +352,6 @@ print(f"trainable parameters: {gan.count_params():,} (the same in PyTorch and Ke
 # Colab that folder is on your Google Drive (the first call asks to mount it): if Colab
 # disconnects, run the cell again and training resumes where it stopped. Change a
 # setting and you get a new folder, so a new run starts instead of resuming the old one.
-#
-# `verbose=1` draws a progress bar per epoch (what you see when you run it);
-# this page was built in fast mode with `verbose=2`, one line per epoch.
-
-# %% [markdown] tags=["keras"]
-# Computing gradients is the one thing Keras 3 leaves to the backend. The course keeps
-# that in a single function: TensorFlow records the forward pass on a `GradientTape`,
-# PyTorch uses autograd.
-
-# %% tags=["keras"]
-import aigc_course.keras.core as core_module
-
-show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gradients")
 
 # %% [markdown] tags=["keras"]
 # ## 4. Training
@@ -396,7 +364,8 @@ show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gra
 # folder after the settings (model, data, epochs, batch size) and, on Colab, puts it on
 # your Google Drive, which survives a disconnect; changed settings get a new folder, so
 # a new run starts instead of resuming the old one.
-#
+
+# %% [markdown]
 # `verbose=1` draws a progress bar per epoch (what you see when you run it);
 # this page was built in fast mode with `verbose=2`, one line per epoch.
 
@@ -429,11 +398,12 @@ else:
                      checkpoint_dir=checkpoint_dir, verbose=pick(full="auto", fast=2)).history
 train_seconds = time.perf_counter() - t0
 
-# %% tags=["torch"]
-plot_history(losses, title="GAN losses (PyTorch)")
+# %%
+plot_history(losses, title="GAN losses (PyTorch)")  # [torch]
+plot_history(losses, title=f"GAN losses (Keras, {keras.backend.backend()})")  # [keras]
 plt.show()
 
-# %% [markdown] tags=["torch"]
+# %% [markdown]
 # The losses of a GAN do not go to zero: the two players push against each other.
 # A discriminator loss near $2\log 2 \approx 1.39$ (its value at $D \equiv 1/2$) with a
 # stable generator loss is healthy; a discriminator loss collapsing to 0 means it has
@@ -441,18 +411,10 @@ plt.show()
 #
 # ## 5. Save, reload, generate
 #
-# `save` writes a state dict; `load` reads it back with `weights_only=True`, so loading
-# never runs pickled code.
-
-# %% tags=["keras"]
-plot_history(losses, title=f"GAN losses (Keras, {keras.backend.backend()})")
-plt.show()
-
-# %% [markdown] tags=["keras"]
-# ## 5. Save, reload, generate
-#
-# `save("….keras")` writes the architecture and weights; `load` reads the weights back
-# into a fresh model.
+# `save` writes a state dict; `load` reads it back with `weights_only=True`, so loading  # [torch]
+# never runs pickled code.  # [torch]
+# `save("….keras")` writes the architecture and weights; `load` reads the weights back  # [keras]
+# into a fresh model.  # [keras]
 
 # %%
 path = f"{tempfile.mkdtemp()}/gan_mnist.pt"  # [torch]
@@ -805,8 +767,9 @@ for where, run in [("001, np.mean of the losses ", lambda: loop_001(np.mean)),
 # :::{exercise}
 # :label: gan-pytorch-ex-saturating
 # Write a `saturating_generator_loss(fake_logits)` that computes
-# $\log(1 - D(G(z)))$ stably from logits, swap it into a copy of `train_step`, and
-# compare the samples after the same number of epochs.
+# $\log(1 - D(G(z)))$ stably from logits, use it in the `train_step` of section 3 in
+# place of `generator_loss`, rerun from there, and compare the samples after the same
+# number of epochs.
 # :::
 #
 # :::{solution} gan-pytorch-ex-saturating

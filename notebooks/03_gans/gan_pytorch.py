@@ -22,10 +22,11 @@
 # MNIST, with the bugs of the original code fixed. You will
 #
 # 1. load MNIST as NumPy arrays,
-# 2. read the two losses and the training step (they are short!),
+# 2. read the networks, the two losses and the training step, written out in this lab's
+#    own cells (they are short!), which you can change and rerun,
 # 3. train with a progress bar, loss curves and a sample grid every few epochs,
 # 4. save the weights, reload them into a fresh model and draw new digits,
-# 5. see, by running them, four bugs that common tutorial code contains.
+# 5. see, by running them, the bugs that common tutorial code contains.
 #
 # The same lab exists in Keras ({doc}`gan_keras`); the model has the same layers and
 # the same number of parameters in both. The theory is in {doc}`gan_concepts`.
@@ -83,9 +84,10 @@ show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 # ## 2. The model
 #
 # The generator maps a 100-dimensional noise vector $z \sim \mathcal N(0, I)$ through
-# layers of 128, 256, 512 and 1024 units to $28 \times 28 = 784$ pixels; `tanh` puts
-# them in $[-1, 1]$, the range the real images are scaled to. The discriminator maps
-# an image to one **logit** $\ell$, with $D(x) = \sigma(\ell)$.
+# layers of 128, 256, 512 and 1024 units to $28 \times 28 = 784$ pixels, reshaped to an
+# image of $1 \times 28 \times 28$ (PyTorch puts the channel first); `tanh` puts them in
+# $[-1, 1]$, the range the real images are scaled to. The discriminator maps an image
+# through 512 and 256 units to one **logit** $\ell$, with $D(x) = \sigma(\ell)$.
 
 # %% [markdown]
 # The two networks are written out in the next cell, and the losses and the training
@@ -137,7 +139,7 @@ print(f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "
 # %% [markdown]
 # ## 3. Losses and the training step
 #
-# With logits, binary cross-entropy (BCE) is computed stably by
+# With logits, binary cross-entropy (BCE) is computed stably, here by PyTorch's
 # `binary_cross_entropy_with_logits`. The discriminator learns to label real images 1
 # and fakes 0; the generator uses the **non-saturating** loss $-\log D(G(z))$, which
 # still has a strong gradient when the discriminator easily spots the fakes (see the
@@ -160,8 +162,9 @@ def generator_loss(fake_logits):
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 # %% [markdown]
-# One training step updates the discriminator, then the generator. Two details
-# matter: the fakes are **detached** for the discriminator's update, and each loss
+# One training step updates the discriminator, then the generator: a GAN needs two
+# optimizers in one step, so the model overrides `train_step`. Two details matter: the
+# fakes reach the discriminator's update **detached** (`fake.detach()`), and each loss
 # steps only its own network's optimizer.
 
 # %% mirrors="aigc_course.torch.gan"
@@ -211,7 +214,8 @@ print(f"trainable parameters: {gan.count_params():,} (the same in PyTorch and Ke
 # Colab that folder is on your Google Drive (the first call asks to mount it): if Colab
 # disconnects, run the cell again and training resumes where it stopped. Change a
 # setting and you get a new folder, so a new run starts instead of resuming the old one.
-#
+
+# %% [markdown]
 # `verbose=1` draws a progress bar per epoch (what you see when you run it);
 # this page was built in fast mode with `verbose=2`, one line per epoch.
 
@@ -593,8 +597,9 @@ for where, run in [("001, np.mean of the losses ", lambda: loop_001(np.mean)),
 # :::{exercise}
 # :label: gan-pytorch-ex-saturating
 # Write a `saturating_generator_loss(fake_logits)` that computes
-# $\log(1 - D(G(z)))$ stably from logits, swap it into a copy of `train_step`, and
-# compare the samples after the same number of epochs.
+# $\log(1 - D(G(z)))$ stably from logits, use it in the `train_step` of section 3 in
+# place of `generator_loss`, rerun from there, and compare the samples after the same
+# number of epochs.
 # :::
 #
 # :::{solution} gan-pytorch-ex-saturating
