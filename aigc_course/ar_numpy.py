@@ -296,7 +296,7 @@ def multi_head_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head: int, causal: b
     if C % n_head:
         raise ValueError(f"n_head={n_head} must divide the width C={C}")
     q, k, v = np.split(x @ w_qkv + b_qkv, 3, axis=-1)
-    heads = lambda a: a.reshape(B, T, n_head, C // n_head).transpose(0, 2, 1, 3)  # noqa: E731
+    heads = lambda a: a.reshape(B, T, n_head, C // n_head).transpose(0, 2, 1, 3)
     mask = causal_attention_mask(T) if causal else None
     y, _ = scaled_dot_product_attention(heads(q), heads(k), heads(v), mask)  # (B, nh, T, hs)
     y = y.transpose(0, 2, 1, 3).reshape(B, T, C)
@@ -327,7 +327,7 @@ def init_block(n_embd: int, rng=None, std: float = 0.02) -> dict:
     """Random parameters of one Transformer block (GPT-2 style init), weights as (in, out)."""
     C = check_int(n_embd, "n_embd")
     rng = np.random.default_rng(rng)
-    normal = lambda *shape: rng.normal(0.0, std, shape)  # noqa: E731
+    normal = lambda *shape: rng.normal(0.0, std, shape)
     return {
         "ln_1": (np.ones(C), np.zeros(C)),
         "attn": (normal(C, 3 * C), np.zeros(3 * C), normal(C, C), np.zeros(C)),

@@ -527,7 +527,7 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
                 batch = torch.from_numpy(np.repeat(images[s : s + 200, None], 3, axis=1))  # gray -> RGB
                 fid.update(batch.to(device), real=is_real)
         value = float(fid.compute())
-    except Exception as err:  # noqa: BLE001 - any failure (no network, bad weights) -> None
+    except Exception as err:
         print(f"[aigc_course.metrics] inception_fid: not computed: {type(err).__name__}: {err}")
         return None
     print(f"[aigc_course.metrics] Inception FID on {len(real)} real vs {len(fake)} generated images")

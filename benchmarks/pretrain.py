@@ -45,8 +45,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bench import cpu_name  # noqa: E402
-from quality import CONDITIONAL, LIKELIHOOD, describe_source, likelihood, sample  # noqa: E402
+from bench import cpu_name
+from quality import CONDITIONAL, LIKELIHOOD, describe_source, likelihood, sample
 
 RUNS = ROOT / "runs" / "pretrain"
 SEED = 0

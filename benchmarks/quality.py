@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench import cpu_name  # noqa: E402
+from bench import cpu_name
 
 IMAGE_MODELS = ["gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn", "ddpm"]
 CONDITIONAL = {"cgan", "cvae"}

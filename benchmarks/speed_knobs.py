@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench import cpu_name  # noqa: E402
+from bench import cpu_name
 
 
 def cpu_flags() -> set:

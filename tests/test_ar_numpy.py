@@ -225,7 +225,7 @@ def _torch_block_from(params, n_head, T):
 
     C = params["ln_1"][0].shape[0]
     blk = Block(C, n_head, block_size=T).double()
-    t = lambda a: torch.as_tensor(np.ascontiguousarray(a))  # noqa: E731
+    t = lambda a: torch.as_tensor(np.ascontiguousarray(a))
     with torch.no_grad():
         blk.ln_1.weight.copy_(t(params["ln_1"][0]))
         blk.ln_1.bias.copy_(t(params["ln_1"][1]))

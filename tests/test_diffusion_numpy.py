@@ -27,7 +27,7 @@ def test_linear_and_cosine_schedules():
     assert np.allclose(np.diff(b), (0.02 - 1e-4) / 999)
     c = cosine_betas(100, s=0.008)
     ab = np.cumprod(1 - c)
-    f = lambda u: math.cos((u / 100 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    f = lambda u: math.cos((u / 100 + 0.008) / 1.008 * math.pi / 2) ** 2
     for t in (0, 10, 50, 98):  # alpha_bar after step t+1 = f(t+1)/f(0)
         assert ab[t] == pytest.approx(f(t + 1) / f(0), rel=1e-9)
     assert c.max() <= 0.999 and c.min() > 0
@@ -129,7 +129,7 @@ def test_eps_star_is_orthogonal_to_functions_of_xt(sched):
 
 def test_sampler_with_exact_eps_recovers_the_mixture(sched):
     means, w, std = np.array([[-2.0, 0.0], [2.0, 0.0]]), np.array([0.3, 0.7]), 0.1
-    eps_fn = lambda xt, t: gmm_eps_star(xt, t, sched, means, w, std)  # noqa: E731
+    eps_fn = lambda xt, t: gmm_eps_star(xt, t, sched, means, w, std)
     x, snaps = ddpm_sample_numpy(eps_fn, sched, (2000, 2), rng=0, keep=[999, 500, -1])
     right = x[:, 0] > 0
     assert right.mean() == pytest.approx(0.7, abs=0.04)
@@ -199,7 +199,7 @@ def test_value_errors(sched):
 def test_sampler_without_noise_is_the_deterministic_mean_chain(sched):
     """add_noise=False (the tutorial bug) = x_T, then p_mean at every step, nothing else."""
     means, w, std = np.array([[-2.0, 0.0], [2.0, 0.0]]), np.array([0.3, 0.7]), 0.1
-    eps_fn = lambda xt, t: gmm_eps_star(xt, t, sched, means, w, std)  # noqa: E731
+    eps_fn = lambda xt, t: gmm_eps_star(xt, t, sched, means, w, std)
     x = ddpm_sample_numpy(eps_fn, sched, (500, 2), rng=3, add_noise=False)
     chain = np.random.default_rng(3).standard_normal((500, 2))
     for t in range(sched.T - 1, -1, -1):

@@ -447,7 +447,7 @@ def test_choose_returns_the_students_function_only_when_it_passes(capsys):
     assert capsys.readouterr().out == (
         "vae_kl: your function is not implemented yet, using the worked solution\n"
     )
-    wrong = lambda m, lv: 2 * solution(m, lv)  # noqa: E731
+    wrong = lambda m, lv: 2 * solution(m, lv)
     assert choose("vae_kl", wrong, solution) is solution
     assert "does not pass check(), using the worked solution" in capsys.readouterr().out
     assert choose("vae_kl", NUMPY_OK["vae_kl"], solution) is NUMPY_OK["vae_kl"]

@@ -9,9 +9,9 @@ import pytest
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
-from keras import ops  # noqa: E402
+from keras import ops
 
-from aigc_course.exercises import check  # noqa: E402
+from aigc_course.exercises import check
 
 NAMES = [
     "gan_discriminator_loss",

@@ -43,8 +43,10 @@ HEADER = """# ---
 INSTALL = """# %%
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
+import importlib
+
 try:
-    import aigc_course
+    importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"

@@ -7,8 +7,8 @@ pytestmark = pytest.mark.keras
 
 keras = pytest.importorskip("keras")
 
-from aigc_course import ar_numpy as ar  # noqa: E402
-from aigc_course.keras.autoregressive import GPT, Block, MaskedConv2D, PixelCNN  # noqa: E402
+from aigc_course import ar_numpy as ar
+from aigc_course.keras.autoregressive import GPT, Block, MaskedConv2D, PixelCNN
 
 
 def test_keras_block_matches_numpy_block():

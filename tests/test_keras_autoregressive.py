@@ -11,9 +11,9 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from aigc_course import text  # noqa: E402
-from aigc_course.keras import set_seed  # noqa: E402
-from aigc_course.keras.autoregressive import (  # noqa: E402
+from aigc_course import text
+from aigc_course.keras import set_seed
+from aigc_course.keras.autoregressive import (
     GPT,
     CharRNN,
     MaskedConv2D,
@@ -21,7 +21,7 @@ from aigc_course.keras.autoregressive import (  # noqa: E402
     pixel_nll,
     token_cross_entropy,
 )
-from aigc_course.likelihood import bernoulli_nll_np  # noqa: E402
+from aigc_course.likelihood import bernoulli_nll_np
 
 CORPUS = "hello world! " * 8
 

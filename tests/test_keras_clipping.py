@@ -10,10 +10,10 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from keras import ops  # noqa: E402
+from keras import ops
 
-from aigc_course.keras import MODELS, set_seed  # noqa: E402
-from aigc_course.keras.clipping import GradientClipper, clip_gradients, grad_norm  # noqa: E402
+from aigc_course.keras import MODELS, set_seed
+from aigc_course.keras.clipping import GradientClipper, clip_gradients, grad_norm
 
 
 def grads_by_hand():

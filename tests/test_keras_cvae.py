@@ -9,10 +9,10 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from _helpers import dense  # noqa: E402
+from _helpers import dense
 
-from aigc_course.keras import MODELS, set_seed  # noqa: E402
-from aigc_course.keras.vae import CVAE, VAE  # noqa: E402
+from aigc_course.keras import MODELS, set_seed
+from aigc_course.keras.vae import CVAE, VAE
 
 ops = keras.ops
 TINY = dict(latent_dim=4, num_classes=3, hidden=(64, 32))

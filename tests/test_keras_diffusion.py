@@ -6,11 +6,11 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from test_torch_diffusion import mlp_params, two_points, unet_params  # noqa: E402
+from test_torch_diffusion import mlp_params, two_points, unet_params
 
-from aigc_course.diffusion import ddpm_sample_numpy, timestep_embedding  # noqa: E402
-from aigc_course.keras import MODELS, set_seed  # noqa: E402
-from aigc_course.keras.diffusion import DDPM, sinusoidal_embedding  # noqa: E402
+from aigc_course.diffusion import ddpm_sample_numpy, timestep_embedding
+from aigc_course.keras import MODELS, set_seed
+from aigc_course.keras.diffusion import DDPM, sinusoidal_embedding
 
 
 def randomize_output(model, seed=0):

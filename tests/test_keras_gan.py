@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from _helpers import (  # noqa: E402
+from _helpers import (
     GAN_PARAMS,
     GAN_PARAMS_EXPECTED,
     bce_logits_np,
@@ -18,12 +18,12 @@ from _helpers import (  # noqa: E402
     dcgan_generator_params,
     dense,
 )
-from keras import ops  # noqa: E402
+from keras import ops
 
-from aigc_course.keras import MODELS, apply_gradients, set_seed  # noqa: E402
-from aigc_course.keras import gan as gan_module  # noqa: E402
-from aigc_course.keras.core import input_gradients  # noqa: E402
-from aigc_course.keras.gan import (  # noqa: E402
+from aigc_course.keras import MODELS, apply_gradients, set_seed
+from aigc_course.keras import gan as gan_module
+from aigc_course.keras.core import input_gradients
+from aigc_course.keras.gan import (
     CGAN,
     DCGAN,
     GAN,
@@ -182,7 +182,7 @@ def test_mlp_generator_learns_a_constant_dataset():
     target[8:20, 8:20] = 255
     data = np.repeat(target[None], 256, axis=0)
     gan = MODELS["gan"](lr=1e-3)
-    err = lambda: float(np.mean((gan.sample(64, seed=0) - target / 255.0) ** 2))  # noqa: E731
+    err = lambda: float(np.mean((gan.sample(64, seed=0) - target / 255.0) ** 2))
     before = err()
     hist = gan.fit(data, epochs=6, batch_size=32, verbose=0)
     assert len(hist.history["d_loss"]) == 6
@@ -246,7 +246,7 @@ def test_gradient_penalty_interpolates_with_alpha_per_example():
     a = alpha[:, None, None, None].astype(np.float64)
     x_hat = a * real + (1 - a) * fake
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
-    quadratic = lambda x: 0.5 * ops.sum(ops.square(x), axis=(1, 2, 3))  # noqa: E731
+    quadratic = lambda x: 0.5 * ops.sum(ops.square(x), axis=(1, 2, 3))
     gp = gradient_penalty(
         quadratic, ops.convert_to_tensor(real), ops.convert_to_tensor(fake), ops.convert_to_tensor(alpha)
     )
@@ -380,7 +380,7 @@ def test_generator_learns_a_constant_dataset(name, kwargs, epochs):
     set_seed(0)
     data = np.repeat(SQUARE[None], 128, axis=0)
     model = MODELS[name](**kwargs)
-    err = lambda: float(np.mean((model.sample(64, seed=0) - SQUARE / 255.0) ** 2))  # noqa: E731
+    err = lambda: float(np.mean((model.sample(64, seed=0) - SQUARE / 255.0) ** 2))
     before = err()
     assert abs(contrast(model.sample(64, seed=0), SQUARE)) < 0.05
     hist = model.fit(data, epochs=epochs, batch_size=16, verbose=0)

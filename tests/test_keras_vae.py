@@ -9,9 +9,9 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from aigc_course.keras import set_seed  # noqa: E402
-from aigc_course.keras.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize  # noqa: E402
-from aigc_course.likelihood import bernoulli_nll_np, gaussian_kl_np, nats_to_bits_per_dim  # noqa: E402
+from aigc_course.keras import set_seed
+from aigc_course.keras.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize
+from aigc_course.likelihood import bernoulli_nll_np, gaussian_kl_np, nats_to_bits_per_dim
 
 ops = keras.ops
 TINY = dict(latent_dim=4, hidden=(64, 32))

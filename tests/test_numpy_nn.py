@@ -18,7 +18,7 @@ def test_mlp_gradients_match_finite_differences(slope):
     weights = np.random.default_rng(2).standard_normal((7, 3))
     out, cache = mlp.forward(x)
     grads, dx = mlp.backward(cache, weights)
-    loss = lambda: float((mlp.forward(x)[0] * weights).sum())  # noqa: E731
+    loss = lambda: float((mlp.forward(x)[0] * weights).sum())
     numeric = numeric_grads(loss, [x])[0]
     assert np.abs(dx - numeric).max() < 1e-6
     for a, n in zip(grads, numeric_grads(loss, mlp.params), strict=True):

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from aigc_course import keras as K  # noqa: E402
-from aigc_course import torch as T  # noqa: E402
+from aigc_course import keras as K
+from aigc_course import torch as T
 
 REQUIRED = {
     "gan",

@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course import pretrained  # noqa: E402
+from aigc_course import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 

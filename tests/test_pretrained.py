@@ -10,11 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course import checkpoint, pretrained, weightfile  # noqa: E402
-from aigc_course.audio import NoteTokenizer  # noqa: E402
-from aigc_course.text import CharTokenizer  # noqa: E402
-from aigc_course.torch import MODELS  # noqa: E402
-from aigc_course.torch import weights as TW  # noqa: E402
+from aigc_course import checkpoint, pretrained, weightfile
+from aigc_course.audio import NoteTokenizer
+from aigc_course.text import CharTokenizer
+from aigc_course.torch import MODELS
+from aigc_course.torch import weights as TW
 
 ROOT = Path(__file__).resolve().parents[1]
 CARD = {

@@ -15,9 +15,9 @@ import pytest
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
-from aigc_course import checkpoint  # noqa: E402
-from aigc_course.keras import MODELS, set_seed  # noqa: E402
-from aigc_course.training import TrainingDivergedError  # noqa: E402
+from aigc_course import checkpoint
+from aigc_course.keras import MODELS, set_seed
+from aigc_course.training import TrainingDivergedError
 
 TINY = {
     "gan": {"latent_dim": 8},

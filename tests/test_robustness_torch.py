@@ -13,9 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course import checkpoint  # noqa: E402
-from aigc_course.torch import MODELS, Callback, set_seed  # noqa: E402
-from aigc_course.training import TrainingDivergedError  # noqa: E402
+from aigc_course import checkpoint
+from aigc_course.torch import MODELS, Callback, set_seed
+from aigc_course.training import TrainingDivergedError
 
 TINY = {
     "gan": {"latent_dim": 8},

@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-import site_check  # noqa: E402  (tools/ is not a package)
+import site_check
 
 pytestmark = pytest.mark.site
 

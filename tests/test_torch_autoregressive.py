@@ -5,10 +5,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course import text  # noqa: E402
-from aigc_course.likelihood import bernoulli_nll_np  # noqa: E402
-from aigc_course.torch import set_seed  # noqa: E402
-from aigc_course.torch.autoregressive import (  # noqa: E402
+from aigc_course import text
+from aigc_course.likelihood import bernoulli_nll_np
+from aigc_course.torch import set_seed
+from aigc_course.torch.autoregressive import (
     GPT,
     CharRNN,
     MaskedConv2d,
@@ -92,7 +92,7 @@ def test_top_k_filter_hand_case():
 def test_top_p_filter_hand_case():
     logits = np.log([0.05, 0.5, 0.15, 0.3])
     # sorted: 0.5 (mass before 0), 0.3 (0.5), 0.15 (0.8), 0.05 (0.95)
-    keep = lambda p: np.isfinite(text.top_p_filter(logits, p)).tolist()  # noqa: E731
+    keep = lambda p: np.isfinite(text.top_p_filter(logits, p)).tolist()
     assert keep(0.5) == [False, True, False, False]
     assert keep(0.7) == [False, True, False, True]
     assert keep(0.81) == [False, True, True, True]

@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course.torch import MODELS, set_seed  # noqa: E402
-from aigc_course.torch.clipping import GradientClipper, clip_gradients, grad_norm, step_per_batch  # noqa: E402
+from aigc_course.torch import MODELS, set_seed
+from aigc_course.torch.clipping import GradientClipper, clip_gradients, grad_norm, step_per_batch
 
 
 def params_with_grads():

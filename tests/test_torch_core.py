@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course.torch import MODELS  # noqa: E402
+from aigc_course.torch import MODELS
 
 TINY = {
     "gan": {"latent_dim": 8},

@@ -5,10 +5,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _helpers import dense  # noqa: E402
+from _helpers import dense
 
-from aigc_course.torch import MODELS, set_seed  # noqa: E402
-from aigc_course.torch.vae import CVAE, VAE  # noqa: E402
+from aigc_course.torch import MODELS, set_seed
+from aigc_course.torch.vae import CVAE, VAE
 
 TINY = dict(latent_dim=4, num_classes=3, hidden=(64, 32))
 

@@ -5,11 +5,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _helpers import dense  # noqa: E402
+from _helpers import dense
 
-from aigc_course.diffusion import ddpm_sample_numpy, make_schedule, timestep_embedding  # noqa: E402
-from aigc_course.torch import MODELS, set_seed  # noqa: E402
-from aigc_course.torch.diffusion import DDPM  # noqa: E402
+from aigc_course.diffusion import ddpm_sample_numpy, make_schedule, timestep_embedding
+from aigc_course.torch import MODELS, set_seed
+from aigc_course.torch.diffusion import DDPM
 
 
 def conv(c_in, c_out, k):

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _helpers import (  # noqa: E402
+from _helpers import (
     GAN_PARAMS,
     GAN_PARAMS_EXPECTED,
     bce_logits_np,
@@ -14,11 +14,11 @@ from _helpers import (  # noqa: E402
     dcgan_generator_params,
     dense,
 )
-from torch import nn  # noqa: E402
+from torch import nn
 
-from aigc_course.torch import MODELS, get_device, set_seed  # noqa: E402
-from aigc_course.torch import gan as gan_module  # noqa: E402
-from aigc_course.torch.gan import (  # noqa: E402
+from aigc_course.torch import MODELS, get_device, set_seed
+from aigc_course.torch import gan as gan_module
+from aigc_course.torch.gan import (
     CGAN,
     DCGAN,
     GAN,
@@ -149,7 +149,7 @@ def test_mlp_generator_learns_a_constant_dataset():
     target[8:20, 8:20] = 255
     data = np.repeat(target[None], 256, axis=0)
     gan = MODELS["gan"](lr=1e-3)
-    err = lambda: float(np.mean((gan.sample(64, seed=0) - target / 255.0) ** 2))  # noqa: E731
+    err = lambda: float(np.mean((gan.sample(64, seed=0) - target / 255.0) ** 2))
     before = err()
     hist = gan.fit(data, epochs=6, batch_size=32, verbose=False)
     assert len(hist.history["d_loss"]) == 6
@@ -245,7 +245,7 @@ def test_gradient_penalty_interpolates_with_alpha_per_example():
     alpha = np.array([0.0, 0.25, 0.5, 0.9, 1.0])
     x_hat = alpha[:, None, None, None] * real + (1 - alpha[:, None, None, None]) * fake
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
-    quadratic = lambda x: 0.5 * (x**2).flatten(1).sum(dim=1)  # noqa: E731
+    quadratic = lambda x: 0.5 * (x**2).flatten(1).sum(dim=1)
     gp = gradient_penalty(quadratic, torch.tensor(real), torch.tensor(fake), torch.tensor(alpha))
     assert float(gp.detach()) == pytest.approx(expected, rel=1e-9)
 
@@ -368,7 +368,7 @@ def test_generator_learns_a_constant_dataset(name, kwargs, epochs):
     set_seed(0)
     data = np.repeat(SQUARE[None], 128, axis=0)
     model = MODELS[name](**kwargs)
-    err = lambda: float(np.mean((model.sample(64, seed=0) - SQUARE / 255.0) ** 2))  # noqa: E731
+    err = lambda: float(np.mean((model.sample(64, seed=0) - SQUARE / 255.0) ** 2))
     before = err()
     assert abs(contrast(model.sample(64, seed=0), SQUARE)) < 0.05
     hist = model.fit(data, epochs=epochs, batch_size=16, verbose=False)

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aigc_course.likelihood import (  # noqa: E402
+from aigc_course.likelihood import (
     bernoulli_nll_np,
     estimate_bounds,
     gaussian_kl_np,
@@ -15,8 +15,8 @@ from aigc_course.likelihood import (  # noqa: E402
     nats_to_bits_per_dim,
     threshold_binarize,
 )
-from aigc_course.torch import set_seed  # noqa: E402
-from aigc_course.torch.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize  # noqa: E402
+from aigc_course.torch import set_seed
+from aigc_course.torch.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize
 
 # small configurations for everything that trains or evaluates many times
 TINY = dict(latent_dim=4, hidden=(64, 32))

@@ -73,7 +73,7 @@ def test_discriminator_training_lowers_its_loss():
 
 def test_short_training_moves_samples_towards_the_ring():
     gan = ToyGAN(seed=0)
-    distance = lambda x: np.abs(np.linalg.norm(x, axis=1) - 2.0).mean()  # noqa: E731
+    distance = lambda x: np.abs(np.linalg.norm(x, axis=1) - 2.0).mean()
     before = distance(gan.sample(1000, seed=1))
     history = gan.fit(ring(2048), steps=500, log_every=100)
     after = distance(gan.sample(1000, seed=1))

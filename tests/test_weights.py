@@ -17,13 +17,13 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from keras import ops  # noqa: E402
+from keras import ops
 
-from aigc_course import checkpoint, pretrained, weightfile  # noqa: E402
-from aigc_course import keras as K  # noqa: E402
-from aigc_course import torch as T  # noqa: E402
-from aigc_course.keras import weights as KW  # noqa: E402
-from aigc_course.torch import weights as TW  # noqa: E402
+from aigc_course import checkpoint, pretrained, weightfile
+from aigc_course import keras as K
+from aigc_course import torch as T
+from aigc_course.keras import weights as KW
+from aigc_course.torch import weights as TW
 
 LOGITS, IMAGES = 1e-4, 1e-3
 # small instances: a couple of seconds per model on a laptop CPU

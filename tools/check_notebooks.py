@@ -149,8 +149,10 @@ def install_cell(stem: Path, url: str, ref: str) -> str:
     return (
         "# Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);\n"
         "# where it is installed already, this cell does nothing.\n"
+        "import importlib\n"
+        "\n"
         "try:\n"
-        "    import aigc_course  # noqa: F401 (only whether it imports matters here)\n"
+        '    importlib.import_module("aigc_course")\n'
         "except ImportError:\n"
         '    print("Installing the course package (about a minute) ...")\n'
         f'    # %pip install -q "{spec} @ git+{url}@{ref}"'

@@ -37,10 +37,10 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before Keras is imported
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from ..data import ring_of_gaussians  # noqa: E402
+from ..data import ring_of_gaussians
 
 __all__ = [
     "make_data",

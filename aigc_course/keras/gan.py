@@ -435,7 +435,7 @@ def wasserstein_generator_loss(fake_scores):
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
-class WGAN_GP(GenerativeModel):  # noqa: N801 (the paper's name)
+class WGAN_GP(GenerativeModel):
     """Wasserstein GAN with gradient penalty (Gulrajani et al., 2017).
 
     Generator: DCGAN's. Critic: DCGAN's discriminator without batch norm (batch

@@ -44,8 +44,10 @@
 # %%
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
+import importlib
+
 try:
-    import aigc_course  # noqa: F401 (only whether it imports matters here)
+    importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -567,7 +569,7 @@ def linear_vae(noise_var, latent_dim=16):
     """The ELBO-optimal linear VAE: W, and the posterior mean and variance as functions of x."""
     Wm = ppca_W(lam_mnist, U_mnist, noise_var, latent_dim)
     M = Wm.T @ Wm + noise_var * np.eye(latent_dim)
-    post_mean = lambda x: np.linalg.solve(M, Wm.T @ (x - x_bar).T).T   # noqa: E731
+    post_mean = lambda x: np.linalg.solve(M, Wm.T @ (x - x_bar).T).T
     post_var = noise_var * np.diag(np.linalg.inv(M))                   # diagonal here
     return Wm, post_mean, post_var
 
@@ -765,7 +767,7 @@ plt.show()
 # the closed-form KL.
 
 # %%
-from aigc_course.numpy_nn import MLP, Adam, sigmoid, softplus  # noqa: E402
+from aigc_course.numpy_nn import MLP, Adam, sigmoid, softplus
 
 
 class NumpyVAE:

@@ -45,8 +45,10 @@
 # %%
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
+import importlib
+
 try:
-    import aigc_course  # noqa: F401 (only whether it imports matters here)
+    importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -660,7 +662,7 @@ assert ar.count_block_params(params[0]) == 12 * C * C + 13 * C
 x = rng.normal(size=(1, 10, C))
 x2 = x.copy()
 x2[:, 6:] = rng.normal(size=(1, 4, C))
-run = lambda h: ar.transformer_block(ar.transformer_block(h, params[0], 4), params[1], 4)  # noqa: E731
+run = lambda h: ar.transformer_block(ar.transformer_block(h, params[0], 4), params[1], 4)
 y1, y2 = run(x), run(x2)
 print(f"one block: {ar.count_block_params(params[0]):,} parameters = 12C^2 + 13C for C = {C}")
 print(f"two causal blocks: max change at positions 0-5 = {np.abs(y1 - y2)[:, :6].max():.1e}, "

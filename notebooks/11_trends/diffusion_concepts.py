@@ -45,8 +45,10 @@
 # %%
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
+import importlib
+
 try:
-    import aigc_course  # noqa: F401 (only whether it imports matters here)
+    importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -165,7 +167,7 @@ plt.show()
 
 # %%
 s = 0.008
-f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2          # noqa: E731
+f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2
 steps = np.arange(1, T + 1)
 err = np.abs(cosine.alpha_bars[:-1] - f(steps) [:-1] / f(0)).max()  # the last beta is clipped
 print(f"max |alpha_bar(cosine_betas) - f(t)/f(0)| = {err:.1e}")
@@ -419,7 +421,7 @@ show_source(ddpm_sample_numpy, start="    snaps = {}", end="    if keep is None"
 
 # %%
 N_SAMPLES = 2000
-eps_fn = lambda xt, t: gmm_eps_star(xt, t, linear, MEANS, WEIGHTS, STD)     # noqa: E731
+eps_fn = lambda xt, t: gmm_eps_star(xt, t, linear, MEANS, WEIGHTS, STD)
 t0 = time.perf_counter()
 samples, snaps = ddpm_sample_numpy(eps_fn, linear, (N_SAMPLES, 2), rng=0, keep=[999, 400, 250, 150, 100, 50, -1])
 print(f"1,000 reverse steps in {time.perf_counter() - t0:.1f} s")
@@ -517,7 +519,7 @@ plt.show()
 # %%
 train_rng = np.random.default_rng(5)
 train = sample_data(30, train_rng)
-eps_memo = lambda xt, t: gmm_eps_star(xt, t, linear, train, np.full(30, 1 / 30), 1e-3)  # noqa: E731
+eps_memo = lambda xt, t: gmm_eps_star(xt, t, linear, train, np.full(30, 1 / 30), 1e-3)
 memo = ddpm_sample_numpy(eps_memo, linear, (500, 2), rng=1)
 dist = np.linalg.norm(memo[:, None, :] - train[None], axis=-1).min(1)
 print(f"median distance of a sample to its nearest training example: {np.median(dist):.1e}; "
@@ -543,7 +545,7 @@ plt.show()
 # %%
 x_small, y_small = random_subset(100, *load_mnist("train"), seed=0)
 digits = scale_images(x_small).reshape(100, -1).astype(np.float64)
-eps_digits = lambda xt, t: gmm_eps_star(xt, t, linear, digits, np.full(100, 0.01), 1e-3)  # noqa: E731
+eps_digits = lambda xt, t: gmm_eps_star(xt, t, linear, digits, np.full(100, 0.01), 1e-3)
 shown = [999, 500, 300, 200, 100, 50, -1]
 gen, dsnaps = ddpm_sample_numpy(eps_digits, linear, (6, 784), rng=2, keep=shown)
 d_train = np.linalg.norm(gen[:, None, :] - digits[None], axis=-1)

@@ -54,8 +54,10 @@
 # %%
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
+import importlib
+
 try:
-    import aigc_course  # noqa: F401 (only whether it imports matters here)
+    importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -285,7 +287,7 @@ def check_gan_step(fn, solution):
             return False
         runs.append((out, g, d))
     (mine, g1, d1), (ref, g2, d2) = runs
-    same = lambda a, b: all(np.allclose(p, q, atol=1e-5)  # noqa: E731
+    same = lambda a, b: all(np.allclose(p, q, atol=1e-5)
                             for p, q in zip(a.get_weights(), b.get_weights()))
     problems = []
     if not (isinstance(mine, tuple) and len(mine) == 2):

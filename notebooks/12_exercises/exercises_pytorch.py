@@ -53,8 +53,10 @@
 # %%
 # Install the course package if it is missing (on Colab, Kaggle or a fresh Jupyter);
 # where it is installed already, this cell does nothing.
+import importlib
+
 try:
-    import aigc_course  # noqa: F401 (only whether it imports matters here)
+    importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
     # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.3.0"
@@ -263,7 +265,7 @@ def check_gan_step(fn, solution):
             return False
         runs.append((out, g, d))
     (mine, g1, d1), (ref, g2, d2) = runs
-    same = lambda a, b: all(torch.allclose(p, q, atol=1e-6)  # noqa: E731
+    same = lambda a, b: all(torch.allclose(p, q, atol=1e-6)
                             for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     problems = []
     if not (isinstance(mine, tuple) and len(mine) == 2):
