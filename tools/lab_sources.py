@@ -104,11 +104,16 @@ def select(nb, framework: str, name: str):
     return out
 
 
+def writes(nb) -> str:
+    """A notebook as ``py:percent`` text, without jupytext's version in the header (it
+    changes with jupytext, and the generated files must be byte-stable)."""
+    return _VERSIONS.sub("", jupytext.writes(nb, fmt=FMT))
+
+
 def generate(source: Path, framework: str) -> str:
     """The text of the ``py:percent`` notebook ``source`` gives for ``framework``."""
     nb = jupytext.read(source)
-    text = jupytext.writes(select(nb, framework, source.name), fmt=FMT)
-    return _VERSIONS.sub("", text)  # no jupytext version in the header: it changes with jupytext
+    return writes(select(nb, framework, source.name))
 
 
 def problems(root: Path = ROOT) -> list[str]:
@@ -308,7 +313,7 @@ def main(argv=None) -> int:
         source = base.with_name(base.name + SOURCE_SUFFIX + ".py")
         nb = merge(base.with_name(base.name + "_pytorch.py"), base.with_name(base.name + "_keras.py"))
         nb.metadata.pop("aigc_course", None)
-        source.write_text(_VERSIONS.sub("", jupytext.writes(nb, fmt=FMT)), encoding="utf-8")
+        source.write_text(writes(nb), encoding="utf-8")
         print(f"wrote {source}")
         return 0
     if args.split:
@@ -316,7 +321,7 @@ def main(argv=None) -> int:
             nb = jupytext.read(source)
             n = split_cells_that_do_not_compile(nb)
             if n:
-                source.write_text(_VERSIONS.sub("", jupytext.writes(nb, fmt=FMT)), encoding="utf-8")
+                source.write_text(writes(nb), encoding="utf-8")
                 print(f"{source.relative_to(ROOT)}: split {n} cell(s) into a torch and a keras cell")
         return 0
     if args.fix:

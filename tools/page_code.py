@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import re
+import importlib.util
 import sys
 import textwrap
 from pathlib import Path
@@ -47,8 +47,14 @@ from pathlib import Path
 import jupytext
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# tools/lab_sources.py, by path (these tools are also imported as modules by the tests)
+_spec = importlib.util.spec_from_file_location(
+    "lab_sources", Path(__file__).resolve().parent / "lab_sources.py"
+)
+lab_sources = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lab_sources)
 KEY = "mirrors"  # the cell metadata key
-FMT = "py:percent"
 
 
 def module_file(module: str, root: Path = ROOT) -> Path:
@@ -194,9 +200,7 @@ def run(root: Path = ROOT, fix: bool = False) -> list[str]:
                 problems, _ = compare(cell.source, mod, where)
             found += problems
         if changed:
-            text = jupytext.writes(nb, fmt=FMT)
-            text = re.sub(r"^#       (format_version|jupytext_version): .*\n", "", text, flags=re.M)
-            path.write_text(text, encoding="utf-8")
+            path.write_text(lab_sources.writes(nb), encoding="utf-8")
     return found
 
 
