@@ -5,7 +5,16 @@ Framework-neutral parts (data, plotting, config) live here in NumPy;
 imported only when asked for, so a notebook loads one framework, not both.
 """
 
-from .config import check_gpu, data_dir, has_gpu, in_colab, is_fast, pick, set_seed, show_source
+from .config import (
+    check_gpu,
+    data_dir,
+    has_gpu,
+    in_colab,
+    is_fast,
+    pick,
+    set_seed,
+    show_source,
+)
 from .runs import run_dir
 
 __version__ = "0.4.0"  # the release of pyproject.toml (tests/test_pretrained.py checks)

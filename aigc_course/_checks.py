@@ -69,7 +69,9 @@ def as_labels(y, n: int, num_classes: int, name: str = "y") -> np.ndarray:
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{name}: expected integer labels, got dtype {y.dtype}")
     if n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{name}: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"{name}: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]"
+        )
     return y.astype(np.int64)
 
 
@@ -129,7 +131,11 @@ def check_number(
 
 
 def check_int(
-    value, name: str, minimum: int | None = 1, maximum: int | None = None, expected: str | None = None
+    value,
+    name: str,
+    minimum: int | None = 1,
+    maximum: int | None = None,
+    expected: str | None = None,
 ) -> int:
     """An int (not a bool) in [``minimum``, ``maximum``] (None: no bound), as int.
 
@@ -157,12 +163,19 @@ def check_sizes(value, name: str):
     """A layer width: a positive int, or a non-empty tuple/list of positive ints."""
     if isinstance(value, (list, tuple)):
         if value and all(
-            not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v > 0 for v in value
+            not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v > 0
+            for v in value
         ):
             return value
-    elif not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value > 0:
+    elif (
+        not isinstance(value, bool)
+        and isinstance(value, (int, np.integer))
+        and value > 0
+    ):
         return value
-    raise ValueError(f"{name}: expected a positive int or a tuple of positive ints, got {value!r}")
+    raise ValueError(
+        f"{name}: expected a positive int or a tuple of positive ints, got {value!r}"
+    )
 
 
 # Constructor arguments shared by the models of both frameworks, checked by name
@@ -244,7 +257,8 @@ def checked_init(cls) -> None:
             object.__setattr__(self, "_aigc_in_init", False)
         object.__setattr__(self, "_aigc_config", params)
 
-    __init__.__signature__ = sig  # what inspect (and Keras's auto-config) sees: the real one
+    # what inspect (and Keras's auto-config) sees: the real one
+    __init__.__signature__ = sig
     __init__._aigc_checked = True
     cls.__init__ = __init__
 
@@ -267,7 +281,13 @@ def to_unit_images(x: np.ndarray) -> np.ndarray:
 
 
 def check_vectors(
-    x, dim: int | None = None, name: str = "x", *, min_rows: int = 1, what: str = "points", dtype=np.float32
+    x,
+    dim: int | None = None,
+    name: str = "x",
+    *,
+    min_rows: int = 1,
+    what: str = "points",
+    dtype=np.float32,
 ) -> np.ndarray:
     """A batch of vectors (N, dim) of finite real numbers, N >= ``min_rows``, as ``dtype`` (a copy).
 
@@ -280,9 +300,13 @@ def check_vectors(
             f"{name}: expected {what} shaped (N, {'d' if dim is None else dim}), got shape {x.shape}"
         )
     if x.shape[0] < min_rows:
-        raise ValueError(f"{name}: expected at least {min_rows} {what} (rows), got {x.shape[0]}")
+        raise ValueError(
+            f"{name}: expected at least {min_rows} {what} (rows), got {x.shape[0]}"
+        )
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{name}: expected real numbers (float or int), got dtype {x.dtype}")
+        raise ValueError(
+            f"{name}: expected real numbers (float or int), got dtype {x.dtype}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: expected finite numbers, got NaN or infinite values")
     return x.astype(dtype)
@@ -295,7 +319,9 @@ def check_model_images(x, name: str = "x") -> np.ndarray:
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE or x.shape[0] == 0:
-        raise ValueError(f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}")
+        raise ValueError(
+            f"{name}: expected images shaped (N, 28, 28) in model space, got {x.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: expected finite values, got NaN or infinite ones")
     return x
@@ -304,10 +330,16 @@ def check_model_images(x, name: str = "x") -> np.ndarray:
 def check_steps(t, n: int, timesteps: int) -> np.ndarray:
     """Diffusion steps for ``n`` examples: one int or ``n`` ints in [0, timesteps), as int64 (n,)."""
     t = np.asarray(t)
-    if not np.issubdtype(t.dtype, np.integer) or t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
+    if (
+        not np.issubdtype(t.dtype, np.integer)
+        or t.ndim > 1
+        or (t.ndim == 1 and t.shape[0] != n)
+    ):
         raise ValueError(f"t: expected an int or {n} ints, got {t!r}")
     if t.size and (t.min() < 0 or t.max() >= timesteps):
-        raise ValueError(f"t: expected steps in [0, {timesteps}), got [{t.min()}, {t.max()}]")
+        raise ValueError(
+            f"t: expected steps in [0, {timesteps}), got [{t.min()}, {t.max()}]"
+        )
     return np.broadcast_to(t, (n,)).astype(np.int64)
 
 
@@ -315,15 +347,30 @@ def check_norm_type(norm_type) -> float:
     """The p of a gradient p-norm: a number >= 1, or ``math.inf`` (the largest entry)."""
     p = float(norm_type)
     if not (p == math.inf or p >= 1.0):
-        raise ValueError(f"norm_type: expected a number >= 1 or math.inf, got {norm_type!r}")
+        raise ValueError(
+            f"norm_type: expected a number >= 1 or math.inf, got {norm_type!r}"
+        )
     return p
 
 
 def check_max_norm(max_norm):
     """A gradient-clipping threshold: None (no clipping) or a positive number."""
-    if max_norm is not None and not (isinstance(max_norm, (int, float)) and max_norm > 0):
-        raise ValueError(f"max_norm: expected None or a positive number, got {max_norm!r}")
+    if max_norm is not None and not (
+        isinstance(max_norm, (int, float)) and max_norm > 0
+    ):
+        raise ValueError(
+            f"max_norm: expected None or a positive number, got {max_norm!r}"
+        )
     return max_norm
+
+
+def check_binarization(binarization) -> str:
+    """How a model turns grey levels into bits: ``"static"`` or ``"dynamic"``."""
+    if binarization not in ("static", "dynamic"):
+        raise ValueError(
+            f"binarization: expected 'static' or 'dynamic', got {binarization!r}"
+        )
+    return binarization
 
 
 def drop_channel_axis(x: np.ndarray) -> np.ndarray:

@@ -62,7 +62,9 @@ def as_mlp(model) -> MLP:
         )
     net = MLP.from_dict(params, slope=0.0, name="model")
     if net.params[0].shape[0] != 784:
-        raise ValueError(f"model: the first layer must take 784 pixels, got {net.params[0].shape[0]}")
+        raise ValueError(
+            f"model: the first layer must take 784 pixels, got {net.params[0].shape[0]}"
+        )
     return net
 
 
@@ -72,7 +74,9 @@ def _pixels(images, name: str = "images") -> np.ndarray:
     if x.ndim == 2 and x.shape == (28, 28):
         x = x[None]
     if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) == 0:
-        raise ValueError(f"{name}: expected images shaped (N, 28, 28), got shape {x.shape}")
+        raise ValueError(
+            f"{name}: expected images shaped (N, 28, 28), got shape {x.shape}"
+        )
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
     if not np.issubdtype(x.dtype, np.floating):
@@ -83,7 +87,9 @@ def _pixels(images, name: str = "images") -> np.ndarray:
 
 
 def _eps(eps, name: str = "eps") -> float:
-    return check_number(eps, name, 0, 1, expected="a perturbation size in [0, 1] (pixel units)")
+    return check_number(
+        eps, name, 0, 1, expected="a perturbation size in [0, 1] (pixel units)"
+    )
 
 
 def _scaled(pixels):
@@ -105,7 +111,12 @@ def predict(model, images) -> np.ndarray:
 def accuracy(model, images, labels) -> float:
     """Fraction of ``images`` classified as ``labels``."""
     out = logits(model, images)
-    return float(np.mean(np.argmax(out, axis=1) == as_labels(labels, len(out), out.shape[1], "labels")))
+    return float(
+        np.mean(
+            np.argmax(out, axis=1)
+            == as_labels(labels, len(out), out.shape[1], "labels")
+        )
+    )
 
 
 # --- input gradient (shown in the book)
@@ -129,7 +140,8 @@ def input_gradient(model, images, labels, of: str = "loss") -> np.ndarray:
         g[np.arange(len(x)), y] = 1.0
     else:
         raise ValueError(f"of: expected 'loss' or 'logit', got {of!r}")
-    _, dx = net.backward(cache, g, need_params=False)  # backpropagation, down to the input
+    # backpropagation, down to the input
+    _, dx = net.backward(cache, g, need_params=False)
     return (2.0 * dx).reshape(-1, 28, 28)  # x = 2 p - 1: d/dp = 2 d/dx
 
 
@@ -157,7 +169,9 @@ def pgd(
     steps = check_int(steps, "steps")
     alpha = 2.5 * eps / steps if step_size is None else _eps(step_size, "step_size")
     rng = np.random.default_rng(seed)
-    x_adv = x + (rng.uniform(-eps, eps, x.shape).astype(x.dtype) if random_start else 0.0)
+    x_adv = x + (
+        rng.uniform(-eps, eps, x.shape).astype(x.dtype) if random_start else 0.0
+    )
     x_adv = np.clip(x_adv, 0.0, 1.0)
     for _ in range(steps):
         x_adv = x_adv + alpha * np.sign(input_gradient(model, x_adv, labels))
@@ -177,7 +191,9 @@ def init_mlp(layers=LAYERS, seed=0) -> dict:
 def _init(rng, layers) -> MLP:
     widths = tuple(int(w) for w in layers)
     if len(widths) < 2 or widths[0] != 784 or min(widths) < 1:
-        raise ValueError(f"layers: expected widths (784, ..., n_classes), got {tuple(layers)}")
+        raise ValueError(
+            f"layers: expected widths (784, ..., n_classes), got {tuple(layers)}"
+        )
     return MLP(widths, rng, slope=0.0, dtype=np.float32)
 
 
@@ -217,8 +233,13 @@ def train_mlp(
     if attack not in (None, "fgsm", "pgd"):
         raise ValueError(f"attack: expected None, 'fgsm' or 'pgd', got {attack!r}")
     eps = _eps(eps)
-    adv_weight = check_number(adv_weight, "adv_weight", 0, 1, expected="a weight in [0, 1]")
-    epochs, batch_size = check_int(epochs, "epochs"), check_int(batch_size, "batch_size")
+    adv_weight = check_number(
+        adv_weight, "adv_weight", 0, 1, expected="a weight in [0, 1]"
+    )
+    epochs, batch_size = (
+        check_int(epochs, "epochs"),
+        check_int(batch_size, "batch_size"),
+    )
     rng = np.random.default_rng(seed)
     net = _init(rng, layers)  # checks the widths
     opt = Adam(net.params, lr, betas=(0.9, 0.999), fold_bias_correction=True)
@@ -227,21 +248,41 @@ def train_mlp(
         total = 0.0
         for idx in minibatches(len(x), batch_size, rng):
             xb, yb = x[idx], y[idx]
-            loss, grads = _ce_grads(net, xb, yb) if adv_weight < 1 or attack is None else (0.0, None)
+            loss, grads = (
+                _ce_grads(net, xb, yb)
+                if adv_weight < 1 or attack is None
+                else (0.0, None)
+            )
             if attack is not None and adv_weight > 0:
                 imgs = xb.reshape(-1, 28, 28)
                 if attack == "fgsm":  # FGSM from a random start, step 1.25 eps
-                    start = np.clip(imgs + rng.uniform(-eps, eps, imgs.shape).astype(np.float32), 0, 1)
+                    start = np.clip(
+                        imgs + rng.uniform(-eps, eps, imgs.shape).astype(np.float32),
+                        0,
+                        1,
+                    )
                     step = start + 1.25 * eps * np.sign(input_gradient(net, start, yb))
                     xa = np.clip(np.clip(step, imgs - eps, imgs + eps), 0, 1)
                 else:
-                    xa = pgd(net, imgs, yb, eps, steps=pgd_steps, seed=int(rng.integers(2**31)))
-                adv_loss, adv_grads = _ce_grads(net, xa.reshape(-1, 784).astype(np.float32), yb)
+                    xa = pgd(
+                        net,
+                        imgs,
+                        yb,
+                        eps,
+                        steps=pgd_steps,
+                        seed=int(rng.integers(2**31)),
+                    )
+                adv_loss, adv_grads = _ce_grads(
+                    net, xa.reshape(-1, 784).astype(np.float32), yb
+                )
                 if grads is None:
                     loss, grads = adv_loss, adv_grads
                 else:
                     loss = (1 - adv_weight) * loss + adv_weight * adv_loss
-                    grads = [(1 - adv_weight) * g + adv_weight * a for g, a in zip(grads, adv_grads)]
+                    grads = [
+                        (1 - adv_weight) * g + adv_weight * a
+                        for g, a in zip(grads, adv_grads)
+                    ]
             total += loss * len(idx)
             opt.step(grads)
         history.append(total / len(x))
@@ -256,7 +297,9 @@ def saliency(model, images, labels=None) -> np.ndarray:
     return np.abs(input_gradient(model, x, y, of="logit"))
 
 
-def deletion_curve(model, images, labels, scores, fractions, fill: float = 0.0) -> np.ndarray:
+def deletion_curve(
+    model, images, labels, scores, fractions, fill: float = 0.0
+) -> np.ndarray:
     """Mean probability of ``labels`` after deleting the highest-scoring pixels.
 
     For each fraction ``f`` in ``fractions``, the ``round(f * 784)`` pixels of each

@@ -54,10 +54,17 @@ DIAGNOSES = {
 def _table(table, name: str = "table") -> int:
     """Number of rows of a dict-of-columns table (all columns 1-D and equally long)."""
     if not isinstance(table, dict) or not table:
-        raise ValueError(f"{name}: expected a dict of columns (1-D arrays), got {type(table).__name__}")
+        raise ValueError(
+            f"{name}: expected a dict of columns (1-D arrays), got {type(table).__name__}"
+        )
     lengths = {k: np.shape(v) for k, v in table.items()}
-    if any(len(s) != 1 for s in lengths.values()) or len({s[0] for s in lengths.values()}) != 1:
-        raise ValueError(f"{name}: expected 1-D columns of equal length, got shapes {lengths}")
+    if (
+        any(len(s) != 1 for s in lengths.values())
+        or len({s[0] for s in lengths.values()}) != 1
+    ):
+        raise ValueError(
+            f"{name}: expected 1-D columns of equal length, got shapes {lengths}"
+        )
     return next(iter(lengths.values()))[0]
 
 
@@ -66,7 +73,9 @@ def _columns(table, columns, name: str = "table") -> list:
         columns = [columns]
     missing = [c for c in columns if c not in table]
     if missing or not columns:
-        raise ValueError(f"{name}: expected columns {list(columns)}, missing {missing} (has {sorted(table)})")
+        raise ValueError(
+            f"{name}: expected columns {list(columns)}, missing {missing} (has {sorted(table)})"
+        )
     return list(columns)
 
 
@@ -103,7 +112,10 @@ def pseudonym(values, salt: str = "", length: int = 12) -> np.ndarray:
     if not isinstance(salt, str):
         raise ValueError(f"salt: expected a str, got {type(salt).__name__}")
     return np.array(
-        [hashlib.sha256((salt + str(v)).encode()).hexdigest()[:length] for v in np.asarray(values).tolist()]
+        [
+            hashlib.sha256((salt + str(v)).encode()).hexdigest()[:length]
+            for v in np.asarray(values).tolist()
+        ]
     )
 
 
@@ -128,7 +140,8 @@ def l_diversity(table, quasi, sensitive: str) -> int:
     _table(table)
     groups: dict = {}
     for k, s in zip(
-        _keys(table, _columns(table, quasi)), np.asarray(table[_columns(table, sensitive)[0]]).tolist()
+        _keys(table, _columns(table, quasi)),
+        np.asarray(table[_columns(table, sensitive)[0]]).tolist(),
     ):
         groups.setdefault(k, set()).add(s)
     return min(len(v) for v in groups.values())
@@ -147,11 +160,16 @@ def linkage_attack(released, auxiliary, quasi, sensitive: str) -> dict:
     quasi = _columns(released, quasi, "released")
     _columns(auxiliary, quasi, "auxiliary")
     values: dict = {}
-    for k, s in zip(_keys(released, quasi), np.asarray(released[_columns(released, sensitive)[0]]).tolist()):
+    for k, s in zip(
+        _keys(released, quasi),
+        np.asarray(released[_columns(released, sensitive)[0]]).tolist(),
+    ):
         values.setdefault(k, []).append(s)
     found = [values.get(k, []) for k in _keys(auxiliary, quasi)]
     matches = np.array([len(v) for v in found])
-    learned = np.array([v[0] if v and len(set(v)) == 1 else None for v in found], dtype=object)
+    learned = np.array(
+        [v[0] if v and len(set(v)) == 1 else None for v in found], dtype=object
+    )
     return {"matches": matches, "singled_out": matches == 1, "learned": learned}
 
 
@@ -165,7 +183,12 @@ def secret_shares(values, n_parties: int, seed=0, modulus: int = 2**32) -> np.nd
     uniformly random, whatever the values: each share alone reveals nothing.
     """
     v = np.asarray(values)
-    if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer) or np.any(v < 0) or np.any(v >= modulus):
+    if (
+        v.ndim != 1
+        or not np.issubdtype(v.dtype, np.integer)
+        or np.any(v < 0)
+        or np.any(v >= modulus)
+    ):
         raise ValueError(f"values: expected a 1-D array of integers in [0, {modulus})")
     n_parties = check_int(n_parties, "n_parties", minimum=2)
     modulus = check_int(modulus, "modulus", 2, 2**32, expected="an int in [2, 2**32]")

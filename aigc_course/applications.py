@@ -21,7 +21,13 @@ import numpy as np
 
 from ._checks import check_int
 
-__all__ = ["level_playable", "simulate_ad_test", "quadratic_exercise", "parse_numbers", "check_roots"]
+__all__ = [
+    "level_playable",
+    "simulate_ad_test",
+    "quadratic_exercise",
+    "parse_numbers",
+    "check_roots",
+]
 
 
 # --- playable (shown in the book)
@@ -35,9 +41,19 @@ def level_playable(heights, jump_height: int = 3, jump_length: int = 4) -> bool:
     Dropping down any distance is allowed. Breadth-first search over columns.
     """
     h = np.asarray(heights)
-    if h.ndim != 1 or len(h) < 2 or not np.issubdtype(h.dtype, np.integer) or h.min() < 0:
-        raise ValueError(f"heights: expected a 1-D array of at least 2 non-negative ints, got {h!r:.60}")
-    up, far = check_int(jump_height, "jump_height", minimum=0), check_int(jump_length, "jump_length")
+    if (
+        h.ndim != 1
+        or len(h) < 2
+        or not np.issubdtype(h.dtype, np.integer)
+        or h.min() < 0
+    ):
+        raise ValueError(
+            f"heights: expected a 1-D array of at least 2 non-negative ints, got {h!r:.60}"
+        )
+    up, far = (
+        check_int(jump_height, "jump_height", minimum=0),
+        check_int(jump_length, "jump_length"),
+    )
     if h[0] == 0:
         return False
     seen, queue = {0}, deque([0])
@@ -59,7 +75,12 @@ def level_playable(heights, jump_height: int = 3, jump_length: int = 4) -> bool:
 
 
 def simulate_ad_test(
-    ctr, impressions: int, policy: str = "thompson", batch: int = 100, campaigns: int = 200, seed=0
+    ctr,
+    impressions: int,
+    policy: str = "thompson",
+    batch: int = 100,
+    campaigns: int = 200,
+    seed=0,
 ) -> dict:
     """Show ``len(ctr)`` ad variants ``impressions`` times in each of ``campaigns`` campaigns.
 
@@ -84,10 +105,14 @@ def simulate_ad_test(
     while done < n:
         m = min(batch, n - done)
         if policy == "uniform":
-            alloc = np.tile(np.bincount(np.arange(done, done + m) % K, minlength=K), (runs, 1))
+            alloc = np.tile(
+                np.bincount(np.arange(done, done + m) % K, minlength=K), (runs, 1)
+            )
         else:
             draws = rng.beta(
-                1 + clicks[:, None, :], 1 + shows[:, None, :] - clicks[:, None, :], size=(runs, m, K)
+                1 + clicks[:, None, :],
+                1 + shows[:, None, :] - clicks[:, None, :],
+                size=(runs, m, K),
             )
             choice = draws.argmax(axis=2)
             alloc = np.stack([np.bincount(c, minlength=K) for c in choice])
@@ -97,7 +122,9 @@ def simulate_ad_test(
     return {"shows": shows, "clicks": clicks}
 
 
-def quadratic_exercise(rng, max_root: int = 9) -> tuple[str, tuple[int, int, int], tuple[int, int]]:
+def quadratic_exercise(
+    rng, max_root: int = 9
+) -> tuple[str, tuple[int, int, int], tuple[int, int]]:
     """An exercise "Solve a x^2 + b x + c = 0" built from its integer roots.
 
     Returns ``(text, (a, b, c), (r1, r2))``. The roots are drawn first and the
@@ -128,7 +155,9 @@ def parse_numbers(answer: str) -> list[Fraction]:
     """Every number written in ``answer`` ("x = 3 or x = -1/2", "3, -0.5"), as exact fractions."""
     if not isinstance(answer, str):
         raise ValueError(f"answer: expected a str, got {type(answer).__name__}")
-    return [Fraction(s.replace(" ", "")) for s in _NUMBER.findall(answer.replace("−", "-"))]
+    return [
+        Fraction(s.replace(" ", "")) for s in _NUMBER.findall(answer.replace("−", "-"))
+    ]
 
 
 def check_roots(coeffs, answer: str) -> bool:

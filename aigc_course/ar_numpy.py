@@ -39,7 +39,9 @@ def _ngram_keys(ids: np.ndarray, n: int, vocab_size: int) -> np.ndarray:
     return keys
 
 
-def _lookup(sorted_keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def _lookup(
+    sorted_keys: np.ndarray, values: np.ndarray, queries: np.ndarray
+) -> np.ndarray:
     """values[k] for each query found in ``sorted_keys``, 0 where it is absent."""
     if len(sorted_keys) == 0:
         return np.zeros(queries.shape, values.dtype)
@@ -70,17 +72,22 @@ class NGramLM:
     so ``n`` up to about ``log(2**63) / log(V)`` works on a megabyte of text.
     """
 
-    def __init__(self, n: int, vocab_size: int, alpha: float = 1.0, interpolate: bool = False):
+    def __init__(
+        self, n: int, vocab_size: int, alpha: float = 1.0, interpolate: bool = False
+    ):
         self.n = check_int(n, "n")
         self.vocab_size = check_int(vocab_size, "vocab_size")
         if not (np.isfinite(alpha) and alpha > 0):
-            raise ValueError(f"alpha: expected a positive smoothing constant, got {alpha!r}")
+            raise ValueError(
+                f"alpha: expected a positive smoothing constant, got {alpha!r}"
+            )
         if self.n * math.log(self.vocab_size) >= 63 * math.log(2):
             raise ValueError(
                 f"n={n} with vocab_size={vocab_size}: the n-gram codes would overflow int64; use a smaller n"
             )
         self.alpha, self.interpolate = float(alpha), bool(interpolate)
-        self._tables = None  # order k -> (n-gram codes, counts, context codes, context counts)
+        # order k -> (n-gram codes, counts, context codes, context counts)
+        self._tables = None
 
     # --- fit (shown in the book) ---------------------------------------------------
     def fit(self, ids):
@@ -88,7 +95,9 @@ class NGramLM:
         orders when interpolating); returns ``self``."""
         ids = as_token_ids(ids, self.vocab_size, name="ids", ndim=1)
         if len(ids) < self.n:
-            raise ValueError(f"ids: expected at least n = {self.n} tokens, got {len(ids)}")
+            raise ValueError(
+                f"ids: expected at least n = {self.n} tokens, got {len(ids)}"
+            )
         self._tables = {}
         for k in self._orders():
             codes = _ngram_keys(ids, k, self.vocab_size)  # one code per k-gram
@@ -122,9 +131,13 @@ class NGramLM:
 
     def _context_codes(self, contexts) -> np.ndarray:
         self._check_fitted()
-        c = as_token_ids(contexts, self.vocab_size, name="contexts", ndim=2, allow_empty=True)
+        c = as_token_ids(
+            contexts, self.vocab_size, name="contexts", ndim=2, allow_empty=True
+        )
         if c.shape[1] != self.n - 1:
-            raise ValueError(f"contexts: expected shape (B, n - 1) = (B, {self.n - 1}), got {c.shape}")
+            raise ValueError(
+                f"contexts: expected shape (B, n - 1) = (B, {self.n - 1}), got {c.shape}"
+            )
         codes = np.zeros(len(c), np.int64)
         for i in range(self.n - 1):
             codes = codes * self.vocab_size + c[:, i]
@@ -132,7 +145,9 @@ class NGramLM:
 
     def context_seen(self, contexts) -> np.ndarray:
         """Bool (B,): was each full context (B, n - 1) followed by anything in the training text?"""
-        _, _, ctx_keys, ctx_counts = self._tables[self.n] if self._tables else (None,) * 4
+        _, _, ctx_keys, ctx_counts = (
+            self._tables[self.n] if self._tables else (None,) * 4
+        )
         return _lookup(ctx_keys, ctx_counts, self._context_codes(contexts)) > 0
 
     def log_probs(self, ids) -> np.ndarray:
@@ -143,13 +158,17 @@ class NGramLM:
         self._check_fitted()
         ids = as_token_ids(ids, self.vocab_size, name="ids", ndim=1)
         if len(ids) < self.n:
-            raise ValueError(f"ids: expected at least n = {self.n} tokens, got {len(ids)}")
+            raise ValueError(
+                f"ids: expected at least n = {self.n} tokens, got {len(ids)}"
+            )
         V, beta = self.vocab_size, self.alpha * self.vocab_size
         p = np.full(len(ids) - self.n + 1, 1.0 / V)
         for k in self._orders():
             keys, counts, ctx_keys, ctx_counts = self._tables[k]
             codes = _ngram_keys(ids[self.n - k :], k, V)  # k-grams ending at t
-            p = (_lookup(keys, counts, codes) + beta * p) / (_lookup(ctx_keys, ctx_counts, codes // V) + beta)
+            p = (_lookup(keys, counts, codes) + beta * p) / (
+                _lookup(ctx_keys, ctx_counts, codes // V) + beta
+            )
         return np.log(p)
 
     def nll(self, ids) -> float:
@@ -174,7 +193,11 @@ class NGramLM:
         return len(self._tables[self.n][0])
 
     def __repr__(self):
-        fitted = f", {self.num_ngrams:,} distinct n-grams" if self._tables is not None else ""
+        fitted = (
+            f", {self.num_ngrams:,} distinct n-grams"
+            if self._tables is not None
+            else ""
+        )
         return (
             f"NGramLM(n={self.n}, vocab_size={self.vocab_size}, alpha={self.alpha}, "
             f"interpolate={self.interpolate}{fitted})"
@@ -197,7 +220,9 @@ def token_nll(logits, targets) -> np.ndarray:
         raise ValueError(
             f"targets: expected shape {logp.shape[:-1]} to match the logits {logp.shape}, got {targets.shape}"
         )
-    return -np.take_along_axis(logp, targets[..., None].astype(np.int64), axis=-1)[..., 0]
+    return -np.take_along_axis(logp, targets[..., None].astype(np.int64), axis=-1)[
+        ..., 0
+    ]
 
 
 def mean_token_nll(logits_fn, windows, batch_size: int = 64) -> float:
@@ -284,7 +309,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale: bool = True):
 
 
 # --- multi-head (shown in the book) -------------------------------------------------------
-def multi_head_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head: int, causal: bool = True):
+def multi_head_attention(
+    x, w_qkv, b_qkv, w_proj, b_proj, n_head: int, causal: bool = True
+):
     """Self-attention with ``n_head`` heads, nanoGPT's layout; x (B, T, C) -> (B, T, C).
 
     q, k, v = split(x W_qkv + b_qkv) with W_qkv (C, 3C); each is cut into n_head
@@ -298,7 +325,8 @@ def multi_head_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head: int, causal: b
     q, k, v = np.split(x @ w_qkv + b_qkv, 3, axis=-1)
     heads = lambda a: a.reshape(B, T, n_head, C // n_head).transpose(0, 2, 1, 3)
     mask = causal_attention_mask(T) if causal else None
-    y, _ = scaled_dot_product_attention(heads(q), heads(k), heads(v), mask)  # (B, nh, T, hs)
+    # (B, nh, T, hs)
+    y, _ = scaled_dot_product_attention(heads(q), heads(k), heads(v), mask)
     y = y.transpose(0, 2, 1, 3).reshape(B, T, C)
     return y @ w_proj + b_proj
 
@@ -380,7 +408,9 @@ def ngram_overlap(generated, reference, n: int) -> float:
     sequence (e.g. the training text). Near 1 for long n-grams: the text is copied.
     """
     n = check_int(n, "n")
-    one = isinstance(generated, str) or (isinstance(generated, np.ndarray) and generated.ndim == 1)
+    one = isinstance(generated, str) or (
+        isinstance(generated, np.ndarray) and generated.ndim == 1
+    )
     seqs = [generated] if one else list(generated)
     grams = [g for s in seqs for g in _ngrams(s, n)]
     if not grams:
@@ -414,7 +444,9 @@ def pixelcnn_mask(kernel_size: int, mask_type: str) -> np.ndarray:
         or kernel_size < 1
         or kernel_size % 2 == 0
     ):
-        raise ValueError(f"kernel_size: expected an odd positive int, got {kernel_size!r}")
+        raise ValueError(
+            f"kernel_size: expected an odd positive int, got {kernel_size!r}"
+        )
     c = kernel_size // 2
     m = np.zeros((kernel_size, kernel_size), np.float32)
     m[:c, :] = 1.0

@@ -45,7 +45,9 @@ def note_name(pitch: int) -> str:
     if pitch == REST:
         return "rest"
     if not 0 <= pitch <= 127:
-        raise ValueError(f"pitch: expected a MIDI number in [0, 127] or REST, got {pitch}")
+        raise ValueError(
+            f"pitch: expected a MIDI number in [0, 127] or REST, got {pitch}"
+        )
     return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
@@ -55,7 +57,9 @@ def name_to_midi(name: str) -> int:
         return REST
     m = re.fullmatch(r"([A-Ga-g])([#b]?)(-?\d)", name)
     if not m:
-        raise ValueError(f"note name: expected e.g. 'C4', 'F#3', 'Bb4' or 'rest', got {name!r}")
+        raise ValueError(
+            f"note name: expected e.g. 'C4', 'F#3', 'Bb4' or 'rest', got {name!r}"
+        )
     letter, accidental, octave = m.groups()
     pc = NOTE_NAMES.index(letter.upper()) + {"": 0, "#": 1, "b": -1}[accidental]
     return 12 * (int(octave) + 1) + pc
@@ -69,14 +73,20 @@ def check_notes(notes, name: str = "notes") -> list[tuple[int, int]]:
         try:
             pitch, dur = note
         except (TypeError, ValueError):
-            raise ValueError(f"{name}[{i}]: expected a (pitch, duration) pair, got {note!r}") from None
+            raise ValueError(
+                f"{name}[{i}]: expected a (pitch, duration) pair, got {note!r}"
+            ) from None
         if (
             isinstance(pitch, bool)
             or not isinstance(pitch, (int, np.integer))
             or not (pitch == REST or 0 <= pitch <= 127)
         ):
-            raise ValueError(f"{name}[{i}]: expected a MIDI pitch in [0, 127] or REST, got {pitch!r}")
-        dur = check_int(dur, f"{name}[{i}]", expected="a positive int duration (sixteenths)")
+            raise ValueError(
+                f"{name}[{i}]: expected a MIDI pitch in [0, 127] or REST, got {pitch!r}"
+            )
+        dur = check_int(
+            dur, f"{name}[{i}]", expected="a positive int duration (sixteenths)"
+        )
         out.append((int(pitch), dur))
     return out
 
@@ -89,7 +99,9 @@ def parse_notes(text: str) -> list[tuple[int, int]]:
             name, dur = item.split(":")
             notes.append((name_to_midi(name), int(dur)))
         except ValueError as err:
-            raise ValueError(f"parse_notes: expected items like 'C4:4', got {item!r} ({err})") from None
+            raise ValueError(
+                f"parse_notes: expected items like 'C4:4', got {item!r} ({err})"
+            ) from None
     return check_notes(notes)
 
 
@@ -141,14 +153,18 @@ def melody_corpus(names=None, keys: int = 12) -> list[dict]:
     names = list(MELODIES) if names is None else list(names)
     unknown = [n for n in names if n not in MELODIES]
     if unknown:
-        raise ValueError(f"names: unknown melodies {unknown}; expected some of {list(MELODIES)}")
+        raise ValueError(
+            f"names: unknown melodies {unknown}; expected some of {list(MELODIES)}"
+        )
     keys = check_int(keys, "keys", 1, 12)
     shifts = [s for s in range(-5, 7)][:keys] if keys == 12 else list(range(keys))
     out = []
     for name in names:
         base = parse_notes(MELODIES[name])
         for s in shifts:
-            out.append({"name": name, "shift": s, "tonic": s % 12, "notes": transpose(base, s)})
+            out.append(
+                {"name": name, "shift": s, "tonic": s % 12, "notes": transpose(base, s)}
+            )
     return out
 
 
@@ -171,11 +187,19 @@ class NoteTokenizer:
                 f"low, high: expected MIDI ints with 0 <= low <= high <= 127, got {low!r}, {high!r}"
             )
         durations = tuple(int(d) for d in durations)
-        if not durations or min(durations) <= 0 or len(set(durations)) != len(durations):
-            raise ValueError(f"durations: expected distinct positive ints, got {durations}")
+        if (
+            not durations
+            or min(durations) <= 0
+            or len(set(durations)) != len(durations)
+        ):
+            raise ValueError(
+                f"durations: expected distinct positive ints, got {durations}"
+            )
         self.low, self.high, self.durations = int(low), int(high), durations
         self.pitches = (REST,) + tuple(range(self.low, self.high + 1))
-        self.tokens = [BOS] + [note_name(p) for p in self.pitches] + [f"d{d}" for d in durations]
+        self.tokens = (
+            [BOS] + [note_name(p) for p in self.pitches] + [f"d{d}" for d in durations]
+        )
         self.bos_id = 0
         self._pitch_id = {p: 1 + i for i, p in enumerate(self.pitches)}
         self._dur_id = {d: 1 + len(self.pitches) + i for i, d in enumerate(durations)}
@@ -204,7 +228,9 @@ class NoteTokenizer:
                     f"tokenizer's range {note_name(self.low)}-{note_name(self.high)}"
                 )
             if d not in self._dur_id:
-                raise ValueError(f"notes[{i}]: duration {d} is not one of {self.durations}")
+                raise ValueError(
+                    f"notes[{i}]: duration {d} is not one of {self.durations}"
+                )
             ids += [self._pitch_id[p], self._dur_id[d]]
         return np.asarray(ids, np.int64)
 
@@ -222,7 +248,9 @@ class NoteTokenizer:
         """
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"ids: expected a 1-D integer array, got dtype {ids.dtype} shape {ids.shape}")
+            raise ValueError(
+                f"ids: expected a 1-D integer array, got dtype {ids.dtype} shape {ids.shape}"
+            )
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise ValueError(
                 f"ids: expected values in [0, {self.vocab_size}), got [{ids.min()}, {ids.max()}]"
@@ -283,7 +311,9 @@ def synthesize(
         raise ValueError(f"bpm: expected a positive tempo, got {bpm!r}")
     amps = np.asarray(harmonics, np.float64)
     if amps.ndim != 1 or amps.size == 0 or np.any(amps < 0) or amps.sum() == 0:
-        raise ValueError(f"harmonics: expected non-negative amplitudes, not all 0, got {harmonics!r}")
+        raise ValueError(
+            f"harmonics: expected non-negative amplitudes, not all 0, got {harmonics!r}"
+        )
     sixteenth = 60.0 / bpm / 4
     chunks = []
     for pitch, dur in notes:
@@ -294,7 +324,9 @@ def synthesize(
             continue
         f0 = midi_to_hz(pitch)
         tone = sum(
-            a * np.sin(2 * np.pi * k * f0 * t) for k, a in enumerate(amps, start=1) if k * f0 < sr / 2
+            a * np.sin(2 * np.pi * k * f0 * t)
+            for k, a in enumerate(amps, start=1)
+            if k * f0 < sr / 2
         )  # drop harmonics above the Nyquist frequency
         env = np.minimum(1.0, t / attack) * np.exp(-2.0 * t)  # attack, then decay
         env *= np.clip((n / sr - t) / release, 0.0, 1.0)  # release to 0
@@ -315,7 +347,9 @@ def dominant_frequency(wave, sr: int = SAMPLE_RATE, pad: int = 8) -> float:
     x = np.asarray(wave, np.float64)
     sr = _check_rate(sr)
     if x.ndim != 1 or x.size < 8:
-        raise ValueError(f"wave: expected a 1-D waveform of at least 8 samples, got shape {x.shape}")
+        raise ValueError(
+            f"wave: expected a 1-D waveform of at least 8 samples, got shape {x.shape}"
+        )
     n = pad * x.size
     mag = np.abs(np.fft.rfft(x * np.hanning(x.size), n))
     k = int(np.argmax(mag[1:])) + 1
@@ -347,8 +381,12 @@ def mu_law_encode(x, mu: int = 255) -> np.ndarray:
     then F in [-1, 1] is cut into mu + 1 equal bins (rounded to the nearest)."""
     x = np.asarray(x, np.float64)
     mu = check_int(mu, "mu")
-    if x.size and (np.min(x) < -1 - 1e-9 or np.max(x) > 1 + 1e-9 or not np.all(np.isfinite(x))):
-        raise ValueError(f"x: expected samples in [-1, 1], got [{np.min(x):.3g}, {np.max(x):.3g}]")
+    if x.size and (
+        np.min(x) < -1 - 1e-9 or np.max(x) > 1 + 1e-9 or not np.all(np.isfinite(x))
+    ):
+        raise ValueError(
+            f"x: expected samples in [-1, 1], got [{np.min(x):.3g}, {np.max(x):.3g}]"
+        )
     f = np.sign(x) * np.log1p(mu * np.abs(np.clip(x, -1, 1))) / np.log1p(mu)
     return np.rint((f + 1) / 2 * mu).astype(np.int64)
 
@@ -357,7 +395,9 @@ def mu_law_decode(q, mu: int = 255) -> np.ndarray:
     """Inverse of :func:`mu_law_encode`: x = sign(F) ((1 + mu)^|F| - 1) / mu, F = 2q/mu - 1."""
     q = np.asarray(q)
     mu = check_int(mu, "mu")
-    if not np.issubdtype(q.dtype, np.integer) or (q.size and (q.min() < 0 or q.max() > mu)):
+    if not np.issubdtype(q.dtype, np.integer) or (
+        q.size and (q.min() < 0 or q.max() > mu)
+    ):
         raise ValueError(f"q: expected integer codes in [0, {mu}], got dtype {q.dtype}")
     f = 2 * q.astype(np.float64) / mu - 1
     return np.sign(f) * np.expm1(np.abs(f) * np.log1p(mu)) / mu
@@ -394,7 +434,9 @@ def interval_histogram(melodies, max_interval: int = 12) -> np.ndarray:
         steps = np.clip(np.diff(_pitches(notes)), -max_interval, max_interval)
         np.add.at(counts, steps + max_interval, 1)
     if counts.sum() == 0:
-        raise ValueError("melodies: expected at least one melody with two pitched notes")
+        raise ValueError(
+            "melodies: expected at least one melody with two pitched notes"
+        )
     return counts / counts.sum()
 
 
@@ -402,7 +444,9 @@ def total_variation(p, q) -> float:
     """Total variation distance 0.5 * sum |p - q| of two histograms (0 = equal, 1 = disjoint)."""
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     if p.shape != q.shape:
-        raise ValueError(f"p, q: expected histograms of the same shape, got {p.shape} and {q.shape}")
+        raise ValueError(
+            f"p, q: expected histograms of the same shape, got {p.shape} and {q.shape}"
+        )
     return float(0.5 * np.abs(p / p.sum() - q / q.sum()).sum())
 
 
@@ -427,14 +471,20 @@ def melody_report(melodies, corpus, n: int = 8) -> dict:
     mean key fraction, interval-histogram distance, copy rate, mean length (notes)."""
     melodies = [m for m in melodies if len(_pitches(m)) >= 2]
     if not melodies:
-        raise ValueError("melodies: expected at least one melody with two pitched notes")
+        raise ValueError(
+            "melodies: expected at least one melody with two pitched notes"
+        )
     long_enough = [m for m in melodies if len(m) >= n]
     return {
         "melodies": len(melodies),
         "mean notes": float(np.mean([len(m) for m in melodies])),
         "in key": float(np.mean([key_fraction(m)[0] for m in melodies])),
-        "interval TV": total_variation(interval_histogram(melodies), interval_histogram(corpus)),
-        f"copied {n}-grams": copy_rate(long_enough, corpus, n) if long_enough else float("nan"),
+        "interval TV": total_variation(
+            interval_histogram(melodies), interval_histogram(corpus)
+        ),
+        f"copied {n}-grams": copy_rate(long_enough, corpus, n)
+        if long_enough
+        else float("nan"),
     }
 
 
@@ -449,7 +499,15 @@ def plot_piano_roll(notes, ax=None, title: str = "", color: str = "C0"):
     t = 0
     for p, d in notes:
         if p != REST:
-            ax.barh(p, d / 4, left=t / 4, height=0.8, color=color, edgecolor="k", linewidth=0.5)
+            ax.barh(
+                p,
+                d / 4,
+                left=t / 4,
+                height=0.8,
+                color=color,
+                edgecolor="k",
+                linewidth=0.5,
+            )
         t += d
     pitches = [p for p, _ in notes if p != REST]
     if pitches:

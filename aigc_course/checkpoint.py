@@ -57,7 +57,16 @@ VERSION = 1
 #: Constructor arguments that steer training only: they may differ between a file and
 #: the model that loads it (the architecture and the meaning of the weights do not change).
 TRAINING_KEYS = frozenset(
-    {"lr", "beta_1", "beta_2", "label_smoothing", "beta", "gp_weight", "n_critic", "dropout"}
+    {
+        "lr",
+        "beta_1",
+        "beta_2",
+        "label_smoothing",
+        "beta",
+        "gp_weight",
+        "n_critic",
+        "dropout",
+    }
 )
 #: Keras bookkeeping in ``get_config()`` that is not a hyperparameter.
 IGNORED_KEYS = frozenset({"name", "trainable", "dtype"})
@@ -105,7 +114,9 @@ def _jsonable(obj):
 
 def clean_config(config) -> dict:
     """A model configuration as stored in a record: JSON values, without Keras bookkeeping."""
-    return {k: v for k, v in _jsonable(dict(config or {})).items() if k not in IGNORED_KEYS}
+    return {
+        k: v for k, v in _jsonable(dict(config or {})).items() if k not in IGNORED_KEYS
+    }
 
 
 def _temp_name(path: Path) -> Path:
@@ -116,7 +127,15 @@ def _temp_name(path: Path) -> Path:
 
 
 def write(
-    path, writer, *, model: str, framework: str, config=None, kind: str = "weights", extra=None, check=None
+    path,
+    writer,
+    *,
+    model: str,
+    framework: str,
+    config=None,
+    kind: str = "weights",
+    extra=None,
+    check=None,
 ) -> Path:
     """Write ``path`` atomically with its integrity record; return ``path``.
 
@@ -151,7 +170,11 @@ def write(
         if path.is_file() and record.is_file():
             try:
                 old = json.loads(record.read_text())
-                previous = {k: v for k, v in old.items() if k not in ("previous", "format", "version")}
+                previous = {
+                    k: v
+                    for k, v in old.items()
+                    if k not in ("previous", "format", "version")
+                }
             except (OSError, ValueError):
                 previous = None
         content = {"format": FORMAT, "version": VERSION, **entry, "previous": previous}
@@ -180,7 +203,11 @@ def read_record(path) -> dict | None:
             f"({type(err).__name__}: {err}). Save the model again, or delete {record.name} "
             f"to load {Path(path).name} without verification."
         ) from None
-    if not isinstance(content, dict) or content.get("format") != FORMAT or "sha256" not in content:
+    if (
+        not isinstance(content, dict)
+        or content.get("format") != FORMAT
+        or "sha256" not in content
+    ):
         raise CheckpointError(
             f"{record}: not an aigc_course integrity record (expected format {FORMAT!r} with a sha256)"
         )
@@ -290,7 +317,9 @@ def verify(
 
 
 def _call_args(config, ignore=()) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in clean_config(config).items() if k not in ignore)
+    return ", ".join(
+        f"{k}={v!r}" for k, v in clean_config(config).items() if k not in ignore
+    )
 
 
 def read_error(path, err: BaseException) -> CheckpointError:

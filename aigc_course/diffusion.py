@@ -56,11 +56,15 @@ def _check_T(T) -> int:
 
 
 # --- schedules (shown in the book) ----------------------------------------------
-def linear_betas(T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02) -> np.ndarray:
+def linear_betas(
+    T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02
+) -> np.ndarray:
     """The linear schedule of Ho et al. (2020): beta_t evenly spaced from beta_1 to beta_T."""
     T = _check_T(T)
     if not (0.0 < beta_1 <= beta_T < 1.0):
-        raise ValueError(f"expected 0 < beta_1 <= beta_T < 1, got beta_1={beta_1}, beta_T={beta_T}")
+        raise ValueError(
+            f"expected 0 < beta_1 <= beta_T < 1, got beta_1={beta_1}, beta_T={beta_T}"
+        )
     return np.linspace(beta_1, beta_T, T, dtype=np.float64)
 
 
@@ -95,7 +99,9 @@ def make_schedule(kind: str = "linear", T: int = 1000) -> NoiseSchedule:
     T = _check_T(T)
     if kind == "linear":
         scale = 1000.0 / T
-        return NoiseSchedule(linear_betas(T, min(1e-4 * scale, 0.999), min(0.02 * scale, 0.999)))
+        return NoiseSchedule(
+            linear_betas(T, min(1e-4 * scale, 0.999), min(0.02 * scale, 0.999))
+        )
     if kind == "cosine":
         return NoiseSchedule(cosine_betas(T))
     raise ValueError(f"schedule: expected one of {SCHEDULES}, got {kind!r}")
@@ -116,7 +122,9 @@ class NoiseSchedule:
     def __init__(self, betas):
         betas = np.asarray(betas, dtype=np.float64)
         if betas.ndim != 1 or betas.size == 0:
-            raise ValueError(f"betas: expected a non-empty 1-D array, got shape {betas.shape}")
+            raise ValueError(
+                f"betas: expected a non-empty 1-D array, got shape {betas.shape}"
+            )
         if not np.all(np.isfinite(betas)) or betas.min() <= 0.0 or betas.max() >= 1.0:
             raise ValueError(
                 f"betas: expected every value in (0, 1), got [{betas.min():.3g}, {betas.max():.3g}]"
@@ -139,11 +147,17 @@ class NoiseSchedule:
         if not np.issubdtype(t.dtype, np.integer):
             raise ValueError(f"t: expected integer time steps, got dtype {t.dtype}")
         if t.ndim > 1:
-            raise ValueError(f"t: expected an int or a 1-D int array, got shape {t.shape}")
+            raise ValueError(
+                f"t: expected an int or a 1-D int array, got shape {t.shape}"
+            )
         if t.size and (t.min() < 0 or t.max() >= self.T):
-            raise ValueError(f"t: expected steps in [0, {self.T}) (0-based), got [{t.min()}, {t.max()}]")
+            raise ValueError(
+                f"t: expected steps in [0, {self.T}) (0-based), got [{t.min()}, {t.max()}]"
+            )
         if t.ndim == 1 and n is not None and t.shape[0] != n:
-            raise ValueError(f"t: expected {n} time steps (one per example), got {t.shape[0]}")
+            raise ValueError(
+                f"t: expected {n} time steps (one per example), got {t.shape[0]}"
+            )
         return t.astype(np.int64)
 
     def _take(self, arr, t, x) -> np.ndarray:
@@ -162,7 +176,9 @@ class NoiseSchedule:
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps."""
         x0, eps = np.asarray(x0, np.float64), np.asarray(eps, np.float64)
         if x0.shape != eps.shape:
-            raise ValueError(f"eps: expected the shape of x0 {x0.shape}, got {eps.shape}")
+            raise ValueError(
+                f"eps: expected the shape of x0 {x0.shape}, got {eps.shape}"
+            )
         ab = self._take(self.alpha_bars, t, x0)
         return np.sqrt(ab) * x0 + np.sqrt(1.0 - ab) * eps
 
@@ -184,7 +200,10 @@ class NoiseSchedule:
         if x0.shape != xt.shape:
             raise ValueError(f"xt: expected the shape of x0 {x0.shape}, got {xt.shape}")
         beta, alpha = self._take(self.betas, t, xt), self._take(self.alphas, t, xt)
-        ab, ab_prev = self._take(self.alpha_bars, t, xt), self._take(self.alpha_bars_prev, t, xt)
+        ab, ab_prev = (
+            self._take(self.alpha_bars, t, xt),
+            self._take(self.alpha_bars_prev, t, xt),
+        )
         mean = (np.sqrt(ab_prev) * beta / (1.0 - ab)) * x0 + (
             np.sqrt(alpha) * (1.0 - ab_prev) / (1.0 - ab)
         ) * xt
@@ -197,7 +216,9 @@ class NoiseSchedule:
         It equals posterior(predict_x0(x_t, t, eps_hat), x_t, t)[0]."""
         xt, eps_hat = np.asarray(xt, np.float64), np.asarray(eps_hat, np.float64)
         if xt.shape != eps_hat.shape:
-            raise ValueError(f"eps_hat: expected the shape of xt {xt.shape}, got {eps_hat.shape}")
+            raise ValueError(
+                f"eps_hat: expected the shape of xt {xt.shape}, got {eps_hat.shape}"
+            )
         beta, alpha = self._take(self.betas, t, xt), self._take(self.alphas, t, xt)
         ab = self._take(self.alpha_bars, t, xt)
         return (xt - beta / np.sqrt(1.0 - ab) * eps_hat) / np.sqrt(alpha)
@@ -248,20 +269,26 @@ def gmm_eps_star(xt, t, schedule: NoiseSchedule, means, weights, std) -> np.ndar
     K, d = means.shape
     weights = np.asarray(weights, np.float64)
     if weights.shape != (K,) or weights.min() < 0 or not np.isclose(weights.sum(), 1.0):
-        raise ValueError(f"weights: expected {K} non-negative numbers summing to 1, got {weights}")
+        raise ValueError(
+            f"weights: expected {K} non-negative numbers summing to 1, got {weights}"
+        )
     std = (
         np.broadcast_to(np.asarray(std, np.float64), (K,))
         if np.ndim(std) == 0
         else np.asarray(std, np.float64)
     )
     if std.shape != (K,) or std.min() <= 0:
-        raise ValueError(f"std: expected a positive float or {K} positive numbers, got {std}")
+        raise ValueError(
+            f"std: expected a positive float or {K} positive numbers, got {std}"
+        )
     ab = schedule._take(schedule.alpha_bars, t, xt)  # (N, 1) or scalar
     ab = np.broadcast_to(ab, (xt.shape[0], 1))
     v = ab * std[None, :] ** 2 + (1.0 - ab)  # (N, K)
     diff = xt[:, None, :] - np.sqrt(ab)[:, :, None] * means[None]  # (N, K, d)
     with np.errstate(divide="ignore"):
-        logits = np.log(weights)[None] - 0.5 * np.sum(diff**2, -1) / v - 0.5 * d * np.log(v)
+        logits = (
+            np.log(weights)[None] - 0.5 * np.sum(diff**2, -1) / v - 0.5 * d * np.log(v)
+        )
     logits -= logits.max(axis=1, keepdims=True)
     r = np.exp(logits)
     r /= r.sum(axis=1, keepdims=True)  # (N, K)
@@ -271,7 +298,13 @@ def gmm_eps_star(xt, t, schedule: NoiseSchedule, means, weights, std) -> np.ndar
 
 # --- sampler (shown in the book) --------------------------------------------------
 def ddpm_sample_numpy(
-    eps_fn, schedule: NoiseSchedule, shape, rng=None, keep=None, steps=None, add_noise: bool = True
+    eps_fn,
+    schedule: NoiseSchedule,
+    shape,
+    rng=None,
+    keep=None,
+    steps=None,
+    add_noise: bool = True,
 ):
     """Ancestral DDPM sampling (Algorithm 2 of Ho et al., 2020) with sigma_t^2 = beta_t.
 
@@ -300,7 +333,9 @@ def ddpm_sample_numpy(
         t = int(ts[i])  # the step the network knows
         if keep is not None and t in keep:
             snaps[t] = x.copy()
-        eps_hat = np.asarray(eps_fn(x, np.full(shape[0], t, dtype=np.int64)), np.float64)
+        eps_hat = np.asarray(
+            eps_fn(x, np.full(shape[0], t, dtype=np.int64)), np.float64
+        )
         mean = schedule.p_mean(x, i, eps_hat)
         if i > 0 and add_noise:
             x = mean + np.sqrt(schedule.betas[i]) * rng.standard_normal(shape)
@@ -323,7 +358,12 @@ def timestep_embedding(t, dim: int, max_period: float = 10000.0) -> np.ndarray:
     Both frameworks compute exactly this inside their denoisers; this NumPy version
     is the reference the tests compare against.
     """
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2 or dim % 2:
+    if (
+        isinstance(dim, bool)
+        or not isinstance(dim, (int, np.integer))
+        or dim < 2
+        or dim % 2
+    ):
         raise ValueError(f"dim: expected an even int >= 2, got {dim!r}")
     t = np.asarray(t, np.float64).reshape(-1)
     half = dim // 2

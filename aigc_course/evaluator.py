@@ -126,7 +126,12 @@ def train_classifier(
     batch_size = check_count(batch_size, "batch_size")
     rng = rng_from(seed)
     params = _init(rng)
-    opt = Adam([params[k] for k in _PARAM_NAMES], lr, betas=(0.9, 0.999), fold_bias_correction=True)
+    opt = Adam(
+        [params[k] for k in _PARAM_NAMES],
+        lr,
+        betas=(0.9, 0.999),
+        fold_bias_correction=True,
+    )
     history = []
     with _one_blas_thread():
         for epoch in range(epochs):
@@ -136,7 +141,9 @@ def train_classifier(
                 total += loss * len(idx)
                 opt.step([grads[k] for k in _PARAM_NAMES])
             history.append(total / len(x))
-            _log(f"epoch {epoch + 1}/{epochs}: training loss {history[-1]:.4f}", verbose)
+            _log(
+                f"epoch {epoch + 1}/{epochs}: training loss {history[-1]:.4f}", verbose
+            )
     return params, history
 
 
@@ -165,7 +172,12 @@ class Evaluator:
                 raise ValueError(f"params: missing {k!r}")
         self.params = {k: np.asarray(params[k], np.float32) for k in _PARAM_NAMES}
         self.dataset, self.train_source = dataset, train_source
-        self.test_accuracy, self.n_train, self.epochs, self.seed = float(test_accuracy), n_train, epochs, seed
+        self.test_accuracy, self.n_train, self.epochs, self.seed = (
+            float(test_accuracy),
+            n_train,
+            epochs,
+            seed,
+        )
         self.path = path
         self._real: dict = {}  # memoised features of real images
 
@@ -175,7 +187,9 @@ class Evaluator:
             f"test_accuracy={self.test_accuracy:.4f}, train_source={self.train_source!r})"
         )
 
-    def _run(self, images, name: str = "images", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    def _run(
+        self, images, name: str = "images", chunk: int = 2048
+    ) -> tuple[np.ndarray, np.ndarray]:
         x = _as_input(images, name)
         net, feats, logits = _network(self.params), [], []
         with _one_blas_thread():
@@ -183,7 +197,9 @@ class Evaluator:
                 out, cache = net.forward(x[s : s + chunk])
                 feats.append(cache[-1][0])  # the input of the last layer: 128-d
                 logits.append(out)
-        return np.concatenate(feats).astype(np.float64), np.concatenate(logits).astype(np.float64)
+        return np.concatenate(feats).astype(np.float64), np.concatenate(logits).astype(
+            np.float64
+        )
 
     def features(self, images) -> np.ndarray:
         """Penultimate-layer features, float64 (N, 128). Images: uint8 or floats in [0, 1]."""
@@ -200,7 +216,9 @@ class Evaluator:
     def accuracy(self, images, labels) -> float:
         """Fraction of ``images`` whose predicted class equals ``labels``."""
         pred = self.predict(images)
-        return float(np.mean(pred == as_labels(labels, len(pred), LAYERS[-1], "labels")))
+        return float(
+            np.mean(pred == as_labels(labels, len(pred), LAYERS[-1], "labels"))
+        )
 
     # --- the metrics
     def _real_stats(self, split: str, n: int, seed: int, images=None) -> dict:
@@ -214,7 +232,11 @@ class Evaluator:
                 )
             (x,) = _data.random_subset(n, x, seed=seed)
             feats, logits = self._run(x)
-            self._real[key] = {"feats": feats, "logits": logits, "stats": gaussian_stats(feats)}
+            self._real[key] = {
+                "feats": feats,
+                "logits": logits,
+                "stats": gaussian_stats(feats),
+            }
         return self._real[key]
 
     def _reference(self, n_real) -> dict:
@@ -223,10 +245,14 @@ class Evaluator:
         if request not in self._real:
             x_train, _ = DATASETS[self.dataset][0]("train")
             n = len(x_train) if n_real is None else check_count(n_real, "n_real")
-            self._real[request] = self._real_stats("train", min(n, len(x_train)), seed=0, images=x_train)
+            self._real[request] = self._real_stats(
+                "train", min(n, len(x_train)), seed=0, images=x_train
+            )
         return self._real[request]
 
-    def _score(self, feats: np.ndarray, logits: np.ndarray, ref: dict, k: int, min_share: float) -> dict:
+    def _score(
+        self, feats: np.ndarray, logits: np.ndarray, ref: dict, k: int, min_share: float
+    ) -> dict:
         if len(feats) < k + 1:
             raise ValueError(
                 f"samples: expected at least {k + 1} images (k={k} nearest neighbours "
@@ -234,16 +260,22 @@ class Evaluator:
             )
         probs = softmax(logits)
         if not 0 <= min_share <= 1:
-            raise ValueError(f"min_share: expected a fraction in [0, 1], got {min_share!r}")
+            raise ValueError(
+                f"min_share: expected a fraction in [0, 1], got {min_share!r}"
+            )
         num_classes = LAYERS[-1]
         min_count = max(1, math.ceil(min_share * len(feats) / num_classes))
-        cover = mode_coverage(np.argmax(logits, axis=1), num_classes, min_count=min_count)
+        cover = mode_coverage(
+            np.argmax(logits, axis=1), num_classes, min_count=min_count
+        )
         radii = ref.setdefault("radii", {})
         if k not in radii:
             radii[k] = knn_radii(ref["feats"], k)  # memoised with the real features
         pr = precision_recall(ref["feats"], feats, k=k, real_radii=radii[k])
         return {
-            "classifier_fd": frechet_distance_from_stats(*ref["stats"], *gaussian_stats(feats)),
+            "classifier_fd": frechet_distance_from_stats(
+                *ref["stats"], *gaussian_stats(feats)
+            ),
             "precision": pr["precision"],
             "recall": pr["recall"],
             "classifier_score": classifier_score(probs),
@@ -253,7 +285,12 @@ class Evaluator:
         }
 
     def evaluate(
-        self, samples, real=None, n_real: int | None = 5000, k: int = 3, min_share: float = 0.2
+        self,
+        samples,
+        real=None,
+        n_real: int | None = 5000,
+        k: int = 3,
+        min_share: float = 0.2,
     ) -> dict:
         """Metrics of generated ``samples`` against real images, as a dict.
 
@@ -277,12 +314,19 @@ class Evaluator:
         else:
             real_feats = self.features(real)
             if len(real_feats) < k + 1:
-                raise ValueError(f"real: expected at least {k + 1} images, got {len(real_feats)}")
+                raise ValueError(
+                    f"real: expected at least {k + 1} images, got {len(real_feats)}"
+                )
             ref = {"feats": real_feats, "stats": gaussian_stats(real_feats)}
         return self._score(feats, logits, ref, k, min_share)
 
     def real_baseline(
-        self, n: int = 1000, n_real: int | None = 5000, k: int = 3, seed: int = 0, min_share: float = 0.2
+        self,
+        n: int = 1000,
+        n_real: int | None = 5000,
+        k: int = 3,
+        seed: int = 0,
+        min_share: float = 0.2,
     ) -> dict:
         """:meth:`evaluate` applied to ``n`` real *test* images: the floor a perfect generator would reach.
 
@@ -292,9 +336,17 @@ class Evaluator:
         """
         n = check_count(n, "n")
         if n < k + 1:
-            raise ValueError(f"n: expected at least {k + 1} test images (k={k} nearest neighbours), got {n}")
+            raise ValueError(
+                f"n: expected at least {k + 1} test images (k={k} nearest neighbours), got {n}"
+            )
         real_test = self._real_stats("test", n, seed)
-        return self._score(real_test["feats"], real_test["logits"], self._reference(n_real), k, min_share)
+        return self._score(
+            real_test["feats"],
+            real_test["logits"],
+            self._reference(n_real),
+            k,
+            min_share,
+        )
 
 
 # ----- training, caching and loading -----------------------------------------------------
@@ -305,7 +357,11 @@ def _default_epochs(n_train: int) -> int:
 
 def evaluator_path(dataset: str, n_train: int, epochs: int, seed: int) -> Path:
     """The cache file of an evaluator (its SHA-256 sidecar is this path + ``.sha256``)."""
-    return cache_dir() / "evaluators" / f"{dataset}_mlp-v{VERSION}_n{n_train}_e{epochs}_seed{seed}.npz"
+    return (
+        cache_dir()
+        / "evaluators"
+        / f"{dataset}_mlp-v{VERSION}_n{n_train}_e{epochs}_seed{seed}.npz"
+    )
 
 
 def _sidecar(path: Path) -> Path:
@@ -333,7 +389,9 @@ def _save(path: Path, params: dict, meta: dict) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, content)
-        _atomic_write(_sidecar(path), (hashlib.sha256(content).hexdigest() + "\n").encode())
+        _atomic_write(
+            _sidecar(path), (hashlib.sha256(content).hexdigest() + "\n").encode()
+        )
     except OSError as err:
         _log(
             f"could not cache the evaluator in {path.parent} ({type(err).__name__}: {err}); "
@@ -351,10 +409,16 @@ def _load(path: Path, expected: dict) -> tuple[dict | None, str]:
         content = path.read_bytes()
         recorded = _sidecar(path).read_text().strip()
     except OSError as err:
-        return None, f"cannot read it or its SHA-256 sidecar ({type(err).__name__}: {err})"
+        return (
+            None,
+            f"cannot read it or its SHA-256 sidecar ({type(err).__name__}: {err})",
+        )
     digest = hashlib.sha256(content).hexdigest()
     if digest != recorded:
-        return None, f"SHA-256 {digest[:16]}... does not match the sidecar's {recorded[:16]}... (corrupt)"
+        return (
+            None,
+            f"SHA-256 {digest[:16]}... does not match the sidecar's {recorded[:16]}... (corrupt)",
+        )
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as f:
             stored = {k: f[k] for k in f.files}
@@ -363,7 +427,10 @@ def _load(path: Path, expected: dict) -> tuple[dict | None, str]:
     for k, want in expected.items():
         got = stored.get(f"meta_{k}")
         if got is None or got.item() != want:
-            return None, f"it was made for {k}={None if got is None else got.item()!r}, expected {want!r}"
+            return (
+                None,
+                f"it was made for {k}={None if got is None else got.item()!r}, expected {want!r}",
+            )
     for i, (n_in, n_out) in enumerate(zip(LAYERS[:-1], LAYERS[1:]), start=1):
         if stored.get(f"w{i}", np.empty(0)).shape != (n_in, n_out) or stored.get(
             f"b{i}", np.empty(0)
@@ -403,13 +470,21 @@ def load_evaluator(
     60,000 images, 20 on the 5,000-image subset).
     """
     if dataset not in DATASETS:
-        raise ValueError(f"dataset: expected one of {sorted(DATASETS)}, got {dataset!r}")
+        raise ValueError(
+            f"dataset: expected one of {sorted(DATASETS)}, got {dataset!r}"
+        )
     seed = check_int(seed, "seed", minimum=None)
     loader, name = DATASETS[dataset]
     x_train, y_train = loader("train")
     source = _data.last_source(f"{dataset.replace('_', '-')}/train")
-    n_train = len(x_train) if train_size is None else min(check_count(train_size, "train_size"), len(x_train))
-    epochs = _default_epochs(n_train) if epochs is None else check_count(epochs, "epochs")
+    n_train = (
+        len(x_train)
+        if train_size is None
+        else min(check_count(train_size, "train_size"), len(x_train))
+    )
+    epochs = (
+        _default_epochs(n_train) if epochs is None else check_count(epochs, "epochs")
+    )
     train_source = _describe_source(dataset, source, len(x_train), n_train)
     path = evaluator_path(dataset, n_train, epochs, seed)
     meta = {
@@ -441,7 +516,10 @@ def load_evaluator(
             )
             return ev
         if why != "no cache file":
-            _log(f"not using the cache file {display_path(path)}: {why}. Retraining.", verbose)
+            _log(
+                f"not using the cache file {display_path(path)}: {why}. Retraining.",
+                verbose,
+            )
 
     if n_train < len(x_train):
         x_train, y_train = _data.random_subset(n_train, x_train, y_train, seed=seed)

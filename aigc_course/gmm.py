@@ -63,7 +63,11 @@ def gaussian_log_pdf(x, mean, cov) -> np.ndarray:
     With cov = L L^T:  log N = -1/2 (d log 2 pi + log det cov + |L^{-1} (x - mean)|^2),
     and log det cov = 2 sum log diag(L).
     """
-    x, mean, cov = np.asarray(x, np.float64), np.asarray(mean, np.float64), np.asarray(cov, np.float64)
+    x, mean, cov = (
+        np.asarray(x, np.float64),
+        np.asarray(mean, np.float64),
+        np.asarray(cov, np.float64),
+    )
     d = x.shape[1]
     try:
         chol = np.linalg.cholesky(cov)
@@ -90,10 +94,18 @@ class GaussianMixture:
     log-likelihood per point at each iteration.
     """
 
-    def __init__(self, n_components: int, covariance: str = "full", reg_covar: float = 1e-6, seed=0):
+    def __init__(
+        self,
+        n_components: int,
+        covariance: str = "full",
+        reg_covar: float = 1e-6,
+        seed=0,
+    ):
         self.n_components = check_int(n_components, "n_components")
         if covariance not in COVARIANCE_TYPES:
-            raise ValueError(f"covariance: expected one of {COVARIANCE_TYPES}, got {covariance!r}")
+            raise ValueError(
+                f"covariance: expected one of {COVARIANCE_TYPES}, got {covariance!r}"
+            )
         if not (isinstance(reg_covar, (int, float, np.floating)) and reg_covar >= 0):
             raise ValueError(f"reg_covar: expected a float >= 0, got {reg_covar!r}")
         self.covariance, self.reg_covar, self.seed = covariance, float(reg_covar), seed
@@ -109,29 +121,43 @@ class GaussianMixture:
         mu = np.asarray(means, np.float64)
         cov = np.asarray(covariances, np.float64)
         if w.ndim != 1 or len(w) == 0:
-            raise ValueError(f"weights: expected a non-empty vector (K,), got shape {w.shape}")
+            raise ValueError(
+                f"weights: expected a non-empty vector (K,), got shape {w.shape}"
+            )
         k = len(w)
         if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-8):
-            raise ValueError(f"weights: expected non-negative numbers summing to 1, got {w}")
+            raise ValueError(
+                f"weights: expected non-negative numbers summing to 1, got {w}"
+            )
         if mu.ndim != 2 or mu.shape[0] != k:
             raise ValueError(f"means: expected shape ({k}, d), got {mu.shape}")
         d = mu.shape[1]
         if cov.shape != (k, d, d):
-            raise ValueError(f"covariances: expected shape ({k}, {d}, {d}), got {cov.shape}")
+            raise ValueError(
+                f"covariances: expected shape ({k}, {d}, {d}), got {cov.shape}"
+            )
         if not np.allclose(cov, np.swapaxes(cov, 1, 2)):
             raise ValueError("covariances: expected symmetric matrices")
         for j in range(k):
             if np.any(np.linalg.eigvalsh(cov[j]) <= 0):
-                raise ValueError(f"covariances[{j}]: expected a positive definite matrix")
+                raise ValueError(
+                    f"covariances[{j}]: expected a positive definite matrix"
+                )
         is_diag = all(np.allclose(c, np.diag(np.diag(c))) for c in cov)
         model = cls(k, covariance="diag" if is_diag else "full")
-        model.weights_, model.means_, model.covariances_ = w.copy(), mu.copy(), cov.copy()
+        model.weights_, model.means_, model.covariances_ = (
+            w.copy(),
+            mu.copy(),
+            cov.copy(),
+        )
         return model
 
     # ----- the model's densities -------------------------------------------------
     def _check_fitted(self):
         if self.means_ is None:
-            raise ValueError("this GaussianMixture has no parameters yet: call fit() or use from_params()")
+            raise ValueError(
+                "this GaussianMixture has no parameters yet: call fit() or use from_params()"
+            )
 
     @property
     def dim(self) -> int:
@@ -185,10 +211,12 @@ class GaussianMixture:
         self._check_fitted()
         n = check_int(n, "n")
         rng = np.random.default_rng(seed)
-        k = rng.choice(self.n_components, size=n, p=self.weights_)  # 1. the hidden component
+        # 1. the hidden component
+        k = rng.choice(self.n_components, size=n, p=self.weights_)
         eps = rng.standard_normal((n, self.dim))
         chol = np.linalg.cholesky(self.covariances_)  # covariance = L L^T
-        x = self.means_[k] + np.einsum("nij,nj->ni", chol[k], eps)  # 2. x = mean + L eps
+        # 2. x = mean + L eps
+        x = self.means_[k] + np.einsum("nij,nj->ni", chol[k], eps)
         return x, k.astype(np.int64)
 
     # --- end sample ---------------------------------------------------------------
@@ -213,7 +241,8 @@ class GaussianMixture:
 
     def m_step(self, x, r):
         """Weighted maximum likelihood with weights r: new weights, means, covariances."""
-        nk = r.sum(axis=0) + 10 * np.finfo(float).eps  # effective number of points per component
+        # effective number of points per component
+        nk = r.sum(axis=0) + 10 * np.finfo(float).eps
         self.weights_ = nk / nk.sum()
         self.means_ = (r.T @ x) / nk[:, None]
         d = x.shape[1]
@@ -228,7 +257,9 @@ class GaussianMixture:
 
     # --- end EM -------------------------------------------------------------------
 
-    def fit(self, x, max_iter: int = 100, tol: float = 1e-6, init_means=None) -> np.ndarray:
+    def fit(
+        self, x, max_iter: int = 100, tol: float = 1e-6, init_means=None
+    ) -> np.ndarray:
         """Fit by EM; returns the mean log-likelihood per point at every iteration.
 
         Entry 0 is the log-likelihood of the initial parameters, entry t that
@@ -242,18 +273,24 @@ class GaussianMixture:
             raise ValueError(f"tol: expected a float >= 0, got {tol!r}")
         n, d = x.shape
         if n < self.n_components:
-            raise ValueError(f"x: expected at least n_components = {self.n_components} points, got {n}")
+            raise ValueError(
+                f"x: expected at least n_components = {self.n_components} points, got {n}"
+            )
         rng = np.random.default_rng(self.seed)
         if init_means is None:
             means = self._init_means(x, rng)
         else:
             means = check_vectors(init_means, d, "init_means", dtype=np.float64)
             if len(means) != self.n_components:
-                raise ValueError(f"init_means: expected {self.n_components} rows, got {len(means)}")
+                raise ValueError(
+                    f"init_means: expected {self.n_components} rows, got {len(means)}"
+                )
         cov = np.cov(x, rowvar=False, bias=True).reshape(d, d)
         if self.covariance == "diag":
             cov = np.diag(np.diag(cov))
-        cov = cov + max(self.reg_covar, 1e-6 * float(np.trace(cov)) / d + 1e-12) * np.eye(d)
+        cov = cov + max(
+            self.reg_covar, 1e-6 * float(np.trace(cov)) / d + 1e-12
+        ) * np.eye(d)
         self.weights_ = np.full(self.n_components, 1.0 / self.n_components)
         self.means_ = means.copy()
         self.covariances_ = np.repeat(cov[None], self.n_components, axis=0)

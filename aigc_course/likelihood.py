@@ -154,12 +154,17 @@ def estimate_bounds(
             z = reparameterize_np(mu, logvar, eps)
             rows = np.repeat(xb[None], c, axis=0).reshape(c * len(xb), *xb.shape[1:])
             log_lik = np.asarray(
-                log_lik_fn(rows, z.reshape(-1, latent_dim).astype(np.float32)), np.float64
+                log_lik_fn(rows, z.reshape(-1, latent_dim).astype(np.float32)),
+                np.float64,
             ).reshape(c, len(xb))
             # log w = log p(x|z) + log p(z) - log q(z|x)
-            log_w = log_lik + standard_normal_log_prob(z) - posterior_log_prob(eps, logvar)
+            log_w = (
+                log_lik + standard_normal_log_prob(z) - posterior_log_prob(eps, logvar)
+            )
             sum_log_lik += log_lik.sum(axis=0)
-            log_sum_w = np.logaddexp(log_sum_w, log_mean_exp(log_w, axis=0) + math.log(c))
+            log_sum_w = np.logaddexp(
+                log_sum_w, log_mean_exp(log_w, axis=0) + math.log(c)
+            )
         elbo[start : start + b] = sum_log_lik / k - gaussian_kl_np(mu, logvar)
         iwae[start : start + b] = log_sum_w - math.log(k)
     return elbo, iwae

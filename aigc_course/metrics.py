@@ -24,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
-import os
 
 import numpy as np
 
 from ._checks import check_int, check_number, check_vectors, drop_channel_axis
+from .config import is_offline
 from .likelihood import nats_to_bits_per_dim
 
 try:  # optional: BLAS threads add little on these matrix sizes and stall a busy CPU
@@ -61,13 +61,17 @@ __all__ = [
 
 def _one_blas_thread():
     """Context: BLAS on one thread (no-op without threadpoolctl)."""
-    return threadpool_limits(1, "blas") if threadpool_limits else contextlib.nullcontext()
+    return (
+        threadpool_limits(1, "blas") if threadpool_limits else contextlib.nullcontext()
+    )
 
 
 # ----- input checks -------------------------------------------------------------
 def _features(x, name: str, min_rows: int = 1) -> np.ndarray:
     """A finite float64 feature matrix (N, d) with N >= ``min_rows``."""
-    return check_vectors(x, name=name, min_rows=min_rows, what="samples", dtype=np.float64)
+    return check_vectors(
+        x, name=name, min_rows=min_rows, what="samples", dtype=np.float64
+    )
 
 
 def _same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
@@ -98,18 +102,30 @@ def _psd_sqrt(m: np.ndarray) -> np.ndarray:
 def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
     """Fréchet distance between N(mu_a, cov_a) and N(mu_b, cov_b); see :func:`frechet_distance`."""
     arrays = {}
-    for name, arr in (("mu_a", mu_a), ("mu_b", mu_b), ("cov_a", cov_a), ("cov_b", cov_b)):
+    for name, arr in (
+        ("mu_a", mu_a),
+        ("mu_b", mu_b),
+        ("cov_a", cov_a),
+        ("cov_b", cov_b),
+    ):
         arr = np.asarray(arr)
         if arr.dtype == bool or not (
-            np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+            np.issubdtype(arr.dtype, np.floating)
+            or np.issubdtype(arr.dtype, np.integer)
         ):
             raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
         arrays[name] = arr.astype(np.float64)
     mu_a, mu_b, cov_a, cov_b = arrays.values()
     d = mu_a.shape[0] if mu_a.ndim == 1 else -1
-    for name, arr, shape in [("mu_b", mu_b, (d,)), ("cov_a", cov_a, (d, d)), ("cov_b", cov_b, (d, d))]:
+    for name, arr, shape in [
+        ("mu_b", mu_b, (d,)),
+        ("cov_a", cov_a, (d, d)),
+        ("cov_b", cov_b, (d, d)),
+    ]:
         if d < 1 or arr.shape != shape:
-            raise ValueError(f"{name}: expected shape {shape} to match mu_a {mu_a.shape}, got {arr.shape}")
+            raise ValueError(
+                f"{name}: expected shape {shape} to match mu_a {mu_a.shape}, got {arr.shape}"
+            )
     for name, arr in arrays.items():
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name}: contains NaN or infinite values")
@@ -130,7 +146,9 @@ def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
         middle = sqrt_a @ cov_b @ sqrt_a  # symmetric PSD, same spectrum as S_a S_b
         eig = np.linalg.eigvalsh((middle + middle.T) / 2)
     tr_sqrt = np.sum(np.sqrt(np.clip(eig, 0.0, None)))  # Tr (S_a S_b)^1/2
-    dist = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_sqrt
+    dist = (
+        np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_sqrt
+    )
     # --- end Fréchet distance
     return float(max(dist, 0.0))
 
@@ -163,7 +181,9 @@ def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(d, 0.0, None)
 
 
-def nearest_neighbours(queries, reference, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    queries, reference, chunk: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """Index of, and Euclidean distance to, the nearest row of ``reference`` for each query.
 
     Images are flattened, so ``queries`` (n, ...) and ``reference`` (m, ...) may be
@@ -193,8 +213,10 @@ def _knn_radii_sq(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
     out = np.empty(len(x))
     for s in range(0, len(x), chunk):
         d = _sq_dists(x[s : s + chunk], x)
-        d[np.arange(len(d)), np.arange(s, s + len(d))] = 0.0  # the point itself: exactly 0
-        out[s : s + chunk] = np.partition(d, k, axis=1)[:, k]  # index 0 is the point itself
+        # the point itself: exactly 0
+        d[np.arange(len(d)), np.arange(s, s + len(d))] = 0.0
+        # index 0 is the point itself
+        out[s : s + chunk] = np.partition(d, k, axis=1)[:, k]
     return out
 
 
@@ -229,11 +251,15 @@ def in_manifold(queries, feats, radii, chunk: int = 1024) -> np.ndarray:
     out = np.empty(len(q), dtype=bool)
     with _one_blas_thread():
         for s in range(0, len(q), chunk):
-            out[s : s + chunk] = np.any(_sq_dists(q[s : s + chunk], c) <= r_sq[None, :], axis=1)
+            out[s : s + chunk] = np.any(
+                _sq_dists(q[s : s + chunk], c) <= r_sq[None, :], axis=1
+            )
     return out
 
 
-def precision_recall(real_feats, fake_feats, k: int = 3, chunk: int = 1024, real_radii=None) -> dict:
+def precision_recall(
+    real_feats, fake_feats, k: int = 3, chunk: int = 1024, real_radii=None
+) -> dict:
     """Improved precision and recall of Kynkäänniemi et al. (2019), k-NN manifolds.
 
     Each feature set approximates its manifold by the union of balls around its
@@ -258,8 +284,10 @@ def precision_recall(real_feats, fake_feats, k: int = 3, chunk: int = 1024, real
     if real_radii is None:
         real_radii = knn_radii(real, k, chunk)  # the real manifold: balls around reals
     fake_radii = knn_radii(fake, k, chunk)  # the fake manifold: balls around fakes
-    precision = in_manifold(fake, real, real_radii, chunk).mean()  # fakes on the real manifold
-    recall = in_manifold(real, fake, fake_radii, chunk).mean()  # reals covered by the fakes
+    # fakes on the real manifold
+    precision = in_manifold(fake, real, real_radii, chunk).mean()
+    # reals covered by the fakes
+    recall = in_manifold(real, fake, fake_radii, chunk).mean()
     # --- end precision and recall
     return {"precision": float(precision), "recall": float(recall)}
 
@@ -287,9 +315,13 @@ def classifier_score(probs) -> float:
     """
     p = _features(probs, "probs")
     if p.shape[1] < 2:
-        raise ValueError(f"probs: expected at least 2 classes (columns), got shape {p.shape}")
+        raise ValueError(
+            f"probs: expected at least 2 classes (columns), got shape {p.shape}"
+        )
     if p.min() < 0:
-        raise ValueError(f"probs: expected probabilities >= 0, got a minimum of {p.min():.3g}")
+        raise ValueError(
+            f"probs: expected probabilities >= 0, got a minimum of {p.min():.3g}"
+        )
     sums = p.sum(axis=1)
     if np.abs(sums - 1).max() > 1e-3:
         raise ValueError(
@@ -323,15 +355,24 @@ def mode_coverage(pred_labels, num_classes: int, min_count: int = 1) -> dict:
     min_count = check_int(min_count, "min_count")
     y = np.asarray(pred_labels)
     if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"pred_labels: expected a non-empty 1-D array of class labels, got shape {y.shape}")
+        raise ValueError(
+            f"pred_labels: expected a non-empty 1-D array of class labels, got shape {y.shape}"
+        )
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"pred_labels: expected integer labels, got dtype {y.dtype}")
     if y.min() < 0 or y.max() >= num_classes:
-        raise ValueError(f"pred_labels: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"pred_labels: expected labels in [0, {num_classes}), got [{y.min()}, {y.max()}]"
+        )
     counts = np.bincount(y, minlength=num_classes).astype(np.int64)
     p_hat = counts / counts.sum()
-    kl = float(np.sum(_xlogy(p_hat, p_hat * num_classes)))  # sum p log(p / (1/C)), 0 log 0 = 0
-    return {"modes_hit": int(np.sum(counts >= min_count)), "kl_to_uniform": max(kl, 0.0), "counts": counts}
+    # sum p log(p / (1/C)), 0 log 0 = 0
+    kl = float(np.sum(_xlogy(p_hat, p_hat * num_classes)))
+    return {
+        "modes_hit": int(np.sum(counts >= min_count)),
+        "kl_to_uniform": max(kl, 0.0),
+        "counts": counts,
+    }
 
 
 # --- mode coverage of 2-D samples around known centres (toy data: rings and grids of Gaussians)
@@ -345,7 +386,9 @@ def _distances(samples, centers) -> np.ndarray:
 def mode_counts(samples, centers, radius) -> np.ndarray:
     """How many ``samples`` lie within ``radius`` of each of the ``centers`` (K, 2); shape (K,)."""
     dist = _distances(samples, centers)
-    radius = check_number(radius, "radius", low=0, low_open=True, expected="a positive number")
+    radius = check_number(
+        radius, "radius", low=0, low_open=True, expected="a positive number"
+    )
     return (dist <= radius).sum(axis=0)
 
 
@@ -371,7 +414,9 @@ def _image_pair(a, b, data_range) -> tuple[np.ndarray, np.ndarray, bool, float]:
                 f"{name}: expected a grayscale image (H, W) or a batch (N, H, W) "
                 f"(a channel axis of 1 is allowed), got shape {x.shape}"
             )
-        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        if not (
+            np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)
+        ):
             raise ValueError(f"{name}: expected numbers, got dtype {x.dtype}")
         arrays.append(x.astype(np.float64))
     x, y = arrays
@@ -383,7 +428,9 @@ def _image_pair(a, b, data_range) -> tuple[np.ndarray, np.ndarray, bool, float]:
             f"with a batch), got shapes {np.shape(a)} and {np.shape(b)}"
         )
     x, y = np.broadcast_arrays(x, y)
-    data_range = check_number(data_range, "data_range", low=0, low_open=True, expected="a positive number")
+    data_range = check_number(
+        data_range, "data_range", low=0, low_open=True, expected="a positive number"
+    )
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("a, b: contain NaN or infinite values")
     spread = max(x.max(), y.max()) - min(x.min(), y.min())
@@ -471,8 +518,6 @@ def bits_per_char(nats_per_char):
 
 
 # ----- the published protocol, when it can be had --------------------------------
-def _offline() -> bool:
-    return os.environ.get("AIGC_COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
@@ -500,14 +545,18 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
     seed = check_seed(seed)
     real = (as_image_batch(real_images, "real_images") + 1.0) / 2.0
     fake = (as_image_batch(fake_images, "fake_images") + 1.0) / 2.0
-    missing = [m for m in ("torch", "torchmetrics", "torch_fidelity") if importlib.util.find_spec(m) is None]
+    missing = [
+        m
+        for m in ("torch", "torchmetrics", "torch_fidelity")
+        if importlib.util.find_spec(m) is None
+    ]
     if missing:
         print(
             "[aigc_course.metrics] inception_fid: not computed: the package(s) "
             f"{', '.join(missing)} are not installed (pip install torchmetrics torch-fidelity)."
         )
         return None
-    if _offline():
+    if is_offline():
         print(
             "[aigc_course.metrics] inception_fid: not computed: downloads are off "
             "(AIGC_COURSE_OFFLINE=1) and the Inception weights must be downloaded."
@@ -524,11 +573,17 @@ def inception_fid(real_images, fake_images, n: int = 10000, seed=0):
         fid = FrechetInceptionDistance(feature=2048, normalize=True).to(device)
         for images, is_real in ((real, True), (fake, False)):
             for s in range(0, len(images), 200):
-                batch = torch.from_numpy(np.repeat(images[s : s + 200, None], 3, axis=1))  # gray -> RGB
+                batch = torch.from_numpy(
+                    np.repeat(images[s : s + 200, None], 3, axis=1)
+                )  # gray -> RGB
                 fid.update(batch.to(device), real=is_real)
         value = float(fid.compute())
     except Exception as err:
-        print(f"[aigc_course.metrics] inception_fid: not computed: {type(err).__name__}: {err}")
+        print(
+            f"[aigc_course.metrics] inception_fid: not computed: {type(err).__name__}: {err}"
+        )
         return None
-    print(f"[aigc_course.metrics] Inception FID on {len(real)} real vs {len(fake)} generated images")
+    print(
+        f"[aigc_course.metrics] Inception FID on {len(real)} real vs {len(fake)} generated images"
+    )
     return value

@@ -28,7 +28,14 @@ import unicodedata
 
 import numpy as np
 
-__all__ = ["HOMOGLYPHS", "LEET", "INVISIBLE", "normalise", "keyword_filter", "flag_precision"]
+__all__ = [
+    "HOMOGLYPHS",
+    "LEET",
+    "INVISIBLE",
+    "normalise",
+    "keyword_filter",
+    "flag_precision",
+]
 
 #: look-alike characters from other scripts -> the Latin letter they imitate (a small sample
 #: of Unicode's confusables list: Cyrillic and Greek letters that render like Latin ones)
@@ -60,7 +67,17 @@ HOMOGLYPHS = {
     "ε": "e",
 }
 #: digits and symbols written for letters ("leetspeak"); lossy: "1" may have meant "l"
-LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+LEET = {
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "@": "a",
+    "$": "s",
+    "!": "i",
+}
 #: characters that render as nothing: zero-width space, (non-)joiners, word joiner, BOM, soft hyphen
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 
@@ -93,7 +110,12 @@ def normalise(text: str, leet: bool = False) -> str:
 
 
 def keyword_filter(
-    texts, blocklist, *, normalise_text: bool = True, leet: bool = False, squeeze: bool = False
+    texts,
+    blocklist,
+    *,
+    normalise_text: bool = True,
+    leet: bool = False,
+    squeeze: bool = False,
 ) -> np.ndarray:
     """Bool (N,): does each text contain a blocked term?
 
@@ -104,7 +126,9 @@ def keyword_filter(
     and a term matches anywhere, even inside another word.
     """
     if isinstance(texts, str):
-        raise ValueError("texts: expected a list of strings, got one str (wrap it in a list)")
+        raise ValueError(
+            "texts: expected a list of strings, got one str (wrap it in a list)"
+        )
     if isinstance(blocklist, str) or not len(blocklist):
         raise ValueError("blocklist: expected a non-empty list of terms")
 
@@ -117,7 +141,10 @@ def keyword_filter(
         raise ValueError("blocklist: a term is empty after normalisation")
     if squeeze:
         return np.array([any(term in prep(t) for term in terms) for t in texts], bool)
-    patterns = [re.compile(r"(?<![a-zA-Z0-9])" + re.escape(term) + r"(?![a-zA-Z0-9])") for term in terms]
+    patterns = [
+        re.compile(r"(?<![a-zA-Z0-9])" + re.escape(term) + r"(?![a-zA-Z0-9])")
+        for term in terms
+    ]
     return np.array([any(p.search(prep(t)) for p in patterns) for t in texts], bool)
 
 
@@ -132,5 +159,7 @@ def flag_precision(tpr, fpr, base_rate):
             raise ValueError(f"{name}: expected rates in [0, 1]")
     flagged = tpr * pi + fpr * (1 - pi)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(flagged > 0, tpr * pi / np.where(flagged > 0, flagged, 1), np.nan)
+        out = np.where(
+            flagged > 0, tpr * pi / np.where(flagged > 0, flagged, 1), np.nan
+        )
     return float(out) if out.ndim == 0 else out

@@ -25,7 +25,16 @@ import math
 
 import numpy as np
 
-__all__ = ["MLP", "Adam", "minibatches", "softplus", "sigmoid", "softmax", "softmax_cross_entropy", "SLOPE"]
+__all__ = [
+    "MLP",
+    "Adam",
+    "minibatches",
+    "softplus",
+    "sigmoid",
+    "softmax",
+    "softmax_cross_entropy",
+    "SLOPE",
+]
 
 SLOPE = 0.2  # the default negative slope of the LeakyReLU
 
@@ -78,7 +87,9 @@ class MLP:
     the order W1, W2, ...), biases are zero; ``dtype`` is their precision.
     """
 
-    def __init__(self, sizes, rng: np.random.Generator, slope: float = SLOPE, dtype=np.float64):
+    def __init__(
+        self, sizes, rng: np.random.Generator, slope: float = SLOPE, dtype=np.float64
+    ):
         self.slope = slope
         self.params = []
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -107,7 +118,9 @@ class MLP:
             net.params += [w, b]
             i += 1
         if not net.params:
-            raise ValueError(f"{name}: expected weights 'w1', 'b1', 'w2', ..., got keys {sorted(params)}")
+            raise ValueError(
+                f"{name}: expected weights 'w1', 'b1', 'w2', ..., got keys {sorted(params)}"
+            )
         return net
 
     def as_dict(self) -> dict:
@@ -116,7 +129,11 @@ class MLP:
 
     def activation(self, a):
         """LeakyReLU: ``a`` where a > 0, else ``slope * a`` (the ReLU max(a, 0) for slope 0)."""
-        return np.maximum(a, 0.0) if self.slope == 0 else np.where(a > 0, a, self.slope * a)
+        return (
+            np.maximum(a, 0.0)
+            if self.slope == 0
+            else np.where(a > 0, a, self.slope * a)
+        )
 
     def forward(self, x):
         """The output, and the cache (input and pre-activation of each layer) for ``backward``."""
@@ -127,7 +144,9 @@ class MLP:
             h = self.activation(a) if i < n_layers - 1 else a
         return h, cache
 
-    def backward(self, cache, grad_out, need_params: bool = True, need_input: bool = True):
+    def backward(
+        self, cache, grad_out, need_params: bool = True, need_input: bool = True
+    ):
         """Given dL/d(output), return (dL/d(each param), dL/d(input)): the chain rule, layer by layer.
 
         Each step uses the forward pass's cache: a layer's input h and pre-activation a.
@@ -138,7 +157,8 @@ class MLP:
         for i in reversed(range(len(cache))):
             h, a = cache[i]
             if i < len(cache) - 1:
-                g = np.where(a > 0, g, self.slope * g)  # dL/da = dL/dout * LeakyReLU'(a)
+                # dL/da = dL/dout * LeakyReLU'(a)
+                g = np.where(a > 0, g, self.slope * g)
             if need_params:
                 grads[2 * i] = h.T @ g  # dL/dW = h^T dL/da
                 grads[2 * i + 1] = g.sum(axis=0)  # dL/db = sum over the batch
@@ -162,7 +182,14 @@ class Adam:
     this way (its cached weights depend on it).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, fold_bias_correction: bool = False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        fold_bias_correction: bool = False,
+    ):
         self.params, self.lr, (self.b1, self.b2), self.eps = params, lr, betas, eps
         self.fold_bias_correction = fold_bias_correction
         self.m = [np.zeros_like(p) for p in params]
@@ -177,7 +204,9 @@ class Adam:
             v *= self.b2
             v += (1 - self.b2) * g * g  # running mean of g^2
             if self.fold_bias_correction:
-                lr_t = p.dtype.type(self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t))
+                lr_t = p.dtype.type(
+                    self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+                )
                 p -= lr_t * m / (np.sqrt(v) + self.eps)
             else:
                 m_hat, v_hat = m / (1 - self.b1**self.t), v / (1 - self.b2**self.t)

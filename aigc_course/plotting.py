@@ -18,13 +18,17 @@ def image_grid(
     """
     images = drop_channel_axis(np.asarray(images))
     if images.ndim != 3:
-        raise ValueError(f"expected images shaped (N, H, W) or (N, H, W, 1), got {images.shape}")
+        raise ValueError(
+            f"expected images shaped (N, H, W) or (N, H, W, 1), got {images.shape}"
+        )
     n, h, w = images.shape
     if n == 0:
         raise ValueError("expected at least one image, got 0")
     ncol = nrow if nrow is not None else int(np.ceil(np.sqrt(n)))
     nrows = int(np.ceil(n / ncol))
-    grid = np.full((nrows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value, dtype=np.float32)
+    grid = np.full(
+        (nrows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value, dtype=np.float32
+    )
     for i, img in enumerate(images):
         r, c = divmod(i, ncol)
         y, x = pad + r * (h + pad), pad + c * (w + pad)
@@ -32,7 +36,13 @@ def image_grid(
     return grid
 
 
-def show_images(images: np.ndarray, title: str = "", nrow: int | None = None, ax=None, figsize: float = 5.0):
+def show_images(
+    images: np.ndarray,
+    title: str = "",
+    nrow: int | None = None,
+    ax=None,
+    figsize: float = 5.0,
+):
     """Show a grid of grayscale images in [0, 1]; returns the Matplotlib axes."""
     import matplotlib.pyplot as plt
 
@@ -120,12 +130,19 @@ def samples_by_class(
         raise ValueError(
             f"images: expected a batch shaped (N, H, W) or (N, H, W, 1), got shape {images.shape}"
         )
-    images = images.reshape(images.shape[:3]) if images.ndim == 4 and images.shape[-1] == 1 else images
+    images = (
+        images.reshape(images.shape[:3])
+        if images.ndim == 4 and images.shape[-1] == 1
+        else images
+    )
     if predicted.shape != (len(images),):
         raise ValueError(
             f"predicted: expected one label per image, shape ({len(images)},), got {predicted.shape}"
         )
-    per_class, num_classes = check_int(per_class, "per_class"), check_int(num_classes, "num_classes")
+    per_class, num_classes = (
+        check_int(per_class, "per_class"),
+        check_int(num_classes, "num_classes"),
+    )
     rows = np.zeros((num_classes, per_class) + images.shape[1:3], np.float32)
     for c in range(num_classes):
         chosen = images[predicted == c][:per_class]
@@ -147,7 +164,9 @@ def plot_class_histograms(
     import matplotlib.pyplot as plt
 
     if not coverage:
-        raise ValueError("coverage: expected at least one {name: mode_coverage(...)} entry")
+        raise ValueError(
+            "coverage: expected at least one {name: mode_coverage(...)} entry"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.8))
     width = 0.8 / len(coverage)
@@ -181,7 +200,12 @@ def plot_precision_recall(results: Mapping[str, Mapping], ax=None):
         _, ax = plt.subplots(figsize=(5, 4))
     for name, r in results.items():
         ax.scatter(r["recall"], r["precision"], s=80, label=name)
-        ax.annotate(name, (r["recall"], r["precision"]), xytext=(6, 4), textcoords="offset points")
+        ax.annotate(
+            name,
+            (r["recall"], r["precision"]),
+            xytext=(6, 4),
+            textcoords="offset points",
+        )
     ax.set_xlim(0, 1.05)
     ax.set_ylim(0, 1.05)
     ax.set_title("Precision (quality) vs recall (diversity)")

@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, weightfile
-from .config import cache_dir, display_path
+from .config import cache_dir, display_path, env_flag, is_offline
 
 __all__ = [
     "REPOSITORY",
@@ -105,7 +105,6 @@ ENV_USE, ENV_DIR, ENV_URL = (
 CARD_FIELDS = ("data", "recipe", "seed", "steps", "wall_time_s", "hardware", "metrics")
 DATA_FIELDS = ("name", "split", "n_examples", "source")
 TEXT_MODELS = ("char_rnn", "gpt")
-_TRUE = {"1", "true", "yes", "on"}
 _DATASET = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -120,11 +119,7 @@ def _log(msg: str) -> None:
 def use_only() -> bool:
     """True when ``AIGC_COURSE_PRETRAINED`` is 1/true/yes/on: labs skip training and load
     the published checkpoint instead (``pretrained.load(...)``)."""
-    return os.environ.get(ENV_USE, "").strip().lower() in _TRUE
-
-
-def _offline() -> bool:
-    return os.environ.get("AIGC_COURSE_OFFLINE", "").strip().lower() in _TRUE
+    return env_flag(ENV_USE)
 
 
 # ---------------------------------------------------------------------------
@@ -155,7 +150,11 @@ def cache_folder() -> Path:
     of the mirror's address)."""
     url = base_url()
     default = f"{REPOSITORY}/raw/{PINNED_REF}/{FOLDER}"
-    key = PINNED_REF if url == default else "mirror-" + hashlib.sha256(url.encode()).hexdigest()[:12]
+    key = (
+        PINNED_REF
+        if url == default
+        else "mirror-" + hashlib.sha256(url.encode()).hexdigest()[:12]
+    )
     return cache_dir() / FOLDER / key
 
 
@@ -178,17 +177,23 @@ class _Source:
         if self.url is not None and not path.is_file():
             self._download(INDEX, path)
         if not path.is_file():
-            raise FileNotFoundError(f"{display_path(path)}: no index of published checkpoints")
+            raise FileNotFoundError(
+                f"{display_path(path)}: no index of published checkpoints"
+            )
         try:
             index = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             if self.url is None:
-                raise checkpoint.CheckpointError(f"{display_path(path)} is unreadable ({err})") from None
+                raise checkpoint.CheckpointError(
+                    f"{display_path(path)} is unreadable ({err})"
+                ) from None
             self._download(INDEX, path)  # a damaged cached copy: fetch it again
             try:
                 index = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as err2:
-                raise checkpoint.CheckpointError(f"{self.url}/{INDEX} is not an index ({err2})") from None
+                raise checkpoint.CheckpointError(
+                    f"{self.url}/{INDEX} is not an index ({err2})"
+                ) from None
         return _check_index(index, path)
 
     # ----- a verified file -----
@@ -196,7 +201,9 @@ class _Source:
         path = self.folder / entry["file"]
         if self.url is None:
             if not path.is_file():
-                raise FileNotFoundError(f"{display_path(path)}: listed in {INDEX} but missing")
+                raise FileNotFoundError(
+                    f"{display_path(path)}: listed in {INDEX} but missing"
+                )
             _verify(path, entry)
             return path
         if path.is_file():
@@ -211,7 +218,7 @@ class _Source:
 
     def _download(self, name: str, target: Path) -> None:
         url = f"{self.url}/{name}"
-        if _offline():
+        if is_offline():
             raise FileNotFoundError(
                 f"{name} is not in the cache ({display_path(target.parent)}) and downloads are off "
                 f"(AIGC_COURSE_OFFLINE=1): unset it, or run from a clone of {REPOSITORY}, whose "
@@ -222,7 +229,9 @@ class _Source:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
                 content = response.read()
         except (OSError, ValueError, http.client.HTTPException) as err:
-            raise FileNotFoundError(f"{url} could not be downloaded ({type(err).__name__}: {err})") from None
+            raise FileNotFoundError(
+                f"{url} could not be downloaded ({type(err).__name__}: {err})"
+            ) from None
         _atomic_write(target, content)
 
 
@@ -269,9 +278,15 @@ def _check_index(index, path) -> dict:
             f"checkpoints (expected format {INDEX_FORMAT!r})"
         )
     for key, e in index["checkpoints"].items():
-        missing = [k for k in ("name", "dataset", "file", "sha256", "size", "card") if k not in e]
+        missing = [
+            k
+            for k in ("name", "dataset", "file", "sha256", "size", "card")
+            if k not in e
+        ]
         if missing:
-            raise checkpoint.CheckpointError(f"{display_path(path)}: entry {key!r} lacks {missing}")
+            raise checkpoint.CheckpointError(
+                f"{display_path(path)}: entry {key!r} lacks {missing}"
+            )
         # a plain file name in this folder, never a path elsewhere
         if (
             key != _key(e["name"], e["dataset"])
@@ -314,13 +329,17 @@ def _key(name: str, dataset: str) -> str:
 def _check_name(name) -> str:
     keys = sorted(weightfile.KEYS.values())
     if name not in keys:
-        raise ValueError(f"name: expected a MODELS key ({', '.join(keys)}), got {name!r}")
+        raise ValueError(
+            f"name: expected a MODELS key ({', '.join(keys)}), got {name!r}"
+        )
     return name
 
 
 def available(folder=None) -> list[tuple[str, str]]:
     """The published ``(name, dataset)`` pairs, sorted."""
-    return sorted((e["name"], e["dataset"]) for e in read_index(folder)["checkpoints"].values())
+    return sorted(
+        (e["name"], e["dataset"]) for e in read_index(folder)["checkpoints"].values()
+    )
 
 
 def _entry(name, dataset, source: _Source) -> dict:
@@ -346,7 +365,15 @@ def card(name: str, dataset: str, folder=None) -> dict:
     return out
 
 
-def load(name: str, dataset: str, framework: str = "torch", *, folder=None, device=None, **overrides):
+def load(
+    name: str,
+    dataset: str,
+    framework: str = "torch",
+    *,
+    folder=None,
+    device=None,
+    **overrides,
+):
     """A ready model of the zoo (``MODELS[name]``) with the published weights for ``dataset``.
 
     ``framework``: ``"torch"`` or ``"keras"`` (either Keras backend), the same file for
@@ -359,7 +386,8 @@ def load(name: str, dataset: str, framework: str = "torch", *, folder=None, devi
     source = _source(folder)
     entry = _entry(name, dataset, source)
     path = source.file(entry)
-    arrays, meta = weightfile.read(path, verify=False)  # verified against the index above
+    # verified against the index above
+    arrays, meta = weightfile.read(path, verify=False)
     if meta.get("key") != name or checkpoint.config_differences(
         meta["config"], entry["card"].get("config", {})
     ):
@@ -427,13 +455,18 @@ def describe(name: str, dataset: str, folder=None) -> str:
     CPU (2 threads)"``. Labs put it beside the student's own run."""
     c = card(name, dataset, folder)
     data = c["data"]
-    unit = "images" if name not in TEXT_MODELS else ("tokens" if dataset == "melodies" else "characters")
+    unit = (
+        "images"
+        if name not in TEXT_MODELS
+        else ("tokens" if dataset == "melodies" else "characters")
+    )
     line = "course checkpoint: " + training_summary(
         c.get("epochs", 0), data["n_examples"], c["wall_time_s"], c["hardware"], unit
     )
     if data.get("offline_subset"):
         line = line.replace(
-            f"{data['n_examples']:,} images", f"{data['n_examples']:,} images (offline MNIST subset)"
+            f"{data['n_examples']:,} images",
+            f"{data['n_examples']:,} images (offline MNIST subset)",
         )
     if c.get("selected_epoch"):
         line += f"; the weights of epoch {c['selected_epoch']}, chosen on held-out training images"
@@ -472,7 +505,12 @@ def _tokenizer_spec(tok) -> dict:
     if isinstance(tok, CharTokenizer):
         return {"type": "char", "chars": tok.chars}
     if isinstance(tok, NoteTokenizer):
-        return {"type": "notes", "low": tok.low, "high": tok.high, "durations": list(tok.durations)}
+        return {
+            "type": "notes",
+            "low": tok.low,
+            "high": tok.high,
+            "durations": list(tok.durations),
+        }
     raise ValueError(
         f"tokenizer: expected a CharTokenizer, a NoteTokenizer or a dict, got {type(tok).__name__}"
     )
@@ -532,12 +570,22 @@ def float16_effect(model, n: int = 8, seed: int = 0) -> dict:
     if framework == "torch":
         twin.to(next(model.parameters()).device)
     arrays = w.to_arrays(model)
-    w.from_arrays(twin, {k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in arrays.items()})
+    w.from_arrays(
+        twin,
+        {
+            k: v.astype(np.float16) if v.dtype.kind == "f" else v
+            for k, v in arrays.items()
+        },
+    )
     if key in TEXT_MODELS:
         rng = np.random.default_rng(seed)
         t = min(32, model.block_size or 32)
         ids = rng.integers(0, model.vocab_size, (n, t))
-        a, b, what = model.logits(ids), twin.logits(ids), f"logits of {n} random windows of {t} tokens"
+        a, b, what = (
+            model.logits(ids),
+            twin.logits(ids),
+            f"logits of {n} random windows of {t} tokens",
+        )
     else:
         kw = {}
         if key == "ddpm":
@@ -547,7 +595,11 @@ def float16_effect(model, n: int = 8, seed: int = 0) -> dict:
         a, b = model.sample(n, seed=seed, **kw), twin.sample(n, seed=seed, **kw)
         what = f"sample({n}, seed={seed}{', steps=' + str(kw['steps']) if kw else ''})"
     diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
-    return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "compared": what}
+    return {
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+        "compared": what,
+    }
 
 
 def default_folder() -> Path:
@@ -585,20 +637,32 @@ def publish(
     """
     key = weightfile.model_key(model)
     if name != key:
-        raise ValueError(f"name: this model is a {type(model).__name__}, MODELS key {key!r}, not {name!r}")
+        raise ValueError(
+            f"name: this model is a {type(model).__name__}, MODELS key {key!r}, not {name!r}"
+        )
     if not isinstance(dataset, str) or not _DATASET.match(dataset):
-        raise ValueError(f"dataset: expected a lower-case name such as 'mnist' or 'tang300', got {dataset!r}")
+        raise ValueError(
+            f"dataset: expected a lower-case name such as 'mnist' or 'tang300', got {dataset!r}"
+        )
     if dtype not in weightfile.DTYPES:
         raise ValueError(f"dtype: expected one of {weightfile.DTYPES}, got {dtype!r}")
     if not isinstance(card, dict):
         raise ValueError(f"card: expected a dict, got {type(card).__name__}")
     missing = [k for k in CARD_FIELDS if k not in card]
     if missing:
-        raise ValueError(f"card: missing {', '.join(missing)} (every card says {', '.join(CARD_FIELDS)})")
-    if not isinstance(card["data"], dict) or any(k not in card["data"] for k in DATA_FIELDS):
-        raise ValueError(f"card['data']: expected a dict with {', '.join(DATA_FIELDS)}, got {card['data']!r}")
+        raise ValueError(
+            f"card: missing {', '.join(missing)} (every card says {', '.join(CARD_FIELDS)})"
+        )
+    if not isinstance(card["data"], dict) or any(
+        k not in card["data"] for k in DATA_FIELDS
+    ):
+        raise ValueError(
+            f"card['data']: expected a dict with {', '.join(DATA_FIELDS)}, got {card['data']!r}"
+        )
     if not isinstance(card["metrics"], dict):
-        raise ValueError("card['metrics']: expected a dict of measured values (empty if none was measured)")
+        raise ValueError(
+            "card['metrics']: expected a dict of measured values (empty if none was measured)"
+        )
     framework = _framework(model)
     card = json.loads(weightfile.json_text(card))  # plain JSON values from here on
     tok = tokenizer if tokenizer is not None else card.get("tokenizer")
@@ -611,7 +675,8 @@ def publish(
         card["tokenizer"] = _tokenizer_spec(tok)
 
     arrays = _weights_module(framework).to_arrays(model)
-    arrays = weightfile.cast(arrays, dtype)  # refuses non-finite weights and float16 overflow
+    # refuses non-finite weights and float16 overflow
+    arrays = weightfile.cast(arrays, dtype)
     folder = Path(folder) if folder is not None else default_folder()
     file = _file_name(name, dataset)
     index_path = folder / INDEX
@@ -620,7 +685,9 @@ def publish(
         if index_path.is_file()
         else {"format": INDEX_FORMAT, "version": 1, "checkpoints": {}}
     )
-    others = sum(e["size"] for k, e in index["checkpoints"].items() if k != _key(name, dataset))
+    others = sum(
+        e["size"] for k, e in index["checkpoints"].items() if k != _key(name, dataset)
+    )
     new = sum(a.nbytes for a in arrays.values())
     if others + new > MAX_TOTAL_BYTES:
         raise ValueError(
@@ -637,7 +704,9 @@ def publish(
         dtype=dtype,
         format=f"{weightfile.FORMAT} v{weightfile.VERSION} (safetensors, {weightfile.LAYOUT})",
     )
-    card.setdefault("date", datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+    card.setdefault(
+        "date", datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    )
     from . import __version__
 
     card.setdefault("aigc_course_version", __version__)
@@ -671,6 +740,9 @@ def publish(
     index["checkpoints"][_key(name, dataset)] = entry
     index["checkpoints"] = dict(sorted(index["checkpoints"].items()))
     _atomic_write(
-        index_path, (json.dumps(index, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        index_path,
+        (
+            json.dumps(index, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        ).encode("utf-8"),
     )
     return entry

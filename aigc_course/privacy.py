@@ -55,7 +55,9 @@ def _check_orders(orders) -> np.ndarray:
 
 
 # --- rdp (shown in the book) -------------------------------------------------
-def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float, orders=DEFAULT_ORDERS) -> np.ndarray:
+def rdp_subsampled_gaussian(
+    noise_multiplier: float, sample_rate: float, orders=DEFAULT_ORDERS
+) -> np.ndarray:
     """RDP of ONE step of the Poisson-subsampled Gaussian mechanism at integer ``orders``.
 
     ``noise_multiplier`` is sigma (noise std / clipping norm), ``sample_rate`` is q.
@@ -72,10 +74,17 @@ def rdp_subsampled_gaussian(noise_multiplier: float, sample_rate: float, orders=
     out = np.empty(len(alphas))
     for i, alpha in enumerate(alphas):
         k = np.arange(alpha + 1)
-        log_binom = log_fact[alpha] - log_fact[k] - log_fact[alpha - k]  # log C(alpha, k)
-        log_terms = log_binom + k * math.log(q) + (alpha - k) * math.log1p(-q) + (k * k - k) / (2 * sigma**2)
+        # log C(alpha, k)
+        log_binom = log_fact[alpha] - log_fact[k] - log_fact[alpha - k]
+        log_terms = (
+            log_binom
+            + k * math.log(q)
+            + (alpha - k) * math.log1p(-q)
+            + (k * k - k) / (2 * sigma**2)
+        )
         top = log_terms.max()
-        log_a = top + math.log(np.exp(log_terms - top).sum())  # log-sum-exp, no overflow
+        # log-sum-exp, no overflow
+        log_a = top + math.log(np.exp(log_terms - top).sum())
         out[i] = log_a / (alpha - 1)
     return out
 
@@ -85,15 +94,25 @@ def rdp_to_epsilon(orders, rdp, delta: float):
     alphas = _check_orders(orders).astype(float)
     rdp = np.atleast_1d(np.asarray(rdp, dtype=float))
     if rdp.shape != alphas.shape:
-        raise ValueError(f"rdp: expected one value per order ({len(alphas)}), got shape {rdp.shape}")
+        raise ValueError(
+            f"rdp: expected one value per order ({len(alphas)}), got shape {rdp.shape}"
+        )
     delta = check_number(delta, "delta", 0, 1, low_open=True, high_open=True)
-    eps = rdp + np.log((alphas - 1) / alphas) - (math.log(delta) + np.log(alphas)) / (alphas - 1)
+    eps = (
+        rdp
+        + np.log((alphas - 1) / alphas)
+        - (math.log(delta) + np.log(alphas)) / (alphas - 1)
+    )
     best = int(np.argmin(eps))
     return max(float(eps[best]), 0.0), int(alphas[best])
 
 
 def compute_epsilon(
-    noise_multiplier: float, sample_rate: float, steps: int, delta: float, orders=DEFAULT_ORDERS
+    noise_multiplier: float,
+    sample_rate: float,
+    steps: int,
+    delta: float,
+    orders=DEFAULT_ORDERS,
 ) -> float:
     """Epsilon of ``steps`` DP-SGD steps with noise sigma and sampling rate q, at ``delta``.
 
@@ -169,7 +188,11 @@ def dp_roc_bound(fpr, epsilon: float, delta: float = 0.0) -> np.ndarray:
     if math.isinf(eps):
         return np.where(f >= 0, 1.0, 0.0)
     return np.minimum.reduce(
-        [np.ones_like(f), math.exp(eps) * f + delta, 1 - math.exp(-eps) * (1 - delta - f)]
+        [
+            np.ones_like(f),
+            math.exp(eps) * f + delta,
+            1 - math.exp(-eps) * (1 - delta - f),
+        ]
     )
 
 
@@ -197,10 +220,14 @@ def plot_tradeoff(results: dict, baseline: dict, delta: float):
     import matplotlib.pyplot as plt
 
     if not results:
-        raise ValueError("results: expected at least one {epsilon: {'ELBO': ..., 'AUC': ...}} entry")
+        raise ValueError(
+            "results: expected at least one {epsilon: {'ELBO': ..., 'AUC': ...}} entry"
+        )
     for name, r in [*results.items(), ("baseline", baseline)]:
         if not {"ELBO", "AUC"} <= set(r):
-            raise ValueError(f"results[{name!r}]: expected keys 'ELBO' and 'AUC', got {sorted(r)}")
+            raise ValueError(
+                f"results[{name!r}]: expected keys 'ELBO' and 'AUC', got {sorted(r)}"
+            )
     eps = sorted(results)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(eps, [results[e]["ELBO"] for e in eps], "o-", label="DP-SGD")
@@ -213,7 +240,9 @@ def plot_tradeoff(results: dict, baseline: dict, delta: float):
     )
     ax2.plot(eps, [results[e]["AUC"] for e in eps], "o-", label="DP-SGD, this attack")
     grid = np.geomspace(min(eps) / 2, max(eps) * 1.5, 60)
-    ax2.plot(grid, [max_auc(e, delta) for e in grid], c="C3", label="bound on any attack")
+    ax2.plot(
+        grid, [max_auc(e, delta) for e in grid], c="C3", label="bound on any attack"
+    )
     ax2.axhline(baseline["AUC"], ls="--", c="k", label="non-private")
     ax2.axhline(0.5, ls=":", c="gray", label="coin flip")
     ax2.set(

@@ -44,7 +44,9 @@ __all__ = [
 def _trans(trans, name: str = "trans") -> np.ndarray:
     p = np.asarray(trans, dtype=np.float64)
     if p.ndim not in (2, 3) or p.shape[-1] != p.shape[-2]:
-        raise ValueError(f"{name}: expected transition probabilities (V, V) or (T, V, V), got {p.shape}")
+        raise ValueError(
+            f"{name}: expected transition probabilities (V, V) or (T, V, V), got {p.shape}"
+        )
     if np.any(p < 0) or not np.allclose(p.sum(-1), 1.0, atol=1e-6):
         raise ValueError(f"{name}: expected non-negative rows that sum to 1")
     return p
@@ -57,7 +59,9 @@ def _start(start, V: int) -> int:
 def _seqs(seqs, V: int) -> np.ndarray:
     s = np.asarray(seqs)
     if s.ndim != 2 or s.shape[1] == 0 or not np.issubdtype(s.dtype, np.integer):
-        raise ValueError(f"seqs: expected int token ids shaped (N, T), got {s.shape} {s.dtype}")
+        raise ValueError(
+            f"seqs: expected int token ids shaped (N, T), got {s.shape} {s.dtype}"
+        )
     if s.size and (s.min() < 0 or s.max() >= V):
         raise ValueError(f"seqs: expected ids in [0, {V})")
     return s.astype(np.int64)
@@ -68,7 +72,9 @@ def _previous(seqs: np.ndarray, start: int) -> np.ndarray:
 
 
 # ----- Markov chains ------------------------------------------------------------------------
-def sample_markov(trans, n: int, start: int, length: int | None = None, seed=0) -> np.ndarray:
+def sample_markov(
+    trans, n: int, start: int, length: int | None = None, seed=0
+) -> np.ndarray:
     """``n`` sequences (n, T) sampled after ``start``; ``length`` T is needed for a (V, V) chain."""
     p = _trans(trans)
     V = p.shape[-1]
@@ -94,7 +100,9 @@ def markov_log_prob(trans, seqs, start: int) -> np.ndarray:
     with np.errstate(divide="ignore"):
         if p.ndim == 3:
             if s.shape[1] != p.shape[0]:
-                raise ValueError(f"seqs: the chain has {p.shape[0]} positions, got length {s.shape[1]}")
+                raise ValueError(
+                    f"seqs: the chain has {p.shape[0]} positions, got length {s.shape[1]}"
+                )
             return np.log(p[np.arange(s.shape[1]), prev, s]).sum(axis=1)
         return np.log(p[prev, s]).sum(axis=1)
 
@@ -162,7 +170,9 @@ def kl_optimum(ref_trans, reward, beta: float, length: int, start: int):
     p = _trans(ref_trans, "ref_trans")
     R = np.asarray(reward, dtype=np.float64)
     if p.ndim != 2 or R.shape != p.shape:
-        raise ValueError(f"ref_trans, reward: expected two (V, V) matrices, got {p.shape}, {R.shape}")
+        raise ValueError(
+            f"ref_trans, reward: expected two (V, V) matrices, got {p.shape}, {R.shape}"
+        )
     if not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta: expected a positive KL weight, got {beta!r}")
     T, start = check_int(length, "length"), _start(start, len(p))
@@ -172,7 +182,9 @@ def kl_optimum(ref_trans, reward, beta: float, length: int, start: int):
     for _ in range(T):  # log m_t = logsumexp_b(log E + log m_{t+1})
         log_m.append(_special.logsumexp(log_e + log_m[-1][None, :], axis=1))
     log_m = log_m[::-1]  # log_m[t] for t = 0..T
-    trans = np.stack([np.exp(log_e + log_m[t + 1][None, :] - log_m[t][:, None]) for t in range(T)])
+    trans = np.stack(
+        [np.exp(log_e + log_m[t + 1][None, :] - log_m[t][:, None]) for t in range(T)]
+    )
     return trans, float(log_m[0][start])
 
 
@@ -201,11 +213,17 @@ def reinforce_kl(
     p = _trans(ref_trans, "ref_trans")
     R = np.asarray(reward, dtype=np.float64)
     if p.ndim != 2 or R.shape != p.shape:
-        raise ValueError(f"ref_trans, reward: expected two (V, V) matrices, got {p.shape}, {R.shape}")
+        raise ValueError(
+            f"ref_trans, reward: expected two (V, V) matrices, got {p.shape}, {R.shape}"
+        )
     if not (np.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta: expected a KL weight >= 0, got {beta!r}")
     T, V = check_int(length, "length"), len(p)
-    start, steps, B = _start(start, V), check_int(steps, "steps"), check_int(batch_size, "batch_size")
+    start, steps, B = (
+        _start(start, V),
+        check_int(steps, "steps"),
+        check_int(batch_size, "batch_size"),
+    )
     rng = np.random.default_rng(seed)
     log_ref = np.log(np.maximum(p, 1e-300))
     theta = log_ref.copy()
@@ -215,7 +233,9 @@ def reinforce_kl(
         pol /= pol.sum(axis=1, keepdims=True)
         seqs = sample_markov(pol, B, start, T, seed=rng)
         prev = _previous(seqs, start)
-        score = R[prev, seqs].sum(1) - beta * (np.log(pol[prev, seqs]) - log_ref[prev, seqs]).sum(1)
+        score = R[prev, seqs].sum(1) - beta * (
+            np.log(pol[prev, seqs]) - log_ref[prev, seqs]
+        ).sum(1)
         history.append(float(score.mean()))
         adv = np.repeat(score - score.mean(), T)  # REINFORCE with a mean baseline
         grad = np.zeros_like(theta)  # sum_t adv * (onehot(y_t) - pol[y_{t-1}])

@@ -53,9 +53,13 @@ def _array(value, key: str) -> dict:
     try:
         a = np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as err:  # e.g. a tensor on a GPU
-        raise ValueError(f"{key}: expected an array that NumPy can read ({err})") from None
+        raise ValueError(
+            f"{key}: expected an array that NumPy can read ({err})"
+        ) from None
     if a.dtype.kind not in "biufcSUM":
-        raise ValueError(f"{key}: expected a numeric or string array, got dtype {a.dtype}")
+        raise ValueError(
+            f"{key}: expected a numeric or string array, got dtype {a.dtype}"
+        )
     a = np.ascontiguousarray(a)
     return {
         "array": {
@@ -93,9 +97,14 @@ def _model(model, key: str) -> dict:
         try:
             config[p.name] = _canonical(value, f"{key}.{p.name}")
         except ValueError:
-            continue  # not a plain value (a layer, a callable): the parameter count covers it
+            # not a plain value (a layer, a callable): the parameter count covers it
+            continue
     return {
-        "model": {"class": f"{cls.__module__}.{cls.__qualname__}", "params": _count(model), "config": config}
+        "model": {
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "params": _count(model),
+            "config": config,
+        }
     }
 
 
@@ -116,11 +125,15 @@ def _canonical(value, key: str):
     if isinstance(value, dict):
         bad = [k for k in value if not isinstance(k, str)]
         if bad:
-            raise ValueError(f"{key}: expected a dict with string keys, got key {bad[0]!r}")
+            raise ValueError(
+                f"{key}: expected a dict with string keys, got key {bad[0]!r}"
+            )
         return {k: _canonical(v, f"{key}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if callable(getattr(value, "count_params", None)) or callable(getattr(value, "parameters", None)):
+    if callable(getattr(value, "count_params", None)) or callable(
+        getattr(value, "parameters", None)
+    ):
         return _model(value, key)
     if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
         return _array(value, key)
@@ -133,12 +146,20 @@ def _canonical(value, key: str):
 def canonical_settings(**settings) -> str:
     """The settings as canonical JSON: sorted keys, no spaces, arrays and models summarised."""
     plain = {k: _canonical(v, k) for k, v in settings.items()}
-    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        plain,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
 
 
 def settings_key(**settings) -> str:
     """The first ``HASH_CHARS`` hex digits of the SHA-256 of :func:`canonical_settings`."""
-    return hashlib.sha256(canonical_settings(**settings).encode("utf-8")).hexdigest()[:HASH_CHARS]
+    return hashlib.sha256(canonical_settings(**settings).encode("utf-8")).hexdigest()[
+        :HASH_CHARS
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +229,10 @@ def run_dir(name: str, *, root=None, mount_drive: bool = True, **settings) -> Pa
     if root is not None:
         base, label = Path(root).expanduser(), "the folder given as root"
     elif is_fast():
-        base, label = Path(tempfile.mkdtemp(prefix="aigc_course_runs-")), "a temporary folder, fast mode"
+        base, label = (
+            Path(tempfile.mkdtemp(prefix="aigc_course_runs-")),
+            "a temporary folder, fast mode",
+        )
     else:
         base, label = runs_root(mount_drive)
     folder = base / f"{name}-{key}"
@@ -224,6 +248,10 @@ def run_dir(name: str, *, root=None, mount_drive: bool = True, **settings) -> Pa
     else:
         record.write_text(text + "\n", encoding="utf-8")
     others = [p for p in folder.iterdir() if p.name != SETTINGS_FILE]
-    state = "holds a checkpoint: training resumes from it" if others else "new: training starts from scratch"
+    state = (
+        "holds a checkpoint: training resumes from it"
+        if others
+        else "new: training starts from scratch"
+    )
     print(f"[aigc_course] run folder {folder.name} (in {label}): {state}")
     return folder

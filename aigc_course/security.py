@@ -122,7 +122,11 @@ def _matrix(x, name: str, d: int | None = None) -> np.ndarray:
     """Finite float64 samples (N, d); a 1-D array is one column when ``d == 1``."""
     x = np.asarray(x)
     return check_vectors(
-        x[:, None] if x.ndim == 1 and d == 1 else x, d, name, what="samples", dtype=np.float64
+        x[:, None] if x.ndim == 1 and d == 1 else x,
+        d,
+        name,
+        what="samples",
+        dtype=np.float64,
     )
 
 
@@ -136,11 +140,17 @@ def gaussian_kde_logpdf(x, train, bandwidth: float) -> np.ndarray:
     """
     train = _matrix(train, "train")
     x = _matrix(x, "x", d=train.shape[1])
-    bandwidth = check_number(bandwidth, "bandwidth", low=0, low_open=True, expected="a positive number")
+    bandwidth = check_number(
+        bandwidth, "bandwidth", low=0, low_open=True, expected="a positive number"
+    )
     d = train.shape[1]
     sq = np.sum(x**2, 1)[:, None] - 2.0 * x @ train.T + np.sum(train**2, 1)[None, :]
     sq = np.maximum(sq, 0.0)
-    log_k = -0.5 * sq / bandwidth**2 - d * math.log(bandwidth) - 0.5 * d * math.log(2 * math.pi)
+    log_k = (
+        -0.5 * sq / bandwidth**2
+        - d * math.log(bandwidth)
+        - 0.5 * d * math.log(2 * math.pi)
+    )
     m = log_k.max(axis=1, keepdims=True)
     return m[:, 0] + np.log(np.mean(np.exp(log_k - m), axis=1))
 
@@ -225,21 +235,27 @@ def watermark_band(shape, band=(20, 56)) -> np.ndarray:
     u, v = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     mask = (u + v >= lo) & (u + v < hi)
     if not mask.any():
-        raise ValueError(f"band: {band!r} selects no DCT coefficient of a {h}x{w} image")
+        raise ValueError(
+            f"band: {band!r} selects no DCT coefficient of a {h}x{w} image"
+        )
     return mask
 
 
 def watermark_pattern(shape, key: int, band=(20, 56)) -> np.ndarray:
     """The secret pattern: +-1 on the band's DCT coefficients, 0 elsewhere (shape (H, W))."""
     mask = watermark_band(shape, band)
-    key = check_int(key, "key", minimum=0, expected="a non-negative int (the secret seed)")
+    key = check_int(
+        key, "key", minimum=0, expected="a non-negative int (the secret seed)"
+    )
     rng = np.random.default_rng([key, int(shape[0]), int(shape[1])])
     signs = rng.choice(np.array([-1.0, 1.0]), size=mask.shape)
     return np.where(mask, signs, 0.0)
 
 
 # --- watermark (shown in the book)
-def embed_watermark(images, key: int, strength: float = 0.04, band=(20, 56), clip: bool = True):
+def embed_watermark(
+    images, key: int, strength: float = 0.04, band=(20, 56), clip: bool = True
+):
     """Add ``strength * pattern`` to the orthonormal 2-D DCT of each image.
 
     ``images``: floats in [0, 1] (or uint8), shaped (N, H, W) or (H, W).
@@ -248,7 +264,9 @@ def embed_watermark(images, key: int, strength: float = 0.04, band=(20, 56), cli
     (clipped when ``clip``; clipping removes a little of the mark).
     """
     x, single = _images(images, "images", unit_range=True)
-    strength = check_number(strength, "strength", low=0, low_open=True, expected="a positive number")
+    strength = check_number(
+        strength, "strength", low=0, low_open=True, expected="a positive number"
+    )
     pattern = watermark_pattern(x.shape[1:], key, band)
     coeffs = _fft.dctn(x, axes=(1, 2), norm="ortho") + strength * pattern
     out = _fft.idctn(coeffs, axes=(1, 2), norm="ortho")

@@ -43,7 +43,9 @@ class CharTokenizer:
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
-            raise ValueError(f"text: expected a non-empty str, got {type(text).__name__} {text!r:.40}")
+            raise ValueError(
+                f"text: expected a non-empty str, got {type(text).__name__} {text!r:.40}"
+            )
         self.chars = "".join(sorted(set(text)))
         self.stoi = {c: i for i, c in enumerate(self.chars)}
         self.itos = dict(enumerate(self.chars))
@@ -56,7 +58,9 @@ class CharTokenizer:
         """str -> int64 ids (len(s),). Characters outside the vocabulary -> ValueError."""
         unknown = sorted(set(s) - set(self.stoi))
         if unknown:
-            raise ValueError(f"encode: characters not in the vocabulary: {unknown[:10]!r}")
+            raise ValueError(
+                f"encode: characters not in the vocabulary: {unknown[:10]!r}"
+            )
         return np.array([self.stoi[c] for c in s], dtype=np.int64)
 
     def decode(self, ids) -> str:
@@ -69,7 +73,9 @@ class CharTokenizer:
 
 
 # ----- validation ------------------------------------------------------------------
-def as_token_ids(ids, vocab_size: int, name: str = "ids", ndim=None, allow_empty: bool = False) -> np.ndarray:
+def as_token_ids(
+    ids, vocab_size: int, name: str = "ids", ndim=None, allow_empty: bool = False
+) -> np.ndarray:
     """Validate token ids: an integer array with values in [0, vocab_size); int64 out.
 
     ``ndim`` (an int or a tuple of allowed ranks) checks the rank.
@@ -106,7 +112,9 @@ def as_windows(x, vocab_size: int, block_size=None, name: str = "x") -> np.ndarr
     x = as_token_ids(x, vocab_size, name=name, ndim=2)
     t = x.shape[1] - 1
     if t < 1:
-        raise ValueError(f"{name}: expected windows shaped (N, T + 1) with T >= 1, got {x.shape}")
+        raise ValueError(
+            f"{name}: expected windows shaped (N, T + 1) with T >= 1, got {x.shape}"
+        )
     if block_size is not None and t > block_size:
         raise ValueError(
             f"{name}: expected windows of at most block_size + 1 = {block_size + 1} tokens, got {x.shape[1]}"
@@ -124,11 +132,15 @@ def make_windows(ids, block_size: int, stride=None) -> np.ndarray:
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids: expected a 1-D integer array, got dtype {ids.dtype} shape {ids.shape}")
+        raise ValueError(
+            f"ids: expected a 1-D integer array, got dtype {ids.dtype} shape {ids.shape}"
+        )
     block_size = check_int(block_size, "block_size")
     stride = block_size if stride is None else check_int(stride, "stride")
     if len(ids) < block_size + 1:
-        raise ValueError(f"ids: expected at least block_size + 1 = {block_size + 1} tokens, got {len(ids)}")
+        raise ValueError(
+            f"ids: expected at least block_size + 1 = {block_size + 1} tokens, got {len(ids)}"
+        )
     starts = np.arange(0, len(ids) - block_size, stride)
     return ids[starts[:, None] + np.arange(block_size + 1)].astype(np.int64)
 
@@ -164,7 +176,9 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     return out
 
 
-def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rng=None) -> int:
+def sample_next(
+    logits_row, temperature: float = 1.0, top_k=None, top_p=None, rng=None
+) -> int:
     """Draw the next token id from one row of logits (V,).
 
     p = softmax(filter(logits / temperature)); ``temperature == 0`` means
@@ -176,7 +190,9 @@ def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rn
     """
     row = np.asarray(logits_row, np.float64)
     if row.ndim != 1 or row.size == 0:
-        raise ValueError(f"logits_row: expected a 1-D array (V,), got shape {row.shape}")
+        raise ValueError(
+            f"logits_row: expected a 1-D array (V,), got shape {row.shape}"
+        )
     temperature = _check_temperature(temperature)
     if temperature == 0:
         return int(np.argmax(row))
@@ -192,11 +208,15 @@ def sample_next(logits_row, temperature: float = 1.0, top_k=None, top_p=None, rn
 
 
 def _check_temperature(temperature) -> float:
-    return check_number(temperature, "temperature", low=0, expected="a float >= 0 (0 = greedy)")
+    return check_number(
+        temperature, "temperature", low=0, expected="a float >= 0 (0 = greedy)"
+    )
 
 
 def _check_top_p(p) -> float:
-    return check_number(p, "top_p", 0, 1, low_open=True, expected="a probability in (0, 1]")
+    return check_number(
+        p, "top_p", 0, 1, low_open=True, expected="a probability in (0, 1]"
+    )
 
 
 # ----- the generation loop shared by both frameworks -------------------------------------
@@ -222,7 +242,9 @@ def generate_tokens(
     ``np.random.default_rng(seed)``.
     """
     seq = as_token_ids(prompt_ids, vocab_size, name="prompt_ids", ndim=(1, 2))
-    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0, expected="a non-negative int")
+    max_new_tokens = check_int(
+        max_new_tokens, "max_new_tokens", minimum=0, expected="a non-negative int"
+    )
     temperature = _check_temperature(temperature)
     if top_k is not None:
         check_int(top_k, "top_k")

@@ -25,7 +25,8 @@ import numpy as np
 from ._checks import check_int, check_number, check_vectors
 from .numpy_nn import MLP, Adam, sigmoid, softplus
 
-try:  # optional: these matrices are tiny, and BLAS threads only add overhead (or stall a busy CPU)
+# optional: these matrices are tiny, and BLAS threads only add overhead (or stall a busy CPU)
+try:
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover
     threadpool_limits = None
@@ -62,8 +63,12 @@ class ToyGAN:
         if g_loss not in G_LOSSES:
             raise ValueError(f"g_loss: expected one of {G_LOSSES}, got {g_loss!r}")
         hidden = tuple(check_int(h, "hidden sizes") for h in hidden)
-        lr_d = check_number(lr_d, "lr_d", low=0, low_open=True, expected="a positive learning rate")
-        lr_g = check_number(lr_g, "lr_g", low=0, low_open=True, expected="a positive learning rate")
+        lr_d = check_number(
+            lr_d, "lr_d", low=0, low_open=True, expected="a positive learning rate"
+        )
+        lr_g = check_number(
+            lr_g, "lr_g", low=0, low_open=True, expected="a positive learning rate"
+        )
         self.latent_dim = check_int(latent_dim, "latent_dim")
         self.d_steps = check_int(d_steps, "d_steps")
         self.batch_size = check_int(batch_size, "batch_size")
@@ -110,10 +115,12 @@ class ToyGAN:
         fake, cache_g = self.G.forward(z)
         logit, cache_d = self.D.forward(fake)
         if self.g_loss_kind == "non-saturating":
-            loss, dl = softplus(-logit).mean(), (sigmoid(logit) - 1) / len(z)  # d/dl: -(1 - sigma)
+            # d/dl: -(1 - sigma)
+            loss, dl = softplus(-logit).mean(), (sigmoid(logit) - 1) / len(z)
         else:
             loss, dl = -softplus(logit).mean(), -sigmoid(logit) / len(z)  # d/dl: -sigma
-        _, d_fake = self.D.backward(cache_d, dl)  # dL/d(fake points); D's own grads are unused
+        # dL/d(fake points); D's own grads are unused
+        _, d_fake = self.D.backward(cache_d, dl)
         grads, _ = self.G.backward(cache_g, d_fake)
         return loss, grads
 
@@ -134,7 +141,11 @@ class ToyGAN:
         data = _points(data)
         steps, log_every = check_int(steps, "steps"), check_int(log_every, "log_every")
         window = []
-        with threadpool_limits(1, "blas") if threadpool_limits else contextlib.nullcontext():
+        with (
+            threadpool_limits(1, "blas")
+            if threadpool_limits
+            else contextlib.nullcontext()
+        ):
             for _ in range(steps):
                 window.append(self.train_step(data))
                 self.steps_done += 1

@@ -98,7 +98,9 @@ def divergence_message(
     elif restored_epoch == 0:
         lines.append("The model is back at the weights it had before training.")
     else:
-        lines.append(f"The model is back at its last good weights (after epoch {restored_epoch}).")
+        lines.append(
+            f"The model is back at its last good weights (after epoch {restored_epoch})."
+        )
     if checkpoint is not None and restored_epoch:
         lines.append(
             f"The checkpoint {checkpoint} still holds epoch {restored_epoch}; fit with "
@@ -124,14 +126,18 @@ def checkpoint_folder(checkpoint_dir) -> Path | None:
         or not isinstance(checkpoint_dir, (str, os.PathLike))
         or not os.fspath(checkpoint_dir)
     ):
-        raise ValueError(f"checkpoint_dir: expected None or a folder path, got {checkpoint_dir!r}")
+        raise ValueError(
+            f"checkpoint_dir: expected None or a folder path, got {checkpoint_dir!r}"
+        )
     folder = Path(checkpoint_dir).expanduser()
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"checkpoint_dir: expected a folder, but {folder} is a file")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ValueError(f"checkpoint_dir: cannot create the folder {folder} ({err})") from None
+        raise ValueError(
+            f"checkpoint_dir: cannot create the folder {folder} ({err})"
+        ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"checkpoint_dir: the folder {folder} is not writable")
     return folder

@@ -71,7 +71,9 @@ def model_key(model) -> str:
     """The ``MODELS`` key of a model of either framework (``"gan"`` for a GAN)."""
     name = type(model).__name__
     if name not in KEYS:
-        raise ValueError(f"model: expected a model of the zoo ({', '.join(KEYS)}), got {name}")
+        raise ValueError(
+            f"model: expected a model of the zoo ({', '.join(KEYS)}), got {name}"
+        )
     return KEYS[name]
 
 
@@ -84,7 +86,9 @@ def model_config(model) -> dict:
     """
     config = model.__dict__.get("_aigc_config")
     if config is None:
-        raise ValueError(f"{type(model).__name__}: no recorded configuration (not a model of the zoo?)")
+        raise ValueError(
+            f"{type(model).__name__}: no recorded configuration (not a model of the zoo?)"
+        )
     return checkpoint.clean_config(config)
 
 
@@ -100,7 +104,9 @@ def cast(arrays: dict, dtype: str = "float32") -> dict[str, np.ndarray]:
         a = np.asarray(a)
         if a.dtype.kind == "f":
             if not np.all(np.isfinite(a)):
-                raise ValueError(f"{k}: non-finite values (NaN or inf); such weights are not saved")
+                raise ValueError(
+                    f"{k}: non-finite values (NaN or inf); such weights are not saved"
+                )
             with np.errstate(over="ignore"):
                 b = a.astype(dtype)
             if not np.all(np.isfinite(b)):
@@ -118,7 +124,9 @@ def check_arrays(expected: dict, arrays, what: str) -> None:
     ``expected``: canonical name -> array (or anything with ``.shape``).
     """
     if not isinstance(arrays, dict):
-        raise ValueError(f"arrays: expected a dict of NumPy arrays, got {type(arrays).__name__}")
+        raise ValueError(
+            f"arrays: expected a dict of NumPy arrays, got {type(arrays).__name__}"
+        )
     missing = sorted(set(expected) - set(arrays))
     unexpected = sorted(set(arrays) - set(expected))
     shapes = [
@@ -136,7 +144,10 @@ def check_arrays(expected: dict, arrays, what: str) -> None:
     if unexpected:
         problems.append(f"unexpected {len(unexpected)} tensor(s): {listed(unexpected)}")
     if shapes:
-        problems.append(f"wrong shape: {'; '.join(shapes[:8])}" + ("; ..." if len(shapes) > 8 else ""))
+        problems.append(
+            f"wrong shape: {'; '.join(shapes[:8])}"
+            + ("; ..." if len(shapes) > 8 else "")
+        )
     if problems:
         raise ValueError(
             f"these weights do not fit {what}: "
@@ -147,7 +158,9 @@ def check_arrays(expected: dict, arrays, what: str) -> None:
     for k in sorted(arrays):
         a = np.asarray(arrays[k])
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise ValueError(f"these weights do not fit {what}: {k} holds non-finite values")
+            raise ValueError(
+                f"these weights do not fit {what}: {k} holds non-finite values"
+            )
 
 
 def write(
@@ -240,7 +253,9 @@ def _parse_metadata(meta: dict, path) -> dict:
         meta["config"] = json.loads(meta.get("config", "{}"))
         meta["extra"] = json.loads(meta.get("extra", "{}"))
     except ValueError as err:
-        raise checkpoint.CheckpointError(f"{path}: unreadable metadata ({err})") from None
+        raise checkpoint.CheckpointError(
+            f"{path}: unreadable metadata ({err})"
+        ) from None
     return meta
 
 
@@ -282,7 +297,8 @@ def check_model(meta: dict, model, path="the weight file") -> None:
     diffs = checkpoint.config_differences(meta.get("config", {}), model_config(model))
     if diffs:
         raise checkpoint.CheckpointError(
-            f"{path} was saved from a {cls} with other hyperparameters: " + "; ".join(diffs)
+            f"{path} was saved from a {cls} with other hyperparameters: "
+            + "; ".join(diffs)
         )
 
 
@@ -306,5 +322,7 @@ def build(meta: dict, framework: str = "torch", **overrides):
         from .keras import MODELS
     key = meta.get("key")
     if key not in MODELS:
-        raise ValueError(f"{meta.get('model')!r} (key {key!r}) is not a model of aigc_course.{framework}")
+        raise ValueError(
+            f"{meta.get('model')!r} (key {key!r}) is not a model of aigc_course.{framework}"
+        )
     return MODELS[key](**{**meta.get("config", {}), **overrides})

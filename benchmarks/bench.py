@@ -17,9 +17,20 @@ import time
 
 import numpy as np
 
-IMAGE_MODELS = {"gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn", "ddpm"}
+IMAGE_MODELS = {
+    "gan",
+    "dcgan",
+    "cgan",
+    "wgan_gp",
+    "vae",
+    "conv_vae",
+    "cvae",
+    "pixelcnn",
+    "ddpm",
+}
 # Models whose sampler runs the network many times per image: time fewer images.
-SLOW_SAMPLERS = {"pixelcnn": 16, "ddpm": 16}  # 784 passes per image; 1,000 denoising steps
+# 784 passes per image; 1,000 denoising steps
+SLOW_SAMPLERS = {"pixelcnn": 16, "ddpm": 16}
 TEXT_MODELS = {"char_rnn", "gpt"}
 VOCAB, BLOCK = 65, 128  # tiny-shakespeare's character vocabulary, nanoGPT's block size
 
@@ -84,7 +95,9 @@ def bench(framework: str, keys, batch_size: int, steps: int, sample_n: int):
             continue
         model = build(MODELS, key)
         data = make_data(key, batch_size * steps, rng)
-        model.fit(*[d[: batch_size * 2] for d in data], epochs=1, batch_size=batch_size, **kw)  # warm-up
+        model.fit(
+            *[d[: batch_size * 2] for d in data], epochs=1, batch_size=batch_size, **kw
+        )  # warm-up
         t = time.perf_counter()
         model.fit(*data, epochs=1, batch_size=batch_size, **kw)
         steps_per_s = steps / (time.perf_counter() - t)
@@ -120,7 +133,9 @@ def main():
     p.add_argument("--sample-n", type=int, default=64)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    keys = sorted(IMAGE_MODELS | TEXT_MODELS) if a.models == "all" else a.models.split(",")
+    keys = (
+        sorted(IMAGE_MODELS | TEXT_MODELS) if a.models == "all" else a.models.split(",")
+    )
     rows = bench(a.framework, keys, a.batch_size, a.steps, a.sample_n)
     with open(a.out, "w") as f:
         json.dump(rows, f, indent=1)

@@ -57,10 +57,14 @@ def write_mnist_raw(folder: Path, n_images: int | None = None) -> int:
         if split == "train" and n_images:
             x, y = x[:n_images], y[:n_images]
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            (0x803).to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in x.shape) + x.tobytes()
+            (0x803).to_bytes(4, "big")
+            + b"".join(int(s).to_bytes(4, "big") for s in x.shape)
+            + x.tobytes()
         )
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            (0x801).to_bytes(4, "big") + len(y).to_bytes(4, "big") + y.astype("uint8").tobytes()
+            (0x801).to_bytes(4, "big")
+            + len(y).to_bytes(4, "big")
+            + y.astype("uint8").tobytes()
         )
     x, _ = load_mnist("train")
     x = x[:n_images] if n_images else x
@@ -91,7 +95,9 @@ def reference_rate(python, main_py, root, batch_size, iters, workers, warmup=5):
         "--manualSeed",
         "0",
     ]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     stamps = []
     try:
         for line in proc.stdout:
@@ -103,7 +109,9 @@ def reference_rate(python, main_py, root, batch_size, iters, workers, warmup=5):
         proc.kill()
         proc.wait()
     if len(stamps) < warmup + 2:
-        raise RuntimeError(f"the reference printed only {len(stamps)} iterations: {' '.join(cmd)}")
+        raise RuntimeError(
+            f"the reference printed only {len(stamps)} iterations: {' '.join(cmd)}"
+        )
     timed = stamps[warmup:]
     return (len(timed) - 1) / (timed[-1] - timed[0])
 
@@ -162,25 +170,51 @@ def our_rate(python, batch_size, iters, data):
     )
     proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"our side failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"our side failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--examples", help="a checkout of pytorch/examples")
-    p.add_argument("--prepare", metavar="DIR", help="only write the MNIST files (and train.npy) into DIR")
-    p.add_argument("--images", type=int, default=None, help="with --prepare: the first N training images")
-    p.add_argument("--ours-epoch", metavar="DIR", help="only train ours for one epoch on DIR/train.npy")
-    p.add_argument("--python", default=sys.executable, help="a Python with torch and torchvision")
+    p.add_argument(
+        "--prepare",
+        metavar="DIR",
+        help="only write the MNIST files (and train.npy) into DIR",
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="with --prepare: the first N training images",
+    )
+    p.add_argument(
+        "--ours-epoch",
+        metavar="DIR",
+        help="only train ours for one epoch on DIR/train.npy",
+    )
+    p.add_argument(
+        "--python", default=sys.executable, help="a Python with torch and torchvision"
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--iters", type=int, default=40)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference")
-    p.add_argument("--rounds", type=int, default=2, help="alternating runs of each; medians reported")
+    p.add_argument(
+        "--workers", type=int, default=2, help="DataLoader workers of the reference"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="alternating runs of each; medians reported",
+    )
     p.add_argument("--out", default=None)
     a = p.parse_args()
     if a.prepare:
-        print(f"{write_mnist_raw(Path(a.prepare), a.images)} training images in {a.prepare}")
+        print(
+            f"{write_mnist_raw(Path(a.prepare), a.images)} training images in {a.prepare}"
+        )
         return
     if a.ours_epoch:
         print(our_rate(a.python, a.batch_size, 0, Path(a.ours_epoch) / "train.npy"))
@@ -191,9 +225,16 @@ def main():
     refs, ours_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         n_train = write_mnist_raw(Path(tmp))
-        for _ in range(a.rounds):  # alternate, so that a change in machine load hits both sides
-            refs.append(reference_rate(a.python, main_py, Path(tmp), a.batch_size, a.iters, a.workers))
-            ours_runs.append(our_rate(a.python, a.batch_size, a.iters, Path(tmp) / "train.npy"))
+        # alternate, so that a change in machine load hits both sides
+        for _ in range(a.rounds):
+            refs.append(
+                reference_rate(
+                    a.python, main_py, Path(tmp), a.batch_size, a.iters, a.workers
+                )
+            )
+            ours_runs.append(
+                our_rate(a.python, a.batch_size, a.iters, Path(tmp) / "train.npy")
+            )
     ref = float(np.median(refs))
     ours = dict(ours_runs[0], rate=float(np.median([o["rate"] for o in ours_runs])))
     result = {

@@ -44,14 +44,26 @@ def main(argv=None) -> int:
     tok = CharTokenizer(text)
     ids = tok.encode(text)[: int(0.9 * len(text))]
     windows = make_windows(ids, args.block, stride=args.block // 4)
-    order = np.random.default_rng(0).permutation(len(windows))[: args.steps * args.batch_size]
+    order = np.random.default_rng(0).permutation(len(windows))[
+        : args.steps * args.batch_size
+    ]
     set_seed(0)
-    model = MODELS["gpt"](tok.vocab_size, block_size=args.block, n_layer=4, n_head=4, n_embd=256, dropout=0.1)
+    model = MODELS["gpt"](
+        tok.vocab_size,
+        block_size=args.block,
+        n_layer=4,
+        n_head=4,
+        n_embd=256,
+        dropout=0.1,
+    )
     val = make_windows(tok.encode(text)[int(0.9 * len(text)) :], args.block)
     t0 = time.perf_counter()
-    for batch in (windows[order[: args.batch_size]], val[: args.batch_size]):  # as nanoGPT's step 0
+    # as nanoGPT's step 0
+    for batch in (windows[order[: args.batch_size]], val[: args.batch_size]):
         model.logits(batch[:, :-1])
-    model.fit(windows[order], epochs=1, batch_size=args.batch_size, verbose=0, device="cpu")
+    model.fit(
+        windows[order], epochs=1, batch_size=args.batch_size, verbose=0, device="cpu"
+    )
     dt = time.perf_counter() - t0
     tokens = args.steps * args.batch_size * args.block
     print(

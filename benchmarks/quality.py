@@ -34,7 +34,17 @@ sys.path.insert(0, str(HERE))
 
 from bench import cpu_name
 
-IMAGE_MODELS = ["gan", "dcgan", "cgan", "wgan_gp", "vae", "conv_vae", "cvae", "pixelcnn", "ddpm"]
+IMAGE_MODELS = [
+    "gan",
+    "dcgan",
+    "cgan",
+    "wgan_gp",
+    "vae",
+    "conv_vae",
+    "cvae",
+    "pixelcnn",
+    "ddpm",
+]
 CONDITIONAL = {"cgan", "cvae"}
 LIKELIHOOD = {"vae", "conv_vae", "cvae", "pixelcnn"}
 
@@ -93,7 +103,13 @@ def framework_info(framework: str):
 
         device = str(get_device())
         hardware = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
-        return MODELS, set_seed, f"PyTorch {torch.__version__}", hardware, dict(verbose=0)
+        return (
+            MODELS,
+            set_seed,
+            f"PyTorch {torch.__version__}",
+            hardware,
+            dict(verbose=0),
+        )
     import keras
 
     from aigc_course.keras import MODELS, set_seed
@@ -105,13 +121,21 @@ def framework_info(framework: str):
 
         if torch.cuda.is_available():
             hardware = torch.cuda.get_device_name()
-    return MODELS, set_seed, f"Keras {keras.__version__} ({backend})", hardware, dict(verbose=0)
+    return (
+        MODELS,
+        set_seed,
+        f"Keras {keras.__version__} ({backend})",
+        hardware,
+        dict(verbose=0),
+    )
 
 
 def describe_source(source: str) -> str:
     """Where data came from, without this machine's paths (results are committed)."""
     if source.startswith("/usr/share/datasets/"):
-        return "Debian package dataset-" + source.split("/")[4] + f" ({Path(source).name})"
+        return (
+            "Debian package dataset-" + source.split("/")[4] + f" ({Path(source).name})"
+        )
     if source.startswith("/"):
         return f"local copy of {Path(source).parent.name}/{Path(source).name}"
     return source
@@ -120,9 +144,15 @@ def describe_source(source: str) -> str:
 def load(dataset: str, split: str):
     from aigc_course import data
 
-    loader = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}[dataset]
+    loader = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}[
+        dataset
+    ]
     x, y = loader(split)
-    return x, y, describe_source(data.last_source(f"{dataset.replace('_', '-')}/{split}"))
+    return (
+        x,
+        y,
+        describe_source(data.last_source(f"{dataset.replace('_', '-')}/{split}")),
+    )
 
 
 def sample(model, key: str, n: int, seed: int, ddpm_steps=None) -> np.ndarray:
@@ -133,7 +163,9 @@ def sample(model, key: str, n: int, seed: int, ddpm_steps=None) -> np.ndarray:
     return model.sample(n, seed=seed)
 
 
-def likelihood(model, key: str, x_bin: np.ndarray, y: np.ndarray, k: int, seed: int) -> dict:
+def likelihood(
+    model, key: str, x_bin: np.ndarray, y: np.ndarray, k: int, seed: int
+) -> dict:
     """Mean negative bounds / NLL in nats per image and bits/dim (784 dims)."""
     from aigc_course.likelihood import nats_to_bits_per_dim
 
@@ -144,11 +176,15 @@ def likelihood(model, key: str, x_bin: np.ndarray, y: np.ndarray, k: int, seed: 
     else:
         extra = {"labels": y} if key in CONDITIONAL else {}
         out["neg_elbo_nats"] = float(-np.mean(model.elbo(x_bin, seed=seed, **extra)))
-        out["neg_iwae_nats"] = float(-np.mean(model.iwae_bound(x_bin, k=k, seed=seed, **extra)))
+        out["neg_iwae_nats"] = float(
+            -np.mean(model.iwae_bound(x_bin, k=k, seed=seed, **extra))
+        )
         out["iwae_k"] = k
     for name in list(out):
         if name.endswith("_nats"):
-            out[name.replace("_nats", "_bits_per_dim")] = float(nats_to_bits_per_dim(out[name]))
+            out[name.replace("_nats", "_bits_per_dim")] = float(
+                nats_to_bits_per_dim(out[name])
+            )
     return out
 
 
@@ -160,10 +196,13 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
     evaluator = load_evaluator(dataset)
     x_train, y_train, train_source = load(dataset, "train")
     if preset["train_size"]:
-        x_train, y_train = random_subset(preset["train_size"], x_train, y_train, seed=seed)
+        x_train, y_train = random_subset(
+            preset["train_size"], x_train, y_train, seed=seed
+        )
     x_test, y_test, _ = load(dataset, "test")
     x_test, y_test = random_subset(preset["test_size"], x_test, y_test, seed=seed)
-    x_test_bin = binarize(x_test, "dynamic", seed=seed)  # one fixed stochastic binarization
+    # one fixed stochastic binarization
+    x_test_bin = binarize(x_test, "dynamic", seed=seed)
     baseline = evaluator.real_baseline(n=preset["n_samples"])
     rows = []
     for key in keys:
@@ -177,7 +216,9 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
         args = (x_train, y_train) if key in CONDITIONAL else (x_train,)
         model.fit(*args, epochs=epochs, batch_size=64, **fit_kw)
         train_s = time.perf_counter() - t0
-        n = {"pixelcnn": preset["n_pixelcnn"], "ddpm": preset["n_ddpm"]}.get(key, preset["n_samples"])
+        n = {"pixelcnn": preset["n_pixelcnn"], "ddpm": preset["n_ddpm"]}.get(
+            key, preset["n_samples"]
+        )
         t0 = time.perf_counter()
         samples = sample(model, key, n, seed=seed + 1, ddpm_steps=preset["ddpm_steps"])
         sample_s = time.perf_counter() - t0
@@ -191,7 +232,11 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
             train_seconds=round(train_s, 1),
             samples=n,
             sample_seconds=round(sample_s, 1),
-            **({"sampling_steps": preset["ddpm_steps"] or model.T} if key == "ddpm" else {}),
+            **(
+                {"sampling_steps": preset["ddpm_steps"] or model.T}
+                if key == "ddpm"
+                else {}
+            ),
             **{
                 k: (float(v) if isinstance(v, (float, np.floating)) else v)
                 for k, v in metrics.items()
@@ -199,7 +244,9 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
             },
         )
         if key in LIKELIHOOD:
-            row.update(likelihood(model, key, x_test_bin, y_test, preset["iwae_k"], seed))
+            row.update(
+                likelihood(model, key, x_test_bin, y_test, preset["iwae_k"], seed)
+            )
         rows.append(row)
         print(json.dumps(row), flush=True)
     clean = {
@@ -214,7 +261,10 @@ def run(framework: str, dataset: str, keys, preset: dict, seed: int = 0) -> dict
         hardware=hardware,
         date=datetime.date.today().isoformat(),
         omp_num_threads=os.environ.get("OMP_NUM_THREADS", "default"),
-        evaluator=dict(test_accuracy=float(evaluator.test_accuracy), train_source=evaluator.train_source),
+        evaluator=dict(
+            test_accuracy=float(evaluator.test_accuracy),
+            train_source=evaluator.train_source,
+        ),
         real_baseline=clean,
         preset=preset,
         test_images=len(x_test),
@@ -264,7 +314,9 @@ def run_text(framework: str, keys, preset: dict, seed: int = 0) -> dict:
             logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
             nats.append(-np.take_along_axis(logp, w[:, 1:, None], -1)[..., 0].ravel())
         val_nats = float(np.concatenate(nats).mean())
-        sample = tok.decode(model.generate(tok.encode("ROMEO:")[None], 200, seed=seed)[0])
+        sample = tok.decode(
+            model.generate(tok.encode("ROMEO:")[None], 200, seed=seed)[0]
+        )
         row = dict(
             model=key,
             framework=fw,
@@ -297,26 +349,45 @@ def run_text(framework: str, keys, preset: dict, seed: int = 0) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--framework", choices=["torch", "keras"], required=True)
-    p.add_argument("--dataset", choices=["mnist", "fashion_mnist", "shakespeare"], default="mnist")
+    p.add_argument(
+        "--dataset", choices=["mnist", "fashion_mnist", "shakespeare"], default="mnist"
+    )
     p.add_argument("--models", default="all", help="comma-separated keys, or 'all'")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument(
-        "--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (smoke tests: 0.1)"
+        "--epochs-scale",
+        type=float,
+        default=1.0,
+        help="multiply every model's epochs (smoke tests: 0.1)",
     )
     p.add_argument("--out", default=None)
     a = p.parse_args()
     text = a.dataset == "shakespeare"
-    keys = (TEXT_MODELS if text else IMAGE_MODELS) if a.models == "all" else a.models.split(",")
+    keys = (
+        (TEXT_MODELS if text else IMAGE_MODELS)
+        if a.models == "all"
+        else a.models.split(",")
+    )
     if text:
         preset = dict(TEXT_PRESETS[a.preset], name=a.preset)
         preset["epochs"] = max(1, round(preset["epochs"] * a.epochs_scale))
         result = run_text(a.framework, keys, preset)
     else:
         preset = dict(PRESETS[a.preset], name=a.preset)
-        preset["epochs"] = {k: max(1, round(v * a.epochs_scale)) for k, v in preset["epochs"].items()}
+        preset["epochs"] = {
+            k: max(1, round(v * a.epochs_scale)) for k, v in preset["epochs"].items()
+        }
         result = run(a.framework, a.dataset, keys, preset)
-    tag = "keras-" + os.environ.get("KERAS_BACKEND", "tensorflow") if a.framework == "keras" else "torch"
-    out = Path(a.out) if a.out else HERE / "results" / f"quality-{a.dataset}-{tag}-{a.preset}.json"
+    tag = (
+        "keras-" + os.environ.get("KERAS_BACKEND", "tensorflow")
+        if a.framework == "keras"
+        else "torch"
+    )
+    out = (
+        Path(a.out)
+        if a.out
+        else HERE / "results" / f"quality-{a.dataset}-{tag}-{a.preset}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     print(f"written to {out}")

@@ -62,11 +62,15 @@ def main():
         for i, (fw, be) in enumerate(runs):
             rows += run(fw, be, args, f"{tmp}/{i}.json")
     device = rows[0]["device"] if rows else "none"
-    name = re.sub(r"[^A-Za-z0-9]+", "_", rows[0]["hardware"] if rows else "none").strip("_")
+    name = re.sub(r"[^A-Za-z0-9]+", "_", rows[0]["hardware"] if rows else "none").strip(
+        "_"
+    )
     out = Path(args.out) if args.out else HERE / "results" / f"throughput-{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
-    print(f"\n| device | framework | model | parameters | steps/s (batch {args.batch_size}) | sampling |")
+    print(
+        f"\n| device | framework | model | parameters | steps/s (batch {args.batch_size}) | sampling |"
+    )
     print("| --- | --- | --- | ---: | ---: | ---: |")
     for r in rows:
         print(

@@ -82,7 +82,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--variants", default="default,channels_last,fused,channels_last+fused,compile")
+    ap.add_argument(
+        "--variants", default="default,channels_last,fused,channels_last+fused,compile"
+    )
     args = ap.parse_args(argv)
     variants = args.variants.split(",")
     built, compile_s = {}, {}

@@ -30,7 +30,11 @@ def mlp_gan_params(latent_dim=100):
 def bce_logits_np(logits, targets):
     """Reference binary cross-entropy from logits (NumPy, stable)."""
     logits = np.asarray(logits, np.float64)
-    return float(np.mean(np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))))
+    return float(
+        np.mean(
+            np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+        )
+    )
 
 
 def numeric_grads(loss_fn, params, h=1e-6):
@@ -57,7 +61,13 @@ def conv(n_in, n_out, k=4, bias=True):
 
 def dcgan_generator_params(latent_dim=100, c=64):
     # Dense (no bias) -> BN(7*7*2c) -> ConvT 2c->c (no bias) -> BN(c) -> ConvT c->1
-    return latent_dim * 7 * 7 * 2 * c + 2 * 7 * 7 * 2 * c + conv(2 * c, c, bias=False) + 2 * c + conv(c, 1)
+    return (
+        latent_dim * 7 * 7 * 2 * c
+        + 2 * 7 * 7 * 2 * c
+        + conv(2 * c, c, bias=False)
+        + 2 * c
+        + conv(c, 1)
+    )
 
 
 def dcgan_discriminator_params(c=64, batch_norm=True):
@@ -82,7 +92,12 @@ def cgan_params(latent_dim=100, num_classes=10, embed_dim=10):
         + 2 * 1024
         + dense(1024, 784)
     )
-    d = num_classes * embed_dim + dense(784 + embed_dim, 512) + dense(512, 256) + dense(256, 1)
+    d = (
+        num_classes * embed_dim
+        + dense(784 + embed_dim, 512)
+        + dense(512, 256)
+        + dense(256, 1)
+    )
     return g + d
 
 
@@ -92,4 +107,9 @@ GAN_PARAMS = {  # the hand counts of MODELS[name]()
     "cgan": cgan_params(),
     "wgan_gp": dcgan_generator_params() + dcgan_discriminator_params(batch_norm=False),
 }
-GAN_PARAMS_EXPECTED = {"gan": 2_043_537, "dcgan": 910_658, "cgan": 2_050_137, "wgan_gp": 910_530}
+GAN_PARAMS_EXPECTED = {
+    "gan": 2_043_537,
+    "dcgan": 910_658,
+    "cgan": 2_050_137,
+    "wgan_gp": 910_530,
+}

@@ -29,7 +29,11 @@ def test_input_gradient_matches_finite_differences(of):
     x, y = _images(3), np.array([1, 4, 7])
     g = A.input_gradient(params, x, y, of=of)
     assert g.shape == (3, 28, 28)
-    f = (lambda z: _ce(params, z, y)) if of == "loss" else (lambda z: A.logits(params, z)[np.arange(3), y])
+    f = (
+        (lambda z: _ce(params, z, y))
+        if of == "loss"
+        else (lambda z: A.logits(params, z)[np.arange(3), y])
+    )
     rng = np.random.default_rng(1)
     h = 1e-6
     for _ in range(5):
@@ -52,7 +56,9 @@ def test_fgsm_and_pgd_stay_in_the_ball_and_raise_the_loss():
     params = _params64()
     x, y = _images(20), np.arange(20) % 10
     for adv in (A.fgsm(params, x, y, 0.05), A.pgd(params, x, y, 0.05, steps=5)):
-        assert np.abs(adv - x).max() <= 0.05 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+        assert (
+            np.abs(adv - x).max() <= 0.05 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+        )
         assert np.all(_ce(params, adv, y) >= _ce(params, x, y) - 1e-9)
     # first-order prediction of FGSM: loss grows by about eps * |grad|_1 for small eps
     eps = 1e-4
@@ -62,7 +68,8 @@ def test_fgsm_and_pgd_stay_in_the_ball_and_raise_the_loss():
     assert np.allclose(actual, predicted, rtol=0.05)
     # PGD without a random start and one step of size eps is FGSM
     assert np.allclose(
-        A.pgd(params, x, y, 0.05, steps=1, step_size=0.05, random_start=False), A.fgsm(params, x, y, 0.05)
+        A.pgd(params, x, y, 0.05, steps=1, step_size=0.05, random_start=False),
+        A.fgsm(params, x, y, 0.05),
     )
     assert np.array_equal(A.fgsm(params, x, y, 0.0), x)
 
@@ -91,7 +98,10 @@ def test_adversarial_training_improves_robustness_on_a_toy_task():
     # deterministic for a seed; PGD training and the Goodfellow mixture run too
     again, _ = A.train_mlp(x, y, epochs=8, layers=layers, seed=0)
     assert all(np.array_equal(std[k], again[k]) for k in std)
-    for kw in ({"attack": "pgd", "pgd_steps": 2}, {"attack": "fgsm", "adv_weight": 0.5}):
+    for kw in (
+        {"attack": "pgd", "pgd_steps": 2},
+        {"attack": "fgsm", "adv_weight": 0.5},
+    ):
         p, h = A.train_mlp(x[:200], y[:200], epochs=1, layers=layers, eps=0.1, **kw)
         assert np.isfinite(h[0])
 
@@ -101,7 +111,9 @@ def test_saliency_and_deletion_curve():
     params, _ = A.train_mlp(x, y, epochs=6, layers=(784, 32, 2), seed=0)
     sal = A.saliency(params, x[:50], y[:50])
     assert sal.shape == (50, 28, 28) and np.all(sal >= 0)
-    assert np.allclose(sal, np.abs(A.input_gradient(params, x[:50], y[:50], of="logit")))
+    assert np.allclose(
+        sal, np.abs(A.input_gradient(params, x[:50], y[:50], of="logit"))
+    )
     # the bar carries the evidence: deleting (setting to 0) the pixels with the largest
     # gradient x input of class-1 images lowers p(1) far more than deleting random pixels;
     # the plain |gradient| ranks them better than random, but only a little
@@ -111,7 +123,9 @@ def test_saliency_and_deletion_curve():
     gxi = A.input_gradient(params, xo, yo, of="logit") * xo
     by_gxi = A.deletion_curve(params, xo, yo, gxi, fr)
     by_sal = A.deletion_curve(params, xo, yo, A.saliency(params, xo, yo), fr)
-    by_rand = A.deletion_curve(params, xo, yo, np.random.default_rng(0).random(xo.shape), fr)
+    by_rand = A.deletion_curve(
+        params, xo, yo, np.random.default_rng(0).random(xo.shape), fr
+    )
     assert by_gxi[0] == pytest.approx(by_rand[0]) and by_gxi[0] > 0.9
     assert by_gxi[1] < 0.5 < by_rand[1] and by_sal[2] < by_rand[2]
 

@@ -33,7 +33,11 @@ def test_class_sizes_k_and_l_against_brute_force():
     assert N.k_anonymity(t, ["a", "b"]) == 1 and N.k_anonymity(t, ["b"]) == 2
     assert N.l_diversity(t, ["a", "b"], "s") == 1 and N.l_diversity(t, ["b"], "s") == 1
     rng = np.random.default_rng(0)
-    t = {"a": rng.integers(0, 4, 200), "b": rng.integers(0, 3, 200), "s": rng.integers(0, 5, 200)}
+    t = {
+        "a": rng.integers(0, 4, 200),
+        "b": rng.integers(0, 3, 200),
+        "s": rng.integers(0, 5, 200),
+    }
     for q in (["a"], ["b"], ["a", "b"]):
         keys = list(zip(*(t[c] for c in q)))
         brute = [sum(k == j for j in keys) for k in keys]
@@ -55,21 +59,33 @@ def test_linkage_attack(people):
     assert np.array_equal(r["matches"], N.class_sizes(released, q)[:300])
     # generalising to decade of birth and 3-digit ZIP makes a k-anonymous release
     gen = dict(
-        released, zip=people["zip"] // 100, birth=people["birth"].astype("datetime64[Y]").astype(int) // 10
+        released,
+        zip=people["zip"] // 100,
+        birth=people["birth"].astype("datetime64[Y]").astype(int) // 10,
     )
-    gaux = dict(aux, zip=aux["zip"] // 100, birth=aux["birth"].astype("datetime64[Y]").astype(int) // 10)
+    gaux = dict(
+        aux,
+        zip=aux["zip"] // 100,
+        birth=aux["birth"].astype("datetime64[Y]").astype(int) // 10,
+    )
     assert N.k_anonymity(gen, q) >= 5
     g = N.linkage_attack(gen, gaux, q, "diagnosis")
     assert not g["singled_out"].any() and np.all(g["matches"] >= 5)
     # an auxiliary record absent from the release matches nothing
     none = N.linkage_attack(
-        released, {"zip": np.array([0]), "birth": people["birth"][:1], "sex": np.array(["F"])}, q, "diagnosis"
+        released,
+        {"zip": np.array([0]), "birth": people["birth"][:1], "sex": np.array(["F"])},
+        q,
+        "diagnosis",
     )
     assert none["matches"].tolist() == [0] and none["learned"][0] is None
 
 
 def test_homogeneity_leaks_without_singling_out():
-    t = {"q": np.array([1, 1, 1, 2, 2]), "s": np.array(["HIV", "HIV", "HIV", "flu", "none"])}
+    t = {
+        "q": np.array([1, 1, 1, 2, 2]),
+        "s": np.array(["HIV", "HIV", "HIV", "flu", "none"]),
+    }
     r = N.linkage_attack(t, {"q": np.array([1, 2])}, ["q"], "s")
     assert N.k_anonymity(t, ["q"]) == 2 and N.l_diversity(t, ["q"], "s") == 1
     assert r["singled_out"].tolist() == [False, False]
@@ -100,7 +116,9 @@ def test_secret_sharing():
         counts = np.bincount(x // 2**28, minlength=16)
         assert counts.min() > 0.85 * len(x) / 16
     for n_parties in (2, 5):
-        assert N.reconstruct(N.secret_shares(v, n_parties, seed=3)).tolist() == v.tolist()
+        assert (
+            N.reconstruct(N.secret_shares(v, n_parties, seed=3)).tolist() == v.tolist()
+        )
 
 
 def test_errors(people):

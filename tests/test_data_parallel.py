@@ -17,15 +17,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _env(**extra):
     env = dict(
-        os.environ, OMP_NUM_THREADS="1", AIGC_COURSE_OFFLINE="1", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"
+        os.environ,
+        OMP_NUM_THREADS="1",
+        AIGC_COURSE_OFFLINE="1",
+        PYTHONPATH=ROOT,
+        TF_CPP_MIN_LOG_LEVEL="2",
     )
     env.update(extra)
     return env
 
 
 def _run(cmd, env, timeout=240):
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -65,11 +73,13 @@ def test_torchrun_two_ranks_identical_and_equal_to_one_process(tmp_path):
     assert "loss per rank:" in out
     ranks = [torch.load(save.format(rank=r), weights_only=True) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
-    for name, w0 in ranks[0]["state_dict"].items():  # the replicas are bit-for-bit identical
+    # the replicas are bit-for-bit identical
+    for name, w0 in ranks[0]["state_dict"].items():
         assert torch.equal(w0, ranks[1]["state_dict"][name]), name
     losses = ranks[0]["losses"].numpy()  # (steps, 2): each rank's own batch
     assert losses.shape == (N // (2 * BATCH), 2)
-    assert not np.allclose(losses[:, 0], losses[:, 1])  # different shards, different losses
+    # different shards, different losses
+    assert not np.allclose(losses[:, 0], losses[:, 1])
 
     # one process (an in-memory process group of size 1) with the global batch 2 * BATCH
     threads = torch.get_num_threads()
@@ -77,13 +87,19 @@ def test_torchrun_two_ranks_identical_and_equal_to_one_process(tmp_path):
     rank, _, world, device, backend = data_parallel.setup("gloo")
     try:
         assert (rank, world, backend) == (0, 1, "gloo")
-        single = data_parallel.train(rank, world, device, n=N, batch_size=2 * BATCH, epochs=1)
+        single = data_parallel.train(
+            rank, world, device, n=N, batch_size=2 * BATCH, epochs=1
+        )
     finally:
         torch.distributed.destroy_process_group()
         torch.set_num_threads(threads)
-    np.testing.assert_allclose(single["losses"][:, 0], losses.mean(axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        single["losses"][:, 0], losses.mean(axis=1), rtol=1e-5, atol=1e-6
+    )
     for name, w in single["model"].state_dict().items():
-        np.testing.assert_allclose(w.numpy(), ranks[0]["state_dict"][name].numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            w.numpy(), ranks[0]["state_dict"][name].numpy(), atol=1e-5
+        )
     assert single["losses"][-1, 0] < 0.7 * single["losses"][0, 0]  # it learns
     assert single["accuracy"] > 0.5  # chance is 1/8
 
@@ -155,7 +171,8 @@ def test_keras_data_parallel_settings_and_backend_note(capsys):
     # the model mirrors the PyTorch demo's: 2 -> 64 -> 64 -> 8
     model = data_parallel.make_model(0)
     assert (
-        sum(int(np.prod(v.shape)) for v in model.trainable_weights) == 2 * 64 + 64 + 64 * 64 + 64 + 64 * 8 + 8
+        sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+        == 2 * 64 + 64 + 64 * 64 + 64 + 64 * 8 + 8
     )
     if keras.backend.backend() != "tensorflow":
         assert data_parallel.main([]) == 0

@@ -37,7 +37,10 @@ def test_schedule_constants(sched):
     assert sched.T == 1000
     assert np.allclose(sched.alphas, 1 - sched.betas)
     assert np.isclose(sched.alpha_bars[3], np.prod(1 - sched.betas[:4]))
-    assert sched.alpha_bars_prev[0] == 1.0 and sched.alpha_bars_prev[5] == sched.alpha_bars[4]
+    assert (
+        sched.alpha_bars_prev[0] == 1.0
+        and sched.alpha_bars_prev[5] == sched.alpha_bars[4]
+    )
     snr = sched.snr(np.arange(1000))
     assert np.all(np.diff(snr) < 0)  # signal-to-noise falls monotonically
     assert sched.alpha_bars[-1] < 1e-4  # x_T is almost pure noise
@@ -60,7 +63,9 @@ def test_q_sample_matches_iterated_one_step_noising():
     n, t = 100_000, 30
     x = np.full((n, 1), 2.0)
     for k in range(t + 1):  # steps 0..t
-        x = math.sqrt(s.alphas[k]) * x + math.sqrt(s.betas[k]) * rng.standard_normal((n, 1))
+        x = math.sqrt(s.alphas[k]) * x + math.sqrt(s.betas[k]) * rng.standard_normal(
+            (n, 1)
+        )
     ref = s.q_sample(np.full((n, 1), 2.0), t, rng.standard_normal((n, 1)))
     assert x.mean() == pytest.approx(ref.mean(), abs=0.02)
     assert x.var() == pytest.approx(ref.var(), abs=0.02)
@@ -80,7 +85,9 @@ def test_posterior_against_gaussian_conditioning(sched, t):
     mean_ref = math.sqrt(ab_prev) * x0 + c12 / c22 * (xt - math.sqrt(a * ab_prev) * x0)
     var_ref = c11 - c12**2 / c22
     mean, var = sched.posterior(x0, xt, np.array([t]))
-    assert np.allclose(mean, mean_ref, atol=1e-12) and np.allclose(var, var_ref, atol=1e-12)
+    assert np.allclose(mean, mean_ref, atol=1e-12) and np.allclose(
+        var, var_ref, atol=1e-12
+    )
     assert var.shape == xt.shape
 
 
@@ -91,14 +98,20 @@ def test_predict_x0_and_p_mean(sched):
     xt = sched.q_sample(x0, t, eps)
     assert np.allclose(sched.predict_x0(xt, t, eps), x0, atol=1e-8)
     # the DDPM mean is the posterior mean at the x_0 implied by the noise
-    assert np.allclose(sched.p_mean(xt, t, eps), sched.posterior(x0, xt, t)[0], atol=1e-8)
+    assert np.allclose(
+        sched.p_mean(xt, t, eps), sched.posterior(x0, xt, t)[0], atol=1e-8
+    )
 
 
 def test_eps_star_against_binned_monte_carlo():
     """1-D mixture: E[eps | x_t] by averaging eps over narrow bins of x_t."""
     s = NoiseSchedule(linear_betas(100, 1e-3, 0.1))
     rng = np.random.default_rng(3)
-    means, w, std = np.array([[-2.0], [1.0]]), np.array([0.3, 0.7]), np.array([0.3, 0.5])
+    means, w, std = (
+        np.array([[-2.0], [1.0]]),
+        np.array([0.3, 0.7]),
+        np.array([0.3, 0.5]),
+    )
     n, t = 2_000_000, 20
     k = rng.choice(2, size=n, p=w)
     x0 = means[k] + std[k, None] * rng.standard_normal((n, 1))
@@ -113,7 +126,10 @@ def test_eps_star_against_binned_monte_carlo():
 def test_eps_star_is_orthogonal_to_functions_of_xt(sched):
     """The conditional mean leaves a residual uncorrelated with any g(x_t); a shifted guess does not."""
     rng = np.random.default_rng(4)
-    means, w = np.array([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]]), np.array([0.2, 0.5, 0.3])
+    means, w = (
+        np.array([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]]),
+        np.array([0.2, 0.5, 0.3]),
+    )
     n = 200_000
     k = rng.choice(3, size=n, p=w)
     x0 = means[k] + 0.2 * rng.standard_normal((n, 2))
@@ -162,7 +178,9 @@ def test_timestep_embedding():
     e = timestep_embedding(np.array([0, 3]), 8)
     assert e.shape == (2, 8)
     assert np.allclose(e[0], [0, 0, 0, 0, 1, 1, 1, 1])
-    assert e[1, 0] == pytest.approx(math.sin(3.0)) and e[1, 5] == pytest.approx(math.cos(3 * 0.1))
+    assert e[1, 0] == pytest.approx(math.sin(3.0)) and e[1, 5] == pytest.approx(
+        math.cos(3 * 0.1)
+    )
 
 
 def test_value_errors(sched):

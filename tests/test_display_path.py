@@ -22,7 +22,10 @@ def test_default_folders_and_home(tmp_path, monkeypatch):
     monkeypatch.delenv("AIGC_COURSE_DATA", raising=False)
     monkeypatch.delenv("AIGC_COURSE_CACHE", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert display_path(tmp_path / ".cache" / "aigc_course" / "mnist") == "~/.cache/aigc_course/mnist"
+    assert (
+        display_path(tmp_path / ".cache" / "aigc_course" / "mnist")
+        == "~/.cache/aigc_course/mnist"
+    )
     assert display_path(tmp_path / "notes" / "a.txt") == "~/notes/a.txt"
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("source_map", ROOT / "tools" / "source_map.py")
+_spec = importlib.util.spec_from_file_location(
+    "source_map", ROOT / "tools" / "source_map.py"
+)
 source_map = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(source_map)
 
@@ -75,7 +77,9 @@ def test_parse_finds_the_entries(entries):
     assert ids == sorted(ids, key=lambda i: (i[0], int(i[1:]))), "entries out of order"
     for part in "AB":
         numbers = [int(i[1:]) for i in ids if i[0] == part]
-        assert numbers == list(range(1, len(numbers) + 1)), f"part {part} is not numbered 1, 2, 3, ..."
+        assert numbers == list(range(1, len(numbers) + 1)), (
+            f"part {part} is not numbered 1, 2, 3, ..."
+        )
 
 
 def test_entries_are_complete(entries):
@@ -97,7 +101,9 @@ def test_every_quote_is_in_its_article(entries, articles):
                 if not needle:
                     continue
                 where = [a for a in e["articles"] if needle in articles[a]]
-                assert where, f"{e['id']}: not found in article(s) {e['articles']}: {fragment!r}"
+                assert where, (
+                    f"{e['id']}: not found in article(s) {e['articles']}: {fragment!r}"
+                )
                 checked += 1
     assert checked >= 100
 
@@ -109,12 +115,16 @@ def test_every_inline_quote_is_in_an_article(text, articles):
     for quote in quotes:
         for fragment in quote.split("…"):
             needle = normalise(fragment)
-            assert any(needle in a for a in articles.values()), f"not in any article: {fragment!r}"
+            assert any(needle in a for a in articles.values()), (
+                f"not in any article: {fragment!r}"
+            )
 
 
 def labels_in_course() -> set[str]:
     labels = set()
-    for path in list((ROOT / "notebooks").glob("*/*.py")) + list((ROOT / "book").glob("*.md")):
+    for path in list((ROOT / "notebooks").glob("*/*.py")) + list(
+        (ROOT / "book").glob("*.md")
+    ):
         source = path.read_text(encoding="utf-8")
         labels |= set(re.findall(r"^(?:# )?\(([a-z0-9-]+)\)=\s*$", source, re.M))
         labels |= set(re.findall(r":label: ([a-z0-9-]+)\s*$", source, re.M))
@@ -123,7 +133,9 @@ def labels_in_course() -> set[str]:
 
 def test_every_ref_on_the_page_exists(text):
     labels = labels_in_course()
-    refs = re.findall(r"\{ref\}`[^`<]*<([^>]+)>`", text) + re.findall(r"\{ref\}`([^`<]+)`", text)
+    refs = re.findall(r"\{ref\}`[^`<]*<([^>]+)>`", text) + re.findall(
+        r"\{ref\}`([^`<]+)`", text
+    )
     assert refs
     missing = sorted({r for r in refs if r not in labels})
     assert not missing, f"undefined labels: {missing}"
@@ -133,26 +145,39 @@ def test_runs_in_points_at_notebook_cells(entries):
     notebook_labels = set()
     for path in (ROOT / "notebooks").glob("*/*.py"):
         notebook_labels |= set(
-            re.findall(r"^# \(([a-z0-9-]+)\)=\s*$", path.read_text(encoding="utf-8"), re.M)
+            re.findall(
+                r"^# \(([a-z0-9-]+)\)=\s*$", path.read_text(encoding="utf-8"), re.M
+            )
         )
     runnable = [e for e in entries if e["link_kind"] == "Runs in"]
     assert len(runnable) >= 35
     for e in runnable:
         targets = re.findall(r"<([a-z0-9-]+)>`", e["link"])
-        assert targets and all(t in notebook_labels for t in targets), (e["id"], targets)
+        assert targets and all(t in notebook_labels for t in targets), (
+            e["id"],
+            targets,
+        )
     # every code mistake of the articles is run
-    assert all(e["link_kind"] == "Runs in" for e in entries if e["part"] == "A" and e["category"] == "code")
+    assert all(
+        e["link_kind"] == "Runs in"
+        for e in entries
+        if e["part"] == "A" and e["category"] == "code"
+    )
 
 
 def test_generated_tables_match_the_entries(text, entries):
     start, end = text.index(source_map.TABLES_BEGIN), text.index(source_map.TABLES_END)
-    assert text[start : end + len(source_map.TABLES_END)] == source_map.render_errata_tables(entries), (
+    assert text[
+        start : end + len(source_map.TABLES_END)
+    ] == source_map.render_errata_tables(entries), (
         "the errata tables are stale: run `python tools/source_map.py --fix`"
     )
 
 
 def test_counts_add_up(text, entries):
-    block = text[text.index(source_map.TABLES_BEGIN) : text.index(source_map.TABLES_END)]
+    block = text[
+        text.index(source_map.TABLES_BEGIN) : text.index(source_map.TABLES_END)
+    ]
     total = re.search(
         r"^\| \*\*all\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \| \*\*(\d+)\*\* \|$",
         block,
@@ -165,7 +190,11 @@ def test_counts_add_up(text, entries):
     assert [r[0] for r in rows] == list(source_map.ARTICLE_IDS)
     for article, cells, total_a in rows:
         per_category = [int(c) for c in cells.strip(" |").split(" | ")]
-        assert sum(per_category) == int(total_a) == sum(article in e["articles"] for e in a)
+        assert (
+            sum(per_category)
+            == int(total_a)
+            == sum(article in e["articles"] for e in a)
+        )
 
 
 def test_citation_table_counts(text):
@@ -194,7 +223,8 @@ def test_references_to_entries_use_their_numbers(entries):
     )
     for page in pages:
         for shown, label in re.findall(
-            r"\{ref\}`([AB]\d+) <(errata-[a-z0-9-]+)>`", page.read_text(encoding="utf-8")
+            r"\{ref\}`([AB]\d+) <(errata-[a-z0-9-]+)>`",
+            page.read_text(encoding="utf-8"),
         ):
             assert number.get(label) == shown, (
                 f"{page.name}: {shown} links to {label}, which is {number.get(label)}"

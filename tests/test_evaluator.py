@@ -15,7 +15,8 @@ from aigc_course import evaluator as E
 from aigc_course.config import cache_dir
 
 SMALL = dict(train_size=2000, epochs=5)
-TINY = dict(train_size=500, epochs=2)  # for the cache tests: only the bookkeeping matters
+# for the cache tests: only the bookkeeping matters
+TINY = dict(train_size=500, epochs=2)
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +66,18 @@ def test_gradients_match_finite_differences():
 
 def _check_grads(params, grads, x, y, h, rng):
     for k in ("w1", "b2", "w3", "b3"):
-        for idx in [tuple(rng.integers(0, s) for s in params[k].shape) for _ in range(3)]:
+        for idx in [
+            tuple(rng.integers(0, s) for s in params[k].shape) for _ in range(3)
+        ]:
             old = params[k][idx]
             params[k][idx] = old + h
             up = E._loss_and_grads(params, x, y)[0]
             params[k][idx] = old - h
             down = E._loss_and_grads(params, x, y)[0]
             params[k][idx] = old
-            assert grads[k][idx] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-7), (k, idx)
+            assert grads[k][idx] == pytest.approx(
+                (up - down) / (2 * h), rel=1e-4, abs=1e-7
+            ), (k, idx)
 
 
 def test_accuracy_and_outputs(ev, mnist):
@@ -80,12 +85,15 @@ def test_accuracy_and_outputs(ev, mnist):
     assert ev.test_accuracy >= 0.85  # 2,000 images, 5 epochs: about 0.89
     assert ev.test_accuracy == pytest.approx(ev.accuracy(x_test, y_test))
     feats, probs = ev.features(x_test[:50]), ev.predict_proba(x_test[:50])
-    assert feats.shape == (50, 128) and feats.dtype == np.float64 and feats.min() >= 0  # after ReLU
+    # after ReLU
+    assert feats.shape == (50, 128) and feats.dtype == np.float64 and feats.min() >= 0
     assert probs.shape == (50, 10)
     np.testing.assert_allclose(probs.sum(1), 1.0)
     np.testing.assert_array_equal(ev.predict(x_test[:50]), probs.argmax(1))
     # uint8 [0, 255] and float [0, 1] (with a channel axis) are the same images
-    np.testing.assert_allclose(ev.features(x_test[:50, None] / 255.0), feats, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        ev.features(x_test[:50, None] / 255.0), feats, rtol=1e-4, atol=1e-4
+    )
     assert ev.dataset == "mnist" and "2,000" in ev.train_source
     if data.last_source("mnist/train") == data.MNIST_SUBSET:
         assert "5,000-image subset" in ev.train_source
@@ -107,25 +115,34 @@ def test_collapsed_samples_are_detected(ev, mnist):
     ones = x_test[y_test == 1][:300]  # real digits, but only "1"s
     out, floor = ev.evaluate(ones), ev.real_baseline(n=300)
     assert out["modes_hit"] <= 3  # 1, plus a few misread
-    assert ev.evaluate(ones, min_share=0)["modes_hit"] >= out["modes_hit"]  # a few misclassified
+    # a few misclassified
+    assert ev.evaluate(ones, min_share=0)["modes_hit"] >= out["modes_hit"]
     assert out["kl_to_uniform"] > 0.8 * math.log(10)
     assert out["recall"] < 0.5 * floor["recall"]
     assert out["classifier_score"] < 2
     assert out["classifier_fd"] > 5 * floor["classifier_fd"]
     # an explicit real reference is used instead of the training subset
     same = ev.evaluate(ones, real=ones)
-    assert same["classifier_fd"] == pytest.approx(0.0, abs=1e-6) and same["precision"] == 1.0
+    assert (
+        same["classifier_fd"] == pytest.approx(0.0, abs=1e-6)
+        and same["precision"] == 1.0
+    )
 
 
 def test_cache_roundtrip_and_determinism(mnist, cache, capsys):
     a = E.load_evaluator("mnist", **TINY)
     path = E.evaluator_path("mnist", 500, 2, 0)
-    assert a.path == path and path.is_file() and path.with_name(path.name + ".sha256").is_file()
+    assert (
+        a.path == path
+        and path.is_file()
+        and path.with_name(path.name + ".sha256").is_file()
+    )
     assert "trained" in capsys.readouterr().out
     b = E.load_evaluator("mnist", **TINY)
     assert "loaded" in capsys.readouterr().out
     assert b.test_accuracy == a.test_accuracy and b.train_source == a.train_source
-    c = E.load_evaluator("mnist", **TINY, cache=False, verbose=False)  # trained again, same seed
+    # trained again, same seed
+    c = E.load_evaluator("mnist", **TINY, cache=False, verbose=False)
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
         np.testing.assert_array_equal(a.params[k], c.params[k])

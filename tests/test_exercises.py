@@ -25,12 +25,15 @@ NAMES = [
 
 # ----- NumPy solutions, written differently from the references ------------------------
 def _np_topk(x, k):
-    kth = -np.partition(-x, k - 1, axis=-1)[..., k - 1 : k]  # k-th largest via partition
+    # k-th largest via partition
+    kth = -np.partition(-x, k - 1, axis=-1)[..., k - 1 : k]
     return np.where(x >= kth, x, -np.inf)
 
 
 NUMPY_OK = {
-    "gan_discriminator_loss": lambda r, f: np.mean(np.logaddexp(0, -r)) + np.mean(np.logaddexp(0, f)),
+    "gan_discriminator_loss": lambda r, f: (
+        np.mean(np.logaddexp(0, -r)) + np.mean(np.logaddexp(0, f))
+    ),
     "gan_generator_loss": lambda f: np.mean(np.logaddexp(0.0, -f)),
     "vae_kl": lambda m, lv: 0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, axis=1),
     "reparameterize": lambda m, lv, e: m + np.sqrt(np.exp(lv)) * e,
@@ -83,24 +86,34 @@ def test_reference_top_k_matches_text_module():
     for shape, k in [((7,), 3), ((4, 9), 2), ((3, 5), 5), ((2, 6), 1)]:
         for x in (rng.normal(size=shape), rng.integers(-2, 3, shape).astype(float)):
             np.testing.assert_array_equal(f(x, k), text_top_k_filter(x, k))
-    assert np.isfinite(f(np.array([1.0, 3.0, 2.0, 2.0, 0.0]), 2)).sum() == 3  # ties kept
+    # ties kept
+    assert np.isfinite(f(np.array([1.0, 3.0, 2.0, 2.0, 0.0]), 2)).sum() == 3
 
 
 def test_reference_kl_matches_univariate_formula():
     rng = np.random.default_rng(1)
     mu, logvar = rng.normal(size=(6, 4)), rng.uniform(-3, 2, (6, 4))
     sigma = np.exp(logvar / 2)
-    by_dim = np.log(1 / sigma) + (sigma**2 + mu**2) / 2 - 0.5  # KL(N(mu, s^2) || N(0, 1))
-    np.testing.assert_allclose(reference("vae_kl")(mu, logvar), by_dim.sum(-1), rtol=1e-12)
+    # KL(N(mu, s^2) || N(0, 1))
+    by_dim = np.log(1 / sigma) + (sigma**2 + mu**2) / 2 - 0.5
+    np.testing.assert_allclose(
+        reference("vae_kl")(mu, logvar), by_dim.sum(-1), rtol=1e-12
+    )
 
 
 def test_reference_losses_match_naive_formulas_on_moderate_logits():
     rng = np.random.default_rng(2)
     r, f = rng.normal(size=(8, 1)), rng.normal(size=(8, 1))
     naive_d = -np.mean(np.log(_sig(r))) - np.mean(np.log(1 - _sig(f)))
-    assert reference("gan_discriminator_loss")(r, f) == pytest.approx(naive_d, rel=1e-12)
-    assert reference("gan_generator_loss")(f) == pytest.approx(-np.mean(np.log(_sig(f))), rel=1e-12)
-    assert reference("gan_discriminator_loss")(np.zeros(3), np.zeros(3)) == pytest.approx(2 * np.log(2))
+    assert reference("gan_discriminator_loss")(r, f) == pytest.approx(
+        naive_d, rel=1e-12
+    )
+    assert reference("gan_generator_loss")(f) == pytest.approx(
+        -np.mean(np.log(_sig(f))), rel=1e-12
+    )
+    assert reference("gan_discriminator_loss")(
+        np.zeros(3), np.zeros(3)
+    ) == pytest.approx(2 * np.log(2))
     assert reference("gan_generator_loss")(np.array([-1000.0])) == pytest.approx(1000.0)
 
 
@@ -116,17 +129,27 @@ def test_references_match_the_torch_package():
     assert float(discriminator_loss(t(r), t(f))) == pytest.approx(
         reference("gan_discriminator_loss")(r, f), rel=1e-10
     )
-    assert float(generator_loss(t(f))) == pytest.approx(reference("gan_generator_loss")(f), rel=1e-10)
+    assert float(generator_loss(t(f))) == pytest.approx(
+        reference("gan_generator_loss")(f), rel=1e-10
+    )
     mu, lv, eps = (rng.normal(size=(5, 3)) for _ in range(3))
-    np.testing.assert_allclose(gaussian_kl(t(mu), t(lv)).numpy(), reference("vae_kl")(mu, lv))
     np.testing.assert_allclose(
-        torch_reparam(t(mu), t(lv), t(eps)).numpy(), reference("reparameterize")(mu, lv, eps)
+        gaussian_kl(t(mu), t(lv)).numpy(), reference("vae_kl")(mu, lv)
+    )
+    np.testing.assert_allclose(
+        torch_reparam(t(mu), t(lv), t(eps)).numpy(),
+        reference("reparameterize")(mu, lv, eps),
     )
     from aigc_course.torch.vae import bernoulli_nll
 
-    logits, x = rng.normal(0, 30, (4, 1, 5, 5)), (rng.random((4, 1, 5, 5)) < 0.5).astype(float)
+    logits, x = (
+        rng.normal(0, 30, (4, 1, 5, 5)),
+        (rng.random((4, 1, 5, 5)) < 0.5).astype(float),
+    )
     np.testing.assert_allclose(
-        bernoulli_nll(t(logits), t(x)).numpy(), reference("bernoulli_nll")(logits, x), rtol=1e-10
+        bernoulli_nll(t(logits), t(x)).numpy(),
+        reference("bernoulli_nll")(logits, x),
+        rtol=1e-10,
     )
 
 
@@ -135,10 +158,14 @@ def test_reference_bernoulli_nll_is_minus_log_likelihood():
     logits, x = rng.normal(0, 2, (6, 10)), (rng.random((6, 10)) < 0.3).astype(float)
     p = _sig(logits)  # moderate logits: the naive form is exact
     log_lik = np.sum(np.log(np.where(x == 1, p, 1 - p)), axis=1)
-    np.testing.assert_allclose(reference("bernoulli_nll")(logits, x), -log_lik, rtol=1e-10)
+    np.testing.assert_allclose(
+        reference("bernoulli_nll")(logits, x), -log_lik, rtol=1e-10
+    )
     from aigc_course.likelihood import bernoulli_nll_np
 
-    np.testing.assert_allclose(reference("bernoulli_nll")(logits, x), bernoulli_nll_np(logits, x))
+    np.testing.assert_allclose(
+        reference("bernoulli_nll")(logits, x), bernoulli_nll_np(logits, x)
+    )
 
 
 # ----- PyTorch solutions ----------------------------------------------------------------
@@ -162,7 +189,9 @@ def _torch_ok():
         "bernoulli_nll": lambda l, x: (
             F.binary_cross_entropy_with_logits(l, x, reduction="none").flatten(1).sum(1)
         ),
-        "causal_attention_mask": lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)),
+        "causal_attention_mask": lambda T: torch.tril(
+            torch.ones(T, T, dtype=torch.bool)
+        ),
         "top_k_filter": topk_in_place,
     }
 
@@ -177,12 +206,26 @@ def test_torch_solution_accepted(name, capsys):
 def test_torch_outputs_that_require_grad_or_are_python_floats():
     torch, _ = _torch_ok()
     w = torch.ones((), requires_grad=True)
-    assert check("vae_kl", lambda m, lv: w * -0.5 * torch.sum(1 + lv - m**2 - lv.exp(), -1), "torch")
-    assert check("gan_generator_loss", lambda f: float(torch.nn.functional.softplus(-f).mean()), "torch")
     assert check(
-        "gan_generator_loss", lambda f: torch.nn.functional.softplus(-f).mean()[None], "torch"
+        "vae_kl",
+        lambda m, lv: w * -0.5 * torch.sum(1 + lv - m**2 - lv.exp(), -1),
+        "torch",
+    )
+    assert check(
+        "gan_generator_loss",
+        lambda f: float(torch.nn.functional.softplus(-f).mean()),
+        "torch",
+    )
+    assert check(
+        "gan_generator_loss",
+        lambda f: torch.nn.functional.softplus(-f).mean()[None],
+        "torch",
     )  # a size-1 loss is fine
-    assert check("causal_attention_mask", lambda T: np.tril(np.ones((T, T), bool)).tolist(), "torch")
+    assert check(
+        "causal_attention_mask",
+        lambda T: np.tril(np.ones((T, T), bool)).tolist(),
+        "torch",
+    )
 
 
 # ----- typical mistakes: rejected, with their hint ---------------------------------------
@@ -208,8 +251,16 @@ def _kth(x, k):
 
 WRONG = [
     # GAN discriminator
-    ("gan_discriminator_loss", lambda r, f: np.mean(_sp(r)) + np.mean(_sp(-f)), "Labels swapped"),
-    ("gan_discriminator_loss", lambda r, f: np.sum(_sp(-r)) + np.sum(_sp(f)), "Sum instead of mean"),
+    (
+        "gan_discriminator_loss",
+        lambda r, f: np.mean(_sp(r)) + np.mean(_sp(-f)),
+        "Labels swapped",
+    ),
+    (
+        "gan_discriminator_loss",
+        lambda r, f: np.sum(_sp(-r)) + np.sum(_sp(f)),
+        "Sum instead of mean",
+    ),
     (
         "gan_discriminator_loss",
         lambda r, f: np.mean(np.concatenate([_sp(-r), _sp(f)])),
@@ -222,7 +273,9 @@ WRONG = [
     ),
     (
         "gan_discriminator_loss",
-        lambda r, f: -np.mean(np.log(_sig(r) + 1e-7)) - np.mean(np.log(1 - _sig(f) + 1e-7)),
+        lambda r, f: (
+            -np.mean(np.log(_sig(r) + 1e-7)) - np.mean(np.log(1 - _sig(f) + 1e-7))
+        ),
         "Numerically unstable",
     ),
     (
@@ -230,8 +283,16 @@ WRONG = [
         lambda r, f: _keras_like_bce(r, 1) + _keras_like_bce(f, 0),
         "treated the logits as probabilities",
     ),
-    ("gan_discriminator_loss", lambda r, f: np.mean(_sp(-_sig(r))) + np.mean(_sp(_sig(f))), "sigmoid twice"),
-    ("gan_discriminator_loss", lambda r, f: -np.mean(_sp(-r)) - np.mean(_sp(f)), "Sign error"),
+    (
+        "gan_discriminator_loss",
+        lambda r, f: np.mean(_sp(-_sig(r))) + np.mean(_sp(_sig(f))),
+        "sigmoid twice",
+    ),
+    (
+        "gan_discriminator_loss",
+        lambda r, f: -np.mean(_sp(-r)) - np.mean(_sp(f)),
+        "Sign error",
+    ),
     ("gan_discriminator_loss", lambda r, f: _sp(-r) + _sp(f), "one loss per example"),
     ("gan_discriminator_loss", lambda r, f: np.mean(_sp(-r)), "Only the real term"),
     # GAN generator
@@ -242,19 +303,55 @@ WRONG = [
     ("gan_generator_loss", lambda f: -np.mean(np.log(_sig(f))), "Numerically unstable"),
     ("gan_generator_loss", lambda f: _keras_like_bce(f, 1), "as probabilities"),
     # VAE KL
-    ("vae_kl", lambda m, lv: 0.5 * np.mean(np.exp(lv) + m**2 - 1 - lv, -1), "Mean over the latent"),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.mean(np.exp(lv) + m**2 - 1 - lv, -1),
+        "Mean over the latent",
+    ),
     ("vae_kl", lambda m, lv: np.sum(np.exp(lv) + m**2 - 1 - lv, -1), "forgot the 1/2"),
-    ("vae_kl", lambda m, lv: 0.5 * np.sum(lv**2 + m**2 - 1 - np.log(lv**2), -1), "not sigma"),
-    ("vae_kl", lambda m, lv: 0.5 * np.sum(lv + m**2 - 1 - np.log(lv), -1), "not the variance"),
-    ("vae_kl", lambda m, lv: 0.5 * np.sum(np.exp(2 * lv) + m**2 - 1 - 2 * lv, -1), "not log(sigma)"),
-    ("vae_kl", lambda m, lv: 0.5 * np.sum(np.exp(lv) - 1 - lv, -1), "mu^2 term is missing"),
-    ("vae_kl", lambda m, lv: -0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, -1), "Sign error"),
-    ("vae_kl", lambda m, lv: 0.5 * np.mean(np.sum(np.exp(lv) + m**2 - 1 - lv, -1)), "single number"),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.sum(lv**2 + m**2 - 1 - np.log(lv**2), -1),
+        "not sigma",
+    ),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.sum(lv + m**2 - 1 - np.log(lv), -1),
+        "not the variance",
+    ),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.sum(np.exp(2 * lv) + m**2 - 1 - 2 * lv, -1),
+        "not log(sigma)",
+    ),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.sum(np.exp(lv) - 1 - lv, -1),
+        "mu^2 term is missing",
+    ),
+    (
+        "vae_kl",
+        lambda m, lv: -0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, -1),
+        "Sign error",
+    ),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.mean(np.sum(np.exp(lv) + m**2 - 1 - lv, -1)),
+        "single number",
+    ),
     ("vae_kl", lambda m, lv: 0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv), "single number"),
-    ("vae_kl", lambda m, lv: 0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, -1, keepdims=True), "without keepdims"),
+    (
+        "vae_kl",
+        lambda m, lv: 0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, -1, keepdims=True),
+        "without keepdims",
+    ),
     ("vae_kl", lambda m, lv: 0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, 0), "batch axis"),
     ("vae_kl", lambda m, lv: 0.5 * (np.exp(lv) + m**2 - 1 - lv), "did not sum"),
-    ("vae_kl", lambda m, lv: (0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, -1)).astype(np.float16), "Almost"),
+    (
+        "vae_kl",
+        lambda m, lv: (0.5 * np.sum(np.exp(lv) + m**2 - 1 - lv, -1)).astype(np.float16),
+        "Almost",
+    ),
     # reparameterization
     ("reparameterize", lambda m, lv, e: m + np.exp(lv) * e, "is the variance"),
     ("reparameterize", lambda m, lv, e: m + lv * e, "not sigma"),
@@ -265,24 +362,39 @@ WRONG = [
         lambda m, lv, e: m + np.exp(0.5 * lv) * np.random.standard_normal(m.shape),
         "different outputs for the same input",
     ),
-    ("reparameterize", lambda m, lv, e: np.sum(m + np.exp(0.5 * lv) * e, -1), "elementwise"),
+    (
+        "reparameterize",
+        lambda m, lv, e: np.sum(m + np.exp(0.5 * lv) * e, -1),
+        "elementwise",
+    ),
     # Bernoulli reconstruction term
     (
         "bernoulli_nll",
         lambda l, x: np.mean(_sp(l) - x * l, axis=tuple(range(1, l.ndim))),
         "Mean over the pixels",
     ),
-    ("bernoulli_nll", lambda l, x: np.sum(_sp(x) - x * l, axis=tuple(range(1, l.ndim))), "Arguments swapped"),
+    (
+        "bernoulli_nll",
+        lambda l, x: np.sum(_sp(x) - x * l, axis=tuple(range(1, l.ndim))),
+        "Arguments swapped",
+    ),
     (
         "bernoulli_nll",
         lambda l, x: np.sum(_sp(l) - (1 - x) * l, axis=tuple(range(1, l.ndim))),
         "Targets flipped",
     ),
-    ("bernoulli_nll", lambda l, x: -np.sum(_sp(l) - x * l, axis=tuple(range(1, l.ndim))), "Sign error"),
+    (
+        "bernoulli_nll",
+        lambda l, x: -np.sum(_sp(l) - x * l, axis=tuple(range(1, l.ndim))),
+        "Sign error",
+    ),
     (
         "bernoulli_nll",
         lambda l, x: np.sum(
-            -(x * np.log(np.clip(l, 1e-7, 1 - 1e-7)) + (1 - x) * np.log(1 - np.clip(l, 1e-7, 1 - 1e-7))),
+            -(
+                x * np.log(np.clip(l, 1e-7, 1 - 1e-7))
+                + (1 - x) * np.log(1 - np.clip(l, 1e-7, 1 - 1e-7))
+            ),
             axis=tuple(range(1, l.ndim)),
         ),
         "as probabilities",
@@ -290,7 +402,10 @@ WRONG = [
     (
         "bernoulli_nll",
         lambda l, x: (
-            -np.sum(x * np.log(_sig(l)) + (1 - x) * np.log(1 - _sig(l)), axis=tuple(range(1, l.ndim)))
+            -np.sum(
+                x * np.log(_sig(l)) + (1 - x) * np.log(1 - _sig(l)),
+                axis=tuple(range(1, l.ndim)),
+            )
         ),
         "Numerically unstable",
     ),
@@ -299,7 +414,11 @@ WRONG = [
     ("bernoulli_nll", lambda l, x: _sp(l) - x * l, "one value per pixel"),
     # causal mask
     ("causal_attention_mask", lambda T: np.triu(np.ones((T, T), bool)), "Transposed"),
-    ("causal_attention_mask", lambda T: np.triu(np.ones((T, T), bool), 1), "FUTURE positions"),
+    (
+        "causal_attention_mask",
+        lambda T: np.triu(np.ones((T, T), bool), 1),
+        "FUTURE positions",
+    ),
     ("causal_attention_mask", lambda T: np.tril(np.ones((T, T), bool), -1), "Strict"),
     ("causal_attention_mask", lambda T: np.tril(np.ones((T, T))), "wrong dtype"),
     (
@@ -308,15 +427,39 @@ WRONG = [
         "additive mask",
     ),
     ("causal_attention_mask", lambda T: np.ones((T, T), bool), "Nothing is masked"),
-    ("causal_attention_mask", lambda T: np.tril(np.ones((1, 1, T, T), bool)), "2-D (T, T)"),
+    (
+        "causal_attention_mask",
+        lambda T: np.tril(np.ones((1, 1, T, T), bool)),
+        "2-D (T, T)",
+    ),
     # top-k
     ("top_k_filter", lambda x, k: np.where(x < _kth(x, k), 0.0, x), "to 0"),
-    ("top_k_filter", lambda x, k: np.where(x < _kth(x, k), -1e9, x), "large negative number"),
-    ("top_k_filter", lambda x, k: np.where(x < np.sort(x, -1)[..., -k - 1, None], -np.inf, x), "kept k + 1"),
-    ("top_k_filter", lambda x, k: np.where(x <= _kth(x, k), -np.inf, x), "k-th largest itself"),
-    ("top_k_filter", lambda x, k: np.where(x > np.sort(x, -1)[..., k - 1, None], -np.inf, x), "SMALLEST"),
+    (
+        "top_k_filter",
+        lambda x, k: np.where(x < _kth(x, k), -1e9, x),
+        "large negative number",
+    ),
+    (
+        "top_k_filter",
+        lambda x, k: np.where(x < np.sort(x, -1)[..., -k - 1, None], -np.inf, x),
+        "kept k + 1",
+    ),
+    (
+        "top_k_filter",
+        lambda x, k: np.where(x <= _kth(x, k), -np.inf, x),
+        "k-th largest itself",
+    ),
+    (
+        "top_k_filter",
+        lambda x, k: np.where(x > np.sort(x, -1)[..., k - 1, None], -np.inf, x),
+        "SMALLEST",
+    ),
     ("top_k_filter", _exactly_k, "Ties"),
-    ("top_k_filter", lambda x, k: np.where(x < np.sort(x, 0)[-k], -np.inf, x), "Wrong axis"),
+    (
+        "top_k_filter",
+        lambda x, k: np.where(x < np.sort(x, 0)[-k], -np.inf, x),
+        "Wrong axis",
+    ),
     ("top_k_filter", lambda x, k: np.sort(x, -1)[..., -k:], "only the top-k values"),
     ("top_k_filter", lambda x, k: x, "Nothing was filtered"),
 ]
@@ -330,7 +473,8 @@ def test_typical_mistake_rejected_with_its_hint(name, fn, hint, capsys):
     assert out.startswith(f"❌ {name}: wrong on ")
     assert "expected" in out and "hint:" in out
     flat = " ".join(out.split())  # hints are wrapped over several lines
-    assert hint in flat, out
+    # in the hints themselves, not in the echo of the student's source line
+    assert hint in flat.split(" hint: ", 1)[1], out
 
 
 def test_report_shows_input_shapes_and_the_difference(capsys):
@@ -361,17 +505,26 @@ def test_torch_mistakes_rejected_with_their_hints(capsys):
         (
             "gan_discriminator_loss",
             lambda r, f: (
-                F.binary_cross_entropy(r, torch.ones_like(r)) + F.binary_cross_entropy(f, torch.zeros_like(f))
+                F.binary_cross_entropy(r, torch.ones_like(r))
+                + F.binary_cross_entropy(f, torch.zeros_like(f))
             ),
             "expects probabilities",
         ),
-        ("gan_generator_loss", lambda f: torch.log(1 - torch.sigmoid(f)).mean(), "saturating"),
+        (
+            "gan_generator_loss",
+            lambda f: torch.log(1 - torch.sigmoid(f)).mean(),
+            "saturating",
+        ),
         (
             "reparameterize",
             lambda m, lv, e: m + torch.exp(0.5 * lv) * torch.randn_like(m),
             "different outputs",
         ),
-        ("causal_attention_mask", lambda T: torch.tril(torch.ones(T, T)), "wrong dtype"),
+        (
+            "causal_attention_mask",
+            lambda T: torch.tril(torch.ones(T, T)),
+            "wrong dtype",
+        ),
         (
             "causal_attention_mask",
             lambda T: torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1),
@@ -414,7 +567,12 @@ def test_torch_function_checked_as_numpy_suggests_the_framework(capsys):
 def test_missing_return_and_tuple_output(capsys):
     assert check("gan_generator_loss", lambda f: None) is False
     assert "forget `return`" in capsys.readouterr().out
-    assert check("gan_discriminator_loss", lambda r, f: (np.mean(_sp(-r)), np.mean(_sp(f)))) is False
+    assert (
+        check(
+            "gan_discriminator_loss", lambda r, f: (np.mean(_sp(-r)), np.mean(_sp(f)))
+        )
+        is False
+    )
     assert "Return a single number" in capsys.readouterr().out
 
 
@@ -454,7 +612,9 @@ def test_choose_returns_the_students_function_only_when_it_passes(capsys):
     out = capsys.readouterr().out
     assert "❌" not in out and out.strip().endswith("vae_kl: using your function")
     torch, sols = _torch_ok()
-    assert choose("vae_kl", sols["vae_kl"], solution, framework="torch") is sols["vae_kl"]
+    assert (
+        choose("vae_kl", sols["vae_kl"], solution, framework="torch") is sols["vae_kl"]
+    )
     with pytest.raises(ValueError, match="solution"):
         choose("vae_kl", stub, None)
 

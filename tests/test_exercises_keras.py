@@ -36,9 +36,13 @@ KERAS_OK = {
         + ops.mean(bce(ops.zeros_like(f), f, from_logits=True))
     ),
     "gan_generator_loss": lambda f: -ops.mean(ops.log_sigmoid(f)),
-    "vae_kl": lambda m, lv: -0.5 * ops.sum(1 + lv - ops.square(m) - ops.exp(lv), axis=-1),
+    "vae_kl": lambda m, lv: (
+        -0.5 * ops.sum(1 + lv - ops.square(m) - ops.exp(lv), axis=-1)
+    ),
     "reparameterize": lambda m, lv, e: m + ops.exp(0.5 * lv) * e,
-    "bernoulli_nll": lambda l, x: ops.sum(ops.softplus(l) - x * l, axis=tuple(range(1, len(ops.shape(l))))),
+    "bernoulli_nll": lambda l, x: ops.sum(
+        ops.softplus(l) - x * l, axis=tuple(range(1, len(ops.shape(l))))
+    ),
     "causal_attention_mask": lambda T: ops.tril(ops.ones((T, T))) > 0,
     "top_k_filter": _keras_topk,
 }
@@ -58,13 +62,22 @@ def test_keras_solution_accepted(name, capsys):
 
 def test_other_keras_forms_accepted():
     assert check(
-        "gan_discriminator_loss", lambda r, f: ops.mean(ops.softplus(-r)) + ops.mean(ops.softplus(f)), "keras"
+        "gan_discriminator_loss",
+        lambda r, f: ops.mean(ops.softplus(-r)) + ops.mean(ops.softplus(f)),
+        "keras",
     )
-    assert check("causal_attention_mask", lambda T: ops.arange(T)[:, None] >= ops.arange(T)[None, :], "keras")
+    assert check(
+        "causal_attention_mask",
+        lambda T: ops.arange(T)[:, None] >= ops.arange(T)[None, :],
+        "keras",
+    )
     assert check(
         "bernoulli_nll",  # a trailing axis makes binary_crossentropy elementwise
         lambda l, x: ops.sum(
-            ops.reshape(bce(x[..., None], l[..., None], from_logits=True), (ops.shape(l)[0], -1)), axis=1
+            ops.reshape(
+                bce(x[..., None], l[..., None], from_logits=True), (ops.shape(l)[0], -1)
+            ),
+            axis=1,
         ),
         "keras",
     )
@@ -78,12 +91,23 @@ def test_other_keras_forms_accepted():
 def test_keras_mistakes_rejected_with_their_hints(capsys):
     cases = [
         (
-            "gan_discriminator_loss",  # from_logits forgotten: the default treats them as probabilities
-            lambda r, f: ops.mean(bce(ops.ones_like(r), r)) + ops.mean(bce(ops.zeros_like(f), f)),
+            # from_logits forgotten: the default treats them as probabilities
+            "gan_discriminator_loss",
+            lambda r, f: (
+                ops.mean(bce(ops.ones_like(r), r)) + ops.mean(bce(ops.zeros_like(f), f))
+            ),
             "treated the logits as probabilities",
         ),
-        ("gan_generator_loss", lambda f: ops.mean(ops.log(1 - ops.sigmoid(f))), "saturating"),
-        ("vae_kl", lambda m, lv: -0.5 * ops.mean(1 + lv - ops.square(m) - ops.exp(lv)), "single number"),
+        (
+            "gan_generator_loss",
+            lambda f: ops.mean(ops.log(1 - ops.sigmoid(f))),
+            "saturating",
+        ),
+        (
+            "vae_kl",
+            lambda m, lv: -0.5 * ops.mean(1 + lv - ops.square(m) - ops.exp(lv)),
+            "single number",
+        ),
         ("reparameterize", lambda m, lv, e: m + ops.exp(lv) * e, "is the variance"),
         (
             "bernoulli_nll",  # binary_crossentropy averages over the last axis
@@ -91,7 +115,11 @@ def test_keras_mistakes_rejected_with_their_hints(capsys):
             "Mean over the pixels",
         ),
         ("causal_attention_mask", lambda T: ops.tril(ops.ones((T, T))), "wrong dtype"),
-        ("top_k_filter", lambda x, k: ops.where(x < ops.top_k(x, k)[0][..., -1:], 0.0, x), "to 0"),
+        (
+            "top_k_filter",
+            lambda x, k: ops.where(x < ops.top_k(x, k)[0][..., -1:], 0.0, x),
+            "to 0",
+        ),
     ]
     for name, fn, hint in cases:
         assert check(name, fn, framework="keras") is False
@@ -112,14 +140,23 @@ def test_tensorflow_native_solutions_accepted():
     xent = tf.nn.sigmoid_cross_entropy_with_logits
     sols = {
         "gan_discriminator_loss": lambda r, f: (
-            tf.reduce_mean(xent(tf.ones_like(r), r)) + tf.reduce_mean(xent(tf.zeros_like(f), f))
+            tf.reduce_mean(xent(tf.ones_like(r), r))
+            + tf.reduce_mean(xent(tf.zeros_like(f), f))
         ),
         "gan_generator_loss": lambda f: tf.reduce_mean(xent(tf.ones_like(f), f)),
-        "vae_kl": lambda m, lv: -0.5 * tf.reduce_sum(1 + lv - m**2 - tf.exp(lv), axis=-1),
+        "vae_kl": lambda m, lv: (
+            -0.5 * tf.reduce_sum(1 + lv - m**2 - tf.exp(lv), axis=-1)
+        ),
         "reparameterize": lambda m, lv, e: m + tf.exp(0.5 * lv) * e,
-        "bernoulli_nll": lambda l, x: tf.reduce_sum(tf.reshape(xent(x, l), (tf.shape(l)[0], -1)), 1),
-        "causal_attention_mask": lambda T: tf.linalg.band_part(tf.ones((T, T)), -1, 0) > 0,
-        "top_k_filter": lambda x, k: tf.where(x < tf.math.top_k(x, k).values[..., -1:], float("-inf"), x),
+        "bernoulli_nll": lambda l, x: tf.reduce_sum(
+            tf.reshape(xent(x, l), (tf.shape(l)[0], -1)), 1
+        ),
+        "causal_attention_mask": lambda T: (
+            tf.linalg.band_part(tf.ones((T, T)), -1, 0) > 0
+        ),
+        "top_k_filter": lambda x, k: tf.where(
+            x < tf.math.top_k(x, k).values[..., -1:], float("-inf"), x
+        ),
     }
     for name in NAMES:
         assert check(name, sols[name], framework="tensorflow"), name

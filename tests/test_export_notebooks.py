@@ -161,7 +161,9 @@ def book(tmp_path):
     (tmp_path / "book" / "intro.md").write_text(
         "# Intro\n\n```{exercise}\n:label: intro-ex\nA warm-up.\n```\n"
     )
-    (tmp_path / "book" / "references.md").write_text("# References\n\n```{bibliography}\n:all:\n```\n")
+    (tmp_path / "book" / "references.md").write_text(
+        "# References\n\n```{bibliography}\n:all:\n```\n"
+    )
     (tmp_path / "book" / "references.bib").write_text(BIB)
     chapter = tmp_path / "notebooks" / "01_toy"
     chapter.mkdir(parents=True)
@@ -171,7 +173,9 @@ def book(tmp_path):
 
 
 def _export(root, name="toy_concepts", audience="student"):
-    return ex.export(root / "notebooks" / "01_toy" / f"{name}.py", ex.Book.load(root), audience)
+    return ex.export(
+        root / "notebooks" / "01_toy" / f"{name}.py", ex.Book.load(root), audience
+    )
 
 
 def _markdown(nb) -> str:
@@ -186,12 +190,23 @@ def test_doc_and_ref_become_links_to_the_website(book):
     c = _converter(book)
     page = f"{SITE}notebooks/01_toy/"
     assert c.inline("{doc}`b_pytorch`") == f"[Toy lab (PyTorch)]({page}b_pytorch.html)"
-    assert c.inline("{doc}`refs <../../book/references>`") == f"[refs]({SITE}book/references.html)"
+    assert (
+        c.inline("{doc}`refs <../../book/references>`")
+        == f"[refs]({SITE}book/references.html)"
+    )
     # a section label: the heading's text; an exercise: its number through the book
     # (the page before the notebook has exercise 1)
-    assert c.inline("{ref}`toy-minimax`") == f"[1. The minimax game]({page}toy_concepts.html#toy-minimax)"
-    assert c.inline("{ref}`toy-ex-k`") == f"[Exercise 3]({page}toy_concepts.html#toy-ex-k)"
-    assert c.inline("{ref}`here <toy-minimax>`") == f"[here]({page}toy_concepts.html#toy-minimax)"
+    assert (
+        c.inline("{ref}`toy-minimax`")
+        == f"[1. The minimax game]({page}toy_concepts.html#toy-minimax)"
+    )
+    assert (
+        c.inline("{ref}`toy-ex-k`") == f"[Exercise 3]({page}toy_concepts.html#toy-ex-k)"
+    )
+    assert (
+        c.inline("{ref}`here <toy-minimax>`")
+        == f"[here]({page}toy_concepts.html#toy-minimax)"
+    )
     with pytest.raises(ex.ExportError, match="no such page"):
         c.inline("{doc}`nowhere`")
     with pytest.raises(ex.ExportError, match="defined nowhere"):
@@ -210,15 +225,21 @@ def test_a_citation_becomes_author_and_year_linked_to_the_references_page(book):
         f'([Kingma and Welling, 2013]({refs} "Auto-Encoding Variational Bayes"); '
         f"[van den Oord, 2016]({refs} \"Pixel Recurrent Neural 'Networks'\"))"
     )
-    assert c.inline("{cite:t}`kingma2013vae`").startswith("[Kingma and Welling (2013)](")
+    assert c.inline("{cite:t}`kingma2013vae`").startswith(
+        "[Kingma and Welling (2013)]("
+    )
     with pytest.raises(ex.ExportError, match="no such entry"):
         c.inline("{cite}`nobody2099`")
 
 
 def test_other_roles_and_code_spans(book):
     c = _converter(book)
-    assert c.inline("{math}`x^2` and {mod}`aigc_course.gmm`") == "$x^2$ and `aigc_course.gmm`"
-    assert c.inline("`{doc}` and ``{cite}`x` ``") == "`{doc}` and ``{cite}`x` ``"  # code is code
+    assert (
+        c.inline("{math}`x^2` and {mod}`aigc_course.gmm`")
+        == "$x^2$ and `aigc_course.gmm`"
+    )
+    # code is code
+    assert c.inline("`{doc}` and ``{cite}`x` ``") == "`{doc}` and ``{cite}`x` ``"
     with pytest.raises(ex.ExportError, match="role {foo}"):
         c.inline("{foo}`bar`")
     with pytest.raises(ex.ExportError, match="directive {tab-set}"):
@@ -252,7 +273,9 @@ def test_student_has_no_solution_and_instructor_has_each_after_its_exercise(book
         f"**Exercise 3**\n\nVary $k$ (see [the game]({SITE}notebooks/01_toy/toy_concepts.html#toy-minimax)).",
     ]
     k = i_md.index("**Exercise 2**\n\nDerive the optimal discriminator.")
-    assert i_md[k + 1] == "**Solution to Exercise 2**\n\nSECRET-ONE: $D^* = p / (p + q)$."
+    assert (
+        i_md[k + 1] == "**Solution to Exercise 2**\n\nSECRET-ONE: $D^* = p / (p + q)$."
+    )
     assert i_md[k + 2].startswith("**Exercise 3**")
     assert i_md[k + 3] == "**Solution to Exercise 3**\n\nSECRET-TWO."
     assert "student version" in s_md[1] and "instructor version" in i_md[1]
@@ -265,14 +288,19 @@ def test_code_cells_metadata_and_install_cell_are_the_source_notebooks(book):
         nbformat.validate(nb)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert [(c.source, c.metadata.get("tags")) for c in code] == [
-            (c.source, c.metadata.get("tags")) for c in src.cells if c.cell_type == "code"
+            (c.source, c.metadata.get("tags"))
+            for c in src.cells
+            if c.cell_type == "code"
         ]
         assert code[0].source.splitlines()[-1].lstrip().startswith("%pip install")
         assert code[1].metadata["tags"] == ["hide-input"] and "{cite}" in code[1].source
         assert all(c.outputs == [] and c.execution_count is None for c in code)
         for key, value in ex.check_notebooks.GPU_METADATA.items():
             assert nb.metadata[key] == value
-        assert nb.metadata["kernelspec"]["name"] == "python3" and "jupytext" not in nb.metadata
+        assert (
+            nb.metadata["kernelspec"]["name"] == "python3"
+            and "jupytext" not in nb.metadata
+        )
         assert len({c.id for c in nb.cells}) == len(nb.cells)
 
 
@@ -288,22 +316,32 @@ def test_export_is_deterministic_and_check_passes_after_write(book):
     for path in before:
         path.unlink()
     ex.write(book)
-    assert {p: p.read_bytes() for p in before} == before  # byte-identical when regenerated
+    # byte-identical when regenerated
+    assert {p: p.read_bytes() for p in before} == before
     assert ex.problems(book) == []
-    lab = nbformat.read(book / "colab" / "student" / "01_toy" / "b_pytorch.ipynb", as_version=4)
-    assert f"[Exercise 3]({SITE}notebooks/01_toy/toy_concepts.html#toy-ex-k)" in _markdown(lab)
+    lab = nbformat.read(
+        book / "colab" / "student" / "01_toy" / "b_pytorch.ipynb", as_version=4
+    )
+    assert (
+        f"[Exercise 3]({SITE}notebooks/01_toy/toy_concepts.html#toy-ex-k)"
+        in _markdown(lab)
+    )
 
 
 def test_check_names_missing_stale_and_left_over_notebooks(book):
     ex.write(book)
     student = book / "colab" / "student" / "01_toy" / "toy_concepts.ipynb"
     student.unlink()
-    assert ex.problems(book) == [f"colab/student/01_toy/toy_concepts.ipynb: missing; {ex.HOW_TO_FIX}"]
+    assert ex.problems(book) == [
+        f"colab/student/01_toy/toy_concepts.ipynb: missing; {ex.HOW_TO_FIX}"
+    ]
     ex.write(book)
     src = book / "notebooks" / "01_toy" / "b_pytorch.py"
     src.write_text(src.read_text().replace('print("lab")', 'print("changed")'))
     stale = ex.problems(book)
-    assert len(stale) == 2 and all("out of date" in p and "b_pytorch.ipynb" in p for p in stale)
+    assert len(stale) == 2 and all(
+        "out of date" in p and "b_pytorch.ipynb" in p for p in stale
+    )
     ex.write(book)
     orphan = book / "colab" / "instructor" / "01_toy" / "gone.ipynb"
     orphan.write_text(student.read_text())
@@ -319,15 +357,23 @@ def test_check_finds_raw_myst_and_a_solution_in_a_student_notebook(book):
     student = book / "colab" / "student" / "01_toy" / "toy_concepts.ipynb"
     nb = nbformat.read(student, as_version=4)
     nb.cells.append(
-        nbformat.v4.new_markdown_cell("(a-label)=\nSee {cite}`goodfellow2014gan`.\n:::{note}\nraw\n:::")
+        nbformat.v4.new_markdown_cell(
+            "(a-label)=\nSee {cite}`goodfellow2014gan`.\n:::{note}\nraw\n:::"
+        )
     )
-    nb.cells.append(nbformat.v4.new_markdown_cell("**Solution to Exercise 2**\n\nSECRET-ONE"))
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell("**Solution to Exercise 2**\n\nSECRET-ONE")
+    )
     nbformat.write(nb, student)
     found = ex.problems(book)
     rel = "colab/student/01_toy/toy_concepts.ipynb"
     assert f"{rel}: out of date with its source; {ex.HOW_TO_FIX}" in found
     raw = [p for p in found if "raw MyST" in p]
-    assert len(raw) == 3 and any("{cite}`" in p for p in raw) and any("(a-label)=" in p for p in raw)
+    assert (
+        len(raw) == 3
+        and any("{cite}`" in p for p in raw)
+        and any("(a-label)=" in p for p in raw)
+    )
     assert any("is a solution, in a student notebook" in p for p in found)
     # the text of a solution, without its heading, is found too
     nb.cells[-1].source = "Hint: SECRET-TWO."
@@ -357,13 +403,18 @@ def test_the_course_notebooks_under_colab_are_up_to_date_and_plain_markdown():
         for c in ex.jupytext.read(py).cells
         if c.cell_type == "markdown"
     )
-    assert raw_before > 100  # the sources are MyST; the check above found none in colab/
+    # the sources are MyST; the check above found none in colab/
+    assert raw_before > 100
     for py in sources:
         expected = py.read_text(encoding="utf-8").count(":::{solution}")
         for audience, path in ex.outputs(py, ROOT).items():
             nb = nbformat.read(path, as_version=4)
-            assert nb.metadata["colab"] == ex.check_notebooks.GPU_METADATA["colab"], path
-            solutions = [c for c in nb.cells if c.source.startswith(ex.SOLUTION_HEADING)]
+            assert nb.metadata["colab"] == ex.check_notebooks.GPU_METADATA["colab"], (
+                path
+            )
+            solutions = [
+                c for c in nb.cells if c.source.startswith(ex.SOLUTION_HEADING)
+            ]
             assert len(solutions) == (expected if audience == "instructor" else 0), path
 
 
@@ -395,12 +446,19 @@ def test_the_websites_colab_button_opens_the_student_notebook(tmp_path):
 
     app = types.SimpleNamespace(srcdir=str(tmp_path))
     ctx = context("notebooks/04_vaes/vae_concepts")
-    site.student_colab_link(app, "notebooks/04_vaes/vae_concepts", "page.html", ctx, None)
+    site.student_colab_link(
+        app, "notebooks/04_vaes/vae_concepts", "page.html", ctx, None
+    )
     launch = ctx["header_buttons"][1]["buttons"]
     assert launch[1]["url"] == f"{blob}colab/student/04_vaes/vae_concepts.ipynb"
-    assert launch[0]["url"].endswith("tree/notebooks/04_vaes/vae_concepts.ipynb")  # only Colab's
-    assert ctx["header_buttons"][0]["buttons"][0]["url"] == "_sources/notebooks/04_vaes/vae_concepts.ipynb"
-    for page in ("notebooks/04_vaes/vae_keras", "book/setup"):  # no student notebook: unchanged
+    # only Colab's
+    assert launch[0]["url"].endswith("tree/notebooks/04_vaes/vae_concepts.ipynb")
+    assert (
+        ctx["header_buttons"][0]["buttons"][0]["url"]
+        == "_sources/notebooks/04_vaes/vae_concepts.ipynb"
+    )
+    # no student notebook: unchanged
+    for page in ("notebooks/04_vaes/vae_keras", "book/setup"):
         ctx = context(page)
         site.student_colab_link(app, page, "page.html", ctx, None)
         assert ctx == context(page)

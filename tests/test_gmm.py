@@ -10,7 +10,9 @@ from aigc_course.gmm import GaussianMixture, gaussian_log_pdf, logsumexp
 
 WEIGHTS = np.array([0.5, 0.3, 0.2])
 MEANS = np.array([[0.0, 0.0], [6.0, 6.0], [-6.0, 5.0]])
-COVS = np.array([[[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.8], [0.8, 1.0]], [[0.5, -0.2], [-0.2, 0.4]]])
+COVS = np.array(
+    [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.8], [0.8, 1.0]], [[0.5, -0.2], [-0.2, 0.4]]]
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,8 @@ def match(fitted_means, true_means):
     """The permutation of the fitted components that best matches the true ones."""
     k = len(true_means)
     return min(
-        itertools.permutations(range(k)), key=lambda p: np.sum((fitted_means[list(p)] - true_means) ** 2)
+        itertools.permutations(range(k)),
+        key=lambda p: np.sum((fitted_means[list(p)] - true_means) ** 2),
     )
 
 
@@ -59,9 +62,9 @@ def test_log_likelihood_never_decreases(covariance, reg_covar):
     # overlapping clusters and too many components: the slow, hard case for EM
     x = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal([1.5, 0], 1, (300, 2))])
     for seed in range(4):
-        history = GaussianMixture(4, covariance=covariance, reg_covar=reg_covar, seed=seed).fit(
-            x, max_iter=200, tol=0
-        )
+        history = GaussianMixture(
+            4, covariance=covariance, reg_covar=reg_covar, seed=seed
+        ).fit(x, max_iter=200, tol=0)
         assert len(history) == 201
         assert np.diff(history).min() >= -1e-10, np.diff(history).min()
         assert history[-1] > history[0]
@@ -69,11 +72,15 @@ def test_log_likelihood_never_decreases(covariance, reg_covar):
 
 def test_one_component_is_the_closed_form_mle():
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(500, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 2.0]])
+    x = rng.normal(size=(500, 3)) @ np.array(
+        [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 2.0]]
+    )
     gmm = GaussianMixture(1, reg_covar=0.0)
     gmm.fit(x, tol=0.0, max_iter=3)
     np.testing.assert_allclose(gmm.means_[0], x.mean(0), atol=1e-12)
-    np.testing.assert_allclose(gmm.covariances_[0], np.cov(x, rowvar=False, bias=True), atol=1e-12)
+    np.testing.assert_allclose(
+        gmm.covariances_[0], np.cov(x, rowvar=False, bias=True), atol=1e-12
+    )
     np.testing.assert_allclose(gmm.weights_, [1.0])
 
 
@@ -81,17 +88,26 @@ def test_log_prob_matches_scipy_single_component():
     mean, cov = MEANS[1], COVS[1]
     gmm = GaussianMixture.from_params([1.0], mean[None], cov[None])
     x = np.random.default_rng(0).normal(size=(50, 2)) * 3
-    np.testing.assert_allclose(gmm.log_prob(x), multivariate_normal(mean, cov).logpdf(x), rtol=1e-10)
     np.testing.assert_allclose(
-        gaussian_log_pdf(x, mean, cov), multivariate_normal(mean, cov).logpdf(x), rtol=1e-10
+        gmm.log_prob(x), multivariate_normal(mean, cov).logpdf(x), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        gaussian_log_pdf(x, mean, cov),
+        multivariate_normal(mean, cov).logpdf(x),
+        rtol=1e-10,
     )
 
 
 def test_log_prob_and_responsibilities_match_scipy_mixture(true_model):
     x = np.random.default_rng(1).normal(size=(40, 2)) * 5
-    dens = np.stack([w * multivariate_normal(m, c).pdf(x) for w, m, c in zip(WEIGHTS, MEANS, COVS)], 1)
+    dens = np.stack(
+        [w * multivariate_normal(m, c).pdf(x) for w, m, c in zip(WEIGHTS, MEANS, COVS)],
+        1,
+    )
     np.testing.assert_allclose(true_model.log_prob(x), np.log(dens.sum(1)), rtol=1e-9)
-    np.testing.assert_allclose(true_model.predict_proba(x), dens / dens.sum(1, keepdims=True), atol=1e-10)
+    np.testing.assert_allclose(
+        true_model.predict_proba(x), dens / dens.sum(1, keepdims=True), atol=1e-10
+    )
     np.testing.assert_array_equal(true_model.predict(x), dens.argmax(1))
 
 
@@ -122,7 +138,9 @@ def test_sampling_moments_and_frequencies(true_model):
     mean = WEIGHTS @ MEANS
     second = sum(w * (c + np.outer(m, m)) for w, m, c in zip(WEIGHTS, MEANS, COVS))
     np.testing.assert_allclose(x.mean(0), mean, atol=0.05)
-    np.testing.assert_allclose(np.cov(x, rowvar=False), second - np.outer(mean, mean), rtol=0.02)
+    np.testing.assert_allclose(
+        np.cov(x, rowvar=False), second - np.outer(mean, mean), rtol=0.02
+    )
     for j in range(3):
         np.testing.assert_allclose(np.cov(x[k == j], rowvar=False), COVS[j], atol=0.05)
 
@@ -184,7 +202,12 @@ def test_bad_training_data(x):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(max_iter=0), dict(tol=-1.0), dict(init_means=np.zeros((3, 2))), dict(init_means=np.zeros((2, 3)))],
+    [
+        dict(max_iter=0),
+        dict(tol=-1.0),
+        dict(init_means=np.zeros((3, 2))),
+        dict(init_means=np.zeros((2, 3))),
+    ],
 )
 def test_bad_fit_arguments(kwargs, data):
     with pytest.raises(ValueError):
@@ -211,7 +234,8 @@ def test_use_before_fit_and_wrong_dimension(true_model):
         ([-0.5, 1.5], MEANS[:2], COVS[:2]),  # negative weight
         ([0.5, 0.5], MEANS, COVS[:2]),  # wrong number of means
         ([0.5, 0.5], MEANS[:2], COVS[:1]),  # wrong number of covariances
-        ([1.0], MEANS[:1], np.array([[[1.0, 2.0], [2.0, 1.0]]])),  # not positive definite
+        # not positive definite
+        ([1.0], MEANS[:1], np.array([[[1.0, 2.0], [2.0, 1.0]]])),
         ([1.0], MEANS[:1], np.array([[[1.0, 0.5], [0.0, 1.0]]])),  # not symmetric
     ],
 )
@@ -222,4 +246,6 @@ def test_bad_params(args):
 
 def test_gaussian_log_pdf_rejects_indefinite_covariance():
     with pytest.raises(ValueError, match="positive definite"):
-        gaussian_log_pdf(np.zeros((2, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]]))
+        gaussian_log_pdf(
+            np.zeros((2, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]])
+        )

@@ -33,7 +33,9 @@ def test_no_gpu_in_default_full_mode_switches_to_fast_mode(fresh, monkeypatch, c
     assert "switched to fast mode" in capsys.readouterr().out
 
 
-def test_full_mode_asked_for_on_purpose_stays_with_a_warning(fresh, monkeypatch, capsys):
+def test_full_mode_asked_for_on_purpose_stays_with_a_warning(
+    fresh, monkeypatch, capsys
+):
     monkeypatch.setattr(config, "has_gpu", lambda: False)
     monkeypatch.setenv("AIGC_COURSE_FAST", "0")
     config.check_gpu()
@@ -79,14 +81,18 @@ def test_on_colab_the_notice_says_so(fresh, monkeypatch, capsys):
 def _fake_torch(cuda):
     return types.SimpleNamespace(
         cuda=types.SimpleNamespace(is_available=lambda: cuda),
-        backends=types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False)),
+        backends=types.SimpleNamespace(
+            mps=types.SimpleNamespace(is_available=lambda: False)
+        ),
     )
 
 
 def _fake_tf(gpus):
     return types.SimpleNamespace(
         config=types.SimpleNamespace(
-            list_physical_devices=lambda kind: ["/physical_device:GPU:0"] * gpus if kind == "GPU" else []
+            list_physical_devices=lambda kind: (
+                ["/physical_device:GPU:0"] * gpus if kind == "GPU" else []
+            )
         )
     )
 
@@ -125,7 +131,9 @@ def test_has_gpu_falls_back_to_nvidia_smi(no_frameworks, monkeypatch):
     monkeypatch.setattr(
         subprocess,
         "run",
-        lambda *a, **k: types.SimpleNamespace(returncode=answers["rc"], stdout=answers["out"]),
+        lambda *a, **k: types.SimpleNamespace(
+            returncode=answers["rc"], stdout=answers["out"]
+        ),
     )
     assert config.has_gpu() is True
     answers.update(rc=9, out="NVIDIA-SMI has failed")

@@ -62,18 +62,25 @@ def test_losses_against_numpy():
     targets = rng.integers(0, 5, size=(2, 3))
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     ref = -np.take_along_axis(logp, targets[..., None], -1).mean()
-    got = token_cross_entropy(keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(targets))
+    got = token_cross_entropy(
+        keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(targets)
+    )
     assert float(keras.ops.convert_to_numpy(got)) == pytest.approx(ref, rel=1e-5)
     pl = (rng.normal(size=(3, 28, 28)) * 3).astype("float32")
     x = (rng.random((3, 28, 28)) < 0.5).astype("float32")
     got = pixel_nll(keras.ops.convert_to_tensor(pl), keras.ops.convert_to_tensor(x))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), bernoulli_nll_np(pl, x), rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(got), bernoulli_nll_np(pl, x), rtol=1e-5
+    )
 
 
 # ----- text models --------------------------------------------------------------------
 def small_models(V=11):
     set_seed(0)
-    return [CharRNN(V, embed_dim=8, hidden_size=16), GPT(V, block_size=16, n_layer=2, n_head=2, n_embd=16)]
+    return [
+        CharRNN(V, embed_dim=8, hidden_size=16),
+        GPT(V, block_size=16, n_layer=2, n_head=2, n_embd=16),
+    ]
 
 
 def test_text_logits_shapes():
@@ -92,7 +99,8 @@ def test_text_models_are_causal(idx):
     changed = ids.copy()
     changed[:, t] = (changed[:, t] + 3) % 11
     a, b = m.logits(ids), m.logits(changed)
-    np.testing.assert_allclose(a[:, :t], b[:, :t], atol=1e-6)  # the past ignores the future
+    # the past ignores the future
+    np.testing.assert_allclose(a[:, :t], b[:, :t], atol=1e-6)
     assert np.abs(a[:, t:] - b[:, t:]).max() > 1e-4  # ... but the future sees it
 
 
@@ -126,7 +134,9 @@ def test_generate_shapes_determinism_and_greedy(idx):
     np.testing.assert_array_equal(out, m.generate(prompt, 20, seed=0))
     assert not np.array_equal(out, m.generate(prompt, 20, seed=1))
     greedy = m.generate(prompt, 20, temperature=0)
-    np.testing.assert_array_equal(m.generate(prompt, 20, temperature=1e-6, seed=3), greedy)
+    np.testing.assert_array_equal(
+        m.generate(prompt, 20, temperature=1e-6, seed=3), greedy
+    )
     # greedy by hand, recomputing the whole (cropped) context each step: checks the
     # CharRNN's carried LSTM state and the GPT's context cropping (23 > block_size 16)
     seq = prompt.copy()
@@ -147,7 +157,8 @@ def test_overfits_a_tiny_corpus_and_recites_it(kind):
         m = CharRNN(tok.vocab_size, embed_dim=16, hidden_size=64, num_layers=1, lr=1e-2)
     else:
         m = GPT(tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=32, lr=3e-3)
-    assert len(windows) == 88  # a multiple of batch_size: every epoch runs 11 full steps
+    # a multiple of batch_size: every epoch runs 11 full steps
+    assert len(windows) == 88
     hist = m.fit(windows, epochs=12, batch_size=8, verbose=0)
     loss = hist.history["loss"]
     assert loss[0] > 0.8 and loss[-1] < 0.1
@@ -157,14 +168,21 @@ def test_overfits_a_tiny_corpus_and_recites_it(kind):
 
 def test_save_load_round_trip(tmp_path):
     for m in small_models():
-        m.fit(text.make_windows(np.arange(40) % 11, 8, 2), epochs=1, batch_size=4, verbose=0)
+        m.fit(
+            text.make_windows(np.arange(40) % 11, 8, 2),
+            epochs=1,
+            batch_size=4,
+            verbose=0,
+        )
         ids = np.arange(10)[None] % 11
         for name in ("m.keras", "m.weights.h5"):
             path = tmp_path / name
             m.save(path) if name.endswith(".keras") else m.save_weights(path)
             other = type(m).from_config(m.get_config()).load(path)
             np.testing.assert_array_equal(m.logits(ids), other.logits(ids))
-            np.testing.assert_array_equal(m.generate([1], 8, seed=2), other.generate([1], 8, seed=2))
+            np.testing.assert_array_equal(
+                m.generate([1], 8, seed=2), other.generate([1], 8, seed=2)
+            )
         other = keras.models.load_model(tmp_path / "m.keras")
         assert type(other) is type(m) and other.get_config() == m.get_config()
         np.testing.assert_array_equal(m.logits(ids), other.logits(ids))
@@ -201,7 +219,8 @@ def test_pixelcnn_is_causal_in_raster_order(pixel):
     flipped[0, pixel[0], pixel[1]] = 1.0 - flipped[0, pixel[0], pixel[1]]
     a, b = m.logits(x)[0].ravel(), m.logits(flipped)[0].ravel()
     k = pixel[0] * 28 + pixel[1]  # raster index
-    np.testing.assert_allclose(a[: k + 1], b[: k + 1], atol=1e-6)  # before (i, j) AND (i, j) itself
+    # before (i, j) AND (i, j) itself
+    np.testing.assert_allclose(a[: k + 1], b[: k + 1], atol=1e-6)
     if k < 783:
         assert np.abs(a[k + 1 :] - b[k + 1 :]).max() > 1e-4  # later pixels do see it
 
@@ -210,9 +229,12 @@ def test_pixelcnn_nll_matches_numpy_and_training_lowers_it(digits):
     set_seed(0)
     m = PixelCNN(hidden=16, n_layers=2, lr=3e-3)
     binary = (digits > 127).astype(np.float32)
-    np.testing.assert_allclose(m.nll(digits), bernoulli_nll_np(m.logits(digits), binary), rtol=1e-5)
+    np.testing.assert_allclose(
+        m.nll(digits), bernoulli_nll_np(m.logits(digits), binary), rtol=1e-5
+    )
     before = m.nll(digits).mean()
-    assert before == pytest.approx(784 * np.log(2), rel=0.3)  # roughly one coin flip per pixel
+    # roughly one coin flip per pixel
+    assert before == pytest.approx(784 * np.log(2), rel=0.3)
     hist = m.fit(digits, epochs=8, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
     assert m.nll(digits).mean() < 0.3 * before
@@ -220,14 +242,47 @@ def test_pixelcnn_nll_matches_numpy_and_training_lowers_it(digits):
         m.fit(np.zeros((4, 32, 32), np.uint8), epochs=1, verbose=0)
 
 
+def _grey(n=64, level=64):
+    """Images of one grey level, a quarter: thresholding at one half turns every pixel
+    off, a Bernoulli draw turns about a quarter of them on."""
+    return np.full((n, 28, 28), level, np.uint8)
+
+
+# an empty image: -log p = 784 ln 2 = 543 nats untrained; about 0 for a model of
+# all-off bits (static); 784 ln(4/3) = 226 for bits on with probability 1/4 (dynamic)
+@pytest.mark.parametrize(
+    "binarization, low, high", [("static", 0, 100), ("dynamic", 160, 300)]
+)
+def test_pixelcnn_binarization_decides_what_it_learns(binarization, low, high):
+    set_seed(0)
+    m = PixelCNN(hidden=8, n_layers=1, lr=5e-2, binarization=binarization)
+    m.fit(_grey(), epochs=15, batch_size=16, verbose=0)
+    # static: every bit is 0, so an empty image is almost certain; dynamic: coin flips
+    nll_empty = m.nll(np.zeros((4, 28, 28), np.float32)).mean()
+    assert low < nll_empty < high, nll_empty
+    assert m.get_config()["binarization"] == binarization
+    (x,) = m.prepare(_grey(2))
+    assert (x.max() == 0.0) if binarization == "static" else (0.2 < x.min() < 0.3)
+    with pytest.raises(
+        ValueError, match="binarization: expected 'static' or 'dynamic'"
+    ):
+        PixelCNN(binarization="stochastic")
+
+
 def test_pixelcnn_sample_shape_determinism_and_orientation():
     set_seed(0)
     m = PixelCNN(hidden=8, n_layers=1)
     a = m.sample(2, seed=0)
-    assert a.shape == (2, 28, 28) and a.dtype == np.float32 and set(np.unique(a)) <= {0.0, 1.0}
+    assert (
+        a.shape == (2, 28, 28)
+        and a.dtype == np.float32
+        and set(np.unique(a)) <= {0.0, 1.0}
+    )
     np.testing.assert_array_equal(a, m.sample(2, seed=0))
     last = m.net.layers[-1]  # logit +20 everywhere -> every pixel is 1
-    last.set_weights([np.zeros_like(last.get_weights()[0]), np.full((1,), 20.0, np.float32)])
+    last.set_weights(
+        [np.zeros_like(last.get_weights()[0]), np.full((1,), 20.0, np.float32)]
+    )
     assert m.sample(1, seed=1).min() == 1.0
     for n in (0, -1, 2.5):
         with pytest.raises(ValueError, match="positive int"):

@@ -28,18 +28,28 @@ def np_(x):
     return ops.convert_to_numpy(x)
 
 
-@pytest.mark.parametrize("norm_type, expected", [(2.0, 13.0), (math.inf, 12.0), (1.0, 19.0)])
+@pytest.mark.parametrize(
+    "norm_type, expected", [(2.0, 13.0), (math.inf, 12.0), (1.0, 19.0)]
+)
 def test_grad_norm_by_hand(norm_type, expected):
-    assert float(np_(grad_norm(grads_by_hand(), norm_type))) == pytest.approx(expected, rel=1e-6)
+    assert float(np_(grad_norm(grads_by_hand(), norm_type))) == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_grad_norm_matches_numpy_on_random_gradients():
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(s).astype("float32") for s in [(5, 3), (7,), (2, 2, 2)]]
+    arrays = [
+        rng.standard_normal(s).astype("float32") for s in [(5, 3), (7,), (2, 2, 2)]
+    ]
     flat = np.concatenate([a.ravel() for a in arrays])
     grads = [ops.convert_to_tensor(a) for a in arrays]
-    assert float(np_(grad_norm(grads))) == pytest.approx(np.sqrt(np.sum(flat**2)), rel=1e-5)
-    assert float(np_(grad_norm(grads, math.inf))) == pytest.approx(np.abs(flat).max(), rel=1e-6)
+    assert float(np_(grad_norm(grads))) == pytest.approx(
+        np.sqrt(np.sum(flat**2)), rel=1e-5
+    )
+    assert float(np_(grad_norm(grads, math.inf))) == pytest.approx(
+        np.abs(flat).max(), rel=1e-6
+    )
 
 
 def test_none_gradients_are_skipped():
@@ -73,7 +83,12 @@ def test_no_clipping_below_the_threshold():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(max_norm=0.0), dict(max_norm=-1.0), dict(max_norm=None), dict(max_norm=1.0, norm_type=0.5)],
+    [
+        dict(max_norm=0.0),
+        dict(max_norm=-1.0),
+        dict(max_norm=None),
+        dict(max_norm=1.0, norm_type=0.5),
+    ],
 )
 def test_clip_bad_arguments(kwargs):
     with pytest.raises(ValueError):
@@ -93,9 +108,16 @@ def test_bad_arguments():
 
 def sgd_update(optimizer, clipper_kwargs=None):
     """One SGD(lr=1) step on two zero variables with the hand gradients: returns the update."""
-    variables = [keras.Variable(np.zeros(2, "float32")), keras.Variable(np.zeros((1, 1), "float32"))]
+    variables = [
+        keras.Variable(np.zeros(2, "float32")),
+        keras.Variable(np.zeros((1, 1), "float32")),
+    ]
     optimizer.build(variables)
-    clipper = GradientClipper(optimizer, **clipper_kwargs) if clipper_kwargs is not None else None
+    clipper = (
+        GradientClipper(optimizer, **clipper_kwargs)
+        if clipper_kwargs is not None
+        else None
+    )
     optimizer.apply(grads_by_hand(), variables)
     if clipper is not None:
         clipper.on_train_batch_end(0)
@@ -104,10 +126,16 @@ def sgd_update(optimizer, clipper_kwargs=None):
 
 @pytest.mark.parametrize(
     "norm_type, max_norm, expected_update",
-    [(2.0, 6.5, [-1.5, 2.0, -6.0]), (math.inf, 3.0, [-0.75, 1.0, -3.0]), (2.0, None, [-3.0, 4.0, -12.0])],
+    [
+        (2.0, 6.5, [-1.5, 2.0, -6.0]),
+        (math.inf, 3.0, [-0.75, 1.0, -3.0]),
+        (2.0, None, [-3.0, 4.0, -12.0]),
+    ],
 )
 def test_clipper_clips_before_the_optimizer_steps(norm_type, max_norm, expected_update):
-    update, clipper = sgd_update(keras.optimizers.SGD(1.0), dict(max_norm=max_norm, norm_type=norm_type))
+    update, clipper = sgd_update(
+        keras.optimizers.SGD(1.0), dict(max_norm=max_norm, norm_type=norm_type)
+    )
     np.testing.assert_allclose(update, expected_update, rtol=1e-5)
     assert clipper.before == [pytest.approx(13.0 if norm_type == 2.0 else 12.0)]
     assert clipper.after == [pytest.approx(max_norm or 13.0, rel=1e-5)]
@@ -133,7 +161,9 @@ def test_cosine_schedule_and_clipper_inside_fit(digits):
     model.compile(d_optimizer=keras.optimizers.Adam(schedule, beta_1=0.5))
     clipper = GradientClipper(model.d_optimizer, max_norm=1e-3)
     model.fit(digits, epochs=1, batch_size=16, verbose=0, callbacks=[clipper])
-    expected_lr = [2e-4 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)]
+    expected_lr = [
+        2e-4 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)
+    ]
     np.testing.assert_allclose(clipper.lr, expected_lr, rtol=1e-5)
     np.testing.assert_allclose(clipper.after, 1e-3, rtol=1e-4)  # every step was clipped
     assert min(clipper.before) > 1e-3

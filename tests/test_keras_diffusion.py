@@ -17,7 +17,12 @@ def randomize_output(model, seed=0):
     """The output layer starts at zero; give it random weights so eps_hat depends on the input."""
     rng = np.random.default_rng(seed)
     out = model.net.out if hasattr(model.net, "out") else model.net.conv_out
-    out.set_weights([0.1 * rng.standard_normal(w.shape).astype(np.float32) for w in out.get_weights()])
+    out.set_weights(
+        [
+            0.1 * rng.standard_normal(w.shape).astype(np.float32)
+            for w in out.get_weights()
+        ]
+    )
     return model
 
 
@@ -37,7 +42,12 @@ def test_shapes_and_zero_init_output():
     vec = DDPM(data_shape=(2,), timesteps=20)
     assert vec.predict_noise(np.zeros((4, 2)), 3).shape == (4, 2)
     s = img.sample(2, seed=1)
-    assert s.shape == (2, 28, 28) and s.dtype == np.float32 and 0 <= s.min() and s.max() <= 1
+    assert (
+        s.shape == (2, 28, 28)
+        and s.dtype == np.float32
+        and 0 <= s.min()
+        and s.max() <= 1
+    )
     v = vec.sample(5, seed=1)
     assert v.shape == (5, 2) and v.dtype == np.float32
 
@@ -45,13 +55,20 @@ def test_shapes_and_zero_init_output():
 def test_embedding_and_q_sample_match_numpy():
     m = DDPM(data_shape=(2,), timesteps=50)
     t = np.array([0, 7, 49])
-    emb = keras.ops.convert_to_numpy(sinusoidal_embedding(keras.ops.convert_to_tensor(t), 32))
+    emb = keras.ops.convert_to_numpy(
+        sinusoidal_embedding(keras.ops.convert_to_tensor(t), 32)
+    )
     assert np.allclose(emb, timestep_embedding(t, 32), atol=1e-5)
     rng = np.random.default_rng(0)
-    x0, eps = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((3, 2)).astype(np.float32)
+    x0, eps = (
+        rng.standard_normal((3, 2)).astype(np.float32),
+        rng.standard_normal((3, 2)).astype(np.float32),
+    )
     got = keras.ops.convert_to_numpy(
         m.q_sample(
-            keras.ops.convert_to_tensor(x0), keras.ops.convert_to_tensor(t), keras.ops.convert_to_tensor(eps)
+            keras.ops.convert_to_tensor(x0),
+            keras.ops.convert_to_tensor(t),
+            keras.ops.convert_to_tensor(eps),
         )
     )
     assert np.allclose(got, m.schedule.q_sample(x0, t, eps), atol=1e-6)
@@ -64,7 +81,9 @@ def test_loss_at_init_is_mean_squared_noise(digits):
     rng = np.random.default_rng(3)
     rng.integers(0, 100, len(digits))
     eps = rng.standard_normal((len(digits), 28, 28))
-    assert np.allclose(loss, np.mean(eps.reshape(len(digits), -1) ** 2, axis=1), atol=1e-6)
+    assert np.allclose(
+        loss, np.mean(eps.reshape(len(digits), -1) ** 2, axis=1), atol=1e-6
+    )
     assert loss.mean() == pytest.approx(1.0, abs=0.02)
     set_seed(0)  # the train step's loss (MLP: fast to trace)
     first = (
@@ -72,7 +91,8 @@ def test_loss_at_init_is_mean_squared_noise(digits):
         .fit(two_points(2048), epochs=1, batch_size=2048, verbose=0)
         .history["loss"][0]
     )
-    assert first == pytest.approx(1.0, abs=0.05)  # the first step's loss, before any update
+    # the first step's loss, before any update
+    assert first == pytest.approx(1.0, abs=0.05)
 
 
 def test_overfits_two_points_and_samples_them():
@@ -84,7 +104,9 @@ def test_overfits_two_points_and_samples_them():
     after = m.denoising_loss(data[:512], seed=0).mean()
     assert before == pytest.approx(1.0, abs=0.1) and after < 0.3 * before
     s = m.sample(400, seed=0)
-    d = np.minimum(np.linalg.norm(s - [1.0, 0.5], axis=1), np.linalg.norm(s + [1.0, 0.5], axis=1))
+    d = np.minimum(
+        np.linalg.norm(s - [1.0, 0.5], axis=1), np.linalg.norm(s + [1.0, 0.5], axis=1)
+    )
     assert np.mean(d < 0.3) > 0.8
     assert 0.3 < np.mean(s[:, 0] > 0) < 0.7  # both points, not one
 
@@ -94,7 +116,9 @@ def test_sampler_matches_the_numpy_reference(steps):
     """The same seed drives the model's sampler and ddpm_sample_numpy with its eps: same x_0."""
     m = randomize_output(DDPM(data_shape=(3,), timesteps=30))
     ours, snaps = m.reverse_process(6, seed=4, steps=steps, keep=[29, 0])
-    ref, ref_snaps = ddpm_sample_numpy(m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0], steps=steps)
+    ref, ref_snaps = ddpm_sample_numpy(
+        m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0], steps=steps
+    )
     assert np.allclose(ours, ref, atol=1e-4)
     assert set(snaps) == {29, 0} and np.allclose(snaps[0], ref_snaps[0], atol=1e-4)
 
@@ -135,12 +159,15 @@ def test_same_weights_same_noise_prediction_as_pytorch():
     k_model = DDPM(data_shape=(2,), timesteps=20)
     t_params = [p.detach().numpy() for p in t_model.net.parameters()]
     k_vars = k_model.net.trainable_weights
-    assert [tuple(v.shape) for v in k_vars] == [p.T.shape for p in t_params]  # same layers, same order
+    # same layers, same order
+    assert [tuple(v.shape) for v in k_vars] == [p.T.shape for p in t_params]
     for v, p in zip(k_vars, t_params):
         v.assign(p.T)  # Linear (out, in) -> Dense kernel (in, out)
     x = np.random.default_rng(1).standard_normal((8, 2))
     t = np.arange(8) * 2
-    assert np.allclose(k_model.predict_noise(x, t), t_model.predict_noise(x, t), atol=1e-5)
+    assert np.allclose(
+        k_model.predict_noise(x, t), t_model.predict_noise(x, t), atol=1e-5
+    )
     assert np.allclose(k_model.sample(5, seed=3), t_model.sample(5, seed=3), atol=1e-4)
 
 

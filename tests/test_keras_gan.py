@@ -51,7 +51,9 @@ def test_backend_is_the_one_requested():
 
 @pytest.mark.parametrize("name", GANS)
 def test_parameter_count_matches_hand_count_and_pytorch(name):
-    assert MODELS[name]().count_params() == GAN_PARAMS[name] == GAN_PARAMS_EXPECTED[name]
+    assert (
+        MODELS[name]().count_params() == GAN_PARAMS[name] == GAN_PARAMS_EXPECTED[name]
+    )
 
 
 def test_parameter_count_of_narrow_and_small_configs():
@@ -61,7 +63,9 @@ def test_parameter_count_of_narrow_and_small_configs():
     assert WGAN_GP(channels=8).count_params() == (
         dcgan_generator_params(100, 8) + dcgan_discriminator_params(8, batch_norm=False)
     )
-    assert CGAN(latent_dim=16, num_classes=3, embed_dim=4).count_params() == cgan_params(16, 3, 4)
+    assert CGAN(
+        latent_dim=16, num_classes=3, embed_dim=4
+    ).count_params() == cgan_params(16, 3, 4)
 
 
 def test_build_networks_is_the_one_hook_of_a_gan_subclass():
@@ -77,7 +81,13 @@ def test_build_networks_is_the_one_hook_of_a_gan_subclass():
                         keras.layers.Reshape((28, 28, 1)),
                     ]
                 ),
-                keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]),
+                keras.Sequential(
+                    [
+                        keras.Input((28, 28, 1)),
+                        keras.layers.Flatten(),
+                        keras.layers.Dense(1),
+                    ]
+                ),
             )
 
     tiny = TinyGAN(latent_dim=4, label_smoothing=0.1)
@@ -102,7 +112,8 @@ def test_every_gan_subclass_goes_through_gan_init(monkeypatch):
     DCGAN(channels=8)
     CGAN(latent_dim=16)
     assert seen == ["DCGAN", "CGAN"]
-    assert issubclass(CGAN, GAN) and not issubclass(WGAN_GP, GAN)  # WGAN-GP: a critic, other losses
+    # WGAN-GP: a critic, other losses
+    assert issubclass(CGAN, GAN) and not issubclass(WGAN_GP, GAN)
 
 
 def test_dcgan_shapes_and_it_is_a_gan_with_conv_nets():
@@ -153,7 +164,9 @@ def test_losses_against_numpy_bce():
     rng = np.random.default_rng(0)
     real = rng.normal(size=(32, 1)).astype("float32")
     fake = rng.normal(size=(32, 1)).astype("float32")
-    d = discriminator_loss(keras.ops.convert_to_tensor(real), keras.ops.convert_to_tensor(fake), 0.1)
+    d = discriminator_loss(
+        keras.ops.convert_to_tensor(real), keras.ops.convert_to_tensor(fake), 0.1
+    )
     expected = bce_logits_np(real, 0.9) + bce_logits_np(fake, 0.0)
     assert float(keras.ops.convert_to_numpy(d)) == pytest.approx(expected, rel=1e-5)
     g = generator_loss(keras.ops.convert_to_tensor(fake))
@@ -170,8 +183,12 @@ def test_train_step_updates_each_network_only_through_its_own_loss(digits):
     d0 = [w.copy() for w in gan.discriminator.get_weights()]
     logs = gan.train_step(keras.ops.convert_to_tensor(gan.prepare(digits)[0][:16]))
     assert set(logs) == {"d_loss", "g_loss"}
-    changed_g = [not np.array_equal(a, b) for a, b in zip(g0, gan.generator.get_weights())]
-    changed_d = [not np.array_equal(a, b) for a, b in zip(d0, gan.discriminator.get_weights())]
+    changed_g = [
+        not np.array_equal(a, b) for a, b in zip(g0, gan.generator.get_weights())
+    ]
+    changed_d = [
+        not np.array_equal(a, b) for a, b in zip(d0, gan.discriminator.get_weights())
+    ]
     assert all(changed_d)
     assert sum(changed_g) >= 10  # every kernel, bias and BN parameter of G moved
 
@@ -195,13 +212,18 @@ def test_checkpoint_dir_resumes_a_finished_run_without_retraining(tmp_path, digi
     first.fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     assert any(tmp_path.iterdir())
     second = MODELS["gan"]()
-    hist = second.fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
+    hist = second.fit(
+        digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path
+    )
     # both epochs were already done: nothing runs, the history is the checkpoint's
     assert len(hist.history["d_loss"]) == 2
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
-    hist = second.fit(digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
-    assert len(hist.history["d_loss"]) == 3  # only the third epoch runs; the history has all three
+    hist = second.fit(
+        digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path
+    )
+    # only the third epoch runs; the history has all three
+    assert len(hist.history["d_loss"]) == 3
 
 
 # ----- WGAN-GP: losses and the gradient penalty against closed forms -----
@@ -209,16 +231,18 @@ def test_wasserstein_losses_closed_form():
     rng = np.random.default_rng(0)
     real = rng.normal(size=(16, 1)).astype("float32")
     fake = rng.normal(size=(16, 1)).astype("float32")
-    assert float(np_(critic_loss(ops.convert_to_tensor(real), ops.convert_to_tensor(fake)))) == (
-        pytest.approx(float(fake.mean() - real.mean()), abs=1e-6)
-    )
-    assert float(np_(wasserstein_generator_loss(ops.convert_to_tensor(fake)))) == pytest.approx(
-        float(-fake.mean()), rel=1e-5
-    )
+    assert float(
+        np_(critic_loss(ops.convert_to_tensor(real), ops.convert_to_tensor(fake)))
+    ) == (pytest.approx(float(fake.mean() - real.mean()), abs=1e-6))
+    assert float(
+        np_(wasserstein_generator_loss(ops.convert_to_tensor(fake)))
+    ) == pytest.approx(float(-fake.mean()), rel=1e-5)
 
 
 def _images(rng, n, scale=1.0):
-    return ops.convert_to_tensor((rng.normal(size=(n, 28, 28, 1)) * scale).astype("float32"))
+    return ops.convert_to_tensor(
+        (rng.normal(size=(n, 28, 28, 1)) * scale).astype("float32")
+    )
 
 
 def test_gradient_penalty_of_a_linear_critic_is_known_exactly():
@@ -232,8 +256,11 @@ def test_gradient_penalty_of_a_linear_critic_is_known_exactly():
     wt = ops.convert_to_tensor(w)
     gp = gradient_penalty(lambda x: ops.sum(x * wt, axis=(1, 2, 3)), real, fake, alpha)
     assert float(np_(gp)) == pytest.approx((norm - 1) ** 2, rel=1e-5)
-    unit = ops.convert_to_tensor(w / norm)  # unit norm: a 1-Lipschitz critic pays nothing
-    gp = gradient_penalty(lambda x: ops.sum(x * unit, axis=(1, 2, 3)), real, fake, alpha)
+    # unit norm: a 1-Lipschitz critic pays nothing
+    unit = ops.convert_to_tensor(w / norm)
+    gp = gradient_penalty(
+        lambda x: ops.sum(x * unit, axis=(1, 2, 3)), real, fake, alpha
+    )
     assert float(np_(gp)) == pytest.approx(0.0, abs=1e-10)
 
 
@@ -248,7 +275,10 @@ def test_gradient_penalty_interpolates_with_alpha_per_example():
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
     quadratic = lambda x: 0.5 * ops.sum(ops.square(x), axis=(1, 2, 3))
     gp = gradient_penalty(
-        quadratic, ops.convert_to_tensor(real), ops.convert_to_tensor(fake), ops.convert_to_tensor(alpha)
+        quadratic,
+        ops.convert_to_tensor(real),
+        ops.convert_to_tensor(fake),
+        ops.convert_to_tensor(alpha),
     )
     assert float(np_(gp)) == pytest.approx(expected, rel=1e-5)
 
@@ -258,7 +288,11 @@ def test_gradient_penalty_can_be_differentiated_for_the_critic_weights():
 
     Checks that input_gradients keeps the graph of grad D for a second derivative."""
     critic = keras.Sequential(
-        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)]
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, use_bias=False),
+        ]
     )
     w0 = np.full((784, 1), 0.1, np.float32)
     critic.layers[-1].kernel.assign(w0)
@@ -267,9 +301,15 @@ def test_gradient_penalty_can_be_differentiated_for_the_critic_weights():
     alpha = ops.convert_to_tensor(rng.uniform(size=4).astype("float32"))
     opt = keras.optimizers.SGD(learning_rate=1.0)
     opt.build(critic.trainable_variables)
-    apply_gradients(opt, lambda: gradient_penalty(critic, real, fake, alpha), critic.trainable_weights)
+    apply_gradients(
+        opt,
+        lambda: gradient_penalty(critic, real, fake, alpha),
+        critic.trainable_weights,
+    )
     norm = np.linalg.norm(w0)
-    np.testing.assert_allclose(np_(critic.layers[-1].kernel), w0 - 2 * (norm - 1) * w0 / norm, rtol=1e-5)
+    np.testing.assert_allclose(
+        np_(critic.layers[-1].kernel), w0 - 2 * (norm - 1) * w0 / norm, rtol=1e-5
+    )
 
 
 def test_sample_alpha_is_uniform_on_0_1_not_normal():
@@ -283,7 +323,9 @@ def test_sample_alpha_is_uniform_on_0_1_not_normal():
 def test_critic_has_no_batch_norm_so_each_example_gets_its_own_gradient():
     set_seed(0)
     critic = WGAN_GP(channels=8).critic
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers)
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers
+    )
     x = _images(np.random.default_rng(3), 4)
     batch_grad = np_(input_gradients(critic, x))
     for i in range(4):
@@ -291,7 +333,9 @@ def test_critic_has_no_batch_norm_so_each_example_gets_its_own_gradient():
         np.testing.assert_allclose(batch_grad[i : i + 1], gi, rtol=1e-4, atol=1e-6)
 
 
-def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(monkeypatch, digits):
+def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(
+    monkeypatch, digits
+):
     calls = []
 
     def recording_sample_alpha(n, seed=None):
@@ -311,10 +355,16 @@ def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(monkeypat
     assert len(calls) == model.n_critic == 5
     alphas = np.concatenate(calls).ravel()
     assert alphas.size == 5 * 16 and alphas.min() >= 0.0 and alphas.max() < 1.0
-    assert all(not np.array_equal(a, np_(b)) for a, b in zip(g0, model.generator.trainable_weights))
+    assert all(
+        not np.array_equal(a, np_(b))
+        for a, b in zip(g0, model.generator.trainable_weights)
+    )
     # Every critic weight moves but the last bias b: D + b adds b to both expectations of
     # E[D(fake)] - E[D(real)] (it cancels) and leaves grad D alone, so its gradient is 0.
-    moved = [not np.array_equal(a, np_(b)) for a, b in zip(c0, model.critic.trainable_weights)]
+    moved = [
+        not np.array_equal(a, np_(b))
+        for a, b in zip(c0, model.critic.trainable_weights)
+    ]
     assert moved == [True] * (len(moved) - 1) + [False]
     with pytest.raises(ValueError, match="n_critic"):
         WGAN_GP(n_critic=0)
@@ -329,7 +379,9 @@ def test_cgan_labels_condition_the_samples():
     assert not np.allclose(threes, sevens, atol=1e-4)
     assert np.array_equal(threes, cgan.sample(6, seed=0, labels=np.full(6, 3)))
     # default labels: 0, 1, ..., 9, 0, 1, ...
-    assert np.array_equal(cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10))
+    assert np.array_equal(
+        cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10)
+    )
     x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
     assert not np.array_equal(
         np_(cgan.discriminator([x, np.array([0, 0], "int32")])),
@@ -374,7 +426,10 @@ def contrast(samples, target):
 # there by 24 (0.027, contrast 0.80); the torch backend passes at 16 either way.
 @pytest.mark.parametrize(
     "name, kwargs, epochs",
-    [("dcgan", dict(channels=8, lr=3e-3), 24), ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12)],
+    [
+        ("dcgan", dict(channels=8, lr=3e-3), 24),
+        ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12),
+    ],
 )
 def test_generator_learns_a_constant_dataset(name, kwargs, epochs):
     set_seed(0)
@@ -394,7 +449,9 @@ def test_cgan_learns_which_label_is_which_image():
     top_left, bottom_right = np.zeros((28, 28), bool), np.zeros((28, 28), bool)
     top_left[2:14, 2:14] = True
     bottom_right[14:26, 14:26] = True
-    x = np.concatenate([np.repeat(top_left[None], 64, 0), np.repeat(bottom_right[None], 64, 0)])
+    x = np.concatenate(
+        [np.repeat(top_left[None], 64, 0), np.repeat(bottom_right[None], 64, 0)]
+    )
     y = np.repeat([0, 1], 64)
     set_seed(0)
     cgan = CGAN(latent_dim=16, num_classes=2, lr=1e-3)

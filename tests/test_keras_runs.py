@@ -18,7 +18,9 @@ def here(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_keras_changed_settings_start_afresh_identical_ones_resume(here, digits, capsys):
+def test_keras_changed_settings_start_afresh_identical_ones_resume(
+    here, digits, capsys
+):
     import numpy as np
 
     from aigc_course.keras import MODELS, set_seed
@@ -27,20 +29,33 @@ def test_keras_changed_settings_start_afresh_identical_ones_resume(here, digits,
         set_seed(0)
         model = MODELS["gan"](latent_dim=8)
         folder = runs.run_dir(
-            "gan_keras_test", model=model, data=digits, epochs=epochs, batch_size=batch_size
+            "gan_keras_test",
+            model=model,
+            data=digits,
+            epochs=epochs,
+            batch_size=batch_size,
         )
-        model.fit(digits, epochs=epochs, batch_size=batch_size, checkpoint_dir=folder, verbose=2)
+        model.fit(
+            digits,
+            epochs=epochs,
+            batch_size=batch_size,
+            checkpoint_dir=folder,
+            verbose=2,
+        )
         out = capsys.readouterr().out
-        trained = re.findall(r"^Epoch (\d+)/\d+", out, re.M)  # Keras's line per epoch it runs
+        # Keras's line per epoch it runs
+        trained = re.findall(r"^Epoch (\d+)/\d+", out, re.M)
         return folder, [int(e) for e in trained], model.get_weights(), out
 
     folder, trained, weights, out = train(epochs=2, batch_size=32)
     assert "new" in out and trained == [1, 2]
 
-    again, trained, weights2, out = train(epochs=2, batch_size=32)  # identical settings: resumes
+    # identical settings: resumes
+    again, trained, weights2, out = train(epochs=2, batch_size=32)
     assert again == folder and "holds a checkpoint" in out
     assert trained == []  # nothing left to train ...
-    assert all(np.array_equal(a, b) for a, b in zip(weights, weights2))  # ... and run 1's weights
+    # ... and run 1's weights
+    assert all(np.array_equal(a, b) for a, b in zip(weights, weights2))
 
     other, trained, _, out = train(epochs=2, batch_size=16)  # one argument changed
     assert other != folder and "new" in out and trained == [1, 2]

@@ -10,8 +10,19 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
 from aigc_course.keras import set_seed
-from aigc_course.keras.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize
-from aigc_course.likelihood import bernoulli_nll_np, gaussian_kl_np, nats_to_bits_per_dim
+from aigc_course.keras.autoregressive import pixel_nll
+from aigc_course.keras.vae import (
+    VAE,
+    ConvVAE,
+    bernoulli_nll,
+    gaussian_kl,
+    reparameterize,
+)
+from aigc_course.likelihood import (
+    bernoulli_nll_np,
+    gaussian_kl_np,
+    nats_to_bits_per_dim,
+)
 
 ops = keras.ops
 TINY = dict(latent_dim=4, hidden=(64, 32))
@@ -68,7 +79,9 @@ def test_parameter_counts_match_hand_counts_and_pytorch():
     assert VAE().count_params() == vae_params() == 1_079_600
     assert ConvVAE().count_params() == conv_vae_params() == 220_385
     assert VAE(latent_dim=4, hidden=(64, 32)).count_params() == vae_params(4, 64, 32)
-    assert ConvVAE(latent_dim=3, channels=(8, 16)).count_params() == conv_vae_params(3, 8, 16)
+    assert ConvVAE(latent_dim=3, channels=(8, 16)).count_params() == conv_vae_params(
+        3, 8, 16
+    )
 
 
 @pytest.mark.parametrize("cls", [VAE, ConvVAE])
@@ -117,7 +130,25 @@ def test_bernoulli_nll_against_numpy_reference():
     np.testing.assert_allclose(nll, naive, rtol=1e-5)
     np.testing.assert_allclose(nll, bernoulli_nll_np(logits, x), rtol=1e-5)
     # large logits must not overflow
-    assert np.isfinite(n(bernoulli_nll(t(np.full((1, 3), 200.0)), t(np.zeros((1, 3)))))).all()
+    assert np.isfinite(
+        n(bernoulli_nll(t(np.full((1, 3), 200.0)), t(np.zeros((1, 3)))))
+    ).all()
+
+
+@pytest.mark.parametrize("target", [0.0, 1.0])
+@pytest.mark.parametrize("loss", [bernoulli_nll, pixel_nll], ids=["vae", "pixelcnn"])
+def test_bernoulli_nll_gradient_is_sigmoid_minus_x_also_at_zero(loss, target):
+    """d/dl [softplus(l) - l x] = sigmoid(l) - x, also at l = 0, where a max(l, 0) and
+    |l| form of the loss has a kink and gives 0: logits that all start at 0 never learn."""
+    from aigc_course.keras.core import apply_gradients
+
+    logits = keras.Variable(np.zeros((2, 3), np.float32))
+    x = t(np.full((2, 3), target, np.float32))
+    apply_gradients(
+        keras.optimizers.SGD(1.0), lambda: ops.sum(loss(logits, x)), [logits]
+    )
+    # one SGD step of size 1: l = 0 - (sigmoid(0) - x)
+    np.testing.assert_allclose(n(logits), target - 0.5, atol=1e-6)
 
 
 def test_reparameterization_is_mu_plus_sigma_eps_exactly():
@@ -200,7 +231,8 @@ def test_iwae_with_one_sample_is_the_elbo_in_expectation(trained_tiny):
     iwae1 = model.iwae_bound(np.repeat(x[:1], 2000, axis=0), k=1, seed=0)
     assert iwae1.std() > 0
     assert iwae1.mean() == pytest.approx(
-        model.elbo(x[:1], seed=1, samples=2000)[0], abs=4 * iwae1.std() / math.sqrt(2000) + 0.05
+        model.elbo(x[:1], seed=1, samples=2000)[0],
+        abs=4 * iwae1.std() / math.sqrt(2000) + 0.05,
     )
 
 
@@ -221,7 +253,11 @@ def test_bad_k_rejected(trained_tiny, k):
 
 # ----- training, sampling, persistence, errors --------------------------------------
 @pytest.mark.parametrize(
-    "cls, kw", [(VAE, dict(lr=3e-3, **TINY)), (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32)))]
+    "cls, kw",
+    [
+        (VAE, dict(lr=3e-3, **TINY)),
+        (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32))),
+    ],
 )
 def test_tiny_batch_overfit_drives_the_loss_down(cls, kw, digits):
     set_seed(0)
@@ -249,7 +285,9 @@ def test_sample_rejects_bad_n(n_bad):
         VAE(**TINY).sample(n_bad)
 
 
-@pytest.mark.parametrize("cls, kw", [(VAE, dict(hidden=(32, 16))), (ConvVAE, dict(channels=(8, 16)))])
+@pytest.mark.parametrize(
+    "cls, kw", [(VAE, dict(hidden=(32, 16))), (ConvVAE, dict(channels=(8, 16)))]
+)
 def test_save_load_round_trip_keras_and_weights_h5(cls, kw, tmp_path, digits):
     set_seed(0)
     model = cls(latent_dim=4, beta=0.5, **kw)
@@ -265,7 +303,8 @@ def test_save_load_round_trip_keras_and_weights_h5(cls, kw, tmp_path, digits):
     other = keras.models.load_model(tmp_path / "v.keras")
     assert type(other) is cls and other.beta == 0.5 and other.latent_dim == 4
     np.testing.assert_array_equal(
-        model.iwae_bound(digits[:2], k=5, seed=0), other.iwae_bound(digits[:2], k=5, seed=0)
+        model.iwae_bound(digits[:2], k=5, seed=0),
+        other.iwae_bound(digits[:2], k=5, seed=0),
     )
     hist = other.fit(digits, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(hist.history["loss"][0])

@@ -7,7 +7,9 @@ import jupytext
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("lab_sources", ROOT / "tools" / "lab_sources.py")
+_spec = importlib.util.spec_from_file_location(
+    "lab_sources", ROOT / "tools" / "lab_sources.py"
+)
 L = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(L)
 
@@ -106,7 +108,9 @@ def test_merge_gives_back_both_notebooks_exactly(tmp_path):
     again = tmp_path / "notebooks" / "01_toy" / "again_lab.py"
     again.write_text(jupytext.writes(merged, fmt="py:percent"))
     for framework, original in (("torch", torch_py), ("keras", keras_py)):
-        assert L.generate(again, framework) == original.read_text().replace("toy_lab.py", "again_lab.py")
+        assert L.generate(again, framework) == original.read_text().replace(
+            "toy_lab.py", "again_lab.py"
+        )
 
 
 def test_the_install_cell_is_written_into_the_lab_source_with_tagged_lines(tmp_path):
@@ -123,7 +127,10 @@ def test_the_install_cell_is_written_into_the_lab_source_with_tagged_lines(tmp_p
 
 
 def test_every_lab_of_the_course_has_one_source_and_its_notebooks_are_up_to_date():
-    labs = sorted(p.name[: -len("_pytorch.py")] for p in (ROOT / "notebooks").glob("*/*_pytorch.py"))
+    labs = sorted(
+        p.name[: -len("_pytorch.py")]
+        for p in (ROOT / "notebooks").glob("*/*_pytorch.py")
+    )
     sources = sorted(p.name[: -len("_lab.py")] for p in L.lab_sources(ROOT))
     assert labs == sources and len(labs) >= 10
     assert L.problems(ROOT) == []

@@ -19,7 +19,10 @@ def _fd_scipy(a, b):
     """The reference FID formula with scipy.linalg.sqrtm, as in the original FID code."""
     linalg = pytest.importorskip("scipy.linalg")
     mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    s_a, s_b = (
+        np.atleast_2d(np.cov(a, rowvar=False)),
+        np.atleast_2d(np.cov(b, rowvar=False)),
+    )
     covmean = linalg.sqrtm(s_a @ s_b).real
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a + s_b - 2 * covmean))
 
@@ -29,7 +32,9 @@ def test_frechet_distance_matches_scipy_sqrtm(d):
     rng = _rng(d)
     a = rng.standard_normal((400, d))
     b = rng.standard_normal((300, d)) @ rng.standard_normal((d, d)) * 0.5 + 0.3
-    assert M.frechet_distance(a, b) == pytest.approx(_fd_scipy(a, b), rel=1e-8, abs=1e-9)
+    assert M.frechet_distance(a, b) == pytest.approx(
+        _fd_scipy(a, b), rel=1e-8, abs=1e-9
+    )
     assert M.frechet_distance(a, b) == pytest.approx(M.frechet_distance(b, a), rel=1e-9)
 
 
@@ -42,10 +47,14 @@ def test_frechet_distance_closed_forms():
     # 1-D Gaussians: (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2, here with exact sample moments
     x = rng.standard_normal((1000, 1))
     x = (x - x.mean()) / x.std(ddof=1)
-    assert M.frechet_distance(2 + 3 * x, -1 + 0.5 * x) == pytest.approx(9 + 2.5**2, rel=1e-9)
+    assert M.frechet_distance(2 + 3 * x, -1 + 0.5 * x) == pytest.approx(
+        9 + 2.5**2, rel=1e-9
+    )
     # commuting (diagonal) covariances: sum of (sqrt(s_a) - sqrt(s_b))^2 over the axes
     mu, cov_a, cov_b = np.zeros(3), np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 4.0, 1.0])
-    assert M.frechet_distance_from_stats(mu, cov_a, mu + 1, cov_b) == pytest.approx(3 + 1 + 0 + 4)
+    assert M.frechet_distance_from_stats(mu, cov_a, mu + 1, cov_b) == pytest.approx(
+        3 + 1 + 0 + 4
+    )
 
 
 def test_frechet_distance_singular_covariances_stay_finite():
@@ -78,13 +87,21 @@ def _line(*xs):
 def test_precision_recall_hand_computed():
     real = _line(0, 1, 2, 3)  # k=1: every real radius is 1
     # fakes [0, 0.25, 0.5]: radii 0.25; all within 1 of a real point; only real 0 is covered
-    assert M.precision_recall(real, _line(0, 0.25, 0.5), k=1) == {"precision": 1.0, "recall": 0.25}
+    assert M.precision_recall(real, _line(0, 0.25, 0.5), k=1) == {
+        "precision": 1.0,
+        "recall": 0.25,
+    }
     # an outlier fake: 10 lies on no real ball; but its radius 9.5 swallows every real point
-    assert M.precision_recall(real, _line(0.5, 10), k=1) == {"precision": 0.5, "recall": 1.0}
+    assert M.precision_recall(real, _line(0.5, 10), k=1) == {
+        "precision": 0.5,
+        "recall": 1.0,
+    }
     # on the boundary counts as inside: 4 is exactly 1 from real 3 (whose radius is 1)
     assert M.precision_recall(real, _line(4, 5), k=1)["precision"] == 0.5
     # k=2: real radii 2, 1, 1, 2 -> 5 is 2 from 3 (radius 2): inside; 5.5 is not
-    assert M.precision_recall(real, _line(5, 5.5, 6), k=2)["precision"] == pytest.approx(1 / 3)
+    assert M.precision_recall(real, _line(5, 5.5, 6), k=2)[
+        "precision"
+    ] == pytest.approx(1 / 3)
 
 
 def test_precision_recall_matches_brute_force():
@@ -102,7 +119,9 @@ def test_precision_recall_matches_brute_force():
         assert got["precision"] == pytest.approx(manifold(real, fake, k))
         assert got["recall"] == pytest.approx(manifold(fake, real, k))
         assert got == M.precision_recall(real, fake, k=k)
-        assert got == M.precision_recall(real, fake, k=k, real_radii=M.knn_radii(real, k))
+        assert got == M.precision_recall(
+            real, fake, k=k, real_radii=M.knn_radii(real, k)
+        )
 
 
 def test_precision_recall_separates_quality_from_diversity():
@@ -145,9 +164,13 @@ def test_classifier_score_limits_and_formula():
 
 def test_mode_coverage():
     out = M.mode_coverage(np.arange(50) % 10, 10)
-    assert out["modes_hit"] == 10 and out["kl_to_uniform"] == pytest.approx(0.0, abs=1e-12)
+    assert out["modes_hit"] == 10 and out["kl_to_uniform"] == pytest.approx(
+        0.0, abs=1e-12
+    )
     collapsed = M.mode_coverage(np.full(50, 3), 10)
-    assert collapsed["modes_hit"] == 1 and collapsed["kl_to_uniform"] == pytest.approx(math.log(10))
+    assert collapsed["modes_hit"] == 1 and collapsed["kl_to_uniform"] == pytest.approx(
+        math.log(10)
+    )
     half = M.mode_coverage(np.array([0, 1, 0, 1]), 4)  # two empty classes: finite KL
     assert half["kl_to_uniform"] == pytest.approx(math.log(2))
     np.testing.assert_array_equal(half["counts"], [2, 2, 0, 0])
@@ -161,7 +184,9 @@ def test_mode_coverage():
         M.mode_coverage(np.zeros((2, 2), int), 3)
 
 
-RING = 2.0 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+RING = 2.0 * np.stack(
+    [np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1
+)
 
 
 def test_mode_counts_modes_covered_high_quality_fraction():
@@ -191,7 +216,9 @@ def test_mode_counts_modes_covered_high_quality_fraction():
 # ----- PSNR and SSIM against scikit-image ---------------------------------------
 @pytest.fixture(scope="module")
 def skm():
-    return pytest.importorskip("skimage.metrics", reason="scikit-image (a dev dependency) is not installed")
+    return pytest.importorskip(
+        "skimage.metrics", reason="scikit-image (a dev dependency) is not installed"
+    )
 
 
 def _pair(seed=5, n=4, shape=(28, 28)):
@@ -211,26 +238,37 @@ def test_psnr_ssim_match_skimage_on_batches(skm):
     assert M.psnr(a[0], b[0]) == pytest.approx(want_p[0], rel=1e-10)
 
 
-@pytest.mark.parametrize("win_size, shape", [(3, (20, 17)), (7, (7, 9)), (11, (32, 32))])
+@pytest.mark.parametrize(
+    "win_size, shape", [(3, (20, 17)), (7, (7, 9)), (11, (32, 32))]
+)
 def test_ssim_window_and_shapes_match_skimage(skm, win_size, shape):
     a, b = _pair(seed=win_size, n=2, shape=shape)
-    want = [skm.structural_similarity(x, y, data_range=1.0, win_size=win_size) for x, y in zip(a, b)]
-    np.testing.assert_allclose(M.ssim(a, b, win_size=win_size), want, rtol=1e-9, atol=1e-12)
+    want = [
+        skm.structural_similarity(x, y, data_range=1.0, win_size=win_size)
+        for x, y in zip(a, b)
+    ]
+    np.testing.assert_allclose(
+        M.ssim(a, b, win_size=win_size), want, rtol=1e-9, atol=1e-12
+    )
 
 
 def test_psnr_ssim_uint8_and_broadcast(skm):
     a, b = _pair(seed=6)
     a8, b8 = (np.round(a * 255).astype(np.uint8), np.round(b * 255).astype(np.uint8))
     np.testing.assert_allclose(
-        M.ssim(a8, b8, data_range=255), [skm.structural_similarity(x, y) for x, y in zip(a8, b8)], rtol=1e-9
+        M.ssim(a8, b8, data_range=255),
+        [skm.structural_similarity(x, y) for x, y in zip(a8, b8)],
+        rtol=1e-9,
     )
     np.testing.assert_allclose(
         M.psnr(a8, b8, data_range=255),
         [skm.peak_signal_noise_ratio(x, y) for x, y in zip(a8, b8)],
         rtol=1e-10,
     )
-    np.testing.assert_allclose(M.psnr(a[0], b), [M.psnr(a[0], y) for y in b])  # one vs many
-    np.testing.assert_allclose(M.ssim(a[:, None], b[..., None]), M.ssim(a, b))  # channel axes
+    # one vs many
+    np.testing.assert_allclose(M.psnr(a[0], b), [M.psnr(a[0], y) for y in b])
+    # channel axes
+    np.testing.assert_allclose(M.ssim(a[:, None], b[..., None]), M.ssim(a, b))
 
 
 def test_psnr_ssim_identical_and_bad_input():
@@ -238,7 +276,8 @@ def test_psnr_ssim_identical_and_bad_input():
     assert M.psnr(a[0], a[0]) == np.inf
     np.testing.assert_allclose(M.ssim(a, a), 1.0)
     with pytest.raises(ValueError, match="data_range"):
-        M.psnr(np.zeros((8, 8), np.uint8), np.full((8, 8), 200, np.uint8))  # forgot data_range=255
+        # forgot data_range=255
+        M.psnr(np.zeros((8, 8), np.uint8), np.full((8, 8), 200, np.uint8))
     with pytest.raises(ValueError, match="same size"):
         M.ssim(a, a[:, :20])
     with pytest.raises(ValueError, match="same size"):
@@ -253,9 +292,12 @@ def test_psnr_ssim_identical_and_bad_input():
 
 # ----- likelihood units ---------------------------------------------------------
 def test_likelihood_units():
-    assert M.nats_to_bits_per_dim is likelihood.nats_to_bits_per_dim  # re-exported, not copied
+    # re-exported, not copied
+    assert M.nats_to_bits_per_dim is likelihood.nats_to_bits_per_dim
     nats = np.array([80.0, 100.0])
-    np.testing.assert_allclose(M.bits_per_dim_to_nats(M.nats_to_bits_per_dim(nats)), nats)
+    np.testing.assert_allclose(
+        M.bits_per_dim_to_nats(M.nats_to_bits_per_dim(nats)), nats
+    )
     assert float(M.nats_to_bits_per_dim(784 * math.log(2))) == pytest.approx(1.0)
     assert float(M.bits_per_dim_to_nats(1.0, dims=3)) == pytest.approx(3 * math.log(2))
     assert float(M.perplexity(math.log(10))) == pytest.approx(10.0)
@@ -281,7 +323,8 @@ def test_inception_fid_without_packages_returns_none(monkeypatch, capsys):
 
 
 def test_inception_fid_offline_returns_none(monkeypatch, capsys):
-    monkeypatch.setattr(M.importlib.util, "find_spec", lambda name, *a: object())  # "installed"
+    # "installed"
+    monkeypatch.setattr(M.importlib.util, "find_spec", lambda name, *a: object())
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "1")
     assert M.inception_fid(_images(), _images()) is None
     assert "AIGC_COURSE_OFFLINE" in capsys.readouterr().out
@@ -298,9 +341,13 @@ def test_nearest_neighbours_matches_brute_force_on_images():
 
     rng = np.random.default_rng(0)
     reference = rng.random((300, 28, 28)).astype(np.float32)
-    queries = np.concatenate([reference[[5, 77]] + 1e-3, rng.random((40, 28, 28), np.float32)])
+    queries = np.concatenate(
+        [reference[[5, 77]] + 1e-3, rng.random((40, 28, 28), np.float32)]
+    )
     idx, dist = nearest_neighbours(queries, reference, chunk=7)
-    brute = np.linalg.norm(queries.reshape(len(queries), 1, -1) - reference.reshape(1, 300, -1), axis=2)
+    brute = np.linalg.norm(
+        queries.reshape(len(queries), 1, -1) - reference.reshape(1, 300, -1), axis=2
+    )
     assert np.array_equal(idx, brute.argmin(axis=1))
     assert np.allclose(dist, brute.min(axis=1), atol=1e-6)
     assert idx[0] == 5 and idx[1] == 77 and dist[0] < 0.03  # near-copies are found
@@ -320,7 +367,9 @@ def test_nearest_neighbours_bad_input():
 def test_samples_by_class_rows_and_padding():
     from aigc_course.plotting import samples_by_class
 
-    images = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 2, 2), np.float32)
+    images = np.arange(6, dtype=np.float32)[:, None, None] * np.ones(
+        (6, 2, 2), np.float32
+    )
     predicted = np.array([1, 0, 1, 1, 0, 1])
     grid = samples_by_class(images[..., None], predicted, per_class=3, num_classes=3)
     assert grid.shape == (9, 2, 2)

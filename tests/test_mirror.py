@@ -30,4 +30,6 @@ def test_the_halves_hold_no_subpackages_or_other_source_files():
             for p in (PACKAGE / half).iterdir()
             if p.name != "__pycache__" and not p.name.endswith(".py")
         )
-        assert not extra, f"aigc_course/{half}/ holds {extra}: mirror them or move them out"
+        assert not extra, (
+            f"aigc_course/{half}/ holds {extra}: mirror them or move them out"
+        )

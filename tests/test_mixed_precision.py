@@ -13,14 +13,29 @@ import pytest
 
 from aigc_course.training import AMP_CHOICES, amp_dtype
 
-CAPS = [None, (3, 7), (5, 0), (6, 0), (7, 0), (7, 5), (8, 0), (8, 6), (8, 9), (9, 0), (10, 0), (12, 0)]
+CAPS = [
+    None,
+    (3, 7),
+    (5, 0),
+    (6, 0),
+    (7, 0),
+    (7, 5),
+    (8, 0),
+    (8, 6),
+    (8, 9),
+    (9, 0),
+    (10, 0),
+    (12, 0),
+]
 
 
 # ---------------------------------------------------------------------------
 # the selection, framework-neutral
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("cap", CAPS)
-@pytest.mark.parametrize("requested", ["auto", True, "float16", "bfloat16", "float32", False, None])
+@pytest.mark.parametrize(
+    "requested", ["auto", True, "float16", "bfloat16", "float32", False, None]
+)
 def test_amp_dtype_table(cap, requested):
     if requested in ("auto", True):
         expected = None if cap is None else ("bfloat16" if cap >= (8, 0) else "float16")
@@ -81,15 +96,22 @@ def tiny_gan():
         ((9, 0), "bfloat16", False),
     ],
 )
-def test_torch_trainer_picks_fp16_with_scaler_below_8_and_bf16_from_8(monkeypatch, cap, dtype, scaled):
+def test_torch_trainer_picks_fp16_with_scaler_below_8_and_bf16_from_8(
+    monkeypatch, cap, dtype, scaled
+):
     torch = _torch()
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: cap)
     model = tiny_gan()
-    with __import__("warnings").catch_warnings():  # "CUDA is not available" from GradScaler
+    # "CUDA is not available" from GradScaler
+    with __import__("warnings").catch_warnings():
         __import__("warnings").simplefilter("ignore")
         model._set_precision("auto", torch.device("cuda"))
     assert model.amp_dtype == dtype and model.use_amp
-    assert isinstance(model.scaler, torch.amp.GradScaler) if scaled else model.scaler is None
+    assert (
+        isinstance(model.scaler, torch.amp.GradScaler)
+        if scaled
+        else model.scaler is None
+    )
     model._set_precision(False, torch.device("cuda"))
     assert model.amp_dtype is None and model.scaler is None
 
@@ -122,7 +144,9 @@ def test_torch_read_back_window_does_not_change_results(digits):
     c, hc, _ = _fit_gan(digits, log_every=3)
     assert ha.history == hb.history == hc.history
     for k, v in a.state_dict().items():
-        assert torch.equal(v, b.state_dict()[k]) and torch.equal(v, c.state_dict()[k]), k
+        assert torch.equal(v, b.state_dict()[k]) and torch.equal(
+            v, c.state_dict()[k]
+        ), k
 
 
 def test_torch_losses_are_read_back_once_per_window_not_per_step(digits, monkeypatch):
@@ -132,12 +156,15 @@ def test_torch_losses_are_read_back_once_per_window_not_per_step(digits, monkeyp
     reads, syncs = [], []
     real_read_back = core._read_back
     monkeypatch.setattr(
-        core, "_read_back", lambda window: reads.append(len(window)) or real_read_back(window)
+        core,
+        "_read_back",
+        lambda window: reads.append(len(window)) or real_read_back(window),
     )
     model = tiny_gan()
     step, inside = model.train_step, []
 
-    def flagged_step(*batch):  # the trainer's own read-backs are those outside train_step
+    # the trainer's own read-backs are those outside train_step
+    def flagged_step(*batch):
         inside.append(1)  # (Adam reads its CPU step counter with .item() inside it)
         try:
             return step(*batch)
@@ -158,10 +185,12 @@ def test_torch_losses_are_read_back_once_per_window_not_per_step(digits, monkeyp
     model.fit(digits, epochs=2, batch_size=4, verbose=0, log_every=5)
     assert reads == [5, 5, 5, 1] * 2
     assert syncs.count("item") + syncs.count("__float__") == 0
-    assert syncs.count("tolist") == len(reads)  # one transfer per read-back, none per step
+    # one transfer per read-back, none per step
+    assert syncs.count("tolist") == len(reads)
     reads.clear()
     model2 = tiny_gan()
-    model2.fit(digits, epochs=1, batch_size=4, verbose=0)  # default log_every=50 > 16 steps
+    # default log_every=50 > 16 steps
+    model2.fit(digits, epochs=1, batch_size=4, verbose=0)
     assert reads == [16]
 
 
@@ -181,10 +210,13 @@ def test_torch_nan_inside_a_window_names_the_exact_step(digits, monkeypatch):
 
     monkeypatch.setattr(model, "train_step", nan_at_step_3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(TrainingDivergedError, match=r"epoch 1/1, step 3/8 \(g_loss = nan\)") as err:
+    with pytest.raises(
+        TrainingDivergedError, match=r"epoch 1/1, step 3/8 \(g_loss = nan\)"
+    ) as err:
         model.fit(digits, epochs=1, batch_size=8, verbose=0, log_every=50)
     assert err.value.step == 3
-    for k, v in model.state_dict().items():  # put back, though later steps of the window ran
+    # put back, though later steps of the window ran
+    for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
 
 
@@ -193,16 +225,22 @@ def _cpu_float16(monkeypatch, init_scale=None):
     torch = _torch()
     from aigc_course.torch import core
 
-    monkeypatch.setattr(core, "amp_dtype", lambda cap, requested: "float16" if requested else None)
+    monkeypatch.setattr(
+        core, "amp_dtype", lambda cap, requested: "float16" if requested else None
+    )
     if init_scale is not None:
         real = torch.amp.GradScaler
         monkeypatch.setattr(
-            torch.amp, "GradScaler", lambda device="cuda", **kw: real(device, init_scale=init_scale, **kw)
+            torch.amp,
+            "GradScaler",
+            lambda device="cuda", **kw: real(device, init_scale=init_scale, **kw),
         )
     return torch
 
 
-def test_torch_float16_scaler_path_trains_and_resumes_exactly(digits, monkeypatch, tmp_path):
+def test_torch_float16_scaler_path_trains_and_resumes_exactly(
+    digits, monkeypatch, tmp_path
+):
     torch = _cpu_float16(monkeypatch)
     whole, hw, _ = _fit_gan(digits, amp=True, epochs=2)
     assert isinstance(whole.scaler, torch.amp.GradScaler) and whole.scaler.is_enabled()
@@ -229,7 +267,8 @@ def test_torch_steps_skipped_by_the_scaler_are_not_a_divergence(digits, monkeypa
     hist = model.fit(digits, epochs=1, batch_size=8, verbose=0, amp=True)
     assert all(np.isfinite(v).all() for v in hist.history.values())
     assert model.scaler.get_scale() < 2.0**40  # some steps were skipped ...
-    assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())  # ... not all
+    # ... not all
+    assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_torch_clipping_hook_sees_unscaled_gradients(digits, monkeypatch):
@@ -247,7 +286,9 @@ def test_torch_clipping_hook_sees_unscaled_gradients(digits, monkeypatch):
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("amp, dtype", [("float16", "float16"), ("bfloat16", "bfloat16"), ("auto", None)])
+@pytest.mark.parametrize(
+    "amp, dtype", [("float16", "float16"), ("bfloat16", "bfloat16"), ("auto", None)]
+)
 def test_cuda_one_epoch_of_a_small_gan(digits, amp, dtype):
     torch = _torch()
     if not torch.cuda.is_available():
@@ -255,10 +296,15 @@ def test_cuda_one_epoch_of_a_small_gan(digits, amp, dtype):
     from aigc_course.torch import MODELS, set_seed
 
     expected = dtype or amp_dtype(torch.cuda.get_device_capability(), "auto")
-    for key, kw in (("gan", {"latent_dim": 8}), ("wgan_gp", {"latent_dim": 8, "channels": 8, "n_critic": 2})):
+    for key, kw in (
+        ("gan", {"latent_dim": 8}),
+        ("wgan_gp", {"latent_dim": 8, "channels": 8, "n_critic": 2}),
+    ):
         set_seed(0)
         model = MODELS[key](**kw)
-        hist = model.fit(digits, epochs=1, batch_size=16, verbose=0, amp=amp, device="cuda")
+        hist = model.fit(
+            digits, epochs=1, batch_size=16, verbose=0, amp=amp, device="cuda"
+        )
         assert model.amp_dtype == expected
         assert (model.scaler is not None) == (expected == "float16")
         assert all(np.isfinite(v).all() for v in hist.history.values())
@@ -271,7 +317,11 @@ def test_cuda_one_epoch_of_a_small_gan(digits, amp, dtype):
 @pytest.mark.keras
 @pytest.mark.parametrize(
     "cap, policy, scaled",
-    [(None, "float32", False), ((7, 5), "mixed_float16", True), ((8, 0), "mixed_bfloat16", False)],
+    [
+        (None, "float32", False),
+        ((7, 5), "mixed_float16", True),
+        ((8, 0), "mixed_bfloat16", False),
+    ],
 )
 def test_keras_policy_follows_the_capability(digits, monkeypatch, cap, policy, scaled):
     keras = pytest.importorskip("keras")
@@ -281,11 +331,16 @@ def test_keras_policy_follows_the_capability(digits, monkeypatch, cap, policy, s
     set_seed(0)
     model = MODELS["gan"](latent_dim=8)
     hist = model.fit(digits, epochs=1, batch_size=16, verbose=0, mixed_precision="auto")
-    names = {layer.dtype_policy.name for layer in model._flatten_layers(include_self=True)}
+    names = {
+        layer.dtype_policy.name for layer in model._flatten_layers(include_self=True)
+    }
     assert names == {policy}
     assert all(w.dtype == "float32" for w in model.weights)  # weights stay float32
     opts = model._optimizers()
-    assert opts and all(isinstance(o, keras.optimizers.LossScaleOptimizer) == scaled for o in opts.values())
+    assert opts and all(
+        isinstance(o, keras.optimizers.LossScaleOptimizer) == scaled
+        for o in opts.values()
+    )
     assert all(np.isfinite(v).all() for v in hist.history.values())
 
 

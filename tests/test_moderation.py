@@ -29,12 +29,17 @@ def test_normalisation_catches_cheap_obfuscations(text):
 
 def test_what_each_option_adds():
     leet, spaced = "your p@$$w0rd", "p a s s w o r d"
-    assert not M.keyword_filter([leet], BLOCK)[0] and M.keyword_filter([leet], BLOCK, leet=True)[0]
+    assert (
+        not M.keyword_filter([leet], BLOCK)[0]
+        and M.keyword_filter([leet], BLOCK, leet=True)[0]
+    )
     assert not M.keyword_filter([spaced], BLOCK)[0]
     assert M.keyword_filter([spaced], BLOCK, squeeze=True)[0]
     assert M.keyword_filter(["验 证 码"], BLOCK, squeeze=True)[0]
     # without normalisation nothing but the exact lower-case form matches
-    assert not M.keyword_filter(["PASSWORD", "pass\u200bword"], BLOCK, normalise_text=False).any()
+    assert not M.keyword_filter(
+        ["PASSWORD", "pass\u200bword"], BLOCK, normalise_text=False
+    ).any()
     # whole words: no match inside other words, unless squeezed (the Scunthorpe problem)
     assert not M.keyword_filter(["a classic passage"], ["ass"])[0]
     assert M.keyword_filter(["a classic passage"], ["ass"], squeeze=True)[0]
@@ -55,14 +60,18 @@ def test_filters_fail_open(text):
 
 
 def test_flag_precision_is_bayes_rule():
-    assert M.flag_precision(0.95, 0.01, 0.001) == pytest.approx(0.95e-3 / (0.95e-3 + 0.01 * 0.999))
+    assert M.flag_precision(0.95, 0.01, 0.001) == pytest.approx(
+        0.95e-3 / (0.95e-3 + 0.01 * 0.999)
+    )
     assert M.flag_precision(1.0, 0.0, 0.5) == 1.0
     assert np.isnan(M.flag_precision(0.0, 0.0, 0.5))
     rng = np.random.default_rng(0)
     n = 2_000_000
     harmful = rng.random(n) < 0.002
     flagged = np.where(harmful, rng.random(n) < 0.9, rng.random(n) < 0.02)
-    assert np.mean(harmful[flagged]) == pytest.approx(M.flag_precision(0.9, 0.02, 0.002), abs=0.01)
+    assert np.mean(harmful[flagged]) == pytest.approx(
+        M.flag_precision(0.9, 0.02, 0.002), abs=0.01
+    )
     assert M.flag_precision([0.9, 0.9], 0.02, [0.002, 0.5]).shape == (2,)
 
 

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from _helpers import numeric_grads
 
-from aigc_course.numpy_nn import MLP, Adam, minibatches, sigmoid, softmax, softmax_cross_entropy, softplus
+from aigc_course.numpy_nn import (
+    MLP,
+    Adam,
+    minibatches,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy,
+    softplus,
+)
 
 
 @pytest.mark.parametrize("slope", [0.2, 0.0])
@@ -48,7 +56,9 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences():
     loss, g = softmax_cross_entropy(logits.copy(), labels)
     p = softmax(logits)
     assert loss == pytest.approx(-np.mean(np.log(p[np.arange(5), labels])), rel=1e-9)
-    numeric = numeric_grads(lambda: softmax_cross_entropy(logits, labels)[0], [logits])[0]
+    numeric = numeric_grads(lambda: softmax_cross_entropy(logits, labels)[0], [logits])[
+        0
+    ]
     assert np.abs(g - numeric).max() < 1e-7
 
 
@@ -57,8 +67,14 @@ def test_softmax_softplus_sigmoid():
     np.testing.assert_allclose(softmax(x), [[0.25, 0.75], [1.0, 0.0]])
     assert softmax(np.array([1.0, 2.0], np.float32)).dtype == np.float32
     assert softmax([1, 2]).dtype == np.float64
-    assert softplus(np.array([-1000.0, 0.0, 1000.0])).tolist() == [0.0, math.log(2), 1000.0]
-    np.testing.assert_allclose(sigmoid(np.array([-1000.0, 0.0, 2.0])), [0.0, 0.5, 1 / (1 + math.exp(-2))])
+    assert softplus(np.array([-1000.0, 0.0, 1000.0])).tolist() == [
+        0.0,
+        math.log(2),
+        1000.0,
+    ]
+    np.testing.assert_allclose(
+        sigmoid(np.array([-1000.0, 0.0, 2.0])), [0.0, 0.5, 1 / (1 + math.exp(-2))]
+    )
 
 
 def test_adam_first_step_moves_each_weight_by_lr_against_the_gradient():
@@ -84,7 +100,9 @@ def test_adam_two_orders_of_computation_follow_their_formulas():
             opt.step([g])
             m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
             if fold:
-                want = want - lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+                want = want - lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (
+                    np.sqrt(v) + eps
+                )
             else:
                 want = want - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
         np.testing.assert_allclose(p, want, rtol=1e-12)
@@ -99,8 +117,17 @@ def test_named_form_shares_the_arrays_and_checks_the_shapes():
     again = MLP.from_dict(named, slope=0.0)
     assert all(a is b for a, b in zip(again.params, net.params)) and again.slope == 0.0
     with pytest.raises(ValueError, match="layer 2 takes 3 inputs but layer 1 gives 5"):
-        MLP.from_dict({"w1": np.zeros((4, 5)), "b1": np.zeros(5), "w2": np.zeros((3, 2)), "b2": np.zeros(2)})
-    with pytest.raises(ValueError, match=r"model: layer 1 .*expected \(n_in, n_out\) and \(n_out,\)"):
+        MLP.from_dict(
+            {
+                "w1": np.zeros((4, 5)),
+                "b1": np.zeros(5),
+                "w2": np.zeros((3, 2)),
+                "b2": np.zeros(2),
+            }
+        )
+    with pytest.raises(
+        ValueError, match=r"model: layer 1 .*expected \(n_in, n_out\) and \(n_out,\)"
+    ):
         MLP.from_dict({"w1": np.zeros((4, 5)), "b1": np.zeros(4)}, name="model")
     with pytest.raises(ValueError, match="expected weights 'w1'"):
         MLP.from_dict({"W1": np.zeros((4, 5))})

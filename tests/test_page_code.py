@@ -8,7 +8,9 @@ import jupytext
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("page_code", ROOT / "tools" / "page_code.py")
+_spec = importlib.util.spec_from_file_location(
+    "page_code", ROOT / "tools" / "page_code.py"
+)
 P = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(P)
 
@@ -77,16 +79,28 @@ class Model(reference.Model):
 def test_a_page_that_reads_as_the_package_passes(tmp_path):
     toy_book(tmp_path, SAME)
     assert P.run(tmp_path) == []
-    assert P.cells(tmp_path) == [(tmp_path / "notebooks" / "01_toy" / "toy_lab.py", "aigc_course.torch.toy")]
+    assert P.cells(tmp_path) == [
+        (tmp_path / "notebooks" / "01_toy" / "toy_lab.py", "aigc_course.torch.toy")
+    ]
 
 
 @pytest.mark.parametrize(
     "change, label",
     [
-        (("return x.mean()  # the whole loss", "return x.sum()  # the whole loss"), "loss differs"),
-        (("    @torch.no_grad()\n", ""), "Model.sample differs"),  # a method's decorator counts
-        (("        return loss(x)", "        return 2 * loss(x)"), "Model.train_step differs"),  # from Base
-        (("    def build(self):", "    def build(self):  # edited"), "Model.build differs"),
+        (
+            ("return x.mean()  # the whole loss", "return x.sum()  # the whole loss"),
+            "loss differs",
+        ),
+        # a method's decorator counts
+        (("    @torch.no_grad()\n", ""), "Model.sample differs"),
+        (
+            ("        return loss(x)", "        return 2 * loss(x)"),
+            "Model.train_step differs",
+        ),  # from Base
+        (
+            ("    def build(self):", "    def build(self):  # edited"),
+            "Model.build differs",
+        ),
     ],
 )
 def test_any_difference_is_reported_and_fix_copies_the_package(tmp_path, change, label):
@@ -130,7 +144,10 @@ def test_the_gan_vae_autoregressive_and_diffusion_labs_show_their_networks_and_s
         ("ar_lab.py", "autoregressive"),
         ("diffusion_lab.py", "diffusion"),
     ]:
-        assert mirrored.get(lab) == {f"aigc_course.torch.{module}", f"aigc_course.keras.{module}"}, lab
+        assert mirrored.get(lab) == {
+            f"aigc_course.torch.{module}",
+            f"aigc_course.keras.{module}",
+        }, lab
         nb = jupytext.read(next(ROOT.glob(f"notebooks/*/{lab}")))
         code = "\n".join(c.source for c in nb.cells if "mirrors" in c.metadata)
         assert code.count("def train_step(") == 2, lab  # one per framework

@@ -30,7 +30,8 @@ REQUIRED = {
     "ddpm",
 }
 TEXT = {"char_rnn", "gpt"}
-SMALL = {"ddpm": {"timesteps": 10}}  # sampling runs T network calls: keep the contract test fast
+# sampling runs T network calls: keep the contract test fast
+SMALL = {"ddpm": {"timesteps": 10}}
 
 
 def build(models, key):

@@ -65,12 +65,20 @@ def test_from_arrays_copies_every_tensor_and_names_problems():
     for k, t in a.state_dict().items():
         assert torch.equal(t, b.state_dict()[k]), k
     arrays = TW.to_arrays(a)
-    with pytest.raises(ValueError, match=r"missing 1 tensor\(s\): generator\.1\.running_var"):
-        TW.from_arrays(b, {k: v for k, v in arrays.items() if k != "generator.1.running_var"})
+    with pytest.raises(
+        ValueError, match=r"missing 1 tensor\(s\): generator\.1\.running_var"
+    ):
+        TW.from_arrays(
+            b, {k: v for k, v in arrays.items() if k != "generator.1.running_var"}
+        )
     with pytest.raises(ValueError, match=r"unexpected 1 tensor\(s\): extra"):
         TW.from_arrays(b, {**arrays, "extra": np.zeros(1, np.float32)})
-    with pytest.raises(ValueError, match=r"wrong shape: generator\.0\.weight: \(3, 8\) given"):
-        TW.from_arrays(b, {**arrays, "generator.0.weight": np.zeros((3, 8), np.float32)})
+    with pytest.raises(
+        ValueError, match=r"wrong shape: generator\.0\.weight: \(3, 8\) given"
+    ):
+        TW.from_arrays(
+            b, {**arrays, "generator.0.weight": np.zeros((3, 8), np.float32)}
+        )
     with pytest.raises(ValueError, match="model: expected a torch.nn.Module"):
         TW.from_arrays("not a model", arrays)
 
@@ -80,10 +88,15 @@ def test_the_file_is_safetensors_with_the_configuration_in_its_header(tmp_path):
     m = small_gan()
     path = TW.save(m, tmp_path / "w.safetensors", metadata={"note": np.float32(1.5)})
     raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])  # safetensors: header length, JSON header, raw bytes
+    # safetensors: header length, JSON header, raw bytes
+    (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
     meta = header.pop("__metadata__")
-    assert meta["format"] == "aigc_course.weights" and meta["model"] == "DCGAN" and meta["key"] == "dcgan"
+    assert (
+        meta["format"] == "aigc_course.weights"
+        and meta["model"] == "DCGAN"
+        and meta["key"] == "dcgan"
+    )
     assert json.loads(meta["config"]) == {
         "latent_dim": 8,
         "lr": 2e-4,
@@ -92,7 +105,9 @@ def test_the_file_is_safetensors_with_the_configuration_in_its_header(tmp_path):
         "channels": 8,
     }
     assert json.loads(meta["extra"]) == {"note": 1.5}
-    assert set(header) == set(TW.to_arrays(m)) and all(v["dtype"] == "F32" for v in header.values())
+    assert set(header) == set(TW.to_arrays(m)) and all(
+        v["dtype"] == "F32" for v in header.values()
+    )
     arrays, parsed = weightfile.read(path)
     assert parsed["config"]["channels"] == 8
     assert checkpoint.read_record(path)["sha256"] == checkpoint.sha256_file(path)
@@ -101,11 +116,15 @@ def test_the_file_is_safetensors_with_the_configuration_in_its_header(tmp_path):
     z = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
     rebuilt.eval(), m.eval()
     with torch.no_grad():
-        assert torch.equal(rebuilt.generator(torch.from_numpy(z)), m.generator(torch.from_numpy(z)))
+        assert torch.equal(
+            rebuilt.generator(torch.from_numpy(z)), m.generator(torch.from_numpy(z))
+        )
 
 
 def test_float16_cast_refuses_overflow_and_non_finite_weights():
-    out = weightfile.cast({"a": np.array([1.0, 2.0], np.float32), "i": np.array([3])}, "float16")
+    out = weightfile.cast(
+        {"a": np.array([1.0, 2.0], np.float32), "i": np.array([3])}, "float16"
+    )
     assert out["a"].dtype == np.float16 and out["i"].dtype == np.array([3]).dtype
     with pytest.raises(ValueError, match="too large for float16"):
         weightfile.cast({"a": np.array([1e6], np.float32)}, "float16")
@@ -128,7 +147,13 @@ def test_build_allows_training_settings_only():
     meta = {
         "key": "gpt",
         "model": "GPT",
-        "config": {"vocab_size": 5, "block_size": 8, "n_layer": 1, "n_head": 1, "n_embd": 8},
+        "config": {
+            "vocab_size": 5,
+            "block_size": 8,
+            "n_layer": 1,
+            "n_head": 1,
+            "n_embd": 8,
+        },
     }
     assert weightfile.build(meta, "torch", lr=1e-2).lr == 1e-2
     with pytest.raises(ValueError, match="n_layer: these set the architecture"):
@@ -142,20 +167,36 @@ def test_publish_then_load(folder):
     m = small_gan()
     entry = publish(m, folder)
     path = folder / "dcgan-mnist.safetensors"
-    assert entry["sha256"] == checkpoint.sha256_file(path) and entry["size"] == path.stat().st_size
+    assert (
+        entry["sha256"] == checkpoint.sha256_file(path)
+        and entry["size"] == path.stat().st_size
+    )
     index = json.loads((folder / "index.json").read_text())
     assert index["checkpoints"]["dcgan/mnist"]["sha256"] == entry["sha256"]
     assert pretrained.available(folder) == [("dcgan", "mnist")]
     card = pretrained.card("dcgan", "mnist", folder)
-    for field in pretrained.CARD_FIELDS + ("config", "date", "sha256", "dtype", "model", "float16"):
+    for field in pretrained.CARD_FIELDS + (
+        "config",
+        "date",
+        "sha256",
+        "dtype",
+        "model",
+        "float16",
+    ):
         assert field in card, field
-    assert card["config"]["channels"] == 8 and card["dtype"] == "float16" and card["trained_with"] == "torch"
+    assert (
+        card["config"]["channels"] == 8
+        and card["dtype"] == "float16"
+        and card["trained_with"] == "torch"
+    )
     assert card["float16"]["max_abs_diff"] < 1e-2
 
     loaded = pretrained.load("dcgan", "mnist", folder=folder)
     assert isinstance(loaded, MODELS["dcgan"]) and not loaded.training
     for k, a in TW.to_arrays(m).items():  # the float16-rounded weights
-        np.testing.assert_array_equal(TW.to_arrays(loaded)[k], a.astype(np.float16).astype(np.float32))
+        np.testing.assert_array_equal(
+            TW.to_arrays(loaded)[k], a.astype(np.float16).astype(np.float32)
+        )
     assert np.max(np.abs(loaded.sample(4, seed=0) - m.sample(4, seed=0))) < 1e-2
     assert pretrained.load("dcgan", "mnist", folder=folder, lr=1e-3).lr == 1e-3
 
@@ -176,17 +217,24 @@ def test_a_corrupt_published_file_is_reported_and_never_loaded(folder, monkeypat
     path.write_bytes(bytes(raw))
     read = []
     monkeypatch.setattr(weightfile, "read", lambda *a, **k: read.append(a))
-    with pytest.raises(checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt.*not loaded"):
+    with pytest.raises(
+        checkpoint.CheckpointError,
+        match=r"dcgan-mnist\.safetensors is corrupt.*not loaded",
+    ):
         pretrained.load("dcgan", "mnist", folder=folder)
     assert read == []  # never opened
     path.write_bytes(bytes(raw[:-1]))  # truncated: the size differs too
-    with pytest.raises(checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt"
+    ):
         pretrained.load("dcgan", "mnist", folder=folder)
 
 
 def test_not_published_and_bad_names(folder):
     publish(small_gan(), folder)
-    with pytest.raises(pretrained.NotPublishedError, match=r"'gan' on 'mnist'.*published: dcgan/mnist"):
+    with pytest.raises(
+        pretrained.NotPublishedError, match=r"'gan' on 'mnist'.*published: dcgan/mnist"
+    ):
         pretrained.load("gan", "mnist", folder=folder)
     with pytest.raises(ValueError, match="name: expected a MODELS key"):
         pretrained.card("stylegan", "mnist", folder)
@@ -198,10 +246,16 @@ def test_publish_refuses_incomplete_cards_and_wrong_names(folder):
     m = small_gan()
     with pytest.raises(ValueError, match="card: missing metrics"):
         pretrained.publish(
-            m, "dcgan", "mnist", {k: v for k, v in CARD.items() if k != "metrics"}, folder=folder
+            m,
+            "dcgan",
+            "mnist",
+            {k: v for k, v in CARD.items() if k != "metrics"},
+            folder=folder,
         )
     with pytest.raises(ValueError, match=r"card\['data'\]"):
-        pretrained.publish(m, "dcgan", "mnist", {**CARD, "data": "mnist"}, folder=folder)
+        pretrained.publish(
+            m, "dcgan", "mnist", {**CARD, "data": "mnist"}, folder=folder
+        )
     with pytest.raises(ValueError, match="MODELS key 'dcgan', not 'gan'"):
         pretrained.publish(m, "gan", "mnist", CARD, folder=folder)
     with pytest.raises(ValueError, match="dataset"):
@@ -233,7 +287,10 @@ def test_text_models_carry_their_tokenizer(folder):
     gpt = MODELS["gpt"](notes.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8)
     pretrained.publish(gpt, "gpt", "melodies", CARD, folder=folder, tokenizer=notes)
     assert pretrained.tokenizer("gpt", "melodies", folder).tokens == notes.tokens
-    assert pretrained.available(folder) == [("char_rnn", "tang300"), ("gpt", "melodies")]
+    assert pretrained.available(folder) == [
+        ("char_rnn", "tang300"),
+        ("gpt", "melodies"),
+    ]
     loaded = pretrained.load("gpt", "melodies", folder=folder)
     ids = np.array([[0, 1, 2]])
     assert np.max(np.abs(loaded.logits(ids) - gpt.logits(ids))) < 1e-2
@@ -279,7 +336,9 @@ def test_a_mirror_serving_a_wrong_file_is_refused(mirror):
     raw = bytearray(src.read_bytes())
     raw[-1] ^= 0xFF
     src.write_bytes(bytes(raw))
-    with pytest.raises(checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"dcgan-mnist\.safetensors is corrupt"
+    ):
         pretrained.load("dcgan", "mnist")
 
 
@@ -291,13 +350,18 @@ def test_offline_without_a_cache_says_why(mirror, monkeypatch):
 
 def test_the_default_address_is_the_pinned_release(monkeypatch):
     monkeypatch.delenv(pretrained.ENV_URL, raising=False)
-    assert pretrained.base_url() == f"{pretrained.REPOSITORY}/raw/{pretrained.PINNED_REF}/pretrained"
+    assert (
+        pretrained.base_url()
+        == f"{pretrained.REPOSITORY}/raw/{pretrained.PINNED_REF}/pretrained"
+    )
     assert pretrained.cache_folder().name == pretrained.PINNED_REF
 
 
 def test_pin_agrees_with_the_notebooks_install_cell():
     yaml = pytest.importorskip("yaml")
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))[
+        "repository"
+    ]
     assert pretrained.REPOSITORY == repo["url"].rstrip("/")
     assert pretrained.PINNED_REF == repo["install_ref"], (
         "aigc_course.pretrained.PINNED_REF must name the release of _config.yml's "
@@ -312,7 +376,9 @@ def test_the_package_version_is_the_release_of_pyproject():
     import aigc_course
 
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert aigc_course.__version__ == re.search(r'^version\s*=\s*"([^"]+)"', text, re.M).group(1)
+    assert aigc_course.__version__ == re.search(
+        r'^version\s*=\s*"([^"]+)"', text, re.M
+    ).group(1)
     assert pretrained.PINNED_REF == f"v{aigc_course.__version__}"
 
 
@@ -324,8 +390,14 @@ def test_the_repository_index_lists_verified_files_within_budget():
     total = 0
     for key, e in index["checkpoints"].items():
         path = folder / e["file"]
-        assert key == f"{e['name']}/{e['dataset']}" and e["file"] == f"{e['name']}-{e['dataset']}.safetensors"
-        assert checkpoint.sha256_file(path) == e["sha256"] and path.stat().st_size == e["size"], key
+        assert (
+            key == f"{e['name']}/{e['dataset']}"
+            and e["file"] == f"{e['name']}-{e['dataset']}.safetensors"
+        )
+        assert (
+            checkpoint.sha256_file(path) == e["sha256"]
+            and path.stat().st_size == e["size"]
+        ), key
         card = e["card"]
         assert all(f in card for f in pretrained.CARD_FIELDS), key
         assert all(f in card["data"] for f in pretrained.DATA_FIELDS), key
@@ -333,7 +405,8 @@ def test_the_repository_index_lists_verified_files_within_budget():
             assert "smoke" in card["notes"].lower(), key
         total += e["size"]
     assert total <= pretrained.MAX_TOTAL_BYTES
-    assert sum(p.stat().st_size for p in folder.glob("*.safetensors")) == total  # nothing unlisted
+    # nothing unlisted
+    assert sum(p.stat().st_size for p in folder.glob("*.safetensors")) == total
 
 
 def test_the_repository_checkpoints_load_offline_from_the_clone(monkeypatch):
@@ -350,5 +423,7 @@ def test_an_index_naming_a_path_outside_its_folder_is_refused(folder):
     index = json.loads((folder / "index.json").read_text())
     index["checkpoints"]["dcgan/mnist"]["file"] = "../../evil.safetensors"
     (folder / "index.json").write_text(json.dumps(index))
-    with pytest.raises(checkpoint.CheckpointError, match="names the file '../../evil.safetensors'"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match="names the file '../../evil.safetensors'"
+    ):
         pretrained.load("dcgan", "mnist", folder=folder)

@@ -54,39 +54,54 @@ def test_noise_multiplier_matches_opacus():
 
 def test_gaussian_closed_form():
     orders = np.arange(2, 40)
-    np.testing.assert_allclose(rdp_subsampled_gaussian(1.7, 1.0, orders), orders / (2 * 1.7**2))
+    np.testing.assert_allclose(
+        rdp_subsampled_gaussian(1.7, 1.0, orders), orders / (2 * 1.7**2)
+    )
     # q -> 1 from below joins the closed form
     np.testing.assert_allclose(
-        rdp_subsampled_gaussian(1.7, 1 - 1e-12, orders), orders / (2 * 1.7**2), rtol=1e-6
+        rdp_subsampled_gaussian(1.7, 1 - 1e-12, orders),
+        orders / (2 * 1.7**2),
+        rtol=1e-6,
     )
 
 
-@pytest.mark.parametrize("sigma,q,alpha", [(1.0, 0.05, 2), (0.8, 0.2, 5), (2.0, 0.5, 8)])
+@pytest.mark.parametrize(
+    "sigma,q,alpha", [(1.0, 0.05, 2), (0.8, 0.2, 5), (2.0, 0.5, 8)]
+)
 def test_integer_formula_against_quadrature(sigma, q, alpha):
     # A_alpha = E_{x ~ N(0, s^2)} [((1 - q) + q * N(x; 1, s^2) / N(x; 0, s^2))^alpha]
     x = np.linspace(-40, 40, 400_001)
     p0 = np.exp(-(x**2) / (2 * sigma**2)) / (sigma * math.sqrt(2 * math.pi))
     ratio = np.exp((2 * x - 1) / (2 * sigma**2))
     a = np.sum(p0 * ((1 - q) + q * ratio) ** alpha) * (x[1] - x[0])
-    assert rdp_subsampled_gaussian(sigma, q, [alpha])[0] == pytest.approx(math.log(a) / (alpha - 1), rel=1e-6)
+    assert rdp_subsampled_gaussian(sigma, q, [alpha])[0] == pytest.approx(
+        math.log(a) / (alpha - 1), rel=1e-6
+    )
 
 
 def test_monotone():
     eps_sigma = [compute_epsilon(s, 0.01, 500, 1e-5) for s in (0.6, 0.8, 1.0, 1.5, 3.0)]
-    assert all(a > b for a, b in zip(eps_sigma, eps_sigma[1:]))  # more noise, less epsilon
+    # more noise, less epsilon
+    assert all(a > b for a, b in zip(eps_sigma, eps_sigma[1:]))
     eps_steps = [compute_epsilon(1.0, 0.01, t, 1e-5) for t in (10, 100, 1000, 5000)]
-    assert all(a < b for a, b in zip(eps_steps, eps_steps[1:]))  # more steps, more epsilon
+    # more steps, more epsilon
+    assert all(a < b for a, b in zip(eps_steps, eps_steps[1:]))
     eps_q = [compute_epsilon(1.0, q, 500, 1e-5) for q in (0.001, 0.01, 0.1)]
     assert all(a < b for a, b in zip(eps_q, eps_q[1:]))  # bigger batches, more epsilon
     eps_delta = [compute_epsilon(1.0, 0.01, 500, d) for d in (1e-7, 1e-5, 1e-3)]
-    assert all(a > b for a, b in zip(eps_delta, eps_delta[1:]))  # larger delta, less epsilon
+    # larger delta, less epsilon
+    assert all(a > b for a, b in zip(eps_delta, eps_delta[1:]))
 
 
 def test_edge_cases():
     assert compute_epsilon(1.0, 0.01, 0, 1e-5) == 0.0
     assert math.isinf(compute_epsilon(0.0, 0.01, 10, 1e-5))
-    eps, order = rdp_to_epsilon(DEFAULT_ORDERS, 100 * rdp_subsampled_gaussian(1.0, 0.01), 1e-5)
-    assert order in DEFAULT_ORDERS and eps == pytest.approx(compute_epsilon(1.0, 0.01, 100, 1e-5))
+    eps, order = rdp_to_epsilon(
+        DEFAULT_ORDERS, 100 * rdp_subsampled_gaussian(1.0, 0.01), 1e-5
+    )
+    assert order in DEFAULT_ORDERS and eps == pytest.approx(
+        compute_epsilon(1.0, 0.01, 100, 1e-5)
+    )
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.3, 1.0, 3.0])
@@ -147,7 +162,9 @@ def test_plot_tradeoff_draws_the_measured_points_and_the_bound():
     x, y = ax1.lines[0].get_data()
     assert list(x) == [1.0, 8.0] and list(y) == [-400.0, -200.0]  # sorted by epsilon
     gx, gy = ax2.lines[1].get_data()
-    assert np.allclose(gy, [P.max_auc(e, 1e-5) for e in gx]) and np.all(np.diff(gy) >= 0)
+    assert np.allclose(gy, [P.max_auc(e, 1e-5) for e in gx]) and np.all(
+        np.diff(gy) >= 0
+    )
     plt.close(fig)
     with pytest.raises(ValueError, match="AUC"):
         P.plot_tradeoff({1.0: {"ELBO": 0.0}}, {"ELBO": 0.0, "AUC": 0.5}, delta=1e-5)

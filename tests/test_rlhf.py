@@ -31,8 +31,13 @@ def test_sampling_and_log_prob(chain):
     T3 = np.stack([P, P.T / P.T.sum(1, keepdims=True)])
     s3 = R.sample_markov(T3, 5, start=1, seed=0)
     assert s3.shape == (5, 2)
-    assert np.allclose(R.markov_log_prob(T3, s3, 1), np.log(T3[0, 1, s3[:, 0]] * T3[1, s3[:, 0], s3[:, 1]]))
-    assert np.array_equal(R.sample_markov(P, 7, 0, 4, seed=3), R.sample_markov(P, 7, 0, 4, seed=3))
+    assert np.allclose(
+        R.markov_log_prob(T3, s3, 1),
+        np.log(T3[0, 1, s3[:, 0]] * T3[1, s3[:, 0], s3[:, 1]]),
+    )
+    assert np.array_equal(
+        R.sample_markov(P, 7, 0, 4, seed=3), R.sample_markov(P, 7, 0, 4, seed=3)
+    )
 
 
 def test_transition_counts_and_sequence_reward(chain):
@@ -97,10 +102,14 @@ def test_reinforce_approaches_the_optimum_from_below(chain):
     P, W = chain
     beta, T = 0.5, 6
     _, log_z = R.kl_optimum(P, W, beta, T, 0)
-    pol, hist = R.reinforce_kl(P, W, beta, T, 0, steps=150, batch_size=256, lr=0.05, seed=0)
+    pol, hist = R.reinforce_kl(
+        P, W, beta, T, 0, steps=150, batch_size=256, lr=0.05, seed=0
+    )
     assert np.allclose(pol.sum(1), 1)
     late = np.mean(hist[-30:])
-    start_value = np.mean(R.sequence_reward(W, R.sample_markov(P, 20000, 0, T, seed=5), 0))
+    start_value = np.mean(
+        R.sequence_reward(W, R.sample_markov(P, 20000, 0, T, seed=5), 0)
+    )
     assert start_value < late < beta * log_z + 0.05
     assert beta * log_z - late < 0.25 * (beta * log_z - start_value)
 

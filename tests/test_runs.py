@@ -24,8 +24,13 @@ def test_identical_settings_give_the_same_folder_and_any_change_a_new_one(here):
     data = np.arange(12, dtype=np.uint8).reshape(3, 4)
     base = dict(data=data, epochs=3, batch_size=64, lr=2e-4, seed=0)
     first = runs.run_dir("lab", **base)
-    assert first.parent == here / "runs" and first.name.startswith("lab-") and first.is_dir()
-    assert runs.run_dir("lab", **dict(reversed(list(base.items())))) == first  # order is irrelevant
+    assert (
+        first.parent == here / "runs"
+        and first.name.startswith("lab-")
+        and first.is_dir()
+    )
+    # order is irrelevant
+    assert runs.run_dir("lab", **dict(reversed(list(base.items())))) == first
     assert runs.run_dir("lab", **{**base, "data": data.copy()}) == first  # same content
     changed = [
         {"epochs": 4},
@@ -46,9 +51,9 @@ def test_settings_json_records_the_settings(here):
     saved = json.loads((folder / "settings.json").read_text())
     assert saved == {"epochs": 3, "lr": 0.5, "shape": [28, 28]}
     # NumPy scalars and tuples stand for the same settings as Python ints, floats and lists
-    assert runs.settings_key(epochs=np.int64(3), lr=np.float32(0.5), shape=(28, 28)) == runs.settings_key(
-        epochs=3, lr=0.5, shape=[28, 28]
-    )
+    assert runs.settings_key(
+        epochs=np.int64(3), lr=np.float32(0.5), shape=(28, 28)
+    ) == runs.settings_key(epochs=3, lr=0.5, shape=[28, 28])
     assert runs.settings_key(epochs=3) == runs.settings_key(epochs=3)
     assert len(runs.settings_key(epochs=3)) == runs.HASH_CHARS
 
@@ -91,7 +96,8 @@ def test_env_var_root_and_fast_mode(here, monkeypatch, capsys):
     monkeypatch.setenv("AIGC_COURSE_RUNS", str(here / "elsewhere"))
     assert runs.run_dir("lab", epochs=1).parent == here / "elsewhere"
     assert runs.run_dir("lab", root=here / "given", epochs=1).parent == here / "given"
-    monkeypatch.setenv("AIGC_COURSE_FAST", "1")  # fast mode: a fresh temporary folder each time
+    # fast mode: a fresh temporary folder each time
+    monkeypatch.setenv("AIGC_COURSE_FAST", "1")
     a, b = runs.run_dir("lab", epochs=1), runs.run_dir("lab", epochs=1)
     assert a != b and a.name == b.name and here not in a.parents
     assert "temporary folder" in capsys.readouterr().out
@@ -121,10 +127,13 @@ def test_on_colab_runs_go_to_google_drive_mounted_once(here, monkeypatch, capsys
     assert first.parent == drive_root / "MyDrive" / "aigc_course" / "runs"
     assert calls == [str(drive_root)]
     assert "Google Drive: MyDrive/aigc_course/runs" in capsys.readouterr().out
-    assert runs.run_dir("gan_pytorch", epochs=30) == first and len(calls) == 1  # mounted already
+    # mounted already
+    assert runs.run_dir("gan_pytorch", epochs=30) == first and len(calls) == 1
 
 
-def test_on_colab_a_failed_mount_falls_back_to_local_disk_and_says_so(here, monkeypatch, capsys):
+def test_on_colab_a_failed_mount_falls_back_to_local_disk_and_says_so(
+    here, monkeypatch, capsys
+):
     def mount(mountpoint):
         raise TimeoutError("the user did not answer")
 
@@ -139,7 +148,9 @@ def test_on_colab_a_failed_mount_falls_back_to_local_disk_and_says_so(here, monk
 # ---------------------------------------------------------------------------
 # with the PyTorch trainer: a changed argument starts afresh, identical ones resume
 # ---------------------------------------------------------------------------
-def test_pytorch_changed_settings_start_afresh_identical_ones_resume(here, digits, capsys):
+def test_pytorch_changed_settings_start_afresh_identical_ones_resume(
+    here, digits, capsys
+):
     torch = pytest.importorskip("torch")
     from aigc_course.torch import MODELS, set_seed
 
@@ -147,7 +158,12 @@ def test_pytorch_changed_settings_start_afresh_identical_ones_resume(here, digit
         set_seed(0)
         model = MODELS["gan"](latent_dim=8)
         folder = runs.run_dir(
-            "gan_test", model=model, data=digits, epochs=epochs, batch_size=batch_size, seed=0
+            "gan_test",
+            model=model,
+            data=digits,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=0,
         )
         history = model.fit(
             digits,
@@ -162,16 +178,27 @@ def test_pytorch_changed_settings_start_afresh_identical_ones_resume(here, digit
         return folder, history, capsys.readouterr().out, model
 
     folder, history, out, first = train(epochs=2, batch_size=32)
-    assert "new" in out and "epoch 1/2" in out and "epoch 2/2" in out and len(history.history["d_loss"]) == 2
+    assert (
+        "new" in out
+        and "epoch 1/2" in out
+        and "epoch 2/2" in out
+        and len(history.history["d_loss"]) == 2
+    )
 
-    again, history2, out, second = train(epochs=2, batch_size=32)  # identical settings: resumes
+    # identical settings: resumes
+    again, history2, out, second = train(epochs=2, batch_size=32)
     assert again == folder and "holds a checkpoint" in out and "Resumed" in out
     assert "epoch 1/2" not in out and "epoch 2/2" not in out  # nothing left to train
     assert history2.history == history.history  # the saved history comes back
-    assert all(torch.equal(v, second.weights_after[k]) for k, v in first.weights_after.items())
+    assert all(
+        torch.equal(v, second.weights_after[k]) for k, v in first.weights_after.items()
+    )
 
-    other, history3, out, _ = train(epochs=2, batch_size=16)  # one argument changed: a new run
-    assert other != folder and "new" in out and "Resumed" not in out and "epoch 1/2" in out
+    # one argument changed: a new run
+    other, history3, out, _ = train(epochs=2, batch_size=16)
+    assert (
+        other != folder and "new" in out and "Resumed" not in out and "epoch 1/2" in out
+    )
     longer, _, out, _ = train(epochs=3, batch_size=32)  # more epochs: a new run too
     assert longer not in (folder, other) and "epoch 1/3" in out
 

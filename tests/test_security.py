@@ -32,7 +32,11 @@ def test_roc_curve_matches_brute_force(scores):
     fpr, tpr, thr = S.roc_curve(pos, neg)
     assert (fpr[0], tpr[0], thr[0]) == (0.0, 0.0, np.inf)
     assert (fpr[-1], tpr[-1]) == (1.0, 1.0)
-    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0) and np.all(np.diff(thr) < 0)
+    assert (
+        np.all(np.diff(fpr) >= 0)
+        and np.all(np.diff(tpr) >= 0)
+        and np.all(np.diff(thr) < 0)
+    )
     assert sorted(zip(fpr.tolist(), tpr.tolist())) == brute_roc(pos, neg)
 
 
@@ -43,7 +47,9 @@ def test_roc_auc_pairwise_trapezoid_and_sklearn(scores):
     auc = S.roc_auc(pos, neg)
     assert auc == pytest.approx(pairwise, abs=1e-12)
     fpr, tpr, _ = S.roc_curve(pos, neg)
-    assert auc == pytest.approx(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2), abs=1e-12)
+    assert auc == pytest.approx(
+        np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2), abs=1e-12
+    )
     # the binormal model: AUC = Phi(0.8 / sqrt(2)) in the limit
     assert auc == pytest.approx(stats.norm.cdf(0.8 / math.sqrt(2)), abs=0.05)
     sk = pytest.importorskip("sklearn.metrics")
@@ -58,7 +64,11 @@ def test_tpr_at_fpr_and_advantage(scores):
     pos, neg = scores
     fpr, tpr, _ = S.roc_curve(pos, neg)
     for target in (0.0, 0.01, 0.1, 0.5, 1.0):
-        brute = max(float(np.mean(pos >= t)) for t in np.r_[pos, neg, np.inf] if np.mean(neg >= t) <= target)
+        brute = max(
+            float(np.mean(pos >= t))
+            for t in np.r_[pos, neg, np.inf]
+            if np.mean(neg >= t) <= target
+        )
         assert S.tpr_at_fpr(pos, neg, fpr=target) == pytest.approx(brute)
     adv = max(float(np.mean(pos >= t) - np.mean(neg >= t)) for t in np.r_[pos, neg])
     assert S.advantage(pos, neg) == pytest.approx(adv)
@@ -95,18 +105,31 @@ def test_kde_matches_scipy():
     train, x = rng.normal(size=(50, 2)), rng.normal(size=(7, 2))
     h = 0.3
     ref = np.log(
-        [np.mean([stats.multivariate_normal.pdf(xi, t, h**2 * np.eye(2)) for t in train]) for xi in x]
+        [
+            np.mean(
+                [stats.multivariate_normal.pdf(xi, t, h**2 * np.eye(2)) for t in train]
+            )
+            for xi in x
+        ]
     )
     assert np.allclose(S.gaussian_kde_logpdf(x, train, h), ref, atol=1e-10)
     # far away from every point: log-sum-exp keeps it finite
-    assert np.isfinite(S.gaussian_kde_logpdf(np.array([[100.0, 100.0]]), train, 0.01)).all()
+    assert np.isfinite(
+        S.gaussian_kde_logpdf(np.array([[100.0, 100.0]]), train, 0.01)
+    ).all()
 
 
 def test_narrow_kde_memorises():
     rng = np.random.default_rng(2)
     train, test = rng.normal(size=(100, 2)), rng.normal(size=(100, 2))
-    narrow = S.roc_auc(S.gaussian_kde_logpdf(train, train, 0.02), S.gaussian_kde_logpdf(test, train, 0.02))
-    wide = S.roc_auc(S.gaussian_kde_logpdf(train, train, 1.0), S.gaussian_kde_logpdf(test, train, 1.0))
+    narrow = S.roc_auc(
+        S.gaussian_kde_logpdf(train, train, 0.02),
+        S.gaussian_kde_logpdf(test, train, 0.02),
+    )
+    wide = S.roc_auc(
+        S.gaussian_kde_logpdf(train, train, 1.0),
+        S.gaussian_kde_logpdf(test, train, 1.0),
+    )
     assert narrow > 0.95 and abs(wide - 0.5) < 0.15
 
 
@@ -135,7 +158,10 @@ def test_memorisation_errors():
 def images():
     """Smooth random 'images' in [0, 1]: low-pass noise, like natural images."""
     rng = np.random.default_rng(4)
-    c = rng.normal(size=(400, 28, 28)) / (1.0 + np.add.outer(np.arange(28), np.arange(28))) ** 1.5
+    c = (
+        rng.normal(size=(400, 28, 28))
+        / (1.0 + np.add.outer(np.arange(28), np.arange(28))) ** 1.5
+    )
     x = fft.idctn(c, axes=(1, 2), norm="ortho")
     x = (x - x.min()) / (x.max() - x.min())
     return 0.1 + 0.8 * x
@@ -144,12 +170,18 @@ def images():
 def test_dct_is_orthonormal_and_pattern_is_keyed():
     p = S.watermark_pattern((28, 28), key=5)
     mask = S.watermark_band((28, 28))
-    assert set(np.unique(p[mask])) == {-1.0, 1.0} and np.all(p[~mask] == 0) and not mask[0, 0]
+    assert (
+        set(np.unique(p[mask])) == {-1.0, 1.0}
+        and np.all(p[~mask] == 0)
+        and not mask[0, 0]
+    )
     assert np.array_equal(p, S.watermark_pattern((28, 28), key=5))
     q = S.watermark_pattern((28, 28), key=6)
     assert abs(np.sum(p * q)) < 4 * math.sqrt(mask.sum())  # nearly orthogonal
     x = np.random.default_rng(0).random((28, 28))
-    assert np.allclose(S.embed_watermark(x, 5, 0.01, clip=False) - x, fft.idctn(0.01 * p, norm="ortho"))
+    assert np.allclose(
+        S.embed_watermark(x, 5, 0.01, clip=False) - x, fft.idctn(0.01 * p, norm="ortho")
+    )
 
 
 def test_null_distribution_over_keys_is_standard_normal(images):
@@ -188,7 +220,8 @@ def test_robust_to_noise_brightness_contrast_not_to_shift(images):
     assert np.mean(S.detect_watermark(noisy, 11) > 3) > 0.9
     assert np.mean(S.detect_watermark(noisy, 11)) < np.mean(z)  # but it costs
     shifted = np.roll(marked, 1, axis=2)
-    assert np.mean(S.detect_watermark(shifted, 11) > 3) < 0.05  # a 1-pixel shift breaks it
+    # a 1-pixel shift breaks it
+    assert np.mean(S.detect_watermark(shifted, 11) > 3) < 0.05
 
 
 def test_single_image_uint8_and_p_value(images):

@@ -43,7 +43,11 @@ SCREENSHOT_PAGES = [
 
 
 def _pages() -> list[str]:
-    return site_check.html_pages(SITE) if SITE.is_dir() else ["(the site is not built: run make book)"]
+    return (
+        site_check.html_pages(SITE)
+        if SITE.is_dir()
+        else ["(the site is not built: run make book)"]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +55,9 @@ def checker():
     if not (SITE / "index.html").exists():
         pytest.fail("no built site in _build/html: run `make book` first")
     if site_check.find_chromium() is None:
-        pytest.fail("no Chromium: install Debian's chromium (apt-get install chromium) or set AIGC_CHROMIUM")
+        pytest.fail(
+            "no Chromium: install Debian's chromium (apt-get install chromium) or set AIGC_CHROMIUM"
+        )
     # Paths of this machine that must never show on a page: the checkout, the folder
     # beside it (where the shared data folder lives), the home folder and the temporary folder.
     forbidden = site_check.machine_paths(ROOT.parent, Path(tempfile.gettempdir()))
@@ -68,7 +74,9 @@ def checker():
                 for p, r in sorted(c.reports.items())
             },
         }
-        (SHOTS / "site-check.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        (SHOTS / "site-check.json").write_text(
+            json.dumps(summary, indent=1), encoding="utf-8"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -104,12 +112,14 @@ def test_checker_reports_every_kind_of_problem(tmp_path):
     assert all(p.startswith("broken.html: ") for p in broken)
     assert clean == [], f"false alarms on the clean page: {clean}"
     assert any(
-        "broken.html: link “a link to a missing anchor” → other.html#no-such-heading: no such anchor" in p
+        "broken.html: link “a link to a missing anchor” → other.html#no-such-heading: no such anchor"
+        in p
         for p in links
     ), links
-    assert any("broken.html: link “a link to a missing page” → gone.html: HTTP 404" in p for p in links), (
-        links
-    )
+    assert any(
+        "broken.html: link “a link to a missing page” → gone.html: HTTP 404" in p
+        for p in links
+    ), links
     assert not any(p.startswith("other.html") for p in links), links
 
 
@@ -140,8 +150,12 @@ def test_results_page_shows_tables_not_code(checker):
             .filter(e => e.checkVisibility()).length""")
     finally:
         tab.close()
-    assert tables >= 4, f"expected the results page's tables as <table> elements, found {tables}"
-    assert visible_code == 0, f"{visible_code} code cells visible on the results page (hide them)"
+    assert tables >= 4, (
+        f"expected the results page's tables as <table> elements, found {tables}"
+    )
+    assert visible_code == 0, (
+        f"{visible_code} code cells visible on the results page (hide them)"
+    )
 
 
 @pytest.mark.parametrize("page", SCREENSHOT_PAGES)
@@ -149,4 +163,6 @@ def test_screenshot(checker, page):
     path = SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
     checker.screenshot(page, path)
     data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, f"{path.name}: not a real screenshot"
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, (
+        f"{path.name}: not a real screenshot"
+    )

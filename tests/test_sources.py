@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("source_map", ROOT / "tools" / "source_map.py")
+_spec = importlib.util.spec_from_file_location(
+    "source_map", ROOT / "tools" / "source_map.py"
+)
 source_map = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(source_map)
 
@@ -53,8 +55,12 @@ def test_every_heading_is_listed(data, article_id):
     listed = {(e.get("parent"), e["heading"]) for e in article["entries"]}
     headings = source_map.article_headings(article_text(article))
     assert len(headings) >= 7
-    missing = [h["text"] for h in headings if (h.get("parent"), h["text"]) not in listed]
-    assert not missing, f"article {article_id}: headings missing from book/sources.yml: {missing}"
+    missing = [
+        h["text"] for h in headings if (h.get("parent"), h["text"]) not in listed
+    ]
+    assert not missing, (
+        f"article {article_id}: headings missing from book/sources.yml: {missing}"
+    )
 
 
 @needs_seeds
@@ -66,11 +72,17 @@ def test_every_listed_item_is_in_the_article(data, article_id):
     headings = {h["text"] for h in source_map.article_headings(text)}
     for entry in article["entries"]:
         if entry.get("kind", "heading") == "heading" and not entry.get("parent"):
-            assert entry["heading"] in headings, f"{article_id}: {entry['heading']!r} is not a heading"
+            assert entry["heading"] in headings, (
+                f"{article_id}: {entry['heading']!r} is not a heading"
+            )
         else:
-            assert entry["heading"] in text, f"{article_id}: {entry['heading']!r} is not in the article"
+            assert entry["heading"] in text, (
+                f"{article_id}: {entry['heading']!r} is not in the article"
+            )
         if entry.get("parent"):
-            assert entry["parent"] in headings, f"{article_id}: parent {entry['parent']!r} is not a heading"
+            assert entry["parent"] in headings, (
+                f"{article_id}: parent {entry['parent']!r} is not a heading"
+            )
 
 
 @needs_seeds
@@ -83,14 +95,18 @@ def test_every_scenario_and_knob_is_listed(data, article_id):
             continue
         assert entry["items"] in ("scenario", "knob")
         found = source_map.section_items(text, entry["heading"])
-        assert found, f"{article_id}: {entry['heading']!r} is marked items: {entry['items']} but has none"
+        assert found, (
+            f"{article_id}: {entry['heading']!r} is marked items: {entry['items']} but has none"
+        )
         listed = {
             e["heading"]
             for e in article["entries"]
             if e.get("parent") == entry["heading"] and e.get("kind") == entry["items"]
         }
         missing = [item for item in found if item not in listed]
-        assert not missing, f"{article_id}, {entry['heading']}: {entry['items']}s missing: {missing}"
+        assert not missing, (
+            f"{article_id}, {entry['heading']}: {entry['items']}s missing: {missing}"
+        )
 
 
 def test_heading_extraction_skips_code_and_finds_questions():
@@ -119,14 +135,16 @@ def test_heading_extraction_skips_code_and_finds_questions():
         ("实现一个GAN。", "四、编程题库"),
         ("4.1 小节", None),
     ]
-    assert source_map.section_items("### A\n1. **x**：y\n- **z**\n### B\n1. **w**", "A") == ["x", "z"]
+    assert source_map.section_items(
+        "### A\n1. **x**：y\n- **z**\n### B\n1. **w**", "A"
+    ) == ["x", "z"]
 
 
 def test_source_map_page_is_up_to_date(data):
     page = ROOT / "book" / "source_map.md"
-    assert page.read_text(encoding="utf-8") == source_map.render_source_map(data) + "\n", (
-        "book/source_map.md is stale: run `python tools/source_map.py --fix`"
-    )
+    assert (
+        page.read_text(encoding="utf-8") == source_map.render_source_map(data) + "\n"
+    ), "book/source_map.md is stale: run `python tools/source_map.py --fix`"
 
 
 def test_source_map_page_is_in_the_toc():

@@ -35,7 +35,8 @@ def test_shipped_copy_is_the_recorded_file():
 def test_poems_load_from_the_package_without_the_debian_copy(no_system_copy):
     assert not (data.FORTUNES_SYSTEM_DIR / "tang300").exists()
     poems = data.load_tang_poems()
-    assert data.last_source("tang300") == str(SHIPPED)  # the shipped copy, not the system one
+    # the shipped copy, not the system one
+    assert data.last_source("tang300") == str(SHIPPED)
     assert len(poems) == 313
     assert poems[0] == {
         "title": "感遇・其一",
@@ -59,7 +60,9 @@ def test_debian_copy_comes_first_where_installed(no_system_copy, monkeypatch):
 def test_a_corrupt_shipped_copy_is_refused(no_system_copy, monkeypatch):
     broken = no_system_copy / "data_files"
     broken.mkdir()
-    (broken / "tang300.txt").write_bytes(SHIPPED.read_bytes().replace("李白".encode(), "李黑".encode(), 1))
+    (broken / "tang300.txt").write_bytes(
+        SHIPPED.read_bytes().replace("李白".encode(), "李黑".encode(), 1)
+    )
     monkeypatch.setattr(data, "PACKAGE_DATA_DIR", broken)
     with pytest.raises(data.DataIntegrityError, match=re.escape(data.TANG300_SHA)):
         data.load_tang_poems()
@@ -71,6 +74,8 @@ def test_the_shipped_file_is_package_data():
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-    pyproject = tomllib.loads((Path(data.__file__).parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads(
+        (Path(data.__file__).parents[1] / "pyproject.toml").read_text()
+    )
     patterns = pyproject["tool"]["setuptools"]["package-data"]["aigc_course"]
     assert any(Path("data_files/tang300.txt").match(p) for p in patterns)

@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "book" / "glossary.md"
-QUOTING = {"glossary.md", "errata.md", "source_map.md"}  # pages that quote the articles or define terms
+# pages that quote the articles or define terms
+QUOTING = {"glossary.md", "errata.md", "source_map.md"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -47,14 +48,20 @@ def chinese_terms(zh: str) -> list[str]:
 
 def course_sources() -> dict[str, str]:
     files = list(ROOT.glob("notebooks/*/*.py")) + list(ROOT.glob("book/*.md"))
-    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in files if p.name not in QUOTING}
+    return {
+        str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+        for p in files
+        if p.name not in QUOTING
+    }
 
 
 def test_glossary_has_one_row_per_term():
     rows = glossary_rows()
     assert len(rows) > 150
     english = [en for en, _, _ in rows]
-    assert len(english) == len(set(english)), [e for e in english if english.count(e) > 1]
+    assert len(english) == len(set(english)), [
+        e for e in english if english.count(e) > 1
+    ]
 
 
 def test_glosses_use_the_glossary_term():
@@ -65,11 +72,15 @@ def test_glosses_use_the_glossary_term():
         for name in english_names(en):
             if terms:
                 patterns.append((name, terms, zh))
-    patterns.sort(key=lambda p: -len(p[0]))  # longer names first: "multi-head attention"
+    # longer names first: "multi-head attention"
+    patterns.sort(key=lambda p: -len(p[0]))
     problems = []
     compiled = [
         (
-            re.compile(r"(?<![\w-])\*{0,2}" + re.escape(name) + r"s?\*{0,2}s?\s*\(([^()]*)\)", re.I),
+            re.compile(
+                r"(?<![\w-])\*{0,2}" + re.escape(name) + r"s?\*{0,2}s?\s*\(([^()]*)\)",
+                re.I,
+            ),
             name.lower(),
             terms,
             zh,
@@ -116,12 +127,18 @@ PINNED = [
 ]
 
 
-@pytest.mark.parametrize("english, chinese, variants", PINNED, ids=[p[0] for p in PINNED])
+@pytest.mark.parametrize(
+    "english, chinese, variants", PINNED, ids=[p[0] for p in PINNED]
+)
 def test_pinned_terms(english, chinese, variants):
-    assert glossary().get(english) == chinese, f"glossary: {english!r} should be {chinese!r}"
+    assert glossary().get(english) == chinese, (
+        f"glossary: {english!r} should be {chinese!r}"
+    )
     for path, text in course_sources().items():
         for variant in variants:
-            assert variant not in text, f"{path} uses {variant!r}; the glossary's term is {chinese!r}"
+            assert variant not in text, (
+                f"{path} uses {variant!r}; the glossary's term is {chinese!r}"
+            )
 
 
 def paragraphs(text: str) -> list[str]:
@@ -143,7 +160,9 @@ def test_ddpm_is_not_glossed_as_diffusion_model():
     for path, text in course_sources().items():
         assert not re.search(r"DDPM[,，]\s*扩散模型", text), path
         for m in re.finditer(
-            r"denoising diffusion probabilistic models?\*{0,2}s?\s*\(([^()]*)\)", text, re.I
+            r"denoising diffusion probabilistic models?\*{0,2}s?\s*\(([^()]*)\)",
+            text,
+            re.I,
         ):
             if CJK.search(m.group(1)):
                 assert "去噪扩散概率模型" in m.group(1), f"{path}: {m.group(0)!r}"
@@ -151,7 +170,10 @@ def test_ddpm_is_not_glossed_as_diffusion_model():
 
 def test_glossary_slips_stay_fixed():
     meaning = {en: m for en, _, m in glossary_rows()}
-    assert "∞-norm" in meaning["gradient clipping"] and "direction is kept" in meaning["gradient clipping"]
+    assert (
+        "∞-norm" in meaning["gradient clipping"]
+        and "direction is kept" in meaning["gradient clipping"]
+    )
     assert "entries (∞-norm)" not in meaning["gradient clipping"]
     assert "not ∞-norm" in meaning["clipping by value"]
     assert "t = 0" in meaning["classifier-free guidance"]

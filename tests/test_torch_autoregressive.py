@@ -47,9 +47,12 @@ def test_parameter_counts_match_hand_counts():
 def test_char_rnn_second_bias_is_zero_and_frozen():
     m = CharRNN(11, num_layers=2)
     hh = [p for name, p in m.lstm.named_parameters() if name.startswith("bias_hh")]
-    assert len(hh) == 2 and all(not p.requires_grad and float(p.abs().sum()) == 0 for p in hh)
+    assert len(hh) == 2 and all(
+        not p.requires_grad and float(p.abs().sum()) == 0 for p in hh
+    )
     ih = m.lstm.bias_ih_l0.detach().numpy()
-    assert np.all(ih[256:512] == 1.0) and np.all(ih[:256] == 0.0)  # forget gate bias 1, like Keras
+    # forget gate bias 1, like Keras
+    assert np.all(ih[256:512] == 1.0) and np.all(ih[:256] == 0.0)
 
 
 # ----- NumPy text utilities ------------------------------------------------------------
@@ -59,7 +62,8 @@ def test_tokenizer_round_trip_and_sorted_vocab():
     ids = tok.encode("hello")
     assert ids.dtype == np.int64 and ids.tolist() == [3, 2, 4, 4, 5]
     assert tok.decode(ids) == "hello" and tok.decode([]) == ""
-    assert text.CharTokenizer(tok.chars).stoi == tok.stoi  # stable: rebuilt from its vocab
+    # stable: rebuilt from its vocab
+    assert text.CharTokenizer(tok.chars).stoi == tok.stoi
     with pytest.raises(ValueError, match="not in the vocabulary"):
         tok.encode("hex")
     with pytest.raises(ValueError, match="non-empty"):
@@ -70,10 +74,15 @@ def test_tokenizer_round_trip_and_sorted_vocab():
 
 def test_make_windows():
     w = text.make_windows(np.arange(10), block_size=3)
-    assert w.dtype == np.int64 and w.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]
+    assert w.dtype == np.int64 and w.tolist() == [
+        [0, 1, 2, 3],
+        [3, 4, 5, 6],
+        [6, 7, 8, 9],
+    ]
     w = text.make_windows(np.arange(6), block_size=3, stride=1)
     assert w.shape == (3, 4) and w[:, 0].tolist() == [0, 1, 2]
-    np.testing.assert_array_equal(w[:, 1:], w[:, :-1] + 1)  # targets = inputs shifted by one
+    # targets = inputs shifted by one
+    np.testing.assert_array_equal(w[:, 1:], w[:, :-1] + 1)
     with pytest.raises(ValueError, match="at least block_size"):
         text.make_windows(np.arange(3), block_size=3)
     with pytest.raises(ValueError, match="integer"):
@@ -83,7 +92,12 @@ def test_make_windows():
 def test_top_k_filter_hand_case():
     out = text.top_k_filter([1.0, 3.0, 2.0, 0.0], 2)
     assert out.tolist() == [-np.inf, 3.0, 2.0, -np.inf]
-    assert text.top_k_filter([1.0, 2.0, 2.0, 0.0], 2).tolist() == [-np.inf, 2.0, 2.0, -np.inf]
+    assert text.top_k_filter([1.0, 2.0, 2.0, 0.0], 2).tolist() == [
+        -np.inf,
+        2.0,
+        2.0,
+        -np.inf,
+    ]
     assert text.top_k_filter([1.0, 2.0], 5).tolist() == [1.0, 2.0]
     with pytest.raises(ValueError, match="top_k"):
         text.top_k_filter([1.0, 2.0], 0)
@@ -107,7 +121,9 @@ def test_sample_next_distribution_greedy_and_determinism():
     logits = np.log([0.1, 0.6, 0.3])
     rng = np.random.default_rng(0)
     draws = np.array([text.sample_next(logits, rng=rng) for _ in range(20000)])
-    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 20000, [0.1, 0.6, 0.3], atol=0.015)
+    np.testing.assert_allclose(
+        np.bincount(draws, minlength=3) / 20000, [0.1, 0.6, 0.3], atol=0.015
+    )
     a = [text.sample_next(logits, rng=np.random.default_rng(5)) for _ in range(3)]
     assert len(set(a)) == 1  # same generator state -> same token
     assert text.sample_next(logits, temperature=0) == 1
@@ -116,7 +132,9 @@ def test_sample_next_distribution_greedy_and_determinism():
     assert {text.sample_next(logits, top_k=2, rng=rng) for _ in range(500)} == {1, 2}
     # high temperature flattens the distribution towards uniform
     rng = np.random.default_rng(0)
-    hot = np.bincount([text.sample_next(logits, temperature=100.0, rng=rng) for _ in range(6000)])
+    hot = np.bincount(
+        [text.sample_next(logits, temperature=100.0, rng=rng) for _ in range(6000)]
+    )
     np.testing.assert_allclose(hot / 6000, 1 / 3, atol=0.03)
     with pytest.raises(ValueError, match="temperature"):
         text.sample_next(logits, temperature=-1.0)
@@ -154,19 +172,27 @@ def test_losses_against_numpy():
     logits, targets = rng.normal(size=(2, 3, 5)), rng.integers(0, 5, size=(2, 3))
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     ref = -np.take_along_axis(logp, targets[..., None], -1).mean()
-    assert float(token_cross_entropy(torch.tensor(logits), torch.tensor(targets))) == pytest.approx(
-        ref, rel=1e-6
+    assert float(
+        token_cross_entropy(torch.tensor(logits), torch.tensor(targets))
+    ) == pytest.approx(ref, rel=1e-6)
+    pl, x = (
+        rng.normal(size=(3, 28, 28)) * 3,
+        (rng.random((3, 28, 28)) < 0.5).astype(float),
     )
-    pl, x = rng.normal(size=(3, 28, 28)) * 3, (rng.random((3, 28, 28)) < 0.5).astype(float)
     np.testing.assert_allclose(
-        pixel_nll(torch.tensor(pl), torch.tensor(x)).numpy(), bernoulli_nll_np(pl, x), rtol=1e-6
+        pixel_nll(torch.tensor(pl), torch.tensor(x)).numpy(),
+        bernoulli_nll_np(pl, x),
+        rtol=1e-6,
     )
 
 
 # ----- models: shapes, causality, errors --------------------------------------------------
 def small_models(V=11):
     set_seed(0)
-    return [CharRNN(V, embed_dim=8, hidden_size=16), GPT(V, block_size=16, n_layer=2, n_head=2, n_embd=16)]
+    return [
+        CharRNN(V, embed_dim=8, hidden_size=16),
+        GPT(V, block_size=16, n_layer=2, n_head=2, n_embd=16),
+    ]
 
 
 def test_text_logits_shapes():
@@ -185,7 +211,8 @@ def test_text_models_are_causal(idx):
     changed = ids.copy()
     changed[:, t] = (changed[:, t] + 3) % 11
     a, b = m.logits(ids), m.logits(changed)
-    np.testing.assert_allclose(a[:, :t], b[:, :t], atol=1e-6)  # the past ignores the future
+    # the past ignores the future
+    np.testing.assert_allclose(a[:, :t], b[:, :t], atol=1e-6)
     assert np.abs(a[:, t:] - b[:, t:]).max() > 1e-4  # ... but the future sees it
 
 
@@ -219,7 +246,9 @@ def test_generate_shapes_determinism_and_greedy(idx):
     np.testing.assert_array_equal(out, m.generate(prompt, 20, seed=0))
     assert not np.array_equal(out, m.generate(prompt, 20, seed=1))
     greedy = m.generate(prompt, 20, temperature=0)
-    np.testing.assert_array_equal(m.generate(prompt, 20, temperature=1e-6, seed=3), greedy)
+    np.testing.assert_array_equal(
+        m.generate(prompt, 20, temperature=1e-6, seed=3), greedy
+    )
     # greedy by hand, recomputing the whole (cropped) context each step: checks the
     # CharRNN's carried LSTM state and the GPT's context cropping (23 > block_size 16)
     seq = prompt.copy()
@@ -240,7 +269,8 @@ def test_overfits_a_tiny_corpus_and_recites_it(kind):
         m = CharRNN(tok.vocab_size, embed_dim=16, hidden_size=64, num_layers=1, lr=1e-2)
     else:
         m = GPT(tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=32, lr=3e-3)
-    assert len(windows) == 88  # a multiple of batch_size: every epoch runs 11 full steps
+    # a multiple of batch_size: every epoch runs 11 full steps
+    assert len(windows) == 88
     hist = m.fit(windows, epochs=12, batch_size=8, verbose=0)
     loss = hist.history["loss"]
     assert loss[0] > 0.8 and loss[-1] < 0.1
@@ -250,7 +280,12 @@ def test_overfits_a_tiny_corpus_and_recites_it(kind):
 
 def test_save_load_round_trip(tmp_path):
     for m in small_models():
-        m.fit(text.make_windows(np.arange(40) % 11, 8, 2), epochs=1, batch_size=4, verbose=0)
+        m.fit(
+            text.make_windows(np.arange(40) % 11, 8, 2),
+            epochs=1,
+            batch_size=4,
+            verbose=0,
+        )
         m.save(tmp_path / "m.pt")
         other = type(m)(
             11,
@@ -266,7 +301,9 @@ def test_save_load_round_trip(tmp_path):
         other.load(tmp_path / "m.pt")
         ids = np.arange(10)[None] % 11
         np.testing.assert_array_equal(m.logits(ids), other.logits(ids))
-        np.testing.assert_array_equal(m.generate([1], 8, seed=2), other.generate([1], 8, seed=2))
+        np.testing.assert_array_equal(
+            m.generate([1], 8, seed=2), other.generate([1], 8, seed=2)
+        )
 
 
 # ----- PixelCNN ---------------------------------------------------------------------
@@ -300,7 +337,8 @@ def test_pixelcnn_is_causal_in_raster_order(pixel):
     flipped[0, pixel[0], pixel[1]] = 1.0 - flipped[0, pixel[0], pixel[1]]
     a, b = m.logits(x)[0].ravel(), m.logits(flipped)[0].ravel()
     k = pixel[0] * 28 + pixel[1]  # raster index
-    np.testing.assert_allclose(a[: k + 1], b[: k + 1], atol=1e-6)  # before (i, j) AND (i, j) itself
+    # before (i, j) AND (i, j) itself
+    np.testing.assert_allclose(a[: k + 1], b[: k + 1], atol=1e-6)
     if k < 783:
         assert np.abs(a[k + 1 :] - b[k + 1 :]).max() > 1e-4  # later pixels do see it
 
@@ -309,9 +347,12 @@ def test_pixelcnn_nll_matches_numpy_and_training_lowers_it(digits):
     set_seed(0)
     m = PixelCNN(hidden=16, n_layers=2, lr=3e-3)
     binary = (digits > 127).astype(np.float32)
-    np.testing.assert_allclose(m.nll(digits), bernoulli_nll_np(m.logits(digits), binary), rtol=1e-5)
+    np.testing.assert_allclose(
+        m.nll(digits), bernoulli_nll_np(m.logits(digits), binary), rtol=1e-5
+    )
     before = m.nll(digits).mean()
-    assert before == pytest.approx(784 * np.log(2), rel=0.3)  # roughly one coin flip per pixel
+    # roughly one coin flip per pixel
+    assert before == pytest.approx(784 * np.log(2), rel=0.3)
     hist = m.fit(digits, epochs=8, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
     assert m.nll(digits).mean() < 0.3 * before
@@ -323,7 +364,11 @@ def test_pixelcnn_sample_shape_determinism_and_orientation():
     set_seed(0)
     m = PixelCNN(hidden=8, n_layers=1)
     a = m.sample(2, seed=0)
-    assert a.shape == (2, 28, 28) and a.dtype == np.float32 and set(np.unique(a)) <= {0.0, 1.0}
+    assert (
+        a.shape == (2, 28, 28)
+        and a.dtype == np.float32
+        and set(np.unique(a)) <= {0.0, 1.0}
+    )
     np.testing.assert_array_equal(a, m.sample(2, seed=0))
     with torch.no_grad():  # logit +20 everywhere -> every pixel is 1
         m.net[-1].weight.zero_()
@@ -341,6 +386,46 @@ def test_pixelcnn_save_load_round_trip(tmp_path, digits):
     m.save(tmp_path / "p.pt")
     other = PixelCNN(hidden=8, n_layers=1).load(tmp_path / "p.pt")
     np.testing.assert_array_equal(m.nll(digits), other.nll(digits))
+
+
+def _grey(n=64, level=64):
+    """Images of one grey level, a quarter: thresholding at one half turns every pixel
+    off, a Bernoulli draw turns about a quarter of them on."""
+    return np.full((n, 28, 28), level, np.uint8)
+
+
+# an empty image: -log p = 784 ln 2 = 543 nats untrained; about 0 for a model of
+# all-off bits (static); 784 ln(4/3) = 226 for bits on with probability 1/4 (dynamic)
+@pytest.mark.parametrize(
+    "binarization, low, high", [("static", 0, 100), ("dynamic", 160, 300)]
+)
+def test_pixelcnn_binarization_decides_what_it_learns(binarization, low, high):
+    set_seed(0)
+    m = PixelCNN(hidden=8, n_layers=1, lr=5e-2, binarization=binarization)
+    m.fit(_grey(), epochs=15, batch_size=16, verbose=0)
+    # static: every bit is 0, so an empty image is almost certain; dynamic: coin flips
+    nll_empty = m.nll(np.zeros((4, 28, 28), np.float32)).mean()
+    assert low < nll_empty < high, nll_empty
+
+
+def test_pixelcnn_dynamic_binarization_draws_fresh_bits_every_step():
+    set_seed(0)
+    m = PixelCNN(hidden=8, n_layers=1, binarization="dynamic")
+    (grey,) = m.prepare(_grey(8))
+    assert 0.2 < grey.min() == grey.max() < 0.3  # the grey level itself, not bits
+    seen = []
+    m.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    m.fit(_grey(8), epochs=2, batch_size=8, verbose=0)
+    assert len(seen) == 2
+    for x in seen:
+        assert set(np.unique(x.numpy())) == {0.0, 1.0}
+    assert not torch.equal(seen[0], seen[1])  # a new draw at each step
+    (bits,) = PixelCNN(hidden=8, n_layers=1).prepare(_grey(8))
+    assert bits.max() == 0.0  # static: thresholded once, all off
+    with pytest.raises(
+        ValueError, match="binarization: expected 'static' or 'dynamic'"
+    ):
+        PixelCNN(binarization="stochastic")
 
 
 @pytest.mark.cuda

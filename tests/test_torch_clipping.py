@@ -9,7 +9,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from aigc_course.torch import MODELS, set_seed
-from aigc_course.torch.clipping import GradientClipper, clip_gradients, grad_norm, step_per_batch
+from aigc_course.torch.clipping import (
+    GradientClipper,
+    clip_gradients,
+    grad_norm,
+    step_per_batch,
+)
 
 
 def params_with_grads():
@@ -21,9 +26,13 @@ def params_with_grads():
     return [a, b]
 
 
-@pytest.mark.parametrize("norm_type, expected", [(2.0, 13.0), (math.inf, 12.0), (1.0, 19.0)])
+@pytest.mark.parametrize(
+    "norm_type, expected", [(2.0, 13.0), (math.inf, 12.0), (1.0, 19.0)]
+)
 def test_grad_norm_by_hand(norm_type, expected):
-    assert float(grad_norm(params_with_grads(), norm_type)) == pytest.approx(expected, rel=1e-6)
+    assert float(grad_norm(params_with_grads(), norm_type)) == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_grad_norm_matches_numpy_on_random_gradients():
@@ -36,7 +45,9 @@ def test_grad_norm_matches_numpy_on_random_gradients():
         params.append(p)
     flat = np.concatenate([a.ravel() for a in arrays])
     assert float(grad_norm(params)) == pytest.approx(np.sqrt(np.sum(flat**2)), rel=1e-5)
-    assert float(grad_norm(params, math.inf)) == pytest.approx(np.abs(flat).max(), rel=1e-6)
+    assert float(grad_norm(params, math.inf)) == pytest.approx(
+        np.abs(flat).max(), rel=1e-6
+    )
 
 
 def test_parameters_without_gradient_are_skipped():
@@ -50,7 +61,9 @@ def test_clip_by_l2_norm_rescales_everything_by_one_factor():
     before = clip_gradients(params, max_norm=6.5, norm_type=2.0)
     assert float(before) == pytest.approx(13.0)  # the pre-clip norm
     scale = 6.5 / (13.0 + 1e-6)
-    np.testing.assert_allclose(params[0].grad.numpy(), [3 * scale, -4 * scale], rtol=1e-6)
+    np.testing.assert_allclose(
+        params[0].grad.numpy(), [3 * scale, -4 * scale], rtol=1e-6
+    )
     np.testing.assert_allclose(params[1].grad.numpy(), [[12 * scale]], rtol=1e-6)
     assert float(grad_norm(params)) == pytest.approx(6.5, rel=1e-5)
 
@@ -76,7 +89,12 @@ def test_no_clipping_below_the_threshold():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(max_norm=0.0), dict(max_norm=-1.0), dict(max_norm=None), dict(max_norm=1.0, norm_type=0.5)],
+    [
+        dict(max_norm=0.0),
+        dict(max_norm=-1.0),
+        dict(max_norm=None),
+        dict(max_norm=1.0, norm_type=0.5),
+    ],
 )
 def test_clip_bad_arguments(kwargs):
     with pytest.raises(ValueError):
@@ -97,7 +115,11 @@ def test_clipper_bad_arguments():
 
 @pytest.mark.parametrize(
     "norm_type, max_norm, expected_update",
-    [(2.0, 6.5, [-1.5, 2.0, -6.0]), (math.inf, 3.0, [-0.75, 1.0, -3.0]), (2.0, None, [-3.0, 4.0, -12.0])],
+    [
+        (2.0, 6.5, [-1.5, 2.0, -6.0]),
+        (math.inf, 3.0, [-0.75, 1.0, -3.0]),
+        (2.0, None, [-3.0, 4.0, -12.0]),
+    ],
 )
 def test_clipper_clips_before_the_optimizer_steps(norm_type, max_norm, expected_update):
     params = params_with_grads()
@@ -121,12 +143,17 @@ def test_cosine_schedule_per_step_and_clipper_inside_fit(digits):
     model = MODELS["dcgan"](channels=4)
     model.optimizers = model.configure_optimizers()
     steps = len(digits) // 16  # 4 steps in one epoch
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(model.optimizers["d"], T_max=steps)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        model.optimizers["d"], T_max=steps
+    )
     step_per_batch(sched)
     clipper = GradientClipper(model.optimizers["d"], max_norm=1e-3)
     model.fit(digits, epochs=1, batch_size=16, verbose=0, callbacks=[clipper])
-    expected_lr = [2e-4 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)]
+    expected_lr = [
+        2e-4 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)
+    ]
     np.testing.assert_allclose(clipper.lr, expected_lr, rtol=1e-6)
     np.testing.assert_allclose(clipper.after, 1e-3, rtol=1e-4)  # every step was clipped
     assert min(clipper.before) > 1e-3
-    assert model.optimizers["g"].param_groups[0]["lr"] == 2e-4  # G kept its constant rate
+    # G kept its constant rate
+    assert model.optimizers["g"].param_groups[0]["lr"] == 2e-4

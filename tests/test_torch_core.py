@@ -35,15 +35,25 @@ CALLS = {
     "dcgan": [lambda m: m.sample(2, seed=0)],
     "cgan": [lambda m: m.sample(2, seed=0)],
     "wgan_gp": [lambda m: m.sample(2, seed=0)],
-    "vae": [lambda m: m.encode(IMAGES), lambda m: m.sample(2, seed=0), lambda m: m.elbo(IMAGES, seed=0)],
-    "conv_vae": [lambda m: m.encode(IMAGES), lambda m: m.iwae_bound(IMAGES, k=2, seed=0)],
+    "vae": [
+        lambda m: m.encode(IMAGES),
+        lambda m: m.sample(2, seed=0),
+        lambda m: m.elbo(IMAGES, seed=0),
+    ],
+    "conv_vae": [
+        lambda m: m.encode(IMAGES),
+        lambda m: m.iwae_bound(IMAGES, k=2, seed=0),
+    ],
     "cvae": [
         lambda m: m.encode(IMAGES, LABELS),
         lambda m: m.sample(2, seed=0),
         lambda m: m.elbo(IMAGES, LABELS, seed=0),
     ],
     "pixelcnn": [lambda m: m.logits(IMAGES), lambda m: m.nll(IMAGES)],
-    "ddpm": [lambda m: m.predict_noise(np.zeros((2, 28, 28), np.float32), 3), lambda m: m.sample(2, seed=0)],
+    "ddpm": [
+        lambda m: m.predict_noise(np.zeros((2, 28, 28), np.float32), 3),
+        lambda m: m.sample(2, seed=0),
+    ],
     "char_rnn": [lambda m: m.generate(PROMPT, 3, seed=0), lambda m: m.logits(PROMPT)],
     "gpt": [lambda m: m.generate(PROMPT, 3, seed=0), lambda m: m.logits(PROMPT)],
 }
@@ -61,7 +71,8 @@ def test_evaluating_restores_the_mode_even_when_the_body_raises(training):
     with pytest.raises(RuntimeError, match="inside"):
         with model.evaluating() as same:
             assert same is model
-            assert not any(modes(model).values())  # batch norm uses its running statistics
+            # batch norm uses its running statistics
+            assert not any(modes(model).values())
             raise RuntimeError("an error inside the body")
     assert modes(model) == before and model.training is training
     with model.evaluating():
@@ -72,7 +83,8 @@ def test_evaluating_restores_the_mode_even_when_the_body_raises(training):
 def test_a_method_that_raises_inside_evaluating_leaves_the_training_mode_alone():
     gpt = MODELS["gpt"](**TINY["gpt"])
     gpt.train()
-    with pytest.raises(ValueError, match="max_new_tokens"):  # raised by the sampler, in eval mode
+    # raised by the sampler, in eval mode
+    with pytest.raises(ValueError, match="max_new_tokens"):
         gpt.generate(PROMPT, -1)
     assert gpt.training and all(modes(gpt).values())
 

@@ -31,9 +31,17 @@ def two_squares(n_per_class=64):
     top_left[2:14, 2:14] = True
     bottom_right[14:26, 14:26] = True
     x = np.concatenate(
-        [np.repeat(top_left[None], n_per_class, 0), np.repeat(bottom_right[None], n_per_class, 0)]
+        [
+            np.repeat(top_left[None], n_per_class, 0),
+            np.repeat(bottom_right[None], n_per_class, 0),
+        ]
     )
-    return x.astype(np.uint8) * 255, np.repeat([0, 1], n_per_class), top_left, bottom_right
+    return (
+        x.astype(np.uint8) * 255,
+        np.repeat([0, 1], n_per_class),
+        top_left,
+        bottom_right,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +86,14 @@ def test_decoder_matches_a_numpy_reference_with_the_label_after_z():
     layers = [m for m in model.decoder.net if isinstance(m, torch.nn.Linear)]
     h = np.concatenate([z, np.eye(3)[labels]], axis=1).astype(np.float64)
     for i, lin in enumerate(layers):
-        h = h @ lin.weight.detach().double().numpy().T + lin.bias.detach().double().numpy()
+        h = (
+            h @ lin.weight.detach().double().numpy().T
+            + lin.bias.detach().double().numpy()
+        )
         h = np.maximum(h, 0) if i < len(layers) - 1 else 1 / (1 + np.exp(-h))
-    np.testing.assert_allclose(model.decode(z, labels), h.reshape(-1, 28, 28), atol=1e-5)
+    np.testing.assert_allclose(
+        model.decode(z, labels), h.reshape(-1, 28, 28), atol=1e-5
+    )
 
 
 def test_encoder_matches_a_numpy_reference_with_the_label_after_the_pixels(digits):
@@ -91,7 +104,10 @@ def test_encoder_matches_a_numpy_reference_with_the_label_after_the_pixels(digit
     layers = [m for m in model.encoder.net if isinstance(m, torch.nn.Linear)]
     h = np.concatenate([digits[:4].reshape(4, -1) / 255.0, np.eye(3)[labels]], axis=1)
     for i, lin in enumerate(layers):
-        h = h @ lin.weight.detach().double().numpy().T + lin.bias.detach().double().numpy()
+        h = (
+            h @ lin.weight.detach().double().numpy().T
+            + lin.bias.detach().double().numpy()
+        )
         h = np.maximum(h, 0) if i < len(layers) - 1 else h
     mu, logvar = model.encode(digits[:4], labels)
     np.testing.assert_allclose(mu, h[:, :4], atol=1e-5)
@@ -102,7 +118,9 @@ def test_labels_reach_both_networks(digits):
     set_seed(0)
     model = CVAE(**TINY)
     z = np.random.default_rng(1).normal(size=(4, 4)).astype(np.float32)
-    assert not np.allclose(model.decode(z, np.zeros(4, int)), model.decode(z, np.ones(4, int)))
+    assert not np.allclose(
+        model.decode(z, np.zeros(4, int)), model.decode(z, np.ones(4, int))
+    )
     mu0, _ = model.encode(digits[:4], np.zeros(4, int))
     mu2, _ = model.encode(digits[:4], np.full(4, 2))
     assert not np.allclose(mu0, mu2)
@@ -116,7 +134,9 @@ def test_train_step_reports_its_parts(digits):
     before = [p.detach().clone() for p in model.parameters()]
     logs = model.train_step(x, y)
     assert set(logs) == {"loss", "recon", "kl"}
-    assert float(logs["loss"]) == pytest.approx(float(logs["recon"]) + 0.5 * float(logs["kl"]), rel=1e-6)
+    assert float(logs["loss"]) == pytest.approx(
+        float(logs["recon"]) + 0.5 * float(logs["kl"]), rel=1e-6
+    )
     assert float(logs["recon"]) > 0 and float(logs["kl"]) >= 0
     # one joint step moves the encoder and the decoder
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -133,7 +153,9 @@ def test_sample_is_seeded_and_defaults_to_cycling_labels():
     assert not np.array_equal(a, model.sample(12, seed=4))
     assert np.array_equal(a, model.sample(12, seed=3, labels=np.arange(12) % 10))
     threes = model.sample(6, seed=0, labels=np.full(6, 3))
-    assert not np.allclose(threes, model.sample(6, seed=0, labels=np.full(6, 7)), atol=1e-4)
+    assert not np.allclose(
+        threes, model.sample(6, seed=0, labels=np.full(6, 7)), atol=1e-4
+    )
 
 
 def test_overfit_on_two_classes_draws_each_class_on_demand(trained_two_class):
@@ -153,9 +175,12 @@ def test_bounds_are_seeded_ordered_and_prefer_the_true_label(trained_two_class):
     e = model.elbo(imgs, labels, seed=0)
     assert e.shape == (8,) and np.all(np.isfinite(e)) and np.all(e < 0)
     np.testing.assert_array_equal(e, model.elbo(imgs, labels, seed=0))
-    b1, b10, b100 = (model.iwae_bound(imgs, labels, k=k, seed=0).mean() for k in (1, 10, 100))
+    b1, b10, b100 = (
+        model.iwae_bound(imgs, labels, k=k, seed=0).mean() for k in (1, 10, 100)
+    )
     assert b1 < b10 < b100
-    assert model.elbo(imgs, labels, seed=0, samples=100).mean() <= b100  # same 100 z per image
+    # same 100 z per image
+    assert model.elbo(imgs, labels, seed=0, samples=100).mean() <= b100
     # the wrong label makes the image much less likely
     right = model.iwae_bound(imgs, labels, k=10, seed=0)
     wrong = model.iwae_bound(imgs, 1 - labels, k=10, seed=0)
@@ -194,7 +219,9 @@ def test_fit_needs_valid_labels_and_constructor_checks(digits):
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         CVAE(**TINY).fit(digits, np.full(64, 3), epochs=1, verbose=False)
     with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
-        CVAE(**TINY).fit(np.zeros((4, 32, 32), np.uint8), np.zeros(4, int), epochs=1, verbose=False)
+        CVAE(**TINY).fit(
+            np.zeros((4, 32, 32), np.uint8), np.zeros(4, int), epochs=1, verbose=False
+        )
     with pytest.raises(ValueError, match="num_classes"):
         CVAE(num_classes=0)
     with pytest.raises(ValueError, match="latent_dim"):

@@ -18,7 +18,14 @@ def conv(c_in, c_out, k):
 
 def res_block(c_in, c_out, td):
     skip = conv(c_in, c_out, 1) if c_in != c_out else 0
-    return 2 * c_in + conv(c_in, c_out, 3) + dense(td, c_out) + 2 * c_out + conv(c_out, c_out, 3) + skip
+    return (
+        2 * c_in
+        + conv(c_in, c_out, 3)
+        + dense(td, c_out)
+        + 2 * c_out
+        + conv(c_out, c_out, 3)
+        + skip
+    )
 
 
 def unet_params(c1=32, c2=64):
@@ -42,7 +49,13 @@ def unet_params(c1=32, c2=64):
 
 
 def mlp_params(d=2, h=128, depth=2, time_dim=32):
-    return dense(time_dim, h) + dense(h, h) + dense(d, h) + depth * dense(h, h) + dense(h, d)
+    return (
+        dense(time_dim, h)
+        + dense(h, h)
+        + dense(d, h)
+        + depth * dense(h, h)
+        + dense(h, d)
+    )
 
 
 def two_points(n=256, seed=0):
@@ -79,7 +92,12 @@ def test_shapes_and_zero_init_output():
     vec = DDPM(data_shape=(2,), timesteps=20)
     assert vec.predict_noise(np.zeros((4, 2)), 3).shape == (4, 2)
     s = img.sample(2, seed=1)
-    assert s.shape == (2, 28, 28) and s.dtype == np.float32 and 0 <= s.min() and s.max() <= 1
+    assert (
+        s.shape == (2, 28, 28)
+        and s.dtype == np.float32
+        and 0 <= s.min()
+        and s.max() <= 1
+    )
     v = vec.sample(5, seed=1)
     assert v.shape == (5, 2) and v.dtype == np.float32
 
@@ -87,10 +105,14 @@ def test_shapes_and_zero_init_output():
 def test_embedding_and_q_sample_match_numpy():
     m = DDPM(data_shape=(2,), timesteps=50)
     t = torch.tensor([0, 7, 49])
-    assert np.allclose(m.net.embed(t).numpy(), timestep_embedding([0, 7, 49], 32), atol=1e-5)
+    assert np.allclose(
+        m.net.embed(t).numpy(), timestep_embedding([0, 7, 49], 32), atol=1e-5
+    )
     rng = np.random.default_rng(0)
     x0, eps = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
-    got = m.q_sample(torch.tensor(x0, dtype=torch.float32), t, torch.tensor(eps, dtype=torch.float32))
+    got = m.q_sample(
+        torch.tensor(x0, dtype=torch.float32), t, torch.tensor(eps, dtype=torch.float32)
+    )
     assert np.allclose(got.numpy(), m.schedule.q_sample(x0, t.numpy(), eps), atol=1e-6)
     assert np.allclose(m.schedule.alpha_bars, make_schedule("linear", 50).alpha_bars)
 
@@ -102,11 +124,14 @@ def test_loss_at_init_is_mean_squared_noise(digits):
     rng = np.random.default_rng(3)
     rng.integers(0, 100, len(digits))
     eps = rng.standard_normal((len(digits), 28, 28))
-    assert np.allclose(loss, np.mean(eps.reshape(len(digits), -1) ** 2, axis=1), atol=1e-6)
+    assert np.allclose(
+        loss, np.mean(eps.reshape(len(digits), -1) ** 2, axis=1), atol=1e-6
+    )
     assert loss.mean() == pytest.approx(1.0, abs=0.02)
     set_seed(0)
     first = m.fit(digits, epochs=1, batch_size=64, verbose=0).history["loss"][0]
-    assert first == pytest.approx(1.0, abs=0.05)  # the first step's loss, before any update
+    # the first step's loss, before any update
+    assert first == pytest.approx(1.0, abs=0.05)
 
 
 def test_overfits_two_points_and_samples_them():
@@ -115,7 +140,9 @@ def test_overfits_two_points_and_samples_them():
     hist = m.fit(two_points(512), epochs=150, batch_size=128, verbose=0).history["loss"]
     assert np.mean(hist[-10:]) < 0.3 * np.mean(hist[:3])
     s = m.sample(400, seed=0)
-    d = np.minimum(np.linalg.norm(s - [1.0, 0.5], axis=1), np.linalg.norm(s + [1.0, 0.5], axis=1))
+    d = np.minimum(
+        np.linalg.norm(s - [1.0, 0.5], axis=1), np.linalg.norm(s + [1.0, 0.5], axis=1)
+    )
     assert np.mean(d < 0.3) > 0.8
     assert 0.3 < np.mean(s[:, 0] > 0) < 0.7  # both points, not one
 
@@ -125,7 +152,9 @@ def test_sampler_matches_the_numpy_reference(steps):
     """The same seed drives the model's sampler and ddpm_sample_numpy with its eps: same x_0."""
     m = randomize_output(DDPM(data_shape=(3,), timesteps=30))
     ours, snaps = m.reverse_process(6, seed=4, steps=steps, keep=[29, 0])
-    ref, ref_snaps = ddpm_sample_numpy(m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0], steps=steps)
+    ref, ref_snaps = ddpm_sample_numpy(
+        m.predict_noise, m.schedule, (6, 3), rng=4, keep=[29, 0], steps=steps
+    )
     assert np.allclose(ours, ref, atol=1e-4)
     assert set(snaps) == {29, 0} and np.allclose(snaps[0], ref_snaps[0], atol=1e-4)
 
@@ -148,7 +177,9 @@ def test_save_load_and_checkpoint_resume(tmp_path):
     assert np.array_equal(m.predict_noise(x, 3), other.predict_noise(x, 3))
     assert np.array_equal(m.sample(4, seed=1), other.sample(4, seed=1))
     again = DDPM(data_shape=(2,), timesteps=20)
-    hist = again.fit(data, epochs=2, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "ck")
+    hist = again.fit(
+        data, epochs=2, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "ck"
+    )
     assert len(hist.history["loss"]) == 2  # resumed after epoch 1, trained epoch 2
 
 

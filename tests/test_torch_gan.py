@@ -36,7 +36,9 @@ GANS = ("gan", "dcgan", "cgan", "wgan_gp")
 
 @pytest.mark.parametrize("name", GANS)
 def test_parameter_count_matches_hand_count(name):
-    assert MODELS[name]().count_params() == GAN_PARAMS[name] == GAN_PARAMS_EXPECTED[name]  # as in Keras
+    assert (
+        MODELS[name]().count_params() == GAN_PARAMS[name] == GAN_PARAMS_EXPECTED[name]
+    )  # as in Keras
 
 
 def test_parameter_count_of_narrow_and_small_configs():
@@ -46,7 +48,9 @@ def test_parameter_count_of_narrow_and_small_configs():
     assert WGAN_GP(channels=8).count_params() == (
         dcgan_generator_params(100, 8) + dcgan_discriminator_params(8, batch_norm=False)
     )
-    assert CGAN(latent_dim=16, num_classes=3, embed_dim=4).count_params() == cgan_params(16, 3, 4)
+    assert CGAN(
+        latent_dim=16, num_classes=3, embed_dim=4
+    ).count_params() == cgan_params(16, 3, 4)
 
 
 def test_build_networks_is_the_one_hook_of_a_gan_subclass():
@@ -55,7 +59,11 @@ def test_build_networks_is_the_one_hook_of_a_gan_subclass():
     class TinyGAN(GAN):
         def build_networks(self):
             return (
-                nn.Sequential(nn.Linear(self.latent_dim, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28))),
+                nn.Sequential(
+                    nn.Linear(self.latent_dim, 784),
+                    nn.Tanh(),
+                    nn.Unflatten(1, (1, 28, 28)),
+                ),
                 nn.Sequential(nn.Flatten(), nn.Linear(784, 1)),
             )
 
@@ -80,7 +88,8 @@ def test_every_gan_subclass_goes_through_gan_init(monkeypatch):
     DCGAN(channels=8)
     CGAN(latent_dim=16)
     assert seen == ["DCGAN", "CGAN"]
-    assert issubclass(CGAN, GAN) and not issubclass(WGAN_GP, GAN)  # WGAN-GP: a critic, other losses
+    # WGAN-GP: a critic, other losses
+    assert issubclass(CGAN, GAN) and not issubclass(WGAN_GP, GAN)
 
 
 def test_dcgan_shapes_and_it_is_a_gan_with_conv_nets():
@@ -131,7 +140,9 @@ def test_losses_against_numpy_bce():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(32, 1)), rng.normal(size=(32, 1))
     d = discriminator_loss(torch.tensor(real), torch.tensor(fake), label_smoothing=0.1)
-    assert float(d) == pytest.approx(bce_logits_np(real, 0.9) + bce_logits_np(fake, 0.0), rel=1e-6)
+    assert float(d) == pytest.approx(
+        bce_logits_np(real, 0.9) + bce_logits_np(fake, 0.0), rel=1e-6
+    )
     g = generator_loss(torch.tensor(fake))
     # non-saturating: -log sigmoid(l)
     assert float(g) == pytest.approx(float(np.mean(np.log1p(np.exp(-fake)))), rel=1e-6)
@@ -139,7 +150,9 @@ def test_losses_against_numpy_bce():
 
 def test_fit_rejects_a_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
-        MODELS["gan"]().fit(np.zeros((8, 28, 28), np.uint8), batch_size=0, verbose=False)
+        MODELS["gan"]().fit(
+            np.zeros((8, 28, 28), np.uint8), batch_size=0, verbose=False
+        )
 
 
 def test_mlp_generator_learns_a_constant_dataset():
@@ -165,8 +178,16 @@ def test_only_each_networks_own_weights_change_in_its_step(digits):
     g0 = [p.detach().clone() for p in gan.generator.parameters()]
     d0 = [p.detach().clone() for p in gan.discriminator.parameters()]
     gan.train_step(real)
-    assert all(not torch.equal(a, b) for a, b in zip(g0, gan.generator.parameters()) if a.dim() == 2)
-    assert all(not torch.equal(a, b) for a, b in zip(d0, gan.discriminator.parameters()) if a.dim() == 2)
+    assert all(
+        not torch.equal(a, b)
+        for a, b in zip(g0, gan.generator.parameters())
+        if a.dim() == 2
+    )
+    assert all(
+        not torch.equal(a, b)
+        for a, b in zip(d0, gan.discriminator.parameters())
+        if a.dim() == 2
+    )
 
 
 def test_resume_from_checkpoint_equals_uninterrupted_training(tmp_path, digits, capsys):
@@ -176,13 +197,19 @@ def test_resume_from_checkpoint_equals_uninterrupted_training(tmp_path, digits, 
 
     set_seed(0)
     first = MODELS["gan"]()
-    first.fit(digits, epochs=2, batch_size=16, verbose=False, seed=7, checkpoint_dir=tmp_path)
+    first.fit(
+        digits, epochs=2, batch_size=16, verbose=False, seed=7, checkpoint_dir=tmp_path
+    )
     assert (tmp_path / "last.pt").exists()
     second = MODELS["gan"]()  # a "new session": fresh weights, then resume
-    hist = second.fit(digits, epochs=3, batch_size=16, verbose=True, seed=7, checkpoint_dir=tmp_path)
+    hist = second.fit(
+        digits, epochs=3, batch_size=16, verbose=True, seed=7, checkpoint_dir=tmp_path
+    )
     assert "Resumed" in capsys.readouterr().out
     assert len(hist.history["g_loss"]) == 3
-    for (k, a), (_, b) in zip(straight.state_dict().items(), second.state_dict().items()):
+    for (k, a), (_, b) in zip(
+        straight.state_dict().items(), second.state_dict().items()
+    ):
         assert torch.allclose(a, b, atol=1e-6), k
 
 
@@ -219,7 +246,9 @@ def test_wasserstein_losses_closed_form():
     assert float(critic_loss(torch.tensor(real), torch.tensor(fake))) == pytest.approx(
         fake.mean() - real.mean(), rel=1e-12
     )
-    assert float(wasserstein_generator_loss(torch.tensor(fake))) == pytest.approx(-fake.mean())
+    assert float(wasserstein_generator_loss(torch.tensor(fake))) == pytest.approx(
+        -fake.mean()
+    )
 
 
 def test_gradient_penalty_of_a_linear_critic_is_known_exactly():
@@ -241,12 +270,17 @@ def test_gradient_penalty_of_a_linear_critic_is_known_exactly():
 def test_gradient_penalty_interpolates_with_alpha_per_example():
     """D(x) = ||x||^2 / 2 has grad D(x^) = x^: the penalty is mean((||x^|| - 1)^2)."""
     rng = np.random.default_rng(1)
-    real, fake = rng.normal(size=(5, 1, 28, 28)) * 0.05, rng.normal(size=(5, 1, 28, 28)) * 0.05
+    real, fake = (
+        rng.normal(size=(5, 1, 28, 28)) * 0.05,
+        rng.normal(size=(5, 1, 28, 28)) * 0.05,
+    )
     alpha = np.array([0.0, 0.25, 0.5, 0.9, 1.0])
     x_hat = alpha[:, None, None, None] * real + (1 - alpha[:, None, None, None]) * fake
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
     quadratic = lambda x: 0.5 * (x**2).flatten(1).sum(dim=1)
-    gp = gradient_penalty(quadratic, torch.tensor(real), torch.tensor(fake), torch.tensor(alpha))
+    gp = gradient_penalty(
+        quadratic, torch.tensor(real), torch.tensor(fake), torch.tensor(alpha)
+    )
     assert float(gp.detach()) == pytest.approx(expected, rel=1e-9)
 
 
@@ -255,7 +289,9 @@ def test_gradient_penalty_can_be_differentiated_for_the_critic_weights():
     w = torch.full((1, 28, 28), 0.1, dtype=torch.float64, requires_grad=True)
     real = torch.randn(4, 1, 28, 28, dtype=torch.float64)
     fake = torch.randn(4, 1, 28, 28, dtype=torch.float64)
-    gp = gradient_penalty(lambda x: (x * w).flatten(1).sum(dim=1), real, fake, torch.rand(4))
+    gp = gradient_penalty(
+        lambda x: (x * w).flatten(1).sum(dim=1), real, fake, torch.rand(4)
+    )
     gp.backward()
     norm = w.detach().norm()
     torch.testing.assert_close(w.grad, 2 * (norm - 1) * w.detach() / norm)
@@ -273,7 +309,9 @@ def test_sample_alpha_is_uniform_on_0_1_not_normal():
 def test_critic_has_no_batch_norm_so_each_example_gets_its_own_gradient():
     set_seed(0)
     critic = WGAN_GP(channels=8).critic
-    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+    assert not any(
+        isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules()
+    )
     x = torch.randn(4, 1, 28, 28, requires_grad=True)
     (batch_grad,) = torch.autograd.grad(critic(x).sum(), x)
     for i in range(4):
@@ -282,7 +320,9 @@ def test_critic_has_no_batch_norm_so_each_example_gets_its_own_gradient():
         torch.testing.assert_close(batch_grad[i : i + 1], gi, rtol=1e-4, atol=1e-6)
 
 
-def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(monkeypatch, digits):
+def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(
+    monkeypatch, digits
+):
     calls = []
 
     def recording_sample_alpha(n, device=None):
@@ -301,7 +341,11 @@ def test_wgan_train_step_runs_n_critic_critic_steps_with_uniform_alpha(monkeypat
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert len(calls) == model.n_critic == 5
     alphas = torch.cat(calls).flatten()
-    assert alphas.numel() == 5 * 16 and float(alphas.min()) >= 0.0 and float(alphas.max()) < 1.0
+    assert (
+        alphas.numel() == 5 * 16
+        and float(alphas.min()) >= 0.0
+        and float(alphas.max()) < 1.0
+    )
     assert all(not torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
     # Every critic weight moves but the last bias b: D + b adds b to both expectations of
     # E[D(fake)] - E[D(real)] (it cancels) and leaves grad D alone, so its gradient is 0.
@@ -321,10 +365,13 @@ def test_cgan_labels_condition_the_samples():
     assert not np.allclose(threes, sevens, atol=1e-4)
     assert np.array_equal(threes, cgan.sample(6, seed=0, labels=np.full(6, 3)))
     # default labels: 0, 1, ..., 9, 0, 1, ...
-    assert np.array_equal(cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10))
+    assert np.array_equal(
+        cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10)
+    )
     x = torch.randn(2, 1, 28, 28)
     assert not torch.equal(
-        cgan.discriminator(x, torch.tensor([0, 0])), cgan.discriminator(x, torch.tensor([1, 1]))
+        cgan.discriminator(x, torch.tensor([0, 0])),
+        cgan.discriminator(x, torch.tensor([1, 1])),
     )
 
 
@@ -362,7 +409,10 @@ def contrast(samples, target):
 
 @pytest.mark.parametrize(
     "name, kwargs, epochs",
-    [("dcgan", dict(channels=8, lr=3e-3), 16), ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12)],
+    [
+        ("dcgan", dict(channels=8, lr=3e-3), 16),
+        ("wgan_gp", dict(channels=8, lr=2e-3, n_critic=2), 12),
+    ],
 )
 def test_generator_learns_a_constant_dataset(name, kwargs, epochs):
     set_seed(0)
@@ -382,7 +432,9 @@ def test_cgan_learns_which_label_is_which_image():
     top_left, bottom_right = np.zeros((28, 28), bool), np.zeros((28, 28), bool)
     top_left[2:14, 2:14] = True
     bottom_right[14:26, 14:26] = True
-    x = np.concatenate([np.repeat(top_left[None], 64, 0), np.repeat(bottom_right[None], 64, 0)])
+    x = np.concatenate(
+        [np.repeat(top_left[None], 64, 0), np.repeat(bottom_right[None], 64, 0)]
+    )
     y = np.repeat([0, 1], 64)
     set_seed(0)
     cgan = CGAN(latent_dim=16, num_classes=2, lr=1e-3)
@@ -395,7 +447,12 @@ def test_cgan_learns_which_label_is_which_image():
 
 @pytest.mark.parametrize(
     "name, kwargs",
-    [("gan", {}), ("dcgan", dict(channels=8)), ("cgan", dict(latent_dim=16)), ("wgan_gp", dict(channels=8))],
+    [
+        ("gan", {}),
+        ("dcgan", dict(channels=8)),
+        ("cgan", dict(latent_dim=16)),
+        ("wgan_gp", dict(channels=8)),
+    ],
 )
 def test_save_load_round_trip(tmp_path, digits, name, kwargs):
     set_seed(0)
@@ -416,7 +473,9 @@ def test_cuda_mixed_precision_training(digits, name):
     set_seed(0)
     model = MODELS[name]()
     y = np.arange(64) % 10 if name == "cgan" else None
-    hist = model.fit(digits, y, epochs=2, batch_size=16, verbose=False, amp=True, device="cuda")
+    hist = model.fit(
+        digits, y, epochs=2, batch_size=16, verbose=False, amp=True, device="cuda"
+    )
     assert model.device.type == "cuda"
     assert all(np.isfinite(v) for vals in hist.history.values() for v in vals)
     assert model.sample(4, seed=0).shape == (4, 28, 28)

@@ -16,7 +16,13 @@ from aigc_course.likelihood import (
     threshold_binarize,
 )
 from aigc_course.torch import set_seed
-from aigc_course.torch.vae import VAE, ConvVAE, bernoulli_nll, gaussian_kl, reparameterize
+from aigc_course.torch.vae import (
+    VAE,
+    ConvVAE,
+    bernoulli_nll,
+    gaussian_kl,
+    reparameterize,
+)
 
 # small configurations for everything that trains or evaluates many times
 TINY = dict(latent_dim=4, hidden=(64, 32))
@@ -63,7 +69,9 @@ def test_parameter_counts_match_hand_counts():
     assert VAE().count_params() == vae_params() == 1_079_600
     assert ConvVAE().count_params() == conv_vae_params() == 220_385
     assert VAE(latent_dim=4, hidden=(64, 32)).count_params() == vae_params(4, 64, 32)
-    assert ConvVAE(latent_dim=3, channels=(8, 16)).count_params() == conv_vae_params(3, 8, 16)
+    assert ConvVAE(latent_dim=3, channels=(8, 16)).count_params() == conv_vae_params(
+        3, 8, 16
+    )
 
 
 @pytest.mark.parametrize("cls", [VAE, ConvVAE])
@@ -85,7 +93,8 @@ def test_encode_decode_shapes_and_ranges(cls, digits):
 def test_gaussian_kl_hand_cases():
     zeros, ones = torch.zeros(2, 5), torch.ones(2, 5)
     assert torch.equal(gaussian_kl(zeros, zeros), torch.zeros(2))  # q == p
-    assert torch.allclose(gaussian_kl(ones, zeros), torch.full((2,), 0.5 * 5))  # 0.5 per dim
+    # 0.5 per dim
+    assert torch.allclose(gaussian_kl(ones, zeros), torch.full((2,), 0.5 * 5))
     # logvar = log 4 (sigma = 2), mu = 0: 0.5 * (4 - 1 - log 4) per dim
     kl = gaussian_kl(torch.zeros(1, 1), torch.full((1, 1), math.log(4.0)))
     assert float(kl) == pytest.approx(0.5 * (4 - 1 - math.log(4.0)), rel=1e-6)
@@ -119,10 +128,14 @@ def test_bernoulli_nll_against_numpy_reference():
 
 def test_reparameterization_is_mu_plus_sigma_eps_exactly():
     rng = np.random.default_rng(2)
-    mu, logvar, eps = (torch.as_tensor(rng.normal(size=(5, 3)).astype(np.float32)) for _ in range(3))
+    mu, logvar, eps = (
+        torch.as_tensor(rng.normal(size=(5, 3)).astype(np.float32)) for _ in range(3)
+    )
     z = reparameterize(mu, logvar, eps)
     assert torch.equal(z, mu + torch.exp(0.5 * logvar) * eps)
-    np.testing.assert_allclose(z.numpy(), mu.numpy() + np.exp(logvar.numpy() / 2) * eps.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        z.numpy(), mu.numpy() + np.exp(logvar.numpy() / 2) * eps.numpy(), rtol=1e-6
+    )
     # gradients reach mu and logvar through the sample
     mu.requires_grad_(True)
     reparameterize(mu, logvar, eps).sum().backward()
@@ -135,7 +148,9 @@ def test_train_step_reports_its_parts(digits):
     model.optimizers = model.configure_optimizers()
     logs = model.train_step(torch.as_tensor(model.prepare(digits[:8])[0]))
     assert set(logs) == {"loss", "recon", "kl"}
-    assert float(logs["loss"]) == pytest.approx(float(logs["recon"]) + 0.5 * float(logs["kl"]), rel=1e-6)
+    assert float(logs["loss"]) == pytest.approx(
+        float(logs["recon"]) + 0.5 * float(logs["kl"]), rel=1e-6
+    )
     assert float(logs["recon"]) > 0 and float(logs["kl"]) >= 0
 
 
@@ -145,7 +160,9 @@ def test_train_step_binarizes_dynamically():
     model = VAE(**TINY)
     model.optimizers = model.configure_optimizers()
     seen = []
-    model.encoder[0].register_forward_hook(lambda m, inp, out: seen.append(inp[0].clone()))
+    model.encoder[0].register_forward_hook(
+        lambda m, inp, out: seen.append(inp[0].clone())
+    )
     x = torch.full((4, 1, 28, 28), 0.5)
     model.train_step(x)
     model.train_step(x)
@@ -194,7 +211,8 @@ def test_iwae_with_one_sample_is_the_elbo_in_expectation(trained_tiny):
     iwae1 = model.iwae_bound(many, k=1, seed=0)  # 2000 single-sample estimates
     assert iwae1.std() > 0
     assert iwae1.mean() == pytest.approx(
-        model.elbo(x[:1], seed=1, samples=2000)[0], abs=4 * iwae1.std() / math.sqrt(2000) + 0.05
+        model.elbo(x[:1], seed=1, samples=2000)[0],
+        abs=4 * iwae1.std() / math.sqrt(2000) + 0.05,
     )
 
 
@@ -206,7 +224,9 @@ def test_iwae_chunking_changes_nothing_and_large_k_runs(trained_tiny):
     chunked = estimate_bounds(*args, max_rows=7)  # 7 // 3 = 2 samples per chunk
     np.testing.assert_allclose(one, chunked, rtol=1e-6)  # same noise; float32 decoder
     big = model.iwae_bound(x[:2], k=5000, seed=0)
-    assert np.all(np.isfinite(big)) and np.all(big >= model.iwae_bound(x[:2], k=1, seed=0) - 1)
+    assert np.all(np.isfinite(big)) and np.all(
+        big >= model.iwae_bound(x[:2], k=1, seed=0) - 1
+    )
 
 
 @pytest.mark.parametrize("k", [0, -3, 2.0, True])
@@ -241,20 +261,27 @@ def test_estimator_recovers_exact_log_likelihood():
     elbo, iwae = estimate_bounds(*_toy_gaussian(True), x, k=3, latent_dim=1, seed=0)
     np.testing.assert_allclose(iwae, exact, rtol=1e-6)  # z goes to log_lik as float32
     # prior as proposal: the ELBO is strictly below, IWAE closes the gap as k grows
-    elbo, iwae = estimate_bounds(*_toy_gaussian(False), x, k=20_000, latent_dim=1, seed=0)
+    elbo, iwae = estimate_bounds(
+        *_toy_gaussian(False), x, k=20_000, latent_dim=1, seed=0
+    )
     np.testing.assert_allclose(iwae, exact, atol=0.03)
-    true_elbo = -0.5 * (x[:, 0] ** 2 + 1 + math.log(2 * math.pi))  # E_{z~N(0,1)} log N(x; z, 1) - 0
+    # E_{z~N(0,1)} log N(x; z, 1) - 0
+    true_elbo = -0.5 * (x[:, 0] ** 2 + 1 + math.log(2 * math.pi))
     np.testing.assert_allclose(elbo, true_elbo, atol=0.05)
     assert np.all(elbo < iwae)
 
 
 def test_log_mean_exp_and_bits_per_dim():
     a = np.array([[1000.0, 1000.0], [1000.0 + math.log(3.0), -np.inf]])
-    np.testing.assert_allclose(log_mean_exp(a, axis=0), [1000 + math.log(2.0), 1000 - math.log(2.0)])
+    np.testing.assert_allclose(
+        log_mean_exp(a, axis=0), [1000 + math.log(2.0), 1000 - math.log(2.0)]
+    )
     assert log_mean_exp(np.array([-np.inf, -np.inf])) == -np.inf
     np.testing.assert_allclose(log_mean_exp(np.log([1.0, 2.0, 3.0])), math.log(2.0))
     assert float(nats_to_bits_per_dim(784 * math.log(2.0))) == pytest.approx(1.0)
-    assert float(nats_to_bits_per_dim(math.log(2.0) * 10, dims=10)) == pytest.approx(1.0)
+    assert float(nats_to_bits_per_dim(math.log(2.0) * 10, dims=10)) == pytest.approx(
+        1.0
+    )
 
 
 def test_threshold_binarize_thresholds_and_keeps_binary_images():
@@ -268,7 +295,11 @@ def test_threshold_binarize_thresholds_and_keeps_binary_images():
 
 # ----- training, sampling, persistence, errors --------------------------------------
 @pytest.mark.parametrize(
-    "cls, kw", [(VAE, dict(lr=3e-3, **TINY)), (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32)))]
+    "cls, kw",
+    [
+        (VAE, dict(lr=3e-3, **TINY)),
+        (ConvVAE, dict(lr=5e-3, latent_dim=4, channels=(16, 32))),
+    ],
 )
 def test_tiny_batch_overfit_drives_the_loss_down(cls, kw, digits):
     set_seed(0)
@@ -307,7 +338,8 @@ def test_save_load_round_trip(cls, tmp_path, digits):
         assert torch.equal(a, b), k
     np.testing.assert_array_equal(model.sample(4, seed=1), other.sample(4, seed=1))
     np.testing.assert_array_equal(
-        model.iwae_bound(digits[:2], k=5, seed=0), other.iwae_bound(digits[:2], k=5, seed=0)
+        model.iwae_bound(digits[:2], k=5, seed=0),
+        other.iwae_bound(digits[:2], k=5, seed=0),
     )
 
 
@@ -351,7 +383,9 @@ def test_bad_latents_and_constructor_arguments_rejected():
 def test_cuda_mixed_precision_training(digits):
     set_seed(0)
     model = ConvVAE()
-    hist = model.fit(digits, epochs=2, batch_size=16, verbose=False, amp=True, device="cuda")
+    hist = model.fit(
+        digits, epochs=2, batch_size=16, verbose=False, amp=True, device="cuda"
+    )
     assert model.device.type == "cuda"
     assert all(np.isfinite(v) for v in hist.history["loss"])
     assert np.all(np.isfinite(model.iwae_bound(digits[:2], k=2000, seed=0)))

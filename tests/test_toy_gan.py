@@ -6,7 +6,9 @@ from _helpers import numeric_grads
 
 from aigc_course.toy_gan import ToyGAN
 
-CENTERS = 2.0 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+CENTERS = 2.0 * np.stack(
+    [np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1
+)
 
 
 def ring(n, seed=0, std=0.05):
@@ -104,7 +106,14 @@ def test_sample_with_a_seed_does_not_disturb_training():
 
 
 @pytest.mark.parametrize(
-    "bad", [np.zeros((10, 3)), np.zeros(10), np.zeros((0, 2)), np.array([[0.0, np.nan]]), np.zeros((2, 2, 2))]
+    "bad",
+    [
+        np.zeros((10, 3)),
+        np.zeros(10),
+        np.zeros((0, 2)),
+        np.array([[0.0, np.nan]]),
+        np.zeros((2, 2, 2)),
+    ],
 )
 def test_fit_rejects_data_that_is_not_finite_2d_points(bad):
     with pytest.raises(ValueError, match="data"):

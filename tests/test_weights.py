@@ -96,11 +96,22 @@ def make_inputs(case, seed=1, cfg=None):
     u = rng.uniform(0, 1, (n, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, n)
     if case in ("gan", "dcgan", "wgan_gp"):
-        return {"z": rng.standard_normal((n, cfg["latent_dim"])).astype(np.float32), "x": x}
+        return {
+            "z": rng.standard_normal((n, cfg["latent_dim"])).astype(np.float32),
+            "x": x,
+        }
     if case == "cgan":
-        return {"z": rng.standard_normal((n, cfg["latent_dim"])).astype(np.float32), "x": x, "y": y}
+        return {
+            "z": rng.standard_normal((n, cfg["latent_dim"])).astype(np.float32),
+            "x": x,
+            "y": y,
+        }
     if case in ("vae", "conv_vae", "cvae"):
-        return {"x": u, "z": rng.standard_normal((n, cfg["latent_dim"])).astype(np.float32), "y": y}
+        return {
+            "x": u,
+            "z": rng.standard_normal((n, cfg["latent_dim"])).astype(np.float32),
+            "y": y,
+        }
     if case in ("char_rnn", "gpt"):
         return {"ids": rng.integers(0, cfg["vocab_size"], (n, 12))}
     if case == "pixelcnn":
@@ -108,7 +119,10 @@ def make_inputs(case, seed=1, cfg=None):
     t = rng.integers(0, cfg["timesteps"], n)
     if case == "ddpm":
         return {"x": rng.standard_normal((n, 28, 28)).astype(np.float32), "t": t}
-    return {"x": rng.standard_normal((n, cfg["data_shape"][0])).astype(np.float32), "t": t}
+    return {
+        "x": rng.standard_normal((n, cfg["data_shape"][0])).astype(np.float32),
+        "t": t,
+    }
 
 
 # (name of the output, tolerance)
@@ -117,9 +131,21 @@ OUTPUTS = {
     "dcgan": {"generator images": IMAGES, "discriminator logits": LOGITS},
     "wgan_gp": {"generator images": IMAGES, "critic scores": LOGITS},
     "cgan": {"generator images": IMAGES, "discriminator logits": LOGITS},
-    "vae": {"encoder mean": LOGITS, "encoder log-var": LOGITS, "decoder logits": LOGITS},
-    "conv_vae": {"encoder mean": LOGITS, "encoder log-var": LOGITS, "decoder logits": LOGITS},
-    "cvae": {"encoder mean": LOGITS, "encoder log-var": LOGITS, "decoder logits": LOGITS},
+    "vae": {
+        "encoder mean": LOGITS,
+        "encoder log-var": LOGITS,
+        "decoder logits": LOGITS,
+    },
+    "conv_vae": {
+        "encoder mean": LOGITS,
+        "encoder log-var": LOGITS,
+        "decoder logits": LOGITS,
+    },
+    "cvae": {
+        "encoder mean": LOGITS,
+        "encoder log-var": LOGITS,
+        "decoder logits": LOGITS,
+    },
     "char_rnn": {"logits": LOGITS},
     "gpt": {"logits": LOGITS},
     "pixelcnn": {"logits": LOGITS},
@@ -182,7 +208,9 @@ def keras_outputs(case, m, inp):
         y = inp["y"].astype("int32")
         return {
             "generator images": np_(m.generator([inp["z"], y], training=False))[..., 0],
-            "discriminator logits": np_(m.discriminator([inp["x"][..., None], y], training=False)),
+            "discriminator logits": np_(
+                m.discriminator([inp["x"][..., None], y], training=False)
+            ),
         }
     if case in ("vae", "conv_vae"):
         mu, logvar = m.encode(inp["x"])
@@ -197,7 +225,9 @@ def keras_outputs(case, m, inp):
         return {
             "encoder mean": mu,
             "encoder log-var": logvar,
-            "decoder logits": np_(m.decoder([inp["z"], onehot], training=False))[..., 0],
+            "decoder logits": np_(m.decoder([inp["z"], onehot], training=False))[
+                ..., 0
+            ],
         }
     if case in ("char_rnn", "gpt"):
         return {"logits": m.logits(inp["ids"])}
@@ -213,16 +243,23 @@ def max_differences(case, tm, km, seed=1):
     out = {}
     for name in a:
         assert a[name].shape == b[name].shape, name
-        assert np.std(a[name]) > 1e-3, f"{case} {name}: a constant output proves nothing"
+        assert np.std(a[name]) > 1e-3, (
+            f"{case} {name}: a constant output proves nothing"
+        )
         out[name] = float(np.max(np.abs(a[name].astype(np.float64) - b[name])))
     return out
 
 
 def assert_equal_outputs(case, tm, km):
     diffs = max_differences(case, tm, km)
-    print(f"{keras.backend.backend()} {case}: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    print(
+        f"{keras.backend.backend()} {case}: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
     for name, diff in diffs.items():
-        assert diff <= OUTPUTS[case][name], f"{case} {name}: max abs difference {diff:.3g}"
+        assert diff <= OUTPUTS[case][name], (
+            f"{case} {name}: max abs difference {diff:.3g}"
+        )
 
 
 # ----- PyTorch -> Keras, every model -------------------------------------------------------
@@ -255,11 +292,15 @@ def test_lstm_biases_fold_into_one_keras_bias_and_come_back_as_b_ih():
     sd = tm.state_dict()
     for k, lstm in enumerate(km.lstms):
         expected = (sd[f"lstm.bias_ih_l{k}"] + sd[f"lstm.bias_hh_l{k}"]).numpy()
-        np.testing.assert_allclose(ops.convert_to_numpy(lstm.cell.bias), expected, rtol=0, atol=1e-7)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(lstm.cell.bias), expected, rtol=0, atol=1e-7
+        )
     back = KW.to_arrays(km)
     assert not np.any(back["lstm.bias_hh_l0"])
     np.testing.assert_allclose(
-        back["lstm.bias_ih_l0"], (sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]).numpy(), atol=1e-7
+        back["lstm.bias_ih_l0"],
+        (sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]).numpy(),
+        atol=1e-7,
     )
 
 
@@ -292,7 +333,9 @@ def test_float16_file_loads_the_rounded_weights(tmp_path):
     tm = randomize_torch(build(T.MODELS, "gpt"))
     TW.save(tm, tmp_path / "w.safetensors", dtype="float16")
     arrays, meta = weightfile.read(tmp_path / "w.safetensors")
-    assert meta["dtype"] == "float16" and all(a.dtype == np.float16 for a in arrays.values())
+    assert meta["dtype"] == "float16" and all(
+        a.dtype == np.float16 for a in arrays.values()
+    )
     km = KW.load(build(K.MODELS, "gpt"), tmp_path / "w.safetensors")
     for name, a in KW.to_arrays(km).items():
         np.testing.assert_array_equal(a, arrays[name].astype(np.float32))
@@ -315,7 +358,9 @@ def test_a_corrupt_file_is_refused_naming_it(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[-5] ^= 0xFF
     path.write_bytes(bytes(raw))
-    with pytest.raises(checkpoint.CheckpointError, match=r"gan\.safetensors is corrupt"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"gan\.safetensors is corrupt"
+    ):
         KW.load(build(K.MODELS, "gan"), path)
 
 
@@ -326,12 +371,21 @@ def test_missing_unexpected_and_misshaped_tensors_are_named():
     before = KW.to_arrays(km)
     with pytest.raises(ValueError, match=r"missing 1 tensor\(s\): decoder\.4\.bias"):
         KW.from_arrays(km, {k: v for k, v in arrays.items() if k != "decoder.4.bias"})
-    with pytest.raises(ValueError, match=r"unexpected 1 tensor\(s\): decoder\.9\.weight"):
+    with pytest.raises(
+        ValueError, match=r"unexpected 1 tensor\(s\): decoder\.9\.weight"
+    ):
         KW.from_arrays(km, {**arrays, "decoder.9.weight": np.zeros((2, 2), np.float32)})
-    with pytest.raises(ValueError, match=r"wrong shape: encoder\.1\.weight: \(32, 10\) given, \(32, 784\)"):
-        KW.from_arrays(km, {**arrays, "encoder.1.weight": np.zeros((32, 10), np.float32)})
+    with pytest.raises(
+        ValueError,
+        match=r"wrong shape: encoder\.1\.weight: \(32, 10\) given, \(32, 784\)",
+    ):
+        KW.from_arrays(
+            km, {**arrays, "encoder.1.weight": np.zeros((32, 10), np.float32)}
+        )
     with pytest.raises(ValueError, match=r"encoder\.1\.bias holds non-finite"):
-        KW.from_arrays(km, {**arrays, "encoder.1.bias": np.full(32, np.nan, np.float32)})
+        KW.from_arrays(
+            km, {**arrays, "encoder.1.bias": np.full(32, np.nan, np.float32)}
+        )
     for name, a in KW.to_arrays(km).items():  # nothing was assigned
         np.testing.assert_array_equal(a, before[name])
 
@@ -359,7 +413,18 @@ def test_mapping_covers_every_tensor_and_every_keras_weight_once(case):
 
 # ----- same seed, same samples (sampling noise comes from NumPy in both halves) ---------------
 @pytest.mark.parametrize(
-    "case", ["gan", "dcgan", "wgan_gp", "cgan", "vae", "conv_vae", "cvae", "ddpm", "ddpm_vector"]
+    "case",
+    [
+        "gan",
+        "dcgan",
+        "wgan_gp",
+        "cgan",
+        "vae",
+        "conv_vae",
+        "cvae",
+        "ddpm",
+        "ddpm_vector",
+    ],
 )
 def test_same_seed_same_samples(case):
     tm = randomize_torch(build(T.MODELS, case))
@@ -409,7 +474,11 @@ def test_published_checkpoints_load_into_keras_with_the_same_outputs(name, datas
     inp = (
         make_inputs(case, cfg=cfg)
         if name not in ("char_rnn", "gpt")
-        else {"ids": np.random.default_rng(0).integers(0, tm.vocab_size, (2, min(12, tm.block_size or 12)))}
+        else {
+            "ids": np.random.default_rng(0).integers(
+                0, tm.vocab_size, (2, min(12, tm.block_size or 12))
+            )
+        }
     )
     a, b = torch_outputs(case, tm, inp), keras_outputs(case, km, inp)
     for out in a:
@@ -427,8 +496,12 @@ def test_a_keras_model_publishes_and_loads_into_both_frameworks(tmp_path):
         "hardware": "CPU",
         "metrics": {},
     }
-    entry = pretrained.publish(km, "cvae", "mnist", card, dtype="float32", folder=tmp_path)
-    assert entry["card"]["trained_with"] == "keras" and entry["card"]["config"]["hidden"] == [32, 16]
+    entry = pretrained.publish(
+        km, "cvae", "mnist", card, dtype="float32", folder=tmp_path
+    )
+    assert entry["card"]["trained_with"] == "keras" and entry["card"]["config"][
+        "hidden"
+    ] == [32, 16]
     tm = pretrained.load("cvae", "mnist", folder=tmp_path)
     km2 = pretrained.load("cvae", "mnist", framework="keras", folder=tmp_path)
     assert_equal_outputs("cvae", tm, km)

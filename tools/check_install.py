@@ -79,20 +79,34 @@ def resolves(version: str, reqs: list[str]) -> tuple[bool, str]:
             lines = [ln for ln in done.stderr.splitlines() if ln.startswith("ERROR")]
             return False, " ".join(lines[:2]) or done.stderr.strip()[-300:]
         picked = {
-            re.sub(r"[-_.]+", "-", item["metadata"]["name"].lower()): item["metadata"]["version"]
+            re.sub(r"[-_.]+", "-", item["metadata"]["name"].lower()): item["metadata"][
+                "version"
+            ]
             for item in json.loads(report.read_text())["install"]
         }
     # pip falls back to a pre-release when no release fits: that is no support
     pre = sorted(f"{k} {v}" for k, v in picked.items() if Version(v).is_prerelease)
     if pre:
         return False, "only pre-releases fit: " + ", ".join(pre)
-    keys = ("numpy", "torch", "tensorflow-cpu", "keras", "opacus", "jupyter-book", "jupyterlab")
+    keys = (
+        "numpy",
+        "torch",
+        "tensorflow-cpu",
+        "keras",
+        "opacus",
+        "jupyter-book",
+        "jupyterlab",
+    )
     return True, ", ".join(f"{k} {picked[k]}" for k in keys if k in picked)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--python", nargs="*", help="versions to try (default: the range, then one above)")
+    parser.add_argument(
+        "--python",
+        nargs="*",
+        help="versions to try (default: the range, then one above)",
+    )
     args = parser.parse_args()
     project = pyproject()["project"]
     inside, above = python_range(project["requires-python"])
@@ -111,7 +125,9 @@ def main() -> int:
         if expected and not ok:
             failed.append(version)
     if failed:
-        print(f"does not resolve on {', '.join(failed)}: fix the bounds in pyproject.toml")
+        print(
+            f"does not resolve on {', '.join(failed)}: fix the bounds in pyproject.toml"
+        )
     return 1 if failed else 0
 
 

@@ -59,7 +59,9 @@ lab_sources = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lab_sources)
 
 # tools/page_code.py (lab cells that write out the package's code, checked equal to it)
-_spec = importlib.util.spec_from_file_location("page_code", Path(__file__).resolve().parent / "page_code.py")
+_spec = importlib.util.spec_from_file_location(
+    "page_code", Path(__file__).resolve().parent / "page_code.py"
+)
 page_code = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(page_code)
 
@@ -116,7 +118,9 @@ def ref_problems(ref, branch: str, version: str) -> list[str]:
     """Why ``repository.install_ref`` is not a pinned ref for this version (empty if it is)."""
     where = "_config.yml: repository.install_ref"
     if not isinstance(ref, str) or not ref:
-        return [f"{where} is missing: set it to the release tag v{version} (or a commit)"]
+        return [
+            f"{where} is missing: set it to the release tag v{version} (or a commit)"
+        ]
     if re.fullmatch(r"[0-9a-f]{40}", ref):
         return []
     if ref == branch or not re.fullmatch(r"v\d+(\.\d+)*([a-z0-9.+-]*)", ref):
@@ -125,7 +129,9 @@ def ref_problems(ref, branch: str, version: str) -> list[str]:
             "40-digit commit, not a branch (a branch moves under the notebooks)"
         ]
     if ref != f"v{version}":
-        return [f"{where} is {ref!r} but pyproject.toml's version is {version}: expected v{version}"]
+        return [
+            f"{where} is {ref!r} but pyproject.toml's version is {version}: expected v{version}"
+        ]
     return []
 
 
@@ -137,7 +143,13 @@ def extras(stem: Path) -> list[str]:
     """The extras a notebook installs: its framework, and ``privacy`` if it uses Opacus."""
     py = stem.with_suffix(".py")
     source = py.read_text(encoding="utf-8") if py.exists() else ""
-    found = ["torch"] if stem.name.endswith("_pytorch") else ["keras"] if stem.name.endswith("_keras") else []
+    found = (
+        ["torch"]
+        if stem.name.endswith("_pytorch")
+        else ["keras"]
+        if stem.name.endswith("_keras")
+        else []
+    )
     if re.search(r"^\s*(from|import) opacus\b", source, re.M):
         found.append("privacy")
     return found
@@ -181,10 +193,18 @@ def fix_install_cell(py: Path, url: str, ref: str) -> bool:
     end = nxt.start() if nxt else len(text)
     cell = install_cell(py.with_suffix(""), url, ref)
     body = text[first.end() : end].strip()
-    if body and "pip install" not in body:  # a real first cell: keep it, after the install cell
+    # a real first cell: keep it, after the install cell
+    if body and "pip install" not in body:
         new = text[: first.start()] + "# %%\n" + cell + "\n\n" + text[first.start() :]
     else:
-        new = text[: first.end()] + "\n" + cell + "\n" + ("\n" if nxt else "") + text[end:]
+        new = (
+            text[: first.end()]
+            + "\n"
+            + cell
+            + "\n"
+            + ("\n" if nxt else "")
+            + text[end:]
+        )
     if new == text:
         return False
     py.write_text(new, encoding="utf-8")
@@ -198,7 +218,11 @@ def toc_files() -> set[str]:
         if isinstance(node, list):
             return set().union(*map(walk, node))
         if isinstance(node, dict):
-            own = {str(Path(v).with_suffix("")) for k, v in node.items() if k in ("file", "root")}
+            own = {
+                str(Path(v).with_suffix(""))
+                for k, v in node.items()
+                if k in ("file", "root")
+            }
             return own.union(*map(walk, node.values()))
         return set()
 
@@ -210,7 +234,9 @@ def stems() -> list[Path]:
     (not the lab sources ``<name>_lab.py``, which tools/lab_sources.py turns into notebooks)."""
     found = set()
     for path in NB_DIR.rglob("*"):
-        if SKIP & set(path.relative_to(NB_DIR).parts) or path.stem.endswith(lab_sources.SOURCE_SUFFIX):
+        if SKIP & set(path.relative_to(NB_DIR).parts) or path.stem.endswith(
+            lab_sources.SOURCE_SUFFIX
+        ):
             continue
         text = path.read_text(encoding="utf-8") if path.suffix == ".py" else ""
         if path.suffix == ".ipynb" or re.search(r"^# %%", text, re.M):
@@ -224,7 +250,10 @@ def cells(nb) -> list[tuple]:
     def norm(src: str) -> str:
         return "\n".join(line.rstrip() for line in src.strip().splitlines())
 
-    return [(c.cell_type, tuple(c.metadata.get("tags", [])), norm(c.source)) for c in nb.cells]
+    return [
+        (c.cell_type, tuple(c.metadata.get("tags", [])), norm(c.source))
+        for c in nb.cells
+    ]
 
 
 def from_py(py: Path, old_ipynb: Path | None = None):
@@ -233,12 +262,17 @@ def from_py(py: Path, old_ipynb: Path | None = None):
     nb.metadata.setdefault("jupytext", {})["formats"] = FORMATS
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.update(copy.deepcopy(GPU_METADATA))
-    old = nbformat.read(old_ipynb, as_version=4).cells if old_ipynb and old_ipynb.exists() else []
+    old = (
+        nbformat.read(old_ipynb, as_version=4).cells
+        if old_ipynb and old_ipynb.exists()
+        else []
+    )
     free = {(c.cell_type, c.source): c.get("id") for c in reversed(old) if c.get("id")}
     used: set[str] = set()
     for c in nb.cells:
         cid = free.pop((c.cell_type, c.source), None)
-        if cid is None or cid in used:  # a new or edited cell: an id derived from its content
+        # a new or edited cell: an id derived from its content
+        if cid is None or cid in used:
             cid = hashlib.sha1(f"{c.cell_type}\n{c.source}".encode()).hexdigest()[:8]
         while cid in used:
             cid = hashlib.sha1(cid.encode()).hexdigest()[:8]
@@ -294,15 +328,27 @@ def check(stem: Path, url: str, ref: str, toc: set[str]) -> tuple[list[str], lis
     py, ipynb = stem.with_suffix(".py"), stem.with_suffix(".ipynb")
     rel = ipynb.relative_to(ROOT)
     if not py.exists():
-        return [f"{rel}: no paired {py.name} (py:percent); run `make sync` to create it"], []
+        return [
+            f"{rel}: no paired {py.name} (py:percent); run `make sync` to create it"
+        ], []
     if not ipynb.exists():
-        return [f"{py.relative_to(ROOT)}: no paired {ipynb.name}; run `make sync` to create it"], []
+        return [
+            f"{py.relative_to(ROOT)}: no paired {ipynb.name}; run `make sync` to create it"
+        ], []
     problems = []
     nb = nbformat.read(ipynb, as_version=4)
     if cells(nb) != cells(jupytext.read(py)):
-        problems.append(f"{rel}: out of sync with {py.name}; edit the .py and run `make sync`")
-    if any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
-        problems.append(f"{rel}: has outputs or execution counts; run `make sync` to strip them")
+        problems.append(
+            f"{rel}: out of sync with {py.name}; edit the .py and run `make sync`"
+        )
+    if any(
+        c.get("outputs") or c.get("execution_count")
+        for c in nb.cells
+        if c.cell_type == "code"
+    ):
+        problems.append(
+            f"{rel}: has outputs or execution counts; run `make sync` to strip them"
+        )
     if nb.metadata.get("jupytext", {}).get("formats") != FORMATS:
         problems.append(f"{rel}: jupytext formats metadata is not {FORMATS!r}")
     if nb.metadata.get("kernelspec", {}).get("name") != "python3":
@@ -339,7 +385,9 @@ def site_url(url: str) -> str:
     """The GitHub Pages address of a github.com repository: https://OWNER.github.io/NAME/."""
     m = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(\.git)?", url)
     if m is None:
-        raise ValueError(f"repository.url: expected https://github.com/OWNER/NAME, got {url!r}")
+        raise ValueError(
+            f"repository.url: expected https://github.com/OWNER/NAME, got {url!r}"
+        )
     return f"https://{m.group(1).lower()}.github.io/{m.group(2)}/"
 
 
@@ -351,7 +399,12 @@ def lab_rows(repo: dict) -> list[dict]:
             continue
         rel = stem.relative_to(ROOT).as_posix()
         first = next(
-            (c.source for c in jupytext.read(stem.with_suffix(".py")).cells if c.cell_type == "markdown"), ""
+            (
+                c.source
+                for c in jupytext.read(stem.with_suffix(".py")).cells
+                if c.cell_type == "markdown"
+            ),
+            "",
         )
         title = re.search(r"^#\s+(.+)$", first, re.M)
         # the launch links open the notebooks that tools/export_notebooks.py writes
@@ -363,19 +416,26 @@ def lab_rows(repo: dict) -> list[dict]:
         rows.append(
             {
                 "chapter": int(stem.parent.name.split("_")[0]),
-                "title": (title.group(1) if title else stem.name).strip().replace("|", "\\|"),
+                "title": (title.group(1) if title else stem.name)
+                .strip()
+                .replace("|", "\\|"),
                 "rel": rel,
                 "colab": "https://colab.research.google.com/github/"
                 + blob.split("https://github.com/", 1)[1],
                 "kaggle": "https://kaggle.com/kernels/welcome?src=" + blob,
                 "instructor": (
-                    "https://colab.research.google.com/github/" + teacher.split("https://github.com/", 1)[1]
+                    "https://colab.research.google.com/github/"
+                    + teacher.split("https://github.com/", 1)[1]
                 ),
             }
         )
     # by chapter, then notebook, the PyTorch lab before its Keras twin
     return sorted(
-        rows, key=lambda r: (r["chapter"], r["rel"].replace("_pytorch", "_0").replace("_keras", "_1"))
+        rows,
+        key=lambda r: (
+            r["chapter"],
+            r["rel"].replace("_pytorch", "_0").replace("_keras", "_1"),
+        ),
     )
 
 
@@ -440,26 +500,37 @@ def table_problems(repo: dict) -> list[str]:
         text = path.read_text(encoding="utf-8")
         span = _block(text)
         if span is None:
-            problems.append(f"{rel}: no table of labs (lines with the markers {BEGIN} and {END})")
+            problems.append(
+                f"{rel}: no table of labs (lines with the markers {BEGIN} and {END})"
+            )
         elif text[span[0] : span[1]] != render_table(kind, repo):
             problems.append(f"{rel}: the table of labs is out of date; run `make sync`")
         if site_url(repo["url"]) not in text:
-            problems.append(f"{rel}: does not give the website's address {site_url(repo['url'])}")
+            problems.append(
+                f"{rel}: does not give the website's address {site_url(repo['url'])}"
+            )
     return problems
 
 
 def _load(name: str):
     """A module of tools/, by path (this file is also imported as a module by the tests)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # (dataclasses need it)
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parent / f"{name}.py"
+    )
+    # (dataclasses need it)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fix", action="store_true", help="regenerate each .ipynb from its .py")
-    parser.add_argument("paths", nargs="*", help="only these notebooks (.py or .ipynb); default: all")
+    parser.add_argument(
+        "--fix", action="store_true", help="regenerate each .ipynb from its .py"
+    )
+    parser.add_argument(
+        "paths", nargs="*", help="only these notebooks (.py or .ipynb); default: all"
+    )
     args = parser.parse_args()
     notebooks = stems()
     if args.paths:
@@ -477,18 +548,27 @@ def main() -> int:
     if problems:  # every install cell would be wrong: say why once
         print(f"checked {len(notebooks)} notebooks: {len(problems)} problem(s)")
         return 1
-    sys.modules.setdefault("check_notebooks", sys.modules[__name__])  # for export_notebooks
+    # for export_notebooks
+    sys.modules.setdefault("check_notebooks", sys.modules[__name__])
     export = _load("export_notebooks")
     if args.fix:
-        # first the package's code into the cells that mirror it, then the PyTorch and Keras
-        # sources of each lab from its one source (install cell included), then every
-        # notebook from its .py
+        # first the package's code into the cells that mirror it, the code cells of the
+        # sources formatted (tools/format_cells.py), then the PyTorch and Keras sources of
+        # each lab from its one source (install cell included), then every notebook from
+        # its .py
         page_code.run(ROOT, fix=True)
-        for path in lab_sources.fix(ROOT, install=lambda stem: install_cell(stem, url, ref)):
-            print(f"wrote {path.relative_to(ROOT)} from its lab source (tools/lab_sources.py)")
+        for path in _load("format_cells").run(ROOT, fix=True):
+            print(f"formatted the code cells of {path.relative_to(ROOT)}")
+        for path in lab_sources.fix(
+            ROOT, install=lambda stem: install_cell(stem, url, ref)
+        ):
+            print(
+                f"wrote {path.relative_to(ROOT)} from its lab source (tools/lab_sources.py)"
+            )
         for stem in notebooks:
             fix(stem, url, ref)
-        for line in export.fix(ROOT):  # all of colab/: exercise numbers run through the book
+        # all of colab/: exercise numbers run through the book
+        for line in export.fix(ROOT):
             print(line)
         if not args.paths:
             for path in fix_tables(repo):
@@ -506,7 +586,9 @@ def main() -> int:
         print(line)
     found = export.problems(
         ROOT,
-        [s.with_suffix(".py") for s in notebooks if s.with_suffix(".py").exists()] if args.paths else None,
+        [s.with_suffix(".py") for s in notebooks if s.with_suffix(".py").exists()]
+        if args.paths
+        else None,
     )
     problems += found
     for line in found:

@@ -57,7 +57,9 @@ import yaml
 _spec = importlib.util.spec_from_file_location(
     "check_notebooks", Path(__file__).resolve().parent / "check_notebooks.py"
 )
-check_notebooks = sys.modules.get("check_notebooks") or importlib.util.module_from_spec(_spec)
+check_notebooks = sys.modules.get("check_notebooks") or importlib.util.module_from_spec(
+    _spec
+)
 if "check_notebooks" not in sys.modules:
     _spec.loader.exec_module(check_notebooks)
 
@@ -168,9 +170,12 @@ def parse(lines: list[str]) -> list:
             continue
         fence, indent = m.group("fence"), m.group("indent")
         close = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-        j = next((k for k in range(i + 1, len(lines)) if close.match(lines[k])), len(lines))
+        j = next(
+            (k for k in range(i + 1, len(lines)) if close.match(lines[k])), len(lines)
+        )
         body = [
-            line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : j]
+            line[len(indent) :] if line.startswith(indent) else line.lstrip()
+            for line in lines[i + 1 : j]
         ]
         d = _DIRECTIVE.match(m.group("rest"))
         if d is None:
@@ -183,7 +188,9 @@ def parse(lines: list[str]) -> list:
                 if name not in ("mermaid", "math", "code", "code-block", "sourcecode")
                 else [Fence(body)]
             )
-            blocks.append(Directive(name, d.group("arg"), options, content, fence, indent))
+            blocks.append(
+                Directive(name, d.group("arg"), options, content, fence, indent)
+            )
         i = j + 1
     return blocks
 
@@ -259,7 +266,10 @@ def load_bibliography(paths: list[Path]) -> dict[str, tuple[str, str, str]]:
     for path in paths:
         for key, entry in parse_file(str(path), bib_format="bibtex").entries.items():
             persons = entry.persons.get("author") or entry.persons.get("editor") or []
-            names = [_plain(" ".join(p.prelast_names + p.last_names)) or _plain(str(p)) for p in persons]
+            names = [
+                _plain(" ".join(p.prelast_names + p.last_names)) or _plain(str(p))
+                for p in persons
+            ]
             if len(names) >= 3:
                 who = f"{names[0]} et al."
             else:
@@ -274,7 +284,11 @@ def load_bibliography(paths: list[Path]) -> dict[str, tuple[str, str, str]]:
 
 def _lines_of(doc: Path) -> list[list[str]]:
     """The Markdown of a document, as a list of cells (a .md file is one cell)."""
-    py, ipynb, md = doc.with_suffix(".py"), doc.with_suffix(".ipynb"), doc.with_suffix(".md")
+    py, ipynb, md = (
+        doc.with_suffix(".py"),
+        doc.with_suffix(".ipynb"),
+        doc.with_suffix(".md"),
+    )
     if md.exists():
         text = md.read_text(encoding="utf-8")
         if text.startswith("---\n"):  # front matter
@@ -284,7 +298,11 @@ def _lines_of(doc: Path) -> list[list[str]]:
     source = py if py.exists() else ipynb if ipynb.exists() else None
     if source is None:
         return []
-    return [c.source.splitlines() for c in jupytext.read(source).cells if c.cell_type == "markdown"]
+    return [
+        c.source.splitlines()
+        for c in jupytext.read(source).cells
+        if c.cell_type == "markdown"
+    ]
 
 
 def _strip_fences(lines: list[str]) -> list[str]:
@@ -293,7 +311,9 @@ def _strip_fences(lines: list[str]) -> list[str]:
         m = _FENCE.match(line)
         if fence is None and m:
             fence = m.group("fence")
-        elif fence is not None and re.fullmatch(rf"\s*{re.escape(fence[0])}{{{len(fence)},}}\s*", line):
+        elif fence is not None and re.fullmatch(
+            rf"\s*{re.escape(fence[0])}{{{len(fence)},}}\s*", line
+        ):
             fence = None
         elif fence is None:
             out.append(line)
@@ -307,9 +327,11 @@ class Book:
     root: Path
     site: str  # https://OWNER.github.io/NAME/
     titles: dict = field(default_factory=dict)  # docname -> title
-    labels: dict = field(default_factory=dict)  # label -> (docname, default text or None)
+    # label -> (docname, default text or None)
+    labels: dict = field(default_factory=dict)
     exercises: dict = field(default_factory=dict)  # exercise label -> (number, title)
-    first_exercise: dict = field(default_factory=dict)  # docname -> number of its first exercise
+    # docname -> number of its first exercise
+    first_exercise: dict = field(default_factory=dict)
     bib: dict = field(default_factory=dict)  # key -> (who, year, title)
     references: str = "book/references"  # the page with the {bibliography}
 
@@ -317,10 +339,16 @@ class Book:
     def load(cls, root: Path = ROOT) -> Book:
         config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
         toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-        book = cls(root, check_notebooks.site_url(config["repository"]["url"].rstrip("/")))
-        book.bib = load_bibliography([root / p for p in config.get("bibtex_bibfiles", [])])
+        book = cls(
+            root, check_notebooks.site_url(config["repository"]["url"].rstrip("/"))
+        )
+        book.bib = load_bibliography(
+            [root / p for p in config.get("bibtex_bibfiles", [])]
+        )
         order = toc_order(toc)
-        extra = [str(p.relative_to(root).with_suffix("")) for p in notebook_sources(root)]
+        extra = [
+            str(p.relative_to(root).with_suffix("")) for p in notebook_sources(root)
+        ]
         number = 0
         for doc in order + [d for d in extra if d not in order]:
             in_toc = doc in order
@@ -344,15 +372,22 @@ class Book:
                 for k, line in enumerate(plain):
                     t = _TARGET.match(line)
                     if t:
-                        after = next((m for m in map(_HEADING.match, plain[k + 1 :]) if m), None)
-                        book.labels.setdefault(t.group("label"), (doc, after.group(2) if after else None))
+                        after = next(
+                            (m for m in map(_HEADING.match, plain[k + 1 :]) if m), None
+                        )
+                        book.labels.setdefault(
+                            t.group("label"), (doc, after.group(2) if after else None)
+                        )
                 for d in walk(parse(lines)):
                     label = d.options.get("label")
                     if d.name == "exercise":
                         if "nonumber" not in d.options:
                             number += 1
                         if label:
-                            book.exercises[label] = (None if "nonumber" in d.options else number, d.arg)
+                            book.exercises[label] = (
+                                None if "nonumber" in d.options else number,
+                                d.arg,
+                            )
                             book.labels.setdefault(label, (doc, None))
                     elif label:
                         book.labels.setdefault(label, (doc, None))
@@ -398,7 +433,12 @@ class Converter:
     # -- inline -----------------------------------------------------------
     def inline(self, text: str) -> str:
         return _INLINE.sub(
-            lambda m: m.group(0) if m.group("code") else self.role(m.group("role"), m.group("content")), text
+            lambda m: (
+                m.group(0)
+                if m.group("code")
+                else self.role(m.group("role"), m.group("content"))
+            ),
+            text,
         )
 
     def role(self, name: str, content: str) -> str:
@@ -410,7 +450,9 @@ class Converter:
         )
         if name == "doc":
             doc = self.resolve_doc(target)
-            return f"[{_link_text(text or self.book.titles[doc])}]({self.book.url(doc)})"
+            return (
+                f"[{_link_text(text or self.book.titles[doc])}]({self.book.url(doc)})"
+            )
         if name in ("ref", "numref"):
             return self.ref(name, text, target)
         if name == "eq":
@@ -422,7 +464,11 @@ class Converter:
             return f"${content}$"
         if name in CODE_ROLES:
             shown = text if text is not None else target.lstrip("~!")
-            if name.endswith(("func", "meth")) and text is None and not shown.endswith(")"):
+            if (
+                name.endswith(("func", "meth"))
+                and text is None
+                and not shown.endswith(")")
+            ):
                 shown += "()"
             return f"`{shown}`"
         if name in ("sub", "sup", "kbd"):
@@ -432,7 +478,11 @@ class Converter:
         self.fail(f"the role {{{name}}} is not known to tools/export_notebooks.py")
 
     def resolve_doc(self, target: str) -> str:
-        path = target[1:] if target.startswith("/") else posixpath.join(posixpath.dirname(self.doc), target)
+        path = (
+            target[1:]
+            if target.startswith("/")
+            else posixpath.join(posixpath.dirname(self.doc), target)
+        )
         doc = posixpath.normpath(re.sub(r"\.(md|ipynb|py)$", "", path))
         if doc not in self.book.titles:
             self.fail(f"{{doc}}`{target}`: no such page in _toc.yml or notebooks/")
@@ -448,7 +498,9 @@ class Converter:
         if label in self.book.exercises:
             name = self.book.exercise_name(label)
             number = name.split()[-1]
-            shown = text.replace("%s", number).replace("{number}", number) if text else name
+            shown = (
+                text.replace("%s", number).replace("{number}", number) if text else name
+            )
         elif text:
             shown = text
         else:
@@ -466,13 +518,19 @@ class Converter:
             who, year, title = self.book.bib[key]
             label = f"{who} ({year})" if textual else f"{who}, {year}"
             title = f' "{_title_attr(title)}"' if title else ""
-            parts.append(f"[{_link_text(label)}]({self.book.url(self.book.references)}{title})")
+            parts.append(
+                f"[{_link_text(label)}]({self.book.url(self.book.references)}{title})"
+            )
         return ", ".join(parts) if textual else "(" + "; ".join(parts) + ")"
 
     # -- blocks -----------------------------------------------------------
     def text(self, lines: list[str]) -> str:
         """Plain lines: targets and comments dropped, roles converted."""
-        kept = [line for line in lines if not _TARGET.match(line) and not re.match(r"^\s*%", line)]
+        kept = [
+            line
+            for line in lines
+            if not _TARGET.match(line) and not re.match(r"^\s*%", line)
+        ]
         return self.inline("\n".join(kept))
 
     def render(self, blocks: list) -> str:
@@ -502,27 +560,40 @@ class Converter:
                 heading += f" {self.number}"
                 self.number += 1
             heading += f": {self.inline(d.arg)}" if d.arg else ""
-            return "exercise", self.indented(f"**{heading}**\n\n{self.render(d.body).strip()}", indent)
+            return "exercise", self.indented(
+                f"**{heading}**\n\n{self.render(d.body).strip()}", indent
+            )
         if name == "solution":
             if d.arg not in self.book.exercises:
                 self.fail(f"{{solution}} {d.arg!r}: expected the label of an exercise")
             heading = f"{SOLUTION_HEADING}{self.book.exercise_name(d.arg)}**"
-            return "solution", self.indented(f"{heading}\n\n{self.render(d.body).strip()}", indent)
+            return "solution", self.indented(
+                f"{heading}\n\n{self.render(d.body).strip()}", indent
+            )
         if name in ADMONITIONS:
             body = self.render(d.body).strip()
             if name == "admonition":  # {admonition} Title
                 title = self.inline(d.arg) or "Note"
-            else:  # {note} text: the text on the directive's line is the start of its body
+            else:
+                # {note} text: the text on the directive's line is the start of its body
                 title = "See also" if name == "seealso" else name.capitalize()
                 body = f"{self.inline(d.arg)}\n{body}".strip() if d.arg else body
-            quoted = "\n".join(f"> {line}".rstrip() for line in f"**{title}**\n\n{body}".splitlines())
+            quoted = "\n".join(
+                f"> {line}".rstrip() for line in f"**{title}**\n\n{body}".splitlines()
+            )
             return "text", self.indented(quoted, indent)
         if name == "mermaid":
-            return "text", self.indented("```mermaid\n" + "\n".join(d.body[0].lines) + "\n```", indent)
+            return "text", self.indented(
+                "```mermaid\n" + "\n".join(d.body[0].lines) + "\n```", indent
+            )
         if name == "math":
-            return "text", self.indented("$$\n" + "\n".join(d.body[0].lines).strip() + "\n$$", indent)
+            return "text", self.indented(
+                "$$\n" + "\n".join(d.body[0].lines).strip() + "\n$$", indent
+            )
         if name in ("code", "code-block", "sourcecode"):
-            return "text", self.indented(f"```{d.arg}\n" + "\n".join(d.body[0].lines) + "\n```", indent)
+            return "text", self.indented(
+                f"```{d.arg}\n" + "\n".join(d.body[0].lines) + "\n```", indent
+            )
         self.fail(f"the directive {{{name}}} is not known to tools/export_notebooks.py")
 
     @staticmethod
@@ -534,7 +605,11 @@ class Converter:
         top-level exercises and solutions are split from the text around them."""
         pieces, pending = [], []
         for block in parse(source.splitlines()) + [None]:
-            if isinstance(block, Directive) and block.name in ("exercise", "solution") or block is None:
+            if (
+                isinstance(block, Directive)
+                and block.name in ("exercise", "solution")
+                or block is None
+            ):
                 if pending:
                     pieces.append(("text", self.render(pending)))
                     pending = []
@@ -582,11 +657,14 @@ def export(py: Path, book: Book, audience: str):
     converter = Converter(book, doc, audience)
     nb = nbformat.v4.new_notebook()
     nb.metadata = copy.deepcopy(source.metadata)
-    nb.metadata.pop("jupytext", None)  # no pairing: Jupyter must not write a .py beside it
+    # no pairing: Jupyter must not write a .py beside it
+    nb.metadata.pop("jupytext", None)
     cells, solutions = [], False
     for n, cell in enumerate(source.cells, start=1):
         metadata = {
-            key: copy.deepcopy(value) for key, value in cell.metadata.items() if key not in JUPYTEXT_CELL_KEYS
+            key: copy.deepcopy(value)
+            for key, value in cell.metadata.items()
+            if key not in JUPYTEXT_CELL_KEYS
         }
         if cell.cell_type != "markdown":
             new = (
@@ -603,7 +681,8 @@ def export(py: Path, book: Book, audience: str):
             new.metadata = copy.deepcopy(metadata)
             cells.append(new)
         solutions |= any(
-            isinstance(d, Directive) and d.name == "solution" for d in walk(parse(cell.source.splitlines()))
+            isinstance(d, Directive) and d.name == "solution"
+            for d in walk(parse(cell.source.splitlines()))
         )
     note = nbformat.v4.new_markdown_cell(banner(book, doc, audience, solutions))
     at = 1 if cells and cells[0].cell_type == "markdown" else 0
@@ -661,14 +740,19 @@ def write(root: Path = ROOT, sources: list[Path] | None = None) -> list[Path]:
 def fix(root: Path = ROOT, sources: list[Path] | None = None) -> list[str]:
     """``write``, as lines to print (an ExportError is one line; ``problems`` reports it too)."""
     try:
-        return [f"{'wrote' if p.exists() else 'deleted'} {p.relative_to(root)}" for p in write(root, sources)]
+        return [
+            f"{'wrote' if p.exists() else 'deleted'} {p.relative_to(root)}"
+            for p in write(root, sources)
+        ]
     except ExportError as e:
         return [f"tools/export_notebooks.py: {e}"]
 
 
 def raw_myst(markdown: str) -> list[tuple[str, str]]:
     """``(what, text)`` of each piece of MyST syntax in ``markdown``."""
-    outside_code = _INLINE.sub(lambda m: "" if m.group("code") else m.group(0), markdown)
+    outside_code = _INLINE.sub(
+        lambda m: "" if m.group("code") else m.group(0), markdown
+    )
     return [
         (what, m.group(0).strip())
         for k, (what, pattern) in enumerate(RAW_MYST.items())
@@ -683,9 +767,13 @@ def myst_problems(rel, nb, audience: str) -> list[str]:
         if cell.cell_type != "markdown":
             continue
         for what, text in raw_myst(cell.source):
-            problems.append(f"{rel}: Markdown cell {k + 1} has raw MyST, {what}: {text!r}")
+            problems.append(
+                f"{rel}: Markdown cell {k + 1} has raw MyST, {what}: {text!r}"
+            )
         if audience == "student" and cell.source.lstrip().startswith(SOLUTION_HEADING):
-            problems.append(f"{rel}: Markdown cell {k + 1} is a solution, in a student notebook")
+            problems.append(
+                f"{rel}: Markdown cell {k + 1} is a solution, in a student notebook"
+            )
     return problems
 
 
@@ -697,7 +785,8 @@ def problems(root: Path = ROOT, sources: list[Path] | None = None) -> list[str]:
     except ExportError as e:
         return [f"tools/export_notebooks.py: {e}"]
     found = []
-    solutions = {}  # student path -> the texts of the solutions its instructor version has
+    # student path -> the texts of the solutions its instructor version has
+    solutions = {}
     for path, text in wanted.items():
         audience, *rest = path.relative_to(root / OUT).parts
         if audience == "instructor":
@@ -723,13 +812,19 @@ def problems(root: Path = ROOT, sources: list[Path] | None = None) -> list[str]:
         audience = path.relative_to(root / OUT).parts[0]
         found += myst_problems(rel, nb, audience)
         if audience == "student":
-            markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+            markdown = "\n".join(
+                c.source for c in nb.cells if c.cell_type == "markdown"
+            )
             if any(s and s in markdown for s in solutions.get(path, [])):
-                found.append(f"{rel}: holds the text of a solution (a student notebook must not)")
+                found.append(
+                    f"{rel}: holds the text of a solution (a student notebook must not)"
+                )
     if sources is None:
         for path in existing(root):
             if path not in wanted:
-                found.append(f"{path.relative_to(root)}: no source notebook; {HOW_TO_FIX} to delete it")
+                found.append(
+                    f"{path.relative_to(root)}: no source notebook; {HOW_TO_FIX} to delete it"
+                )
     return found
 
 
@@ -740,7 +835,9 @@ def main(argv=None) -> int:
         action="store_true",
         help="write nothing; exit 1 if a generated notebook is missing or stale",
     )
-    parser.add_argument("paths", nargs="*", help="only these source notebooks (.py); default: all")
+    parser.add_argument(
+        "paths", nargs="*", help="only these source notebooks (.py); default: all"
+    )
     args = parser.parse_args(argv)
     sources = None
     if args.paths:
@@ -756,7 +853,9 @@ def main(argv=None) -> int:
     for line in found:
         print(line)
     count = len(sources) if sources is not None else len(notebook_sources(ROOT))
-    print(f"exported {count} notebooks ({2 * count} files under {OUT}/): {len(found)} problem(s)")
+    print(
+        f"exported {count} notebooks ({2 * count} files under {OUT}/): {len(found)} problem(s)"
+    )
     return 1 if found else 0
 
 

@@ -48,7 +48,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SUFFIX = "_lab"
-FRAMEWORKS = {"torch": "_pytorch", "keras": "_keras"}  # tag -> suffix of the generated notebook
+# tag -> suffix of the generated notebook
+FRAMEWORKS = {"torch": "_pytorch", "keras": "_keras"}
 FMT = "py:percent"
 # a line that belongs to one framework only: "...  # [torch]" (markdown lines are "# ...")
 _VERSIONS = re.compile(r"^#       (format_version|jupytext_version): .*\n", re.M)
@@ -65,7 +66,10 @@ def lab_sources(root: Path = ROOT) -> list[Path]:
 def targets(source: Path) -> dict[str, Path]:
     """framework tag -> the .py it generates (``vae_lab.py`` -> ``vae_pytorch.py``, ...)."""
     base = source.name[: -len(SOURCE_SUFFIX + ".py")]
-    return {tag: source.with_name(base + suffix + ".py") for tag, suffix in FRAMEWORKS.items()}
+    return {
+        tag: source.with_name(base + suffix + ".py")
+        for tag, suffix in FRAMEWORKS.items()
+    }
 
 
 def _select_lines(text: str, framework: str) -> str:
@@ -82,7 +86,9 @@ def _select_lines(text: str, framework: str) -> str:
 def select(nb, framework: str, name: str):
     """The notebook of one framework: its cells and the shared ones, framework tags removed."""
     if framework not in FRAMEWORKS:
-        raise ValueError(f"framework: expected one of {sorted(FRAMEWORKS)}, got {framework!r}")
+        raise ValueError(
+            f"framework: expected one of {sorted(FRAMEWORKS)}, got {framework!r}"
+        )
     out = copy.deepcopy(nb)
     cells = []
     for cell in out.cells:
@@ -99,7 +105,10 @@ def select(nb, framework: str, name: str):
         cells.append(cell)
     out.cells = cells
     # in the header of the generated file, which says where to edit it
-    out.metadata["aigc_course"] = {"generated_from": name, "edit": f"{name}, then run make sync"}
+    out.metadata["aigc_course"] = {
+        "generated_from": name,
+        "edit": f"{name}, then run make sync",
+    }
     out.metadata.setdefault("jupytext", {})["notebook_metadata_filter"] = "aigc_course"
     return out
 
@@ -131,7 +140,9 @@ def problems(root: Path = ROOT) -> list[str]:
         for framework, target in targets(source).items():
             rel = target.relative_to(root).as_posix()
             if not target.exists():
-                found.append(f"{rel}: missing; it is generated from {source.name}: run `make sync`")
+                found.append(
+                    f"{rel}: missing; it is generated from {source.name}: run `make sync`"
+                )
             elif target.read_text(encoding="utf-8") != generate(source, framework):
                 found.append(
                     f"{rel}: differs from what {source.name} gives; edit {source.name} "
@@ -147,7 +158,9 @@ def set_install_cell(source: Path, install) -> bool:
     text = source.read_text(encoding="utf-8")
     first = _CODE_MARKER.search(text)
     if first is None:
-        raise ValueError(f"{source.name}: a lab source needs a first code cell (the install cell)")
+        raise ValueError(
+            f"{source.name}: a lab source needs a first code cell (the install cell)"
+        )
     nxt = _ANY_MARKER.search(text, first.end())
     end = nxt.start() if nxt else len(text)
     cells = {fw: install(t.with_suffix("")) for fw, t in targets(source).items()}
@@ -161,7 +174,8 @@ def set_install_cell(source: Path, install) -> bool:
     if body == merged:
         return False
     source.write_text(
-        text[: first.end()] + "\n" + merged + "\n" + ("\n" if nxt else "") + text[end:], encoding="utf-8"
+        text[: first.end()] + "\n" + merged + "\n" + ("\n" if nxt else "") + text[end:],
+        encoding="utf-8",
     )
     return True
 
@@ -242,7 +256,8 @@ def _merge_lines(a: str, b: str, min_shared: float = 0.6) -> str | None:
     merged = "\n".join(out)
     if _select_lines(merged, "torch") != a or _select_lines(merged, "keras") != b:
         return None
-    if _compiles(a) and _compiles(b) and not _compiles(merged):  # code: the source must stay valid Python
+    # code: the source must stay valid Python
+    if _compiles(a) and _compiles(b) and not _compiles(merged):
         return None
     return merged
 
@@ -257,7 +272,8 @@ def _merge_block(left: list, right: list) -> list:
         for j in range(m)
         if _key(left[i])[:2] == _key(right[j])[:2]
     }
-    best = [[0] * (m + 1) for _ in range(n + 1)]  # most pairs within left[i:], right[j:]
+    # most pairs within left[i:], right[j:]
+    best = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):
             pair = 1 + best[i + 1][j + 1] if merged.get((i, j)) is not None else 0
@@ -265,7 +281,9 @@ def _merge_block(left: list, right: list) -> list:
     cells, i, j, pending_l, pending_r = [], 0, 0, [], []
     while i < n and j < m:
         if merged.get((i, j)) is not None and best[i][j] == 1 + best[i + 1][j + 1]:
-            cells += [_tagged(c, "torch") for c in pending_l] + [_tagged(c, "keras") for c in pending_r]
+            cells += [_tagged(c, "torch") for c in pending_l] + [
+                _tagged(c, "keras") for c in pending_r
+            ]
             pending_l, pending_r = [], []
             cell = copy.deepcopy(left[i])
             cell.source = merged[i, j]
@@ -279,7 +297,11 @@ def _merge_block(left: list, right: list) -> list:
             j += 1
     pending_l += left[i:]
     pending_r += right[j:]
-    return cells + [_tagged(c, "torch") for c in pending_l] + [_tagged(c, "keras") for c in pending_r]
+    return (
+        cells
+        + [_tagged(c, "torch") for c in pending_l]
+        + [_tagged(c, "keras") for c in pending_r]
+    )
 
 
 def merge(torch_py: Path, keras_py: Path):
@@ -298,20 +320,27 @@ def merge(torch_py: Path, keras_py: Path):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fix", action="store_true", help="rewrite the generated framework sources")
+    ap.add_argument(
+        "--fix", action="store_true", help="rewrite the generated framework sources"
+    )
     ap.add_argument(
         "--merge",
         metavar="NOTEBOOKS/CHAPTER/NAME",
         help="write NAME_lab.py from NAME_pytorch.py and NAME_keras.py",
     )
     ap.add_argument(
-        "--split", action="store_true", help="split shared code cells whose tagged lines are not valid Python"
+        "--split",
+        action="store_true",
+        help="split shared code cells whose tagged lines are not valid Python",
     )
     args = ap.parse_args(argv)
     if args.merge:
         base = Path(args.merge)
         source = base.with_name(base.name + SOURCE_SUFFIX + ".py")
-        nb = merge(base.with_name(base.name + "_pytorch.py"), base.with_name(base.name + "_keras.py"))
+        nb = merge(
+            base.with_name(base.name + "_pytorch.py"),
+            base.with_name(base.name + "_keras.py"),
+        )
         nb.metadata.pop("aigc_course", None)
         source.write_text(writes(nb), encoding="utf-8")
         print(f"wrote {source}")
@@ -322,7 +351,9 @@ def main(argv=None) -> int:
             n = split_cells_that_do_not_compile(nb)
             if n:
                 source.write_text(writes(nb), encoding="utf-8")
-                print(f"{source.relative_to(ROOT)}: split {n} cell(s) into a torch and a keras cell")
+                print(
+                    f"{source.relative_to(ROOT)}: split {n} cell(s) into a torch and a keras cell"
+                )
         return 0
     if args.fix:
         for path in fix():

@@ -59,13 +59,18 @@ KEY = "mirrors"  # the cell metadata key
 
 def module_file(module: str, root: Path = ROOT) -> Path:
     """``aigc_course.torch.gan`` -> <root>/aigc_course/torch/gan.py (read, never imported)."""
-    if not module.startswith("aigc_course.") or not module.replace(".", "").replace("_", "").isalnum():
+    if (
+        not module.startswith("aigc_course.")
+        or not module.replace(".", "").replace("_", "").isalnum()
+    ):
         raise ValueError(
             f"{KEY}: expected a module of the package such as 'aigc_course.torch.gan', got {module!r}"
         )
     path = root.joinpath(*module.split(".")).with_suffix(".py")
     if not path.exists():
-        raise ValueError(f"{KEY}: {module!r} is not a module of the package (no {path.name})")
+        raise ValueError(
+            f"{KEY}: {module!r} is not a module of the package (no {path.name})"
+        )
     return path
 
 
@@ -81,7 +86,9 @@ def _start(node) -> int:
 
 def _text(lines: list[str], node) -> str:
     """The definition's lines, without their common indentation."""
-    return textwrap.dedent("\n".join(line.rstrip() for line in lines[_start(node) - 1 : node.end_lineno]))
+    return textwrap.dedent(
+        "\n".join(line.rstrip() for line in lines[_start(node) - 1 : node.end_lineno])
+    )
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -120,7 +127,9 @@ def _is_override(node: ast.ClassDef) -> bool:
     return any(isinstance(b, ast.Attribute) and b.attr == node.name for b in node.bases)
 
 
-def compare(cell_source: str, module: Module, where: str) -> tuple[list[str], list[tuple]]:
+def compare(
+    cell_source: str, module: Module, where: str
+) -> tuple[list[str], list[tuple]]:
     """Problems of one cell, and the replacements that fix them: (first line, last line,
     indentation, package text), lines 1-based in the cell."""
     try:
@@ -150,7 +159,9 @@ def compare(cell_source: str, module: Module, where: str) -> tuple[list[str], li
         if isinstance(node, ast.ClassDef) and _is_override(node):
             methods = [m for m in node.body if isinstance(m, _DEFS[:2])]
             if not methods:
-                problems.append(f"{where}: class {node.name} overrides no method of the package's")
+                problems.append(
+                    f"{where}: class {node.name} overrides no method of the package's"
+                )
             for m in methods:
                 check(m, module.method(node.name, m.name), f"{node.name}.{m.name}")
         elif isinstance(node, _DEFS):
@@ -161,7 +172,9 @@ def compare(cell_source: str, module: Module, where: str) -> tuple[list[str], li
 def apply(cell_source: str, edits: list[tuple]) -> str:
     lines = cell_source.split("\n")
     for first, last, indent, text in sorted(edits, reverse=True):
-        lines[first - 1 : last] = [(indent + line) if line else "" for line in text.split("\n")]
+        lines[first - 1 : last] = [
+            (indent + line) if line else "" for line in text.split("\n")
+        ]
     return "\n".join(lines)
 
 
@@ -170,7 +183,10 @@ def sources(root: Path = ROOT) -> list[Path]:
     out = []
     for path in sorted((root / "notebooks").glob("*/*.py")):
         base = path.stem.rsplit("_", 1)[0]
-        generated = path.stem.endswith(("_pytorch", "_keras")) and path.with_name(base + "_lab.py").exists()
+        generated = (
+            path.stem.endswith(("_pytorch", "_keras"))
+            and path.with_name(base + "_lab.py").exists()
+        )
         if not generated:
             out.append(path)
     return out
@@ -187,7 +203,9 @@ def run(root: Path = ROOT, fix: bool = False) -> list[str]:
             module = cell.metadata.get(KEY)
             if cell.cell_type != "code" or module is None:
                 continue
-            where = f"{path.relative_to(root).as_posix()}, cell {i + 1} ({KEY} {module})"
+            where = (
+                f"{path.relative_to(root).as_posix()}, cell {i + 1} ({KEY} {module})"
+            )
             try:
                 mod = Module(module_file(module, root))
             except ValueError as e:
@@ -216,7 +234,11 @@ def cells(root: Path = ROOT) -> list[tuple[Path, str]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fix", action="store_true", help="copy the package's definitions onto the pages")
+    ap.add_argument(
+        "--fix",
+        action="store_true",
+        help="copy the package's definitions onto the pages",
+    )
     args = ap.parse_args(argv)
     found = run(fix=args.fix)
     for line in found:

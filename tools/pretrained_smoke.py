@@ -50,7 +50,12 @@ def main(argv=None) -> int:
     model = MODELS["pixelcnn"]()
     t0 = time.perf_counter()
     history = model.fit(
-        train, epochs=args.epochs, batch_size=args.batch_size, verbose=2, seed=args.seed, device="cpu"
+        train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=2,
+        seed=args.seed,
+        device="cpu",
     )
     wall = time.perf_counter() - t0
     nll = model.nll(held_out)  # exact -log p(x), images binarized at 0.5 (as in fit)
@@ -86,8 +91,12 @@ def main(argv=None) -> int:
             "measured_with": "PixelCNN.nll (exact), 1,000 held-out images",
         },
     }
-    entry = pretrained.publish(model, "pixelcnn", "mnist", card, dtype="float16", folder=args.folder)
-    print(f"published {entry['file']}: {entry['size']:,} bytes, sha256 {entry['sha256']}")
+    entry = pretrained.publish(
+        model, "pixelcnn", "mnist", card, dtype="float16", folder=args.folder
+    )
+    print(
+        f"published {entry['file']}: {entry['size']:,} bytes, sha256 {entry['sha256']}"
+    )
     print(
         f"held-out NLL {card['metrics']['held_out_nll_nats_per_image']} nats/image; "
         f"float16 effect {entry['card']['float16']}"

@@ -51,19 +51,29 @@ FILES = {
 
 
 def pinned() -> dict[str, str]:
-    return json.loads((NPM_DIR / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    return json.loads((NPM_DIR / "package.json").read_text(encoding="utf-8"))[
+        "dependencies"
+    ]
 
 
 def installed_version(name: str) -> str | None:
     meta = MODULES / name / "package.json"
-    return json.loads(meta.read_text(encoding="utf-8"))["version"] if meta.exists() else None
+    return (
+        json.loads(meta.read_text(encoding="utf-8"))["version"]
+        if meta.exists()
+        else None
+    )
 
 
 def stamp() -> str:
     lines = []
     for name, version in pinned().items():
-        license_ = json.loads((MODULES / name / "package.json").read_text(encoding="utf-8")).get("license")
-        lines.append(f"{name} {version} ({license_}): from the npm registry via tools/site_assets/")
+        license_ = json.loads(
+            (MODULES / name / "package.json").read_text(encoding="utf-8")
+        ).get("license")
+        lines.append(
+            f"{name} {version} ({license_}): from the npm registry via tools/site_assets/"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -76,12 +86,18 @@ def npm_ci() -> None:
             "site_assets: npm not found. The website serves MathJax and Mermaid itself and "
             "takes them from the npm registry: install Node.js (with npm) and run again."
         )
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NPM_DIR, check=True)
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=NPM_DIR,
+        check=True,
+    )
 
 
 def copy_one(src: Path, dst: Path) -> None:
     if src.is_dir():
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.map"), dirs_exist_ok=True)
+        shutil.copytree(
+            src, dst, ignore=shutil.ignore_patterns("*.map"), dirs_exist_ok=True
+        )
     else:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
@@ -95,9 +111,15 @@ def build() -> None:
         for rel in paths:
             src = MODULES / name / rel
             if not src.exists():
-                sys.exit(f"site_assets: {name} has no {rel}: did its layout change? Update FILES.")
+                sys.exit(
+                    f"site_assets: {name} has no {rel}: did its layout change? Update FILES."
+                )
             # es5/... -> vendor/mathjax/...; dist/... -> vendor/mermaid/...
-            inner = Path(*Path(rel).parts[1:]) if Path(rel).parts[0] in ("es5", "dist") else Path(rel)
+            inner = (
+                Path(*Path(rel).parts[1:])
+                if Path(rel).parts[0] in ("es5", "dist")
+                else Path(rel)
+            )
             copy_one(src, VENDOR / name / inner)
     (VENDOR / "VERSIONS.txt").write_text(stamp(), encoding="utf-8")
     size = sum(p.stat().st_size for p in VENDOR.rglob("*") if p.is_file()) / 2**20
@@ -110,12 +132,16 @@ def build() -> None:
 def check() -> int:
     versions = VENDOR / "VERSIONS.txt"
     if not versions.exists():
-        print("site_assets: _build/site_assets/vendor/ is missing: run `python tools/site_assets.py`")
+        print(
+            "site_assets: _build/site_assets/vendor/ is missing: run `python tools/site_assets.py`"
+        )
         return 1
     text = versions.read_text(encoding="utf-8")
     stale = [f"{n} {v}" for n, v in pinned().items() if f"{n} {v} " not in text]
     if stale:
-        print(f"site_assets: _build/site_assets/vendor/ does not hold {', '.join(stale)}: run it again")
+        print(
+            f"site_assets: _build/site_assets/vendor/ does not hold {', '.join(stale)}: run it again"
+        )
         return 1
     return 0
 

@@ -58,7 +58,9 @@ RAW_PATTERNS = {
     "raw inline math": re.compile(r"\\\(|\\\)"),
     "raw display math": re.compile(r"\\\[|\\\]|\$\$"),
     "raw Markdown table": re.compile(r"\|\s*:?-{3,}:?\s*\||\|\s*:?[—–]+:?\s*\|"),
-    "raw MyST role": re.compile(r"\{(?:doc|cite|cite:p|cite:t|ref|numref|eq|term|download|math|abbr)\}`"),
+    "raw MyST role": re.compile(
+        r"\{(?:doc|cite|cite:p|cite:t|ref|numref|eq|term|download|math|abbr)\}`"
+    ),
     "raw MyST directive": re.compile(r":::\s*\{|```\s*\{"),
 }
 PAGE_TIMEOUT_MS = 30_000
@@ -124,7 +126,8 @@ class PageReport:
     diagrams: int = 0
     images: int = 0
     problems: list[str] = field(default_factory=list)
-    links: list[tuple[str, str]] = field(default_factory=list)  # (absolute href, link text)
+    # (absolute href, link text)
+    links: list[tuple[str, str]] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
 
 
@@ -136,7 +139,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address):  # a closed tab cuts a transfer short: not news
+    # a closed tab cuts a transfer short: not news
+    def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)
 
@@ -144,7 +148,9 @@ class _Server(http.server.ThreadingHTTPServer):
 def _redirect_target(path: Path) -> str | None:
     """The target of a ``<meta http-equiv="refresh">`` page, else None."""
     head = path.read_text(encoding="utf-8", errors="replace")[:2000]
-    m = re.search(r'<meta[^>]+http-equiv="refresh"[^>]+content="[^"]*url=([^"]+)"', head, re.I)
+    m = re.search(
+        r'<meta[^>]+http-equiv="refresh"[^>]+content="[^"]*url=([^"]+)"', head, re.I
+    )
     return m.group(1).strip() if m else None
 
 
@@ -153,7 +159,12 @@ def find_chromium() -> str | None:
     env = os.environ.get("AIGC_CHROMIUM")
     if env:
         return env
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+    for name in (
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ):
         found = shutil.which(name)
         if found:
             return found
@@ -173,14 +184,25 @@ def html_pages(root: Path) -> list[str]:
 class SiteChecker:
     """Serve ``root`` on 127.0.0.1 and check its pages in headless Chromium (a context manager)."""
 
-    def __init__(self, root: Path, forbidden: list[str] | None = None, chromium: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        forbidden: list[str] | None = None,
+        chromium: str | None = None,
+    ):
         self.root = Path(root)
-        if not (self.root / "index.html").exists() and not any(self.root.glob("*.html")):
-            raise ValueError(f"no HTML pages in {self.root.name}/: build the site first (make book)")
+        if not (self.root / "index.html").exists() and not any(
+            self.root.glob("*.html")
+        ):
+            raise ValueError(
+                f"no HTML pages in {self.root.name}/: build the site first (make book)"
+            )
         self.forbidden = [f for f in (forbidden or []) if f and len(f) > 1]
         self.chromium = chromium or find_chromium()
         if self.chromium is None:
-            raise FileNotFoundError("no Chromium found: install Debian's chromium or set AIGC_CHROMIUM")
+            raise FileNotFoundError(
+                "no Chromium found: install Debian's chromium or set AIGC_CHROMIUM"
+            )
         self.reports: dict[str, PageReport] = {}
         self.external: list[tuple[str, str]] = []  # (page, url) of refused requests
 
@@ -194,7 +216,9 @@ class SiteChecker:
         self.thread.start()
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self._pw = sync_playwright().start()
-        self.browser = self._pw.chromium.launch(executable_path=self.chromium, args=CHROMIUM_FLAGS)
+        self.browser = self._pw.chromium.launch(
+            executable_path=self.chromium, args=CHROMIUM_FLAGS
+        )
         self.context = self.browser.new_context(
             viewport={"width": 1280, "height": 900}, service_workers="block"
         )
@@ -233,7 +257,8 @@ class SiteChecker:
         report = PageReport(page)
         self._page_name = page
         redirect = _redirect_target(self.root / page)
-        if redirect is not None:  # e.g. index.html -> book/preface.html: check the target exists
+        # e.g. index.html -> book/preface.html: check the target exists
+        if redirect is not None:
             report.links = [(urljoin(self.url(page), redirect), "redirect")]
             self.reports[page] = report
             return report
@@ -241,7 +266,9 @@ class SiteChecker:
         console: list[str] = []
         bad_responses: list[str] = []
         tab = self.context.new_page()
-        tab.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        tab.on(
+            "console", lambda m: console.append(m.text) if m.type == "error" else None
+        )
         tab.on("pageerror", lambda e: console.append(f"uncaught {e}"))
         tab.on(
             "response",
@@ -252,14 +279,22 @@ class SiteChecker:
             ),
         )
         try:
-            response = tab.goto(self.url(page), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+            response = tab.goto(
+                self.url(page), wait_until="load", timeout=PAGE_TIMEOUT_MS
+            )
             if response is None or response.status >= 400:
-                report.problems.append(f"{page}: the page itself answered {response and response.status}")
+                report.problems.append(
+                    f"{page}: the page itself answered {response and response.status}"
+                )
                 return report
             data = self._collect(tab)
         finally:
             tab.close()
-        report.title, report.maths, report.diagrams = data["title"], data["maths"], data["diagrams"]
+        report.title, report.maths, report.diagrams = (
+            data["title"],
+            data["maths"],
+            data["diagrams"],
+        )
         report.images = len(data["images"])
         report.ids = set(data["ids"])
         report.links = [(link["href"], link["text"]) for link in data["links"]]
@@ -272,7 +307,9 @@ class SiteChecker:
                 hit = pattern.search(text)
                 if hit:
                     a = max(0, hit.start() - 40)
-                    p.append(f"{page}: {what} in {where}: …{text[a : hit.end() + 40].strip()}…")
+                    p.append(
+                        f"{page}: {what} in {where}: …{text[a : hit.end() + 40].strip()}…"
+                    )
             for path in self.forbidden:
                 if path in text:
                     at = text.index(path)
@@ -287,7 +324,10 @@ class SiteChecker:
         ]
         p += [f"{page}: local request failed: {r}" for r in bad_responses]
         p += [f"{page}: console error: {c[:200]}" for c in console]
-        p += [f"{page}: request to another host refused: {u[:120]}" for _, u in self.external[n_external:]]
+        p += [
+            f"{page}: request to another host refused: {u[:120]}"
+            for _, u in self.external[n_external:]
+        ]
         self.reports[page] = report
         return report
 
@@ -325,8 +365,12 @@ class SiteChecker:
         for page, report in sorted(self.reports.items()):
             for href, text in report.links:
                 parsed = urlparse(href)
-                if parsed.scheme not in ("http", "https") or parsed.hostname not in LOOPBACK:
-                    continue  # external links are not followed (no network); mailto: etc.
+                if (
+                    parsed.scheme not in ("http", "https")
+                    or parsed.hostname not in LOOPBACK
+                ):
+                    # external links are not followed (no network); mailto: etc.
+                    continue
                 target, fragment = urldefrag(href)
                 target_page = self.page_of(target)
                 if target_page.endswith("/"):
@@ -338,18 +382,28 @@ class SiteChecker:
                         fetched[target] = self._fetch(target)
                     status, body = fetched[target]
                     if status != 200:
-                        problems.append(f"{page}: link “{text}” → {target_page}: HTTP {status}")
+                        problems.append(
+                            f"{page}: link “{text}” → {target_page}: HTTP {status}"
+                        )
                         continue
-                    ids = set(re.findall(r'\b(?:id|name)="([^"]+)"', body)) if body else None
+                    ids = (
+                        set(re.findall(r'\b(?:id|name)="([^"]+)"', body))
+                        if body
+                        else None
+                    )
                 if fragment and ids is not None and unquote(fragment) not in ids:
-                    problems.append(f"{page}: link “{text}” → {target_page}#{fragment}: no such anchor")
+                    problems.append(
+                        f"{page}: link “{text}” → {target_page}#{fragment}: no such anchor"
+                    )
         return problems
 
     def _fetch(self, url: str) -> tuple[int, str | None]:
         try:
             with urllib.request.urlopen(url, timeout=10) as r:
                 kind = r.headers.get("Content-Type", "")
-                return r.status, r.read().decode("utf-8", "replace") if "html" in kind else None
+                return r.status, r.read().decode(
+                    "utf-8", "replace"
+                ) if "html" in kind else None
         except urllib.error.HTTPError as err:
             return err.code, None
         except OSError as err:
@@ -358,7 +412,11 @@ class SiteChecker:
 
 def machine_paths(*extra: Path) -> list[str]:
     """Absolute paths of this machine that must never appear on a published page."""
-    paths = {str(Path.home()), str(Path(__file__).resolve().parent.parent), *map(str, extra)}
+    paths = {
+        str(Path.home()),
+        str(Path(__file__).resolve().parent.parent),
+        *map(str, extra),
+    }
     return sorted(p for p in paths if p not in ("/", ""))
 
 
@@ -366,7 +424,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root", type=Path, help="the built site, e.g. _build/html")
     ap.add_argument("pages", nargs="*", help="pages to check (default: all)")
-    ap.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page given here")
+    ap.add_argument(
+        "--screenshots", type=Path, help="save a full-page PNG of each page given here"
+    )
     args = ap.parse_args()
     with SiteChecker(args.root, forbidden=machine_paths()) as checker:
         pages = args.pages or html_pages(args.root)
@@ -375,7 +435,9 @@ def main() -> int:
             problems += checker.check_page(page).problems
             if args.screenshots:
                 checker.screenshot(
-                    page, args.screenshots / (page.replace("/", "__").removesuffix(".html") + ".png")
+                    page,
+                    args.screenshots
+                    / (page.replace("/", "__").removesuffix(".html") + ".png"),
                 )
         problems += checker.broken_links() if not args.pages else []
         summary = {

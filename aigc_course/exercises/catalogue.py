@@ -105,7 +105,9 @@ _SUM = (
 def _bce_on_probs(p, y):
     """What Keras's binary_crossentropy(from_logits=False) computes when p are logits."""
     p = np.clip(_f32(p), np.float32(1e-7), np.float32(1 - 1e-7))
-    return -np.mean(y * np.log(p) + (1 - y) * np.log(np.float32(1) - p), dtype=np.float64)
+    return -np.mean(
+        y * np.log(p) + (1 - y) * np.log(np.float32(1) - p), dtype=np.float64
+    )
 
 
 def _naive_log_sigmoid(x):
@@ -121,9 +123,7 @@ def _d_naive(r, f):
 def _scalar_shape_hint(case, expected, got):
     n = case.args[0].size
     if got.size == n:
-        return (
-            "Return a single number: you returned one loss per example; average over the batch with mean()."
-        )
+        return "Return a single number: you returned one loss per example; average over the batch with mean()."
     return "Return a single number (a 0-d tensor or a float), the loss averaged over the batch."
 
 
@@ -142,11 +142,22 @@ def _logit_cases(rng, trials, means, zero_loss):
     for t in range(trials):
         n = int(rng.integers(2, 65))
         shape = (n, 1) if t % 2 == 0 else (n,)
-        cases.append(Case(f"random batch {shape}", tuple(_f32(rng.normal(m, 2.0, shape)) for m in means)))
+        cases.append(
+            Case(
+                f"random batch {shape}",
+                tuple(_f32(rng.normal(m, 2.0, shape)) for m in means),
+            )
+        )
     big = _f32([[50.0], [-50.0], [120.0], [-120.0], [0.5], [-2.0]])
     cases += [
-        Case("batch of 1", tuple(_f32(rng.normal(0, 2, (1, 1))) for _ in means), "batch1"),
-        Case("large-magnitude logits (+-50, +-120)", (big, big[::-1].copy())[: len(means)], "large"),
+        Case(
+            "batch of 1", tuple(_f32(rng.normal(0, 2, (1, 1))) for _ in means), "batch1"
+        ),
+        Case(
+            "large-magnitude logits (+-50, +-120)",
+            (big, big[::-1].copy())[: len(means)],
+            "large",
+        ),
         Case(
             f"all-zero logits (loss = {zero_loss})",
             tuple(np.zeros((4, 1), np.float32) for _ in means),
@@ -175,7 +186,10 @@ _GAN_D = Exercise(
             "BCE(l, 0) = -log(1 - sigmoid(l)) = softplus(l) with fake_logits.",
             impl=lambda r, f: np.mean(softplus(r)) + np.mean(softplus(-np.asarray(f))),
         ),
-        Mistake(_SUM, impl=lambda r, f: np.sum(softplus(-np.asarray(r))) + np.sum(softplus(f))),
+        Mistake(
+            _SUM,
+            impl=lambda r, f: np.sum(softplus(-np.asarray(r))) + np.sum(softplus(f)),
+        ),
         Mistake(
             "Half the expected value: the loss is the SUM of the two means, "
             "mean BCE(real, 1) + mean BCE(fake, 0), as in "
@@ -191,8 +205,16 @@ _GAN_D = Exercise(
             "Only the fake term: add the real term mean BCE(real_logits, 1) = mean(softplus(-real_logits)).",
             impl=lambda r, f: np.mean(softplus(f)),
         ),
-        Mistake(_PROBS, impl=_with_errstate(lambda r, f: _bce_on_probs(r, 1) + _bce_on_probs(f, 0))),
-        Mistake(_DOUBLE, impl=lambda r, f: np.mean(softplus(-sigmoid(r))) + np.mean(softplus(sigmoid(f)))),
+        Mistake(
+            _PROBS,
+            impl=_with_errstate(lambda r, f: _bce_on_probs(r, 1) + _bce_on_probs(f, 0)),
+        ),
+        Mistake(
+            _DOUBLE,
+            impl=lambda r, f: (
+                np.mean(softplus(-sigmoid(r))) + np.mean(softplus(sigmoid(f)))
+            ),
+        ),
         Mistake(_STABLE, impl=_with_errstate(_d_naive)),
         Mistake(_STABLE, only_tags=("large",)),
     ),
@@ -233,7 +255,9 @@ _GAN_G = Exercise(
         Mistake(_SUM, impl=lambda f: np.sum(softplus(-np.asarray(f)))),
         Mistake(_PROBS, impl=_with_errstate(lambda f: _bce_on_probs(f, 1))),
         Mistake(_DOUBLE, impl=lambda f: np.mean(softplus(-sigmoid(f)))),
-        Mistake(_STABLE, impl=_with_errstate(lambda f: -np.mean(_naive_log_sigmoid(f)[0]))),
+        Mistake(
+            _STABLE, impl=_with_errstate(lambda f: -np.mean(_naive_log_sigmoid(f)[0]))
+        ),
         Mistake(_STABLE, only_tags=("large",)),
     ),
     nonfinite_hint=_STABLE,
@@ -261,12 +285,20 @@ def _vae_cases(rng, trials):
             )
         )
     cases += [
-        Case("batch of 1", (_f32(rng.normal(0, 1, (1, 4))), _f32(rng.uniform(-3, 2, (1, 4)))), "batch1"),
         Case(
-            "square N = D = 3", (_f32(rng.normal(0, 1, (3, 3))), _f32(rng.uniform(-3, 2, (3, 3)))), "square"
+            "batch of 1",
+            (_f32(rng.normal(0, 1, (1, 4))), _f32(rng.uniform(-3, 2, (1, 4)))),
+            "batch1",
         ),
         Case(
-            "one latent dimension", (_f32(rng.normal(0, 1, (5, 1))), _f32(rng.uniform(-3, 2, (5, 1)))), "d1"
+            "square N = D = 3",
+            (_f32(rng.normal(0, 1, (3, 3))), _f32(rng.uniform(-3, 2, (3, 3)))),
+            "square",
+        ),
+        Case(
+            "one latent dimension",
+            (_f32(rng.normal(0, 1, (5, 1))), _f32(rng.uniform(-3, 2, (5, 1)))),
+            "d1",
         ),
         Case(
             "the prior itself (mu = 0, logvar = 0: KL = 0)",
@@ -315,16 +347,24 @@ _VAE_KL = Exercise(
         ),
         Mistake(
             "logvar is log(sigma^2), not sigma: the variance is exp(logvar). You used sigma = logvar.",
-            impl=_with_errstate(lambda m, lv: _kl_terms(m, np.float64(lv) ** 2, np.log(np.float64(lv) ** 2))),
+            impl=_with_errstate(
+                lambda m, lv: _kl_terms(
+                    m, np.float64(lv) ** 2, np.log(np.float64(lv) ** 2)
+                )
+            ),
         ),
         Mistake(
             "logvar is log(sigma^2), not the variance itself: the variance is exp(logvar) "
             "(logvar can be negative; a variance cannot).",
-            impl=_with_errstate(lambda m, lv: _kl_terms(m, np.float64(lv), np.log(np.float64(lv)))),
+            impl=_with_errstate(
+                lambda m, lv: _kl_terms(m, np.float64(lv), np.log(np.float64(lv)))
+            ),
         ),
         Mistake(
             "logvar is log(sigma^2), not log(sigma): the variance is exp(logvar), not exp(2 * logvar).",
-            impl=lambda m, lv: _kl_terms(m, np.exp(2 * np.float64(lv)), 2 * np.float64(lv)),
+            impl=lambda m, lv: _kl_terms(
+                m, np.exp(2 * np.float64(lv)), 2 * np.float64(lv)
+            ),
         ),
         Mistake(
             "The mu^2 term is missing: -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).",
@@ -336,9 +376,14 @@ _VAE_KL = Exercise(
             impl=lambda m, lv: -vae_kl(m, lv),
         ),
         Mistake(
-            "You summed over the batch axis (axis 0). " + "Sum over the latent axis, axis=-1.",
+            "You summed over the batch axis (axis 0). "
+            + "Sum over the latent axis, axis=-1.",
             impl=lambda m, lv: (
-                -0.5 * np.sum(1.0 + np.float64(lv) - np.float64(m) ** 2 - np.exp(np.float64(lv)), axis=0)
+                -0.5
+                * np.sum(
+                    1.0 + np.float64(lv) - np.float64(m) ** 2 - np.exp(np.float64(lv)),
+                    axis=0,
+                )
             ),
         ),
         Mistake(
@@ -408,7 +453,9 @@ _REPARAM = Exercise(
         Mistake(
             "logvar is log(sigma^2), not the variance: sigma = exp(0.5 * logvar), not "
             "sqrt(logvar) (logvar may be negative).",
-            impl=_with_errstate(lambda m, lv, e: np.float64(m) + np.sqrt(np.float64(lv)) * e),
+            impl=_with_errstate(
+                lambda m, lv, e: np.float64(m) + np.sqrt(np.float64(lv)) * e
+            ),
         ),
         Mistake(
             "Sign in the exponent: sigma = exp(+0.5 * logvar).",
@@ -442,7 +489,9 @@ def _bnll_cases(rng, trials):
     x_big = _f32([[1, 0, 1, 0, 1, 1], [0, 1, 0, 1, 0, 0]])
     l_big = _f32([[50, -50, 120, -120, 0.5, -2.0], [50, -50, 120, -120, 0.5, -2.0]])
     cases += [
-        Case("images (N, 1, 4, 4), channels first (PyTorch)", pair((3, 1, 4, 4)), "image"),
+        Case(
+            "images (N, 1, 4, 4), channels first (PyTorch)", pair((3, 1, 4, 4)), "image"
+        ),
         Case("images (N, 4, 4, 1), channels last (Keras)", pair((3, 4, 4, 1)), "image"),
         Case("batch of 1", pair((1, 9)), "batch1"),
         Case("square N = D = 5", pair((5, 5)), "square"),
@@ -621,17 +670,31 @@ def _top_k_cases(rng, trials):
         shape = (int(rng.integers(2, 5)), v) if t % 2 == 0 else (v,)
         if t % 4 >= 2:  # integer-valued logits: ties are likely
             x = _f32(rng.integers(-3, 4, shape))
-            cases.append(Case(f"integer logits {shape} (ties likely), k = {k}", (x, k), "ties"))
+            cases.append(
+                Case(f"integer logits {shape} (ties likely), k = {k}", (x, k), "ties")
+            )
         else:
-            cases.append(Case(f"random logits {shape}, k = {k}", (_f32(rng.normal(0, 2, shape)), k)))
+            cases.append(
+                Case(
+                    f"random logits {shape}, k = {k}",
+                    (_f32(rng.normal(0, 2, shape)), k),
+                )
+            )
     x2 = _f32(rng.normal(0, 2, (3, 6)))
     cases += [
         Case("k = V = 6 (nothing filtered)", (x2, 6), "kV"),
         Case("k = 1 (greedy)", (_f32(rng.normal(0, 2, (2, 7))), 1), "k1"),
-        Case("ties with the k-th largest, k = 2", (_f32([1.0, 3.0, 2.0, 2.0, 0.0]), 2), "ties"),
+        Case(
+            "ties with the k-th largest, k = 2",
+            (_f32([1.0, 3.0, 2.0, 2.0, 0.0]), 2),
+            "ties",
+        ),
         Case(
             "ties with the k-th largest in a batch, k = 3",
-            (_f32([[0.5, 2.0, 1.0, 1.0, 1.0, -1.0], [4.0, 3.0, 2.0, 1.0, 0.0, 2.0]]), 3),
+            (
+                _f32([[0.5, 2.0, 1.0, 1.0, 1.0, -1.0], [4.0, 3.0, 2.0, 1.0, 0.0, 2.0]]),
+                3,
+            ),
             "ties",
         ),
     ]
@@ -651,9 +714,14 @@ def _exactly_k_dropped_ties(f):
         g = got.astype(np.float64)
     kept = np.isfinite(_rowwise(g))
     want = np.isfinite(_rowwise(exp))
-    same_values = np.array_equal(np.where(kept, _rowwise(g), 0.0), np.where(kept, _rowwise(exp), 0.0))
+    same_values = np.array_equal(
+        np.where(kept, _rowwise(g), 0.0), np.where(kept, _rowwise(exp), 0.0)
+    )
     return bool(
-        same_values and np.all(kept.sum(-1) == k) and np.all(kept <= want) and np.any(want.sum(-1) > k)
+        same_values
+        and np.all(kept.sum(-1) == k)
+        and np.all(kept <= want)
+        and np.any(want.sum(-1) > k)
     )
 
 
@@ -719,7 +787,9 @@ _TOP_K = Exercise(
             "e^0 / Z > 0 after the softmax. Use -inf (float('-inf')): exp(-inf) = 0, so those "
             "tokens can never be sampled.",
             impl=lambda x, k: np.where(
-                np.float64(x) < np.sort(np.float64(x), -1)[..., -k, None], 0.0, np.float64(x)
+                np.float64(x) < np.sort(np.float64(x), -1)[..., -k, None],
+                0.0,
+                np.float64(x),
             ),
         ),
         Mistake(
@@ -738,14 +808,18 @@ _TOP_K = Exercise(
             "Off by one: you also removed the k-th largest itself. Keep every logit >= the "
             "k-th largest value: set to -inf where logits < kth (strictly), not <=.",
             impl=lambda x, k: np.where(
-                np.float64(x) <= np.sort(np.float64(x), -1)[..., -k, None], -np.inf, np.float64(x)
+                np.float64(x) <= np.sort(np.float64(x), -1)[..., -k, None],
+                -np.inf,
+                np.float64(x),
             ),
         ),
         Mistake(
             "You kept the k SMALLEST logits; keep the k largest (sort ascending and take "
             "[..., -k], or topk).",
             impl=lambda x, k: np.where(
-                np.float64(x) > np.sort(np.float64(x), -1)[..., k - 1, None], -np.inf, np.float64(x)
+                np.float64(x) > np.sort(np.float64(x), -1)[..., k - 1, None],
+                -np.inf,
+                np.float64(x),
             ),
         ),
         Mistake(
@@ -770,4 +844,6 @@ _TOP_K = Exercise(
     error_hint=_top_k_error_hint,
 )
 
-EXERCISES = {ex.name: ex for ex in (_GAN_D, _GAN_G, _VAE_KL, _REPARAM, _BNLL, _CAUSAL, _TOP_K)}
+EXERCISES = {
+    ex.name: ex for ex in (_GAN_D, _GAN_G, _VAE_KL, _REPARAM, _BNLL, _CAUSAL, _TOP_K)
+}

@@ -57,7 +57,12 @@ def reference(name: str) -> Callable:
 
 
 def check(
-    name: str, fn: Callable, framework=None, trials: int = 5, seed: int = 0, time_limit=TIME_LIMIT
+    name: str,
+    fn: Callable,
+    framework=None,
+    trials: int = 5,
+    seed: int = 0,
+    time_limit=TIME_LIMIT,
 ) -> bool:
     """Run ``fn`` on ``trials`` random inputs plus the edge cases and compare with the reference.
 
@@ -105,11 +110,18 @@ def check(
         print(f"✅ {ex.name}: correct on {len(cases)} inputs")
         return True
     first = failures[0]
-    if len(failures) == len(cases) and all(isinstance(f.error, NotImplementedError) for f in failures):
+    if len(failures) == len(cases) and all(
+        isinstance(f.error, NotImplementedError) for f in failures
+    ):
         print(
             f"⏳ {ex.name}: not implemented yet (your function raised NotImplementedError).\n"
             + "\n".join(
-                textwrap.wrap(f"to do: {ex.task}", 100, initial_indent="   ", subsequent_indent="     ")
+                textwrap.wrap(
+                    f"to do: {ex.task}",
+                    100,
+                    initial_indent="   ",
+                    subsequent_indent="     ",
+                )
             )
             + "\n   Replace the `raise NotImplementedError` line with your code and run the "
             "cell again."
@@ -130,7 +142,9 @@ def check(
     return False
 
 
-def choose(name: str, mine: Callable, solution: Callable, framework=None, time_limit=TIME_LIMIT) -> Callable:
+def choose(
+    name: str, mine: Callable, solution: Callable, framework=None, time_limit=TIME_LIMIT
+) -> Callable:
     """``mine`` if it passes :func:`check` (run silently), else ``solution``, saying which.
 
     An exercise notebook assembles its pieces with this, so that it runs from top
@@ -141,14 +155,20 @@ def choose(name: str, mine: Callable, solution: Callable, framework=None, time_l
     import io
 
     if not callable(solution):
-        raise ValueError(f"solution: expected a function, got {type(solution).__name__}")
+        raise ValueError(
+            f"solution: expected a function, got {type(solution).__name__}"
+        )
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
         ok = check(name, mine, framework=framework, time_limit=time_limit)
     if ok:
         print(f"{name}: using your function")
         return mine
-    why = "is not implemented yet" if report.getvalue().startswith("⏳") else "does not pass check()"
+    why = (
+        "is not implemented yet"
+        if report.getvalue().startswith("⏳")
+        else "does not pass check()"
+    )
     print(f"{name}: your function {why}, using the worked solution")
     return solution
 
@@ -233,7 +253,9 @@ def _report_slow(ex, fw, cases, f, limit):
 
 def _get(name) -> Exercise:
     if not isinstance(name, str) or name not in EXERCISES:
-        raise ValueError(f"unknown exercise {name!r}; known exercises: {', '.join(EXERCISES)}")
+        raise ValueError(
+            f"unknown exercise {name!r}; known exercises: {', '.join(EXERCISES)}"
+        )
     return EXERCISES[name]
 
 
@@ -309,11 +331,18 @@ def _run_case(ex, fn, convert, i, case):
         got = _to_numpy(raw)
     except Exception as e:
         return _Failure(
-            i, case, expected, raw_type=_type_name(raw), error=e, reason=f"output could not be read: {e}"
+            i,
+            case,
+            expected,
+            raw_type=_type_name(raw),
+            error=e,
+            reason=f"output could not be read: {e}",
         )
     reason = _compare(ex, expected, got)
     if reason:
-        return _Failure(i, case, expected, got=got, raw_type=_type_name(raw), reason=reason)
+        return _Failure(
+            i, case, expected, got=got, raw_type=_type_name(raw), reason=reason
+        )
     return None
 
 
@@ -328,7 +357,11 @@ def _where(fn, e) -> str:
         src = None
     mine = [f for f in frames if f.filename == src] or frames
     f = mine[-1]
-    return f"line {f.lineno} in {f.name}: {f.line}" if f.line else f"line {f.lineno} in {f.name}"
+    return (
+        f"line {f.lineno} in {f.name}: {f.line}"
+        if f.line
+        else f"line {f.lineno} in {f.name}"
+    )
 
 
 def _shape_ok(ex, expected, got):
@@ -397,7 +430,11 @@ def _matches(out, got) -> bool:
         got, out = got.reshape(()), out.reshape(())
     if got.shape != out.shape:
         return False
-    return bool(np.allclose(_as_float(got), _as_float(out), rtol=1e-3, atol=1e-4, equal_nan=True))
+    return bool(
+        np.allclose(
+            _as_float(got), _as_float(out), rtol=1e-3, atol=1e-4, equal_nan=True
+        )
+    )
 
 
 def _mistake_fits(m, f) -> bool:
@@ -414,21 +451,50 @@ def _mistake_fits(m, f) -> bool:
             out = np.asarray(m.impl(*f.case.args))
     except Exception:
         return False
-    if _matches(out, f.expected.astype(np.float64)):  # the mistake is harmless on this input
+    # the mistake is harmless on this input
+    if _matches(out, f.expected.astype(np.float64)):
         return False
     return _matches(out, f.got)
+
+
+def _raises_alike(m, f) -> bool:
+    """Whether the catalogued mistake ``m`` raises on ``f``'s input as the student's
+    function did (the same exception type and message)."""
+    if m.impl is None or (m.only_tags and f.case.tag not in m.only_tags):
+        return False
+    try:
+        with np.errstate(all="ignore"):
+            m.impl(*f.case.args)
+    except Exception as e:
+        return type(e) is type(f.error) and str(e) == str(f.error)
+    return False
 
 
 def _hints(ex, fn, convert, fw, failures):
     first = failures[0]
     hints = []
     if first.error is not None:
+        # a catalogued mistake that raises the same error here, and gives the
+        # student's outputs where the student's function returned
+        with_output = [f for f in failures if f.got is not None]
+        for m in ex.mistakes:
+            if _raises_alike(m, first) and all(
+                _mistake_fits(m, f) for f in with_output
+            ):
+                return [m.hint, _error_hint(ex, fw, first)]
         return [_error_hint(ex, fw, first)]
     if first.got is not None and not _numeric(first.got):
         return [_dtype_hint(first.got)]
     # 1) the function draws its own randomness
     try:
-        again = _to_numpy(fn(*[convert(a) if isinstance(a, np.ndarray) else a for a in first.case.args]))
+        again = _to_numpy(
+            fn(
+                *[
+                    convert(a) if isinstance(a, np.ndarray) else a
+                    for a in first.case.args
+                ]
+            )
+        )
         if not _numeric(again):
             raise TypeError("not numeric")
         if again.shape != first.got.shape or not np.allclose(
@@ -450,7 +516,12 @@ def _hints(ex, fn, convert, fw, failures):
             break
     if found is None:
         found = next(
-            (m for m in ex.mistakes if m.impl is not None or m.test is not None if _mistake_fits(m, first)),
+            (
+                m
+                for m in ex.mistakes
+                if m.impl is not None or m.test is not None
+                if _mistake_fits(m, first)
+            ),
             None,
         )
     if found is not None and not hints:
@@ -475,7 +546,9 @@ def _hints(ex, fn, convert, fw, failures):
         if np.allclose(g[finite], -e[finite], rtol=1e-3, atol=1e-4):
             return ["Sign error: you returned minus the expected value."]
         r = float(np.sum(g[finite] * e[finite]) / np.sum(e[finite] ** 2))
-        if abs(r - 1) > 1e-3 and np.allclose(g[finite], r * e[finite], rtol=1e-3, atol=1e-4):
+        if abs(r - 1) > 1e-3 and np.allclose(
+            g[finite], r * e[finite], rtol=1e-3, atol=1e-4
+        ):
             return [
                 f"Off by a constant factor of {r:.4g}: a sum instead of a mean (or the other "
                 "way round), or a missing or extra factor?"
@@ -541,14 +614,25 @@ def _num(v) -> str:
 def _view(a) -> list:
     """A short view of an array: a few lines, values to 4 significant digits."""
     a = np.asarray(a)
-    if a.dtype.kind not in "biuf":  # text, objects, complex numbers: their repr, shortened
+    # text, objects, complex numbers: their repr, shortened
+    if a.dtype.kind not in "biuf":
         flat = a.reshape(-1)
-        shown = ", ".join(_short(repr(v.item() if hasattr(v, "item") else v), 30) for v in flat[:6])
-        return ["[" + shown + (f", ... ({flat.size} values)]" if flat.size > 6 else "]")]
+        shown = ", ".join(
+            _short(repr(v.item() if hasattr(v, "item") else v), 30) for v in flat[:6]
+        )
+        return [
+            "[" + shown + (f", ... ({flat.size} values)]" if flat.size > 6 else "]")
+        ]
     if a.ndim == 0:
         return [str(bool(a)) if a.dtype == bool else _num(float(a))]
-    if a.ndim == 2 and max(a.shape) <= 12 and a.dtype.kind in "biuf" and np.all((a == 0) | (a == 1)):
-        return [" ".join("1" if v else "." for v in row) for row in a]  # a 0/1 (mask) matrix
+    if (
+        a.ndim == 2
+        and max(a.shape) <= 12
+        and a.dtype.kind in "biuf"
+        and np.all((a == 0) | (a == 1))
+    ):
+        # a 0/1 (mask) matrix
+        return [" ".join("1" if v else "." for v in row) for row in a]
     if a.ndim == 2 and a.shape[0] <= 4 and a.shape[1] <= 8:
         return ["[" + ", ".join(_num(float(v)) for v in row) + "]" for row in a]
     flat = a.reshape(-1)
@@ -570,7 +654,11 @@ def _describe(label, a, width) -> list:
 
 def _diff_line(ex, exp, got) -> str:
     """Largest difference (where both are finite) and inf/nan disagreements, for float outputs."""
-    if ex.output == "bool" or not _shape_ok(ex, exp, got) or got.dtype.kind not in "biuf":
+    if (
+        ex.output == "bool"
+        or not _shape_ok(ex, exp, got)
+        or got.dtype.kind not in "biuf"
+    ):
         return ""
     g, e = _as_float(got).reshape(exp.shape), exp.astype(np.float64)
     with np.errstate(all="ignore"):
@@ -608,5 +696,7 @@ def _report(ex, fw, cases, failures, first, hints):
         if first.where:
             lines.append(f"{pad}at {first.where}")
     for h in hints:
-        lines += textwrap.wrap(h, 100, initial_indent="   hint: ", subsequent_indent=" " * 9)
+        lines += textwrap.wrap(
+            h, 100, initial_indent="   hint: ", subsequent_indent=" " * 9
+        )
     print("\n".join(lines))

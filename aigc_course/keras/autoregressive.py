@@ -27,26 +27,26 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .._checks import check_count, rng_from
+from .._checks import check_binarization, check_count, rng_from
 from ..ar_numpy import pixelcnn_mask
-from ..likelihood import threshold_binarize
+from ..likelihood import threshold_binarize, unit_images
 from ..text import as_token_ids, as_windows, generate_tokens
 from .core import GenerativeModel, SingleOptimizer, apply_gradients
+from .vae import bernoulli_nll
 
 
 # --- losses (shown in the book) -------------------------------------------
 def token_cross_entropy(logits, targets):
     """Mean over (batch, time) of -log softmax(logits)[target], in nats per token."""
-    return ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+    return ops.mean(
+        keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    )
 
 
 def pixel_nll(logits, x):
-    """-log p(x) per image: BCE with logits summed over the 28x28 pixels (nats).
-
-    Stable form: max(l, 0) - l*x + log(1 + exp(-|l|)).
-    """
-    bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
-    return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
+    """-log p(x) per image in nats: the VAE's Bernoulli NLL, the BCE with logits summed
+    over the 28x28 pixels (:func:`aigc_course.keras.vae.bernoulli_nll`)."""
+    return bernoulli_nll(logits, x)
 
 
 # --- end losses -------------------------------------------------------------
@@ -58,7 +58,9 @@ def check_token_tensor(idx, block_size=None):
     if "int" not in dtype:
         raise ValueError(f"idx: expected integer token ids, got dtype {dtype}")
     if len(idx.shape) != 2:
-        raise ValueError(f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}")
+        raise ValueError(
+            f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}"
+        )
     t = idx.shape[1]
     if block_size is not None and t is not None and t > block_size:
         raise ValueError(
@@ -75,7 +77,8 @@ class _TextModel(SingleOptimizer, GenerativeModel):
     def _setup(self):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = True
-        self(np.zeros((1, 1), np.int64))  # create every weight now (load/save need them)
+        # create every weight now (load/save need them)
+        self(np.zeros((1, 1), np.int64))
 
     @property
     def metrics(self):
@@ -104,7 +107,13 @@ class _TextModel(SingleOptimizer, GenerativeModel):
         raise NotImplementedError
 
     def generate(
-        self, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, seed=None, top_p=None
+        self,
+        prompt_ids,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k=None,
+        seed=None,
+        top_p=None,
     ) -> np.ndarray:
         """Prompt ids with ``max_new_tokens`` sampled ids appended (int64, same rank).
 
@@ -112,7 +121,14 @@ class _TextModel(SingleOptimizer, GenerativeModel):
         logits first. Randomness: ``np.random.default_rng(seed)`` only.
         """
         return generate_tokens(
-            self.step, prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p, seed
+            self.step,
+            prompt_ids,
+            max_new_tokens,
+            self.vocab_size,
+            temperature,
+            top_k,
+            top_p,
+            seed,
         )
 
     def logits(self, ids) -> np.ndarray:
@@ -146,9 +162,11 @@ class CharRNN(_TextModel):
         self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
         self.embedding = layers.Embedding(vocab_size, embed_dim)
         self.lstms = [
-            layers.LSTM(hidden_size, return_sequences=True, return_state=True) for _ in range(num_layers)
+            layers.LSTM(hidden_size, return_sequences=True, return_state=True)
+            for _ in range(num_layers)
         ]
-        self.drop = layers.Dropout(dropout)  # between LSTM layers, as in torch's nn.LSTM
+        # between LSTM layers, as in torch's nn.LSTM
+        self.drop = layers.Dropout(dropout)
         self.head = layers.Dense(vocab_size)
         self._setup()
 
@@ -171,7 +189,11 @@ class CharRNN(_TextModel):
         for i, lstm in enumerate(self.lstms):
             if i > 0:
                 x = self.drop(x, training=training)
-            x, h, c = lstm(x, initial_state=None if states is None else states[i], training=training)
+            x, h, c = lstm(
+                x,
+                initial_state=None if states is None else states[i],
+                training=training,
+            )
             new_states.append([h, c])
         return self.head(x), new_states
 
@@ -206,14 +228,23 @@ class CausalSelfAttention(layers.Layer):
         self.resid_dropout = layers.Dropout(dropout)
 
     def get_config(self):
-        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "n_embd": self.n_embd,
+            "n_head": self.n_head,
+            "dropout": self.dropout,
+        }
 
     def call(self, x, training=False):
         T, C, nh = ops.shape(x)[1], self.n_embd, self.n_head
         q, k, v = ops.split(self.c_attn(x), 3, axis=-1)
         # (B, T, C) -> (B, n_head, T, head_size)
-        q, k, v = (ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3)) for t in (q, k, v))
-        att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)  # (B, nh, T, T)
+        q, k, v = (
+            ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3))
+            for t in (q, k, v)
+        )
+        # (B, nh, T, T)
+        att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)
         causal = ops.tril(ops.ones((T, T), "int32")) > 0
         att = ops.where(causal, att, float("-inf"))  # no peeking ahead
         att = ops.exp(att - ops.max(att, axis=-1, keepdims=True))  # softmax over keys
@@ -239,7 +270,12 @@ class Block(layers.Layer):
         self.mlp_dropout = layers.Dropout(dropout)
 
     def get_config(self):
-        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "n_embd": self.n_embd,
+            "n_head": self.n_head,
+            "dropout": self.dropout,
+        }
 
     def call(self, x, training=False):
         x = x + self.attn(self.ln_1(x), training=training)
@@ -351,14 +387,19 @@ class MaskedConv2D(layers.Layer):
     def __init__(self, filters: int, kernel_size: int, mask_type: str, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.mask_type = filters, kernel_size, mask_type
-        self.mask = pixelcnn_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1)
+        # (k, k, 1, 1)
+        self.mask = pixelcnn_mask(kernel_size, mask_type)[:, :, None, None]
 
     def build(self, input_shape):
         k = self.kernel_size
         self.kernel = self.add_weight(
-            shape=(k, k, input_shape[-1], self.filters), initializer="glorot_uniform", name="kernel"
+            shape=(k, k, input_shape[-1], self.filters),
+            initializer="glorot_uniform",
+            name="kernel",
         )
-        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+        self.bias = self.add_weight(
+            shape=(self.filters,), initializer="zeros", name="bias"
+        )
 
     def get_config(self):
         return {
@@ -382,21 +423,43 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
 
     p(x) = prod_{i,j} Bernoulli(x_ij | sigmoid(logit_ij(x_<ij))). This is the
     original 2016 design (it has the well-known "blind spot" above-right).
-    ``fit`` and ``nll`` binarize images by thresholding at 0.5 (static), so the
-    model is trained and evaluated on the same data. ``call`` takes
-    (B, 28, 28) or (B, 28, 28, 1) floats in {0, 1} and returns logits (B, 28, 28).
+    ``binarization`` is how ``fit`` turns grey levels into bits: ``"static"``
+    thresholds at 0.5 once (the data the lab evaluates on); ``"dynamic"`` draws a
+    fresh Bernoulli(grey level) image at every step, as the VAE does, the protocol of
+    published likelihoods on MNIST. ``nll`` and ``logits`` threshold their input at
+    0.5 (a no-op for images binarized already). ``call`` takes (B, 28, 28) or
+    (B, 28, 28, 1) floats in {0, 1} and returns logits (B, 28, 28).
     """
 
-    def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3, **kwargs):
+    def __init__(
+        self,
+        hidden: int = 64,
+        n_layers: int = 5,
+        kernel: int = 7,
+        lr: float = 1e-3,
+        binarization: str = "static",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.hidden = check_count(hidden, "hidden")
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
             raise ValueError(f"n_layers: expected a non-negative int, got {n_layers!r}")
-        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 3 or kernel % 2 == 0:
+        if (
+            isinstance(kernel, bool)
+            or not isinstance(kernel, int)
+            or kernel < 3
+            or kernel % 2 == 0
+        ):
             raise ValueError(f"kernel: expected an odd int >= 3, got {kernel!r}")
         self.n_layers, self.kernel, self.lr = n_layers, kernel, lr
+        self.binarization = check_binarization(binarization)
+        self.seed_gen = keras.random.SeedGenerator(0)
         # any height: sampling runs the net on the top rows only
-        net = [keras.Input((None, 28, 1)), MaskedConv2D(hidden, kernel, "A"), layers.ReLU()]
+        net = [
+            keras.Input((None, 28, 1)),
+            MaskedConv2D(hidden, kernel, "A"),
+            layers.ReLU(),
+        ]
         for _ in range(n_layers):
             net += [MaskedConv2D(hidden, 3, "B"), layers.ReLU()]
         net.append(layers.Conv2D(1, 1))
@@ -411,6 +474,7 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
             "n_layers": self.n_layers,
             "kernel": self.kernel,
             "lr": self.lr,
+            "binarization": self.binarization,
         }
 
     @property
@@ -418,18 +482,26 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
         return [self.loss_tracker]
 
     def prepare(self, x, y=None):
+        if self.binarization == "dynamic":
+            return (unit_images(x),)  # grey levels; train_step draws the bits
         return (threshold_binarize(x),)  # float32 (N, 28, 28) in {0, 1}
 
     def call(self, x, training=False):
         if len(x.shape) == 3:
             x = x[..., None]
         if len(x.shape) != 4 or tuple(x.shape[1:]) != (28, 28, 1):
-            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 28, 28, 1), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x: expected images shaped (B, 28, 28) or (B, 28, 28, 1), got {tuple(x.shape)}"
+            )
         return self.net(ops.cast(x, "float32"), training=training)[..., 0]
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
+        if self.binarization == "dynamic":  # a fresh binary image every step
+            x = ops.cast(
+                keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32"
+            )
 
         def loss_fn():
             logits = self(x, training=True)  # logit_ij sees only x_<ij
@@ -444,7 +516,9 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
 
     def logits(self, x) -> np.ndarray:
         """NumPy in, NumPy out: float32 logits (N, 28, 28) for images in {0, 1} (binarized)."""
-        return ops.convert_to_numpy(self(threshold_binarize(x), training=False)).astype(np.float32)
+        return ops.convert_to_numpy(self(threshold_binarize(x), training=False)).astype(
+            np.float32
+        )
 
     def nll(self, x, batch_size: int = 256) -> np.ndarray:
         """Exact -log p(x) per image in nats, float64 (N,); images binarized at 0.5."""
@@ -452,7 +526,8 @@ class PixelCNN(SingleOptimizer, GenerativeModel):
         out = [
             ops.convert_to_numpy(
                 pixel_nll(
-                    self(x[i : i + batch_size], training=False), ops.convert_to_tensor(x[i : i + batch_size])
+                    self(x[i : i + batch_size], training=False),
+                    ops.convert_to_tensor(x[i : i + batch_size]),
                 )
             )
             for i in range(0, len(x), batch_size)

@@ -39,7 +39,9 @@ __all__ = ["grad_norm", "clip_gradients", "GradientClipper"]
 
 def _dense(grads) -> list:
     if grads is None or not isinstance(grads, (list, tuple)):
-        raise ValueError(f"grads: expected a list of gradient tensors, got {type(grads).__name__}")
+        raise ValueError(
+            f"grads: expected a list of gradient tensors, got {type(grads).__name__}"
+        )
     return [ops.convert_to_tensor(g) for g in grads if g is not None]
 
 
@@ -72,7 +74,10 @@ def clip_gradients(grads, max_norm: float, norm_type: float = 2.0):
         raise ValueError(f"max_norm: expected a positive number, got {max_norm!r}")
     norm = grad_norm(grads, norm_type)
     scale = ops.minimum(1.0, max_norm / (norm + 1e-6))
-    return [None if g is None else ops.convert_to_tensor(g) * ops.cast(scale, g.dtype) for g in grads], norm
+    return [
+        None if g is None else ops.convert_to_tensor(g) * ops.cast(scale, g.dtype)
+        for g in grads
+    ], norm
 
 
 # --- end gradient clipping ---------------------------------------------------
@@ -98,7 +103,9 @@ class GradientClipper(keras.callbacks.Callback):
     optimizer.
     """
 
-    def __init__(self, optimizer, max_norm: float | None = None, norm_type: float = 2.0):
+    def __init__(
+        self, optimizer, max_norm: float | None = None, norm_type: float = 2.0
+    ):
         super().__init__()
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError(
@@ -113,10 +120,14 @@ class GradientClipper(keras.callbacks.Callback):
         self.after: list[float] = []
         self.lr: list[float] = []
         self._last = {
-            k: keras.Variable(0.0, trainable=False, dtype="float32", name=f"clipper_{k}")
+            k: keras.Variable(
+                0.0, trainable=False, dtype="float32", name=f"clipper_{k}"
+            )
             for k in ("before", "after", "lr")
         }
-        self._steps = keras.Variable(0, trainable=False, dtype="int64", name="clipper_steps")
+        self._steps = keras.Variable(
+            0, trainable=False, dtype="int64", name="clipper_steps"
+        )
         self._seen = 0
         self._original_apply = optimizer.apply
         optimizer.apply = self._apply
@@ -138,7 +149,11 @@ class GradientClipper(keras.callbacks.Callback):
         steps = int(ops.convert_to_numpy(self._steps))
         if steps > self._seen:  # the optimizer stepped during this batch
             self._seen = steps
-            for k, values in (("before", self.before), ("after", self.after), ("lr", self.lr)):
+            for k, values in (
+                ("before", self.before),
+                ("after", self.after),
+                ("lr", self.lr),
+            ):
                 values.append(float(ops.convert_to_numpy(self._last[k])))
 
     def remove(self) -> None:

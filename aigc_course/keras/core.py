@@ -105,7 +105,9 @@ def input_gradients(fn, x):
             x = x.detach().requires_grad_(True)
         (grads,) = torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)
         return grads
-    raise NotImplementedError(f"input_gradients supports the tensorflow and torch backends, not {backend!r}")
+    raise NotImplementedError(
+        f"input_gradients supports the tensorflow and torch backends, not {backend!r}"
+    )
 
 
 class GenerativeModel(keras.Model):
@@ -180,7 +182,8 @@ class GenerativeModel(keras.Model):
         return {
             "weights": self.get_weights(),
             "optimizers": {
-                k: [keras.ops.convert_to_numpy(v) for v in o.variables] for k, o in self._optimizers().items()
+                k: [keras.ops.convert_to_numpy(v) for v in o.variables]
+                for k, o in self._optimizers().items()
             },
             "seeds": [keras.ops.convert_to_numpy(v) for v in self._seed_variables()],
         }
@@ -234,7 +237,11 @@ class GenerativeModel(keras.Model):
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int)
+            or batch_size <= 0
+        ):
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         seed = check_int(seed, "seed", minimum=0)
         if verbose not in ("auto", 0, 1, 2, True, False):
@@ -243,7 +250,9 @@ class GenerativeModel(keras.Model):
         callbacks = list(callbacks)
         for cb in callbacks:
             if not isinstance(cb, keras.callbacks.Callback):
-                raise ValueError(f"callbacks: expected keras.callbacks.Callback objects, got {cb!r}")
+                raise ValueError(
+                    f"callbacks: expected keras.callbacks.Callback objects, got {cb!r}"
+                )
         folder = checkpoint_folder(checkpoint_dir)
         dtype = amp_dtype(_gpu_capability(), mixed_precision)
         if dtype is not None:
@@ -267,7 +276,8 @@ class GenerativeModel(keras.Model):
         steps = max(1, n // batch_size)
         used = min(n, steps * batch_size)
 
-        def batches():  # every epoch's batches, in an order drawn from (seed, epoch) alone
+        # every epoch's batches, in an order drawn from (seed, epoch) alone
+        def batches():
             for epoch in range(start, epochs):
                 order = epoch_order(n, seed, epoch)[:used]
                 for i in range(steps):
@@ -314,15 +324,22 @@ class GenerativeModel(keras.Model):
         iterator (a torch DataLoader draws a seed from the global generator then, as
         the uninterrupted run did before its first epoch)."""
         pending = self.__dict__.get("_pending_rng")
-        object.__setattr__(self, "_pending_rng", None)  # plain attribute, not tracked by Keras
+        # plain attribute, not tracked by Keras
+        object.__setattr__(self, "_pending_rng", None)
         if not pending or keras.backend.backend() != "torch":
             return
         import torch
 
         torch.set_rng_state(torch.tensor(pending["torch_rng"], dtype=torch.uint8))
         cuda = pending.get("cuda_rng")
-        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all([torch.tensor(c, dtype=torch.uint8) for c in cuda])
+        if (
+            cuda
+            and torch.cuda.is_available()
+            and len(cuda) == torch.cuda.device_count()
+        ):
+            torch.cuda.set_rng_state_all(
+                [torch.tensor(c, dtype=torch.uint8) for c in cuda]
+            )
 
     def _write_checkpoint(self, path: Path, epoch: int, history: dict) -> None:
         seeds = [keras.ops.convert_to_numpy(v).tolist() for v in self._seed_variables()]
@@ -363,7 +380,8 @@ class GenerativeModel(keras.Model):
             k: float(keras.ops.convert_to_numpy(o.learning_rate))
             for k, o in self._optimizers().items()
             if not isinstance(
-                getattr(o, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule
+                getattr(o, "_learning_rate", None),
+                keras.optimizers.schedules.LearningRateSchedule,
             )
         }
         try:
@@ -379,22 +397,31 @@ class GenerativeModel(keras.Model):
         for v, value in zip(variables, seeds):
             v.assign(np.asarray(value, dtype=keras.backend.standardize_dtype(v.dtype)))
         object.__setattr__(
-            self, "_pending_rng", {k: extra[k] for k in ("torch_rng", "cuda_rng") if k in extra}
+            self,
+            "_pending_rng",
+            {k: extra[k] for k in ("torch_rng", "cuda_rng") if k in extra},
         )
         changed = []
         for k, o in self._optimizers().items():
             if k in rates:
                 old = float(keras.ops.convert_to_numpy(o.learning_rate))
                 if old != rates[k]:
-                    changed.append(f"{k} learning rate: {old:g} in the file, {rates[k]:g} now")
+                    changed.append(
+                        f"{k} learning rate: {old:g} in the file, {rates[k]:g} now"
+                    )
                     o.learning_rate = rates[k]
-        changed = resume_changes(entry.get("config", {}), self._record_config()) or changed
+        changed = (
+            resume_changes(entry.get("config", {}), self._record_config()) or changed
+        )
         if changed and verbose:
             print(
                 f"Resuming {config.display_path(path)} with new training settings (used from now on): "
                 + "; ".join(changed)
             )
-        history = {k: [float(v) for v in vals] for k, vals in (extra.get("history") or {}).items()}
+        history = {
+            k: [float(v) for v in vals]
+            for k, vals in (extra.get("history") or {}).items()
+        }
         return int(extra["epoch"]), history
 
     # ----- saving and loading, with an integrity record -------------------------
@@ -419,7 +446,9 @@ class GenerativeModel(keras.Model):
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Keras's ``save_weights`` (``.weights.h5``), atomic and with an integrity record."""
         if max_shard_size is not None or not isinstance(filepath, (str, Path)):
-            return super().save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+            return super().save_weights(
+                filepath, overwrite=overwrite, max_shard_size=max_shard_size
+            )
         self._check_before_saving(filepath, overwrite)
         checkpoint.write(
             filepath,
@@ -431,7 +460,9 @@ class GenerativeModel(keras.Model):
 
     def _check_before_saving(self, filepath, overwrite):
         if not overwrite and Path(filepath).exists():
-            raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
+            raise FileExistsError(
+                f"{filepath} exists; pass overwrite=True to replace it"
+            )
         bad = self._non_finite_weight()
         if bad is not None:
             raise ValueError(
@@ -446,7 +477,12 @@ class GenerativeModel(keras.Model):
         built with other hyperparameters (``n_head``, ``latent_dim``, ...), is a
         :class:`~aigc_course.checkpoint.CheckpointError` naming the file.
         """
-        checkpoint.verify(path, model=type(self).__name__, framework="keras", config=self._record_config())
+        checkpoint.verify(
+            path,
+            model=type(self).__name__,
+            framework="keras",
+            config=self._record_config(),
+        )
         try:
             self.load_weights(str(path))
         except Exception as err:
@@ -473,13 +509,19 @@ def _gpu_capability():
         if backend == "torch":
             import torch
 
-            return tuple(torch.cuda.get_device_capability()) if torch.cuda.is_available() else None
+            return (
+                tuple(torch.cuda.get_device_capability())
+                if torch.cuda.is_available()
+                else None
+            )
         if backend == "tensorflow":
             import tensorflow as tf
 
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
-                cc = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+                cc = tf.config.experimental.get_device_details(gpus[0]).get(
+                    "compute_capability"
+                )
                 return tuple(cc) if cc else None
     except (RuntimeError, ValueError, AttributeError):
         return None
@@ -522,7 +564,8 @@ class _DivergenceGuard(keras.callbacks.Callback):
         super().__init__()
         self.epochs, self.steps, self.ckpt = epochs, steps, ckpt
         self.good, self.good_epoch, self.epoch = None, None, start
-        self.history = {k: list(v) for k, v in past.items()}  # finished epochs, for the error
+        # finished epochs, for the error
+        self.history = {k: list(v) for k, v in past.items()}
 
     def on_train_begin(self, logs=None):
         if self.model._non_finite_weight() is None:
@@ -552,7 +595,9 @@ class _DivergenceGuard(keras.callbacks.Callback):
         lr = None
         if opts:
             try:
-                lr = float(keras.ops.convert_to_numpy(next(iter(opts.values())).learning_rate))
+                lr = float(
+                    keras.ops.convert_to_numpy(next(iter(opts.values())).learning_rate)
+                )
             except (TypeError, ValueError):
                 lr = None
         model.stop_training = True

@@ -56,7 +56,8 @@ __all__ = [
     "BACKEND_NOTE",
 ]
 
-MODES = 8  # classes of the toy dataset: which of 8 Gaussians on a ring a point came from
+# classes of the toy dataset: which of 8 Gaussians on a ring a point came from
+MODES = 8
 BACKEND_NOTE = (
     "tf.distribute.MirroredStrategy needs the TensorFlow backend (KERAS_BACKEND=tensorflow). "
     "On the JAX backend Keras 3 offers keras.distribution.DataParallel; on the torch backend "
@@ -85,9 +86,16 @@ def make_model(seed: int = 0) -> keras.Sequential:
     )
 
 
-def check_config(n: int, batch_size: int, epochs: int, lr: float, replicas: int) -> None:
+def check_config(
+    n: int, batch_size: int, epochs: int, lr: float, replicas: int
+) -> None:
     """Raise ``ValueError`` for settings that cannot run."""
-    for name, value in (("n", n), ("batch_size", batch_size), ("epochs", epochs), ("replicas", replicas)):
+    for name, value in (
+        ("n", n),
+        ("batch_size", batch_size),
+        ("epochs", epochs),
+        ("replicas", replicas),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: expected a positive int, got {value!r}")
     if not lr > 0:
@@ -131,7 +139,8 @@ def configure_devices(replicas: int = 2) -> list[str]:
 def replica_values(variable) -> list[np.ndarray]:
     """The value of ``variable`` on each replica (one entry for an ordinary variable)."""
     value = getattr(variable, "value", variable)
-    copies = getattr(value, "values", None) or (value,)  # a MirroredVariable has .values
+    # a MirroredVariable has .values
+    copies = getattr(value, "values", None) or (value,)
     return [keras.ops.convert_to_numpy(c) for c in copies]
 
 
@@ -152,10 +161,14 @@ def replica_losses(strategy, model, x, y) -> list[tuple[int, float]]:
     xb, yb = next(iter(strategy.experimental_distribute_dataset(dataset)))
 
     def loss_on_this_replica(xr, yr):  # runs once per replica, on that replica's rows
-        losses = keras.losses.sparse_categorical_crossentropy(yr, model(xr), from_logits=True)
+        losses = keras.losses.sparse_categorical_crossentropy(
+            yr, model(xr), from_logits=True
+        )
         return keras.ops.mean(losses)
 
-    losses = strategy.experimental_local_results(strategy.run(loss_on_this_replica, args=(xb, yb)))
+    losses = strategy.experimental_local_results(
+        strategy.run(loss_on_this_replica, args=(xb, yb))
+    )
     sizes = [int(t.shape[0]) for t in strategy.experimental_local_results(xb)]
     return [(s, float(v)) for s, v in zip(sizes, losses)]
 
@@ -190,12 +203,19 @@ def train(
     for epoch in range(epochs):
         order = rng.permutation(n)[: (n // global_batch) * global_batch]
         h = model.fit(
-            x[order], y[order], batch_size=global_batch, epochs=1, shuffle=False, verbose=0
+            x[order],
+            y[order],
+            batch_size=global_batch,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
         )  # each global batch is split between replicas
         # --- end mirrored -----------------------------------------------------
         history.append(h.history["loss"][0])
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}: mean loss {history[-1]:.4f}", flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs}: mean loss {history[-1]:.4f}", flush=True
+            )
     accuracy = float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x)), 1) == y))
     return {
         "model": model,
@@ -209,11 +229,14 @@ def train(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--examples", type=int, default=4096, help="dataset size")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size PER REPLICA")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="batch size PER REPLICA"
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
@@ -222,7 +245,9 @@ def main(argv=None) -> int:
         action="store_true",
         help="also train on one device with the same global batches and compare",
     )
-    parser.add_argument("--save", default=None, help="save the weights to this .npz file")
+    parser.add_argument(
+        "--save", default=None, help="save the weights to this .npz file"
+    )
     args = parser.parse_args(argv)
 
     if keras.backend.backend() != "tensorflow":
@@ -233,7 +258,9 @@ def main(argv=None) -> int:
     check_config(args.examples, args.batch_size, args.epochs, args.lr, args.replicas)
     devices = configure_devices(args.replicas)
     strategy = tf.distribute.MirroredStrategy(devices)
-    kind = "GPUs" if devices[0].startswith("/gpu") else "logical devices sharing one CPU"
+    kind = (
+        "GPUs" if devices[0].startswith("/gpu") else "logical devices sharing one CPU"
+    )
     print(
         f"MirroredStrategy: {strategy.num_replicas_in_sync} replicas on {', '.join(devices)} "
         f"({kind}); global batch {args.replicas * args.batch_size} = {args.replicas} x "
@@ -241,7 +268,9 @@ def main(argv=None) -> int:
         flush=True,
     )
     t0 = time.perf_counter()
-    out = train(strategy, args.examples, args.batch_size, args.epochs, args.lr, args.seed)
+    out = train(
+        strategy, args.examples, args.batch_size, args.epochs, args.lr, args.seed
+    )
     seconds = time.perf_counter() - t0
     model = out["model"]
     first = slice(0, out["global_batch"])
@@ -249,15 +278,24 @@ def main(argv=None) -> int:
     print(
         "one global batch, split between the replicas: "
         + "; ".join(
-            f"replica {r} gets {size} examples, loss {loss:.4f}" for r, (size, loss) in enumerate(split)
+            f"replica {r} gets {size} examples, loss {loss:.4f}"
+            for r, (size, loss) in enumerate(split)
         )
     )
-    print(f"{args.epochs} epochs in {seconds:.1f} s; training accuracy {out['accuracy']:.3f}")
+    print(
+        f"{args.epochs} epochs in {seconds:.1f} s; training accuracy {out['accuracy']:.3f}"
+    )
     diff = replica_difference(model)
-    print(f"max |copy on replica r - copy on replica 0| over all weights: {diff:.3g}", flush=True)
+    print(
+        f"max |copy on replica r - copy on replica 0| over all weights: {diff:.3g}",
+        flush=True,
+    )
     if diff > 1e-6:
         raise RuntimeError(f"the replicas' weights differ by {diff:.3g}")
-    saved = {f"replicas_{i}": np.stack(replica_values(v)) for i, v in enumerate(model.weights)}
+    saved = {
+        f"replicas_{i}": np.stack(replica_values(v))
+        for i, v in enumerate(model.weights)
+    }
     saved["loss"] = out["loss"]
     if args.compare:
         single = train(
@@ -277,7 +315,12 @@ def main(argv=None) -> int:
             f"one device, same global batches: final loss {single['loss'][-1]:.4f}; "
             f"max |weights (mirrored) - weights (one device)|: {gap:.2g}"
         )
-        saved.update({f"single_{i}": replica_values(v)[0] for i, v in enumerate(single["model"].weights)})
+        saved.update(
+            {
+                f"single_{i}": replica_values(v)[0]
+                for i, v in enumerate(single["model"].weights)
+            }
+        )
     if args.save:
         np.savez(args.save, **saved)
     return 0

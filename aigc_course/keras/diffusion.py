@@ -52,10 +52,14 @@ def check_data_shape(data_shape) -> tuple:
     try:
         shape = tuple(int(s) for s in data_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"data_shape: expected (d,) or (28, 28, 1), got {data_shape!r}") from None
+        raise ValueError(
+            f"data_shape: expected (d,) or (28, 28, 1), got {data_shape!r}"
+        ) from None
     if shape == IMAGE_SHAPE or (len(shape) == 1 and shape[0] >= 1):
         return shape
-    raise ValueError(f"data_shape: expected (d,) for vectors or (28, 28, 1) for images, got {data_shape!r}")
+    raise ValueError(
+        f"data_shape: expected (d,) for vectors or (28, 28, 1) for images, got {data_shape!r}"
+    )
 
 
 def sinusoidal_embedding(t, dim: int):
@@ -65,7 +69,9 @@ def sinusoidal_embedding(t, dim: int):
     """
     half = dim // 2
     freqs = np.exp(-math.log(10000.0) * np.arange(half) / half).astype(np.float32)
-    args = ops.cast(ops.reshape(t, (-1, 1)), "float32") * ops.convert_to_tensor(freqs[None])
+    args = ops.cast(ops.reshape(t, (-1, 1)), "float32") * ops.convert_to_tensor(
+        freqs[None]
+    )
     return ops.concatenate([ops.sin(args), ops.cos(args)], axis=1)
 
 
@@ -74,10 +80,14 @@ class MLPDenoiser(layers.Layer):
     h = silu(W h + e(t)), then a zero-initialised linear output. e(t) is an MLP of
     the sinusoidal embedding of t."""
 
-    def __init__(self, dim: int, hidden: int = 128, depth: int = 2, time_dim: int = 32, **kwargs):
+    def __init__(
+        self, dim: int, hidden: int = 128, depth: int = 2, time_dim: int = 32, **kwargs
+    ):
         super().__init__(**kwargs)
         self.dim, self.hidden, self.depth, self.time_dim = dim, hidden, depth, time_dim
-        self.time_mlp = keras.Sequential([layers.Dense(hidden, activation="silu"), layers.Dense(hidden)])
+        self.time_mlp = keras.Sequential(
+            [layers.Dense(hidden, activation="silu"), layers.Dense(hidden)]
+        )
         self.inp = layers.Dense(hidden)
         self.hidden_layers = [layers.Dense(hidden) for _ in range(depth)]
         self.out = layers.Dense(dim, kernel_initializer="zeros")
@@ -123,7 +133,9 @@ class UNetDenoiser(layers.Layer):
         c1, c2 = channels
         td = 4 * c1
         self.c1 = c1
-        self.time_mlp = keras.Sequential([layers.Dense(td, activation="silu"), layers.Dense(td)])
+        self.time_mlp = keras.Sequential(
+            [layers.Dense(td, activation="silu"), layers.Dense(td)]
+        )
         self.conv_in = layers.Conv2D(c1, 3, padding="same")
         self.res1 = ResBlock(c1, c1)
         self.down1 = layers.Conv2D(c2, 4, strides=2, padding="same")  # 28 -> 14
@@ -181,7 +193,8 @@ class DDPM(SingleOptimizer, GenerativeModel):
             )
         self.channels, self.hidden = tuple(int(c) for c in channels), int(hidden)
         self.net = self.build_denoiser(self.channels, hidden)
-        self.net(ops.zeros((1,) + self.data_shape), ops.zeros((1,), "int32"))  # build the weights
+        # build the weights
+        self.net(ops.zeros((1,) + self.data_shape), ops.zeros((1,), "int32"))
         ab = self.schedule.alpha_bars
         self.sqrt_ab = np.sqrt(ab).astype(np.float32)
         self.sqrt_1m_ab = np.sqrt(1 - ab).astype(np.float32)
@@ -191,7 +204,11 @@ class DDPM(SingleOptimizer, GenerativeModel):
 
     def build_denoiser(self, channels, hidden):
         """eps_theta: the U-Net for images, an MLP for vectors."""
-        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+        return (
+            UNetDenoiser(channels)
+            if self.is_image
+            else MLPDenoiser(self.data_shape[0], hidden)
+        )
 
     def get_config(self):
         return {
@@ -227,8 +244,10 @@ class DDPM(SingleOptimizer, GenerativeModel):
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
         x0 = data[0] if isinstance(data, (tuple, list)) else data
-        t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)  # uniform step
-        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)  # the noise to predict
+        # uniform step
+        t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)
+        # the noise to predict
+        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)
         xt = self.q_sample(x0, t, eps)  # jump straight to step t
 
         def loss_fn():
@@ -254,7 +273,11 @@ class DDPM(SingleOptimizer, GenerativeModel):
         return (n, 28, 28) if self.is_image else (n, self.data_shape[0])
 
     def _check_public(self, x, name="x"):
-        return check_model_images(x, name) if self.is_image else check_vectors(x, self.data_shape[0], name)
+        return (
+            check_model_images(x, name)
+            if self.is_image
+            else check_vectors(x, self.data_shape[0], name)
+        )
 
     def _steps(self, t, n):
         return check_steps(t, n, self.T).astype(np.int32)
@@ -271,7 +294,9 @@ class DDPM(SingleOptimizer, GenerativeModel):
             if fn is None:
                 import tensorflow as tf
 
-                fn = tf.function(lambda a, b: self.net(a, b, training=False), reduce_retracing=True)
+                fn = tf.function(
+                    lambda a, b: self.net(a, b, training=False), reduce_retracing=True
+                )
                 self.__dict__["_aigc_denoise"] = fn
             return fn(x, t)
         return self.net(x, t, training=False)
@@ -280,7 +305,9 @@ class DDPM(SingleOptimizer, GenerativeModel):
         """eps_theta(x_t, t) for NumPy x_t in model space ((N, 28, 28) in about [-1, 1], or (N, d))."""
         xt = self._check_public(xt, "xt")
         t = self._steps(t, len(xt))
-        return self._to_public(self._denoise(self._to_internal(xt), ops.convert_to_tensor(t)))
+        return self._to_public(
+            self._denoise(self._to_internal(xt), ops.convert_to_tensor(t))
+        )
 
     def denoising_loss(self, x, t=None, seed=None) -> np.ndarray:
         """The simple loss per example, mean over dimensions, float64 (N,).
@@ -299,9 +326,14 @@ class DDPM(SingleOptimizer, GenerativeModel):
 
     # --- sampler (shown in the book) -----------------------------------------
     def _reverse(self, n, seed, steps, keep):
-        sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
+        sched, ts = (
+            (self.schedule, np.arange(self.T))
+            if steps is None
+            else self.schedule.respace(steps)
+        )
         rng = rng_from(seed)  # NumPy noise: same as the PyTorch twin
-        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
+        # x_T ~ N(0, I)
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))
         snaps = {}
         for i in reversed(range(sched.T)):
             t = int(ts[i])  # the step the network was trained on
@@ -309,7 +341,8 @@ class DDPM(SingleOptimizer, GenerativeModel):
                 snaps[t] = self._to_public(x)
             eps_hat = self._denoise(x, ops.full((n,), t, dtype="int32"))
             coef = float(sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i]))
-            x = (x - coef * eps_hat) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
+            # mean of p(x_{t-1} | x_t)
+            x = (x - coef * eps_hat) / math.sqrt(sched.alphas[i])
             if i > 0:  # fresh noise at every step but the last
                 z = self._to_internal(rng.standard_normal(self._public_shape(n)))
                 x = x + math.sqrt(sched.betas[i]) * z

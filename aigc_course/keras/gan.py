@@ -28,7 +28,13 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .._checks import as_image_batch, as_labels, check_count, latent_noise, to_unit_images
+from .._checks import (
+    as_image_batch,
+    as_labels,
+    check_count,
+    latent_noise,
+    to_unit_images,
+)
 from .core import GenerativeModel, apply_gradients, input_gradients
 
 
@@ -108,17 +114,29 @@ def dcgan_generator(latent_dim: int = 100, channels: int = 64) -> keras.Sequenti
     return keras.Sequential(
         [
             keras.Input((latent_dim,)),
-            layers.Dense(7 * 7 * 2 * c, use_bias=False, kernel_initializer=dcgan_init()),
+            layers.Dense(
+                7 * 7 * 2 * c, use_bias=False, kernel_initializer=dcgan_init()
+            ),
             layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
             layers.ReLU(),
             layers.Reshape((7, 7, 2 * c)),
             layers.Conv2DTranspose(
-                c, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init()
+                c,
+                4,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=dcgan_init(),
             ),  # 7 -> 14
             layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
             layers.ReLU(),
             layers.Conv2DTranspose(
-                1, 4, strides=2, padding="same", activation="tanh", kernel_initializer=dcgan_init()
+                1,
+                4,
+                strides=2,
+                padding="same",
+                activation="tanh",
+                kernel_initializer=dcgan_init(),
             ),  # 14 -> 28
         ],
         name="generator",
@@ -135,12 +153,23 @@ def dcgan_discriminator(
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
-            layers.Conv2D(c, 4, strides=2, padding="same", kernel_initializer=dcgan_init()),  # 28 -> 14
+            layers.Conv2D(
+                c, 4, strides=2, padding="same", kernel_initializer=dcgan_init()
+            ),  # 28 -> 14
             layers.LeakyReLU(negative_slope=0.2),
             layers.Conv2D(
-                2 * c, 4, strides=2, padding="same", use_bias=not batch_norm, kernel_initializer=dcgan_init()
+                2 * c,
+                4,
+                strides=2,
+                padding="same",
+                use_bias=not batch_norm,
+                kernel_initializer=dcgan_init(),
             ),  # 14 -> 7
-            *([layers.BatchNormalization(momentum=0.9, epsilon=1e-5)] if batch_norm else []),
+            *(
+                [layers.BatchNormalization(momentum=0.9, epsilon=1e-5)]
+                if batch_norm
+                else []
+            ),
             layers.LeakyReLU(negative_slope=0.2),
             layers.Flatten(),
             layers.Dense(1, kernel_initializer=dcgan_init()),
@@ -168,7 +197,9 @@ class GAN(GenerativeModel):
     ):
         super().__init__(**kwargs)
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
+            raise ValueError(
+                f"label_smoothing: expected a value in [0, 1), got {label_smoothing}"
+            )
         self.latent_dim, self.lr, self.beta_1 = latent_dim, lr, beta_1
         self.label_smoothing = label_smoothing
         self.generator, self.discriminator = self.build_networks()
@@ -195,8 +226,12 @@ class GAN(GenerativeModel):
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         super().compile(**kwargs)
         self.optimizer = None  # Keras's default single optimizer would go unused
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(self.lr, beta_1=self.beta_1)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(self.lr, beta_1=self.beta_1)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(
+            self.lr, beta_1=self.beta_1
+        )
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(
+            self.lr, beta_1=self.beta_1
+        )
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
@@ -213,7 +248,9 @@ class GAN(GenerativeModel):
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
-        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
+        z = keras.random.normal(
+            (ops.shape(real)[0], self.latent_dim), seed=self.seed_gen
+        )
 
         # 1) Discriminator: real -> 1, fake -> 0. stop_gradient: this step must not touch G.
         def d_loss_fn():
@@ -224,13 +261,19 @@ class GAN(GenerativeModel):
                 self.label_smoothing,
             )
 
-        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
+        d_loss = apply_gradients(
+            self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights
+        )
 
         # 2) Generator: make D call the fakes real. Only G's weights are updated.
         def g_loss_fn():
-            return generator_loss(self.discriminator(self.generator(z, training=True), training=True))
+            return generator_loss(
+                self.discriminator(self.generator(z, training=True), training=True)
+            )
 
-        g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+        g_loss = apply_gradients(
+            self.g_optimizer, g_loss_fn, self.generator.trainable_weights
+        )
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -283,23 +326,33 @@ def label_embedding(num_classes: int, embed_dim: int) -> layers.Embedding:
     """A learned vector per class, initialised N(0, 1) like ``torch.nn.Embedding``.
     (Keras's default, U(-0.05, 0.05), would make the label a whisper next to z.)"""
     return layers.Embedding(
-        num_classes, embed_dim, embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0)
+        num_classes,
+        embed_dim,
+        embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0),
     )
 
 
-def conditional_generator(latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10) -> keras.Model:
+def conditional_generator(
+    latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10
+) -> keras.Model:
     """G(z, y) = MLP([z, embed(y)]): the MLP GAN's generator with a wider input."""
     z = keras.Input((latent_dim,), name="z")
     y = keras.Input((), dtype="int32", name="label")
     h = layers.Concatenate()([z, label_embedding(num_classes, embed_dim)(y)])
-    return keras.Model([z, y], mlp_generator(latent_dim + embed_dim)(h), name="generator")
+    return keras.Model(
+        [z, y], mlp_generator(latent_dim + embed_dim)(h), name="generator"
+    )
 
 
-def conditional_discriminator(num_classes: int = 10, embed_dim: int = 10) -> keras.Model:
+def conditional_discriminator(
+    num_classes: int = 10, embed_dim: int = 10
+) -> keras.Model:
     """D(x, y) = MLP([flatten(x), embed(y)]): 784 + embed_dim -> 512 -> 256 -> 1 logit."""
     x = keras.Input((28, 28, 1), name="image")
     y = keras.Input((), dtype="int32", name="label")
-    h = layers.Concatenate()([layers.Flatten()(x), label_embedding(num_classes, embed_dim)(y)])
+    h = layers.Concatenate()(
+        [layers.Flatten()(x), label_embedding(num_classes, embed_dim)(y)]
+    )
     h = layers.LeakyReLU(negative_slope=0.2)(layers.Dense(512)(h))
     h = layers.LeakyReLU(negative_slope=0.2)(layers.Dense(256)(h))
     return keras.Model([x, y], layers.Dense(1)(h), name="discriminator")
@@ -324,7 +377,8 @@ class CGAN(GAN):
         label_smoothing: float = 0.0,
         **kwargs,
     ):
-        self.num_classes, self.embed_dim = num_classes, embed_dim  # build_networks needs them
+        # build_networks needs them
+        self.num_classes, self.embed_dim = num_classes, embed_dim
         super().__init__(latent_dim, lr, beta_1, label_smoothing, **kwargs)
 
     def build_networks(self):
@@ -334,11 +388,17 @@ class CGAN(GAN):
         )
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "embed_dim": self.embed_dim}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "embed_dim": self.embed_dim,
+        }
 
     def prepare(self, x, y=None):
         if y is None:
-            raise ValueError("CGAN.fit: expected class labels, call fit(x, y) with y shaped (N,)")
+            raise ValueError(
+                "CGAN.fit: expected class labels, call fit(x, y) with y shaped (N,)"
+            )
         x = as_image_batch(x)[..., None]  # (N, 28, 28, 1) in [-1, 1]
         return x, as_labels(y, len(x), self.num_classes).astype("int32")
 
@@ -349,7 +409,9 @@ class CGAN(GAN):
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, data):
         real, labels = data[0], data[1]
-        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
+        z = keras.random.normal(
+            (ops.shape(real)[0], self.latent_dim), seed=self.seed_gen
+        )
 
         # 1) Discriminator: (real, y) -> 1, (G(z, y), y) -> 0. The fakes get the
         #    real batch's labels, so D must judge "is this a plausible image OF y".
@@ -361,14 +423,18 @@ class CGAN(GAN):
                 self.label_smoothing,
             )
 
-        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
+        d_loss = apply_gradients(
+            self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights
+        )
 
         # 2) Generator: make D accept (G(z, y), y).
         def g_loss_fn():
             fake = self.generator([z, labels], training=True)
             return generator_loss(self.discriminator([fake, labels], training=True))
 
-        g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+        g_loss = apply_gradients(
+            self.g_optimizer, g_loss_fn, self.generator.trainable_weights
+        )
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -412,7 +478,9 @@ def gradient_penalty(critic, real, fake, alpha):
     in the critic.
     """
     real = ops.convert_to_tensor(real)
-    alpha = ops.reshape(ops.cast(alpha, real.dtype), (-1,) + (1,) * (len(real.shape) - 1))
+    alpha = ops.reshape(
+        ops.cast(alpha, real.dtype), (-1,) + (1,) * (len(real.shape) - 1)
+    )
     x_hat = alpha * real + (1.0 - alpha) * fake
     grads = input_gradients(critic, x_hat)
     axes = tuple(range(1, len(real.shape)))
@@ -465,13 +533,19 @@ class WGAN_GP(GenerativeModel):
             raise ValueError(f"n_critic: expected a positive int, got {n_critic!r}")
         if gp_weight < 0:
             raise ValueError(f"gp_weight: expected a value >= 0, got {gp_weight}")
-        self.latent_dim, self.lr, self.beta_1, self.beta_2 = latent_dim, lr, beta_1, beta_2
+        self.latent_dim, self.lr, self.beta_1, self.beta_2 = (
+            latent_dim,
+            lr,
+            beta_1,
+            beta_2,
+        )
         self.gp_weight, self.n_critic, self.channels = gp_weight, n_critic, channels
         self.generator = dcgan_generator(latent_dim, channels)
         self.critic = dcgan_discriminator(channels, batch_norm=False, name="critic")
         self.seed_gen = keras.random.SeedGenerator(0)
         self.trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("critic_loss", "gp", "w_dist", "g_loss")
+            name: keras.metrics.Mean(name=name)
+            for name in ("critic_loss", "gp", "w_dist", "g_loss")
         }
         self.built = True
 
@@ -528,15 +602,21 @@ class WGAN_GP(GenerativeModel):
                 parts["gp"] = gradient_penalty(self.critic, real, fake, alpha)
                 return -parts["w_dist"] + self.gp_weight * parts["gp"]
 
-            c_loss = apply_gradients(self.critic_optimizer, c_loss_fn, self.critic.trainable_weights)
+            c_loss = apply_gradients(
+                self.critic_optimizer, c_loss_fn, self.critic.trainable_weights
+            )
 
         # 2) Generator: raise the critic's score of fresh fakes.
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_gen)
 
         def g_loss_fn():
-            return wasserstein_generator_loss(self.critic(self.generator(z, training=True), training=True))
+            return wasserstein_generator_loss(
+                self.critic(self.generator(z, training=True), training=True)
+            )
 
-        g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+        g_loss = apply_gradients(
+            self.g_optimizer, g_loss_fn, self.generator.trainable_weights
+        )
 
         for name, value in (
             ("critic_loss", c_loss),

@@ -45,9 +45,12 @@ def gaussian_kl(mu, logvar):
 def bernoulli_nll(logits, x):
     """-log p(x|z) per example: BCE with logits, summed over the pixels.
 
-    Stable form: max(l, 0) - l*x + log(1 + exp(-|l|)).
+    softplus(l) - l*x: stable in every backend, and its gradient sigmoid(l) - x is
+    right everywhere. (The form max(l, 0) - l*x + log(1 + exp(-|l|)) has the gradient
+    0 at l = 0 exactly, where max and |.| have a kink: a network whose logits all
+    start at 0 would never learn.)
     """
-    bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    bce = ops.softplus(logits) - logits * x
     return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
 
 
@@ -87,8 +90,10 @@ def conv_encoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
-            layers.Conv2D(c1, 4, strides=2, padding="same", activation="relu"),  # 28 -> 14
-            layers.Conv2D(c2, 4, strides=2, padding="same", activation="relu"),  # 14 -> 7
+            # 28 -> 14
+            layers.Conv2D(c1, 4, strides=2, padding="same", activation="relu"),
+            # 14 -> 7
+            layers.Conv2D(c2, 4, strides=2, padding="same", activation="relu"),
             layers.Flatten(),
             layers.Dense(2 * latent_dim),
         ],
@@ -103,7 +108,8 @@ def conv_decoder(latent_dim: int = 16, channels=(32, 64)) -> keras.Sequential:
             keras.Input((latent_dim,)),
             layers.Dense(7 * 7 * c2, activation="relu"),
             layers.Reshape((7, 7, c2)),
-            layers.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 7 -> 14
+            # 7 -> 14
+            layers.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),
             layers.Conv2DTranspose(1, 4, strides=2, padding="same"),  # 14 -> 28 logits
         ],
         name="decoder",
@@ -123,7 +129,12 @@ class VAE(SingleOptimizer, GenerativeModel):
     """
 
     def __init__(
-        self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, hidden=(512, 256), **kwargs
+        self,
+        latent_dim: int = 16,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        hidden=(512, 256),
+        **kwargs,
     ):
         super().__init__(**kwargs)
         check_count(latent_dim, "latent_dim")
@@ -139,7 +150,9 @@ class VAE(SingleOptimizer, GenerativeModel):
         self.built = True
 
     def build_networks(self, hidden):
-        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(
+            self.latent_dim, hidden
+        )
 
     def get_config(self):
         return {
@@ -171,8 +184,12 @@ class VAE(SingleOptimizer, GenerativeModel):
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         # dynamic binarization: a fresh binary image every step
-        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
-        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)
+        x = ops.cast(
+            keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32"
+        )
+        eps = keras.random.normal(
+            (ops.shape(x)[0], self.latent_dim), seed=self.seed_gen
+        )
         parts = {}
 
         def loss_fn():
@@ -198,7 +215,9 @@ class VAE(SingleOptimizer, GenerativeModel):
 
     def _log_lik(self, x, z):
         logits = self.decoder(ops.convert_to_tensor(z, "float32"), training=False)
-        return ops.convert_to_numpy(-bernoulli_nll(logits, ops.convert_to_tensor(x, "float32")))
+        return ops.convert_to_numpy(
+            -bernoulli_nll(logits, ops.convert_to_tensor(x, "float32"))
+        )
 
     def encode(self, x):
         """Images -> NumPy float32 ``(mu, logvar)``, each (N, latent_dim)."""
@@ -240,7 +259,12 @@ class VAE(SingleOptimizer, GenerativeModel):
 
     def _bounds(self, x, k, seed):
         return estimate_bounds(
-            self._stats, self._log_lik, threshold_binarize(x)[..., None], k, self.latent_dim, seed
+            self._stats,
+            self._log_lik,
+            threshold_binarize(x)[..., None],
+            k,
+            self.latent_dim,
+            seed,
         )
 
 
@@ -252,13 +276,20 @@ class ConvVAE(VAE):
     """
 
     def __init__(
-        self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, channels=(32, 64), **kwargs
+        self,
+        latent_dim: int = 16,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        channels=(32, 64),
+        **kwargs,
     ):
         kwargs.pop("hidden", None)
         super().__init__(latent_dim, beta, lr, hidden=channels, **kwargs)
 
     def build_networks(self, channels):
-        return conv_encoder(self.latent_dim, channels), conv_decoder(self.latent_dim, channels)
+        return conv_encoder(self.latent_dim, channels), conv_decoder(
+            self.latent_dim, channels
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -269,7 +300,9 @@ class ConvVAE(VAE):
 # ---------------------------------------------------------------------------
 # CVAE: class-conditional VAE
 # ---------------------------------------------------------------------------
-def conditional_encoder(latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)) -> keras.Model:
+def conditional_encoder(
+    latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)
+) -> keras.Model:
     """q(z|x, y) = MLP([flatten(x), one_hot(y)]): 784 + C -> h1 -> h2 -> 2 * latent_dim."""
     h1, h2 = hidden
     x = keras.Input((28, 28, 1), name="image")
@@ -280,7 +313,9 @@ def conditional_encoder(latent_dim: int = 16, num_classes: int = 10, hidden=(512
     return keras.Model([x, y], layers.Dense(2 * latent_dim)(h), name="encoder")
 
 
-def conditional_decoder(latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)) -> keras.Model:
+def conditional_decoder(
+    latent_dim: int = 16, num_classes: int = 10, hidden=(512, 256)
+) -> keras.Model:
     """p(x|z, y) = MLP([z, one_hot(y)]): latent_dim + C -> h2 -> h1 -> 784 logits (28, 28, 1)."""
     h1, h2 = hidden
     z = keras.Input((latent_dim,), name="z")
@@ -315,7 +350,8 @@ class CVAE(VAE):
         hidden=(512, 256),
         **kwargs,
     ):
-        self.num_classes = check_count(num_classes, "num_classes")  # build_networks needs it
+        # build_networks needs it
+        self.num_classes = check_count(num_classes, "num_classes")
         super().__init__(latent_dim, beta, lr, hidden, **kwargs)
 
     def build_networks(self, hidden):
@@ -329,7 +365,9 @@ class CVAE(VAE):
 
     def prepare(self, x, y=None):
         if y is None:
-            raise ValueError("CVAE.fit: expected class labels, call fit(x, y) with y shaped (N,)")
+            raise ValueError(
+                "CVAE.fit: expected class labels, call fit(x, y) with y shaped (N,)"
+            )
         x = unit_images(x)[..., None]  # (N, 28, 28, 1) grey levels in [0, 1]
         return x, as_labels(y, len(x), self.num_classes).astype("int32")
 
@@ -349,14 +387,20 @@ class CVAE(VAE):
     def train_step(self, data):
         x, labels = data[0], data[1]
         # dynamic binarization, as in the VAE
-        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
-        y = ops.one_hot(labels, self.num_classes)  # the condition, given to both networks
-        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)
+        x = ops.cast(
+            keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32"
+        )
+        # the condition, given to both networks
+        y = ops.one_hot(labels, self.num_classes)
+        eps = keras.random.normal(
+            (ops.shape(x)[0], self.latent_dim), seed=self.seed_gen
+        )
         parts = {}
 
         def loss_fn():
             mu, logvar = self.posterior(x, y, training=True)  # q(z | x, y)
-            logits = self.decoder([reparameterize(mu, logvar, eps), y], training=True)  # p(x | z, y)
+            # p(x | z, y)
+            logits = self.decoder([reparameterize(mu, logvar, eps), y], training=True)
             parts["recon"] = ops.mean(bernoulli_nll(logits, x))
             parts["kl"] = ops.mean(gaussian_kl(mu, logvar))  # KL(q(z|x, y) || p(z))
             return parts["recon"] + self.beta * parts["kl"]  # -ELBO of log p(x | y)
@@ -379,7 +423,9 @@ class CVAE(VAE):
 
     def _rows(self, x, labels, binary: bool) -> np.ndarray:
         x = threshold_binarize(x) if binary else unit_images(x)
-        return np.concatenate([x.reshape(len(x), -1), self._one_hot_np(labels, len(x))], axis=1)
+        return np.concatenate(
+            [x.reshape(len(x), -1), self._one_hot_np(labels, len(x))], axis=1
+        )
 
     @staticmethod
     def _split(rows):
@@ -393,7 +439,10 @@ class CVAE(VAE):
 
     def _log_lik(self, rows, z):
         x, y = self._split(rows)
-        logits = self.decoder([ops.convert_to_tensor(z, "float32"), ops.convert_to_tensor(y)], training=False)
+        logits = self.decoder(
+            [ops.convert_to_tensor(z, "float32"), ops.convert_to_tensor(y)],
+            training=False,
+        )
         return ops.convert_to_numpy(-bernoulli_nll(logits, ops.convert_to_tensor(x)))
 
     def encode(self, x, labels):
@@ -404,8 +453,14 @@ class CVAE(VAE):
         """Latent codes (N, latent_dim) and labels (N,) -> pixel probabilities (N, 28, 28)."""
         z = check_latent(z, self.latent_dim)
         y = self._one_hot_np(labels, len(z))
-        logits = self.decoder([ops.convert_to_tensor(z), ops.convert_to_tensor(y)], training=False)
-        return ops.convert_to_numpy(ops.sigmoid(logits)).astype(np.float32).reshape(-1, 28, 28)
+        logits = self.decoder(
+            [ops.convert_to_tensor(z), ops.convert_to_tensor(y)], training=False
+        )
+        return (
+            ops.convert_to_numpy(ops.sigmoid(logits))
+            .astype(np.float32)
+            .reshape(-1, 28, 28)
+        )
 
     def reconstruct(self, x, labels) -> np.ndarray:
         """decode(mu, labels): the mean reconstruction of images, (N, 28, 28) in [0, 1]."""
@@ -430,5 +485,10 @@ class CVAE(VAE):
 
     def _bounds(self, x, labels, k, seed):
         return estimate_bounds(
-            self._stats, self._log_lik, self._rows(x, labels, binary=True), k, self.latent_dim, seed
+            self._stats,
+            self._log_lik,
+            self._rows(x, labels, binary=True),
+            k,
+            self.latent_dim,
+            seed,
         )

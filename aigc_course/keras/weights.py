@@ -107,7 +107,8 @@ class _Entry:
     names: tuple
     variable: object
     rule: str
-    to_keras: Callable  # (*canonical arrays) -> the variable's value (or None for a constant)
+    # (*canonical arrays) -> the variable's value (or None for a constant)
+    to_keras: Callable
     to_torch: Callable  # (variable value or None) -> tuple of canonical arrays
 
 
@@ -121,7 +122,11 @@ def _to_hwc(a, axis: int, chw) -> np.ndarray:
     c, h, w = chw
     a = np.moveaxis(a, axis, 0)
     rest = a.shape[1:]
-    a = a.reshape(c, h, w, *rest).transpose(1, 2, 0, *range(3, 3 + len(rest))).reshape(c * h * w, *rest)
+    a = (
+        a.reshape(c, h, w, *rest)
+        .transpose(1, 2, 0, *range(3, 3 + len(rest)))
+        .reshape(c * h * w, *rest)
+    )
     return np.moveaxis(a, 0, axis)
 
 
@@ -130,7 +135,11 @@ def _to_chw(a, axis: int, chw) -> np.ndarray:
     c, h, w = chw
     a = np.moveaxis(a, axis, 0)
     rest = a.shape[1:]
-    a = a.reshape(h, w, c, *rest).transpose(2, 0, 1, *range(3, 3 + len(rest))).reshape(c * h * w, *rest)
+    a = (
+        a.reshape(h, w, c, *rest)
+        .transpose(2, 0, 1, *range(3, 3 + len(rest)))
+        .reshape(c * h * w, *rest)
+    )
     return np.moveaxis(a, 0, axis)
 
 
@@ -173,7 +182,9 @@ def _dense(prefix, layer, in_chw=None, out_chw=None) -> list:
                 )
             )
         else:
-            out.append(_Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,)))
+            out.append(
+                _Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,))
+            )
     return out
 
 
@@ -193,7 +204,9 @@ def _conv(prefix, layer, transposed: bool = False) -> list:
         )
     ]
     if layer.use_bias:
-        out.append(_Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,)))
+        out.append(
+            _Entry((f"{prefix}.bias",), layer.bias, "bias", _same, lambda k: (k,))
+        )
     return out
 
 
@@ -252,7 +265,11 @@ def _norm(prefix, layer) -> list:
 
 
 def _embedding(prefix, layer) -> list:
-    return [_Entry((f"{prefix}.weight",), layer.embeddings, "embeddings", _same, lambda k: (k,))]
+    return [
+        _Entry(
+            (f"{prefix}.weight",), layer.embeddings, "embeddings", _same, lambda k: (k,)
+        )
+    ]
 
 
 def _lstm(prefix, k, layer) -> list:
@@ -298,7 +315,9 @@ def _weighted(container, where: str, expected: tuple) -> list:
 def _only(container, cls, where: str):
     found = [layer for layer in container.layers if isinstance(layer, cls)]
     if len(found) != 1:
-        raise ValueError(f"{where}: expected one {cls.__name__} layer, found {len(found)}")
+        raise ValueError(
+            f"{where}: expected one {cls.__name__} layer, found {len(found)}"
+        )
     return found[0]
 
 
@@ -318,7 +337,9 @@ def _mlp_generator(prefix, seq) -> list:
 def _gan(m) -> list:
     ls = _weighted(m.discriminator, "discriminator", ("Dense",) * 3)
     return _mlp_generator("generator", m.generator) + [
-        e for i, layer in zip((1, 3, 5), ls) for e in _dense(f"discriminator.{i}", layer)
+        e
+        for i, layer in zip((1, 3, 5), ls)
+        for e in _dense(f"discriminator.{i}", layer)
     ]
 
 
@@ -326,7 +347,13 @@ def _dcgan_generator(prefix, seq) -> list:
     dense, bn1, ct1, bn2, ct2 = _weighted(
         seq,
         prefix,
-        ("Dense", "BatchNormalization", "Conv2DTranspose", "BatchNormalization", "Conv2DTranspose"),
+        (
+            "Dense",
+            "BatchNormalization",
+            "Conv2DTranspose",
+            "BatchNormalization",
+            "Conv2DTranspose",
+        ),
     )
     chw = (int(ct1.kernel.shape[3]), 7, 7)  # the (2c, 7, 7) map the first layer writes
     return (
@@ -340,7 +367,9 @@ def _dcgan_generator(prefix, seq) -> list:
 
 def _dcgan_discriminator(prefix, seq, batch_norm: bool) -> list:
     if batch_norm:
-        c1, c2, bn, dense = _weighted(seq, prefix, ("Conv2D", "Conv2D", "BatchNormalization", "Dense"))
+        c1, c2, bn, dense = _weighted(
+            seq, prefix, ("Conv2D", "Conv2D", "BatchNormalization", "Dense")
+        )
         chw = (int(c2.kernel.shape[3]), 7, 7)
         return (
             _conv(f"{prefix}.0", c1)
@@ -350,7 +379,11 @@ def _dcgan_discriminator(prefix, seq, batch_norm: bool) -> list:
         )
     c1, c2, dense = _weighted(seq, prefix, ("Conv2D", "Conv2D", "Dense"))
     chw = (int(c2.kernel.shape[3]), 7, 7)
-    return _conv(f"{prefix}.0", c1) + _conv(f"{prefix}.2", c2) + _dense(f"{prefix}.5", dense, in_chw=chw)
+    return (
+        _conv(f"{prefix}.0", c1)
+        + _conv(f"{prefix}.2", c2)
+        + _dense(f"{prefix}.5", dense, in_chw=chw)
+    )
 
 
 def _dcgan(m) -> list:
@@ -372,21 +405,27 @@ def _cgan(m) -> list:
         _embedding("generator.embed", _only(g, layers.Embedding, "generator"))
         + _mlp_generator("generator.net", _only(g, keras.Sequential, "generator"))
         + _embedding("discriminator.embed", _only(d, layers.Embedding, "discriminator"))
-        + [e for i, layer in zip((0, 2, 4), dense) for e in _dense(f"discriminator.net.{i}", layer)]
+        + [
+            e
+            for i, layer in zip((0, 2, 4), dense)
+            for e in _dense(f"discriminator.net.{i}", layer)
+        ]
     )
 
 
 def _vae(m) -> list:
     enc = _weighted(m.encoder, "encoder", ("Dense",) * 3)
     dec = _weighted(m.decoder, "decoder", ("Dense",) * 3)
-    return [e for i, layer in zip((1, 3, 5), enc) for e in _dense(f"encoder.{i}", layer)] + [
-        e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.{i}", layer)
-    ]
+    return [
+        e for i, layer in zip((1, 3, 5), enc) for e in _dense(f"encoder.{i}", layer)
+    ] + [e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.{i}", layer)]
 
 
 def _conv_vae(m) -> list:
     c1, c2, head = _weighted(m.encoder, "encoder", ("Conv2D", "Conv2D", "Dense"))
-    dense, t1, t2 = _weighted(m.decoder, "decoder", ("Dense", "Conv2DTranspose", "Conv2DTranspose"))
+    dense, t1, t2 = _weighted(
+        m.decoder, "decoder", ("Dense", "Conv2DTranspose", "Conv2DTranspose")
+    )
     enc_chw = (int(c2.kernel.shape[3]), 7, 7)
     dec_chw = (int(t1.kernel.shape[3]), 7, 7)
     return (
@@ -402,7 +441,9 @@ def _conv_vae(m) -> list:
 def _cvae(m) -> list:
     enc = _weighted(m.encoder, "encoder", ("Dense",) * 3)
     dec = _weighted(m.decoder, "decoder", ("Dense",) * 3)
-    return [e for i, layer in zip((0, 2, 4), enc) for e in _dense(f"encoder.net.{i}", layer)] + [
+    return [
+        e for i, layer in zip((0, 2, 4), enc) for e in _dense(f"encoder.net.{i}", layer)
+    ] + [
         e for i, layer in zip((0, 2, 4), dec) for e in _dense(f"decoder.net.{i}", layer)
     ]
 
@@ -461,9 +502,15 @@ def _ddpm(m) -> list:
     out += _conv("net.conv_in", net.conv_in) + _res_block("net.res1", net.res1)
     out += _conv("net.down1", net.down1) + _res_block("net.res2", net.res2)
     out += _conv("net.down2", net.down2) + _res_block("net.mid", net.mid)
-    out += _conv("net.up2", net.up2, transposed=True) + _res_block("net.res_up2", net.res_up2)
-    out += _conv("net.up1", net.up1, transposed=True) + _res_block("net.res_up1", net.res_up1)
-    return out + _norm("net.norm_out", net.norm_out) + _conv("net.conv_out", net.conv_out)
+    out += _conv("net.up2", net.up2, transposed=True) + _res_block(
+        "net.res_up2", net.res_up2
+    )
+    out += _conv("net.up1", net.up1, transposed=True) + _res_block(
+        "net.res_up1", net.res_up1
+    )
+    return (
+        out + _norm("net.norm_out", net.norm_out) + _conv("net.conv_out", net.conv_out)
+    )
 
 
 _SPECS = {
@@ -524,7 +571,8 @@ def from_arrays(model, arrays: dict):
         value = e.to_keras(*(np.asarray(arrays[n], np.float32) for n in e.names))
         if e.variable is None:
             continue
-        if tuple(value.shape) != tuple(e.variable.shape):  # a bug in a rule, never the file's fault
+        # a bug in a rule, never the file's fault
+        if tuple(value.shape) != tuple(e.variable.shape):
             raise ValueError(
                 f"{', '.join(e.names)} -> {e.variable.path}: converted shape "
                 f"{value.shape}, the weight is {tuple(e.variable.shape)}"
@@ -547,7 +595,9 @@ def mapping(model) -> list[dict]:
                     "name": name,
                     "shape": tuple(arrays[name].shape),
                     "framework_name": None if e.variable is None else e.variable.path,
-                    "framework_shape": None if e.variable is None else tuple(e.variable.shape),
+                    "framework_shape": None
+                    if e.variable is None
+                    else tuple(e.variable.shape),
                     "rule": e.rule,
                 }
             )
@@ -556,7 +606,9 @@ def mapping(model) -> list[dict]:
 
 def save(model, path, dtype: str = "float32", metadata: dict | None = None):
     """Write the model's weights to a safetensors file (see :func:`aigc_course.weightfile.write`)."""
-    return weightfile.write(path, to_arrays(model), model=model, dtype=dtype, metadata=metadata)
+    return weightfile.write(
+        path, to_arrays(model), model=model, dtype=dtype, metadata=metadata
+    )
 
 
 def load(model, path):

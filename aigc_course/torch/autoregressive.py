@@ -27,11 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_count, rng_from
+from .._checks import check_binarization, check_count, rng_from
 from ..ar_numpy import pixelcnn_mask
-from ..likelihood import threshold_binarize
+from ..likelihood import threshold_binarize, unit_images
 from ..text import as_token_ids, as_windows, generate_tokens
 from .core import GenerativeModel
+from .vae import bernoulli_nll
 
 
 # --- losses (shown in the book) -------------------------------------------
@@ -41,9 +42,9 @@ def token_cross_entropy(logits, targets):
 
 
 def pixel_nll(logits, x):
-    """-log p(x) per image: BCE with logits summed over the 28x28 pixels (nats)."""
-    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    return bce.flatten(1).sum(1)
+    """-log p(x) per image in nats: the VAE's Bernoulli NLL, the BCE with logits summed
+    over the 28x28 pixels (:func:`aigc_course.torch.vae.bernoulli_nll`)."""
+    return bernoulli_nll(logits, x)
 
 
 # --- end losses -------------------------------------------------------------
@@ -54,7 +55,9 @@ def check_token_tensor(idx: torch.Tensor, block_size=None):
     if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
         raise ValueError(f"idx: expected integer token ids, got dtype {idx.dtype}")
     if idx.dim() != 2:
-        raise ValueError(f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}")
+        raise ValueError(
+            f"idx: expected token ids shaped (B, T), got {tuple(idx.shape)}"
+        )
     if block_size is not None and idx.shape[1] > block_size:
         raise ValueError(
             f"idx: sequence length {idx.shape[1]} is longer than "
@@ -94,7 +97,13 @@ class _TextModel(GenerativeModel):
 
     @torch.no_grad()
     def generate(
-        self, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, seed=None, top_p=None
+        self,
+        prompt_ids,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k=None,
+        seed=None,
+        top_p=None,
     ) -> np.ndarray:
         """Prompt ids with ``max_new_tokens`` sampled ids appended (int64, same rank).
 
@@ -103,7 +112,14 @@ class _TextModel(GenerativeModel):
         """
         with self.evaluating():
             return generate_tokens(
-                self.step, prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p, seed
+                self.step,
+                prompt_ids,
+                max_new_tokens,
+                self.vocab_size,
+                temperature,
+                top_k,
+                top_p,
+                seed,
             )
 
     @torch.no_grad()
@@ -139,7 +155,11 @@ class CharRNN(_TextModel):
         self.num_layers, self.dropout, self.lr = num_layers, dropout, lr
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.lstm = nn.LSTM(
-            embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+            embed_dim,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
         )
         self.head = nn.Linear(hidden_size, vocab_size)
         H = hidden_size
@@ -166,7 +186,9 @@ class CharRNN(_TextModel):
     def step(self, seq, state):
         # first call: read the whole prompt; then feed only the newest token
         x = seq if state is None else seq[:, -1:]
-        logits, state = self(torch.as_tensor(x, device=self.device), state, return_state=True)
+        logits, state = self(
+            torch.as_tensor(x, device=self.device), state, return_state=True
+        )
         return logits[:, -1].float().cpu().numpy(), state
 
 
@@ -188,15 +210,21 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
         mask = torch.tril(torch.ones(block_size, block_size, dtype=torch.bool))
-        self.register_buffer("mask", mask.view(1, 1, block_size, block_size), persistent=False)
+        self.register_buffer(
+            "mask", mask.view(1, 1, block_size, block_size), persistent=False
+        )
 
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (
+            t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            for t in (q, k, v)
+        )
         att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])  # (B, nh, T, T)
-        att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))  # no peeking ahead
+        # no peeking ahead
+        att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))
         att = self.attn_dropout(F.softmax(att, dim=-1))
         y = (att @ v).transpose(1, 2).reshape(B, T, C)  # heads side by side
         return self.resid_dropout(self.c_proj(y))
@@ -211,7 +239,10 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(n_embd, n_head, block_size, dropout)
         self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)
         self.mlp = nn.Sequential(
-            nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout)
+            nn.Linear(n_embd, 4 * n_embd),
+            nn.GELU(),
+            nn.Linear(4 * n_embd, n_embd),
+            nn.Dropout(dropout),
         )
 
     def forward(self, x):
@@ -283,9 +314,13 @@ class MaskedConv2d(nn.Conv2d):
     """Conv2d whose kernel is multiplied by a fixed causal mask ('same' padding)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, mask_type: str):
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        super().__init__(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2
+        )
         self.mask_type = mask_type
-        self.register_buffer("mask", torch.from_numpy(pixelcnn_mask(kernel_size, mask_type)))
+        self.register_buffer(
+            "mask", torch.from_numpy(pixelcnn_mask(kernel_size, mask_type))
+        )
 
     def forward(self, x):
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
@@ -300,19 +335,35 @@ class PixelCNN(GenerativeModel):
 
     p(x) = prod_{i,j} Bernoulli(x_ij | sigmoid(logit_ij(x_<ij))). This is the
     original 2016 design (it has the well-known "blind spot" above-right).
-    ``fit`` and ``nll`` binarize images by thresholding at 0.5 (static), so the
-    model is trained and evaluated on the same data. ``forward`` takes
-    (B, 28, 28) or (B, 1, 28, 28) floats in {0, 1} and returns logits (B, 28, 28).
+    ``binarization`` is how ``fit`` turns grey levels into bits: ``"static"``
+    thresholds at 0.5 once (the data the lab evaluates on); ``"dynamic"`` draws a
+    fresh Bernoulli(grey level) image at every step, as the VAE does, the protocol of
+    published likelihoods on MNIST. ``nll`` and ``logits`` threshold their input at
+    0.5 (a no-op for images binarized already). ``forward`` takes (B, 28, 28) or
+    (B, 1, 28, 28) floats in {0, 1} and returns logits (B, 28, 28).
     """
 
-    def __init__(self, hidden: int = 64, n_layers: int = 5, kernel: int = 7, lr: float = 1e-3):
+    def __init__(
+        self,
+        hidden: int = 64,
+        n_layers: int = 5,
+        kernel: int = 7,
+        lr: float = 1e-3,
+        binarization: str = "static",
+    ):
         super().__init__()
         self.hidden = check_count(hidden, "hidden")
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
             raise ValueError(f"n_layers: expected a non-negative int, got {n_layers!r}")
-        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 3 or kernel % 2 == 0:
+        if (
+            isinstance(kernel, bool)
+            or not isinstance(kernel, int)
+            or kernel < 3
+            or kernel % 2 == 0
+        ):
             raise ValueError(f"kernel: expected an odd int >= 3, got {kernel!r}")
         self.n_layers, self.kernel, self.lr = n_layers, kernel, lr
+        self.binarization = check_binarization(binarization)
         layers = [MaskedConv2d(1, hidden, kernel, "A"), nn.ReLU()]
         for _ in range(n_layers):
             layers += [MaskedConv2d(hidden, hidden, 3, "B"), nn.ReLU()]
@@ -323,18 +374,24 @@ class PixelCNN(GenerativeModel):
         if x.dim() == 3:
             x = x[:, None]
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"x: expected images shaped (B, 28, 28) or (B, 1, 28, 28), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x: expected images shaped (B, 28, 28) or (B, 1, 28, 28), got {tuple(x.shape)}"
+            )
         return self.net(x.float())[:, 0]
 
     def configure_optimizers(self):
         return {"model": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
     def prepare(self, x, y=None):
+        if self.binarization == "dynamic":
+            return (unit_images(x),)  # grey levels; train_step draws the bits
         return (threshold_binarize(x),)  # float32 (N, 28, 28) in {0, 1}
 
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, x):
         opt = self.optimizers["model"]
+        if self.binarization == "dynamic":
+            x = torch.bernoulli(x)  # a fresh binary image every step
         with self.autocast():
             logits = self(x)  # logit_ij sees only x_<ij
         loss = pixel_nll(logits.float(), x).mean()  # nats per image
@@ -378,7 +435,11 @@ class PixelCNN(GenerativeModel):
             for i in range(28):
                 for j in range(28):
                     # rows below i cannot influence row i: run the net on rows 0..i only
-                    logits = self.net(x[:, None, : i + 1])[:, 0, i, j].double().cpu().numpy()
+                    logits = (
+                        self.net(x[:, None, : i + 1])[:, 0, i, j].double().cpu().numpy()
+                    )
                     p = 1.0 / (1.0 + np.exp(-logits))
-                    x[:, i, j] = torch.as_tensor((rng.random(n) < p).astype(np.float32), device=self.device)
+                    x[:, i, j] = torch.as_tensor(
+                        (rng.random(n) < p).astype(np.float32), device=self.device
+                    )
         return x.cpu().numpy().astype(np.float32)

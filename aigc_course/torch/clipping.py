@@ -50,7 +50,8 @@ def grad_norm(parameters, norm_type: float = 2.0) -> torch.Tensor:
     if not grads:
         return torch.tensor(0.0)
     per_tensor = torch.stack([torch.linalg.vector_norm(g, p) for g in grads])
-    return torch.linalg.vector_norm(per_tensor, p)  # the p-norm of the p-norms: one long vector
+    # the p-norm of the p-norms: one long vector
+    return torch.linalg.vector_norm(per_tensor, p)
 
 
 def clip_gradients(parameters, max_norm: float, norm_type: float = 2.0) -> torch.Tensor:
@@ -88,10 +89,15 @@ class GradientClipper(Callback):
     """
 
     def __init__(
-        self, optimizer: torch.optim.Optimizer, max_norm: float | None = None, norm_type: float = 2.0
+        self,
+        optimizer: torch.optim.Optimizer,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
     ):
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise ValueError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
+            raise ValueError(
+                f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
         self.optimizer, self.max_norm, self.norm_type = (
             optimizer,
             check_max_norm(max_norm),
@@ -130,5 +136,7 @@ def step_per_batch(scheduler) -> torch.utils.hooks.RemovableHandle:
     (which is evaluated at ``optimizer.iterations``). Returns the hook's handle.
     """
     if not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
-        raise ValueError(f"scheduler: expected a torch.optim.lr_scheduler, got {type(scheduler).__name__}")
+        raise ValueError(
+            f"scheduler: expected a torch.optim.lr_scheduler, got {type(scheduler).__name__}"
+        )
     return scheduler.optimizer.register_step_post_hook(lambda *_: scheduler.step())

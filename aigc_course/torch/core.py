@@ -47,7 +47,10 @@ def get_device(prefer: str | None = None) -> torch.device:
         return torch.device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if (
+        getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available()
+    ):
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -102,13 +105,15 @@ class GenerativeModel(nn.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        checked_init(cls)  # constructor arguments checked, and recorded for get_config()
+        # constructor arguments checked, and recorded for get_config()
+        checked_init(cls)
 
     def __init__(self):
         super().__init__()
         self.optimizers: dict[str, torch.optim.Optimizer] | None = None
         self.use_amp = False
-        self.amp_dtype: str | None = None  # "float16", "bfloat16" or None, set by fit(amp=...)
+        # "float16", "bfloat16" or None, set by fit(amp=...)
+        self.amp_dtype: str | None = None
         self.scaler: torch.amp.GradScaler | None = None  # float16 only
 
     def get_config(self) -> dict:
@@ -129,7 +134,9 @@ class GenerativeModel(nn.Module):
         """The forward pass under mixed precision when ``fit(amp=...)`` chose it (see
         :func:`aigc_course.training.amp_dtype`); else a no-op."""
         if self.amp_dtype is not None and self.device.type in ("cuda", "cpu"):
-            return torch.autocast(self.device.type, dtype=getattr(torch, self.amp_dtype))
+            return torch.autocast(
+                self.device.type, dtype=getattr(torch, self.amp_dtype)
+            )
         return contextlib.nullcontext()
 
     @contextlib.contextmanager
@@ -190,7 +197,9 @@ class GenerativeModel(nn.Module):
         :class:`~aigc_course.checkpoint.CheckpointError` naming the file. No pickled
         code is run (``weights_only=True``).
         """
-        checkpoint.verify(path, model=type(self).__name__, framework="torch", config=self.get_config())
+        checkpoint.verify(
+            path, model=type(self).__name__, framework="torch", config=self.get_config()
+        )
         state = self._read(path)
         if isinstance(state, dict) and {"epoch", "model", "optimizers"} <= set(state):
             state = state["model"]  # a training checkpoint of fit(checkpoint_dir=...)
@@ -205,7 +214,8 @@ class GenerativeModel(nn.Module):
     def _read(self, path):
         try:
             return torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as err:  # EOFError(''), zip reader errors, unpickling errors ...
+        except Exception as err:
+            # EOFError(''), zip reader errors, unpickling errors ...
             raise checkpoint.read_error(path, err) from None
 
     def _non_finite_weight(self):
@@ -221,8 +231,12 @@ class GenerativeModel(nn.Module):
         """A copy of the weights and optimizer states, to go back to after a divergence."""
         return {
             "model": {k: v.detach().clone() for k, v in self.state_dict().items()},
-            "optimizers": {k: copy.deepcopy(o.state_dict()) for k, o in self.optimizers.items()},
-            "scaler": None if self.scaler is None else copy.deepcopy(self.scaler.state_dict()),
+            "optimizers": {
+                k: copy.deepcopy(o.state_dict()) for k, o in self.optimizers.items()
+            },
+            "scaler": None
+            if self.scaler is None
+            else copy.deepcopy(self.scaler.state_dict()),
         }
 
     def _put_back(self, snapshot) -> None:
@@ -234,7 +248,9 @@ class GenerativeModel(nn.Module):
 
     def _set_precision(self, amp, dev: torch.device) -> None:
         """Choose the mixed precision of ``fit(amp=...)`` for ``dev`` (and its GradScaler)."""
-        capability = torch.cuda.get_device_capability(dev) if dev.type == "cuda" else None
+        capability = (
+            torch.cuda.get_device_capability(dev) if dev.type == "cuda" else None
+        )
         dtype = amp_dtype(capability, amp)
         if dtype is not None and dev.type not in ("cuda", "cpu"):
             dtype = None  # no autocast on Apple MPS: float32, as before
@@ -298,13 +314,18 @@ class GenerativeModel(nn.Module):
         import time
         import warnings
 
-        with warnings.catch_warnings():  # no "IProgress not found" where ipywidgets is missing
+        # no "IProgress not found" where ipywidgets is missing
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from tqdm.auto import tqdm
 
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int)
+            or batch_size <= 0
+        ):
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         seed = check_int(seed, "seed", minimum=0)
         if verbose not in (0, 1, 2, True, False):
@@ -336,7 +357,11 @@ class GenerativeModel(nn.Module):
                 print(f"Resumed from {config.display_path(ckpt)} after epoch {start}.")
 
         steps = max(1, n // batch_size)  # drop the last incomplete batch
-        good, good_epoch = (self._snapshot(), start) if self._non_finite_weight() is None else (None, None)
+        good, good_epoch = (
+            (self._snapshot(), start)
+            if self._non_finite_weight() is None
+            else (None, None)
+        )
 
         def diverged(epoch, step, bad):
             if good is not None:
@@ -368,7 +393,8 @@ class GenerativeModel(nn.Module):
             g = torch.Generator().manual_seed(seed + epoch)
             order = torch.randperm(n, generator=g).to(dev)
             sums: dict[str, float] = {}
-            window: list[dict] = []  # the losses of the steps not yet read back, on the device
+            # the losses of the steps not yet read back, on the device
+            window: list[dict] = []
             t0 = time.perf_counter()
             bar = tqdm(
                 range(steps),
@@ -384,7 +410,8 @@ class GenerativeModel(nn.Module):
                 first = i + 1 - len(window)
                 for j, values in enumerate(_read_back(window)):
                     bad = non_finite(values)
-                    if bad:  # --- the divergence guard (the exact step, found on read-back)
+                    # --- the divergence guard (the exact step, found on read-back)
+                    if bad:
                         bar.close()
                         diverged(epoch, first + j, bad)
                     for k, v in values.items():
@@ -418,7 +445,8 @@ class GenerativeModel(nn.Module):
             "history": history.history,
             "torch_rng": torch.get_rng_state(),
         }
-        if self.scaler is not None:  # float16: the loss scale, so that resuming stays exact
+        # float16: the loss scale, so that resuming stays exact
+        if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
         if torch.cuda.is_available():  # torch.randn on a GPU draws from these
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -437,9 +465,13 @@ class GenerativeModel(nn.Module):
             path, model=type(self).__name__, framework="torch", config=self.get_config()
         )
         state = self._read(path)
-        if not isinstance(state, dict) or not {"epoch", "model", "optimizers", "history", "torch_rng"} <= set(
-            state
-        ):
+        if not isinstance(state, dict) or not {
+            "epoch",
+            "model",
+            "optimizers",
+            "history",
+            "torch_rng",
+        } <= set(state):
             raise checkpoint.CheckpointError(
                 f"{path} is not a training checkpoint written by fit(checkpoint_dir=...)"
             )
@@ -447,7 +479,11 @@ class GenerativeModel(nn.Module):
         # checkpoint's: remember them, restore the optimizer states, put them back
         settings = {
             k: [
-                {key: v for key, v in group.items() if key != "params" and not torch.is_tensor(v)}
+                {
+                    key: v
+                    for key, v in group.items()
+                    if key != "params" and not torch.is_tensor(v)
+                }
                 for group in o.param_groups
             ]
             for k, o in self.optimizers.items()
@@ -465,9 +501,13 @@ class GenerativeModel(nn.Module):
             for group, mine in zip(o.param_groups, settings[k]):
                 for key, value in mine.items():
                     if key in group and group[key] != value:
-                        changed.append(f"optimizer {k!r} {key}: {group[key]!r} in the file, {value!r} now")
+                        changed.append(
+                            f"optimizer {k!r} {key}: {group[key]!r} in the file, {value!r} now"
+                        )
                         group[key] = value
-        changed = (resume_changes(entry["config"], self.get_config()) if entry else []) or changed
+        changed = (
+            resume_changes(entry["config"], self.get_config()) if entry else []
+        ) or changed
         if changed and verbose:
             print(
                 f"Resuming {config.display_path(path)} with new training settings (used from now on): "
@@ -477,7 +517,11 @@ class GenerativeModel(nn.Module):
             self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])
         cuda = state.get("cuda_rng")
-        if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        if (
+            cuda is not None
+            and torch.cuda.is_available()
+            and len(cuda) == torch.cuda.device_count()
+        ):
             torch.cuda.set_rng_state_all(cuda)
         return int(state["epoch"]), History(state["history"])
 

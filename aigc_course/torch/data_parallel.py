@@ -42,9 +42,19 @@ from torch.utils.data import DistributedSampler, TensorDataset
 
 from ..data import ring_of_gaussians
 
-__all__ = ["make_data", "make_model", "check_config", "setup", "train", "replica_difference", "main", "MODES"]
+__all__ = [
+    "make_data",
+    "make_model",
+    "check_config",
+    "setup",
+    "train",
+    "replica_difference",
+    "main",
+    "MODES",
+]
 
-MODES = 8  # classes of the toy dataset: which of 8 Gaussians on a ring a point came from
+# classes of the toy dataset: which of 8 Gaussians on a ring a point came from
+MODES = 8
 
 
 def make_data(n: int = 4096, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,10 +69,14 @@ def make_data(n: int = 4096, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def make_model(seed: int = 0) -> nn.Sequential:
     """A small classifier 2 -> 64 -> 64 -> 8; the same weights on every rank for the same seed."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, MODES))
+    return nn.Sequential(
+        nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, MODES)
+    )
 
 
-def check_config(n: int, batch_size: int, epochs: int, lr: float, world_size: int) -> None:
+def check_config(
+    n: int, batch_size: int, epochs: int, lr: float, world_size: int
+) -> None:
     """Raise ``ValueError`` for settings that cannot run."""
     for name, value in (("n", n), ("batch_size", batch_size), ("epochs", epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -90,13 +104,18 @@ def setup(backend: str = "auto") -> tuple[int, int, int, torch.device, str]:
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
     if backend == "auto":  # NCCL needs one GPU per process
-        enough_gpus = torch.cuda.is_available() and torch.cuda.device_count() >= local_world
+        enough_gpus = (
+            torch.cuda.is_available() and torch.cuda.device_count() >= local_world
+        )
         backend = "nccl" if enough_gpus else "gloo"
-    device = torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
+    device = (
+        torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
+    )
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if launched:
-        dist.init_process_group(backend)  # reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
+        # reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
+        dist.init_process_group(backend)
     else:
         dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
     return rank, local_rank, world_size, device, backend
@@ -141,13 +160,19 @@ def train(
     x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
     # --- ddp (shown in the book) ----------------------------------------------
     model = make_model(seed).to(device)
-    if ddp:  # copies rank 0's weights to every rank, then all-reduces the gradients in backward()
+    # copies rank 0's weights to every rank, then all-reduces the gradients in backward()
+    if ddp:
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     # Which rows this rank trains on: a permutation shared by all ranks (seed + epoch),
     # of which rank r takes positions r, r + world_size, r + 2 * world_size, ...
     sampler = DistributedSampler(
-        TensorDataset(x, y), num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
+        TensorDataset(x, y),
+        num_replicas=world_size,
+        rank=rank,
+        shuffle=True,
+        seed=seed,
+        drop_last=True,
     )
     steps = len(sampler) // batch_size
     local_losses = []  # this rank's loss at every step
@@ -155,7 +180,8 @@ def train(
         sampler.set_epoch(epoch)  # a new permutation every epoch
         shard = torch.tensor(list(sampler), device=device)
         for i in range(steps):
-            idx = shard[i * batch_size : (i + 1) * batch_size]  # the data stays on the device
+            # the data stays on the device
+            idx = shard[i * batch_size : (i + 1) * batch_size]
             loss = F.cross_entropy(model(x[idx]), y[idx])  # mean over this rank's batch
             opt.zero_grad(set_to_none=True)
             loss.backward()  # DDP: gradients averaged over ranks here
@@ -179,22 +205,36 @@ def train(
     net = model.module if ddp else model
     with torch.no_grad():
         accuracy = float((net(x).argmax(1) == y).float().mean())
-    return {"model": net, "losses": losses, "accuracy": accuracy, "steps_per_epoch": steps}
+    return {
+        "model": net,
+        "losses": losses,
+        "accuracy": accuracy,
+        "steps_per_epoch": steps,
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--examples", type=int, default=4096, help="dataset size (all ranks together)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size PER PROCESS")
+    parser.add_argument(
+        "--examples", type=int, default=4096, help="dataset size (all ranks together)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="batch size PER PROCESS"
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--log-every", type=int, default=8, help="print losses every N steps")
+    parser.add_argument(
+        "--log-every", type=int, default=8, help="print losses every N steps"
+    )
     parser.add_argument("--backend", default="auto", choices=("auto", "gloo", "nccl"))
     parser.add_argument(
-        "--no-ddp", action="store_true", help="the bug: train each replica alone, gradients never averaged"
+        "--no-ddp",
+        action="store_true",
+        help="the bug: train each replica alone, gradients never averaged",
     )
     parser.add_argument(
         "--save",
@@ -234,7 +274,9 @@ def main(argv=None) -> int:
             if rank == 0 or "{rank}" in args.save:
                 torch.save(
                     {
-                        "state_dict": {k: v.cpu() for k, v in out["model"].state_dict().items()},
+                        "state_dict": {
+                            k: v.cpu() for k, v in out["model"].state_dict().items()
+                        },
                         "losses": torch.from_numpy(out["losses"]),
                         "world_size": world_size,
                         "rank": rank,
@@ -247,7 +289,10 @@ def main(argv=None) -> int:
                 f"{args.epochs} epochs x {out['steps_per_epoch']} steps in {seconds:.1f} s; "
                 f"training accuracy {out['accuracy']:.3f}"
             )
-            print(f"max |weights of rank r - weights of rank 0| over all ranks: {diff:.3g}", flush=True)
+            print(
+                f"max |weights of rank r - weights of rank 0| over all ranks: {diff:.3g}",
+                flush=True,
+            )
         if not args.no_ddp and diff > 1e-6:
             raise RuntimeError(
                 f"the replicas' weights differ by {diff:.3g} although DDP averaged the gradients"

@@ -53,10 +53,14 @@ def check_data_shape(data_shape) -> tuple:
     try:
         shape = tuple(int(s) for s in data_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"data_shape: expected (d,) or (28, 28, 1), got {data_shape!r}") from None
+        raise ValueError(
+            f"data_shape: expected (d,) or (28, 28, 1), got {data_shape!r}"
+        ) from None
     if shape == IMAGE_SHAPE or (len(shape) == 1 and shape[0] >= 1):
         return shape
-    raise ValueError(f"data_shape: expected (d,) for vectors or (28, 28, 1) for images, got {data_shape!r}")
+    raise ValueError(
+        f"data_shape: expected (d,) for vectors or (28, 28, 1) for images, got {data_shape!r}"
+    )
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -68,7 +72,9 @@ class SinusoidalEmbedding(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         half = dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(
+            -math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half
+        )
         self.register_buffer("freqs", freqs, persistent=False)
 
     def forward(self, t):
@@ -84,7 +90,9 @@ class MLPDenoiser(nn.Module):
     def __init__(self, dim: int, hidden: int = 128, depth: int = 2, time_dim: int = 32):
         super().__init__()
         self.embed = SinusoidalEmbedding(time_dim)
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.time_mlp = nn.Sequential(
+            nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
         self.inp = nn.Linear(dim, hidden)
         self.layers = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
         self.out = nn.Linear(hidden, dim)
@@ -190,14 +198,22 @@ class DDPM(GenerativeModel):
             )
         self.net = self.build_denoiser(tuple(channels), hidden)
         ab = self.schedule.alpha_bars
-        self.register_buffer("sqrt_ab", torch.tensor(np.sqrt(ab), dtype=torch.float32), persistent=False)
         self.register_buffer(
-            "sqrt_1m_ab", torch.tensor(np.sqrt(1 - ab), dtype=torch.float32), persistent=False
+            "sqrt_ab", torch.tensor(np.sqrt(ab), dtype=torch.float32), persistent=False
+        )
+        self.register_buffer(
+            "sqrt_1m_ab",
+            torch.tensor(np.sqrt(1 - ab), dtype=torch.float32),
+            persistent=False,
         )
 
     def build_denoiser(self, channels, hidden):
         """eps_theta: the U-Net for images, an MLP for vectors."""
-        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+        return (
+            UNetDenoiser(channels)
+            if self.is_image
+            else MLPDenoiser(self.data_shape[0], hidden)
+        )
 
     def configure_optimizers(self):
         return {"ddpm": torch.optim.Adam(self.parameters(), lr=self.lr)}
@@ -219,7 +235,8 @@ class DDPM(GenerativeModel):
     # --- train_step (shown in the book) --------------------------------------
     def train_step(self, x0):
         opt = self.optimizers["ddpm"]
-        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)  # uniform step per example
+        # uniform step per example
+        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)
         eps = torch.randn_like(x0)  # the noise to predict
         xt = self.q_sample(x0, t, eps)  # jump straight to step t
         with self.autocast():
@@ -245,7 +262,11 @@ class DDPM(GenerativeModel):
         return (n, 28, 28) if self.is_image else (n, self.data_shape[0])
 
     def _check_public(self, x, name="x"):
-        return check_model_images(x, name) if self.is_image else check_vectors(x, self.data_shape[0], name)
+        return (
+            check_model_images(x, name)
+            if self.is_image
+            else check_vectors(x, self.data_shape[0], name)
+        )
 
     def _steps(self, t, n):
         return check_steps(t, n, self.T)
@@ -256,7 +277,9 @@ class DDPM(GenerativeModel):
         xt = self._check_public(xt, "xt")
         t = self._steps(t, len(xt))
         with self.evaluating():
-            return self._to_public(self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device)))
+            return self._to_public(
+                self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device))
+            )
 
     def denoising_loss(self, x, t=None, seed=None) -> np.ndarray:
         """The simple loss per example, mean over dimensions, float64 (N,).
@@ -276,17 +299,25 @@ class DDPM(GenerativeModel):
     # --- sampler (shown in the book) -----------------------------------------
     @torch.no_grad()
     def _reverse(self, n, seed, steps, keep):
-        sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
+        sched, ts = (
+            (self.schedule, np.arange(self.T))
+            if steps is None
+            else self.schedule.respace(steps)
+        )
         rng = rng_from(seed)  # NumPy noise: same as the Keras twin
-        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
+        # x_T ~ N(0, I)
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))
         snaps = {}
         for i in reversed(range(sched.T)):
             t = int(ts[i])  # the step the network was trained on
             if t in keep:
                 snaps[t] = self._to_public(x)
-            eps_hat = self.net(x, torch.full((n,), t, device=self.device, dtype=torch.long))
+            eps_hat = self.net(
+                x, torch.full((n,), t, device=self.device, dtype=torch.long)
+            )
             coef = sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i])
-            x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
+            # mean of p(x_{t-1} | x_t)
+            x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])
             if i > 0:  # fresh noise at every step but the last
                 z = self._to_internal(rng.standard_normal(self._public_shape(n)))
                 x = x + math.sqrt(sched.betas[i]) * z

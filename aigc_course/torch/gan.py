@@ -27,7 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import as_image_batch, as_labels, check_count, latent_noise, to_unit_images
+from .._checks import (
+    as_image_batch,
+    as_labels,
+    check_count,
+    latent_noise,
+    to_unit_images,
+)
 from .core import GenerativeModel
 
 
@@ -35,9 +41,9 @@ from .core import GenerativeModel
 def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
     real_targets = torch.full_like(real_logits, 1.0 - label_smoothing)
-    return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
-        fake_logits, torch.zeros_like(fake_logits)
-    )
+    return F.binary_cross_entropy_with_logits(
+        real_logits, real_targets
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 def generator_loss(fake_logits):
@@ -141,11 +147,17 @@ class GAN(GenerativeModel):
     """
 
     def __init__(
-        self, latent_dim: int = 100, lr: float = 2e-4, beta_1: float = 0.5, label_smoothing: float = 0.0
+        self,
+        latent_dim: int = 100,
+        lr: float = 2e-4,
+        beta_1: float = 0.5,
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
+            raise ValueError(
+                f"label_smoothing: expected a value in [0, 1), got {label_smoothing}"
+            )
         self.latent_dim, self.lr, self.beta_1 = latent_dim, lr, beta_1
         self.label_smoothing = label_smoothing
         self.generator, self.discriminator = self.build_networks()
@@ -158,7 +170,9 @@ class GAN(GenerativeModel):
         betas = (self.beta_1, 0.999)
         return {
             "g": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
-            "d": torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=betas),
+            "d": torch.optim.Adam(
+                self.discriminator.parameters(), lr=self.lr, betas=betas
+            ),
         }
 
     def prepare(self, x, y=None):
@@ -173,11 +187,14 @@ class GAN(GenerativeModel):
         with self.autocast():
             fake = self.generator(z)
             d_loss = discriminator_loss(
-                self.discriminator(real), self.discriminator(fake.detach()), self.label_smoothing
+                self.discriminator(real),
+                self.discriminator(fake.detach()),
+                self.label_smoothing,
             )
         opt_d.zero_grad(set_to_none=True)
         self.backward(d_loss)  # d_loss.backward(), the loss scaled under float16 AMP
-        self.optimizer_step(opt_d)  # opt_d.step(), through the GradScaler under float16 AMP
+        # opt_d.step(), through the GradScaler under float16 AMP
+        self.optimizer_step(opt_d)
 
         # 2) Generator: make D call the fakes real. Only G's optimizer steps.
         with self.autocast():
@@ -231,7 +248,9 @@ class DCGAN(GAN):
 class ConditionalGenerator(nn.Module):
     """G(z, y) = MLP([z, embed(y)]): the MLP GAN's generator with a wider input."""
 
-    def __init__(self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10):
+    def __init__(
+        self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 10
+    ):
         super().__init__()
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.net = mlp_generator(latent_dim + embed_dim)
@@ -274,7 +293,8 @@ class CGAN(GAN):
         beta_1: float = 0.5,
         label_smoothing: float = 0.0,
     ):
-        self.num_classes, self.embed_dim = num_classes, embed_dim  # build_networks needs them
+        # build_networks needs them
+        self.num_classes, self.embed_dim = num_classes, embed_dim
         super().__init__(latent_dim, lr, beta_1, label_smoothing)
 
     def build_networks(self):
@@ -285,7 +305,9 @@ class CGAN(GAN):
 
     def prepare(self, x, y=None):
         if y is None:
-            raise ValueError("CGAN.fit: expected class labels, call fit(x, y) with y shaped (N,)")
+            raise ValueError(
+                "CGAN.fit: expected class labels, call fit(x, y) with y shaped (N,)"
+            )
         x = as_image_batch(x)[:, None]  # (N, 1, 28, 28) in [-1, 1]
         return x, as_labels(y, len(x), self.num_classes)
 
@@ -358,7 +380,10 @@ def gradient_penalty(critic, real, fake, alpha):
     """
     alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))  # broadcast over the pixels
     with torch.autocast(real.device.type, enabled=False):
-        real, fake = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (real, fake))
+        real, fake = (
+            t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+            for t in (real, fake)
+        )
         x_hat = alpha * real + (1 - alpha) * fake
         if not x_hat.requires_grad:
             x_hat.requires_grad_(True)
@@ -410,7 +435,12 @@ class WGAN_GP(GenerativeModel):
             raise ValueError(f"n_critic: expected a positive int, got {n_critic!r}")
         if gp_weight < 0:
             raise ValueError(f"gp_weight: expected a value >= 0, got {gp_weight}")
-        self.latent_dim, self.lr, self.beta_1, self.beta_2 = latent_dim, lr, beta_1, beta_2
+        self.latent_dim, self.lr, self.beta_1, self.beta_2 = (
+            latent_dim,
+            lr,
+            beta_1,
+            beta_2,
+        )
         self.gp_weight, self.n_critic, self.channels = gp_weight, n_critic, channels
         self.generator = dcgan_generator(latent_dim, channels)
         self.critic = dcgan_discriminator(channels, batch_norm=False)
@@ -419,7 +449,9 @@ class WGAN_GP(GenerativeModel):
         betas = (self.beta_1, self.beta_2)
         return {
             "g": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=self.lr, betas=betas),
+            "critic": torch.optim.Adam(
+                self.critic.parameters(), lr=self.lr, betas=betas
+            ),
         }
 
     # the unconditional GAN's: images in [-1, 1], and noise -> generator for samples

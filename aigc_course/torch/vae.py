@@ -110,7 +110,13 @@ class VAE(GenerativeModel):
     return NumPy arrays.
     """
 
-    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, hidden=(512, 256)):
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        hidden=(512, 256),
+    ):
         super().__init__()
         check_count(latent_dim, "latent_dim")
         if not beta >= 0:
@@ -119,7 +125,9 @@ class VAE(GenerativeModel):
         self.encoder, self.decoder = self.build_networks(hidden)
 
     def build_networks(self, hidden):
-        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(
+            self.latent_dim, hidden
+        )
 
     def configure_optimizers(self):
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.lr)}
@@ -213,7 +221,9 @@ class VAE(GenerativeModel):
     def _bounds(self, x, k, seed):
         x = threshold_binarize(x)[:, None]
         with self.evaluating():
-            return estimate_bounds(self._stats, self._log_lik, x, k, self.latent_dim, seed)
+            return estimate_bounds(
+                self._stats, self._log_lik, x, k, self.latent_dim, seed
+            )
 
 
 class ConvVAE(VAE):
@@ -222,11 +232,19 @@ class ConvVAE(VAE):
     Same interface as :class:`VAE`; ``channels`` replaces ``hidden``.
     """
 
-    def __init__(self, latent_dim: int = 16, beta: float = 1.0, lr: float = 1e-3, channels=(32, 64)):
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        channels=(32, 64),
+    ):
         super().__init__(latent_dim, beta, lr, hidden=channels)
 
     def build_networks(self, channels):
-        return conv_encoder(self.latent_dim, channels), conv_decoder(self.latent_dim, channels)
+        return conv_encoder(self.latent_dim, channels), conv_decoder(
+            self.latent_dim, channels
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +313,8 @@ class CVAE(VAE):
         lr: float = 1e-3,
         hidden=(512, 256),
     ):
-        self.num_classes = check_count(num_classes, "num_classes")  # build_networks needs it
+        # build_networks needs it
+        self.num_classes = check_count(num_classes, "num_classes")
         super().__init__(latent_dim, beta, lr, hidden)
 
     def build_networks(self, hidden):
@@ -306,7 +325,9 @@ class CVAE(VAE):
 
     def prepare(self, x, y=None):
         if y is None:
-            raise ValueError("CVAE.fit: expected class labels, call fit(x, y) with y shaped (N,)")
+            raise ValueError(
+                "CVAE.fit: expected class labels, call fit(x, y) with y shaped (N,)"
+            )
         x = unit_images(x)[:, None]  # (N, 1, 28, 28) grey levels in [0, 1]
         return x, as_labels(y, len(x), self.num_classes)
 
@@ -348,7 +369,9 @@ class CVAE(VAE):
 
     def _rows(self, x, labels, binary: bool) -> np.ndarray:
         x = threshold_binarize(x) if binary else unit_images(x)
-        return np.concatenate([x.reshape(len(x), -1), self._one_hot_np(labels, len(x))], axis=1)
+        return np.concatenate(
+            [x.reshape(len(x), -1), self._one_hot_np(labels, len(x))], axis=1
+        )
 
     def _split(self, rows):
         rows = self._to_device(rows)
@@ -404,4 +427,6 @@ class CVAE(VAE):
     def _bounds(self, x, labels, k, seed):
         rows = self._rows(x, labels, binary=True)
         with self.evaluating():
-            return estimate_bounds(self._stats, self._log_lik, rows, k, self.latent_dim, seed)
+            return estimate_bounds(
+                self._stats, self._log_lik, rows, k, self.latent_dim, seed
+            )

@@ -46,7 +46,9 @@ def to_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
     Floating-point tensors come back as float32 whatever their dtype in the model.
     """
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model: expected a torch.nn.Module, got {type(model).__name__}"
+        )
     out = {}
     for name, t in model.state_dict().items():
         if not _stored(name):
@@ -65,11 +67,15 @@ def from_arrays(model: torch.nn.Module, arrays: dict) -> torch.nn.Module:
     and the model is left unchanged.
     """
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model: expected a torch.nn.Module, got {type(model).__name__}"
+        )
     expected = to_arrays(model)
     weightfile.check_arrays(expected, arrays, f"this {type(model).__name__}")
     for k, mine in expected.items():  # derived constants must agree, not be overwritten
-        if k.endswith(".mask") and not np.array_equal(np.asarray(arrays[k], np.float32), mine):
+        if k.endswith(".mask") and not np.array_equal(
+            np.asarray(arrays[k], np.float32), mine
+        ):
             raise ValueError(
                 f"these weights do not fit this {type(model).__name__}: the kernel "
                 f"mask {k} differs (the file was written for another kernel size "
@@ -79,7 +85,11 @@ def from_arrays(model: torch.nn.Module, arrays: dict) -> torch.nn.Module:
     with torch.no_grad():
         for k in expected:
             t = state[k]
-            t.copy_(torch.as_tensor(np.asarray(arrays[k])).to(dtype=t.dtype, device=t.device))
+            t.copy_(
+                torch.as_tensor(np.asarray(arrays[k])).to(
+                    dtype=t.dtype, device=t.device
+                )
+            )
     return model
 
 
@@ -98,9 +108,13 @@ def mapping(model: torch.nn.Module) -> list[dict]:
     ]
 
 
-def save(model: torch.nn.Module, path, dtype: str = "float32", metadata: dict | None = None):
+def save(
+    model: torch.nn.Module, path, dtype: str = "float32", metadata: dict | None = None
+):
     """Write the model's weights to a safetensors file (see :func:`aigc_course.weightfile.write`)."""
-    return weightfile.write(path, to_arrays(model), model=model, dtype=dtype, metadata=metadata)
+    return weightfile.write(
+        path, to_arrays(model), model=model, dtype=dtype, metadata=metadata
+    )
 
 
 def load(model: torch.nn.Module, path) -> torch.nn.Module:

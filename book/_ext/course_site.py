@@ -45,7 +45,9 @@ def student_colab_link(app, pagename, templatename, context, doctree):
     if not (Path(app.srcdir) / student).is_file():
         return
     for group in context.get("header_buttons") or []:
-        for button in group.get("buttons", []) if group.get("label") == "launch-buttons" else []:
+        for button in (
+            group.get("buttons", []) if group.get("label") == "launch-buttons" else []
+        ):
             url = button.get("url", "")
             if button.get("text") == "Colab" and url.endswith(f"/{source}"):
                 button["url"] = url[: -len(source)] + student

@@ -61,7 +61,8 @@ from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -76,7 +77,9 @@ x_test, y_test = load_mnist("test")
 print(f"training on {len(images):,} images; {len(x_test):,} test images")
 
 vae = MODELS["vae"]()
-print(f"VAE with a {vae.latent_dim}-dimensional code and {vae.count_params():,} parameters")
+print(
+    f"VAE with a {vae.latent_dim}-dimensional code and {vae.count_params():,} parameters"
+)
 
 # %% [markdown]
 # ## 2. Train
@@ -87,17 +90,23 @@ print(f"VAE with a {vae.latent_dim}-dimensional code and {vae.count_params():,} 
 
 # %%
 BATCH = pick(full=128, fast=32)
-STEPS = pick(full=2500, fast=128)                      # gradient steps in total
+STEPS = pick(full=2500, fast=128)  # gradient steps in total
 epochs = max(1, round(STEPS / (len(images) // BATCH)))
 start = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     vae = pretrained.load("vae", "mnist", device=device)
     losses = pretrained.history("vae", "mnist")
 else:
-    losses = vae.fit(images, epochs=epochs, batch_size=BATCH, seed=0, verbose=pick(full=1, fast=2)).history
+    losses = vae.fit(
+        images, epochs=epochs, batch_size=BATCH, seed=0, verbose=pick(full=1, fast=2)
+    ).history
 seconds = time.perf_counter() - start
-print(pretrained.describe("vae", "mnist") if pretrained.use_only() else
-      f"{epochs} epochs, {epochs * (len(images) // BATCH):,} steps in {seconds:.0f} s")
+print(
+    pretrained.describe("vae", "mnist")
+    if pretrained.use_only()
+    else f"{epochs} epochs, {epochs * (len(images) // BATCH):,} steps in {seconds:.0f} s"
+)
 
 plot_history(losses, title="VAE training (PyTorch)")
 plt.show()
@@ -109,7 +118,9 @@ plt.show()
 # %%
 elbo_trained = vae.elbo(x_test[:500], seed=0).mean()
 elbo_untrained = MODELS["vae"]().elbo(x_test[:500], seed=0).mean()
-print(f"test ELBO: untrained {elbo_untrained:.1f} nats, trained {elbo_trained:.1f} nats per image")
+print(
+    f"test ELBO: untrained {elbo_untrained:.1f} nats, trained {elbo_trained:.1f} nats per image"
+)
 assert elbo_trained > elbo_untrained
 
 # %% [markdown]
@@ -120,8 +131,12 @@ assert elbo_trained > elbo_untrained
 
 # %%
 originals = x_test[:12] / 255.0
-show_images(np.concatenate([originals, vae.reconstruct(x_test[:12])]), nrow=12, figsize=9,
-            title="Test digits (top) and their reconstructions (bottom)");
+show_images(
+    np.concatenate([originals, vae.reconstruct(x_test[:12])]),
+    nrow=12,
+    figsize=9,
+    title="Test digits (top) and their reconstructions (bottom)",
+);
 
 # %% [markdown]
 # ## 4. New digits
@@ -130,7 +145,9 @@ show_images(np.concatenate([originals, vae.reconstruct(x_test[:12])]), nrow=12, 
 # them. None of these images exists in the training set.
 
 # %%
-show_images(vae.sample(64, seed=0), nrow=16, figsize=9, title="64 samples from the VAE");
+show_images(
+    vae.sample(64, seed=0), nrow=16, figsize=9, title="64 samples from the VAE"
+);
 
 # %% [markdown]
 # ### Your run beside the course checkpoint
@@ -143,17 +160,31 @@ show_images(vae.sample(64, seed=0), nrow=16, figsize=9, title="64 samples from t
 # %%
 if pretrained.is_published("vae", "mnist"):
     course = pretrained.load("vae", "mnist", device=device)
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(epochs, len(images), seconds,
-                                                             "GPU" if gpu else "CPU"))
-    compare_samples(vae.sample(64, seed=0), course.sample(64, seed=0), your_title,
-                    pretrained.describe("vae", "mnist"), nrow=8)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            epochs, len(images), seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        vae.sample(64, seed=0),
+        course.sample(64, seed=0),
+        your_title,
+        pretrained.describe("vae", "mnist"),
+        nrow=8,
+    )
     plt.show()
-    print(f"test ELBO on the same 500 digits (higher is better): yours {elbo_trained:.1f}, "
-          f"the checkpoint's {course.elbo(x_test[:500], seed=0).mean():.1f} nats per image")
+    print(
+        f"test ELBO on the same 500 digits (higher is better): yours {elbo_trained:.1f}, "
+        f"the checkpoint's {course.elbo(x_test[:500], seed=0).mean():.1f} nats per image"
+    )
 else:
-    print("The course checkpoint vae/mnist is not published yet: "
-          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint vae/mnist is not published yet: "
+        "`make pretrain MODEL=vae DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 5. A walk through the latent space
@@ -171,8 +202,12 @@ mu, _ = vae.encode(x_test[[i, j]])
 t = np.linspace(0, 1, 10)[:, None]
 latent_walk = vae.decode((1 - t) * mu[0] + t * mu[1])
 pixel_fade = (1 - t[:, :, None]) * x_test[i] / 255.0 + t[:, :, None] * x_test[j] / 255.0
-show_images(np.concatenate([latent_walk, pixel_fade]), nrow=10, figsize=9,
-            title="From a 2 to a 7: in latent space (top), in pixel space (bottom)");
+show_images(
+    np.concatenate([latent_walk, pixel_fade]),
+    nrow=10,
+    figsize=9,
+    title="From a 2 to a 7: in latent space (top), in pixel space (bottom)",
+);
 
 # %% [markdown]
 # ## What next

@@ -77,8 +77,10 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 
 # %%
 images, labels = load_mnist("test")
-print(f"{len(images):,} images of shape {images.shape[1:]}, dtype {images.dtype}, "
-      f"values {images.min()}..{images.max()}")
+print(
+    f"{len(images):,} images of shape {images.shape[1:]}, dtype {images.dtype}, "
+    f"values {images.min()}..{images.max()}"
+)
 print(f"rows 10-17, columns 10-17 of the first image (a {labels[0]}):")
 print(images[0, 10:18, 10:18])
 show_images(images[:48] / 255.0, title="48 MNIST test digits", nrow=12, figsize=7);
@@ -94,9 +96,12 @@ show_images(images[:48] / 255.0, title="48 MNIST test digits", nrow=12, figsize=
 # %%
 print(f"number of binary 28 x 28 images: 2^784 = 10^{784 * math.log10(2):.1f}")
 binary = (images > 127).astype(np.float64)
-p_pixel = binary.mean(axis=0)                                   # "training": one mean per pixel
+# "training": one mean per pixel
+p_pixel = binary.mean(axis=0)
 rng = np.random.default_rng(0)
-samples = (rng.random((pick(full=4000, fast=1000), 28, 28)) < p_pixel).astype(np.float64)
+samples = (rng.random((pick(full=4000, fast=1000), 28, 28)) < p_pixel).astype(
+    np.float64
+)
 err = np.abs(samples.mean(0) - p_pixel).max()
 print(f"max |mean of the samples - p_pixel| = {err:.3f}  (the averages match)")
 assert err < 5 / math.sqrt(len(samples))
@@ -131,7 +136,9 @@ poems = load_tang_poems()
 corpus = "\n\n".join(p["text"].split("\n\n")[-1] for p in poems)
 tok = CharTokenizer(corpus)
 ids = tok.encode(corpus)
-print(f"{len(poems)} poems, {len(corpus):,} characters, {tok.vocab_size:,} distinct characters")
+print(
+    f"{len(poems)} poems, {len(corpus):,} characters, {tok.vocab_size:,} distinct characters"
+)
 print(f"《{poems[0]['title']}》 {poems[0]['author']}\n{poems[0]['text']}")
 
 # %% [markdown]
@@ -147,13 +154,20 @@ class NGramPoet:
 
     def __init__(self, ids, n, vocab_size):
         self.n, self.vocab_size = n, vocab_size
-        circular = np.r_[ids, ids[:n - 1]]    # wrap around, so that every context has a successor
-        windows = np.lib.stride_tricks.sliding_window_view(circular, n)   # (T, n)
-        keys = self.key(windows[:, :-1])                                  # one int per context
-        pairs, counts = np.unique(np.stack([keys, windows[:, -1]], 1), axis=0, return_counts=True)
-        starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])  # pairs sorted by key
-        self.table = {int(pairs[s, 0]): (pairs[s:e, 1], counts[s:e])
-                      for s, e in zip(starts, np.r_[starts[1:], len(pairs)])}
+        # wrap around, so that every context has a successor
+        circular = np.r_[ids, ids[: n - 1]]
+        windows = np.lib.stride_tricks.sliding_window_view(circular, n)  # (T, n)
+        # one int per context
+        keys = self.key(windows[:, :-1])
+        pairs, counts = np.unique(
+            np.stack([keys, windows[:, -1]], 1), axis=0, return_counts=True
+        )
+        # pairs sorted by key
+        starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
+        self.table = {
+            int(pairs[s, 0]): (pairs[s:e, 1], counts[s:e])
+            for s, e in zip(starts, np.r_[starts[1:], len(pairs)])
+        }
 
     def key(self, context):
         """A context (..., n-1) of ids as one integer, in base vocab_size."""
@@ -163,8 +177,10 @@ class NGramPoet:
     def next_distribution(self, context):
         """(candidate ids, counts) after the last n-1 ids of ``context``."""
         if len(context) < self.n - 1:
-            raise ValueError(f"context: expected at least n - 1 = {self.n - 1} ids, got {len(context)}")
-        return self.table[int(self.key(context[len(context) - (self.n - 1):]))]
+            raise ValueError(
+                f"context: expected at least n - 1 = {self.n - 1} ids, got {len(context)}"
+            )
+        return self.table[int(self.key(context[len(context) - (self.n - 1) :]))]
 
     def generate(self, prompt_ids, max_new=60, lines=4, seed=0):
         """Append characters to the prompt until ``lines`` line breaks or ``max_new`` characters."""
@@ -172,7 +188,8 @@ class NGramPoet:
         out, breaks = list(prompt_ids), 0
         while len(out) - len(prompt_ids) < max_new and breaks < lines:
             cand, counts = self.next_distribution(out)
-            out.append(int(cand[sample_next(np.log(counts), rng=rng)]))   # logits = log counts
+            # logits = log counts
+            out.append(int(cand[sample_next(np.log(counts), rng=rng)]))
             breaks += out[-1] == tok.stoi["\n"]
         return np.array(out)
 
@@ -182,8 +199,10 @@ class NGramPoet:
 bigram = NGramPoet(ids, 2, tok.vocab_size)
 cand, counts = bigram.next_distribution(tok.encode("月"))
 best = cand[counts.argmax()]
-print(f"after '月' the most frequent next character is '{tok.decode([best])}': "
-      f"{counts.max()} of {counts.sum()} times")
+print(
+    f"after '月' the most frequent next character is '{tok.decode([best])}': "
+    f"{counts.max()} of {counts.sum()} times"
+)
 assert counts.max() == corpus.count("月" + tok.decode([best]))
 assert counts.sum() == corpus.count("月")
 
@@ -195,20 +214,24 @@ assert counts.sum() == corpus.count("月")
 # generating anything new.
 
 # %%
-prompt = tok.encode("\n\n春")           # a poem break, then 春: the start of a new poem
+prompt = tok.encode("\n\n春")  # a poem break, then 春: the start of a new poem
 all_lines = {line for line in corpus.split("\n") if line}
-for n in (1, 2, 3):                       # n = 1: no context at all, only frequencies
+for n in (1, 2, 3):  # n = 1: no context at all, only frequencies
     gen = NGramPoet(ids, n, tok.vocab_size).generate(prompt, seed=1)
     text = tok.decode(gen)
     lines = [line for line in text.split("\n") if line]
     copied = sum(line in all_lines for line in lines)
-    print(f"--- n = {n}: {copied} of {len(lines)} lines copied verbatim from the training poems")
+    print(
+        f"--- n = {n}: {copied} of {len(lines)} lines copied verbatim from the training poems"
+    )
     print(text.strip(), "\n")
 
 trigram = NGramPoet(ids, 3, tok.vocab_size)
 single = np.mean([len(cand) == 1 for cand, _ in trigram.table.values()])
-print(f"n = 3: {len(trigram.table):,} distinct two-character contexts, "
-      f"{single:.0%} of them always followed by the same character")
+print(
+    f"n = 3: {len(trigram.table):,} distinct two-character contexts, "
+    f"{single:.0%} of them always followed by the same character"
+)
 assert single > 0.5
 
 # %% [markdown]
@@ -239,8 +262,9 @@ assert single > 0.5
 # the first note.
 
 # %%
-RATE = 8000                                 # samples per second
-SCALE = np.array([60, 62, 64, 67, 69, 72])  # C D E G A C: a pentatonic scale (MIDI numbers)
+RATE = 8000  # samples per second
+# C D E G A C: a pentatonic scale (MIDI numbers)
+SCALE = np.array([60, 62, 64, 67, 69, 72])
 
 
 def midi_to_hz(m):
@@ -250,27 +274,32 @@ def midi_to_hz(m):
 def pluck(freq, seconds):
     """A tone with 4 harmonics and an exponentially decaying envelope."""
     t = np.arange(int(RATE * seconds)) / RATE
-    tone = sum(np.sin(2 * np.pi * k * freq * t) / k ** 1.5 for k in range(1, 5))
+    tone = sum(np.sin(2 * np.pi * k * freq * t) / k**1.5 for k in range(1, 5))
     return tone * np.exp(-6.0 * t)
 
 
 rng = np.random.default_rng(3)
 steps = [0]
-for _ in range(11):                         # Markov chain: move -2, -1, +1 or +2 scale steps,
-    move = rng.choice([-2, -1, 1, 2])        # turning back at the ends of the scale
+# Markov chain: move -2, -1, +1 or +2 scale steps,
+for _ in range(11):
+    move = rng.choice([-2, -1, 1, 2])  # turning back at the ends of the scale
     nxt = steps[-1] + move
     steps.append(int(nxt if 0 <= nxt < len(SCALE) else steps[-1] - move))
 notes = SCALE[steps]
 NOTE_S = 0.25
 wave = np.concatenate([pluck(f, NOTE_S) for f in midi_to_hz(notes)])
 wave = 0.9 * wave / np.abs(wave).max()
-print(f"melody (MIDI): {notes.tolist()}; {len(wave):,} samples = {len(wave) / RATE:.1f} s at {RATE} Hz")
+print(
+    f"melody (MIDI): {notes.tolist()}; {len(wave):,} samples = {len(wave) / RATE:.1f} s at {RATE} Hz"
+)
 
 first = wave[: int(RATE * NOTE_S)]
 spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first)), n=8 * len(first)))
 freqs = np.fft.rfftfreq(8 * len(first), d=1 / RATE)
 peak, expected = freqs[spectrum.argmax()], float(midi_to_hz(notes[0]))
-print(f"first note: spectrum peak at {peak:.1f} Hz, 440 * 2^((m - 69)/12) = {expected:.1f} Hz")
+print(
+    f"first note: spectrum peak at {peak:.1f} Hz, 440 * 2^((m - 69)/12) = {expected:.1f} Hz"
+)
 assert abs(peak - expected) < 2.0
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), layout="constrained")
@@ -343,7 +372,13 @@ display(Audio(wave, rate=RATE))
 TIMELINE = [  # (year-month, what, family, modality, reference)
     ("2013-12", "VAE", "VAE / latent variable", "image", "kingma2013vae"),
     ("2014-06", "GAN", "GAN", "image", "goodfellow2014gan"),
-    ("2015-03", "diffusion (Sohl-Dickstein)", "diffusion", "image", "sohldickstein2015diffusion"),
+    (
+        "2015-03",
+        "diffusion (Sohl-Dickstein)",
+        "diffusion",
+        "image",
+        "sohldickstein2015diffusion",
+    ),
     ("2016-01", "PixelRNN", "autoregressive", "image", "vandenoord2016pixelrnn"),
     ("2016-06", "PixelCNN", "autoregressive", "image", "vandenoord2016pixelcnn"),
     ("2016-09", "WaveNet", "autoregressive", "audio", "vandenoord2016wavenet"),
@@ -365,8 +400,10 @@ for lane in range(len(FAMILIES)):
     ax.axhline(lane, color="lightgray", lw=1, zorder=0)
 for k, (date, (_, name, family, modality, _)) in enumerate(zip(dates, TIMELINE)):
     y = FAMILIES.index(family)
-    ax.scatter(date, y, s=90, color=MODALITY_COLORS[modality], edgecolors="black", zorder=3)
-    offset = 0.22 if k % 2 == 0 else -0.32            # alternate labels above and below
+    ax.scatter(
+        date, y, s=90, color=MODALITY_COLORS[modality], edgecolors="black", zorder=3
+    )
+    offset = 0.22 if k % 2 == 0 else -0.32  # alternate labels above and below
     ax.annotate(name, (date, y), xytext=(date, y + offset), ha="center", fontsize=9)
 for modality, color in MODALITY_COLORS.items():
     ax.scatter([], [], s=60, color=color, edgecolors="black", label=modality)

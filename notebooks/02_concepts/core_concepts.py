@@ -85,10 +85,20 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # %%
 P_CLASS1 = 0.4
 TRUE = GaussianMixture.from_params(
-    weights=[0.6 * (1 - P_CLASS1), 0.4 * (1 - P_CLASS1), 0.5 * P_CLASS1, 0.5 * P_CLASS1],
+    weights=[
+        0.6 * (1 - P_CLASS1),
+        0.4 * (1 - P_CLASS1),
+        0.5 * P_CLASS1,
+        0.5 * P_CLASS1,
+    ],
     means=[[-2.0, -2.0], [2.0, 2.0], [2.0, -1.5], [-1.5, 2.0]],
-    covariances=[[[1.0, 0.5], [0.5, 1.0]], [[0.6, 0.0], [0.0, 0.6]],
-                 [[0.8, -0.3], [-0.3, 0.6]], [[0.7, 0.0], [0.0, 0.7]]])
+    covariances=[
+        [[1.0, 0.5], [0.5, 1.0]],
+        [[0.6, 0.0], [0.0, 0.6]],
+        [[0.8, -0.3], [-0.3, 0.6]],
+        [[0.7, 0.0], [0.0, 0.7]],
+    ],
+)
 
 
 def labelled_data(n, seed):
@@ -99,7 +109,9 @@ def labelled_data(n, seed):
 N_TRAIN = 400
 x_train, y_train = labelled_data(N_TRAIN, seed=0)
 x_test, y_test = labelled_data(pick(full=20_000, fast=5_000), seed=1)
-print(f"{len(x_train)} training points ({y_train.mean():.0%} in class 1), {len(x_test):,} test points")
+print(
+    f"{len(x_train)} training points ({y_train.mean():.0%} in class 1), {len(x_test):,} test points"
+)
 
 COLORS = np.array(["tab:blue", "tab:orange"])
 fig, ax = plt.subplots(figsize=(5, 5))
@@ -153,8 +165,10 @@ for c in (0, 1):
     class_gmms.append(gmm)
     steps = np.diff(histories[-1])
     assert steps.min() >= -1e-10, steps.min()
-    print(f"class {c}: {len(steps)} EM iterations, mean log-likelihood "
-          f"{histories[-1][0]:.4f} -> {histories[-1][-1]:.4f}; smallest change {steps.min():.1e}")
+    print(
+        f"class {c}: {len(steps)} EM iterations, mean log-likelihood "
+        f"{histories[-1][0]:.4f} -> {histories[-1][-1]:.4f}; smallest change {steps.min():.1e}"
+    )
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for c, h in enumerate(histories):
@@ -183,7 +197,9 @@ def mixture_density_by_hand(x, gmm):
 
 
 for c, gmm in enumerate(class_gmms):
-    err = np.abs(np.exp(gmm.log_prob(x_test[:500])) - mixture_density_by_hand(x_test[:500], gmm)).max()
+    err = np.abs(
+        np.exp(gmm.log_prob(x_test[:500])) - mixture_density_by_hand(x_test[:500], gmm)
+    ).max()
     print(f"class {c}: max |exp(log_prob) - density by hand| = {err:.1e}")
     assert err < 1e-12
 
@@ -200,9 +216,9 @@ for c, gmm in enumerate(class_gmms):
 # %%
 def sample_joint(n, seed):
     rng = np.random.default_rng(seed)
-    y = (rng.random(n) < prior[1]).astype(np.int64)          # y ~ p(y)
+    y = (rng.random(n) < prior[1]).astype(np.int64)  # y ~ p(y)
     x = np.empty((n, 2))
-    for c in (0, 1):                                         # x ~ p(x | y)
+    for c in (0, 1):  # x ~ p(x | y)
         if (y == c).any():
             x[y == c] = class_gmms[c].sample(int((y == c).sum()), seed=seed + 1 + c)[0]
     return x, y
@@ -210,7 +226,10 @@ def sample_joint(n, seed):
 
 def log_p_x(x):
     """log p(x) = log sum_c p(c) p(x | c)."""
-    return logsumexp(np.stack([np.log(prior[c]) + class_gmms[c].log_prob(x) for c in (0, 1)], 1), axis=1)
+    return logsumexp(
+        np.stack([np.log(prior[c]) + class_gmms[c].log_prob(x) for c in (0, 1)], 1),
+        axis=1,
+    )
 
 
 LIM = 6.0
@@ -227,8 +246,16 @@ x_new, y_new = sample_joint(N_TRAIN, seed=10)
 fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharex=True, sharey=True)
 for c in (0, 1):
     axes[0].scatter(*x_train[y_train == c].T, s=8, color=COLORS[c], alpha=0.4)
-    axes[0].scatter(*x_new[y_new == c].T, s=12, marker="x", color=COLORS[c], label=f"generated, class {c}")
-axes[0].set_title("New labelled points sampled from the model (x)\nover the training data (dots)")
+    axes[0].scatter(
+        *x_new[y_new == c].T,
+        s=12,
+        marker="x",
+        color=COLORS[c],
+        label=f"generated, class {c}",
+    )
+axes[0].set_title(
+    "New labelled points sampled from the model (x)\nover the training data (dots)"
+)
 axes[0].legend(loc="lower right")
 cs = axes[1].contourf(g1, g2, density, levels=20, cmap="viridis")
 fig.colorbar(cs, ax=axes[1], label="$p(x)$")
@@ -253,16 +280,24 @@ plt.show()
 # %%
 def generative_posterior(x):
     """p(y = 1 | x) by Bayes' rule, in log space."""
-    log_joint = np.stack([np.log(prior[c]) + class_gmms[c].log_prob(x) for c in (0, 1)], axis=1)
+    log_joint = np.stack(
+        [np.log(prior[c]) + class_gmms[c].log_prob(x) for c in (0, 1)], axis=1
+    )
     return np.exp(log_joint[:, 1] - logsumexp(log_joint, axis=1))
 
 
 # check 1: the same posterior from one mixture holding all 4 components
 joint_gmm = GaussianMixture.from_params(
     np.concatenate([prior[c] * class_gmms[c].weights_ for c in (0, 1)]),
-    np.concatenate([g.means_ for g in class_gmms]), np.concatenate([g.covariances_ for g in class_gmms]))
-err = np.abs(joint_gmm.predict_proba(x_test)[:, 2:].sum(1) - generative_posterior(x_test)).max()
-print(f"Bayes' rule vs responsibilities of the 4-component mixture: max difference {err:.1e}")
+    np.concatenate([g.means_ for g in class_gmms]),
+    np.concatenate([g.covariances_ for g in class_gmms]),
+)
+err = np.abs(
+    joint_gmm.predict_proba(x_test)[:, 2:].sum(1) - generative_posterior(x_test)
+).max()
+print(
+    f"Bayes' rule vs responsibilities of the 4-component mixture: max difference {err:.1e}"
+)
 assert err < 1e-12
 
 # check 2: calibration on points sampled from the model
@@ -273,7 +308,9 @@ which = np.clip(np.digitize(q, bins) - 1, 0, 9)
 print("predicted p(y=1|x)  fraction in class 1   points")
 for b in range(10):
     sel = which == b
-    print(f"    {q[sel].mean():.3f}            {y_cal[sel].mean():.3f}        {sel.sum():>6}")
+    print(
+        f"    {q[sel].mean():.3f}            {y_cal[sel].mean():.3f}        {sel.sum():>6}"
+    )
     assert abs(q[sel].mean() - y_cal[sel].mean()) < 4 * np.sqrt(0.25 / sel.sum()) + 1e-3
 
 # %% [markdown]
@@ -297,7 +334,7 @@ for b in range(10):
 # %%
 def features(x):
     x1, x2 = x[:, 0], x[:, 1]
-    return np.stack([np.ones_like(x1), x1, x2, x1 ** 2, x1 * x2, x2 ** 2], axis=1)
+    return np.stack([np.ones_like(x1), x1, x2, x1**2, x1 * x2, x2**2], axis=1)
 
 
 def sigmoid(t):
@@ -319,9 +356,15 @@ def logistic_grad(w):
 
 w_probe = np.random.default_rng(0).normal(scale=0.3, size=6)
 h = 1e-6
-finite = np.array([(logistic_loss(w_probe + h * e) - logistic_loss(w_probe - h * e)) / (2 * h)
-                   for e in np.eye(6)])
-print(f"gradient: max |finite differences - formula| = {np.abs(finite - logistic_grad(w_probe)).max():.1e}")
+finite = np.array(
+    [
+        (logistic_loss(w_probe + h * e) - logistic_loss(w_probe - h * e)) / (2 * h)
+        for e in np.eye(6)
+    ]
+)
+print(
+    f"gradient: max |finite differences - formula| = {np.abs(finite - logistic_grad(w_probe)).max():.1e}"
+)
 assert np.allclose(finite, logistic_grad(w_probe), atol=1e-7)
 
 w = np.zeros(6)
@@ -329,7 +372,9 @@ for _ in range(30):
     s = sigmoid(PHI @ w)
     hess = PHI.T @ (PHI * (s * (1 - s))[:, None]) / len(Y) + LAMBDA * np.eye(6)
     w = w - np.linalg.solve(hess, logistic_grad(w))
-print(f"after Newton: loss {logistic_loss(w):.4f}, |gradient| {np.abs(logistic_grad(w)).max():.1e}")
+print(
+    f"after Newton: loss {logistic_loss(w):.4f}, |gradient| {np.abs(logistic_grad(w)).max():.1e}"
+)
 assert np.abs(logistic_grad(w)).max() < 1e-8
 
 
@@ -361,14 +406,26 @@ acc_disc = report("discriminative (logistic reg.)", discriminative_posterior(x_t
 assert acc_true >= max(acc_gen, acc_disc) - 0.01
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharex=True, sharey=True)
-for ax, (name, fn) in zip(axes, [("true $p(y=1 \\mid x)$", true_posterior),
-                                 ("generative: Bayes' rule on the GMMs", generative_posterior),
-                                 ("discriminative: logistic regression", discriminative_posterior)]):
-    p1 = np.clip(fn(grid), 0, 1).reshape(g1.shape)      # clip rounding (1 + 1e-16) for contourf
+for ax, (name, fn) in zip(
+    axes,
+    [
+        ("true $p(y=1 \\mid x)$", true_posterior),
+        ("generative: Bayes' rule on the GMMs", generative_posterior),
+        ("discriminative: logistic regression", discriminative_posterior),
+    ],
+):
+    # clip rounding (1 + 1e-16) for contourf
+    p1 = np.clip(fn(grid), 0, 1).reshape(g1.shape)
     cs = ax.contourf(g1, g2, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r")
     ax.contour(g1, g2, p1, levels=[0.5], colors="black", linewidths=2)
     for c in (0, 1):
-        ax.scatter(*x_train[y_train == c].T, s=7, color=COLORS[c], edgecolors="black", linewidths=0.3)
+        ax.scatter(
+            *x_train[y_train == c].T,
+            s=7,
+            color=COLORS[c],
+            edgecolors="black",
+            linewidths=0.3,
+        )
     ax.set_title(name)
     ax.set_xlabel("$x_1$")
     ax.set_aspect("equal")
@@ -386,10 +443,14 @@ plt.show()
 # %%
 x_far = np.array([[5.5, -5.5]])
 log_px_train = log_p_x(x_train)
-print(f"x = {x_far[0]}: p(y=1|x) generative {generative_posterior(x_far)[0]:.3f}, "
-      f"discriminative {discriminative_posterior(x_far)[0]:.3f}")
-print(f"log p(x) there: {log_p_x(x_far)[0]:.1f}; on the training points: "
-      f"min {log_px_train.min():.1f}, median {np.median(log_px_train):.1f}")
+print(
+    f"x = {x_far[0]}: p(y=1|x) generative {generative_posterior(x_far)[0]:.3f}, "
+    f"discriminative {discriminative_posterior(x_far)[0]:.3f}"
+)
+print(
+    f"log p(x) there: {log_p_x(x_far)[0]:.1f}; on the training points: "
+    f"min {log_px_train.min():.1f}, median {np.median(log_px_train):.1f}"
+)
 assert log_p_x(x_far)[0] < log_px_train.min() - 5
 
 # %% [markdown]
@@ -465,7 +526,9 @@ x_heldout = rng.normal(3.0, 2.0, size=5000)
 
 
 def nll(x, mu, s):
-    return 0.5 * math.log(2 * math.pi) + s + np.mean((x - mu) ** 2) / (2 * math.exp(2 * s))
+    return (
+        0.5 * math.log(2 * math.pi) + s + np.mean((x - mu) ** 2) / (2 * math.exp(2 * s))
+    )
 
 
 def grads(x, mu, s):
@@ -475,19 +538,23 @@ def grads(x, mu, s):
 
 # the gradient formulas, against finite differences
 h, (mu0, s0) = 1e-6, (1.0, 0.2)
-fd = ((nll(x_1d, mu0 + h, s0) - nll(x_1d, mu0 - h, s0)) / (2 * h),
-      (nll(x_1d, mu0, s0 + h) - nll(x_1d, mu0, s0 - h)) / (2 * h))
+fd = (
+    (nll(x_1d, mu0 + h, s0) - nll(x_1d, mu0 - h, s0)) / (2 * h),
+    (nll(x_1d, mu0, s0 + h) - nll(x_1d, mu0, s0 - h)) / (2 * h),
+)
 assert np.allclose(fd, grads(x_1d, mu0, s0), atol=1e-6), (fd, grads(x_1d, mu0, s0))
 
 mu, s, lr, losses = 0.0, 0.0, 0.1, []
-for _step in range(2000):                     # the inner loop
-    losses.append(nll(x_1d, mu, s))          # model + data -> loss
-    g_mu, g_s = grads(x_1d, mu, s)           # loss -> gradient
-    mu, s = mu - lr * g_mu, s - lr * g_s     # optimiser step on the parameters only
+for _step in range(2000):  # the inner loop
+    losses.append(nll(x_1d, mu, s))  # model + data -> loss
+    g_mu, g_s = grads(x_1d, mu, s)  # loss -> gradient
+    mu, s = mu - lr * g_mu, s - lr * g_s  # optimiser step on the parameters only
 mu_mle, sigma_mle = x_1d.mean(), x_1d.std()  # closed form (np.std divides by N)
 print(f"gradient descent: mu = {mu:.5f}, sigma = {math.exp(s):.5f}")
 print(f"closed-form MLE:  mu = {mu_mle:.5f}, sigma = {sigma_mle:.5f}")
-print(f"evaluation (outer loop): training NLL {nll(x_1d, mu, s):.4f}, held-out NLL {nll(x_heldout, mu, s):.4f}")
+print(
+    f"evaluation (outer loop): training NLL {nll(x_1d, mu, s):.4f}, held-out NLL {nll(x_heldout, mu, s):.4f}"
+)
 assert abs(mu - mu_mle) < 1e-6 and abs(math.exp(s) - sigma_mle) < 1e-6
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
@@ -498,8 +565,13 @@ axes[0].set_xlabel("gradient step (log scale)")
 axes[0].set_ylabel("mean NLL (nats)")
 t = np.linspace(-5, 11, 400)
 axes[1].hist(x_1d, bins=30, density=True, alpha=0.4, label="training data")
-axes[1].plot(t, np.exp(-0.5 * ((t - mu) / math.exp(s)) ** 2) / (math.exp(s) * math.sqrt(2 * math.pi)),
-             lw=2, label=r"fitted $\mathcal{N}(\mu, \sigma^2)$")
+axes[1].plot(
+    t,
+    np.exp(-0.5 * ((t - mu) / math.exp(s)) ** 2)
+    / (math.exp(s) * math.sqrt(2 * math.pi)),
+    lw=2,
+    label=r"fitted $\mathcal{N}(\mu, \sigma^2)$",
+)
 axes[1].set_title("The trained model")
 axes[1].set_xlabel("x")
 axes[1].set_ylabel("density")
@@ -575,7 +647,9 @@ x_s = f(z_s) + SIGMA * rng.standard_normal((1500, 2))
 
 fig, ax = plt.subplots(figsize=(5.5, 5))
 sc = ax.scatter(*x_s.T, c=z_s, s=5, cmap="coolwarm")
-ax.plot(*f(np.linspace(-3, 3, 300)).T, color="black", lw=1, label="$f(z)$, $z \\in [-3, 3]$")
+ax.plot(
+    *f(np.linspace(-3, 3, 300)).T, color="black", lw=1, label="$f(z)$, $z \\in [-3, 3]$"
+)
 fig.colorbar(sc, ax=ax, label="latent $z$")
 ax.set_title("Samples of a 1-D latent variable model")
 ax.set_xlabel("$x_1$")
@@ -600,35 +674,45 @@ plt.show()
 # %%
 Z_GRID = np.linspace(-5, 5, 1201)
 DZ = Z_GRID[1] - Z_GRID[0]
-LOG_PZ = -0.5 * Z_GRID ** 2 - 0.5 * math.log(2 * math.pi)
-F_GRID = f(Z_GRID)                                         # (Z, 2)
+LOG_PZ = -0.5 * Z_GRID**2 - 0.5 * math.log(2 * math.pi)
+F_GRID = f(Z_GRID)  # (Z, 2)
 
 
 def log_joint_grid(x):
     """log p(z_j) + log p(x_i | z_j) for every point i and grid value z_j, shape (N, Z)."""
     sq = ((x[:, None, :] - F_GRID[None]) ** 2).sum(-1)
-    return LOG_PZ[None] - sq / (2 * SIGMA ** 2) - math.log(2 * math.pi * SIGMA ** 2)
+    return LOG_PZ[None] - sq / (2 * SIGMA**2) - math.log(2 * math.pi * SIGMA**2)
 
 
 def latent_model_log_px(x, chunk=2000):
-    return np.concatenate([logsumexp(log_joint_grid(x[i:i + chunk]), axis=1) + math.log(DZ)
-                           for i in range(0, len(x), chunk)])
+    return np.concatenate(
+        [
+            logsumexp(log_joint_grid(x[i : i + chunk]), axis=1) + math.log(DZ)
+            for i in range(0, len(x), chunk)
+        ]
+    )
 
 
 queries = np.array([f(np.array(0.5)), f(np.array(-1.0)) + 0.2, [0.15, -0.6]])
 z_mc = np.random.default_rng(2).standard_normal(pick(full=400_000, fast=100_000))
 for xq, lq in zip(queries, latent_model_log_px(queries)):
-    like = np.exp(-((xq - f(z_mc)) ** 2).sum(-1) / (2 * SIGMA ** 2)) / (2 * math.pi * SIGMA ** 2)
+    like = np.exp(-((xq - f(z_mc)) ** 2).sum(-1) / (2 * SIGMA**2)) / (
+        2 * math.pi * SIGMA**2
+    )
     mc, se = like.mean(), like.std() / math.sqrt(len(like))
-    print(f"x = ({xq[0]:+.2f}, {xq[1]:+.2f}): quadrature p(x) = {math.exp(lq):.5f}, "
-          f"Monte Carlo {mc:.5f} ± {se:.5f}")
+    print(
+        f"x = ({xq[0]:+.2f}, {xq[1]:+.2f}): quadrature p(x) = {math.exp(lq):.5f}, "
+        f"Monte Carlo {mc:.5f} ± {se:.5f}"
+    )
     assert abs(math.exp(lq) - mc) < 4 * se + 1e-6
 
 ticks_l = np.linspace(-5, 5, pick(full=201, fast=121))
 h1, h2 = np.meshgrid(ticks_l, ticks_l)
 plane = np.stack([h1.ravel(), h2.ravel()], 1)
 p_plane = np.exp(latent_model_log_px(plane)).reshape(h1.shape)
-print(f"integral of p(x) over the plane: {p_plane.sum() * (ticks_l[1] - ticks_l[0]) ** 2:.4f}")
+print(
+    f"integral of p(x) over the plane: {p_plane.sum() * (ticks_l[1] - ticks_l[0]) ** 2:.4f}"
+)
 assert abs(p_plane.sum() * (ticks_l[1] - ticks_l[0]) ** 2 - 1) < 0.01
 
 # %% [markdown]
@@ -642,19 +726,28 @@ assert abs(p_plane.sum() * (ticks_l[1] - ticks_l[0]) ** 2 - 1) < 0.01
 # $q$, as in chapter 4, cannot represent the two peaks of query 2).
 
 # %%
-post = np.exp(log_joint_grid(queries) - logsumexp(log_joint_grid(queries), axis=1)[:, None]) / DZ
+post = (
+    np.exp(
+        log_joint_grid(queries) - logsumexp(log_joint_grid(queries), axis=1)[:, None]
+    )
+    / DZ
+)
 assert np.allclose(post.sum(1) * DZ, 1.0)
 post_mean = (post * Z_GRID).sum(1) * DZ
 mass_below = post[2, Z_GRID < -2.6].sum() * DZ
 print(f"posterior mean of z for query 0, x = f(0.5): {post_mean[0]:.3f}")
-print(f"query 2: posterior mass below z = -2.6: {mass_below:.2f}, above: {1 - mass_below:.2f}")
+print(
+    f"query 2: posterior mass below z = -2.6: {mass_below:.2f}, above: {1 - mass_below:.2f}"
+)
 assert abs(post_mean[0] - 0.5) < 0.05
-assert 0.2 < mass_below < 0.8                     # two peaks, both substantial
+assert 0.2 < mass_below < 0.8  # two peaks, both substantial
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].contourf(h1, h2, p_plane, levels=20, cmap="viridis")
 for i, xq in enumerate(queries):
-    axes[0].scatter(*xq, s=80, marker="*", color=f"C{i + 1}", edgecolors="white", label=f"query {i}")
+    axes[0].scatter(
+        *xq, s=80, marker="*", color=f"C{i + 1}", edgecolors="white", label=f"query {i}"
+    )
 axes[0].set_title("$p(x)$ by quadrature over $z$")
 axes[0].set_xlabel("$x_1$")
 axes[0].set_ylabel("$x_2$")
@@ -682,16 +775,27 @@ plt.show()
 alphas = np.linspace(0, 1, 41)
 z_a, z_b = -1.5, 1.5
 latent_path = f(z_a + alphas * (z_b - z_a))
-straight_path = (1 - alphas)[:, None] * f(np.array(z_a)) + alphas[:, None] * f(np.array(z_b))
-lp_latent, lp_straight = latent_model_log_px(latent_path), latent_model_log_px(straight_path)
-print(f"smallest log p(x) along the latent path: {lp_latent.min():.1f}; "
-      f"along the straight line: {lp_straight.min():.1f}")
+straight_path = (1 - alphas)[:, None] * f(np.array(z_a)) + alphas[:, None] * f(
+    np.array(z_b)
+)
+lp_latent, lp_straight = (
+    latent_model_log_px(latent_path),
+    latent_model_log_px(straight_path),
+)
+print(
+    f"smallest log p(x) along the latent path: {lp_latent.min():.1f}; "
+    f"along the straight line: {lp_straight.min():.1f}"
+)
 assert lp_latent.min() > lp_straight.min() + 10
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].contourf(h1, h2, p_plane, levels=20, cmap="Greys")
-axes[0].plot(*latent_path.T, "o-", ms=3, color="tab:green", label="decode $z$ from -1.5 to 1.5")
-axes[0].plot(*straight_path.T, "o-", ms=3, color="tab:red", label="straight line in $x$")
+axes[0].plot(
+    *latent_path.T, "o-", ms=3, color="tab:green", label="decode $z$ from -1.5 to 1.5"
+)
+axes[0].plot(
+    *straight_path.T, "o-", ms=3, color="tab:red", label="straight line in $x$"
+)
 axes[0].set_title("Two paths between the same endpoints")
 axes[0].set_xlabel("$x_1$")
 axes[0].set_ylabel("$x_2$")
@@ -736,7 +840,11 @@ FACES = np.arange(6)
 
 
 def binomial_pmf(theta):
-    return np.array([math.comb(5, k) for k in FACES]) * theta ** FACES * (1 - theta) ** (5 - FACES)
+    return (
+        np.array([math.comb(5, k) for k in FACES])
+        * theta**FACES
+        * (1 - theta) ** (5 - FACES)
+    )
 
 
 def entropy(p):
@@ -749,7 +857,9 @@ def kl(p, q):
     return float((p[nz] * np.log(p[nz] / q[nz])).sum())
 
 
-rolls = np.random.default_rng(0).choice(6, size=pick(full=200_000, fast=50_000), p=P_DIE)
+rolls = np.random.default_rng(0).choice(
+    6, size=pick(full=200_000, fast=50_000), p=P_DIE
+)
 p_hat = np.bincount(rolls, minlength=6) / len(rolls)
 theta = 0.6
 q = binomial_pmf(theta)
@@ -762,7 +872,9 @@ assert abs(avg_nll - entropy(p_hat) - kl(p_hat, q)) < 1e-10
 
 # in expectation, with the true distribution: equal up to Monte Carlo error
 se = np.log(q[rolls]).std() / math.sqrt(len(rolls))
-print(f"average NLL - H(p_data) = {avg_nll - entropy(P_DIE):.5f} ± {se:.5f} (Monte Carlo)")
+print(
+    f"average NLL - H(p_data) = {avg_nll - entropy(P_DIE):.5f} ± {se:.5f} (Monte Carlo)"
+)
 print(f"KL(p_data || p_theta)   = {kl(P_DIE, q):.5f}")
 assert abs(avg_nll - entropy(P_DIE) - kl(P_DIE, q)) < 4 * se
 
@@ -780,9 +892,15 @@ nll_curve = np.array([-np.mean(np.log(binomial_pmf(t)[rolls])) for t in thetas])
 kl_curve = np.array([kl(p_hat, binomial_pmf(t)) for t in thetas])
 theta_mle = rolls.mean() / 5
 gap = nll_curve - kl_curve
-print(f"NLL - KL over the scan: between {gap.min():.10f} and {gap.max():.10f}; H(p_hat) = {entropy(p_hat):.10f}")
-print(f"argmin of the scan: {thetas[nll_curve.argmin()]:.3f}; closed form x̄/5 = {theta_mle:.4f}")
-print(f"minimum KL: {kl(p_hat, binomial_pmf(theta_mle)):.4f} nats (> 0: the model family cannot fit the die)")
+print(
+    f"NLL - KL over the scan: between {gap.min():.10f} and {gap.max():.10f}; H(p_hat) = {entropy(p_hat):.10f}"
+)
+print(
+    f"argmin of the scan: {thetas[nll_curve.argmin()]:.3f}; closed form x̄/5 = {theta_mle:.4f}"
+)
+print(
+    f"minimum KL: {kl(p_hat, binomial_pmf(theta_mle)):.4f} nats (> 0: the model family cannot fit the die)"
+)
 assert np.allclose(gap, entropy(p_hat), atol=1e-10)
 assert abs(thetas[nll_curve.argmin()] - theta_mle) <= 1e-3 + 1e-12
 
@@ -795,7 +913,12 @@ axes[0].set_xlabel(r"$\theta$")
 axes[0].set_ylabel("nats")
 axes[0].legend()
 axes[1].bar(FACES - 0.2, p_hat, width=0.4, label="die (empirical)")
-axes[1].bar(FACES + 0.2, binomial_pmf(theta_mle), width=0.4, label=r"best binomial, $\hat\theta$")
+axes[1].bar(
+    FACES + 0.2,
+    binomial_pmf(theta_mle),
+    width=0.4,
+    label=r"best binomial, $\hat\theta$",
+)
 axes[1].set_title("The maximum-likelihood fit")
 axes[1].set_xlabel("face")
 axes[1].set_ylabel("probability")
@@ -839,12 +962,16 @@ p_data = check_rng.dirichlet(np.ones(6))
 theta6 = check_rng.normal(size=6)
 softmax6 = lambda t: np.exp(t - t.max()) / np.exp(t - t.max()).sum()
 p_model = softmax6(theta6)
-d_star = p_data / (p_data + p_model)                        # the optimal discriminator, held fixed
-jacobian = np.diag(p_model) - np.outer(p_model, p_model)    # d p_theta / d theta
-grad_nonsat = jacobian @ -np.log(d_star)                    # gradient of E_{x ~ p_theta}[-log D*(x)]
+# the optimal discriminator, held fixed
+d_star = p_data / (p_data + p_model)
+jacobian = np.diag(p_model) - np.outer(p_model, p_model)  # d p_theta / d theta
+# gradient of E_{x ~ p_theta}[-log D*(x)]
+grad_nonsat = jacobian @ -np.log(d_star)
 target = lambda t: kl_div(softmax6(t), p_data) - 2 * jsd(p_data, softmax6(t))
 h = 1e-6
-grad_target = np.array([(target(theta6 + h * e) - target(theta6 - h * e)) / (2 * h) for e in np.eye(6)])
+grad_target = np.array(
+    [(target(theta6 + h * e) - target(theta6 - h * e)) / (2 * h) for e in np.eye(6)]
+)
 print("non-saturating loss gradient:    ", grad_nonsat.round(5))
 print("gradient of KL(p_g||p) - 2 JSD:  ", grad_target.round(5))
 assert np.allclose(grad_nonsat, grad_target, atol=1e-7)
@@ -879,11 +1006,23 @@ show_source(GaussianMixture, start="# --- sample", end="# --- end sample")
 gmm0 = class_gmms[0]
 xs, ks = gmm0.sample(pick(full=400_000, fast=100_000), seed=3)
 mix_mean = gmm0.weights_ @ gmm0.means_
-mix_cov = sum(wk * (ck + np.outer(mk, mk)) for wk, mk, ck in
-              zip(gmm0.weights_, gmm0.means_, gmm0.covariances_)) - np.outer(mix_mean, mix_mean)
-print("component frequencies:", np.bincount(ks) / len(ks), " weights:", gmm0.weights_.round(4))
+mix_cov = sum(
+    wk * (ck + np.outer(mk, mk))
+    for wk, mk, ck in zip(gmm0.weights_, gmm0.means_, gmm0.covariances_)
+) - np.outer(mix_mean, mix_mean)
+print(
+    "component frequencies:",
+    np.bincount(ks) / len(ks),
+    " weights:",
+    gmm0.weights_.round(4),
+)
 print("sample mean:", xs.mean(0).round(3), " formula:", mix_mean.round(3))
-print("sample covariance:\n", np.cov(xs, rowvar=False).round(3), "\nformula:\n", mix_cov.round(3))
+print(
+    "sample covariance:\n",
+    np.cov(xs, rowvar=False).round(3),
+    "\nformula:\n",
+    mix_cov.round(3),
+)
 assert np.allclose(np.bincount(ks) / len(ks), gmm0.weights_, atol=0.01)
 assert np.allclose(xs.mean(0), mix_mean, atol=0.03)
 assert np.allclose(np.cov(xs, rowvar=False), mix_cov, atol=0.06)
@@ -921,34 +1060,53 @@ erf = np.vectorize(math.erf)
 
 
 def mix_pdf(x):
-    return (W1 * np.exp(-0.5 * ((x - M1) / S1) ** 2) / (S1 * math.sqrt(2 * math.pi))
-            + W2 * np.exp(-0.5 * ((x - M2) / S2) ** 2) / (S2 * math.sqrt(2 * math.pi)))
+    return W1 * np.exp(-0.5 * ((x - M1) / S1) ** 2) / (
+        S1 * math.sqrt(2 * math.pi)
+    ) + W2 * np.exp(-0.5 * ((x - M2) / S2) ** 2) / (S2 * math.sqrt(2 * math.pi))
 
 
 def mix_cdf(x):
-    return W1 * 0.5 * (1 + erf((x - M1) / (S1 * math.sqrt(2)))) + W2 * 0.5 * (1 + erf((x - M2) / (S2 * math.sqrt(2))))
+    return W1 * 0.5 * (1 + erf((x - M1) / (S1 * math.sqrt(2)))) + W2 * 0.5 * (
+        1 + erf((x - M2) / (S2 * math.sqrt(2)))
+    )
 
 
 table = np.linspace(-6, 7, 5001)
 pdf_table = mix_pdf(table)
-cdf_table = np.concatenate([[0.0], np.cumsum((pdf_table[1:] + pdf_table[:-1]) / 2 * np.diff(table))])
-print(f"tabulated CDF vs closed form (erf): max difference {np.abs(cdf_table - mix_cdf(table)).max():.1e}")
+cdf_table = np.concatenate(
+    [[0.0], np.cumsum((pdf_table[1:] + pdf_table[:-1]) / 2 * np.diff(table))]
+)
+print(
+    f"tabulated CDF vs closed form (erf): max difference {np.abs(cdf_table - mix_cdf(table)).max():.1e}"
+)
 assert np.abs(cdf_table - mix_cdf(table)).max() < 1e-5
-x_mix = np.interp(u, cdf_table / cdf_table[-1], table)     # F^{-1}(u) by interpolation
+x_mix = np.interp(u, cdf_table / cdf_table[-1], table)  # F^{-1}(u) by interpolation
 
 bound = 1.63 / math.sqrt(n_draws)
 d_exp = ks_distance(x_exp, lambda x: 1 - np.exp(-LAM * x))
 d_mix = ks_distance(x_mix, mix_cdf)
-print(f"KS distance: exponential {d_exp:.4f}, mixture {d_mix:.4f}; 99% bound {bound:.4f}")
+print(
+    f"KS distance: exponential {d_exp:.4f}, mixture {d_mix:.4f}; 99% bound {bound:.4f}"
+)
 assert d_exp < bound and d_mix < bound
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 t = np.linspace(0, 5, 300)
-axes[0].hist(x_exp, bins=80, range=(0, 5), density=True, alpha=0.5, label="inverse-CDF samples")
-axes[0].plot(t, LAM * np.exp(-LAM * t), lw=2, color="black", label=r"density $\lambda e^{-\lambda x}$")
+axes[0].hist(
+    x_exp, bins=80, range=(0, 5), density=True, alpha=0.5, label="inverse-CDF samples"
+)
+axes[0].plot(
+    t,
+    LAM * np.exp(-LAM * t),
+    lw=2,
+    color="black",
+    label=r"density $\lambda e^{-\lambda x}$",
+)
 axes[0].set_title(f"Exponential, $\\lambda = {LAM}$")
 t = np.linspace(-5, 5, 400)
-axes[1].hist(x_mix, bins=80, range=(-5, 5), density=True, alpha=0.5, label="inverse-CDF samples")
+axes[1].hist(
+    x_mix, bins=80, range=(-5, 5), density=True, alpha=0.5, label="inverse-CDF samples"
+)
 axes[1].plot(t, mix_pdf(t), lw=2, color="black", label="mixture density")
 axes[1].set_title("1-D Gaussian mixture (numerical inverse)")
 for ax in axes:
@@ -969,7 +1127,9 @@ show_source(sample_next, start="row = top_p_filter(row, top_p)")
 # %%
 logits = np.array([2.0, 1.0, 0.5, 0.0, -1.0])
 rng = np.random.default_rng(5)
-draws = np.array([sample_next(logits, rng=rng) for _ in range(pick(full=50_000, fast=20_000))])
+draws = np.array(
+    [sample_next(logits, rng=rng) for _ in range(pick(full=50_000, fast=20_000))]
+)
 freq = np.bincount(draws, minlength=len(logits)) / len(draws)
 print("softmax probabilities:", softmax(logits).round(4))
 print("sampled frequencies:  ", freq.round(4))

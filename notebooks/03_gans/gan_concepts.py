@@ -159,25 +159,33 @@ x_fake = rng.normal(MEAN_G, STD_G, n)
 
 
 def features(x):
-    return np.stack([np.ones_like(x), x, x ** 2], axis=1)
+    return np.stack([np.ones_like(x), x, x**2], axis=1)
 
 
 def empirical_value(w):
     """mean log D(x_real) + mean log(1 - D(x_fake)), with D(x) = sigmoid(features(x) @ w)."""
-    return (np.mean(np.log(sigmoid(features(x_real) @ w)))
-            + np.mean(np.log(1 - sigmoid(features(x_fake) @ w))))
+    return np.mean(np.log(sigmoid(features(x_real) @ w))) + np.mean(
+        np.log(1 - sigmoid(features(x_fake) @ w))
+    )
 
 
 F_real, F_fake = features(x_real), features(x_fake)
-w = np.zeros(3)                      # start from D = 1/2 everywhere
-for _ in range(25):                  # Newton's method: w <- w - H^{-1} grad
+w = np.zeros(3)  # start from D = 1/2 everywhere
+for _ in range(25):  # Newton's method: w <- w - H^{-1} grad
     d_real, d_fake = sigmoid(F_real @ w), sigmoid(F_fake @ w)
     grad = ((1 - d_real)[:, None] * F_real).mean(0) - (d_fake[:, None] * F_fake).mean(0)
-    hess = -(np.einsum("n,ni,nj->ij", d_real * (1 - d_real), F_real, F_real)
-             + np.einsum("n,ni,nj->ij", d_fake * (1 - d_fake), F_fake, F_fake)) / n
+    hess = (
+        -(
+            np.einsum("n,ni,nj->ij", d_real * (1 - d_real), F_real, F_real)
+            + np.einsum("n,ni,nj->ij", d_fake * (1 - d_fake), F_fake, F_fake)
+        )
+        / n
+    )
     w = w - np.linalg.solve(hess, grad)
-print(f"empirical V at D = 1/2: {empirical_value(np.zeros(3)):.4f} (= -log 4 = {-np.log(4):.4f}); "
-      f"after training: {empirical_value(w):.4f}; |gradient| = {np.abs(grad).max():.1e}")
+print(
+    f"empirical V at D = 1/2: {empirical_value(np.zeros(3)):.4f} (= -log 4 = {-np.log(4):.4f}); "
+    f"after training: {empirical_value(w):.4f}; |gradient| = {np.abs(grad).max():.1e}"
+)
 
 grid = np.linspace(-4, 5, 901)
 p_data, p_g = gaussian_pdf(grid, MEAN_DATA, STD_DATA), gaussian_pdf(grid, MEAN_G, STD_G)
@@ -188,10 +196,25 @@ print(f"max |D_trained - D*| on [-4, 5]: {max_diff:.4f}")
 assert max_diff < 0.02, max_diff
 
 fig, ax = plt.subplots(figsize=(8, 4))
-ax.plot(grid, p_data, color="tab:blue", alpha=0.5, label=r"$p_{\mathrm{data}} = \mathcal{N}(0, 1)$")
-ax.plot(grid, p_g, color="tab:orange", alpha=0.5, label=r"$p_g = \mathcal{N}(2, 0.7^2)$")
+ax.plot(
+    grid,
+    p_data,
+    color="tab:blue",
+    alpha=0.5,
+    label=r"$p_{\mathrm{data}} = \mathcal{N}(0, 1)$",
+)
+ax.plot(
+    grid, p_g, color="tab:orange", alpha=0.5, label=r"$p_g = \mathcal{N}(2, 0.7^2)$"
+)
 ax.plot(grid, d_star, color="black", lw=2, label=r"closed form $D^*(x)$")
-ax.plot(grid, d_trained, color="tab:red", ls="--", lw=2, label="discriminator trained on samples")
+ax.plot(
+    grid,
+    d_trained,
+    color="tab:red",
+    ls="--",
+    lw=2,
+    label="discriminator trained on samples",
+)
 ax.set_title("The trained discriminator matches $D^* = p_{data} / (p_{data} + p_g)$")
 ax.set_xlabel("x")
 ax.set_ylabel("density  /  probability of 'real'")
@@ -251,7 +274,11 @@ def jsd(p, q):
 def value_at_optimal_d(p, q):
     """V(D*, G) = sum_x p log D*(x) + q log(1 - D*(x)), with D* = p / (p + q)."""
     s = p + q
-    return float(np.sum(xlogy(p, p / np.where(s > 0, s, 1)) + xlogy(q, q / np.where(s > 0, s, 1))))
+    return float(
+        np.sum(
+            xlogy(p, p / np.where(s > 0, s, 1)) + xlogy(q, q / np.where(s > 0, s, 1))
+        )
+    )
 
 
 def discretise(density):
@@ -262,13 +289,18 @@ x = np.linspace(-10, 10, 2001)
 pairs = {
     "N(0,1) vs N(2,0.7²)": (gaussian_pdf(x, 0, 1), gaussian_pdf(x, 2, 0.7)),
     "N(0,1) vs itself": (gaussian_pdf(x, 0, 1), gaussian_pdf(x, 0, 1)),
-    "2-mode mixture vs N(0,1)": (gaussian_pdf(x, -2, 0.5) + gaussian_pdf(x, 2, 0.5), gaussian_pdf(x, 0, 1)),
+    "2-mode mixture vs N(0,1)": (
+        gaussian_pdf(x, -2, 0.5) + gaussian_pdf(x, 2, 0.5),
+        gaussian_pdf(x, 0, 1),
+    ),
     "disjoint uniforms": ((x < -1).astype(float), (x > 1).astype(float)),
 }
 for name, (p, q) in pairs.items():
     p, q = discretise(p), discretise(q)
     lhs, rhs = value_at_optimal_d(p, q), -np.log(4) + 2 * jsd(p, q)
-    print(f"{name:>26}: V(D*, G) = {lhs:+.8f}   -log 4 + 2 JSD = {rhs:+.8f}   JSD = {jsd(p, q):.6f}")
+    print(
+        f"{name:>26}: V(D*, G) = {lhs:+.8f}   -log 4 + 2 JSD = {rhs:+.8f}   JSD = {jsd(p, q):.6f}"
+    )
     assert abs(lhs - rhs) < 1e-6
 print(f"{'log 2':>26} = {np.log(2):.6f}")
 
@@ -282,11 +314,15 @@ shifts = np.linspace(0, 12, 241)
 p = discretise(gaussian_pdf(x, 0, 1))
 jsd_curve = np.array([jsd(p, discretise(gaussian_pdf(x, mu, 1))) for mu in shifts])
 slope = np.gradient(jsd_curve, shifts)
-print(f"JSD at mu = 0, 3, 6, 10: {jsd_curve[[0, 60, 120, 200]].round(5)};  log 2 = {np.log(2):.5f}")
+print(
+    f"JSD at mu = 0, 3, 6, 10: {jsd_curve[[0, 60, 120, 200]].round(5)};  log 2 = {np.log(2):.5f}"
+)
 print(f"slope at mu = 1, 3, 6, 10: {slope[[20, 60, 120, 200]]}")
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-axes[0].plot(shifts, jsd_curve, lw=2, label=r"JSD$(\mathcal{N}(0,1) \,\|\, \mathcal{N}(\mu,1))$")
+axes[0].plot(
+    shifts, jsd_curve, lw=2, label=r"JSD$(\mathcal{N}(0,1) \,\|\, \mathcal{N}(\mu,1))$"
+)
 axes[0].axhline(np.log(2), color="gray", ls="--", label=r"$\log 2$")
 axes[0].set_title("JS divergence saturates at log 2")
 axes[0].set_xlabel(r"separation $\mu$")
@@ -331,31 +367,38 @@ plt.show()
 
 # %%
 def saturating(logit):
-    return -np.logaddexp(0, logit)          # log(1 - sigma(l)) = -softplus(l), computed stably
+    # log(1 - sigma(l)) = -softplus(l), computed stably
+    return -np.logaddexp(0, logit)
 
 
 def non_saturating(logit):
-    return np.logaddexp(0, -logit)          # -log sigma(l) = softplus(-l)
+    return np.logaddexp(0, -logit)  # -log sigma(l) = softplus(-l)
 
 
 logits = np.linspace(-10, 10, 401)
 h = 1e-5
-for name, loss, closed_form in [("saturating", saturating, -sigmoid(logits)),
-                                ("non-saturating", non_saturating, -(1 - sigmoid(logits)))]:
+for name, loss, closed_form in [
+    ("saturating", saturating, -sigmoid(logits)),
+    ("non-saturating", non_saturating, -(1 - sigmoid(logits))),
+]:
     finite_diff = (loss(logits + h) - loss(logits - h)) / (2 * h)
     err = np.abs(finite_diff - closed_form).max()
     print(f"{name:>15}: max |finite difference - closed form| = {err:.1e}")
     assert err < 1e-8
 
 # %%
-d_fake = sigmoid(logits)                     # D(G(z)) from 4.5e-5 to 1 - 4.5e-5
+d_fake = sigmoid(logits)  # D(G(z)) from 4.5e-5 to 1 - 4.5e-5
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 axes[0].plot(d_fake, saturating(logits), lw=2, label=r"saturating: $\log(1 - D(G(z)))$")
-axes[0].plot(d_fake, non_saturating(logits), lw=2, label=r"non-saturating: $-\log D(G(z))$")
+axes[0].plot(
+    d_fake, non_saturating(logits), lw=2, label=r"non-saturating: $-\log D(G(z))$"
+)
 axes[0].set_title("Generator losses (both are minimised)")
 axes[0].set_ylabel("loss")
 axes[1].plot(d_fake, -sigmoid(logits), lw=2, label=r"saturating: $-\sigma(\ell)$")
-axes[1].plot(d_fake, -(1 - sigmoid(logits)), lw=2, label=r"non-saturating: $-(1 - \sigma(\ell))$")
+axes[1].plot(
+    d_fake, -(1 - sigmoid(logits)), lw=2, label=r"non-saturating: $-(1 - \sigma(\ell))$"
+)
 axes[1].set_title(r"Their gradients w.r.t. the logit $\ell$")
 axes[1].set_ylabel(r"$d\,\mathrm{loss} / d\ell$")
 for ax in axes:
@@ -374,18 +417,20 @@ plt.show()
 # %%
 data, _ = ring_of_gaussians(4096, modes=8, radius=2.0, std=0.05, seed=0)
 probe = ToyGAN(seed=0)
-probe.G.params[-2] *= 0.1              # last weight matrix: fakes start near (0, 0)
-probe.opt_g.lr = 0.0                   # freeze the generator ...
-probe.fit(data, steps=300)             # ... and train the discriminator alone
+probe.G.params[-2] *= 0.1  # last weight matrix: fakes start near (0, 0)
+probe.opt_g.lr = 0.0  # freeze the generator ...
+probe.fit(data, steps=300)  # ... and train the discriminator alone
 z = probe.noise(1024, np.random.default_rng(2))
 d_of_fakes = probe.discriminate(probe.G.forward(z)[0])
-print(f"after training D alone: mean D(x) on real data = {probe.discriminate(data).mean():.4f}, "
-      f"mean D(G(z)) = {d_of_fakes.mean():.4f}")
+print(
+    f"after training D alone: mean D(x) on real data = {probe.discriminate(data).mean():.4f}, "
+    f"mean D(G(z)) = {d_of_fakes.mean():.4f}"
+)
 norms = {}
 for kind in ("saturating", "non-saturating"):
     probe.g_loss_kind = kind
     _, grads = probe.g_loss_and_grads(z)
-    norms[kind] = np.sqrt(sum((g ** 2).sum() for g in grads))
+    norms[kind] = np.sqrt(sum((g**2).sum() for g in grads))
     print(f"{kind:>15} loss: norm of the gradient on G's weights = {norms[kind]:.3g}")
 print(f"ratio: {norms['non-saturating'] / norms['saturating']:.0f}x")
 assert norms["non-saturating"] > 10 * norms["saturating"]
@@ -428,13 +473,15 @@ show_source(MLP.backward)
 # %%
 centers = ring_centers(8, 2.0)
 RADIUS, MIN_COUNT, N_EVAL = 3 * 0.05, 20, 2000
-STEPS = pick(full=6000, fast=3000)     # generator updates per run
-EVERY = 250                            # measure coverage every EVERY steps
+STEPS = pick(full=6000, fast=3000)  # generator updates per run
+EVERY = 250  # measure coverage every EVERY steps
 SNAPSHOTS = (0, 500, 1500, STEPS)
 
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
 ax.scatter(data[:, 0], data[:, 1], s=2, alpha=0.3)
-ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="black", label="mode centres")
+ax.scatter(
+    centers[:, 0], centers[:, 1], marker="x", color="black", label="mode centres"
+)
 ax.set_title("Training data: a ring of 8 Gaussians")
 ax.set_xlabel("$x_1$")
 ax.set_ylabel("$x_2$")
@@ -442,9 +489,11 @@ ax.set_aspect("equal")
 ax.legend(loc="center")
 plt.show()
 
-print(f"real data covers {modes_covered(data[:N_EVAL], centers, RADIUS, MIN_COUNT)} of 8 modes; "
-      f"{high_quality_fraction(data[:N_EVAL], centers, RADIUS):.1%} of its points lie within "
-      f"{RADIUS:.2f} of a centre")
+print(
+    f"real data covers {modes_covered(data[:N_EVAL], centers, RADIUS, MIN_COUNT)} of 8 modes; "
+    f"{high_quality_fraction(data[:N_EVAL], centers, RADIUS):.1%} of its points lie within "
+    f"{RADIUS:.2f} of a centre"
+)
 
 # %%
 def train_and_track(seed, steps=STEPS, **config):
@@ -466,10 +515,16 @@ def train_and_track(seed, steps=STEPS, **config):
 
 gan, track, snapshots = train_and_track(seed=0, lr_d=1e-3, lr_g=1e-3)
 
-fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 3.4), sharex=True, sharey=True)
+fig, axes = plt.subplots(
+    1, len(snapshots), figsize=(3.2 * len(snapshots), 3.4), sharex=True, sharey=True
+)
 for ax, (step, fake) in zip(axes, snapshots.items()):
-    ax.scatter(data[:N_EVAL, 0], data[:N_EVAL, 1], s=2, alpha=0.3, color="gray", label="real")
-    ax.scatter(fake[:, 0], fake[:, 1], s=2, alpha=0.3, color="tab:blue", label="generated")
+    ax.scatter(
+        data[:N_EVAL, 0], data[:N_EVAL, 1], s=2, alpha=0.3, color="gray", label="real"
+    )
+    ax.scatter(
+        fake[:, 0], fake[:, 1], s=2, alpha=0.3, color="tab:blue", label="generated"
+    )
     k = modes_covered(fake, centers, RADIUS, MIN_COUNT)
     ax.set_title(f"step {step}: {k}/8 modes")
     ax.set_xlabel("$x_1$")
@@ -494,21 +549,33 @@ runs = {}
 for name, config in CONFIGS.items():
     for seed in SEEDS:
         if name == "lr 1e-3" and seed == 0:
-            runs[name, seed] = (gan, track)          # trained above
+            runs[name, seed] = (gan, track)  # trained above
         else:
             runs[name, seed] = train_and_track(seed=seed, **config)[:2]
         g, t = runs[name, seed]
         counts = mode_counts(g.sample(N_EVAL, seed=123), centers, RADIUS)
-        print(f"{name}, seed {seed}: {t['modes'][-1]}/8 modes after {STEPS} steps, "
-              f"{t['quality'][-1]:.0%} of samples on a mode; samples per mode: {counts}")
+        print(
+            f"{name}, seed {seed}: {t['modes'][-1]}/8 modes after {STEPS} steps, "
+            f"{t['quality'][-1]:.0%} of samples on a mode; samples per mode: {counts}"
+        )
 
 # %%
 colors = {"lr 1e-3": "tab:blue", "lr 3e-3": "tab:red"}
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.6, 1, 1]})
+fig, axes = plt.subplots(
+    1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.6, 1, 1]}
+)
 for (name, seed), (_g, t) in runs.items():
-    axes[0].plot(t["step"], np.array(t["modes"]) + 0.05 * seed, color=colors[name], alpha=0.8,
-                 label=name if seed == SEEDS[0] else None)
-axes[0].set_title("Modes covered during training" + (f" ({len(SEEDS)} seeds each)" if len(SEEDS) > 1 else ""))
+    axes[0].plot(
+        t["step"],
+        np.array(t["modes"]) + 0.05 * seed,
+        color=colors[name],
+        alpha=0.8,
+        label=name if seed == SEEDS[0] else None,
+    )
+axes[0].set_title(
+    "Modes covered during training"
+    + (f" ({len(SEEDS)} seeds each)" if len(SEEDS) > 1 else "")
+)
 axes[0].set_xlabel("generator step")
 axes[0].set_ylabel("modes covered (of 8)")
 axes[0].set_ylim(-0.2, 8.5)
@@ -516,8 +583,12 @@ axes[0].legend()
 for ax, name in zip(axes[1:], CONFIGS):
     g, t = runs[name, SEEDS[0]]
     fake = g.sample(N_EVAL, seed=123)
-    ax.scatter(data[:N_EVAL, 0], data[:N_EVAL, 1], s=2, alpha=0.3, color="gray", label="real")
-    ax.scatter(fake[:, 0], fake[:, 1], s=2, alpha=0.3, color=colors[name], label="generated")
+    ax.scatter(
+        data[:N_EVAL, 0], data[:N_EVAL, 1], s=2, alpha=0.3, color="gray", label="real"
+    )
+    ax.scatter(
+        fake[:, 0], fake[:, 1], s=2, alpha=0.3, color=colors[name], label="generated"
+    )
     ax.legend(loc="center", markerscale=4, fontsize=8)
     ax.set_title(f"{name}, seed {SEEDS[0]}, step {STEPS}: {t['modes'][-1]}/8 modes")
     ax.set_xlabel("$x_1$")

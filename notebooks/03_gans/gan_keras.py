@@ -57,8 +57,10 @@ except ImportError:
 # %%
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tempfile
 import time
@@ -72,9 +74,12 @@ from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.plotting import compare_samples, plot_history, show_images
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
-print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
+print(
+    f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}"
+)
 
 # %% [markdown]
 # ## 1. Data
@@ -85,8 +90,12 @@ print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
-print(f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}")
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
+print(
+    f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}"
+)
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 
 # %% [markdown]
@@ -183,7 +192,8 @@ def generator_loss(fake_logits):
 # updates only its own network's weights (`apply_gradients`, below).
 
 # %% mirrors="aigc_course.keras.gan"
-from aigc_course.keras import gan as reference  # the package's GAN: compile, fit, save, sample
+# the package's GAN: compile, fit, save, sample
+from aigc_course.keras import gan as reference
 from aigc_course.keras.core import apply_gradients
 
 
@@ -198,7 +208,9 @@ class GAN(reference.GAN):
 
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
-        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
+        z = keras.random.normal(
+            (ops.shape(real)[0], self.latent_dim), seed=self.seed_gen
+        )
 
         # 1) Discriminator: real -> 1, fake -> 0. stop_gradient: this step must not touch G.
         def d_loss_fn():
@@ -209,13 +221,19 @@ class GAN(reference.GAN):
                 self.label_smoothing,
             )
 
-        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
+        d_loss = apply_gradients(
+            self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights
+        )
 
         # 2) Generator: make D call the fakes real. Only G's weights are updated.
         def g_loss_fn():
-            return generator_loss(self.discriminator(self.generator(z, training=True), training=True))
+            return generator_loss(
+                self.discriminator(self.generator(z, training=True), training=True)
+            )
 
-        g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+        g_loss = apply_gradients(
+            self.g_optimizer, g_loss_fn, self.generator.trainable_weights
+        )
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -255,14 +273,22 @@ show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gra
 EPOCHS = pick(full=30, fast=3)
 BATCH = pick(full=128, fast=64)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     gan = pretrained.load("gan", "mnist", framework="keras")
     losses = pretrained.history("gan", "mnist")
 else:
-    checkpoint_dir = run_dir("gan_keras", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH)
-    losses = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
-                     checkpoint_dir=checkpoint_dir, verbose=pick(full="auto", fast=2)).history
+    checkpoint_dir = run_dir(
+        "gan_keras", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH
+    )
+    losses = gan.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        verbose=pick(full="auto", fast=2),
+    ).history
 train_seconds = time.perf_counter() - t0
 
 # %%
@@ -300,15 +326,26 @@ show_images(new_digits, title="New digits from the reloaded generator", nrow=8);
 # %%
 if pretrained.is_published("gan", "mnist"):
     course = pretrained.load("gan", "mnist", framework="keras")
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(losses["d_loss"]), len(images),
-                                                             train_seconds, "GPU" if gpu else "CPU"))
-    compare_samples(gan.sample(64, seed=123), course.sample(64, seed=123), your_title,
-                    pretrained.describe("gan", "mnist"))
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(losses["d_loss"]), len(images), train_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        gan.sample(64, seed=123),
+        course.sample(64, seed=123),
+        your_title,
+        pretrained.describe("gan", "mnist"),
+    )
     plt.show()
 else:
-    print("The course checkpoint gan/mnist is not published yet: "
-          "`make pretrain MODEL=gan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint gan/mnist is not published yet: "
+        "`make pretrain MODEL=gan DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 6. What goes wrong in common tutorial code
@@ -331,14 +368,17 @@ z = np.random.default_rng(0).standard_normal((16, 100)).astype("float32")
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
 
-    fake = demo.generator(z, training=True)             # BUG: outside the tape
+    fake = demo.generator(z, training=True)  # BUG: outside the tape
     with tf.GradientTape() as tape:
         loss = reference.generator_loss(demo.discriminator(fake))
     grads = tape.gradient(loss, demo.generator.trainable_weights)
-    print("generator gradients:", {g is None for g in grads})  # {True}: nothing to learn from
+    # {True}: nothing to learn from
+    print("generator gradients:", {g is None for g in grads})
 else:
-    print("PyTorch records every operation, so this bug is TensorFlow-specific; "
-          "see the PyTorch lab for its torch.no_grad() twin.")
+    print(
+        "PyTorch records every operation, so this bug is TensorFlow-specific; "
+        "see the PyTorch lab for its torch.no_grad() twin."
+    )
 
 # %% [markdown]
 # (gan-keras-pitfall-freeze)=
@@ -353,13 +393,16 @@ def combined_step(freeze_d: bool) -> bool:
     set_seed(0)
     g = reference.mlp_generator()
     d = reference.mlp_discriminator()
-    d.trainable = not freeze_d                      # the fix: freeze D *before* compile
+    d.trainable = not freeze_d  # the fix: freeze D *before* compile
     combined = keras.Sequential([g, d])
-    combined.compile(optimizer=keras.optimizers.Adam(2e-4),
-                     loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    combined.compile(
+        optimizer=keras.optimizers.Adam(2e-4),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     before = [w.copy() for w in d.get_weights()]
     combined.train_on_batch(z, np.ones((16, 1), "float32"))
     return any(not np.array_equal(a, b) for a, b in zip(before, d.get_weights()))
+
 
 print("D changed by the generator's step, D not frozen:", combined_step(freeze_d=False))
 print("D changed by the generator's step, D frozen:    ", combined_step(freeze_d=True))
@@ -373,7 +416,9 @@ print("D changed by the generator's step, D frozen:    ", combined_step(freeze_d
 # generator ends with `Dense(784)` while their discriminator takes `28 × 28 × 1` images.
 
 # %%
-flat_generator = keras.Sequential([keras.Input((100,)), keras.layers.Dense(784, activation="tanh")])
+flat_generator = keras.Sequential(
+    [keras.Input((100,)), keras.layers.Dense(784, activation="tanh")]
+)
 try:
     demo.discriminator(flat_generator(z))
 except Exception as err:  # Keras raises ValueError (TensorFlow) or an input-shape error
@@ -393,7 +438,7 @@ g = reference.mlp_generator()
 g.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
 noise = np.random.default_rng(1).standard_normal((64, 100)).astype("float32")
 for _ in range(pick(full=100, fast=30)):
-    g.train_on_batch(noise, np.ones((64, 28, 28, 1), "float32"))   # BUG
+    g.train_on_batch(noise, np.ones((64, 28, 28, 1), "float32"))  # BUG
 white = (keras.ops.convert_to_numpy(g(noise[:16], training=False)) + 1) / 2
 print(f"mean pixel value of the 'generated digits': {white.mean():.3f} (1.0 = white)")
 show_images(white, title="Pitfall 4: the generator learned a white square", nrow=8);
@@ -417,18 +462,35 @@ def error_summary(err, width=110):
     """The error's type and its first words, without colour codes or the data it echoes."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     text = re.sub(r"Exception encountered when calling \w+\.call\(\)\.", "", text)
-    return f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+    return (
+        f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+    )
 
 
 def article_000_generator():
-    return keras.Sequential([keras.Input((100,)), layers.Dense(128), layers.Dense(256),
-                             layers.Dense(512), layers.Flatten(), layers.Flatten()])
+    return keras.Sequential(
+        [
+            keras.Input((100,)),
+            layers.Dense(128),
+            layers.Dense(256),
+            layers.Dense(512),
+            layers.Flatten(),
+            layers.Flatten(),
+        ]
+    )
 
 
 def article_000_discriminator():
-    return keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
-                             layers.Dense(512, activation="relu"), layers.Dense(256, activation="relu"),
-                             layers.Dense(128, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
 
 
 g000 = article_000_generator()
@@ -437,11 +499,14 @@ zs = np.random.default_rng(2).standard_normal((3, 1000, 100)).astype("float32")
 g = lambda v: keras.ops.convert_to_numpy(g000(v))
 affine_gap = np.abs(g(zs[0] + zs[1]) - g(zs[0]) - g(zs[1]) + g(0 * zs[0])).max()
 rank = np.linalg.matrix_rank(g(zs[2]) - g(zs[2]).mean(0), tol=1e-3)
-print(f"G(a + b) - G(a) - G(b) + G(0): at most {affine_gap:.1e} (an affine map); "
-      f"rank of 1,000 centred outputs: {rank} of 512")
+print(
+    f"G(a + b) - G(a) - G(b) + G(0): at most {affine_gap:.1e} (an affine map); "
+    f"rank of 1,000 centred outputs: {rank} of 512"
+)
 assert affine_gap < 1e-3 and rank <= 100
 try:
-    keras.Sequential([g000, article_000_discriminator()])      # the article's combined model
+    # the article's combined model
+    keras.Sequential([g000, article_000_discriminator()])
 except Exception as err:
     print(error_summary(err, 150))
 
@@ -457,11 +522,14 @@ except Exception as err:
 # generator is asked to match a distribution it cannot reach with half of its range.
 
 # %%
-real01 = images[:256] / 255.0                                  # the articles' scaling
+real01 = images[:256] / 255.0  # the articles' scaling
 fake_tanh = keras.ops.convert_to_numpy(demo.generator(z, training=False))
-print(f"real pixels in [{real01.min():.1f}, {real01.max():.1f}]; "
-      f"fake pixels in [{fake_tanh.min():.2f}, {fake_tanh.max():.2f}]")
-is_fake = lambda x: (x.reshape(len(x), -1) < 0).any(axis=1)   # a rule that needs no training
+print(
+    f"real pixels in [{real01.min():.1f}, {real01.max():.1f}]; "
+    f"fake pixels in [{fake_tanh.min():.2f}, {fake_tanh.max():.2f}]"
+)
+# a rule that needs no training
+is_fake = lambda x: (x.reshape(len(x), -1) < 0).any(axis=1)
 accuracy = 0.5 * ((~is_fake(real01)).mean() + is_fake(fake_tanh).mean())
 print(f"'any pixel below 0 means fake': accuracy {accuracy:.2f}")
 assert accuracy == 1.0
@@ -488,30 +556,72 @@ assert accuracy == 1.0
 import tempfile as _tempfile
 
 
-def generator(z):                               # article 000, as defined ...
+def generator(z):  # article 000, as defined ...
     return keras.Sequential([keras.Input((100,)), layers.Dense(784)])
 
 
-d_uncompiled = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
-d_compiled = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+d_uncompiled = keras.Sequential(
+    [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")]
+)
+d_compiled = keras.Sequential(
+    [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")]
+)
 d_compiled.compile(optimizer="adam", loss="binary_crossentropy")
-x4, ones4, zeros4 = np.zeros((4, 28, 28, 1), "float32"), np.ones((4, 1)), np.zeros((4, 1))
+x4, ones4, zeros4 = (
+    np.zeros((4, 28, 28, 1), "float32"),
+    np.ones((4, 1)),
+    np.zeros((4, 1)),
+)
 train_images = images[:8, :, :, None] / 255.0
 lines = [
     ("000 §5.2", "generator = generator()", lambda: generator()),
-    ("000 §5.2", "discriminator.train_on_batch(x_batch, ...)", lambda: d_uncompiled.train_on_batch(x4, ones4)),
-    ("000 §5.2", 'print(f"... D_loss: {d_loss:.4f} ...")', lambda: f"{0.5 * np.add([0.7, 0.5], [0.6, 0.5]):.4f}"),
-    ("000 §5.2", 'generator.save_weights(f"generator_epoch_{epoch}.h5")',
-     lambda: d_compiled.save_weights(f"{_tempfile.mkdtemp()}/generator_epoch_0.h5")),
-    ("000 §5.2", "plt.subplot(10, 10, i+1) for i in range(1000)", lambda: plt.figure().add_subplot(10, 10, 101)),
-    ("001 §5.2", "generator = train_gan(generator, discriminator, ...)",
-     lambda: exec("train_gan(generator, discriminator, 100, 50, 64)", {"train_gan": print})),
-    ("002 §5.2.3", "z dummy_input = Input(shape=(100,))", lambda: compile("z dummy_input = Input(shape=(100,))", "002", "exec")),
-    ("002 §5.2.3", "d_model = Model(train_images, discriminator(train_images))",
-     lambda: keras.Model(train_images, d_compiled(train_images))),
-    ("003 §四.1", "x = np.random.choice(train_data, batch_size)", lambda: np.random.choice(train_images, 4)),
-    ("003 §四.1", "discriminator.train_on_batch([x, x_fake], [y, y_fake])",
-     lambda: d_compiled.train_on_batch([x4, x4], [zeros4, ones4])),
+    (
+        "000 §5.2",
+        "discriminator.train_on_batch(x_batch, ...)",
+        lambda: d_uncompiled.train_on_batch(x4, ones4),
+    ),
+    (
+        "000 §5.2",
+        'print(f"... D_loss: {d_loss:.4f} ...")',
+        lambda: f"{0.5 * np.add([0.7, 0.5], [0.6, 0.5]):.4f}",
+    ),
+    (
+        "000 §5.2",
+        'generator.save_weights(f"generator_epoch_{epoch}.h5")',
+        lambda: d_compiled.save_weights(f"{_tempfile.mkdtemp()}/generator_epoch_0.h5"),
+    ),
+    (
+        "000 §5.2",
+        "plt.subplot(10, 10, i+1) for i in range(1000)",
+        lambda: plt.figure().add_subplot(10, 10, 101),
+    ),
+    (
+        "001 §5.2",
+        "generator = train_gan(generator, discriminator, ...)",
+        lambda: exec(
+            "train_gan(generator, discriminator, 100, 50, 64)", {"train_gan": print}
+        ),
+    ),
+    (
+        "002 §5.2.3",
+        "z dummy_input = Input(shape=(100,))",
+        lambda: compile("z dummy_input = Input(shape=(100,))", "002", "exec"),
+    ),
+    (
+        "002 §5.2.3",
+        "d_model = Model(train_images, discriminator(train_images))",
+        lambda: keras.Model(train_images, d_compiled(train_images)),
+    ),
+    (
+        "003 §四.1",
+        "x = np.random.choice(train_data, batch_size)",
+        lambda: np.random.choice(train_images, 4),
+    ),
+    (
+        "003 §四.1",
+        "discriminator.train_on_batch([x, x_fake], [y, y_fake])",
+        lambda: d_compiled.train_on_batch([x4, x4], [zeros4, ones4]),
+    ),
 ]
 for where, line, run in lines:
     try:

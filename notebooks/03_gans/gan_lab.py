@@ -66,7 +66,8 @@ from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -74,8 +75,10 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 # %% tags=["keras"]
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tempfile
 import time
@@ -89,9 +92,12 @@ from aigc_course.data import load_mnist, random_subset
 from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.plotting import compare_samples, plot_history, show_images
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
-print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
+print(
+    f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}"
+)
 
 # %% [markdown]
 # ## 1. Data
@@ -102,8 +108,12 @@ print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
-print(f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}")
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
+print(
+    f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}"
+)
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 
 # %% [markdown]
@@ -198,14 +208,19 @@ def mlp_discriminator() -> keras.Sequential:
         name="discriminator",
     )
 
-# %%
+# %% tags=["torch"]
 g, d = mlp_generator(), mlp_discriminator()
-print(g)  # [torch]
-print(d)  # [torch]
-print(f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "  # [torch]
-      f"discriminator: {sum(p.numel() for p in d.parameters()):,}")  # [torch]
-g.summary()  # [keras]
-d.summary()  # [keras]
+print(g)
+print(d)
+print(
+    f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "
+    f"discriminator: {sum(p.numel() for p in d.parameters()):,}"
+)
+
+# %% tags=["keras"]
+g, d = mlp_generator(), mlp_discriminator()
+g.summary()
+d.summary()
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -226,9 +241,9 @@ import torch.nn.functional as F
 def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
     real_targets = torch.full_like(real_logits, 1.0 - label_smoothing)
-    return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
-        fake_logits, torch.zeros_like(fake_logits)
-    )
+    return F.binary_cross_entropy_with_logits(
+        real_logits, real_targets
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 def generator_loss(fake_logits):
@@ -259,7 +274,8 @@ def generator_loss(fake_logits):
 # updates only its own network's weights (`apply_gradients`, below).  # [keras]
 
 # %% tags=["torch"] mirrors="aigc_course.torch.gan"
-from aigc_course.torch import gan as reference  # the package's GAN: fit, save, load, sample
+# the package's GAN: fit, save, load, sample
+from aigc_course.torch import gan as reference
 
 
 class GAN(reference.GAN):
@@ -277,11 +293,14 @@ class GAN(reference.GAN):
         with self.autocast():
             fake = self.generator(z)
             d_loss = discriminator_loss(
-                self.discriminator(real), self.discriminator(fake.detach()), self.label_smoothing
+                self.discriminator(real),
+                self.discriminator(fake.detach()),
+                self.label_smoothing,
             )
         opt_d.zero_grad(set_to_none=True)
         self.backward(d_loss)  # d_loss.backward(), the loss scaled under float16 AMP
-        self.optimizer_step(opt_d)  # opt_d.step(), through the GradScaler under float16 AMP
+        # opt_d.step(), through the GradScaler under float16 AMP
+        self.optimizer_step(opt_d)
 
         # 2) Generator: make D call the fakes real. Only G's optimizer steps.
         with self.autocast():
@@ -292,7 +311,8 @@ class GAN(reference.GAN):
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
 # %% tags=["keras"] mirrors="aigc_course.keras.gan"
-from aigc_course.keras import gan as reference  # the package's GAN: compile, fit, save, sample
+# the package's GAN: compile, fit, save, sample
+from aigc_course.keras import gan as reference
 from aigc_course.keras.core import apply_gradients
 
 
@@ -307,7 +327,9 @@ class GAN(reference.GAN):
 
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
-        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
+        z = keras.random.normal(
+            (ops.shape(real)[0], self.latent_dim), seed=self.seed_gen
+        )
 
         # 1) Discriminator: real -> 1, fake -> 0. stop_gradient: this step must not touch G.
         def d_loss_fn():
@@ -318,13 +340,19 @@ class GAN(reference.GAN):
                 self.label_smoothing,
             )
 
-        d_loss = apply_gradients(self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights)
+        d_loss = apply_gradients(
+            self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights
+        )
 
         # 2) Generator: make D call the fakes real. Only G's weights are updated.
         def g_loss_fn():
-            return generator_loss(self.discriminator(self.generator(z, training=True), training=True))
+            return generator_loss(
+                self.discriminator(self.generator(z, training=True), training=True)
+            )
 
-        g_loss = apply_gradients(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+        g_loss = apply_gradients(
+            self.g_optimizer, g_loss_fn, self.generator.trainable_weights
+        )
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -375,29 +403,45 @@ show_source(core_module, start="# --- apply_gradients", end="# --- end apply_gra
 EPOCHS = pick(full=30, fast=3)
 BATCH = pick(full=128, fast=64)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     gan = pretrained.load("gan", "mnist", device=device)
     losses = pretrained.history("gan", "mnist")
 else:
-    checkpoint_dir = run_dir("gan_pytorch", model=gan, data=images, epochs=EPOCHS,
-                             batch_size=BATCH, seed=0)
-    losses = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
-                     checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2)).history
+    checkpoint_dir = run_dir(
+        "gan_pytorch", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH, seed=0
+    )
+    losses = gan.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        seed=0,
+        verbose=pick(full=1, fast=2),
+    ).history
 train_seconds = time.perf_counter() - t0
 
 # %% tags=["keras"]
 EPOCHS = pick(full=30, fast=3)
 BATCH = pick(full=128, fast=64)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     gan = pretrained.load("gan", "mnist", framework="keras")
     losses = pretrained.history("gan", "mnist")
 else:
-    checkpoint_dir = run_dir("gan_keras", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH)
-    losses = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
-                     checkpoint_dir=checkpoint_dir, verbose=pick(full="auto", fast=2)).history
+    checkpoint_dir = run_dir(
+        "gan_keras", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH
+    )
+    losses = gan.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        verbose=pick(full="auto", fast=2),
+    ).history
 train_seconds = time.perf_counter() - t0
 
 # %%
@@ -441,15 +485,26 @@ show_images(new_digits, title="New digits from the reloaded generator", nrow=8);
 if pretrained.is_published("gan", "mnist"):
     course = pretrained.load("gan", "mnist", device=device)  # [torch]
     course = pretrained.load("gan", "mnist", framework="keras")  # [keras]
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(losses["d_loss"]), len(images),
-                                                             train_seconds, "GPU" if gpu else "CPU"))
-    compare_samples(gan.sample(64, seed=123), course.sample(64, seed=123), your_title,
-                    pretrained.describe("gan", "mnist"))
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(losses["d_loss"]), len(images), train_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        gan.sample(64, seed=123),
+        course.sample(64, seed=123),
+        your_title,
+        pretrained.describe("gan", "mnist"),
+    )
     plt.show()
 else:
-    print("The course checkpoint gan/mnist is not published yet: "
-          "`make pretrain MODEL=gan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint gan/mnist is not published yet: "
+        "`make pretrain MODEL=gan DATASET=mnist` trains it."
+    )
 
 # %% [markdown] tags=["torch"]
 # ## 6. What goes wrong in common tutorial code
@@ -469,12 +524,15 @@ else:
 set_seed(0)
 demo = MODELS["gan"]()
 z = torch.randn(16, demo.latent_dim)
-with torch.no_grad():                      # BUG: no graph is recorded
+with torch.no_grad():  # BUG: no graph is recorded
     fake = demo.generator(z)
 loss = reference.generator_loss(demo.discriminator(fake))
 loss.backward()
-print("generator gradients after the buggy step:",
-      {p.grad is None for p in demo.generator.parameters()})  # {True}: nothing to learn from
+print(
+    "generator gradients after the buggy step:",
+    # {True}: nothing to learn from
+    {p.grad is None for p in demo.generator.parameters()},
+)
 
 # %% [markdown] tags=["torch"]
 # (gan-pytorch-pitfall-freeze)=
@@ -492,7 +550,9 @@ loss = reference.generator_loss(demo.discriminator(demo.generator(z)))
 opt_all.zero_grad()
 loss.backward()
 opt_all.step()
-changed = any(not torch.equal(a, b) for a, b in zip(before, demo.discriminator.parameters()))
+changed = any(
+    not torch.equal(a, b) for a, b in zip(before, demo.discriminator.parameters())
+)
 print("discriminator changed by the generator's step:", changed)  # True: D is sabotaged
 
 # %% [markdown] tags=["torch"]
@@ -505,7 +565,8 @@ print("discriminator changed by the generator's step:", changed)  # True: D is s
 # `28 × 28` images. A convolutional discriminator then fails with a shape error:
 
 # %% tags=["torch"]
-flat_generator = torch.nn.Sequential(torch.nn.Linear(100, 784), torch.nn.Tanh())  # no reshape
+# no reshape
+flat_generator = torch.nn.Sequential(torch.nn.Linear(100, 784), torch.nn.Tanh())
 conv_discriminator = torch.nn.Conv2d(1, 8, kernel_size=3)
 try:
     conv_discriminator(flat_generator(z))
@@ -513,8 +574,13 @@ except RuntimeError as err:
     print("RuntimeError:", str(err).splitlines()[0])
 # The PyTorch article means to reshape, but views the output as its own shape:
 img = flat_generator(z)
-img = img.view(img.size(0), *img.shape[1:])           # as printed: a no-op
-print("after the article's view():", tuple(img.shape), "; meant:", tuple(img.view(-1, 1, 28, 28).shape))
+img = img.view(img.size(0), *img.shape[1:])  # as printed: a no-op
+print(
+    "after the article's view():",
+    tuple(img.shape),
+    "; meant:",
+    tuple(img.view(-1, 1, 28, 28).shape),
+)
 
 # %% [markdown] tags=["torch"]
 # Our generator ends in `nn.Unflatten(1, (1, 28, 28))` (in the article's own class,
@@ -556,8 +622,12 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 import copy
 
 logits = torch.linspace(-4, 4, 9)
-assert torch.allclose(F.binary_cross_entropy_with_logits(logits, torch.zeros(9), reduction="none"),
-                      -torch.log(1 - torch.sigmoid(logits)), atol=1e-5)   # BCE(., 0) = -log(1 - D)
+assert torch.allclose(
+    F.binary_cross_entropy_with_logits(logits, torch.zeros(9), reduction="none"),
+    # BCE(., 0) = -log(1 - D)
+    -torch.log(1 - torch.sigmoid(logits)),
+    atol=1e-5,
+)
 
 z_eval = torch.randn(512, gan.latent_dim, device=device)
 
@@ -568,19 +638,29 @@ def mean_d_of_fakes(model):
 
 
 moved = {}
-for target, name in [(0.0, "fake_label, as printed"), (1.0, "real label (non-saturating)")]:
+for target, name in [
+    (0.0, "fake_label, as printed"),
+    (1.0, "real label (non-saturating)"),
+]:
     set_seed(0)
-    model = copy.deepcopy(gan)                       # the trained GAN; only G is updated
+    # the trained GAN; only G is updated
+    model = copy.deepcopy(gan)
     opt = torch.optim.Adam(model.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     before = mean_d_of_fakes(model)
     for _ in range(pick(full=50, fast=20)):
-        fake_logits = model.discriminator(model.generator(torch.randn(64, gan.latent_dim, device=device)))
-        loss = F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, target))
+        fake_logits = model.discriminator(
+            model.generator(torch.randn(64, gan.latent_dim, device=device))
+        )
+        loss = F.binary_cross_entropy_with_logits(
+            fake_logits, torch.full_like(fake_logits, target)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
     moved[target] = (before, mean_d_of_fakes(model))
-    print(f"generator trained towards the {name:28}: mean D(G(z)) {before:.3f} -> {moved[target][1]:.3f}")
+    print(
+        f"generator trained towards the {name:28}: mean D(G(z)) {before:.3f} -> {moved[target][1]:.3f}"
+    )
 assert moved[0.0][1] < moved[0.0][0] and moved[1.0][1] > moved[1.0][0]
 
 # %% [markdown] tags=["torch"]
@@ -599,19 +679,31 @@ assert moved[0.0][1] < moved[0.0][0] and moved[1.0][1] > moved[1.0][0]
 # %% tags=["torch"]
 real = torch.as_tensor(gan.prepare(images[:512])[0]).to(device)
 with torch.no_grad():
-    fakes = MODELS["gan"]().to(device).generator(torch.randn(512, 100, device=device))  # untrained G
+    # untrained G
+    fakes = MODELS["gan"]().to(device).generator(torch.randn(512, 100, device=device))
 
 
 def article_discriminator():
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(512, 256), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(256, 1), torch.nn.Sigmoid()).to(device)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 512),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(512, 256),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(256, 1),
+        torch.nn.Sigmoid(),
+    ).to(device)
 
 
 ones, zeros = torch.ones(512, 1, device=device), torch.zeros(512, 1, device=device)
-d_losses = {"D(real).mean() + D(fake).mean(), as printed": lambda d: d(real).mean() + d(fakes).mean(),
-            "BCE: real -> 1, fake -> 0 (the fix)": lambda d: (F.binary_cross_entropy(d(real), ones)
-                                                              + F.binary_cross_entropy(d(fakes), zeros))}
+d_losses = {
+    "D(real).mean() + D(fake).mean(), as printed": lambda d: (
+        d(real).mean() + d(fakes).mean()
+    ),
+    "BCE: real -> 1, fake -> 0 (the fix)": lambda d: (
+        F.binary_cross_entropy(d(real), ones) + F.binary_cross_entropy(d(fakes), zeros)
+    ),
+}
 accuracy = {}
 for name, d_loss_fn in d_losses.items():
     set_seed(0)
@@ -624,10 +716,19 @@ for name, d_loss_fn in d_losses.items():
         opt.step()
     with torch.no_grad():
         d_real, d_fake = d(real), d(fakes)
-    accuracy[name] = 0.5 * ((d_real > 0.5).float().mean() + (d_fake < 0.5).float().mean()).item()
-    print(f"{name:46}: mean D(real) {d_real.mean():.3f}, mean D(fake) {d_fake.mean():.3f}, "
-          f"accuracy {accuracy[name]:.2f}")
-assert accuracy["D(real).mean() + D(fake).mean(), as printed"] <= 0.55 < 0.9 < accuracy["BCE: real -> 1, fake -> 0 (the fix)"]
+    accuracy[name] = (
+        0.5 * ((d_real > 0.5).float().mean() + (d_fake < 0.5).float().mean()).item()
+    )
+    print(
+        f"{name:46}: mean D(real) {d_real.mean():.3f}, mean D(fake) {d_fake.mean():.3f}, "
+        f"accuracy {accuracy[name]:.2f}"
+    )
+assert (
+    accuracy["D(real).mean() + D(fake).mean(), as printed"]
+    <= 0.55
+    < 0.9
+    < accuracy["BCE: real -> 1, fake -> 0 (the fix)"]
+)
 
 # %% [markdown] tags=["torch"]
 # With the article's loss both outputs fall towards 0 and the "discriminator" calls
@@ -654,15 +755,22 @@ assert accuracy["D(real).mean() + D(fake).mean(), as printed"] <= 0.55 < 0.9 < a
 def tiny_gan():
     set_seed(0)
     G = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 4))
-    D = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid())
-    return G, D, torch.optim.Adam(G.parameters(), 2e-4), torch.optim.Adam(D.parameters(), 2e-4)
+    D = nn.Sequential(
+        nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid()
+    )
+    return (
+        G,
+        D,
+        torch.optim.Adam(G.parameters(), 2e-4),
+        torch.optim.Adam(D.parameters(), 2e-4),
+    )
 
 
 X_real, real_label, fake_label = torch.randn(5, 4), torch.ones(5, 1), torch.zeros(5, 1)
 loss_function = nn.BCELoss()
 
 
-def loop_001(mean):                      # article 001, sections 3.5.3 and 3.5.4
+def loop_001(mean):  # article 001, sections 3.5.3 and 3.5.4
     G, D, G_optimizer, D_optimizer = tiny_gan()
     X_fake = G(torch.randn(5, 8))
     D_loss_real = loss_function(D(X_real), real_label)
@@ -678,7 +786,7 @@ def loop_001(mean):                      # article 001, sections 3.5.3 and 3.5.4
     G_optimizer.step()
 
 
-def loop_002(rename):                    # article 002, sections 3.3 and 4.4
+def loop_002(rename):  # article 002, sections 3.3 and 4.4
     G, D, optimizer_G, optimizer_D = tiny_gan()
     D_loss = nn.BCELoss()
     ones, zeros = real_label, fake_label
@@ -688,7 +796,7 @@ def loop_002(rename):                    # article 002, sections 3.3 and 4.4
     if rename:
         d_loss = D_loss_real + D_loss_fake
     else:
-        D_loss = D_loss_real + D_loss_fake                # as printed
+        D_loss = D_loss_real + D_loss_fake  # as printed
         d_loss = D_loss
     optimizer_D.zero_grad()
     d_loss.backward()
@@ -699,14 +807,14 @@ def loop_002(rename):                    # article 002, sections 3.3 and 4.4
     optimizer_G.step()
 
 
-def loop_004(step_4):                    # article 004, section 5.2
+def loop_004(step_4):  # article 004, section 5.2
     G, D, G_optimizer, D_optimizer = tiny_gan()
     batch_size, latent_dim, device, data_loader = 5, 8, "cpu", [(X_real, None)]
 
     def adversarial_loss(D_real, D_fake):
         return D_real.mean() - D_fake.mean()
 
-    def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device):    # step 3
+    def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device):  # step 3
         G_optimizer.zero_grad()
         z = torch.randn(batch_size, latent_dim, device=device)
         fake_images = G(z)
@@ -720,25 +828,42 @@ def loop_004(step_4):                    # article 004, section 5.2
         return G_loss.item(), D_loss.item()
 
     if step_4:
-        def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device, epochs=200, batch_size=32):
+
+        def train_GAN(
+            G,
+            D,
+            D_real_data,
+            G_optimizer,
+            D_optimizer,
+            device,
+            epochs=200,
+            batch_size=32,
+        ):
             for _epoch in range(epochs):
                 G_loss = 0
                 for _batch_idx, (real_images, _) in enumerate(data_loader):
-                    G_loss += train_GAN(G, D, real_images, G_optimizer, D_optimizer, device)[0]
+                    G_loss += train_GAN(
+                        G, D, real_images, G_optimizer, D_optimizer, device
+                    )[0]
+
     train_GAN(G, D, X_real, G_optimizer, D_optimizer, device)
 
 
-for where, run in [("001, np.mean of the losses ", lambda: loop_001(np.mean)),
-                   ("001, with torch.mean       ", lambda: loop_001(torch.mean)),
-                   ("002, as printed            ", lambda: loop_002(rename=False)),
-                   ("002, D_loss renamed        ", lambda: loop_002(rename=True)),
-                   ("004, step 3 alone          ", lambda: loop_004(step_4=False)),
-                   ("004, steps 3 and 4         ", lambda: loop_004(step_4=True))]:
+for where, run in [
+    ("001, np.mean of the losses ", lambda: loop_001(np.mean)),
+    ("001, with torch.mean       ", lambda: loop_001(torch.mean)),
+    ("002, as printed            ", lambda: loop_002(rename=False)),
+    ("002, D_loss renamed        ", lambda: loop_002(rename=True)),
+    ("004, step 3 alone          ", lambda: loop_004(step_4=False)),
+    ("004, steps 3 and 4         ", lambda: loop_004(step_4=True)),
+]:
     try:
         run()
         print(f"{where}: runs")
     except (TypeError, RuntimeError, RecursionError) as err:
-        print(f"{where}: {type(err).__name__}: {str(err).strip().splitlines()[0][:110]}")
+        print(
+            f"{where}: {type(err).__name__}: {str(err).strip().splitlines()[0][:110]}"
+        )
 
 # %% [markdown] tags=["torch"]
 # None of the six gets through one step. The fix is the order of the course's
@@ -812,14 +937,17 @@ z = np.random.default_rng(0).standard_normal((16, 100)).astype("float32")
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
 
-    fake = demo.generator(z, training=True)             # BUG: outside the tape
+    fake = demo.generator(z, training=True)  # BUG: outside the tape
     with tf.GradientTape() as tape:
         loss = reference.generator_loss(demo.discriminator(fake))
     grads = tape.gradient(loss, demo.generator.trainable_weights)
-    print("generator gradients:", {g is None for g in grads})  # {True}: nothing to learn from
+    # {True}: nothing to learn from
+    print("generator gradients:", {g is None for g in grads})
 else:
-    print("PyTorch records every operation, so this bug is TensorFlow-specific; "
-          "see the PyTorch lab for its torch.no_grad() twin.")
+    print(
+        "PyTorch records every operation, so this bug is TensorFlow-specific; "
+        "see the PyTorch lab for its torch.no_grad() twin."
+    )
 
 # %% [markdown] tags=["keras"]
 # (gan-keras-pitfall-freeze)=
@@ -834,13 +962,16 @@ def combined_step(freeze_d: bool) -> bool:
     set_seed(0)
     g = reference.mlp_generator()
     d = reference.mlp_discriminator()
-    d.trainable = not freeze_d                      # the fix: freeze D *before* compile
+    d.trainable = not freeze_d  # the fix: freeze D *before* compile
     combined = keras.Sequential([g, d])
-    combined.compile(optimizer=keras.optimizers.Adam(2e-4),
-                     loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    combined.compile(
+        optimizer=keras.optimizers.Adam(2e-4),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     before = [w.copy() for w in d.get_weights()]
     combined.train_on_batch(z, np.ones((16, 1), "float32"))
     return any(not np.array_equal(a, b) for a, b in zip(before, d.get_weights()))
+
 
 print("D changed by the generator's step, D not frozen:", combined_step(freeze_d=False))
 print("D changed by the generator's step, D frozen:    ", combined_step(freeze_d=True))
@@ -854,7 +985,9 @@ print("D changed by the generator's step, D frozen:    ", combined_step(freeze_d
 # generator ends with `Dense(784)` while their discriminator takes `28 × 28 × 1` images.
 
 # %% tags=["keras"]
-flat_generator = keras.Sequential([keras.Input((100,)), keras.layers.Dense(784, activation="tanh")])
+flat_generator = keras.Sequential(
+    [keras.Input((100,)), keras.layers.Dense(784, activation="tanh")]
+)
 try:
     demo.discriminator(flat_generator(z))
 except Exception as err:  # Keras raises ValueError (TensorFlow) or an input-shape error
@@ -874,7 +1007,7 @@ g = reference.mlp_generator()
 g.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
 noise = np.random.default_rng(1).standard_normal((64, 100)).astype("float32")
 for _ in range(pick(full=100, fast=30)):
-    g.train_on_batch(noise, np.ones((64, 28, 28, 1), "float32"))   # BUG
+    g.train_on_batch(noise, np.ones((64, 28, 28, 1), "float32"))  # BUG
 white = (keras.ops.convert_to_numpy(g(noise[:16], training=False)) + 1) / 2
 print(f"mean pixel value of the 'generated digits': {white.mean():.3f} (1.0 = white)")
 show_images(white, title="Pitfall 4: the generator learned a white square", nrow=8);
@@ -898,18 +1031,35 @@ def error_summary(err, width=110):
     """The error's type and its first words, without colour codes or the data it echoes."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     text = re.sub(r"Exception encountered when calling \w+\.call\(\)\.", "", text)
-    return f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+    return (
+        f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+    )
 
 
 def article_000_generator():
-    return keras.Sequential([keras.Input((100,)), layers.Dense(128), layers.Dense(256),
-                             layers.Dense(512), layers.Flatten(), layers.Flatten()])
+    return keras.Sequential(
+        [
+            keras.Input((100,)),
+            layers.Dense(128),
+            layers.Dense(256),
+            layers.Dense(512),
+            layers.Flatten(),
+            layers.Flatten(),
+        ]
+    )
 
 
 def article_000_discriminator():
-    return keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
-                             layers.Dense(512, activation="relu"), layers.Dense(256, activation="relu"),
-                             layers.Dense(128, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
 
 
 g000 = article_000_generator()
@@ -918,11 +1068,14 @@ zs = np.random.default_rng(2).standard_normal((3, 1000, 100)).astype("float32")
 g = lambda v: keras.ops.convert_to_numpy(g000(v))
 affine_gap = np.abs(g(zs[0] + zs[1]) - g(zs[0]) - g(zs[1]) + g(0 * zs[0])).max()
 rank = np.linalg.matrix_rank(g(zs[2]) - g(zs[2]).mean(0), tol=1e-3)
-print(f"G(a + b) - G(a) - G(b) + G(0): at most {affine_gap:.1e} (an affine map); "
-      f"rank of 1,000 centred outputs: {rank} of 512")
+print(
+    f"G(a + b) - G(a) - G(b) + G(0): at most {affine_gap:.1e} (an affine map); "
+    f"rank of 1,000 centred outputs: {rank} of 512"
+)
 assert affine_gap < 1e-3 and rank <= 100
 try:
-    keras.Sequential([g000, article_000_discriminator()])      # the article's combined model
+    # the article's combined model
+    keras.Sequential([g000, article_000_discriminator()])
 except Exception as err:
     print(error_summary(err, 150))
 
@@ -938,11 +1091,14 @@ except Exception as err:
 # generator is asked to match a distribution it cannot reach with half of its range.
 
 # %% tags=["keras"]
-real01 = images[:256] / 255.0                                  # the articles' scaling
+real01 = images[:256] / 255.0  # the articles' scaling
 fake_tanh = keras.ops.convert_to_numpy(demo.generator(z, training=False))
-print(f"real pixels in [{real01.min():.1f}, {real01.max():.1f}]; "
-      f"fake pixels in [{fake_tanh.min():.2f}, {fake_tanh.max():.2f}]")
-is_fake = lambda x: (x.reshape(len(x), -1) < 0).any(axis=1)   # a rule that needs no training
+print(
+    f"real pixels in [{real01.min():.1f}, {real01.max():.1f}]; "
+    f"fake pixels in [{fake_tanh.min():.2f}, {fake_tanh.max():.2f}]"
+)
+# a rule that needs no training
+is_fake = lambda x: (x.reshape(len(x), -1) < 0).any(axis=1)
 accuracy = 0.5 * ((~is_fake(real01)).mean() + is_fake(fake_tanh).mean())
 print(f"'any pixel below 0 means fake': accuracy {accuracy:.2f}")
 assert accuracy == 1.0
@@ -969,30 +1125,72 @@ assert accuracy == 1.0
 import tempfile as _tempfile
 
 
-def generator(z):                               # article 000, as defined ...
+def generator(z):  # article 000, as defined ...
     return keras.Sequential([keras.Input((100,)), layers.Dense(784)])
 
 
-d_uncompiled = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
-d_compiled = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+d_uncompiled = keras.Sequential(
+    [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")]
+)
+d_compiled = keras.Sequential(
+    [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")]
+)
 d_compiled.compile(optimizer="adam", loss="binary_crossentropy")
-x4, ones4, zeros4 = np.zeros((4, 28, 28, 1), "float32"), np.ones((4, 1)), np.zeros((4, 1))
+x4, ones4, zeros4 = (
+    np.zeros((4, 28, 28, 1), "float32"),
+    np.ones((4, 1)),
+    np.zeros((4, 1)),
+)
 train_images = images[:8, :, :, None] / 255.0
 lines = [
     ("000 §5.2", "generator = generator()", lambda: generator()),
-    ("000 §5.2", "discriminator.train_on_batch(x_batch, ...)", lambda: d_uncompiled.train_on_batch(x4, ones4)),
-    ("000 §5.2", 'print(f"... D_loss: {d_loss:.4f} ...")', lambda: f"{0.5 * np.add([0.7, 0.5], [0.6, 0.5]):.4f}"),
-    ("000 §5.2", 'generator.save_weights(f"generator_epoch_{epoch}.h5")',
-     lambda: d_compiled.save_weights(f"{_tempfile.mkdtemp()}/generator_epoch_0.h5")),
-    ("000 §5.2", "plt.subplot(10, 10, i+1) for i in range(1000)", lambda: plt.figure().add_subplot(10, 10, 101)),
-    ("001 §5.2", "generator = train_gan(generator, discriminator, ...)",
-     lambda: exec("train_gan(generator, discriminator, 100, 50, 64)", {"train_gan": print})),
-    ("002 §5.2.3", "z dummy_input = Input(shape=(100,))", lambda: compile("z dummy_input = Input(shape=(100,))", "002", "exec")),
-    ("002 §5.2.3", "d_model = Model(train_images, discriminator(train_images))",
-     lambda: keras.Model(train_images, d_compiled(train_images))),
-    ("003 §四.1", "x = np.random.choice(train_data, batch_size)", lambda: np.random.choice(train_images, 4)),
-    ("003 §四.1", "discriminator.train_on_batch([x, x_fake], [y, y_fake])",
-     lambda: d_compiled.train_on_batch([x4, x4], [zeros4, ones4])),
+    (
+        "000 §5.2",
+        "discriminator.train_on_batch(x_batch, ...)",
+        lambda: d_uncompiled.train_on_batch(x4, ones4),
+    ),
+    (
+        "000 §5.2",
+        'print(f"... D_loss: {d_loss:.4f} ...")',
+        lambda: f"{0.5 * np.add([0.7, 0.5], [0.6, 0.5]):.4f}",
+    ),
+    (
+        "000 §5.2",
+        'generator.save_weights(f"generator_epoch_{epoch}.h5")',
+        lambda: d_compiled.save_weights(f"{_tempfile.mkdtemp()}/generator_epoch_0.h5"),
+    ),
+    (
+        "000 §5.2",
+        "plt.subplot(10, 10, i+1) for i in range(1000)",
+        lambda: plt.figure().add_subplot(10, 10, 101),
+    ),
+    (
+        "001 §5.2",
+        "generator = train_gan(generator, discriminator, ...)",
+        lambda: exec(
+            "train_gan(generator, discriminator, 100, 50, 64)", {"train_gan": print}
+        ),
+    ),
+    (
+        "002 §5.2.3",
+        "z dummy_input = Input(shape=(100,))",
+        lambda: compile("z dummy_input = Input(shape=(100,))", "002", "exec"),
+    ),
+    (
+        "002 §5.2.3",
+        "d_model = Model(train_images, discriminator(train_images))",
+        lambda: keras.Model(train_images, d_compiled(train_images)),
+    ),
+    (
+        "003 §四.1",
+        "x = np.random.choice(train_data, batch_size)",
+        lambda: np.random.choice(train_images, 4),
+    ),
+    (
+        "003 §四.1",
+        "discriminator.train_on_batch([x, x_fake], [y, y_fake])",
+        lambda: d_compiled.train_on_batch([x4, x4], [zeros4, ones4]),
+    ),
 ]
 for where, line, run in lines:
     try:

@@ -64,7 +64,8 @@ from aigc_course.data import load_mnist, random_subset
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -78,8 +79,12 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
-print(f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}")
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
+print(
+    f"training on {len(images):,} images, shape {images.shape[1:]}, dtype {images.dtype}"
+)
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
 
 # %% [markdown]
@@ -135,8 +140,10 @@ def mlp_discriminator() -> nn.Sequential:
 g, d = mlp_generator(), mlp_discriminator()
 print(g)
 print(d)
-print(f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "
-      f"discriminator: {sum(p.numel() for p in d.parameters()):,}")
+print(
+    f"generator: {sum(p.numel() for p in g.parameters()):,} parameters; "
+    f"discriminator: {sum(p.numel() for p in d.parameters()):,}"
+)
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -154,9 +161,9 @@ import torch.nn.functional as F
 def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     """BCE from logits: real images labelled 1 (or 1 - smoothing), fakes 0."""
     real_targets = torch.full_like(real_logits, 1.0 - label_smoothing)
-    return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
-        fake_logits, torch.zeros_like(fake_logits)
-    )
+    return F.binary_cross_entropy_with_logits(
+        real_logits, real_targets
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 def generator_loss(fake_logits):
@@ -170,7 +177,8 @@ def generator_loss(fake_logits):
 # steps only its own network's optimizer.
 
 # %% mirrors="aigc_course.torch.gan"
-from aigc_course.torch import gan as reference  # the package's GAN: fit, save, load, sample
+# the package's GAN: fit, save, load, sample
+from aigc_course.torch import gan as reference
 
 
 class GAN(reference.GAN):
@@ -188,11 +196,14 @@ class GAN(reference.GAN):
         with self.autocast():
             fake = self.generator(z)
             d_loss = discriminator_loss(
-                self.discriminator(real), self.discriminator(fake.detach()), self.label_smoothing
+                self.discriminator(real),
+                self.discriminator(fake.detach()),
+                self.label_smoothing,
             )
         opt_d.zero_grad(set_to_none=True)
         self.backward(d_loss)  # d_loss.backward(), the loss scaled under float16 AMP
-        self.optimizer_step(opt_d)  # opt_d.step(), through the GradScaler under float16 AMP
+        # opt_d.step(), through the GradScaler under float16 AMP
+        self.optimizer_step(opt_d)
 
         # 2) Generator: make D call the fakes real. Only G's optimizer steps.
         with self.autocast():
@@ -225,15 +236,23 @@ print(f"trainable parameters: {gan.count_params():,} (the same in PyTorch and Ke
 EPOCHS = pick(full=30, fast=3)
 BATCH = pick(full=128, fast=64)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     gan = pretrained.load("gan", "mnist", device=device)
     losses = pretrained.history("gan", "mnist")
 else:
-    checkpoint_dir = run_dir("gan_pytorch", model=gan, data=images, epochs=EPOCHS,
-                             batch_size=BATCH, seed=0)
-    losses = gan.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
-                     checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2)).history
+    checkpoint_dir = run_dir(
+        "gan_pytorch", model=gan, data=images, epochs=EPOCHS, batch_size=BATCH, seed=0
+    )
+    losses = gan.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=5, fast=1), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        seed=0,
+        verbose=pick(full=1, fast=2),
+    ).history
 train_seconds = time.perf_counter() - t0
 
 # %%
@@ -271,15 +290,26 @@ show_images(new_digits, title="New digits from the reloaded generator", nrow=8);
 # %%
 if pretrained.is_published("gan", "mnist"):
     course = pretrained.load("gan", "mnist", device=device)
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(losses["d_loss"]), len(images),
-                                                             train_seconds, "GPU" if gpu else "CPU"))
-    compare_samples(gan.sample(64, seed=123), course.sample(64, seed=123), your_title,
-                    pretrained.describe("gan", "mnist"))
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(losses["d_loss"]), len(images), train_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        gan.sample(64, seed=123),
+        course.sample(64, seed=123),
+        your_title,
+        pretrained.describe("gan", "mnist"),
+    )
     plt.show()
 else:
-    print("The course checkpoint gan/mnist is not published yet: "
-          "`make pretrain MODEL=gan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint gan/mnist is not published yet: "
+        "`make pretrain MODEL=gan DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 6. What goes wrong in common tutorial code
@@ -299,12 +329,15 @@ else:
 set_seed(0)
 demo = MODELS["gan"]()
 z = torch.randn(16, demo.latent_dim)
-with torch.no_grad():                      # BUG: no graph is recorded
+with torch.no_grad():  # BUG: no graph is recorded
     fake = demo.generator(z)
 loss = reference.generator_loss(demo.discriminator(fake))
 loss.backward()
-print("generator gradients after the buggy step:",
-      {p.grad is None for p in demo.generator.parameters()})  # {True}: nothing to learn from
+print(
+    "generator gradients after the buggy step:",
+    # {True}: nothing to learn from
+    {p.grad is None for p in demo.generator.parameters()},
+)
 
 # %% [markdown]
 # (gan-pytorch-pitfall-freeze)=
@@ -322,7 +355,9 @@ loss = reference.generator_loss(demo.discriminator(demo.generator(z)))
 opt_all.zero_grad()
 loss.backward()
 opt_all.step()
-changed = any(not torch.equal(a, b) for a, b in zip(before, demo.discriminator.parameters()))
+changed = any(
+    not torch.equal(a, b) for a, b in zip(before, demo.discriminator.parameters())
+)
 print("discriminator changed by the generator's step:", changed)  # True: D is sabotaged
 
 # %% [markdown]
@@ -335,7 +370,8 @@ print("discriminator changed by the generator's step:", changed)  # True: D is s
 # `28 × 28` images. A convolutional discriminator then fails with a shape error:
 
 # %%
-flat_generator = torch.nn.Sequential(torch.nn.Linear(100, 784), torch.nn.Tanh())  # no reshape
+# no reshape
+flat_generator = torch.nn.Sequential(torch.nn.Linear(100, 784), torch.nn.Tanh())
 conv_discriminator = torch.nn.Conv2d(1, 8, kernel_size=3)
 try:
     conv_discriminator(flat_generator(z))
@@ -343,8 +379,13 @@ except RuntimeError as err:
     print("RuntimeError:", str(err).splitlines()[0])
 # The PyTorch article means to reshape, but views the output as its own shape:
 img = flat_generator(z)
-img = img.view(img.size(0), *img.shape[1:])           # as printed: a no-op
-print("after the article's view():", tuple(img.shape), "; meant:", tuple(img.view(-1, 1, 28, 28).shape))
+img = img.view(img.size(0), *img.shape[1:])  # as printed: a no-op
+print(
+    "after the article's view():",
+    tuple(img.shape),
+    "; meant:",
+    tuple(img.view(-1, 1, 28, 28).shape),
+)
 
 # %% [markdown]
 # Our generator ends in `nn.Unflatten(1, (1, 28, 28))` (in the article's own class,
@@ -386,8 +427,12 @@ show_images(white, title="Pitfall 4: the generator learned a white square", nrow
 import copy
 
 logits = torch.linspace(-4, 4, 9)
-assert torch.allclose(F.binary_cross_entropy_with_logits(logits, torch.zeros(9), reduction="none"),
-                      -torch.log(1 - torch.sigmoid(logits)), atol=1e-5)   # BCE(., 0) = -log(1 - D)
+assert torch.allclose(
+    F.binary_cross_entropy_with_logits(logits, torch.zeros(9), reduction="none"),
+    # BCE(., 0) = -log(1 - D)
+    -torch.log(1 - torch.sigmoid(logits)),
+    atol=1e-5,
+)
 
 z_eval = torch.randn(512, gan.latent_dim, device=device)
 
@@ -398,19 +443,29 @@ def mean_d_of_fakes(model):
 
 
 moved = {}
-for target, name in [(0.0, "fake_label, as printed"), (1.0, "real label (non-saturating)")]:
+for target, name in [
+    (0.0, "fake_label, as printed"),
+    (1.0, "real label (non-saturating)"),
+]:
     set_seed(0)
-    model = copy.deepcopy(gan)                       # the trained GAN; only G is updated
+    # the trained GAN; only G is updated
+    model = copy.deepcopy(gan)
     opt = torch.optim.Adam(model.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     before = mean_d_of_fakes(model)
     for _ in range(pick(full=50, fast=20)):
-        fake_logits = model.discriminator(model.generator(torch.randn(64, gan.latent_dim, device=device)))
-        loss = F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, target))
+        fake_logits = model.discriminator(
+            model.generator(torch.randn(64, gan.latent_dim, device=device))
+        )
+        loss = F.binary_cross_entropy_with_logits(
+            fake_logits, torch.full_like(fake_logits, target)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
     moved[target] = (before, mean_d_of_fakes(model))
-    print(f"generator trained towards the {name:28}: mean D(G(z)) {before:.3f} -> {moved[target][1]:.3f}")
+    print(
+        f"generator trained towards the {name:28}: mean D(G(z)) {before:.3f} -> {moved[target][1]:.3f}"
+    )
 assert moved[0.0][1] < moved[0.0][0] and moved[1.0][1] > moved[1.0][0]
 
 # %% [markdown]
@@ -429,19 +484,31 @@ assert moved[0.0][1] < moved[0.0][0] and moved[1.0][1] > moved[1.0][0]
 # %%
 real = torch.as_tensor(gan.prepare(images[:512])[0]).to(device)
 with torch.no_grad():
-    fakes = MODELS["gan"]().to(device).generator(torch.randn(512, 100, device=device))  # untrained G
+    # untrained G
+    fakes = MODELS["gan"]().to(device).generator(torch.randn(512, 100, device=device))
 
 
 def article_discriminator():
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(512, 256), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(256, 1), torch.nn.Sigmoid()).to(device)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 512),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(512, 256),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(256, 1),
+        torch.nn.Sigmoid(),
+    ).to(device)
 
 
 ones, zeros = torch.ones(512, 1, device=device), torch.zeros(512, 1, device=device)
-d_losses = {"D(real).mean() + D(fake).mean(), as printed": lambda d: d(real).mean() + d(fakes).mean(),
-            "BCE: real -> 1, fake -> 0 (the fix)": lambda d: (F.binary_cross_entropy(d(real), ones)
-                                                              + F.binary_cross_entropy(d(fakes), zeros))}
+d_losses = {
+    "D(real).mean() + D(fake).mean(), as printed": lambda d: (
+        d(real).mean() + d(fakes).mean()
+    ),
+    "BCE: real -> 1, fake -> 0 (the fix)": lambda d: (
+        F.binary_cross_entropy(d(real), ones) + F.binary_cross_entropy(d(fakes), zeros)
+    ),
+}
 accuracy = {}
 for name, d_loss_fn in d_losses.items():
     set_seed(0)
@@ -454,10 +521,19 @@ for name, d_loss_fn in d_losses.items():
         opt.step()
     with torch.no_grad():
         d_real, d_fake = d(real), d(fakes)
-    accuracy[name] = 0.5 * ((d_real > 0.5).float().mean() + (d_fake < 0.5).float().mean()).item()
-    print(f"{name:46}: mean D(real) {d_real.mean():.3f}, mean D(fake) {d_fake.mean():.3f}, "
-          f"accuracy {accuracy[name]:.2f}")
-assert accuracy["D(real).mean() + D(fake).mean(), as printed"] <= 0.55 < 0.9 < accuracy["BCE: real -> 1, fake -> 0 (the fix)"]
+    accuracy[name] = (
+        0.5 * ((d_real > 0.5).float().mean() + (d_fake < 0.5).float().mean()).item()
+    )
+    print(
+        f"{name:46}: mean D(real) {d_real.mean():.3f}, mean D(fake) {d_fake.mean():.3f}, "
+        f"accuracy {accuracy[name]:.2f}"
+    )
+assert (
+    accuracy["D(real).mean() + D(fake).mean(), as printed"]
+    <= 0.55
+    < 0.9
+    < accuracy["BCE: real -> 1, fake -> 0 (the fix)"]
+)
 
 # %% [markdown]
 # With the article's loss both outputs fall towards 0 and the "discriminator" calls
@@ -484,15 +560,22 @@ assert accuracy["D(real).mean() + D(fake).mean(), as printed"] <= 0.55 < 0.9 < a
 def tiny_gan():
     set_seed(0)
     G = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 4))
-    D = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid())
-    return G, D, torch.optim.Adam(G.parameters(), 2e-4), torch.optim.Adam(D.parameters(), 2e-4)
+    D = nn.Sequential(
+        nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid()
+    )
+    return (
+        G,
+        D,
+        torch.optim.Adam(G.parameters(), 2e-4),
+        torch.optim.Adam(D.parameters(), 2e-4),
+    )
 
 
 X_real, real_label, fake_label = torch.randn(5, 4), torch.ones(5, 1), torch.zeros(5, 1)
 loss_function = nn.BCELoss()
 
 
-def loop_001(mean):                      # article 001, sections 3.5.3 and 3.5.4
+def loop_001(mean):  # article 001, sections 3.5.3 and 3.5.4
     G, D, G_optimizer, D_optimizer = tiny_gan()
     X_fake = G(torch.randn(5, 8))
     D_loss_real = loss_function(D(X_real), real_label)
@@ -508,7 +591,7 @@ def loop_001(mean):                      # article 001, sections 3.5.3 and 3.5.4
     G_optimizer.step()
 
 
-def loop_002(rename):                    # article 002, sections 3.3 and 4.4
+def loop_002(rename):  # article 002, sections 3.3 and 4.4
     G, D, optimizer_G, optimizer_D = tiny_gan()
     D_loss = nn.BCELoss()
     ones, zeros = real_label, fake_label
@@ -518,7 +601,7 @@ def loop_002(rename):                    # article 002, sections 3.3 and 4.4
     if rename:
         d_loss = D_loss_real + D_loss_fake
     else:
-        D_loss = D_loss_real + D_loss_fake                # as printed
+        D_loss = D_loss_real + D_loss_fake  # as printed
         d_loss = D_loss
     optimizer_D.zero_grad()
     d_loss.backward()
@@ -529,14 +612,14 @@ def loop_002(rename):                    # article 002, sections 3.3 and 4.4
     optimizer_G.step()
 
 
-def loop_004(step_4):                    # article 004, section 5.2
+def loop_004(step_4):  # article 004, section 5.2
     G, D, G_optimizer, D_optimizer = tiny_gan()
     batch_size, latent_dim, device, data_loader = 5, 8, "cpu", [(X_real, None)]
 
     def adversarial_loss(D_real, D_fake):
         return D_real.mean() - D_fake.mean()
 
-    def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device):    # step 3
+    def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device):  # step 3
         G_optimizer.zero_grad()
         z = torch.randn(batch_size, latent_dim, device=device)
         fake_images = G(z)
@@ -550,25 +633,42 @@ def loop_004(step_4):                    # article 004, section 5.2
         return G_loss.item(), D_loss.item()
 
     if step_4:
-        def train_GAN(G, D, D_real_data, G_optimizer, D_optimizer, device, epochs=200, batch_size=32):
+
+        def train_GAN(
+            G,
+            D,
+            D_real_data,
+            G_optimizer,
+            D_optimizer,
+            device,
+            epochs=200,
+            batch_size=32,
+        ):
             for _epoch in range(epochs):
                 G_loss = 0
                 for _batch_idx, (real_images, _) in enumerate(data_loader):
-                    G_loss += train_GAN(G, D, real_images, G_optimizer, D_optimizer, device)[0]
+                    G_loss += train_GAN(
+                        G, D, real_images, G_optimizer, D_optimizer, device
+                    )[0]
+
     train_GAN(G, D, X_real, G_optimizer, D_optimizer, device)
 
 
-for where, run in [("001, np.mean of the losses ", lambda: loop_001(np.mean)),
-                   ("001, with torch.mean       ", lambda: loop_001(torch.mean)),
-                   ("002, as printed            ", lambda: loop_002(rename=False)),
-                   ("002, D_loss renamed        ", lambda: loop_002(rename=True)),
-                   ("004, step 3 alone          ", lambda: loop_004(step_4=False)),
-                   ("004, steps 3 and 4         ", lambda: loop_004(step_4=True))]:
+for where, run in [
+    ("001, np.mean of the losses ", lambda: loop_001(np.mean)),
+    ("001, with torch.mean       ", lambda: loop_001(torch.mean)),
+    ("002, as printed            ", lambda: loop_002(rename=False)),
+    ("002, D_loss renamed        ", lambda: loop_002(rename=True)),
+    ("004, step 3 alone          ", lambda: loop_004(step_4=False)),
+    ("004, steps 3 and 4         ", lambda: loop_004(step_4=True)),
+]:
     try:
         run()
         print(f"{where}: runs")
     except (TypeError, RuntimeError, RecursionError) as err:
-        print(f"{where}: {type(err).__name__}: {str(err).strip().splitlines()[0][:110]}")
+        print(
+            f"{where}: {type(err).__name__}: {str(err).strip().splitlines()[0][:110]}"
+        )
 
 # %% [markdown]
 # None of the six gets through one step. The fix is the order of the course's

@@ -107,25 +107,31 @@ ETA, STEPS_GAME = 0.1, 200
 sim, alt = [np.array([1.0, 0.0])], [np.array([1.0, 0.0])]
 for _ in range(STEPS_GAME):
     x, y = sim[-1]
-    sim.append(np.array([x - ETA * y, y + ETA * x]))          # both from (x_t, y_t)
+    sim.append(np.array([x - ETA * y, y + ETA * x]))  # both from (x_t, y_t)
     x, y = alt[-1]
     x_new = x - ETA * y
-    alt.append(np.array([x_new, y + ETA * x_new]))             # y sees the new x
+    alt.append(np.array([x_new, y + ETA * x_new]))  # y sees the new x
 sim, alt = np.array(sim), np.array(alt)
 
-radius_sq = (sim ** 2).sum(axis=1)
+radius_sq = (sim**2).sum(axis=1)
 growth = radius_sq[1:] / radius_sq[:-1]
 H = alt[:, 0] ** 2 + alt[:, 1] ** 2 - ETA * alt[:, 0] * alt[:, 1]
-print(f"simultaneous: x^2 + y^2 grows by {growth.min():.6f} ... {growth.max():.6f} per step "
-      f"(1 + eta^2 = {1 + ETA ** 2}); after {STEPS_GAME} steps the distance is "
-      f"{np.sqrt(radius_sq[-1]):.2f}")
-print(f"alternating:  H = x^2 + y^2 - eta*x*y stays in [{H.min():.12f}, {H.max():.12f}]")
-assert np.allclose(growth, 1 + ETA ** 2) and np.allclose(H, 1.0)
+print(
+    f"simultaneous: x^2 + y^2 grows by {growth.min():.6f} ... {growth.max():.6f} per step "
+    f"(1 + eta^2 = {1 + ETA**2}); after {STEPS_GAME} steps the distance is "
+    f"{np.sqrt(radius_sq[-1]):.2f}"
+)
+print(
+    f"alternating:  H = x^2 + y^2 - eta*x*y stays in [{H.min():.12f}, {H.max():.12f}]"
+)
+assert np.allclose(growth, 1 + ETA**2) and np.allclose(H, 1.0)
 
 fig, ax = plt.subplots(figsize=(5, 5))
 ax.plot(sim[:, 0], sim[:, 1], lw=1, label="simultaneous steps: spiral out")
 ax.plot(alt[:, 0], alt[:, 1], lw=1, label="alternating steps: orbit")
-ax.scatter([0], [0], color="black", marker="*", s=120, zorder=3, label="equilibrium (0, 0)")
+ax.scatter(
+    [0], [0], color="black", marker="*", s=120, zorder=3, label="equilibrium (0, 0)"
+)
 ax.scatter([1], [0], color="tab:red", zorder=3, label="start (1, 0)")
 ax.set_title(r"Gradient steps on $\min_x \max_y\, xy$ ($\eta = 0.1$)")
 ax.set_xlabel("x (the minimising player)")
@@ -177,7 +183,9 @@ def conv2d(x, w, stride, pad):
     out = np.zeros((out_h, out_w))
     for r in range(out_h):
         for c in range(out_w):
-            out[r, c] = np.sum(x[r * stride:r * stride + k, c * stride:c * stride + k] * w)
+            out[r, c] = np.sum(
+                x[r * stride : r * stride + k, c * stride : c * stride + k] * w
+            )
     return out
 
 
@@ -187,8 +195,12 @@ def conv_transpose2d(y, w, stride, pad):
     full = np.zeros(((y.shape[0] - 1) * stride + k, (y.shape[1] - 1) * stride + k))
     for r in range(y.shape[0]):
         for c in range(y.shape[1]):
-            full[r * stride:r * stride + k, c * stride:c * stride + k] += y[r, c] * w
-    return full[pad:full.shape[0] - pad, pad:full.shape[1] - pad]   # remove the padding
+            full[r * stride : r * stride + k, c * stride : c * stride + k] += (
+                y[r, c] * w
+            )
+    return full[
+        pad : full.shape[0] - pad, pad : full.shape[1] - pad
+    ]  # remove the padding
 
 
 rng = np.random.default_rng(0)
@@ -200,8 +212,10 @@ for stage in ("7 -> 14", "14 -> 28"):
     formula = (size - 1) * 2 - 2 * 1 + 4
     x = rng.standard_normal(up.shape)
     lhs, rhs = np.sum(conv2d(x, w, stride=2, pad=1) * y), np.sum(x * up)
-    print(f"{stage}: output {up.shape}, formula {formula}; <conv(x), y> = {lhs:.10f}, "
-          f"<x, conv^T(y)> = {rhs:.10f}")
+    print(
+        f"{stage}: output {up.shape}, formula {formula}; <conv(x), y> = {lhs:.10f}, "
+        f"<x, conv^T(y)> = {rhs:.10f}"
+    )
     assert up.shape == (formula, formula) and conv2d(x, w, 2, 1).shape == y.shape
     assert np.isclose(lhs, rhs)
     size = formula
@@ -306,10 +320,14 @@ def w1_linear_program(x, y):
     """The primal: min sum_ij gamma_ij |x_i - y_j| over couplings gamma of two uniform point sets."""
     n, m = len(x), len(y)
     cost = np.abs(x[:, None] - y[None, :]).ravel()
-    rows = np.kron(np.eye(n), np.ones((1, m)))        # sum_j gamma_ij = 1/n
-    cols = np.kron(np.ones((1, n)), np.eye(m))        # sum_i gamma_ij = 1/m
-    res = linprog(cost, A_eq=np.vstack([rows, cols]),
-                  b_eq=np.concatenate([np.full(n, 1 / n), np.full(m, 1 / m)]), bounds=(0, None))
+    rows = np.kron(np.eye(n), np.ones((1, m)))  # sum_j gamma_ij = 1/n
+    cols = np.kron(np.ones((1, n)), np.eye(m))  # sum_i gamma_ij = 1/m
+    res = linprog(
+        cost,
+        A_eq=np.vstack([rows, cols]),
+        b_eq=np.concatenate([np.full(n, 1 / n), np.full(m, 1 / m)]),
+        bounds=(0, None),
+    )
     assert res.status == 0, res.message
     return res.fun, res.x.reshape(n, m)
 
@@ -328,11 +346,16 @@ def w1_cdf_area(x, y):
 
 
 rng = np.random.default_rng(1)
-x_p = np.concatenate([rng.normal(-2, 0.5, 20), rng.normal(2, 0.5, 20)])   # p: two modes
-x_q = rng.normal(0.0, 0.7, 40)                                               # q: one blob
+x_p = np.concatenate([rng.normal(-2, 0.5, 20), rng.normal(2, 0.5, 20)])  # p: two modes
+# q: one blob
+x_q = rng.normal(0.0, 0.7, 40)
 w_lp, plan = w1_linear_program(x_p, x_q)
-values = {"linear program": w_lp, "sorted samples": w1_sorted(x_p, x_q),
-          "CDF area": w1_cdf_area(x_p, x_q), "scipy": wasserstein_distance(x_p, x_q)}
+values = {
+    "linear program": w_lp,
+    "sorted samples": w1_sorted(x_p, x_q),
+    "CDF area": w1_cdf_area(x_p, x_q),
+    "scipy": wasserstein_distance(x_p, x_q),
+}
 for name, v in values.items():
     print(f"W1 by {name:>15}: {v:.10f}")
 assert np.allclose(list(values.values()), w_lp, atol=1e-8)
@@ -340,8 +363,10 @@ assert np.allclose(list(values.values()), w_lp, atol=1e-8)
 # larger samples of different sizes: only the CDF area and SciPy apply
 big_p = np.concatenate([rng.normal(-2, 0.5, 10_000), rng.normal(2, 0.5, 10_000)])
 big_q = rng.normal(0.0, 0.7, 15_000)
-print(f"20,000 vs 15,000 samples: CDF area {w1_cdf_area(big_p, big_q):.6f}, "
-      f"scipy {wasserstein_distance(big_p, big_q):.6f}")
+print(
+    f"20,000 vs 15,000 samples: CDF area {w1_cdf_area(big_p, big_q):.6f}, "
+    f"scipy {wasserstein_distance(big_p, big_q):.6f}"
+)
 assert np.isclose(w1_cdf_area(big_p, big_q), wasserstein_distance(big_p, big_q))
 
 # %% [markdown]
@@ -364,13 +389,19 @@ assert np.isclose(w1_cdf_area(big_p, big_q), wasserstein_distance(big_p, big_q))
 def w1_dual(x, y):
     """max mean f(x) - mean f(y) over the values of f at the sorted points, |slope| <= 1."""
     t = np.sort(np.concatenate([x, y]))
-    weights = (np.searchsorted(t, x)[:, None] == np.arange(len(t))).sum(0) / len(x) \
-        - (np.searchsorted(t, y)[:, None] == np.arange(len(t))).sum(0) / len(y)
+    weights = (np.searchsorted(t, x)[:, None] == np.arange(len(t))).sum(0) / len(x) - (
+        np.searchsorted(t, y)[:, None] == np.arange(len(t))
+    ).sum(0) / len(y)
     K = len(t)
-    diff = np.eye(K, k=1)[:-1] - np.eye(K)[:-1]        # rows: f_{k+1} - f_k
+    diff = np.eye(K, k=1)[:-1] - np.eye(K)[:-1]  # rows: f_{k+1} - f_k
     gaps = np.diff(t)
-    res = linprog(-weights, A_ub=np.vstack([diff, -diff]), b_ub=np.concatenate([gaps, gaps]),
-                  bounds=[(0, 0)] + [(None, None)] * (K - 1))   # f(t_1) = 0 fixes the constant
+    res = linprog(
+        -weights,
+        A_ub=np.vstack([diff, -diff]),
+        b_ub=np.concatenate([gaps, gaps]),
+        # f(t_1) = 0 fixes the constant
+        bounds=[(0, 0)] + [(None, None)] * (K - 1),
+    )
     assert res.status == 0, res.message
     return -res.fun, t, res.x
 
@@ -383,21 +414,55 @@ slopes = np.diff(f_opt) / np.diff(t)
 F = np.searchsorted(np.sort(x_p), t[:-1], side="right") / len(x_p)
 G = np.searchsorted(np.sort(x_q), t[:-1], side="right") / len(x_q)
 where_cdfs_differ = ~np.isclose(F, G)
-print(f"|slope| of the optimal critic where the CDFs differ: "
-      f"{np.abs(slopes[where_cdfs_differ]).min():.6f} ... {np.abs(slopes[where_cdfs_differ]).max():.6f}")
+print(
+    f"|slope| of the optimal critic where the CDFs differ: "
+    f"{np.abs(slopes[where_cdfs_differ]).min():.6f} ... {np.abs(slopes[where_cdfs_differ]).max():.6f}"
+)
 assert np.allclose(np.abs(slopes[where_cdfs_differ]), 1.0)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-axes[0].step(t, np.searchsorted(np.sort(x_p), t, side="right") / len(x_p), where="post", label="CDF of p")
-axes[0].step(t, np.searchsorted(np.sort(x_q), t, side="right") / len(x_q), where="post", label="CDF of q")
-axes[0].fill_between(t[:-1], F, G, step="post", alpha=0.25, color="gray", label=f"area = $W_1$ = {w_lp:.3f}")
+axes[0].step(
+    t,
+    np.searchsorted(np.sort(x_p), t, side="right") / len(x_p),
+    where="post",
+    label="CDF of p",
+)
+axes[0].step(
+    t,
+    np.searchsorted(np.sort(x_q), t, side="right") / len(x_q),
+    where="post",
+    label="CDF of q",
+)
+axes[0].fill_between(
+    t[:-1],
+    F,
+    G,
+    step="post",
+    alpha=0.25,
+    color="gray",
+    label=f"area = $W_1$ = {w_lp:.3f}",
+)
 axes[0].set_title("$W_1$ is the area between the CDFs")
 axes[0].set_xlabel("x")
 axes[0].set_ylabel("cumulative probability")
 axes[0].legend(fontsize=8)
 axes[1].plot(t, f_opt, color="black", lw=2, label="optimal critic $f^*$")
-axes[1].plot(x_p, np.full_like(x_p, f_opt.min() - 0.2), "|", color="tab:blue", ms=12, label="samples of p")
-axes[1].plot(x_q, np.full_like(x_q, f_opt.min() - 0.2), "|", color="tab:orange", ms=12, label="samples of q")
+axes[1].plot(
+    x_p,
+    np.full_like(x_p, f_opt.min() - 0.2),
+    "|",
+    color="tab:blue",
+    ms=12,
+    label="samples of p",
+)
+axes[1].plot(
+    x_q,
+    np.full_like(x_q, f_opt.min() - 0.2),
+    "|",
+    color="tab:orange",
+    ms=12,
+    label="samples of q",
+)
 axes[1].set_title("Optimal critic: high where p has more mass")
 axes[1].set_xlabel("x")
 axes[1].set_ylabel("f(x)")
@@ -443,10 +508,12 @@ plt.show()
 # %%
 gap = np.mean(np.interp(x_p, t, f_opt)) - np.mean(np.interp(x_q, t, f_opt))
 for c in (1, 10, 100):
-    scaled = c * f_opt                         # slope c: allowed only for c = 1
+    scaled = c * f_opt  # slope c: allowed only for c = 1
     gap_c = np.mean(np.interp(x_p, t, scaled)) - np.mean(np.interp(x_q, t, scaled))
-    print(f"critic {c:>3} * f*: largest slope {np.abs(np.diff(scaled) / np.diff(t)).max():6.1f}, "
-          f"E_p f - E_q f = {gap_c:8.4f}")
+    print(
+        f"critic {c:>3} * f*: largest slope {np.abs(np.diff(scaled) / np.diff(t)).max():6.1f}, "
+        f"E_p f - E_q f = {gap_c:8.4f}"
+    )
     assert np.isclose(gap_c, c * w_lp)
 
 # %% [markdown]
@@ -484,19 +551,26 @@ grid = np.linspace(-1, 5, 60_001)
 thetas = np.linspace(0, 3, 61)
 p_grid = discretised_uniform(grid, 0.0)
 js = np.array([jsd(p_grid, discretised_uniform(grid, th)) for th in thetas])
-tv = np.array([0.5 * np.abs(p_grid - discretised_uniform(grid, th)).sum() for th in thetas])
+tv = np.array(
+    [0.5 * np.abs(p_grid - discretised_uniform(grid, th)).sum() for th in thetas]
+)
 u = np.random.default_rng(2).uniform(0, 1, 5000)
-w1 = np.array([w1_sorted(u, u[::-1] + th) for th in thetas])   # samples of q: shifted copies
+# samples of q: shifted copies
+w1 = np.array([w1_sorted(u, u[::-1] + th) for th in thetas])
 far = thetas >= 1
-print(f"theta >= 1: JSD in [{js[far].min():.6f}, {js[far].max():.6f}] (log 2 = {np.log(2):.6f}), "
-      f"TV in [{tv[far].min():.4f}, {tv[far].max():.4f}]")
+print(
+    f"theta >= 1: JSD in [{js[far].min():.6f}, {js[far].max():.6f}] (log 2 = {np.log(2):.6f}), "
+    f"TV in [{tv[far].min():.4f}, {tv[far].max():.4f}]"
+)
 print(f"W1 at theta = 0.5, 1, 2, 3: {w1[[10, 20, 40, 60]].round(6)}")
 assert np.allclose(js[far], np.log(2), atol=1e-9) and np.allclose(tv[far], 1.0)
 assert np.allclose(w1, thetas)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(thetas, js, lw=2, label=r"JS divergence (stuck at $\log 2$)")
-ax.plot(thetas, tv, lw=2, ls="--", label="total variation (a sigmoid critic; stuck at 1)")
+ax.plot(
+    thetas, tv, lw=2, ls="--", label="total variation (a sigmoid critic; stuck at 1)"
+)
 ax.plot(thetas, w1, lw=2, label=r"Wasserstein $W_1 = \theta$")
 ax.axvspan(1, 3, color="gray", alpha=0.12, label="disjoint supports")
 ax.set_title(r"$p = U[0, 1]$ vs $q_\theta = U[\theta, \theta + 1]$")
@@ -530,9 +604,13 @@ weights = critic.params[0::2]
 bound = np.prod([np.linalg.norm(W, 2) for W in weights])
 crude = np.prod([CLIP * np.sqrt(W.size) for W in weights])
 a, b = np.random.default_rng(4).normal(0, 2, (2, 20_000, 2))
-ratios = np.abs(critic.forward(a)[0] - critic.forward(b)[0])[:, 0] / np.linalg.norm(a - b, axis=1)
+ratios = np.abs(critic.forward(a)[0] - critic.forward(b)[0])[:, 0] / np.linalg.norm(
+    a - b, axis=1
+)
 print(f"largest |f(a) - f(b)| / |a - b| over 20,000 random pairs: {ratios.max():.3e}")
-print(f"product of spectral norms: {bound:.3e};  c * sqrt(n_in * n_out) per layer: {crude:.3e}")
+print(
+    f"product of spectral norms: {bound:.3e};  c * sqrt(n_in * n_out) per layer: {crude:.3e}"
+)
 assert ratios.max() <= bound <= crude
 
 # %% [markdown]
@@ -567,15 +645,19 @@ assert ratios.max() <= bound <= crude
 real, _ = ring_of_gaussians(512, modes=8, radius=2.0, std=0.05, seed=0)
 fake = np.random.default_rng(5).normal(0.0, 0.3, (512, 2))
 rng = np.random.default_rng(6)
-alphas = {"alpha ~ Uniform(0, 1)  (correct)": rng.uniform(0, 1, (512, 1)),
-          "alpha ~ Normal(0, 1)  (the bug)": rng.standard_normal((512, 1))}
+alphas = {
+    "alpha ~ Uniform(0, 1)  (correct)": rng.uniform(0, 1, (512, 1)),
+    "alpha ~ Normal(0, 1)  (the bug)": rng.standard_normal((512, 1)),
+}
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
 for ax, (name, alpha) in zip(axes, alphas.items()):
     x_hat = alpha * real + (1 - alpha) * fake
     off = np.mean((alpha < 0) | (alpha > 1))
     beyond = np.mean(np.linalg.norm(x_hat, axis=1) > 2.2)
-    ax.scatter(*x_hat.T, s=4, alpha=0.5, color="tab:green", label=r"interpolates $\hat x$")
+    ax.scatter(
+        *x_hat.T, s=4, alpha=0.5, color="tab:green", label=r"interpolates $\hat x$"
+    )
     ax.scatter(*real.T, s=4, color="tab:blue", label="real")
     ax.scatter(*fake.T, s=4, color="tab:orange", label="fake")
     ax.set_title(f"{name}\n{off:.0%} off the segments; {beyond:.0%} outside the ring")
@@ -588,9 +670,11 @@ axes[0].legend(loc="lower left", markerscale=3, fontsize=8)
 plt.show()
 
 many = np.random.default_rng(7).standard_normal(1_000_000)
-phi = lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))      # the standard normal CDF
-print(f"P(alpha outside [0, 1]) for alpha ~ N(0, 1): simulated {np.mean((many < 0) | (many > 1)):.4f}, "
-      f"formula 1 - (Phi(1) - Phi(0)) = {1 - (phi(1) - phi(0)):.4f}")
+phi = lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))  # the standard normal CDF
+print(
+    f"P(alpha outside [0, 1]) for alpha ~ N(0, 1): simulated {np.mean((many < 0) | (many > 1)):.4f}, "
+    f"formula 1 - (Phi(1) - Phi(0)) = {1 - (phi(1) - phi(0)):.4f}"
+)
 assert abs(np.mean((many < 0) | (many > 1)) - (1 - (phi(1) - phi(0)))) < 2e-3
 
 # %% [markdown]
@@ -620,14 +704,20 @@ assert abs(np.mean((many < 0) | (many > 1)) - (1 - (phi(1) - phi(0)))) < 2e-3
 
 # %%
 K = 8
-for counts in ([250] * 8, [1000, 500, 250, 125, 63, 31, 16, 15], [2000, 0, 0, 0, 0, 0, 0, 0],
-               [1860, 20, 20, 20, 20, 20, 20, 20]):
+for counts in (
+    [250] * 8,
+    [1000, 500, 250, 125, 63, 31, 16, 15],
+    [2000, 0, 0, 0, 0, 0, 0, 0],
+    [1860, 20, 20, 20, 20, 20, 20, 20],
+):
     labels_k = np.repeat(np.arange(K), counts)
     cov = mode_coverage(labels_k, K, min_count=20)
     p_hat = np.array(counts) / sum(counts)
     entropy = -np.sum(p_hat[p_hat > 0] * np.log(p_hat[p_hat > 0]))
-    print(f"counts {str(counts):>40}: modes_hit {cov['modes_hit']}, KL {cov['kl_to_uniform']:.4f}, "
-          f"log K - H = {np.log(K) - entropy:.4f}")
+    print(
+        f"counts {str(counts):>40}: modes_hit {cov['modes_hit']}, KL {cov['kl_to_uniform']:.4f}, "
+        f"log K - H = {np.log(K) - entropy:.4f}"
+    )
     assert np.isclose(cov["kl_to_uniform"], np.log(K) - entropy)
 print(f"log K = {np.log(K):.4f}")
 
@@ -654,7 +744,9 @@ def coverage(samples):
     """mode_coverage of the samples that lie within RADIUS of their nearest centre."""
     dist = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
     on_mode = dist.min(axis=1) <= RADIUS
-    return mode_coverage(dist.argmin(axis=1)[on_mode], len(centers), min_count=MIN_COUNT)
+    return mode_coverage(
+        dist.argmin(axis=1)[on_mode], len(centers), min_count=MIN_COUNT
+    )
 
 
 def train_and_track(seed, **config):
@@ -670,19 +762,31 @@ def train_and_track(seed, **config):
         gan.fit(data, EVERY, log_every=EVERY)
 
 
-CONFIGS = {"same learning rate 3e-3": dict(lr_d=3e-3, lr_g=3e-3),
-           "TTUR: lr_d 3e-3, lr_g 1e-3": dict(lr_d=3e-3, lr_g=1e-3)}
-runs = {(name, seed): train_and_track(seed, **cfg) for name, cfg in CONFIGS.items() for seed in SEEDS}
+CONFIGS = {
+    "same learning rate 3e-3": dict(lr_d=3e-3, lr_g=3e-3),
+    "TTUR: lr_d 3e-3, lr_g 1e-3": dict(lr_d=3e-3, lr_g=1e-3),
+}
+runs = {
+    (name, seed): train_and_track(seed, **cfg)
+    for name, cfg in CONFIGS.items()
+    for seed in SEEDS
+}
 real_cov = coverage(data[:N_EVAL])
-print(f"real data: {real_cov['modes_hit']}/8 modes, KL to uniform {real_cov['kl_to_uniform']:.4f}")
+print(
+    f"real data: {real_cov['modes_hit']}/8 modes, KL to uniform {real_cov['kl_to_uniform']:.4f}"
+)
 for (name, seed), (g, _tr) in runs.items():
     cov = coverage(g.sample(N_EVAL, seed=123))
-    print(f"{name}, seed {seed}: {cov['modes_hit']}/8 modes, KL {cov['kl_to_uniform']:.3f}, "
-          f"samples per mode {cov['counts']}")
+    print(
+        f"{name}, seed {seed}: {cov['modes_hit']}/8 modes, KL {cov['kl_to_uniform']:.3f}, "
+        f"samples per mode {cov['counts']}"
+    )
 
 # %%
 colors = dict(zip(CONFIGS, ("tab:red", "tab:blue")))
-fig, axes = plt.subplots(1, 4, figsize=(17, 3.9), gridspec_kw={"width_ratios": [1.2, 1.2, 1, 1]})
+fig, axes = plt.subplots(
+    1, 4, figsize=(17, 3.9), gridspec_kw={"width_ratios": [1.2, 1.2, 1, 1]}
+)
 for (name, seed), (_g, tr) in runs.items():
     kw = dict(color=colors[name], alpha=0.8, label=name if seed == SEEDS[0] else None)
     axes[0].plot(tr["step"], np.array(tr["modes_hit"]) + 0.05 * seed, **kw)
@@ -752,18 +856,29 @@ plt.show()
 
 # %%
 xs = np.linspace(-4, 6, 401)
-p_x = np.exp(-0.5 * xs ** 2) / np.sqrt(2 * np.pi)                       # data: N(0, 1)
-q_x = np.exp(-0.5 * ((xs - 2.5) / 0.7) ** 2) / (0.7 * np.sqrt(2 * np.pi))  # fakes: N(2.5, 0.7^2)
+p_x = np.exp(-0.5 * xs**2) / np.sqrt(2 * np.pi)  # data: N(0, 1)
+# fakes: N(2.5, 0.7^2)
+q_x = np.exp(-0.5 * ((xs - 2.5) / 0.7) ** 2) / (0.7 * np.sqrt(2 * np.pi))
 d_grid = np.linspace(1e-4, 1 - 1e-4, 20_001)
 fig, ax = plt.subplots(figsize=(8, 4))
-for t_r, t_f, name in [(1.0, 0.0, "no smoothing"), (0.9, 0.0, "one-sided (0.9, 0)"),
-                       (0.9, 0.1, "two-sided (0.9, 0.1)")]:
+for t_r, t_f, name in [
+    (1.0, 0.0, "no smoothing"),
+    (0.9, 0.0, "one-sided (0.9, 0)"),
+    (0.9, 0.1, "two-sided (0.9, 0.1)"),
+]:
     a = p_x * t_r + q_x * t_f
     b = p_x * (1 - t_r) + q_x * (1 - t_f)
-    brute = d_grid[np.argmax(a[:, None] * np.log(d_grid) + b[:, None] * np.log(1 - d_grid), axis=1)]
+    brute = d_grid[
+        np.argmax(a[:, None] * np.log(d_grid) + b[:, None] * np.log(1 - d_grid), axis=1)
+    ]
     formula = a / (p_x + q_x)
     assert np.abs(brute - formula).max() < 1e-4
-    ax.plot(xs, formula, lw=2, label=f"{name}: $D^*$ at x = 5 is {formula[xs.searchsorted(5.0)]:.3f}")
+    ax.plot(
+        xs,
+        formula,
+        lw=2,
+        label=f"{name}: $D^*$ at x = 5 is {formula[xs.searchsorted(5.0)]:.3f}",
+    )
 ax.fill_between(xs, 0, p_x, color="tab:blue", alpha=0.15, label="data density")
 ax.fill_between(xs, 0, q_x, color="tab:orange", alpha=0.15, label="fake density")
 ax.set_title("Optimal discriminator with label smoothing (formula = grid search)")

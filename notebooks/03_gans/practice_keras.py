@@ -61,8 +61,10 @@ except ImportError:
 # %%
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import math
 import time
@@ -81,9 +83,12 @@ from aigc_course.keras.clipping import GradientClipper, clip_gradients, grad_nor
 from aigc_course.metrics import frechet_distance, mode_coverage
 from aigc_course.plotting import compare_samples, plot_history, show_images
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
-print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
+print(
+    f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}"
+)
 
 # %% [markdown]
 # ## 1. Data and the evaluator
@@ -95,11 +100,15 @@ print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast
 images, labels = load_mnist("train")
 images, labels = random_subset(pick(full=len(images), fast=256), images, labels, seed=0)
 test_images, test_labels = load_mnist("test")
-print(f"training on {len(images):,} images; {len(test_images):,} test images for reference")
+print(
+    f"training on {len(images):,} images; {len(test_images):,} test images for reference"
+)
 
-CHANNELS = pick(full=64, fast=8)       # width of the DCGAN and WGAN-GP networks (64 is the default)
-N_EVAL = pick(full=5000, fast=500)     # generated images per evaluation
-MIN_COUNT = N_EVAL // 100              # a digit is "hit" if it gets at least 1 % of the samples
+# width of the DCGAN and WGAN-GP networks (64 is the default)
+CHANNELS = pick(full=64, fast=8)
+N_EVAL = pick(full=5000, fast=500)  # generated images per evaluation
+# a digit is "hit" if it gets at least 1 % of the samples
+MIN_COUNT = N_EVAL // 100
 
 # %% [markdown]
 # The losses of a GAN do not tell you whether the samples are good or diverse
@@ -131,8 +140,10 @@ def measure(samples):
 
 (real_other,) = random_subset(N_EVAL, images, seed=2)
 real_scores = measure(real_other)
-print(f"real training images: {real_scores['modes_hit']}/10 digits, KL {real_scores['kl_to_uniform']:.4f}, "
-      f"Fréchet distance {real_scores['fd']:.2f} (the floor)")
+print(
+    f"real training images: {real_scores['modes_hit']}/10 digits, KL {real_scores['kl_to_uniform']:.4f}, "
+    f"Fréchet distance {real_scores['fd']:.2f} (the floor)"
+)
 
 # %% [markdown]
 # ## 2. DCGAN
@@ -153,8 +164,10 @@ show_source(gan_module.dcgan_generator)
 # %%
 set_seed(0)
 dcgan = MODELS["dcgan"](channels=CHANNELS)
-print(f"DCGAN with {CHANNELS} channels: generator {dcgan.generator.count_params():,} "
-      f"parameters, discriminator {dcgan.discriminator.count_params():,}")
+print(
+    f"DCGAN with {CHANNELS} channels: generator {dcgan.generator.count_params():,} "
+    f"parameters, discriminator {dcgan.discriminator.count_params():,}"
+)
 show_source(type(dcgan).train_step)
 
 # %% [markdown]
@@ -165,13 +178,18 @@ show_source(gan_module, start="# --- losses", end="# --- end losses")
 
 # %%
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     dcgan = pretrained.load("dcgan", "mnist", framework="keras")
     history_dcgan = pretrained.history("dcgan", "mnist")
 else:
-    history_dcgan = dcgan.fit(images, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
-                              callbacks=[SampleGrid(every=pick(full=5, fast=2), n=32)],
-                              verbose=pick(full="auto", fast=2)).history
+    history_dcgan = dcgan.fit(
+        images,
+        epochs=pick(full=10, fast=2),
+        batch_size=pick(full=128, fast=64),
+        callbacks=[SampleGrid(every=pick(full=5, fast=2), n=32)],
+        verbose=pick(full="auto", fast=2),
+    ).history
 dcgan_seconds = time.perf_counter() - t0
 print(f"{'loaded' if pretrained.use_only() else 'trained'} in {dcgan_seconds:.0f} s")
 
@@ -179,8 +197,10 @@ print(f"{'loaded' if pretrained.use_only() else 'trained'} in {dcgan_seconds:.0f
 plot_history(history_dcgan, title=f"DCGAN losses (Keras, {keras.backend.backend()})")
 plt.show()
 dcgan_scores = measure(dcgan.sample(N_EVAL, seed=0))
-print(f"DCGAN: {dcgan_scores['modes_hit']}/10 digits, KL {dcgan_scores['kl_to_uniform']:.3f}, "
-      f"Fréchet distance {dcgan_scores['fd']:.2f}")
+print(
+    f"DCGAN: {dcgan_scores['modes_hit']}/10 digits, KL {dcgan_scores['kl_to_uniform']:.3f}, "
+    f"Fréchet distance {dcgan_scores['fd']:.2f}"
+)
 
 # %% [markdown]
 # ### Your DCGAN beside the course checkpoint
@@ -197,21 +217,30 @@ def your_title(history, n_images, seconds):
     if pretrained.use_only():
         return "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
     epochs = len(next(iter(history.values())))
-    return "your run: " + pretrained.training_summary(epochs, n_images, seconds, "GPU" if gpu else "CPU")
+    return "your run: " + pretrained.training_summary(
+        epochs, n_images, seconds, "GPU" if gpu else "CPU"
+    )
 
 
 if pretrained.is_published("dcgan", "mnist"):
     course_dcgan = pretrained.load("dcgan", "mnist", framework="keras")
-    compare_samples(dcgan.sample(64, seed=0), course_dcgan.sample(64, seed=0),
-                    your_title(history_dcgan, len(images), dcgan_seconds),
-                    pretrained.describe("dcgan", "mnist"))
+    compare_samples(
+        dcgan.sample(64, seed=0),
+        course_dcgan.sample(64, seed=0),
+        your_title(history_dcgan, len(images), dcgan_seconds),
+        pretrained.describe("dcgan", "mnist"),
+    )
     plt.show()
     s = measure(course_dcgan.sample(N_EVAL, seed=0))
-    print(f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
-          f"Fréchet distance {s['fd']:.2f}")
+    print(
+        f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
+        f"Fréchet distance {s['fd']:.2f}"
+    )
 else:
-    print("The course checkpoint dcgan/mnist is not published yet: "
-          "`make pretrain MODEL=dcgan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint dcgan/mnist is not published yet: "
+        "`make pretrain MODEL=dcgan DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 3. Conditional GAN: any digit on demand
@@ -228,15 +257,23 @@ show_source(type(cgan).train_step)
 
 # %%
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     cgan = pretrained.load("cgan", "mnist", framework="keras")
     history_cgan = pretrained.history("cgan", "mnist")
 else:
-    history_cgan = cgan.fit(images, labels, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
-                            verbose=pick(full="auto", fast=2)).history
+    history_cgan = cgan.fit(
+        images,
+        labels,
+        epochs=pick(full=10, fast=2),
+        batch_size=pick(full=128, fast=64),
+        verbose=pick(full="auto", fast=2),
+    ).history
 cgan_seconds = time.perf_counter() - t0
 print(f"{'loaded' if pretrained.use_only() else 'trained'} in {cgan_seconds:.0f} s")
-plot_history(history_cgan, title=f"Conditional GAN losses (Keras, {keras.backend.backend()})")
+plot_history(
+    history_cgan, title=f"Conditional GAN losses (Keras, {keras.backend.backend()})"
+)
 plt.show()
 
 # %% [markdown]
@@ -247,17 +284,25 @@ plt.show()
 
 # %%
 N_PER_DIGIT = 8
-grid = cgan.sample(10 * N_PER_DIGIT, seed=0, labels=np.repeat(np.arange(10), N_PER_DIGIT))
-show_images(grid, title="Conditional GAN: row d shows digit d", nrow=N_PER_DIGIT, figsize=5)
+grid = cgan.sample(
+    10 * N_PER_DIGIT, seed=0, labels=np.repeat(np.arange(10), N_PER_DIGIT)
+)
+show_images(
+    grid, title="Conditional GAN: row d shows digit d", nrow=N_PER_DIGIT, figsize=5
+)
 plt.show()
 
 asked = np.arange(N_EVAL) % 10
 cgan_samples = cgan.sample(N_EVAL, seed=0, labels=asked)
 cgan_scores = measure(cgan_samples)
-print(f"conditional accuracy: {ev.accuracy(cgan_samples, asked):.1%} of samples are the digit asked for "
-      f"(the evaluator reads real test digits with accuracy {ev.test_accuracy:.1%})")
-print(f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_uniform']:.3f}, "
-      f"Fréchet distance {cgan_scores['fd']:.2f}")
+print(
+    f"conditional accuracy: {ev.accuracy(cgan_samples, asked):.1%} of samples are the digit asked for "
+    f"(the evaluator reads real test digits with accuracy {ev.test_accuracy:.1%})"
+)
+print(
+    f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_uniform']:.3f}, "
+    f"Fréchet distance {cgan_scores['fd']:.2f}"
+)
 
 # %% [markdown]
 # ### Your conditional GAN beside the course checkpoint
@@ -271,17 +316,25 @@ print(f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_unifo
 # %%
 if pretrained.is_published("cgan", "mnist"):
     course_cgan = pretrained.load("cgan", "mnist", framework="keras")
-    digits = np.repeat(np.arange(10), N_PER_DIGIT)          # row d: digit d, for both models
-    compare_samples(cgan.sample(len(digits), seed=0, labels=digits),
-                    course_cgan.sample(len(digits), seed=0, labels=digits),
-                    your_title(history_cgan, len(images), cgan_seconds),
-                    pretrained.describe("cgan", "mnist"), nrow=N_PER_DIGIT)
+    # row d: digit d, for both models
+    digits = np.repeat(np.arange(10), N_PER_DIGIT)
+    compare_samples(
+        cgan.sample(len(digits), seed=0, labels=digits),
+        course_cgan.sample(len(digits), seed=0, labels=digits),
+        your_title(history_cgan, len(images), cgan_seconds),
+        pretrained.describe("cgan", "mnist"),
+        nrow=N_PER_DIGIT,
+    )
     plt.show()
-    print(f"course checkpoint: conditional accuracy "
-          f"{ev.accuracy(course_cgan.sample(N_EVAL, seed=0, labels=asked), asked):.1%}")
+    print(
+        f"course checkpoint: conditional accuracy "
+        f"{ev.accuracy(course_cgan.sample(N_EVAL, seed=0, labels=asked), asked):.1%}"
+    )
 else:
-    print("The course checkpoint cgan/mnist is not published yet: "
-          "`make pretrain MODEL=cgan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint cgan/mnist is not published yet: "
+        "`make pretrain MODEL=cgan DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 4. WGAN-GP
@@ -294,7 +347,9 @@ else:
 # `torch.autograd.grad(create_graph=True)` on PyTorch):
 
 # %%
-show_source(gan_module, start="# --- Wasserstein losses", end="# --- end Wasserstein losses")
+show_source(
+    gan_module, start="# --- Wasserstein losses", end="# --- end Wasserstein losses"
+)
 
 # %% [markdown]
 # The training step makes `n_critic = 5` critic steps per generator step. The
@@ -309,27 +364,40 @@ show_source(type(wgan).train_step)
 # %%
 (wgan_images,) = random_subset(pick(full=len(images), fast=64), images, seed=4)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     wgan = pretrained.load("wgan_gp", "mnist", framework="keras")
     history_wgan = pretrained.history("wgan_gp", "mnist")
 else:
-    history_wgan = wgan.fit(wgan_images, epochs=pick(full=4, fast=2), batch_size=pick(full=64, fast=32),
-                            verbose=pick(full="auto", fast=2)).history
+    history_wgan = wgan.fit(
+        wgan_images,
+        epochs=pick(full=4, fast=2),
+        batch_size=pick(full=64, fast=32),
+        verbose=pick(full="auto", fast=2),
+    ).history
 wgan_seconds = time.perf_counter() - t0
 print(f"{'loaded' if pretrained.use_only() else 'trained'} in {wgan_seconds:.0f} s")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-plot_history(history_wgan, keys=["critic_loss", "g_loss"], title="WGAN-GP losses", ax=axes[0])
-plot_history(history_wgan, keys=["w_dist", "gp"], title="Wasserstein estimate and penalty",
-             ax=axes[1])
+plot_history(
+    history_wgan, keys=["critic_loss", "g_loss"], title="WGAN-GP losses", ax=axes[0]
+)
+plot_history(
+    history_wgan,
+    keys=["w_dist", "gp"],
+    title="Wasserstein estimate and penalty",
+    ax=axes[1],
+)
 axes[1].set_ylabel("value")
 plt.show()
 show_images(wgan.sample(32, seed=0), title="WGAN-GP samples", nrow=8)
 plt.show()
 wgan_scores = measure(wgan.sample(N_EVAL, seed=0))
-print(f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_uniform']:.3f}, "
-      f"Fréchet distance {wgan_scores['fd']:.2f}")
+print(
+    f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_uniform']:.3f}, "
+    f"Fréchet distance {wgan_scores['fd']:.2f}"
+)
 
 # %% [markdown]
 # `w_dist` is the critic's estimate of $W_1$ between the real and generated images. Unlike
@@ -347,16 +415,23 @@ print(f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_un
 # %%
 if pretrained.is_published("wgan_gp", "mnist"):
     course_wgan = pretrained.load("wgan_gp", "mnist", framework="keras")
-    compare_samples(wgan.sample(64, seed=0), course_wgan.sample(64, seed=0),
-                    your_title(history_wgan, len(wgan_images), wgan_seconds),
-                    pretrained.describe("wgan_gp", "mnist"))
+    compare_samples(
+        wgan.sample(64, seed=0),
+        course_wgan.sample(64, seed=0),
+        your_title(history_wgan, len(wgan_images), wgan_seconds),
+        pretrained.describe("wgan_gp", "mnist"),
+    )
     plt.show()
     s = measure(course_wgan.sample(N_EVAL, seed=0))
-    print(f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
-          f"Fréchet distance {s['fd']:.2f}")
+    print(
+        f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
+        f"Fréchet distance {s['fd']:.2f}"
+    )
 else:
-    print("The course checkpoint wgan_gp/mnist is not published yet: "
-          "`make pretrain MODEL=wgan_gp DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint wgan_gp/mnist is not published yet: "
+        "`make pretrain MODEL=wgan_gp DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 5. Diagnosing mode collapse
@@ -365,12 +440,21 @@ else:
 # digits that the evaluator reads in each model's samples and compare with real images:
 
 # %%
-scores = {"real images": real_scores, "DCGAN": dcgan_scores, "CGAN": cgan_scores, "WGAN-GP": wgan_scores}
+scores = {
+    "real images": real_scores,
+    "DCGAN": dcgan_scores,
+    "CGAN": cgan_scores,
+    "WGAN-GP": wgan_scores,
+}
 fig, ax = plt.subplots(figsize=(9, 3.5))
 width = 0.8 / len(scores)
 for i, (name, s) in enumerate(scores.items()):
-    ax.bar(np.arange(10) + (i - 1.5) * width, s["counts"] / s["counts"].sum(), width,
-           label=f"{name}: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}")
+    ax.bar(
+        np.arange(10) + (i - 1.5) * width,
+        s["counts"] / s["counts"].sum(),
+        width,
+        label=f"{name}: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}",
+    )
 ax.axhline(0.1, color="gray", ls="--", lw=1)
 ax.set_xticks(range(10))
 ax.set_title("Which digits do the samples show? (evaluator predictions)")
@@ -379,8 +463,10 @@ ax.set_ylabel("fraction of samples")
 ax.legend(fontsize=8)
 plt.show()
 for name, s in scores.items():
-    print(f"{name:>12}: digits hit {s['modes_hit']:>2}/10   KL to uniform {s['kl_to_uniform']:.3f}   "
-          f"Fréchet distance {s['fd']:7.2f}")
+    print(
+        f"{name:>12}: digits hit {s['modes_hit']:>2}/10   KL to uniform {s['kl_to_uniform']:.3f}   "
+        f"Fréchet distance {s['fd']:7.2f}"
+    )
 
 # %% [markdown]
 # How to read it: a model whose bars pile onto a few digits, with a KL far above the
@@ -427,26 +513,43 @@ def train_knob(name, model=None, configure=None, batch_size=BATCH):
     """
     set_seed(0)
     model = model if model is not None else MODELS["dcgan"](channels=CHANNELS)
-    model.compile()                          # the default optimizers, unless configure changes them
+    # the default optimizers, unless configure changes them
+    model.compile()
     callbacks = configure(model) if configure is not None else []
     if not any(isinstance(c, GradientClipper) for c in callbacks):
         callbacks.append(GradientClipper(model.d_optimizer))
     t0 = time.perf_counter()
-    history = model.fit(KNOB_IMAGES, epochs=KNOB_EPOCHS, batch_size=batch_size,
-                        callbacks=callbacks, verbose=0)
-    result = {"model": model, "history": history.history, "seconds": time.perf_counter() - t0,
-              "clippers": [c for c in callbacks if isinstance(c, GradientClipper)],
-              **measure(model.sample(N_EVAL, seed=0))}
+    history = model.fit(
+        KNOB_IMAGES,
+        epochs=KNOB_EPOCHS,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    result = {
+        "model": model,
+        "history": history.history,
+        "seconds": time.perf_counter() - t0,
+        "clippers": [c for c in callbacks if isinstance(c, GradientClipper)],
+        **measure(model.sample(N_EVAL, seed=0)),
+    }
     knobs[name] = result
-    print(f"{name:>24}: {result['seconds']:5.1f} s; last epoch d_loss {history.history['d_loss'][-1]:.3f}, "
-          f"g_loss {history.history['g_loss'][-1]:.3f}; digits {result['modes_hit']}/10, "
-          f"KL {result['kl_to_uniform']:.3f}, Fréchet distance {result['fd']:.2f}")
+    print(
+        f"{name:>24}: {result['seconds']:5.1f} s; last epoch d_loss {history.history['d_loss'][-1]:.3f}, "
+        f"g_loss {history.history['g_loss'][-1]:.3f}; digits {result['modes_hit']}/10, "
+        f"KL {result['kl_to_uniform']:.3f}, Fréchet distance {result['fd']:.2f}"
+    )
     return result
 
 
-baseline = train_knob("baseline", configure=lambda m: [
-    GradientClipper(m.d_optimizer, norm_type=2.0),              # measure only (max_norm=None)
-    GradientClipper(m.d_optimizer, norm_type=math.inf)])
+baseline = train_knob(
+    "baseline",
+    configure=lambda m: [
+        # measure only (max_norm=None)
+        GradientClipper(m.d_optimizer, norm_type=2.0),
+        GradientClipper(m.d_optimizer, norm_type=math.inf),
+    ],
+)
 
 # %% [markdown]
 # ### 6.1 Learning-rate schedules: constant or decaying
@@ -466,8 +569,11 @@ TOTAL_STEPS = KNOB_EPOCHS * STEPS_PER_EPOCH
 
 def cosine_decay(model):
     def adam():
-        return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-4, decay_steps=TOTAL_STEPS),
-                                     beta_1=0.5)
+        return keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(2e-4, decay_steps=TOTAL_STEPS),
+            beta_1=0.5,
+        )
+
     model.compile(g_optimizer=adam(), d_optimizer=adam())
     return []
 
@@ -475,14 +581,21 @@ def cosine_decay(model):
 cosine = train_knob("cosine decay", configure=cosine_decay)
 t = np.arange(TOTAL_STEPS)
 formula = 2e-4 * 0.5 * (1 + np.cos(np.pi * t / TOTAL_STEPS))
-assert np.allclose(cosine["clippers"][0].lr, formula, rtol=1e-5), "the recorded learning rates follow the formula"
+assert np.allclose(cosine["clippers"][0].lr, formula, rtol=1e-5), (
+    "the recorded learning rates follow the formula"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for name in ("baseline", "cosine decay"):
     axes[0].plot(knobs[name]["clippers"][0].lr, label=name)
-    plot_history({f"{name}: d_loss": knobs[name]["history"]["d_loss"],
-                  f"{name}: g_loss": knobs[name]["history"]["g_loss"]}, ax=axes[1],
-                 title="Losses per epoch")
+    plot_history(
+        {
+            f"{name}: d_loss": knobs[name]["history"]["d_loss"],
+            f"{name}: g_loss": knobs[name]["history"]["g_loss"],
+        },
+        ax=axes[1],
+        title="Losses per epoch",
+    )
 axes[0].set_title("Learning rate of each step (recorded)")
 axes[0].set_xlabel("step")
 axes[0].set_ylabel("learning rate")
@@ -524,13 +637,18 @@ plt.show()
 
 # %%
 def grads_by_hand():
-    return [ops.convert_to_tensor(np.array([3.0, -4.0], "float32")),
-            ops.convert_to_tensor(np.array([12.0], "float32"))]
+    return [
+        ops.convert_to_tensor(np.array([3.0, -4.0], "float32")),
+        ops.convert_to_tensor(np.array([12.0], "float32")),
+    ]
 
 
 def sgd_step(optimizer):
     """-(the gradient the optimizer applied): one SGD(lr=1) step from zero."""
-    variables = [keras.Variable(np.zeros(2, "float32")), keras.Variable(np.zeros(1, "float32"))]
+    variables = [
+        keras.Variable(np.zeros(2, "float32")),
+        keras.Variable(np.zeros(1, "float32")),
+    ]
     optimizer.build(variables)
     optimizer.apply(grads_by_hand(), variables)
     return -np.concatenate([ops.convert_to_numpy(v) for v in variables])
@@ -538,20 +656,37 @@ def sgd_step(optimizer):
 
 def report(title, g):
     cosine_sim = g @ np.array([3, -4, 12]) / (np.linalg.norm(g) * 13)
-    print(f"{title:>38}: g -> {np.round(g, 3)}, L2 norm {np.linalg.norm(g):.3f}, "
-          f"max |g| {np.abs(g).max():.3f}, cosine with the original {cosine_sim:.4f}")
+    print(
+        f"{title:>38}: g -> {np.round(g, 3)}, L2 norm {np.linalg.norm(g):.3f}, "
+        f"max |g| {np.abs(g).max():.3f}, cosine with the original {cosine_sim:.4f}"
+    )
 
 
-ours_l2 = np.concatenate([ops.convert_to_numpy(g) for g in clip_gradients(grads_by_hand(), 6.5)[0]])
-ours_inf = np.concatenate([ops.convert_to_numpy(g)
-                           for g in clip_gradients(grads_by_hand(), 3.0, norm_type=math.inf)[0]])
+ours_l2 = np.concatenate(
+    [ops.convert_to_numpy(g) for g in clip_gradients(grads_by_hand(), 6.5)[0]]
+)
+ours_inf = np.concatenate(
+    [
+        ops.convert_to_numpy(g)
+        for g in clip_gradients(grads_by_hand(), 3.0, norm_type=math.inf)[0]
+    ]
+)
 report("clip_gradients, L2, c = 6.5", ours_l2)
-report("SGD(global_clipnorm=6.5)", sgd_step(keras.optimizers.SGD(1.0, global_clipnorm=6.5)))
+report(
+    "SGD(global_clipnorm=6.5)", sgd_step(keras.optimizers.SGD(1.0, global_clipnorm=6.5))
+)
 report("clip_gradients, inf-norm, c = 3", ours_inf)
 report("SGD(clipvalue=3)", sgd_step(keras.optimizers.SGD(1.0, clipvalue=3.0)))
-report("SGD(clipnorm=6.5), per variable", sgd_step(keras.optimizers.SGD(1.0, clipnorm=6.5)))
-assert np.allclose(ours_l2, sgd_step(keras.optimizers.SGD(1.0, global_clipnorm=6.5)), rtol=1e-5)
-assert float(grad_norm(grads_by_hand())) == 13.0 and float(grad_norm(grads_by_hand(), math.inf)) == 12.0
+report(
+    "SGD(clipnorm=6.5), per variable", sgd_step(keras.optimizers.SGD(1.0, clipnorm=6.5))
+)
+assert np.allclose(
+    ours_l2, sgd_step(keras.optimizers.SGD(1.0, global_clipnorm=6.5)), rtol=1e-5
+)
+assert (
+    float(grad_norm(grads_by_hand())) == 13.0
+    and float(grad_norm(grads_by_hand(), math.inf)) == 12.0
+)
 
 # %% [markdown]
 # `clip_gradients` uses PyTorch's formula (the same factor $\min(1, c / (\lVert g \rVert + 10^{-6}))$
@@ -561,7 +696,9 @@ assert float(grad_norm(grads_by_hand())) == 13.0 and float(grad_norm(grads_by_ha
 # %%
 import aigc_course.keras.clipping as clipping
 
-show_source(clipping, start="# --- gradient clipping", end="# --- end gradient clipping")
+show_source(
+    clipping, start="# --- gradient clipping", end="# --- end gradient clipping"
+)
 
 # %% [markdown]
 # To make clipping bite, set the threshold from the baseline's own gradient norms: half
@@ -573,22 +710,33 @@ show_source(clipping, start="# --- gradient clipping", end="# --- end gradient c
 # %%
 base_l2, base_inf = (np.array(c.before) for c in baseline["clippers"])
 C_L2, C_INF = 0.5 * np.median(base_l2), 0.5 * np.median(base_inf)
-print(f"baseline D gradients: median L2 norm {np.median(base_l2):.3f}, median inf-norm "
-      f"{np.median(base_inf):.4f}; thresholds {C_L2:.3f} and {C_INF:.4f}")
+print(
+    f"baseline D gradients: median L2 norm {np.median(base_l2):.3f}, median inf-norm "
+    f"{np.median(base_inf):.4f}; thresholds {C_L2:.3f} and {C_INF:.4f}"
+)
 
 
 def clip_by_global_l2(model):
-    model.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, global_clipnorm=float(C_L2)))
-    return [GradientClipper(model.d_optimizer)]        # measures the norm before Keras clips it
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, global_clipnorm=float(C_L2))
+    )
+    # measures the norm before Keras clips it
+    return [GradientClipper(model.d_optimizer)]
 
 
 clip_l2 = train_knob("clip L2 norm", configure=clip_by_global_l2)
-clip_inf = train_knob("clip inf-norm", configure=lambda m: [
-    GradientClipper(m.d_optimizer, max_norm=float(C_INF), norm_type=math.inf)])
+clip_inf = train_knob(
+    "clip inf-norm",
+    configure=lambda m: [
+        GradientClipper(m.d_optimizer, max_norm=float(C_INF), norm_type=math.inf)
+    ],
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-for ax, run, base, c, label in [(axes[0], clip_l2, base_l2, C_L2, "L2 norm"),
-                                (axes[1], clip_inf, base_inf, C_INF, "inf-norm")]:
+for ax, run, base, c, label in [
+    (axes[0], clip_l2, base_l2, C_L2, "L2 norm"),
+    (axes[1], clip_inf, base_inf, C_INF, "inf-norm"),
+]:
     clipper = run["clippers"][0]
     after = np.minimum(clipper.before, C_L2) if run is clip_l2 else clipper.after
     ax.plot(base, color="gray", alpha=0.6, label="baseline (no clipping)")
@@ -655,8 +803,14 @@ plt.show()
 
 # %%
 def without_batch_norm(net):
-    kept = [layer for layer in net.layers if not isinstance(layer, keras.layers.BatchNormalization)]
-    return keras.Sequential([keras.Input(net.input_shape[1:]), *kept], name="generator_no_bn")
+    kept = [
+        layer
+        for layer in net.layers
+        if not isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    return keras.Sequential(
+        [keras.Input(net.input_shape[1:]), *kept], name="generator_no_bn"
+    )
 
 
 set_seed(0)
@@ -667,8 +821,12 @@ no_bn = train_knob("no batch norm in G", model=no_bn_model)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
 for ax, name in zip(axes, ("baseline", "no batch norm in G")):
-    show_images(knobs[name]["model"].sample(32, seed=0), ax=ax, nrow=8,
-                title=f"{name}: Fréchet distance {knobs[name]['fd']:.1f}")
+    show_images(
+        knobs[name]["model"].sample(32, seed=0),
+        ax=ax,
+        nrow=8,
+        title=f"{name}: Fréchet distance {knobs[name]['fd']:.1f}",
+    )
 plt.show()
 
 # %% [markdown]
@@ -685,18 +843,28 @@ plt.show()
 # training, for the baseline and the smoothed model:
 
 # %%
-smooth = train_knob("label smoothing 0.1", model=MODELS["dcgan"](channels=CHANNELS, label_smoothing=0.1))
+smooth = train_knob(
+    "label smoothing 0.1", model=MODELS["dcgan"](channels=CHANNELS, label_smoothing=0.1)
+)
 
 
 def d_on_real(model, n=512):
     (x,) = model.prepare(random_subset(n, test_images, seed=5)[0])
-    return ops.convert_to_numpy(ops.sigmoid(model.discriminator(x, training=False))).ravel()
+    return ops.convert_to_numpy(
+        ops.sigmoid(model.discriminator(x, training=False))
+    ).ravel()
 
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for name in ("baseline", "label smoothing 0.1"):
     d_real = d_on_real(knobs[name]["model"])
-    ax.hist(d_real, bins=40, range=(0, 1), alpha=0.6, label=f"{name}: mean D(x) = {d_real.mean():.3f}")
+    ax.hist(
+        d_real,
+        bins=40,
+        range=(0, 1),
+        alpha=0.6,
+        label=f"{name}: mean D(x) = {d_real.mean():.3f}",
+    )
 ax.set_title("Discriminator's output on real test images")
 ax.set_xlabel("D(x)")
 ax.set_ylabel("images")
@@ -719,8 +887,10 @@ plt.show()
 
 # %%
 def ttur(model):
-    model.compile(g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5),
-                  d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5))
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5),
+    )
     return []
 
 
@@ -728,8 +898,11 @@ train_knob("TTUR (G 1e-4, D 4e-4)", configure=ttur)
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for name in ("baseline", "TTUR (G 1e-4, D 4e-4)"):
     h = knobs[name]["history"]
-    plot_history({f"{name}: d_loss": h["d_loss"], f"{name}: g_loss": h["g_loss"]}, ax=ax,
-                 title="Losses per epoch: baseline vs TTUR")
+    plot_history(
+        {f"{name}: d_loss": h["d_loss"], f"{name}: g_loss": h["g_loss"]},
+        ax=ax,
+        title="Losses per epoch: baseline vs TTUR",
+    )
 plt.show()
 
 # %% [markdown]
@@ -744,7 +917,9 @@ axes[0].set_title("Fréchet distance to real digits (lower is better)")
 axes[0].set_xlabel("classifier Fréchet distance")
 axes[0].set_ylabel("run")
 axes[1].barh(names, [knobs[n]["kl_to_uniform"] for n in names], color="tab:blue")
-axes[1].axvline(real_scores["kl_to_uniform"], color="black", ls="--", lw=1, label="real images")
+axes[1].axvline(
+    real_scores["kl_to_uniform"], color="black", ls="--", lw=1, label="real images"
+)
 axes[1].set_title("KL(predicted digits || uniform) (lower is better)")
 axes[1].set_xlabel("nats")
 for ax in axes:
@@ -755,7 +930,9 @@ plt.show()
 print(f"{'run':>24}  {'digits':>6}  {'KL':>6}  {'Fréchet':>8}  {'seconds':>7}")
 for n in names:
     r = knobs[n]
-    print(f"{n:>24}  {r['modes_hit']:>4}/10  {r['kl_to_uniform']:6.3f}  {r['fd']:8.2f}  {r['seconds']:7.1f}")
+    print(
+        f"{n:>24}  {r['modes_hit']:>4}/10  {r['kl_to_uniform']:6.3f}  {r['fd']:8.2f}  {r['seconds']:7.1f}"
+    )
 
 # %% [markdown]
 # Read the table with the warning of section 6 in mind: one seed, a few epochs. Before

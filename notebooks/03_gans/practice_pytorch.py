@@ -72,9 +72,15 @@ from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import frechet_distance, mode_coverage
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
-from aigc_course.torch.clipping import GradientClipper, clip_gradients, grad_norm, step_per_batch
+from aigc_course.torch.clipping import (
+    GradientClipper,
+    clip_gradients,
+    grad_norm,
+    step_per_batch,
+)
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -89,11 +95,15 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 images, labels = load_mnist("train")
 images, labels = random_subset(pick(full=len(images), fast=256), images, labels, seed=0)
 test_images, test_labels = load_mnist("test")
-print(f"training on {len(images):,} images; {len(test_images):,} test images for reference")
+print(
+    f"training on {len(images):,} images; {len(test_images):,} test images for reference"
+)
 
-CHANNELS = pick(full=64, fast=8)       # width of the DCGAN and WGAN-GP networks (64 is the default)
-N_EVAL = pick(full=5000, fast=500)     # generated images per evaluation
-MIN_COUNT = N_EVAL // 100              # a digit is "hit" if it gets at least 1 % of the samples
+# width of the DCGAN and WGAN-GP networks (64 is the default)
+CHANNELS = pick(full=64, fast=8)
+N_EVAL = pick(full=5000, fast=500)  # generated images per evaluation
+# a digit is "hit" if it gets at least 1 % of the samples
+MIN_COUNT = N_EVAL // 100
 
 # %% [markdown]
 # The losses of a GAN do not tell you whether the samples are good or diverse
@@ -125,8 +135,10 @@ def measure(samples):
 
 (real_other,) = random_subset(N_EVAL, images, seed=2)
 real_scores = measure(real_other)
-print(f"real training images: {real_scores['modes_hit']}/10 digits, KL {real_scores['kl_to_uniform']:.4f}, "
-      f"Fréchet distance {real_scores['fd']:.2f} (the floor)")
+print(
+    f"real training images: {real_scores['modes_hit']}/10 digits, KL {real_scores['kl_to_uniform']:.4f}, "
+    f"Fréchet distance {real_scores['fd']:.2f} (the floor)"
+)
 
 # %% [markdown]
 # ## 2. DCGAN
@@ -146,8 +158,10 @@ show_source(gan_module.dcgan_generator)
 # %%
 set_seed(0)
 dcgan = MODELS["dcgan"](channels=CHANNELS)
-print(f"DCGAN with {CHANNELS} channels: generator {sum(p.numel() for p in dcgan.generator.parameters()):,} "
-      f"parameters, discriminator {sum(p.numel() for p in dcgan.discriminator.parameters()):,}")
+print(
+    f"DCGAN with {CHANNELS} channels: generator {sum(p.numel() for p in dcgan.generator.parameters()):,} "
+    f"parameters, discriminator {sum(p.numel() for p in dcgan.discriminator.parameters()):,}"
+)
 show_source(type(dcgan).train_step)
 
 # %% [markdown]
@@ -158,13 +172,19 @@ show_source(gan_module, start="# --- losses", end="# --- end losses")
 
 # %%
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     dcgan = pretrained.load("dcgan", "mnist", device=device)
     history_dcgan = pretrained.history("dcgan", "mnist")
 else:
-    history_dcgan = dcgan.fit(images, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
-                              callbacks=[SampleGrid(every=pick(full=5, fast=2), n=32)],
-                              seed=0, verbose=pick(full=1, fast=2)).history
+    history_dcgan = dcgan.fit(
+        images,
+        epochs=pick(full=10, fast=2),
+        batch_size=pick(full=128, fast=64),
+        callbacks=[SampleGrid(every=pick(full=5, fast=2), n=32)],
+        seed=0,
+        verbose=pick(full=1, fast=2),
+    ).history
 dcgan_seconds = time.perf_counter() - t0
 print(f"{'loaded' if pretrained.use_only() else 'trained'} in {dcgan_seconds:.0f} s")
 
@@ -172,8 +192,10 @@ print(f"{'loaded' if pretrained.use_only() else 'trained'} in {dcgan_seconds:.0f
 plot_history(history_dcgan, title="DCGAN losses (PyTorch)")
 plt.show()
 dcgan_scores = measure(dcgan.sample(N_EVAL, seed=0))
-print(f"DCGAN: {dcgan_scores['modes_hit']}/10 digits, KL {dcgan_scores['kl_to_uniform']:.3f}, "
-      f"Fréchet distance {dcgan_scores['fd']:.2f}")
+print(
+    f"DCGAN: {dcgan_scores['modes_hit']}/10 digits, KL {dcgan_scores['kl_to_uniform']:.3f}, "
+    f"Fréchet distance {dcgan_scores['fd']:.2f}"
+)
 
 # %% [markdown]
 # ### Your DCGAN beside the course checkpoint
@@ -190,21 +212,30 @@ def your_title(history, n_images, seconds):
     if pretrained.use_only():
         return "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
     epochs = len(next(iter(history.values())))
-    return "your run: " + pretrained.training_summary(epochs, n_images, seconds, "GPU" if gpu else "CPU")
+    return "your run: " + pretrained.training_summary(
+        epochs, n_images, seconds, "GPU" if gpu else "CPU"
+    )
 
 
 if pretrained.is_published("dcgan", "mnist"):
     course_dcgan = pretrained.load("dcgan", "mnist", device=device)
-    compare_samples(dcgan.sample(64, seed=0), course_dcgan.sample(64, seed=0),
-                    your_title(history_dcgan, len(images), dcgan_seconds),
-                    pretrained.describe("dcgan", "mnist"))
+    compare_samples(
+        dcgan.sample(64, seed=0),
+        course_dcgan.sample(64, seed=0),
+        your_title(history_dcgan, len(images), dcgan_seconds),
+        pretrained.describe("dcgan", "mnist"),
+    )
     plt.show()
     s = measure(course_dcgan.sample(N_EVAL, seed=0))
-    print(f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
-          f"Fréchet distance {s['fd']:.2f}")
+    print(
+        f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
+        f"Fréchet distance {s['fd']:.2f}"
+    )
 else:
-    print("The course checkpoint dcgan/mnist is not published yet: "
-          "`make pretrain MODEL=dcgan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint dcgan/mnist is not published yet: "
+        "`make pretrain MODEL=dcgan DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 3. Conditional GAN: any digit on demand
@@ -221,12 +252,19 @@ show_source(type(cgan).train_step)
 
 # %%
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     cgan = pretrained.load("cgan", "mnist", device=device)
     history_cgan = pretrained.history("cgan", "mnist")
 else:
-    history_cgan = cgan.fit(images, labels, epochs=pick(full=10, fast=2), batch_size=pick(full=128, fast=64),
-                            seed=0, verbose=pick(full=1, fast=2)).history
+    history_cgan = cgan.fit(
+        images,
+        labels,
+        epochs=pick(full=10, fast=2),
+        batch_size=pick(full=128, fast=64),
+        seed=0,
+        verbose=pick(full=1, fast=2),
+    ).history
 cgan_seconds = time.perf_counter() - t0
 print(f"{'loaded' if pretrained.use_only() else 'trained'} in {cgan_seconds:.0f} s")
 plot_history(history_cgan, title="Conditional GAN losses (PyTorch)")
@@ -240,17 +278,25 @@ plt.show()
 
 # %%
 N_PER_DIGIT = 8
-grid = cgan.sample(10 * N_PER_DIGIT, seed=0, labels=np.repeat(np.arange(10), N_PER_DIGIT))
-show_images(grid, title="Conditional GAN: row d shows digit d", nrow=N_PER_DIGIT, figsize=5)
+grid = cgan.sample(
+    10 * N_PER_DIGIT, seed=0, labels=np.repeat(np.arange(10), N_PER_DIGIT)
+)
+show_images(
+    grid, title="Conditional GAN: row d shows digit d", nrow=N_PER_DIGIT, figsize=5
+)
 plt.show()
 
 asked = np.arange(N_EVAL) % 10
 cgan_samples = cgan.sample(N_EVAL, seed=0, labels=asked)
 cgan_scores = measure(cgan_samples)
-print(f"conditional accuracy: {ev.accuracy(cgan_samples, asked):.1%} of samples are the digit asked for "
-      f"(the evaluator reads real test digits with accuracy {ev.test_accuracy:.1%})")
-print(f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_uniform']:.3f}, "
-      f"Fréchet distance {cgan_scores['fd']:.2f}")
+print(
+    f"conditional accuracy: {ev.accuracy(cgan_samples, asked):.1%} of samples are the digit asked for "
+    f"(the evaluator reads real test digits with accuracy {ev.test_accuracy:.1%})"
+)
+print(
+    f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_uniform']:.3f}, "
+    f"Fréchet distance {cgan_scores['fd']:.2f}"
+)
 
 # %% [markdown]
 # ### Your conditional GAN beside the course checkpoint
@@ -264,17 +310,25 @@ print(f"CGAN: {cgan_scores['modes_hit']}/10 digits, KL {cgan_scores['kl_to_unifo
 # %%
 if pretrained.is_published("cgan", "mnist"):
     course_cgan = pretrained.load("cgan", "mnist", device=device)
-    digits = np.repeat(np.arange(10), N_PER_DIGIT)          # row d: digit d, for both models
-    compare_samples(cgan.sample(len(digits), seed=0, labels=digits),
-                    course_cgan.sample(len(digits), seed=0, labels=digits),
-                    your_title(history_cgan, len(images), cgan_seconds),
-                    pretrained.describe("cgan", "mnist"), nrow=N_PER_DIGIT)
+    # row d: digit d, for both models
+    digits = np.repeat(np.arange(10), N_PER_DIGIT)
+    compare_samples(
+        cgan.sample(len(digits), seed=0, labels=digits),
+        course_cgan.sample(len(digits), seed=0, labels=digits),
+        your_title(history_cgan, len(images), cgan_seconds),
+        pretrained.describe("cgan", "mnist"),
+        nrow=N_PER_DIGIT,
+    )
     plt.show()
-    print(f"course checkpoint: conditional accuracy "
-          f"{ev.accuracy(course_cgan.sample(N_EVAL, seed=0, labels=asked), asked):.1%}")
+    print(
+        f"course checkpoint: conditional accuracy "
+        f"{ev.accuracy(course_cgan.sample(N_EVAL, seed=0, labels=asked), asked):.1%}"
+    )
 else:
-    print("The course checkpoint cgan/mnist is not published yet: "
-          "`make pretrain MODEL=cgan DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint cgan/mnist is not published yet: "
+        "`make pretrain MODEL=cgan DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 4. WGAN-GP
@@ -284,7 +338,9 @@ else:
 # $\alpha \sim U(0, 1)$ ({doc}`practice_concepts`, section 4):
 
 # %%
-show_source(gan_module, start="# --- Wasserstein losses", end="# --- end Wasserstein losses")
+show_source(
+    gan_module, start="# --- Wasserstein losses", end="# --- end Wasserstein losses"
+)
 
 # %% [markdown]
 # The training step makes `n_critic = 5` critic steps per generator step. The
@@ -299,27 +355,41 @@ show_source(type(wgan).train_step)
 # %%
 (wgan_images,) = random_subset(pick(full=len(images), fast=64), images, seed=4)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     wgan = pretrained.load("wgan_gp", "mnist", device=device)
     history_wgan = pretrained.history("wgan_gp", "mnist")
 else:
-    history_wgan = wgan.fit(wgan_images, epochs=pick(full=4, fast=2), batch_size=pick(full=64, fast=32),
-                            seed=0, verbose=pick(full=1, fast=2)).history
+    history_wgan = wgan.fit(
+        wgan_images,
+        epochs=pick(full=4, fast=2),
+        batch_size=pick(full=64, fast=32),
+        seed=0,
+        verbose=pick(full=1, fast=2),
+    ).history
 wgan_seconds = time.perf_counter() - t0
 print(f"{'loaded' if pretrained.use_only() else 'trained'} in {wgan_seconds:.0f} s")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-plot_history(history_wgan, keys=["critic_loss", "g_loss"], title="WGAN-GP losses", ax=axes[0])
-plot_history(history_wgan, keys=["w_dist", "gp"], title="Wasserstein estimate and penalty",
-             ax=axes[1])
+plot_history(
+    history_wgan, keys=["critic_loss", "g_loss"], title="WGAN-GP losses", ax=axes[0]
+)
+plot_history(
+    history_wgan,
+    keys=["w_dist", "gp"],
+    title="Wasserstein estimate and penalty",
+    ax=axes[1],
+)
 axes[1].set_ylabel("value")
 plt.show()
 show_images(wgan.sample(32, seed=0), title="WGAN-GP samples", nrow=8)
 plt.show()
 wgan_scores = measure(wgan.sample(N_EVAL, seed=0))
-print(f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_uniform']:.3f}, "
-      f"Fréchet distance {wgan_scores['fd']:.2f}")
+print(
+    f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_uniform']:.3f}, "
+    f"Fréchet distance {wgan_scores['fd']:.2f}"
+)
 
 # %% [markdown]
 # `w_dist` is the critic's estimate of $W_1$ between the real and generated images. Unlike
@@ -337,16 +407,23 @@ print(f"WGAN-GP: {wgan_scores['modes_hit']}/10 digits, KL {wgan_scores['kl_to_un
 # %%
 if pretrained.is_published("wgan_gp", "mnist"):
     course_wgan = pretrained.load("wgan_gp", "mnist", device=device)
-    compare_samples(wgan.sample(64, seed=0), course_wgan.sample(64, seed=0),
-                    your_title(history_wgan, len(wgan_images), wgan_seconds),
-                    pretrained.describe("wgan_gp", "mnist"))
+    compare_samples(
+        wgan.sample(64, seed=0),
+        course_wgan.sample(64, seed=0),
+        your_title(history_wgan, len(wgan_images), wgan_seconds),
+        pretrained.describe("wgan_gp", "mnist"),
+    )
     plt.show()
     s = measure(course_wgan.sample(N_EVAL, seed=0))
-    print(f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
-          f"Fréchet distance {s['fd']:.2f}")
+    print(
+        f"course checkpoint: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}, "
+        f"Fréchet distance {s['fd']:.2f}"
+    )
 else:
-    print("The course checkpoint wgan_gp/mnist is not published yet: "
-          "`make pretrain MODEL=wgan_gp DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint wgan_gp/mnist is not published yet: "
+        "`make pretrain MODEL=wgan_gp DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 5. Diagnosing mode collapse
@@ -355,12 +432,21 @@ else:
 # digits that the evaluator reads in each model's samples and compare with real images:
 
 # %%
-scores = {"real images": real_scores, "DCGAN": dcgan_scores, "CGAN": cgan_scores, "WGAN-GP": wgan_scores}
+scores = {
+    "real images": real_scores,
+    "DCGAN": dcgan_scores,
+    "CGAN": cgan_scores,
+    "WGAN-GP": wgan_scores,
+}
 fig, ax = plt.subplots(figsize=(9, 3.5))
 width = 0.8 / len(scores)
 for i, (name, s) in enumerate(scores.items()):
-    ax.bar(np.arange(10) + (i - 1.5) * width, s["counts"] / s["counts"].sum(), width,
-           label=f"{name}: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}")
+    ax.bar(
+        np.arange(10) + (i - 1.5) * width,
+        s["counts"] / s["counts"].sum(),
+        width,
+        label=f"{name}: {s['modes_hit']}/10 digits, KL {s['kl_to_uniform']:.3f}",
+    )
 ax.axhline(0.1, color="gray", ls="--", lw=1)
 ax.set_xticks(range(10))
 ax.set_title("Which digits do the samples show? (evaluator predictions)")
@@ -369,8 +455,10 @@ ax.set_ylabel("fraction of samples")
 ax.legend(fontsize=8)
 plt.show()
 for name, s in scores.items():
-    print(f"{name:>12}: digits hit {s['modes_hit']:>2}/10   KL to uniform {s['kl_to_uniform']:.3f}   "
-          f"Fréchet distance {s['fd']:7.2f}")
+    print(
+        f"{name:>12}: digits hit {s['modes_hit']:>2}/10   KL to uniform {s['kl_to_uniform']:.3f}   "
+        f"Fréchet distance {s['fd']:7.2f}"
+    )
 
 # %% [markdown]
 # How to read it: a model whose bars pile onto a few digits, with a KL far above the
@@ -416,26 +504,44 @@ def train_knob(name, model=None, configure=None, batch_size=BATCH):
     set_seed(0)
     model = model if model is not None else MODELS["dcgan"](channels=CHANNELS)
     model.to(device)
-    model.optimizers = model.configure_optimizers()        # the defaults, unless configure changes them
+    # the defaults, unless configure changes them
+    model.optimizers = model.configure_optimizers()
     callbacks = configure(model) if configure is not None else []
     if not any(isinstance(c, GradientClipper) for c in callbacks):
         callbacks.append(GradientClipper(model.optimizers["d"]))
     t0 = time.perf_counter()
-    history = model.fit(KNOB_IMAGES, epochs=KNOB_EPOCHS, batch_size=batch_size,
-                        callbacks=callbacks, seed=0, verbose=0)
-    result = {"model": model, "history": history.history, "seconds": time.perf_counter() - t0,
-              "clippers": [c for c in callbacks if isinstance(c, GradientClipper)],
-              **measure(model.sample(N_EVAL, seed=0))}
+    history = model.fit(
+        KNOB_IMAGES,
+        epochs=KNOB_EPOCHS,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        seed=0,
+        verbose=0,
+    )
+    result = {
+        "model": model,
+        "history": history.history,
+        "seconds": time.perf_counter() - t0,
+        "clippers": [c for c in callbacks if isinstance(c, GradientClipper)],
+        **measure(model.sample(N_EVAL, seed=0)),
+    }
     knobs[name] = result
-    print(f"{name:>24}: {result['seconds']:5.1f} s; last epoch d_loss {history.history['d_loss'][-1]:.3f}, "
-          f"g_loss {history.history['g_loss'][-1]:.3f}; digits {result['modes_hit']}/10, "
-          f"KL {result['kl_to_uniform']:.3f}, Fréchet distance {result['fd']:.2f}")
+    print(
+        f"{name:>24}: {result['seconds']:5.1f} s; last epoch d_loss {history.history['d_loss'][-1]:.3f}, "
+        f"g_loss {history.history['g_loss'][-1]:.3f}; digits {result['modes_hit']}/10, "
+        f"KL {result['kl_to_uniform']:.3f}, Fréchet distance {result['fd']:.2f}"
+    )
     return result
 
 
-baseline = train_knob("baseline", configure=lambda m: [
-    GradientClipper(m.optimizers["d"], norm_type=2.0),          # measure only (max_norm=None)
-    GradientClipper(m.optimizers["d"], norm_type=math.inf)])
+baseline = train_knob(
+    "baseline",
+    configure=lambda m: [
+        # measure only (max_norm=None)
+        GradientClipper(m.optimizers["d"], norm_type=2.0),
+        GradientClipper(m.optimizers["d"], norm_type=math.inf),
+    ],
+)
 
 # %% [markdown]
 # ### 6.1 Learning-rate schedules: constant or decaying
@@ -455,26 +561,36 @@ TOTAL_STEPS = KNOB_EPOCHS * STEPS_PER_EPOCH
 
 def cosine_decay(model):
     for opt in model.optimizers.values():
-        step_per_batch(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=TOTAL_STEPS))
+        step_per_batch(
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=TOTAL_STEPS)
+        )
     return []
 
 
 cosine = train_knob("cosine decay", configure=cosine_decay)
 t = np.arange(TOTAL_STEPS)
 formula = 2e-4 * 0.5 * (1 + np.cos(np.pi * t / TOTAL_STEPS))
-assert np.allclose(cosine["clippers"][0].lr, formula), "the recorded learning rates follow the formula"
+assert np.allclose(cosine["clippers"][0].lr, formula), (
+    "the recorded learning rates follow the formula"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for name in ("baseline", "cosine decay"):
     axes[0].plot(knobs[name]["clippers"][0].lr, label=name)
-    plot_history({f"{name}: d_loss": knobs[name]["history"]["d_loss"],
-                  f"{name}: g_loss": knobs[name]["history"]["g_loss"]}, ax=axes[1],
-                 title="Losses per epoch")
+    plot_history(
+        {
+            f"{name}: d_loss": knobs[name]["history"]["d_loss"],
+            f"{name}: g_loss": knobs[name]["history"]["g_loss"],
+        },
+        ax=axes[1],
+        title="Losses per epoch",
+    )
 axes[0].set_title("Learning rate of each step (recorded)")
 axes[0].set_xlabel("step")
 axes[0].set_ylabel("learning rate")
 axes[0].legend()
 plt.show()
+
 
 # %% [markdown]
 # Towards the end the learning rate approaches 0, so the last steps change the networks
@@ -523,15 +639,19 @@ def as_vector(params):
     return torch.cat([p.grad for p in params]).numpy()
 
 
-for title, c, clip in [("L2 norm, c = 6.5", 6.5, lambda ps, c: clip_gradients(ps, c, norm_type=2.0)),
-                       ("inf-norm, c = 3", 3.0, lambda ps, c: clip_gradients(ps, c, norm_type=math.inf)),
-                       ("value, c = 3", 3.0, lambda ps, c: nn.utils.clip_grad_value_(ps, c))]:
+for title, c, clip in [
+    ("L2 norm, c = 6.5", 6.5, lambda ps, c: clip_gradients(ps, c, norm_type=2.0)),
+    ("inf-norm, c = 3", 3.0, lambda ps, c: clip_gradients(ps, c, norm_type=math.inf)),
+    ("value, c = 3", 3.0, lambda ps, c: nn.utils.clip_grad_value_(ps, c)),
+]:
     ps = params_with_grad()
     clip(ps, c)
     g = as_vector(ps)
     cosine_sim = g @ np.array([3, -4, 12]) / (np.linalg.norm(g) * 13)
-    print(f"by {title:>16}: g -> {np.round(g, 3)}, L2 norm {np.linalg.norm(g):.3f}, "
-          f"max |g| {np.abs(g).max():.3f}, cosine with the original {cosine_sim:.4f}")
+    print(
+        f"by {title:>16}: g -> {np.round(g, 3)}, L2 norm {np.linalg.norm(g):.3f}, "
+        f"max |g| {np.abs(g).max():.3f}, cosine with the original {cosine_sim:.4f}"
+    )
 ps = params_with_grad()
 assert float(grad_norm(ps)) == 13.0 and float(grad_norm(ps, math.inf)) == 12.0
 
@@ -542,7 +662,9 @@ assert float(grad_norm(ps)) == 13.0 and float(grad_norm(ps, math.inf)) == 12.0
 # %%
 import aigc_course.torch.clipping as clipping
 
-show_source(clipping, start="# --- gradient clipping", end="# --- end gradient clipping")
+show_source(
+    clipping, start="# --- gradient clipping", end="# --- end gradient clipping"
+)
 
 # %% [markdown]
 # To make clipping bite, set the threshold from the baseline's own gradient norms: half
@@ -551,17 +673,29 @@ show_source(clipping, start="# --- gradient clipping", end="# --- end gradient c
 # %%
 base_l2, base_inf = (np.array(c.before) for c in baseline["clippers"])
 C_L2, C_INF = 0.5 * np.median(base_l2), 0.5 * np.median(base_inf)
-print(f"baseline D gradients: median L2 norm {np.median(base_l2):.3f}, median inf-norm "
-      f"{np.median(base_inf):.4f}; thresholds {C_L2:.3f} and {C_INF:.4f}")
+print(
+    f"baseline D gradients: median L2 norm {np.median(base_l2):.3f}, median inf-norm "
+    f"{np.median(base_inf):.4f}; thresholds {C_L2:.3f} and {C_INF:.4f}"
+)
 
-clip_l2 = train_knob("clip L2 norm", configure=lambda m: [
-    GradientClipper(m.optimizers["d"], max_norm=C_L2, norm_type=2.0)])
-clip_inf = train_knob("clip inf-norm", configure=lambda m: [
-    GradientClipper(m.optimizers["d"], max_norm=C_INF, norm_type=math.inf)])
+clip_l2 = train_knob(
+    "clip L2 norm",
+    configure=lambda m: [
+        GradientClipper(m.optimizers["d"], max_norm=C_L2, norm_type=2.0)
+    ],
+)
+clip_inf = train_knob(
+    "clip inf-norm",
+    configure=lambda m: [
+        GradientClipper(m.optimizers["d"], max_norm=C_INF, norm_type=math.inf)
+    ],
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-for ax, run, base, c, label in [(axes[0], clip_l2, base_l2, C_L2, "L2 norm"),
-                                (axes[1], clip_inf, base_inf, C_INF, "inf-norm")]:
+for ax, run, base, c, label in [
+    (axes[0], clip_l2, base_l2, C_L2, "L2 norm"),
+    (axes[1], clip_inf, base_inf, C_INF, "inf-norm"),
+]:
     clipper = run["clippers"][0]
     ax.plot(base, color="gray", alpha=0.6, label="baseline (no clipping)")
     ax.plot(clipper.before, label="clipped run: before clipping")
@@ -628,8 +762,12 @@ plt.show()
 
 # %%
 def without_batch_norm(net):
-    return nn.Sequential(*[nn.Identity() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) else m
-                           for m in net])
+    return nn.Sequential(
+        *[
+            nn.Identity() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) else m
+            for m in net
+        ]
+    )
 
 
 set_seed(0)
@@ -640,8 +778,12 @@ no_bn = train_knob("no batch norm in G", model=no_bn_model)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
 for ax, name in zip(axes, ("baseline", "no batch norm in G")):
-    show_images(knobs[name]["model"].sample(32, seed=0), ax=ax, nrow=8,
-                title=f"{name}: Fréchet distance {knobs[name]['fd']:.1f}")
+    show_images(
+        knobs[name]["model"].sample(32, seed=0),
+        ax=ax,
+        nrow=8,
+        title=f"{name}: Fréchet distance {knobs[name]['fd']:.1f}",
+    )
 plt.show()
 
 # %% [markdown]
@@ -658,20 +800,33 @@ plt.show()
 # training, for the baseline and the smoothed model:
 
 # %%
-smooth = train_knob("label smoothing 0.1", model=MODELS["dcgan"](channels=CHANNELS, label_smoothing=0.1))
+smooth = train_knob(
+    "label smoothing 0.1", model=MODELS["dcgan"](channels=CHANNELS, label_smoothing=0.1)
+)
 
 
 @torch.no_grad()
 def d_on_real(model, n=512):
     model.eval()
     (x,) = model.prepare(random_subset(n, test_images, seed=5)[0])
-    return torch.sigmoid(model.discriminator(torch.as_tensor(x, device=model.device))).cpu().numpy().ravel()
+    return (
+        torch.sigmoid(model.discriminator(torch.as_tensor(x, device=model.device)))
+        .cpu()
+        .numpy()
+        .ravel()
+    )
 
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for name in ("baseline", "label smoothing 0.1"):
     d_real = d_on_real(knobs[name]["model"])
-    ax.hist(d_real, bins=40, range=(0, 1), alpha=0.6, label=f"{name}: mean D(x) = {d_real.mean():.3f}")
+    ax.hist(
+        d_real,
+        bins=40,
+        range=(0, 1),
+        alpha=0.6,
+        label=f"{name}: mean D(x) = {d_real.mean():.3f}",
+    )
 ax.set_title("Discriminator's output on real test images")
 ax.set_xlabel("D(x)")
 ax.set_ylabel("images")
@@ -695,8 +850,13 @@ plt.show()
 # %%
 def ttur(model):
     model.optimizers = {
-        "g": torch.optim.Adam(model.generator.parameters(), lr=1e-4, betas=(0.5, 0.999)),
-        "d": torch.optim.Adam(model.discriminator.parameters(), lr=4e-4, betas=(0.5, 0.999))}
+        "g": torch.optim.Adam(
+            model.generator.parameters(), lr=1e-4, betas=(0.5, 0.999)
+        ),
+        "d": torch.optim.Adam(
+            model.discriminator.parameters(), lr=4e-4, betas=(0.5, 0.999)
+        ),
+    }
     return []
 
 
@@ -704,8 +864,11 @@ train_knob("TTUR (G 1e-4, D 4e-4)", configure=ttur)
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for name in ("baseline", "TTUR (G 1e-4, D 4e-4)"):
     h = knobs[name]["history"]
-    plot_history({f"{name}: d_loss": h["d_loss"], f"{name}: g_loss": h["g_loss"]}, ax=ax,
-                 title="Losses per epoch: baseline vs TTUR")
+    plot_history(
+        {f"{name}: d_loss": h["d_loss"], f"{name}: g_loss": h["g_loss"]},
+        ax=ax,
+        title="Losses per epoch: baseline vs TTUR",
+    )
 plt.show()
 
 # %% [markdown]
@@ -720,7 +883,9 @@ axes[0].set_title("Fréchet distance to real digits (lower is better)")
 axes[0].set_xlabel("classifier Fréchet distance")
 axes[0].set_ylabel("run")
 axes[1].barh(names, [knobs[n]["kl_to_uniform"] for n in names], color="tab:blue")
-axes[1].axvline(real_scores["kl_to_uniform"], color="black", ls="--", lw=1, label="real images")
+axes[1].axvline(
+    real_scores["kl_to_uniform"], color="black", ls="--", lw=1, label="real images"
+)
 axes[1].set_title("KL(predicted digits || uniform) (lower is better)")
 axes[1].set_xlabel("nats")
 for ax in axes:
@@ -731,7 +896,9 @@ plt.show()
 print(f"{'run':>24}  {'digits':>6}  {'KL':>6}  {'Fréchet':>8}  {'seconds':>7}")
 for n in names:
     r = knobs[n]
-    print(f"{n:>24}  {r['modes_hit']:>4}/10  {r['kl_to_uniform']:6.3f}  {r['fd']:8.2f}  {r['seconds']:7.1f}")
+    print(
+        f"{n:>24}  {r['modes_hit']:>4}/10  {r['kl_to_uniform']:6.3f}  {r['fd']:8.2f}  {r['seconds']:7.1f}"
+    )
 
 # %% [markdown]
 # Read the table with the warning of section 6 in mind: one seed, a few epochs. Before

@@ -59,7 +59,12 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed
 from aigc_course.data import load_mnist, random_subset
-from aigc_course.likelihood import bernoulli_nll_np, estimate_bounds, gaussian_kl_np, log_mean_exp
+from aigc_course.likelihood import (
+    bernoulli_nll_np,
+    estimate_bounds,
+    gaussian_kl_np,
+    log_mean_exp,
+)
 from aigc_course.plotting import show_images
 
 set_seed(0)
@@ -103,33 +108,36 @@ def log_normal(x, mean, cov):
     return -0.5 * (maha + logdet + cov.shape[0] * np.log(2 * np.pi))
 
 
-W = np.array([[1.0, 0.8], [0.5, 0.7], [0.3, 0.1]])   # the decoder's weights, (D=3, d=2)
+W = np.array([[1.0, 0.8], [0.5, 0.7], [0.3, 0.1]])  # the decoder's weights, (D=3, d=2)
 b = np.array([0.5, -0.2, 0.1])
-SIGMA = 0.5                                           # the decoder's noise level
+SIGMA = 0.5  # the decoder's noise level
 D, d = W.shape
 
 
 def log_evidence(x):
     """log p(x), exact."""
-    return log_normal(x, b, W @ W.T + SIGMA ** 2 * np.eye(D))
+    return log_normal(x, b, W @ W.T + SIGMA**2 * np.eye(D))
 
 
 def posterior(x):
     """p(z|x) = N(m, S), exact."""
-    S = np.linalg.inv(np.eye(d) + W.T @ W / SIGMA ** 2)
-    return S @ W.T @ (x - b) / SIGMA ** 2, S
+    S = np.linalg.inv(np.eye(d) + W.T @ W / SIGMA**2)
+    return S @ W.T @ (x - b) / SIGMA**2, S
 
 
 def log_lik(x, z):
     """log p(x|z) for each row z (n, d)."""
-    return log_normal(x, z @ W.T + b, SIGMA ** 2 * np.eye(D))
+    return log_normal(x, z @ W.T + b, SIGMA**2 * np.eye(D))
 
 
 rng = np.random.default_rng(0)
-x_obs = W @ np.array([1.0, -0.5]) + b + SIGMA * rng.standard_normal(D)   # one observation
+# one observation
+x_obs = W @ np.array([1.0, -0.5]) + b + SIGMA * rng.standard_normal(D)
 z_prior = rng.standard_normal((pick(full=2_000_000, fast=400_000), d))
 mc = log_mean_exp(log_lik(x_obs, z_prior))
-print(f"log p(x): exact {log_evidence(x_obs)[0]:.4f}, Monte Carlo over the prior {mc:.4f}")
+print(
+    f"log p(x): exact {log_evidence(x_obs)[0]:.4f}, Monte Carlo over the prior {mc:.4f}"
+)
 assert abs(mc - log_evidence(x_obs)[0]) < 0.01
 
 # the posterior on a grid: p(z|x) is proportional to p(z) p(x|z)
@@ -141,8 +149,12 @@ grid_mean = w_grid @ Z
 grid_cov = (Z - grid_mean).T @ ((Z - grid_mean) * w_grid[:, None])
 m_exact, S_exact = posterior(x_obs)
 print(f"posterior mean: exact {m_exact.round(4)}, grid {grid_mean.round(4)}")
-print(f"posterior covariance: exact {S_exact.ravel().round(4)}, grid {grid_cov.ravel().round(4)}")
-assert np.allclose(m_exact, grid_mean, atol=1e-3) and np.allclose(S_exact, grid_cov, atol=1e-3)
+print(
+    f"posterior covariance: exact {S_exact.ravel().round(4)}, grid {grid_cov.ravel().round(4)}"
+)
+assert np.allclose(m_exact, grid_mean, atol=1e-3) and np.allclose(
+    S_exact, grid_cov, atol=1e-3
+)
 rho = S_exact[0, 1] / np.sqrt(S_exact[0, 0] * S_exact[1, 1])
 print(f"correlation of z1 and z2 under the posterior: {rho:.3f}")
 
@@ -211,20 +223,30 @@ def kl_gauss(mu1, cov1, mu2, cov2):
     """KL(N(mu1, cov1) || N(mu2, cov2)), full covariances."""
     inv2 = np.linalg.inv(cov2)
     diff = mu2 - mu1
-    return 0.5 * (np.trace(inv2 @ cov1) + diff @ inv2 @ diff - len(mu1)
-                  + np.linalg.slogdet(cov2)[1] - np.linalg.slogdet(cov1)[1])
+    return 0.5 * (
+        np.trace(inv2 @ cov1)
+        + diff @ inv2 @ diff
+        - len(mu1)
+        + np.linalg.slogdet(cov2)[1]
+        - np.linalg.slogdet(cov1)[1]
+    )
 
 
 def elbo_closed_form(x, mu_q, cov_q):
     resid = x - W @ mu_q - b
-    expected_log_lik = (-0.5 * D * np.log(2 * np.pi * SIGMA ** 2)
-                        - (resid @ resid + np.trace(W @ cov_q @ W.T)) / (2 * SIGMA ** 2))
+    expected_log_lik = -0.5 * D * np.log(2 * np.pi * SIGMA**2) - (
+        resid @ resid + np.trace(W @ cov_q @ W.T)
+    ) / (2 * SIGMA**2)
     return expected_log_lik - kl_gauss(mu_q, cov_q, np.zeros(d), np.eye(d))
 
 
 def elbo_monte_carlo(x, mu_q, cov_q, n, rng):
     z = rng.multivariate_normal(mu_q, cov_q, size=n)
-    log_w = log_lik(x, z) + log_normal(z, np.zeros(d), np.eye(d)) - log_normal(z, mu_q, cov_q)
+    log_w = (
+        log_lik(x, z)
+        + log_normal(z, np.zeros(d), np.eye(d))
+        - log_normal(z, mu_q, cov_q)
+    )
     return log_w.mean(), log_w.std() / np.sqrt(n)
 
 
@@ -238,8 +260,10 @@ for trial in range(4):
     elbo = elbo_closed_form(x_obs, mu_q, cov_q)
     gap = kl_gauss(mu_q, cov_q, m_exact, S_exact)
     mc, se = elbo_monte_carlo(x_obs, mu_q, cov_q, pick(full=400_000, fast=100_000), rng)
-    print(f"random q {trial}: ELBO = {elbo:9.4f} (Monte Carlo {mc:9.4f} ± {se:.4f}), "
-          f"KL(q || p(z|x)) = {gap:7.4f}, ELBO + KL = {elbo + gap:.6f}")
+    print(
+        f"random q {trial}: ELBO = {elbo:9.4f} (Monte Carlo {mc:9.4f} ± {se:.4f}), "
+        f"KL(q || p(z|x)) = {gap:7.4f}, ELBO + KL = {elbo + gap:.6f}"
+    )
     assert abs(elbo + gap - log_px) < 1e-10 and abs(mc - elbo) < 5 * se
 print(f"q = exact posterior: ELBO = {elbo_closed_form(x_obs, m_exact, S_exact):.6f}")
 assert abs(elbo_closed_form(x_obs, m_exact, S_exact) - log_px) < 1e-10
@@ -256,21 +280,30 @@ assert abs(elbo_closed_form(x_obs, m_exact, S_exact) - log_px) < 1e-10
 
 # %%
 precision = np.linalg.inv(S_exact)
-cov_mf = np.diag(1.0 / np.diag(precision))            # the best diagonal q
+cov_mf = np.diag(1.0 / np.diag(precision))  # the best diagonal q
 gap_mf = kl_gauss(m_exact, cov_mf, m_exact, S_exact)
-print(f"best diagonal q: ELBO = {elbo_closed_form(x_obs, m_exact, cov_mf):.4f}, "
-      f"gap to log p(x) = {gap_mf:.4f} nats = -1/2 log(1 - rho^2) = {-0.5 * np.log(1 - rho ** 2):.4f}")
+print(
+    f"best diagonal q: ELBO = {elbo_closed_form(x_obs, m_exact, cov_mf):.4f}, "
+    f"gap to log p(x) = {gap_mf:.4f} nats = -1/2 log(1 - rho^2) = {-0.5 * np.log(1 - rho**2):.4f}"
+)
 # no other diagonal q does better: perturb the mean and the variances
 rng = np.random.default_rng(2)
 for _ in range(200):
     mu_p = m_exact + 0.1 * rng.normal(size=d)
     cov_p = np.diag(np.diag(cov_mf) * np.exp(0.2 * rng.normal(size=d)))
-    assert elbo_closed_form(x_obs, mu_p, cov_p) < elbo_closed_form(x_obs, m_exact, cov_mf)
+    assert elbo_closed_form(x_obs, mu_p, cov_p) < elbo_closed_form(
+        x_obs, m_exact, cov_mf
+    )
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-G1, G2 = np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-2.5, 1.5, 200), indexing="ij")
+G1, G2 = np.meshgrid(
+    np.linspace(-1.5, 2.5, 200), np.linspace(-2.5, 1.5, 200), indexing="ij"
+)
 pts = np.stack([G1, G2], -1).reshape(-1, 2)
-for cov, color, name in [(S_exact, "black", "posterior p(z|x)"), (cov_mf, "tab:red", "best diagonal q")]:
+for cov, color, name in [
+    (S_exact, "black", "posterior p(z|x)"),
+    (cov_mf, "tab:red", "best diagonal q"),
+]:
     dens = np.exp(log_normal(pts, m_exact, cov)).reshape(G1.shape)
     axes[0].contour(G1, G2, dens, levels=4, colors=color)
     axes[0].plot([], [], color=color, label=name)
@@ -281,11 +314,19 @@ axes[0].set_aspect("equal")
 axes[0].legend(loc="lower left")
 
 shifts = np.linspace(-1.5, 1.5, 121)
-elbos = np.array([elbo_closed_form(x_obs, m_exact + np.array([s, 0.0]), cov_mf) for s in shifts])
+elbos = np.array(
+    [elbo_closed_form(x_obs, m_exact + np.array([s, 0.0]), cov_mf) for s in shifts]
+)
 axes[1].axhline(log_px, color="black", label=r"$\log p(x)$")
 axes[1].plot(shifts, elbos, color="tab:red", label="ELBO of the diagonal q")
-axes[1].fill_between(shifts, elbos, log_px, color="tab:red", alpha=0.15,
-                     label=r"gap $= \mathrm{KL}(q \,\|\, p(z|x))$")
+axes[1].fill_between(
+    shifts,
+    elbos,
+    log_px,
+    color="tab:red",
+    alpha=0.15,
+    label=r"gap $= \mathrm{KL}(q \,\|\, p(z|x))$",
+)
 axes[1].set_title("ELBO as q's mean moves along $z_1$")
 axes[1].set_xlabel(r"shift of $q$'s mean from the posterior mean")
 axes[1].set_ylabel("nats")
@@ -326,16 +367,24 @@ plt.show()
 rng = np.random.default_rng(3)
 n_mc = pick(full=1_000_000, fast=200_000)
 print(f"{'mu':>16} {'log sigma^2':>18} {'closed form':>12} {'Monte Carlo':>18}")
-for mu, logvar in [([0.0], [0.0]), ([1.0], [0.0]), ([0.0], [np.log(4.0)]),
-                   ([0.5, -2.0, 0.1], [-3.0, 0.5, -0.2])]:
+for mu, logvar in [
+    ([0.0], [0.0]),
+    ([1.0], [0.0]),
+    ([0.0], [np.log(4.0)]),
+    ([0.5, -2.0, 0.1], [-3.0, 0.5, -0.2]),
+]:
     mu, logvar = np.array(mu), np.array(logvar)
     closed = gaussian_kl_np(mu, logvar)
     z = mu + np.exp(0.5 * logvar) * rng.standard_normal((n_mc, len(mu)))
-    log_q = -0.5 * (((z - mu) ** 2) / np.exp(logvar) + logvar + np.log(2 * np.pi)).sum(1)
-    log_p = -0.5 * (z ** 2 + np.log(2 * np.pi)).sum(1)
+    log_q = -0.5 * (((z - mu) ** 2) / np.exp(logvar) + logvar + np.log(2 * np.pi)).sum(
+        1
+    )
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi)).sum(1)
     mc, se = (log_q - log_p).mean(), (log_q - log_p).std() / np.sqrt(n_mc)
     general = kl_gauss(mu, np.diag(np.exp(logvar)), np.zeros(len(mu)), np.eye(len(mu)))
-    print(f"{str(mu):>16} {str(logvar.round(3)):>18} {closed:12.5f} {mc:10.5f} ± {se:.5f}")
+    print(
+        f"{str(mu):>16} {str(logvar.round(3)):>18} {closed:12.5f} {mc:10.5f} ± {se:.5f}"
+    )
     assert abs(closed - mc) < 5 * se + 1e-12 and abs(closed - general) < 1e-12
 
 # %% [markdown]
@@ -369,21 +418,39 @@ def f_prime(z):
 SIG, N_EST = 1.0, 100
 mus = np.linspace(-1.0, 1.0, 201)
 rng = np.random.default_rng(4)
-fresh = np.array([f(rng.normal(mu, SIG, N_EST)).mean() for mu in mus])   # new samples per mu
+# new samples per mu
+fresh = np.array([f(rng.normal(mu, SIG, N_EST)).mean() for mu in mus])
 eps = rng.standard_normal(N_EST)
-reparam = np.array([f(mu + SIG * eps).mean() for mu in mus])             # one fixed eps
+reparam = np.array([f(mu + SIG * eps).mean() for mu in mus])  # one fixed eps
 
 h = mus[1] - mus[0]
-i0 = np.argmin(np.abs(mus))                                              # mu = 0
-print(f"d E[f] / d mu at mu = 0: exact {2 * (0 - 2):.3f}; finite difference on the "
-      f"fresh-sample curve {(fresh[i0 + 1] - fresh[i0 - 1]) / (2 * h):.1f}; on the "
-      f"reparameterized curve {(reparam[i0 + 1] - reparam[i0 - 1]) / (2 * h):.3f}; "
-      f"mean of f'(mu + sigma eps) {f_prime(0 + SIG * eps).mean():.3f}")
+i0 = np.argmin(np.abs(mus))  # mu = 0
+print(
+    f"d E[f] / d mu at mu = 0: exact {2 * (0 - 2):.3f}; finite difference on the "
+    f"fresh-sample curve {(fresh[i0 + 1] - fresh[i0 - 1]) / (2 * h):.1f}; on the "
+    f"reparameterized curve {(reparam[i0 + 1] - reparam[i0 - 1]) / (2 * h):.3f}; "
+    f"mean of f'(mu + sigma eps) {f_prime(0 + SIG * eps).mean():.3f}"
+)
 
 fig, ax = plt.subplots(figsize=(8, 4))
-ax.plot(mus, (mus - 2) ** 2 + SIG ** 2, color="black", lw=2, label=r"exact $(\mu - 2)^2 + \sigma^2$")
-ax.plot(mus, fresh, color="tab:orange", alpha=0.8, label="fresh samples at every $\\mu$")
-ax.plot(mus, reparam, color="tab:blue", lw=2, ls="--", label=r"$z = \mu + \sigma\varepsilon$, $\varepsilon$ fixed")
+ax.plot(
+    mus,
+    (mus - 2) ** 2 + SIG**2,
+    color="black",
+    lw=2,
+    label=r"exact $(\mu - 2)^2 + \sigma^2$",
+)
+ax.plot(
+    mus, fresh, color="tab:orange", alpha=0.8, label="fresh samples at every $\\mu$"
+)
+ax.plot(
+    mus,
+    reparam,
+    color="tab:blue",
+    lw=2,
+    ls="--",
+    label=r"$z = \mu + \sigma\varepsilon$, $\varepsilon$ fixed",
+)
 ax.set_title(f"Monte Carlo estimates of E[f(z)] ({N_EST} samples each)")
 ax.set_xlabel(r"$\mu$")
 ax.set_ylabel(r"estimate of $\mathbb{E}[f(z)]$")
@@ -422,24 +489,30 @@ sigmas = np.geomspace(0.05, 3.0, 12)
 var_score, var_reparam = [], []
 for s in sigmas:
     e = rng.standard_normal(n_g)
-    z = 0.0 + s * e                                        # mu = 0
-    g_score = f(z) * (z - 0.0) / s ** 2
+    z = 0.0 + s * e  # mu = 0
+    g_score = f(z) * (z - 0.0) / s**2
     g_reparam = f_prime(z)
-    for g_hat in (g_score, g_reparam):                     # both unbiased: mean = 2 (mu - 2) = -4
+    # both unbiased: mean = 2 (mu - 2) = -4
+    for g_hat in (g_score, g_reparam):
         assert abs(g_hat.mean() - (-4.0)) < 5 * g_hat.std() / np.sqrt(n_g)
     var_score.append(g_score.var())
     var_reparam.append(g_reparam.var())
 var_score, var_reparam = np.array(var_score), np.array(var_reparam)
-assert np.allclose(var_reparam, 4 * sigmas ** 2, rtol=0.02)   # Var f'(z) = Var 2(z - 2) = 4 sigma^2
+# Var f'(z) = Var 2(z - 2) = 4 sigma^2
+assert np.allclose(var_reparam, 4 * sigmas**2, rtol=0.02)
 assert np.all(var_score > var_reparam)
 for s, vs, vr in zip(sigmas[::3], var_score[::3], var_reparam[::3]):
-    print(f"sigma = {s:5.2f}: variance of the single-sample gradient, score function {vs:10.1f}, "
-          f"reparameterized {vr:7.3f} (ratio {vs / vr:,.0f})")
+    print(
+        f"sigma = {s:5.2f}: variance of the single-sample gradient, score function {vs:10.1f}, "
+        f"reparameterized {vr:7.3f} (ratio {vs / vr:,.0f})"
+    )
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.loglog(sigmas, var_score, "o-", label="score function (REINFORCE)")
 ax.loglog(sigmas, var_reparam, "s-", label=r"reparameterized, $= 4\sigma^2$")
-ax.set_title(r"Variance of one-sample estimates of $\partial_\mu \mathbb{E}[(z-2)^2]$ at $\mu = 0$")
+ax.set_title(
+    r"Variance of one-sample estimates of $\partial_\mu \mathbb{E}[(z-2)^2]$ at $\mu = 0$"
+)
 ax.set_xlabel(r"$\sigma$ of $q$")
 ax.set_ylabel("variance")
 ax.legend()
@@ -474,18 +547,26 @@ rng = np.random.default_rng(6)
 x_bin = (rng.random((3, 784)) < 0.3).astype(float)
 logits = rng.normal(size=(3, 784))
 p_hat = 1 / (1 + np.exp(-logits))
-direct = -np.log(np.where(x_bin == 1, p_hat, 1 - p_hat)).sum(1)   # -log of the Bernoulli pmf
-print("Bernoulli: BCE summed over pixels", bernoulli_nll_np(logits, x_bin).round(4),
-      "= -log p(x|z)", direct.round(4))
+# -log of the Bernoulli pmf
+direct = -np.log(np.where(x_bin == 1, p_hat, 1 - p_hat)).sum(1)
+print(
+    "Bernoulli: BCE summed over pixels",
+    bernoulli_nll_np(logits, x_bin).round(4),
+    "= -log p(x|z)",
+    direct.round(4),
+)
 assert np.allclose(bernoulli_nll_np(logits, x_bin), direct)
 
 x_grey, x_hat = rng.random((3, 784)), rng.random((3, 784))
 for w in (1.0, 1 / 784):
     var = 1 / (2 * w)
-    gauss_nll = -log_normal(x_grey, x_hat, var * np.eye(784))        # -log N(x; x_hat, var I)
+    # -log N(x; x_hat, var I)
+    gauss_nll = -log_normal(x_grey, x_hat, var * np.eye(784))
     weighted = w * ((x_grey - x_hat) ** 2).sum(1) + 0.5 * 784 * np.log(2 * np.pi * var)
-    print(f"w = {w:.5f} (sigma^2 = {var:g}): -log N(x; x_hat, sigma^2 I) = {gauss_nll.round(3)}, "
-          f"w * SSE + const = {weighted.round(3)}")
+    print(
+        f"w = {w:.5f} (sigma^2 = {var:g}): -log N(x; x_hat, sigma^2 I) = {gauss_nll.round(3)}, "
+        f"w * SSE + const = {weighted.round(3)}"
+    )
     assert np.allclose(gauss_nll, weighted)
 
 # %% [markdown]
@@ -528,23 +609,39 @@ def ppca_W(eigvals, eigvecs, noise_var, latent_dim):
 def ppca_log_lik(Wm, cov_data, noise_var, n):
     """l(W) = -n/2 [D log 2 pi + log det C + tr(C^-1 cov_data)], with C = W W^T + noise_var I."""
     C = Wm @ Wm.T + noise_var * np.eye(len(cov_data))
-    return -0.5 * n * (len(C) * np.log(2 * np.pi) + np.linalg.slogdet(C)[1]
-                       + np.trace(np.linalg.solve(C, cov_data)))
+    return (
+        -0.5
+        * n
+        * (
+            len(C) * np.log(2 * np.pi)
+            + np.linalg.slogdet(C)[1]
+            + np.trace(np.linalg.solve(C, cov_data))
+        )
+    )
 
 
 rng = np.random.default_rng(7)
-true_std = np.array([3.0, 2.0, 0.6, 0.3, 0.3])               # 5-D data, noise sigma^2 = 0.5
-data = (rng.standard_normal((5000, 5)) * true_std) @ np.linalg.qr(rng.normal(size=(5, 5)))[0]
+# 5-D data, noise sigma^2 = 0.5
+true_std = np.array([3.0, 2.0, 0.6, 0.3, 0.3])
+data = (rng.standard_normal((5000, 5)) * true_std) @ np.linalg.qr(
+    rng.normal(size=(5, 5))
+)[0]
 cov_data = np.cov(data.T, bias=True)
 lam, U = np.linalg.eigh(cov_data)
 lam, U = lam[::-1], U[:, ::-1]
 W_ml = ppca_W(lam, U, 0.5, latent_dim=3)
 best = ppca_log_lik(W_ml, cov_data, 0.5, len(data))
-print(f"eigenvalues {lam.round(3)}; noise variance 0.5: columns in use "
-      f"{np.linalg.norm(W_ml, axis=0).round(3)}")
-worse = [ppca_log_lik(W_ml + 0.05 * rng.normal(size=W_ml.shape), cov_data, 0.5, len(data))
-         for _ in range(200)]
-print(f"log-likelihood at W_ML {best:.2f}; best of 200 random perturbations {max(worse):.2f}")
+print(
+    f"eigenvalues {lam.round(3)}; noise variance 0.5: columns in use "
+    f"{np.linalg.norm(W_ml, axis=0).round(3)}"
+)
+worse = [
+    ppca_log_lik(W_ml + 0.05 * rng.normal(size=W_ml.shape), cov_data, 0.5, len(data))
+    for _ in range(200)
+]
+print(
+    f"log-likelihood at W_ML {best:.2f}; best of 200 random perturbations {max(worse):.2f}"
+)
 assert max(worse) < best
 
 # %% [markdown]
@@ -554,15 +651,19 @@ assert max(worse) < best
 
 # %%
 train_x, train_y = load_mnist("train")
-train_x, train_y = random_subset(pick(full=20_000, fast=5_000), train_x, train_y, seed=0)
+train_x, train_y = random_subset(
+    pick(full=20_000, fast=5_000), train_x, train_y, seed=0
+)
 test_x, test_y = load_mnist("test")
 X_tr = train_x.reshape(len(train_x), -1) / 255.0
 X_te = test_x.reshape(len(test_x), -1)[:1000] / 255.0
 x_bar = X_tr.mean(0)
 lam_mnist, U_mnist = np.linalg.eigh(np.cov(X_tr.T, bias=True))
 lam_mnist, U_mnist = lam_mnist[::-1], U_mnist[:, ::-1]
-print(f"largest eigenvalues of the MNIST pixel covariance: {lam_mnist[:5].round(2)}; "
-      f"16th: {lam_mnist[15]:.3f}; total variance: {lam_mnist.sum():.1f}")
+print(
+    f"largest eigenvalues of the MNIST pixel covariance: {lam_mnist[:5].round(2)}; "
+    f"16th: {lam_mnist[15]:.3f}; total variance: {lam_mnist.sum():.1f}"
+)
 
 
 def linear_vae(noise_var, latent_dim=16):
@@ -570,19 +671,24 @@ def linear_vae(noise_var, latent_dim=16):
     Wm = ppca_W(lam_mnist, U_mnist, noise_var, latent_dim)
     M = Wm.T @ Wm + noise_var * np.eye(latent_dim)
     post_mean = lambda x: np.linalg.solve(M, Wm.T @ (x - x_bar).T).T
-    post_var = noise_var * np.diag(np.linalg.inv(M))                   # diagonal here
+    post_var = noise_var * np.diag(np.linalg.inv(M))  # diagonal here
     return Wm, post_mean, post_var
 
 
 rows, names = [X_te[:8]], ["test digits"]
-for var, name in [(392.0, "MSE mean (sigma^2 = 392)"), (0.5, "SSE (sigma^2 = 0.5)"),
-                  (0.01, "SSE / 0.02 (sigma^2 = 0.01)")]:
+for var, name in [
+    (392.0, "MSE mean (sigma^2 = 392)"),
+    (0.5, "SSE (sigma^2 = 0.5)"),
+    (0.01, "SSE / 0.02 (sigma^2 = 0.01)"),
+]:
     Wm, post_mean, _ = linear_vae(var)
     active = int((np.linalg.norm(Wm, axis=0) > 0).sum())
     recon = post_mean(X_te) @ Wm.T + x_bar
-    print(f"{name:>28}: {active:2d} of 16 latent dimensions in use "
-          f"({(lam_mnist > var).sum():3d} of 784 directions above the noise level); "
-          f"squared error {((recon - X_te) ** 2).sum(1).mean():5.2f}")
+    print(
+        f"{name:>28}: {active:2d} of 16 latent dimensions in use "
+        f"({(lam_mnist > var).sum():3d} of 784 directions above the noise level); "
+        f"squared error {((recon - X_te) ** 2).sum(1).mean():5.2f}"
+    )
     rows.append(np.clip(recon[:8], 0, 1))
     names.append(f"{name}: {active} dims")
 assert int((np.linalg.norm(linear_vae(392.0)[0], axis=0) > 0).sum()) == 0
@@ -635,7 +741,8 @@ rng = np.random.default_rng(8)
 sse, kl_terms, a_, b_ = rng.random(5) * 100, rng.random(5) * 10, 0.01, 4.0
 lhs = -sse / (2 * a_) - b_ * kl_terms
 rhs = b_ * (-sse / (2 * b_ * a_) - kl_terms)
-assert np.allclose(lhs, rhs)                                  # the beta <-> sigma^2 identity
+# the beta <-> sigma^2 identity
+assert np.allclose(lhs, rhs)
 
 betas = np.geomspace(0.25, 1000, 25)
 kl_mean, sse_mean, dims = [], [], []
@@ -646,18 +753,28 @@ for beta in betas:
     kl = gaussian_kl_np(mu, np.log(post_var)).mean()
     on = lam_mnist[:16] > var_eff
     formula = 0.5 * np.log(lam_mnist[:16][on] / var_eff).sum()
-    assert abs(kl - formula) < 0.05 * formula + 0.05, (beta, kl, formula)   # test set vs train statistics
+    # test set vs train statistics
+    assert abs(kl - formula) < 0.05 * formula + 0.05, (beta, kl, formula)
     kl_mean.append(kl)
     # E_q ||x - W z - b||^2 = ||x - W mu - b||^2 + tr(W diag(post_var) W^T)
-    sse_mean.append(((mu @ Wm.T + x_bar - X_te) ** 2).sum(1).mean() + (Wm ** 2 * post_var).sum())
+    sse_mean.append(
+        ((mu @ Wm.T + x_bar - X_te) ** 2).sum(1).mean() + (Wm**2 * post_var).sum()
+    )
     dims.append(int(on.sum()))
 i1, i4 = np.argmin(np.abs(betas - 1)), np.argmin(np.abs(betas - 4))
-print(f"beta ~ {betas[i1]:.2f}: KL {kl_mean[i1]:.1f} nats, squared error {sse_mean[i1]:.1f}, {dims[i1]} dims; "
-      f"beta ~ {betas[i4]:.2f}: KL {kl_mean[i4]:.1f} nats, squared error {sse_mean[i4]:.1f}, {dims[i4]} dims")
+print(
+    f"beta ~ {betas[i1]:.2f}: KL {kl_mean[i1]:.1f} nats, squared error {sse_mean[i1]:.1f}, {dims[i1]} dims; "
+    f"beta ~ {betas[i4]:.2f}: KL {kl_mean[i4]:.1f} nats, squared error {sse_mean[i4]:.1f}, {dims[i4]} dims"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 axes[0].semilogx(betas, kl_mean, "o-", label="KL term (nats)")
-axes[0].semilogx(betas, sse_mean, "s-", label=r"expected squared error $\mathbb{E}_q\|x - Wz - b\|^2$")
+axes[0].semilogx(
+    betas,
+    sse_mean,
+    "s-",
+    label=r"expected squared error $\mathbb{E}_q\|x - Wz - b\|^2$",
+)
 axes[0].set_title(r"$\beta$-VAE trade-off (linear VAE, $\sigma^2 = 0.01$)")
 axes[0].set_xlabel(r"$\beta$")
 axes[0].set_ylabel("per test image")
@@ -711,11 +828,13 @@ def q_stats(xb):
 def decoder_log_lik(x_rows, z_rows):
     """log p(x|z) for paired rows."""
     resid = x_rows - z_rows @ W.T - b
-    return -0.5 * ((resid ** 2).sum(1) / SIGMA ** 2 + D * np.log(2 * np.pi * SIGMA ** 2))
+    return -0.5 * ((resid**2).sum(1) / SIGMA**2 + D * np.log(2 * np.pi * SIGMA**2))
 
 
 copies = np.repeat(x_obs[None], pick(full=2000, fast=500), axis=0)
-ks = pick(full=[1, 2, 5, 10, 50, 100, 500, 1000, 5000], fast=[1, 2, 5, 10, 50, 100, 500])
+ks = pick(
+    full=[1, 2, 5, 10, 50, 100, 500, 1000, 5000], fast=[1, 2, 5, 10, 50, 100, 500]
+)
 L_k, L_se = [], []
 for k in ks:
     _, iwae = estimate_bounds(q_stats, decoder_log_lik, copies, k, latent_dim=d, seed=k)
@@ -726,13 +845,15 @@ elbo_mf = elbo_closed_form(x_obs, m_exact, cov_mf)
 for k, v, s in zip(ks, L_k, L_se):
     print(f"k = {k:5d}: L_k = {v:.4f} ± {s:.4f}")
 print(f"ELBO (closed form) = {elbo_mf:.4f};  log p(x) = {log_px:.4f}")
-assert abs(L_k[0] - elbo_mf) < 5 * L_se[0]                 # L_1 is the ELBO
+assert abs(L_k[0] - elbo_mf) < 5 * L_se[0]  # L_1 is the ELBO
 assert np.all(np.diff(L_k) > -3 * (L_se[1:] + L_se[:-1]))  # non-decreasing in k
-assert np.all(L_k < log_px + 3 * L_se)                     # never above log p(x)
-assert log_px - L_k[-1] < 0.25 * (log_px - elbo_mf)        # most of the gap closed
+assert np.all(L_k < log_px + 3 * L_se)  # never above log p(x)
+assert log_px - L_k[-1] < 0.25 * (log_px - elbo_mf)  # most of the gap closed
 
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.errorbar(ks, L_k, yerr=2 * L_se, fmt="o-", label=r"$\mathcal{L}_k$ (± 2 standard errors)")
+ax.errorbar(
+    ks, L_k, yerr=2 * L_se, fmt="o-", label=r"$\mathcal{L}_k$ (± 2 standard errors)"
+)
 ax.axhline(log_px, color="black", label=r"$\log p(x)$ (exact)")
 ax.axhline(elbo_mf, color="tab:red", ls="--", label="ELBO (closed form)")
 ax.set_xscale("log")
@@ -789,20 +910,24 @@ class NumpyVAE:
         h, cache_enc = self.enc.forward(x_in)
         mu, logvar = h[:, :k], h[:, k:]
         sigma = np.exp(0.5 * logvar)
-        z = mu + sigma * eps                                     # reparameterization
+        z = mu + sigma * eps  # reparameterization
         logits, cache_dec = self.dec.forward(z)
-        recon = (softplus(logits) - logits * x).sum(1)           # Bernoulli: BCE summed over pixels
-        kl = 0.5 * (mu ** 2 + sigma ** 2 - 1 - logvar).sum(1)    # closed form, section 3
+        # Bernoulli: BCE summed over pixels
+        recon = (softplus(logits) - logits * x).sum(1)
+        # closed form, section 3
+        kl = 0.5 * (mu**2 + sigma**2 - 1 - logvar).sum(1)
         loss = (recon + self.beta * kl).mean()
         # backward: decoder, then through z = mu + sigma * eps into the encoder
         grads_dec, dz = self.dec.backward(cache_dec, (sigmoid(logits) - x) / n)
         dmu = dz + self.beta * mu / n
-        dlogvar = dz * 0.5 * sigma * eps + self.beta * 0.5 * (sigma ** 2 - 1) / n
-        grads_enc, _ = self.enc.backward(cache_enc, np.concatenate([dmu, dlogvar], axis=1))
+        dlogvar = dz * 0.5 * sigma * eps + self.beta * 0.5 * (sigma**2 - 1) / n
+        grads_enc, _ = self.enc.backward(
+            cache_enc, np.concatenate([dmu, dlogvar], axis=1)
+        )
         return loss, recon.mean(), kl.mean(), grads_enc, grads_dec
 
     def train_step(self, x, update=("enc", "dec"), encoder_input=None):
-        x = (self.rng.random(x.shape) < x).astype(float)        # dynamic binarization
+        x = (self.rng.random(x.shape) < x).astype(float)  # dynamic binarization
         eps = self.rng.standard_normal((len(x), self.latent_dim))
         x_in = x if encoder_input is None else encoder_input(x)
         loss, recon, kl, grads_enc, grads_dec = self.loss_and_grads(x_in, x, eps)
@@ -814,18 +939,25 @@ class NumpyVAE:
 
     def posterior(self, x):
         h = self.enc.forward(x)[0]
-        return h[:, :self.latent_dim], h[:, self.latent_dim:]   # (mu, log sigma^2)
+        return h[:, : self.latent_dim], h[:, self.latent_dim :]  # (mu, log sigma^2)
 
     def decode(self, z):
-        return sigmoid(self.dec.forward(z)[0])                   # pixel probabilities
+        return sigmoid(self.dec.forward(z)[0])  # pixel probabilities
 
     def sample(self, n, seed=0):
-        return self.decode(np.random.default_rng(seed).standard_normal((n, self.latent_dim)))
+        return self.decode(
+            np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        )
 
 
 def shrink(images):
     """(N, 28, 28) uint8 -> (N, 196) intensities in [0, 1], averaging 2 x 2 blocks."""
-    return images.reshape(len(images), 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(images), -1) / 255.0
+    return (
+        images.reshape(len(images), 14, 2, 14, 2)
+        .mean(axis=(2, 4))
+        .reshape(len(images), -1)
+        / 255.0
+    )
 
 
 small_train, small_test = shrink(train_x), shrink(test_x[:1000])
@@ -852,7 +984,9 @@ for net, grads in ((probe.enc, g_enc), (probe.dec, g_dec)):
             p[idx] = old - 1e-6
             down = probe.loss_and_grads(xb, xb, eps)[0]
             p[idx] = old
-            worst = max(worst, abs((up - down) / 2e-6 - g[idx]) / max(1e-3, abs(g[idx])))
+            worst = max(
+                worst, abs((up - down) / 2e-6 - g[idx]) / max(1e-3, abs(g[idx]))
+            )
 print(f"largest relative error, backprop vs finite differences: {worst:.1e}")
 assert worst < 1e-4
 
@@ -868,18 +1002,32 @@ BATCH = 100
 def train(model, steps=STEPS, **step_kwargs):
     """Train on random batches; return the per-step (loss, recon, kl) as an array."""
     rng = np.random.default_rng(123)
-    return np.array([model.train_step(small_train[rng.integers(0, len(small_train), BATCH)],
-                                      **step_kwargs) for _ in range(steps)])
+    return np.array(
+        [
+            model.train_step(
+                small_train[rng.integers(0, len(small_train), BATCH)], **step_kwargs
+            )
+            for _ in range(steps)
+        ]
+    )
 
 
 vae = NumpyVAE(seed=0)
 log_vae = train(vae)
 last = log_vae[-100:].mean(0)
-print(f"after {STEPS} steps: -ELBO {last[0]:.1f} = reconstruction {last[1]:.1f} + KL {last[2]:.1f} nats "
-      f"(means of the last 100 steps)")
+print(
+    f"after {STEPS} steps: -ELBO {last[0]:.1f} = reconstruction {last[1]:.1f} + KL {last[2]:.1f} nats "
+    f"(means of the last 100 steps)"
+)
 mu_test = vae.posterior(small_test)[0]
-show_images(np.concatenate([small_test[:8], vae.decode(mu_test[:8]), vae.sample(16)]).reshape(-1, 14, 14),
-            nrow=8, figsize=6, title="test digits / their reconstructions / samples from z ~ N(0, I)")
+show_images(
+    np.concatenate([small_test[:8], vae.decode(mu_test[:8]), vae.sample(16)]).reshape(
+        -1, 14, 14
+    ),
+    nrow=8,
+    figsize=6,
+    title="test digits / their reconstructions / samples from z ~ N(0, I)",
+)
 plt.show()
 
 # %% [markdown]
@@ -910,7 +1058,11 @@ log_ae = train(ae)
 
 def distance_to_closest_training_digit(images):
     """Median over images of the Euclidean distance to the nearest training image."""
-    sq = (images ** 2).sum(1)[:, None] - 2 * images @ small_train.T + (small_train ** 2).sum(1)[None]
+    sq = (
+        (images**2).sum(1)[:, None]
+        - 2 * images @ small_train.T
+        + (small_train**2).sum(1)[None]
+    )
     return float(np.median(np.sqrt(np.maximum(sq.min(1), 0.0))))
 
 
@@ -920,14 +1072,26 @@ dist = {}
 for name, model, log in (("VAE", vae, log_vae), ("no KL term", ae, log_ae)):
     mu, logvar = model.posterior(small_test)
     dist[name] = distance_to_closest_training_digit(model.sample(500))
-    print(f"{name:>10}: reconstruction {log[-100:, 1].mean():5.1f} nats; KL(q(z|x) || N(0, I)) "
-          f"{gaussian_kl_np(mu, logvar).mean():6.1f} nats; mean log sigma^2 {logvar.mean():6.2f}; "
-          f"samples' distance to the closest training digit {dist[name]:.2f}")
-assert log_ae[-100:, 1].mean() < log_vae[-100:, 1].mean() and dist["no KL term"] > dist["VAE"]
+    print(
+        f"{name:>10}: reconstruction {log[-100:, 1].mean():5.1f} nats; KL(q(z|x) || N(0, I)) "
+        f"{gaussian_kl_np(mu, logvar).mean():6.1f} nats; mean log sigma^2 {logvar.mean():6.2f}; "
+        f"samples' distance to the closest training digit {dist[name]:.2f}"
+    )
+assert (
+    log_ae[-100:, 1].mean() < log_vae[-100:, 1].mean()
+    and dist["no KL term"] > dist["VAE"]
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-show_images(vae.sample(64).reshape(-1, 14, 14), nrow=8, ax=axes[0], title="VAE: z ~ N(0, I)")
-show_images(ae.sample(64).reshape(-1, 14, 14), nrow=8, ax=axes[1], title="no KL term: z ~ N(0, I)")
+show_images(
+    vae.sample(64).reshape(-1, 14, 14), nrow=8, ax=axes[0], title="VAE: z ~ N(0, I)"
+)
+show_images(
+    ae.sample(64).reshape(-1, 14, 14),
+    nrow=8,
+    ax=axes[1],
+    title="no KL term: z ~ N(0, I)",
+)
 fig.suptitle("Pitfall 1: without the KL term it is just an autoencoder")
 plt.show()
 
@@ -964,17 +1128,34 @@ def circular_reconstruction(x, seed=0):
 
 
 log_circ = train(circular, steps=pick(full=2000, fast=400), encoder_input=decoded_noise)
-same = np.array_equal(circular_reconstruction(small_test[:1]), circular_reconstruction(small_test[1:2]))
+same = np.array_equal(
+    circular_reconstruction(small_test[:1]), circular_reconstruction(small_test[1:2])
+)
 print("the same 'reconstruction' for two different digits:", same)
 assert same
 # the best that a model which ignores x can do: predict every pixel's mean intensity
 p_mean = np.clip(small_train.mean(0), 1e-6, 1 - 1e-6)
-floor = -(small_train * np.log(p_mean) + (1 - small_train) * np.log(1 - p_mean)).sum(1).mean()
-print(f"reconstruction term: circular model {log_circ[-100:, 1].mean():.1f} nats (it cannot go below "
-      f"{floor:.1f}, the mean image's); the VAE {log_vae[-100:, 1].mean():.1f}")
-show_images(np.concatenate([small_test[:8], vae.decode(mu_test[:8]), circular_reconstruction(small_test[:8])]
-                           ).reshape(-1, 14, 14), nrow=8, figsize=6,
-            title="test digits / VAE reconstructions / circular 'reconstructions'")
+floor = (
+    -(small_train * np.log(p_mean) + (1 - small_train) * np.log(1 - p_mean))
+    .sum(1)
+    .mean()
+)
+print(
+    f"reconstruction term: circular model {log_circ[-100:, 1].mean():.1f} nats (it cannot go below "
+    f"{floor:.1f}, the mean image's); the VAE {log_vae[-100:, 1].mean():.1f}"
+)
+show_images(
+    np.concatenate(
+        [
+            small_test[:8],
+            vae.decode(mu_test[:8]),
+            circular_reconstruction(small_test[:8]),
+        ]
+    ).reshape(-1, 14, 14),
+    nrow=8,
+    figsize=6,
+    title="test digits / VAE reconstructions / circular 'reconstructions'",
+)
 plt.show()
 
 # %% [markdown]
@@ -994,10 +1175,16 @@ plt.show()
 
 # %%
 alternating = NumpyVAE(seed=0)
-rng_alt = np.random.default_rng(123)                     # the same batches as the VAE's
-log_alt = np.array([alternating.train_step(small_train[rng_alt.integers(0, len(small_train), BATCH)],
-                                           update=("enc",) if t % 2 == 0 else ("dec",))
-                    for t in range(STEPS)])
+rng_alt = np.random.default_rng(123)  # the same batches as the VAE's
+log_alt = np.array(
+    [
+        alternating.train_step(
+            small_train[rng_alt.integers(0, len(small_train), BATCH)],
+            update=("enc",) if t % 2 == 0 else ("dec",),
+        )
+        for t in range(STEPS)
+    ]
+)
 
 
 def smooth(v, w=50):
@@ -1005,18 +1192,26 @@ def smooth(v, w=50):
 
 
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.plot(np.arange(len(smooth(log_vae[:, 0]))) + 50, smooth(log_vae[:, 0]),
-        label="joint: both networks every step (a VAE)")
-ax.plot(np.arange(len(smooth(log_alt[:, 0]))) + 50, smooth(log_alt[:, 0]),
-        label="alternating: encoder, then decoder")
+ax.plot(
+    np.arange(len(smooth(log_vae[:, 0]))) + 50,
+    smooth(log_vae[:, 0]),
+    label="joint: both networks every step (a VAE)",
+)
+ax.plot(
+    np.arange(len(smooth(log_alt[:, 0]))) + 50,
+    smooth(log_alt[:, 0]),
+    label="alternating: encoder, then decoder",
+)
 ax.set_title("-ELBO during training (moving average of 50 steps)")
 ax.set_xlabel("step (one forward and backward pass each)")
 ax.set_ylabel("-ELBO (nats per image)")
 ax.set_ylim(top=100)
 ax.legend()
 plt.show()
-print(f"-ELBO, mean of the last 100 steps: joint {log_vae[-100:, 0].mean():.1f}, "
-      f"alternating {log_alt[-100:, 0].mean():.1f}")
+print(
+    f"-ELBO, mean of the last 100 steps: joint {log_vae[-100:, 0].mean():.1f}, "
+    f"alternating {log_alt[-100:, 0].mean():.1f}"
+)
 assert log_vae[-100:, 0].mean() < log_alt[-100:, 0].mean()
 
 # %% [markdown]

@@ -101,7 +101,8 @@ from aigc_course.likelihood import nats_to_bits_per_dim
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -109,8 +110,10 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 # %% tags=["keras"]
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tempfile
 import time
@@ -126,7 +129,8 @@ from aigc_course.keras import MODELS, SampleGrid, set_seed
 from aigc_course.likelihood import nats_to_bits_per_dim, threshold_binarize
 from aigc_course.plotting import compare_samples, plot_history, show_images
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 BACKEND = keras.backend.backend()
 print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
@@ -145,7 +149,9 @@ print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast(
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
 test_images, test_labels = load_mnist("test")
 print(f"training on {len(images):,} images; {len(test_images):,} test images")
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
@@ -225,14 +231,19 @@ def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> keras.Sequential:
         name="decoder",
     )
 
-# %%
+# %% tags=["torch"]
 encoder, decoder = mlp_encoder(), mlp_decoder()
-print(encoder)  # [torch]
-print(decoder)  # [torch]
-print(f"encoder: {sum(p.numel() for p in encoder.parameters()):,} parameters; "  # [torch]
-      f"decoder: {sum(p.numel() for p in decoder.parameters()):,}")  # [torch]
-encoder.summary()  # [keras]
-decoder.summary()  # [keras]
+print(encoder)
+print(decoder)
+print(
+    f"encoder: {sum(p.numel() for p in encoder.parameters()):,} parameters; "
+    f"decoder: {sum(p.numel() for p in decoder.parameters()):,}"
+)
+
+# %% tags=["keras"]
+encoder, decoder = mlp_encoder(), mlp_decoder()
+encoder.summary()
+decoder.summary()
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -276,9 +287,12 @@ def gaussian_kl(mu, logvar):
 def bernoulli_nll(logits, x):
     """-log p(x|z) per example: BCE with logits, summed over the pixels.
 
-    Stable form: max(l, 0) - l*x + log(1 + exp(-|l|)).
+    softplus(l) - l*x: stable in every backend, and its gradient sigmoid(l) - x is
+    right everywhere. (The form max(l, 0) - l*x + log(1 + exp(-|l|)) has the gradient
+    0 at l = 0 exactly, where max and |.| have a kink: a network whose logits all
+    start at 0 would never learn.)
     """
-    bce = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    bce = ops.softplus(logits) - logits * x
     return ops.sum(bce, axis=tuple(range(1, len(bce.shape))))
 
 # %% [markdown] tags=["torch"]
@@ -297,14 +311,17 @@ def bernoulli_nll(logits, x):
 # backend-specific function in the package.
 
 # %% tags=["torch"] mirrors="aigc_course.torch.vae"
-from aigc_course.torch import vae as reference  # the package's VAE: fit, save, load, ELBO, IWAE
+# the package's VAE: fit, save, load, ELBO, IWAE
+from aigc_course.torch import vae as reference
 
 
 class VAE(reference.VAE):
     """The course's VAE with its networks and training step written out on this page."""
 
     def build_networks(self, hidden):
-        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(
+            self.latent_dim, hidden
+        )
 
     def posterior(self, x):
         """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
@@ -326,7 +343,8 @@ class VAE(reference.VAE):
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
 
 # %% tags=["keras"] mirrors="aigc_course.keras.vae"
-from aigc_course.keras import vae as reference  # the package's VAE: fit, save, load, ELBO, IWAE
+# the package's VAE: fit, save, load, ELBO, IWAE
+from aigc_course.keras import vae as reference
 from aigc_course.keras.core import apply_gradients
 
 
@@ -336,7 +354,9 @@ class VAE(reference.VAE):
     """The course's VAE with its networks and training step written out on this page."""
 
     def build_networks(self, hidden):
-        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(
+            self.latent_dim, hidden
+        )
 
     def posterior(self, x, training=False):
         """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
@@ -346,8 +366,12 @@ class VAE(reference.VAE):
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         # dynamic binarization: a fresh binary image every step
-        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
-        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)
+        x = ops.cast(
+            keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32"
+        )
+        eps = keras.random.normal(
+            (ops.shape(x)[0], self.latent_dim), seed=self.seed_gen
+        )
         parts = {}
 
         def loss_fn():
@@ -393,15 +417,23 @@ EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=32)
 VERBOSE = pick(full=1, fast=2)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     vae = pretrained.load("vae", "mnist", device=device)
     losses = pretrained.history("vae", "mnist")
 else:
-    checkpoint_dir = run_dir("vae_pytorch", model=vae, data=images, epochs=EPOCHS,
-                             batch_size=BATCH, seed=0)
-    losses = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
-                     checkpoint_dir=checkpoint_dir, seed=0, verbose=VERBOSE).history
+    checkpoint_dir = run_dir(
+        "vae_pytorch", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH, seed=0
+    )
+    losses = vae.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        seed=0,
+        verbose=VERBOSE,
+    ).history
 train_seconds = time.perf_counter() - t0
 
 # %% tags=["keras"]
@@ -409,14 +441,22 @@ EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=32)
 VERBOSE = pick(full="auto", fast=2)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     vae = pretrained.load("vae", "mnist", framework="keras")
     losses = pretrained.history("vae", "mnist")
 else:
-    checkpoint_dir = run_dir("vae_keras", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH)
-    losses = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
-                     checkpoint_dir=checkpoint_dir, verbose=VERBOSE).history
+    checkpoint_dir = run_dir(
+        "vae_keras", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH
+    )
+    losses = vae.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        verbose=VERBOSE,
+    ).history
 train_seconds = time.perf_counter() - t0
 
 
@@ -424,7 +464,12 @@ train_seconds = time.perf_counter() - t0
 def plot_vae_history(hist, title):
     """-ELBO and its reconstruction term on the left, the KL term on the right."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    plot_history(hist, keys=["loss", "recon"], ax=axes[0], title=f"{title}: -ELBO and reconstruction")
+    plot_history(
+        hist,
+        keys=["loss", "recon"],
+        ax=axes[0],
+        title=f"{title}: -ELBO and reconstruction",
+    )
     plot_history(hist, keys=["kl"], ax=axes[1], title=f"{title}: KL term")
     axes[0].set_ylabel("nats per image")
     axes[1].set_ylabel("nats per image")
@@ -433,8 +478,10 @@ def plot_vae_history(hist, title):
 
 plot_vae_history(losses, "VAE (PyTorch)")  # [torch]
 plot_vae_history(losses, f"VAE (Keras, {BACKEND})")  # [keras]
-print(f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
-      f"{losses['recon'][-1]:.1f} + KL {losses['kl'][-1]:.1f} nats per image")
+print(
+    f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
+    f"{losses['recon'][-1]:.1f} + KL {losses['kl'][-1]:.1f} nats per image"
+)
 
 # %% [markdown]
 # Both curves are in **nats per image**. The reconstruction term falls as the decoder
@@ -453,9 +500,13 @@ print(f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 show_images(test_images[:16] / 255.0, nrow=8, ax=axes[0], title="test digits")
-show_images(vae.reconstruct(test_images[:16]), nrow=8, ax=axes[1], title="their reconstructions")
+show_images(
+    vae.reconstruct(test_images[:16]), nrow=8, ax=axes[1], title="their reconstructions"
+)
 plt.show()
-show_images(vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I)", nrow=8);
+show_images(
+    vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I)", nrow=8
+);
 
 # %% [markdown]
 # ### Your run beside the course checkpoint
@@ -470,15 +521,27 @@ show_images(vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I
 if pretrained.is_published("vae", "mnist"):
     course = pretrained.load("vae", "mnist", device=device)  # [torch]
     course = pretrained.load("vae", "mnist", framework="keras")  # [keras]
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(EPOCHS, len(images), train_seconds,
-                                                             "GPU" if gpu else "CPU"))
-    compare_samples(vae.sample(64, seed=123), course.sample(64, seed=123), your_title,
-                    pretrained.describe("vae", "mnist"), nrow=8)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            EPOCHS, len(images), train_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        vae.sample(64, seed=123),
+        course.sample(64, seed=123),
+        your_title,
+        pretrained.describe("vae", "mnist"),
+        nrow=8,
+    )
     plt.show()
 else:
-    print("The course checkpoint vae/mnist is not published yet: "
-          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint vae/mnist is not published yet: "
+        "`make pretrain MODEL=vae DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 6. Walking through the latent space
@@ -492,10 +555,18 @@ else:
 pairs = [(0, 1), (2, 3), (4, 7)]
 steps = np.linspace(0.0, 1.0, 10)
 mu, _ = vae.encode(test_images[[i for pair in pairs for i in pair]])
-path = np.concatenate([(1 - steps)[:, None] * mu[2 * r] + steps[:, None] * mu[2 * r + 1]
-                       for r in range(len(pairs))])
-show_images(vae.decode(path), nrow=len(steps), figsize=8,
-            title="Straight lines in latent space between pairs of test digits");
+path = np.concatenate(
+    [
+        (1 - steps)[:, None] * mu[2 * r] + steps[:, None] * mu[2 * r + 1]
+        for r in range(len(pairs))
+    ]
+)
+show_images(
+    vae.decode(path),
+    nrow=len(steps),
+    figsize=8,
+    title="Straight lines in latent space between pairs of test digits",
+);
 
 # %% [markdown]
 # Sixteen dimensions cannot be drawn. A VAE with a **2-D latent** can: train one (the
@@ -504,30 +575,88 @@ show_images(vae.decode(path), nrow=len(steps), figsize=8,
 # quantiles $5\%, \dots, 95\%$ of $\mathcal N(0, 1)$ in each coordinate, so that each cell
 # holds about the same prior probability.
 
-# %%
+# %% tags=["torch"]
 set_seed(0)
 vae2 = VAE(latent_dim=2)
-history2 = vae2.fit(images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, seed=0,  # [torch]
-                    verbose=VERBOSE)  # [torch]
-history2 = vae2.fit(images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, verbose=VERBOSE)  # [keras]
-codes, _ = vae2.encode(test_images[:pick(full=5000, fast=2000)])
+history2 = vae2.fit(
+    images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, seed=0, verbose=VERBOSE
+)
+codes, _ = vae2.encode(test_images[: pick(full=5000, fast=2000)])
 
 n_grid = 15
 q = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n_grid)])
-grid = np.array([[x, y] for y in q[::-1] for x in q], dtype=np.float32)  # rows from top (high z2)
+# rows from top (high z2)
+grid = np.array([[x, y] for y in q[::-1] for x in q], dtype=np.float32)
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 6))
-sc = axes[0].scatter(codes[:, 0], codes[:, 1], c=test_labels[:len(codes)], cmap="tab10", s=4,
-                     vmin=-0.5, vmax=9.5)
+sc = axes[0].scatter(
+    codes[:, 0],
+    codes[:, 1],
+    c=test_labels[: len(codes)],
+    cmap="tab10",
+    s=4,
+    vmin=-0.5,
+    vmax=9.5,
+)
 fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
 box = [q[0], q[-1], q[0], q[-1]]
-axes[0].plot([box[0], box[1], box[1], box[0], box[0]], [box[2], box[2], box[3], box[3], box[2]],
-             color="black", ls="--", lw=1, label="region decoded on the right")
+axes[0].plot(
+    [box[0], box[1], box[1], box[0], box[0]],
+    [box[2], box[2], box[3], box[3], box[2]],
+    color="black",
+    ls="--",
+    lw=1,
+    label="region decoded on the right",
+)
 axes[0].set_title("Posterior means of test digits")
 axes[0].set_xlabel("$z_1$")
 axes[0].set_ylabel("$z_2$")
 axes[0].legend(loc="upper right")
-show_images(vae2.decode(grid), nrow=n_grid, ax=axes[1], title="Decoded grid of latent points")
+show_images(
+    vae2.decode(grid), nrow=n_grid, ax=axes[1], title="Decoded grid of latent points"
+)
+plt.show()
+
+# %% tags=["keras"]
+set_seed(0)
+vae2 = VAE(latent_dim=2)
+history2 = vae2.fit(
+    images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, verbose=VERBOSE
+)
+codes, _ = vae2.encode(test_images[: pick(full=5000, fast=2000)])
+
+n_grid = 15
+q = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n_grid)])
+# rows from top (high z2)
+grid = np.array([[x, y] for y in q[::-1] for x in q], dtype=np.float32)
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+sc = axes[0].scatter(
+    codes[:, 0],
+    codes[:, 1],
+    c=test_labels[: len(codes)],
+    cmap="tab10",
+    s=4,
+    vmin=-0.5,
+    vmax=9.5,
+)
+fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
+box = [q[0], q[-1], q[0], q[-1]]
+axes[0].plot(
+    [box[0], box[1], box[1], box[0], box[0]],
+    [box[2], box[2], box[3], box[3], box[2]],
+    color="black",
+    ls="--",
+    lw=1,
+    label="region decoded on the right",
+)
+axes[0].set_title("Posterior means of test digits")
+axes[0].set_xlabel("$z_1$")
+axes[0].set_ylabel("$z_2$")
+axes[0].legend(loc="upper right")
+show_images(
+    vae2.decode(grid), nrow=n_grid, ax=axes[1], title="Decoded grid of latent points"
+)
 plt.show()
 
 # %% [markdown]
@@ -556,9 +685,13 @@ x_eval = test_images[:n_eval]
 elbo = vae.elbo(x_eval, seed=0)
 bounds = {k: vae.iwae_bound(x_eval, k=k, seed=0) for k in ks}
 print(f"{n_eval} test digits      -log p(x) (nats)   bits/dim")
-print(f"{'ELBO':>18}   <= {-elbo.mean():8.2f}        {nats_to_bits_per_dim(-elbo.mean()):.4f}")
+print(
+    f"{'ELBO':>18}   <= {-elbo.mean():8.2f}        {nats_to_bits_per_dim(-elbo.mean()):.4f}"
+)
 for k, b in bounds.items():
-    print(f"{'IWAE, k = ' + str(k):>18}   <= {-b.mean():8.2f}        {nats_to_bits_per_dim(-b.mean()):.4f}")
+    print(
+        f"{'IWAE, k = ' + str(k):>18}   <= {-b.mean():8.2f}        {nats_to_bits_per_dim(-b.mean()):.4f}"
+    )
 means = [bounds[k].mean() for k in ks]
 assert all(a <= b + 0.5 for a, b in zip(means, means[1:]))  # grows with k (up to noise)
 
@@ -586,16 +719,24 @@ plt.show()
 
 # %%
 if pretrained.is_published("vae", "mnist"):
-    course_bounds = {"ELBO": course.elbo(x_eval, seed=0),
-                     f"IWAE, k = {ks[-1]}": course.iwae_bound(x_eval, k=ks[-1], seed=0)}
-    print(f"{str(n_eval) + ' test digits':>28}   {'your VAE':^29}   {'course checkpoint':^29}")
+    course_bounds = {
+        "ELBO": course.elbo(x_eval, seed=0),
+        f"IWAE, k = {ks[-1]}": course.iwae_bound(x_eval, k=ks[-1], seed=0),
+    }
+    print(
+        f"{str(n_eval) + ' test digits':>28}   {'your VAE':^29}   {'course checkpoint':^29}"
+    )
     for (name, theirs), yours in zip(course_bounds.items(), (elbo, bounds[ks[-1]])):
         a, b = -yours.mean(), -theirs.mean()
-        print(f"{name + ': -log p(x) <=':>28}   {a:7.2f} nats, {nats_to_bits_per_dim(a):.4f} bits/dim"
-              f"   {b:7.2f} nats, {nats_to_bits_per_dim(b):.4f} bits/dim")
+        print(
+            f"{name + ': -log p(x) <=':>28}   {a:7.2f} nats, {nats_to_bits_per_dim(a):.4f} bits/dim"
+            f"   {b:7.2f} nats, {nats_to_bits_per_dim(b):.4f} bits/dim"
+        )
 else:
-    print("The course checkpoint vae/mnist is not published yet: "
-          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint vae/mnist is not published yet: "
+        "`make pretrain MODEL=vae DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 8. $\beta$-VAE: trading reconstruction for KL
@@ -606,13 +747,22 @@ else:
 # %%
 set_seed(0)
 vae_b4 = VAE(beta=4.0)
-history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE)  # [torch]
+history_b4 = vae_b4.fit(  # [torch]
+    images, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE  # [torch]
+)  # [torch]
 history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE)  # [keras]
 
 runs = {"beta = 1": (vae, losses), "beta = 4": (vae_b4, history_b4.history)}
 fig, axes = plt.subplots(2, 2, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
-for ax, part, name in ((axes[0, 0], "recon", "reconstruction term"), (axes[0, 1], "kl", "KL term")):
-    ax.bar(list(runs), [h[part][-1] for _, h in runs.values()], color=["tab:blue", "tab:orange"])
+for ax, part, name in (
+    (axes[0, 0], "recon", "reconstruction term"),
+    (axes[0, 1], "kl", "KL term"),
+):
+    ax.bar(
+        list(runs),
+        [h[part][-1] for _, h in runs.values()],
+        color=["tab:blue", "tab:orange"],
+    )
     ax.set_title(f"{name} after training")
     ax.set_ylabel("nats per image (last epoch)")
 for ax, (name, (model, _h)) in zip(axes[1], runs.items()):
@@ -621,8 +771,10 @@ plt.show()
 test_elbo = {}
 for name, (model, h) in runs.items():
     test_elbo[name] = model.elbo(x_eval, seed=0).mean()
-    print(f"{name}: training recon {h['recon'][-1]:.1f}, KL {h['kl'][-1]:.1f}; "
-          f"test ELBO {test_elbo[name]:.1f} nats")
+    print(
+        f"{name}: training recon {h['recon'][-1]:.1f}, KL {h['kl'][-1]:.1f}; "
+        f"test ELBO {test_elbo[name]:.1f} nats"
+    )
 assert history_b4.history["kl"][-1] < losses["kl"][-1]
 assert history_b4.history["recon"][-1] > losses["recon"][-1]
 assert test_elbo["beta = 4"] < test_elbo["beta = 1"]
@@ -646,22 +798,51 @@ assert test_elbo["beta = 4"] < test_elbo["beta = 1"]
 # %%
 show_source(MODELS["cvae"].train_step)
 
-# %%
+# %% tags=["torch"]
 set_seed(0)
 cvae = MODELS["cvae"]()
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
-    cvae = pretrained.load("cvae", "mnist", device=device)  # [torch]
-    cvae = pretrained.load("cvae", "mnist", framework="keras")  # [keras]
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
+    cvae = pretrained.load("cvae", "mnist", device=device)
     losses_c = pretrained.history("cvae", "mnist")
 else:
-    losses_c = cvae.fit(images, labels, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE).history  # [torch]
-    losses_c = cvae.fit(images, labels, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE).history  # [keras]
+    losses_c = cvae.fit(
+        images, labels, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE
+    ).history
 cvae_seconds = time.perf_counter() - t0
 print(f"parameters: CVAE {cvae.count_params():,}, VAE {vae.count_params():,}")
-digits = np.repeat(np.arange(10), 8)               # eight of each digit, one row per digit
-show_images(cvae.sample(80, seed=123, labels=digits), nrow=8, figsize=5,
-            title="CVAE: each row asks for one digit");
+# eight of each digit, one row per digit
+digits = np.repeat(np.arange(10), 8)
+show_images(
+    cvae.sample(80, seed=123, labels=digits),
+    nrow=8,
+    figsize=5,
+    title="CVAE: each row asks for one digit",
+);
+
+# %% tags=["keras"]
+set_seed(0)
+cvae = MODELS["cvae"]()
+t0 = time.perf_counter()
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
+    cvae = pretrained.load("cvae", "mnist", framework="keras")
+    losses_c = pretrained.history("cvae", "mnist")
+else:
+    losses_c = cvae.fit(
+        images, labels, epochs=EPOCHS, batch_size=BATCH, verbose=VERBOSE
+    ).history
+cvae_seconds = time.perf_counter() - t0
+print(f"parameters: CVAE {cvae.count_params():,}, VAE {vae.count_params():,}")
+# eight of each digit, one row per digit
+digits = np.repeat(np.arange(10), 8)
+show_images(
+    cvae.sample(80, seed=123, labels=digits),
+    nrow=8,
+    figsize=5,
+    title="CVAE: each row asks for one digit",
+);
 
 # %% [markdown]
 # After the full run each row shows the digit it asked for, and since every row uses the
@@ -672,19 +853,31 @@ show_images(cvae.sample(80, seed=123, labels=digits), nrow=8, figsize=5,
 # digit with its own label, keep its code, and decode it with every label.
 
 # %%
-style_ids = [0, 1, 2, 3]                           # four test digits
+style_ids = [0, 1, 2, 3]  # four test digits
 rows = []
 for i in style_ids:
-    mu_i, _ = cvae.encode(test_images[i:i + 1], test_labels[i:i + 1])
-    rows.append(np.concatenate([test_images[i:i + 1] / 255.0,
-                                cvae.decode(np.repeat(mu_i, 10, axis=0), np.arange(10))]))
-show_images(np.concatenate(rows), nrow=11, figsize=7,
-            title="Left: a test digit. Right: its code decoded as 0, 1, ..., 9");
+    mu_i, _ = cvae.encode(test_images[i : i + 1], test_labels[i : i + 1])
+    rows.append(
+        np.concatenate(
+            [
+                test_images[i : i + 1] / 255.0,
+                cvae.decode(np.repeat(mu_i, 10, axis=0), np.arange(10)),
+            ]
+        )
+    )
+show_images(
+    np.concatenate(rows),
+    nrow=11,
+    figsize=7,
+    title="Left: a test digit. Right: its code decoded as 0, 1, ..., 9",
+)
 K_LABELS = pick(full=1000, fast=100)
 test_ll = cvae.iwae_bound(x_eval, test_labels[:n_eval], k=K_LABELS, seed=0)
 wrong_ll = cvae.iwae_bound(x_eval, (test_labels[:n_eval] + 1) % 10, k=K_LABELS, seed=0)
-print(f"IWAE bound (k = {K_LABELS}) on log p(x | y): true labels {test_ll.mean():.1f} nats, "
-      f"wrong labels {wrong_ll.mean():.1f} nats")
+print(
+    f"IWAE bound (k = {K_LABELS}) on log p(x | y): true labels {test_ll.mean():.1f} nats, "
+    f"wrong labels {wrong_ll.mean():.1f} nats"
+)
 assert test_ll.mean() > wrong_ll.mean()
 
 # %% [markdown]
@@ -702,19 +895,32 @@ assert test_ll.mean() > wrong_ll.mean()
 if pretrained.is_published("cvae", "mnist"):
     course_c = pretrained.load("cvae", "mnist", device=device)  # [torch]
     course_c = pretrained.load("cvae", "mnist", framework="keras")  # [keras]
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(EPOCHS, len(images), cvae_seconds,
-                                                             "GPU" if gpu else "CPU"))
-    compare_samples(cvae.sample(80, seed=123, labels=digits),
-                    course_c.sample(80, seed=123, labels=digits),
-                    your_title, pretrained.describe("cvae", "mnist"), nrow=8)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            EPOCHS, len(images), cvae_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        cvae.sample(80, seed=123, labels=digits),
+        course_c.sample(80, seed=123, labels=digits),
+        your_title,
+        pretrained.describe("cvae", "mnist"),
+        nrow=8,
+    )
     plt.show()
     course_ll = course_c.iwae_bound(x_eval, test_labels[:n_eval], k=K_LABELS, seed=0)
-    print(f"IWAE bound (k = {K_LABELS}) on log p(x | y), true labels: yours {test_ll.mean():.1f} nats, "
-          f"the checkpoint's {course_ll.mean():.1f} nats")
+    print(
+        f"IWAE bound (k = {K_LABELS}) on log p(x | y), true labels: yours {test_ll.mean():.1f} nats, "
+        f"the checkpoint's {course_ll.mean():.1f} nats"
+    )
 else:
-    print("The course checkpoint cvae/mnist is not published yet: "
-          "`make pretrain MODEL=cvae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint cvae/mnist is not published yet: "
+        "`make pretrain MODEL=cvae DATASET=mnist` trains it."
+    )
 
 # %% [markdown] tags=["torch"]
 # ## 10. Save, reload, generate
@@ -728,10 +934,18 @@ vae.save(f"{folder}/vae_mnist.pt")
 cvae.save(f"{folder}/cvae_mnist.pt")
 reloaded = MODELS["vae"]().to(device).load(f"{folder}/vae_mnist.pt")
 reloaded_c = MODELS["cvae"]().to(device).load(f"{folder}/cvae_mnist.pt")
-assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), "reloaded VAE differs"
-assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), "reloaded CVAE differs"
-show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
-            title="Digits 0-9 from the reloaded CVAE");
+assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), (
+    "reloaded VAE differs"
+)
+assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), (
+    "reloaded CVAE differs"
+)
+show_images(
+    reloaded_c.sample(10, seed=7),
+    nrow=10,
+    figsize=6,
+    title="Digits 0-9 from the reloaded CVAE",
+);
 
 # %% [markdown] tags=["torch"]
 # ## 11. What goes wrong in common tutorial code
@@ -752,12 +966,14 @@ for method in ("sample", "rsample"):
     vae.zero_grad()
     mu, logvar = vae.posterior(x)
     q_z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
-    z = getattr(q_z, method)()                           # BUG with "sample"
+    z = getattr(q_z, method)()  # BUG with "sample"
     recon = reference.bernoulli_nll(vae.decoder(z), x).mean()
     recon.backward()
-    grad = vae.encoder[1].weight.grad                    # the encoder's first layer
-    print(f"q_z.{method}(): gradient of the reconstruction term reaching the encoder: "
-          f"{'none' if grad is None else f'norm {grad.norm():.3g}'}")
+    grad = vae.encoder[1].weight.grad  # the encoder's first layer
+    print(
+        f"q_z.{method}(): gradient of the reconstruction term reaching the encoder: "
+        f"{'none' if grad is None else f'norm {grad.norm():.3g}'}"
+    )
 
 # %% [markdown] tags=["torch"]
 # With `sample()` the encoder would be trained by the KL term alone, which pulls every
@@ -785,11 +1001,21 @@ vae.save(f"{folder}/vae_mnist.keras")
 cvae.save(f"{folder}/cvae_mnist.keras")
 reloaded = MODELS["vae"]().load(f"{folder}/vae_mnist.keras")
 reloaded_c = keras.models.load_model(f"{folder}/cvae_mnist.keras")
-print(f"rebuilt from the file: {type(reloaded_c).__name__} with {reloaded_c.num_classes} classes")
-assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), "reloaded VAE differs"
-assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), "reloaded CVAE differs"
-show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
-            title="Digits 0-9 from the reloaded CVAE");
+print(
+    f"rebuilt from the file: {type(reloaded_c).__name__} with {reloaded_c.num_classes} classes"
+)
+assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), (
+    "reloaded VAE differs"
+)
+assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), (
+    "reloaded CVAE differs"
+)
+show_images(
+    reloaded_c.sample(10, seed=7),
+    nrow=10,
+    figsize=6,
+    title="Digits 0-9 from the reloaded CVAE",
+);
 
 # %% [markdown] tags=["keras"]
 # ## 11. What goes wrong in common tutorial code
@@ -806,15 +1032,19 @@ show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
 
 # %% tags=["keras"]
 batch_size, latent_dim = 64, vae.latent_dim
-mu, logvar = vae.posterior(vae.prepare(test_images[:50])[0])     # a batch of 50
+mu, logvar = vae.posterior(vae.prepare(test_images[:50])[0])  # a batch of 50
 eps_bug = keras.random.normal((batch_size, latent_dim), seed=0)  # BUG: 64 rows, not 50
 try:
     reference.reparameterize(mu, logvar, eps_bug)
 except Exception as err:  # TensorFlow and PyTorch word the shape error differently
-    message = str(err).split("}}")[-1].strip().splitlines()[0]  # drop TensorFlow's op prefix
+    # drop TensorFlow's op prefix
+    message = str(err).split("}}")[-1].strip().splitlines()[0]
     print(type(err).__name__ + ":", message[:150])
-eps = keras.random.normal(keras.ops.shape(mu), seed=0)           # the fix: the batch's own shape
-print("with eps shaped like mu:", tuple(reference.reparameterize(mu, logvar, eps).shape))
+# the fix: the batch's own shape
+eps = keras.random.normal(keras.ops.shape(mu), seed=0)
+print(
+    "with eps shaped like mu:", tuple(reference.reparameterize(mu, logvar, eps).shape)
+)
 
 # %% [markdown] tags=["keras"]
 # The course's `train_step` draws `eps` with shape `(ops.shape(x)[0], latent_dim)`.
@@ -826,11 +1056,15 @@ print("with eps shaped like mu:", tuple(reference.reparameterize(mu, logvar, eps
 # over its last axis, the 784 pixels:
 
 # %% tags=["keras"]
-x_flat = threshold_binarize(test_images[:4]).reshape(4, 784)                      # 0/1 pixels
-p_flat = np.clip(vae.reconstruct(test_images[:4]).reshape(4, 784), 1e-6, 1 - 1e-6)  # probabilities
+# 0/1 pixels
+x_flat = threshold_binarize(test_images[:4]).reshape(4, 784)
+# probabilities
+p_flat = np.clip(vae.reconstruct(test_images[:4]).reshape(4, 784), 1e-6, 1 - 1e-6)
 keras_bce = keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(x_flat, p_flat))
 summed = -(x_flat * np.log(p_flat) + (1 - x_flat) * np.log(1 - p_flat)).sum(1)
-print(f"keras.losses.binary_crossentropy: shape {keras_bce.shape}, values {keras_bce.round(4)}")
+print(
+    f"keras.losses.binary_crossentropy: shape {keras_bce.shape}, values {keras_bce.round(4)}"
+)
 print(f"x 784:                            {(784 * keras_bce).round(2)}")
 print(f"-log p(x|z), summed over pixels:  {summed.round(2)}")
 assert np.allclose(784 * keras_bce, summed, rtol=1e-3)
@@ -842,29 +1076,53 @@ assert np.allclose(784 * keras_bce, summed, rtol=1e-3)
 
 # %% tags=["torch"]
 set_seed(0)
-vae_mean = MODELS["vae"](beta=784.0)                 # == mean-over-pixels BCE + KL
-history_mean = vae_mean.fit(images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH,
-                            seed=0, verbose=VERBOSE)
-print(f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
-      f"(the VAE above: {losses['kl'][-1]:.1f})")
+vae_mean = MODELS["vae"](beta=784.0)  # == mean-over-pixels BCE + KL
+history_mean = vae_mean.fit(
+    images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH, seed=0, verbose=VERBOSE
+)
+print(
+    f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
+    f"(the VAE above: {losses['kl'][-1]:.1f})"
+)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-show_images(vae_mean.sample(16, seed=123), nrow=8, ax=axes[0], title="mean-over-pixels loss: samples")
-show_images(vae_mean.reconstruct(test_images[:16]), nrow=8, ax=axes[1],
-            title="mean-over-pixels loss: reconstructions")
+show_images(
+    vae_mean.sample(16, seed=123),
+    nrow=8,
+    ax=axes[0],
+    title="mean-over-pixels loss: samples",
+)
+show_images(
+    vae_mean.reconstruct(test_images[:16]),
+    nrow=8,
+    ax=axes[1],
+    title="mean-over-pixels loss: reconstructions",
+)
 plt.show()
 assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
 # %% tags=["keras"]
 set_seed(0)
-vae_mean = MODELS["vae"](beta=784.0)                 # == mean-over-pixels BCE + KL
-history_mean = vae_mean.fit(images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH,
-                            verbose=VERBOSE)
-print(f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
-      f"(the VAE above: {losses['kl'][-1]:.1f})")
+vae_mean = MODELS["vae"](beta=784.0)  # == mean-over-pixels BCE + KL
+history_mean = vae_mean.fit(
+    images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH, verbose=VERBOSE
+)
+print(
+    f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
+    f"(the VAE above: {losses['kl'][-1]:.1f})"
+)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-show_images(vae_mean.sample(16, seed=123), nrow=8, ax=axes[0], title="mean-over-pixels loss: samples")
-show_images(vae_mean.reconstruct(test_images[:16]), nrow=8, ax=axes[1],
-            title="mean-over-pixels loss: reconstructions")
+show_images(
+    vae_mean.sample(16, seed=123),
+    nrow=8,
+    ax=axes[0],
+    title="mean-over-pixels loss: samples",
+)
+show_images(
+    vae_mean.reconstruct(test_images[:16]),
+    nrow=8,
+    ax=axes[1],
+    title="mean-over-pixels loss: reconstructions",
+)
 plt.show()
 assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
@@ -884,17 +1142,24 @@ assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
 # %% tags=["torch"]
 mu, logvar = vae.posterior(x)
-recon = reference.bernoulli_nll(vae.decoder(reference.reparameterize(mu, logvar, torch.randn_like(mu))), x).mean()
+recon = reference.bernoulli_nll(
+    vae.decoder(reference.reparameterize(mu, logvar, torch.randn_like(mu))), x
+).mean()
 z_mean, z_log_var = mu, logvar
-kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())        # as printed
-print(f"mu: {tuple(mu.shape)} (batch, latent); Python's sum gives kl_loss of shape {tuple(kl_loss.shape)}")
+kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())  # as printed
+print(
+    f"mu: {tuple(mu.shape)} (batch, latent); Python's sum gives kl_loss of shape {tuple(kl_loss.shape)}"
+)
 try:
     (recon + kl_loss).backward()
 except RuntimeError as err:
     print("RuntimeError:", str(err).splitlines()[0])
-kl_fixed = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()  # sum over z, mean over the batch
+# sum over z, mean over the batch
+kl_fixed = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()
 assert torch.allclose(kl_fixed, reference.gaussian_kl(mu, logvar).mean())
-print(f"fixed: KL per example, averaged over the batch = {kl_fixed.item():.2f} nats (= the course's gaussian_kl)")
+print(
+    f"fixed: KL per example, averaged over the batch = {kl_fixed.item():.2f} nats (= the course's gaussian_kl)"
+)
 
 # %% [markdown] tags=["keras"]
 # The KL term is driven to (nearly) zero: $q(z \mid x)$ is the prior for every image, the
@@ -919,31 +1184,43 @@ import re
 def error_summary(err, width=120):
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     text = re.sub(r"Exception encountered when calling \w+\.call\(\)\.", "", text)
-    return f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+    return (
+        f"{type(err).__name__}: {' '.join(text.split()).split(' Received')[0][:width]}"
+    )
 
 
 input_shape = (28, 28, 1)
 input_img = keras.Input(shape=input_shape)
-x = layers.Dense(512, activation="relu")(input_img)            # as printed: no Flatten
+x = layers.Dense(512, activation="relu")(input_img)  # as printed: no Flatten
 print("Dense(512) on a 28x28x1 image:", tuple(x.shape), "(one 512-vector per pixel)")
 x = layers.Dense(1024, activation="relu")(x)
 x = layers.Dense(512, activation="relu")(x)
 x = layers.Dense(int(np.prod(input_shape)), activation="sigmoid")(x)
 print("the encoder's last layer:", tuple(x.shape))
-for name, build in [("encoded = Reshape(input_shape)(x)", lambda: layers.Reshape(input_shape)(x)),
-                    ("decoded = Reshape(input_shape)(z), z of 20 numbers",
-                     lambda: layers.Reshape(input_shape)(keras.Input(shape=(20,))))]:
+for name, build in [
+    ("encoded = Reshape(input_shape)(x)", lambda: layers.Reshape(input_shape)(x)),
+    (
+        "decoded = Reshape(input_shape)(z), z of 20 numbers",
+        lambda: layers.Reshape(input_shape)(keras.Input(shape=(20,))),
+    ),
+]:
     try:
         build()
         print(f"{name}: builds")
     except Exception as err:
         print(f"{name}:\n    {error_summary(err)}")
 z_mean = layers.Dense(20)(x)
-print("z_mean = Dense(20)(x):", tuple(z_mean.shape), "; the sampling function's dim = K.int_shape(z_mean)[1] =",
-      z_mean.shape[1])
+print(
+    "z_mean = Dense(20)(x):",
+    tuple(z_mean.shape),
+    "; the sampling function's dim = K.int_shape(z_mean)[1] =",
+    z_mean.shape[1],
+)
 log_var = np.linspace(-30, 30, 7)
-print("a sigmoid on the log-variance head confines sigma^2 to",
-      f"[{np.exp(1 / (1 + np.exp(-log_var))).min():.2f}, {np.exp(1 / (1 + np.exp(-log_var))).max():.2f}]")
+print(
+    "a sigmoid on the log-variance head confines sigma^2 to",
+    f"[{np.exp(1 / (1 + np.exp(-log_var))).min():.2f}, {np.exp(1 / (1 + np.exp(-log_var))).max():.2f}]",
+)
 
 # %% [markdown]
 # The KL term is a sum over the latent dimensions for each example; the loss averages  # [torch]

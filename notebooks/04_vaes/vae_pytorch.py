@@ -70,7 +70,8 @@ from aigc_course.likelihood import nats_to_bits_per_dim
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, SampleGrid, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
@@ -87,7 +88,9 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
 test_images, test_labels = load_mnist("test")
 print(f"training on {len(images):,} images; {len(test_images):,} test images")
 show_images(images[:32] / 255.0, title="Real MNIST digits", nrow=8);
@@ -139,8 +142,10 @@ def mlp_decoder(latent_dim: int = 16, hidden=(512, 256)) -> nn.Sequential:
 encoder, decoder = mlp_encoder(), mlp_decoder()
 print(encoder)
 print(decoder)
-print(f"encoder: {sum(p.numel() for p in encoder.parameters()):,} parameters; "
-      f"decoder: {sum(p.numel() for p in decoder.parameters()):,}")
+print(
+    f"encoder: {sum(p.numel() for p in encoder.parameters()):,} parameters; "
+    f"decoder: {sum(p.numel() for p in decoder.parameters()):,}"
+)
 
 # %% [markdown]
 # ## 3. Losses and the training step
@@ -175,14 +180,17 @@ def bernoulli_nll(logits, x):
 # $\text{recon} + \beta \cdot \text{KL}$, for the encoder and decoder together.
 
 # %% mirrors="aigc_course.torch.vae"
-from aigc_course.torch import vae as reference  # the package's VAE: fit, save, load, ELBO, IWAE
+# the package's VAE: fit, save, load, ELBO, IWAE
+from aigc_course.torch import vae as reference
 
 
 class VAE(reference.VAE):
     """The course's VAE with its networks and training step written out on this page."""
 
     def build_networks(self, hidden):
-        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(self.latent_dim, hidden)
+        return mlp_encoder(self.latent_dim, hidden), mlp_decoder(
+            self.latent_dim, hidden
+        )
 
     def posterior(self, x):
         """q(z|x): the encoder's output split into (mu, logvar), each (N, latent_dim)."""
@@ -222,15 +230,23 @@ EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=32)
 VERBOSE = pick(full=1, fast=2)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     vae = pretrained.load("vae", "mnist", device=device)
     losses = pretrained.history("vae", "mnist")
 else:
-    checkpoint_dir = run_dir("vae_pytorch", model=vae, data=images, epochs=EPOCHS,
-                             batch_size=BATCH, seed=0)
-    losses = vae.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                     callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
-                     checkpoint_dir=checkpoint_dir, seed=0, verbose=VERBOSE).history
+    checkpoint_dir = run_dir(
+        "vae_pytorch", model=vae, data=images, epochs=EPOCHS, batch_size=BATCH, seed=0
+    )
+    losses = vae.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        callbacks=[SampleGrid(every=pick(full=10, fast=EPOCHS), n=32)],
+        checkpoint_dir=checkpoint_dir,
+        seed=0,
+        verbose=VERBOSE,
+    ).history
 train_seconds = time.perf_counter() - t0
 
 
@@ -238,7 +254,12 @@ train_seconds = time.perf_counter() - t0
 def plot_vae_history(hist, title):
     """-ELBO and its reconstruction term on the left, the KL term on the right."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    plot_history(hist, keys=["loss", "recon"], ax=axes[0], title=f"{title}: -ELBO and reconstruction")
+    plot_history(
+        hist,
+        keys=["loss", "recon"],
+        ax=axes[0],
+        title=f"{title}: -ELBO and reconstruction",
+    )
     plot_history(hist, keys=["kl"], ax=axes[1], title=f"{title}: KL term")
     axes[0].set_ylabel("nats per image")
     axes[1].set_ylabel("nats per image")
@@ -246,8 +267,10 @@ def plot_vae_history(hist, title):
 
 
 plot_vae_history(losses, "VAE (PyTorch)")
-print(f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
-      f"{losses['recon'][-1]:.1f} + KL {losses['kl'][-1]:.1f} nats per image")
+print(
+    f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
+    f"{losses['recon'][-1]:.1f} + KL {losses['kl'][-1]:.1f} nats per image"
+)
 
 # %% [markdown]
 # Both curves are in **nats per image**. The reconstruction term falls as the decoder
@@ -266,9 +289,13 @@ print(f"last epoch: -ELBO {losses['loss'][-1]:.1f} = reconstruction "
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 show_images(test_images[:16] / 255.0, nrow=8, ax=axes[0], title="test digits")
-show_images(vae.reconstruct(test_images[:16]), nrow=8, ax=axes[1], title="their reconstructions")
+show_images(
+    vae.reconstruct(test_images[:16]), nrow=8, ax=axes[1], title="their reconstructions"
+)
 plt.show()
-show_images(vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I)", nrow=8);
+show_images(
+    vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I)", nrow=8
+);
 
 # %% [markdown]
 # ### Your run beside the course checkpoint
@@ -282,15 +309,27 @@ show_images(vae.sample(64, seed=123), title="New digits: decoded from z ~ N(0, I
 # %%
 if pretrained.is_published("vae", "mnist"):
     course = pretrained.load("vae", "mnist", device=device)
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(EPOCHS, len(images), train_seconds,
-                                                             "GPU" if gpu else "CPU"))
-    compare_samples(vae.sample(64, seed=123), course.sample(64, seed=123), your_title,
-                    pretrained.describe("vae", "mnist"), nrow=8)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            EPOCHS, len(images), train_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        vae.sample(64, seed=123),
+        course.sample(64, seed=123),
+        your_title,
+        pretrained.describe("vae", "mnist"),
+        nrow=8,
+    )
     plt.show()
 else:
-    print("The course checkpoint vae/mnist is not published yet: "
-          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint vae/mnist is not published yet: "
+        "`make pretrain MODEL=vae DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 6. Walking through the latent space
@@ -304,10 +343,18 @@ else:
 pairs = [(0, 1), (2, 3), (4, 7)]
 steps = np.linspace(0.0, 1.0, 10)
 mu, _ = vae.encode(test_images[[i for pair in pairs for i in pair]])
-path = np.concatenate([(1 - steps)[:, None] * mu[2 * r] + steps[:, None] * mu[2 * r + 1]
-                       for r in range(len(pairs))])
-show_images(vae.decode(path), nrow=len(steps), figsize=8,
-            title="Straight lines in latent space between pairs of test digits");
+path = np.concatenate(
+    [
+        (1 - steps)[:, None] * mu[2 * r] + steps[:, None] * mu[2 * r + 1]
+        for r in range(len(pairs))
+    ]
+)
+show_images(
+    vae.decode(path),
+    nrow=len(steps),
+    figsize=8,
+    title="Straight lines in latent space between pairs of test digits",
+);
 
 # %% [markdown]
 # Sixteen dimensions cannot be drawn. A VAE with a **2-D latent** can: train one (the
@@ -319,26 +366,43 @@ show_images(vae.decode(path), nrow=len(steps), figsize=8,
 # %%
 set_seed(0)
 vae2 = VAE(latent_dim=2)
-history2 = vae2.fit(images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, seed=0,
-                    verbose=VERBOSE)
-codes, _ = vae2.encode(test_images[:pick(full=5000, fast=2000)])
+history2 = vae2.fit(
+    images, epochs=pick(full=20, fast=EPOCHS), batch_size=BATCH, seed=0, verbose=VERBOSE
+)
+codes, _ = vae2.encode(test_images[: pick(full=5000, fast=2000)])
 
 n_grid = 15
 q = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n_grid)])
-grid = np.array([[x, y] for y in q[::-1] for x in q], dtype=np.float32)  # rows from top (high z2)
+# rows from top (high z2)
+grid = np.array([[x, y] for y in q[::-1] for x in q], dtype=np.float32)
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 6))
-sc = axes[0].scatter(codes[:, 0], codes[:, 1], c=test_labels[:len(codes)], cmap="tab10", s=4,
-                     vmin=-0.5, vmax=9.5)
+sc = axes[0].scatter(
+    codes[:, 0],
+    codes[:, 1],
+    c=test_labels[: len(codes)],
+    cmap="tab10",
+    s=4,
+    vmin=-0.5,
+    vmax=9.5,
+)
 fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
 box = [q[0], q[-1], q[0], q[-1]]
-axes[0].plot([box[0], box[1], box[1], box[0], box[0]], [box[2], box[2], box[3], box[3], box[2]],
-             color="black", ls="--", lw=1, label="region decoded on the right")
+axes[0].plot(
+    [box[0], box[1], box[1], box[0], box[0]],
+    [box[2], box[2], box[3], box[3], box[2]],
+    color="black",
+    ls="--",
+    lw=1,
+    label="region decoded on the right",
+)
 axes[0].set_title("Posterior means of test digits")
 axes[0].set_xlabel("$z_1$")
 axes[0].set_ylabel("$z_2$")
 axes[0].legend(loc="upper right")
-show_images(vae2.decode(grid), nrow=n_grid, ax=axes[1], title="Decoded grid of latent points")
+show_images(
+    vae2.decode(grid), nrow=n_grid, ax=axes[1], title="Decoded grid of latent points"
+)
 plt.show()
 
 # %% [markdown]
@@ -367,9 +431,13 @@ x_eval = test_images[:n_eval]
 elbo = vae.elbo(x_eval, seed=0)
 bounds = {k: vae.iwae_bound(x_eval, k=k, seed=0) for k in ks}
 print(f"{n_eval} test digits      -log p(x) (nats)   bits/dim")
-print(f"{'ELBO':>18}   <= {-elbo.mean():8.2f}        {nats_to_bits_per_dim(-elbo.mean()):.4f}")
+print(
+    f"{'ELBO':>18}   <= {-elbo.mean():8.2f}        {nats_to_bits_per_dim(-elbo.mean()):.4f}"
+)
 for k, b in bounds.items():
-    print(f"{'IWAE, k = ' + str(k):>18}   <= {-b.mean():8.2f}        {nats_to_bits_per_dim(-b.mean()):.4f}")
+    print(
+        f"{'IWAE, k = ' + str(k):>18}   <= {-b.mean():8.2f}        {nats_to_bits_per_dim(-b.mean()):.4f}"
+    )
 means = [bounds[k].mean() for k in ks]
 assert all(a <= b + 0.5 for a, b in zip(means, means[1:]))  # grows with k (up to noise)
 
@@ -397,16 +465,24 @@ plt.show()
 
 # %%
 if pretrained.is_published("vae", "mnist"):
-    course_bounds = {"ELBO": course.elbo(x_eval, seed=0),
-                     f"IWAE, k = {ks[-1]}": course.iwae_bound(x_eval, k=ks[-1], seed=0)}
-    print(f"{str(n_eval) + ' test digits':>28}   {'your VAE':^29}   {'course checkpoint':^29}")
+    course_bounds = {
+        "ELBO": course.elbo(x_eval, seed=0),
+        f"IWAE, k = {ks[-1]}": course.iwae_bound(x_eval, k=ks[-1], seed=0),
+    }
+    print(
+        f"{str(n_eval) + ' test digits':>28}   {'your VAE':^29}   {'course checkpoint':^29}"
+    )
     for (name, theirs), yours in zip(course_bounds.items(), (elbo, bounds[ks[-1]])):
         a, b = -yours.mean(), -theirs.mean()
-        print(f"{name + ': -log p(x) <=':>28}   {a:7.2f} nats, {nats_to_bits_per_dim(a):.4f} bits/dim"
-              f"   {b:7.2f} nats, {nats_to_bits_per_dim(b):.4f} bits/dim")
+        print(
+            f"{name + ': -log p(x) <=':>28}   {a:7.2f} nats, {nats_to_bits_per_dim(a):.4f} bits/dim"
+            f"   {b:7.2f} nats, {nats_to_bits_per_dim(b):.4f} bits/dim"
+        )
 else:
-    print("The course checkpoint vae/mnist is not published yet: "
-          "`make pretrain MODEL=vae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint vae/mnist is not published yet: "
+        "`make pretrain MODEL=vae DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 8. $\beta$-VAE: trading reconstruction for KL
@@ -417,12 +493,21 @@ else:
 # %%
 set_seed(0)
 vae_b4 = VAE(beta=4.0)
-history_b4 = vae_b4.fit(images, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE)
+history_b4 = vae_b4.fit(
+    images, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE
+)
 
 runs = {"beta = 1": (vae, losses), "beta = 4": (vae_b4, history_b4.history)}
 fig, axes = plt.subplots(2, 2, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 1.1]})
-for ax, part, name in ((axes[0, 0], "recon", "reconstruction term"), (axes[0, 1], "kl", "KL term")):
-    ax.bar(list(runs), [h[part][-1] for _, h in runs.values()], color=["tab:blue", "tab:orange"])
+for ax, part, name in (
+    (axes[0, 0], "recon", "reconstruction term"),
+    (axes[0, 1], "kl", "KL term"),
+):
+    ax.bar(
+        list(runs),
+        [h[part][-1] for _, h in runs.values()],
+        color=["tab:blue", "tab:orange"],
+    )
     ax.set_title(f"{name} after training")
     ax.set_ylabel("nats per image (last epoch)")
 for ax, (name, (model, _h)) in zip(axes[1], runs.items()):
@@ -431,8 +516,10 @@ plt.show()
 test_elbo = {}
 for name, (model, h) in runs.items():
     test_elbo[name] = model.elbo(x_eval, seed=0).mean()
-    print(f"{name}: training recon {h['recon'][-1]:.1f}, KL {h['kl'][-1]:.1f}; "
-          f"test ELBO {test_elbo[name]:.1f} nats")
+    print(
+        f"{name}: training recon {h['recon'][-1]:.1f}, KL {h['kl'][-1]:.1f}; "
+        f"test ELBO {test_elbo[name]:.1f} nats"
+    )
 assert history_b4.history["kl"][-1] < losses["kl"][-1]
 assert history_b4.history["recon"][-1] > losses["recon"][-1]
 assert test_elbo["beta = 4"] < test_elbo["beta = 1"]
@@ -460,16 +547,24 @@ show_source(MODELS["cvae"].train_step)
 set_seed(0)
 cvae = MODELS["cvae"]()
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     cvae = pretrained.load("cvae", "mnist", device=device)
     losses_c = pretrained.history("cvae", "mnist")
 else:
-    losses_c = cvae.fit(images, labels, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE).history
+    losses_c = cvae.fit(
+        images, labels, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=VERBOSE
+    ).history
 cvae_seconds = time.perf_counter() - t0
 print(f"parameters: CVAE {cvae.count_params():,}, VAE {vae.count_params():,}")
-digits = np.repeat(np.arange(10), 8)               # eight of each digit, one row per digit
-show_images(cvae.sample(80, seed=123, labels=digits), nrow=8, figsize=5,
-            title="CVAE: each row asks for one digit");
+# eight of each digit, one row per digit
+digits = np.repeat(np.arange(10), 8)
+show_images(
+    cvae.sample(80, seed=123, labels=digits),
+    nrow=8,
+    figsize=5,
+    title="CVAE: each row asks for one digit",
+);
 
 # %% [markdown]
 # After the full run each row shows the digit it asked for, and since every row uses the
@@ -480,19 +575,31 @@ show_images(cvae.sample(80, seed=123, labels=digits), nrow=8, figsize=5,
 # digit with its own label, keep its code, and decode it with every label.
 
 # %%
-style_ids = [0, 1, 2, 3]                           # four test digits
+style_ids = [0, 1, 2, 3]  # four test digits
 rows = []
 for i in style_ids:
-    mu_i, _ = cvae.encode(test_images[i:i + 1], test_labels[i:i + 1])
-    rows.append(np.concatenate([test_images[i:i + 1] / 255.0,
-                                cvae.decode(np.repeat(mu_i, 10, axis=0), np.arange(10))]))
-show_images(np.concatenate(rows), nrow=11, figsize=7,
-            title="Left: a test digit. Right: its code decoded as 0, 1, ..., 9");
+    mu_i, _ = cvae.encode(test_images[i : i + 1], test_labels[i : i + 1])
+    rows.append(
+        np.concatenate(
+            [
+                test_images[i : i + 1] / 255.0,
+                cvae.decode(np.repeat(mu_i, 10, axis=0), np.arange(10)),
+            ]
+        )
+    )
+show_images(
+    np.concatenate(rows),
+    nrow=11,
+    figsize=7,
+    title="Left: a test digit. Right: its code decoded as 0, 1, ..., 9",
+)
 K_LABELS = pick(full=1000, fast=100)
 test_ll = cvae.iwae_bound(x_eval, test_labels[:n_eval], k=K_LABELS, seed=0)
 wrong_ll = cvae.iwae_bound(x_eval, (test_labels[:n_eval] + 1) % 10, k=K_LABELS, seed=0)
-print(f"IWAE bound (k = {K_LABELS}) on log p(x | y): true labels {test_ll.mean():.1f} nats, "
-      f"wrong labels {wrong_ll.mean():.1f} nats")
+print(
+    f"IWAE bound (k = {K_LABELS}) on log p(x | y): true labels {test_ll.mean():.1f} nats, "
+    f"wrong labels {wrong_ll.mean():.1f} nats"
+)
 assert test_ll.mean() > wrong_ll.mean()
 
 # %% [markdown]
@@ -509,19 +616,32 @@ assert test_ll.mean() > wrong_ll.mean()
 # %%
 if pretrained.is_published("cvae", "mnist"):
     course_c = pretrained.load("cvae", "mnist", device=device)
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(EPOCHS, len(images), cvae_seconds,
-                                                             "GPU" if gpu else "CPU"))
-    compare_samples(cvae.sample(80, seed=123, labels=digits),
-                    course_c.sample(80, seed=123, labels=digits),
-                    your_title, pretrained.describe("cvae", "mnist"), nrow=8)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            EPOCHS, len(images), cvae_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    compare_samples(
+        cvae.sample(80, seed=123, labels=digits),
+        course_c.sample(80, seed=123, labels=digits),
+        your_title,
+        pretrained.describe("cvae", "mnist"),
+        nrow=8,
+    )
     plt.show()
     course_ll = course_c.iwae_bound(x_eval, test_labels[:n_eval], k=K_LABELS, seed=0)
-    print(f"IWAE bound (k = {K_LABELS}) on log p(x | y), true labels: yours {test_ll.mean():.1f} nats, "
-          f"the checkpoint's {course_ll.mean():.1f} nats")
+    print(
+        f"IWAE bound (k = {K_LABELS}) on log p(x | y), true labels: yours {test_ll.mean():.1f} nats, "
+        f"the checkpoint's {course_ll.mean():.1f} nats"
+    )
 else:
-    print("The course checkpoint cvae/mnist is not published yet: "
-          "`make pretrain MODEL=cvae DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint cvae/mnist is not published yet: "
+        "`make pretrain MODEL=cvae DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 10. Save, reload, generate
@@ -535,10 +655,18 @@ vae.save(f"{folder}/vae_mnist.pt")
 cvae.save(f"{folder}/cvae_mnist.pt")
 reloaded = MODELS["vae"]().to(device).load(f"{folder}/vae_mnist.pt")
 reloaded_c = MODELS["cvae"]().to(device).load(f"{folder}/cvae_mnist.pt")
-assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), "reloaded VAE differs"
-assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), "reloaded CVAE differs"
-show_images(reloaded_c.sample(10, seed=7), nrow=10, figsize=6,
-            title="Digits 0-9 from the reloaded CVAE");
+assert np.array_equal(reloaded.sample(64, seed=7), vae.sample(64, seed=7)), (
+    "reloaded VAE differs"
+)
+assert np.array_equal(reloaded_c.sample(10, seed=7), cvae.sample(10, seed=7)), (
+    "reloaded CVAE differs"
+)
+show_images(
+    reloaded_c.sample(10, seed=7),
+    nrow=10,
+    figsize=6,
+    title="Digits 0-9 from the reloaded CVAE",
+);
 
 # %% [markdown]
 # ## 11. What goes wrong in common tutorial code
@@ -559,12 +687,14 @@ for method in ("sample", "rsample"):
     vae.zero_grad()
     mu, logvar = vae.posterior(x)
     q_z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
-    z = getattr(q_z, method)()                           # BUG with "sample"
+    z = getattr(q_z, method)()  # BUG with "sample"
     recon = reference.bernoulli_nll(vae.decoder(z), x).mean()
     recon.backward()
-    grad = vae.encoder[1].weight.grad                    # the encoder's first layer
-    print(f"q_z.{method}(): gradient of the reconstruction term reaching the encoder: "
-          f"{'none' if grad is None else f'norm {grad.norm():.3g}'}")
+    grad = vae.encoder[1].weight.grad  # the encoder's first layer
+    print(
+        f"q_z.{method}(): gradient of the reconstruction term reaching the encoder: "
+        f"{'none' if grad is None else f'norm {grad.norm():.3g}'}"
+    )
 
 # %% [markdown]
 # With `sample()` the encoder would be trained by the KL term alone, which pulls every
@@ -581,15 +711,27 @@ for method in ("sample", "rsample"):
 
 # %%
 set_seed(0)
-vae_mean = MODELS["vae"](beta=784.0)                 # == mean-over-pixels BCE + KL
-history_mean = vae_mean.fit(images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH,
-                            seed=0, verbose=VERBOSE)
-print(f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
-      f"(the VAE above: {losses['kl'][-1]:.1f})")
+vae_mean = MODELS["vae"](beta=784.0)  # == mean-over-pixels BCE + KL
+history_mean = vae_mean.fit(
+    images, epochs=pick(full=10, fast=EPOCHS), batch_size=BATCH, seed=0, verbose=VERBOSE
+)
+print(
+    f"KL term after training: {history_mean.history['kl'][-1]:.3f} nats "
+    f"(the VAE above: {losses['kl'][-1]:.1f})"
+)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-show_images(vae_mean.sample(16, seed=123), nrow=8, ax=axes[0], title="mean-over-pixels loss: samples")
-show_images(vae_mean.reconstruct(test_images[:16]), nrow=8, ax=axes[1],
-            title="mean-over-pixels loss: reconstructions")
+show_images(
+    vae_mean.sample(16, seed=123),
+    nrow=8,
+    ax=axes[0],
+    title="mean-over-pixels loss: samples",
+)
+show_images(
+    vae_mean.reconstruct(test_images[:16]),
+    nrow=8,
+    ax=axes[1],
+    title="mean-over-pixels loss: reconstructions",
+)
 plt.show()
 assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
@@ -609,17 +751,24 @@ assert history_mean.history["kl"][-1] < 0.1 * losses["kl"][-1]
 
 # %%
 mu, logvar = vae.posterior(x)
-recon = reference.bernoulli_nll(vae.decoder(reference.reparameterize(mu, logvar, torch.randn_like(mu))), x).mean()
+recon = reference.bernoulli_nll(
+    vae.decoder(reference.reparameterize(mu, logvar, torch.randn_like(mu))), x
+).mean()
 z_mean, z_log_var = mu, logvar
-kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())        # as printed
-print(f"mu: {tuple(mu.shape)} (batch, latent); Python's sum gives kl_loss of shape {tuple(kl_loss.shape)}")
+kl_loss = -0.5 * sum(1 + z_log_var - z_mean**2 - z_log_var.exp())  # as printed
+print(
+    f"mu: {tuple(mu.shape)} (batch, latent); Python's sum gives kl_loss of shape {tuple(kl_loss.shape)}"
+)
 try:
     (recon + kl_loss).backward()
 except RuntimeError as err:
     print("RuntimeError:", str(err).splitlines()[0])
-kl_fixed = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()  # sum over z, mean over the batch
+# sum over z, mean over the batch
+kl_fixed = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)).mean()
 assert torch.allclose(kl_fixed, reference.gaussian_kl(mu, logvar).mean())
-print(f"fixed: KL per example, averaged over the batch = {kl_fixed.item():.2f} nats (= the course's gaussian_kl)")
+print(
+    f"fixed: KL per example, averaged over the batch = {kl_fixed.item():.2f} nats (= the course's gaussian_kl)"
+)
 
 # %% [markdown]
 # The KL term is a sum over the latent dimensions for each example; the loss averages

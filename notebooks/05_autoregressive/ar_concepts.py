@@ -104,14 +104,16 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # %%
 rng = np.random.default_rng(0)
 K = 4
-joint = rng.dirichlet(np.full(K ** 3, 0.5)).reshape(K, K, K)     # p(x1, x2, x3)
+joint = rng.dirichlet(np.full(K**3, 0.5)).reshape(K, K, K)  # p(x1, x2, x3)
 
-p1 = joint.sum(axis=(1, 2))                                       # p(x1)
-p12 = joint.sum(axis=2)                                           # p(x1, x2)
-p2_given_1 = p12 / p1[:, None]                                    # p(x2 | x1)
-p3_given_12 = joint / p12[:, :, None]                             # p(x3 | x1, x2)
+p1 = joint.sum(axis=(1, 2))  # p(x1)
+p12 = joint.sum(axis=2)  # p(x1, x2)
+p2_given_1 = p12 / p1[:, None]  # p(x2 | x1)
+p3_given_12 = joint / p12[:, :, None]  # p(x3 | x1, x2)
 product = p1[:, None, None] * p2_given_1[:, :, None] * p3_given_12
-print(f"max |p(x1) p(x2|x1) p(x3|x1,x2) - p(x1,x2,x3)| = {np.abs(product - joint).max():.1e}")
+print(
+    f"max |p(x1) p(x2|x1) p(x3|x1,x2) - p(x1,x2,x3)| = {np.abs(product - joint).max():.1e}"
+)
 assert np.allclose(product, joint, atol=1e-15)
 
 # any order works: here x3 first, then x2, then x1
@@ -133,15 +135,15 @@ def draw(probs_rows):
 x1 = draw(np.broadcast_to(p1, (N, K)))
 x2 = draw(p2_given_1[x1])
 x3 = draw(p3_given_12[x1, x2])
-freq = np.bincount((x1 * K + x2) * K + x3, minlength=K ** 3) / N
+freq = np.bincount((x1 * K + x2) * K + x3, minlength=K**3) / N
 tv = 0.5 * np.abs(freq - joint.ravel()).sum()
 print(f"{N:,} ancestral samples: total variation distance to the joint = {tv:.4f}")
 assert tv < 0.02
 
 fig, ax = plt.subplots(figsize=(10, 3))
 order = np.argsort(-joint.ravel())
-ax.bar(np.arange(K ** 3), joint.ravel()[order], color="lightgray", label="p(x1, x2, x3)")
-ax.plot(np.arange(K ** 3), freq[order], "r.", label="frequency in ancestral samples")
+ax.bar(np.arange(K**3), joint.ravel()[order], color="lightgray", label="p(x1, x2, x3)")
+ax.plot(np.arange(K**3), freq[order], "r.", label="frequency in ancestral samples")
 ax.set_title("Sampling one variable at a time reproduces the joint distribution")
 ax.set_xlabel("the 64 possible sequences (x1, x2, x3), most probable first")
 ax.set_ylabel("probability")
@@ -156,8 +158,10 @@ plt.show()
 
 # %%
 V_chars, t = 65, 10
-print(f"free numbers in the table of p(x_10 | x_<10) over {V_chars} characters: "
-      f"{V_chars ** (t - 1) * (V_chars - 1):.2e}")
+print(
+    f"free numbers in the table of p(x_10 | x_<10) over {V_chars} characters: "
+    f"{V_chars ** (t - 1) * (V_chars - 1):.2e}"
+)
 
 # %% [markdown]
 # Every autoregressive model is therefore a way to **share** these numbers across
@@ -216,6 +220,7 @@ def word_rate(strings):
     words = [w for s in strings for w in re.findall(r"[A-Za-z']+", s)]
     return np.mean([w in train_words for w in words]) if words else 0.0
 
+
 print(f"{len(text):,} characters, vocabulary of V = {V}: {tok.chars!r}")
 print(f"train: {len(train_ids):,} characters, validation: {len(val_ids):,}")
 print(text[:200])
@@ -236,10 +241,13 @@ unigram = ar.NGramLM(1, V, alpha=1.0).fit(train_ids)
 nats = unigram.nll(val_ids)
 bpc = nats / np.log(2)
 freqs = unigram.probs(np.zeros((1, 0), np.int64))[0]
-print(f"unigram model: {nats:.4f} nats/char = {bpc:.4f} bits/char (uniform: log2 {V} = {np.log2(V):.4f}); "
-      f"perplexity 2^bpc = {2 ** bpc:.2f} = e^nats = {np.exp(nats):.2f}")
-assert abs(bpc + np.mean(np.log2(freqs[val_ids]))) < 1e-9    # bpc = mean of -log2 p(x_t)
-assert abs(2 ** bpc - np.exp(nats)) < 1e-9
+print(
+    f"unigram model: {nats:.4f} nats/char = {bpc:.4f} bits/char (uniform: log2 {V} = {np.log2(V):.4f}); "
+    f"perplexity 2^bpc = {2**bpc:.2f} = e^nats = {np.exp(nats):.2f}"
+)
+# bpc = mean of -log2 p(x_t)
+assert abs(bpc + np.mean(np.log2(freqs[val_ids]))) < 1e-9
+assert abs(2**bpc - np.exp(nats)) < 1e-9
 
 # %% [markdown]
 # Now fit n-gram models for $n = 1, \dots, 8$, with add-$\alpha$ smoothing for three
@@ -248,16 +256,24 @@ assert abs(2 ** bpc - np.exp(nats)) < 1e-9
 
 # %%
 ORDERS = range(1, 9)
-SETTINGS = {"add-α, α = 1": dict(alpha=1.0), "add-α, α = 0.1": dict(alpha=0.1),
-            "add-α, α = 0.01": dict(alpha=0.01),
-            "interpolated, α = 0.5": dict(alpha=0.5, interpolate=True)}
+SETTINGS = {
+    "add-α, α = 1": dict(alpha=1.0),
+    "add-α, α = 0.1": dict(alpha=0.1),
+    "add-α, α = 0.01": dict(alpha=0.01),
+    "interpolated, α = 0.5": dict(alpha=0.5, interpolate=True),
+}
 val_bpc = {name: [] for name in SETTINGS}
 train_bpc = {name: [] for name in SETTINGS}
 distinct = []
-train_sample = train_ids[:len(val_ids)]      # a training slice as long as the validation set
+# a training slice as long as the validation set
+train_sample = train_ids[: len(val_ids)]
 for n in ORDERS:
-    counts = {False: ar.NGramLM(n, V).fit(train_ids),       # the counts do not depend on alpha:
-              True: ar.NGramLM(n, V, interpolate=True).fit(train_ids)}   # fit once, vary alpha
+    # the counts do not depend on alpha:
+    counts = {
+        False: ar.NGramLM(n, V).fit(train_ids),
+        # fit once, vary alpha
+        True: ar.NGramLM(n, V, interpolate=True).fit(train_ids),
+    }
     for name, kw in SETTINGS.items():
         lm = counts[kw.get("interpolate", False)]
         lm.alpha = kw["alpha"]
@@ -269,19 +285,25 @@ print("n:".rjust(24) + "".join(f"{n:>7}" for n in ORDERS))
 for name in SETTINGS:
     print(f"{name:>23} " + "".join(f"{b:7.3f}" for b in val_bpc[name]))
 print("distinct n-grams seen".rjust(23) + " " + "".join(f"{d:>7,}" for d in distinct))
-print("possible n-grams V^n".rjust(23) + " " + "".join(f"{V ** n:7.0e}" for n in ORDERS))
+print("possible n-grams V^n".rjust(23) + " " + "".join(f"{V**n:7.0e}" for n in ORDERS))
 best = {name: (ORDERS[int(np.argmin(b))], min(b)) for name, b in val_bpc.items()}
 for name, (n, b) in best.items():
     print(f"best for {name}: n = {n}, {b:.3f} bits/char")
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4.5))
-for (name, vals), color in zip(val_bpc.items(), ["tab:blue", "tab:orange", "tab:green", "tab:red"]):
+for (name, vals), color in zip(
+    val_bpc.items(), ["tab:blue", "tab:orange", "tab:green", "tab:red"]
+):
     ax.plot(ORDERS, vals, "o-", color=color, label=f"{name} (validation)")
     ax.plot(ORDERS, train_bpc[name], ":", color=color, alpha=0.7)
 ax.plot([], [], "k:", label="dotted: same model on training text")
-ax.axhline(np.log2(V), color="gray", ls="--", label=f"uniform: log2 {V} = {np.log2(V):.2f}")
-ax.set_title("n-gram models of Shakespeare: longer contexts help, until the counts run out")
+ax.axhline(
+    np.log2(V), color="gray", ls="--", label=f"uniform: log2 {V} = {np.log2(V):.2f}"
+)
+ax.set_title(
+    "n-gram models of Shakespeare: longer contexts help, until the counts run out"
+)
 ax.set_xlabel("n (context of n - 1 characters)")
 ax.set_ylabel("bits per character")
 ax.set_ylim(0, 6.5)
@@ -320,11 +342,15 @@ prompt = tok.encode("ROMEO:\nI will ")
 rates = []
 for n in (2, 4, 7):
     lm = ar.NGramLM(n, V, alpha=0.5, interpolate=True).fit(train_ids)
-    out = generate_tokens(lm.step, np.tile(prompt, (8, 1)), 300, V, temperature=1.0, seed=1)
-    rates.append(word_rate([tok.decode(row[len(prompt):]) for row in out]))
-    print(f"--- {n}-gram (interpolated): {lm.nll(val_ids) / np.log(2):.2f} bits/char; "
-          f"{rates[-1]:.0%} of the words it generates occur in the training text ---")
-    print(tok.decode(out[0][:len(prompt) + 160]))
+    out = generate_tokens(
+        lm.step, np.tile(prompt, (8, 1)), 300, V, temperature=1.0, seed=1
+    )
+    rates.append(word_rate([tok.decode(row[len(prompt) :]) for row in out]))
+    print(
+        f"--- {n}-gram (interpolated): {lm.nll(val_ids) / np.log(2):.2f} bits/char; "
+        f"{rates[-1]:.0%} of the words it generates occur in the training text ---"
+    )
+    print(tok.decode(out[0][: len(prompt) + 160]))
 assert rates[0] < rates[1] < rates[2]
 
 # %% [markdown]
@@ -387,7 +413,8 @@ show_source(ar, start="# --- lstm", end="# --- end lstm")
 D = 3
 w, u = rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H))
 b = np.zeros(4 * H)
-b[:H], b[H:2 * H] = -50.0, 50.0                       # input gate shut, forget gate open
+# input gate shut, forget gate open
+b[:H], b[H : 2 * H] = -50.0, 50.0
 h_prev, c_prev = rng.normal(size=(1, H)), rng.normal(size=(1, H))
 h_next, c_next = ar.lstm_step(rng.normal(size=(1, D)), h_prev, c_prev, w, u, b)
 print(f"max |c_t - c_(t-1)| with f = 1, i = 0: {np.abs(c_next - c_prev).max():.1e}")
@@ -408,7 +435,9 @@ demo = tok.encode("To be, or not to be")
 windows = make_windows(demo, block_size=8, stride=8)
 inputs, targets = windows[:, :-1], windows[:, 1:]
 for t in range(8):
-    print(f"input {tok.decode(inputs[0, :t + 1])!r:>12}  ->  target {tok.decode(targets[0, t:t + 1])!r}")
+    print(
+        f"input {tok.decode(inputs[0, : t + 1])!r:>12}  ->  target {tok.decode(targets[0, t : t + 1])!r}"
+    )
 
 # %% [markdown]
 # During training the model always conditions on real text. During generation it
@@ -431,20 +460,28 @@ interp7 = ar.NGramLM(7, V, alpha=0.5, interpolate=True).fit(train_ids)
 
 def unseen_fraction(seqs):
     """Fraction of positions whose previous 4 characters never occurred in training."""
-    ctx = np.lib.stride_tricks.sliding_window_view(np.asarray(seqs), 4, axis=-1).reshape(-1, 4)
+    ctx = np.lib.stride_tricks.sliding_window_view(
+        np.asarray(seqs), 4, axis=-1
+    ).reshape(-1, 4)
     return 1.0 - add5.context_seen(ctx).mean()
 
 
 B, LENGTH = pick(full=16, fast=8), pick(full=400, fast=200)
 starts = np.random.default_rng(1).integers(0, len(val_ids) - 8, B)
-prompts = np.stack([val_ids[s:s + 8] for s in starts])     # 8 real characters each
-samples = {name: generate_tokens(lm.step, prompts, LENGTH, V, temperature=1.0, seed=2)[:, 8:]
-           for name, lm in [("add-α 5-gram", add5), ("interpolated 7-gram", interp7)]}
-print(f"real validation text: {unseen_fraction(val_ids):.1%} of the contexts were never seen in training")
+prompts = np.stack([val_ids[s : s + 8] for s in starts])  # 8 real characters each
+samples = {
+    name: generate_tokens(lm.step, prompts, LENGTH, V, temperature=1.0, seed=2)[:, 8:]
+    for name, lm in [("add-α 5-gram", add5), ("interpolated 7-gram", interp7)]
+}
+print(
+    f"real validation text: {unseen_fraction(val_ids):.1%} of the contexts were never seen in training"
+)
 for name, s in samples.items():
     lm = add5 if name.startswith("add") else interp7
-    print(f"{name}: {lm.nll(val_ids) / np.log(2):.2f} bits/char on validation text (teacher forcing); "
-          f"{unseen_fraction(s):.1%} unseen contexts in its own samples")
+    print(
+        f"{name}: {lm.nll(val_ids) / np.log(2):.2f} bits/char on validation text (teacher forcing); "
+        f"{unseen_fraction(s):.1%} unseen contexts in its own samples"
+    )
     print("   sample:", repr(tok.decode(s[0][:120])))
 assert unseen_fraction(samples["add-α 5-gram"]) > 5 * unseen_fraction(val_ids)
 
@@ -488,16 +525,25 @@ show_source(ar, start="# --- attention", end="# --- end attention")
 # %%
 rng = np.random.default_rng(0)
 T, d = 6, 8
-Q, Kmat, Vmat = rng.normal(size=(T, d)), rng.normal(size=(T, d)), rng.normal(size=(T, d))
+Q, Kmat, Vmat = (
+    rng.normal(size=(T, d)),
+    rng.normal(size=(T, d)),
+    rng.normal(size=(T, d)),
+)
 out_full, w_full = ar.scaled_dot_product_attention(Q, Kmat, Vmat)
-out_causal, w_causal = ar.scaled_dot_product_attention(Q, Kmat, Vmat, ar.causal_attention_mask(T))
+out_causal, w_causal = ar.scaled_dot_product_attention(
+    Q, Kmat, Vmat, ar.causal_attention_mask(T)
+)
 assert np.allclose(w_full.sum(1), 1) and np.allclose(w_causal.sum(1), 1)
 # check the formula against a direct computation
 s = Q @ Kmat.T / np.sqrt(d)
 assert np.allclose(w_full, np.exp(s) / np.exp(s).sum(1, keepdims=True))
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-for ax, wts, title in [(axes[0], w_full, "no mask"), (axes[1], w_causal, "causal mask")]:
+for ax, wts, title in [
+    (axes[0], w_full, "no mask"),
+    (axes[1], w_causal, "causal mask"),
+]:
     im = ax.imshow(wts, cmap="viridis", vmin=0, vmax=1)
     ax.set_title(f"Attention weights, {title}")
     ax.set_xlabel("key position s")
@@ -519,10 +565,18 @@ changed_V = Vmat.copy()
 changed_K = Kmat.copy()
 changed_V[4:] += rng.normal(size=(2, d))
 changed_K[4:] += rng.normal(size=(2, d))
-out_causal2, _ = ar.scaled_dot_product_attention(Q, changed_K, changed_V, ar.causal_attention_mask(T))
+out_causal2, _ = ar.scaled_dot_product_attention(
+    Q, changed_K, changed_V, ar.causal_attention_mask(T)
+)
 out_full2, _ = ar.scaled_dot_product_attention(Q, changed_K, changed_V)
-print("causal:  max change of the outputs at positions 0-3:", np.abs(out_causal2 - out_causal)[:4].max())
-print("no mask: max change of the outputs at positions 0-3:", np.abs(out_full2 - out_full)[:4].max().round(3))
+print(
+    "causal:  max change of the outputs at positions 0-3:",
+    np.abs(out_causal2 - out_causal)[:4].max(),
+)
+print(
+    "no mask: max change of the outputs at positions 0-3:",
+    np.abs(out_full2 - out_full)[:4].max().round(3),
+)
 assert np.abs(out_causal2 - out_causal)[:4].max() == 0
 assert np.abs(out_full2 - out_full)[:4].max() > 0.01
 
@@ -551,12 +605,16 @@ assert np.abs(out_full2 - out_full)[:4].max() > 0.01
 rng = np.random.default_rng(0)
 DIMS = [4, 16, 64, 256, 1024]
 T_keys, trials = 16, pick(full=1000, fast=500)
-stats = {"var": [], "max_w": {True: [], False: []}, "entropy": {True: [], False: []},
-         "jacobian": {True: [], False: []}}
+stats = {
+    "var": [],
+    "max_w": {True: [], False: []},
+    "entropy": {True: [], False: []},
+    "jacobian": {True: [], False: []},
+}
 for d in DIMS:
     q = rng.normal(size=(trials, 1, d))
     k = rng.normal(size=(trials, T_keys, d))
-    dots = (q @ np.swapaxes(k, 1, 2))[:, 0]                 # (trials, T_keys)
+    dots = (q @ np.swapaxes(k, 1, 2))[:, 0]  # (trials, T_keys)
     stats["var"].append(dots.var())
     for scale in (True, False):
         p = softmax(dots / np.sqrt(d) if scale else dots)
@@ -564,9 +622,13 @@ for d in DIMS:
         stats["entropy"][scale].append(ar.entropy_bits(p).mean())
         jac = p[:, :, None] * np.eye(T_keys) - p[:, :, None] * p[:, None, :]
         stats["jacobian"][scale].append(np.linalg.norm(jac, axis=(1, 2)).mean())
-for d, var, e1, e0 in zip(DIMS, stats["var"], stats["entropy"][True], stats["entropy"][False]):
-    print(f"d = {d:5d}: Var(q.k) = {var:8.1f} (d = {d}); attention entropy: scaled {e1:.2f} bits, "
-          f"unscaled {e0:.2f} bits (uniform over {T_keys} keys: {np.log2(T_keys):.0f} bits)")
+for d, var, e1, e0 in zip(
+    DIMS, stats["var"], stats["entropy"][True], stats["entropy"][False]
+):
+    print(
+        f"d = {d:5d}: Var(q.k) = {var:8.1f} (d = {d}); attention entropy: scaled {e1:.2f} bits, "
+        f"unscaled {e0:.2f} bits (uniform over {T_keys} keys: {np.log2(T_keys):.0f} bits)"
+    )
 assert all(abs(v / d - 1) < 0.1 for v, d in zip(stats["var"], DIMS))
 assert np.ptp(stats["entropy"][True]) < 0.1 and stats["entropy"][False][-1] < 0.5
 
@@ -577,8 +639,10 @@ axes[0].set_title("Variance of the dot product grows like d")
 axes[0].set_xlabel("key size d")
 axes[0].set_ylabel("Var(q·k)")
 axes[0].legend()
-for ax, key, label in [(axes[1], "max_w", "mean largest attention weight"),
-                       (axes[2], "jacobian", "mean ‖∂softmax/∂scores‖")]:
+for ax, key, label in [
+    (axes[1], "max_w", "mean largest attention weight"),
+    (axes[2], "jacobian", "mean ‖∂softmax/∂scores‖"),
+]:
     ax.semilogx(DIMS, stats[key][True], "o-", label=r"scaled: $q \cdot k / \sqrt{d}$")
     ax.semilogx(DIMS, stats[key][False], "s-", label=r"unscaled: $q \cdot k$")
     ax.set_xlabel("key size d")
@@ -611,13 +675,23 @@ y = ar.multi_head_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head)
 # the same thing, one head at a time
 q, k, v = np.split(x @ w_qkv + b_qkv, 3, axis=-1)
 hs = C // n_head
-heads = [ar.scaled_dot_product_attention(q[..., i * hs:(i + 1) * hs], k[..., i * hs:(i + 1) * hs],
-                                         v[..., i * hs:(i + 1) * hs], ar.causal_attention_mask(T))[0]
-         for i in range(n_head)]
+heads = [
+    ar.scaled_dot_product_attention(
+        q[..., i * hs : (i + 1) * hs],
+        k[..., i * hs : (i + 1) * hs],
+        v[..., i * hs : (i + 1) * hs],
+        ar.causal_attention_mask(T),
+    )[0]
+    for i in range(n_head)
+]
 y_loop = np.concatenate(heads, axis=-1) @ w_proj + b_proj
-print(f"batched heads vs one head at a time: max difference {np.abs(y - y_loop).max():.1e}; "
-      f"parameters {sum(a.size for a in params['attn'])} = 4C^2 + 4C = {4 * C * C + 4 * C}")
-assert np.allclose(y, y_loop) and sum(a.size for a in params["attn"]) == 4 * C * C + 4 * C
+print(
+    f"batched heads vs one head at a time: max difference {np.abs(y - y_loop).max():.1e}; "
+    f"parameters {sum(a.size for a in params['attn'])} = 4C^2 + 4C = {4 * C * C + 4 * C}"
+)
+assert (
+    np.allclose(y, y_loop) and sum(a.size for a in params["attn"]) == 4 * C * C + 4 * C
+)
 
 # %% [markdown]
 # ### Positions
@@ -631,8 +705,12 @@ assert np.allclose(y, y_loop) and sum(a.size for a in params["attn"]) == 4 * C *
 # %%
 perm = rng.permutation(T)
 y_set = ar.multi_head_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head, causal=False)
-y_perm = ar.multi_head_attention(x[:, perm], w_qkv, b_qkv, w_proj, b_proj, n_head, causal=False)
-print(f"no mask: max |f(x[perm]) - f(x)[perm]| = {np.abs(y_perm - y_set[:, perm]).max():.1e}")
+y_perm = ar.multi_head_attention(
+    x[:, perm], w_qkv, b_qkv, w_proj, b_proj, n_head, causal=False
+)
+print(
+    f"no mask: max |f(x[perm]) - f(x)[perm]| = {np.abs(y_perm - y_set[:, perm]).max():.1e}"
+)
 assert np.allclose(y_perm, y_set[:, perm])
 
 # %% [markdown]
@@ -662,24 +740,40 @@ assert ar.count_block_params(params[0]) == 12 * C * C + 13 * C
 x = rng.normal(size=(1, 10, C))
 x2 = x.copy()
 x2[:, 6:] = rng.normal(size=(1, 4, C))
-run = lambda h: ar.transformer_block(ar.transformer_block(h, params[0], 4), params[1], 4)
+run = lambda h: ar.transformer_block(
+    ar.transformer_block(h, params[0], 4), params[1], 4
+)
 y1, y2 = run(x), run(x2)
-print(f"one block: {ar.count_block_params(params[0]):,} parameters = 12C^2 + 13C for C = {C}")
-print(f"two causal blocks: max change at positions 0-5 = {np.abs(y1 - y2)[:, :6].max():.1e}, "
-      f"at 6-9 = {np.abs(y1 - y2)[:, 6:].max():.2f}")
+print(
+    f"one block: {ar.count_block_params(params[0]):,} parameters = 12C^2 + 13C for C = {C}"
+)
+print(
+    f"two causal blocks: max change at positions 0-5 = {np.abs(y1 - y2)[:, :6].max():.1e}, "
+    f"at 6-9 = {np.abs(y1 - y2)[:, 6:].max():.2f}"
+)
 assert np.abs(y1 - y2)[:, :6].max() < 1e-12
 
 
 def gpt_params(V, block_size, n_layer, C, tied=False):
     """Parameters of a GPT: embeddings, blocks, final layer norm, head (shared if tied)."""
-    return V * C + block_size * C + n_layer * (12 * C * C + 13 * C) + 2 * C + (0 if tied else C * V)
+    return (
+        V * C
+        + block_size * C
+        + n_layer * (12 * C * C + 13 * C)
+        + 2 * C
+        + (0 if tied else C * V)
+    )
 
 
 # nanoGPT's Shakespeare model: no biases (12C^2 + 2C per block), head tied to the token
 # embedding, position embeddings not counted in the number it prints
-nano = 65 * 384 + 6 * (12 * 384 ** 2 + 2 * 384) + 384
-print(f"nanoGPT's Shakespeare model (6 layers, C = 384): {nano:,} = {nano / 1e6:.2f} M parameters")
-print(f"the labs' default GPT (4 layers, C = 128, block 128): {gpt_params(65, 128, 4, 128):,}")
+nano = 65 * 384 + 6 * (12 * 384**2 + 2 * 384) + 384
+print(
+    f"nanoGPT's Shakespeare model (6 layers, C = 384): {nano:,} = {nano / 1e6:.2f} M parameters"
+)
+print(
+    f"the labs' default GPT (4 layers, C = 128, block 128): {gpt_params(65, 128, 4, 128):,}"
+)
 
 # %% [markdown]
 # ## 5. Self-supervised learning and generative pre-training
@@ -693,11 +787,15 @@ print(f"the labs' default GPT (4 layers, C = 128, block 128): {gpt_params(65, 12
 
 # %%
 block = 256
-w = make_windows(train_ids, block_size=block)          # stride = block: consecutive windows share one token
+# stride = block: consecutive windows share one token
+w = make_windows(train_ids, block_size=block)
 n_targets = w[:, 1:].size
-print(f"{len(w):,} windows of {block + 1} characters -> {n_targets:,} (input, next character) "
-      f"training pairs, from {len(train_ids):,} characters and no annotation")
-assert np.array_equal(w[:, 1:].ravel(), train_ids[1:1 + n_targets])   # every target is just the next character
+print(
+    f"{len(w):,} windows of {block + 1} characters -> {n_targets:,} (input, next character) "
+    f"training pairs, from {len(train_ids):,} characters and no annotation"
+)
+# every target is just the next character
+assert np.array_equal(w[:, 1:].ravel(), train_ids[1 : 1 + n_targets])
 
 # %% [markdown]
 # **Generative pre-training** (生成式预训练) is the recipe of GPT
@@ -755,18 +853,22 @@ assert np.array_equal(w[:, 1:].ravel(), train_ids[1:1 + n_targets])   # every ta
 # %%
 context = tok.encode("KING RICHARD II:\nAnd th")
 logits = np.log(interp7.probs(context[None, -6:])[0])
-settings = {"T = 1 (the model)": softmax(logits),
-            "T = 0.5": softmax(logits / 0.5),
-            "T = 2": softmax(logits / 2),
-            "top-k, k = 3": softmax(top_k_filter(logits, 3)),
-            "top-p, p = 0.9": softmax(top_p_filter(logits, 0.9))}
+settings = {
+    "T = 1 (the model)": softmax(logits),
+    "T = 0.5": softmax(logits / 0.5),
+    "T = 2": softmax(logits / 2),
+    "top-k, k = 3": softmax(top_k_filter(logits, 3)),
+    "top-p, p = 0.9": softmax(top_p_filter(logits, 0.9)),
+}
 top = np.argsort(-logits)[:12]
 fig, axes = plt.subplots(1, len(settings), figsize=(16, 3.2), sharey=True)
 for ax, (name, p) in zip(axes, settings.items()):
     ax.bar(range(len(top)), p[top], color="tab:blue")
     ax.set_xticks(range(len(top)), [repr(tok.chars[i])[1:-1] for i in top], fontsize=8)
-    ax.set_title(f"{name}\nentropy {ar.entropy_bits(p):.2f} bits, {np.sum(p > 0)} tokens allowed",
-                 fontsize=10)
+    ax.set_title(
+        f"{name}\nentropy {ar.entropy_bits(p):.2f} bits, {np.sum(p > 0)} tokens allowed",
+        fontsize=10,
+    )
     ax.set_xlabel("next character")
 axes[0].set_ylabel("probability")
 plt.show()
@@ -787,13 +889,20 @@ p = softmax(logits)
 for nucleus in (0.5, 0.9, 0.99):
     kept = np.isfinite(top_p_filter(logits, nucleus))
     mass, smallest = p[kept].sum(), p[kept].min()
-    print(f"top-p {nucleus}: keeps {kept.sum():2d} tokens with mass {mass:.3f}; without the least "
-          f"likely one {mass - smallest:.3f}")
+    print(
+        f"top-p {nucleus}: keeps {kept.sum():2d} tokens with mass {mass:.3f}; without the least "
+        f"likely one {mass - smallest:.3f}"
+    )
     assert mass >= nucleus and mass - smallest < nucleus
 draw_rng = np.random.default_rng(0)
 n_draws = pick(full=50_000, fast=20_000)
-draws = np.array([sample_next(logits, temperature=0.5, rng=draw_rng) for _ in range(n_draws)])
-tv = 0.5 * np.abs(np.bincount(draws, minlength=V) / n_draws - softmax(logits / 0.5)).sum()
+draws = np.array(
+    [sample_next(logits, temperature=0.5, rng=draw_rng) for _ in range(n_draws)]
+)
+tv = (
+    0.5
+    * np.abs(np.bincount(draws, minlength=V) / n_draws - softmax(logits / 0.5)).sum()
+)
 print(f"{n_draws:,} draws at T = 0.5: total variation to p_T = {tv:.4f}")
 assert tv < 0.02
 
@@ -831,20 +940,46 @@ by_k = {k: evaluate(top_k=k) for k in (2, 5, 20)}
 by_p = {q: evaluate(top_p=q) for q in (0.5, 0.8, 0.95)}
 for label, table in [("T", by_temp), ("top-k", by_k), ("top-p", by_p)]:
     for key, (div, qual, _) in table.items():
-        print(f"{label} = {key:<4}: distinct-4 {div:.3f}, words found in the training text {qual:.1%}")
+        print(
+            f"{label} = {key:<4}: distinct-4 {div:.3f}, words found in the training text {qual:.1%}"
+        )
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))
-ax.plot([v[0] for v in by_temp.values()], [v[1] for v in by_temp.values()], "o-", label="temperature")
+ax.plot(
+    [v[0] for v in by_temp.values()],
+    [v[1] for v in by_temp.values()],
+    "o-",
+    label="temperature",
+)
 for t, (div, qual, _) in by_temp.items():
-    ax.annotate("greedy" if t == 0 else f"T={t}", (div, qual), textcoords="offset points",
-                xytext=(4, 4), fontsize=8)
-ax.plot([v[0] for v in by_k.values()], [v[1] for v in by_k.values()], "s", label="top-k (T = 1)")
+    ax.annotate(
+        "greedy" if t == 0 else f"T={t}",
+        (div, qual),
+        textcoords="offset points",
+        xytext=(4, 4),
+        fontsize=8,
+    )
+ax.plot(
+    [v[0] for v in by_k.values()],
+    [v[1] for v in by_k.values()],
+    "s",
+    label="top-k (T = 1)",
+)
 for k, (div, qual, _) in by_k.items():
-    ax.annotate(f"k={k}", (div, qual), textcoords="offset points", xytext=(4, -10), fontsize=8)
-ax.plot([v[0] for v in by_p.values()], [v[1] for v in by_p.values()], "^", label="top-p (T = 1)")
+    ax.annotate(
+        f"k={k}", (div, qual), textcoords="offset points", xytext=(4, -10), fontsize=8
+    )
+ax.plot(
+    [v[0] for v in by_p.values()],
+    [v[1] for v in by_p.values()],
+    "^",
+    label="top-p (T = 1)",
+)
 for q, (div, qual, _) in by_p.items():
-    ax.annotate(f"p={q}", (div, qual), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    ax.annotate(
+        f"p={q}", (div, qual), textcoords="offset points", xytext=(4, -10), fontsize=8
+    )
 ax.set_title("Decoding trades diversity for quality (interpolated 7-gram)")
 ax.set_xlabel("diversity: distinct-4")
 ax.set_ylabel("quality: fraction of real words")
@@ -853,7 +988,7 @@ plt.show()
 
 for t in (0.0, 0.8, 2.0):
     print(f"--- {'greedy' if t == 0 else f'T = {t}'} ---\n{by_temp[t][2][0][:200]}\n")
-assert by_temp[0.0][0] < 0.5 * by_temp[1.0][0]            # greedy repeats itself
+assert by_temp[0.0][0] < 0.5 * by_temp[1.0][0]  # greedy repeats itself
 assert by_temp[0.5][1] > by_temp[1.0][1] > by_temp[2.0][1]  # hotter: fewer real words
 assert by_temp[0.5][0] < by_temp[1.0][0] < by_temp[2.0][0]  # ... and more diversity
 
@@ -870,9 +1005,13 @@ curve = sorted((v[0], v[1]) for v in by_temp.values())
 gains = []
 for label, table in [("top-k", by_k), ("top-p", by_p)]:
     for key, (div, qual, _) in table.items():
-        gains.append(qual - np.interp(div, [c[0] for c in curve], [c[1] for c in curve]))
-        print(f"{label} = {key:<4}: {gains[-1]:+.1%} real words compared with temperature "
-              f"at distinct-4 {div:.3f}")
+        gains.append(
+            qual - np.interp(div, [c[0] for c in curve], [c[1] for c in curve])
+        )
+        print(
+            f"{label} = {key:<4}: {gains[-1]:+.1%} real words compared with temperature "
+            f"at distinct-4 {div:.3f}"
+        )
 assert max(np.abs(gains)) < 0.1
 
 # %% [markdown]
@@ -908,16 +1047,22 @@ fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
 order = np.arange(25).reshape(5, 5)
 axes[0].imshow(order < 12, cmap="Blues", vmin=0, vmax=1.5)
 for (i, j), n in np.ndenumerate(order):
-    axes[0].text(j, i, str(n), ha="center", va="center", color="red" if n == 12 else "black")
+    axes[0].text(
+        j, i, str(n), ha="center", va="center", color="red" if n == 12 else "black"
+    )
 axes[0].set_title("Raster order: pixel 12\nis predicted from 0-11 (blue)")
 for ax, (k, t) in zip(axes[1:], [(7, "A"), (3, "B")]):
     m = ar.pixelcnn_mask(k, t)
     ax.imshow(m, cmap="Greens", vmin=0, vmax=1.3)
-    ax.add_patch(plt.Rectangle((k // 2 - 0.5, k // 2 - 0.5), 1, 1, fill=False, ec="red", lw=3))
+    ax.add_patch(
+        plt.Rectangle((k // 2 - 0.5, k // 2 - 0.5), 1, 1, fill=False, ec="red", lw=3)
+    )
     for edge in np.arange(-0.5, k):
         ax.axhline(edge, color="white", lw=1)
         ax.axvline(edge, color="white", lw=1)
-    ax.set_title(f"mask type {t} ({k}x{k}): green = read;\ncentre (red) {'hidden' if t == 'A' else 'read'}")
+    ax.set_title(
+        f"mask type {t} ({k}x{k}): green = read;\ncentre (red) {'hidden' if t == 'A' else 'read'}"
+    )
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -948,23 +1093,30 @@ assert np.array_equal(reaches, field)
 
 raster = np.arange(784).reshape(28, 28)
 past = raster < raster[PIXEL]
-deep = ar.receptive_field([(7, "A")] + [(3, "B")] * 27, (28, 28), PIXEL)   # as deep as it helps
+# as deep as it helps
+deep = ar.receptive_field([(7, "A")] + [(3, "B")] * 27, (28, 28), PIXEL)
 blind = past & ~deep
-assert not field[~past].any() and not deep[~past].any()   # causal: nothing at or after the pixel
-print(f"pixel {PIXEL}: {past.sum()} pixels come before it; 6 layers see {field.sum()} of them; "
-      f"{(past & deep & ~field).sum()} more are within reach of a deeper stack; "
-      f"{blind.sum()} are never seen (the blind spot)")
+# causal: nothing at or after the pixel
+assert not field[~past].any() and not deep[~past].any()
+print(
+    f"pixel {PIXEL}: {past.sum()} pixels come before it; 6 layers see {field.sum()} of them; "
+    f"{(past & deep & ~field).sum()} more are within reach of a deeper stack; "
+    f"{blind.sum()} are never seen (the blind spot)"
+)
 
 view = np.zeros((28, 28, 3))
-view[past & field] = (0.2, 0.6, 0.2)             # seen
+view[past & field] = (0.2, 0.6, 0.2)  # seen
 view[past & deep & ~field] = (0.98, 0.75, 0.45)  # past, out of reach of 6 layers
-view[blind] = (0.85, 0.15, 0.15)                 # past, never seen
-view[~past] = (0.85, 0.85, 0.85)                 # future
+view[blind] = (0.85, 0.15, 0.15)  # past, never seen
+view[~past] = (0.85, 0.85, 0.85)  # future
 view[PIXEL] = (0.0, 0.0, 0.0)
 fig, ax = plt.subplots(figsize=(5, 5))
 ax.imshow(view, interpolation="nearest")
-ax.set_title(f"What pixel {PIXEL} (black) depends on\ngreen: seen; orange: out of reach; "
-             "red: blind spot;\ngray: future", fontsize=10)
+ax.set_title(
+    f"What pixel {PIXEL} (black) depends on\ngreen: seen; orange: out of reach; "
+    "red: blind spot;\ngray: future",
+    fontsize=10,
+)
 ax.set_xlabel("column j")
 ax.set_ylabel("row i")
 plt.show()
@@ -988,8 +1140,10 @@ plt.show()
 
 # %%
 leaky = ar.receptive_field([(7, "B")] + [(3, "B")] * 5, (28, 28), PIXEL)
-print(f"first layer type A: output {PIXEL} sees its own pixel? {field[PIXEL]}; "
-      f"first layer type B: {leaky[PIXEL]}")
+print(
+    f"first layer type A: output {PIXEL} sees its own pixel? {field[PIXEL]}; "
+    f"first layer type B: {leaky[PIXEL]}"
+)
 assert not field[PIXEL] and leaky[PIXEL]
 
 # %% [markdown]
@@ -1035,16 +1189,26 @@ def bits_per_char(table, inputs, targets):
 
 
 shifted = bigram_table(train_ids[:-1], train_ids[1:])
-unshifted = bigram_table(train_ids, train_ids)                   # BUG: the target is the input
-print(f"shifted targets:   validation loss {bits_per_char(shifted, val_ids[:-1], val_ids[1:]):.3f} bits/char")
-print(f"unshifted targets: validation loss {bits_per_char(unshifted, val_ids, val_ids):.3f} bits/char")
+# BUG: the target is the input
+unshifted = bigram_table(train_ids, train_ids)
+print(
+    f"shifted targets:   validation loss {bits_per_char(shifted, val_ids[:-1], val_ids[1:]):.3f} bits/char"
+)
+print(
+    f"unshifted targets: validation loss {bits_per_char(unshifted, val_ids, val_ids):.3f} bits/char"
+)
 sample_rng = np.random.default_rng(0)
 for name, table in (("shifted", shifted), ("unshifted", unshifted)):
     out = list(tok.encode("The "))
     for _ in range(60):
         out.append(int(sample_rng.choice(V, p=table[out[-1]])))
     print(f"{name:>9}: {tok.decode(out)!r}")
-assert bits_per_char(unshifted, val_ids, val_ids) < 0.01 < 3.0 < bits_per_char(shifted, val_ids[:-1], val_ids[1:])
+assert (
+    bits_per_char(unshifted, val_ids, val_ids)
+    < 0.01
+    < 3.0
+    < bits_per_char(shifted, val_ids[:-1], val_ids[1:])
+)
 
 # %% [markdown]
 # The unshifted model reaches a nearly perfect loss, because it has learned to copy,

@@ -67,23 +67,36 @@ import torch
 import aigc_course.torch.autoregressive as ar_module
 from aigc_course import ar_numpy as ar
 from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
-from aigc_course.data import load_mnist, load_shakespeare, load_tang_poems, random_subset
-from aigc_course.likelihood import bernoulli_nll_np, nats_to_bits_per_dim, threshold_binarize
+from aigc_course.data import (
+    load_mnist,
+    load_shakespeare,
+    load_tang_poems,
+    random_subset,
+)
+from aigc_course.likelihood import (
+    bernoulli_nll_np,
+    nats_to_bits_per_dim,
+    threshold_binarize,
+)
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.text import CharTokenizer, make_windows
 from aigc_course.torch import MODELS, Callback, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
-AMP = "auto"   # mixed precision on a GPU: bfloat16 from compute capability 8.0, else float16 + scaler
+# mixed precision on a GPU: bfloat16 from compute capability 8.0, else float16 + scaler
+AMP = "auto"
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
 # %% tags=["keras"]
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import time
 
@@ -94,13 +107,23 @@ import numpy as np
 import aigc_course.keras.autoregressive as ar_module
 from aigc_course import ar_numpy as ar
 from aigc_course import check_gpu, is_fast, pick, pretrained, show_source
-from aigc_course.data import load_mnist, load_shakespeare, load_tang_poems, random_subset
+from aigc_course.data import (
+    load_mnist,
+    load_shakespeare,
+    load_tang_poems,
+    random_subset,
+)
 from aigc_course.keras import MODELS, set_seed
-from aigc_course.likelihood import bernoulli_nll_np, nats_to_bits_per_dim, threshold_binarize
+from aigc_course.likelihood import (
+    bernoulli_nll_np,
+    nats_to_bits_per_dim,
+    threshold_binarize,
+)
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.text import CharTokenizer, make_windows
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 BACKEND = keras.backend.backend()
 print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
@@ -150,11 +173,16 @@ class ValidationLoss(keras.callbacks.Callback):
 poems = load_tang_poems()
 order = np.random.default_rng(0).permutation(len(poems))
 n_val = len(poems) // 10
-val_poems, train_poems = [poems[i] for i in order[:n_val]], [poems[i] for i in order[n_val:]]
+val_poems, train_poems = (
+    [poems[i] for i in order[:n_val]],
+    [poems[i] for i in order[n_val:]],
+)
 poem_train_text = "".join(p["text"] + "\n\n" for p in train_poems)
 poem_val_text = "".join(p["text"] + "\n\n" for p in val_poems)
-print(f"{len(poems)} poems: {len(train_poems)} for training ({len(poem_train_text):,} characters), "
-      f"{len(val_poems)} for validation ({len(poem_val_text):,} characters)")
+print(
+    f"{len(poems)} poems: {len(train_poems)} for training ({len(poem_train_text):,} characters), "
+    f"{len(val_poems)} for validation ({len(poem_val_text):,} characters)"
+)
 print(f"《{poems[0]['title']}》 {poems[0]['author']}\n{poems[0]['text']}")
 
 # %% [markdown]
@@ -165,12 +193,19 @@ print(f"《{poems[0]['title']}》 {poems[0]['author']}\n{poems[0]['text']}")
 
 # %%
 poem_tok = CharTokenizer(poem_train_text + poem_val_text)
-poem_train_ids, poem_val_ids = poem_tok.encode(poem_train_text), poem_tok.encode(poem_val_text)
-counts = np.bincount(np.concatenate([poem_train_ids, poem_val_ids]), minlength=poem_tok.vocab_size)
+poem_train_ids, poem_val_ids = (
+    poem_tok.encode(poem_train_text),
+    poem_tok.encode(poem_val_text),
+)
+counts = np.bincount(
+    np.concatenate([poem_train_ids, poem_val_ids]), minlength=poem_tok.vocab_size
+)
 top = np.argsort(-counts)[:12]
 print(f"vocabulary: {poem_tok.vocab_size:,} distinct characters")
-print(f"{(counts == 1).sum()} of them occur only once in the whole corpus; "
-      f"{(np.bincount(poem_train_ids, minlength=poem_tok.vocab_size) == 0).sum()} never in the training poems")
+print(
+    f"{(counts == 1).sum()} of them occur only once in the whole corpus; "
+    f"{(np.bincount(poem_train_ids, minlength=poem_tok.vocab_size) == 0).sum()} never in the training poems"
+)
 print("most frequent:", " ".join(f"{poem_tok.chars[i]!r}:{counts[i]}" for i in top))
 
 # %% [markdown]
@@ -187,17 +222,31 @@ print("most frequent:", " ".join(f"{poem_tok.chars[i]!r}:{counts[i]}" for i in t
 # layer hold most of the parameters. The count below is checked against a hand formula.
 
 # %%
-RNN = pick(full=dict(embed_dim=128, hidden_size=256, num_layers=2, dropout=0.3),
-           fast=dict(embed_dim=32, hidden_size=64, num_layers=1, lr=5e-3))  # fast: tiny, larger steps
+RNN = pick(
+    full=dict(embed_dim=128, hidden_size=256, num_layers=2, dropout=0.3),
+    # fast: tiny, larger steps
+    fast=dict(embed_dim=32, hidden_size=64, num_layers=1, lr=5e-3),
+)
 set_seed(0)
 rnn = MODELS["char_rnn"](poem_tok.vocab_size, **RNN)
-V, E, H, L = poem_tok.vocab_size, RNN["embed_dim"], RNN["hidden_size"], RNN["num_layers"]
-parts = {"embedding V*E": V * E,
-         "LSTM 4(in*H + H*H + H) per layer": sum(4 * ((E if i == 0 else H) * H + H * H + H) for i in range(L)),
-         "output layer H*V + V": H * V + V}
+V, E, H, L = (
+    poem_tok.vocab_size,
+    RNN["embed_dim"],
+    RNN["hidden_size"],
+    RNN["num_layers"],
+)
+parts = {
+    "embedding V*E": V * E,
+    "LSTM 4(in*H + H*H + H) per layer": sum(
+        4 * ((E if i == 0 else H) * H + H * H + H) for i in range(L)
+    ),
+    "output layer H*V + V": H * V + V,
+}
 for name, n in parts.items():
     print(f"{name:>34}: {n:>9,}")
-print(f"{'total':>34}: {sum(parts.values()):>9,} = count_params() {rnn.count_params():,}")
+print(
+    f"{'total':>34}: {sum(parts.values()):>9,} = count_params() {rnn.count_params():,}"
+)
 assert sum(parts.values()) == rnn.count_params()
 
 # %% [markdown]
@@ -227,8 +276,10 @@ BLOCK_POEM = pick(full=64, fast=32)
 poem_train_w = make_windows(poem_train_ids, BLOCK_POEM, stride=pick(full=4, fast=32))
 poem_val_w = make_windows(poem_val_ids, BLOCK_POEM)
 loss0 = ar.mean_token_nll(rnn.logits, poem_val_w)
-print(f"{len(poem_train_w):,} training windows of {BLOCK_POEM + 1} characters; "
-      f"{len(poem_val_w)} validation windows")
+print(
+    f"{len(poem_train_w):,} training windows of {BLOCK_POEM + 1} characters; "
+    f"{len(poem_val_w)} validation windows"
+)
 print(f"initial validation loss {loss0:.3f} nats/char; ln V = ln {V} = {np.log(V):.3f}")
 assert abs(loss0 - np.log(V)) < 0.2
 
@@ -246,51 +297,77 @@ assert abs(loss0 - np.log(V)) < 0.2
 
 # %% tags=["torch"]
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
-    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars  # the same ids
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
+    # the same ids
+    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars
     rnn = pretrained.load("char_rnn", "tang300", device=device)
     poem_losses = pretrained.history("char_rnn", "tang300")
-    poem_val = poem_losses["val_nats"]  # measured by the recipe, on its own validation windows
+    # measured by the recipe, on its own validation windows
+    poem_val = poem_losses["val_nats"]
 else:
     poem_val_cb = ValidationLoss(poem_val_w)
-    poem_losses = rnn.fit(poem_train_w, epochs=pick(full=40, fast=2), batch_size=pick(full=64, fast=32),
-                          callbacks=[poem_val_cb], verbose=pick(full=1, fast=2), amp=AMP, seed=0).history
+    poem_losses = rnn.fit(
+        poem_train_w,
+        epochs=pick(full=40, fast=2),
+        batch_size=pick(full=64, fast=32),
+        callbacks=[poem_val_cb],
+        verbose=pick(full=1, fast=2),
+        amp=AMP,
+        seed=0,
+    ).history
     poem_val = poem_val_cb.values
 poem_seconds = time.perf_counter() - t0
 
 # %% tags=["keras"]
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
-    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars  # the same ids
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
+    # the same ids
+    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars
     rnn = pretrained.load("char_rnn", "tang300", framework="keras")
     poem_losses = pretrained.history("char_rnn", "tang300")
-    poem_val = poem_losses["val_nats"]  # measured by the recipe, on its own validation windows
+    # measured by the recipe, on its own validation windows
+    poem_val = poem_losses["val_nats"]
 else:
     poem_val_cb = ValidationLoss(poem_val_w)
-    poem_losses = rnn.fit(poem_train_w, epochs=pick(full=40, fast=2), batch_size=pick(full=64, fast=32),
-                          callbacks=[poem_val_cb], verbose=pick(full="auto", fast=2)).history
+    poem_losses = rnn.fit(
+        poem_train_w,
+        epochs=pick(full=40, fast=2),
+        batch_size=pick(full=64, fast=32),
+        callbacks=[poem_val_cb],
+        verbose=pick(full="auto", fast=2),
+    ).history
     poem_val = poem_val_cb.values
 poem_seconds = time.perf_counter() - t0
 
 # %% tags=["torch"]
-ax = plot_history({"training": poem_losses["loss"], "validation": poem_val},
-                  title="CharRNN on Tang poems (PyTorch)")
+ax = plot_history(
+    {"training": poem_losses["loss"], "validation": poem_val},
+    title="CharRNN on Tang poems (PyTorch)",
+)
 ax.axhline(np.log(V), color="gray", ls="--", label=f"uniform guess, ln {V}")
 ax.set_ylabel("cross-entropy (nats per character)")
 ax.legend()
 plt.show()
-print(f"final: training {poem_losses['loss'][-1]:.3f}, validation {poem_val[-1]:.3f} "
-      f"nats/char (lowest validation {min(poem_val):.3f})")
+print(
+    f"final: training {poem_losses['loss'][-1]:.3f}, validation {poem_val[-1]:.3f} "
+    f"nats/char (lowest validation {min(poem_val):.3f})"
+)
 
 # %% tags=["keras"]
-ax = plot_history({"training": poem_losses["loss"], "validation": poem_val},
-                  title=f"CharRNN on Tang poems (Keras, {BACKEND})")
+ax = plot_history(
+    {"training": poem_losses["loss"], "validation": poem_val},
+    title=f"CharRNN on Tang poems (Keras, {BACKEND})",
+)
 ax.axhline(np.log(V), color="gray", ls="--", label=f"uniform guess, ln {V}")
 ax.set_ylabel("cross-entropy (nats per character)")
 ax.legend()
 plt.show()
-print(f"final: training {poem_losses['loss'][-1]:.3f}, validation {poem_val[-1]:.3f} "
-      f"nats/char (lowest validation {min(poem_val):.3f})")
+print(
+    f"final: training {poem_losses['loss'][-1]:.3f}, validation {poem_val[-1]:.3f} "
+    f"nats/char (lowest validation {min(poem_val):.3f})"
+)
 
 # %% [markdown]
 # The training loss is averaged over each epoch, while the model is still improving;
@@ -313,14 +390,20 @@ print(f"final: training {poem_losses['loss'][-1]:.3f}, validation {poem_val[-1]:
 # %%
 PROMPT = "明月"
 N_CHARS = pick(full=48, fast=24)
-DECODING = {"greedy": dict(temperature=0.0), "T = 0.7": dict(temperature=0.7),
-            "T = 1.0": dict(temperature=1.0), "top-k = 10": dict(top_k=10),
-            "top-p = 0.9": dict(top_p=0.9)}
+DECODING = {
+    "greedy": dict(temperature=0.0),
+    "T = 0.7": dict(temperature=0.7),
+    "T = 1.0": dict(temperature=1.0),
+    "top-k = 10": dict(top_k=10),
+    "top-p = 0.9": dict(top_p=0.9),
+}
 for name, kw in DECODING.items():
     out = rnn.generate(poem_tok.encode(PROMPT), N_CHARS, seed=0, **kw)
     poem = poem_tok.decode(out)
     overlap = ar.ngram_overlap(poem, poem_train_text, 4)
-    print(f"--- {name} ({overlap:.0%} of its 4-grams are in the training poems) ---\n{poem}\n")
+    print(
+        f"--- {name} ({overlap:.0%} of its 4-grams are in the training poems) ---\n{poem}\n"
+    )
 
 # %% [markdown]
 # Greedy decoding tends to fall into a loop (in fast mode, often a loop of line
@@ -341,19 +424,38 @@ for name, kw in DECODING.items():
 
 # %%
 if pretrained.is_published("char_rnn", "tang300"):
-    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars  # the same ids
+    # the same ids
+    assert pretrained.tokenizer("char_rnn", "tang300").chars == poem_tok.chars
     course_rnn = pretrained.load("char_rnn", "tang300", device=device)  # [torch]
     course_rnn = pretrained.load("char_rnn", "tang300", framework="keras")  # [keras]
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(poem_losses["loss"]), len(poem_train_text),
-                                                             poem_seconds, "GPU" if gpu else "CPU", "characters"))
-    for title, lm in [(your_title, rnn), (pretrained.describe("char_rnn", "tang300"), course_rnn)]:
-        poem = poem_tok.decode(lm.generate(poem_tok.encode(PROMPT), N_CHARS, seed=0, **DECODING["T = 0.7"]))
-        print(f"--- {title}\nvalidation loss {ar.mean_token_nll(lm.logits, poem_val_w):.3f} nats/char; "
-              f"T = 0.7:\n{poem}\n")
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(poem_losses["loss"]),
+            len(poem_train_text),
+            poem_seconds,
+            "GPU" if gpu else "CPU",
+            "characters",
+        )
+    )
+    for title, lm in [
+        (your_title, rnn),
+        (pretrained.describe("char_rnn", "tang300"), course_rnn),
+    ]:
+        poem = poem_tok.decode(
+            lm.generate(poem_tok.encode(PROMPT), N_CHARS, seed=0, **DECODING["T = 0.7"])
+        )
+        print(
+            f"--- {title}\nvalidation loss {ar.mean_token_nll(lm.logits, poem_val_w):.3f} nats/char; "
+            f"T = 0.7:\n{poem}\n"
+        )
 else:
-    print("The course checkpoint char_rnn/tang300 is not published yet: "
-          "`make pretrain MODEL=char_rnn DATASET=tang300` trains it.")
+    print(
+        "The course checkpoint char_rnn/tang300 is not published yet: "
+        "`make pretrain MODEL=char_rnn DATASET=tang300` trains it."
+    )
 
 # %% [markdown]
 # ## 2. Shakespeare with a small GPT
@@ -369,8 +471,10 @@ tok = CharTokenizer(text)
 ids = tok.encode(text)
 n_train = int(0.9 * len(ids))
 train_ids, val_ids = ids[:n_train], ids[n_train:]
-print(f"{len(ids):,} characters, vocabulary {tok.vocab_size}; train {len(train_ids):,}, "
-      f"validation {len(val_ids):,}")
+print(
+    f"{len(ids):,} characters, vocabulary {tok.vocab_size}; train {len(train_ids):,}, "
+    f"validation {len(val_ids):,}"
+)
 
 # %% [markdown]
 # The model follows nanoGPT's layout (the Transformer block of {doc}`ar_concepts`):
@@ -414,15 +518,21 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
         mask = torch.tril(torch.ones(block_size, block_size, dtype=torch.bool))
-        self.register_buffer("mask", mask.view(1, 1, block_size, block_size), persistent=False)
+        self.register_buffer(
+            "mask", mask.view(1, 1, block_size, block_size), persistent=False
+        )
 
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (
+            t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            for t in (q, k, v)
+        )
         att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])  # (B, nh, T, T)
-        att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))  # no peeking ahead
+        # no peeking ahead
+        att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))
         att = self.attn_dropout(F.softmax(att, dim=-1))
         y = (att @ v).transpose(1, 2).reshape(B, T, C)  # heads side by side
         return self.resid_dropout(self.c_proj(y))
@@ -437,7 +547,10 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(n_embd, n_head, block_size, dropout)
         self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)
         self.mlp = nn.Sequential(
-            nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout)
+            nn.Linear(n_embd, 4 * n_embd),
+            nn.GELU(),
+            nn.Linear(4 * n_embd, n_embd),
+            nn.Dropout(dropout),
         )
 
     def forward(self, x):
@@ -483,7 +596,9 @@ from aigc_course.keras.core import apply_gradients
 
 def token_cross_entropy(logits, targets):
     """Mean over (batch, time) of -log softmax(logits)[target], in nats per token."""
-    return ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+    return ops.mean(
+        keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    )
 
 
 class CausalSelfAttention(layers.Layer):
@@ -506,14 +621,23 @@ class CausalSelfAttention(layers.Layer):
         self.resid_dropout = layers.Dropout(dropout)
 
     def get_config(self):
-        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "n_embd": self.n_embd,
+            "n_head": self.n_head,
+            "dropout": self.dropout,
+        }
 
     def call(self, x, training=False):
         T, C, nh = ops.shape(x)[1], self.n_embd, self.n_head
         q, k, v = ops.split(self.c_attn(x), 3, axis=-1)
         # (B, T, C) -> (B, n_head, T, head_size)
-        q, k, v = (ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3)) for t in (q, k, v))
-        att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)  # (B, nh, T, T)
+        q, k, v = (
+            ops.transpose(ops.reshape(t, (-1, T, nh, C // nh)), (0, 2, 1, 3))
+            for t in (q, k, v)
+        )
+        # (B, nh, T, T)
+        att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(C // nh)
         causal = ops.tril(ops.ones((T, T), "int32")) > 0
         att = ops.where(causal, att, float("-inf"))  # no peeking ahead
         att = ops.exp(att - ops.max(att, axis=-1, keepdims=True))  # softmax over keys
@@ -538,7 +662,12 @@ class Block(layers.Layer):
         self.mlp_dropout = layers.Dropout(dropout)
 
     def get_config(self):
-        return {**super().get_config(), "n_embd": self.n_embd, "n_head": self.n_head, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "n_embd": self.n_embd,
+            "n_head": self.n_head,
+            "dropout": self.dropout,
+        }
 
     def call(self, x, training=False):
         x = x + self.attn(self.ln_1(x), training=training)
@@ -577,14 +706,23 @@ class GPT(ar_module.GPT):
         return {m.name: m.result() for m in self.metrics}
 
 # %%
-GPT_CONFIG = pick(full=dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1, lr=1e-3),
-                  fast=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, lr=1e-3))
+GPT_CONFIG = pick(
+    full=dict(block_size=128, n_layer=4, n_head=4, n_embd=256, dropout=0.1, lr=1e-3),
+    fast=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, lr=1e-3),
+)
 set_seed(0)
 gpt = GPT(tok.vocab_size, **GPT_CONFIG)
-Vs, C, Lg, Bk = tok.vocab_size, GPT_CONFIG["n_embd"], GPT_CONFIG["n_layer"], GPT_CONFIG["block_size"]
+Vs, C, Lg, Bk = (
+    tok.vocab_size,
+    GPT_CONFIG["n_embd"],
+    GPT_CONFIG["n_layer"],
+    GPT_CONFIG["block_size"],
+)
 formula = Vs * C + Bk * C + Lg * (12 * C * C + 13 * C) + 2 * C + C * Vs
-print(f"GPT with {Lg} layers, {GPT_CONFIG['n_head']} heads, width {C}, context {Bk}: "
-      f"{gpt.count_params():,} parameters (formula: {formula:,})")
+print(
+    f"GPT with {Lg} layers, {GPT_CONFIG['n_head']} heads, width {C}, context {Bk}: "
+    f"{gpt.count_params():,} parameters (formula: {formula:,})"
+)
 assert gpt.count_params() == formula
 
 # %% [markdown]
@@ -597,8 +735,10 @@ window = val_ids[None, :Bk]
 changed = window.copy()
 changed[0, 41:] = np.random.default_rng(0).integers(0, Vs, Bk - 41)
 before, after = gpt.logits(window), gpt.logits(changed)
-print(f"max change of the logits at positions <= 40: {np.abs(after - before)[0, :41].max():.1e}; "
-      f"after: {np.abs(after - before)[0, 41:].max():.3f}")
+print(
+    f"max change of the logits at positions <= 40: {np.abs(after - before)[0, :41].max():.1e}; "
+    f"after: {np.abs(after - before)[0, 41:].max():.3f}"
+)
 assert np.allclose(after[0, :41], before[0, :41], atol=1e-5)
 assert np.abs(after - before)[0, 41:].max() > 1e-3
 
@@ -614,54 +754,86 @@ train_w = make_windows(train_ids, Bk, stride=pick(full=Bk // 4, fast=Bk))
 train_w = random_subset(pick(full=len(train_w), fast=32 * 16), train_w, seed=0)[0]
 val_w = make_windows(val_ids, Bk)
 val_w = random_subset(pick(full=len(val_w), fast=64), val_w, seed=0)[0]
-print(f"{len(train_w):,} training windows, {len(val_w):,} validation windows of {Bk + 1} characters")
+print(
+    f"{len(train_w):,} training windows, {len(val_w):,} validation windows of {Bk + 1} characters"
+)
 loss0 = ar.mean_token_nll(gpt.logits, val_w)
 print(f"initial validation loss {loss0:.3f} nats/char; ln {Vs} = {np.log(Vs):.3f}")
 assert abs(loss0 - np.log(Vs)) < 0.1
 
 # %% tags=["torch"]
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     assert pretrained.tokenizer("gpt", "shakespeare").chars == tok.chars  # the same ids
     gpt = pretrained.load("gpt", "shakespeare", device=device)
     gpt_losses = pretrained.history("gpt", "shakespeare")
-    gpt_val, steps = gpt_losses["val_nats"], pretrained.card("gpt", "shakespeare")["steps"]
+    gpt_val, steps = (
+        gpt_losses["val_nats"],
+        pretrained.card("gpt", "shakespeare")["steps"],
+    )
 else:
     gpt_val_cb = ValidationLoss(val_w)
-    gpt_losses = gpt.fit(train_w, epochs=pick(full=6, fast=3), batch_size=pick(full=64, fast=32),
-                         callbacks=[gpt_val_cb], verbose=pick(full=1, fast=2), amp=AMP, seed=0).history
+    gpt_losses = gpt.fit(
+        train_w,
+        epochs=pick(full=6, fast=3),
+        batch_size=pick(full=64, fast=32),
+        callbacks=[gpt_val_cb],
+        verbose=pick(full=1, fast=2),
+        amp=AMP,
+        seed=0,
+    ).history
     gpt_val = gpt_val_cb.values
     steps = len(gpt_losses["loss"]) * (len(train_w) // pick(full=64, fast=32))
 train_seconds = time.perf_counter() - t0
-print(pretrained.describe("gpt", "shakespeare") if pretrained.use_only() else
-      f"{steps:,} steps in {train_seconds:.0f} s on {device}")
+print(
+    pretrained.describe("gpt", "shakespeare")
+    if pretrained.use_only()
+    else f"{steps:,} steps in {train_seconds:.0f} s on {device}"
+)
 
 # %% tags=["keras"]
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     assert pretrained.tokenizer("gpt", "shakespeare").chars == tok.chars  # the same ids
     gpt = pretrained.load("gpt", "shakespeare", framework="keras")
     gpt_losses = pretrained.history("gpt", "shakespeare")
-    gpt_val, steps = gpt_losses["val_nats"], pretrained.card("gpt", "shakespeare")["steps"]
+    gpt_val, steps = (
+        gpt_losses["val_nats"],
+        pretrained.card("gpt", "shakespeare")["steps"],
+    )
 else:
     gpt_val_cb = ValidationLoss(val_w)
-    gpt_losses = gpt.fit(train_w, epochs=pick(full=6, fast=3), batch_size=pick(full=64, fast=32),
-                         callbacks=[gpt_val_cb], verbose=pick(full="auto", fast=2)).history
+    gpt_losses = gpt.fit(
+        train_w,
+        epochs=pick(full=6, fast=3),
+        batch_size=pick(full=64, fast=32),
+        callbacks=[gpt_val_cb],
+        verbose=pick(full="auto", fast=2),
+    ).history
     gpt_val = gpt_val_cb.values
     steps = len(gpt_losses["loss"]) * (len(train_w) // pick(full=64, fast=32))
 train_seconds = time.perf_counter() - t0
-print(pretrained.describe("gpt", "shakespeare") if pretrained.use_only() else
-      f"{steps:,} steps in {train_seconds:.0f} s ({BACKEND} backend)")
+print(
+    pretrained.describe("gpt", "shakespeare")
+    if pretrained.use_only()
+    else f"{steps:,} steps in {train_seconds:.0f} s ({BACKEND} backend)"
+)
 
 # %% tags=["torch"]
-ax = plot_history({"training": gpt_losses["loss"], "validation": gpt_val},
-                  title="GPT on tiny-shakespeare (PyTorch)")
+ax = plot_history(
+    {"training": gpt_losses["loss"], "validation": gpt_val},
+    title="GPT on tiny-shakespeare (PyTorch)",
+)
 ax.set_ylabel("cross-entropy (nats per character)")
 plt.show()
 
 # %% tags=["keras"]
-ax = plot_history({"training": gpt_losses["loss"], "validation": gpt_val},
-                  title=f"GPT on tiny-shakespeare (Keras, {BACKEND})")
+ax = plot_history(
+    {"training": gpt_losses["loss"], "validation": gpt_val},
+    title=f"GPT on tiny-shakespeare (Keras, {BACKEND})",
+)
 ax.set_ylabel("cross-entropy (nats per character)")
 plt.show()
 
@@ -677,27 +849,84 @@ plt.show()
 # Once the course checkpoint of this GPT is published, the table shows it too, its loss
 # measured here on the same validation windows.
 
-# %%
-gpt_nats = ar.mean_token_nll(gpt.logits, val_w) if pretrained.use_only() else gpt_val[-1]
+# %% tags=["torch"]
+gpt_nats = (
+    ar.mean_token_nll(gpt.logits, val_w) if pretrained.use_only() else gpt_val[-1]
+)
 rows = {
     "uniform guess over 65 characters": np.log(Vs),
-    "5-gram, add-α smoothing (α = 0.01)": ar.NGramLM(5, Vs, alpha=0.01).fit(train_ids).nll(val_ids),
-    "7-gram, interpolated (α = 0.5)": ar.NGramLM(7, Vs, alpha=0.5, interpolate=True).fit(train_ids).nll(val_ids),
+    "5-gram, add-α smoothing (α = 0.01)": ar.NGramLM(5, Vs, alpha=0.01)
+    .fit(train_ids)
+    .nll(val_ids),
+    "7-gram, interpolated (α = 0.5)": ar.NGramLM(7, Vs, alpha=0.5, interpolate=True)
+    .fit(train_ids)
+    .nll(val_ids),
     f"this GPT ({gpt.count_params() / 1e6:.2f} M parameters, {steps:,} steps)": gpt_nats,
 }
-if pretrained.is_published("gpt", "shakespeare"):  # the course checkpoint, on the same validation windows
-    course_gpt = gpt if pretrained.use_only() else pretrained.load("gpt", "shakespeare", device=device)  # [torch]
-    course_gpt = gpt if pretrained.use_only() else pretrained.load("gpt", "shakespeare", framework="keras")  # [keras]
-    course_nats = gpt_nats if pretrained.use_only() else ar.mean_token_nll(course_gpt.logits, val_w)
+# the course checkpoint, on the same validation windows
+if pretrained.is_published("gpt", "shakespeare"):
+    course_gpt = (
+        gpt
+        if pretrained.use_only()
+        else pretrained.load("gpt", "shakespeare", device=device)
+    )
+    course_nats = (
+        gpt_nats
+        if pretrained.use_only()
+        else ar.mean_token_nll(course_gpt.logits, val_w)
+    )
     rows[pretrained.describe("gpt", "shakespeare")] = course_nats
 rows["nanoGPT (10.7 M parameters, A100, published)"] = 1.4697
 width = max(52, *map(len, rows))
 print(f"{'model':<{width}} {'nats/char':>9} {'bits/char':>9} {'perplexity':>10}")
 for name, nats in rows.items():
     print(f"{name:<{width}} {nats:9.4f} {nats / np.log(2):9.4f} {np.exp(nats):10.2f}")
-print(f"\nthis GPT is {gpt_nats - 1.4697:+.3f} nats/char ({(gpt_nats - 1.4697) / np.log(2):+.3f} bits) "
-      f"from nanoGPT's number")
-if is_fast() and not pretrained.use_only():  # a fast-mode run; the loaded checkpoint is a full one
+print(
+    f"\nthis GPT is {gpt_nats - 1.4697:+.3f} nats/char ({(gpt_nats - 1.4697) / np.log(2):+.3f} bits) "
+    f"from nanoGPT's number"
+)
+# a fast-mode run; the loaded checkpoint is a full one
+if is_fast() and not pretrained.use_only():
+    assert gpt_nats > max(rows["7-gram, interpolated (α = 0.5)"], 1.4697)
+
+# %% tags=["keras"]
+gpt_nats = (
+    ar.mean_token_nll(gpt.logits, val_w) if pretrained.use_only() else gpt_val[-1]
+)
+rows = {
+    "uniform guess over 65 characters": np.log(Vs),
+    "5-gram, add-α smoothing (α = 0.01)": ar.NGramLM(5, Vs, alpha=0.01)
+    .fit(train_ids)
+    .nll(val_ids),
+    "7-gram, interpolated (α = 0.5)": ar.NGramLM(7, Vs, alpha=0.5, interpolate=True)
+    .fit(train_ids)
+    .nll(val_ids),
+    f"this GPT ({gpt.count_params() / 1e6:.2f} M parameters, {steps:,} steps)": gpt_nats,
+}
+# the course checkpoint, on the same validation windows
+if pretrained.is_published("gpt", "shakespeare"):
+    course_gpt = (
+        gpt
+        if pretrained.use_only()
+        else pretrained.load("gpt", "shakespeare", framework="keras")
+    )
+    course_nats = (
+        gpt_nats
+        if pretrained.use_only()
+        else ar.mean_token_nll(course_gpt.logits, val_w)
+    )
+    rows[pretrained.describe("gpt", "shakespeare")] = course_nats
+rows["nanoGPT (10.7 M parameters, A100, published)"] = 1.4697
+width = max(52, *map(len, rows))
+print(f"{'model':<{width}} {'nats/char':>9} {'bits/char':>9} {'perplexity':>10}")
+for name, nats in rows.items():
+    print(f"{name:<{width}} {nats:9.4f} {nats / np.log(2):9.4f} {np.exp(nats):10.2f}")
+print(
+    f"\nthis GPT is {gpt_nats - 1.4697:+.3f} nats/char ({(gpt_nats - 1.4697) / np.log(2):+.3f} bits) "
+    f"from nanoGPT's number"
+)
+# a fast-mode run; the loaded checkpoint is a full one
+if is_fast() and not pretrained.use_only():
     assert gpt_nats > max(rows["7-gram, interpolated (α = 0.5)"], 1.4697)
 
 # %% [markdown]
@@ -718,7 +947,10 @@ if is_fast() and not pretrained.use_only():  # a fast-mode run; the loaded check
 # ### Samples
 
 # %%
-for name, kw in {"T = 0.8": dict(temperature=0.8), "top-p = 0.9": dict(top_p=0.9)}.items():
+for name, kw in {
+    "T = 0.8": dict(temperature=0.8),
+    "top-p = 0.9": dict(top_p=0.9),
+}.items():
     out = gpt.generate(tok.encode("ROMEO:\n"), pick(full=400, fast=80), seed=0, **kw)
     print(f"--- {name} ---\n{tok.decode(out)}\n")
 
@@ -734,17 +966,35 @@ for name, kw in {"T = 0.8": dict(temperature=0.8), "top-p = 0.9": dict(top_p=0.9
 
 # %%
 if pretrained.is_published("gpt", "shakespeare"):
-    n_chars = min(len(train_ids), len(train_w) * Bk)  # the characters the training windows cover
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(gpt_losses["loss"]), n_chars, train_seconds,
-                                                             "GPU" if gpu else "CPU", "characters"))
-    for title, lm, nats in [(your_title, gpt, gpt_nats),
-                            (pretrained.describe("gpt", "shakespeare"), course_gpt, course_nats)]:
-        out = lm.generate(tok.encode("ROMEO:\n"), pick(full=400, fast=80), seed=0, temperature=0.8)
-        print(f"--- {title}\nvalidation loss {nats:.4f} nats/char; T = 0.8:\n{tok.decode(out)}\n")
+    # the characters the training windows cover
+    n_chars = min(len(train_ids), len(train_w) * Bk)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(gpt_losses["loss"]),
+            n_chars,
+            train_seconds,
+            "GPU" if gpu else "CPU",
+            "characters",
+        )
+    )
+    for title, lm, nats in [
+        (your_title, gpt, gpt_nats),
+        (pretrained.describe("gpt", "shakespeare"), course_gpt, course_nats),
+    ]:
+        out = lm.generate(
+            tok.encode("ROMEO:\n"), pick(full=400, fast=80), seed=0, temperature=0.8
+        )
+        print(
+            f"--- {title}\nvalidation loss {nats:.4f} nats/char; T = 0.8:\n{tok.decode(out)}\n"
+        )
 else:
-    print("The course checkpoint gpt/shakespeare is not published yet: "
-          "`make pretrain MODEL=gpt DATASET=shakespeare` trains it.")
+    print(
+        "The course checkpoint gpt/shakespeare is not published yet: "
+        "`make pretrain MODEL=gpt DATASET=shakespeare` trains it."
+    )
 
 # %% [markdown]
 # ## 3. PixelCNN on binarized MNIST
@@ -759,18 +1009,27 @@ else:
 images, _ = load_mnist("train")
 test_images, _ = load_mnist("test")
 images = random_subset(pick(full=len(images), fast=1024), images, seed=0)[0]
-test_images = random_subset(pick(full=len(test_images), fast=500), test_images, seed=1)[0]
+test_images = random_subset(pick(full=len(test_images), fast=500), test_images, seed=1)[
+    0
+]
 x_test = threshold_binarize(test_images)
-print(f"training on {len(images):,} images, evaluating on {len(test_images):,} test images")
+print(
+    f"training on {len(images):,} images, evaluating on {len(test_images):,} test images"
+)
 show_images(threshold_binarize(images[:32]), title="Binarized MNIST digits", nrow=8);
 
 # %%
-PIXEL_CONFIG = pick(full=dict(hidden=64, n_layers=5),
-                    fast=dict(hidden=16, n_layers=3, lr=1e-2))  # fast: tiny, larger steps
+PIXEL_CONFIG = pick(
+    full=dict(hidden=64, n_layers=5),
+    # fast: tiny, larger steps
+    fast=dict(hidden=16, n_layers=3, lr=1e-2),
+)
 set_seed(0)
 pcnn = MODELS["pixelcnn"](**PIXEL_CONFIG)
-print(f"PixelCNN: masked 7x7 type-A layer, {PIXEL_CONFIG['n_layers']} masked 3x3 type-B layers, "
-      f"{PIXEL_CONFIG['hidden']} channels: {pcnn.count_params():,} parameters")
+print(
+    f"PixelCNN: masked 7x7 type-A layer, {PIXEL_CONFIG['n_layers']} masked 3x3 type-B layers, "
+    f"{PIXEL_CONFIG['hidden']} channels: {pcnn.count_params():,} parameters"
+)
 show_source(type(pcnn).train_step)
 
 # %% [markdown]
@@ -778,33 +1037,59 @@ show_source(type(pcnn).train_step)
 
 # %% tags=["torch"]
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     pcnn = pretrained.load("pixelcnn", "mnist", device=device)
-    pixel_card = pretrained.card("pixelcnn", "mnist")  # a smoke-test card records no curves
-    pixel_losses = pretrained.history("pixelcnn", "mnist") if pixel_card.get("history") else {"loss": []}
+    # a smoke-test card records no curves
+    pixel_card = pretrained.card("pixelcnn", "mnist")
+    pixel_losses = (
+        pretrained.history("pixelcnn", "mnist")
+        if pixel_card.get("history")
+        else {"loss": []}
+    )
     pixel_epochs = pixel_card["epochs"]
 else:
-    pixel_losses = pcnn.fit(images, epochs=pick(full=5, fast=2), batch_size=pick(full=128, fast=64),
-                            verbose=pick(full=1, fast=2), amp=AMP, seed=0).history
+    pixel_losses = pcnn.fit(
+        images,
+        epochs=pick(full=5, fast=2),
+        batch_size=pick(full=128, fast=64),
+        verbose=pick(full=1, fast=2),
+        amp=AMP,
+        seed=0,
+    ).history
     pixel_epochs = len(pixel_losses["loss"])
 pixel_seconds = time.perf_counter() - t0
-ax = plot_history({"training": pixel_losses["loss"]}, title="PixelCNN on MNIST (PyTorch)")
+ax = plot_history(
+    {"training": pixel_losses["loss"]}, title="PixelCNN on MNIST (PyTorch)"
+)
 ax.set_ylabel("negative log-likelihood (nats per image)")
 plt.show()
 
 # %% tags=["keras"]
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     pcnn = pretrained.load("pixelcnn", "mnist", framework="keras")
-    pixel_card = pretrained.card("pixelcnn", "mnist")  # a smoke-test card records no curves
-    pixel_losses = pretrained.history("pixelcnn", "mnist") if pixel_card.get("history") else {"loss": []}
+    # a smoke-test card records no curves
+    pixel_card = pretrained.card("pixelcnn", "mnist")
+    pixel_losses = (
+        pretrained.history("pixelcnn", "mnist")
+        if pixel_card.get("history")
+        else {"loss": []}
+    )
     pixel_epochs = pixel_card["epochs"]
 else:
-    pixel_losses = pcnn.fit(images, epochs=pick(full=5, fast=2), batch_size=pick(full=128, fast=64),
-                            verbose=pick(full="auto", fast=2)).history
+    pixel_losses = pcnn.fit(
+        images,
+        epochs=pick(full=5, fast=2),
+        batch_size=pick(full=128, fast=64),
+        verbose=pick(full="auto", fast=2),
+    ).history
     pixel_epochs = len(pixel_losses["loss"])
 pixel_seconds = time.perf_counter() - t0
-ax = plot_history({"training": pixel_losses["loss"]}, title=f"PixelCNN on MNIST (Keras, {BACKEND})")
+ax = plot_history(
+    {"training": pixel_losses["loss"]}, title=f"PixelCNN on MNIST (Keras, {BACKEND})"
+)
 ax.set_ylabel("negative log-likelihood (nats per image)")
 plt.show()
 
@@ -820,15 +1105,21 @@ plt.show()
 # %%
 nll = pcnn.nll(x_test)
 check = bernoulli_nll_np(pcnn.logits(x_test[:100]), x_test[:100])
-print(f"max |nll - NumPy sum of BCEs| on 100 images: {np.abs(nll[:100] - check).max():.1e}")
+print(
+    f"max |nll - NumPy sum of BCEs| on 100 images: {np.abs(nll[:100] - check).max():.1e}"
+)
 assert np.allclose(nll[:100], check, rtol=1e-4)
 
 x_train = threshold_binarize(images)
-p_on = (x_train.sum(0) + 1) / (len(x_train) + 2)            # per-pixel frequency, smoothed
+# per-pixel frequency, smoothed
+p_on = (x_train.sum(0) + 1) / (len(x_train) + 2)
 independent = -(x_test * np.log(p_on) + (1 - x_test) * np.log(1 - p_on)).sum((1, 2))
 print(f"{'model':<22} {'nats/image':>10} {'bits/dim':>9}")
-for name, value in [("uniform", 784 * np.log(2)), ("independent pixels", independent.mean()),
-                    ("PixelCNN", nll.mean())]:
+for name, value in [
+    ("uniform", 784 * np.log(2)),
+    ("independent pixels", independent.mean()),
+    ("PixelCNN", nll.mean()),
+]:
     print(f"{name:<22} {value:10.2f} {float(nats_to_bits_per_dim(value)):9.4f}")
 assert nll.mean() < 0.85 * independent.mean()
 
@@ -850,20 +1141,32 @@ n_samples = pick(full=16, fast=2)
 t0 = time.perf_counter()
 samples = pcnn.sample(n_samples, seed=0)
 seconds = time.perf_counter() - t0
-print(f"{n_samples} samples in {seconds:.1f} s: 784 forward passes, "
-      f"{1000 * seconds / 784:.1f} ms per pass")
-show_images(samples, title=f"PixelCNN samples (PyTorch, {pixel_epochs} epochs)",
-            nrow=min(8, n_samples), figsize=3 if is_fast() else 5);
+print(
+    f"{n_samples} samples in {seconds:.1f} s: 784 forward passes, "
+    f"{1000 * seconds / 784:.1f} ms per pass"
+)
+show_images(
+    samples,
+    title=f"PixelCNN samples (PyTorch, {pixel_epochs} epochs)",
+    nrow=min(8, n_samples),
+    figsize=3 if is_fast() else 5,
+);
 
 # %% tags=["keras"]
 n_samples = pick(full=16, fast=2)
 t0 = time.perf_counter()
 samples = pcnn.sample(n_samples, seed=0)
 seconds = time.perf_counter() - t0
-print(f"{n_samples} samples in {seconds:.1f} s: 784 forward passes, "
-      f"{1000 * seconds / 784:.1f} ms per pass")
-show_images(samples, title=f"PixelCNN samples (Keras, {pixel_epochs} epochs)",
-            nrow=min(8, n_samples), figsize=3 if is_fast() else 5);
+print(
+    f"{n_samples} samples in {seconds:.1f} s: 784 forward passes, "
+    f"{1000 * seconds / 784:.1f} ms per pass"
+)
+show_images(
+    samples,
+    title=f"PixelCNN samples (Keras, {pixel_epochs} epochs)",
+    nrow=min(8, n_samples),
+    figsize=3 if is_fast() else 5,
+);
 
 # %% [markdown]
 # ### Your run beside the course checkpoint
@@ -876,24 +1179,77 @@ show_images(samples, title=f"PixelCNN samples (Keras, {pixel_epochs} epochs)",
 # Both models draw from the same seed (a few images: sampling is slow) and are measured on
 # the same test images.
 
-# %%
+# %% tags=["torch"]
 if pretrained.is_published("pixelcnn", "mnist"):
-    course_pcnn = pcnn if pretrained.use_only() else pretrained.load("pixelcnn", "mnist", device=device)  # [torch]
-    course_pcnn = pcnn if pretrained.use_only() else pretrained.load("pixelcnn", "mnist", framework="keras")  # [keras]
+    course_pcnn = (
+        pcnn
+        if pretrained.use_only()
+        else pretrained.load("pixelcnn", "mnist", device=device)
+    )
     n_show = pick(full=16, fast=8)  # at most 16: 784 sequential passes per batch
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(pixel_epochs, len(images), pixel_seconds,
-                                                             "GPU" if gpu else "CPU"))
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            pixel_epochs, len(images), pixel_seconds, "GPU" if gpu else "CPU"
+        )
+    )
     yours = pcnn.sample(n_show, seed=0)
     course = yours if pretrained.use_only() else course_pcnn.sample(n_show, seed=0)
-    compare_samples(yours, course, your_title, pretrained.describe("pixelcnn", "mnist"), nrow=4)
+    compare_samples(
+        yours, course, your_title, pretrained.describe("pixelcnn", "mnist"), nrow=4
+    )
     plt.show()
-    for title, m in [(your_title, pcnn), (pretrained.describe("pixelcnn", "mnist"), course_pcnn)]:
+    for title, m in [
+        (your_title, pcnn),
+        (pretrained.describe("pixelcnn", "mnist"), course_pcnn),
+    ]:
         bpd = float(nats_to_bits_per_dim(m.nll(x_test).mean()))
-        print(f"{title}\n    {bpd:.4f} bits/dim on the same {len(x_test):,} test images")
+        print(
+            f"{title}\n    {bpd:.4f} bits/dim on the same {len(x_test):,} test images"
+        )
 else:
-    print("The course checkpoint pixelcnn/mnist is not published yet: "
-          "`make pretrain MODEL=pixelcnn DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint pixelcnn/mnist is not published yet: "
+        "`make pretrain MODEL=pixelcnn DATASET=mnist` trains it."
+    )
+
+# %% tags=["keras"]
+if pretrained.is_published("pixelcnn", "mnist"):
+    course_pcnn = (
+        pcnn
+        if pretrained.use_only()
+        else pretrained.load("pixelcnn", "mnist", framework="keras")
+    )
+    n_show = pick(full=16, fast=8)  # at most 16: 784 sequential passes per batch
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            pixel_epochs, len(images), pixel_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    yours = pcnn.sample(n_show, seed=0)
+    course = yours if pretrained.use_only() else course_pcnn.sample(n_show, seed=0)
+    compare_samples(
+        yours, course, your_title, pretrained.describe("pixelcnn", "mnist"), nrow=4
+    )
+    plt.show()
+    for title, m in [
+        (your_title, pcnn),
+        (pretrained.describe("pixelcnn", "mnist"), course_pcnn),
+    ]:
+        bpd = float(nats_to_bits_per_dim(m.nll(x_test).mean()))
+        print(
+            f"{title}\n    {bpd:.4f} bits/dim on the same {len(x_test):,} test images"
+        )
+else:
+    print(
+        "The course checkpoint pixelcnn/mnist is not published yet: "
+        "`make pretrain MODEL=pixelcnn DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ### Causality check
@@ -909,11 +1265,18 @@ flipped = np.repeat(base[None], 784, axis=0)
 rows_, cols_ = np.divmod(np.arange(784), 28)
 flipped[np.arange(784), rows_, cols_] = 1 - flipped[np.arange(784), rows_, cols_]
 base_logits = pcnn.logits(base[None])[0].ravel()
-delta = np.concatenate([np.abs(pcnn.logits(flipped[i:i + 196]).reshape(-1, 784) - base_logits)
-                        for i in range(0, 784, 196)])        # delta[p, q]: flip p, logit q
-at_or_before = np.tril(np.ones((784, 784), bool))            # q <= p in raster order
-print(f"largest change of a logit at or before the flipped pixel: {delta[at_or_before].max():.1e} "
-      f"(float32 rounding); after it: {delta[~at_or_before].max():.2f}")
+delta = np.concatenate(
+    [
+        np.abs(pcnn.logits(flipped[i : i + 196]).reshape(-1, 784) - base_logits)
+        # delta[p, q]: flip p, logit q
+        for i in range(0, 784, 196)
+    ]
+)
+at_or_before = np.tril(np.ones((784, 784), bool))  # q <= p in raster order
+print(
+    f"largest change of a logit at or before the flipped pixel: {delta[at_or_before].max():.1e} "
+    f"(float32 rounding); after it: {delta[~at_or_before].max():.2f}"
+)
 assert delta[at_or_before].max() < 1e-4
 
 # %% [markdown]
@@ -924,15 +1287,20 @@ assert delta[at_or_before].max() < 1e-4
 # %%
 target = 14 * 28 + 14
 measured = (delta[:, target] > 1e-4).reshape(28, 28)
-layers = [(pcnn.kernel, "A")] + [(3, "B")] * pcnn.n_layers  # a loaded checkpoint: the full config
+# a loaded checkpoint: the full config
+layers = [(pcnn.kernel, "A")] + [(3, "B")] * pcnn.n_layers
 predicted = ar.receptive_field(layers, (28, 28), (14, 14))
-print(f"pixels whose flip changed the logit: {measured.sum()}; predicted field: {predicted.sum()}; "
-      f"outside the prediction: {(measured & ~predicted).sum()}")
+print(
+    f"pixels whose flip changed the logit: {measured.sum()}; predicted field: {predicted.sum()}; "
+    f"outside the prediction: {(measured & ~predicted).sum()}"
+)
 assert not (measured & ~predicted).any()
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-for ax, m, title in [(axes[0], predicted, "predicted receptive field"),
-                     (axes[1], measured, "flips that changed the logit")]:
+for ax, m, title in [
+    (axes[0], predicted, "predicted receptive field"),
+    (axes[1], measured, "flips that changed the logit"),
+]:
     ax.imshow(m, cmap="Greens", vmin=0, vmax=1.2)
     ax.plot(14, 14, "rs")
     ax.set_title(f"{title}\nof pixel (14, 14) (red)")
@@ -1087,7 +1455,11 @@ check("top_k_filter", my_top_k_filter, framework="torch")  # [torch]
 check("causal_attention_mask", my_causal_attention_mask, framework="keras")  # [keras]
 check("top_k_filter", my_top_k_filter, framework="keras")  # [keras]
 # the mask the GPT above builds, and the top-k filter its sampler uses, pass the same checks
-assert check("causal_attention_mask", lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)), "torch")  # [torch]
-assert check("causal_attention_mask", lambda T: keras.ops.tril(keras.ops.ones((T, T), "int32")) > 0,  # [keras]
-             "keras")  # [keras]
-assert check("top_k_filter", aigc_course.text.top_k_filter)   # NumPy, framework-neutral
+assert check(
+    "causal_attention_mask",
+    lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool)),  # [torch]
+    "torch",  # [torch]
+    lambda T: keras.ops.tril(keras.ops.ones((T, T), "int32")) > 0,  # [keras]
+    "keras",  # [keras]
+)
+assert check("top_k_filter", aigc_course.text.top_k_filter)  # NumPy, framework-neutral

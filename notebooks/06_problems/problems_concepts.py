@@ -118,9 +118,10 @@ def backward(hs, pre, weights, act, grad_out):
     _, dphi = ACTIVATIONS[act]
     grad_w, grad_h, g = [None] * len(weights), [None] * len(weights), grad_out
     for l in reversed(range(len(weights))):
-        g_pre = g * dphi(pre[l])          # dL/da_l
-        grad_w[l] = hs[l].T @ g_pre       # dL/dW_l  (hs[l] is the layer's input h_{l-1})
-        g = g_pre @ weights[l].T          # dL/dh_{l-1}
+        g_pre = g * dphi(pre[l])  # dL/da_l
+        # dL/dW_l  (hs[l] is the layer's input h_{l-1})
+        grad_w[l] = hs[l].T @ g_pre
+        g = g_pre @ weights[l].T  # dL/dh_{l-1}
         grad_h[l] = g
     return grad_w, grad_h
 
@@ -133,10 +134,12 @@ for act in ACTIVATIONS:
     grad_w, _ = backward(hs, pre, small, act, G_small)
     worst = 0.0
     for l, (i, j) in [(0, (1, 2)), (2, (3, 0)), (3, (5, 5))]:
-        def loss_at(delta, l=l, i=i, j=j, act=act):  # bound now: called within this iteration
+        # bound now: called within this iteration
+        def loss_at(delta, l=l, i=i, j=j, act=act):
             ws = [w.copy() for w in small]
             ws[l][i, j] += delta
             return np.sum(G_small * forward(x_small, ws, act)[0][-1])
+
         finite_diff = (loss_at(1e-6) - loss_at(-1e-6)) / 2e-6
         worst = max(worst, abs(finite_diff - grad_w[l][i, j]))
     print(f"{act:>7}: max |finite difference - backward| = {worst:.1e}")
@@ -165,10 +168,12 @@ for name, (act, std) in CONFIGS.items():
     weights = [rng.standard_normal((WIDTH, WIDTH)) * std for _ in range(DEPTH)]
     hs, pre = forward(x, weights, act)
     grad_w, _ = backward(hs, pre, weights, act, G)
-    signal[name] = np.array([np.sqrt(np.mean(a ** 2)) for a in pre])
+    signal[name] = np.array([np.sqrt(np.mean(a**2)) for a in pre])
     grads[name] = np.array([np.linalg.norm(g) for g in grad_w])
-    print(f"{name:>18}: |dL/dW| at layer 1 = {grads[name][0]:8.1e}, at layer {DEPTH} = "
-          f"{grads[name][-1]:8.1e}  (ratio {grads[name][0] / grads[name][-1]:.1e})")
+    print(
+        f"{name:>18}: |dL/dW| at layer 1 = {grads[name][0]:8.1e}, at layer {DEPTH} = "
+        f"{grads[name][-1]:8.1e}  (ratio {grads[name][0] / grads[name][-1]:.1e})"
+    )
 
 layers = np.arange(1, DEPTH + 1)
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -185,9 +190,12 @@ for ax in axes:
 axes[1].legend(fontsize=8)
 plt.show()
 
-assert grads["sigmoid, Glorot"][0] < 1e-6 * grads["sigmoid, Glorot"][-1]        # vanishes
-assert 0.2 < grads["ReLU, He"][0] / grads["ReLU, He"][-1] < 5                     # stays put
-assert grads["ReLU, N(0, 1)"].min() > 1e20 * grads["ReLU, He"].max()              # explodes
+# vanishes
+assert grads["sigmoid, Glorot"][0] < 1e-6 * grads["sigmoid, Glorot"][-1]
+# stays put
+assert 0.2 < grads["ReLU, He"][0] / grads["ReLU, He"][-1] < 5
+# explodes
+assert grads["ReLU, N(0, 1)"].min() > 1e20 * grads["ReLU, He"].max()
 
 # %% [markdown]
 # Read the right panel from right (output) to left (input):
@@ -218,7 +226,7 @@ assert grads["ReLU, N(0, 1)"].min() > 1e20 * grads["ReLU, He"].max()            
 
 # %%
 H, T = 64, 60
-Q, _ = np.linalg.qr(rng.standard_normal((H, H)))   # a random orthogonal matrix
+Q, _ = np.linalg.qr(rng.standard_normal((H, H)))  # a random orthogonal matrix
 steps = np.arange(1, T + 1)
 through_time = {}
 for rho in (0.9, 1.0, 1.1):
@@ -226,24 +234,33 @@ for rho in (0.9, 1.0, 1.1):
     for kind in ("linear", "tanh"):
         h, J, norms = rng.standard_normal(H), np.eye(H), []
         for _ in range(T):
-            h = W @ h + 0.5 * rng.standard_normal(H)       # input U x_t: random drive
+            h = W @ h + 0.5 * rng.standard_normal(H)  # input U x_t: random drive
             if kind == "tanh":
                 h = np.tanh(h)
-                J = np.diag(1 - h ** 2) @ W @ J              # d h_k / d h_0, by the chain rule
+                # d h_k / d h_0, by the chain rule
+                J = np.diag(1 - h**2) @ W @ J
             else:
                 J = W @ J
-            norms.append(np.linalg.norm(J, 2))              # spectral norm
+            norms.append(np.linalg.norm(J, 2))  # spectral norm
         through_time[rho, kind] = np.array(norms)
-    assert np.allclose(through_time[rho, "linear"], rho ** steps)          # exactly rho^k
-    assert np.all(through_time[rho, "tanh"] <= rho ** steps * (1 + 1e-9))  # bounded by rho^k
-    print(f"rho = {rho}: after {T} steps, linear {through_time[rho, 'linear'][-1]:.2e} "
-          f"(rho^{T} = {rho ** T:.2e}), tanh {through_time[rho, 'tanh'][-1]:.2e}")
+    # exactly rho^k
+    assert np.allclose(through_time[rho, "linear"], rho**steps)
+    # bounded by rho^k
+    assert np.all(through_time[rho, "tanh"] <= rho**steps * (1 + 1e-9))
+    print(
+        f"rho = {rho}: after {T} steps, linear {through_time[rho, 'linear'][-1]:.2e} "
+        f"(rho^{T} = {rho**T:.2e}), tanh {through_time[rho, 'tanh'][-1]:.2e}"
+    )
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for (rho, kind), norms in through_time.items():
-    ax.semilogy(steps, norms, ls="-" if kind == "linear" else "--",
-                color={0.9: "tab:blue", 1.0: "tab:gray", 1.1: "tab:red"}[rho],
-                label=rf"$\rho = {rho}$, {kind}")
+    ax.semilogy(
+        steps,
+        norms,
+        ls="-" if kind == "linear" else "--",
+        color={0.9: "tab:blue", 1.0: "tab:gray", 1.1: "tab:red"}[rho],
+        label=rf"$\rho = {rho}$, {kind}",
+    )
 ax.set_title(r"How much $h_0$ still affects $h_k$: $\|\partial h_k / \partial h_0\|_2$")
 ax.set_xlabel("time steps $k$")
 ax.set_ylabel("spectral norm (log scale)")
@@ -285,7 +302,7 @@ plt.show()
 
 # %%
 def clip_by_global_norm(grads, c):
-    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
     return [g * min(1.0, c / norm) for g in grads], norm
 
 
@@ -293,17 +310,22 @@ def cosine(u, v):
     return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
 
 
-grads_demo = [rng.standard_normal((4, 3)) * 10, rng.standard_normal(3) * 0.1]  # one large, one small
+# one large, one small
+grads_demo = [rng.standard_normal((4, 3)) * 10, rng.standard_normal(3) * 0.1]
 flat = np.concatenate([g.ravel() for g in grads_demo])
 for c in (1.0, 1e3):
     clipped, norm = clip_by_global_norm(grads_demo, c)
     flat_clipped = np.concatenate([g.ravel() for g in clipped])
-    print(f"c = {c:g}: |g| = {norm:.2f} -> {np.linalg.norm(flat_clipped):.2f};  "
-          f"cosine with the original direction: {cosine(flat, flat_clipped):.6f}")
+    print(
+        f"c = {c:g}: |g| = {norm:.2f} -> {np.linalg.norm(flat_clipped):.2f};  "
+        f"cosine with the original direction: {cosine(flat, flat_clipped):.6f}"
+    )
     assert np.isclose(np.linalg.norm(flat_clipped), min(norm, c))
     assert np.isclose(cosine(flat, flat_clipped), 1.0)
 by_value = np.clip(flat, -1.0, 1.0)
-print(f"clipping each component to [-1, 1] instead: cosine {cosine(flat, by_value):.3f}")
+print(
+    f"clipping each component to [-1, 1] instead: cosine {cosine(flat, by_value):.3f}"
+)
 
 # %% [markdown]
 # Clipping treats the symptom; it does not make a vanishing gradient larger, and a
@@ -348,14 +370,21 @@ sigma = 0.07
 W = rng.standard_normal((n_in, n_out)) * sigma
 y = x_mc @ W
 checks = {
-    "Var(y) = n_in sigma^2 v": (y.var(axis=0).mean(), n_in * sigma ** 2 * v),
+    "Var(y) = n_in sigma^2 v": (y.var(axis=0).mean(), n_in * sigma**2 * v),
     "E[relu(y)^2] = Var(y) / 2": (np.mean(np.maximum(y, 0) ** 2), y.var() / 2),
 }
-g_y = rng.standard_normal((N, n_out)) * 1.3                    # a gradient arriving at y
+# a gradient arriving at y
+g_y = rng.standard_normal((N, n_out)) * 1.3
 g_x = g_y @ W.T
-checks["Var(dL/dx) = n_out sigma^2 Var(dL/dy)"] = (g_x.var(axis=0).mean(), n_out * sigma ** 2 * 1.3 ** 2)
+checks["Var(dL/dx) = n_out sigma^2 Var(dL/dy)"] = (
+    g_x.var(axis=0).mean(),
+    n_out * sigma**2 * 1.3**2,
+)
 a = np.sqrt(6 / (n_in + n_out))
-checks["Var(U[-a, a]) = 2 / (n_in + n_out)"] = (rng.uniform(-a, a, 10 ** 6).var(), 2 / (n_in + n_out))
+checks["Var(U[-a, a]) = 2 / (n_in + n_out)"] = (
+    rng.uniform(-a, a, 10**6).var(),
+    2 / (n_in + n_out),
+)
 for name, (measured, formula) in checks.items():
     print(f"{name:>38}: measured {measured:.5f}, formula {formula:.5f}")
     assert abs(measured / formula - 1) < 0.03, name
@@ -387,9 +416,12 @@ depth_runs = {
     "ReLU, N(0, 1)": preactivation_variance("relu", 1.0),
 }
 for name, var in depth_runs.items():
-    factor = np.exp(np.mean(np.diff(np.log(var))))           # geometric mean ratio per layer
-    print(f"{name:>24}: variance at layer 1 {var[0]:.3g}, at layer 50 {var[-1]:.3g}; "
-          f"mean factor per layer {factor:.3f}")
+    # geometric mean ratio per layer
+    factor = np.exp(np.mean(np.diff(np.log(var))))
+    print(
+        f"{name:>24}: variance at layer 1 {var[0]:.3g}, at layer 50 {var[-1]:.3g}; "
+        f"mean factor per layer {factor:.3f}"
+    )
 ratio = lambda name: np.exp(np.mean(np.diff(np.log(depth_runs[name]))))
 assert abs(ratio("ReLU, He: σ² = 2/n") - 1) < 0.05
 assert abs(ratio("ReLU, Glorot: σ² = 1/n") - 0.5) < 0.03
@@ -441,7 +473,7 @@ def gd_losses(X, lr, steps=100):
     The gradient X^T (X w - y) / n is computed from the precomputed X^T X / n and X^T y / n.
     """
     n = len(X)
-    gram, xty, yty = X.T @ X / n, X.T @ targets / n, np.sum(targets ** 2) / n
+    gram, xty, yty = X.T @ X / n, X.T @ targets / n, np.sum(targets**2) / n
     w, out = np.zeros((X.shape[1], 10)), []
     for _ in range(steps):
         out.append(0.5 * (np.sum(w * (gram @ w)) - 2 * np.sum(w * xty) + yty))
@@ -449,15 +481,19 @@ def gd_losses(X, lr, steps=100):
     return np.array(out)
 
 
-X_raw = np.hstack([pixels, np.ones((len(pixels), 1))])           # pixels in [0, 1] and a bias
-X_centred = np.hstack([pixels - pixels.mean(0), np.ones((len(pixels), 1))])  # mean pixel subtracted
+# pixels in [0, 1] and a bias
+X_raw = np.hstack([pixels, np.ones((len(pixels), 1))])
+# mean pixel subtracted
+X_centred = np.hstack([pixels - pixels.mean(0), np.ones((len(pixels), 1))])
 limits = {}
 for name, X in (("raw pixels", X_raw), ("centred pixels", X_centred)):
     lam_max = np.linalg.eigvalsh(X.T @ X / len(X))[-1]
     limit = limits[name] = 2 / lam_max
     below, above = gd_losses(X, 0.95 * limit), gd_losses(X, 1.05 * limit)
-    print(f"{name:>14}: lambda_max = {lam_max:8.2f}, largest stable learning rate 2/lambda_max = "
-          f"{limit:.4f}; loss after 100 steps at 0.95x: {below[-1]:.3f}, at 1.05x: {above[-1]:.3g}")
+    print(
+        f"{name:>14}: lambda_max = {lam_max:8.2f}, largest stable learning rate 2/lambda_max = "
+        f"{limit:.4f}; loss after 100 steps at 0.95x: {below[-1]:.3f}, at 1.05x: {above[-1]:.3g}"
+    )
     assert below[-1] < below[0] < above[-1]
     if name == "raw pixels":
         lam_raw, factors = lam_max, np.r_[np.geomspace(0.01, 0.95, 12), 1.05, 1.2]
@@ -467,16 +503,30 @@ for name, X in (("raw pixels", X_raw), ("centred pixels", X_centred)):
 w_check = rng.standard_normal((X_raw.shape[1], 10)) * 0.01
 direct = 0.5 * np.mean(np.sum((X_raw @ w_check - targets) ** 2, axis=1))
 n_raw = len(X_raw)
-via_gram = 0.5 * (np.sum(w_check * (X_raw.T @ X_raw / n_raw @ w_check))
-                  - 2 * np.sum(w_check * (X_raw.T @ targets / n_raw)) + np.sum(targets ** 2) / n_raw)
+via_gram = 0.5 * (
+    np.sum(w_check * (X_raw.T @ X_raw / n_raw @ w_check))
+    - 2 * np.sum(w_check * (X_raw.T @ targets / n_raw))
+    + np.sum(targets**2) / n_raw
+)
 assert np.isclose(direct, via_gram)
-assert np.all(sweep[stable] < sweep[0] * 1.001) and np.all(sweep[~stable] > 1e3 * sweep[0])
-print(f"centring allows a learning rate {limits['centred pixels'] / limits['raw pixels']:.1f} times larger")
+assert np.all(sweep[stable] < sweep[0] * 1.001) and np.all(
+    sweep[~stable] > 1e3 * sweep[0]
+)
+print(
+    f"centring allows a learning rate {limits['centred pixels'] / limits['raw pixels']:.1f} times larger"
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.loglog(factors[stable] * 2 / lam_raw, sweep[stable], marker="o", label="converging")
-ax.scatter(factors[~stable] * 2 / lam_raw, np.full((~stable).sum(), 2.5), marker="^", s=80,
-           color="tab:red", zorder=3, label="diverged (loss off the chart)")
+ax.scatter(
+    factors[~stable] * 2 / lam_raw,
+    np.full((~stable).sum(), 2.5),
+    marker="^",
+    s=80,
+    color="tab:red",
+    zorder=3,
+    label="diverged (loss off the chart)",
+)
 ax.axvline(2 / lam_raw, color="tab:red", ls="--", label=r"$2 / \lambda_{\max}$")
 ax.set_ylim(top=3)
 ax.set_title("A learning-rate sweep: loss after 100 steps of gradient descent")
@@ -567,7 +617,8 @@ def softmax_grads(W, X, y, lam=1e-3):
     return loss, X.T @ p / len(y) + lam * W
 
 
-X_sgd = np.hstack([pixels, np.ones((len(pixels), 1))])         # the training subset of above
+# the training subset of above
+X_sgd = np.hstack([pixels, np.ones((len(pixels), 1))])
 n_sgd = len(X_sgd)
 x_test_bs, y_test_bs = load_mnist("test")
 X_test_bs = np.hstack([x_test_bs[:2000].reshape(2000, -1) / 255.0, np.ones((2000, 1))])
@@ -577,22 +628,31 @@ y_test_bs = y_test_bs[:2000]
 rng_bs = np.random.default_rng(0)
 W_at = rng_bs.normal(0, 0.01, (785, 10))
 _, g_full = softmax_grads(W_at, X_sgd, labels, lam=0.0)
-resid = np.zeros(n_sgd)                                        # |g_i - g_full|^2, per example
-for s in range(0, n_sgd, 500):                                 # g_i = x_i (p_i - onehot_i)^T
-    xb, yb = X_sgd[s:s + 500], labels[s:s + 500]
+# |g_i - g_full|^2, per example
+resid = np.zeros(n_sgd)
+# g_i = x_i (p_i - onehot_i)^T
+for s in range(0, n_sgd, 500):
+    xb, yb = X_sgd[s : s + 500], labels[s : s + 500]
     z = xb @ W_at
     p = np.exp(z - z.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     p[np.arange(len(yb)), yb] -= 1.0
     gi = xb[:, :, None] * p[:, None, :]
-    resid[s:s + 500] = np.sum((gi - g_full) ** 2, axis=(1, 2))
+    resid[s : s + 500] = np.sum((gi - g_full) ** 2, axis=(1, 2))
 sigma2 = resid.mean()
 for B in (10, 100):
-    draws = [softmax_grads(W_at, X_sgd[idx], labels[idx], lam=0.0)[1]
-             for idx in (rng_bs.choice(n_sgd, B, replace=False) for _ in range(pick(full=4000, fast=1500)))]
+    draws = [
+        softmax_grads(W_at, X_sgd[idx], labels[idx], lam=0.0)[1]
+        for idx in (
+            rng_bs.choice(n_sgd, B, replace=False)
+            for _ in range(pick(full=4000, fast=1500))
+        )
+    ]
     measured = np.mean([np.sum((d - g_full) ** 2) for d in draws])
     formula = sigma2 / B * (n_sgd - B) / (n_sgd - 1)
-    print(f"B = {B:3d}: E|g_B - g|^2 = {measured:.4f} (Monte Carlo), {formula:.4f} (formula)")
+    print(
+        f"B = {B:3d}: E|g_B - g|^2 = {measured:.4f} (Monte Carlo), {formula:.4f} (formula)"
+    )
     assert abs(measured / formula - 1) < 0.1
 
 # %%
@@ -603,8 +663,8 @@ def sgd(epochs, lr_at, batch_at, seed=0):
     for epoch in range(epochs):
         lr, B = lr_at(epoch), batch_at(epoch)
         order = rng_run.permutation(n_sgd)
-        for s in range(0, n_sgd - B + 1, B):                  # full batches only
-            idx = order[s:s + B]
+        for s in range(0, n_sgd - B + 1, B):  # full batches only
+            idx = order[s : s + B]
             W -= lr * softmax_grads(W, X_sgd[idx], labels[idx])[1]
             updates += 1
         out.append((updates, softmax_grads(W, X_sgd, labels)[0]))
@@ -612,14 +672,18 @@ def sgd(epochs, lr_at, batch_at, seed=0):
 
 
 epochs_bs, lr0, b0, k = pick(full=30, fast=15), 1.0, 10, 5
-stage = lambda e: (e >= epochs_bs // 3) + (e >= 2 * epochs_bs // 3)     # 0, 1, 2
-schedules = {"constant": (lambda e: lr0, lambda e: b0),
-             "learning rate / 5, twice": (lambda e: lr0 / k ** stage(e), lambda e: b0),
-             "batch size x 5, twice": (lambda e: lr0, lambda e: b0 * k ** stage(e))}
+stage = lambda e: (e >= epochs_bs // 3) + (e >= 2 * epochs_bs // 3)  # 0, 1, 2
+schedules = {
+    "constant": (lambda e: lr0, lambda e: b0),
+    "learning rate / 5, twice": (lambda e: lr0 / k ** stage(e), lambda e: b0),
+    "batch size x 5, twice": (lambda e: lr0, lambda e: b0 * k ** stage(e)),
+}
 runs = {name: sgd(epochs_bs, *sch) for name, sch in schedules.items()}
 for name, (hist, acc) in runs.items():
-    print(f"{name:26}: final training loss {hist[-1, 1]:.4f}, test accuracy {acc:.1%}, "
-          f"{int(hist[-1, 0]):5d} updates")
+    print(
+        f"{name:26}: final training loss {hist[-1, 1]:.4f}, test accuracy {acc:.1%}, "
+        f"{int(hist[-1, 0]):5d} updates"
+    )
 (h_c, _), (h_lr, _), (h_bs, _) = runs.values()
 assert h_lr[-1, 1] < 0.7 * h_c[-1, 1] and abs(h_bs[-1, 1] / h_lr[-1, 1] - 1) < 0.1
 assert h_bs[-1, 0] < 0.5 * h_lr[-1, 0]
@@ -628,10 +692,19 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for name, (hist, _) in runs.items():
     axes[0].plot(np.arange(1, epochs_bs + 1), hist[:, 1], "o-", ms=3, label=name)
     axes[1].plot(hist[:, 0], hist[:, 1], "o-", ms=3, label=name)
-axes[0].set(xlabel="epoch", ylabel="training loss (full batch)", yscale="log",
-            title="Same epochs: decay and growth coincide")
-axes[1].set(xlabel="parameter updates", ylabel="training loss (full batch)", xscale="log",
-            yscale="log", title="...but growth needs fewer updates")
+axes[0].set(
+    xlabel="epoch",
+    ylabel="training loss (full batch)",
+    yscale="log",
+    title="Same epochs: decay and growth coincide",
+)
+axes[1].set(
+    xlabel="parameter updates",
+    ylabel="training loss (full batch)",
+    xscale="log",
+    yscale="log",
+    title="...but growth needs fewer updates",
+)
 axes[1].xaxis.set_minor_formatter(plt.NullFormatter())
 for ax in axes:
     ax.legend(fontsize=8)
@@ -681,7 +754,9 @@ plt.show()
 # %%
 def sq_distances(a, b):
     """Squared Euclidean distances between the rows of a (M, d) and b (N, d): (M, N)."""
-    return np.maximum((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T, 0.0)
+    return np.maximum(
+        (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T, 0.0
+    )
 
 
 def logsumexp(a, axis):
@@ -691,7 +766,11 @@ def logsumexp(a, axis):
 
 def kde_log_density(d2, h, dim):
     """log p_h for each query, from its squared distances d2 (M, N) to the N training points."""
-    return logsumexp(-d2 / (2 * h * h), axis=1) - np.log(d2.shape[1]) - 0.5 * dim * np.log(2 * np.pi * h * h)
+    return (
+        logsumexp(-d2 / (2 * h * h), axis=1)
+        - np.log(d2.shape[1])
+        - 0.5 * dim * np.log(2 * np.pi * h * h)
+    )
 
 
 centres = rng.standard_normal((7, 1))
@@ -703,14 +782,17 @@ assert abs(integral - 1) < 1e-4
 
 # %%
 test_images, test_labels = load_mnist("test")
-test_images, test_labels = random_subset(pick(full=2000, fast=1000), test_images, test_labels, seed=1)
+test_images, test_labels = random_subset(
+    pick(full=2000, fast=1000), test_images, test_labels, seed=1
+)
 test_pixels = test_images.reshape(len(test_images), -1) / 255.0
 
 DIM = 30
 mean_pixel = pixels.mean(axis=0)
 _, _, Vt = np.linalg.svd(pixels - mean_pixel, full_matrices=False)
-basis = Vt[:DIM]                                       # (30, 784): the principal directions
-z_train = (pixels - mean_pixel) @ basis.T             # codes of the training digits
+# (30, 784): the principal directions
+basis = Vt[:DIM]
+z_train = (pixels - mean_pixel) @ basis.T  # codes of the training digits
 z_test = (test_pixels - mean_pixel) @ basis.T
 to_pixels = lambda z: np.clip(z @ basis + mean_pixel, 0, 1)
 
@@ -719,8 +801,10 @@ bandwidths = np.geomspace(0.05, 2.0, 15)
 ll_train = np.array([kde_log_density(d2_train, h, DIM).mean() for h in bandwidths])
 ll_test = np.array([kde_log_density(d2_test, h, DIM).mean() for h in bandwidths])
 h_best = bandwidths[np.argmax(ll_test)]
-print(f"{len(z_train)} training and {len(z_test)} test digits, {DIM} dimensions; "
-      f"best bandwidth on the test digits h = {h_best:.2f}")
+print(
+    f"{len(z_train)} training and {len(z_test)} test digits, {DIM} dimensions; "
+    f"best bandwidth on the test digits h = {h_best:.2f}"
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.semilogx(bandwidths, ll_train, marker="o", label="training digits")
@@ -733,8 +817,10 @@ ax.set_ylabel("mean log-likelihood (nats)")
 ax.legend()
 ax.grid(alpha=0.3)
 plt.show()
-assert np.all(np.diff(ll_train) < 0)          # the training likelihood only improves as h -> 0 ...
-assert 0 < np.argmax(ll_test) < len(bandwidths) - 1   # ... the held-out one peaks in between
+# the training likelihood only improves as h -> 0 ...
+assert np.all(np.diff(ll_train) < 0)
+# ... the held-out one peaks in between
+assert 0 < np.argmax(ll_test) < len(bandwidths) - 1
 
 # %% [markdown]
 # The training log-likelihood grows without bound as $h \to 0$ (each training digit
@@ -761,12 +847,17 @@ def sample_kde(n, h, seed):
 
 
 def fit_class_gaussians(z, y):
-    return {c: (z[y == c].mean(0), np.cov(z[y == c].T) + 1e-6 * np.eye(DIM)) for c in range(10)}
+    return {
+        c: (z[y == c].mean(0), np.cov(z[y == c].T) + 1e-6 * np.eye(DIM))
+        for c in range(10)
+    }
 
 
 def sample_class_gaussians(params, n_per_class, seed):
     r = np.random.default_rng(seed)
-    return np.concatenate([r.multivariate_normal(m, C, n_per_class) for m, C in params.values()])
+    return np.concatenate(
+        [r.multivariate_normal(m, C, n_per_class) for m, C in params.values()]
+    )
 
 
 N_SAMPLES = 500
@@ -774,21 +865,30 @@ H_TINY = 0.05
 models = {
     f"KDE, h = {H_TINY}": sample_kde(N_SAMPLES, H_TINY, seed=1),
     f"KDE, h = {h_best:.2f}": sample_kde(N_SAMPLES, h_best, seed=1),
-    "Gaussian per class": sample_class_gaussians(fit_class_gaussians(z_train, labels), N_SAMPLES // 10, seed=1),
+    "Gaussian per class": sample_class_gaussians(
+        fit_class_gaussians(z_train, labels), N_SAMPLES // 10, seed=1
+    ),
 }
 _, test_nn = nearest_neighbours(z_test, z_train)
-threshold = np.percentile(test_nn, 1)      # closer than 99 % of new digits are: a near-copy
-print(f"held-out digits: median distance to the nearest training digit {np.median(test_nn):.2f}; "
-      f"1st percentile {threshold:.2f}")
+# closer than 99 % of new digits are: a near-copy
+threshold = np.percentile(test_nn, 1)
+print(
+    f"held-out digits: median distance to the nearest training digit {np.median(test_nn):.2f}; "
+    f"1st percentile {threshold:.2f}"
+)
 nn_dist = {}
 for name, z in models.items():
     _, nn_dist[name] = nearest_neighbours(z, z_train)
-    print(f"{name:>20}: median distance {np.median(nn_dist[name]):.2f}; "
-          f"near-copies (closer than the 1st percentile): {np.mean(nn_dist[name] < threshold):.1%}")
+    print(
+        f"{name:>20}: median distance {np.median(nn_dist[name]):.2f}; "
+        f"near-copies (closer than the 1st percentile): {np.mean(nn_dist[name] < threshold):.1%}"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 4))
 bins = np.linspace(0, max(test_nn.max(), max(d.max() for d in nn_dist.values())), 60)
-ax.hist(test_nn, bins=bins, alpha=0.5, color="black", label="held-out digits (new data)")
+ax.hist(
+    test_nn, bins=bins, alpha=0.5, color="black", label="held-out digits (new data)"
+)
 for name, d in nn_dist.items():
     ax.hist(d, bins=bins, histtype="step", lw=2, label=f"samples: {name}")
 ax.axvline(threshold, color="gray", ls=":", label="1st percentile of new data")
@@ -810,9 +910,13 @@ for ax, name in zip(axes, [f"KDE, h = {H_TINY}", "Gaussian per class"]):
     z = models[name][:: N_SAMPLES // 10][:10]
     idx, dist = nearest_neighbours(z, z_train)
     pairs = np.concatenate([to_pixels(z), to_pixels(z_train[idx])]).reshape(-1, 28, 28)
-    show_images(pairs, nrow=10, ax=ax,
-                title=f"{name}: samples (top), nearest training digit (bottom); "
-                      f"median distance {np.median(dist):.2f}")
+    show_images(
+        pairs,
+        nrow=10,
+        ax=ax,
+        title=f"{name}: samples (top), nearest training digit (bottom); "
+        f"median distance {np.median(dist):.2f}",
+    )
 plt.show()
 
 # %% [markdown]
@@ -842,23 +946,37 @@ plt.show()
 # %%
 K_DUP, N_NEAR = 50, 40
 r = np.random.default_rng(3)
-star = 17                                              # the digit we duplicate
-near_src = r.choice(np.setdiff1d(np.arange(len(z_train)), [star]), N_NEAR, replace=False)
-z_dirty = np.concatenate([z_train, np.repeat(z_train[star:star + 1], K_DUP, axis=0),
-                          z_train[near_src] + 0.02 * r.standard_normal((N_NEAR, DIM))])
+star = 17  # the digit we duplicate
+near_src = r.choice(
+    np.setdiff1d(np.arange(len(z_train)), [star]), N_NEAR, replace=False
+)
+z_dirty = np.concatenate(
+    [
+        z_train,
+        np.repeat(z_train[star : star + 1], K_DUP, axis=0),
+        z_train[near_src] + 0.02 * r.standard_normal((N_NEAR, DIM)),
+    ]
+)
 is_planted = np.r_[np.zeros(len(z_train), bool), np.ones(K_DUP + N_NEAR, bool)]
 
 d2 = sq_distances(z_dirty, z_dirty)
 np.fill_diagonal(d2, np.inf)
-flagged = np.sqrt(d2.min(axis=1)) < threshold / 2      # has a neighbour far closer than new data does
-print(f"flagged {flagged.sum()} examples as duplicates; {np.sum(flagged & is_planted)} of the "
-      f"{is_planted.sum()} planted copies found, plus their {np.sum(flagged & ~is_planted)} originals")
+# has a neighbour far closer than new data does
+flagged = np.sqrt(d2.min(axis=1)) < threshold / 2
+print(
+    f"flagged {flagged.sum()} examples as duplicates; {np.sum(flagged & is_planted)} of the "
+    f"{is_planted.sum()} planted copies found, plus their {np.sum(flagged & ~is_planted)} originals"
+)
 assert np.all(flagged[is_planted])
 
-samples = z_dirty[r.integers(0, len(z_dirty), 20000)] + H_TINY * r.standard_normal((20000, DIM))
-share = np.mean(nearest_neighbours(samples, z_train[star:star + 1])[1] < threshold)
-print(f"samples that copy the duplicated digit: {share:.2%} (formula (k+1)/N = "
-      f"{(K_DUP + 1) / len(z_dirty):.2%}; an ordinary digit: {1 / len(z_dirty):.3%})")
+samples = z_dirty[r.integers(0, len(z_dirty), 20000)] + H_TINY * r.standard_normal(
+    (20000, DIM)
+)
+share = np.mean(nearest_neighbours(samples, z_train[star : star + 1])[1] < threshold)
+print(
+    f"samples that copy the duplicated digit: {share:.2%} (formula (k+1)/N = "
+    f"{(K_DUP + 1) / len(z_dirty):.2%}; an ordinary digit: {1 / len(z_dirty):.3%})"
+)
 assert abs(share - (K_DUP + 1) / len(z_dirty)) < 0.006
 
 # %% [markdown]
@@ -880,29 +998,45 @@ assert abs(share - (K_DUP + 1) / len(z_dirty)) < 0.006
 def judge(z, k=5):
     """The majority label of the k nearest held-out digits (clean labels)."""
     idx = np.argsort(sq_distances(z, z_test), axis=1)[:, :k]
-    return np.array([np.bincount(row, minlength=10).argmax() for row in test_labels[idx]])
+    return np.array(
+        [np.bincount(row, minlength=10).argmax() for row in test_labels[idx]]
+    )
 
 
-print(f"the judge's accuracy on the (clean) training digits: {np.mean(judge(z_train) == labels):.1%}")
+print(
+    f"the judge's accuracy on the (clean) training digits: {np.mean(judge(z_train) == labels):.1%}"
+)
 noise_rates = (0.0, 0.2, 0.4, 0.6)
 agreement, class_samples = [], {}
 for rate in noise_rates:
     r = np.random.default_rng(4)
     noisy = labels.copy()
     flip = r.random(len(noisy)) < rate
-    noisy[flip] = (noisy[flip] + r.integers(1, 10, flip.sum())) % 10   # a different, random class
+    # a different, random class
+    noisy[flip] = (noisy[flip] + r.integers(1, 10, flip.sum())) % 10
     z_gen = sample_class_gaussians(fit_class_gaussians(z_train, noisy), 100, seed=5)
     asked = np.repeat(np.arange(10), 100)
     agreement.append(np.mean(judge(z_gen) == asked))
     class_samples[rate] = z_gen
-    print(f"label noise {rate:.0%}: samples judged to show the requested digit: {agreement[-1]:.1%}")
+    print(
+        f"label noise {rate:.0%}: samples judged to show the requested digit: {agreement[-1]:.1%}"
+    )
 assert agreement[0] > agreement[-1] + 0.2
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3))
 for ax, rate in zip(axes, (0.0, 0.4)):
-    pick_rows = class_samples[rate].reshape(10, 100, DIM)[:, :6].transpose(1, 0, 2).reshape(-1, DIM)
-    show_images(to_pixels(pick_rows).reshape(-1, 28, 28), nrow=10, ax=ax,
-                title=f"label noise {rate:.0%}: columns = requested digit 0-9")
+    pick_rows = (
+        class_samples[rate]
+        .reshape(10, 100, DIM)[:, :6]
+        .transpose(1, 0, 2)
+        .reshape(-1, DIM)
+    )
+    show_images(
+        to_pixels(pick_rows).reshape(-1, 28, 28),
+        nrow=10,
+        ax=ax,
+        title=f"label noise {rate:.0%}: columns = requested digit 0-9",
+    )
 plt.show()
 
 # %% [markdown]
@@ -928,7 +1062,7 @@ r = np.random.default_rng(0)
 mode = r.choice(8, size=4096, p=weights)
 ring = centers[mode] + 0.05 * r.standard_normal((4096, 2))
 RADIUS, N_EVAL = 0.15, 2000
-STEPS = pick(full=4000, fast=2000)     # generator updates
+STEPS = pick(full=4000, fast=2000)  # generator updates
 SEEDS = pick(full=(0, 1, 2), fast=(0,))
 
 # rebalancing: resample the data so that every mode is equally frequent (weight 1 / frequency)
@@ -940,30 +1074,43 @@ for name, data in (("imbalanced data", ring), ("rebalanced data", balanced)):
         gan = ToyGAN(seed=seed)
         gan.fit(data, STEPS, log_every=STEPS)
         counts = mode_counts(gan.sample(N_EVAL, seed=123), centers, RADIUS)
-        shares[name, seed] = counts / counts.sum()        # among the samples that land on a mode
+        # among the samples that land on a mode
+        shares[name, seed] = counts / counts.sum()
         covered[name, seed] = int(np.sum(counts >= 0.005 * N_EVAL))
-        print(f"{name}, seed {seed}: {counts.sum() / N_EVAL:.0%} of the samples land on a mode; "
-              f"their shares {np.round(shares[name, seed], 3)}; modes with >= 0.5 % of the "
-              f"samples: {covered[name, seed]}")
+        print(
+            f"{name}, seed {seed}: {counts.sum() / N_EVAL:.0%} of the samples land on a mode; "
+            f"their shares {np.round(shares[name, seed], 3)}; modes with >= 0.5 % of the "
+            f"samples: {covered[name, seed]}"
+        )
 print(f"share of the training data per mode: {weights}")
 
 fig, ax = plt.subplots(figsize=(8, 3.8))
 width = 0.8 / (1 + 2 * len(SEEDS))
-ax.bar(np.arange(8) - 0.4 + width / 2, weights, width, color="black", label="training data")
+ax.bar(
+    np.arange(8) - 0.4 + width / 2, weights, width, color="black", label="training data"
+)
 for k, ((name, seed), s) in enumerate(shares.items()):
-    ax.bar(np.arange(8) - 0.4 + (k + 1.5) * width, s, width,
-           color="tab:red" if name.startswith("imb") else "tab:green",
-           alpha=0.9, label=f"GAN, {name}" if seed == SEEDS[0] else None)
+    ax.bar(
+        np.arange(8) - 0.4 + (k + 1.5) * width,
+        s,
+        width,
+        color="tab:red" if name.startswith("imb") else "tab:green",
+        alpha=0.9,
+        label=f"GAN, {name}" if seed == SEEDS[0] else None,
+    )
 ax.axhline(1 / 8, color="gray", ls=":", label="balanced: 1/8")
-ax.set_title(f"Toy GAN after {STEPS} steps: samples per mode" +
-             (f" ({len(SEEDS)} seeds)" if len(SEEDS) > 1 else ""))
+ax.set_title(
+    f"Toy GAN after {STEPS} steps: samples per mode"
+    + (f" ({len(SEEDS)} seeds)" if len(SEEDS) > 1 else "")
+)
 ax.set_xlabel("mode (most frequent in the data first)")
 ax.set_ylabel("share of the on-mode samples")
 ax.set_xticks(range(8))
 ax.legend(fontsize=8)
 plt.show()
 assert np.mean([covered["rebalanced data", sd] for sd in SEEDS]) > np.mean(
-    [covered["imbalanced data", sd] for sd in SEEDS])
+    [covered["imbalanced data", sd] for sd in SEEDS]
+)
 
 # %% [markdown]
 # On imbalanced data the rare modes are the first to go. In the course's full-mode runs

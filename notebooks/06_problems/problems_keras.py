@@ -18,23 +18,28 @@
 # %% [markdown]
 # # Lab: common problems and their fixes in Keras 3
 #
-# The same lab as {doc}`problems_pytorch`, in Keras 3: the problems of
-# {doc}`problems_concepts` met in real training, plus the engineering ones. You will
+# The concept notebook ({doc}`problems_concepts`) explained vanishing and exploding
+# gradients, initialisation, overfitting and memorisation on small NumPy examples.
+# This lab meets them in real training, and adds the engineering problems of
+# training at scale. You will
 #
-# 1. measure what the initialisation does to a deep network (Keras's default, He,
-#    and $\mathcal N(0, 1)$),
+# 1. measure what the initialisation does to a deep network's signal, gradients and
+#    training (Keras's default, He, and $\mathcal N(0, 1)$),
 # 2. plot gradient norms during training, and let **gradient clipping** save a run that
 #    would otherwise end in `nan`,
-# 3. use **mixed precision** (混合精度): dtype policies, float16's range, loss scaling,
+# 3. look at **mixed precision** (混合精度): what float16 and bfloat16 can represent, why
+#    float16 needs loss scaling, and Keras's dtype policies,
 # 4. time the **input pipeline**: arrays in memory against a `PyDataset` that builds
 #    every batch item by item in Python (and, on TensorFlow, `tf.data`),
 # 5. train with **data parallelism** (数据并行) on two devices with TensorFlow's
 #    `MirroredStrategy`, and check that it computes what one device does,
-# 6. check a trained VAE for **memorisation** with each sample's nearest training image.
+# 6. check a trained VAE for **memorisation** by finding the nearest training image of
+#    each sample.
 #
-# Everything runs on the TensorFlow backend (Colab's default) and on the PyTorch
-# backend (`KERAS_BACKEND=torch`); the data-parallel section needs TensorFlow and says
-# so on other backends.
+# The same lab exists in PyTorch ({doc}`problems_pytorch`). Everything here runs on the
+# TensorFlow backend (Colab's default) and on the PyTorch backend
+# (`KERAS_BACKEND=torch`); the data-parallel section needs TensorFlow and says so on
+# other backends.
 #
 # ```{admonition} Fast mode
 # :class: tip
@@ -57,8 +62,10 @@ except ImportError:
 # %%
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import subprocess
 import sys
@@ -87,50 +94,67 @@ print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast(
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
 X = (images.reshape(len(images), -1) / 255.0).astype("float32")
 print(f"{len(X):,} training images, shape {X.shape}")
 
 # %% [markdown]
 # ## 2. Initialisation in a deep network
 #
-# The test subject is the PyTorch lab's deep **autoencoder** (自编码器): 12 `Dense`
-# layers of 128 units with ReLUs between them, trained to reproduce its input with
-# binary cross-entropy on the pixels. No normalisation, no residual connections: the
-# initialisation alone decides what happens. Three initialisations:
+# Our test subject is a deep **autoencoder** (自编码器): 12 `Dense` layers
+# of 128 units with ReLUs between them, trained to reproduce its input (binary
+# cross-entropy on the pixels, as the VAE's decoder). It is deliberately plain: no
+# normalisation layers, no residual connections, so that the initialisation alone
+# decides what happens. We compare three initialisations of the weights:
 #
 # * **Keras's default** for `Dense`: Glorot-uniform {cite}`glorot2010understanding`,
 #   $\sigma^2 = 2/(n_{\text{in}} + n_{\text{out}})$ (not PyTorch's default, which is $1/(3 n_{\text{in}})$);
 # * **He** {cite}`he2015delving`, `"he_normal"`: $\sigma^2 = 2/n_{\text{in}}$, derived for ReLU;
 # * $\mathcal N(0, 1)$, a classic mistake.
 #
-# First, the default's variance against the formula:
+# First, the default's variance, checked against the formula:
 
 # %%
 layer = keras.layers.Dense(512)
 layer.build((None, 1024))
 kernel_var = float(np.var(keras.ops.convert_to_numpy(layer.kernel)))
-print(f"Dense(512) on 1024 inputs: kernel variance {kernel_var:.3e}, "
-      f"formula 2 / (1024 + 512) = {2 / 1536:.3e}")
+print(
+    f"Dense(512) on 1024 inputs: kernel variance {kernel_var:.3e}, "
+    f"formula 2 / (1024 + 512) = {2 / 1536:.3e}"
+)
 assert abs(kernel_var * 1536 / 2 - 1) < 0.02
 
-SCHEMES = {"default": "glorot_uniform", "He": "he_normal",
-           "N(0, 1)": keras.initializers.RandomNormal(stddev=1.0)}
+SCHEMES = {
+    "default": "glorot_uniform",
+    "He": "he_normal",
+    "N(0, 1)": keras.initializers.RandomNormal(stddev=1.0),
+}
 
 
 def deep_autoencoder(depth=12, width=128, init="glorot_uniform", seed=0):
     """784 -> width -> ... -> width -> 784 logits: ``depth`` Dense layers, ReLU between them."""
     keras.utils.set_random_seed(seed)
-    layers = [keras.Input((784,)), keras.layers.Dense(width, kernel_initializer=init), keras.layers.ReLU()]
+    layers = [
+        keras.Input((784,)),
+        keras.layers.Dense(width, kernel_initializer=init),
+        keras.layers.ReLU(),
+    ]
     for _ in range(depth - 2):
-        layers += [keras.layers.Dense(width, kernel_initializer=init), keras.layers.ReLU()]
+        layers += [
+            keras.layers.Dense(width, kernel_initializer=init),
+            keras.layers.ReLU(),
+        ]
     layers.append(keras.layers.Dense(784, kernel_initializer=init))
     return keras.Sequential(layers)
 
 
 def reconstruction_loss(model, xb):
-    logits = keras.ops.cast(model(xb, training=True), "float32")   # losses in float32
-    return keras.ops.mean(keras.losses.binary_crossentropy(xb, logits, from_logits=True))
+    logits = keras.ops.cast(model(xb, training=True), "float32")  # losses in float32
+    return keras.ops.mean(
+        keras.losses.binary_crossentropy(xb, logits, from_logits=True)
+    )
 
 
 # %% [markdown]
@@ -147,13 +171,15 @@ def gradients(loss_fn, variables):
         with tf.GradientTape() as tape:
             loss = loss_fn()
         return loss, tape.gradient(loss, variables)
-    if BACKEND == "torch":                      # autograd: backward() fills .grad
+    if BACKEND == "torch":  # autograd: backward() fills .grad
         for v in variables:
             v.value.grad = None
         loss = loss_fn()
         loss.backward()
         return loss, [v.value.grad for v in variables]
-    raise NotImplementedError(f"this lab supports the tensorflow and torch backends, not {BACKEND}")
+    raise NotImplementedError(
+        f"this lab supports the tensorflow and torch backends, not {BACKEND}"
+    )
 
 
 def to_numpy(tensors):
@@ -171,18 +197,26 @@ def layer_statistics(model, xb):
     for layer in model.layers:
         h = layer(h)
         if isinstance(layer, keras.layers.Dense):
-            rms.append(np.sqrt(np.mean(keras.ops.convert_to_numpy(h).astype(np.float64) ** 2)))
+            rms.append(
+                np.sqrt(np.mean(keras.ops.convert_to_numpy(h).astype(np.float64) ** 2))
+            )
     variables = model.trainable_variables
     _, grads = gradients(lambda: reconstruction_loss(model, xb), variables)
-    grad = [np.linalg.norm(g) for v, g in zip(variables, to_numpy(grads)) if v.path.endswith("kernel")]
+    grad = [
+        np.linalg.norm(g)
+        for v, g in zip(variables, to_numpy(grads))
+        if v.path.endswith("kernel")
+    ]
     return np.array(rms), np.array(grad)
 
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for scheme, init in SCHEMES.items():
     rms, grad = layer_statistics(deep_autoencoder(init=init), X[:256])
-    print(f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
-          f"kernel-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}")
+    print(
+        f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
+        f"kernel-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}"
+    )
     axes[0].semilogy(range(1, 13), rms, marker="o", label=scheme)
     axes[1].semilogy(range(1, 13), grad, marker="o", label=scheme)
 axes[0].set_title("Forward: RMS of each Dense layer's output")
@@ -211,8 +245,10 @@ def make_train_step(model, opt):
 
     def step(xb):
         loss, grads = gradients(lambda: reconstruction_loss(model, xb), variables)
-        norms = keras.ops.stack([keras.ops.sqrt(keras.ops.sum(keras.ops.square(g))) for g in grads])
-        opt.apply(grads, variables)          # clips first if the optimizer was asked to
+        norms = keras.ops.stack(
+            [keras.ops.sqrt(keras.ops.sum(keras.ops.square(g))) for g in grads]
+        )
+        opt.apply(grads, variables)  # clips first if the optimizer was asked to
         return loss, norms, keras.ops.sqrt(keras.ops.sum(keras.ops.square(norms)))
 
     if BACKEND == "tensorflow":
@@ -228,9 +264,12 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
     Returns per step: the loss, the global gradient norm before clipping, and the
     gradient norm of every Dense kernel. Stops early if the loss is inf or nan.
     """
-    opt = keras.optimizers.SGD(lr, momentum=0.9, global_clipnorm=clip)  # Keras clips in apply()
+    # Keras clips in apply()
+    opt = keras.optimizers.SGD(lr, momentum=0.9, global_clipnorm=clip)
     step = make_train_step(model, opt)
-    kernels = [i for i, v in enumerate(model.trainable_variables) if v.path.endswith("kernel")]
+    kernels = [
+        i for i, v in enumerate(model.trainable_variables) if v.path.endswith("kernel")
+    ]
     rng = np.random.default_rng(seed)
     log = {"loss": [], "norm": [], "layers": []}
     for _ in range(steps):
@@ -239,7 +278,7 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
         log["norm"].append(float(total))
         log["layers"].append(keras.ops.convert_to_numpy(norms)[kernels])
         if not np.isfinite(log["loss"][-1]):
-            break                                  # inf or nan: the run is over
+            break  # inf or nan: the run is over
     return {k: np.array(v) for k, v in log.items()}
 
 
@@ -250,17 +289,26 @@ for scheme, init in SCHEMES.items():
     loss = runs[scheme]["loss"]
     print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {len(loss)} steps")
 EARLY = min(STEPS, 60) - 1
-print(f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}")
+print(
+    f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}"
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for scheme in ("default", "He"):
     ax.plot(runs[scheme]["loss"], label=scheme)
 bad = runs["N(0, 1)"]["loss"]
-ax.text(0.6, 0.55, f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
-        f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)", transform=ax.transAxes)
+ax.text(
+    0.6,
+    0.55,
+    f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
+    f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)",
+    transform=ax.transAxes,
+)
 ax.axhline(np.log(2), color="gray", ls=":", label="log 2: predicting 0.5 everywhere")
 ax.set_ylim(0.15, 0.8)
-ax.set_title(f"Training the deep autoencoder: three initialisations, same SGD ({BACKEND})")
+ax.set_title(
+    f"Training the deep autoencoder: three initialisations, same SGD ({BACKEND})"
+)
 ax.set_xlabel("step")
 ax.set_ylabel("reconstruction loss")
 ax.legend(loc="lower left")
@@ -288,19 +336,27 @@ assert not np.isfinite(runs["N(0, 1)"]["loss"][-1])
 CLIP = 0.5
 clip_runs = {}
 for clip in (None, CLIP):
-    clip_runs[clip] = train(deep_autoencoder(init="he_normal"), pick(full=300, fast=100), lr=5.0, clip=clip)
+    clip_runs[clip] = train(
+        deep_autoencoder(init="he_normal"), pick(full=300, fast=100), lr=5.0, clip=clip
+    )
     log = clip_runs[clip]
     first_bad = np.flatnonzero(~np.isfinite(log["loss"]))
-    print(f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
-          f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
-          f"{first_bad[0] if len(first_bad) else None}")
+    print(
+        f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
+        f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
+        f"{first_bad[0] if len(first_bad) else None}"
+    )
 assert np.isfinite(clip_runs[CLIP]["loss"][-1])
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4))
 for clip, log in clip_runs.items():
     name = "no clipping" if clip is None else f"clipped at {clip}"
-    axes[0].semilogy(np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name)
-    axes[1].semilogy(np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name)
+    axes[0].semilogy(
+        np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name
+    )
+    axes[1].semilogy(
+        np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name
+    )
 axes[1].axhline(CLIP, color="gray", ls=":", label="clipping threshold")
 axes[0].set_title("Loss (a gap = inf or nan)")
 axes[0].set_ylabel("loss (log scale)")
@@ -311,9 +367,17 @@ for ax in axes[:2]:
     ax.legend()
     ax.grid(alpha=0.3)
 layer_norms = clip_runs[CLIP]["layers"].T
-im = axes[2].imshow(np.log10(layer_norms + 1e-12), aspect="auto", cmap="viridis",
-                    interpolation="nearest", origin="lower", extent=(0, layer_norms.shape[1], 0.5, 12.5))
-fig.colorbar(im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$")
+im = axes[2].imshow(
+    np.log10(layer_norms + 1e-12),
+    aspect="auto",
+    cmap="viridis",
+    interpolation="nearest",
+    origin="lower",
+    extent=(0, layer_norms.shape[1], 0.5, 12.5),
+)
+fig.colorbar(
+    im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$"
+)
 axes[2].set_title("Per-layer gradient norms, clipped run")
 axes[2].set_xlabel("step")
 axes[2].set_ylabel("layer")
@@ -340,13 +404,19 @@ plt.show()
 
 # %%
 f16 = np.finfo(np.float16)
-print(f"float32: largest {np.finfo(np.float32).max:.4g}, smallest normal {np.finfo(np.float32).tiny:.3g}, "
-      f"eps {np.finfo(np.float32).eps:.3g}")
-print(f"float16: largest {f16.max:.4g}, smallest normal {f16.tiny:.3g}, eps {f16.eps:.3g}, "
-      f"smallest subnormal {2.0 ** -24:.3g}")
-print("bfloat16: float32's exponent (same range), 8 significant bits: eps 2^-7 = 0.0078")
-assert f16.max == 65504 and f16.eps == 2 ** -10
-assert np.float16(2.0 ** -24) == 2.0 ** -24 and np.float16(2.0 ** -26) == 0
+print(
+    f"float32: largest {np.finfo(np.float32).max:.4g}, smallest normal {np.finfo(np.float32).tiny:.3g}, "
+    f"eps {np.finfo(np.float32).eps:.3g}"
+)
+print(
+    f"float16: largest {f16.max:.4g}, smallest normal {f16.tiny:.3g}, eps {f16.eps:.3g}, "
+    f"smallest subnormal {2.0**-24:.3g}"
+)
+print(
+    "bfloat16: float32's exponent (same range), 8 significant bits: eps 2^-7 = 0.0078"
+)
+assert f16.max == 65504 and f16.eps == 2**-10
+assert np.float16(2.0**-24) == 2.0**-24 and np.float16(2.0**-26) == 0
 
 # %% [markdown]
 # Gradients are often smaller than float16's smallest normal number. Here are the
@@ -355,26 +425,44 @@ assert np.float16(2.0 ** -24) == 2.0 ** -24 and np.float16(2.0 ** -26) == 0
 # %%
 model = deep_autoencoder(init="he_normal")
 train(model, pick(full=200, fast=50), lr=0.2)
-_, grads = gradients(lambda: reconstruction_loss(model, X[:128]), model.trainable_variables)
+_, grads = gradients(
+    lambda: reconstruction_loss(model, X[:128]), model.trainable_variables
+)
 g = np.concatenate([a.ravel() for a in to_numpy(grads)])
 g = g[g != 0]
-lost = np.mean(np.abs(g) < 2.0 ** -25)              # rounds to 0 in float16
+lost = np.mean(np.abs(g) < 2.0**-25)  # rounds to 0 in float16
 subnormal = np.mean(np.abs(g) < f16.tiny)
-print(f"{len(g):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "
-      f"{subnormal:.1%} would be subnormal (fewer significant bits)")
+print(
+    f"{len(g):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "
+    f"{subnormal:.1%} would be subnormal (fewer significant bits)"
+)
 for log2_scale in (8, 16):
-    s = 2.0 ** log2_scale
+    s = 2.0**log2_scale
     as16 = (g * s).astype(np.float16)
     back = as16.astype(np.float64) / s
-    print(f"loss scaled by 2^{log2_scale}: {np.mean(as16 == 0):.2%} become 0, "
-          f"{np.mean(np.abs(as16) < f16.tiny):.1%} subnormal, {np.mean(np.isinf(as16)):.2%} overflow; "
-          f"median relative error after unscaling {np.median(np.abs(back - g) / np.abs(g)):.1e}")
+    print(
+        f"loss scaled by 2^{log2_scale}: {np.mean(as16 == 0):.2%} become 0, "
+        f"{np.mean(np.abs(as16) < f16.tiny):.1%} subnormal, {np.mean(np.isinf(as16)):.2%} overflow; "
+        f"median relative error after unscaling {np.median(np.abs(back - g) / np.abs(g)):.1e}"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.8))
 ax.hist(np.log2(np.abs(g)), bins=80, color="tab:blue", alpha=0.8)
-for x, text in ((-24, "float16: smallest subnormal"), (-14, "smallest normal"), (np.log2(65504), "largest")):
+for x, text in (
+    (-24, "float16: smallest subnormal"),
+    (-14, "smallest normal"),
+    (np.log2(65504), "largest"),
+):
     ax.axvline(x, color="tab:red", ls="--")
-    ax.text(x + 0.3, ax.get_ylim()[1] * 0.9, text, color="tab:red", fontsize=8, rotation=90, va="top")
+    ax.text(
+        x + 0.3,
+        ax.get_ylim()[1] * 0.9,
+        text,
+        color="tab:red",
+        fontsize=8,
+        rotation=90,
+        va="top",
+    )
 ax.set_title("Gradient magnitudes of the autoencoder, against float16's range")
 ax.set_xlabel(r"$\log_2 |g|$")
 ax.set_ylabel("number of parameters")
@@ -397,15 +485,19 @@ model16 = deep_autoencoder(init="he_normal")
 keras.mixed_precision.set_global_policy("float32")
 dense = model16.layers[0]
 logits16 = model16(X[:256])
-model32 = deep_autoencoder(init="he_normal")             # same seed: the same weights
+model32 = deep_autoencoder(init="he_normal")  # same seed: the same weights
 logits32 = model32(X[:256])
-print(f"policy {dense.dtype_policy.name}: variables in {dense.variable_dtype}, computation in "
-      f"{dense.compute_dtype}; output dtype {keras.backend.standardize_dtype(logits16.dtype)}; "
-      f"loss dtype {keras.backend.standardize_dtype(reconstruction_loss(model16, X[:256]).dtype)}")
+print(
+    f"policy {dense.dtype_policy.name}: variables in {dense.variable_dtype}, computation in "
+    f"{dense.compute_dtype}; output dtype {keras.backend.standardize_dtype(logits16.dtype)}; "
+    f"loss dtype {keras.backend.standardize_dtype(reconstruction_loss(model16, X[:256]).dtype)}"
+)
 a16 = keras.ops.convert_to_numpy(keras.ops.cast(logits16, "float32"))
 a32 = keras.ops.convert_to_numpy(logits32)
 rel = np.linalg.norm(a16 - a32) / np.linalg.norm(a32)
-print(f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} (bfloat16's eps: {2.0 ** -7:.1e})")
+print(
+    f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} (bfloat16's eps: {2.0**-7:.1e})"
+)
 assert dense.variable_dtype == "float32" and dense.compute_dtype == "bfloat16"
 assert rel < 0.05
 
@@ -420,17 +512,28 @@ assert rel < 0.05
 keras.mixed_precision.set_global_policy("mixed_float16")
 model = deep_autoencoder(init="he_normal")
 keras.mixed_precision.set_global_policy("float32")
-opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.2, momentum=0.9, global_clipnorm=1.0))
+opt = keras.optimizers.LossScaleOptimizer(
+    keras.optimizers.SGD(0.2, momentum=0.9, global_clipnorm=1.0)
+)
 variables = model.trainable_variables
-opt.build(variables)                         # creates the dynamic scale s (initially 2^15)
+# creates the dynamic scale s (initially 2^15)
+opt.build(variables)
 for step in range(pick(full=50, fast=10)):
-    xb = X[step * 64:(step + 1) * 64]
-    scale = float(keras.ops.convert_to_numpy(opt.dynamic_scale))      # s used for this step
-    loss, scaled_grads = gradients(lambda xb=xb: opt.scale_loss(reconstruction_loss(model, xb)), variables)
-    opt.apply(scaled_grads, variables)       # unscale, skip if not finite, clip, step, adjust s
-scaled_norm = np.sqrt(sum(np.sum(a ** 2) for a in to_numpy(scaled_grads)))
-print(f"after {step + 1} float16 steps: loss {float(loss) / scale:.4f}, loss scale {scale:g}")
-print(f"norm of the scaled gradients {scaled_norm:.4g} = {scale:g} x the true norm {scaled_norm / scale:.4g}")
+    xb = X[step * 64 : (step + 1) * 64]
+    # s used for this step
+    scale = float(keras.ops.convert_to_numpy(opt.dynamic_scale))
+    loss, scaled_grads = gradients(
+        lambda xb=xb: opt.scale_loss(reconstruction_loss(model, xb)), variables
+    )
+    # unscale, skip if not finite, clip, step, adjust s
+    opt.apply(scaled_grads, variables)
+scaled_norm = np.sqrt(sum(np.sum(a**2) for a in to_numpy(scaled_grads)))
+print(
+    f"after {step + 1} float16 steps: loss {float(loss) / scale:.4f}, loss scale {scale:g}"
+)
+print(
+    f"norm of the scaled gradients {scaled_norm:.4g} = {scale:g} x the true norm {scaled_norm / scale:.4g}"
+)
 assert np.isfinite(float(loss))
 
 # %% [markdown]
@@ -452,14 +555,18 @@ def time_steps(policy, steps, width, batch_size=256):
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = deep_autoencoder(depth=6, width=width, init="he_normal")
-        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                      loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        )
         xb = X[:batch_size]
-        model.train_on_batch(xb, xb)                      # warm-up: tracing, kernel selection
+        # warm-up: tracing, kernel selection
+        model.train_on_batch(xb, xb)
         t0 = time.perf_counter()
         for _ in range(steps):
             loss = model.train_on_batch(xb, xb)
-        float(loss)                                       # wait for the (asynchronous) result
+        # wait for the (asynchronous) result
+        float(loss)
         return (time.perf_counter() - t0) / steps
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -471,8 +578,10 @@ else:
     policies, width, steps = ("float32", "mixed_bfloat16"), 256, pick(full=20, fast=3)
 timings = {policy: time_steps(policy, steps, width) for policy in policies}
 for policy, seconds in timings.items():
-    print(f"{policy:>14} on {'GPU' if on_gpu() else 'CPU'}: {1000 * seconds:7.2f} ms per step "
-          f"({timings['float32'] / seconds:.2f}x float32's speed)")
+    print(
+        f"{policy:>14} on {'GPU' if on_gpu() else 'CPU'}: {1000 * seconds:7.2f} ms per step "
+        f"({timings['float32'] / seconds:.2f}x float32's speed)"
+    )
 
 # %% [markdown]
 # ## 5. Feeding the data
@@ -497,8 +606,10 @@ class DigitBatches(keras.utils.PyDataset):
         return len(self.images) // self.batch_size
 
     def __getitem__(self, i):
-        rows = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        x = np.stack([self.images[j].reshape(-1).astype("float32") / 255.0 for j in rows])
+        rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
+        x = np.stack(
+            [self.images[j].reshape(-1).astype("float32") / 255.0 for j in rows]
+        )
         return x, x
 
 
@@ -507,33 +618,63 @@ class EpochTimer(keras.callbacks.Callback):
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self.t0       # the last epoch's duration
+        self.seconds = time.perf_counter() - self.t0  # the last epoch's duration
 
 
 BATCH = 128
 n_used = (len(X) // BATCH) * BATCH
 pipelines = {
-    "arrays in memory": (lambda: (lambda order: (X[order[i:i + BATCH]] for i in range(0, n_used, BATCH)))(
-                             np.random.default_rng(0).permutation(len(X))),
-                         lambda m, cb: m.fit(X[:n_used], X[:n_used], batch_size=BATCH, epochs=2,
-                                             callbacks=[cb], verbose=0)),
-    "PyDataset, per item": (lambda: (lambda ds: (ds[i][0] for i in range(len(ds))))(DigitBatches(images, BATCH)),
-                            lambda m, cb: m.fit(DigitBatches(images, BATCH), epochs=2, callbacks=[cb], verbose=0)),
+    "arrays in memory": (
+        lambda: (
+            lambda order: (X[order[i : i + BATCH]] for i in range(0, n_used, BATCH))
+        )(np.random.default_rng(0).permutation(len(X))),
+        lambda m, cb: m.fit(
+            X[:n_used],
+            X[:n_used],
+            batch_size=BATCH,
+            epochs=2,
+            callbacks=[cb],
+            verbose=0,
+        ),
+    ),
+    "PyDataset, per item": (
+        lambda: (lambda ds: (ds[i][0] for i in range(len(ds))))(
+            DigitBatches(images, BATCH)
+        ),
+        lambda m, cb: m.fit(
+            DigitBatches(images, BATCH), epochs=2, callbacks=[cb], verbose=0
+        ),
+    ),
 }
 if BACKEND == "tensorflow":
     import tensorflow as tf
 
     def tf_dataset():
-        return (tf.data.Dataset.from_tensor_slices(X[:n_used]).shuffle(len(X)).batch(BATCH)
-                .map(lambda x: (x, x)).prefetch(tf.data.AUTOTUNE))
+        return (
+            tf.data.Dataset.from_tensor_slices(X[:n_used])
+            .shuffle(len(X))
+            .batch(BATCH)
+            .map(lambda x: (x, x))
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
-    pipelines["tf.data"] = (lambda: (b[0] for b in tf_dataset()),
-                            lambda m, cb: m.fit(tf_dataset(), epochs=2, callbacks=[cb], verbose=0,
-                                                shuffle=False))  # tf.data shuffles itself
+    pipelines["tf.data"] = (
+        lambda: (b[0] for b in tf_dataset()),
+        lambda m, cb: m.fit(
+            tf_dataset(),
+            epochs=2,
+            callbacks=[cb],
+            verbose=0,
+            # tf.data shuffles itself
+            shuffle=False,
+        ),
+    )
 
 model = deep_autoencoder(init="he_normal")
-model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-              loss=keras.losses.BinaryCrossentropy(from_logits=True))
+model.compile(
+    optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+)
 seconds = {}
 for name, (batches, fit) in pipelines.items():
     t0 = time.perf_counter()
@@ -543,14 +684,18 @@ for name, (batches, fit) in pipelines.items():
     timer = EpochTimer()
     fit(model, timer)
     seconds[name, True] = timer.seconds
-    print(f"{name:>20}: {n_used / seconds[name, False]:>10,.0f} images/s for the data alone, "
-          f"{n_used / seconds[name, True]:>8,.0f} images/s with fit")
+    print(
+        f"{name:>20}: {n_used / seconds[name, False]:>10,.0f} images/s for the data alone, "
+        f"{n_used / seconds[name, True]:>8,.0f} images/s with fit"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.2))
 names = list(pipelines)
 ypos = np.arange(len(names))
 ax.barh(ypos + 0.2, [seconds[nm, False] for nm in names], 0.4, label="data only")
-ax.barh(ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training (fit)")
+ax.barh(
+    ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training (fit)"
+)
 ax.set_yticks(ypos, names)
 ax.set_xscale("log")
 ax.set_xlabel(f"seconds per epoch of {n_used:,} images (log scale)")
@@ -606,25 +751,46 @@ show_source(data_parallel.train, start="# --- mirrored", end="# --- end mirrored
 # %%
 EPOCHS = pick(full=3, fast=1)
 if BACKEND == "tensorflow":
-    workdir = tempfile.mkdtemp()   # the process runs in a scratch folder and saves there
+    # the process runs in a scratch folder and saves there
+    workdir = tempfile.mkdtemp()
     saved = os.path.join(workdir, "mirrored.npz")
-    command = ["python", "-m", "aigc_course.keras.data_parallel", "--replicas", "2",
-               "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
-               "--compare", "--save", "mirrored.npz"]
+    command = [
+        "python",
+        "-m",
+        "aigc_course.keras.data_parallel",
+        "--replicas",
+        "2",
+        "--examples",
+        "2048",
+        "--batch-size",
+        "32",
+        "--epochs",
+        str(EPOCHS),
+        "--compare",
+        "--save",
+        "mirrored.npz",
+    ]
     print("$ KERAS_BACKEND=tensorflow", " ".join(command))
-    result = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
-                            timeout=600, cwd=workdir,
-                            env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    result = subprocess.run(
+        [sys.executable, *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=workdir,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-3000:]
     weights = np.load(saved)
     n_vars = sum(k.startswith("replicas_") for k in weights.files)
     for i in range(n_vars):
-        copies = weights[f"replicas_{i}"]                      # (replicas, ...)
+        copies = weights[f"replicas_{i}"]  # (replicas, ...)
         assert all(np.array_equal(c, copies[0]) for c in copies)
         assert np.allclose(copies[0], weights[f"single_{i}"], atol=1e-4)
-    print(f"checked: {n_vars} variables, each identical on both replicas and equal "
-          f"(to within float32 rounding) to one-device training")
+    print(
+        f"checked: {n_vars} variables, each identical on both replicas and equal "
+        f"(to within float32 rounding) to one-device training"
+    )
 else:
     print(f"Skipped on the {BACKEND} backend: {data_parallel.BACKEND_NOTE}")
 
@@ -641,47 +807,69 @@ else:
 # * Create the model, its optimizer and metrics inside `strategy.scope()`.
 # * Two logical devices on one CPU share the same cores: this shows the mechanics,
 #   not a speed-up. The speed-up comes with one GPU per replica.
-#
+
+# %% [markdown]
 # ## 7. Memorisation: nearest training neighbours
 #
-# As in the PyTorch lab: we train the course's VAE on all our training images, and a
-# second one on only 16 images (repeated) for many steps, then compare the distance from each
-# sample to its nearest training image with the distance from new, held-out digits to
-# their nearest training image.
+# Section 4 of {doc}`problems_concepts` compared each sample with its nearest training
+# example. Here is the same check on the course's VAE, in pixel space. We train two
+# VAEs: one on all our training images, and one on only 16 images (repeated) for many
+# steps, a setting that invites memorisation. For each, the distance from every sample
+# to its nearest training image is compared with the distance from new, held-out digits
+# to their nearest training image.
 
 # %%
 test_images, _ = load_mnist("test")
 test_images = random_subset(500, test_images, seed=1)[0]
 SMALL = 16
 small_set = images[np.random.default_rng(2).choice(len(images), SMALL, replace=False)]
-train_unit, small_unit, test_unit = images / 255.0, small_set / 255.0, test_images / 255.0
+train_unit, small_unit, test_unit = (
+    images / 255.0,
+    small_set / 255.0,
+    test_images / 255.0,
+)
 
 set_seed(0)
 vae = MODELS["vae"]()
 vae.fit(images, epochs=pick(full=10, fast=6), batch_size=64, verbose=0)
 set_seed(0)
 vae_small = MODELS["vae"](lr=3e-3)
-REPEAT = 60                                   # 16 images x 60 = one epoch of 60 batches of 16
-vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=10, fast=5), batch_size=SMALL, verbose=0)
+# 16 images x 60 = one epoch of 60 batches of 16
+REPEAT = 60
+vae_small.fit(
+    np.tile(small_set, (REPEAT, 1, 1)),
+    epochs=pick(full=10, fast=5),
+    batch_size=SMALL,
+    verbose=0,
+)
 
 checks = {}
-for name, model, reference in (("VAE, all images", vae, train_unit),
-                               (f"VAE, {SMALL} images", vae_small, small_unit)):
+for name, model, reference in (
+    ("VAE, all images", vae, train_unit),
+    (f"VAE, {SMALL} images", vae_small, small_unit),
+):
     samples = model.sample(200, seed=1)
     idx, dist = nearest_neighbours(samples, reference)
     _, new_dist = nearest_neighbours(test_unit, reference)
     checks[name] = samples, idx, dist, reference, np.median(dist) / np.median(new_dist)
-    print(f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
-          f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "
-          f"than 99 % of held-out digits: {np.mean(dist < np.percentile(new_dist, 1)):.0%}")
+    print(
+        f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
+        f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "
+        f"than 99 % of held-out digits: {np.mean(dist < np.percentile(new_dist, 1)):.0%}"
+    )
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(10, 3.6))
 for ax, (name, (samples, idx, dist, reference, _)) in zip(axes, checks.items()):
-    show = np.argsort(dist)[::25][:8]                   # a spread from closest to farthest
+    # a spread from closest to farthest
+    show = np.argsort(dist)[::25][:8]
     pairs = np.concatenate([samples[show], reference[idx[show]]])
-    show_images(pairs, nrow=8, ax=ax, title=f"{name}: samples (top) and their nearest training "
-                                            f"image (bottom)")
+    show_images(
+        pairs,
+        nrow=8,
+        ax=ax,
+        title=f"{name}: samples (top) and their nearest training image (bottom)",
+    )
 plt.show()
 assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 
@@ -689,13 +877,16 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 # The VAE trained on all images produces samples about as far from its training set
 # as new digits are (a ratio of medians near 1): it generalises, blurrily after a
 # short training. The VAE that saw 16 images many times produces samples much closer
-# to them than new digits are, and some are near-copies: compare the pairs and the
-# printed shares. Run this check on every generative model you train, against its
-# own training set, and look at the closest pairs; a model that memorises can leak
-# its training data {cite}`carlini2023extracting`.
+# to them than new digits are, and some are near-copies: compare the pairs, and the
+# printed shares. (The samples are the decoder's mean probabilities, greyer than the
+# training images, so even a copy keeps some distance.) Run this check on every
+# generative model you train, against the training set it was trained on, and look
+# at the closest pairs; a model that memorises is also one that can leak its training
+# data {cite}`carlini2023extracting`.
 #
 # ## Exercises
-#
+
+# %% [markdown]
 # :::{exercise}
 # :label: problems-keras-ex-backend
 # Restart the kernel with `os.environ["KERAS_BACKEND"] = "torch"` and run the lab again.

@@ -11,62 +11,46 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=["torch"]
-# # Lab: common problems and their fixes in PyTorch
+# %% [markdown]
+# # Lab: common problems and their fixes in PyTorch  # [torch]
+# # Lab: common problems and their fixes in Keras 3  # [keras]
 #
 # The concept notebook ({doc}`problems_concepts`) explained vanishing and exploding
 # gradients, initialisation, overfitting and memorisation on small NumPy examples.
-# This lab meets them in real PyTorch training, and adds the engineering problems of
+# This lab meets them in real training, and adds the engineering problems of
 # training at scale. You will
 #
 # 1. measure what the initialisation does to a deep network's signal, gradients and
-#    training (PyTorch's default, He, and $\mathcal N(0, 1)$),
+#    training (PyTorch's default, He, and $\mathcal N(0, 1)$),  # [torch]
+#    training (Keras's default, He, and $\mathcal N(0, 1)$),  # [keras]
 # 2. plot gradient norms during training, and let **gradient clipping** save a run that
 #    would otherwise end in `nan`,
 # 3. look at **mixed precision** (混合精度): what float16 and bfloat16 can represent, why
-#    float16 needs loss scaling, and the `torch.autocast` + `GradScaler` recipe,
-# 4. time the **input pipeline**: data kept on the device against a `DataLoader` that
-#    builds every batch item by item in Python,
-# 5. train with **data parallelism** (数据并行) on two processes with `torchrun` and
-#    `DistributedDataParallel`, and check that it computes exactly what one process does,
+#    float16 needs loss scaling, and the `torch.autocast` + `GradScaler` recipe,  # [torch]
+#    float16 needs loss scaling, and Keras's dtype policies,  # [keras]
+# 4. time the **input pipeline**: data kept on the device against a `DataLoader` that  # [torch]
+#    builds every batch item by item in Python,  # [torch]
+# 4. time the **input pipeline**: arrays in memory against a `PyDataset` that builds  # [keras]
+#    every batch item by item in Python (and, on TensorFlow, `tf.data`),  # [keras]
+# 5. train with **data parallelism** (数据并行) on two processes with `torchrun` and  # [torch]
+#    `DistributedDataParallel`, and check that it computes exactly what one process does,  # [torch]
+# 5. train with **data parallelism** (数据并行) on two devices with TensorFlow's  # [keras]
+#    `MirroredStrategy`, and check that it computes what one device does,  # [keras]
 # 6. check a trained VAE for **memorisation** by finding the nearest training image of
 #    each sample.
 #
-# The same lab exists in Keras ({doc}`problems_keras`).
+# The same lab exists in Keras ({doc}`problems_keras`).  # [torch]
+# The same lab exists in PyTorch ({doc}`problems_pytorch`). Everything here runs on the  # [keras]
+# TensorFlow backend (Colab's default) and on the PyTorch backend  # [keras]
+# (`KERAS_BACKEND=torch`); the data-parallel section needs TensorFlow and says so on  # [keras]
+# other backends.  # [keras]
 #
 # ```{admonition} Fast mode
 # :class: tip
 # With `AIGC_COURSE_FAST=1` (what the course's CI sets) every training run is cut to a
 # few seconds on a CPU. On a Colab GPU, leave it unset; the mixed-precision section
-# then also times float16 and bfloat16 on the GPU.
-# ```
-
-# %% [markdown] tags=["keras"]
-# # Lab: common problems and their fixes in Keras 3
-#
-# The same lab as {doc}`problems_pytorch`, in Keras 3: the problems of
-# {doc}`problems_concepts` met in real training, plus the engineering ones. You will
-#
-# 1. measure what the initialisation does to a deep network (Keras's default, He,
-#    and $\mathcal N(0, 1)$),
-# 2. plot gradient norms during training, and let **gradient clipping** save a run that
-#    would otherwise end in `nan`,
-# 3. use **mixed precision** (混合精度): dtype policies, float16's range, loss scaling,
-# 4. time the **input pipeline**: arrays in memory against a `PyDataset` that builds
-#    every batch item by item in Python (and, on TensorFlow, `tf.data`),
-# 5. train with **data parallelism** (数据并行) on two devices with TensorFlow's
-#    `MirroredStrategy`, and check that it computes what one device does,
-# 6. check a trained VAE for **memorisation** with each sample's nearest training image.
-#
-# Everything runs on the TensorFlow backend (Colab's default) and on the PyTorch
-# backend (`KERAS_BACKEND=torch`); the data-parallel section needs TensorFlow and says
-# so on other backends.
-#
-# ```{admonition} Fast mode
-# :class: tip
-# With `AIGC_COURSE_FAST=1` (what the course's CI sets) every training run is cut to a
-# few seconds on a CPU. On a Colab GPU, leave it unset; the mixed-precision section
-# then also times float16 on the GPU.
+# then also times float16 and bfloat16 on the GPU.  # [torch]
+# then also times float16 on the GPU.  # [keras]
 # ```
 
 # %%
@@ -106,39 +90,80 @@ set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
-# %% [markdown] tags=["torch"]
+# %% tags=["keras"]
+import os
+
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import subprocess
+import sys
+import tempfile
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from aigc_course import check_gpu, is_fast, pick, show_source
+from aigc_course.data import load_mnist, random_subset
+from aigc_course.keras import MODELS, set_seed
+from aigc_course.metrics import nearest_neighbours
+from aigc_course.plotting import show_images
+
+check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+set_seed(0)
+BACKEND = keras.backend.backend()
+print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
+
+# %% [markdown]
 # ## 1. Data
 #
-# MNIST digits as pixel intensities in $[0, 1]$, flattened to 784 numbers and moved to
-# the device once.
+# MNIST digits as pixel intensities in $[0, 1]$, flattened to 784 numbers and moved to  # [torch]
+# the device once.  # [torch]
+# MNIST digits as pixel intensities in $[0, 1]$, flattened to 784 numbers.  # [keras]
 
-# %% tags=["torch"]
+# %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
-X = torch.as_tensor(images.reshape(len(images), -1) / 255.0, dtype=torch.float32, device=device)
-print(f"{len(X):,} training images on {X.device}, shape {tuple(X.shape)}")
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
+X = torch.as_tensor(  # [torch]
+    images.reshape(len(images), -1) / 255.0, dtype=torch.float32, device=device  # [torch]
+)  # [torch]
+print(f"{len(X):,} training images on {X.device}, shape {tuple(X.shape)}")  # [torch]
+X = (images.reshape(len(images), -1) / 255.0).astype("float32")  # [keras]
+print(f"{len(X):,} training images, shape {X.shape}")  # [keras]
 
-# %% [markdown] tags=["torch"]
-# (problems-pytorch-init)=
+# %% [markdown]
+# (problems-pytorch-init)=  # [torch]
 # ## 2. Initialisation in a deep network
 #
-# Our test subject is a deep **autoencoder** (自编码器): 12 linear layers of 128 units
-# with ReLUs between them, trained to reproduce its input (binary cross-entropy on
-# the pixels, as the VAE's decoder). It is deliberately plain: no normalisation
-# layers, no residual connections, so that the initialisation alone decides what
-# happens. We compare three initialisations of the weights:
+# Our test subject is a deep **autoencoder** (自编码器): 12 linear layers  # [torch]
+# Our test subject is a deep **autoencoder** (自编码器): 12 `Dense` layers  # [keras]
+# of 128 units with ReLUs between them, trained to reproduce its input (binary
+# cross-entropy on the pixels, as the VAE's decoder). It is deliberately plain: no
+# normalisation layers, no residual connections, so that the initialisation alone
+# decides what happens. We compare three initialisations of the weights:
 #
-# * **PyTorch's default** for `nn.Linear`: uniform on $[-1/\sqrt{n_{\text{in}}}, 1/\sqrt{n_{\text{in}}}]$, so
-#   $\sigma^2 = 1/(3 n_{\text{in}})$;
-# * **He** {cite}`he2015delving`, `nn.init.kaiming_normal_`: $\sigma^2 = 2/n_{\text{in}}$, derived for ReLU;
+# * **PyTorch's default** for `nn.Linear`: uniform on $[-1/\sqrt{n_{\text{in}}}, 1/\sqrt{n_{\text{in}}}]$, so  # [torch]
+#   $\sigma^2 = 1/(3 n_{\text{in}})$;  # [torch]
+# * **He** {cite}`he2015delving`, `nn.init.kaiming_normal_`: $\sigma^2 = 2/n_{\text{in}}$, derived for ReLU;  # [torch]
+# * **Keras's default** for `Dense`: Glorot-uniform {cite}`glorot2010understanding`,  # [keras]
+#   $\sigma^2 = 2/(n_{\text{in}} + n_{\text{out}})$ (not PyTorch's default, which is $1/(3 n_{\text{in}})$);  # [keras]
+# * **He** {cite}`he2015delving`, `"he_normal"`: $\sigma^2 = 2/n_{\text{in}}$, derived for ReLU;  # [keras]
 # * $\mathcal N(0, 1)$, a classic mistake.
 #
 # First, the default's variance, checked against the formula:
 
 # %% tags=["torch"]
 layer = nn.Linear(1024, 512)
-print(f"nn.Linear(1024, 512): weight variance {layer.weight.var().item():.3e}, "
-      f"formula 1 / (3 * 1024) = {1 / (3 * 1024):.3e}")
+print(
+    f"nn.Linear(1024, 512): weight variance {layer.weight.var().item():.3e}, "
+    f"formula 1 / (3 * 1024) = {1 / (3 * 1024):.3e}"
+)
 assert abs(layer.weight.var().item() * 3 * 1024 - 1) < 0.02
 
 
@@ -156,7 +181,8 @@ def initialise(model, scheme):
     for m in model.modules():
         if isinstance(m, nn.Linear) and scheme != "default":
             if scheme == "He":
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")   # std = sqrt(2 / fan_in)
+                # std = sqrt(2 / fan_in)
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             else:
                 nn.init.normal_(m.weight, 0.0, 1.0)
             nn.init.zeros_(m.bias)
@@ -177,8 +203,11 @@ SCHEMES = ("default", "He", "N(0, 1)")
 def layer_statistics(model, xb):
     """RMS of each Linear layer's output and norm of each Linear weight's gradient."""
     outputs = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
-             for m in model if isinstance(m, nn.Linear)]
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
+        for m in model
+        if isinstance(m, nn.Linear)
+    ]
     model.zero_grad()
     reconstruction_loss(model, xb).backward()
     for h in hooks:
@@ -191,9 +220,13 @@ def layer_statistics(model, xb):
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for scheme in SCHEMES:
     set_seed(0)
-    rms, grad = layer_statistics(initialise(deep_autoencoder(), scheme).to(device), X[:256])
-    print(f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
-          f"weight-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}")
+    rms, grad = layer_statistics(
+        initialise(deep_autoencoder(), scheme).to(device), X[:256]
+    )
+    print(
+        f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
+        f"weight-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}"
+    )
     axes[0].semilogy(range(1, 13), rms, marker="o", label=scheme)
     axes[1].semilogy(range(1, 13), grad, marker="o", label=scheme)
 axes[0].set_title("Forward: RMS of each Linear layer's output")
@@ -237,7 +270,7 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
         log["loss"].append(loss.item())
         log["norm"].append(norm.item())
         if not np.isfinite(log["loss"][-1]):
-            break                                  # inf or nan: the run is over
+            break  # inf or nan: the run is over
     return {k: np.array(v) for k, v in log.items()}
 
 
@@ -245,7 +278,9 @@ STEPS = pick(full=300, fast=60)
 runs = {}
 for scheme in SCHEMES:
     set_seed(0)
-    runs[scheme] = train(initialise(deep_autoencoder(), scheme).to(device), STEPS, lr=0.2)
+    runs[scheme] = train(
+        initialise(deep_autoencoder(), scheme).to(device), STEPS, lr=0.2
+    )
     loss = runs[scheme]["loss"]
     print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {len(loss)} steps")
 
@@ -253,8 +288,13 @@ fig, ax = plt.subplots(figsize=(7, 4))
 for scheme in ("default", "He"):
     ax.plot(runs[scheme]["loss"], label=scheme)
 bad = runs["N(0, 1)"]["loss"]
-ax.text(0.6, 0.55, f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
-        f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)", transform=ax.transAxes)
+ax.text(
+    0.6,
+    0.55,
+    f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
+    f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)",
+    transform=ax.transAxes,
+)
 ax.axhline(np.log(2), color="gray", ls=":", label="log 2: predicting 0.5 everywhere")
 ax.set_ylim(0.15, 0.8)
 ax.set_title("Training the deep autoencoder: three initialisations, same SGD")
@@ -264,7 +304,9 @@ ax.legend(loc="lower left")
 ax.grid(alpha=0.3)
 plt.show()
 EARLY = min(STEPS, 60) - 1
-print(f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}")
+print(
+    f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}"
+)
 assert runs["He"]["loss"][EARLY] < runs["default"]["loss"][EARLY] - 0.1
 assert not np.isfinite(runs["N(0, 1)"]["loss"][-1])
 
@@ -285,83 +327,102 @@ assert not np.isfinite(runs["N(0, 1)"]["loss"][-1])
 # clipped to 0.5 by `torch.nn.utils.clip_grad_norm_`, called between `backward()` and
 # `step()` (the `train` function above).
 
-# %% tags=["keras"]
-import os
+# %% tags=["torch"]
+CLIP = 0.5
+clip_runs = {}
+for clip in (None, CLIP):
+    set_seed(0)
+    clip_runs[clip] = train(
+        initialise(deep_autoencoder(), "He").to(device),
+        pick(full=300, fast=100),
+        lr=5.0,
+        clip=clip,
+    )
+    log = clip_runs[clip]
+    first_bad = np.flatnonzero(~np.isfinite(log["loss"]))
+    print(
+        f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
+        f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
+        f"{first_bad[0] if len(first_bad) else None}"
+    )
+assert not np.isfinite(clip_runs[None]["loss"][-1]) and np.isfinite(
+    clip_runs[CLIP]["loss"][-1]
+)
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
-
-import subprocess
-import sys
-import tempfile
-import time
-
-import keras
-import matplotlib.pyplot as plt
-import numpy as np
-
-from aigc_course import check_gpu, is_fast, pick, show_source
-from aigc_course.data import load_mnist, random_subset
-from aigc_course.keras import MODELS, set_seed
-from aigc_course.metrics import nearest_neighbours
-from aigc_course.plotting import show_images
-
-check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
-set_seed(0)
-BACKEND = keras.backend.backend()
-print(f"Keras {keras.__version__} on the {BACKEND} backend; fast mode: {is_fast()}")
-
-# %% [markdown] tags=["keras"]
-# ## 1. Data
-#
-# MNIST digits as pixel intensities in $[0, 1]$, flattened to 784 numbers.
-
-# %% tags=["keras"]
-images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
-X = (images.reshape(len(images), -1) / 255.0).astype("float32")
-print(f"{len(X):,} training images, shape {X.shape}")
-
-# %% [markdown] tags=["keras"]
-# ## 2. Initialisation in a deep network
-#
-# The test subject is the PyTorch lab's deep **autoencoder** (自编码器): 12 `Dense`
-# layers of 128 units with ReLUs between them, trained to reproduce its input with
-# binary cross-entropy on the pixels. No normalisation, no residual connections: the
-# initialisation alone decides what happens. Three initialisations:
-#
-# * **Keras's default** for `Dense`: Glorot-uniform {cite}`glorot2010understanding`,
-#   $\sigma^2 = 2/(n_{\text{in}} + n_{\text{out}})$ (not PyTorch's default, which is $1/(3 n_{\text{in}})$);
-# * **He** {cite}`he2015delving`, `"he_normal"`: $\sigma^2 = 2/n_{\text{in}}$, derived for ReLU;
-# * $\mathcal N(0, 1)$, a classic mistake.
-#
-# First, the default's variance against the formula:
+fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+for clip, log in clip_runs.items():
+    name = "no clipping" if clip is None else f"clipped at {clip}"
+    axes[0].semilogy(
+        np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name
+    )
+    axes[1].semilogy(
+        np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name
+    )
+axes[1].axhline(CLIP, color="gray", ls=":", label="clipping threshold")
+axes[0].set_title("Loss (a gap = inf or nan)")
+axes[0].set_ylabel("loss (log scale)")
+axes[1].set_title("Global gradient norm before clipping")
+axes[1].set_ylabel("norm (log scale)")
+for ax in axes[:2]:
+    ax.set_xlabel("step")
+    ax.legend()
+    ax.grid(alpha=0.3)
+layer_norms = clip_runs[CLIP]["layers"].T
+im = axes[2].imshow(
+    np.log10(layer_norms + 1e-12),
+    aspect="auto",
+    cmap="viridis",
+    interpolation="nearest",
+    origin="lower",
+    extent=(0, layer_norms.shape[1], 0.5, 12.5),
+)
+fig.colorbar(
+    im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$"
+)
+axes[2].set_title("Per-layer gradient norms, clipped run")
+axes[2].set_xlabel("step")
+axes[2].set_ylabel("layer")
+plt.show()
 
 # %% tags=["keras"]
 layer = keras.layers.Dense(512)
 layer.build((None, 1024))
 kernel_var = float(np.var(keras.ops.convert_to_numpy(layer.kernel)))
-print(f"Dense(512) on 1024 inputs: kernel variance {kernel_var:.3e}, "
-      f"formula 2 / (1024 + 512) = {2 / 1536:.3e}")
+print(
+    f"Dense(512) on 1024 inputs: kernel variance {kernel_var:.3e}, "
+    f"formula 2 / (1024 + 512) = {2 / 1536:.3e}"
+)
 assert abs(kernel_var * 1536 / 2 - 1) < 0.02
 
-SCHEMES = {"default": "glorot_uniform", "He": "he_normal",
-           "N(0, 1)": keras.initializers.RandomNormal(stddev=1.0)}
+SCHEMES = {
+    "default": "glorot_uniform",
+    "He": "he_normal",
+    "N(0, 1)": keras.initializers.RandomNormal(stddev=1.0),
+}
 
 
 def deep_autoencoder(depth=12, width=128, init="glorot_uniform", seed=0):
     """784 -> width -> ... -> width -> 784 logits: ``depth`` Dense layers, ReLU between them."""
     keras.utils.set_random_seed(seed)
-    layers = [keras.Input((784,)), keras.layers.Dense(width, kernel_initializer=init), keras.layers.ReLU()]
+    layers = [
+        keras.Input((784,)),
+        keras.layers.Dense(width, kernel_initializer=init),
+        keras.layers.ReLU(),
+    ]
     for _ in range(depth - 2):
-        layers += [keras.layers.Dense(width, kernel_initializer=init), keras.layers.ReLU()]
+        layers += [
+            keras.layers.Dense(width, kernel_initializer=init),
+            keras.layers.ReLU(),
+        ]
     layers.append(keras.layers.Dense(784, kernel_initializer=init))
     return keras.Sequential(layers)
 
 
 def reconstruction_loss(model, xb):
-    logits = keras.ops.cast(model(xb, training=True), "float32")   # losses in float32
-    return keras.ops.mean(keras.losses.binary_crossentropy(xb, logits, from_logits=True))
+    logits = keras.ops.cast(model(xb, training=True), "float32")  # losses in float32
+    return keras.ops.mean(
+        keras.losses.binary_crossentropy(xb, logits, from_logits=True)
+    )
 
 
 # %% [markdown] tags=["keras"]
@@ -378,13 +439,15 @@ def gradients(loss_fn, variables):
         with tf.GradientTape() as tape:
             loss = loss_fn()
         return loss, tape.gradient(loss, variables)
-    if BACKEND == "torch":                      # autograd: backward() fills .grad
+    if BACKEND == "torch":  # autograd: backward() fills .grad
         for v in variables:
             v.value.grad = None
         loss = loss_fn()
         loss.backward()
         return loss, [v.value.grad for v in variables]
-    raise NotImplementedError(f"this lab supports the tensorflow and torch backends, not {BACKEND}")
+    raise NotImplementedError(
+        f"this lab supports the tensorflow and torch backends, not {BACKEND}"
+    )
 
 
 def to_numpy(tensors):
@@ -402,18 +465,26 @@ def layer_statistics(model, xb):
     for layer in model.layers:
         h = layer(h)
         if isinstance(layer, keras.layers.Dense):
-            rms.append(np.sqrt(np.mean(keras.ops.convert_to_numpy(h).astype(np.float64) ** 2)))
+            rms.append(
+                np.sqrt(np.mean(keras.ops.convert_to_numpy(h).astype(np.float64) ** 2))
+            )
     variables = model.trainable_variables
     _, grads = gradients(lambda: reconstruction_loss(model, xb), variables)
-    grad = [np.linalg.norm(g) for v, g in zip(variables, to_numpy(grads)) if v.path.endswith("kernel")]
+    grad = [
+        np.linalg.norm(g)
+        for v, g in zip(variables, to_numpy(grads))
+        if v.path.endswith("kernel")
+    ]
     return np.array(rms), np.array(grad)
 
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for scheme, init in SCHEMES.items():
     rms, grad = layer_statistics(deep_autoencoder(init=init), X[:256])
-    print(f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
-          f"kernel-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}")
+    print(
+        f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
+        f"kernel-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}"
+    )
     axes[0].semilogy(range(1, 13), rms, marker="o", label=scheme)
     axes[1].semilogy(range(1, 13), grad, marker="o", label=scheme)
 axes[0].set_title("Forward: RMS of each Dense layer's output")
@@ -442,8 +513,10 @@ def make_train_step(model, opt):
 
     def step(xb):
         loss, grads = gradients(lambda: reconstruction_loss(model, xb), variables)
-        norms = keras.ops.stack([keras.ops.sqrt(keras.ops.sum(keras.ops.square(g))) for g in grads])
-        opt.apply(grads, variables)          # clips first if the optimizer was asked to
+        norms = keras.ops.stack(
+            [keras.ops.sqrt(keras.ops.sum(keras.ops.square(g))) for g in grads]
+        )
+        opt.apply(grads, variables)  # clips first if the optimizer was asked to
         return loss, norms, keras.ops.sqrt(keras.ops.sum(keras.ops.square(norms)))
 
     if BACKEND == "tensorflow":
@@ -459,9 +532,12 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
     Returns per step: the loss, the global gradient norm before clipping, and the
     gradient norm of every Dense kernel. Stops early if the loss is inf or nan.
     """
-    opt = keras.optimizers.SGD(lr, momentum=0.9, global_clipnorm=clip)  # Keras clips in apply()
+    # Keras clips in apply()
+    opt = keras.optimizers.SGD(lr, momentum=0.9, global_clipnorm=clip)
     step = make_train_step(model, opt)
-    kernels = [i for i, v in enumerate(model.trainable_variables) if v.path.endswith("kernel")]
+    kernels = [
+        i for i, v in enumerate(model.trainable_variables) if v.path.endswith("kernel")
+    ]
     rng = np.random.default_rng(seed)
     log = {"loss": [], "norm": [], "layers": []}
     for _ in range(steps):
@@ -470,7 +546,7 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
         log["norm"].append(float(total))
         log["layers"].append(keras.ops.convert_to_numpy(norms)[kernels])
         if not np.isfinite(log["loss"][-1]):
-            break                                  # inf or nan: the run is over
+            break  # inf or nan: the run is over
     return {k: np.array(v) for k, v in log.items()}
 
 
@@ -481,17 +557,26 @@ for scheme, init in SCHEMES.items():
     loss = runs[scheme]["loss"]
     print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {len(loss)} steps")
 EARLY = min(STEPS, 60) - 1
-print(f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}")
+print(
+    f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}"
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for scheme in ("default", "He"):
     ax.plot(runs[scheme]["loss"], label=scheme)
 bad = runs["N(0, 1)"]["loss"]
-ax.text(0.6, 0.55, f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
-        f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)", transform=ax.transAxes)
+ax.text(
+    0.6,
+    0.55,
+    f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
+    f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)",
+    transform=ax.transAxes,
+)
 ax.axhline(np.log(2), color="gray", ls=":", label="log 2: predicting 0.5 everywhere")
 ax.set_ylim(0.15, 0.8)
-ax.set_title(f"Training the deep autoencoder: three initialisations, same SGD ({BACKEND})")
+ax.set_title(
+    f"Training the deep autoencoder: three initialisations, same SGD ({BACKEND})"
+)
 ax.set_xlabel("step")
 ax.set_ylabel("reconstruction loss")
 ax.legend(loc="lower left")
@@ -515,27 +600,31 @@ assert not np.isfinite(runs["N(0, 1)"]["loss"][-1])
 # (what the concept notebook derived); `clipnorm` clips each variable's gradient
 # separately, and `clipvalue` each component.
 
-# %%
+# %% tags=["keras"]
 CLIP = 0.5
 clip_runs = {}
 for clip in (None, CLIP):
-    set_seed(0)  # [torch]
-    clip_runs[clip] = train(initialise(deep_autoencoder(), "He").to(device),  # [torch]
-                            pick(full=300, fast=100), lr=5.0, clip=clip)  # [torch]
-    clip_runs[clip] = train(deep_autoencoder(init="he_normal"), pick(full=300, fast=100), lr=5.0, clip=clip)  # [keras]
+    clip_runs[clip] = train(
+        deep_autoencoder(init="he_normal"), pick(full=300, fast=100), lr=5.0, clip=clip
+    )
     log = clip_runs[clip]
     first_bad = np.flatnonzero(~np.isfinite(log["loss"]))
-    print(f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
-          f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
-          f"{first_bad[0] if len(first_bad) else None}")
-assert not np.isfinite(clip_runs[None]["loss"][-1]) and np.isfinite(clip_runs[CLIP]["loss"][-1])  # [torch]
-assert np.isfinite(clip_runs[CLIP]["loss"][-1])  # [keras]
+    print(
+        f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
+        f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
+        f"{first_bad[0] if len(first_bad) else None}"
+    )
+assert np.isfinite(clip_runs[CLIP]["loss"][-1])
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4))
 for clip, log in clip_runs.items():
     name = "no clipping" if clip is None else f"clipped at {clip}"
-    axes[0].semilogy(np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name)
-    axes[1].semilogy(np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name)
+    axes[0].semilogy(
+        np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name
+    )
+    axes[1].semilogy(
+        np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name
+    )
 axes[1].axhline(CLIP, color="gray", ls=":", label="clipping threshold")
 axes[0].set_title("Loss (a gap = inf or nan)")
 axes[0].set_ylabel("loss (log scale)")
@@ -546,46 +635,71 @@ for ax in axes[:2]:
     ax.legend()
     ax.grid(alpha=0.3)
 layer_norms = clip_runs[CLIP]["layers"].T
-im = axes[2].imshow(np.log10(layer_norms + 1e-12), aspect="auto", cmap="viridis",
-                    interpolation="nearest", origin="lower", extent=(0, layer_norms.shape[1], 0.5, 12.5))
-fig.colorbar(im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$")
-axes[2].set_title("Per-layer gradient norms, clipped run")  # [torch]
-axes[2].set_title("Per-layer gradient norms, clipped run")  # [keras]
+im = axes[2].imshow(
+    np.log10(layer_norms + 1e-12),
+    aspect="auto",
+    cmap="viridis",
+    interpolation="nearest",
+    origin="lower",
+    extent=(0, layer_norms.shape[1], 0.5, 12.5),
+)
+fig.colorbar(
+    im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$"
+)
+axes[2].set_title("Per-layer gradient norms, clipped run")
 axes[2].set_xlabel("step")
 axes[2].set_ylabel("layer")
 plt.show()
 
-# %% [markdown] tags=["torch"]
-# Without clipping, one large gradient (the weights have entered a steep region of
-# the loss) moves the weights by a large step, the next gradient is larger still, and
-# the run ends in `nan`. With clipping the same spike produces a step of bounded length,
-# and training continues. The per-layer plot shows that spikes hit all layers at
-# once: the whole network jumped into a steep region.
+# %% [markdown]
+# Without clipping, one large gradient (the weights have entered a steep region of  # [torch]
+# the loss) moves the weights by a large step, the next gradient is larger still, and  # [torch]
+# the run ends in `nan`. With clipping the same spike produces a step of bounded length,  # [torch]
+# and training continues. The per-layer plot shows that spikes hit all layers at  # [torch]
+# once: the whole network jumped into a steep region.  # [torch]
+# Read the printed lines and the curves: without clipping, a spike in the gradient  # [keras]
+# norm produces a huge step, the next gradient is larger still, and the loss becomes  # [keras]
+# `inf` or `nan` (whether and when depends on the run; in the course's runs the  # [keras]
+# unclipped run blew up on both backends). With clipping the same spike produces a  # [keras]
+# step of bounded length, and training continues; the per-layer plot shows that the  # [keras]
+# spikes hit all layers at once.  # [keras]
 #
 # Clipping is a safety net, not a cure: the first remedy for exploding losses is a
 # smaller learning rate (or a warm-up). Set the threshold from the logged norms, a
-# little above their typical size; a threshold far below it turns every step into a
-# fixed-length step.
+# little above their typical size; a threshold far below it turns every step into a  # [torch]
+# fixed-length step.  # [torch]
+# little above their typical size.  # [keras]
 #
-# (problems-pytorch-amp)=
+# (problems-pytorch-amp)=  # [torch]
 # ## 4. Mixed precision
 #
-# GPUs compute much faster in 16-bit floating point than in 32-bit (NVIDIA's tensor
-# cores), and 16-bit activations take half the memory. **Mixed precision** training
-# {cite}`micikevicius2018mixed` computes in 16 bits where that is safe (matrix products,
-# convolutions) and keeps 32 bits where it is not (the weights and their updates,
-# reductions such as losses and normalisation statistics). Two 16-bit formats exist:
+# GPUs compute much faster in 16-bit floating point than in 32-bit (NVIDIA's tensor  # [torch]
+# cores), and 16-bit activations take half the memory. **Mixed precision** training  # [torch]
+# {cite}`micikevicius2018mixed` computes in 16 bits where that is safe (matrix products,  # [torch]
+# convolutions) and keeps 32 bits where it is not (the weights and their updates,  # [torch]
+# reductions such as losses and normalisation statistics). Two 16-bit formats exist:  # [torch]
+# **Mixed precision** training {cite}`micikevicius2018mixed` computes in 16 bits where that  # [keras]
+# is safe (matrix products, convolutions) and keeps float32 for the weights, their  # [keras]
+# updates and reductions such as losses. NumPy knows float16 (bfloat16 comes from  # [keras]
+# the ML frameworks), enough to see the two formats' limits:  # [keras]
 
 # %% tags=["torch"]
 for dtype in (torch.float32, torch.float16, torch.bfloat16):
     fi = torch.finfo(dtype)
-    print(f"{str(dtype):>15}: {fi.bits} bits, largest {fi.max:.4g}, smallest normal {fi.tiny:.3g}, "
-          f"relative precision (eps) {fi.eps:.3g}")
-assert torch.finfo(torch.float16).max == 65504 and torch.finfo(torch.float16).eps == 2 ** -10
-assert torch.finfo(torch.bfloat16).eps == 2 ** -7 and torch.finfo(torch.bfloat16).tiny == torch.finfo(torch.float32).tiny
+    print(
+        f"{str(dtype):>15}: {fi.bits} bits, largest {fi.max:.4g}, smallest normal {fi.tiny:.3g}, "
+        f"relative precision (eps) {fi.eps:.3g}"
+    )
+assert (
+    torch.finfo(torch.float16).max == 65504 and torch.finfo(torch.float16).eps == 2**-10
+)
+assert (
+    torch.finfo(torch.bfloat16).eps == 2**-7
+    and torch.finfo(torch.bfloat16).tiny == torch.finfo(torch.float32).tiny
+)
 # float16 also has subnormal numbers down to 2^-24; anything much smaller becomes 0
-assert torch.tensor(2.0 ** -24, dtype=torch.float16).item() == 2.0 ** -24
-assert torch.tensor(2.0 ** -26, dtype=torch.float16).item() == 0.0
+assert torch.tensor(2.0**-24, dtype=torch.float16).item() == 2.0**-24
+assert torch.tensor(2.0**-26, dtype=torch.float16).item() == 0.0
 
 # %% [markdown] tags=["torch"]
 # **bfloat16** keeps float32's range (8 exponent bits) with less precision; **float16**
@@ -593,33 +707,86 @@ assert torch.tensor(2.0 ** -26, dtype=torch.float16).item() == 0.0
 # Gradients are often smaller than that. Here are the gradients of the autoencoder
 # trained above, on one batch, against float16's range:
 
-# %% tags=["torch"]
-model = initialise(deep_autoencoder(), "He").to(device)
-set_seed(0)
-train(model, pick(full=200, fast=50), lr=0.2)            # a partly trained model
-model.zero_grad()
-reconstruction_loss(model, X[:128]).backward()
-grads = torch.cat([p.grad.flatten() for p in model.parameters()]).double().cpu()
-grads = grads[grads != 0]
-tiny16 = 2.0 ** -24
-lost = (grads.abs() < tiny16 / 2).double().mean().item()    # would round to 0 in float16
-subnormal = (grads.abs() < torch.finfo(torch.float16).tiny).double().mean().item()
-print(f"{len(grads):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "
-      f"{subnormal:.1%} would be subnormal (fewer significant bits)")
+# %% tags=["keras"]
+f16 = np.finfo(np.float16)
+print(
+    f"float32: largest {np.finfo(np.float32).max:.4g}, smallest normal {np.finfo(np.float32).tiny:.3g}, "
+    f"eps {np.finfo(np.float32).eps:.3g}"
+)
+print(
+    f"float16: largest {f16.max:.4g}, smallest normal {f16.tiny:.3g}, eps {f16.eps:.3g}, "
+    f"smallest subnormal {2.0**-24:.3g}"
+)
+print(
+    "bfloat16: float32's exponent (same range), 8 significant bits: eps 2^-7 = 0.0078"
+)
+assert f16.max == 65504 and f16.eps == 2**-10
+assert np.float16(2.0**-24) == 2.0**-24 and np.float16(2.0**-26) == 0
+
+# %% [markdown] tags=["keras"]
+# Gradients are often smaller than float16's smallest normal number. Here are the
+# gradients of a partly trained autoencoder on one batch, against float16's range:
+
+# %%
+model = initialise(deep_autoencoder(), "He").to(device)  # [torch]
+set_seed(0)  # [torch]
+train(model, pick(full=200, fast=50), lr=0.2)  # a partly trained model  # [torch]
+model.zero_grad()  # [torch]
+reconstruction_loss(model, X[:128]).backward()  # [torch]
+grads = torch.cat([p.grad.flatten() for p in model.parameters()]).double().cpu()  # [torch]
+grads = grads[grads != 0]  # [torch]
+tiny16 = 2.0**-24  # [torch]
+# would round to 0 in float16  # [torch]
+lost = (grads.abs() < tiny16 / 2).double().mean().item()  # [torch]
+subnormal = (grads.abs() < torch.finfo(torch.float16).tiny).double().mean().item()  # [torch]
+model = deep_autoencoder(init="he_normal")  # [keras]
+train(model, pick(full=200, fast=50), lr=0.2)  # [keras]
+_, grads = gradients(  # [keras]
+    lambda: reconstruction_loss(model, X[:128]), model.trainable_variables  # [keras]
+)  # [keras]
+g = np.concatenate([a.ravel() for a in to_numpy(grads)])  # [keras]
+g = g[g != 0]  # [keras]
+lost = np.mean(np.abs(g) < 2.0**-25)  # rounds to 0 in float16  # [keras]
+subnormal = np.mean(np.abs(g) < f16.tiny)  # [keras]
+print(
+    f"{len(grads):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "  # [torch]
+    f"{len(g):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "  # [keras]
+    f"{subnormal:.1%} would be subnormal (fewer significant bits)"
+)
 for log2_scale in (8, 16):
-    s = 2.0 ** log2_scale
-    as16 = (grads * s).to(torch.float16)
-    back = as16.double() / s
-    print(f"loss scaled by 2^{log2_scale}: {(as16 == 0).double().mean().item():.2%} become 0, "
-          f"{(as16.abs() < torch.finfo(torch.float16).tiny).double().mean().item():.1%} subnormal, "
-          f"{torch.isinf(as16).double().mean().item():.2%} overflow; median relative error after "
-          f"unscaling {((back - grads).abs() / grads.abs()).median().item():.1e}")
+    s = 2.0**log2_scale
+    as16 = (grads * s).to(torch.float16)  # [torch]
+    back = as16.double() / s  # [torch]
+    as16 = (g * s).astype(np.float16)  # [keras]
+    back = as16.astype(np.float64) / s  # [keras]
+    print(
+        f"loss scaled by 2^{log2_scale}: {(as16 == 0).double().mean().item():.2%} become 0, "  # [torch]
+        f"{(as16.abs() < torch.finfo(torch.float16).tiny).double().mean().item():.1%} subnormal, "  # [torch]
+        f"{torch.isinf(as16).double().mean().item():.2%} overflow; median relative error after "  # [torch]
+        f"unscaling {((back - grads).abs() / grads.abs()).median().item():.1e}"  # [torch]
+        f"loss scaled by 2^{log2_scale}: {np.mean(as16 == 0):.2%} become 0, "  # [keras]
+        f"{np.mean(np.abs(as16) < f16.tiny):.1%} subnormal, {np.mean(np.isinf(as16)):.2%} overflow; "  # [keras]
+        f"median relative error after unscaling {np.median(np.abs(back - g) / np.abs(g)):.1e}"  # [keras]
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.8))
-ax.hist(np.log2(grads.abs().numpy()), bins=80, color="tab:blue", alpha=0.8)
-for x, text in ((-24, "float16: smallest subnormal"), (-14, "smallest normal"), (np.log2(65504), "largest")):
+ax.hist(np.log2(grads.abs().numpy()), bins=80, color="tab:blue", alpha=0.8)  # [torch]
+ax.hist(np.log2(np.abs(g)), bins=80, color="tab:blue", alpha=0.8)  # [keras]
+for x, text in (
+    (-24, "float16: smallest subnormal"),
+    (-14, "smallest normal"),
+    (np.log2(65504), "largest"),
+):
     ax.axvline(x, color="tab:red", ls="--")
-    ax.text(x + 0.3, ax.get_ylim()[1] * 0.9, text, color="tab:red", fontsize=8, rotation=90, va="top")
+    ax.text(
+        x + 0.3,
+        ax.get_ylim()[1] * 0.9,
+        text,
+        color="tab:red",
+        fontsize=8,
+        rotation=90,
+        va="top",
+    )
 ax.set_title("Gradient magnitudes of the autoencoder, against float16's range")
 ax.set_xlabel(r"$\log_2 |g|$")
 ax.set_ylabel("number of parameters")
@@ -642,13 +809,18 @@ model = initialise(deep_autoencoder(), "He").to(device)
 xb = X[:256]
 with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
     logits16 = model(xb)
-    loss16 = F.binary_cross_entropy_with_logits(logits16, xb)   # autocast runs losses in float32
+    # autocast runs losses in float32
+    loss16 = F.binary_cross_entropy_with_logits(logits16, xb)
 logits32 = model(xb)
-print(f"weights: {model[0].weight.dtype}; layer outputs under autocast: {logits16.dtype}; "
-      f"loss: {loss16.dtype}")
+print(
+    f"weights: {model[0].weight.dtype}; layer outputs under autocast: {logits16.dtype}; "
+    f"loss: {loss16.dtype}"
+)
 rel = ((logits16.float() - logits32).norm() / logits32.norm()).item()
-print(f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} "
-      f"(bfloat16's eps is {torch.finfo(torch.bfloat16).eps:.1e})")
+print(
+    f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} "
+    f"(bfloat16's eps is {torch.finfo(torch.bfloat16).eps:.1e})"
+)
 assert logits16.dtype == torch.bfloat16 and loss16.dtype == torch.float32
 assert rel < 0.05
 
@@ -663,21 +835,24 @@ def amp_step(model, opt, scaler, xb, dtype=torch.float16, clip=1.0):
     with torch.autocast(device_type=xb.device.type, dtype=dtype):
         loss = reconstruction_loss(model, xb)
     opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()        # gradients of s * loss
-    scaler.unscale_(opt)                 # divide them by s, in place
+    scaler.scale(loss).backward()  # gradients of s * loss
+    scaler.unscale_(opt)  # divide them by s, in place
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    scaler.step(opt)                     # skipped if a gradient is inf or nan
-    scaler.update()                      # adjust s
+    scaler.step(opt)  # skipped if a gradient is inf or nan
+    scaler.update()  # adjust s
     return loss.item(), norm.item()
 
 
 set_seed(0)
 model = initialise(deep_autoencoder(), "He").to(device)
 opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-scaler = torch.amp.GradScaler(device.type)   # works on the CPU too (it is slow there, not wrong)
+# works on the CPU too (it is slow there, not wrong)
+scaler = torch.amp.GradScaler(device.type)
 for step in range(pick(full=50, fast=10)):
-    loss, norm = amp_step(model, opt, scaler, X[step * 64:(step + 1) * 64])
-print(f"after {step + 1} float16 steps: loss {loss:.4f}, gradient norm {norm:.3f}, scale {scaler.get_scale():g}")
+    loss, norm = amp_step(model, opt, scaler, X[step * 64 : (step + 1) * 64])
+print(
+    f"after {step + 1} float16 steps: loss {loss:.4f}, gradient norm {norm:.3f}, scale {scaler.get_scale():g}"
+)
 
 # the pitfall: clipping *before* unscale_ measures s times the true norm
 with torch.autocast(device_type=device.type, dtype=torch.float16):
@@ -687,8 +862,10 @@ scaler.scale(loss).backward()
 scaled_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")).item()
 scaler.unscale_(opt)
 true_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")).item()
-print(f"norm before unscale_: {scaled_norm:.4g}; after: {true_norm:.4g}; ratio {scaled_norm / true_norm:g} "
-      f"= the scale {scaler.get_scale():g}")
+print(
+    f"norm before unscale_: {scaled_norm:.4g}; after: {true_norm:.4g}; ratio {scaled_norm / true_norm:g} "
+    f"= the scale {scaler.get_scale():g}"
+)
 assert abs(scaled_norm / true_norm / scaler.get_scale() - 1) < 1e-2
 opt.zero_grad(set_to_none=True)
 
@@ -710,22 +887,27 @@ def time_steps(dtype, steps, width=1024, batch_size=256):
     xb = X[:batch_size]
 
     def step():
-        with torch.autocast(device_type=device.type, dtype=dtype or torch.float32,
-                            enabled=dtype is not None):
+        with torch.autocast(
+            device_type=device.type,
+            dtype=dtype or torch.float32,
+            enabled=dtype is not None,
+        ):
             loss = reconstruction_loss(model, xb)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
 
-    step()                                             # warm-up (kernel selection, caches)
+    # warm-up (kernel selection, caches)
+    step()
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
     if device.type == "cuda":
-        torch.cuda.synchronize()                       # GPU work is asynchronous: wait for it
+        # GPU work is asynchronous: wait for it
+        torch.cuda.synchronize()
     return (time.perf_counter() - t0) / steps
 
 
@@ -739,8 +921,10 @@ else:
     width, steps = 256, pick(full=20, fast=3)
 timings = {name: time_steps(dtype, steps, width) for name, dtype in candidates.items()}
 for name, seconds in timings.items():
-    print(f"{name:>21} on {device.type}: {1000 * seconds:7.2f} ms per step "
-          f"({timings['float32'] / seconds:.2f}x float32's speed)")
+    print(
+        f"{name:>21} on {device.type}: {1000 * seconds:7.2f} ms per step "
+        f"({timings['float32'] / seconds:.2f}x float32's speed)"
+    )
 
 # %% [markdown] tags=["torch"]
 # The course's `fit` does this for you: `model.fit(..., amp="auto")` picks the format
@@ -780,17 +964,23 @@ BATCH = 128
 def on_device_batches():
     order = torch.randperm(len(X), device=X.device)
     for i in range(len(X) // BATCH):
-        yield X[order[i * BATCH:(i + 1) * BATCH]]
+        yield X[order[i * BATCH : (i + 1) * BATCH]]
 
 
 def loader_batches(dataset):
-    for xb in torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True):
-        yield (xb[0] if isinstance(xb, (list, tuple)) else xb).to(device, non_blocking=True)
+    for xb in torch.utils.data.DataLoader(
+        dataset, batch_size=BATCH, shuffle=True, drop_last=True
+    ):
+        yield (xb[0] if isinstance(xb, (list, tuple)) else xb).to(
+            device, non_blocking=True
+        )
 
 
 pipelines = {
     "tensor on the device, sliced": on_device_batches,
-    "DataLoader(TensorDataset)": lambda: loader_batches(torch.utils.data.TensorDataset(X.cpu())),
+    "DataLoader(TensorDataset)": lambda: loader_batches(
+        torch.utils.data.TensorDataset(X.cpu())
+    ),
     "DataLoader(per-item Dataset)": lambda: loader_batches(DigitDataset(images)),
 }
 model = initialise(deep_autoencoder(), "He").to(device)
@@ -810,14 +1000,18 @@ for name, batches in pipelines.items():
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds[name, with_model] = time.perf_counter() - t0
-    print(f"{name:>29}: {n / seconds[name, False]:>10,.0f} images/s for the data alone, "
-          f"{n / seconds[name, True]:>8,.0f} images/s with a training step")
+    print(
+        f"{name:>29}: {n / seconds[name, False]:>10,.0f} images/s for the data alone, "
+        f"{n / seconds[name, True]:>8,.0f} images/s with a training step"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.5))
 names = list(pipelines)
 ypos = np.arange(len(names))
 ax.barh(ypos + 0.2, [seconds[nm, False] for nm in names], 0.4, label="data only")
-ax.barh(ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training step")
+ax.barh(
+    ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training step"
+)
 ax.set_yticks(ypos, names)
 ax.set_xscale("log")
 ax.set_xlabel(f"seconds per epoch of {n:,} images (log scale)")
@@ -860,198 +1054,6 @@ plt.show()
 # the `DDP` wrapper, a `DistributedSampler` that gives each rank its own share of
 # the indices, and `set_epoch` to reshuffle every epoch:
 
-# %% tags=["torch"]
-from aigc_course.torch import data_parallel
-
-show_source(data_parallel.train, start="# --- ddp", end="# --- end ddp")
-
-# %% [markdown] tags=["torch"]
-# It runs on CPUs too, with the "gloo" backend. Here are two processes on this
-# machine, each with batches of 32 (a *global* batch of 64); rank 0 prints every
-# rank's loss (different, because each rank sees different data), and at the end the
-# largest difference between the replicas' weights:
-
-# %% tags=["torch"]
-EPOCHS = pick(full=3, fast=1)
-workdir = tempfile.mkdtemp()   # the processes run in a scratch folder and save there
-command = ["torchrun", "--standalone", "--nproc_per_node", "2",
-           "-m", "aigc_course.torch.data_parallel",
-           "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
-           "--save", "rank{rank}.pt"]
-print("$", " ".join(command))
-result = subprocess.run([sys.executable, "-m", "torch.distributed.run", *command[1:]],
-                        capture_output=True, text=True, timeout=600, cwd=workdir)
-print(result.stdout)
-assert result.returncode == 0, result.stderr[-3000:]
-
-# %% [markdown] tags=["torch"]
-# The replicas are identical, bit for bit. And because DDP averages the gradients,
-# two processes with 32 examples each compute the same update as one process with
-# the whole batch of 64: the `DistributedSampler` gives rank $r$ the positions
-# $r, r + 2, r + 4, \dots$ of one shared permutation, so the two ranks' batches together
-# are exactly one process's batch. We check it by training in this notebook with one
-# process (world size 1) and a batch of 64:
-
-# %% tags=["torch"]
-ranks = [torch.load(os.path.join(workdir, f"rank{r}.pt"), weights_only=True) for r in (0, 1)]
-rank, _, world_size, _, backend = data_parallel.setup("gloo")     # no torchrun: a group of one
-try:
-    single = data_parallel.train(rank, world_size, torch.device("cpu"), n=2048, batch_size=64,
-                                 epochs=EPOCHS, log_every=10 ** 9)
-finally:
-    torch.distributed.destroy_process_group()
-gap = max((w - ranks[0]["state_dict"][k]).abs().max().item()
-          for k, w in single["model"].state_dict().items())
-print(f"max |weights (2 processes x 32) - weights (1 process x 64)|: {gap:.2g}")
-assert gap < 1e-4
-assert all(torch.equal(ranks[0]["state_dict"][k], ranks[1]["state_dict"][k]) for k in ranks[0]["state_dict"])
-
-per_rank = ranks[0]["losses"].numpy()
-fig, ax = plt.subplots(figsize=(8, 3.8))
-for r in range(per_rank.shape[1]):
-    ax.plot(per_rank[:, r], alpha=0.6, label=f"rank {r}: loss on its own 32 examples")
-ax.plot(per_rank.mean(axis=1), color="black", lw=2, label="mean of the ranks")
-ax.plot(single["losses"][:, 0], color="tab:red", ls="--", lw=1.5, label="one process, batch 64")
-ax.set_title("Data parallelism computes the same thing as one big batch")
-ax.set_xlabel("step")
-ax.set_ylabel("cross-entropy")
-ax.legend(fontsize=8)
-plt.show()
-
-# %% [markdown] tags=["torch"]
-# The consequences for practice:
-#
-# * With $N$ processes the **global batch** is $N$ times the per-process batch. Keep the
-#   learning rate tuned for the global batch (the linear scaling rule with warm-up
-#   {cite}`goyal2017accurate`, from {doc}`problems_concepts`).
-# * Every rank must see *different* data (`DistributedSampler`, and `set_epoch` every
-#   epoch), and start from the same weights (DDP broadcasts rank 0's).
-# * Layers with batch statistics (batch normalisation) see only their rank's examples
-#   unless converted with `nn.SyncBatchNorm.convert_sync_batchnorm`.
-# * Print, save checkpoints and evaluate on rank 0 only.
-# * `nn.DataParallel` (one process, threads) is older and slower; use DDP, even on one
-#   machine.
-#
-# On a single CPU, as here, the two processes share the same cores: this shows the
-# mechanics, not a speed-up. The speed-up comes with one GPU per process.
-#
-# (problems-pytorch-pitfall-no-average)=
-# **Pitfall: splitting the data and training each part separately.** Article 001 describes
-# data parallelism as "将数据集分成多个部分，同时在不同的GPU上分别训练" (split the data
-# into parts and train on different GPUs *separately*), and suggests training
-# "多个生成器和判别器" (several generators and discriminators) in parallel. Without averaging the
-# gradients that is not one model trained faster but several models, each trained on
-# part of the data. The all-reduce is a mean of the replicas' gradients; here it is
-# written by hand, with two replicas in this process:
-
-# %% tags=["torch"]
-TWO_REPLICA_STEPS = pick(full=200, fast=60)
-
-
-def two_replicas(average, steps=TWO_REPLICA_STEPS):
-    set_seed(0)
-    rng = np.random.default_rng(0)
-    x = torch.as_tensor(rng.standard_normal((512, 20)), dtype=torch.float32)
-    y = (x[:, :2].sum(dim=1) > 0).long()
-    shards = [(x[0::2], y[0::2]), (x[1::2], y[1::2])]           # one half of the data each
-    base = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 2))
-    replicas = [copy.deepcopy(base) for _ in shards]             # the same start, as DDP's broadcast
-    opts = [torch.optim.SGD(r.parameters(), lr=0.1) for r in replicas]
-    for step in range(steps):
-        for model, opt, (xs, ys) in zip(replicas, opts, shards):
-            batch = slice((step * 32) % len(xs), (step * 32) % len(xs) + 32)
-            opt.zero_grad()
-            F.cross_entropy(model(xs[batch]), ys[batch]).backward()
-        if average:                                              # the all-reduce, by hand
-            for params in zip(*(r.parameters() for r in replicas)):
-                mean_grad = torch.stack([p.grad for p in params]).mean(dim=0)
-                for p in params:
-                    p.grad = mean_grad.clone()
-        for opt in opts:
-            opt.step()
-    return max((a - b).abs().max().item() for a, b in zip(*(r.parameters() for r in replicas)))
-
-
-for average in (False, True):
-    print(f"gradients averaged: {str(average):5}: largest difference between the replicas' weights "
-          f"after training {two_replicas(average):.3g}")
-assert two_replicas(True) < 1e-6 < 1e-2 < two_replicas(False)
-
-# %% [markdown] tags=["torch"]
-# Without the average the replicas drift apart: two different models, and nothing
-# crashes. With it they stay identical. DDP does this average during `backward()`; the
-# exercise `problems-pytorch-ex-noddp` below runs the real two-process demo without it.
-#
-# ## 7. Memorisation: nearest training neighbours
-#
-# Section 4 of {doc}`problems_concepts` compared each sample with its nearest training
-# example. Here is the same check on the course's VAE, in pixel space. We train two
-# VAEs: one on all our training images, and one on only 16 images (repeated) for many steps, a
-# setting that invites memorisation. For each, the distance from every sample to its
-# nearest training image is compared with the distance from new, held-out digits to
-# their nearest training image.
-
-# %% [markdown] tags=["keras"]
-# Read the printed lines and the curves: without clipping, a spike in the gradient
-# norm produces a huge step, the next gradient is larger still, and the loss becomes
-# `inf` or `nan` (whether and when depends on the run; in the course's runs the
-# unclipped run blew up on both backends). With clipping the same spike produces a
-# step of bounded length, and training continues; the per-layer plot shows that the
-# spikes hit all layers at once.
-#
-# Clipping is a safety net, not a cure: the first remedy for exploding losses is a
-# smaller learning rate (or a warm-up). Set the threshold from the logged norms, a
-# little above their typical size.
-#
-# ## 4. Mixed precision
-#
-# **Mixed precision** training {cite}`micikevicius2018mixed` computes in 16 bits where that
-# is safe (matrix products, convolutions) and keeps float32 for the weights, their
-# updates and reductions such as losses. NumPy knows float16 (bfloat16 comes from
-# the ML frameworks), enough to see the two formats' limits:
-
-# %% tags=["keras"]
-f16 = np.finfo(np.float16)
-print(f"float32: largest {np.finfo(np.float32).max:.4g}, smallest normal {np.finfo(np.float32).tiny:.3g}, "
-      f"eps {np.finfo(np.float32).eps:.3g}")
-print(f"float16: largest {f16.max:.4g}, smallest normal {f16.tiny:.3g}, eps {f16.eps:.3g}, "
-      f"smallest subnormal {2.0 ** -24:.3g}")
-print("bfloat16: float32's exponent (same range), 8 significant bits: eps 2^-7 = 0.0078")
-assert f16.max == 65504 and f16.eps == 2 ** -10
-assert np.float16(2.0 ** -24) == 2.0 ** -24 and np.float16(2.0 ** -26) == 0
-
-# %% [markdown] tags=["keras"]
-# Gradients are often smaller than float16's smallest normal number. Here are the
-# gradients of a partly trained autoencoder on one batch, against float16's range:
-
-# %% tags=["keras"]
-model = deep_autoencoder(init="he_normal")
-train(model, pick(full=200, fast=50), lr=0.2)
-_, grads = gradients(lambda: reconstruction_loss(model, X[:128]), model.trainable_variables)
-g = np.concatenate([a.ravel() for a in to_numpy(grads)])
-g = g[g != 0]
-lost = np.mean(np.abs(g) < 2.0 ** -25)              # rounds to 0 in float16
-subnormal = np.mean(np.abs(g) < f16.tiny)
-print(f"{len(g):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "
-      f"{subnormal:.1%} would be subnormal (fewer significant bits)")
-for log2_scale in (8, 16):
-    s = 2.0 ** log2_scale
-    as16 = (g * s).astype(np.float16)
-    back = as16.astype(np.float64) / s
-    print(f"loss scaled by 2^{log2_scale}: {np.mean(as16 == 0):.2%} become 0, "
-          f"{np.mean(np.abs(as16) < f16.tiny):.1%} subnormal, {np.mean(np.isinf(as16)):.2%} overflow; "
-          f"median relative error after unscaling {np.median(np.abs(back - g) / np.abs(g)):.1e}")
-
-fig, ax = plt.subplots(figsize=(8, 3.8))
-ax.hist(np.log2(np.abs(g)), bins=80, color="tab:blue", alpha=0.8)
-for x, text in ((-24, "float16: smallest subnormal"), (-14, "smallest normal"), (np.log2(65504), "largest")):
-    ax.axvline(x, color="tab:red", ls="--")
-    ax.text(x + 0.3, ax.get_ylim()[1] * 0.9, text, color="tab:red", fontsize=8, rotation=90, va="top")
-ax.set_title("Gradient magnitudes of the autoencoder, against float16's range")
-ax.set_xlabel(r"$\log_2 |g|$")
-ax.set_ylabel("number of parameters")
-plt.show()
-
 # %% [markdown] tags=["keras"]
 # The fix is **loss scaling** (损失缩放): multiply the loss by a large factor $s$ before computing
 # gradients, so that they stay in float16's range, and divide them by $s$ before the
@@ -1069,15 +1071,19 @@ model16 = deep_autoencoder(init="he_normal")
 keras.mixed_precision.set_global_policy("float32")
 dense = model16.layers[0]
 logits16 = model16(X[:256])
-model32 = deep_autoencoder(init="he_normal")             # same seed: the same weights
+model32 = deep_autoencoder(init="he_normal")  # same seed: the same weights
 logits32 = model32(X[:256])
-print(f"policy {dense.dtype_policy.name}: variables in {dense.variable_dtype}, computation in "
-      f"{dense.compute_dtype}; output dtype {keras.backend.standardize_dtype(logits16.dtype)}; "
-      f"loss dtype {keras.backend.standardize_dtype(reconstruction_loss(model16, X[:256]).dtype)}")
+print(
+    f"policy {dense.dtype_policy.name}: variables in {dense.variable_dtype}, computation in "
+    f"{dense.compute_dtype}; output dtype {keras.backend.standardize_dtype(logits16.dtype)}; "
+    f"loss dtype {keras.backend.standardize_dtype(reconstruction_loss(model16, X[:256]).dtype)}"
+)
 a16 = keras.ops.convert_to_numpy(keras.ops.cast(logits16, "float32"))
 a32 = keras.ops.convert_to_numpy(logits32)
 rel = np.linalg.norm(a16 - a32) / np.linalg.norm(a32)
-print(f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} (bfloat16's eps: {2.0 ** -7:.1e})")
+print(
+    f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} (bfloat16's eps: {2.0**-7:.1e})"
+)
 assert dense.variable_dtype == "float32" and dense.compute_dtype == "bfloat16"
 assert rel < 0.05
 
@@ -1092,17 +1098,28 @@ assert rel < 0.05
 keras.mixed_precision.set_global_policy("mixed_float16")
 model = deep_autoencoder(init="he_normal")
 keras.mixed_precision.set_global_policy("float32")
-opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.2, momentum=0.9, global_clipnorm=1.0))
+opt = keras.optimizers.LossScaleOptimizer(
+    keras.optimizers.SGD(0.2, momentum=0.9, global_clipnorm=1.0)
+)
 variables = model.trainable_variables
-opt.build(variables)                         # creates the dynamic scale s (initially 2^15)
+# creates the dynamic scale s (initially 2^15)
+opt.build(variables)
 for step in range(pick(full=50, fast=10)):
-    xb = X[step * 64:(step + 1) * 64]
-    scale = float(keras.ops.convert_to_numpy(opt.dynamic_scale))      # s used for this step
-    loss, scaled_grads = gradients(lambda xb=xb: opt.scale_loss(reconstruction_loss(model, xb)), variables)
-    opt.apply(scaled_grads, variables)       # unscale, skip if not finite, clip, step, adjust s
-scaled_norm = np.sqrt(sum(np.sum(a ** 2) for a in to_numpy(scaled_grads)))
-print(f"after {step + 1} float16 steps: loss {float(loss) / scale:.4f}, loss scale {scale:g}")
-print(f"norm of the scaled gradients {scaled_norm:.4g} = {scale:g} x the true norm {scaled_norm / scale:.4g}")
+    xb = X[step * 64 : (step + 1) * 64]
+    # s used for this step
+    scale = float(keras.ops.convert_to_numpy(opt.dynamic_scale))
+    loss, scaled_grads = gradients(
+        lambda xb=xb: opt.scale_loss(reconstruction_loss(model, xb)), variables
+    )
+    # unscale, skip if not finite, clip, step, adjust s
+    opt.apply(scaled_grads, variables)
+scaled_norm = np.sqrt(sum(np.sum(a**2) for a in to_numpy(scaled_grads)))
+print(
+    f"after {step + 1} float16 steps: loss {float(loss) / scale:.4f}, loss scale {scale:g}"
+)
+print(
+    f"norm of the scaled gradients {scaled_norm:.4g} = {scale:g} x the true norm {scaled_norm / scale:.4g}"
+)
 assert np.isfinite(float(loss))
 
 # %% [markdown] tags=["keras"]
@@ -1124,14 +1141,18 @@ def time_steps(policy, steps, width, batch_size=256):
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = deep_autoencoder(depth=6, width=width, init="he_normal")
-        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                      loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        )
         xb = X[:batch_size]
-        model.train_on_batch(xb, xb)                      # warm-up: tracing, kernel selection
+        # warm-up: tracing, kernel selection
+        model.train_on_batch(xb, xb)
         t0 = time.perf_counter()
         for _ in range(steps):
             loss = model.train_on_batch(xb, xb)
-        float(loss)                                       # wait for the (asynchronous) result
+        # wait for the (asynchronous) result
+        float(loss)
         return (time.perf_counter() - t0) / steps
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -1143,8 +1164,10 @@ else:
     policies, width, steps = ("float32", "mixed_bfloat16"), 256, pick(full=20, fast=3)
 timings = {policy: time_steps(policy, steps, width) for policy in policies}
 for policy, seconds in timings.items():
-    print(f"{policy:>14} on {'GPU' if on_gpu() else 'CPU'}: {1000 * seconds:7.2f} ms per step "
-          f"({timings['float32'] / seconds:.2f}x float32's speed)")
+    print(
+        f"{policy:>14} on {'GPU' if on_gpu() else 'CPU'}: {1000 * seconds:7.2f} ms per step "
+        f"({timings['float32'] / seconds:.2f}x float32's speed)"
+    )
 
 # %% [markdown] tags=["keras"]
 # ## 5. Feeding the data
@@ -1169,8 +1192,10 @@ class DigitBatches(keras.utils.PyDataset):
         return len(self.images) // self.batch_size
 
     def __getitem__(self, i):
-        rows = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        x = np.stack([self.images[j].reshape(-1).astype("float32") / 255.0 for j in rows])
+        rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
+        x = np.stack(
+            [self.images[j].reshape(-1).astype("float32") / 255.0 for j in rows]
+        )
         return x, x
 
 
@@ -1179,33 +1204,63 @@ class EpochTimer(keras.callbacks.Callback):
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self.t0       # the last epoch's duration
+        self.seconds = time.perf_counter() - self.t0  # the last epoch's duration
 
 
 BATCH = 128
 n_used = (len(X) // BATCH) * BATCH
 pipelines = {
-    "arrays in memory": (lambda: (lambda order: (X[order[i:i + BATCH]] for i in range(0, n_used, BATCH)))(
-                             np.random.default_rng(0).permutation(len(X))),
-                         lambda m, cb: m.fit(X[:n_used], X[:n_used], batch_size=BATCH, epochs=2,
-                                             callbacks=[cb], verbose=0)),
-    "PyDataset, per item": (lambda: (lambda ds: (ds[i][0] for i in range(len(ds))))(DigitBatches(images, BATCH)),
-                            lambda m, cb: m.fit(DigitBatches(images, BATCH), epochs=2, callbacks=[cb], verbose=0)),
+    "arrays in memory": (
+        lambda: (
+            lambda order: (X[order[i : i + BATCH]] for i in range(0, n_used, BATCH))
+        )(np.random.default_rng(0).permutation(len(X))),
+        lambda m, cb: m.fit(
+            X[:n_used],
+            X[:n_used],
+            batch_size=BATCH,
+            epochs=2,
+            callbacks=[cb],
+            verbose=0,
+        ),
+    ),
+    "PyDataset, per item": (
+        lambda: (lambda ds: (ds[i][0] for i in range(len(ds))))(
+            DigitBatches(images, BATCH)
+        ),
+        lambda m, cb: m.fit(
+            DigitBatches(images, BATCH), epochs=2, callbacks=[cb], verbose=0
+        ),
+    ),
 }
 if BACKEND == "tensorflow":
     import tensorflow as tf
 
     def tf_dataset():
-        return (tf.data.Dataset.from_tensor_slices(X[:n_used]).shuffle(len(X)).batch(BATCH)
-                .map(lambda x: (x, x)).prefetch(tf.data.AUTOTUNE))
+        return (
+            tf.data.Dataset.from_tensor_slices(X[:n_used])
+            .shuffle(len(X))
+            .batch(BATCH)
+            .map(lambda x: (x, x))
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
-    pipelines["tf.data"] = (lambda: (b[0] for b in tf_dataset()),
-                            lambda m, cb: m.fit(tf_dataset(), epochs=2, callbacks=[cb], verbose=0,
-                                                shuffle=False))  # tf.data shuffles itself
+    pipelines["tf.data"] = (
+        lambda: (b[0] for b in tf_dataset()),
+        lambda m, cb: m.fit(
+            tf_dataset(),
+            epochs=2,
+            callbacks=[cb],
+            verbose=0,
+            # tf.data shuffles itself
+            shuffle=False,
+        ),
+    )
 
 model = deep_autoencoder(init="he_normal")
-model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-              loss=keras.losses.BinaryCrossentropy(from_logits=True))
+model.compile(
+    optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+)
 seconds = {}
 for name, (batches, fit) in pipelines.items():
     t0 = time.perf_counter()
@@ -1215,14 +1270,18 @@ for name, (batches, fit) in pipelines.items():
     timer = EpochTimer()
     fit(model, timer)
     seconds[name, True] = timer.seconds
-    print(f"{name:>20}: {n_used / seconds[name, False]:>10,.0f} images/s for the data alone, "
-          f"{n_used / seconds[name, True]:>8,.0f} images/s with fit")
+    print(
+        f"{name:>20}: {n_used / seconds[name, False]:>10,.0f} images/s for the data alone, "
+        f"{n_used / seconds[name, True]:>8,.0f} images/s with fit"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.2))
 names = list(pipelines)
 ypos = np.arange(len(names))
 ax.barh(ypos + 0.2, [seconds[nm, False] for nm in names], 0.4, label="data only")
-ax.barh(ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training (fit)")
+ax.barh(
+    ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training (fit)"
+)
 ax.set_yticks(ypos, names)
 ax.set_xscale("log")
 ax.set_xlabel(f"seconds per epoch of {n_used:,} images (log scale)")
@@ -1264,10 +1323,174 @@ plt.show()
 # on an in-memory toy dataset (the same data and model as the PyTorch lab's DDP demo).
 # Its core:
 
-# %% tags=["keras"]
-from aigc_course.keras import data_parallel
+# %%
+from aigc_course.torch import data_parallel  # [torch]
+from aigc_course.keras import data_parallel  # [keras]
 
-show_source(data_parallel.train, start="# --- mirrored", end="# --- end mirrored")
+show_source(data_parallel.train, start="# --- ddp", end="# --- end ddp")  # [torch]
+show_source(data_parallel.train, start="# --- mirrored", end="# --- end mirrored")  # [keras]
+
+# %% [markdown] tags=["torch"]
+# It runs on CPUs too, with the "gloo" backend. Here are two processes on this
+# machine, each with batches of 32 (a *global* batch of 64); rank 0 prints every
+# rank's loss (different, because each rank sees different data), and at the end the
+# largest difference between the replicas' weights:
+
+# %% tags=["torch"]
+EPOCHS = pick(full=3, fast=1)
+workdir = tempfile.mkdtemp()  # the processes run in a scratch folder and save there
+command = [
+    "torchrun",
+    "--standalone",
+    "--nproc_per_node",
+    "2",
+    "-m",
+    "aigc_course.torch.data_parallel",
+    "--examples",
+    "2048",
+    "--batch-size",
+    "32",
+    "--epochs",
+    str(EPOCHS),
+    "--save",
+    "rank{rank}.pt",
+]
+print("$", " ".join(command))
+result = subprocess.run(
+    [sys.executable, "-m", "torch.distributed.run", *command[1:]],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    cwd=workdir,
+)
+print(result.stdout)
+assert result.returncode == 0, result.stderr[-3000:]
+
+# %% [markdown] tags=["torch"]
+# The replicas are identical, bit for bit. And because DDP averages the gradients,
+# two processes with 32 examples each compute the same update as one process with
+# the whole batch of 64: the `DistributedSampler` gives rank $r$ the positions
+# $r, r + 2, r + 4, \dots$ of one shared permutation, so the two ranks' batches together
+# are exactly one process's batch. We check it by training in this notebook with one
+# process (world size 1) and a batch of 64:
+
+# %% tags=["torch"]
+ranks = [
+    torch.load(os.path.join(workdir, f"rank{r}.pt"), weights_only=True) for r in (0, 1)
+]
+# no torchrun: a group of one
+rank, _, world_size, _, backend = data_parallel.setup("gloo")
+try:
+    single = data_parallel.train(
+        rank,
+        world_size,
+        torch.device("cpu"),
+        n=2048,
+        batch_size=64,
+        epochs=EPOCHS,
+        log_every=10**9,
+    )
+finally:
+    torch.distributed.destroy_process_group()
+gap = max(
+    (w - ranks[0]["state_dict"][k]).abs().max().item()
+    for k, w in single["model"].state_dict().items()
+)
+print(f"max |weights (2 processes x 32) - weights (1 process x 64)|: {gap:.2g}")
+assert gap < 1e-4
+assert all(
+    torch.equal(ranks[0]["state_dict"][k], ranks[1]["state_dict"][k])
+    for k in ranks[0]["state_dict"]
+)
+
+per_rank = ranks[0]["losses"].numpy()
+fig, ax = plt.subplots(figsize=(8, 3.8))
+for r in range(per_rank.shape[1]):
+    ax.plot(per_rank[:, r], alpha=0.6, label=f"rank {r}: loss on its own 32 examples")
+ax.plot(per_rank.mean(axis=1), color="black", lw=2, label="mean of the ranks")
+ax.plot(
+    single["losses"][:, 0],
+    color="tab:red",
+    ls="--",
+    lw=1.5,
+    label="one process, batch 64",
+)
+ax.set_title("Data parallelism computes the same thing as one big batch")
+ax.set_xlabel("step")
+ax.set_ylabel("cross-entropy")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown] tags=["torch"]
+# The consequences for practice:
+#
+# * With $N$ processes the **global batch** is $N$ times the per-process batch. Keep the
+#   learning rate tuned for the global batch (the linear scaling rule with warm-up
+#   {cite}`goyal2017accurate`, from {doc}`problems_concepts`).
+# * Every rank must see *different* data (`DistributedSampler`, and `set_epoch` every
+#   epoch), and start from the same weights (DDP broadcasts rank 0's).
+# * Layers with batch statistics (batch normalisation) see only their rank's examples
+#   unless converted with `nn.SyncBatchNorm.convert_sync_batchnorm`.
+# * Print, save checkpoints and evaluate on rank 0 only.
+# * `nn.DataParallel` (one process, threads) is older and slower; use DDP, even on one
+#   machine.
+#
+# On a single CPU, as here, the two processes share the same cores: this shows the
+# mechanics, not a speed-up. The speed-up comes with one GPU per process.
+#
+# (problems-pytorch-pitfall-no-average)=
+# **Pitfall: splitting the data and training each part separately.** Article 001 describes
+# data parallelism as "将数据集分成多个部分，同时在不同的GPU上分别训练" (split the data
+# into parts and train on different GPUs *separately*), and suggests training
+# "多个生成器和判别器" (several generators and discriminators) in parallel. Without averaging the
+# gradients that is not one model trained faster but several models, each trained on
+# part of the data. The all-reduce is a mean of the replicas' gradients; here it is
+# written by hand, with two replicas in this process:
+
+# %% tags=["torch"]
+TWO_REPLICA_STEPS = pick(full=200, fast=60)
+
+
+def two_replicas(average, steps=TWO_REPLICA_STEPS):
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.standard_normal((512, 20)), dtype=torch.float32)
+    y = (x[:, :2].sum(dim=1) > 0).long()
+    # one half of the data each
+    shards = [(x[0::2], y[0::2]), (x[1::2], y[1::2])]
+    base = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 2))
+    # the same start, as DDP's broadcast
+    replicas = [copy.deepcopy(base) for _ in shards]
+    opts = [torch.optim.SGD(r.parameters(), lr=0.1) for r in replicas]
+    for step in range(steps):
+        for model, opt, (xs, ys) in zip(replicas, opts, shards):
+            batch = slice((step * 32) % len(xs), (step * 32) % len(xs) + 32)
+            opt.zero_grad()
+            F.cross_entropy(model(xs[batch]), ys[batch]).backward()
+        # the all-reduce, by hand
+        if average:
+            for params in zip(*(r.parameters() for r in replicas)):
+                mean_grad = torch.stack([p.grad for p in params]).mean(dim=0)
+                for p in params:
+                    p.grad = mean_grad.clone()
+        for opt in opts:
+            opt.step()
+    return max(
+        (a - b).abs().max().item() for a, b in zip(*(r.parameters() for r in replicas))
+    )
+
+
+for average in (False, True):
+    print(
+        f"gradients averaged: {str(average):5}: largest difference between the replicas' weights "
+        f"after training {two_replicas(average):.3g}"
+    )
+assert two_replicas(True) < 1e-6 < 1e-2 < two_replicas(False)
+
+# %% [markdown] tags=["torch"]
+# Without the average the replicas drift apart: two different models, and nothing
+# crashes. With it they stay identical. DDP does this average during `backward()`; the
+# exercise `problems-pytorch-ex-noddp` below runs the real two-process demo without it.
 
 # %% [markdown] tags=["keras"]
 # Without two GPUs, the demo splits the CPU into two *logical* devices. That must
@@ -1278,25 +1501,46 @@ show_source(data_parallel.train, start="# --- mirrored", end="# --- end mirrored
 # %% tags=["keras"]
 EPOCHS = pick(full=3, fast=1)
 if BACKEND == "tensorflow":
-    workdir = tempfile.mkdtemp()   # the process runs in a scratch folder and saves there
+    # the process runs in a scratch folder and saves there
+    workdir = tempfile.mkdtemp()
     saved = os.path.join(workdir, "mirrored.npz")
-    command = ["python", "-m", "aigc_course.keras.data_parallel", "--replicas", "2",
-               "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
-               "--compare", "--save", "mirrored.npz"]
+    command = [
+        "python",
+        "-m",
+        "aigc_course.keras.data_parallel",
+        "--replicas",
+        "2",
+        "--examples",
+        "2048",
+        "--batch-size",
+        "32",
+        "--epochs",
+        str(EPOCHS),
+        "--compare",
+        "--save",
+        "mirrored.npz",
+    ]
     print("$ KERAS_BACKEND=tensorflow", " ".join(command))
-    result = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
-                            timeout=600, cwd=workdir,
-                            env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    result = subprocess.run(
+        [sys.executable, *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=workdir,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-3000:]
     weights = np.load(saved)
     n_vars = sum(k.startswith("replicas_") for k in weights.files)
     for i in range(n_vars):
-        copies = weights[f"replicas_{i}"]                      # (replicas, ...)
+        copies = weights[f"replicas_{i}"]  # (replicas, ...)
         assert all(np.array_equal(c, copies[0]) for c in copies)
         assert np.allclose(copies[0], weights[f"single_{i}"], atol=1e-4)
-    print(f"checked: {n_vars} variables, each identical on both replicas and equal "
-          f"(to within float32 rounding) to one-device training")
+    print(
+        f"checked: {n_vars} variables, each identical on both replicas and equal "
+        f"(to within float32 rounding) to one-device training"
+    )
 else:
     print(f"Skipped on the {BACKEND} backend: {data_parallel.BACKEND_NOTE}")
 
@@ -1313,51 +1557,73 @@ else:
 # * Create the model, its optimizer and metrics inside `strategy.scope()`.
 # * Two logical devices on one CPU share the same cores: this shows the mechanics,
 #   not a speed-up. The speed-up comes with one GPU per replica.
-#
+
+# %% [markdown]
 # ## 7. Memorisation: nearest training neighbours
 #
-# As in the PyTorch lab: we train the course's VAE on all our training images, and a
-# second one on only 16 images (repeated) for many steps, then compare the distance from each
-# sample to its nearest training image with the distance from new, held-out digits to
-# their nearest training image.
+# Section 4 of {doc}`problems_concepts` compared each sample with its nearest training
+# example. Here is the same check on the course's VAE, in pixel space. We train two
+# VAEs: one on all our training images, and one on only 16 images (repeated) for many
+# steps, a setting that invites memorisation. For each, the distance from every sample
+# to its nearest training image is compared with the distance from new, held-out digits
+# to their nearest training image.
 
 # %%
 test_images, _ = load_mnist("test")
 test_images = random_subset(500, test_images, seed=1)[0]
 SMALL = 16
 small_set = images[np.random.default_rng(2).choice(len(images), SMALL, replace=False)]
-train_unit, small_unit, test_unit = images / 255.0, small_set / 255.0, test_images / 255.0
+train_unit, small_unit, test_unit = (
+    images / 255.0,
+    small_set / 255.0,
+    test_images / 255.0,
+)
 
 set_seed(0)
 vae = MODELS["vae"]()
 vae.fit(images, epochs=pick(full=10, fast=6), batch_size=64, verbose=0)
 set_seed(0)
 vae_small = MODELS["vae"](lr=3e-3)
-REPEAT = 60                                   # 16 images x 60 = one epoch of 60 batches of 16
-vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=10, fast=5), batch_size=SMALL, verbose=0)
+# 16 images x 60 = one epoch of 60 batches of 16
+REPEAT = 60
+vae_small.fit(
+    np.tile(small_set, (REPEAT, 1, 1)),
+    epochs=pick(full=10, fast=5),
+    batch_size=SMALL,
+    verbose=0,
+)
 
 checks = {}
-for name, model, reference in (("VAE, all images", vae, train_unit),
-                               (f"VAE, {SMALL} images", vae_small, small_unit)):
+for name, model, reference in (
+    ("VAE, all images", vae, train_unit),
+    (f"VAE, {SMALL} images", vae_small, small_unit),
+):
     samples = model.sample(200, seed=1)
     idx, dist = nearest_neighbours(samples, reference)
     _, new_dist = nearest_neighbours(test_unit, reference)
     checks[name] = samples, idx, dist, reference, np.median(dist) / np.median(new_dist)
-    print(f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
-          f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "
-          f"than 99 % of held-out digits: {np.mean(dist < np.percentile(new_dist, 1)):.0%}")
+    print(
+        f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
+        f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "
+        f"than 99 % of held-out digits: {np.mean(dist < np.percentile(new_dist, 1)):.0%}"
+    )
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(10, 3.6))
 for ax, (name, (samples, idx, dist, reference, _)) in zip(axes, checks.items()):
-    show = np.argsort(dist)[::25][:8]                   # a spread from closest to farthest
+    # a spread from closest to farthest
+    show = np.argsort(dist)[::25][:8]
     pairs = np.concatenate([samples[show], reference[idx[show]]])
-    show_images(pairs, nrow=8, ax=ax, title=f"{name}: samples (top) and their nearest training "
-                                            f"image (bottom)")
+    show_images(
+        pairs,
+        nrow=8,
+        ax=ax,
+        title=f"{name}: samples (top) and their nearest training image (bottom)",
+    )
 plt.show()
 assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 
-# %% [markdown] tags=["torch"]
+# %% [markdown]
 # The VAE trained on all images produces samples about as far from its training set
 # as new digits are (a ratio of medians near 1): it generalises, blurrily after a
 # short training. The VAE that saw 16 images many times produces samples much closer
@@ -1369,7 +1635,8 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 # data {cite}`carlini2023extracting`.
 #
 # ## Exercises
-#
+
+# %% [markdown] tags=["torch"]
 # :::{exercise}
 # :label: problems-pytorch-ex-adam
 # Replace SGD by `torch.optim.Adam(model.parameters(), lr=1e-3)` in `train` and rerun
@@ -1443,16 +1710,6 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 # :::
 
 # %% [markdown] tags=["keras"]
-# The VAE trained on all images produces samples about as far from its training set
-# as new digits are (a ratio of medians near 1): it generalises, blurrily after a
-# short training. The VAE that saw 16 images many times produces samples much closer
-# to them than new digits are, and some are near-copies: compare the pairs and the
-# printed shares. Run this check on every generative model you train, against its
-# own training set, and look at the closest pairs; a model that memorises can leak
-# its training data {cite}`carlini2023extracting`.
-#
-# ## Exercises
-#
 # :::{exercise}
 # :label: problems-keras-ex-backend
 # Restart the kernel with `os.environ["KERAS_BACKEND"] = "torch"` and run the lab again.

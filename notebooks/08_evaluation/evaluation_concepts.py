@@ -148,19 +148,22 @@ def unit(images):
 
 
 rng = np.random.default_rng(0)
-ref = unit(x_test[y_test == 3][0])                                   # a reference "3"
+ref = unit(x_test[y_test == 3][0])  # a reference "3"
 noisy = np.clip(ref + 0.1 * rng.standard_normal(ref.shape), 0, 1)
 
 by_hand = 10 * np.log10(1.0 / np.mean((ref - noisy) ** 2))
 print(f"PSNR: by hand {by_hand:.6f} dB, metrics.psnr {psnr(ref, noisy):.6f} dB")
 assert np.isclose(by_hand, psnr(ref, noisy))
 
-a, b = ref[10:17, 10:17], noisy[10:17, 10:17]                        # one 7 x 7 window
+a, b = ref[10:17, 10:17], noisy[10:17, 10:17]  # one 7 x 7 window
 mu_a, mu_b = a.mean(), b.mean()
-var_a, var_b = a.var(ddof=1), b.var(ddof=1)                          # sample (co)variances
+# sample (co)variances
+var_a, var_b = a.var(ddof=1), b.var(ddof=1)
 cov_ab = np.sum((a - mu_a) * (b - mu_b)) / (a.size - 1)
-c1, c2 = 0.01 ** 2, 0.03 ** 2
-by_hand = ((2 * mu_a * mu_b + c1) * (2 * cov_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+c1, c2 = 0.01**2, 0.03**2
+by_hand = ((2 * mu_a * mu_b + c1) * (2 * cov_ab + c2)) / (
+    (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+)
 print(f"SSIM of one 7x7 window: by hand {by_hand:.6f}, metrics.ssim {ssim(a, b):.6f}")
 assert np.isclose(by_hand, ssim(a, b))
 
@@ -186,12 +189,15 @@ def add_noise(images, sigma, seed=0):
     return np.clip(images + sigma * noise, 0.0, 1.0)
 
 
-for name, levels, degrade in [("noise", [0.05, 0.1, 0.2, 0.4], add_noise),
-                              ("blur", [0.5, 1.0, 2.0, 3.0], lambda x, s: blur(x[None], s)[0])]:
+for name, levels, degrade in [
+    ("noise", [0.05, 0.1, 0.2, 0.4], add_noise),
+    ("blur", [0.5, 1.0, 2.0, 3.0], lambda x, s: blur(x[None], s)[0]),
+]:
     copies = np.stack([degrade(ref, s) for s in levels])
     p, s = psnr(ref, copies), ssim(ref, copies)
     print(f"{name:>5} sigma {levels}: PSNR {np.round(p, 1)} dB, SSIM {np.round(s, 3)}")
-    assert np.all(np.diff(p) < 0) and np.all(np.diff(s) < 0)        # worse copy, lower score
+    # worse copy, lower score
+    assert np.all(np.diff(p) < 0) and np.all(np.diff(s) < 0)
 
 # %% [markdown]
 # **Where they fail: generation.** A generator asked for "a 3" has no particular 3
@@ -203,17 +209,30 @@ for name, levels, degrade in [("noise", [0.05, 0.1, 0.2, 0.4], add_noise),
 # %%
 threes_test, threes_train = unit(x_test[y_test == 3]), unit(x_train[y_train == 3])
 mean_three = threes_train.mean(axis=0)
-candidates = {"another real 3": threes_test[1], "mean of training 3s": mean_three,
-              "blank image": np.zeros((28, 28)), "reference + noise 0.2": add_noise(ref, 0.2)}
+candidates = {
+    "another real 3": threes_test[1],
+    "mean of training 3s": mean_three,
+    "blank image": np.zeros((28, 28)),
+    "reference + noise 0.2": add_noise(ref, 0.2),
+}
 
 fig, axes = plt.subplots(1, 5, figsize=(13, 3.2))
 show_images(ref[None], title="reference", ax=axes[0])
 for ax, (name, img) in zip(axes[1:], candidates.items()):
-    show_images(img[None], title=f"{name}\nPSNR {psnr(ref, img):.1f} dB, SSIM {ssim(ref, img):.2f}", ax=ax)
-fig.suptitle("Scored against one reference: on PSNR, a perfect new 3 loses to a noisy copy and to a blur")
+    show_images(
+        img[None],
+        title=f"{name}\nPSNR {psnr(ref, img):.1f} dB, SSIM {ssim(ref, img):.2f}",
+        ax=ax,
+    )
+fig.suptitle(
+    "Scored against one reference: on PSNR, a perfect new 3 loses to a noisy copy and to a blur"
+)
 plt.show()
 other_psnr = psnr(ref, candidates["another real 3"])
-assert psnr(ref, mean_three) > other_psnr and psnr(ref, candidates["reference + noise 0.2"]) > other_psnr
+assert (
+    psnr(ref, mean_three) > other_psnr
+    and psnr(ref, candidates["reference + noise 0.2"]) > other_psnr
+)
 
 # %% [markdown]
 # One reference could be unlucky, so average over many: every test 3 in turn is the
@@ -221,10 +240,12 @@ assert psnr(ref, mean_three) > other_psnr and psnr(ref, candidates["reference + 
 
 # %%
 n_refs = pick(full=500, fast=200)
-refs, others = threes_test[:n_refs], threes_test[n_refs:2 * n_refs]
-table = {"other real 3s": (psnr(refs, others), ssim(refs, others)),
-         "mean of training 3s": (psnr(refs, mean_three), ssim(refs, mean_three)),
-         "blank image": (psnr(refs, np.zeros((28, 28))), ssim(refs, np.zeros((28, 28))))}
+refs, others = threes_test[:n_refs], threes_test[n_refs : 2 * n_refs]
+table = {
+    "other real 3s": (psnr(refs, others), ssim(refs, others)),
+    "mean of training 3s": (psnr(refs, mean_three), ssim(refs, mean_three)),
+    "blank image": (psnr(refs, np.zeros((28, 28))), ssim(refs, np.zeros((28, 28)))),
+}
 print(f"averaged over {n_refs} reference 3s:")
 for name, (p, s) in table.items():
     print(f"  {name:>20}: PSNR {p.mean():5.2f} dB   SSIM {s.mean():.3f}")
@@ -244,14 +265,19 @@ assert table["mean of training 3s"][0].mean() > table["other real 3s"][0].mean()
 
 # %%
 r_bar = refs.reshape(n_refs, -1).mean(axis=0)
-flat_refs, flat_cands = refs.reshape(n_refs, -1), threes_train.reshape(len(threes_train), -1)
+flat_refs, flat_cands = (
+    refs.reshape(n_refs, -1),
+    threes_train.reshape(len(threes_train), -1),
+)
 # mean over references of |r_i - c_j|^2 for every training 3 c_j, via |r|^2 + |c|^2 - 2 r.c
-avg_sq = ((flat_refs ** 2).sum(1).mean() + (flat_cands ** 2).sum(1) - 2 * flat_cands @ r_bar)
+avg_sq = (flat_refs**2).sum(1).mean() + (flat_cands**2).sum(1) - 2 * flat_cands @ r_bar
 identity = ((flat_refs - r_bar) ** 2).sum(1).mean() + ((r_bar - flat_cands) ** 2).sum(1)
 assert np.allclose(avg_sq, identity)
-print(f"mean squared error (summed over pixels) to the {n_refs} references: "
-      f"best of {len(threes_train)} real training 3s {avg_sq.min():.1f}, their average r_bar "
-      f"{((flat_refs - r_bar) ** 2).sum(1).mean():.1f}")
+print(
+    f"mean squared error (summed over pixels) to the {n_refs} references: "
+    f"best of {len(threes_train)} real training 3s {avg_sq.min():.1f}, their average r_bar "
+    f"{((flat_refs - r_bar) ** 2).sum(1).mean():.1f}"
+)
 assert ((flat_refs - r_bar) ** 2).sum(1).mean() < avg_sq.min()
 
 # %% [markdown]
@@ -303,10 +329,13 @@ assert ((flat_refs - r_bar) ** 2).sum(1).mean() < avg_sq.min()
 # %%
 n = pick(full=1_000_000, fast=200_000)
 xa, xb = rng.normal(1.0, 2.0, n), rng.normal(-0.5, 0.5, n)
-sorted_match = np.mean((np.sort(xa) - np.sort(xb)) ** 2)           # optimal transport in 1-D
+# optimal transport in 1-D
+sorted_match = np.mean((np.sort(xa) - np.sort(xb)) ** 2)
 closed_form = (1.0 + 0.5) ** 2 + (2.0 - 0.5) ** 2
-print(f"1-D: sorted matching {sorted_match:.4f}, closed form {closed_form:.4f}, "
-      f"frechet_distance {frechet_distance(xa[:, None], xb[:, None]):.4f}")
+print(
+    f"1-D: sorted matching {sorted_match:.4f}, closed form {closed_form:.4f}, "
+    f"frechet_distance {frechet_distance(xa[:, None], xb[:, None]):.4f}"
+)
 assert abs(sorted_match - closed_form) < 0.01 * closed_form
 
 # %% [markdown]
@@ -333,16 +362,20 @@ cov_a, cov_b = la @ la.T + 0.1 * np.eye(d), lb @ lb.T + 0.1 * np.eye(d)
 sa = sqrtm_psd(cov_a)
 sa_inv = np.linalg.inv(sa)
 A = sa_inv @ sqrtm_psd(sa @ cov_b @ sa) @ sa_inv
-assert np.allclose(A @ cov_a @ A.T, cov_b)                           # T pushes N_a onto N_b
+# T pushes N_a onto N_b
+assert np.allclose(A @ cov_a @ A.T, cov_b)
 
 x = rng.multivariate_normal(mu_a, cov_a, size=pick(full=400_000, fast=100_000))
 cost_optimal = np.mean(np.sum((x - (mu_b + (x - mu_a) @ A.T)) ** 2, axis=1))
 chol = np.linalg.cholesky(cov_b) @ np.linalg.inv(np.linalg.cholesky(cov_a))
-assert np.allclose(chol @ cov_a @ chol.T, cov_b)                     # also pushes N_a onto N_b
+# also pushes N_a onto N_b
+assert np.allclose(chol @ cov_a @ chol.T, cov_b)
 cost_cholesky = np.mean(np.sum((x - (mu_b + (x - mu_a) @ chol.T)) ** 2, axis=1))
 formula = frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b)
-print(f"Fréchet distance formula {formula:.4f}; Monte Carlo cost of T {cost_optimal:.4f}; "
-      f"of the Cholesky map {cost_cholesky:.4f}")
+print(
+    f"Fréchet distance formula {formula:.4f}; Monte Carlo cost of T {cost_optimal:.4f}; "
+    f"of the Cholesky map {cost_cholesky:.4f}"
+)
 assert abs(cost_optimal - formula) < 0.02 * formula and cost_cholesky > formula
 
 # %% [markdown]
@@ -351,7 +384,11 @@ assert abs(cost_optimal - formula) < 0.02 * formula and cost_cholesky > formula
 # feature dimensions):
 
 # %%
-show_source(frechet_distance_from_stats, start="# --- Fréchet distance", end="# --- end Fréchet distance")
+show_source(
+    frechet_distance_from_stats,
+    start="# --- Fréchet distance",
+    end="# --- end Fréchet distance",
+)
 
 # %% [markdown]
 # **The estimate depends on the sample size.** Fit both Gaussians to $N$ samples each
@@ -363,15 +400,31 @@ show_source(frechet_distance_from_stats, start="# --- Fréchet distance", end="#
 # %%
 sizes = [125, 250, 500, 1000, 2000, 4000]
 repeats = pick(full=5, fast=2)
-same = np.array([[frechet_distance(rng.standard_normal((m, 64)), rng.standard_normal((m, 64)))
-                  for _ in range(repeats)] for m in sizes]).mean(axis=1)
+same = np.array(
+    [
+        [
+            frechet_distance(rng.standard_normal((m, 64)), rng.standard_normal((m, 64)))
+            for _ in range(repeats)
+        ]
+        for m in sizes
+    ]
+).mean(axis=1)
 for m, fd in zip(sizes, same):
-    print(f"N = {m:>4}: FD between two samples of N(0, I_64) = {fd:7.3f};  N x FD = {m * fd:6.0f}")
-assert same[0] / same[-1] > 16                        # 32 times more samples: over 16 times smaller
+    print(
+        f"N = {m:>4}: FD between two samples of N(0, I_64) = {fd:7.3f};  N x FD = {m * fd:6.0f}"
+    )
+# 32 times more samples: over 16 times smaller
+assert same[0] / same[-1] > 16
 
 fig, ax = plt.subplots(figsize=(5.5, 3.6))
 ax.loglog(sizes, same, "o-", label="estimated FD (true value 0)")
-ax.loglog(sizes, same[0] * sizes[0] / np.array(sizes), "--", color="gray", label=r"$\propto 1/N$")
+ax.loglog(
+    sizes,
+    same[0] * sizes[0] / np.array(sizes),
+    "--",
+    color="gray",
+    label=r"$\propto 1/N$",
+)
 ax.set_xticks(sizes, [str(m) for m in sizes])
 ax.minorticks_off()
 ax.set_xlabel("samples per set, N")
@@ -406,17 +459,49 @@ demo_fake = centers[rng.integers(0, 2, 40)] + 0.15 * rng.standard_normal((40, 2)
 pr_demo = precision_recall(demo_real, demo_fake, k=K)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
-for ax, (balls, others, ball_name, other_name, score) in zip(axes, [
-        (demo_real, demo_fake, "real", "generated", f"precision = {pr_demo['precision']:.2f}"),
-        (demo_fake, demo_real, "generated", "real", f"recall = {pr_demo['recall']:.2f}")]):
+for ax, (balls, others, ball_name, other_name, score) in zip(
+    axes,
+    [
+        (
+            demo_real,
+            demo_fake,
+            "real",
+            "generated",
+            f"precision = {pr_demo['precision']:.2f}",
+        ),
+        (
+            demo_fake,
+            demo_real,
+            "generated",
+            "real",
+            f"recall = {pr_demo['recall']:.2f}",
+        ),
+    ],
+):
     radii = knn_radii(balls, k=K)
     for c, r in zip(balls, radii):
         ax.add_patch(plt.Circle(c, r, color="tab:blue", alpha=0.12, lw=0))
-    ax.scatter(*balls.T, s=12, color="tab:blue", label=f"{ball_name} points: their k-NN balls")
+    ax.scatter(
+        *balls.T, s=12, color="tab:blue", label=f"{ball_name} points: their k-NN balls"
+    )
     inside = metrics.in_manifold(others, balls, radii)
-    ax.scatter(*others[inside].T, s=28, color="tab:green", marker="o", label=f"{other_name}, inside")
-    ax.scatter(*others[~inside].T, s=36, color="tab:red", marker="x", label=f"{other_name}, outside")
-    ax.set_title(f"{other_name.capitalize()} points in the {ball_name} manifold: {score}")
+    ax.scatter(
+        *others[inside].T,
+        s=28,
+        color="tab:green",
+        marker="o",
+        label=f"{other_name}, inside",
+    )
+    ax.scatter(
+        *others[~inside].T,
+        s=36,
+        color="tab:red",
+        marker="x",
+        label=f"{other_name}, outside",
+    )
+    ax.set_title(
+        f"{other_name.capitalize()} points in the {ball_name} manifold: {score}"
+    )
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_xlim(-3.2, 3.2)
@@ -433,7 +518,11 @@ plt.show()
 # implementation is these four lines plus a chunked distance computation:
 
 # %%
-show_source(precision_recall, start="# --- precision and recall", end="# --- end precision and recall")
+show_source(
+    precision_recall,
+    start="# --- precision and recall",
+    end="# --- end precision and recall",
+)
 
 # %% [markdown]
 # Now three "generators" with many samples: a **faithful** one (the data
@@ -449,7 +538,8 @@ n_toy = pick(full=3000, fast=1500)
 real, _ = ring_of_gaussians(n_toy, std=0.05, seed=0)
 generators = {
     "faithful": ring_of_gaussians(n_toy, std=0.05, seed=1)[0],
-    "collapsed": centers[rng.integers(0, 2, n_toy)] + 0.05 * rng.standard_normal((n_toy, 2)),
+    "collapsed": centers[rng.integers(0, 2, n_toy)]
+    + 0.05 * rng.standard_normal((n_toy, 2)),
     "spread out": ring_of_gaussians(n_toy, std=0.4, seed=2)[0],
 }
 
@@ -461,19 +551,29 @@ def nearest_mode(points):
 
 toy = {}
 for name, fake in generators.items():
-    toy[name] = {"FD": frechet_distance(real, fake), **precision_recall(real, fake, k=K),
-                 "modes": mode_coverage(nearest_mode(fake), 8, min_count=20)["modes_hit"],
-                 "on a mode": high_quality_fraction(fake, centers, 0.15)}
-    print(f"{name:>10}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                      for k, v in toy[name].items()))
+    toy[name] = {
+        "FD": frechet_distance(real, fake),
+        **precision_recall(real, fake, k=K),
+        "modes": mode_coverage(nearest_mode(fake), 8, min_count=20)["modes_hit"],
+        "on a mode": high_quality_fraction(fake, centers, 0.15),
+    }
+    print(
+        f"{name:>10}: "
+        + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in toy[name].items()
+        )
+    )
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), sharex=True, sharey=True)
 for ax, (name, fake) in zip(axes, generators.items()):
     ax.scatter(*real.T, s=2, alpha=0.3, color="gray", label="real")
     ax.scatter(*fake.T, s=2, alpha=0.3, color="tab:blue", label="generated")
     m = toy[name]
-    ax.set_title(f"{name}: FD {m['FD']:.2f}\nprecision {m['precision']:.2f}, recall {m['recall']:.2f}, "
-                 f"{m['modes']}/8 modes")
+    ax.set_title(
+        f"{name}: FD {m['FD']:.2f}\nprecision {m['precision']:.2f}, recall {m['recall']:.2f}, "
+        f"{m['modes']}/8 modes"
+    )
     ax.set_xlabel("$x_1$")
     ax.set_aspect("equal")
 axes[0].set_ylabel("$x_2$")
@@ -539,9 +639,11 @@ for name, probs in cases.items():
     mutual_info = entropy(p_y) - np.mean([entropy(row) for row in probs])
     cover = mode_coverage(probs.argmax(axis=1), C)
     h_hat = entropy(cover["counts"] / cover["counts"].sum())
-    print(f"{name:>22}: classifier score {classifier_score(probs):6.3f} (= exp MI {np.exp(mutual_info):6.3f}); "
-          f"classes hit {cover['modes_hit']:2d}, KL to uniform {cover['kl_to_uniform']:.3f} "
-          f"(= log C - H {np.log(C) - h_hat:.3f})")
+    print(
+        f"{name:>22}: classifier score {classifier_score(probs):6.3f} (= exp MI {np.exp(mutual_info):6.3f}); "
+        f"classes hit {cover['modes_hit']:2d}, KL to uniform {cover['kl_to_uniform']:.3f} "
+        f"(= log C - H {np.log(C) - h_hat:.3f})"
+    )
     assert np.isclose(classifier_score(probs), np.exp(mutual_info))
     assert np.isclose(cover["kl_to_uniform"], np.log(C) - h_hat)
 
@@ -594,7 +696,8 @@ print(f"trained on: {ev.train_source}\ntest accuracy: {ev.test_accuracy:.4f}")
 
 # %%
 N_EVAL = pick(full=2000, fast=500)
-real_imgs = unit(random_subset(N_EVAL, x_test, seed=0)[0])        # the test images real_baseline uses
+# the test images real_baseline uses
+real_imgs = unit(random_subset(N_EVAL, x_test, seed=0)[0])
 conditions = {
     "real test images": real_imgs,
     "noise σ=0.1": add_noise(real_imgs, 0.1, seed=1),
@@ -608,36 +711,55 @@ conditions = {
 }
 floor = ev.real_baseline(n=N_EVAL)
 scores = {name: ev.evaluate(imgs) for name, imgs in conditions.items()}
-assert np.isclose(scores["real test images"]["classifier_fd"], floor["classifier_fd"], rtol=1e-3)
+assert np.isclose(
+    scores["real test images"]["classifier_fd"], floor["classifier_fd"], rtol=1e-3
+)
 
-print(f"{'':>20} {'classifier FD':>13} {'precision':>9} {'recall':>7} {'score':>6} {'classes':>7} {'KL(p||U)':>8}")
+print(
+    f"{'':>20} {'classifier FD':>13} {'precision':>9} {'recall':>7} {'score':>6} {'classes':>7} {'KL(p||U)':>8}"
+)
 for name, s in scores.items():
-    print(f"{name:>20} {s['classifier_fd']:13.2f} {s['precision']:9.3f} {s['recall']:7.3f} "
-          f"{s['classifier_score']:6.2f} {s['modes_hit']:7d} {s['kl_to_uniform']:8.3f}")
+    print(
+        f"{name:>20} {s['classifier_fd']:13.2f} {s['precision']:9.3f} {s['recall']:7.3f} "
+        f"{s['classifier_score']:6.2f} {s['modes_hit']:7d} {s['kl_to_uniform']:8.3f}"
+    )
 
 # %%
 fig, axes = plt.subplots(1, len(conditions), figsize=(2.0 * len(conditions), 2.6))
 for ax, (name, imgs) in zip(axes, conditions.items()):
-    show_images(imgs[np.linspace(0, N_EVAL - 1, 9).astype(int)], title=name, nrow=3, ax=ax)
+    show_images(
+        imgs[np.linspace(0, N_EVAL - 1, 9).astype(int)], title=name, nrow=3, ax=ax
+    )
     ax.title.set_fontsize(9)
 plt.show()
 
 names = list(scores)
 fig, axes = plt.subplots(1, 4, figsize=(17, 4.6), sharey=True)
-panels = [("classifier_fd", "classifier FD (log scale; lower is better)"),
-          ("precision", "precision (quality)"), ("recall", "recall (diversity)"),
-          ("kl_to_uniform", "KL(class frequencies || uniform), nats")]
+panels = [
+    ("classifier_fd", "classifier FD (log scale; lower is better)"),
+    ("precision", "precision (quality)"),
+    ("recall", "recall (diversity)"),
+    ("kl_to_uniform", "KL(class frequencies || uniform), nats"),
+]
 for ax, (key, label) in zip(axes, panels):
     values = [scores[nm][key] for nm in names]
-    colors = ["tab:green" if nm == "real test images" else "tab:gray" if nm == "training copies"
-              else "tab:blue" for nm in names]
+    colors = [
+        "tab:green"
+        if nm == "real test images"
+        else "tab:gray"
+        if nm == "training copies"
+        else "tab:blue"
+        for nm in names
+    ]
     ax.barh(names, values, color=colors)
     ax.axvline(floor[key], color="tab:green", ls="--", lw=1)
     ax.set_xlabel(label)
     if key == "classifier_fd":
         ax.set_xscale("log")
 axes[0].invert_yaxis()
-fig.suptitle(f"{N_EVAL} images per set, scored by the MNIST evaluator (green: the real floor, dashed)")
+fig.suptitle(
+    f"{N_EVAL} images per set, scored by the MNIST evaluator (green: the real floor, dashed)"
+)
 plt.tight_layout()
 plt.show()
 
@@ -667,12 +789,19 @@ s = scores
 for name in names[1:-1]:
     assert s[name]["classifier_fd"] > s["real test images"]["classifier_fd"], name
 for name in ["noise σ=0.3", "blur σ=2"]:
-    assert s[name]["recall"] < 0.7 * floor["recall"] and s[name]["kl_to_uniform"] < 0.1, name
+    assert (
+        s[name]["recall"] < 0.7 * floor["recall"] and s[name]["kl_to_uniform"] < 0.1
+    ), name
 for name in ["only digits 0-2", "only 1s (collapse)"]:
-    assert s[name]["precision"] > 0.9 * floor["precision"] and s[name]["recall"] < 0.7 * floor["recall"]
+    assert (
+        s[name]["precision"] > 0.9 * floor["precision"]
+        and s[name]["recall"] < 0.7 * floor["recall"]
+    )
     assert s[name]["kl_to_uniform"] > 0.9 and s[name]["modes_hit"] <= 4, name
 assert s["uniform noise"]["precision"] < 0.05 and s["uniform noise"]["recall"] < 0.05
-assert s["uniform noise"]["classifier_score"] < 3 and s["uniform noise"]["modes_hit"] >= 5
+assert (
+    s["uniform noise"]["classifier_score"] < 3 and s["uniform noise"]["modes_hit"] >= 5
+)
 assert s["noise σ=0.3"]["precision"] < 0.7 * floor["precision"]
 assert s["blur σ=2"]["precision"] > 0.9 * floor["precision"]
 assert s["training copies"]["classifier_fd"] < floor["classifier_fd"]
@@ -684,14 +813,26 @@ print("all claims above hold")
 # different speeds.
 
 # %%
-sweeps = {"noise σ": (pick(full=[0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5], fast=[0, 0.1, 0.2, 0.4]),
-                      lambda x, v: add_noise(x, v, seed=7)),
-          "blur σ": (pick(full=[0, 0.5, 1.0, 1.5, 2.0, 3.0], fast=[0, 1.0, 2.0]),
-                     lambda x, v: blur(x, v))}
+sweeps = {
+    "noise σ": (
+        pick(full=[0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5], fast=[0, 0.1, 0.2, 0.4]),
+        lambda x, v: add_noise(x, v, seed=7),
+    ),
+    "blur σ": (
+        pick(full=[0, 0.5, 1.0, 1.5, 2.0, 3.0], fast=[0, 1.0, 2.0]),
+        lambda x, v: blur(x, v),
+    ),
+}
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, (label, (levels, degrade)) in zip(axes, sweeps.items()):
     res = [floor if v == 0 else ev.evaluate(degrade(real_imgs, v)) for v in levels]
-    ax.plot(levels, [r["classifier_fd"] for r in res], "o-", color="tab:red", label="classifier FD")
+    ax.plot(
+        levels,
+        [r["classifier_fd"] for r in res],
+        "o-",
+        color="tab:red",
+        label="classifier FD",
+    )
     ax.set_yscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel("classifier FD (log scale)", color="tab:red")
@@ -720,7 +861,9 @@ plt.show()
 # says why and returns `None`.
 
 # %%
-fid = inception_fid(unit(x_train), blur(unit(x_test), 1.0), n=pick(full=10_000, fast=500))
+fid = inception_fid(
+    unit(x_train), blur(unit(x_test), 1.0), n=pick(full=10_000, fast=500)
+)
 print("Inception FID, training images vs blurred test images:", fid)
 
 # %% [markdown]
@@ -748,8 +891,12 @@ print("Inception FID, training images vs blurred test images:", fid)
 # bits directly with $\log_2$:
 
 # %%
-bin_train = binarize(x_train, method="static").reshape(len(x_train), -1).astype(np.float64)
-bin_test = random_subset(pick(full=2000, fast=500), binarize(x_test, method="static"), seed=0)[0]
+bin_train = (
+    binarize(x_train, method="static").reshape(len(x_train), -1).astype(np.float64)
+)
+bin_test = random_subset(
+    pick(full=2000, fast=500), binarize(x_test, method="static"), seed=0
+)[0]
 bin_test = bin_test.reshape(len(bin_test), -1).astype(np.float64)
 D = bin_test.shape[1]
 theta = (bin_train.sum(0) + 1) / (len(bin_train) + 2)
@@ -762,8 +909,10 @@ def independent_log_lik(x, log=np.log):
 
 nll_nats = -independent_log_lik(bin_test).mean()
 bpd_direct = -independent_log_lik(bin_test, log=np.log2).mean() / D
-print(f"independent pixels: NLL {nll_nats:.2f} nats per image = "
-      f"{float(nats_to_bits_per_dim(nll_nats, dims=D)):.5f} bits/dim (direct log2: {bpd_direct:.5f})")
+print(
+    f"independent pixels: NLL {nll_nats:.2f} nats per image = "
+    f"{float(nats_to_bits_per_dim(nll_nats, dims=D)):.5f} bits/dim (direct log2: {bpd_direct:.5f})"
+)
 assert np.isclose(nats_to_bits_per_dim(nll_nats, dims=D), bpd_direct)
 assert np.isclose(metrics.bits_per_dim_to_nats(bpd_direct, dims=D), nll_nats)
 
@@ -771,11 +920,13 @@ text = load_shakespeare()
 split = int(0.9 * len(text))
 chars = sorted(set(text))
 counts = np.array([text[:split].count(c) for c in chars], np.float64) + 1
-log_q = dict(zip(chars, np.log(counts / counts.sum())))               # a unigram model
+log_q = dict(zip(chars, np.log(counts / counts.sum())))  # a unigram model
 nats_per_char = -np.mean([log_q[c] for c in text[split:]])
-print(f"unigram characters on Shakespeare: {nats_per_char:.4f} nats/char = "
-      f"{float(bits_per_char(nats_per_char)):.4f} bits/char, perplexity {float(perplexity(nats_per_char)):.2f} "
-      f"(of {len(chars)} characters)")
+print(
+    f"unigram characters on Shakespeare: {nats_per_char:.4f} nats/char = "
+    f"{float(bits_per_char(nats_per_char)):.4f} bits/char, perplexity {float(perplexity(nats_per_char)):.2f} "
+    f"(of {len(chars)} characters)"
+)
 assert np.isclose(perplexity(nats_per_char), 2 ** bits_per_char(nats_per_char))
 
 # %% [markdown]
@@ -801,7 +952,8 @@ centres = random_subset(M, bin_train, seed=0)[0]
 def memoriser_log_lik(x, eps):
     """log p_eps(x): a uniform mixture over the M memorised images, each pixel flipped w.p. eps."""
     m = np.clip(centres, eps, 1 - eps)
-    return log_mean_exp(x @ np.log(m).T + (1 - x) @ np.log(1 - m).T, axis=1)   # (N, M) -> (N,)
+    # (N, M) -> (N,)
+    return log_mean_exp(x @ np.log(m).T + (1 - x) @ np.log(1 - m).T, axis=1)
 
 
 def memoriser_sample(n, eps, seed=0):
@@ -810,7 +962,8 @@ def memoriser_sample(n, eps, seed=0):
     return np.abs(picked - (g.random(picked.shape) < eps)).reshape(n, 28, 28)
 
 
-ref_stats = gaussian_stats(ev.features(centres.reshape(-1, 28, 28)))        # binarised training images
+# binarised training images
+ref_stats = gaussian_stats(ev.features(centres.reshape(-1, 28, 28)))
 
 
 def classifier_fd_binary(images):
@@ -819,36 +972,67 @@ def classifier_fd_binary(images):
 
 floor_bin = classifier_fd_binary(bin_test.reshape(-1, 28, 28))
 n_lik = len(bin_test)
-epsilons = pick(full=[0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001], fast=[0.2, 0.05, 0.01, 0.002])
-bpd = [float(nats_to_bits_per_dim(-memoriser_log_lik(bin_test, e).mean(), dims=D)) for e in epsilons]
+epsilons = pick(
+    full=[0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001],
+    fast=[0.2, 0.05, 0.01, 0.002],
+)
+bpd = [
+    float(nats_to_bits_per_dim(-memoriser_log_lik(bin_test, e).mean(), dims=D))
+    for e in epsilons
+]
 fds = [classifier_fd_binary(memoriser_sample(n_lik, e)) for e in epsilons]
 for e, b, f in zip(epsilons, bpd, fds):
-    print(f"memoriser, eps = {e:<6}: {b:.4f} bits/dim, classifier FD of samples {f:8.2f}")
+    print(
+        f"memoriser, eps = {e:<6}: {b:.4f} bits/dim, classifier FD of samples {f:8.2f}"
+    )
 
 indep_samples = (rng.random((n_lik, D)) < theta).astype(np.float64).reshape(-1, 28, 28)
-indep_bpd, indep_fd = float(nats_to_bits_per_dim(nll_nats, dims=D)), classifier_fd_binary(indep_samples)
-print(f"independent pixels    : {indep_bpd:.4f} bits/dim, classifier FD of samples {indep_fd:8.2f}")
+indep_bpd, indep_fd = (
+    float(nats_to_bits_per_dim(nll_nats, dims=D)),
+    classifier_fd_binary(indep_samples),
+)
+print(
+    f"independent pixels    : {indep_bpd:.4f} bits/dim, classifier FD of samples {indep_fd:8.2f}"
+)
 
 # good likelihood, terrible samples: 1% the best memoriser, 99% coin flips
 best = int(np.argmin(bpd))
-log_mix = np.logaddexp(np.log(0.01) + memoriser_log_lik(bin_test, epsilons[best]), np.log(0.99) + D * np.log(0.5))
+log_mix = np.logaddexp(
+    np.log(0.01) + memoriser_log_lik(bin_test, epsilons[best]),
+    np.log(0.99) + D * np.log(0.5),
+)
 mix_bpd = float(nats_to_bits_per_dim(-log_mix.mean(), dims=D))
 coins = (rng.random((n_lik, 28, 28)) < 0.5).astype(np.float64)
-mix_samples = np.where((rng.random(n_lik) < 0.01)[:, None, None], memoriser_sample(n_lik, epsilons[best]), coins)
+mix_samples = np.where(
+    (rng.random(n_lik) < 0.01)[:, None, None],
+    memoriser_sample(n_lik, epsilons[best]),
+    coins,
+)
 mix_fd = classifier_fd_binary(mix_samples)
-print(f"1% memoriser (eps = {epsilons[best]}) + 99% noise: {mix_bpd:.4f} bits/dim "
-      f"(+{mix_bpd - bpd[best]:.4f} over the memoriser, bound {np.log2(100) / D:.4f}), "
-      f"classifier FD of samples {mix_fd:.2f}")
+print(
+    f"1% memoriser (eps = {epsilons[best]}) + 99% noise: {mix_bpd:.4f} bits/dim "
+    f"(+{mix_bpd - bpd[best]:.4f} over the memoriser, bound {np.log2(100) / D:.4f}), "
+    f"classifier FD of samples {mix_fd:.2f}"
+)
 print(f"real binarised test digits: classifier FD {floor_bin:.2f}")
 assert mix_bpd - bpd[best] <= np.log2(100) / D + 1e-12
-assert mix_bpd < indep_bpd and mix_fd > indep_fd      # better likelihood, worse samples
-assert bpd[-1] > indep_bpd and fds[-1] < indep_fd     # worse likelihood, better samples
-assert fds[-1] < floor_bin                            # copies of the reference set beat real test digits
+assert mix_bpd < indep_bpd and mix_fd > indep_fd  # better likelihood, worse samples
+assert bpd[-1] > indep_bpd and fds[-1] < indep_fd  # worse likelihood, better samples
+# copies of the reference set beat real test digits
+assert fds[-1] < floor_bin
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1.6, 1, 1, 1]})
+fig, axes = plt.subplots(
+    1, 4, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1.6, 1, 1, 1]}
+)
 ax = axes[0]
-ax.plot(bpd, fds, "o-", color="tab:purple", label=r"memoriser, flip probability $\varepsilon$")
+ax.plot(
+    bpd,
+    fds,
+    "o-",
+    color="tab:purple",
+    label=r"memoriser, flip probability $\varepsilon$",
+)
 for e, b, f in zip(epsilons, bpd, fds):
     ax.annotate(f"ε={e}", (b, f), textcoords="offset points", xytext=(5, 4), fontsize=8)
 ax.plot(indep_bpd, indep_fd, "s", color="tab:orange", ms=8, label="independent pixels")
@@ -860,9 +1044,11 @@ ax.set_ylabel("classifier FD of samples (lower is better)")
 ax.set_title("Likelihood and sample quality disagree")
 ax.margins(x=0.15)
 ax.legend(fontsize=8, loc="center right")
-for ax, imgs, title in [(axes[1], memoriser_sample(16, epsilons[-1]), f"memoriser, ε = {epsilons[-1]}"),
-                        (axes[2], mix_samples[:16], "1% memoriser + 99% noise"),
-                        (axes[3], indep_samples[:16], "independent pixels")]:
+for ax, imgs, title in [
+    (axes[1], memoriser_sample(16, epsilons[-1]), f"memoriser, ε = {epsilons[-1]}"),
+    (axes[2], mix_samples[:16], "1% memoriser + 99% noise"),
+    (axes[3], indep_samples[:16], "independent pixels"),
+]:
     show_images(imgs, title=title, nrow=4, ax=ax)
 plt.tight_layout()
 plt.show()

@@ -72,17 +72,25 @@ def find_results() -> Path | None:
 
 BENCH = find_results()
 if BENCH is None:
-    print("The result files live in the repository (benchmarks/results/): clone it, or read "
-          "this page on the course website.")
+    print(
+        "The result files live in the repository (benchmarks/results/): clone it, or read "
+        "this page on the course website."
+    )
     RESULTS, PUBLISHED = [], []
 else:
-    RESULTS = [json.loads(p.read_text(encoding="utf-8"))
-               for p in sorted((BENCH / "results").glob("quality-*.json"))]
-    PUBLISHED = json.loads((BENCH / "published.json").read_text(encoding="utf-8"))["anchors"]
+    RESULTS = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((BENCH / "results").glob("quality-*.json"))
+    ]
+    PUBLISHED = json.loads((BENCH / "published.json").read_text(encoding="utf-8"))[
+        "anchors"
+    ]
     print(f"{len(RESULTS)} result files; {len(PUBLISHED)} published anchors")
     for r in RESULTS:
-        print(f"- {r['dataset']:14s} {r['framework']:28s} preset={r['preset']['name']:5s} "
-              f"{r['hardware']} ({r['date']})")
+        print(
+            f"- {r['dataset']:14s} {r['framework']:28s} preset={r['preset']['name']:5s} "
+            f"{r['hardware']} ({r['date']})"
+        )
 
 
 def fmt(v, digits=2):
@@ -121,24 +129,45 @@ def table(header, rows) -> str:
 from aigc_course import pretrained
 from aigc_course.plotting import image_grid
 
-CHECKPOINTS = [(n, d) for n, d in pretrained.available() if not pretrained.card(n, d).get("smoke_test")]
+CHECKPOINTS = [
+    (n, d)
+    for n, d in pretrained.available()
+    if not pretrained.card(n, d).get("smoke_test")
+]
 CARDS = {(n, d): pretrained.card(n, d) for n, d in CHECKPOINTS}
 TEXT = ("char_rnn", "gpt")
-smoke = [f"{n}/{d}" for n, d in pretrained.available() if pretrained.card(n, d).get("smoke_test")]
-print(f"{len(CHECKPOINTS)} published checkpoints" + (f"; smoke-test files not shown: {', '.join(smoke)}" if smoke else ""))
+smoke = [
+    f"{n}/{d}"
+    for n, d in pretrained.available()
+    if pretrained.card(n, d).get("smoke_test")
+]
+print(
+    f"{len(CHECKPOINTS)} published checkpoints"
+    + (f"; smoke-test files not shown: {', '.join(smoke)}" if smoke else "")
+)
 
 
 def cpu_preset_row(name, dataset):
     """The same model's CPU-preset row (PyTorch) in benchmarks/results, or None."""
     for r in RESULTS:
-        if r["dataset"] == dataset and r["preset"]["name"] == "cpu" and "PyTorch" in r["framework"]:
+        if (
+            r["dataset"] == dataset
+            and r["preset"]["name"] == "cpu"
+            and "PyTorch" in r["framework"]
+        ):
             return next((m for m in r["rows"] if m["model"] == name), None)
     return None
 
 
 def trained_on(card):
     d = card["data"]
-    what = f"{d['n_examples']:,} " + ("images" if card["key"] not in TEXT else "tokens" if d["name"] == "melodies" else "characters")
+    what = f"{d['n_examples']:,} " + (
+        "images"
+        if card["key"] not in TEXT
+        else "tokens"
+        if d["name"] == "melodies"
+        else "characters"
+    )
     return what + (" (offline MNIST subset)" if d.get("offline_subset") else "")
 
 
@@ -153,24 +182,63 @@ for (n, d), c in CARDS.items():
         continue
     m, cpu = c["metrics"], cpu_preset_row(n, d)
     nll = m.get("nll_nats", m.get("neg_iwae_nats"))
-    nll_note = (f" (IWAE k = {m['iwae_k']:,})" if "neg_iwae_nats" in m else " (exact)" if "nll_nats" in m else "")
-    rows.append([n, d, trained_on(c), c["epochs"], when(c),
-                 fmt(m["samples"]) + (f" ({m['sampling_steps']} steps)" if "sampling_steps" in m else ""),
-                 fmt(m.get("classifier_fd")), fmt(cpu.get("classifier_fd")) if cpu else "–",
-                 fmt(m.get("precision")), fmt(m.get("recall")), fmt(m.get("modes_hit")),
-                 (fmt(nll) + nll_note) if nll is not None else "–"])
+    nll_note = (
+        f" (IWAE k = {m['iwae_k']:,})"
+        if "neg_iwae_nats" in m
+        else " (exact)"
+        if "nll_nats" in m
+        else ""
+    )
+    rows.append(
+        [
+            n,
+            d,
+            trained_on(c),
+            c["epochs"],
+            when(c),
+            fmt(m["samples"])
+            + (f" ({m['sampling_steps']} steps)" if "sampling_steps" in m else ""),
+            fmt(m.get("classifier_fd")),
+            fmt(cpu.get("classifier_fd")) if cpu else "–",
+            fmt(m.get("precision")),
+            fmt(m.get("recall")),
+            fmt(m.get("modes_hit")),
+            (fmt(nll) + nll_note) if nll is not None else "–",
+        ]
+    )
 if rows:
-    display(Markdown("**Image checkpoints** (evaluated on the test split; the CPU-preset column is the "
-                     "same model's row from the tables below, for scale)\n\n" + table(
-        ["model", "dataset", "trained on", "epochs", "training", "samples scored", "classifier FD ↓",
-         "CPU preset FD", "precision ↑", "recall ↑", "modes hit", "NLL nats ↓"], rows)))
+    display(
+        Markdown(
+            "**Image checkpoints** (evaluated on the test split; the CPU-preset column is the "
+            "same model's row from the tables below, for scale)\n\n"
+            + table(
+                [
+                    "model",
+                    "dataset",
+                    "trained on",
+                    "epochs",
+                    "training",
+                    "samples scored",
+                    "classifier FD ↓",
+                    "CPU preset FD",
+                    "precision ↑",
+                    "recall ↑",
+                    "modes hit",
+                    "NLL nats ↓",
+                ],
+                rows,
+            )
+        )
+    )
 
 # %% tags=["hide-input"]
 images = [(n, d) for n, d in CHECKPOINTS if n not in TEXT]
 if images:
     cols = 4
     nrows = -(-len(images) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.9 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(2.6 * cols, 2.9 * nrows), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, (n, d) in zip(axes.flat, images):
@@ -178,9 +246,16 @@ if images:
         kw = {"labels": np.arange(16) % 10} if n in ("cgan", "cvae") else {}
         if n == "ddpm":
             kw["steps"] = 100  # a respaced 100-step schedule: seconds on a CPU
-        ax.imshow(image_grid(model.sample(16, seed=0, **kw), nrow=4), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(
+            image_grid(model.sample(16, seed=0, **kw), nrow=4),
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+        )
         ax.set_title(f"{n} ({d})", fontsize=9)
-    plt.suptitle("Samples drawn from the published checkpoints while this page was built (seed 0)")
+    plt.suptitle(
+        "Samples drawn from the published checkpoints while this page was built (seed 0)"
+    )
     plt.tight_layout()
     plt.show()
 
@@ -194,14 +269,40 @@ for (n, d), c in CARDS.items():
     if "sample_tokens" in m:
         sample = f"{len(m['sample_tokens'])} melodies (see the music lab)"
     sample = " / ".join(line for line in sample.splitlines() if line.strip())[:90]
-    rows.append([n, d, fmt(c["parameters"]), trained_on(c), c["epochs"], when(c),
-                 fmt(m["val_nats_per_token"], 3), f"{m['best_ngram']}: {fmt(m['ngram_baselines'][m['best_ngram']], 3)}",
-                 sample.replace("|", "¦")])
+    rows.append(
+        [
+            n,
+            d,
+            fmt(c["parameters"]),
+            trained_on(c),
+            c["epochs"],
+            when(c),
+            fmt(m["val_nats_per_token"], 3),
+            f"{m['best_ngram']}: {fmt(m['ngram_baselines'][m['best_ngram']], 3)}",
+            sample.replace("|", "¦"),
+        ]
+    )
 if rows:
-    display(Markdown("**Text checkpoints** (validation loss on the held-out text, nats per token; "
-                     "the best n-gram model measured on the same split)\n\n" + table(
-        ["model", "dataset", "params", "trained on", "epochs", "training", "val nats ↓",
-         "best n-gram", "sample (from the card)"], rows)))
+    display(
+        Markdown(
+            "**Text checkpoints** (validation loss on the held-out text, nats per token; "
+            "the best n-gram model measured on the same split)\n\n"
+            + table(
+                [
+                    "model",
+                    "dataset",
+                    "params",
+                    "trained on",
+                    "epochs",
+                    "training",
+                    "val nats ↓",
+                    "best n-gram",
+                    "sample (from the card)",
+                ],
+                rows,
+            )
+        )
+    )
 
 # %% [markdown]
 # **Targets.** The course set itself targets for these checkpoints
@@ -212,22 +313,39 @@ if rows:
 # at least 0.3 and a classifier FD at most a quarter of its CPU-preset row. Measured:
 
 # %% tags=["hide-input", "full-width"]
-TARGETS = json.loads((BENCH / "targets.json").read_text(encoding="utf-8"))["targets"] if BENCH else []
-METRIC_NAMES = {"val_nats_per_token": "validation nats/token", "beats_best_ngram_by": "margin below the best n-gram (nats)",
-                "neg_iwae_nats": "test NLL, IWAE bound (nats)", "nll_nats": "test NLL, exact (nats)",
-                "modes_hit": "classes hit", "recall": "recall", "classifier_fd": "classifier FD"}
+TARGETS = (
+    json.loads((BENCH / "targets.json").read_text(encoding="utf-8"))["targets"]
+    if BENCH
+    else []
+)
+METRIC_NAMES = {
+    "val_nats_per_token": "validation nats/token",
+    "beats_best_ngram_by": "margin below the best n-gram (nats)",
+    "neg_iwae_nats": "test NLL, IWAE bound (nats)",
+    "nll_nats": "test NLL, exact (nats)",
+    "modes_hit": "classes hit",
+    "recall": "recall",
+    "classifier_fd": "classifier FD",
+}
 rows = []
 for t in TARGETS:
-    for n in ([t["model"]] if isinstance(t["model"], str) else t["model"]):
+    for n in [t["model"]] if isinstance(t["model"], str) else t["model"]:
         c = CARDS.get((n, t["dataset"]))
-        if c is not None and t.get("when") and t["when"] != ("subset" if c["data"].get("offline_subset") else "full"):
+        if (
+            c is not None
+            and t.get("when")
+            and t["when"] != ("subset" if c["data"].get("offline_subset") else "full")
+        ):
             continue  # a target for the other kind of training data
         if "relative_to_cpu_preset" in t:
             cpu = cpu_preset_row(n, t["dataset"])
             if cpu is None:
                 continue
             bound = t["relative_to_cpu_preset"] * cpu[t["metric"]]
-            goal, check = f"≤ {t['relative_to_cpu_preset']} × {fmt(cpu[t['metric']])} = {fmt(bound)}", (lambda v, b=bound: v <= b)
+            goal, check = (
+                f"≤ {t['relative_to_cpu_preset']} × {fmt(cpu[t['metric']])} = {fmt(bound)}",
+                (lambda v, b=bound: v <= b),
+            )
         elif "max" in t:
             goal, check = f"≤ {t['max']}", (lambda v, b=t["max"]: v <= b)
         else:
@@ -237,9 +355,22 @@ for t in TARGETS:
         value = c["metrics"].get(t["metric"]) if c is not None else None
         measured = fmt(value, 3) if value is not None else "not published yet"
         met = "–" if value is None else "yes" if check(value) else "**no**"
-        rows.append([n, t["dataset"], METRIC_NAMES.get(t["metric"], t["metric"]), goal, measured, met])
+        rows.append(
+            [
+                n,
+                t["dataset"],
+                METRIC_NAMES.get(t["metric"], t["metric"]),
+                goal,
+                measured,
+                met,
+            ]
+        )
 if rows:
-    display(Markdown(table(["model", "dataset", "metric", "target", "measured", "met"], rows)))
+    display(
+        Markdown(
+            table(["model", "dataset", "metric", "target", "measured", "met"], rows)
+        )
+    )
 
 # %% [markdown]
 # ## The evaluators and the floor
@@ -255,24 +386,50 @@ def evaluator_table(dataset):
     for r in RESULTS:
         if r["dataset"] != dataset or "evaluator" not in r:
             continue
-        key = (r["evaluator"]["train_source"], round(r["evaluator"]["test_accuracy"], 6))
+        key = (
+            r["evaluator"]["train_source"],
+            round(r["evaluator"]["test_accuracy"], 6),
+        )
         if key in seen:  # the same cached evaluator scored every framework's run
             continue
         seen.add(key)
         b = r["real_baseline"]
-        rows.append([r["framework"], fmt(r["evaluator"]["test_accuracy"], 4),
-                     r["evaluator"]["train_source"], fmt(b.get("classifier_fd")),
-                     fmt(b.get("precision")), fmt(b.get("recall")), fmt(b.get("modes_hit")),
-                     fmt(b.get("kl_to_uniform"), 4)])
+        rows.append(
+            [
+                r["framework"],
+                fmt(r["evaluator"]["test_accuracy"], 4),
+                r["evaluator"]["train_source"],
+                fmt(b.get("classifier_fd")),
+                fmt(b.get("precision")),
+                fmt(b.get("recall")),
+                fmt(b.get("modes_hit")),
+                fmt(b.get("kl_to_uniform"), 4),
+            ]
+        )
     return rows
 
 
 for dataset in ("mnist", "fashion_mnist"):
     rows = evaluator_table(dataset)
     if rows:
-        display(Markdown(f"**{dataset}** — evaluator and real-vs-real floor\n\n" + table(
-            ["first run using it", "evaluator test acc.", "evaluator trained on", "classifier FD (real vs real)",
-             "precision", "recall", "modes hit", "KL to uniform"], rows)))
+        display(
+            Markdown(
+                f"**{dataset}** — evaluator and real-vs-real floor\n\n"
+                + table(
+                    [
+                        "first run using it",
+                        "evaluator test acc.",
+                        "evaluator trained on",
+                        "classifier FD (real vs real)",
+                        "precision",
+                        "recall",
+                        "modes hit",
+                        "KL to uniform",
+                    ],
+                    rows,
+                )
+            )
+        )
 
 # %% [markdown]
 # ## Image models
@@ -291,28 +448,61 @@ def model_rows(dataset):
         for m in r["rows"]:
             nll = m.get("nll_nats", m.get("neg_iwae_nats"))
             bpd = m.get("nll_bits_per_dim", m.get("neg_iwae_bits_per_dim"))
-            rows.append([m["model"], r["framework"], fmt(m["params"]),
-                         f"{fmt(m['train_images'])} × {m['epochs']}", f"{m['train_seconds']:.0f} s",
-                         fmt(m["samples"]) + (f" ({m['sampling_steps']} steps)" if "sampling_steps" in m else ""),
-                         fmt(m.get("classifier_fd")), fmt(m.get("precision")), fmt(m.get("recall")),
-                         fmt(m.get("modes_hit")), fmt(m.get("kl_to_uniform"), 3),
-                         fmt(nll), fmt(bpd, 3)])
+            rows.append(
+                [
+                    m["model"],
+                    r["framework"],
+                    fmt(m["params"]),
+                    f"{fmt(m['train_images'])} × {m['epochs']}",
+                    f"{m['train_seconds']:.0f} s",
+                    fmt(m["samples"])
+                    + (
+                        f" ({m['sampling_steps']} steps)"
+                        if "sampling_steps" in m
+                        else ""
+                    ),
+                    fmt(m.get("classifier_fd")),
+                    fmt(m.get("precision")),
+                    fmt(m.get("recall")),
+                    fmt(m.get("modes_hit")),
+                    fmt(m.get("kl_to_uniform"), 3),
+                    fmt(nll),
+                    fmt(bpd, 3),
+                ]
+            )
     return rows
 
 
 def run_notes(dataset):
     """What each framework's runs were trained on, and where: said once above the table."""
-    return "\n".join(f"* {r['framework']}: {r['train_source']}; {r['hardware']} ({r['date']})"
-                     for r in RESULTS if r["dataset"] == dataset)
+    return "\n".join(
+        f"* {r['framework']}: {r['train_source']}; {r['hardware']} ({r['date']})"
+        for r in RESULTS
+        if r["dataset"] == dataset
+    )
 
 
-HEADER = ["model", "framework", "params", "images × epochs", "training time", "samples scored",
-          "classifier FD ↓", "precision ↑", "recall ↑", "modes hit", "KL to uniform ↓", "NLL nats ↓",
-          "bits/dim ↓"]
+HEADER = [
+    "model",
+    "framework",
+    "params",
+    "images × epochs",
+    "training time",
+    "samples scored",
+    "classifier FD ↓",
+    "precision ↑",
+    "recall ↑",
+    "modes hit",
+    "KL to uniform ↓",
+    "NLL nats ↓",
+    "bits/dim ↓",
+]
 for dataset in ("mnist", "fashion_mnist"):
     rows = model_rows(dataset)
     if rows:
-        display(Markdown(f"### {dataset}\n\n{run_notes(dataset)}\n\n" + table(HEADER, rows)))
+        display(
+            Markdown(f"### {dataset}\n\n{run_notes(dataset)}\n\n" + table(HEADER, rows))
+        )
 
 # %% [markdown]
 # For the VAEs the NLL column is the IWAE bound $-\mathcal L_k$ (its $k$ is in the JSON,
@@ -336,9 +526,13 @@ for ax, dataset in zip(axes, ("mnist", "fashion_mnist")):
             if m.get("classifier_fd") is None:
                 continue
             ax.scatter(m["recall"], m["classifier_fd"], marker=marker)
-            ax.annotate(f"{m['model']} ({'pt' if marker == 'o' else 'keras'})",
-                        (m["recall"], m["classifier_fd"]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                f"{m['model']} ({'pt' if marker == 'o' else 'keras'})",
+                (m["recall"], m["classifier_fd"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
             plotted = True
         floor = r["real_baseline"].get("classifier_fd")
         if floor is not None:
@@ -376,12 +570,34 @@ def comparable(anchor, ours_source):
 rows = []
 for a in PUBLISHED:
     ours = next((r for r in RESULTS if r["dataset"] == a["dataset"]), None)
-    rows.append([a["dataset"], a["model"], a["metric"], fmt(a["value"]), a["protocol"],
-                 f"{a['cite']} ({a['where']})",
-                 comparable(a, ours["train_source"]) if ours else "no run of ours yet"])
+    rows.append(
+        [
+            a["dataset"],
+            a["model"],
+            a["metric"],
+            fmt(a["value"]),
+            a["protocol"],
+            f"{a['cite']} ({a['where']})",
+            comparable(a, ours["train_source"]) if ours else "no run of ours yet",
+        ]
+    )
 if rows:
-    display(Markdown(table(["dataset", "published model", "metric", "value", "protocol",
-                            "source", "comparable with ours?"], rows)))
+    display(
+        Markdown(
+            table(
+                [
+                    "dataset",
+                    "published model",
+                    "metric",
+                    "value",
+                    "protocol",
+                    "source",
+                    "comparable with ours?",
+                ],
+                rows,
+            )
+        )
+    )
 
 # %% [markdown]
 # ## Text: character-level tiny-shakespeare
@@ -395,18 +611,50 @@ for r in RESULTS:
     if r["dataset"] != "shakespeare":
         continue
     for m in r["rows"]:
-        rows.append([m["model"], r["framework"], fmt(m["params"]),
-                     f"{fmt(m['train_windows'])} windows × {m['epochs']} ep",
-                     f"{m['train_seconds']:.0f} s, {r['hardware']}",
-                     fmt(m["val_nats_per_char"], 3), fmt(m["val_bits_per_char"], 3),
-                     fmt(m["val_perplexity"], 2)])
+        rows.append(
+            [
+                m["model"],
+                r["framework"],
+                fmt(m["params"]),
+                f"{fmt(m['train_windows'])} windows × {m['epochs']} ep",
+                f"{m['train_seconds']:.0f} s, {r['hardware']}",
+                fmt(m["val_nats_per_char"], 3),
+                fmt(m["val_bits_per_char"], 3),
+                fmt(m["val_perplexity"], 2),
+            ]
+        )
 for a in PUBLISHED:
     if a["dataset"] == "shakespeare":
-        rows.append([a["model"], "published", "10.65M", "full train split", a["protocol"],
-                     fmt(a["value"], 4), fmt(a["value"] / np.log(2), 3), fmt(np.exp(a["value"]), 2)])
+        rows.append(
+            [
+                a["model"],
+                "published",
+                "10.65M",
+                "full train split",
+                a["protocol"],
+                fmt(a["value"], 4),
+                fmt(a["value"] / np.log(2), 3),
+                fmt(np.exp(a["value"]), 2),
+            ]
+        )
 if rows:
-    display(Markdown(table(["model", "framework", "params", "data", "training time, hardware",
-                            "val nats/char ↓", "bits/char ↓", "perplexity ↓"], rows)))
+    display(
+        Markdown(
+            table(
+                [
+                    "model",
+                    "framework",
+                    "params",
+                    "data",
+                    "training time, hardware",
+                    "val nats/char ↓",
+                    "bits/char ↓",
+                    "perplexity ↓",
+                ],
+                rows,
+            )
+        )
+    )
 
 # %% [markdown]
 # ## Speed
@@ -423,16 +671,52 @@ if rows:
 if BENCH is not None:
     for p in sorted((BENCH / "results").glob("throughput-*.json")):
         rows = json.loads(p.read_text(encoding="utf-8"))
-        display(Markdown(f"**{rows[0]['hardware']}**\n\n" + table(
-            ["framework", "model", "params", "steps/s", "sampling"],
-            [[r["framework"], r["model"], fmt(r["params"]), fmt(r["steps_per_s"]),
-              f"{r['sampling']:.1f} {r['sampling_unit']}"] for r in rows])))
+        display(
+            Markdown(
+                f"**{rows[0]['hardware']}**\n\n"
+                + table(
+                    ["framework", "model", "params", "steps/s", "sampling"],
+                    [
+                        [
+                            r["framework"],
+                            r["model"],
+                            fmt(r["params"]),
+                            fmt(r["steps_per_s"]),
+                            f"{r['sampling']:.1f} {r['sampling_unit']}",
+                        ]
+                        for r in rows
+                    ],
+                )
+            )
+        )
     for p in sorted((BENCH / "results").glob("dcgan_reference*.json")):
         r = json.loads(p.read_text(encoding="utf-8"))
-        display(Markdown(table(
-            ["file", "batch", "reference it/s", "ours it/s", "ours / reference", "torch", "CPUs"],
-            [[p.name, r["batch_size"], fmt(r["reference_it_per_s"]), fmt(r["ours_it_per_s"]),
-              fmt(r["ratio_ours_over_reference"]), r["torch"], r["cpu_count"]]])))
+        display(
+            Markdown(
+                table(
+                    [
+                        "file",
+                        "batch",
+                        "reference it/s",
+                        "ours it/s",
+                        "ours / reference",
+                        "torch",
+                        "CPUs",
+                    ],
+                    [
+                        [
+                            p.name,
+                            r["batch_size"],
+                            fmt(r["reference_it_per_s"]),
+                            fmt(r["ours_it_per_s"]),
+                            fmt(r["ratio_ours_over_reference"]),
+                            r["torch"],
+                            r["cpu_count"],
+                        ]
+                    ],
+                )
+            )
+        )
 
 # %% [markdown]
 # ## Reproduce

@@ -120,50 +120,92 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 
 # %%
 FAQ = [
-    ("How long does delivery take?",
-     "Standard delivery takes 3 to 5 working days; express delivery takes 1 working day."),
-    ("How much does shipping cost?",
-     "Shipping is free for orders over 30 euros; otherwise it costs 4 euros."),
-    ("How can I return a book?",
-     "You can return a book within 14 days of delivery; print the return label from your account page."),
-    ("When will I get my refund?",
-     "Refunds are paid to your original payment method within 5 working days after we receive the return."),
-    ("Can I change my delivery address?",
-     "You can change the delivery address on the order page of your account until the order is shipped."),
-    ("How do I cancel an order?",
-     "Orders can be cancelled free of charge on the order page of your account until they are shipped."),
-    ("Which payment methods do you accept?",
-     "We accept credit cards, PayPal and bank transfer."),
-    ("How do I reset my password?",
-     "Click 'Forgot password' on the login page; we email you a reset link that is valid for 24 hours."),
-    ("Do you ship abroad?",
-     "We ship to all countries of the European Union; delivery abroad takes 5 to 10 working days."),
-    ("Do you sell e-books?",
-     "Yes, e-books are sold in EPUB format and can be downloaded 5 times after purchase."),
-    ("Can I buy a gift card?",
-     "Gift cards from 10 to 100 euros can be bought online and are valid for 2 years."),
-    ("The book I received is damaged. What do I do?",
-     "Send us a photo of the damaged book within 7 days and we send a replacement at no cost."),
+    (
+        "How long does delivery take?",
+        "Standard delivery takes 3 to 5 working days; express delivery takes 1 working day.",
+    ),
+    (
+        "How much does shipping cost?",
+        "Shipping is free for orders over 30 euros; otherwise it costs 4 euros.",
+    ),
+    (
+        "How can I return a book?",
+        "You can return a book within 14 days of delivery; print the return label from your account page.",
+    ),
+    (
+        "When will I get my refund?",
+        "Refunds are paid to your original payment method within 5 working days after we receive the return.",
+    ),
+    (
+        "Can I change my delivery address?",
+        "You can change the delivery address on the order page of your account until the order is shipped.",
+    ),
+    (
+        "How do I cancel an order?",
+        "Orders can be cancelled free of charge on the order page of your account until they are shipped.",
+    ),
+    (
+        "Which payment methods do you accept?",
+        "We accept credit cards, PayPal and bank transfer.",
+    ),
+    (
+        "How do I reset my password?",
+        "Click 'Forgot password' on the login page; we email you a reset link that is valid for 24 hours.",
+    ),
+    (
+        "Do you ship abroad?",
+        "We ship to all countries of the European Union; delivery abroad takes 5 to 10 working days.",
+    ),
+    (
+        "Do you sell e-books?",
+        "Yes, e-books are sold in EPUB format and can be downloaded 5 times after purchase.",
+    ),
+    (
+        "Can I buy a gift card?",
+        "Gift cards from 10 to 100 euros can be bought online and are valid for 2 years.",
+    ),
+    (
+        "The book I received is damaged. What do I do?",
+        "Send us a photo of the damaged book within 7 days and we send a replacement at no cost.",
+    ),
 ]
 # customer questions, written differently from the FAQ on purpose: (question, index of the right FAQ entry)
 TEST_QUESTIONS = [
-    ("how many days until my parcel arrives", 0), ("when will my order be delivered", 0),
-    ("is delivery free", 1), ("what are the postage costs", 1),
-    ("I want to send a book back", 2), ("what is your returns policy", 2),
-    ("I returned a book, when do I get my money back", 3), ("how long do refunds take", 3),
-    ("I moved, can I update the shipping address", 4), ("the address on my order is wrong", 4),
-    ("I want to cancel my order", 5), ("can I stop an order I placed yesterday", 5),
-    ("can I pay with paypal", 6), ("do you take credit cards", 6),
-    ("I forgot my password", 7), ("I cannot log in to my account", 7),
-    ("can you send books to France", 8), ("do you deliver outside Germany", 8),
-    ("are digital books available", 9), ("can I read your books on my e-reader", 9),
-    ("I'd like to give a voucher as a present", 10), ("how long is a gift card valid", 10),
-    ("my book arrived with torn pages", 11), ("the cover was broken when it arrived", 11),
+    ("how many days until my parcel arrives", 0),
+    ("when will my order be delivered", 0),
+    ("is delivery free", 1),
+    ("what are the postage costs", 1),
+    ("I want to send a book back", 2),
+    ("what is your returns policy", 2),
+    ("I returned a book, when do I get my money back", 3),
+    ("how long do refunds take", 3),
+    ("I moved, can I update the shipping address", 4),
+    ("the address on my order is wrong", 4),
+    ("I want to cancel my order", 5),
+    ("can I stop an order I placed yesterday", 5),
+    ("can I pay with paypal", 6),
+    ("do you take credit cards", 6),
+    ("I forgot my password", 7),
+    ("I cannot log in to my account", 7),
+    ("can you send books to France", 8),
+    ("do you deliver outside Germany", 8),
+    ("are digital books available", 9),
+    ("can I read your books on my e-reader", 9),
+    ("I'd like to give a voucher as a present", 10),
+    ("how long is a gift card valid", 10),
+    ("my book arrived with torn pages", 11),
+    ("the cover was broken when it arrived", 11),
 ]
-OUT_OF_SCOPE = ["what is the weather tomorrow", "who wrote Hamlet",
-                "do you have a shop in Berlin", "can I sell you my old textbooks"]
-print(f"{len(FAQ)} FAQ entries, {len(TEST_QUESTIONS)} test questions, "
-      f"{len(OUT_OF_SCOPE)} out-of-scope questions")
+OUT_OF_SCOPE = [
+    "what is the weather tomorrow",
+    "who wrote Hamlet",
+    "do you have a shop in Berlin",
+    "can I sell you my old textbooks",
+]
+print(
+    f"{len(FAQ)} FAQ entries, {len(TEST_QUESTIONS)} test questions, "
+    f"{len(OUT_OF_SCOPE)} out-of-scope questions"
+)
 
 # %% [markdown]
 # ### TF-IDF retrieval
@@ -180,8 +222,10 @@ print(f"{len(FAQ)} FAQ entries, {len(TEST_QUESTIONS)} test questions, "
 # is a dot product. A document here is an FAQ question with its answer.
 
 # %%
-STOP = set("a an the i my me to of and or is are do does you your we our can it in on "
-           "for with be will how what when which".split())
+STOP = set(
+    "a an the i my me to of and or is are do does you your we our can it in on "
+    "for with be will how what when which".split()
+)
 
 
 def words(text, stem=False):
@@ -202,7 +246,9 @@ class TfIdf:
 
     def fit(self, docs):
         tokenized = [words(d, self.stem) for d in docs]
-        self.vocab = {w: i for i, w in enumerate(sorted({w for t in tokenized for w in t}))}
+        self.vocab = {
+            w: i for i, w in enumerate(sorted({w for t in tokenized for w in t}))
+        }
         df = Counter(w for t in tokenized for w in set(t))
         n = len(docs)
         self.idf = np.array([np.log((1 + n) / (1 + df[w])) + 1 for w in self.vocab])
@@ -233,12 +279,17 @@ def cosine_by_hand(text_a, text_b):
     va = {w: c * idf[w] for w, c in Counter(words(text_a)).items() if w in idf}
     vb = {w: c * idf[w] for w, c in Counter(words(text_b)).items() if w in idf}
     dot = sum(va[w] * vb.get(w, 0.0) for w in va)
-    return dot / (np.sqrt(sum(v * v for v in va.values())) * np.sqrt(sum(v * v for v in vb.values())))
+    return dot / (
+        np.sqrt(sum(v * v for v in va.values()))
+        * np.sqrt(sum(v * v for v in vb.values()))
+    )
 
 
 q = "how long do refunds take"
-print(f"cosine, matrix: {(tfidf.transform([q]) @ D.T)[0, 3]:.6f}; "
-      f"by hand: {cosine_by_hand(q, docs[3]):.6f}")
+print(
+    f"cosine, matrix: {(tfidf.transform([q]) @ D.T)[0, 3]:.6f}; "
+    f"by hand: {cosine_by_hand(q, docs[3]):.6f}"
+)
 assert np.isclose((tfidf.transform([q]) @ D.T)[0, 3], cosine_by_hand(q, docs[3]))
 
 # %% [markdown]
@@ -256,13 +307,17 @@ for stem in (False, True):
     ranking = np.argsort(-scores, axis=1)
     top1 = (ranking[:, 0] == truth).mean()
     top3 = np.mean([t in r[:3] for t, r in zip(truth, ranking)])
-    print(f"TF-IDF, {'5-letter stems' if stem else 'exact words   '}: top-1 accuracy {top1:.0%}, "
-          f"top-3 {top3:.0%} on {len(truth)} paraphrased questions (chance: {1 / len(FAQ):.0%})")
+    print(
+        f"TF-IDF, {'5-letter stems' if stem else 'exact words   '}: top-1 accuracy {top1:.0%}, "
+        f"top-3 {top3:.0%} on {len(truth)} paraphrased questions (chance: {1 / len(FAQ):.0%})"
+    )
 print("misses of the stemmed version:")
 for (question, k), r, s in zip(TEST_QUESTIONS, ranking, scores):
     if r[0] != k:
-        print(f"  miss: {question!r} -> {FAQ[r[0]][0]!r} (cosine {s[r[0]]:.2f}); "
-              f"right: {FAQ[k][0]!r} (cosine {s[k]:.2f})")
+        print(
+            f"  miss: {question!r} -> {FAQ[r[0]][0]!r} (cosine {s[r[0]]:.2f}); "
+            f"right: {FAQ[k][0]!r} (cosine {s[k]:.2f})"
+        )
 
 # %% [markdown]
 # Read the misses: most are paraphrases that share no informative word with the
@@ -277,11 +332,17 @@ for (question, k), r, s in zip(TEST_QUESTIONS, ranking, scores):
 
 # %%
 oos = tfidf.transform(OUT_OF_SCOPE) @ D.T
-print(f"{'threshold':>9} {'answered':>9} {'right when answered':>20} {'out-of-scope answered':>22}")
+print(
+    f"{'threshold':>9} {'answered':>9} {'right when answered':>20} {'out-of-scope answered':>22}"
+)
 for tau in (0.0, 0.1, 0.2, 0.3):
     answered = scores.max(1) >= tau
-    right = (ranking[:, 0] == truth)[answered].mean() if answered.any() else float("nan")
-    print(f"{tau:>9.1f} {answered.mean():>9.0%} {right:>20.0%} {(oos.max(1) >= tau).mean():>22.0%}")
+    right = (
+        (ranking[:, 0] == truth)[answered].mean() if answered.any() else float("nan")
+    )
+    print(
+        f"{tau:>9.1f} {answered.mean():>9.0%} {right:>20.0%} {(oos.max(1) >= tau).mean():>22.0%}"
+    )
 
 # %% [markdown]
 # ### What a generative model adds, and what it costs
@@ -304,16 +365,23 @@ ids = np.array([wid[w] for s in answer_words for w in s])
 bigram = ar.NGramLM(2, len(vocab), alpha=1e-6).fit(ids)
 approved = {" ".join(s[1:]) for s in answer_words}
 
-gen = generate_tokens(bigram.step, np.full((pick(full=200, fast=100), 1), wid["<s>"]), 30,
-                      len(vocab), seed=0)
+gen = generate_tokens(
+    bigram.step,
+    np.full((pick(full=200, fast=100), 1), wid["<s>"]),
+    30,
+    len(vocab),
+    seed=0,
+)
 sentences = []
 for row in gen:
     toks = [vocab[i] for i in row[1:]]
-    toks = toks[:toks.index(".") + 1] if "." in toks else toks
-    toks = toks[:toks.index("<s>")] if "<s>" in toks else toks
+    toks = toks[: toks.index(".") + 1] if "." in toks else toks
+    toks = toks[: toks.index("<s>")] if "<s>" in toks else toks
     sentences.append(" ".join(toks))
 new = [s for s in sentences if s not in approved]
-print(f"{len(new)} of {len(sentences)} sampled sentences are not approved answers; the first five:")
+print(
+    f"{len(new)} of {len(sentences)} sampled sentences are not approved answers; the first five:"
+)
 for s in new[:5]:
     print("  *", s)
 
@@ -414,8 +482,10 @@ texts = [h for h, _ in HEADLINES]
 y = np.array([label for _, label in HEADLINES], float)
 order = np.random.default_rng(0).permutation(len(texts))
 test_idx, train_idx = order[:15], order[15:]
-print(f"{len(texts)} headlines ({int(y.sum())} positive): {len(train_idx)} for training, "
-      f"{len(test_idx)} held out")
+print(
+    f"{len(texts)} headlines ({int(y.sum())} positive): {len(train_idx)} for training, "
+    f"{len(test_idx)} held out"
+)
 
 
 # %% [markdown]
@@ -439,13 +509,19 @@ def bag_of_words(texts, vocab):
 def loss_and_grad(w, b, X, y, lam):
     p = 1 / (1 + np.exp(-(X @ w + b)))
     eps = 1e-12
-    loss = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + lam / 2 * w @ w
+    loss = (
+        -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + lam / 2 * w @ w
+    )
     return loss, X.T @ (p - y) / len(y) + lam * w, np.mean(p - y)
 
 
-train_words = sorted({w for i in train_idx for w in re.findall(r"[a-z]+", texts[i].lower())})
+train_words = sorted(
+    {w for i in train_idx for w in re.findall(r"[a-z]+", texts[i].lower())}
+)
 bow_vocab = {w: i for i, w in enumerate(train_words)}
-X_train, X_test = (bag_of_words([texts[i] for i in idx], bow_vocab) for idx in (train_idx, test_idx))
+X_train, X_test = (
+    bag_of_words([texts[i] for i in idx], bow_vocab) for idx in (train_idx, test_idx)
+)
 y_train, y_test = y[train_idx], y[test_idx]
 LAM = 0.01
 
@@ -457,12 +533,16 @@ h = 1e-6
 for j in (0, 5, 17):
     e = np.zeros_like(w0)
     e[j] = h
-    fd = (loss_and_grad(w0 + e, b0, X_train, y_train, LAM)[0]
-          - loss_and_grad(w0 - e, b0, X_train, y_train, LAM)[0]) / (2 * h)
+    fd = (
+        loss_and_grad(w0 + e, b0, X_train, y_train, LAM)[0]
+        - loss_and_grad(w0 - e, b0, X_train, y_train, LAM)[0]
+    ) / (2 * h)
     print(f"dL/dw[{j:2d}]: formula {gw[j]:+.6f}, finite difference {fd:+.6f}")
     assert abs(fd - gw[j]) < 1e-6
-fd_b = (loss_and_grad(w0, b0 + h, X_train, y_train, LAM)[0]
-        - loss_and_grad(w0, b0 - h, X_train, y_train, LAM)[0]) / (2 * h)
+fd_b = (
+    loss_and_grad(w0, b0 + h, X_train, y_train, LAM)[0]
+    - loss_and_grad(w0, b0 - h, X_train, y_train, LAM)[0]
+) / (2 * h)
 assert abs(fd_b - gb) < 1e-6
 
 # %%
@@ -479,8 +559,10 @@ def predict(texts_):
 acc_train = np.mean((X_train @ w + b > 0) == y_train)
 acc_test = np.mean((X_test @ w + b > 0) == y_test)
 majority = max(y_test.mean(), 1 - y_test.mean())
-print(f"final training loss {loss:.3f}; accuracy: training {acc_train:.0%}, "
-      f"held-out {acc_test:.0%} on {len(y_test)} headlines (majority-class baseline {majority:.0%})")
+print(
+    f"final training loss {loss:.3f}; accuracy: training {acc_train:.0%}, "
+    f"held-out {acc_test:.0%} on {len(y_test)} headlines (majority-class baseline {majority:.0%})"
+)
 top = np.argsort(w)
 print("most negative words:", [train_words[i] for i in top[:6]])
 print("most positive words:", [train_words[i] for i in top[-6:][::-1]])
@@ -495,9 +577,11 @@ print("most positive words:", [train_words[i] for i in top[-6:][::-1]])
 # contrast fool it:
 
 # %%
-tricky = {"Loss narrows as sales grow": 1,            # good news, written with "loss"
-          "Analysts no longer expect a loss": 1,        # good news, written with "loss"
-          "Shares rise although profit falls sharply": 0}
+tricky = {
+    "Loss narrows as sales grow": 1,  # good news, written with "loss"
+    "Analysts no longer expect a loss": 1,  # good news, written with "loss"
+    "Shares rise although profit falls sharply": 0,
+}
 p_tricky = predict(list(tricky))
 for (t, label), p in zip(tricky.items(), p_tricky):
     print(f"p(positive) = {p:.2f}  (true label {label})  {t}")
@@ -537,18 +621,30 @@ assert p_tricky[0] < 0.5  # "loss" outweighs "narrows", which the model never sa
 # ratings is held out for testing.
 
 # %%
-N_USERS, N_ITEMS, RANK, NOISE = pick(full=600, fast=300), pick(full=240, fast=120), 3, 0.3
+N_USERS, N_ITEMS, RANK, NOISE = (
+    pick(full=600, fast=300),
+    pick(full=240, fast=120),
+    3,
+    0.3,
+)
 rng = np.random.default_rng(0)
 P_true = rng.normal(0, 1, (N_USERS, RANK))
 Q_true = rng.normal(0, 1, (N_ITEMS, RANK)) * np.array([1.0, 0.6, 0.4])
-popularity = rng.normal(0, 0.5, N_ITEMS)        # some items are liked by everyone
+popularity = rng.normal(0, 0.5, N_ITEMS)  # some items are liked by everyone
 R_true = 3.0 + popularity + P_true @ Q_true.T * 0.5
 observed = np.argwhere(rng.random((N_USERS, N_ITEMS)) < 0.15)
 ratings = R_true[observed[:, 0], observed[:, 1]] + rng.normal(0, NOISE, len(observed))
 split = rng.random(len(observed)) < 0.8
-tr_ui, tr_r, te_ui, te_r = observed[split], ratings[split], observed[~split], ratings[~split]
-print(f"{N_USERS} users x {N_ITEMS} items; {len(tr_r):,} training ratings, {len(te_r):,} test ratings "
-      f"({len(observed) / (N_USERS * N_ITEMS):.0%} of the matrix observed); noise sd {NOISE}")
+tr_ui, tr_r, te_ui, te_r = (
+    observed[split],
+    ratings[split],
+    observed[~split],
+    ratings[~split],
+)
+print(
+    f"{N_USERS} users x {N_ITEMS} items; {len(tr_r):,} training ratings, {len(te_r):,} test ratings "
+    f"({len(observed) / (N_USERS * N_ITEMS):.0%} of the matrix observed); noise sd {NOISE}"
+)
 
 # %% [markdown]
 # **Alternating least squares** (ALS, 交替最小二乘) minimises
@@ -570,7 +666,9 @@ def als(ui, r, n_users, n_items, k, lam=1.0, iters=15, seed=0):
         for rows, A, B, col in ((by_user, P, Q, 1), (by_item, Q, P, 0)):
             for j, idx in enumerate(rows):
                 Bj = B[ui[idx, col]]
-                A[j] = np.linalg.solve(Bj.T @ Bj + lam * np.eye(k), Bj.T @ (r[idx] - mu))
+                A[j] = np.linalg.solve(
+                    Bj.T @ Bj + lam * np.eye(k), Bj.T @ (r[idx] - mu)
+                )
         history.append((P.copy(), Q.copy()))
     return mu, P, Q, history
 
@@ -593,9 +691,14 @@ print(f"objective after each sweep: {obj[0]:.1f} ... {obj[-1]:.1f} (never increa
 idx = np.flatnonzero(tr_ui[:, 0] == 0)
 Qu = Q[tr_ui[idx, 1]]
 closed = np.linalg.solve(Qu.T @ Qu + 1.0 * np.eye(RANK), Qu.T @ (tr_r[idx] - mu))
-stacked = np.linalg.lstsq(np.vstack([Qu, np.eye(RANK)]),
-                          np.concatenate([tr_r[idx] - mu, np.zeros(RANK)]), rcond=None)[0]
-print(f"user 0: closed form {np.round(closed, 4)}, least squares {np.round(stacked, 4)}")
+stacked = np.linalg.lstsq(
+    np.vstack([Qu, np.eye(RANK)]),
+    np.concatenate([tr_r[idx] - mu, np.zeros(RANK)]),
+    rcond=None,
+)[0]
+print(
+    f"user 0: closed form {np.round(closed, 4)}, least squares {np.round(stacked, 4)}"
+)
 assert np.allclose(closed, stacked)
 
 # %% [markdown]
@@ -604,11 +707,17 @@ assert np.allclose(closed, stacked)
 # noise level is the floor no method can beat.
 
 # %%
-item_mean = np.array([tr_r[tr_ui[:, 1] == i].mean() if np.any(tr_ui[:, 1] == i) else mu
-                      for i in range(N_ITEMS)])
+item_mean = np.array(
+    [
+        tr_r[tr_ui[:, 1] == i].mean() if np.any(tr_ui[:, 1] == i) else mu
+        for i in range(N_ITEMS)
+    ]
+)
 results = {
     "global mean": float(np.sqrt(np.mean((mu - te_r) ** 2))),
-    "item mean (popularity)": float(np.sqrt(np.mean((item_mean[te_ui[:, 1]] - te_r) ** 2))),
+    "item mean (popularity)": float(
+        np.sqrt(np.mean((item_mean[te_ui[:, 1]] - te_r) ** 2))
+    ),
 }
 for k in (1, RANK, 10):
     m_, P_, Q_, _ = als(tr_ui, tr_r, N_USERS, N_ITEMS, k=k)
@@ -616,11 +725,17 @@ for k in (1, RANK, 10):
 results["noise floor"] = NOISE
 for name, value in results.items():
     print(f"{name:>24}: test RMSE {value:.3f}")
-assert results[f"ALS, rank {RANK}"] < results["item mean (popularity)"] < results["global mean"]
+assert (
+    results[f"ALS, rank {RANK}"]
+    < results["item mean (popularity)"]
+    < results["global mean"]
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.barh(list(results), list(results.values()), color=["gray", "gray", "C0", "C0", "C0", "k"])
+ax.barh(
+    list(results), list(results.values()), color=["gray", "gray", "C0", "C0", "C0", "k"]
+)
 ax.set_xlabel("RMSE on held-out ratings (lower is better)")
 ax.set_title("Matrix factorisation vs popularity on synthetic ratings")
 ax.invert_yaxis()
@@ -669,11 +784,15 @@ plt.show()
 x = np.linspace(-1, 1, 10001)
 x_hat = audio.mu_law_decode(audio.mu_law_encode(x))
 bound = (np.abs(x) + 1 / 255) * (256 ** (1 / 255) - 1)
-print(f"max |x - x_hat| = {np.abs(x - x_hat).max():.4f}; max of error / bound = "
-      f"{(np.abs(x - x_hat) / bound).max():.3f} (<= 1)")
+print(
+    f"max |x - x_hat| = {np.abs(x - x_hat).max():.4f}; max of error / bound = "
+    f"{(np.abs(x - x_hat) / bound).max():.3f} (<= 1)"
+)
 assert np.all(np.abs(x - x_hat) <= bound + 1e-12)
-print(f"near silence (|x| < 0.01): max error {np.abs(x - x_hat)[np.abs(x) < 0.01].max():.1e}; "
-      f"uniform 8-bit steps would give up to {1 / 255:.1e}")
+print(
+    f"near silence (|x| < 0.01): max error {np.abs(x - x_hat)[np.abs(x) < 0.01].max():.1e}; "
+    f"uniform 8-bit steps would give up to {1 / 255:.1e}"
+)
 
 # %% [markdown]
 # Now the smallest "WaveNet": $n$-gram models over μ-law levels, trained on half a
@@ -688,11 +807,13 @@ codes = audio.mu_law_encode(tone)
 waves = {}
 for n in (2, 3):
     lm = ar.NGramLM(n, 256, alpha=1e-6, interpolate=True).fit(codes)
-    out = generate_tokens(lm.step, codes[:n - 1], SR_TONE // 4, 256, seed=0)
+    out = generate_tokens(lm.step, codes[: n - 1], SR_TONE // 4, 256, seed=0)
     waves[n] = audio.mu_law_decode(out)
-    print(f"{n}-gram ({n - 1} sample{'s' * (n > 2)} of context): training NLL "
-          f"{lm.nll(codes):.2f} nats/sample; strongest frequency of its output "
-          f"{audio.dominant_frequency(waves[n], SR_TONE):6.1f} Hz (the tone: 440 Hz)")
+    print(
+        f"{n}-gram ({n - 1} sample{'s' * (n > 2)} of context): training NLL "
+        f"{lm.nll(codes):.2f} nats/sample; strongest frequency of its output "
+        f"{audio.dominant_frequency(waves[n], SR_TONE):6.1f} Hz (the tone: 440 Hz)"
+    )
 
 fig, ax = plt.subplots(figsize=(9, 3))
 ax.plot(np.arange(160) / SR_TONE * 1000, tone[:160], "k", lw=2, label="training tone")
@@ -743,26 +864,69 @@ plt.show()
 show_source(apps, start="# --- playable (shown", end="# --- end playable")
 
 # %%
-segments = ["2222222", "2222", "00", "222", "44", "2222", "000", "2222", "55", "222", "3456",
-            "6666", "00", "6", "5432", "2222", "000", "22", "44", "222", "00", "2222", "3", "4",
-            "222222", "00", "222", "5", "55", "22222", "000", "222", "34", "44", "00", "444",
-            "32", "2222"]
+segments = [
+    "2222222",
+    "2222",
+    "00",
+    "222",
+    "44",
+    "2222",
+    "000",
+    "2222",
+    "55",
+    "222",
+    "3456",
+    "6666",
+    "00",
+    "6",
+    "5432",
+    "2222",
+    "000",
+    "22",
+    "44",
+    "222",
+    "00",
+    "2222",
+    "3",
+    "4",
+    "222222",
+    "00",
+    "222",
+    "5",
+    "55",
+    "22222",
+    "000",
+    "222",
+    "34",
+    "44",
+    "00",
+    "444",
+    "32",
+    "2222",
+]
 level = np.array([int(c) for c in "".join(segments)])
 assert apps.level_playable(level)
 n_levels = pick(full=500, fast=200)
 generated = {}
 for n in (2, 3, 4):
     lm_level = ar.NGramLM(n, 7, alpha=1e-3, interpolate=True).fit(level)
-    generated[n] = generate_tokens(lm_level.step, np.tile(level[:n - 1], (n_levels, 1)), 80, 7, seed=n)
+    generated[n] = generate_tokens(
+        lm_level.step, np.tile(level[: n - 1], (n_levels, 1)), 80, 7, seed=n
+    )
     ok = np.mean([apps.level_playable(lv) for lv in generated[n]])
     copied = ar.ngram_overlap(list(generated[n]), level, 10)
-    print(f"{n}-gram ({n - 1} column{'s' * (n > 2)} of context): {ok:5.1%} of {n_levels} levels "
-          f"playable; {copied:5.1%} of their 10-column stretches appear in the training level")
+    print(
+        f"{n}-gram ({n - 1} column{'s' * (n > 2)} of context): {ok:5.1%} of {n_levels} levels "
+        f"playable; {copied:5.1%} of their 10-column stretches appear in the training level"
+    )
 
 
 def draw(ax, heights, title):
-    img = np.arange(7)[::-1, None] < heights[None, :]       # rows from the top: ground below the height
-    ax.imshow(img, cmap="Greens", aspect="auto", interpolation="nearest", vmin=0, vmax=1.5)
+    # rows from the top: ground below the height
+    img = np.arange(7)[::-1, None] < heights[None, :]
+    ax.imshow(
+        img, cmap="Greens", aspect="auto", interpolation="nearest", vmin=0, vmax=1.5
+    )
     ax.set(title=title, xlabel="column", yticks=[])
 
 
@@ -799,31 +963,49 @@ plt.show()
 # it does well on display advertising {cite}`chapelle2011empirical`.
 
 # %%
-headlines = ["Books for every mood", "Your next favourite book is here",
-             "20% off all paperbacks this week", "Free delivery on every order",
-             "Readers who loved it also read...", "New arrivals, hand-picked"]
+headlines = [
+    "Books for every mood",
+    "Your next favourite book is here",
+    "20% off all paperbacks this week",
+    "Free delivery on every order",
+    "Readers who loved it also read...",
+    "New arrivals, hand-picked",
+]
 true_ctr = np.array([0.020, 0.022, 0.025, 0.030, 0.028, 0.018])
 impressions, campaigns = 20_000, pick(full=500, fast=100)
-results = {policy: apps.simulate_ad_test(true_ctr, impressions, policy, batch=100,
-                                         campaigns=campaigns, seed=0)
-           for policy in ("uniform", "thompson")}
+results = {
+    policy: apps.simulate_ad_test(
+        true_ctr, impressions, policy, batch=100, campaigns=campaigns, seed=0
+    )
+    for policy in ("uniform", "thompson")
+}
 best = int(np.argmax(true_ctr))
 for policy, r in results.items():
     observed = r["clicks"] / np.maximum(r["shows"], 1)
     chosen = observed.argmax(axis=1)
     curse = observed[np.arange(campaigns), chosen] - true_ctr[chosen]
-    print(f"{policy:9}: {r['clicks'].sum(1).mean():6.1f} clicks per campaign "
-          f"(best possible {impressions * true_ctr.max():.0f}); {r['shows'][:, best].mean() / impressions:5.1%} "
-          f"of impressions to the best headline; the best is picked in {np.mean(chosen == best):5.1%} "
-          f"of campaigns; the picked one's observed CTR exceeds its true CTR by "
-          f"{curse.mean() * 100:+.2f} points on average")
+    print(
+        f"{policy:9}: {r['clicks'].sum(1).mean():6.1f} clicks per campaign "
+        f"(best possible {impressions * true_ctr.max():.0f}); {r['shows'][:, best].mean() / impressions:5.1%} "
+        f"of impressions to the best headline; the best is picked in {np.mean(chosen == best):5.1%} "
+        f"of campaigns; the picked one's observed CTR exceeds its true CTR by "
+        f"{curse.mean() * 100:+.2f} points on average"
+    )
 assert results["thompson"]["clicks"].sum() > results["uniform"]["clicks"].sum()
 
 fig, ax = plt.subplots(figsize=(8, 3.2))
 for i, (policy, r) in enumerate(results.items()):
-    ax.bar(np.arange(6) + 0.4 * i, r["shows"].mean(0) / impressions, width=0.4, label=policy)
-ax.set_xticks(np.arange(6) + 0.2, [f"{h[:18]}...\nCTR {c:.1%}" for h, c in zip(headlines, true_ctr)],
-              fontsize=7)
+    ax.bar(
+        np.arange(6) + 0.4 * i,
+        r["shows"].mean(0) / impressions,
+        width=0.4,
+        label=policy,
+    )
+ax.set_xticks(
+    np.arange(6) + 0.2,
+    [f"{h[:18]}...\nCTR {c:.1%}" for h, c in zip(headlines, true_ctr)],
+    fontsize=7,
+)
 ax.set(ylabel="share of impressions", title="Where the impressions went")
 ax.legend()
 plt.show()
@@ -863,37 +1045,79 @@ x_all, y_all = load_mnist("train")
 x_hold, y_hold = load_mnist("test")
 x_hold, y_hold = x_hold[:2000].astype(np.float32) / 255.0, y_hold[:2000]
 rng_med = np.random.default_rng(0)
-few = np.concatenate([rng_med.choice(np.flatnonzero(y_all == c), 20, replace=False) for c in range(10)])
+few = np.concatenate(
+    [rng_med.choice(np.flatnonzero(y_all == c), 20, replace=False) for c in range(10)]
+)
 x_few, y_few = x_all[few].astype(np.float32) / 255.0, y_all[few]
 flat_few = x_few.reshape(len(x_few), -1).astype(np.float64)
 mean_img = flat_few.mean(0)
-basis = np.linalg.svd(flat_few - mean_img, full_matrices=False)[2][:20]        # 20 principal axes
+# 20 principal axes
+basis = np.linalg.svd(flat_few - mean_img, full_matrices=False)[2][:20]
 codes = (flat_few - mean_img) @ basis.T
-x_syn = np.concatenate([np.clip(mean_img + (codes[y_few == c].mean(0) + codes[y_few == c].std(0)
-                                            * rng_med.standard_normal((200, 20))) @ basis, 0, 1)
-                        for c in range(10)]).reshape(-1, 28, 28).astype(np.float32)
+x_syn = (
+    np.concatenate(
+        [
+            np.clip(
+                mean_img
+                + (
+                    codes[y_few == c].mean(0)
+                    + codes[y_few == c].std(0) * rng_med.standard_normal((200, 20))
+                )
+                @ basis,
+                0,
+                1,
+            )
+            for c in range(10)
+        ]
+    )
+    .reshape(-1, 28, 28)
+    .astype(np.float32)
+)
 y_syn = np.repeat(np.arange(10), 200)
-more = np.concatenate([rng_med.choice(np.setdiff1d(np.flatnonzero(y_all == c), few), 200, replace=False)
-                       for c in range(10)])
-training_sets = {"real, 200 images": (x_few, y_few),
-                 "synthetic, 2,000 images": (x_syn, y_syn),
-                 "real 200 + synthetic 2,000": (np.concatenate([x_few, x_syn]), np.concatenate([y_few, y_syn])),
-                 "real, 2,000 images (more data)": (np.concatenate([x_few, x_all[more] / 255.0]).astype(np.float32),
-                                                   np.concatenate([y_few, y_all[more]]))}
+more = np.concatenate(
+    [
+        rng_med.choice(
+            np.setdiff1d(np.flatnonzero(y_all == c), few), 200, replace=False
+        )
+        for c in range(10)
+    ]
+)
+training_sets = {
+    "real, 200 images": (x_few, y_few),
+    "synthetic, 2,000 images": (x_syn, y_syn),
+    "real 200 + synthetic 2,000": (
+        np.concatenate([x_few, x_syn]),
+        np.concatenate([y_few, y_syn]),
+    ),
+    "real, 2,000 images (more data)": (
+        np.concatenate([x_few, x_all[more] / 255.0]).astype(np.float32),
+        np.concatenate([y_few, y_all[more]]),
+    ),
+}
 tstr = {}
 for name, (xa, ya) in training_sets.items():
-    model, _ = adversarial.train_mlp(xa, ya, epochs=max(3, 6000 // len(xa)), layers=(784, 128, 10), seed=0)
+    model, _ = adversarial.train_mlp(
+        xa, ya, epochs=max(3, 6000 // len(xa)), layers=(784, 128, 10), seed=0
+    )
     tstr[name] = adversarial.accuracy(model, x_hold, y_hold)
-    print(f"trained on {name:32}: accuracy on 2,000 real held-out images {tstr[name]:.1%}")
-assert tstr["real, 2,000 images (more data)"] > tstr["real, 200 images"] > tstr["synthetic, 2,000 images"]
+    print(
+        f"trained on {name:32}: accuracy on 2,000 real held-out images {tstr[name]:.1%}"
+    )
+assert (
+    tstr["real, 2,000 images (more data)"]
+    > tstr["real, 200 images"]
+    > tstr["synthetic, 2,000 images"]
+)
 
 # the copy check: distance from each synthetic image to its nearest real training image,
 # against the same distance for real held-out images
 _, d_syn = nearest_neighbours(x_syn, x_few)
 _, d_new = nearest_neighbours(x_hold, x_few)
-print(f"median distance to the nearest of the 200 real images: synthetic {np.median(d_syn):.2f}, "
-      f"real held-out {np.median(d_new):.2f}; synthetic images closer than the closest 1% of "
-      f"held-out ones: {np.mean(d_syn < np.quantile(d_new, 0.01)):.1%}")
+print(
+    f"median distance to the nearest of the 200 real images: synthetic {np.median(d_syn):.2f}, "
+    f"real held-out {np.median(d_new):.2f}; synthetic images closer than the closest 1% of "
+    f"held-out ones: {np.mean(d_syn < np.quantile(d_new, 0.01)):.1%}"
+)
 
 # %% [markdown]
 # Training on synthetic images alone works, worse than on the 200 real ones they came
@@ -927,7 +1151,8 @@ assert all(apps.check_roots(c, f"{r[0]} and {r[1]}") for _, c, r in exercises)
 
 # students write correct answers in many forms (the last one is incomplete unless the root is double)
 formats = ["x = {a}, x = {b}", "{b}, {a}", "x={b} or x={a}", "{a} {b}", "x = {a}"]
-tally = {"string": np.zeros((2, 2), int), "substitution": np.zeros((2, 2), int)}   # [right?, accepted?]
+# [right?, accepted?]
+tally = {"string": np.zeros((2, 2), int), "substitution": np.zeros((2, 2), int)}
 for _text, coeffs, (r1, r2) in exercises:
     key = f"x = {r1}, x = {r2}"
     for f in formats:
@@ -936,11 +1161,18 @@ for _text, coeffs, (r1, r2) in exercises:
         tally["string"][int(right), int(answer == key)] += 1
         tally["substitution"][int(right), int(apps.check_roots(coeffs, answer))] += 1
 for grader, t in tally.items():
-    print(f"grading by {grader:12}: accepts {t[1, 1]} of {t[1].sum()} correct answers and "
-          f"{t[0, 1]} of {t[0].sum()} incorrect ones")
+    print(
+        f"grading by {grader:12}: accepts {t[1, 1]} of {t[1].sum()} correct answers and "
+        f"{t[0, 1]} of {t[0].sum()} incorrect ones"
+    )
 assert tally["substitution"][1, 0] == 0 and tally["substitution"][0, 1] == 0
-print("grading by substitution:", {a: apps.check_roots((1, -1, -6), a)
-                                    for a in ["x = 3, x = -2", "-2 and 3", "x = 3", "x = 2, x = -3"]})
+print(
+    "grading by substitution:",
+    {
+        a: apps.check_roots((1, -1, -6), a)
+        for a in ["x = 3, x = -2", "-2 and 3", "x = 3", "x = 2, x = -3"]
+    },
+)
 
 # %% [markdown]
 # Substitution accepts every correct form and rejects every incomplete answer ("x = 3"

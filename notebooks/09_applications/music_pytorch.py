@@ -71,7 +71,8 @@ from aigc_course.plotting import plot_history
 from aigc_course.text import generate_tokens, make_windows
 from aigc_course.torch import MODELS, Callback, get_device, set_seed
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()
 SR = audio.SAMPLE_RATE
@@ -107,11 +108,15 @@ show_source(audio, start="# --- synth", end="# --- end synth")
 # transform) must be the note's fundamental.
 
 # %%
-assert audio.midi_to_hz(69) == 440.0 and audio.midi_to_hz(81) == 2 * audio.midi_to_hz(69)
+assert audio.midi_to_hz(69) == 440.0 and audio.midi_to_hz(81) == 2 * audio.midi_to_hz(
+    69
+)
 for pitch in (57, 60, 69, 72):
     f = audio.dominant_frequency(audio.synthesize([(pitch, 8)], sr=SR), SR)
-    print(f"{audio.note_name(pitch):>3} (MIDI {pitch}): formula {audio.midi_to_hz(pitch):7.2f} Hz, "
-          f"FFT peak of the synthesised note {f:7.2f} Hz")
+    print(
+        f"{audio.note_name(pitch):>3} (MIDI {pitch}): formula {audio.midi_to_hz(pitch):7.2f} Hz, "
+        f"FFT peak of the synthesised note {f:7.2f} Hz"
+    )
     assert abs(f / audio.midi_to_hz(pitch) - 1) < 2e-3
 
 # %% [markdown]
@@ -139,9 +144,11 @@ display(Audio(audio.synthesize(ode[:20], sr=SR), rate=SR))
 # %%
 tok = audio.NoteTokenizer()
 V = tok.vocab_size
-corpus = audio.melody_corpus()        # every melody in 12 keys
-print(f"corpus: {len(audio.MELODIES)} public-domain melodies typed in by hand "
-      f"({', '.join(audio.MELODIES)}), each in 12 keys: {len(corpus)} melodies")
+corpus = audio.melody_corpus()  # every melody in 12 keys
+print(
+    f"corpus: {len(audio.MELODIES)} public-domain melodies typed in by hand "
+    f"({', '.join(audio.MELODIES)}), each in 12 keys: {len(corpus)} melodies"
+)
 example = tok.encode(ode[:4])
 print(tok, f"\nfirst four notes of Ode to Joy: {ode[:4]}")
 print("  tokens:", [tok.tokens[i] for i in example], "\n  ids:   ", example.tolist())
@@ -159,8 +166,10 @@ HELD_OUT = "au_clair"
 train_mel = [m["notes"] for m in corpus if m["name"] != HELD_OUT]
 val_mel = [m["notes"] for m in corpus if m["name"] == HELD_OUT]
 train_ids, val_ids = tok.encode_corpus(train_mel), tok.encode_corpus(val_mel)
-print(f"{len(train_mel)} training melodies ({len(train_ids):,} tokens), "
-      f"{len(val_mel)} held-out melodies ({len(val_ids):,} tokens)")
+print(
+    f"{len(train_mel)} training melodies ({len(train_ids):,} tokens), "
+    f"{len(val_mel)} held-out melodies ({len(val_ids):,} tokens)"
+)
 
 # %% [markdown]
 # ## 3. Baselines: n-gram models
@@ -173,7 +182,11 @@ print(f"{len(train_mel)} training melodies ({len(train_ids):,} tokens), "
 # %%
 unigram = ar.NGramLM(1, V, alpha=0.1).fit(train_ids)
 bigram = ar.NGramLM(2, V, alpha=0.1).fit(train_ids)
-baseline_nll = {"uniform": np.log(V), "unigram": unigram.nll(val_ids), "bigram": bigram.nll(val_ids)}
+baseline_nll = {
+    "uniform": np.log(V),
+    "unigram": unigram.nll(val_ids),
+    "bigram": bigram.nll(val_ids),
+}
 for name, nll in baseline_nll.items():
     print(f"{name:>8}: held-out {nll:.3f} nats/token")
 
@@ -185,15 +198,19 @@ for name, nll in baseline_nll.items():
 # 64 tokens (32 notes) overlap.
 
 # %%
-CONFIG = pick(full=dict(block_size=64, n_layer=3, n_head=4, n_embd=96, dropout=0.2, lr=1e-3),
-              fast=dict(block_size=64, n_layer=2, n_head=2, n_embd=48, lr=3e-3))
+CONFIG = pick(
+    full=dict(block_size=64, n_layer=3, n_head=4, n_embd=96, dropout=0.2, lr=1e-3),
+    fast=dict(block_size=64, n_layer=2, n_head=2, n_embd=48, lr=3e-3),
+)
 set_seed(0)
 gpt = MODELS["gpt"](V, **CONFIG)
 Bk = CONFIG["block_size"]
 train_w = make_windows(train_ids, Bk, stride=pick(full=2, fast=8))
 val_w = make_windows(val_ids, Bk, stride=Bk // 2)
-print(f"GPT: {gpt.count_params():,} parameters; {len(train_w):,} training windows, "
-      f"{len(val_w)} held-out windows of {Bk + 1} tokens")
+print(
+    f"GPT: {gpt.count_params():,} parameters; {len(train_w):,} training windows, "
+    f"{len(val_w)} held-out windows of {Bk + 1} tokens"
+)
 loss0 = ar.mean_token_nll(gpt.logits, val_w)
 print(f"before training: held-out loss {loss0:.3f} nats/token; ln V = {np.log(V):.3f}")
 assert abs(loss0 - np.log(V)) < 0.25  # an untrained model is close to a uniform guess
@@ -211,28 +228,39 @@ class ValidationLoss(Callback):
 
 
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     assert pretrained.tokenizer("gpt", "melodies").tokens == tok.tokens  # the same ids
     gpt = pretrained.load("gpt", "melodies", device=device)
     losses = pretrained.history("gpt", "melodies")
     held_out = losses["val_nats"]  # measured by the recipe, on its own held-out windows
 else:
     val_cb = ValidationLoss(val_w)
-    losses = gpt.fit(train_w, epochs=pick(full=30, fast=8), batch_size=pick(full=64, fast=32),
-                     callbacks=[val_cb], verbose=pick(full=1, fast=2), seed=0).history
+    losses = gpt.fit(
+        train_w,
+        epochs=pick(full=30, fast=8),
+        batch_size=pick(full=64, fast=32),
+        callbacks=[val_cb],
+        verbose=pick(full=1, fast=2),
+        seed=0,
+    ).history
     held_out = val_cb.values
 train_seconds = time.perf_counter() - t0
 
 # %%
-ax = plot_history({"training": losses["loss"], "held-out melody": held_out},
-                  title="GPT on note tokens (PyTorch)")
+ax = plot_history(
+    {"training": losses["loss"], "held-out melody": held_out},
+    title="GPT on note tokens (PyTorch)",
+)
 for (name, nll), style in zip(baseline_nll.items(), (":", "--", "-.")):
     ax.axhline(nll, color="gray", ls=style, label=f"{name} (held-out)")
 ax.set_ylabel("cross-entropy (nats per token)")
 ax.legend()
 plt.show()
-print(f"final: training {losses['loss'][-1]:.3f}, held-out {held_out[-1]:.3f} "
-      f"(lowest {min(held_out):.3f}) nats/token; bigram {baseline_nll['bigram']:.3f}")
+print(
+    f"final: training {losses['loss'][-1]:.3f}, held-out {held_out[-1]:.3f} "
+    f"(lowest {min(held_out):.3f}) nats/token; bigram {baseline_nll['bigram']:.3f}"
+)
 
 # %% [markdown]
 # Read the held-out curve against the bigram line. With only four tunes to learn from,
@@ -266,8 +294,10 @@ def ngram_sampler(lm):
 
 
 if is_fast():
-    print("Fast mode: the GPT trained for seconds on a CPU, so expect melodies only a little "
-          "better than random; the full run (a minute or two on a GPU) is the real thing.")
+    print(
+        "Fast mode: the GPT trained for seconds on a CPU, so expect melodies only a little "
+        "better than random; the full run (a minute or two on a GPU) is the real thing."
+    )
 samples = {
     "unigram": sample_melodies(ngram_sampler(unigram)),
     "bigram": sample_melodies(ngram_sampler(bigram)),
@@ -283,11 +313,17 @@ samples = {
 
 # %%
 melody = max(samples["GPT, T = 0.7"][0], key=len)[:24]
-print(f"{len(melody)} notes:", " ".join(f"{audio.note_name(p)}:{d}" for p, d in melody[:16]), "...")
+print(
+    f"{len(melody)} notes:",
+    " ".join(f"{audio.note_name(p)}:{d}" for p, d in melody[:16]),
+    "...",
+)
 wave = audio.synthesize(melody, sr=SR)
 freqs, times, db = audio.spectrogram(wave, SR)
 fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6))
-audio.plot_piano_roll(melody, ax=ax1, title="A sampled melody (GPT, T = 0.7)", color="C1")
+audio.plot_piano_roll(
+    melody, ax=ax1, title="A sampled melody (GPT, T = 0.7)", color="C1"
+)
 ax2.pcolormesh(times, freqs, db, vmin=-80, vmax=0, shading="auto")
 ax2.set_ylim(0, 2000)
 ax2.set_xlabel("time (s)")
@@ -313,30 +349,61 @@ display(Audio(wave, rate=SR))
 # %%
 if pretrained.is_published("gpt", "melodies"):
     assert pretrained.tokenizer("gpt", "melodies").tokens == tok.tokens  # the same ids
-    course_gpt = gpt if pretrained.use_only() else pretrained.load("gpt", "melodies", device=device)
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(losses["loss"]), len(train_ids), train_seconds,
-                                                             "GPU" if gpu else "CPU", "tokens"))
-    held = {**baseline_nll, your_title: ar.mean_token_nll(gpt.logits, val_w),  # the lab's held-out windows
-            pretrained.describe("gpt", "melodies"): ar.mean_token_nll(course_gpt.logits, val_w)}
+    course_gpt = (
+        gpt
+        if pretrained.use_only()
+        else pretrained.load("gpt", "melodies", device=device)
+    )
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(losses["loss"]),
+            len(train_ids),
+            train_seconds,
+            "GPU" if gpu else "CPU",
+            "tokens",
+        )
+    )
+    # the lab's held-out windows
+    held = {
+        **baseline_nll,
+        your_title: ar.mean_token_nll(gpt.logits, val_w),
+        pretrained.describe("gpt", "melodies"): ar.mean_token_nll(
+            course_gpt.logits, val_w
+        ),
+    }
     for name, nll in held.items():
         print(f"held-out {nll:.3f} nats/token: {name}")
-    curve = pretrained.history("gpt", "melodies")["val_nats"]  # the recipe's, one value per epoch
-    print(f"the checkpoint's own held-out curve: lowest {min(curve):.3f} after epoch {np.argmin(curve) + 1}, "
-          f"{curve[-1]:.3f} after the last, epoch {len(curve)}")
+    # the recipe's, one value per epoch
+    curve = pretrained.history("gpt", "melodies")["val_nats"]
+    print(
+        f"the checkpoint's own held-out curve: lowest {min(curve):.3f} after epoch {np.argmin(curve) + 1}, "
+        f"{curve[-1]:.3f} after the last, epoch {len(curve)}"
+    )
     samples["course, T = 0.7"] = sample_melodies(course_gpt.generate, temperature=0.7)
 else:
-    print("The course checkpoint gpt/melodies is not published yet: "
-          "`make pretrain MODEL=gpt DATASET=melodies` trains it.")
+    print(
+        "The course checkpoint gpt/melodies is not published yet: "
+        "`make pretrain MODEL=gpt DATASET=melodies` trains it."
+    )
 
 # %%
 if pretrained.is_published("gpt", "melodies"):
     fig, axes = plt.subplots(2, 1, figsize=(10, 5))
-    rolls = {"your GPT": ("GPT, T = 0.7", "C1"), "course checkpoint": ("course, T = 0.7", "C2")}
+    rolls = {
+        "your GPT": ("GPT, T = 0.7", "C1"),
+        "course checkpoint": ("course, T = 0.7", "C2"),
+    }
     for ax, (who, (row, color)) in zip(axes, rolls.items()):
         longest = max(samples[row][0], key=len)[:24]
-        audio.plot_piano_roll(longest, ax=ax, color=color,
-                              title=f"{who}, T = 0.7: its longest melody (24 notes at most)")
+        audio.plot_piano_roll(
+            longest,
+            ax=ax,
+            color=color,
+            title=f"{who}, T = 0.7: its longest melody (24 notes at most)",
+        )
     fig.tight_layout()
     plt.show()
     display(Audio(audio.synthesize(longest, sr=SR), rate=SR))  # the checkpoint's melody
@@ -360,22 +427,40 @@ if pretrained.is_published("gpt", "melodies"):
 
 # %%
 rng = np.random.default_rng(0)
-lo, hi = min(p for m in train_mel for p, _ in m), max(p for m in train_mel for p, _ in m)
-random_mel = [[(int(rng.integers(lo, hi + 1)), d) for _, d in m] for m in train_mel[:N_MELODIES]]
-rows = {"training melodies": (train_mel, 0.0), "held-out melody": (val_mel, 0.0),
-        "random notes": (random_mel, 0.0), **samples}
-print(f"{'':>18} {'melodies':>8} {'notes':>6} {'in key':>7} {'interval TV':>11} "
-      f"{'copied 8-grams':>14} {'dropped tokens':>14}")
+lo, hi = (
+    min(p for m in train_mel for p, _ in m),
+    max(p for m in train_mel for p, _ in m),
+)
+random_mel = [
+    [(int(rng.integers(lo, hi + 1)), d) for _, d in m] for m in train_mel[:N_MELODIES]
+]
+rows = {
+    "training melodies": (train_mel, 0.0),
+    "held-out melody": (val_mel, 0.0),
+    "random notes": (random_mel, 0.0),
+    **samples,
+}
+print(
+    f"{'':>18} {'melodies':>8} {'notes':>6} {'in key':>7} {'interval TV':>11} "
+    f"{'copied 8-grams':>14} {'dropped tokens':>14}"
+)
 reports = {}
 for name, (mels, dropped) in rows.items():
     r = reports[name] = audio.melody_report(mels, train_mel, n=8)
-    print(f"{name:>18} {r['melodies']:>8} {r['mean notes']:>6.1f} {r['in key']:>7.2f} "
-          f"{r['interval TV']:>11.2f} {r['copied 8-grams']:>14.2f} {dropped:>14.2f}")
-assert reports["training melodies"]["in key"] == 1.0 and reports["training melodies"]["interval TV"] == 0.0
+    print(
+        f"{name:>18} {r['melodies']:>8} {r['mean notes']:>6.1f} {r['in key']:>7.2f} "
+        f"{r['interval TV']:>11.2f} {r['copied 8-grams']:>14.2f} {dropped:>14.2f}"
+    )
+assert (
+    reports["training melodies"]["in key"] == 1.0
+    and reports["training melodies"]["interval TV"] == 0.0
+)
 
 # %%
-hist = {name: audio.interval_histogram(rows[name][0]) for name in
-        ("training melodies", "bigram", "GPT, T = 0.7")}
+hist = {
+    name: audio.interval_histogram(rows[name][0])
+    for name in ("training melodies", "bigram", "GPT, T = 0.7")
+}
 steps = np.arange(-12, 13)
 fig, ax = plt.subplots(figsize=(9, 3))
 for k, (name, h) in enumerate(hist.items()):

@@ -65,7 +65,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import fft, optimize, stats
 
-from aigc_course import adversarial, anonymity, is_fast, moderation, pick, security, set_seed, show_source
+from aigc_course import (
+    adversarial,
+    anonymity,
+    is_fast,
+    moderation,
+    pick,
+    security,
+    set_seed,
+    show_source,
+)
 from aigc_course.data import load_fashion_mnist, load_mnist, ring_of_gaussians
 from aigc_course.evaluator import load_evaluator
 from aigc_course.metrics import psnr
@@ -124,13 +133,28 @@ show_source(moderation, start="# --- normalise (shown", end="# --- end normalise
 BLOCKLIST = ["password", "verification code", "gift card", "验证码"]
 scams = [
     ("plain", "Your account is locked. Reply with your password to unlock it."),
-    ("full-width letters", "Your account is locked. Reply with your ｐａｓｓｗｏｒｄ to unlock it."),
-    ("zero-width space", "Your account is locked. Reply with your pass\u200bword to unlock it."),
-    ("Cyrillic homoglyphs", "Your account is locked. Reply with your раssword to unlock it."),
+    (
+        "full-width letters",
+        "Your account is locked. Reply with your ｐａｓｓｗｏｒｄ to unlock it.",
+    ),
+    (
+        "zero-width space",
+        "Your account is locked. Reply with your pass\u200bword to unlock it.",
+    ),
+    (
+        "Cyrillic homoglyphs",
+        "Your account is locked. Reply with your раssword to unlock it.",
+    ),
     ("accents", "Your account is locked. Reply with your pässwörd to unlock it."),
     ("leetspeak", "Your account is locked. Reply with your p@$$w0rd to unlock it."),
-    ("spaced letters", "Your account is locked. Reply with your p a s s w o r d to unlock it."),
-    ("paraphrase", "Your account is locked. Reply with the secret word you log in with."),
+    (
+        "spaced letters",
+        "Your account is locked. Reply with your p a s s w o r d to unlock it.",
+    ),
+    (
+        "paraphrase",
+        "Your account is locked. Reply with the secret word you log in with.",
+    ),
     ("gift card", "Pay the fine today with a gift card and send me the code."),
     ("paraphrase", "Pay the fine today with store vouchers and read me the numbers."),
     ("Chinese", "您的账户已冻结，请回复验证码解冻。"),
@@ -138,28 +162,44 @@ scams = [
     ("Chinese, homophone 正 for 证", "您的账户已冻结，请回复验正码解冻。"),
 ]
 legitimate = [
-    ("bank's warning", "Never share your password with anyone, not even with our staff."),
+    (
+        "bank's warning",
+        "Never share your password with anyone, not even with our staff.",
+    ),
     ("one-time code", "Your verification code is 482913. Do not share it."),
     ("one-time code (Chinese)", "您的验证码是482913，请勿告诉他人。"),
     ("birthday", "Happy birthday! I bought you a gift card for the bookshop."),
     ("thanks", "Thanks for the gift, cards and flowers!"),
 ]
-filters = {"exact": dict(normalise_text=False), "normalised": {},
-           "+ leet, squeezed": dict(leet=True, squeeze=True)}
-flags = {name: {group: moderation.keyword_filter([t for _, t in msgs], BLOCKLIST, **kw)
-                for group, msgs in (("scam", scams), ("legit", legitimate))}
-         for name, kw in filters.items()}
+filters = {
+    "exact": dict(normalise_text=False),
+    "normalised": {},
+    "+ leet, squeezed": dict(leet=True, squeeze=True),
+}
+flags = {
+    name: {
+        group: moderation.keyword_filter([t for _, t in msgs], BLOCKLIST, **kw)
+        for group, msgs in (("scam", scams), ("legit", legitimate))
+    }
+    for name, kw in filters.items()
+}
 print(f"{'message':34}" + "".join(f"{name:>18}" for name in filters))
 for group, msgs in (("scam", scams), ("legit", legitimate)):
     for i, (what, _) in enumerate(msgs):
         cells = ["flagged" if flags[name][group][i] else "-" for name in filters]
         print(f"{group + ': ' + what:34}" + "".join(f"{c:>18}" for c in cells))
 for name in filters:
-    print(f"{name:>18}: catches {flags[name]['scam'].sum()} of the {len(scams)} scams, "
-          f"flags {flags[name]['legit'].sum()} of the {len(legitimate)} legitimate messages")
-assert flags["+ leet, squeezed"]["scam"].mean() > flags["normalised"]["scam"].mean() \
+    print(
+        f"{name:>18}: catches {flags[name]['scam'].sum()} of the {len(scams)} scams, "
+        f"flags {flags[name]['legit'].sum()} of the {len(legitimate)} legitimate messages"
+    )
+assert (
+    flags["+ leet, squeezed"]["scam"].mean()
+    > flags["normalised"]["scam"].mean()
     > flags["exact"]["scam"].mean()
-assert not flags["+ leet, squeezed"]["scam"][[7, 9, 12]].any()   # paraphrases, homophone
+)
+# paraphrases, homophone
+assert not flags["+ leet, squeezed"]["scam"][[7, 9, 12]].any()
 
 # %% [markdown]
 # Each normalisation step closes one hole, and each was added after somebody used the
@@ -197,19 +237,30 @@ exact_prec = moderation.flag_precision(tpr_f, fpr_f, base)
 rng_mod = np.random.default_rng(0)
 n_msgs = pick(full=10_000_000, fast=2_000_000)
 is_scam = rng_mod.random(n_msgs) < base
-flagged = np.where(is_scam, rng_mod.random(n_msgs) < tpr_f, rng_mod.random(n_msgs) < fpr_f)
-print(f"{n_msgs:,} simulated messages: {flagged.sum():,} flagged, of which "
-      f"{is_scam[flagged].mean():.1%} are scams (Bayes' rule: {exact_prec:.1%})")
+flagged = np.where(
+    is_scam, rng_mod.random(n_msgs) < tpr_f, rng_mod.random(n_msgs) < fpr_f
+)
+print(
+    f"{n_msgs:,} simulated messages: {flagged.sum():,} flagged, of which "
+    f"{is_scam[flagged].mean():.1%} are scams (Bayes' rule: {exact_prec:.1%})"
+)
 assert abs(is_scam[flagged].mean() - exact_prec) < 0.01
 
 rates = np.geomspace(1e-5, 0.5, 200)
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
 for fpr_i in (0.01, 0.001, 0.0001):
-    ax.plot(rates, moderation.flag_precision(tpr_f, fpr_i, rates), label=f"TPR 95%, FPR {fpr_i:g}")
+    ax.plot(
+        rates,
+        moderation.flag_precision(tpr_f, fpr_i, rates),
+        label=f"TPR 95%, FPR {fpr_i:g}",
+    )
 ax.axvline(base, color="k", ls=":", lw=1)
-ax.set(xscale="log", xlabel=r"base rate $\pi$ (share of harmful items)",
-       ylabel="share of flagged items that are harmful",
-       title="A good filter on rare harm flags mostly innocent items")
+ax.set(
+    xscale="log",
+    xlabel=r"base rate $\pi$ (share of harmful items)",
+    ylabel="share of flagged items that are harmful",
+    title="A good filter on rare harm flags mostly innocent items",
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -251,14 +302,17 @@ plt.show()
 # %%
 n_train = 100
 x_train, _ = ring_of_gaussians(n_train, std=0.3, seed=1)
-x_out, _ = ring_of_gaussians(1000, std=0.3, seed=2)      # non-members: same distribution
-x_val, _ = ring_of_gaussians(2000, std=0.3, seed=3)      # to measure quality
+# non-members: same distribution
+x_out, _ = ring_of_gaussians(1000, std=0.3, seed=2)
+x_val, _ = ring_of_gaussians(2000, std=0.3, seed=3)  # to measure quality
 
 
 def kde_sample(train, h, n, seed=0):
     """Sample the KDE: a random training point plus N(0, h^2 I) noise."""
     rng = np.random.default_rng(seed)
-    return train[rng.integers(0, len(train), n)] + h * rng.standard_normal((n, train.shape[1]))
+    return train[rng.integers(0, len(train), n)] + h * rng.standard_normal(
+        (n, train.shape[1])
+    )
 
 
 # the density is a mixture, so it integrates to 1: check on a grid
@@ -284,16 +338,36 @@ for ax, h in zip(axes[:2], (0.02, 0.3)):
     frac = np.mean(d < np.quantile(d_ref, 0.05))
     ax.scatter(*s.T, s=3, alpha=0.4, label="samples")
     ax.scatter(*x_train.T, s=12, c="k", marker="x", label="training points")
-    ax.set(title=f"KDE samples, h = {h}", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.set(
+        title=f"KDE samples, h = {h}", xlabel="$x_1$", ylabel="$x_2$", aspect="equal"
+    )
     ax.legend(loc="upper right", fontsize=8)
-    axes[2].hist(d, bins=np.geomspace(1e-4, 2, 40), alpha=0.5, density=True,
-                 label=f"samples, h = {h}")
-    print(f"h = {h}: median distance to the nearest training point {np.median(d):.3f}; "
-          f"{frac:.0%} of samples are closer than 95% of fresh data")
-axes[2].hist(d_ref, bins=np.geomspace(1e-4, 2, 40), histtype="step", color="k", lw=2,
-             density=True, label="fresh data")
-axes[2].set(xscale="log", title="distance to the nearest training point",
-            xlabel="distance", ylabel="density")
+    axes[2].hist(
+        d,
+        bins=np.geomspace(1e-4, 2, 40),
+        alpha=0.5,
+        density=True,
+        label=f"samples, h = {h}",
+    )
+    print(
+        f"h = {h}: median distance to the nearest training point {np.median(d):.3f}; "
+        f"{frac:.0%} of samples are closer than 95% of fresh data"
+    )
+axes[2].hist(
+    d_ref,
+    bins=np.geomspace(1e-4, 2, 40),
+    histtype="step",
+    color="k",
+    lw=2,
+    density=True,
+    label="fresh data",
+)
+axes[2].set(
+    xscale="log",
+    title="distance to the nearest training point",
+    xlabel="distance",
+    ylabel="density",
+)
 axes[2].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
@@ -322,26 +396,39 @@ print(f"fresh data: median distance {np.median(d_ref):.3f}")
 #   reading the ROC curve on log axes at low FPR.
 
 # %%
-show_source(security, start="# ----- membership inference: evaluation", end="# --- end membership")
+show_source(
+    security,
+    start="# ----- membership inference: evaluation",
+    end="# --- end membership",
+)
 
 # %%
 def attack(train, h, outsiders=x_out):
     """Scores of the likelihood-threshold attack on members and non-members."""
-    return (security.gaussian_kde_logpdf(train, train, h),
-            security.gaussian_kde_logpdf(outsiders, train, h))
+    return (
+        security.gaussian_kde_logpdf(train, train, h),
+        security.gaussian_kde_logpdf(outsiders, train, h),
+    )
 
 
 fig, ax = plt.subplots(figsize=(5, 4.5))
 for h in (0.02, 0.1, 0.3, 1.0):
     s_in, s_out = attack(x_train, h)
     fpr, tpr, _ = security.roc_curve(s_in, s_out)
-    print(f"h = {h:4}: AUC {security.roc_auc(s_in, s_out):.3f}, "
-          f"advantage {security.advantage(s_in, s_out):.3f}, "
-          f"TPR at 1% FPR {security.tpr_at_fpr(s_in, s_out, fpr=0.01):.3f}")
+    print(
+        f"h = {h:4}: AUC {security.roc_auc(s_in, s_out):.3f}, "
+        f"advantage {security.advantage(s_in, s_out):.3f}, "
+        f"TPR at 1% FPR {security.tpr_at_fpr(s_in, s_out, fpr=0.01):.3f}"
+    )
     ax.plot(np.maximum(fpr, 1e-3), np.maximum(tpr, 1e-3), label=f"h = {h}")
 ax.plot([1e-3, 1], [1e-3, 1], "k:", label="guessing")
-ax.set(xscale="log", yscale="log", xlabel="false-positive rate", ylabel="true-positive rate",
-       title="likelihood-threshold attack on a KDE")
+ax.set(
+    xscale="log",
+    yscale="log",
+    xlabel="false-positive rate",
+    ylabel="true-positive rate",
+    title="likelihood-threshold attack on a KDE",
+)
 ax.legend()
 plt.show()
 
@@ -362,39 +449,64 @@ for n in (100, 1000):
     rows[n] = (np.array(quality), np.array(adv))
     best = int(np.argmax(quality))
     # noise floor: the advantage of a score that carries no information, same sample sizes
-    floor = np.mean([security.advantage(rng_floor.random(n), rng_floor.random(len(x_out)))
-                     for _ in range(20)])
+    floor = np.mean(
+        [
+            security.advantage(rng_floor.random(n), rng_floor.random(len(x_out)))
+            for _ in range(20)
+        ]
+    )
     floors[n] = floor
-    print(f"N = {n:4}: best held-out log-likelihood {quality[best]:.3f} at h = {hs[best]:.3f}; "
-          f"attack advantage there {adv[best]:.3f} (noise floor of a useless attack {floor:.3f})")
+    print(
+        f"N = {n:4}: best held-out log-likelihood {quality[best]:.3f} at h = {hs[best]:.3f}; "
+        f"attack advantage there {adv[best]:.3f} (noise floor of a useless attack {floor:.3f})"
+    )
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 for n, (quality, adv) in rows.items():
     best = int(np.argmax(quality))
-    line, = axes[0].plot(hs, quality, "o-", ms=3, label=f"N = {n}")
+    (line,) = axes[0].plot(hs, quality, "o-", ms=3, label=f"N = {n}")
     axes[1].plot(hs, adv, "o-", ms=3, label=f"N = {n}")
-    wide = slice(best, None)                      # from the best bandwidth upwards
-    axes[2].plot(adv[wide], quality[wide], "o-", ms=3, label=f"N = {n}, h >= {hs[best]:.2f}")
+    wide = slice(best, None)  # from the best bandwidth upwards
+    axes[2].plot(
+        adv[wide], quality[wide], "o-", ms=3, label=f"N = {n}, h >= {hs[best]:.2f}"
+    )
     axes[2].plot(adv[best], quality[best], "*", ms=14, color=line.get_color())
     for ax in axes[:2]:
         ax.axvline(hs[best], color=line.get_color(), ls=":", lw=1)
-axes[0].set(xscale="log", xlabel="bandwidth h", ylabel="mean log-likelihood, held-out data",
-            title="quality (dotted: best h)", ylim=(-6, -2))
-axes[1].set(xscale="log", xlabel="bandwidth h", ylabel="max(TPR - FPR)",
-            title="membership-inference advantage")
-axes[2].set(xlabel="attack advantage (privacy risk)", ylabel="held-out log-likelihood (quality)",
-            title="the trade-off (star: best quality)")
+axes[0].set(
+    xscale="log",
+    xlabel="bandwidth h",
+    ylabel="mean log-likelihood, held-out data",
+    title="quality (dotted: best h)",
+    ylim=(-6, -2),
+)
+axes[1].set(
+    xscale="log",
+    xlabel="bandwidth h",
+    ylabel="max(TPR - FPR)",
+    title="membership-inference advantage",
+)
+axes[2].set(
+    xlabel="attack advantage (privacy risk)",
+    ylabel="held-out log-likelihood (quality)",
+    title="the trade-off (star: best quality)",
+)
 for ax in axes:
     ax.legend()
 plt.tight_layout()
 plt.show()
 
 # the claims of the text, as checks
-assert rows[100][1][0] > 0.9 and rows[100][1][-1] < 0.2      # narrow leaks, wide does not
-assert np.all(rows[1000][1] <= rows[100][1] + 0.05)             # more data: less leakage
-assert rows[100][1][np.argmax(rows[100][0])] > 2 * floors[100]  # the best model still leaks
-assert rows[1000][0].max() > rows[100][0].max()                 # more data: better quality
-assert hs[np.argmax(rows[1000][0])] <= hs[np.argmax(rows[100][0])]   # ... at a smaller h
+# narrow leaks, wide does not
+assert rows[100][1][0] > 0.9 and rows[100][1][-1] < 0.2
+# more data: less leakage
+assert np.all(rows[1000][1] <= rows[100][1] + 0.05)
+# the best model still leaks
+assert rows[100][1][np.argmax(rows[100][0])] > 2 * floors[100]
+# more data: better quality
+assert rows[1000][0].max() > rows[100][0].max()
+# ... at a smaller h
+assert hs[np.argmax(rows[1000][0])] <= hs[np.argmax(rows[100][0])]
 
 # %% [markdown]
 # Three lessons, all visible in the printed numbers:
@@ -440,10 +552,15 @@ assert hs[np.argmax(rows[1000][0])] <= hs[np.argmax(rows[100][0])]   # ... at a 
 salaries = np.array([52_000, 61_000, 75_000])
 shares = anonymity.secret_shares(salaries, n_parties=3, seed=0)
 print("party 1 holds", shares[0], "(uniformly random numbers)")
-total = anonymity.reconstruct(shares.sum(axis=1, keepdims=True))[0]   # each party sums locally
-without_3 = anonymity.reconstruct(anonymity.secret_shares(salaries[:2], 3, seed=1).sum(1, keepdims=True))[0]
-print(f"total of the three: {total:,}; total without person 3: {without_3:,}; "
-      f"difference: {total - without_3:,} = person 3's salary")
+# each party sums locally
+total = anonymity.reconstruct(shares.sum(axis=1, keepdims=True))[0]
+without_3 = anonymity.reconstruct(
+    anonymity.secret_shares(salaries[:2], 3, seed=1).sum(1, keepdims=True)
+)[0]
+print(
+    f"total of the three: {total:,}; total without person 3: {without_3:,}; "
+    f"difference: {total - without_3:,} = person 3's salary"
+)
 assert total == salaries.sum() and total - without_3 == salaries[2]
 
 # %% [markdown]
@@ -466,10 +583,14 @@ show_source(anonymity, start="# --- k-anonymity (shown", end="# --- end k-anonym
 # %%
 people = anonymity.synthetic_people(5000, seed=0)
 quasi = ["zip", "birth", "sex"]
-released = {"id": anonymity.pseudonym(people["name"]),          # unsalted SHA-256 of the name
-            **{k: people[k] for k in ("zip", "birth", "sex", "diagnosis")}}
+# unsalted SHA-256 of the name
+released = {
+    "id": anonymity.pseudonym(people["name"]),
+    **{k: people[k] for k in ("zip", "birth", "sex", "diagnosis")},
+}
 rng_an = np.random.default_rng(1)
-known = rng_an.choice(len(people["name"]), 500, replace=False)  # people on the attacker's list
+# people on the attacker's list
+known = rng_an.choice(len(people["name"]), 500, replace=False)
 auxiliary = {k: people[k][known] for k in ("name", "zip", "birth", "sex")}
 print("released rows:", {k: str(v[0]) for k, v in released.items()})
 
@@ -478,30 +599,42 @@ def coarsen(table, zip_digits, birth):
     """Generalise the quasi-identifiers: keep the first ZIP digits; birth date, year or decade."""
     out = dict(table, zip=table["zip"] // 10 ** (5 - zip_digits))
     year = table["birth"].astype("datetime64[Y]").astype(int) + 1970
-    out["birth"] = {"date": table["birth"], "year": year, "decade": year // 10 * 10}[birth]
+    out["birth"] = {"date": table["birth"], "year": year, "decade": year // 10 * 10}[
+        birth
+    ]
     return out
 
 
-print(f"{'release (ZIP digits, birth)':30} {'k':>4} {'l':>4} {'singled out':>12} "
-      f"{'diagnosis learned for sure':>27}")
+print(
+    f"{'release (ZIP digits, birth)':30} {'k':>4} {'l':>4} {'singled out':>12} "
+    f"{'diagnosis learned for sure':>27}"
+)
 linkage = {}
 for zip_digits, birth in [(5, "date"), (5, "year"), (3, "year"), (3, "decade")]:
-    rel, aux = coarsen(released, zip_digits, birth), coarsen(auxiliary, zip_digits, birth)
+    rel, aux = (
+        coarsen(released, zip_digits, birth),
+        coarsen(auxiliary, zip_digits, birth),
+    )
     r = anonymity.linkage_attack(rel, aux, quasi, "diagnosis")
-    learned = r["learned"] != None                                     # noqa: E711
-    assert np.all(r["learned"][learned] == people["diagnosis"][known][learned])   # never wrong
+    learned = r["learned"] != None  # noqa: E711
+    # never wrong
+    assert np.all(r["learned"][learned] == people["diagnosis"][known][learned])
     linkage[zip_digits, birth] = (r["singled_out"].mean(), learned.mean())
-    print(f"{f'{zip_digits} digits, {birth}':30} {anonymity.k_anonymity(rel, quasi):4d} "
-          f"{anonymity.l_diversity(rel, quasi, 'diagnosis'):4d} {r['singled_out'].mean():12.1%} "
-          f"{learned.mean():27.1%}")
+    print(
+        f"{f'{zip_digits} digits, {birth}':30} {anonymity.k_anonymity(rel, quasi):4d} "
+        f"{anonymity.l_diversity(rel, quasi, 'diagnosis'):4d} {r['singled_out'].mean():12.1%} "
+        f"{learned.mean():27.1%}"
+    )
 
 # the hash hides nothing from someone who can guess the input: hash every candidate
 days = np.arange(np.datetime64("1950-01-01"), np.datetime64("2005-01-01"))
 lookup = dict(zip(anonymity.pseudonym(days), days))
 hashed_births = anonymity.pseudonym(people["birth"][:100])
-print(f"hashing all {len(days):,} possible birth dates reverses "
-      f"{np.mean([lookup[h] == d for h, d in zip(hashed_births, people['birth'][:100])]):.0%} "
-      "of hashed birth dates; a secret salt (a key) prevents this, but keeps the records linkable")
+print(
+    f"hashing all {len(days):,} possible birth dates reverses "
+    f"{np.mean([lookup[h] == d for h, d in zip(hashed_births, people['birth'][:100])]):.0%} "
+    "of hashed birth dates; a secret salt (a key) prevents this, but keeps the records linkable"
+)
 assert linkage[5, "date"][0] > 0.95 and linkage[3, "decade"] == (0.0, 0.0)
 
 # %% [markdown]
@@ -567,7 +700,7 @@ assert linkage[5, "date"][0] > 0.95 and linkage[3, "decade"] == (0.0, 0.0)
 N, Delta = 100, 1 / 100
 eps_target, delta_target = 0.9, 1e-5
 sigma = Delta * math.sqrt(2 * math.log(1.25 / delta_target)) / eps_target
-mu = Delta ** 2 / (2 * sigma ** 2)
+mu = Delta**2 / (2 * sigma**2)
 
 
 def delta_of_eps(eps, sigma, Delta):
@@ -577,11 +710,13 @@ def delta_of_eps(eps, sigma, Delta):
 
 
 rng = np.random.default_rng(0)
-f_D, f_D1 = 0.5, 0.5 - Delta                          # neighbouring datasets' means
+f_D, f_D1 = 0.5, 0.5 - Delta  # neighbouring datasets' means
 o = f_D + sigma * rng.standard_normal(pick(full=4_000_000, fast=1_000_000))
 L = stats.norm.logpdf(o, f_D, sigma) - stats.norm.logpdf(o, f_D1, sigma)
-print(f"sigma = {sigma:.4f}; privacy loss: mean {L.mean():.4f} (formula {mu:.4f}), "
-      f"variance {L.var():.4f} (formula {2 * mu:.4f})")
+print(
+    f"sigma = {sigma:.4f}; privacy loss: mean {L.mean():.4f} (formula {mu:.4f}), "
+    f"variance {L.var():.4f} (formula {2 * mu:.4f})"
+)
 assert abs(L.mean() - mu) < 0.01 and abs(L.var() / (2 * mu) - 1) < 0.02
 
 eps_grid = np.linspace(0.0, 0.6, 7)
@@ -591,14 +726,19 @@ for e, m, x in zip(eps_grid, mc, exact):
     print(f"eps = {e:.1f}: delta Monte Carlo {m:.5f}, formula {x:.5f}")
 assert np.allclose(mc, exact, atol=3e-3)
 actual = delta_of_eps(eps_target, sigma, Delta)
-print(f"textbook sigma for (eps, delta) = ({eps_target}, {delta_target:g}): exact delta at "
-      f"eps = {eps_target} is {actual:.2e} <= {delta_target:g}: the textbook bound is conservative")
+print(
+    f"textbook sigma for (eps, delta) = ({eps_target}, {delta_target:g}): exact delta at "
+    f"eps = {eps_target} is {actual:.2e} <= {delta_target:g}: the textbook bound is conservative"
+)
 assert actual <= delta_target
 # the smallest sigma that works: solve delta(eps_target; sigma) = delta_target
-sig_exact = optimize.brentq(lambda s: delta_of_eps(eps_target, s, Delta) - delta_target,
-                            0.1 * sigma, sigma)
-print(f"the exact calibration needs sigma of about {sig_exact:.4f}, "
-      f"{sig_exact / sigma:.0%} of the textbook value")
+sig_exact = optimize.brentq(
+    lambda s: delta_of_eps(eps_target, s, Delta) - delta_target, 0.1 * sigma, sigma
+)
+print(
+    f"the exact calibration needs sigma of about {sig_exact:.4f}, "
+    f"{sig_exact / sigma:.0%} of the textbook value"
+)
 
 # %% [markdown]
 # **What the attacker sees.** The output $o$ is all the attacker gets. The best test
@@ -608,22 +748,27 @@ print(f"the exact calibration needs sigma of about {sig_exact:.4f}, "
 
 # %%
 m = pick(full=400_000, fast=100_000)
-o_in = f_D + sigma * rng.standard_normal(m)                 # the record is in (D)
-o_out = f_D1 + sigma * rng.standard_normal(m)               # it is not (D')
+o_in = f_D + sigma * rng.standard_normal(m)  # the record is in (D)
+o_out = f_D1 + sigma * rng.standard_normal(m)  # it is not (D')
 fpr, tpr, _ = security.roc_curve(o_in, o_out)
 k = np.linspace(0, len(fpr) - 1, 2000).astype(int)
 bound = np.minimum(1, np.exp(eps_target) * fpr + delta_target)
-slack = 4 / math.sqrt(m)                                    # Monte Carlo error
-print(f"best attack: AUC {security.roc_auc(o_in, o_out):.3f}, "
-      f"advantage {security.advantage(o_in, o_out):.3f}; "
-      f"largest excess over the DP bound {np.max(tpr - bound):.4f} (sampling error ~{slack:.4f})")
+slack = 4 / math.sqrt(m)  # Monte Carlo error
+print(
+    f"best attack: AUC {security.roc_auc(o_in, o_out):.3f}, "
+    f"advantage {security.advantage(o_in, o_out):.3f}; "
+    f"largest excess over the DP bound {np.max(tpr - bound):.4f} (sampling error ~{slack:.4f})"
+)
 assert np.all(tpr <= bound + slack)
 fig, ax = plt.subplots(figsize=(4.8, 4.5))
 ax.plot(fpr[k], tpr[k], label="best attack on the Gaussian mechanism")
 ax.plot(fpr[k], bound[k], "k--", label=r"DP bound $e^\varepsilon$ FPR + $\delta$")
 ax.plot([0, 1], [0, 1], "k:", label="guessing")
-ax.set(xlabel="false-positive rate", ylabel="true-positive rate",
-       title=f"(ε = {eps_target}, δ = {delta_target:g})-DP caps every attack")
+ax.set(
+    xlabel="false-positive rate",
+    ylabel="true-positive rate",
+    title=f"(ε = {eps_target}, δ = {delta_target:g})-DP caps every attack",
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -647,11 +792,17 @@ def clipped_sum(grads, C):
 
 
 C = 1.0
-g = rng.standard_normal((64, 50)) * rng.exponential(3.0, (64, 1))   # some huge gradients
-changes = [np.linalg.norm(clipped_sum(g, C) - clipped_sum(np.delete(g, i, 0), C)) for i in range(64)]
-print(f"largest change of the clipped sum when one example is removed: {max(changes):.4f} "
-      f"(bound C = {C}); without clipping: "
-      f"{max(np.linalg.norm(g, axis=1)):.2f}")
+# some huge gradients
+g = rng.standard_normal((64, 50)) * rng.exponential(3.0, (64, 1))
+changes = [
+    np.linalg.norm(clipped_sum(g, C) - clipped_sum(np.delete(g, i, 0), C))
+    for i in range(64)
+]
+print(
+    f"largest change of the clipped sum when one example is removed: {max(changes):.4f} "
+    f"(bound C = {C}); without clipping: "
+    f"{max(np.linalg.norm(g, axis=1)):.2f}"
+)
 assert max(changes) <= C + 1e-9
 
 # %% [markdown]
@@ -698,17 +849,23 @@ show_source(security, start="# --- watermark (shown", end="# --- end watermark")
 x_fm, _ = load_fashion_mnist("test")
 x_img = x_fm[: pick(full=5000, fast=1000)].astype(np.float64) / 255.0
 key, wrong_key = 2026, 7
-marked = security.embed_watermark(x_img, key)            # default strength a = 0.04
+marked = security.embed_watermark(x_img, key)  # default strength a = 0.04
 n_band = int(security.watermark_band((28, 28)).sum())
 rms = np.sqrt(np.mean((marked - x_img) ** 2))
-print(f"{n_band} marked DCT coefficients; RMS pixel change {rms:.4f} "
-      f"(formula a sqrt(n / 784) = {0.04 * math.sqrt(n_band / 784):.4f} before "
-      f"clipping to [0, 1]); PSNR {np.median(psnr(marked, x_img)):.1f} dB")
+print(
+    f"{n_band} marked DCT coefficients; RMS pixel change {rms:.4f} "
+    f"(formula a sqrt(n / 784) = {0.04 * math.sqrt(n_band / 784):.4f} before "
+    f"clipping to [0, 1]); PSNR {np.median(psnr(marked, x_img)):.1f} dB"
+)
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
 show_images(x_img[:8], "original", nrow=4, ax=axes[0])
 show_images(marked[:8], "watermarked", nrow=4, ax=axes[1])
-show_images(np.clip(0.5 + 5 * (marked[:8] - x_img[:8]), 0, 1), "difference x 5", nrow=4,
-            ax=axes[2])
+show_images(
+    np.clip(0.5 + 5 * (marked[:8] - x_img[:8]), 0, 1),
+    "difference x 5",
+    nrow=4,
+    ax=axes[2],
+)
 plt.tight_layout()
 plt.show()
 
@@ -725,42 +882,67 @@ z_marked = security.detect_watermark(marked, key)
 z_clean = security.detect_watermark(x_img, key)
 z_wrong = security.detect_watermark(marked, wrong_key)
 print(f"threshold tau = {tau:.2f}")
-print(f"marked, right key:   detected {np.mean(z_marked > tau):.1%}, median z {np.median(z_marked):.1f}")
-print(f"unmarked:            false positives {np.mean(z_clean > tau):.2%} "
-      f"(mean z {z_clean.mean():.2f}, sd {z_clean.std():.2f})")
+print(
+    f"marked, right key:   detected {np.mean(z_marked > tau):.1%}, median z {np.median(z_marked):.1f}"
+)
+print(
+    f"unmarked:            false positives {np.mean(z_clean > tau):.2%} "
+    f"(mean z {z_clean.mean():.2f}, sd {z_clean.std():.2f})"
+)
 print(f"marked, wrong key:   false positives {np.mean(z_wrong > tau):.2%}")
 print(f"AUC marked vs unmarked: {security.roc_auc(z_marked, z_clean):.4f}")
 
 # the mark adds a n to the numerator: z is about a n / sqrt(sum c^2 + a^2 n) (before clipping)
-c_band = fft.dctn(x_img, axes=(1, 2), norm="ortho")[:, security.watermark_band((28, 28))]
-z_pred = 0.04 * n_band / np.sqrt(np.sum(c_band ** 2, axis=1) + 0.04 ** 2 * n_band)
-z_noclip = security.detect_watermark(security.embed_watermark(x_img, key, clip=False), key)
-print(f"without clipping: median z {np.median(z_noclip):.2f}, formula {np.median(z_pred):.2f}; "
-      f"clipping lowers it to {np.median(z_marked):.2f}")
+c_band = fft.dctn(x_img, axes=(1, 2), norm="ortho")[
+    :, security.watermark_band((28, 28))
+]
+z_pred = 0.04 * n_band / np.sqrt(np.sum(c_band**2, axis=1) + 0.04**2 * n_band)
+z_noclip = security.detect_watermark(
+    security.embed_watermark(x_img, key, clip=False), key
+)
+print(
+    f"without clipping: median z {np.median(z_noclip):.2f}, formula {np.median(z_pred):.2f}; "
+    f"clipping lowers it to {np.median(z_marked):.2f}"
+)
 assert abs(np.median(z_noclip) / np.median(z_pred) - 1) < 0.05
 
 # the null distribution, for one image and 3,000 keys
 z_keys = np.array([security.detect_watermark(x_img[0], k) for k in range(3000)])
 fp1 = np.mean(z_keys > stats.norm.ppf(0.99))
 tau1 = stats.norm.ppf(0.99)
-print(f"one unmarked image, 3000 keys: mean z {z_keys.mean():.3f}, variance {z_keys.var():.3f}, "
-      f"P(z > {tau1:.2f}) = {fp1:.4f} (normal theory 0.0100, Hoeffding bound "
-      f"{math.exp(-tau1 ** 2 / 2):.4f})")
-print(f"at the same threshold: {np.mean(z_clean > tau1):.2%} of unmarked images, "
-      f"{np.mean(z_wrong > tau1):.2%} of marked images with the wrong key")
+print(
+    f"one unmarked image, 3000 keys: mean z {z_keys.mean():.3f}, variance {z_keys.var():.3f}, "
+    f"P(z > {tau1:.2f}) = {fp1:.4f} (normal theory 0.0100, Hoeffding bound "
+    f"{math.exp(-(tau1**2) / 2):.4f})"
+)
+print(
+    f"at the same threshold: {np.mean(z_clean > tau1):.2%} of unmarked images, "
+    f"{np.mean(z_wrong > tau1):.2%} of marked images with the wrong key"
+)
 # a fixed pair of keys: their patterns share sum(p p') = overlap, which shifts every z a little
-p1, p2 = security.watermark_pattern((28, 28), key), security.watermark_pattern((28, 28), wrong_key)
+p1, p2 = (
+    security.watermark_pattern((28, 28), key),
+    security.watermark_pattern((28, 28), wrong_key),
+)
 overlap = int(np.sum(p1 * p2))
-shift = np.median(0.04 * overlap / np.sqrt(np.sum(c_band ** 2, axis=1) + 0.04 ** 2 * n_band))
-print(f"the two patterns agree on {(n_band + overlap) // 2} of {n_band} signs (sum p p' = {overlap}); "
-      f"predicted shift of z {shift:+.2f}, measured mean z with the wrong key "
-      f"{z_wrong.mean() - z_clean.mean():+.2f} relative to unmarked images")
-assert abs(z_keys.var() - 1) < 0.1 and fp1 <= math.exp(-tau1 ** 2 / 2)
+shift = np.median(
+    0.04 * overlap / np.sqrt(np.sum(c_band**2, axis=1) + 0.04**2 * n_band)
+)
+print(
+    f"the two patterns agree on {(n_band + overlap) // 2} of {n_band} signs (sum p p' = {overlap}); "
+    f"predicted shift of z {shift:+.2f}, measured mean z with the wrong key "
+    f"{z_wrong.mean() - z_clean.mean():+.2f} relative to unmarked images"
+)
+assert abs(z_keys.var() - 1) < 0.1 and fp1 <= math.exp(-(tau1**2) / 2)
 assert np.mean(z_clean > tau1) < 0.03 and np.mean(z_wrong > tau1) < 0.03
 
 fig, ax = plt.subplots(figsize=(7, 3.8))
 bins = np.linspace(-5, max(12, z_marked.max()), 70)
-for z, lab in [(z_clean, "unmarked"), (z_wrong, "marked, wrong key"), (z_marked, "marked, right key")]:
+for z, lab in [
+    (z_clean, "unmarked"),
+    (z_wrong, "marked, wrong key"),
+    (z_marked, "marked, right key"),
+]:
     ax.hist(z, bins=bins, density=True, alpha=0.5, label=lab)
 ax.plot(bins, stats.norm.pdf(bins), "k", label="N(0, 1)")
 ax.axvline(tau, color="r", ls="--", label=r"threshold $\tau$")
@@ -791,10 +973,17 @@ noise_rng = np.random.default_rng(1)
 noise = [0.0, 0.02, 0.05, 0.1, 0.2]
 bright = [0.0, 0.1, 0.2, 0.4]
 crops = [0, 1, 2, 3]
-noisy = [np.clip(marked + s * noise_rng.standard_normal(marked.shape), 0, 1) for s in noise]
+noisy = [
+    np.clip(marked + s * noise_rng.standard_normal(marked.shape), 0, 1) for s in noise
+]
 r_noise = [detection_rate(x) for x in noisy]
-print("PSNR of the noisy images against the marked ones: "
-      + ", ".join(f"sd {s}: {np.median(psnr(x, marked)):.1f} dB" for s, x in zip(noise[1:], noisy[1:])))
+print(
+    "PSNR of the noisy images against the marked ones: "
+    + ", ".join(
+        f"sd {s}: {np.median(psnr(x, marked)):.1f} dB"
+        for s, x in zip(noise[1:], noisy[1:])
+    )
+)
 r_bright = [detection_rate(np.clip(marked + b, 0, 1)) for b in bright]
 r_contrast = [detection_rate(np.clip(c * marked, 0, 1)) for c in (1.0, 0.8, 0.5)]
 
@@ -805,17 +994,25 @@ def crop(images, k):
 
 
 r_crop = [detection_rate(crop(marked, k)) for k in crops]
-for name, xs, rs in [("noise sd", noise, r_noise), ("brightness +", bright, r_bright),
-                     ("contrast x", (1.0, 0.8, 0.5), r_contrast), ("crop px", crops, r_crop)]:
+for name, xs, rs in [
+    ("noise sd", noise, r_noise),
+    ("brightness +", bright, r_bright),
+    ("contrast x", (1.0, 0.8, 0.5), r_contrast),
+    ("crop px", crops, r_crop),
+]:
     print(f"{name:13}" + "  ".join(f"{x:>5}: {r:6.1%}" for x, r in zip(xs, rs)))
 assert r_contrast[1] == r_contrast[0] and r_crop[1] < 0.05
 # noise that damages the image more than the mark did still leaves most marks detectable
-assert r_noise[2] > 0.9 and np.median(psnr(noisy[2], marked)) < np.median(psnr(marked, x_img))
+assert r_noise[2] > 0.9 and np.median(psnr(noisy[2], marked)) < np.median(
+    psnr(marked, x_img)
+)
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-for ax, xs, rs, lab in [(axes[0], noise, r_noise, "Gaussian noise sd"),
-                        (axes[1], bright, r_bright, "brightness added"),
-                        (axes[2], crops, r_crop, "pixels cropped")]:
+for ax, xs, rs, lab in [
+    (axes[0], noise, r_noise, "Gaussian noise sd"),
+    (axes[1], bright, r_bright, "brightness added"),
+    (axes[2], crops, r_crop, "pixels cropped"),
+]:
     ax.plot(xs, rs, "o-")
     ax.set(xlabel=lab, ylabel="detected at FPR 0.1%", ylim=(-0.05, 1.05))
 axes[0].set_title("noise")
@@ -843,15 +1040,22 @@ tau_m = stats.norm.ppf(1 - 1e-3 / len(shifts))
 
 
 def z_max(images):
-    return np.max([security.detect_watermark(np.roll(images, (dy, dx), axis=(1, 2)), key)
-                   for dy, dx in shifts], axis=0)
+    return np.max(
+        [
+            security.detect_watermark(np.roll(images, (dy, dx), axis=(1, 2)), key)
+            for dy, dx in shifts
+        ],
+        axis=0,
+    )
 
 
 zc, zu = z_max(crop(marked, 2)), z_max(x_img)
 print(f"{len(shifts)} shifts; tau = {tau:.2f}, corrected tau_m = {tau_m:.2f}")
 print(f"cropped by 2 px, search over shifts: detected {np.mean(zc > tau_m):.1%}")
-print(f"unmarked, search over shifts: false positives {np.mean(zu > tau):.2%} with tau "
-      f"(the symptom), {np.mean(zu > tau_m):.2%} with tau_m (the fix)")
+print(
+    f"unmarked, search over shifts: false positives {np.mean(zu > tau):.2%} with tau "
+    f"(the symptom), {np.mean(zu > tau_m):.2%} with tau_m (the fix)"
+)
 
 # %% [markdown]
 # Real systems go further. **Learned watermarks** hide the key in the generation
@@ -961,14 +1165,18 @@ print(f"unmarked, search over shifts: false positives {np.mean(zu > tau):.2%} wi
 # respect to the pixels is backpropagation taken one step further than usual:
 
 # %%
-show_source(adversarial, start="# --- input gradient (shown", end="# --- end input gradient")
+show_source(
+    adversarial, start="# --- input gradient (shown", end="# --- end input gradient"
+)
 
 # %%
 ev = load_evaluator("mnist", verbose=False)
 x_mn, y_mn = load_mnist("test")
 n_adv = pick(full=2000, fast=500)
 x_te, y_te = x_mn[:n_adv].astype(np.float32) / 255.0, y_mn[:n_adv]
-print(f"{ev!r}\nclean accuracy on {n_adv} test digits: {adversarial.accuracy(ev, x_te, y_te):.1%}")
+print(
+    f"{ev!r}\nclean accuracy on {n_adv} test digits: {adversarial.accuracy(ev, x_te, y_te):.1%}"
+)
 
 # the gradient against finite differences (float64 copy of the weights), and the first-order formula
 ev64 = {k: v.astype(np.float64) for k, v in ev.params.items()}
@@ -986,17 +1194,24 @@ grad = adversarial.input_gradient(ev64, x64, y4)
 bump = np.zeros_like(x64)
 bump[:, 14, 14] = 1e-6
 fd = (ce(ev64, x64 + bump, y4) - ce(ev64, x64 - bump, y4)) / 2e-6
-print(f"d loss / d pixel (14, 14): backprop {np.round(grad[:, 14, 14], 5)}, finite differences {np.round(fd, 5)}")
+print(
+    f"d loss / d pixel (14, 14): backprop {np.round(grad[:, 14, 14], 5)}, finite differences {np.round(fd, 5)}"
+)
 assert np.allclose(grad[:, 14, 14], fd, rtol=1e-4, atol=1e-7)
 for small in (1e-3, 1e-4):
     x_small = adversarial.fgsm(ev64, x64, y4, small)
     rise = ce(ev64, x_small, y4) - ce(ev64, x64, y4)
-    linear = np.sum(grad * (x_small - x64), axis=(1, 2))   # first order (with clipping at 0 and 1)
-    print(f"FGSM with eps = {small:g}: actual rise of the loss / first-order prediction = "
-          f"{np.round(rise / linear, 4)}")
+    # first order (with clipping at 0 and 1)
+    linear = np.sum(grad * (x_small - x64), axis=(1, 2))
+    print(
+        f"FGSM with eps = {small:g}: actual rise of the loss / first-order prediction = "
+        f"{np.round(rise / linear, 4)}"
+    )
 assert np.allclose(rise / linear, 1, atol=0.02)
-print("without clipping the first-order rise would be eps |grad|_1; clipping at 0 removes "
-      f"{1 - linear.sum() / (small * np.abs(grad).sum()):.0%} of it here (the black background)")
+print(
+    "without clipping the first-order rise would be eps |grad|_1; clipping at 0 removes "
+    f"{1 - linear.sum() / (small * np.abs(grad).sum()):.0%} of it here (the black background)"
+)
 
 # %% [markdown]
 # Now the attack at increasing $\varepsilon$, against a control: random $\pm\varepsilon$ noise,
@@ -1009,23 +1224,40 @@ curves = {"random ±eps noise": [], "FGSM": [], "PGD, 10 steps": []}
 for e in eps_list:
     noisy = np.clip(x_te + e * np.sign(rng_adv.standard_normal(x_te.shape)), 0, 1)
     curves["random ±eps noise"].append(adversarial.accuracy(ev, noisy, y_te))
-    curves["FGSM"].append(adversarial.accuracy(ev, adversarial.fgsm(ev, x_te, y_te, e), y_te))
-    curves["PGD, 10 steps"].append(adversarial.accuracy(ev, adversarial.pgd(ev, x_te, y_te, e, steps=10), y_te))
+    curves["FGSM"].append(
+        adversarial.accuracy(ev, adversarial.fgsm(ev, x_te, y_te, e), y_te)
+    )
+    curves["PGD, 10 steps"].append(
+        adversarial.accuracy(ev, adversarial.pgd(ev, x_te, y_te, e, steps=10), y_te)
+    )
 for name, acc in curves.items():
-    print(f"{name:18}" + "  ".join(f"eps {e:<4}: {a:5.1%}" for e, a in zip(eps_list, acc)))
-assert curves["FGSM"][3] < 0.5 * curves["FGSM"][0] and curves["random ±eps noise"][3] > 0.9 * curves["FGSM"][0]
+    print(
+        f"{name:18}" + "  ".join(f"eps {e:<4}: {a:5.1%}" for e, a in zip(eps_list, acc))
+    )
+assert (
+    curves["FGSM"][3] < 0.5 * curves["FGSM"][0]
+    and curves["random ±eps noise"][3] > 0.9 * curves["FGSM"][0]
+)
 assert all(p <= f + 0.02 for p, f in zip(curves["PGD, 10 steps"], curves["FGSM"]))
 
 x_fgsm = adversarial.fgsm(ev, x_te[:6], y_te[:6], 0.1)
-fig, axes = plt.subplots(3, 7, figsize=(11, 5), gridspec_kw={"width_ratios": [1] * 6 + [1.3]})
+fig, axes = plt.subplots(
+    3, 7, figsize=(11, 5), gridspec_kw={"width_ratios": [1] * 6 + [1.3]}
+)
 for j in range(6):
-    for row, (img, title) in enumerate([(x_te[j], f"{adversarial.predict(ev, x_te[j])[0]}"),
-                                        (0.5 + 5 * (x_fgsm[j] - x_te[j]), "perturbation"),
-                                        (x_fgsm[j], f"{adversarial.predict(ev, x_fgsm[j])[0]}")]):
+    for row, (img, title) in enumerate(
+        [
+            (x_te[j], f"{adversarial.predict(ev, x_te[j])[0]}"),
+            (0.5 + 5 * (x_fgsm[j] - x_te[j]), "perturbation"),
+            (x_fgsm[j], f"{adversarial.predict(ev, x_fgsm[j])[0]}"),
+        ]
+    ):
         axes[row, j].imshow(img, cmap="gray", vmin=0, vmax=1)
         axes[row, j].set_title(title if row == 1 else f"predicted {title}", fontsize=8)
         axes[row, j].axis("off")
-for row, text in enumerate(["original", "5 (x' - x), grey = 0", "adversarial, eps = 0.1"]):
+for row, text in enumerate(
+    ["original", "5 (x' - x), grey = 0", "adversarial, eps = 0.1"]
+):
     axes[row, 6].text(0, 0.5, text, fontsize=9, va="center")
     axes[row, 6].axis("off")
 fig.suptitle("FGSM against the course's MNIST classifier")
@@ -1035,8 +1267,12 @@ plt.show()
 fig, ax = plt.subplots(figsize=(6, 3.8))
 for name, acc in curves.items():
     ax.plot(eps_list, acc, "o-", label=name)
-ax.set(xlabel=r"$\varepsilon$ (largest change of a pixel, on a 0–1 scale)", ylabel="test accuracy",
-       title="Accuracy under attack", ylim=(-0.03, 1.0))
+ax.set(
+    xlabel=r"$\varepsilon$ (largest change of a pixel, on a 0–1 scale)",
+    ylabel="test accuracy",
+    title="Accuracy under attack",
+    ylim=(-0.03, 1.0),
+)
 ax.legend()
 plt.show()
 
@@ -1062,19 +1298,27 @@ plt.show()
 
 # %%
 x_tr, y_tr = load_mnist("train")
-x_tr, y_tr = x_tr[:20_000], y_tr[:20_000]          # at most 20,000 (all 5,000 of the offline subset)
+# at most 20,000 (all 5,000 of the offline subset)
+x_tr, y_tr = x_tr[:20_000], y_tr[:20_000]
 epochs_adv = pick(full=20, fast=6)
 standard, _ = adversarial.train_mlp(x_tr, y_tr, epochs_adv, seed=0)
-robust, hist_rob = adversarial.train_mlp(x_tr, y_tr, epochs_adv, attack="fgsm", eps=0.1, seed=0)
+robust, hist_rob = adversarial.train_mlp(
+    x_tr, y_tr, epochs_adv, attack="fgsm", eps=0.1, seed=0
+)
 table = {}
 for name, model in (("standard", standard), ("adversarially trained", robust)):
     row = {"clean": adversarial.accuracy(model, x_te, y_te)}
     for e in (0.1, 0.2):
-        row[f"FGSM {e}"] = adversarial.accuracy(model, adversarial.fgsm(model, x_te, y_te, e), y_te)
+        row[f"FGSM {e}"] = adversarial.accuracy(
+            model, adversarial.fgsm(model, x_te, y_te, e), y_te
+        )
         row[f"PGD {e}"] = adversarial.accuracy(
-            model, adversarial.pgd(model, x_te, y_te, e, steps=20, seed=1), y_te)
+            model, adversarial.pgd(model, x_te, y_te, e, steps=20, seed=1), y_te
+        )
     table[name] = row
-print(f"{len(x_tr)} training images, {epochs_adv} epochs; test accuracy on {n_adv} digits:")
+print(
+    f"{len(x_tr)} training images, {epochs_adv} epochs; test accuracy on {n_adv} digits:"
+)
 print(f"{'':24}" + "".join(f"{k:>10}" for k in table["standard"]))
 for name, row in table.items():
     print(f"{name:24}" + "".join(f"{v:10.1%}" for v in row.values()))
@@ -1086,7 +1330,11 @@ keys = list(table["standard"])
 for i, (name, row) in enumerate(table.items()):
     ax.bar(np.arange(len(keys)) + 0.4 * i, list(row.values()), width=0.4, label=name)
 ax.set_xticks(np.arange(len(keys)) + 0.2, keys)
-ax.set(ylabel="test accuracy", title=r"Adversarial training at $\varepsilon$ = 0.1", ylim=(0, 1))
+ax.set(
+    ylabel="test accuracy",
+    title=r"Adversarial training at $\varepsilon$ = 0.1",
+    ylim=(0, 1),
+)
 ax.legend()
 plt.show()
 
@@ -1137,51 +1385,93 @@ plt.show()
 n_sal = pick(full=1000, fast=300)
 xs_, ys_ = x_te[:n_sal], y_te[:n_sal]
 untrained = adversarial.init_mlp(seed=1)
-maps = {"|gradient|": adversarial.saliency(ev, xs_, ys_),
-        "gradient x input": adversarial.input_gradient(ev, xs_, ys_, of="logit") * xs_}
-maps_untrained = {"|gradient|": adversarial.saliency(untrained, xs_, ys_),
-                  "gradient x input": adversarial.input_gradient(untrained, xs_, ys_, of="logit") * xs_}
+maps = {
+    "|gradient|": adversarial.saliency(ev, xs_, ys_),
+    "gradient x input": adversarial.input_gradient(ev, xs_, ys_, of="logit") * xs_,
+}
+maps_untrained = {
+    "|gradient|": adversarial.saliency(untrained, xs_, ys_),
+    "gradient x input": adversarial.input_gradient(untrained, xs_, ys_, of="logit")
+    * xs_,
+}
 
 fig, axes = plt.subplots(3, 6, figsize=(10, 5.2))
 for j in range(6):
-    for row, (img, cmap, title) in enumerate([
+    for row, (img, cmap, title) in enumerate(
+        [
             (xs_[j], "gray", f"digit {ys_[j]}"),
             (maps["|gradient|"][j], "magma", "|gradient|"),
-            (maps["gradient x input"][j], "RdBu_r", "gradient x input")]):
+            (maps["gradient x input"][j], "RdBu_r", "gradient x input"),
+        ]
+    ):
         lim = np.abs(img).max() if row == 2 else None
         axes[row, j].imshow(img, cmap=cmap, vmin=-lim if lim else None, vmax=lim)
         axes[row, j].set_title(title, fontsize=8)
         axes[row, j].axis("off")
-fig.suptitle("What the classifier's logit reacts to (bottom: red = evidence for the class, blue = against)")
+fig.suptitle(
+    "What the classifier's logit reacts to (bottom: red = evidence for the class, blue = against)"
+)
 plt.tight_layout()
 plt.show()
 
 
 def rank_corr(a, b, images, ink_only=True):
     """Mean Spearman correlation of two |maps|, image by image (on the pixels with ink, or all)."""
-    return float(np.mean([stats.spearmanr(np.abs(u)[m], np.abs(v)[m])[0] for u, v, m in
-                          zip(a[:100], b[:100], images[:100] > 0 if ink_only else np.ones_like(images[:100], bool))]))
+    return float(
+        np.mean(
+            [
+                stats.spearmanr(np.abs(u)[m], np.abs(v)[m])[0]
+                for u, v, m in zip(
+                    a[:100],
+                    b[:100],
+                    images[:100] > 0 if ink_only else np.ones_like(images[:100], bool),
+                )
+            ]
+        )
+    )
 
 
 fractions = np.linspace(0, 0.1, 6)
-deletion = {name: adversarial.deletion_curve(ev, xs_, ys_, m, fractions) for name, m in maps.items()}
-deletion["random order"] = adversarial.deletion_curve(ev, xs_, ys_, rng_adv.random(xs_.shape), fractions)
+deletion = {
+    name: adversarial.deletion_curve(ev, xs_, ys_, m, fractions)
+    for name, m in maps.items()
+}
+deletion["random order"] = adversarial.deletion_curve(
+    ev, xs_, ys_, rng_adv.random(xs_.shape), fractions
+)
 for name, curve in deletion.items():
-    print(f"deleting by {name:17}: p(class) " + " ".join(f"{p:.2f}" for p in curve)
-          + f"  (0 to {fractions[-1]:.0%} of the pixels)")
-corr = {name: (rank_corr(maps[name], maps_untrained[name], xs_),
-               rank_corr(maps[name], maps_untrained[name], xs_, ink_only=False)) for name in maps}
+    print(
+        f"deleting by {name:17}: p(class) "
+        + " ".join(f"{p:.2f}" for p in curve)
+        + f"  (0 to {fractions[-1]:.0%} of the pixels)"
+    )
+corr = {
+    name: (
+        rank_corr(maps[name], maps_untrained[name], xs_),
+        rank_corr(maps[name], maps_untrained[name], xs_, ink_only=False),
+    )
+    for name in maps
+}
 for name, (on_ink, on_all) in corr.items():
-    print(f"{name:17}: rank correlation of the trained and the untrained network's |maps|: "
-          f"{on_ink:.2f} on the pixels with ink, {on_all:.2f} on all pixels")
-assert deletion["gradient x input"][2] < deletion["|gradient|"][2] < deletion["random order"][2]
+    print(
+        f"{name:17}: rank correlation of the trained and the untrained network's |maps|: "
+        f"{on_ink:.2f} on the pixels with ink, {on_all:.2f} on all pixels"
+    )
+assert (
+    deletion["gradient x input"][2]
+    < deletion["|gradient|"][2]
+    < deletion["random order"][2]
+)
 assert corr["gradient x input"][0] > corr["|gradient|"][0] + 0.2
 
 fig, ax = plt.subplots(figsize=(6, 3.6))
 for name, curve in deletion.items():
     ax.plot(fractions * 100, curve, "o-", label=name)
-ax.set(xlabel="pixels set to black (%)", ylabel="mean probability of the class",
-       title="Deletion test")
+ax.set(
+    xlabel="pixels set to black (%)",
+    ylabel="mean probability of the class",
+    title="Deletion test",
+)
 ax.legend()
 plt.show()
 
@@ -1209,7 +1499,8 @@ plt.show()
 
 # %%
 k_lat = 10
-flat = x_tr[:10_000].reshape(-1, 784).astype(np.float64) / 255.0      # at most 10,000 digits
+# at most 10,000 digits
+flat = x_tr[:10_000].reshape(-1, 784).astype(np.float64) / 255.0
 mu_px = flat.mean(0)
 lam_px, vec_px = np.linalg.eigh(np.cov(flat - mu_px, rowvar=False))
 lam_px, vec_px = lam_px[::-1], vec_px[:, ::-1]
@@ -1223,16 +1514,20 @@ def traverse(W, axis):
 
 
 rot, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((k_lat, k_lat)))
-W_rot = W_lat @ rot                                   # a rotated but equally good fit
+W_rot = W_lat @ rot  # a rotated but equally good fit
 cov_gap = np.abs(W_lat @ W_lat.T - W_rot @ W_rot.T).max()
-print(f"PPCA with k = {k_lat} on {len(flat)} training digits; noise variance {noise_var:.4f}; "
-      f"largest difference between the model covariances W W^T before and after a random "
-      f"rotation of z: {cov_gap:.1e}")
+print(
+    f"PPCA with k = {k_lat} on {len(flat)} training digits; noise variance {noise_var:.4f}; "
+    f"largest difference between the model covariances W W^T before and after a random "
+    f"rotation of z: {cov_gap:.1e}"
+)
 assert cov_gap < 1e-10
 
 fig, axes = plt.subplots(6, 7, figsize=(8, 7.4))
-for r, (W, axis, name) in enumerate([(W_lat, a, f"axis {a + 1}") for a in range(3)]
-                                    + [(W_rot, a, f"rotated axis {a + 1}") for a in range(3)]):
+for r, (W, axis, name) in enumerate(
+    [(W_lat, a, f"axis {a + 1}") for a in range(3)]
+    + [(W_rot, a, f"rotated axis {a + 1}") for a in range(3)]
+):
     frames = traverse(W, axis)
     labels = ev.predict(frames)
     for j in range(7):
@@ -1241,10 +1536,14 @@ for r, (W, axis, name) in enumerate([(W_lat, a, f"axis {a + 1}") for a in range(
         axes[r, j].set_yticks([])
         axes[r, j].set_title(f"{labels[j]}", fontsize=8)
     axes[r, 0].set_ylabel(name, fontsize=8)
-    print(f"{name:16}: classifier reads {labels.tolist()}; ink {np.round(frames.mean((1, 2)), 3).tolist()}")
+    print(
+        f"{name:16}: classifier reads {labels.tolist()}; ink {np.round(frames.mean((1, 2)), 3).tolist()}"
+    )
 for j in range(7):
     axes[-1, j].set_xlabel(f"t = {steps_t[j]:+.1f}", fontsize=8)
-fig.suptitle("Latent traversals of a linear generator (titles: the classifier's reading)")
+fig.suptitle(
+    "Latent traversals of a linear generator (titles: the classifier's reading)"
+)
 plt.tight_layout()
 plt.show()
 

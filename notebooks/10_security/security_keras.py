@@ -58,14 +58,18 @@ except ImportError:
 # %%
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
-from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
+
+# a text bar: renders the same in Jupyter, Colab and on the website
+from tqdm import tqdm
 
 from aigc_course import check_gpu, is_fast, pick, privacy, security, show_source
 from aigc_course.data import load_mnist, random_subset
@@ -76,7 +80,9 @@ from aigc_course.plotting import plot_history, show_images
 
 check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
-print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
+print(
+    f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}"
+)
 
 # %% [markdown]
 # ## 1. Members and non-members
@@ -105,10 +111,16 @@ EPOCHS = pick(full=100, fast=30)
 BATCH = pick(full=128, fast=64)
 set_seed(0)
 vae = MODELS["vae"](hidden=HIDDEN)
-history = vae.fit(members, epochs=EPOCHS, batch_size=BATCH, verbose=pick(full="auto", fast=2))
-print(f"{vae.count_params():,} parameters, {EPOCHS} epochs, "
-      f"final training loss {history.history['loss'][-1]:.1f} nats")
-plot_history(history.history, keys=["loss"], title="Non-private VAE: -ELBO on the members")
+history = vae.fit(
+    members, epochs=EPOCHS, batch_size=BATCH, verbose=pick(full="auto", fast=2)
+)
+print(
+    f"{vae.count_params():,} parameters, {EPOCHS} epochs, "
+    f"final training loss {history.history['loss'][-1]:.1f} nats"
+)
+plot_history(
+    history.history, keys=["loss"], title="Non-private VAE: -ELBO on the members"
+)
 plt.show()
 
 # %% [markdown]
@@ -129,14 +141,22 @@ def attack(model):
     """ELBO scores of members and non-members, and the attack's metrics."""
     s_in = model.elbo(members, seed=1, samples=ELBO_SAMPLES)
     s_out = model.elbo(nonmembers, seed=2, samples=ELBO_SAMPLES)
-    return s_in, s_out, {"AUC": security.roc_auc(s_in, s_out),
-                         "advantage": security.advantage(s_in, s_out),
-                         "TPR@1%FPR": security.tpr_at_fpr(s_in, s_out, 0.01)}
+    return (
+        s_in,
+        s_out,
+        {
+            "AUC": security.roc_auc(s_in, s_out),
+            "advantage": security.advantage(s_in, s_out),
+            "TPR@1%FPR": security.tpr_at_fpr(s_in, s_out, 0.01),
+        },
+    )
 
 
 s_in, s_out, mia = attack(vae)
-print(f"mean ELBO: members {s_in.mean():.1f}, non-members {s_out.mean():.1f} nats "
-      f"(generalisation gap {s_in.mean() - s_out.mean():.1f})")
+print(
+    f"mean ELBO: members {s_in.mean():.1f}, non-members {s_out.mean():.1f} nats "
+    f"(generalisation gap {s_in.mean() - s_out.mean():.1f})"
+)
 print({k: round(v, 3) for k, v in mia.items()})
 
 # the advantage is the largest vertical gap between the ROC curve and the diagonal
@@ -152,8 +172,11 @@ ax1.set(title="ELBO of the overfitted VAE", xlabel="ELBO (nats)", ylabel="images
 ax1.legend()
 ax2.plot(fpr, tpr, label=f"ELBO threshold (AUC {mia['AUC']:.2f})")
 ax2.plot([0, 1], [0, 1], "k:", label="coin flip")
-ax2.set(title="Membership inference: ROC", xlabel="false-positive rate",
-        ylabel="true-positive rate")
+ax2.set(
+    title="Membership inference: ROC",
+    xlabel="false-positive rate",
+    ylabel="true-positive rate",
+)
 ax2.legend()
 plt.tight_layout()
 plt.show()
@@ -170,8 +193,10 @@ plt.show()
 samples = vae.sample(pick(full=512, fast=128), seed=0)
 d_in, i_in = security.nearest_neighbour_distance(samples, members / 255.0)
 d_out, _ = security.nearest_neighbour_distance(samples, nonmembers / 255.0)
-print(f"samples closer to a member than to any non-member: {np.mean(d_in < d_out):.0%} "
-      f"(50% = no preference)")
+print(
+    f"samples closer to a member than to any non-member: {np.mean(d_in < d_out):.0%} "
+    f"(50% = no preference)"
+)
 pairs = np.stack([samples[:8], members[i_in[:8]] / 255.0], axis=1).reshape(-1, 28, 28)
 show_images(pairs, title="Samples (odd) and their nearest member (even)", nrow=8);
 
@@ -209,8 +234,12 @@ show_images(pairs, title="Samples (odd) and their nearest member (even)", nrow=8
 
 # %%
 def dense_layers(vae):
-    return [layer for seq in (vae.encoder, vae.decoder) for layer in seq.layers
-            if isinstance(layer, keras.layers.Dense)]
+    return [
+        layer
+        for seq in (vae.encoder, vae.decoder)
+        for layer in seq.layers
+        if isinstance(layer, keras.layers.Dense)
+    ]
 
 
 def tapped_losses(vae, x, eps, taps, inputs):
@@ -223,10 +252,15 @@ def tapped_losses(vae, x, eps, taps, inputs):
         for layer in seq.layers:
             if isinstance(layer, keras.layers.Dense):
                 inputs.append(h)
-                z = ops.matmul(h, layer.kernel) + layer.bias + taps[:, offset:offset + layer.units]
+                z = (
+                    ops.matmul(h, layer.kernel)
+                    + layer.bias
+                    + taps[:, offset : offset + layer.units]
+                )
                 h = layer.activation(z)
                 offset += layer.units
-            else:                                          # Flatten, Reshape: no weights
+            else:
+                # Flatten, Reshape: no weights
                 h = layer(h)
         return h
 
@@ -241,20 +275,25 @@ def clipped_gradient_sum(vae, x, eps, weights, clip_norm):
     inputs = []
     taps = ops.zeros((ops.shape(x)[0], sum(layer.units for layer in layers)))
     deltas = ops.stop_gradient(
-        input_gradients(lambda t: tapped_losses(vae, x, eps, t, inputs), taps))
-    inputs = [ops.stop_gradient(a) for a in inputs[-len(layers):]]
+        input_gradients(lambda t: tapped_losses(vae, x, eps, t, inputs), taps)
+    )
+    inputs = [ops.stop_gradient(a) for a in inputs[-len(layers) :]]
     squared, parts, offset = 0.0, [], 0
     for layer, a in zip(layers, inputs):
-        d = deltas[:, offset:offset + layer.units]             # delta_i of this layer
+        d = deltas[:, offset : offset + layer.units]  # delta_i of this layer
         offset += layer.units
         parts.append((a, d))
-        squared += (ops.sum(a * a, axis=1) + 1.0) * ops.sum(d * d, axis=1)  # ||g_W||^2 + ||g_b||^2
+        # ||g_W||^2 + ||g_b||^2
+        squared += (ops.sum(a * a, axis=1) + 1.0) * ops.sum(d * d, axis=1)
     norms = ops.sqrt(squared)
     scale = ops.minimum(1.0, clip_norm / (norms + 1e-6)) * weights
     grads = []
-    for a, d in parts:                                         # sum_i scale_i a_i^T delta_i
-        grads += [ops.matmul(ops.transpose(a), d * scale[:, None]),
-                  ops.sum(d * scale[:, None], axis=0)]
+    # sum_i scale_i a_i^T delta_i
+    for a, d in parts:
+        grads += [
+            ops.matmul(ops.transpose(a), d * scale[:, None]),
+            ops.sum(d * scale[:, None], axis=0),
+        ]
     return grads, norms
 
 
@@ -287,20 +326,28 @@ def slow_gradient(rows):
         mu, logvar = copy.posterior(x_t[rows])
         logits = copy.decoder(reparameterize(mu, logvar, eps_t[rows]))
         return ops.sum(bernoulli_nll(logits, x_t[rows]) + gaussian_kl(mu, logvar))
+
     apply_gradients(keras.optimizers.SGD(1.0), loss_fn, copy.trainable_variables)
-    return [b - ops.convert_to_numpy(v) for b, v in zip(before, copy.trainable_variables)]
+    return [
+        b - ops.convert_to_numpy(v) for b, v in zip(before, copy.trainable_variables)
+    ]
 
 
 for i in range(3):
-    slow = np.sqrt(sum(np.sum(g ** 2) for g in slow_gradient(slice(i, i + 1))))
+    slow = np.sqrt(sum(np.sum(g**2) for g in slow_gradient(slice(i, i + 1))))
     print(f"example {i}: ||g_i|| fast {norms[i]:.4f}, one at a time {slow:.4f}")
     assert np.isclose(norms[i], slow, rtol=1e-3)
 batch = slow_gradient(slice(0, 32))
-err = max(np.abs(b - ops.convert_to_numpy(g)).max() / np.abs(b).max() for b, g in zip(batch, grads))
+err = max(
+    np.abs(b - ops.convert_to_numpy(g)).max() / np.abs(b).max()
+    for b, g in zip(batch, grads)
+)
 print(f"unclipped sum vs batch gradient: max relative difference {err:.1e}")
 assert err < 1e-3
-print(f"per-example norms: median {np.median(norms):.1f} "
-      f"-> with C = {CLIP} every example is clipped")
+print(
+    f"per-example norms: median {np.median(norms):.1f} "
+    f"-> with C = {CLIP} every example is clipped"
+)
 
 # %% [markdown]
 # One backward pass gives all norms: the cost is about that of two ordinary training
@@ -323,19 +370,30 @@ class DPSGD(keras.Model):
 
     def __init__(self, vae, clip_norm, noise_multiplier, expected_batch_size, seed=0):
         super().__init__()
-        self.vae, self.clip_norm, self.noise_multiplier = vae, clip_norm, noise_multiplier
+        self.vae, self.clip_norm, self.noise_multiplier = (
+            vae,
+            clip_norm,
+            noise_multiplier,
+        )
         self.expected_batch_size = float(expected_batch_size)
         self.seed_gen = keras.random.SeedGenerator(seed)
         self.built = True
 
     def train_step(self, data):
         x, mask = ops.convert_to_tensor(data[0]), ops.convert_to_tensor(data[1])
-        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
-        eps = keras.random.normal((ops.shape(x)[0], self.vae.latent_dim), seed=self.seed_gen)
+        x = ops.cast(
+            keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32"
+        )
+        eps = keras.random.normal(
+            (ops.shape(x)[0], self.vae.latent_dim), seed=self.seed_gen
+        )
         grads, norms = clipped_gradient_sum(self.vae, x, eps, mask, self.clip_norm)
-        std = self.noise_multiplier * self.clip_norm            # sigma C
-        noisy = [(g + std * keras.random.normal(ops.shape(g), seed=self.seed_gen))
-                 / self.expected_batch_size for g in grads]
+        std = self.noise_multiplier * self.clip_norm  # sigma C
+        noisy = [
+            (g + std * keras.random.normal(ops.shape(g), seed=self.seed_gen))
+            / self.expected_batch_size
+            for g in grads
+        ]
         self.optimizer.apply(noisy, self.vae.trainable_variables)
         return {"batch_size": ops.sum(mask)}
 
@@ -359,8 +417,8 @@ show_source(privacy, start="# --- rdp", end="# --- end rdp")
 DELTA = 1e-5
 DP_LR = pick(full=3e-3, fast=1e-2)
 TARGETS = pick(full=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0], fast=[1.0, 16.0])
-Q = BATCH / N                                   # sample rate
-STEPS = EPOCHS * N // BATCH                     # the same expected number of epochs
+Q = BATCH / N  # sample rate
+STEPS = EPOCHS * N // BATCH  # the same expected number of epochs
 
 
 def train_private(target_epsilon, seed=0):
@@ -372,8 +430,10 @@ def train_private(target_epsilon, seed=0):
     trainer.compile(optimizer=keras.optimizers.Adam(DP_LR), jit_compile=False)
     x_all = (members / 255.0).astype("float32")[..., None]
     rng = np.random.default_rng(seed)
-    for _ in tqdm(range(STEPS), desc=f"DP-SGD, eps = {target_epsilon}", disable=is_fast()):
-        mask = (rng.random(N) < Q).astype("float32")          # Poisson sampling
+    for _ in tqdm(
+        range(STEPS), desc=f"DP-SGD, eps = {target_epsilon}", disable=is_fast()
+    ):
+        mask = (rng.random(N) < Q).astype("float32")  # Poisson sampling
         trainer.train_on_batch(x_all, mask)
     return model, sigma, privacy.compute_epsilon(sigma, Q, STEPS, DELTA)
 
@@ -382,7 +442,9 @@ private = {}
 for target in TARGETS:
     model, sigma, spent = train_private(target)
     private[target] = model
-    print(f"target eps {target:4}: sigma = {sigma:.2f}, {STEPS} steps, eps spent = {spent:.2f}")
+    print(
+        f"target eps {target:4}: sigma = {sigma:.2f}, {STEPS} steps, eps spent = {spent:.2f}"
+    )
     assert spent <= target
 
 # %% [markdown]
@@ -406,20 +468,30 @@ for target, r in [*results.items(), ("inf", baseline)]:
 null_std = np.sqrt((2 * N + 1) / (12 * N * N))
 rng = np.random.default_rng(0)
 simulated = np.std([security.roc_auc(rng.random(N), rng.random(N)) for _ in range(400)])
-print(f"std of a random attack's AUC with {N} + {N} images: {null_std:.3f} "
-      f"(simulated {simulated:.3f})")
+print(
+    f"std of a random attack's AUC with {N} + {N} images: {null_std:.3f} "
+    f"(simulated {simulated:.3f})"
+)
 assert abs(simulated - null_std) < 0.2 * null_std
-print("largest AUC of any attack: " + ", ".join(
-    f"eps = {e}: {privacy.max_auc(e, DELTA):.3f}" for e in sorted({1.0, 8.0, *TARGETS})))
+print(
+    "largest AUC of any attack: "
+    + ", ".join(
+        f"eps = {e}: {privacy.max_auc(e, DELTA):.3f}"
+        for e in sorted({1.0, 8.0, *TARGETS})
+    )
+)
 
 privacy.plot_tradeoff(results, baseline, DELTA)
 plt.show()
-assert results[TARGETS[0]]["ELBO"] < results[TARGETS[-1]]["ELBO"], "more privacy, worse ELBO"
+assert results[TARGETS[0]]["ELBO"] < results[TARGETS[-1]]["ELBO"], (
+    "more privacy, worse ELBO"
+)
 assert all(r["AUC"] <= privacy.max_auc(e, DELTA) for e, r in results.items())
 
 fig, axes = plt.subplots(1, len(private) + 1, figsize=(3 * (len(private) + 1), 3.2))
-for ax, (name, model) in zip(axes, [*[(f"ε = {e}", m) for e, m in private.items()],
-                                    ("non-private", vae)]):
+for ax, (name, model) in zip(
+    axes, [*[(f"ε = {e}", m) for e, m in private.items()], ("non-private", vae)]
+):
     show_images(model.sample(16, seed=0), title=name, nrow=4, ax=ax)
 plt.tight_layout()
 plt.show()

@@ -94,7 +94,9 @@ from scipy import ndimage
 from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
+
+# a text bar: renders the same in Jupyter, Colab and on the website
+from tqdm import tqdm
 
 from aigc_course import check_gpu, is_fast, pick, privacy, security, show_source
 from aigc_course.data import load_mnist, random_subset
@@ -103,7 +105,8 @@ from aigc_course.torch import MODELS, get_device, set_seed
 from aigc_course.torch.vae import bernoulli_nll, gaussian_kl, reparameterize
 
 warnings.filterwarnings("ignore", module="opacus")  # secure-RNG and alpha-range notices
-warnings.filterwarnings("ignore", message="Full backward hook")  # Opacus's hooks on the inputs
+# Opacus's hooks on the inputs
+warnings.filterwarnings("ignore", message="Full backward hook")
 check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
 device = get_device()
@@ -120,32 +123,31 @@ print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")
 # * **outsiders**: more real digits, used only by the detector in section 4.
 
 # %% tags=["torch"]
-N = pick(full=2048, fast=256)          # members (and as many non-members)
-N_DETECT = pick(full=4096, fast=512)   # real images for the detector
+N = pick(full=2048, fast=256)  # members (and as many non-members)
+N_DETECT = pick(full=4096, fast=512)  # real images for the detector
 images, _ = load_mnist("train")
 (pool,) = random_subset(2 * N + N_DETECT, images, seed=0)
-members, nonmembers, outsiders = pool[:N], pool[N:2 * N], pool[2 * N:]
-print(f"{len(members)} members, {len(nonmembers)} non-members, {len(outsiders)} outsiders")
+members, nonmembers, outsiders = pool[:N], pool[N : 2 * N], pool[2 * N :]
+print(
+    f"{len(members)} members, {len(nonmembers)} non-members, {len(outsiders)} outsiders"
+)
 show_images(members[:32] / 255.0, title="Some members (training images)", nrow=8);
-
-# %% [markdown] tags=["torch"]
-# ## 2. Membership inference on an overfitted VAE
-#
-# The model is `MODELS["vae"]`, the MLP VAE of {doc}`../04_vaes/vae_pytorch`
-# (narrower in fast mode, to keep DP-SGD cheap). Many epochs on few images make
-# it **overfit** (过拟合): it fits its own training images better than new ones.
 
 # %% tags=["keras"]
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
-from tqdm import tqdm  # a text bar: renders the same in Jupyter, Colab and on the website
+
+# a text bar: renders the same in Jupyter, Colab and on the website
+from tqdm import tqdm
 
 from aigc_course import check_gpu, is_fast, pick, privacy, security, show_source
 from aigc_course.data import load_mnist, random_subset
@@ -156,7 +158,9 @@ from aigc_course.plotting import plot_history, show_images
 
 check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
-print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
+print(
+    f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}"
+)
 
 # %% [markdown] tags=["keras"]
 # ## 1. Members and non-members
@@ -173,24 +177,31 @@ members, nonmembers = pool[:N], pool[N:]
 print(f"{len(members)} members, {len(nonmembers)} non-members")
 show_images(members[:32] / 255.0, title="Some members (training images)", nrow=8);
 
-# %% [markdown] tags=["keras"]
+# %% [markdown]
 # ## 2. Membership inference on an overfitted VAE
 #
-# The model is `MODELS["vae"]`, the MLP VAE of {doc}`../04_vaes/vae_keras` (narrower
-# in fast mode). Many epochs on few images make it **overfit** (过拟合).
+# The model is `MODELS["vae"]`, the MLP VAE of {doc}`../04_vaes/vae_pytorch`  # [torch]
+# (narrower in fast mode, to keep DP-SGD cheap). Many epochs on few images make  # [torch]
+# it **overfit** (过拟合): it fits its own training images better than new ones.  # [torch]
+# The model is `MODELS["vae"]`, the MLP VAE of {doc}`../04_vaes/vae_keras` (narrower  # [keras]
+# in fast mode). Many epochs on few images make it **overfit** (过拟合).  # [keras]
 
-# %%
+# %% tags=["torch"]
 HIDDEN = pick(full=(512, 256), fast=(128, 64))
-EPOCHS = pick(full=100, fast=20)  # [torch]
-EPOCHS = pick(full=100, fast=30)  # [keras]
+EPOCHS = pick(full=100, fast=20)
 BATCH = pick(full=128, fast=64)
 set_seed(0)
 vae = MODELS["vae"](hidden=HIDDEN)
-history = vae.fit(members, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=pick(full=1, fast=2))  # [torch]
-history = vae.fit(members, epochs=EPOCHS, batch_size=BATCH, verbose=pick(full="auto", fast=2))  # [keras]
-print(f"{vae.count_params():,} parameters, {EPOCHS} epochs, "
-      f"final training loss {history.history['loss'][-1]:.1f} nats")
-plot_history(history.history, keys=["loss"], title="Non-private VAE: -ELBO on the members")
+history = vae.fit(
+    members, epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=pick(full=1, fast=2)
+)
+print(
+    f"{vae.count_params():,} parameters, {EPOCHS} epochs, "
+    f"final training loss {history.history['loss'][-1]:.1f} nats"
+)
+plot_history(
+    history.history, keys=["loss"], title="Non-private VAE: -ELBO on the members"
+)
 plt.show()
 
 # %% [markdown] tags=["torch"]
@@ -204,6 +215,24 @@ plt.show()
 # {cite}`yeom2018privacy`, and the TPR at a 1 % FPR {cite}`carlini2022membership`.
 # The last one matters most: an attack that is sure about a few members is dangerous
 # even when its AUC, an average over all thresholds, is modest.
+
+# %% tags=["keras"]
+HIDDEN = pick(full=(512, 256), fast=(128, 64))
+EPOCHS = pick(full=100, fast=30)
+BATCH = pick(full=128, fast=64)
+set_seed(0)
+vae = MODELS["vae"](hidden=HIDDEN)
+history = vae.fit(
+    members, epochs=EPOCHS, batch_size=BATCH, verbose=pick(full="auto", fast=2)
+)
+print(
+    f"{vae.count_params():,} parameters, {EPOCHS} epochs, "
+    f"final training loss {history.history['loss'][-1]:.1f} nats"
+)
+plot_history(
+    history.history, keys=["loss"], title="Non-private VAE: -ELBO on the members"
+)
+plt.show()
 
 # %% [markdown] tags=["keras"]
 # **The attack** thresholds the model's own score, the ELBO (a lower bound on
@@ -223,21 +252,31 @@ def attack(model):
     """ELBO scores of members and non-members, and the attack's metrics."""
     s_in = model.elbo(members, seed=1, samples=ELBO_SAMPLES)
     s_out = model.elbo(nonmembers, seed=2, samples=ELBO_SAMPLES)
-    return s_in, s_out, {"AUC": security.roc_auc(s_in, s_out),
-                         "advantage": security.advantage(s_in, s_out),
-                         "TPR@1%FPR": security.tpr_at_fpr(s_in, s_out, 0.01)}
+    return (
+        s_in,
+        s_out,
+        {
+            "AUC": security.roc_auc(s_in, s_out),
+            "advantage": security.advantage(s_in, s_out),
+            "TPR@1%FPR": security.tpr_at_fpr(s_in, s_out, 0.01),
+        },
+    )
 
 
 s_in, s_out, mia = attack(vae)
-print(f"mean ELBO: members {s_in.mean():.1f}, non-members {s_out.mean():.1f} nats "
-      f"(generalisation gap {s_in.mean() - s_out.mean():.1f})")
+print(
+    f"mean ELBO: members {s_in.mean():.1f}, non-members {s_out.mean():.1f} nats "
+    f"(generalisation gap {s_in.mean() - s_out.mean():.1f})"
+)
 print({k: round(v, 3) for k, v in mia.items()})
 
 # AUC = P(member score > non-member score): check against all pairs, and the ROC's area  # [torch]
-auc_pairs = (s_in[:, None] > s_out[None, :]).mean() + 0.5 * (s_in[:, None] == s_out[None, :]).mean()  # [torch]
+auc_pairs = (s_in[:, None] > s_out[None, :]).mean() + 0.5 * (  # [torch]
+    s_in[:, None] == s_out[None, :]  # [torch]
+).mean()  # [torch]
 # the advantage is the largest vertical gap between the ROC curve and the diagonal  # [keras]
 fpr, tpr, _ = security.roc_curve(s_in, s_out)
-roc_area = np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)       # trapezoid rule  # [torch]
+roc_area = np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)  # trapezoid rule  # [torch]
 assert np.isclose(mia["AUC"], auc_pairs) and np.isclose(mia["AUC"], roc_area)  # [torch]
 assert np.isclose(mia["advantage"], np.max(tpr - fpr))  # [keras]
 assert np.isclose(mia["AUC"], np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # [keras]
@@ -250,8 +289,11 @@ ax1.set(title="ELBO of the overfitted VAE", xlabel="ELBO (nats)", ylabel="images
 ax1.legend()
 ax2.plot(fpr, tpr, label=f"ELBO threshold (AUC {mia['AUC']:.2f})")
 ax2.plot([0, 1], [0, 1], "k:", label="coin flip")
-ax2.set(title="Membership inference: ROC", xlabel="false-positive rate",
-        ylabel="true-positive rate")
+ax2.set(
+    title="Membership inference: ROC",
+    xlabel="false-positive rate",
+    ylabel="true-positive rate",
+)
 ax2.legend()
 plt.tight_layout()
 plt.show()
@@ -279,9 +321,11 @@ samples = vae.sample(pick(full=512, fast=128), seed=0)
 d_in, i_in = security.nearest_neighbour_distance(samples, members / 255.0)
 d_out, _ = security.nearest_neighbour_distance(samples, nonmembers / 255.0)
 closer = float(np.mean(d_in < d_out))  # [torch]
-print(f"samples closer to a member than to any non-member: {closer:.0%} (50% = no preference)")  # [torch]
-print(f"samples closer to a member than to any non-member: {np.mean(d_in < d_out):.0%} "  # [keras]
-      f"(50% = no preference)")  # [keras]
+print(
+    f"samples closer to a member than to any non-member: {closer:.0%} (50% = no preference)"  # [torch]
+    f"samples closer to a member than to any non-member: {np.mean(d_in < d_out):.0%} "  # [keras]
+    f"(50% = no preference)"  # [keras]
+)
 pairs = np.stack([samples[:8], members[i_in[:8]] / 255.0], axis=1).reshape(-1, 28, 28)
 show_images(pairs, title="Samples (odd) and their nearest member (even)", nrow=8);
 
@@ -324,10 +368,10 @@ class NegELBO(nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, x, eps):                     # x: binary images (B, 1, 28, 28)
+    def forward(self, x, eps):  # x: binary images (B, 1, 28, 28)
         mu, logvar = self.vae.posterior(x)
         logits = self.vae.decoder(reparameterize(mu, logvar, eps))
-        return bernoulli_nll(logits, x) + gaussian_kl(mu, logvar)   # (B,)
+        return bernoulli_nll(logits, x) + gaussian_kl(mu, logvar)  # (B,)
 
 
 # %% [markdown] tags=["torch"]
@@ -342,14 +386,18 @@ def per_example_grads(model, x, eps):
 
     def loss_one(p, xi, ei):
         return functional_call(model, p, (xi[None], ei[None]))[0]
+
     return vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, eps)
 
 
 def dp_sgd_gradient(grads, clip_norm, noise_multiplier, expected_batch_size):
     """Clip each example's gradient to norm <= C, sum, add N(0, (sigma C)^2), divide by qN."""
-    flat = torch.cat([g.flatten(1) for g in grads.values()], dim=1)   # (B, all parameters)
-    norms = flat.norm(dim=1)                                          # one norm per example
-    scale = (clip_norm / (norms + 1e-6)).clamp(max=1.0)               # min(1, C / ||g_i||)
+    # (B, all parameters)
+    flat = torch.cat([g.flatten(1) for g in grads.values()], dim=1)
+    # one norm per example
+    norms = flat.norm(dim=1)
+    # min(1, C / ||g_i||)
+    scale = (clip_norm / (norms + 1e-6)).clamp(max=1.0)
     noisy = {}
     for name, g in grads.items():
         clipped_sum = torch.einsum("b,b...->...", scale, g)
@@ -368,26 +416,38 @@ def dp_sgd_gradient(grads, clip_norm, noise_multiplier, expected_batch_size):
 CLIP = 1.0
 set_seed(0)
 probe = NegELBO(MODELS["vae"](hidden=HIDDEN)).to(device)
-x = torch.bernoulli(torch.as_tensor(members[:32] / 255.0, dtype=torch.float32)[:, None]).to(device)
+x = torch.bernoulli(
+    torch.as_tensor(members[:32] / 255.0, dtype=torch.float32)[:, None]
+).to(device)
 eps = torch.randn(len(x), probe.vae.latent_dim, device=device)
 ours = per_example_grads(probe, x, eps)
-ours_dp, norms = dp_sgd_gradient(ours, CLIP, noise_multiplier=0.0, expected_batch_size=len(x))
+ours_dp, norms = dp_sgd_gradient(
+    ours, CLIP, noise_multiplier=0.0, expected_batch_size=len(x)
+)
 
 engine = PrivacyEngine(accountant="rdp")
 gs_model, gs_opt, _ = engine.make_private(
-    module=probe, optimizer=torch.optim.SGD(probe.parameters(), lr=0.0),
+    module=probe,
+    optimizer=torch.optim.SGD(probe.parameters(), lr=0.0),
     data_loader=DataLoader(TensorDataset(x), batch_size=len(x)),
-    noise_multiplier=0.0, max_grad_norm=CLIP, poisson_sampling=False)
+    noise_multiplier=0.0,
+    max_grad_norm=CLIP,
+    poisson_sampling=False,
+)
 gs_model(x, eps).mean().backward()
-gs_opt.pre_step()                                  # clip + noise (0 here) + average
+gs_opt.pre_step()  # clip + noise (0 here) + average
 for name, p in probe.named_parameters():
     torch.testing.assert_close(p.grad_sample, ours[name], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(p.grad, ours_dp[name], rtol=1e-4, atol=1e-6)
-print(f"per-example gradients and clipped average agree with Opacus on "
-      f"{len(ours)} parameter tensors")
-print(f"per-example gradient norms: median {norms.median():.1f}, max {norms.max():.1f} "
-      f"-> with C = {CLIP} every example is clipped")
-gs_model.remove_hooks()                            # the probe is a plain module again
+print(
+    f"per-example gradients and clipped average agree with Opacus on "
+    f"{len(ours)} parameter tensors"
+)
+print(
+    f"per-example gradient norms: median {norms.median():.1f}, max {norms.max():.1f} "
+    f"-> with C = {CLIP} every example is clipped"
+)
+gs_model.remove_hooks()  # the probe is a plain module again
 
 # %% [markdown] tags=["torch"]
 # Every example's gradient is much longer than $C = 1$, so every one is clipped: DP-SGD
@@ -420,19 +480,28 @@ def train_private(target_epsilon, seed=0):
     loader = DataLoader(data, batch_size=BATCH, shuffle=True)
     engine = PrivacyEngine(accountant="rdp")
     module, optimizer, loader = engine.make_private_with_epsilon(
-        module=module, optimizer=torch.optim.Adam(module.parameters(), lr=DP_LR),
-        data_loader=loader, target_epsilon=target_epsilon, target_delta=DELTA,
-        epochs=EPOCHS, max_grad_norm=CLIP)
+        module=module,
+        optimizer=torch.optim.Adam(module.parameters(), lr=DP_LR),
+        data_loader=loader,
+        target_epsilon=target_epsilon,
+        target_delta=DELTA,
+        epochs=EPOCHS,
+        max_grad_norm=CLIP,
+    )
     steps = 0
-    for _ in tqdm(range(EPOCHS), desc=f"DP-SGD, eps = {target_epsilon}", disable=is_fast()):
-        for (xb,) in loader:                       # Poisson-sampled: the size varies
-            xb = torch.bernoulli(xb.to(device))    # dynamic binarization, as in fit
-            loss = module(xb, torch.randn(len(xb), model.latent_dim, device=device)).mean()
+    for _ in tqdm(
+        range(EPOCHS), desc=f"DP-SGD, eps = {target_epsilon}", disable=is_fast()
+    ):
+        for (xb,) in loader:  # Poisson-sampled: the size varies
+            xb = torch.bernoulli(xb.to(device))  # dynamic binarization, as in fit
+            loss = module(
+                xb, torch.randn(len(xb), model.latent_dim, device=device)
+            ).mean()
             optimizer.zero_grad()
             loss.backward()
-            optimizer.step()                       # clip, add noise, Adam step
+            optimizer.step()  # clip, add noise, Adam step
             steps += 1
-    module.remove_hooks()                          # leave a plain VAE behind
+    module.remove_hooks()  # leave a plain VAE behind
     return model, optimizer.noise_multiplier, engine.get_epsilon(DELTA), steps
 
 
@@ -441,9 +510,12 @@ for target in TARGETS:
     model, sigma, eps_opacus, steps = train_private(target)
     eps_ours = privacy.compute_epsilon(sigma, BATCH / N, steps, DELTA)
     private[target] = model
-    print(f"target eps {target:4}: sigma = {sigma:.2f}, {steps} steps, "
-          f"Opacus eps = {eps_opacus:.2f}, aigc_course.privacy eps = {eps_ours:.2f}")
-    assert eps_opacus * 0.999 <= eps_ours <= 1.10 * eps_opacus  # an upper bound, and close
+    print(
+        f"target eps {target:4}: sigma = {sigma:.2f}, {steps} steps, "
+        f"Opacus eps = {eps_opacus:.2f}, aigc_course.privacy eps = {eps_ours:.2f}"
+    )
+    # an upper bound, and close
+    assert eps_opacus * 0.999 <= eps_ours <= 1.10 * eps_opacus
 
 
 # %% [markdown] tags=["torch"]
@@ -490,8 +562,12 @@ for target in TARGETS:
 
 # %% tags=["keras"]
 def dense_layers(vae):
-    return [layer for seq in (vae.encoder, vae.decoder) for layer in seq.layers
-            if isinstance(layer, keras.layers.Dense)]
+    return [
+        layer
+        for seq in (vae.encoder, vae.decoder)
+        for layer in seq.layers
+        if isinstance(layer, keras.layers.Dense)
+    ]
 
 
 def tapped_losses(vae, x, eps, taps, inputs):
@@ -504,10 +580,15 @@ def tapped_losses(vae, x, eps, taps, inputs):
         for layer in seq.layers:
             if isinstance(layer, keras.layers.Dense):
                 inputs.append(h)
-                z = ops.matmul(h, layer.kernel) + layer.bias + taps[:, offset:offset + layer.units]
+                z = (
+                    ops.matmul(h, layer.kernel)
+                    + layer.bias
+                    + taps[:, offset : offset + layer.units]
+                )
                 h = layer.activation(z)
                 offset += layer.units
-            else:                                          # Flatten, Reshape: no weights
+            else:
+                # Flatten, Reshape: no weights
                 h = layer(h)
         return h
 
@@ -522,20 +603,25 @@ def clipped_gradient_sum(vae, x, eps, weights, clip_norm):
     inputs = []
     taps = ops.zeros((ops.shape(x)[0], sum(layer.units for layer in layers)))
     deltas = ops.stop_gradient(
-        input_gradients(lambda t: tapped_losses(vae, x, eps, t, inputs), taps))
-    inputs = [ops.stop_gradient(a) for a in inputs[-len(layers):]]
+        input_gradients(lambda t: tapped_losses(vae, x, eps, t, inputs), taps)
+    )
+    inputs = [ops.stop_gradient(a) for a in inputs[-len(layers) :]]
     squared, parts, offset = 0.0, [], 0
     for layer, a in zip(layers, inputs):
-        d = deltas[:, offset:offset + layer.units]             # delta_i of this layer
+        d = deltas[:, offset : offset + layer.units]  # delta_i of this layer
         offset += layer.units
         parts.append((a, d))
-        squared += (ops.sum(a * a, axis=1) + 1.0) * ops.sum(d * d, axis=1)  # ||g_W||^2 + ||g_b||^2
+        # ||g_W||^2 + ||g_b||^2
+        squared += (ops.sum(a * a, axis=1) + 1.0) * ops.sum(d * d, axis=1)
     norms = ops.sqrt(squared)
     scale = ops.minimum(1.0, clip_norm / (norms + 1e-6)) * weights
     grads = []
-    for a, d in parts:                                         # sum_i scale_i a_i^T delta_i
-        grads += [ops.matmul(ops.transpose(a), d * scale[:, None]),
-                  ops.sum(d * scale[:, None], axis=0)]
+    # sum_i scale_i a_i^T delta_i
+    for a, d in parts:
+        grads += [
+            ops.matmul(ops.transpose(a), d * scale[:, None]),
+            ops.sum(d * scale[:, None], axis=0),
+        ]
     return grads, norms
 
 
@@ -568,20 +654,28 @@ def slow_gradient(rows):
         mu, logvar = copy.posterior(x_t[rows])
         logits = copy.decoder(reparameterize(mu, logvar, eps_t[rows]))
         return ops.sum(bernoulli_nll(logits, x_t[rows]) + gaussian_kl(mu, logvar))
+
     apply_gradients(keras.optimizers.SGD(1.0), loss_fn, copy.trainable_variables)
-    return [b - ops.convert_to_numpy(v) for b, v in zip(before, copy.trainable_variables)]
+    return [
+        b - ops.convert_to_numpy(v) for b, v in zip(before, copy.trainable_variables)
+    ]
 
 
 for i in range(3):
-    slow = np.sqrt(sum(np.sum(g ** 2) for g in slow_gradient(slice(i, i + 1))))
+    slow = np.sqrt(sum(np.sum(g**2) for g in slow_gradient(slice(i, i + 1))))
     print(f"example {i}: ||g_i|| fast {norms[i]:.4f}, one at a time {slow:.4f}")
     assert np.isclose(norms[i], slow, rtol=1e-3)
 batch = slow_gradient(slice(0, 32))
-err = max(np.abs(b - ops.convert_to_numpy(g)).max() / np.abs(b).max() for b, g in zip(batch, grads))
+err = max(
+    np.abs(b - ops.convert_to_numpy(g)).max() / np.abs(b).max()
+    for b, g in zip(batch, grads)
+)
 print(f"unclipped sum vs batch gradient: max relative difference {err:.1e}")
 assert err < 1e-3
-print(f"per-example norms: median {np.median(norms):.1f} "
-      f"-> with C = {CLIP} every example is clipped")
+print(
+    f"per-example norms: median {np.median(norms):.1f} "
+    f"-> with C = {CLIP} every example is clipped"
+)
 
 # %% [markdown] tags=["keras"]
 # One backward pass gives all norms: the cost is about that of two ordinary training
@@ -604,19 +698,30 @@ class DPSGD(keras.Model):
 
     def __init__(self, vae, clip_norm, noise_multiplier, expected_batch_size, seed=0):
         super().__init__()
-        self.vae, self.clip_norm, self.noise_multiplier = vae, clip_norm, noise_multiplier
+        self.vae, self.clip_norm, self.noise_multiplier = (
+            vae,
+            clip_norm,
+            noise_multiplier,
+        )
         self.expected_batch_size = float(expected_batch_size)
         self.seed_gen = keras.random.SeedGenerator(seed)
         self.built = True
 
     def train_step(self, data):
         x, mask = ops.convert_to_tensor(data[0]), ops.convert_to_tensor(data[1])
-        x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32")
-        eps = keras.random.normal((ops.shape(x)[0], self.vae.latent_dim), seed=self.seed_gen)
+        x = ops.cast(
+            keras.random.uniform(ops.shape(x), seed=self.seed_gen) < x, "float32"
+        )
+        eps = keras.random.normal(
+            (ops.shape(x)[0], self.vae.latent_dim), seed=self.seed_gen
+        )
         grads, norms = clipped_gradient_sum(self.vae, x, eps, mask, self.clip_norm)
-        std = self.noise_multiplier * self.clip_norm            # sigma C
-        noisy = [(g + std * keras.random.normal(ops.shape(g), seed=self.seed_gen))
-                 / self.expected_batch_size for g in grads]
+        std = self.noise_multiplier * self.clip_norm  # sigma C
+        noisy = [
+            (g + std * keras.random.normal(ops.shape(g), seed=self.seed_gen))
+            / self.expected_batch_size
+            for g in grads
+        ]
         self.optimizer.apply(noisy, self.vae.trainable_variables)
         return {"batch_size": ops.sum(mask)}
 
@@ -640,13 +745,6 @@ for target in TARGETS:
     sigma = privacy.noise_multiplier_for(target, BATCH / N, steps, DELTA)
     print(f"eps {target}: sigma = {sigma:.3f}")
 
-# %% [markdown] tags=["torch"]
-# ### 3.3 The trade-off
-#
-# For each model: the held-out ELBO (quality, higher is better) and the success of the
-# membership attack of section 2 (privacy, an AUC of 0.5 is perfect). The non-private
-# VAE is the point at $\varepsilon = \infty$, drawn as a dashed line.
-
 # %% [markdown] tags=["keras"]
 # The same recipe as the non-private model (VAE, members, epochs, expected batch size),
 # except a larger learning rate, `DP_LR`, since the noisy average of clipped gradients
@@ -656,8 +754,8 @@ for target in TARGETS:
 DELTA = 1e-5
 DP_LR = pick(full=3e-3, fast=1e-2)
 TARGETS = pick(full=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0], fast=[1.0, 16.0])
-Q = BATCH / N                                   # sample rate
-STEPS = EPOCHS * N // BATCH                     # the same expected number of epochs
+Q = BATCH / N  # sample rate
+STEPS = EPOCHS * N // BATCH  # the same expected number of epochs
 
 
 def train_private(target_epsilon, seed=0):
@@ -669,8 +767,10 @@ def train_private(target_epsilon, seed=0):
     trainer.compile(optimizer=keras.optimizers.Adam(DP_LR), jit_compile=False)
     x_all = (members / 255.0).astype("float32")[..., None]
     rng = np.random.default_rng(seed)
-    for _ in tqdm(range(STEPS), desc=f"DP-SGD, eps = {target_epsilon}", disable=is_fast()):
-        mask = (rng.random(N) < Q).astype("float32")          # Poisson sampling
+    for _ in tqdm(
+        range(STEPS), desc=f"DP-SGD, eps = {target_epsilon}", disable=is_fast()
+    ):
+        mask = (rng.random(N) < Q).astype("float32")  # Poisson sampling
         trainer.train_on_batch(x_all, mask)
     return model, sigma, privacy.compute_epsilon(sigma, Q, STEPS, DELTA)
 
@@ -679,15 +779,20 @@ private = {}
 for target in TARGETS:
     model, sigma, spent = train_private(target)
     private[target] = model
-    print(f"target eps {target:4}: sigma = {sigma:.2f}, {STEPS} steps, eps spent = {spent:.2f}")
+    print(
+        f"target eps {target:4}: sigma = {sigma:.2f}, {STEPS} steps, eps spent = {spent:.2f}"
+    )
     assert spent <= target
 
-# %% [markdown] tags=["keras"]
+# %% [markdown]
 # ### 3.3 The trade-off
 #
-# Quality is the held-out ELBO (higher is better); privacy is measured by the success of
-# the attack of section 2 (an AUC of 0.5 is a coin flip). The non-private VAE is the
-# point at $\varepsilon = \infty$, the dashed line.
+# For each model: the held-out ELBO (quality, higher is better) and the success of the  # [torch]
+# membership attack of section 2 (privacy, an AUC of 0.5 is perfect). The non-private  # [torch]
+# VAE is the point at $\varepsilon = \infty$, drawn as a dashed line.  # [torch]
+# Quality is the held-out ELBO (higher is better); privacy is measured by the success of  # [keras]
+# the attack of section 2 (an AUC of 0.5 is a coin flip). The non-private VAE is the  # [keras]
+# point at $\varepsilon = \infty$, the dashed line.  # [keras]
 
 # %%
 results = {}
@@ -703,20 +808,30 @@ for target, r in [*results.items(), ("inf", baseline)]:
 null_std = np.sqrt((2 * N + 1) / (12 * N * N))
 rng = np.random.default_rng(0)
 simulated = np.std([security.roc_auc(rng.random(N), rng.random(N)) for _ in range(400)])
-print(f"std of a random attack's AUC with {N} + {N} images: {null_std:.3f} "
-      f"(simulated {simulated:.3f})")
+print(
+    f"std of a random attack's AUC with {N} + {N} images: {null_std:.3f} "
+    f"(simulated {simulated:.3f})"
+)
 assert abs(simulated - null_std) < 0.2 * null_std
-print("largest AUC of any attack: " + ", ".join(
-    f"eps = {e}: {privacy.max_auc(e, DELTA):.3f}" for e in sorted({1.0, 8.0, *TARGETS})))
+print(
+    "largest AUC of any attack: "
+    + ", ".join(
+        f"eps = {e}: {privacy.max_auc(e, DELTA):.3f}"
+        for e in sorted({1.0, 8.0, *TARGETS})
+    )
+)
 
 privacy.plot_tradeoff(results, baseline, DELTA)
 plt.show()
-assert results[TARGETS[0]]["ELBO"] < results[TARGETS[-1]]["ELBO"], "more privacy, worse ELBO"
+assert results[TARGETS[0]]["ELBO"] < results[TARGETS[-1]]["ELBO"], (
+    "more privacy, worse ELBO"
+)
 assert all(r["AUC"] <= privacy.max_auc(e, DELTA) for e, r in results.items())
 
 fig, axes = plt.subplots(1, len(private) + 1, figsize=(3 * (len(private) + 1), 3.2))
-for ax, (name, model) in zip(axes, [*[(f"ε = {e}", m) for e, m in private.items()],
-                                    ("non-private", vae)]):
+for ax, (name, model) in zip(
+    axes, [*[(f"ε = {e}", m) for e, m in private.items()], ("non-private", vae)]
+):
     show_images(model.sample(16, seed=0), title=name, nrow=4, ax=ax)
 plt.tight_layout()
 plt.show()
@@ -750,9 +865,17 @@ plt.show()
 
 # %% tags=["torch"]
 def detector_net():
-    return nn.Sequential(nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),   # 28 -> 14
-                         nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # 14 -> 7
-                         nn.Flatten(), nn.Linear(32 * 7 * 7, 1))                # logit of "real"
+    # 28 -> 14
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, stride=2, padding=1),
+        nn.ReLU(),
+        # 14 -> 7
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        nn.ReLU(),
+        # logit of "real"
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 1),
+    )
 
 
 def prob_real(net, imgs):
@@ -774,7 +897,8 @@ data = TensorDataset(torch.as_tensor(x_train[:, None]), torch.as_tensor(y_train)
 for _epoch in range(pick(full=5, fast=3)):
     for xb, yb in DataLoader(data, batch_size=64, shuffle=True):
         loss = nn.functional.binary_cross_entropy_with_logits(
-            detector(xb.to(device)).squeeze(1), yb.to(device))
+            detector(xb.to(device)).squeeze(1), yb.to(device)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -782,7 +906,9 @@ detector.eval()
 
 acc_real = np.mean(prob_real(detector, real[half:]) > 0.5)
 acc_fake = np.mean(prob_real(detector, fakes[half:]) < 0.5)
-print(f"held-out accuracy: real called real {acc_real:.1%}, VAE samples called fake {acc_fake:.1%}")
+print(
+    f"held-out accuracy: real called real {acc_real:.1%}, VAE samples called fake {acc_fake:.1%}"
+)
 
 # %% [markdown] tags=["torch"]
 # On its own test set the detector looks good (the printed accuracies): VAE samples are
@@ -799,25 +925,31 @@ print(f"held-out accuracy: real called real {acc_real:.1%}, VAE samples called f
 other = private[TARGETS[-1]].sample(half, seed=11)
 sharpened = (fakes[half:] > 0.5).astype(np.float32)
 blurred = ndimage.gaussian_filter(real[half:], sigma=(0, 1.5, 1.5))
-tests = {"VAE samples\n(trained on)": (fakes[half:], 0),
-         f"DP-VAE samples\n(ε = {TARGETS[-1]})": (other, 0),
-         "VAE samples,\nsharpened": (sharpened, 0),
-         "real digits": (real[half:], 1),
-         "real digits,\nblurred": (blurred, 1)}
-accuracy = {name: float(np.mean((prob_real(detector, imgs) > 0.5) == label))
-            for name, (imgs, label) in tests.items()}
+tests = {
+    "VAE samples\n(trained on)": (fakes[half:], 0),
+    f"DP-VAE samples\n(ε = {TARGETS[-1]})": (other, 0),
+    "VAE samples,\nsharpened": (sharpened, 0),
+    "real digits": (real[half:], 1),
+    "real digits,\nblurred": (blurred, 1),
+}
+accuracy = {
+    name: float(np.mean((prob_real(detector, imgs) > 0.5) == label))
+    for name, (imgs, label) in tests.items()
+}
 for name, acc in accuracy.items():
     print(f"{name.replace(chr(10), ' '):32s} accuracy {acc:.1%}")
 
 fig, ax = plt.subplots(figsize=(9, 3.5))
-ax.bar(list(accuracy), list(accuracy.values()),
-       color=["C0", "C1", "C1", "C2", "C2"])
+ax.bar(list(accuracy), list(accuracy.values()), color=["C0", "C1", "C1", "C2", "C2"])
 ax.axhline(0.5, ls=":", c="gray")
 ax.set(title="Detector accuracy when the images change", ylabel="accuracy", ylim=(0, 1))
 plt.tight_layout()
 plt.show()
-show_images(np.concatenate([sharpened[:8], blurred[:8]]),
-            title="Sharpened fakes (top) and blurred real digits (bottom)", nrow=8);
+show_images(
+    np.concatenate([sharpened[:8], blurred[:8]]),
+    title="Sharpened fakes (top) and blurred real digits (bottom)",
+    nrow=8,
+);
 
 # %% [markdown] tags=["torch"]
 # The detector's own test set promised the accuracy printed first. The other bars show what

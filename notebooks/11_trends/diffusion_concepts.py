@@ -62,7 +62,13 @@ import numpy as np
 
 from aigc_course import is_fast, pick, set_seed, show_source
 from aigc_course.data import load_mnist, random_subset, ring_centers, scale_images
-from aigc_course.diffusion import NoiseSchedule, cosine_betas, ddpm_sample_numpy, gmm_eps_star, linear_betas
+from aigc_course.diffusion import (
+    NoiseSchedule,
+    cosine_betas,
+    ddpm_sample_numpy,
+    gmm_eps_star,
+    linear_betas,
+)
 
 set_seed(0)
 print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
@@ -120,7 +126,9 @@ x0_value = 2.0
 x = np.full(CHAINS, x0_value)
 print("   t   mean (chain, closed form)     variance (chain, closed form)")
 for t in range(T):
-    x = np.sqrt(linear.alphas[t]) * x + np.sqrt(linear.betas[t]) * mc_rng.standard_normal(CHAINS)
+    x = np.sqrt(linear.alphas[t]) * x + np.sqrt(
+        linear.betas[t]
+    ) * mc_rng.standard_normal(CHAINS)
     if t in (9, 99, 299, 999):
         ab = linear.alpha_bars[t]
         m, v = np.sqrt(ab) * x0_value, 1 - ab
@@ -133,7 +141,7 @@ for t in range(T):
 # Each image is one call of `q_sample`, not a run of the chain.
 
 # %%
-digit = scale_images(load_mnist("test")[0][:1]).astype(np.float64)       # (1, 28, 28)
+digit = scale_images(load_mnist("test")[0][:1]).astype(np.float64)  # (1, 28, 28)
 shown_t = [0, 50, 100, 250, 500, 750, 999]
 noise = np.random.default_rng(1).standard_normal(digit.shape)
 fig, axes = plt.subplots(2, len(shown_t), figsize=(1.6 * len(shown_t), 3.7))
@@ -145,7 +153,9 @@ for row, (name, sched) in enumerate((("linear", linear), ("cosine", cosine))):
         ax.set_xticks([])
         ax.set_yticks([])
     axes[row, 0].set_ylabel(name)
-fig.suptitle("Forward process $q(x_t | x_0)$ on a digit, with the same noise $\\epsilon$")
+fig.suptitle(
+    "Forward process $q(x_t | x_0)$ on a digit, with the same noise $\\epsilon$"
+)
 plt.show()
 
 # %% [markdown]
@@ -169,14 +179,17 @@ plt.show()
 s = 0.008
 f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2
 steps = np.arange(1, T + 1)
-err = np.abs(cosine.alpha_bars[:-1] - f(steps) [:-1] / f(0)).max()  # the last beta is clipped
+# the last beta is clipped
+err = np.abs(cosine.alpha_bars[:-1] - f(steps)[:-1] / f(0)).max()
 print(f"max |alpha_bar(cosine_betas) - f(t)/f(0)| = {err:.1e}")
 assert err < 1e-10
 
 for name, sched in (("linear", linear), ("cosine", cosine)):
     low = np.mean(sched.alpha_bars < 0.01)
-    print(f"{name}: alpha_bar_T = {sched.alpha_bars[-1]:.1e}; {low:.0%} of the steps have "
-          f"alpha_bar < 0.01 (less than 1% of the signal's variance left)")
+    print(
+        f"{name}: alpha_bar_T = {sched.alpha_bars[-1]:.1e}; {low:.0%} of the steps have "
+        f"alpha_bar < 0.01 (less than 1% of the signal's variance left)"
+    )
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for name, sched in (("linear", linear), ("cosine", cosine)):
@@ -184,7 +197,9 @@ for name, sched in (("linear", linear), ("cosine", cosine)):
     axes[1].plot(steps, np.log(sched.snr(np.arange(T))), lw=2, label=name)
 axes[0].set_title(r"$\bar\alpha_t$: the share of the signal left")
 axes[0].set_ylabel(r"$\bar\alpha_t$")
-axes[1].set_title(r"log signal-to-noise ratio $\log(\bar\alpha_t / (1 - \bar\alpha_t))$")
+axes[1].set_title(
+    r"log signal-to-noise ratio $\log(\bar\alpha_t / (1 - \bar\alpha_t))$"
+)
 axes[1].set_ylabel("log SNR")
 for ax in axes:
     ax.set_xlabel("step t")
@@ -201,7 +216,7 @@ plt.show()
 # %%
 for name, sched in (("linear", linear), ("cosine", cosine)):
     ab = sched.alpha_bars[-1]
-    kl_prior = 0.5 * (ab * 1.0 ** 2 + (1 - ab) - 1 - np.log(1 - ab))
+    kl_prior = 0.5 * (ab * 1.0**2 + (1 - ab) - 1 - np.log(1 - ab))
     print(f"{name}: KL(q(x_T | x_0 = 1) || N(0, 1)) = {kl_prior:.1e} nats")
 
 # %% [markdown]
@@ -229,18 +244,26 @@ show_source(NoiseSchedule.posterior)
 # %%
 post_rng = np.random.default_rng(2)
 N_POST = pick(full=400_000, fast=100_000)
-print("   t   slope on x_t (fit, formula)   intercept (fit, formula)   residual var (fit, formula)")
+print(
+    "   t   slope on x_t (fit, formula)   intercept (fit, formula)   residual var (fit, formula)"
+)
 for t in (1, 10, 100, 500):
-    x_prev = linear.q_sample(np.full(N_POST, x0_value), t - 1, post_rng.standard_normal(N_POST))
-    x_t = np.sqrt(linear.alphas[t]) * x_prev + np.sqrt(linear.betas[t]) * post_rng.standard_normal(N_POST)
+    x_prev = linear.q_sample(
+        np.full(N_POST, x0_value), t - 1, post_rng.standard_normal(N_POST)
+    )
+    x_t = np.sqrt(linear.alphas[t]) * x_prev + np.sqrt(
+        linear.betas[t]
+    ) * post_rng.standard_normal(N_POST)
     slope_fit, intercept_fit = np.polyfit(x_t, x_prev, 1)
     resid = np.var(x_prev - (slope_fit * x_t + intercept_fit))
     # the formula: mean is linear in x_t; read its coefficients off posterior() at x_t = 0 and 1
     m0, var = linear.posterior(np.array([x0_value]), np.array([0.0]), t)
     m1, _ = linear.posterior(np.array([x0_value]), np.array([1.0]), t)
     slope, intercept = (m1 - m0)[0], m0[0]
-    print(f"{t:4d}   {slope_fit:.5f} {slope:.5f}            {intercept_fit:+.5f} {intercept:+.5f}"
-          f"         {resid:.3e} {var[0]:.3e}")
+    print(
+        f"{t:4d}   {slope_fit:.5f} {slope:.5f}            {intercept_fit:+.5f} {intercept:+.5f}"
+        f"         {resid:.3e} {var[0]:.3e}"
+    )
     assert abs(slope_fit - slope) < 0.01 and abs(intercept_fit - intercept) < 0.01
     assert abs(resid / var[0] - 1) < 0.02
 
@@ -302,24 +325,38 @@ def kl_gauss(m1, v1, m2, v2):
 chk_rng = np.random.default_rng(3)
 x0 = chk_rng.normal(size=(6, 5))
 eps = chk_rng.standard_normal(x0.shape)
-eps_hat = eps + 0.3 * chk_rng.standard_normal(x0.shape)                  # an imperfect "network"
+# an imperfect "network"
+eps_hat = eps + 0.3 * chk_rng.standard_normal(x0.shape)
 worst = 0.0
 for t in (1, 10, 200, 999):
     xt = linear.q_sample(x0, t, eps)
     mu_tilde, var_tilde = linear.posterior(x0, xt, t)
     assert np.allclose(linear.p_mean(xt, t, eps), mu_tilde)
-    assert np.allclose(linear.p_mean(xt, t, eps_hat), linear.posterior(linear.predict_x0(xt, t, eps_hat), xt, t)[0])
-    sigma2 = linear.betas[t]                                               # the choice sigma_t^2 = beta_t
+    assert np.allclose(
+        linear.p_mean(xt, t, eps_hat),
+        linear.posterior(linear.predict_x0(xt, t, eps_hat), xt, t)[0],
+    )
+    # the choice sigma_t^2 = beta_t
+    sigma2 = linear.betas[t]
     kl = kl_gauss(mu_tilde, var_tilde, linear.p_mean(xt, t, eps_hat), sigma2)
-    kl_eq = kl_gauss(mu_tilde, var_tilde, mu_tilde, sigma2)                # the constant (variance) part
-    weight = linear.betas[t] ** 2 / (2 * sigma2 * linear.alphas[t] * (1 - linear.alpha_bars[t]))
-    worst = max(worst, np.abs((kl - kl_eq) - weight * np.sum((eps - eps_hat) ** 2, -1)).max())
+    # the constant (variance) part
+    kl_eq = kl_gauss(mu_tilde, var_tilde, mu_tilde, sigma2)
+    weight = linear.betas[t] ** 2 / (
+        2 * sigma2 * linear.alphas[t] * (1 - linear.alpha_bars[t])
+    )
+    worst = max(
+        worst, np.abs((kl - kl_eq) - weight * np.sum((eps - eps_hat) ** 2, -1)).max()
+    )
 print(f"max |KL - const - weight * ||eps - eps_hat||^2| = {worst:.1e}")
 assert worst < 1e-9
 
-weights_t = linear.betas ** 2 / (2 * linear.betas * linear.alphas * (1 - linear.alpha_bars))
-print("ELBO weight of the noise error (sigma_t^2 = beta_t): "
-      + ", ".join(f"{weights_t[t]:.4f} at t = {t}" for t in (1, 10, 100, 500, 999)))
+weights_t = linear.betas**2 / (
+    2 * linear.betas * linear.alphas * (1 - linear.alpha_bars)
+)
+print(
+    "ELBO weight of the noise error (sigma_t^2 = beta_t): "
+    + ", ".join(f"{weights_t[t]:.4f} at t = {t}" for t in (1, 10, 100, 500, 999))
+)
 assert weights_t[1] > 10 * weights_t[100:].max()
 
 # %% [markdown]
@@ -372,9 +409,11 @@ STD = 0.1
 def log_qt(x, t, sched=linear):
     """log density of the noised mixture q_t at points x (N, 2)."""
     ab = sched.alpha_bars[t]
-    v = ab * STD ** 2 + 1 - ab
+    v = ab * STD**2 + 1 - ab
     d2 = np.sum((x[:, None, :] - np.sqrt(ab) * MEANS[None]) ** 2, -1)
-    return np.log(np.sum(WEIGHTS * np.exp(-0.5 * d2 / v), axis=1)) - np.log(2 * np.pi * v)
+    return np.log(np.sum(WEIGHTS * np.exp(-0.5 * d2 / v), axis=1)) - np.log(
+        2 * np.pi * v
+    )
 
 
 def sample_data(n, rng):
@@ -385,7 +424,13 @@ def sample_data(n, rng):
 tw_rng = np.random.default_rng(4)
 pts, h = tw_rng.normal(0, 1.5, (200, 2)), 1e-5
 for t in (10, 300, 900):
-    score = np.stack([(log_qt(pts + h * e, t) - log_qt(pts - h * e, t)) / (2 * h) for e in np.eye(2)], 1)
+    score = np.stack(
+        [
+            (log_qt(pts + h * e, t) - log_qt(pts - h * e, t)) / (2 * h)
+            for e in np.eye(2)
+        ],
+        1,
+    )
     eps_star = gmm_eps_star(pts, t, linear, MEANS, WEIGHTS, STD)
     err = np.abs(eps_star + np.sqrt(1 - linear.alpha_bars[t]) * score).max()
     print(f"t = {t:3d}: max |eps* + sqrt(1 - alpha_bar) * score| = {err:.1e}")
@@ -396,9 +441,15 @@ t = 300
 eps = tw_rng.standard_normal(x0.shape)
 xt = linear.q_sample(x0, t, eps)
 eps_star = gmm_eps_star(xt, t, linear, MEANS, WEIGHTS, STD)
-candidates = {"eps*": eps_star, "1.1 eps*": 1.1 * eps_star, "0.9 eps*": 0.9 * eps_star,
-              "one Gaussian fitted to the data": gmm_eps_star(xt, t, linear, x0.mean(0, keepdims=True), [1.0], x0.std()),
-              "as if the data were N(0, I)": np.sqrt(1 - linear.alpha_bars[t]) * xt}
+candidates = {
+    "eps*": eps_star,
+    "1.1 eps*": 1.1 * eps_star,
+    "0.9 eps*": 0.9 * eps_star,
+    "one Gaussian fitted to the data": gmm_eps_star(
+        xt, t, linear, x0.mean(0, keepdims=True), [1.0], x0.std()
+    ),
+    "as if the data were N(0, I)": np.sqrt(1 - linear.alpha_bars[t]) * xt,
+}
 print(f"simple loss at t = {t} (Monte Carlo over {len(x0):,} examples):")
 losses = {name: np.mean(np.sum((eps - e) ** 2, 1)) for name, e in candidates.items()}
 for name, value in losses.items():
@@ -423,7 +474,9 @@ show_source(ddpm_sample_numpy, start="    snaps = {}", end="    if keep is None"
 N_SAMPLES = 2000
 eps_fn = lambda xt, t: gmm_eps_star(xt, t, linear, MEANS, WEIGHTS, STD)
 t0 = time.perf_counter()
-samples, snaps = ddpm_sample_numpy(eps_fn, linear, (N_SAMPLES, 2), rng=0, keep=[999, 400, 250, 150, 100, 50, -1])
+samples, snaps = ddpm_sample_numpy(
+    eps_fn, linear, (N_SAMPLES, 2), rng=0, keep=[999, 400, 250, 150, 100, 50, -1]
+)
 print(f"1,000 reverse steps in {time.perf_counter() - t0:.1f} s")
 
 
@@ -436,7 +489,9 @@ def mode_stats(x):
     return on_mode.mean(), freq
 
 
-fig, axes = plt.subplots(1, len(snaps), figsize=(2.6 * len(snaps), 2.9), sharex=True, sharey=True)
+fig, axes = plt.subplots(
+    1, len(snaps), figsize=(2.6 * len(snaps), 2.9), sharex=True, sharey=True
+)
 for ax, (t, xs) in zip(axes, snaps.items()):
     ax.scatter(xs[:, 0], xs[:, 1], s=1, alpha=0.4)
     ax.set_title("output $x_0$" if t == -1 else f"$x_t$, t = {t}", fontsize=10)
@@ -450,8 +505,10 @@ plt.show()
 
 on_mode, freq = mode_stats(samples)
 tv = 0.5 * np.abs(freq - WEIGHTS).sum()
-print(f"{on_mode:.1%} of the samples lie within 3 std of a mode "
-      f"(for the data itself: {1 - np.exp(-4.5):.1%}, the chance that a 2-D Gaussian lands within 3 std)")
+print(
+    f"{on_mode:.1%} of the samples lie within 3 std of a mode "
+    f"(for the data itself: {1 - np.exp(-4.5):.1%}, the chance that a 2-D Gaussian lands within 3 std)"
+)
 print("mode frequencies:", freq.round(3))
 print("true weights:    ", WEIGHTS.round(3))
 print(f"total variation distance between the two: {tv:.3f}")
@@ -475,18 +532,40 @@ assert on_mode > 0.95 and tv < 0.05
 # see:
 
 # %%
-buggy, bug_snaps = ddpm_sample_numpy(eps_fn, linear, (N_SAMPLES, 2), np.random.default_rng(0),
-                                 keep=[500, 200], add_noise=False)   # the bug: no "+ sigma_t z"
+buggy, bug_snaps = ddpm_sample_numpy(
+    eps_fn,
+    linear,
+    (N_SAMPLES, 2),
+    np.random.default_rng(0),
+    # the bug: no "+ sigma_t z"
+    keep=[500, 200],
+    add_noise=False,
+)
 spread = {t: x.std(0).mean() for t, x in bug_snaps.items()}
 on_mode_bug, freq_bug = mode_stats(buggy)
-print(f"without the noise: {on_mode_bug:.1%} of the samples on a mode, mode frequencies {freq_bug.round(3)}")
-print(f"spread of the samples (std per coordinate) at t = 500: {spread[500]:.4f}, at t = 200: {spread[200]:.4f}")
+print(
+    f"without the noise: {on_mode_bug:.1%} of the samples on a mode, mode frequencies {freq_bug.round(3)}"
+)
+print(
+    f"spread of the samples (std per coordinate) at t = 500: {spread[500]:.4f}, at t = 200: {spread[200]:.4f}"
+)
 print(f"with the noise (above): mode frequencies {freq.round(3)}")
-assert freq_bug.max() > 0.9                                  # (almost) everything on one mode
+# (almost) everything on one mode
+assert freq_bug.max() > 0.9
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
-for ax, xs, title in ((axes[0], buggy, "bug: no fresh noise"), (axes[1], samples, "fixed: ddpm_sample_numpy")):
-    ax.scatter(MEANS[:, 0], MEANS[:, 1], s=400, facecolors="none", edgecolors="gray", label="modes")
+for ax, xs, title in (
+    (axes[0], buggy, "bug: no fresh noise"),
+    (axes[1], samples, "fixed: ddpm_sample_numpy"),
+):
+    ax.scatter(
+        MEANS[:, 0],
+        MEANS[:, 1],
+        s=400,
+        facecolors="none",
+        edgecolors="gray",
+        label="modes",
+    )
     ax.scatter(xs[:, 0], xs[:, 1], s=3, alpha=0.4, color="tab:red", label="samples")
     ax.set_title(title)
     ax.legend(loc="center", fontsize=8)
@@ -522,13 +601,22 @@ train = sample_data(30, train_rng)
 eps_memo = lambda xt, t: gmm_eps_star(xt, t, linear, train, np.full(30, 1 / 30), 1e-3)
 memo = ddpm_sample_numpy(eps_memo, linear, (500, 2), rng=1)
 dist = np.linalg.norm(memo[:, None, :] - train[None], axis=-1).min(1)
-print(f"median distance of a sample to its nearest training example: {np.median(dist):.1e}; "
-      f"largest: {dist.max():.1e} (the modes have std {STD})")
+print(
+    f"median distance of a sample to its nearest training example: {np.median(dist):.1e}; "
+    f"largest: {dist.max():.1e} (the modes have std {STD})"
+)
 assert np.median(dist) < 0.01
 
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
 ax.scatter(memo[:, 0], memo[:, 1], s=40, alpha=0.2, label="500 samples")
-ax.scatter(train[:, 0], train[:, 1], s=10, marker="x", color="black", label="30 training examples")
+ax.scatter(
+    train[:, 0],
+    train[:, 1],
+    s=10,
+    marker="x",
+    color="black",
+    label="30 training examples",
+)
 ax.set_title("The optimal model of 30 points copies them")
 ax.set_xlabel("$x_1$")
 ax.set_ylabel("$x_2$")
@@ -551,17 +639,30 @@ gen, dsnaps = ddpm_sample_numpy(eps_digits, linear, (6, 784), rng=2, keep=shown)
 d_train = np.linalg.norm(gen[:, None, :] - digits[None], axis=-1)
 nearest = d_train.argmin(1)
 pairwise = np.linalg.norm(digits[:, None, :] - digits[None], axis=-1)
-print(f"distance of each sample to its nearest training digit: {d_train.min(1).round(3)}")
-print(f"smallest distance between two different training digits: {pairwise[~np.eye(100, dtype=bool)].min():.1f}")
+print(
+    f"distance of each sample to its nearest training digit: {d_train.min(1).round(3)}"
+)
+print(
+    f"smallest distance between two different training digits: {pairwise[~np.eye(100, dtype=bool)].min():.1f}"
+)
 assert d_train.min(1).max() < 0.1 * pairwise[~np.eye(100, dtype=bool)].min()
 
-fig, axes = plt.subplots(len(gen), len(shown) + 1, figsize=(1.3 * (len(shown) + 1), 1.4 * len(gen)))
+fig, axes = plt.subplots(
+    len(gen), len(shown) + 1, figsize=(1.3 * (len(shown) + 1), 1.4 * len(gen))
+)
 for r in range(len(gen)):
     for c, t in enumerate(shown):
-        axes[r, c].imshow(np.clip((dsnaps[t][r].reshape(28, 28) + 1) / 2, 0, 1), cmap="gray", vmin=0, vmax=1)
+        axes[r, c].imshow(
+            np.clip((dsnaps[t][r].reshape(28, 28) + 1) / 2, 0, 1),
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+        )
         if r == 0:
             axes[r, c].set_title("output" if t == -1 else f"t = {t}", fontsize=9)
-    axes[r, -1].imshow((digits[nearest[r]].reshape(28, 28) + 1) / 2, cmap="gray", vmin=0, vmax=1)
+    axes[r, -1].imshow(
+        (digits[nearest[r]].reshape(28, 28) + 1) / 2, cmap="gray", vmin=0, vmax=1
+    )
     if r == 0:
         axes[r, -1].set_title("nearest\ntraining digit", fontsize=9)
 for ax in axes.ravel():
@@ -618,7 +719,9 @@ for S in step_counts:
         if name == "DDPM":
             xs = ddpm_sample_numpy(eps_fn, linear, (N_SAMPLES, 2), rng=0, steps=S)
         else:
-            xs = ddim_sample(eps_fn, linear, (N_SAMPLES, 2), S, np.random.default_rng(0))
+            xs = ddim_sample(
+                eps_fn, linear, (N_SAMPLES, 2), S, np.random.default_rng(0)
+            )
         om, fr = mode_stats(xs)
         quality[name].append(om)
         if S == 10:
@@ -627,9 +730,12 @@ for S in step_counts:
     print(row)
 
 at10 = step_counts.index(10)
-assert quality["DDIM"][at10] > quality["DDPM"][at10] + 0.2       # DDIM tolerates large strides better
+# DDIM tolerates large strides better
+assert quality["DDIM"][at10] > quality["DDPM"][at10] + 0.2
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [1.4, 1, 1]})
+fig, axes = plt.subplots(
+    1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [1.4, 1, 1]}
+)
 for name, values in quality.items():
     axes[0].semilogx(step_counts, values, "o-", label=name)
 axes[0].set_title("Fewer sampling steps: share of samples on a mode")

@@ -78,11 +78,14 @@ from aigc_course.metrics import high_quality_fraction, modes_covered
 from aigc_course.plotting import compare_samples, plot_history, show_images
 from aigc_course.torch import MODELS, get_device, set_seed  # [torch]
 
-gpu = check_gpu(pretrained=True)  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+# no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
+gpu = check_gpu(pretrained=True)
 set_seed(0)
 device = get_device()  # [torch]
 print(f"PyTorch {torch.__version__} on {device}; fast mode: {is_fast()}")  # [torch]
-print(f"Keras {keras.__version__} ({keras.backend.backend()} backend); fast mode: {is_fast()}")  # [keras]
+print(  # [keras]
+    f"Keras {keras.__version__} ({keras.backend.backend()} backend); fast mode: {is_fast()}"  # [keras]
+)  # [keras]
 
 # %% [markdown]
 # ## 1. The method in two functions
@@ -137,7 +140,11 @@ class DDPM(ddpm_module.DDPM):
 
     def build_denoiser(self, channels, hidden):
         """eps_theta: the U-Net for images, an MLP for vectors."""
-        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+        return (
+            UNetDenoiser(channels)
+            if self.is_image
+            else MLPDenoiser(self.data_shape[0], hidden)
+        )
 
     def q_sample(self, x0, t, eps):
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, on tensors (t: int64 (N,))."""
@@ -146,7 +153,8 @@ class DDPM(ddpm_module.DDPM):
 
     def train_step(self, x0):
         opt = self.optimizers["ddpm"]
-        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)  # uniform step per example
+        # uniform step per example
+        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)
         eps = torch.randn_like(x0)  # the noise to predict
         xt = self.q_sample(x0, t, eps)  # jump straight to step t
         with self.autocast():
@@ -159,17 +167,25 @@ class DDPM(ddpm_module.DDPM):
 
     @torch.no_grad()
     def _reverse(self, n, seed, steps, keep):
-        sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
+        sched, ts = (
+            (self.schedule, np.arange(self.T))
+            if steps is None
+            else self.schedule.respace(steps)
+        )
         rng = rng_from(seed)  # NumPy noise: same as the Keras twin
-        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
+        # x_T ~ N(0, I)
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))
         snaps = {}
         for i in reversed(range(sched.T)):
             t = int(ts[i])  # the step the network was trained on
             if t in keep:
                 snaps[t] = self._to_public(x)
-            eps_hat = self.net(x, torch.full((n,), t, device=self.device, dtype=torch.long))
+            eps_hat = self.net(
+                x, torch.full((n,), t, device=self.device, dtype=torch.long)
+            )
             coef = sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i])
-            x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
+            # mean of p(x_{t-1} | x_t)
+            x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])
             if i > 0:  # fresh noise at every step but the last
                 z = self._to_internal(rng.standard_normal(self._public_shape(n)))
                 x = x + math.sqrt(sched.betas[i]) * z
@@ -192,7 +208,11 @@ class DDPM(ddpm_module.DDPM):
 
     def build_denoiser(self, channels, hidden):
         """eps_theta: the U-Net for images, an MLP for vectors."""
-        return UNetDenoiser(channels) if self.is_image else MLPDenoiser(self.data_shape[0], hidden)
+        return (
+            UNetDenoiser(channels)
+            if self.is_image
+            else MLPDenoiser(self.data_shape[0], hidden)
+        )
 
     def q_sample(self, x0, t, eps):
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, on tensors (t: int (N,))."""
@@ -203,8 +223,10 @@ class DDPM(ddpm_module.DDPM):
 
     def train_step(self, data):
         x0 = data[0] if isinstance(data, (tuple, list)) else data
-        t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)  # uniform step
-        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)  # the noise to predict
+        # uniform step
+        t = keras.random.randint((ops.shape(x0)[0],), 0, self.T, seed=self.seed_gen)
+        # the noise to predict
+        eps = keras.random.normal(ops.shape(x0), seed=self.seed_gen)
         xt = self.q_sample(x0, t, eps)  # jump straight to step t
 
         def loss_fn():
@@ -216,9 +238,14 @@ class DDPM(ddpm_module.DDPM):
         return {"loss": self.loss_tracker.result()}
 
     def _reverse(self, n, seed, steps, keep):
-        sched, ts = (self.schedule, np.arange(self.T)) if steps is None else self.schedule.respace(steps)
+        sched, ts = (
+            (self.schedule, np.arange(self.T))
+            if steps is None
+            else self.schedule.respace(steps)
+        )
         rng = rng_from(seed)  # NumPy noise: same as the PyTorch twin
-        x = self._to_internal(rng.standard_normal(self._public_shape(n)))  # x_T ~ N(0, I)
+        # x_T ~ N(0, I)
+        x = self._to_internal(rng.standard_normal(self._public_shape(n)))
         snaps = {}
         for i in reversed(range(sched.T)):
             t = int(ts[i])  # the step the network was trained on
@@ -226,7 +253,8 @@ class DDPM(ddpm_module.DDPM):
                 snaps[t] = self._to_public(x)
             eps_hat = self._denoise(x, ops.full((n,), t, dtype="int32"))
             coef = float(sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i]))
-            x = (x - coef * eps_hat) / math.sqrt(sched.alphas[i])  # mean of p(x_{t-1} | x_t)
+            # mean of p(x_{t-1} | x_t)
+            x = (x - coef * eps_hat) / math.sqrt(sched.alphas[i])
             if i > 0:  # fresh noise at every step but the last
                 z = self._to_internal(rng.standard_normal(self._public_shape(n)))
                 x = x + math.sqrt(sched.betas[i]) * z
@@ -254,8 +282,10 @@ for w in ddpm2.net.trainable_weights:  # [keras]
     print(f"{w.path:<45} {tuple(w.shape)}")  # [keras]
 print(f"{ddpm2.count_params():,} parameters; {ddpm2.schedule}")
 loss_at_init = ddpm2.denoising_loss(points[:2000], seed=0).mean()
-print(f"loss before training: {loss_at_init:.3f} (the last layer starts at 0, so eps_hat = 0 "
-      "and the loss is the mean of eps^2)")
+print(
+    f"loss before training: {loss_at_init:.3f} (the last layer starts at 0, so eps_hat = 0 "
+    "and the loss is the mean of eps^2)"
+)
 assert abs(loss_at_init - 1.0) < 0.1
 
 # %%
@@ -277,7 +307,7 @@ plt.show()
 # same seed both start from the same points and add the same noise.
 
 # %%
-show_at = [T2 - 1, 150, 100, 50, 20, -1]        # -1: the final output x_0
+show_at = [T2 - 1, 150, 100, 50, 20, -1]  # -1: the final output x_0
 weights = np.full(len(centers), 1 / len(centers))
 
 
@@ -287,14 +317,26 @@ def eps_exact(xt, t):
 
 x_learned, snaps_learned = ddpm2.reverse_process(2000, seed=1, keep=show_at)
 snaps_learned[-1] = x_learned
-x_exact, snaps_exact = ddpm_sample_numpy(eps_exact, ddpm2.schedule, (2000, 2), rng=1, keep=show_at)
-assert np.allclose(snaps_learned[T2 - 1], snaps_exact[T2 - 1], atol=1e-5)   # same starting noise
+x_exact, snaps_exact = ddpm_sample_numpy(
+    eps_exact, ddpm2.schedule, (2000, 2), rng=1, keep=show_at
+)
+# same starting noise
+assert np.allclose(snaps_learned[T2 - 1], snaps_exact[T2 - 1], atol=1e-5)
 
-fig, axes = plt.subplots(2, len(show_at), figsize=(2.3 * len(show_at), 5), sharex=True, sharey=True)
-for row, (name, snaps) in enumerate([("trained network", snaps_learned), ("exact eps*", snaps_exact)]):
+fig, axes = plt.subplots(
+    2, len(show_at), figsize=(2.3 * len(show_at), 5), sharex=True, sharey=True
+)
+for row, (name, snaps) in enumerate(
+    [("trained network", snaps_learned), ("exact eps*", snaps_exact)]
+):
     for ax, t in zip(axes[row], show_at):
-        ax.scatter(*snaps[t].T, s=1, alpha=0.4, color="tab:blue" if row == 0 else "tab:green")
-        ax.set_title(f"{name}\n" + ("x_0 (output)" if t == -1 else f"x_t, t = {t + 1}"), fontsize=9)
+        ax.scatter(
+            *snaps[t].T, s=1, alpha=0.4, color="tab:blue" if row == 0 else "tab:green"
+        )
+        ax.set_title(
+            f"{name}\n" + ("x_0 (output)" if t == -1 else f"x_t, t = {t + 1}"),
+            fontsize=9,
+        )
         ax.set_xlim(-3.2, 3.2)
         ax.set_ylim(-3.2, 3.2)
 for ax in axes[:, 0]:
@@ -306,11 +348,15 @@ plt.tight_layout()
 plt.show()
 
 for name, x in [("trained network", x_learned), ("exact eps*", x_exact)]:
-    print(f"{name:>16}: modes with >= 20 of 2,000 samples: {modes_covered(x, centers, 0.25, 20)}/8; "
-          f"samples within 0.25 of a centre: {high_quality_fraction(x, centers, 0.25):.1%}")
+    print(
+        f"{name:>16}: modes with >= 20 of 2,000 samples: {modes_covered(x, centers, 0.25, 20)}/8; "
+        f"samples within 0.25 of a centre: {high_quality_fraction(x, centers, 0.25):.1%}"
+    )
 assert modes_covered(x_exact, centers, 0.25, 20) == 8
 assert modes_covered(x_learned, centers, 0.25, 20) == 8
-assert high_quality_fraction(x_learned, centers, 0.25) < high_quality_fraction(x_exact, centers, 0.25)
+assert high_quality_fraction(x_learned, centers, 0.25) < high_quality_fraction(
+    x_exact, centers, 0.25
+)
 
 # %% [markdown]
 # Both rows first keep a featureless cloud, which shrinks and then, in the last tens of
@@ -330,13 +376,19 @@ assert high_quality_fraction(x_learned, centers, 0.25) < high_quality_fraction(x
 track = list(range(T2 - 1, -1, -1))
 n_chains = 5
 end_learned, path_learned = ddpm2.reverse_process(n_chains, seed=2, keep=track)
-end_exact, path_exact = ddpm_sample_numpy(eps_exact, ddpm2.schedule, (n_chains, 2), rng=2, keep=track)
+end_exact, path_exact = ddpm_sample_numpy(
+    eps_exact, ddpm2.schedule, (n_chains, 2), rng=2, keep=track
+)
 path_learned[-1], path_exact[-1] = end_learned, end_exact
-lines_learned = np.stack([path_learned[t] for t in track] + [path_learned[-1]])   # (T+1, chains, 2)
+# (T+1, chains, 2)
+lines_learned = np.stack([path_learned[t] for t in track] + [path_learned[-1]])
 lines_exact = np.stack([path_exact[t] for t in track] + [path_exact[-1]])
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharex=True, sharey=True)
-for ax, lines, name in [(axes[0], lines_learned, "trained network"), (axes[1], lines_exact, "exact eps*")]:
+for ax, lines, name in [
+    (axes[0], lines_learned, "trained network"),
+    (axes[1], lines_exact, "exact eps*"),
+]:
     ax.scatter(*centers.T, s=300, color="lightgrey", zorder=0, label="mode centres")
     for k in range(n_chains):
         ax.plot(lines[:, k, 0], lines[:, k, 1], lw=0.7, alpha=0.8)
@@ -356,7 +408,9 @@ def nearest_mode(x):
 
 
 same = nearest_mode(lines_learned[-1]) == nearest_mode(lines_exact[-1])
-print(f"chains that end nearest the same mode under both predictors: {same.sum()}/{n_chains}")
+print(
+    f"chains that end nearest the same mode under both predictors: {same.sum()}/{n_chains}"
+)
 
 # %% [markdown]
 # The paths are jagged: at every step the sampler adds fresh noise $\sigma_t z$, and the
@@ -374,7 +428,7 @@ print(f"chains that end nearest the same mode under both predictors: {same.sum()
 
 # %%
 t_grid = np.unique(np.linspace(0, T2 - 1, pick(full=25, fast=12)).astype(int))
-x_check = points[:pick(full=4000, fast=1000)]
+x_check = points[: pick(full=4000, fast=1000)]
 rng = np.random.default_rng(0)
 loss_net, loss_floor = [], []
 for t in t_grid:
@@ -393,9 +447,12 @@ ax.set_xlabel("step t")
 ax.set_ylabel("mean squared error per dimension")
 ax.legend()
 plt.show()
-print(f"mean over t: network {loss_net.mean():.3f}, floor {loss_floor.mean():.3f}; "
-      f"largest gap at t = {t_grid[np.argmax(loss_net - loss_floor)] + 1}")
-assert np.all(loss_floor <= loss_net + 0.02)      # nobody beats the conditional mean (up to MC noise)
+print(
+    f"mean over t: network {loss_net.mean():.3f}, floor {loss_floor.mean():.3f}; "
+    f"largest gap at t = {t_grid[np.argmax(loss_net - loss_floor)] + 1}"
+)
+# nobody beats the conditional mean (up to MC noise)
+assert np.all(loss_floor <= loss_net + 0.02)
 
 # %% [markdown]
 # At small $t$ the noise is tiny and hard to tell apart from the spread of the data, so
@@ -521,7 +578,9 @@ class UNetDenoiser(layers.Layer):
         c1, c2 = channels
         td = 4 * c1
         self.c1 = c1
-        self.time_mlp = keras.Sequential([layers.Dense(td, activation="silu"), layers.Dense(td)])
+        self.time_mlp = keras.Sequential(
+            [layers.Dense(td, activation="silu"), layers.Dense(td)]
+        )
         self.conv_in = layers.Conv2D(c1, 3, padding="same")
         self.res1 = ResBlock(c1, c1)
         self.down1 = layers.Conv2D(c2, 4, strides=2, padding="same")  # 28 -> 14
@@ -551,20 +610,30 @@ test_images, _ = load_mnist("test")
 set_seed(0)
 ddpm = DDPM()
 n_net = ddpm.count_params()
-print(f"U-Net denoiser: {n_net:,} parameters; T = {ddpm.T}; training on {len(images):,} images")
+print(
+    f"U-Net denoiser: {n_net:,} parameters; T = {ddpm.T}; training on {len(images):,} images"
+)
 
 # %% tags=["torch"]
 EPOCHS = pick(full=20, fast=1)
 BATCH = pick(full=128, fast=64)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     ddpm = pretrained.load("ddpm", "mnist", device=device)
     losses = pretrained.history("ddpm", "mnist")
 else:
-    checkpoint_dir = run_dir("ddpm_pytorch", model=ddpm, data=images, epochs=EPOCHS,
-                             batch_size=BATCH, seed=0)
-    losses = ddpm.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                      checkpoint_dir=checkpoint_dir, seed=0, verbose=VERBOSE).history
+    checkpoint_dir = run_dir(
+        "ddpm_pytorch", model=ddpm, data=images, epochs=EPOCHS, batch_size=BATCH, seed=0
+    )
+    losses = ddpm.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        checkpoint_dir=checkpoint_dir,
+        seed=0,
+        verbose=VERBOSE,
+    ).history
 train_seconds = time.perf_counter() - t0
 if len(losses["loss"]) > 1:
     plot_history(losses, keys=["loss"], title="DDPM on MNIST: training loss")
@@ -575,13 +644,21 @@ print(f"last epoch's loss: {losses['loss'][-1]:.4f}")
 EPOCHS = pick(full=20, fast=1)
 BATCH = pick(full=128, fast=64)
 t0 = time.perf_counter()
-if pretrained.use_only():  # AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+# AIGC_COURSE_PRETRAINED=1: no training, load the course checkpoint
+if pretrained.use_only():
     ddpm = pretrained.load("ddpm", "mnist", framework="keras")
     losses = pretrained.history("ddpm", "mnist")
 else:
-    checkpoint_dir = run_dir("ddpm_keras", model=ddpm, data=images, epochs=EPOCHS, batch_size=BATCH)
-    losses = ddpm.fit(images, epochs=EPOCHS, batch_size=BATCH,
-                      checkpoint_dir=checkpoint_dir, verbose=VERBOSE).history
+    checkpoint_dir = run_dir(
+        "ddpm_keras", model=ddpm, data=images, epochs=EPOCHS, batch_size=BATCH
+    )
+    losses = ddpm.fit(
+        images,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        checkpoint_dir=checkpoint_dir,
+        verbose=VERBOSE,
+    ).history
 train_seconds = time.perf_counter() - t0
 if len(losses["loss"]) > 1:
     plot_history(losses, keys=["loss"], title="DDPM on MNIST: training loss")
@@ -599,10 +676,20 @@ print(f"sampling with {ddpm.T if STEPS is None else STEPS} of the {ddpm.T} steps
 visited = np.arange(ddpm.T) if STEPS is None else ddpm.schedule.respace(STEPS)[1]
 keep = [int(visited[i]) for i in np.linspace(len(visited) - 1, 0, 7).astype(int)]
 x0, snaps = ddpm.reverse_process(8, seed=3, steps=STEPS, keep=keep)
-strip = np.concatenate([np.stack([snaps[t][k] for t in keep] + [x0[k]]) for k in range(8)])
-show_images(np.clip((strip + 1) / 2, 0, 1), nrow=len(keep) + 1, figsize=6,
-            title="Reverse process, left to right: t = " + ", ".join(str(t + 1) for t in keep) + ", output");
-show_images(ddpm.sample(pick(full=64, fast=16), seed=4, steps=STEPS), nrow=8, title="Samples");
+strip = np.concatenate(
+    [np.stack([snaps[t][k] for t in keep] + [x0[k]]) for k in range(8)]
+)
+show_images(
+    np.clip((strip + 1) / 2, 0, 1),
+    nrow=len(keep) + 1,
+    figsize=6,
+    title="Reverse process, left to right: t = "
+    + ", ".join(str(t + 1) for t in keep)
+    + ", output",
+)
+show_images(
+    ddpm.sample(pick(full=64, fast=16), seed=4, steps=STEPS), nrow=8, title="Samples"
+);
 
 # %% [markdown]
 # Each row is one chain, from pure noise on the left to the sample on the right: after a
@@ -619,18 +706,30 @@ show_images(ddpm.sample(pick(full=64, fast=16), seed=4, steps=STEPS), nrow=8, ti
 
 # %%
 levels = [50, 200, 400, 600, 800, 999]
-digit = ddpm.prepare(test_images[:4])[0].reshape(-1, 28, 28).astype(np.float64)  # in [-1, 1]
+# in [-1, 1]
+digit = ddpm.prepare(test_images[:4])[0].reshape(-1, 28, 28).astype(np.float64)
 rng = np.random.default_rng(5)
 rows = []
 for k in range(len(digit)):
     eps = rng.standard_normal((len(levels), 28, 28))
-    xt = ddpm.schedule.q_sample(np.repeat(digit[k:k + 1], len(levels), 0), np.array(levels), eps)
-    x0_hat = ddpm.schedule.predict_x0(xt, np.array(levels), ddpm.predict_noise(xt, np.array(levels)))
-    assert np.allclose(ddpm.schedule.predict_x0(xt, np.array(levels), eps), digit[k], atol=1e-6)
+    xt = ddpm.schedule.q_sample(
+        np.repeat(digit[k : k + 1], len(levels), 0), np.array(levels), eps
+    )
+    x0_hat = ddpm.schedule.predict_x0(
+        xt, np.array(levels), ddpm.predict_noise(xt, np.array(levels))
+    )
+    assert np.allclose(
+        ddpm.schedule.predict_x0(xt, np.array(levels), eps), digit[k], atol=1e-6
+    )
     rows += [xt, x0_hat]
-show_images(np.clip((np.concatenate(rows) + 1) / 2, 0, 1), nrow=len(levels), figsize=6,
-            title="Rows in pairs: x_t at t = " + ", ".join(str(t + 1) for t in levels)
-            + "; below, the network's guess of x_0");
+show_images(
+    np.clip((np.concatenate(rows) + 1) / 2, 0, 1),
+    nrow=len(levels),
+    figsize=6,
+    title="Rows in pairs: x_t at t = "
+    + ", ".join(str(t + 1) for t in levels)
+    + "; below, the network's guess of x_0",
+);
 
 # %% [markdown]
 # (The `assert` in the cell checks the formula: with the *true* noise, `predict_x0`
@@ -650,17 +749,29 @@ show_images(np.clip((np.concatenate(rows) + 1) / 2, 0, 1), nrow=len(levels), fig
 if pretrained.is_published("ddpm", "mnist"):
     course = pretrained.load("ddpm", "mnist", device=device)  # [torch]
     course = pretrained.load("ddpm", "mnist", framework="keras")  # [keras]
-    your_title = ("loaded, not trained (AIGC_COURSE_PRETRAINED=1)" if pretrained.use_only() else
-                  "your run: " + pretrained.training_summary(len(losses["loss"]), len(images),
-                                                             train_seconds, "GPU" if gpu else "CPU"))
-    steps = 100                          # respaced: all 1,000 steps would be slow on a CPU
-    compare_samples(ddpm.sample(16, seed=4, steps=steps), course.sample(16, seed=4, steps=steps),
-                    f"{your_title}; {steps} sampling steps",
-                    f"{pretrained.describe('ddpm', 'mnist')}; {steps} sampling steps", nrow=4)
+    your_title = (
+        "loaded, not trained (AIGC_COURSE_PRETRAINED=1)"
+        if pretrained.use_only()
+        else "your run: "
+        + pretrained.training_summary(
+            len(losses["loss"]), len(images), train_seconds, "GPU" if gpu else "CPU"
+        )
+    )
+    # respaced: all 1,000 steps would be slow on a CPU
+    steps = 100
+    compare_samples(
+        ddpm.sample(16, seed=4, steps=steps),
+        course.sample(16, seed=4, steps=steps),
+        f"{your_title}; {steps} sampling steps",
+        f"{pretrained.describe('ddpm', 'mnist')}; {steps} sampling steps",
+        nrow=4,
+    )
     plt.show()
 else:
-    print("The course checkpoint ddpm/mnist is not published yet: "
-          "`make pretrain MODEL=ddpm DATASET=mnist` trains it.")
+    print(
+        "The course checkpoint ddpm/mnist is not published yet: "
+        "`make pretrain MODEL=ddpm DATASET=mnist` trains it."
+    )
 
 # %% [markdown]
 # ## 6. Scoring the samples
@@ -678,8 +789,10 @@ scores = ev.evaluate(ddpm.sample(n_eval, seed=6, steps=STEPS))
 floor = ev.real_baseline(n=n_eval)
 print(f"{'':>14}  classifier_fd  precision  recall  modes_hit   ({n_eval} samples)")
 for name, r in [("DDPM samples", scores), ("real digits", floor)]:
-    print(f"{name:>14}  {r['classifier_fd']:13.2f}  {r['precision']:9.2f}  {r['recall']:6.2f}  "
-          f"{r['modes_hit']:9d}")
+    print(
+        f"{name:>14}  {r['classifier_fd']:13.2f}  {r['precision']:9.2f}  {r['recall']:6.2f}  "
+        f"{r['modes_hit']:9d}"
+    )
 
 # %% [markdown]
 # The further the DDPM's numbers are from the real digits' row, the worse the samples;
@@ -703,17 +816,23 @@ def sample_by_hand(model, n, seed, add_noise=True):
     x = rng.standard_normal((n, 2))
     for t in reversed(range(s.T)):
         eps_hat = model.predict_noise(x, np.full(n, t))
-        x = (x - s.betas[t] / np.sqrt(1 - s.alpha_bars[t]) * eps_hat) / np.sqrt(s.alphas[t])
+        x = (x - s.betas[t] / np.sqrt(1 - s.alpha_bars[t]) * eps_hat) / np.sqrt(
+            s.alphas[t]
+        )
         if add_noise and t > 0:
             x = x + np.sqrt(s.betas[t]) * rng.standard_normal(x.shape)
     return x
 
 
 good = sample_by_hand(ddpm2, 2000, seed=1)
-assert np.allclose(good, x_learned, atol=1e-3)          # the same as the package's sampler
+# the same as the package's sampler
+assert np.allclose(good, x_learned, atol=1e-3)
 bad = sample_by_hand(ddpm2, 2000, seed=1, add_noise=False)
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.3), sharex=True, sharey=True)
-for ax, x, name in [(axes[0], good, "with noise (correct)"), (axes[1], bad, "without noise (bug)")]:
+for ax, x, name in [
+    (axes[0], good, "with noise (correct)"),
+    (axes[1], bad, "without noise (bug)"),
+]:
     ax.scatter(*x.T, s=1, alpha=0.4)
     ax.set_title(f"{name}: {modes_covered(x, centers, 0.25, 20)}/8 modes")
     ax.set_xlabel("$x_1$")
@@ -721,8 +840,10 @@ axes[0].set_ylabel("$x_2$")
 plt.show()
 for name, x in [("data", points[:2000]), ("with noise", good), ("without noise", bad)]:
     d = np.linalg.norm(x[:, None] - centers[None], axis=-1).min(1)
-    print(f"{name:>14}: modes with >= 20 samples {modes_covered(x, centers, 0.25, 20)}/8, "
-          f"median distance to the nearest centre {np.median(d):.3f}")
+    print(
+        f"{name:>14}: modes with >= 20 samples {modes_covered(x, centers, 0.25, 20)}/8, "
+        f"median distance to the nearest centre {np.median(d):.3f}"
+    )
 assert modes_covered(bad, centers, 0.25, 20) < modes_covered(good, centers, 0.25, 20)
 
 # %% [markdown]
@@ -747,20 +868,29 @@ tT = np.full(2000, s.T - 1)
 x_T_right = s.q_sample(points[:2000], tT, eps)
 x_T_bug = np.sqrt(s.alphas[-1]) * points[:2000] + np.sqrt(1 - s.alphas[-1]) * eps
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-axes[0].plot(np.arange(1, s.T + 1), np.sqrt(s.alpha_bars), label=r"$\sqrt{\bar\alpha_t}$ (correct)")
+axes[0].plot(
+    np.arange(1, s.T + 1),
+    np.sqrt(s.alpha_bars),
+    label=r"$\sqrt{\bar\alpha_t}$ (correct)",
+)
 axes[0].plot(np.arange(1, s.T + 1), np.sqrt(s.alphas), label=r"$\sqrt{\alpha_t}$ (bug)")
 axes[0].set_title("How much of x_0 is left in x_t")
 axes[0].set_xlabel("step t")
 axes[0].set_ylabel("coefficient of $x_0$")
 axes[0].legend()
-for ax, x, name in [(axes[1], x_T_right, "x_T, correct: pure noise"), (axes[2], x_T_bug, "x_T with the bug")]:
+for ax, x, name in [
+    (axes[1], x_T_right, "x_T, correct: pure noise"),
+    (axes[2], x_T_bug, "x_T with the bug"),
+]:
     ax.scatter(*x.T, s=1, alpha=0.4)
     ax.set_title(name)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
 plt.tight_layout()
 plt.show()
-print(f"coefficient of x_0 at t = T: correct {np.sqrt(s.alpha_bars[-1]):.3f}, bug {np.sqrt(s.alphas[-1]):.3f}")
+print(
+    f"coefficient of x_0 at t = T: correct {np.sqrt(s.alpha_bars[-1]):.3f}, bug {np.sqrt(s.alphas[-1]):.3f}"
+)
 assert np.sqrt(s.alpha_bars[-1]) < 0.05 < 0.9 < np.sqrt(s.alphas[-1])
 
 # %% [markdown]

@@ -60,7 +60,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from aigc_course import is_fast, pick, rlhf, set_seed, show_source
-from aigc_course.ar_numpy import NGramLM, count_block_params, init_block, scaled_dot_product_attention
+from aigc_course.ar_numpy import (
+    NGramLM,
+    count_block_params,
+    init_block,
+    scaled_dot_product_attention,
+)
 from aigc_course.data import load_mnist, load_shakespeare
 from aigc_course.numpy_nn import Adam
 from aigc_course.plotting import show_images
@@ -107,7 +112,11 @@ print(f"NumPy {np.__version__}; fast mode: {is_fast()}")
 # %%
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 NUMERALS = [str(k) for k in range(10)]
-ARTICLES, ADJECTIVES, NOUNS = ["a", "the", "one"], ["handwritten", "small", "scanned", "blurry", ""], ["digit", "number", "figure", ""]
+ARTICLES, ADJECTIVES, NOUNS = (
+    ["a", "the", "one"],
+    ["handwritten", "small", "scanned", "blurry", ""],
+    ["digit", "number", "figure", ""],
+)
 VOCAB = sorted(set(NAMES + NUMERALS + ARTICLES + ADJECTIVES + NOUNS) - {""})
 WORD_ID = {w: i for i, w in enumerate(VOCAB)}
 
@@ -130,7 +139,10 @@ def bag_of_words(captions):
 rng = np.random.default_rng(0)
 x_train, y_train = load_mnist("train")
 x_test, y_test = load_mnist("test")
-x_test, y_test = x_test[:pick(full=10_000, fast=2_000)], y_test[:pick(full=10_000, fast=2_000)]
+x_test, y_test = (
+    x_test[: pick(full=10_000, fast=2_000)],
+    y_test[: pick(full=10_000, fast=2_000)],
+)
 pixel_mean = (x_train.reshape(len(x_train), -1) / 255.0).mean(0)
 
 
@@ -143,7 +155,12 @@ captions_train = [caption(int(k), rng) for k in y_train]
 B_train = bag_of_words(captions_train)
 print(f"{len(X_train)} training pairs, vocabulary of {len(VOCAB)} words:")
 print(" ".join(VOCAB))
-print("examples:", " | ".join(f"{captions_train[i]!r}" for i in range(5)), "| labels", y_train[:5])
+print(
+    "examples:",
+    " | ".join(f"{captions_train[i]!r}" for i in range(5)),
+    "| labels",
+    y_train[:5],
+)
 
 # %% [markdown]
 # The backward pass, written by hand. With $P^{\text{row}}$ and $P^{\text{col}}$ the
@@ -201,7 +218,9 @@ for W, G in ((Wi, gi), (Wt, gt)):
         down = clip_loss_and_grads(Wi, Wt, Xs, Bs, 0.5)[0]
         W[idx] = old
         worst = max(worst, abs((up - down) / (2 * h) - G[idx]))
-print(f"40 random weights: max |finite difference - hand-written gradient| = {worst:.1e}")
+print(
+    f"40 random weights: max |finite difference - hand-written gradient| = {worst:.1e}"
+)
 assert worst < 1e-7
 
 # %% [markdown]
@@ -221,8 +240,10 @@ for _step in range(STEPS):
     loss, grads = clip_loss_and_grads(W_img, W_txt, X_train[idx], B_train[idx], TAU)
     opt.step(grads)
     losses.append(loss)
-print(f"InfoNCE loss: {losses[0]:.3f} at the start, {np.mean(losses[-50:]):.3f} over the last 50 steps; "
-      f"a model that cannot tell captions apart scores log {BATCH} = {np.log(BATCH):.3f}")
+print(
+    f"InfoNCE loss: {losses[0]:.3f} at the start, {np.mean(losses[-50:]):.3f} over the last 50 steps; "
+    f"a model that cannot tell captions apart scores log {BATCH} = {np.log(BATCH):.3f}"
+)
 assert losses[0] > np.log(BATCH) and np.mean(losses[-50:]) < np.log(BATCH) - 1
 
 # %% [markdown]
@@ -256,10 +277,15 @@ PROMPTS_WORDS = [f"a handwritten digit {w}" for w in NAMES]
 PROMPTS_NUMERALS = [f"a handwritten digit {w}" for w in NUMERALS]
 acc_words = zero_shot_accuracy(W_img, W_txt, PROMPTS_WORDS)
 acc_numerals = zero_shot_accuracy(W_img, W_txt, PROMPTS_NUMERALS)
-acc_untrained = zero_shot_accuracy(init_rng.normal(0, 0.01, (784, DIM)),
-                                   init_rng.normal(0, 0.1, (len(VOCAB), DIM)), PROMPTS_WORDS)
-print(f"zero-shot accuracy on {len(X_test)} test digits: prompts with words {acc_words:.1%}, "
-      f"with numerals {acc_numerals:.1%}; untrained encoders {acc_untrained:.1%} (chance: 10%)")
+acc_untrained = zero_shot_accuracy(
+    init_rng.normal(0, 0.01, (784, DIM)),
+    init_rng.normal(0, 0.1, (len(VOCAB), DIM)),
+    PROMPTS_WORDS,
+)
+print(
+    f"zero-shot accuracy on {len(X_test)} test digits: prompts with words {acc_words:.1%}, "
+    f"with numerals {acc_numerals:.1%}; untrained encoders {acc_untrained:.1%} (chance: 10%)"
+)
 assert acc_words > 0.5 and acc_numerals > 0.5
 
 # %% [markdown]
@@ -285,8 +311,10 @@ plt.show()
 single = NAMES + NUMERALS
 e_words = embed_text(single, W_txt)
 sim = e_words[:10] @ e_words[10:].T
-print(f"mean cosine(name, its numeral) = {np.mean(np.diag(sim)):.2f}; "
-      f"mean cosine(name, another numeral) = {sim[~np.eye(10, dtype=bool)].mean():.2f}")
+print(
+    f"mean cosine(name, its numeral) = {np.mean(np.diag(sim)):.2f}; "
+    f"mean cosine(name, another numeral) = {sim[~np.eye(10, dtype=bool)].mean():.2f}"
+)
 assert np.mean(np.diag(sim)) > sim[~np.eye(10, dtype=bool)].mean() + 0.25
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 im = ax.imshow(sim, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -353,12 +381,13 @@ def gauss_logpdf(x, mean, std=1.0):
 MU0, MU1 = -1.5, 1.5
 
 
-def score_cond(x):                       # d/dx log p(x | c=1)
+def score_cond(x):  # d/dx log p(x | c=1)
     return -(x - MU1)
 
 
-def score_uncond(x):                     # d/dx log p(x), p = mixture of the two classes
-    r1 = 1.0 / (1.0 + np.exp(gauss_logpdf(x, MU0) - gauss_logpdf(x, MU1)))   # p(c=1 | x)
+def score_uncond(x):  # d/dx log p(x), p = mixture of the two classes
+    # p(c=1 | x)
+    r1 = 1.0 / (1.0 + np.exp(gauss_logpdf(x, MU0) - gauss_logpdf(x, MU1)))
     return -(1 - r1) * (x - MU0) - r1 * (x - MU1)
 
 
@@ -368,7 +397,8 @@ def guided_score(x, w):
 
 grid = np.linspace(-8, 8, 4001)
 dx = grid[1] - grid[0]
-log_classifier = -np.logaddexp(0.0, gauss_logpdf(grid, MU0) - gauss_logpdf(grid, MU1))  # log p(c=1|x)
+# log p(c=1|x)
+log_classifier = -np.logaddexp(0.0, gauss_logpdf(grid, MU0) - gauss_logpdf(grid, MU1))
 langevin_rng = np.random.default_rng(0)
 CHAINS, LSTEPS, ETA = pick(full=20_000, fast=4_000), pick(full=4000, fast=1500), 0.01
 rows = []
@@ -383,25 +413,52 @@ for w in (0.0, 1.0, 3.0, 8.0):
     # (b) Langevin dynamics with the guided score samples p~_w
     x = langevin_rng.normal(0, 3, CHAINS)
     for _ in range(LSTEPS):
-        x = x + ETA * guided_score(x, w) + np.sqrt(2 * ETA) * langevin_rng.normal(size=CHAINS)
-    mean, std = np.sum(grid * density) * dx, np.sqrt(np.sum(grid ** 2 * density) * dx - (np.sum(grid * density) * dx) ** 2)
+        x = (
+            x
+            + ETA * guided_score(x, w)
+            + np.sqrt(2 * ETA) * langevin_rng.normal(size=CHAINS)
+        )
+    mean, std = (
+        np.sum(grid * density) * dx,
+        np.sqrt(np.sum(grid**2 * density) * dx - (np.sum(grid * density) * dx) ** 2),
+    )
     p_c = np.sum(np.exp(log_classifier) * density) * dx
     rows.append((w, score_err, mean, x.mean(), std, x.std(), p_c))
     ax.plot(grid, density, lw=2, label=f"w = {w:g}")
-    ax.hist(x, bins=80, range=(-4, 6), density=True, histtype="step", color=ax.lines[-1].get_color(), alpha=0.6)
-ax.plot(grid, 0.5 * np.exp(gauss_logpdf(grid, MU0)) + 0.5 * np.exp(gauss_logpdf(grid, MU1)),
-        color="gray", ls=":", label="p(x), both classes")
+    ax.hist(
+        x,
+        bins=80,
+        range=(-4, 6),
+        density=True,
+        histtype="step",
+        color=ax.lines[-1].get_color(),
+        alpha=0.6,
+    )
+ax.plot(
+    grid,
+    0.5 * np.exp(gauss_logpdf(grid, MU0)) + 0.5 * np.exp(gauss_logpdf(grid, MU1)),
+    color="gray",
+    ls=":",
+    label="p(x), both classes",
+)
 ax.set_xlim(-5, 6)
-ax.set_title("Guided densities $\\propto p(x|c)\\,p(c|x)^w$ (lines) and Langevin samples (steps)")
+ax.set_title(
+    "Guided densities $\\propto p(x|c)\\,p(c|x)^w$ (lines) and Langevin samples (steps)"
+)
 ax.set_xlabel("x")
 ax.set_ylabel("density")
 ax.legend()
 plt.show()
-print("   w   max|score error|   mean (exact, Langevin)   std (exact, Langevin)   E[p(c=1|x)]")
+print(
+    "   w   max|score error|   mean (exact, Langevin)   std (exact, Langevin)   E[p(c=1|x)]"
+)
 for w, err, m, m_s, s, s_s, p_c in rows:
-    print(f"{w:4g}   {err:16.1e}   {m:8.3f} {m_s:8.3f}          {s:7.3f} {s_s:7.3f}          {p_c:.3f}")
+    print(
+        f"{w:4g}   {err:16.1e}   {m:8.3f} {m_s:8.3f}          {s:7.3f} {s_s:7.3f}          {p_c:.3f}"
+    )
     assert err < 1e-4 and abs(m - m_s) < 0.06 and abs(s - s_s) < 0.06
-assert all(a[2] < b[2] and a[4] > b[4] and a[6] < b[6] for a, b in zip(rows, rows[1:]))  # mean up, std down
+# mean up, std down
+assert all(a[2] < b[2] and a[4] > b[4] and a[6] < b[6] for a, b in zip(rows, rows[1:]))
 
 # %% [markdown]
 # As $w$ grows, the samples move away from the other class and concentrate: the
@@ -441,11 +498,17 @@ def gpt_params(n_layer, d, vocab, context):
 
 gpt2_small = gpt_params(12, 768, 50257, 1024)
 gpt3 = gpt_params(96, 12288, 50257, 2048)
-print(f"GPT-2 small (12 layers, d = 768): {gpt2_small / 1e6:.1f} M parameters (reported: 124 M)")
-print(f"GPT-3 (96 layers, d = 12288):     {gpt3 / 1e9:.1f} B parameters (reported: 175 B)")
+print(
+    f"GPT-2 small (12 layers, d = 768): {gpt2_small / 1e6:.1f} M parameters (reported: 124 M)"
+)
+print(
+    f"GPT-3 (96 layers, d = 12288):     {gpt3 / 1e9:.1f} B parameters (reported: 175 B)"
+)
 for name, n in (("GPT-2 small", gpt2_small), ("GPT-3", gpt3)):
-    print(f"  {name}: weights alone take {4 * n / 2**30:,.1f} GiB in float32, "
-          f"{2 * n / 2**30:,.1f} GiB in 16-bit, {n / 2**30:,.1f} GiB in int8")
+    print(
+        f"  {name}: weights alone take {4 * n / 2**30:,.1f} GiB in float32, "
+        f"{2 * n / 2**30:,.1f} GiB in 16-bit, {n / 2**30:,.1f} GiB in int8"
+    )
 
 # %% [markdown]
 # ### Counting floating-point operations
@@ -482,15 +545,19 @@ def attention(x, Wq, Wk, Wv, Wo):
 
 d_model = 64
 attn_rng = np.random.default_rng(0)
-weights = [attn_rng.normal(0, d_model ** -0.5, (d_model, d_model)) for _ in range(4)]
+weights = [attn_rng.normal(0, d_model**-0.5, (d_model, d_model)) for _ in range(4)]
 for T in (1, 10, 100):
     flops["n"] = 0
     xs = attn_rng.normal(size=(T, d_model))
     out = attention(xs, *weights)
-    reference, _ = scaled_dot_product_attention(xs @ weights[0], xs @ weights[1], xs @ weights[2],
-                                                np.tril(np.ones((T, T), bool)))
+    reference, _ = scaled_dot_product_attention(
+        xs @ weights[0],
+        xs @ weights[1],
+        xs @ weights[2],
+        np.tril(np.ones((T, T), bool)),
+    )
     assert np.allclose(out, reference @ weights[3])
-    assert flops["n"] == 8 * T * d_model ** 2 + 4 * T ** 2 * d_model
+    assert flops["n"] == 8 * T * d_model**2 + 4 * T**2 * d_model
     print(f"T = {T:3d}: counted {flops['n']:>10,} FLOPs = 8Td² + 4T²d")
 
 # %% [markdown]
@@ -504,7 +571,7 @@ sizes = pick(full=(64, 128, 256, 512, 1024), fast=(64, 128, 256, 384))
 seconds, counts = [], []
 for n in sizes:
     a, b = attn_rng.normal(size=(n, n)), attn_rng.normal(size=(n, n))
-    reps = max(1, int(2e8 // (2 * n ** 3)))
+    reps = max(1, int(2e8 // (2 * n**3)))
     best = np.inf
     for _ in range(3):
         t0 = time.perf_counter()
@@ -512,15 +579,25 @@ for n in sizes:
             a @ b
         best = min(best, (time.perf_counter() - t0) / reps)
     seconds.append(best)
-    counts.append(2 * n ** 3)
-    print(f"n = {n:5d}: {2 * n ** 3 / 1e6:8.1f} MFLOP in {best * 1e3:7.2f} ms -> {2 * n ** 3 / best / 1e9:5.2f} GFLOP/s")
+    counts.append(2 * n**3)
+    print(
+        f"n = {n:5d}: {2 * n**3 / 1e6:8.1f} MFLOP in {best * 1e3:7.2f} ms -> {2 * n**3 / best / 1e9:5.2f} GFLOP/s"
+    )
 slope = np.polyfit(np.log(counts[1:]), np.log(seconds[1:]), 1)[0]
 cpu_rate = counts[-1] / seconds[-1]
-print(f"slope of log(time) against log(FLOPs) = {slope:.2f} (1 = time proportional to FLOPs)")
+print(
+    f"slope of log(time) against log(FLOPs) = {slope:.2f} (1 = time proportional to FLOPs)"
+)
 
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 ax.loglog(counts, seconds, "o-", label="measured")
-ax.loglog(counts, np.array(counts) / cpu_rate, "--", color="gray", label=f"FLOPs / {cpu_rate / 1e9:.1f} GFLOP/s")
+ax.loglog(
+    counts,
+    np.array(counts) / cpu_rate,
+    "--",
+    color="gray",
+    label=f"FLOPs / {cpu_rate / 1e9:.1f} GFLOP/s",
+)
 ax.set_title("NumPy matrix product: time against FLOPs")
 ax.set_xlabel("FLOPs ($2n^3$)")
 ax.set_ylabel("seconds")
@@ -536,7 +613,9 @@ plt.show()
 # %%
 train_flops = 6 * 175e9 * 300e9
 print(f"6 N D = {train_flops:.2e} FLOPs (the GPT-3 paper reports 3.14e23)")
-print(f"at the {cpu_rate / 1e9:.1f} GFLOP/s measured above: {train_flops / cpu_rate / 3.15e7:,.0f} years on this CPU")
+print(
+    f"at the {cpu_rate / 1e9:.1f} GFLOP/s measured above: {train_flops / cpu_rate / 3.15e7:,.0f} years on this CPU"
+)
 
 # %% [markdown]
 # Hence the interest in efficiency: at this scale a factor of two is a great deal of
@@ -565,24 +644,30 @@ def quantise(W, bits=8, per_column=True):
 
 
 errors = {}
-print(f"float32 weights: {W_img.astype(np.float32).nbytes:,} bytes; "
-      f"zero-shot accuracy {acc_words:.1%}")
+print(
+    f"float32 weights: {W_img.astype(np.float32).nbytes:,} bytes; "
+    f"zero-shot accuracy {acc_words:.1%}"
+)
 for bits in (8, 4, 2):
     for per_column in (True, False):
         codes, scale = quantise(W_img, bits, per_column)
         W_hat = scale * codes
-        assert np.all(np.abs(W_img - W_hat) <= scale / 2 + 1e-12)      # the rounding bound
+        # the rounding bound
+        assert np.all(np.abs(W_img - W_hat) <= scale / 2 + 1e-12)
         rel = np.linalg.norm(W_img - W_hat) / np.linalg.norm(W_img)
         acc = zero_shot_accuracy(W_hat, W_txt, PROMPTS_WORDS)
         size = W_img.size * bits / 8 + np.size(scale) * 4
-        print(f"int{bits}, {'per column' if per_column else 'per tensor'}: {size:8,.0f} bytes, "
-              f"relative weight error {rel:6.1%}, zero-shot accuracy {acc:.1%}")
+        print(
+            f"int{bits}, {'per column' if per_column else 'per tensor'}: {size:8,.0f} bytes, "
+            f"relative weight error {rel:6.1%}, zero-shot accuracy {acc:.1%}"
+        )
         errors[bits, per_column] = rel
         if bits == 8:
-            assert abs(acc - acc_words) < 0.02     # int8: no loss worth mentioning
+            assert abs(acc - acc_words) < 0.02  # int8: no loss worth mentioning
         if bits == 2:
-            assert acc < acc_words - 0.3           # int2: the model is broken
-assert all(errors[b, True] <= errors[b, False] for b in (8, 4, 2))   # per column beats per tensor
+            assert acc < acc_words - 0.3  # int2: the model is broken
+# per column beats per tensor
+assert all(errors[b, True] <= errors[b, False] for b in (8, 4, 2))
 
 # %% [markdown]
 # 8 bits change the accuracy by less than two points (asserted above; usually much
@@ -618,14 +703,14 @@ def generate(x0, T, weights, cache):
     flops["n"] = 0
     xs, keys, values, outputs = [x0], [], [], []
     for _t in range(T):
-        if cache:                                  # project only the newest token
+        if cache:  # project only the newest token
             x = xs[-1][None, :]
             keys.append(matmul(x, Wk)[0])
             values.append(matmul(x, Wv)[0])
             q = matmul(x, Wq)
             a = softmax_rows(matmul(q, np.array(keys).T) / np.sqrt(len(x0)))
             y = matmul(matmul(a, np.array(values)), Wo)[0]
-        else:                                      # recompute everything for the prefix
+        else:  # recompute everything for the prefix
             y = attention(np.array(xs), Wq, Wk, Wv, Wo)[-1]
         outputs.append(y)
         xs.append(np.tanh(y))
@@ -634,24 +719,35 @@ def generate(x0, T, weights, cache):
 
 def flops_no_cache(T, d):
     t = np.arange(1, T + 1)
-    return int(np.sum(8 * t * d ** 2 + 4 * t ** 2 * d))
+    return int(np.sum(8 * t * d**2 + 4 * t**2 * d))
 
 
 def flops_cache(T, d):
-    return 8 * T * d ** 2 + 2 * T * (T + 1) * d
+    return 8 * T * d**2 + 2 * T * (T + 1) * d
 
 
 x0 = attn_rng.normal(size=d_model)
 T_gen = 64
 y_plain, n_plain = generate(x0, T_gen, weights, cache=False)
 y_cached, n_cached = generate(x0, T_gen, weights, cache=True)
-assert np.allclose(y_plain, y_cached) and n_plain == flops_no_cache(T_gen, d_model) and n_cached == flops_cache(T_gen, d_model)
-print(f"{T_gen} tokens, d = {d_model}: same outputs; {n_plain:,} FLOPs without cache, "
-      f"{n_cached:,} with cache ({n_plain / n_cached:.0f}x fewer)")
+assert (
+    np.allclose(y_plain, y_cached)
+    and n_plain == flops_no_cache(T_gen, d_model)
+    and n_cached == flops_cache(T_gen, d_model)
+)
+print(
+    f"{T_gen} tokens, d = {d_model}: same outputs; {n_plain:,} FLOPs without cache, "
+    f"{n_cached:,} with cache ({n_plain / n_cached:.0f}x fewer)"
+)
 
 lengths = np.array([16, 64, 256, 1024, 4096])
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
-ax.loglog(lengths, [flops_no_cache(T, 768) for T in lengths], "o-", label="recompute the prefix")
+ax.loglog(
+    lengths,
+    [flops_no_cache(T, 768) for T in lengths],
+    "o-",
+    label="recompute the prefix",
+)
 ax.loglog(lengths, [flops_cache(T, 768) for T in lengths], "o-", label="KV cache")
 ax.set_title("Generating T tokens, one attention layer, d = 768")
 ax.set_xlabel("tokens generated T")
@@ -659,8 +755,10 @@ ax.set_ylabel("FLOPs")
 ax.legend()
 plt.show()
 cache_bytes = 2 * 12 * 768 * 1024 * 2
-print(f"the price is memory: GPT-2 small's cache for 1,024 tokens = 2 (k, v) x 12 layers x 768 x 1024 "
-      f"x 2 bytes = {cache_bytes / 2**20:.0f} MiB per sequence")
+print(
+    f"the price is memory: GPT-2 small's cache for 1,024 tokens = 2 (k, v) x 12 layers x 768 x 1024 "
+    f"x 2 bytes = {cache_bytes / 2**20:.0f} MiB per sequence"
+)
 
 # %% [markdown]
 # The cache turns the cost of generation from cubic to quadratic in the length, which
@@ -730,7 +828,7 @@ text_lc = load_shakespeare().lower()
 tok = CharTokenizer(text_lc)
 V_ch = tok.vocab_size
 bigram = NGramLM(2, V_ch, alpha=0.01).fit(tok.encode(text_lc))
-P_ref = bigram.probs(np.arange(V_ch)[:, None])            # P_ref[a, b] = p(b | a)
+P_ref = bigram.probs(np.arange(V_ch)[:, None])  # P_ref[a, b] = p(b | a)
 T_len, START = 48, tok.stoi["\n"]
 english = {w for w in re.findall(r"[a-z]+", text_lc) if len(w) >= 2}
 
@@ -739,7 +837,8 @@ def human_score(seqs):
     """The simulated annotator's hidden score: distinct English words among the complete words."""
     out = []
     for s in seqs:
-        words = re.findall(r"[a-z]+", tok.decode(s))[1:-1]          # drop the cut-off first and last
+        # drop the cut-off first and last
+        words = re.findall(r"[a-z]+", tok.decode(s))[1:-1]
         out.append(len({w for w in words if w in english}))
     return np.array(out, float)
 
@@ -747,38 +846,59 @@ def human_score(seqs):
 n_pairs = pick(full=5000, fast=2000)
 ya = rlhf.sample_markov(P_ref, n_pairs, START, T_len, seed=1)
 yb = rlhf.sample_markov(P_ref, n_pairs, START, T_len, seed=2)
-prefer_a = np.random.default_rng(3).random(n_pairs) < 1 / (1 + np.exp(-(human_score(ya) - human_score(yb))))
-w_rm = rlhf.fit_bradley_terry(rlhf.transition_counts(ya, START, V_ch),
-                              rlhf.transition_counts(yb, START, V_ch), prefer_a, l2=1e-2)
-R_rm = w_rm.reshape(V_ch, V_ch)                              # reward of each transition a -> b
+prefer_a = np.random.default_rng(3).random(n_pairs) < 1 / (
+    1 + np.exp(-(human_score(ya) - human_score(yb)))
+)
+w_rm = rlhf.fit_bradley_terry(
+    rlhf.transition_counts(ya, START, V_ch),
+    rlhf.transition_counts(yb, START, V_ch),
+    prefer_a,
+    l2=1e-2,
+)
+# reward of each transition a -> b
+R_rm = w_rm.reshape(V_ch, V_ch)
 
 # held-out comparisons: how often do the reward model and the annotator agree with the hidden score?
 ta, tb = (rlhf.sample_markov(P_ref, 2000, START, T_len, seed=s) for s in (4, 5))
 sa, sb = human_score(ta), human_score(tb)
 differ = sa != sb
-rm_agree = np.mean((rlhf.sequence_reward(R_rm, ta, START) > rlhf.sequence_reward(R_rm, tb, START))[differ]
-                   == (sa > sb)[differ])
+rm_agree = np.mean(
+    (rlhf.sequence_reward(R_rm, ta, START) > rlhf.sequence_reward(R_rm, tb, START))[
+        differ
+    ]
+    == (sa > sb)[differ]
+)
 annotator_agree = np.mean(1 / (1 + np.exp(-np.abs(sa - sb)[differ])))
-print(f"reward model from {n_pairs} comparisons: agrees with the hidden score on {rm_agree:.0%} of "
-      f"held-out pairs (a simulated annotator: {annotator_agree:.0%}; a coin: 50%)")
+print(
+    f"reward model from {n_pairs} comparisons: agrees with the hidden score on {rm_agree:.0%} of "
+    f"held-out pairs (a simulated annotator: {annotator_agree:.0%}; a coin: 50%)"
+)
 assert rm_agree > 0.55
 
 # the exact optimum for beta = 0.2: check pi* = pi_ref e^{r/beta} / Z on samples, and J(pi*) = beta log Z
 beta = 0.2
 trans_opt, log_z = rlhf.kl_optimum(P_ref, R_rm, beta, T_len, START)
 y_opt = rlhf.sample_markov(trans_opt, pick(full=20000, fast=5000), START, seed=6)
-log_ratio = rlhf.markov_log_prob(trans_opt, y_opt, START) - rlhf.markov_log_prob(P_ref, y_opt, START)
+log_ratio = rlhf.markov_log_prob(trans_opt, y_opt, START) - rlhf.markov_log_prob(
+    P_ref, y_opt, START
+)
 r_opt = rlhf.sequence_reward(R_rm, y_opt, START)
 assert np.allclose(log_ratio, r_opt / beta - log_z)
 J_mc = r_opt.mean() - beta * log_ratio.mean()
-print(f"beta = {beta}: J(pi*) by Monte Carlo {J_mc:.3f}, beta log Z = {beta * log_z:.3f}; "
-      f"reference model's J = E[r] = {rlhf.sequence_reward(R_rm, ta, START).mean():.3f}")
+print(
+    f"beta = {beta}: J(pi*) by Monte Carlo {J_mc:.3f}, beta log Z = {beta * log_z:.3f}; "
+    f"reference model's J = E[r] = {rlhf.sequence_reward(R_rm, ta, START).mean():.3f}"
+)
 assert abs(J_mc - beta * log_z) < 1e-9 + 0.01 * abs(beta * log_z)
 
 # REINFORCE, the sampling way to the same optimum
-pol, hist = rlhf.reinforce_kl(P_ref, R_rm, beta, T_len, START, steps=pick(full=400, fast=150), seed=7)
-print(f"REINFORCE on the bigram's logits, {len(hist)} steps of 256 samples: J = {np.mean(hist[-20:]):.3f} "
-      f"(started at {hist[0]:.3f}; cannot exceed {beta * log_z:.3f})")
+pol, hist = rlhf.reinforce_kl(
+    P_ref, R_rm, beta, T_len, START, steps=pick(full=400, fast=150), seed=7
+)
+print(
+    f"REINFORCE on the bigram's logits, {len(hist)} steps of 256 samples: J = {np.mean(hist[-20:]):.3f} "
+    f"(started at {hist[0]:.3f}; cannot exceed {beta * log_z:.3f})"
+)
 assert hist[0] < np.mean(hist[-20:]) < beta * log_z + 0.05
 
 # %% [markdown]
@@ -792,25 +912,50 @@ assert hist[0] < np.mean(hist[-20:]) < beta * log_z + 0.05
 betas = [1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02]
 n_eval = pick(full=4000, fast=1000)
 y_ref = rlhf.sample_markov(P_ref, n_eval, START, T_len, seed=8)
-sweep = [(0.0, rlhf.sequence_reward(R_rm, y_ref, START).mean(), human_score(y_ref).mean(), y_ref[0])]
+sweep = [
+    (
+        0.0,
+        rlhf.sequence_reward(R_rm, y_ref, START).mean(),
+        human_score(y_ref).mean(),
+        y_ref[0],
+    )
+]
 for b in betas:
     trans_b, log_z_b = rlhf.kl_optimum(P_ref, R_rm, b, T_len, START)
     y_b = rlhf.sample_markov(trans_b, n_eval, START, seed=8)
     r_b = rlhf.sequence_reward(R_rm, y_b, START)
-    kl_b = r_b.mean() / b - log_z_b                       # KL(pi* || pi_ref), exact up to sampling
+    # KL(pi* || pi_ref), exact up to sampling
+    kl_b = r_b.mean() / b - log_z_b
     sweep.append((kl_b, r_b.mean(), human_score(y_b).mean(), y_b[0]))
 kls, proxy, hidden, examples = zip(*sweep)
 for b, kl, pr, hs, ex in zip([np.inf] + betas, kls, proxy, hidden, examples):
-    print(f"beta {b:>5}: KL {kl:6.1f} nats, learned reward {pr:6.2f}, hidden score {hs:5.2f} | "
-          f"{tok.decode(ex)!r:.62}")
+    print(
+        f"beta {b:>5}: KL {kl:6.1f} nats, learned reward {pr:6.2f}, hidden score {hs:5.2f} | "
+        f"{tok.decode(ex)!r:.62}"
+    )
 best = int(np.argmax(hidden))
-assert np.all(np.diff(proxy) > 0) and 0 < best < len(hidden) - 1 and hidden[-1] < 0.7 * hidden[best]
+assert (
+    np.all(np.diff(proxy) > 0)
+    and 0 < best < len(hidden) - 1
+    and hidden[-1] < 0.7 * hidden[best]
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.plot(kls, np.array(proxy) - proxy[0], "o-", label="learned reward (what is optimised)")
-ax.plot(kls, np.array(hidden) - hidden[0], "s-", label="hidden score (what the annotator wanted)")
-ax.set(xscale="symlog", xlabel=r"KL$(\pi^* \,\Vert\, \pi_{\mathrm{ref}})$ in nats (smaller $\beta$ to the right)",
-       ylabel="gain over the reference model", title="Optimising a learned reward: first help, then harm")
+ax.plot(
+    kls, np.array(proxy) - proxy[0], "o-", label="learned reward (what is optimised)"
+)
+ax.plot(
+    kls,
+    np.array(hidden) - hidden[0],
+    "s-",
+    label="hidden score (what the annotator wanted)",
+)
+ax.set(
+    xscale="symlog",
+    xlabel=r"KL$(\pi^* \,\Vert\, \pi_{\mathrm{ref}})$ in nats (smaller $\beta$ to the right)",
+    ylabel="gain over the reference model",
+    title="Optimising a learned reward: first help, then harm",
+)
 ax.legend()
 plt.show()
 

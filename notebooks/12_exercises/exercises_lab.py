@@ -99,13 +99,17 @@ def saturating_generator_loss(fake_logits):
     return torch.log(1 - torch.sigmoid(fake_logits)).mean()
 
 
-assert check("gan_generator_loss", saturating_generator_loss, framework="torch") is False
+assert (
+    check("gan_generator_loss", saturating_generator_loss, framework="torch") is False
+)
 
 # %% tags=["keras"]
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "torch"; before importing keras
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # hide TensorFlow's start-up chatter
+# or "torch"; before importing keras
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import matplotlib.pyplot as plt
@@ -125,7 +129,9 @@ from aigc_course.plotting import plot_history, show_images
 
 check_gpu()  # no GPU and AIGC_COURSE_FAST unset: switches to fast mode, and says so
 set_seed(0)
-print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}")
+print(
+    f"Keras {keras.__version__} on the {keras.backend.backend()} backend; fast mode: {is_fast()}"
+)
 print("exercises that check() knows:", ", ".join(list_exercises()))
 
 # %% [markdown] tags=["keras"]
@@ -142,7 +148,10 @@ def generator_loss_without_from_logits(fake_logits):
     return ops.mean(bce(ops.ones_like(fake_logits), fake_logits))
 
 
-assert check("gan_generator_loss", generator_loss_without_from_logits, framework="keras") is False
+assert (
+    check("gan_generator_loss", generator_loss_without_from_logits, framework="keras")
+    is False
+)
 
 # %% [markdown]
 # ## 2. Implement a GAN
@@ -259,22 +268,34 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
         logits = D(images) if tuple(images.shape) == (8, 784) else None
     problems = []
     if tuple(images.shape) != (8, 784):
-        problems.append(f"generator output shape {tuple(images.shape)}, expected (8, 784)")
+        problems.append(
+            f"generator output shape {tuple(images.shape)}, expected (8, 784)"
+        )
     elif images.abs().max() > 1:
         problems.append("generator outputs outside [-1, 1]: end with Tanh()")
     if logits is not None and tuple(logits.shape) != (8, 1):
-        problems.append(f"discriminator output shape {tuple(logits.shape)}, expected (8, 1)")
+        problems.append(
+            f"discriminator output shape {tuple(logits.shape)}, expected (8, 1)"
+        )
     if any(isinstance(m, nn.Sigmoid) for m in D.modules()):
-        problems.append("the discriminator must return logits: remove the final Sigmoid "
-                        "(the losses apply it)")
+        problems.append(
+            "the discriminator must return logits: remove the final Sigmoid "
+            "(the losses apply it)"
+        )
     if solution is not None:
-        expected = [sum(p.numel() for p in net.parameters()) for net in solution(latent_dim)]
+        expected = [
+            sum(p.numel() for p in net.parameters()) for net in solution(latent_dim)
+        ]
         if n_params != expected:
-            problems.append(f"parameter counts (G, D) = {n_params}, expected {expected}")
+            problems.append(
+                f"parameter counts (G, D) = {n_params}, expected {expected}"
+            )
     if problems:
         print("❌ make_gan: " + "; ".join(problems))
         return False
-    print(f"✅ make_gan: shapes, range and parameter counts (G, D) = {n_params} are right")
+    print(
+        f"✅ make_gan: shapes, range and parameter counts (G, D) = {n_params} are right"
+    )
     return True
 
 
@@ -282,12 +303,22 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
 # Worked solution
 def solution_make_gan(latent_dim):
     G = nn.Sequential(
-        nn.Linear(latent_dim, 256), nn.BatchNorm1d(256), nn.LeakyReLU(0.2),
-        nn.Linear(256, 512), nn.BatchNorm1d(512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 784), nn.Tanh())
+        nn.Linear(latent_dim, 256),
+        nn.BatchNorm1d(256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 512),
+        nn.BatchNorm1d(512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 784),
+        nn.Tanh(),
+    )
     D = nn.Sequential(
-        nn.Linear(784, 512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+        nn.Linear(784, 512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 1),
+    )
     return G, D
 
 
@@ -323,7 +354,9 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
     except NotImplementedError:
         print("⏳ make_gan: not implemented yet")
         return False
-    images = ops.convert_to_numpy(G(np.random.default_rng(0).normal(size=(8, latent_dim))))
+    images = ops.convert_to_numpy(
+        G(np.random.default_rng(0).normal(size=(8, latent_dim)))
+    )
     problems = []
     if images.shape != (8, 784):
         problems.append(f"generator output shape {images.shape}, expected (8, 784)")
@@ -332,19 +365,30 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
     else:
         logits = ops.convert_to_numpy(D(images))
         if logits.shape != (8, 1):
-            problems.append(f"discriminator output shape {logits.shape}, expected (8, 1)")
-    if any(getattr(layer, "activation", None) is keras.activations.sigmoid for layer in D.layers):
-        problems.append("the discriminator must return logits: no final sigmoid "
-                        "(the losses apply it)")
+            problems.append(
+                f"discriminator output shape {logits.shape}, expected (8, 1)"
+            )
+    if any(
+        getattr(layer, "activation", None) is keras.activations.sigmoid
+        for layer in D.layers
+    ):
+        problems.append(
+            "the discriminator must return logits: no final sigmoid "
+            "(the losses apply it)"
+        )
     counts = [n_trainable(G), n_trainable(D)]
     if solution is not None:
         expected = [n_trainable(m) for m in solution(latent_dim)]
         if counts != expected:
-            problems.append(f"trainable parameters (G, D) = {counts}, expected {expected}")
+            problems.append(
+                f"trainable parameters (G, D) = {counts}, expected {expected}"
+            )
     if problems:
         print("❌ make_gan: " + "; ".join(problems))
         return False
-    print(f"✅ make_gan: shapes, range and trainable parameters (G, D) = {counts} are right")
+    print(
+        f"✅ make_gan: shapes, range and trainable parameters (G, D) = {counts} are right"
+    )
     return True
 
 
@@ -352,15 +396,30 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
 # Worked solution
 def solution_make_gan(latent_dim):
     def block(units):
-        return [layers.Dense(units), layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
-                layers.LeakyReLU(negative_slope=0.2)]
+        return [
+            layers.Dense(units),
+            layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+            layers.LeakyReLU(negative_slope=0.2),
+        ]
 
-    G = keras.Sequential([keras.Input((latent_dim,)), *block(256), *block(512),
-                          layers.Dense(784, activation="tanh")])
-    D = keras.Sequential([keras.Input((784,)),
-                          layers.Dense(512), layers.LeakyReLU(negative_slope=0.2),
-                          layers.Dense(256), layers.LeakyReLU(negative_slope=0.2),
-                          layers.Dense(1)])
+    G = keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            *block(256),
+            *block(512),
+            layers.Dense(784, activation="tanh"),
+        ]
+    )
+    D = keras.Sequential(
+        [
+            keras.Input((784,)),
+            layers.Dense(512),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Dense(256),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Dense(1),
+        ]
+    )
     return G, D
 
 
@@ -406,28 +465,44 @@ def check_gan_step(fn, solution):
         opt_g = torch.optim.Adam(g.parameters(), lr=1e-3)
         opt_d = torch.optim.Adam(d.parameters(), lr=1e-3)
         try:
-            out = step(g, d, opt_g, opt_d, real, z, solution_discriminator_loss,
-                       solution_generator_loss)
+            out = step(
+                g,
+                d,
+                opt_g,
+                opt_d,
+                real,
+                z,
+                solution_discriminator_loss,
+                solution_generator_loss,
+            )
         except NotImplementedError:
             print("⏳ gan_step: not implemented yet")
             return False
         runs.append((out, g, d))
     (mine, g1, d1), (ref, g2, d2) = runs
-    same = lambda a, b: all(torch.allclose(p, q, atol=1e-6)
-                            for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    same = lambda a, b: all(
+        torch.allclose(p, q, atol=1e-6)
+        for p, q in zip(a.state_dict().values(), b.state_dict().values())
+    )
     problems = []
     if not (isinstance(mine, tuple) and len(mine) == 2):
         problems.append("return the two losses as a tuple (d_loss, g_loss)")
     elif not np.allclose([float(v) for v in mine], [float(v) for v in ref], atol=1e-5):
-        problems.append(f"losses {tuple(float(v) for v in mine)}, expected "
-                        f"{tuple(float(v) for v in ref)}")
+        problems.append(
+            f"losses {tuple(float(v) for v in mine)}, expected "
+            f"{tuple(float(v) for v in ref)}"
+        )
     if not same(d1, d2):
-        problems.append("the discriminator's weights differ after the step (real and "
-                        "fake.detach() through d_loss_fn, then opt_d.step(); and no update of D "
-                        "by the generator's loss)")
+        problems.append(
+            "the discriminator's weights differ after the step (real and "
+            "fake.detach() through d_loss_fn, then opt_d.step(); and no update of D "
+            "by the generator's loss)"
+        )
     if not same(g1, g2):
-        problems.append("the generator's weights differ after the step (g_loss_fn on the "
-                        "UPDATED D(fake); only opt_g steps for it; fake = G(z) once)")
+        problems.append(
+            "the generator's weights differ after the step (g_loss_fn on the "
+            "UPDATED D(fake); only opt_g steps for it; fake = G(z) once)"
+        )
     if problems:
         print("❌ gan_step: " + "\n   ".join(problems))
         return False
@@ -439,11 +514,11 @@ def check_gan_step(fn, solution):
 # Worked solution
 def solution_gan_step(G, D, opt_g, opt_d, real, z, d_loss_fn, g_loss_fn):
     fake = G(z)
-    d_loss = d_loss_fn(D(real), D(fake.detach()))   # 1) D: real -> 1, fake -> 0
+    d_loss = d_loss_fn(D(real), D(fake.detach()))  # 1) D: real -> 1, fake -> 0
     opt_d.zero_grad()
     d_loss.backward()
     opt_d.step()
-    g_loss = g_loss_fn(D(fake))                      # 2) G: make D call the fakes real
+    g_loss = g_loss_fn(D(fake))  # 2) G: make D call the fakes real
     opt_g.zero_grad()
     g_loss.backward()
     opt_g.step()
@@ -469,30 +544,45 @@ def check_gan_step(fn, solution):
         d.set_weights(D.get_weights())
         opt_g, opt_d = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
         try:
-            out = step(g, d, opt_g, opt_d, ops.convert_to_tensor(real), ops.convert_to_tensor(z),
-                       solution_discriminator_loss, solution_generator_loss)
+            out = step(
+                g,
+                d,
+                opt_g,
+                opt_d,
+                ops.convert_to_tensor(real),
+                ops.convert_to_tensor(z),
+                solution_discriminator_loss,
+                solution_generator_loss,
+            )
         except NotImplementedError:
             print("⏳ gan_step: not implemented yet")
             return False
         runs.append((out, g, d))
     (mine, g1, d1), (ref, g2, d2) = runs
-    same = lambda a, b: all(np.allclose(p, q, atol=1e-5)
-                            for p, q in zip(a.get_weights(), b.get_weights()))
+    same = lambda a, b: all(
+        np.allclose(p, q, atol=1e-5) for p, q in zip(a.get_weights(), b.get_weights())
+    )
     problems = []
     if not (isinstance(mine, tuple) and len(mine) == 2):
         problems.append("return the two losses as a tuple (d_loss, g_loss)")
     else:
-        mine, ref = ([float(ops.convert_to_numpy(v)) for v in out] for out in (mine, ref))
+        mine, ref = (
+            [float(ops.convert_to_numpy(v)) for v in out] for out in (mine, ref)
+        )
         if not np.allclose(mine, ref, atol=1e-5):
             problems.append(f"losses {tuple(mine)}, expected {tuple(ref)}")
     if not same(d1, d2):
-        problems.append("the discriminator's weights differ after the step (d_loss_fn on real "
-                        "and stop_gradient(G(z)), stepped with opt_d on D.trainable_weights; "
-                        "and no update of D by the generator's loss)")
+        problems.append(
+            "the discriminator's weights differ after the step (d_loss_fn on real "
+            "and stop_gradient(G(z)), stepped with opt_d on D.trainable_weights; "
+            "and no update of D by the generator's loss)"
+        )
     if not same(g1, g2):
-        problems.append("the generator's weights differ after the step (g_loss_fn on the "
-                        "UPDATED D(G(z)), stepped with opt_g on G.trainable_weights only; "
-                        "training=True)")
+        problems.append(
+            "the generator's weights differ after the step (g_loss_fn on the "
+            "UPDATED D(G(z)), stepped with opt_g on G.trainable_weights only; "
+            "training=True)"
+        )
     if problems:
         print("❌ gan_step: " + "\n   ".join(problems))
         return False
@@ -503,11 +593,11 @@ def check_gan_step(fn, solution):
 # %% tags=["keras", "hide-input"]
 # Worked solution
 def solution_gan_step(G, D, opt_g, opt_d, real, z, d_loss_fn, g_loss_fn):
-    def d_loss():                                    # 1) D: real -> 1, fake -> 0
+    def d_loss():  # 1) D: real -> 1, fake -> 0
         fake = ops.stop_gradient(G(z, training=True))
         return d_loss_fn(D(real, training=True), D(fake, training=True))
 
-    def g_loss():                                    # 2) G: make D call the fakes real
+    def g_loss():  # 2) G: make D call the fakes real
         return g_loss_fn(D(G(z, training=True), training=True))
 
     d = apply_gradients(opt_d, d_loss, D.trainable_weights)
@@ -524,26 +614,44 @@ check_gan_step(gan_step, solution_gan_step);
 # `choose` picks your function wherever it passes its check:
 
 # %% tags=["torch"]
-d_loss_fn = choose("gan_discriminator_loss", discriminator_loss, solution_discriminator_loss,
-                   framework="torch")
-g_loss_fn = choose("gan_generator_loss", generator_loss, solution_generator_loss,
-                   framework="torch")
+d_loss_fn = choose(
+    "gan_discriminator_loss",
+    discriminator_loss,
+    solution_discriminator_loss,
+    framework="torch",
+)
+g_loss_fn = choose(
+    "gan_generator_loss", generator_loss, solution_generator_loss, framework="torch"
+)
 with_nets = check_make_gan(make_gan, solution_make_gan)
 with_step = check_gan_step(gan_step, solution_gan_step)
 step = gan_step if with_step else solution_gan_step
-print("networks:", "yours" if with_nets else "the worked solution's",
-      "| training step:", "yours" if with_step else "the worked solution's")
+print(
+    "networks:",
+    "yours" if with_nets else "the worked solution's",
+    "| training step:",
+    "yours" if with_step else "the worked solution's",
+)
 
 # %% tags=["keras"]
-d_loss_fn = choose("gan_discriminator_loss", discriminator_loss, solution_discriminator_loss,
-                   framework="keras")
-g_loss_fn = choose("gan_generator_loss", generator_loss, solution_generator_loss,
-                   framework="keras")
+d_loss_fn = choose(
+    "gan_discriminator_loss",
+    discriminator_loss,
+    solution_discriminator_loss,
+    framework="keras",
+)
+g_loss_fn = choose(
+    "gan_generator_loss", generator_loss, solution_generator_loss, framework="keras"
+)
 with_nets = check_make_gan(make_gan, solution_make_gan)
 with_step = check_gan_step(gan_step, solution_gan_step)
 step = gan_step if with_step else solution_gan_step
-print("networks:", "yours" if with_nets else "the worked solution's",
-      "| training step:", "yours" if with_step else "the worked solution's")
+print(
+    "networks:",
+    "yours" if with_nets else "the worked solution's",
+    "| training step:",
+    "yours" if with_step else "the worked solution's",
+)
 
 # %% [markdown]
 # The images are scaled to $[-1, 1]$ (the range of `tanh`) and flattened. Before
@@ -554,9 +662,12 @@ print("networks:", "yours" if with_nets else "the worked solution's",
 
 # %% tags=["torch"]
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=5000), images, labels, seed=0)
-real_all = torch.tensor(images.reshape(len(images), 784) / 127.5 - 1.0, dtype=torch.float32,
-                        device=device)
+images, labels = random_subset(
+    pick(full=len(images), fast=5000), images, labels, seed=0
+)
+real_all = torch.tensor(
+    images.reshape(len(images), 784) / 127.5 - 1.0, dtype=torch.float32, device=device
+)
 
 set_seed(0)
 G, D = (make_gan if with_nets else solution_make_gan)(LATENT)
@@ -588,17 +699,29 @@ for epoch in range(EPOCHS):
     order = torch.randperm(len(real_all), generator=shuffle)
     n_batches = len(order) // BATCH
     for i in range(n_batches):
-        real = real_all[order[i * BATCH:(i + 1) * BATCH].to(device)]
-        sums += step(G, D, opt_g, opt_d, real, torch.randn(BATCH, LATENT, device=device),
-                     d_loss_fn, g_loss_fn)
+        real = real_all[order[i * BATCH : (i + 1) * BATCH].to(device)]
+        sums += step(
+            G,
+            D,
+            opt_g,
+            opt_d,
+            real,
+            torch.randn(BATCH, LATENT, device=device),
+            d_loss_fn,
+            g_loss_fn,
+        )
     history["d_loss"].append(sums[0] / n_batches)
     history["g_loss"].append(sums[1] / n_batches)
-    print(f"epoch {epoch + 1}/{EPOCHS}: d_loss {history['d_loss'][-1]:.3f}, "
-          f"g_loss {history['g_loss'][-1]:.3f}")
+    print(
+        f"epoch {epoch + 1}/{EPOCHS}: d_loss {history['d_loss'][-1]:.3f}, "
+        f"g_loss {history['g_loss'][-1]:.3f}"
+    )
 
 # %% tags=["keras"]
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=5000), images, labels, seed=0)
+images, labels = random_subset(
+    pick(full=len(images), fast=5000), images, labels, seed=0
+)
 real_all = (images.reshape(len(images), 784) / 127.5 - 1.0).astype("float32")
 
 set_seed(0)
@@ -630,10 +753,17 @@ class GANTrainer(keras.Model):
     def __init__(self, G, D, step, d_loss_fn, g_loss_fn, latent_dim):
         super().__init__()
         self.G, self.D, self.step = G, D, step
-        self.d_loss_fn, self.g_loss_fn, self.latent_dim = d_loss_fn, g_loss_fn, latent_dim
+        self.d_loss_fn, self.g_loss_fn, self.latent_dim = (
+            d_loss_fn,
+            g_loss_fn,
+            latent_dim,
+        )
         self.seed_gen = keras.random.SeedGenerator(0)
-        self.trackers = [keras.metrics.Mean(name="d_loss"), keras.metrics.Mean(name="g_loss")]
-        self.built = True          # the networks are built already
+        self.trackers = [
+            keras.metrics.Mean(name="d_loss"),
+            keras.metrics.Mean(name="g_loss"),
+        ]
+        self.built = True  # the networks are built already
 
     def call(self, z, training=False):
         return self.G(z, training=training)
@@ -646,13 +776,23 @@ class GANTrainer(keras.Model):
 
     @property
     def metrics(self):
-        return self.trackers       # averaged over the epoch
+        return self.trackers  # averaged over the epoch
 
     def train_step(self, data):
         real = data[0] if isinstance(data, tuple) else data
-        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_gen)
-        losses = self.step(self.G, self.D, self.opt_g, self.opt_d, real, z,
-                           self.d_loss_fn, self.g_loss_fn)
+        z = keras.random.normal(
+            (ops.shape(real)[0], self.latent_dim), seed=self.seed_gen
+        )
+        losses = self.step(
+            self.G,
+            self.D,
+            self.opt_g,
+            self.opt_d,
+            real,
+            z,
+            self.d_loss_fn,
+            self.g_loss_fn,
+        )
         for tracker, loss in zip(self.trackers, losses):
             tracker.update_state(loss)
         return {m.name: m.result() for m in self.trackers}
@@ -661,9 +801,14 @@ class GANTrainer(keras.Model):
 EPOCHS, BATCH = pick(full=30, fast=4), 64
 trainer = GANTrainer(G, D, step, d_loss_fn, g_loss_fn, LATENT)
 trainer.compile(opt_g, opt_d)
-n_used = len(real_all) // BATCH * BATCH       # whole batches only
-history = trainer.fit(real_all[:n_used], epochs=EPOCHS, batch_size=BATCH, shuffle=True,
-                      verbose=pick(full=1, fast=2)).history
+n_used = len(real_all) // BATCH * BATCH  # whole batches only
+history = trainer.fit(
+    real_all[:n_used],
+    epochs=EPOCHS,
+    batch_size=BATCH,
+    shuffle=True,
+    verbose=pick(full=1, fast=2),
+).history
 
 # %%
 plot_history(history, title="Your GAN's losses")
@@ -679,27 +824,47 @@ show_images(gan_samples(64, seed=1), title="Samples from your GAN", nrow=8);
 # %% tags=["torch"]
 logits_r = torch.tensor([[-120.0], [-3.0], [0.0], [2.5], [50.0]])
 logits_f = torch.tensor([[80.0], [1.0], [0.0], [-4.0], [-60.0]])
-assert torch.allclose(d_loss_fn(logits_r, logits_f), zoo_gan.discriminator_loss(logits_r, logits_f))
+assert torch.allclose(
+    d_loss_fn(logits_r, logits_f), zoo_gan.discriminator_loss(logits_r, logits_f)
+)
 assert torch.allclose(g_loss_fn(logits_f), zoo_gan.generator_loss(logits_f))
 
 after = evaluator.evaluate(gan_samples(N_EVAL))
-print(f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained -> "
-      f"{after['classifier_fd']:.1f} trained; digit classes hit: {after['modes_hit']} of 10")
-assert after["classifier_fd"] < 0.5 * before["classifier_fd"], "the GAN did not learn enough"
+print(
+    f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained -> "
+    f"{after['classifier_fd']:.1f} trained; digit classes hit: {after['modes_hit']} of 10"
+)
+assert after["classifier_fd"] < 0.5 * before["classifier_fd"], (
+    "the GAN did not learn enough"
+)
 print("✅ your GAN trains")
 
 # %% tags=["keras"]
-logits_r = ops.convert_to_tensor(np.array([[-120.0], [-3.0], [0.0], [2.5], [50.0]], "float32"))
-logits_f = ops.convert_to_tensor(np.array([[80.0], [1.0], [0.0], [-4.0], [-60.0]], "float32"))
-assert np.allclose(ops.convert_to_numpy(d_loss_fn(logits_r, logits_f)),
-                   ops.convert_to_numpy(zoo_gan.discriminator_loss(logits_r, logits_f)), rtol=1e-5)
-assert np.allclose(ops.convert_to_numpy(g_loss_fn(logits_f)),
-                   ops.convert_to_numpy(zoo_gan.generator_loss(logits_f)), rtol=1e-5)
+logits_r = ops.convert_to_tensor(
+    np.array([[-120.0], [-3.0], [0.0], [2.5], [50.0]], "float32")
+)
+logits_f = ops.convert_to_tensor(
+    np.array([[80.0], [1.0], [0.0], [-4.0], [-60.0]], "float32")
+)
+assert np.allclose(
+    ops.convert_to_numpy(d_loss_fn(logits_r, logits_f)),
+    ops.convert_to_numpy(zoo_gan.discriminator_loss(logits_r, logits_f)),
+    rtol=1e-5,
+)
+assert np.allclose(
+    ops.convert_to_numpy(g_loss_fn(logits_f)),
+    ops.convert_to_numpy(zoo_gan.generator_loss(logits_f)),
+    rtol=1e-5,
+)
 
 after = evaluator.evaluate(gan_samples(N_EVAL))
-print(f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained -> "
-      f"{after['classifier_fd']:.1f} trained; digit classes hit: {after['modes_hit']} of 10")
-assert after["classifier_fd"] < 0.5 * before["classifier_fd"], "the GAN did not learn enough"
+print(
+    f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained -> "
+    f"{after['classifier_fd']:.1f} trained; digit classes hit: {after['modes_hit']} of 10"
+)
+assert after["classifier_fd"] < 0.5 * before["classifier_fd"], (
+    "the GAN did not learn enough"
+)
 print("✅ your GAN trains")
 
 # %% [markdown]
@@ -816,7 +981,7 @@ assert check("bernoulli_nll", solution_bernoulli_nll, framework="torch")
 # %% tags=["keras", "hide-input"]
 # Worked solution
 def solution_bernoulli_nll(logits, x):
-    bce_per_pixel = ops.softplus(logits) - x * logits      # = BCE(sigmoid(logits), x)
+    bce_per_pixel = ops.softplus(logits) - x * logits  # = BCE(sigmoid(logits), x)
     return ops.sum(bce_per_pixel, axis=tuple(range(1, len(logits.shape))))
 
 
@@ -859,9 +1024,13 @@ def check_vae(make, loss, solution_make):
         print("⏳ make_vae: not implemented yet")
         return False
     counts = [sum(p.numel() for p in m.parameters()) for m in (enc, dec)]
-    expected = [sum(p.numel() for p in m.parameters()) for m in solution_make(VAE_LATENT)]
+    expected = [
+        sum(p.numel() for p in m.parameters()) for m in solution_make(VAE_LATENT)
+    ]
     if counts != expected:
-        print(f"❌ make_vae: parameter counts (encoder, decoder) = {counts}, expected {expected}")
+        print(
+            f"❌ make_vae: parameter counts (encoder, decoder) = {counts}, expected {expected}"
+        )
         return False
     torch.manual_seed(0)
     x = (torch.rand(6, 784) < 0.3).float()
@@ -873,11 +1042,15 @@ def check_vae(make, loss, solution_make):
         try:
             got = loss(enc, dec, x, eps)
         except NotImplementedError:
-            print("✅ make_vae: parameter counts right\n⏳ negative_elbo: not implemented yet")
+            print(
+                "✅ make_vae: parameter counts right\n⏳ negative_elbo: not implemented yet"
+            )
             return False
     if tuple(got.shape) != (6,) or not torch.allclose(got, want, rtol=1e-4, atol=1e-3):
-        print(f"❌ negative_elbo: expected {want.numpy().round(2)}, "
-              f"got {got.detach().numpy().round(2)} (shape {tuple(got.shape)})")
+        print(
+            f"❌ negative_elbo: expected {want.numpy().round(2)}, "
+            f"got {got.detach().numpy().round(2)} (shape {tuple(got.shape)})"
+        )
         return False
     print(f"✅ make_vae and negative_elbo: counts {counts}, loss equals the course's")
     return True
@@ -894,52 +1067,87 @@ def check_vae(make, loss, solution_make):
     counts = [n_trainable(m) for m in (enc, dec)]
     expected = [n_trainable(m) for m in solution_make(VAE_LATENT)]
     if counts != expected:
-        print(f"❌ make_vae: parameter counts (encoder, decoder) = {counts}, expected {expected}")
+        print(
+            f"❌ make_vae: parameter counts (encoder, decoder) = {counts}, expected {expected}"
+        )
         return False
     rng = np.random.default_rng(0)
     x = ops.convert_to_tensor((rng.random((6, 784)) < 0.3).astype("float32"))
     eps = ops.convert_to_tensor(rng.normal(size=(6, VAE_LATENT)).astype("float32"))
     mu, logvar = ops.split(enc(x), 2, axis=-1)
     z = zoo_vae.reparameterize(mu, logvar, eps)
-    want = ops.convert_to_numpy(zoo_vae.bernoulli_nll(dec(z), x) + zoo_vae.gaussian_kl(mu, logvar))
+    want = ops.convert_to_numpy(
+        zoo_vae.bernoulli_nll(dec(z), x) + zoo_vae.gaussian_kl(mu, logvar)
+    )
     try:
         got = np.asarray(ops.convert_to_numpy(loss(enc, dec, x, eps)))
     except NotImplementedError:
-        print("✅ make_vae: parameter counts right\n⏳ negative_elbo: not implemented yet")
+        print(
+            "✅ make_vae: parameter counts right\n⏳ negative_elbo: not implemented yet"
+        )
         return False
     if got.shape != (6,) or not np.allclose(got, want, rtol=1e-4, atol=1e-3):
-        print(f"❌ negative_elbo: expected {want.round(2)}, got {got.round(2)} "
-              f"(shape {got.shape})")
+        print(
+            f"❌ negative_elbo: expected {want.round(2)}, got {got.round(2)} "
+            f"(shape {got.shape})"
+        )
         return False
     print(f"✅ make_vae and negative_elbo: counts {counts}, loss equals the course's")
     return True
 
 
-# %% tags=["hide-input"]
+# %% tags=["torch", "hide-input"]
 # Worked solution
 def solution_make_vae(latent_dim):
-    encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim))  # [torch]
-    decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784))  # [torch]
-    encoder = keras.Sequential([keras.Input((784,)), layers.Dense(256, activation="relu"),  # [keras]
-                                layers.Dense(2 * latent_dim)])  # [keras]
-    decoder = keras.Sequential([keras.Input((latent_dim,)), layers.Dense(256, activation="relu"),  # [keras]
-                                layers.Dense(784)])  # [keras]
+    encoder = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim)
+    )
+    decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784))
     return encoder, decoder
 
 
 def solution_negative_elbo(encoder, decoder, x, eps):
-    mu, logvar = encoder(x).chunk(2, dim=1)  # [torch]
-    mu, logvar = ops.split(encoder(x), 2, axis=-1)  # [keras]
+    mu, logvar = encoder(x).chunk(2, dim=1)
     z = reparam_fn(mu, logvar, eps)
     return nll_fn(decoder(z), x) + kl_fn(mu, logvar)
 
 
-reparam_fn = choose("reparameterize", reparameterize, solution_reparameterize, "torch")  # [torch]
-kl_fn = choose("vae_kl", vae_kl, solution_vae_kl, "torch")  # [torch]
-nll_fn = choose("bernoulli_nll", bernoulli_nll, solution_bernoulli_nll, "torch")  # [torch]
-reparam_fn = choose("reparameterize", reparameterize, solution_reparameterize, "keras")  # [keras]
-kl_fn = choose("vae_kl", vae_kl, solution_vae_kl, "keras")  # [keras]
-nll_fn = choose("bernoulli_nll", bernoulli_nll, solution_bernoulli_nll, "keras")  # [keras]
+reparam_fn = choose("reparameterize", reparameterize, solution_reparameterize, "torch")
+kl_fn = choose("vae_kl", vae_kl, solution_vae_kl, "torch")
+nll_fn = choose("bernoulli_nll", bernoulli_nll, solution_bernoulli_nll, "torch")
+assert check_vae(solution_make_vae, solution_negative_elbo, solution_make_vae)
+with_vae = check_vae(make_vae, negative_elbo, solution_make_vae)
+
+
+# %% tags=["keras", "hide-input"]
+# Worked solution
+def solution_make_vae(latent_dim):
+    encoder = keras.Sequential(
+        [
+            keras.Input((784,)),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(2 * latent_dim),
+        ]
+    )
+    decoder = keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(784),
+        ]
+    )
+    return encoder, decoder
+
+
+def solution_negative_elbo(encoder, decoder, x, eps):
+    mu, logvar = ops.split(encoder(x), 2, axis=-1)
+    z = reparam_fn(mu, logvar, eps)
+    return nll_fn(decoder(z), x) + kl_fn(mu, logvar)
+
+
+reparam_fn = choose("reparameterize", reparameterize, solution_reparameterize, "keras")
+kl_fn = choose("vae_kl", vae_kl, solution_vae_kl, "keras")
+nll_fn = choose("bernoulli_nll", bernoulli_nll, solution_bernoulli_nll, "keras")
 assert check_vae(solution_make_vae, solution_negative_elbo, solution_make_vae)
 with_vae = check_vae(make_vae, negative_elbo, solution_make_vae)
 
@@ -955,7 +1163,9 @@ encoder, decoder = (make_vae if with_vae else solution_make_vae)(VAE_LATENT)
 encoder, decoder = encoder.to(device), decoder.to(device)
 loss_fn = negative_elbo if with_vae else solution_negative_elbo
 opt = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
-grey = torch.tensor(images.reshape(len(images), 784) / 255.0, dtype=torch.float32, device=device)
+grey = torch.tensor(
+    images.reshape(len(images), 784) / 255.0, dtype=torch.float32, device=device
+)
 
 VAE_EPOCHS = pick(full=30, fast=4)
 vae_history = {"loss": []}
@@ -963,8 +1173,10 @@ for epoch in range(VAE_EPOCHS):
     total, order = 0.0, torch.randperm(len(grey), generator=shuffle)
     n_batches = len(order) // BATCH
     for i in range(n_batches):
-        x = torch.bernoulli(grey[order[i * BATCH:(i + 1) * BATCH].to(device)])
-        loss = loss_fn(encoder, decoder, x, torch.randn(len(x), VAE_LATENT, device=device)).mean()
+        x = torch.bernoulli(grey[order[i * BATCH : (i + 1) * BATCH].to(device)])
+        loss = loss_fn(
+            encoder, decoder, x, torch.randn(len(x), VAE_LATENT, device=device)
+        ).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -983,7 +1195,7 @@ class VAETrainer(keras.Model):
         self.latent_dim = latent_dim
         self.seed_gen = keras.random.SeedGenerator(0)
         self.tracker = keras.metrics.Mean(name="loss")
-        self.built = True          # the networks are built already
+        self.built = True  # the networks are built already
 
     def call(self, x, training=False):
         mu, _ = ops.split(self.encoder(x, training=training), 2, axis=-1)
@@ -999,11 +1211,17 @@ class VAETrainer(keras.Model):
 
     def train_step(self, data):
         grey = data[0] if isinstance(data, tuple) else data
-        x = ops.cast(keras.random.uniform(ops.shape(grey), seed=self.seed_gen) < grey, "float32")
-        eps = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=self.seed_gen)
+        x = ops.cast(
+            keras.random.uniform(ops.shape(grey), seed=self.seed_gen) < grey, "float32"
+        )
+        eps = keras.random.normal(
+            (ops.shape(x)[0], self.latent_dim), seed=self.seed_gen
+        )
         loss = apply_gradients(
-            self.optimizer, lambda: ops.mean(self.loss_fn(self.encoder, self.decoder, x, eps)),
-            self.trainable_weights)
+            self.optimizer,
+            lambda: ops.mean(self.loss_fn(self.encoder, self.decoder, x, eps)),
+            self.trainable_weights,
+        )
         self.tracker.update_state(loss)
         return {"loss": self.tracker.result()}
 
@@ -1015,8 +1233,13 @@ grey = (images.reshape(len(images), 784) / 255.0).astype("float32")
 vae_trainer = VAETrainer(encoder, decoder, loss_fn, VAE_LATENT)
 vae_trainer.compile(keras.optimizers.Adam(1e-3))
 VAE_EPOCHS = pick(full=30, fast=4)
-vae_history = vae_trainer.fit(grey[:n_used], epochs=VAE_EPOCHS, batch_size=BATCH, shuffle=True,
-                              verbose=pick(full=1, fast=2)).history
+vae_history = vae_trainer.fit(
+    grey[:n_used],
+    epochs=VAE_EPOCHS,
+    batch_size=BATCH,
+    shuffle=True,
+    verbose=pick(full=1, fast=2),
+).history
 print(f"-ELBO per epoch (nats): {np.round(vae_history['loss'], 1).tolist()}")
 
 # %% [markdown]
@@ -1031,19 +1254,30 @@ print(f"-ELBO per epoch (nats): {np.round(vae_history['loss'], 1).tolist()}")
 
 # %% tags=["torch"]
 test_images, _ = load_mnist("test")
-x_test = torch.tensor(threshold_binarize(test_images[:1000]).reshape(-1, 784), dtype=torch.float32,
-                      device=device)
+x_test = torch.tensor(
+    threshold_binarize(test_images[:1000]).reshape(-1, 784),
+    dtype=torch.float32,
+    device=device,
+)
 with torch.no_grad():
-    eps = torch.randn(len(x_test), VAE_LATENT, generator=torch.Generator().manual_seed(0))
+    eps = torch.randn(
+        len(x_test), VAE_LATENT, generator=torch.Generator().manual_seed(0)
+    )
     test_elbo = float(-loss_fn(encoder, decoder, x_test, eps.to(device)).mean())
     p_bar = grey.mean(0).clamp(1e-3, 1 - 1e-3)
-    baseline = float((x_test * p_bar.log() + (1 - x_test) * (1 - p_bar).log()).sum(1).mean())
-print(f"test ELBO {test_elbo:.1f} nats per image; independent-pixel baseline {baseline:.1f}")
+    baseline = float(
+        (x_test * p_bar.log() + (1 - x_test) * (1 - p_bar).log()).sum(1).mean()
+    )
+print(
+    f"test ELBO {test_elbo:.1f} nats per image; independent-pixel baseline {baseline:.1f}"
+)
 assert test_elbo > baseline, "the VAE does not beat independent pixels yet"
 print("✅ your VAE beats the independent-pixel model")
 
 with torch.no_grad():
-    z = torch.randn(64, VAE_LATENT, generator=torch.Generator().manual_seed(1)).to(device)
+    z = torch.randn(64, VAE_LATENT, generator=torch.Generator().manual_seed(1)).to(
+        device
+    )
     probs = torch.sigmoid(decoder(z)).reshape(-1, 28, 28).cpu().numpy()
 show_images(probs, title="Samples from your VAE (pixel probabilities)", nrow=8);
 
@@ -1051,11 +1285,15 @@ show_images(probs, title="Samples from your VAE (pixel probabilities)", nrow=8);
 test_images, _ = load_mnist("test")
 x_test = threshold_binarize(test_images[:1000]).reshape(-1, 784).astype("float32")
 eps = np.random.default_rng(0).normal(size=(len(x_test), VAE_LATENT)).astype("float32")
-per_image = loss_fn(encoder, decoder, ops.convert_to_tensor(x_test), ops.convert_to_tensor(eps))
+per_image = loss_fn(
+    encoder, decoder, ops.convert_to_tensor(x_test), ops.convert_to_tensor(eps)
+)
 test_elbo = -float(np.mean(ops.convert_to_numpy(per_image)))
 p_bar = np.clip(grey.mean(0).astype(np.float64), 1e-3, 1 - 1e-3)
 baseline = float(np.mean(x_test @ np.log(p_bar) + (1 - x_test) @ np.log(1 - p_bar)))
-print(f"test ELBO {test_elbo:.1f} nats per image; independent-pixel baseline {baseline:.1f}")
+print(
+    f"test ELBO {test_elbo:.1f} nats per image; independent-pixel baseline {baseline:.1f}"
+)
 assert test_elbo > baseline, "the VAE does not beat independent pixels yet"
 print("✅ your VAE beats the independent-pixel model")
 
@@ -1110,7 +1348,8 @@ check("top_k_filter", top_k_filter, framework="keras");  # [keras]
 # %% tags=["torch", "hide-input"]
 # Worked solution
 def solution_top_k_filter(logits, k):
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]   # the k-th largest of each row
+    # the k-th largest of each row
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
@@ -1120,7 +1359,7 @@ assert check("top_k_filter", solution_top_k_filter, framework="torch")
 # %% tags=["keras", "hide-input"]
 # Worked solution
 def solution_top_k_filter(logits, k):
-    kth = ops.top_k(logits, k)[0][..., -1:]              # the k-th largest of each row
+    kth = ops.top_k(logits, k)[0][..., -1:]  # the k-th largest of each row
     return ops.where(logits < kth, float("-inf"), logits)
 
 
@@ -1131,19 +1370,29 @@ assert check("top_k_filter", solution_top_k_filter, framework="keras")
 # exactly 0 after the softmax) and sampling never picks a token outside the top $k$:
 
 # %% tags=["torch"]
-mask_fn = choose("causal_attention_mask", causal_attention_mask, solution_causal_attention_mask,
-                 "torch")
+mask_fn = choose(
+    "causal_attention_mask",
+    causal_attention_mask,
+    solution_causal_attention_mask,
+    "torch",
+)
 top_k_fn = choose("top_k_filter", top_k_filter, solution_top_k_filter, "torch")
 torch.manual_seed(0)
 scores = torch.randn(6, 6).masked_fill(~mask_fn(6), float("-inf"))
 weights = torch.softmax(scores, dim=-1)
-assert torch.all(weights.triu(diagonal=1) == 0) and torch.allclose(weights.sum(-1), torch.ones(6))
+assert torch.all(weights.triu(diagonal=1) == 0) and torch.allclose(
+    weights.sum(-1), torch.ones(6)
+)
 
 logits = torch.randn(50)
-draws = torch.multinomial(torch.softmax(top_k_fn(logits, 5), dim=-1), 2000, replacement=True)
+draws = torch.multinomial(
+    torch.softmax(top_k_fn(logits, 5), dim=-1), 2000, replacement=True
+)
 allowed = set(torch.topk(logits, 5).indices.tolist())
-print(f"distinct tokens drawn: {len(set(draws.tolist()))}, all among the top 5:",
-      set(draws.tolist()) <= allowed)
+print(
+    f"distinct tokens drawn: {len(set(draws.tolist()))}, all among the top 5:",
+    set(draws.tolist()) <= allowed,
+)
 assert set(draws.tolist()) <= allowed
 
 # %% [markdown] tags=["torch"]
@@ -1156,20 +1405,30 @@ assert set(draws.tolist()) <= allowed
 # sections end with a "Check your answer" cell that uses the same `check`.
 
 # %% tags=["keras"]
-mask_fn = choose("causal_attention_mask", causal_attention_mask, solution_causal_attention_mask,
-                 "keras")
+mask_fn = choose(
+    "causal_attention_mask",
+    causal_attention_mask,
+    solution_causal_attention_mask,
+    "keras",
+)
 top_k_fn = choose("top_k_filter", top_k_filter, solution_top_k_filter, "keras")
 rng = np.random.default_rng(0)
 scores = ops.convert_to_tensor(rng.normal(size=(6, 6)).astype("float32"))
-weights = ops.convert_to_numpy(ops.softmax(ops.where(mask_fn(6), scores, float("-inf")), axis=-1))
+weights = ops.convert_to_numpy(
+    ops.softmax(ops.where(mask_fn(6), scores, float("-inf")), axis=-1)
+)
 assert np.all(np.triu(weights, 1) == 0) and np.allclose(weights.sum(-1), 1)
 
 logits = rng.normal(size=50).astype("float32")
-p = ops.convert_to_numpy(ops.softmax(top_k_fn(ops.convert_to_tensor(logits), 5))).astype(np.float64)
+p = ops.convert_to_numpy(
+    ops.softmax(top_k_fn(ops.convert_to_tensor(logits), 5))
+).astype(np.float64)
 draws = rng.choice(50, size=2000, p=p / p.sum())
 allowed = set(np.argsort(logits)[-5:].tolist())
-print(f"distinct tokens drawn: {len(set(draws.tolist()))}, all among the top 5:",
-      set(draws.tolist()) <= allowed)
+print(
+    f"distinct tokens drawn: {len(set(draws.tolist()))}, all among the top 5:",
+    set(draws.tolist()) <= allowed,
+)
 assert set(draws.tolist()) <= allowed
 
 # %% [markdown] tags=["keras"]

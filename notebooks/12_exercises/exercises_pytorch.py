@@ -97,7 +97,9 @@ def saturating_generator_loss(fake_logits):
     return torch.log(1 - torch.sigmoid(fake_logits)).mean()
 
 
-assert check("gan_generator_loss", saturating_generator_loss, framework="torch") is False
+assert (
+    check("gan_generator_loss", saturating_generator_loss, framework="torch") is False
+)
 
 
 # %% [markdown]
@@ -189,22 +191,34 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
         logits = D(images) if tuple(images.shape) == (8, 784) else None
     problems = []
     if tuple(images.shape) != (8, 784):
-        problems.append(f"generator output shape {tuple(images.shape)}, expected (8, 784)")
+        problems.append(
+            f"generator output shape {tuple(images.shape)}, expected (8, 784)"
+        )
     elif images.abs().max() > 1:
         problems.append("generator outputs outside [-1, 1]: end with Tanh()")
     if logits is not None and tuple(logits.shape) != (8, 1):
-        problems.append(f"discriminator output shape {tuple(logits.shape)}, expected (8, 1)")
+        problems.append(
+            f"discriminator output shape {tuple(logits.shape)}, expected (8, 1)"
+        )
     if any(isinstance(m, nn.Sigmoid) for m in D.modules()):
-        problems.append("the discriminator must return logits: remove the final Sigmoid "
-                        "(the losses apply it)")
+        problems.append(
+            "the discriminator must return logits: remove the final Sigmoid "
+            "(the losses apply it)"
+        )
     if solution is not None:
-        expected = [sum(p.numel() for p in net.parameters()) for net in solution(latent_dim)]
+        expected = [
+            sum(p.numel() for p in net.parameters()) for net in solution(latent_dim)
+        ]
         if n_params != expected:
-            problems.append(f"parameter counts (G, D) = {n_params}, expected {expected}")
+            problems.append(
+                f"parameter counts (G, D) = {n_params}, expected {expected}"
+            )
     if problems:
         print("❌ make_gan: " + "; ".join(problems))
         return False
-    print(f"✅ make_gan: shapes, range and parameter counts (G, D) = {n_params} are right")
+    print(
+        f"✅ make_gan: shapes, range and parameter counts (G, D) = {n_params} are right"
+    )
     return True
 
 
@@ -212,12 +226,22 @@ def check_make_gan(fn, solution=None, latent_dim=LATENT):
 # Worked solution
 def solution_make_gan(latent_dim):
     G = nn.Sequential(
-        nn.Linear(latent_dim, 256), nn.BatchNorm1d(256), nn.LeakyReLU(0.2),
-        nn.Linear(256, 512), nn.BatchNorm1d(512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 784), nn.Tanh())
+        nn.Linear(latent_dim, 256),
+        nn.BatchNorm1d(256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 512),
+        nn.BatchNorm1d(512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 784),
+        nn.Tanh(),
+    )
     D = nn.Sequential(
-        nn.Linear(784, 512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+        nn.Linear(784, 512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 1),
+    )
     return G, D
 
 
@@ -258,28 +282,44 @@ def check_gan_step(fn, solution):
         opt_g = torch.optim.Adam(g.parameters(), lr=1e-3)
         opt_d = torch.optim.Adam(d.parameters(), lr=1e-3)
         try:
-            out = step(g, d, opt_g, opt_d, real, z, solution_discriminator_loss,
-                       solution_generator_loss)
+            out = step(
+                g,
+                d,
+                opt_g,
+                opt_d,
+                real,
+                z,
+                solution_discriminator_loss,
+                solution_generator_loss,
+            )
         except NotImplementedError:
             print("⏳ gan_step: not implemented yet")
             return False
         runs.append((out, g, d))
     (mine, g1, d1), (ref, g2, d2) = runs
-    same = lambda a, b: all(torch.allclose(p, q, atol=1e-6)
-                            for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    same = lambda a, b: all(
+        torch.allclose(p, q, atol=1e-6)
+        for p, q in zip(a.state_dict().values(), b.state_dict().values())
+    )
     problems = []
     if not (isinstance(mine, tuple) and len(mine) == 2):
         problems.append("return the two losses as a tuple (d_loss, g_loss)")
     elif not np.allclose([float(v) for v in mine], [float(v) for v in ref], atol=1e-5):
-        problems.append(f"losses {tuple(float(v) for v in mine)}, expected "
-                        f"{tuple(float(v) for v in ref)}")
+        problems.append(
+            f"losses {tuple(float(v) for v in mine)}, expected "
+            f"{tuple(float(v) for v in ref)}"
+        )
     if not same(d1, d2):
-        problems.append("the discriminator's weights differ after the step (real and "
-                        "fake.detach() through d_loss_fn, then opt_d.step(); and no update of D "
-                        "by the generator's loss)")
+        problems.append(
+            "the discriminator's weights differ after the step (real and "
+            "fake.detach() through d_loss_fn, then opt_d.step(); and no update of D "
+            "by the generator's loss)"
+        )
     if not same(g1, g2):
-        problems.append("the generator's weights differ after the step (g_loss_fn on the "
-                        "UPDATED D(fake); only opt_g steps for it; fake = G(z) once)")
+        problems.append(
+            "the generator's weights differ after the step (g_loss_fn on the "
+            "UPDATED D(fake); only opt_g steps for it; fake = G(z) once)"
+        )
     if problems:
         print("❌ gan_step: " + "\n   ".join(problems))
         return False
@@ -291,11 +331,11 @@ def check_gan_step(fn, solution):
 # Worked solution
 def solution_gan_step(G, D, opt_g, opt_d, real, z, d_loss_fn, g_loss_fn):
     fake = G(z)
-    d_loss = d_loss_fn(D(real), D(fake.detach()))   # 1) D: real -> 1, fake -> 0
+    d_loss = d_loss_fn(D(real), D(fake.detach()))  # 1) D: real -> 1, fake -> 0
     opt_d.zero_grad()
     d_loss.backward()
     opt_d.step()
-    g_loss = g_loss_fn(D(fake))                      # 2) G: make D call the fakes real
+    g_loss = g_loss_fn(D(fake))  # 2) G: make D call the fakes real
     opt_g.zero_grad()
     g_loss.backward()
     opt_g.step()
@@ -311,15 +351,24 @@ check_gan_step(gan_step, solution_gan_step);
 # `choose` picks your function wherever it passes its check:
 
 # %%
-d_loss_fn = choose("gan_discriminator_loss", discriminator_loss, solution_discriminator_loss,
-                   framework="torch")
-g_loss_fn = choose("gan_generator_loss", generator_loss, solution_generator_loss,
-                   framework="torch")
+d_loss_fn = choose(
+    "gan_discriminator_loss",
+    discriminator_loss,
+    solution_discriminator_loss,
+    framework="torch",
+)
+g_loss_fn = choose(
+    "gan_generator_loss", generator_loss, solution_generator_loss, framework="torch"
+)
 with_nets = check_make_gan(make_gan, solution_make_gan)
 with_step = check_gan_step(gan_step, solution_gan_step)
 step = gan_step if with_step else solution_gan_step
-print("networks:", "yours" if with_nets else "the worked solution's",
-      "| training step:", "yours" if with_step else "the worked solution's")
+print(
+    "networks:",
+    "yours" if with_nets else "the worked solution's",
+    "| training step:",
+    "yours" if with_step else "the worked solution's",
+)
 
 # %% [markdown]
 # The images are scaled to $[-1, 1]$ (the range of `tanh`) and flattened. Before
@@ -330,9 +379,12 @@ print("networks:", "yours" if with_nets else "the worked solution's",
 
 # %%
 images, labels = load_mnist("train")
-images, labels = random_subset(pick(full=len(images), fast=5000), images, labels, seed=0)
-real_all = torch.tensor(images.reshape(len(images), 784) / 127.5 - 1.0, dtype=torch.float32,
-                        device=device)
+images, labels = random_subset(
+    pick(full=len(images), fast=5000), images, labels, seed=0
+)
+real_all = torch.tensor(
+    images.reshape(len(images), 784) / 127.5 - 1.0, dtype=torch.float32, device=device
+)
 
 set_seed(0)
 G, D = (make_gan if with_nets else solution_make_gan)(LATENT)
@@ -364,13 +416,23 @@ for epoch in range(EPOCHS):
     order = torch.randperm(len(real_all), generator=shuffle)
     n_batches = len(order) // BATCH
     for i in range(n_batches):
-        real = real_all[order[i * BATCH:(i + 1) * BATCH].to(device)]
-        sums += step(G, D, opt_g, opt_d, real, torch.randn(BATCH, LATENT, device=device),
-                     d_loss_fn, g_loss_fn)
+        real = real_all[order[i * BATCH : (i + 1) * BATCH].to(device)]
+        sums += step(
+            G,
+            D,
+            opt_g,
+            opt_d,
+            real,
+            torch.randn(BATCH, LATENT, device=device),
+            d_loss_fn,
+            g_loss_fn,
+        )
     history["d_loss"].append(sums[0] / n_batches)
     history["g_loss"].append(sums[1] / n_batches)
-    print(f"epoch {epoch + 1}/{EPOCHS}: d_loss {history['d_loss'][-1]:.3f}, "
-          f"g_loss {history['g_loss'][-1]:.3f}")
+    print(
+        f"epoch {epoch + 1}/{EPOCHS}: d_loss {history['d_loss'][-1]:.3f}, "
+        f"g_loss {history['g_loss'][-1]:.3f}"
+    )
 
 # %%
 plot_history(history, title="Your GAN's losses")
@@ -385,13 +447,19 @@ show_images(gan_samples(64, seed=1), title="Samples from your GAN", nrow=8);
 # %%
 logits_r = torch.tensor([[-120.0], [-3.0], [0.0], [2.5], [50.0]])
 logits_f = torch.tensor([[80.0], [1.0], [0.0], [-4.0], [-60.0]])
-assert torch.allclose(d_loss_fn(logits_r, logits_f), zoo_gan.discriminator_loss(logits_r, logits_f))
+assert torch.allclose(
+    d_loss_fn(logits_r, logits_f), zoo_gan.discriminator_loss(logits_r, logits_f)
+)
 assert torch.allclose(g_loss_fn(logits_f), zoo_gan.generator_loss(logits_f))
 
 after = evaluator.evaluate(gan_samples(N_EVAL))
-print(f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained -> "
-      f"{after['classifier_fd']:.1f} trained; digit classes hit: {after['modes_hit']} of 10")
-assert after["classifier_fd"] < 0.5 * before["classifier_fd"], "the GAN did not learn enough"
+print(
+    f"classifier Fréchet distance: {before['classifier_fd']:.1f} untrained -> "
+    f"{after['classifier_fd']:.1f} trained; digit classes hit: {after['modes_hit']} of 10"
+)
+assert after["classifier_fd"] < 0.5 * before["classifier_fd"], (
+    "the GAN did not learn enough"
+)
 print("✅ your GAN trains")
 
 
@@ -508,9 +576,13 @@ def check_vae(make, loss, solution_make):
         print("⏳ make_vae: not implemented yet")
         return False
     counts = [sum(p.numel() for p in m.parameters()) for m in (enc, dec)]
-    expected = [sum(p.numel() for p in m.parameters()) for m in solution_make(VAE_LATENT)]
+    expected = [
+        sum(p.numel() for p in m.parameters()) for m in solution_make(VAE_LATENT)
+    ]
     if counts != expected:
-        print(f"❌ make_vae: parameter counts (encoder, decoder) = {counts}, expected {expected}")
+        print(
+            f"❌ make_vae: parameter counts (encoder, decoder) = {counts}, expected {expected}"
+        )
         return False
     torch.manual_seed(0)
     x = (torch.rand(6, 784) < 0.3).float()
@@ -522,11 +594,15 @@ def check_vae(make, loss, solution_make):
         try:
             got = loss(enc, dec, x, eps)
         except NotImplementedError:
-            print("✅ make_vae: parameter counts right\n⏳ negative_elbo: not implemented yet")
+            print(
+                "✅ make_vae: parameter counts right\n⏳ negative_elbo: not implemented yet"
+            )
             return False
     if tuple(got.shape) != (6,) or not torch.allclose(got, want, rtol=1e-4, atol=1e-3):
-        print(f"❌ negative_elbo: expected {want.numpy().round(2)}, "
-              f"got {got.detach().numpy().round(2)} (shape {tuple(got.shape)})")
+        print(
+            f"❌ negative_elbo: expected {want.numpy().round(2)}, "
+            f"got {got.detach().numpy().round(2)} (shape {tuple(got.shape)})"
+        )
         return False
     print(f"✅ make_vae and negative_elbo: counts {counts}, loss equals the course's")
     return True
@@ -535,7 +611,9 @@ def check_vae(make, loss, solution_make):
 # %% tags=["hide-input"]
 # Worked solution
 def solution_make_vae(latent_dim):
-    encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim))
+    encoder = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim)
+    )
     decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784))
     return encoder, decoder
 
@@ -564,7 +642,9 @@ encoder, decoder = (make_vae if with_vae else solution_make_vae)(VAE_LATENT)
 encoder, decoder = encoder.to(device), decoder.to(device)
 loss_fn = negative_elbo if with_vae else solution_negative_elbo
 opt = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
-grey = torch.tensor(images.reshape(len(images), 784) / 255.0, dtype=torch.float32, device=device)
+grey = torch.tensor(
+    images.reshape(len(images), 784) / 255.0, dtype=torch.float32, device=device
+)
 
 VAE_EPOCHS = pick(full=30, fast=4)
 vae_history = {"loss": []}
@@ -572,8 +652,10 @@ for epoch in range(VAE_EPOCHS):
     total, order = 0.0, torch.randperm(len(grey), generator=shuffle)
     n_batches = len(order) // BATCH
     for i in range(n_batches):
-        x = torch.bernoulli(grey[order[i * BATCH:(i + 1) * BATCH].to(device)])
-        loss = loss_fn(encoder, decoder, x, torch.randn(len(x), VAE_LATENT, device=device)).mean()
+        x = torch.bernoulli(grey[order[i * BATCH : (i + 1) * BATCH].to(device)])
+        loss = loss_fn(
+            encoder, decoder, x, torch.randn(len(x), VAE_LATENT, device=device)
+        ).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -592,19 +674,30 @@ for epoch in range(VAE_EPOCHS):
 
 # %%
 test_images, _ = load_mnist("test")
-x_test = torch.tensor(threshold_binarize(test_images[:1000]).reshape(-1, 784), dtype=torch.float32,
-                      device=device)
+x_test = torch.tensor(
+    threshold_binarize(test_images[:1000]).reshape(-1, 784),
+    dtype=torch.float32,
+    device=device,
+)
 with torch.no_grad():
-    eps = torch.randn(len(x_test), VAE_LATENT, generator=torch.Generator().manual_seed(0))
+    eps = torch.randn(
+        len(x_test), VAE_LATENT, generator=torch.Generator().manual_seed(0)
+    )
     test_elbo = float(-loss_fn(encoder, decoder, x_test, eps.to(device)).mean())
     p_bar = grey.mean(0).clamp(1e-3, 1 - 1e-3)
-    baseline = float((x_test * p_bar.log() + (1 - x_test) * (1 - p_bar).log()).sum(1).mean())
-print(f"test ELBO {test_elbo:.1f} nats per image; independent-pixel baseline {baseline:.1f}")
+    baseline = float(
+        (x_test * p_bar.log() + (1 - x_test) * (1 - p_bar).log()).sum(1).mean()
+    )
+print(
+    f"test ELBO {test_elbo:.1f} nats per image; independent-pixel baseline {baseline:.1f}"
+)
 assert test_elbo > baseline, "the VAE does not beat independent pixels yet"
 print("✅ your VAE beats the independent-pixel model")
 
 with torch.no_grad():
-    z = torch.randn(64, VAE_LATENT, generator=torch.Generator().manual_seed(1)).to(device)
+    z = torch.randn(64, VAE_LATENT, generator=torch.Generator().manual_seed(1)).to(
+        device
+    )
     probs = torch.sigmoid(decoder(z)).reshape(-1, 28, 28).cpu().numpy()
 show_images(probs, title="Samples from your VAE (pixel probabilities)", nrow=8);
 
@@ -650,7 +743,8 @@ check("top_k_filter", top_k_filter, framework="torch");
 # %% tags=["hide-input"]
 # Worked solution
 def solution_top_k_filter(logits, k):
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]   # the k-th largest of each row
+    # the k-th largest of each row
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
@@ -661,19 +755,29 @@ assert check("top_k_filter", solution_top_k_filter, framework="torch")
 # exactly 0 after the softmax) and sampling never picks a token outside the top $k$:
 
 # %%
-mask_fn = choose("causal_attention_mask", causal_attention_mask, solution_causal_attention_mask,
-                 "torch")
+mask_fn = choose(
+    "causal_attention_mask",
+    causal_attention_mask,
+    solution_causal_attention_mask,
+    "torch",
+)
 top_k_fn = choose("top_k_filter", top_k_filter, solution_top_k_filter, "torch")
 torch.manual_seed(0)
 scores = torch.randn(6, 6).masked_fill(~mask_fn(6), float("-inf"))
 weights = torch.softmax(scores, dim=-1)
-assert torch.all(weights.triu(diagonal=1) == 0) and torch.allclose(weights.sum(-1), torch.ones(6))
+assert torch.all(weights.triu(diagonal=1) == 0) and torch.allclose(
+    weights.sum(-1), torch.ones(6)
+)
 
 logits = torch.randn(50)
-draws = torch.multinomial(torch.softmax(top_k_fn(logits, 5), dim=-1), 2000, replacement=True)
+draws = torch.multinomial(
+    torch.softmax(top_k_fn(logits, 5), dim=-1), 2000, replacement=True
+)
 allowed = set(torch.topk(logits, 5).indices.tolist())
-print(f"distinct tokens drawn: {len(set(draws.tolist()))}, all among the top 5:",
-      set(draws.tolist()) <= allowed)
+print(
+    f"distinct tokens drawn: {len(set(draws.tolist()))}, all among the top 5:",
+    set(draws.tolist()) <= allowed,
+)
 assert set(draws.tolist()) <= allowed
 
 # %% [markdown]
