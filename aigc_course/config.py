@@ -100,12 +100,19 @@ def show_source(obj, start: str | None = None, end: str | None = None):
     src = inspect.getsource(obj)
     if start is not None or end is not None:
         lines = src.splitlines()
-        i = next(k for k, line in enumerate(lines) if start in line) + 1 if start else 0
-        j = (
-            next(k for k, line in enumerate(lines) if end in line)
-            if end
-            else len(lines)
-        )
+
+        def find(marker: str) -> int:
+            for k, line in enumerate(lines):
+                if marker in line:
+                    return k
+            name = getattr(obj, "__qualname__", getattr(obj, "__name__", obj))
+            raise ValueError(
+                f"show_source: marker {marker!r} not found in the source of {name}; "
+                "expected a line of it to contain the marker"
+            )
+
+        i = find(start) + 1 if start else 0
+        j = find(end) if end else len(lines)
         src = "\n".join(lines[i:j])
     return Code(textwrap.dedent(src), language="python")
 

@@ -281,6 +281,7 @@ def gmm_eps_star(xt, t, schedule: NoiseSchedule, means, weights, std) -> np.ndar
         raise ValueError(
             f"std: expected a positive float or {K} positive numbers, got {std}"
         )
+    # --- eps* (shown in the book)
     ab = schedule._take(schedule.alpha_bars, t, xt)  # (N, 1) or scalar
     ab = np.broadcast_to(ab, (xt.shape[0], 1))
     v = ab * std[None, :] ** 2 + (1.0 - ab)  # (N, K)

@@ -391,7 +391,7 @@ assert weights_t[1] > 10 * weights_t[100:].max()
 # predictions. `gmm_eps_star` computes it:
 
 # %%
-show_source(gmm_eps_star, start='raise ValueError(f"std: expected')
+show_source(gmm_eps_star, start="# --- eps* (shown")
 
 # %% [markdown]
 # Our data: 8 Gaussians on a circle of radius 2, standard deviation 0.1, with
