@@ -112,8 +112,11 @@ def table(header, rows) -> str:
 #
 # Every lab ends by showing a **published checkpoint** beside the reader's own run.
 # Each was trained with its full recipe by `make pretrain MODEL=… DATASET=…`
-# (`benchmarks/pretrain.py`: fixed seed, resumable), evaluated on data it never saw (the
-# test split; the held-out text), and published with a **model card**. The tables below
+# (`benchmarks/pretrain.py`: fixed seed, resumable), evaluated, and published with a
+# **model card**. Likelihoods are measured on data the model never saw (test images, the
+# held-out text); the sample metrics (classifier FD, precision, recall, modes) compare
+# generated images with 5,000 training images, the evaluator's reference for every row
+# of this page and for the *real vs real* floor below. The tables below
 # are read from those cards (`aigc_course.pretrained.card`), and the sample grids are
 # drawn from the checkpoints while this page is built.
 #
@@ -209,8 +212,9 @@ for (n, d), c in CARDS.items():
 if rows:
     display(
         Markdown(
-            "**Image checkpoints** (evaluated on the test split; the CPU-preset column is the "
-            "same model's row from the tables below, for scale)\n\n"
+            "**Image checkpoints** (likelihoods on test images; sample metrics against "
+            "the evaluator's 5,000 training images; the CPU-preset column is the same "
+            "model's row from the tables below, for scale)\n\n"
             + table(
                 [
                     "model",
