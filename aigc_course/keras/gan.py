@@ -345,16 +345,19 @@ def conditional_generator(
 
 
 def conditional_discriminator(
-    num_classes: int = 10, embed_dim: int = 10
+    num_classes: int = 10, embed_dim: int = 10, dropout: float = 0.5
 ) -> keras.Model:
-    """D(x, y) = MLP([flatten(x), embed(y)]): 784 + embed_dim -> 512 -> 256 -> 1 logit."""
+    """D(x, y) = MLP([flatten(x), embed(y)]): 784 + embed_dim -> 512 -> 256 -> 1 logit,
+    with dropout after each hidden layer (why: the PyTorch twin's docstring)."""
     x = keras.Input((28, 28, 1), name="image")
     y = keras.Input((), dtype="int32", name="label")
     h = layers.Concatenate()(
         [layers.Flatten()(x), label_embedding(num_classes, embed_dim)(y)]
     )
     h = layers.LeakyReLU(negative_slope=0.2)(layers.Dense(512)(h))
+    h = layers.Dropout(dropout)(h)
     h = layers.LeakyReLU(negative_slope=0.2)(layers.Dense(256)(h))
+    h = layers.Dropout(dropout)(h)
     return keras.Model([x, y], layers.Dense(1)(h), name="discriminator")
 
 
@@ -375,16 +378,18 @@ class CGAN(GAN):
         lr: float = 2e-4,
         beta_1: float = 0.5,
         label_smoothing: float = 0.0,
+        dropout: float = 0.5,
         **kwargs,
     ):
         # build_networks needs them
         self.num_classes, self.embed_dim = num_classes, embed_dim
+        self.dropout = dropout
         super().__init__(latent_dim, lr, beta_1, label_smoothing, **kwargs)
 
     def build_networks(self):
         return (
             conditional_generator(self.latent_dim, self.num_classes, self.embed_dim),
-            conditional_discriminator(self.num_classes, self.embed_dim),
+            conditional_discriminator(self.num_classes, self.embed_dim, self.dropout),
         )
 
     def get_config(self):
@@ -392,6 +397,7 @@ class CGAN(GAN):
             **super().get_config(),
             "num_classes": self.num_classes,
             "embed_dim": self.embed_dim,
+            "dropout": self.dropout,
         }
 
     def prepare(self, x, y=None):

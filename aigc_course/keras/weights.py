@@ -407,7 +407,7 @@ def _cgan(m) -> list:
         + _embedding("discriminator.embed", _only(d, layers.Embedding, "discriminator"))
         + [
             e
-            for i, layer in zip((0, 2, 4), dense)
+            for i, layer in zip((0, 3, 6), dense)
             for e in _dense(f"discriminator.net.{i}", layer)
         ]
     )

@@ -260,16 +260,27 @@ class ConditionalGenerator(nn.Module):
 
 
 class ConditionalDiscriminator(nn.Module):
-    """D(x, y) = MLP([flatten(x), embed(y)]): 784 + embed_dim -> 512 -> 256 -> 1 logit."""
+    """D(x, y) = MLP([flatten(x), embed(y)]): 784 + embed_dim -> 512 -> 256 -> 1 logit,
+    with dropout after each hidden layer.
 
-    def __init__(self, num_classes: int = 10, embed_dim: int = 10):
+    Each class has a tenth of the data, so a conditional D memorises it ten times
+    faster; without dropout the course's CGAN collapsed to one digit per class
+    (recall 0.0014 after 100 epochs on the 5,000-image subset). Mirza & Osindero's
+    discriminator also used dropout (0.5).
+    """
+
+    def __init__(
+        self, num_classes: int = 10, embed_dim: int = 10, dropout: float = 0.5
+    ):
         super().__init__()
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.net = nn.Sequential(
             nn.Linear(28 * 28 + embed_dim, 512),
             nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
             nn.Linear(512, 256),
             nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
             nn.Linear(256, 1),
         )
 
@@ -292,15 +303,17 @@ class CGAN(GAN):
         lr: float = 2e-4,
         beta_1: float = 0.5,
         label_smoothing: float = 0.0,
+        dropout: float = 0.5,
     ):
         # build_networks needs them
         self.num_classes, self.embed_dim = num_classes, embed_dim
+        self.dropout = dropout
         super().__init__(latent_dim, lr, beta_1, label_smoothing)
 
     def build_networks(self):
         return (
             ConditionalGenerator(self.latent_dim, self.num_classes, self.embed_dim),
-            ConditionalDiscriminator(self.num_classes, self.embed_dim),
+            ConditionalDiscriminator(self.num_classes, self.embed_dim, self.dropout),
         )
 
     def prepare(self, x, y=None):
