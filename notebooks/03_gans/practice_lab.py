@@ -589,6 +589,10 @@ for name, s in scores.items():
 # samples look like imbalance (compare its accuracy on real digits), and a balanced
 # histogram does not exclude collapse *within* a class; for that, look at the samples
 # and at the Fréchet distance, which grows when the variety of the features shrinks.
+# The course's own first CGAN checkpoint did exactly that: all ten digits, perfectly
+# balanced, and nearly one image per digit, with a recall close to zero. Dropout in its
+# discriminator fixed it (the runs that chose it: `benchmarks/explore_cgan.py` and its
+# log in `benchmarks/results/`; the model card has the numbers of the checkpoint).
 #
 # ## 6. The training knobs
 #
