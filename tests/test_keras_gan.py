@@ -389,6 +389,24 @@ def test_cgan_labels_condition_the_samples():
     )
 
 
+def test_cgan_discriminator_drops_out_only_while_training():
+    set_seed(0)
+    x = np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype("float32")
+    y = np.arange(4, dtype="int32")
+    d = CGAN().discriminator  # dropout 0.5 by default
+
+    def twice(model, training):
+        return np_(model([x, y], training=training)), np_(
+            model([x, y], training=training)
+        )
+
+    assert not np.array_equal(*twice(d, True))
+    assert np.array_equal(*twice(d, False))
+    assert np.array_equal(*twice(CGAN(dropout=0.0).discriminator, True))
+    with pytest.raises(ValueError, match="dropout"):
+        CGAN(dropout=1.5)
+
+
 @pytest.mark.parametrize(
     "labels, match",
     [

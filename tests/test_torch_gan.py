@@ -369,10 +369,25 @@ def test_cgan_labels_condition_the_samples():
         cgan.sample(12, seed=1), cgan.sample(12, seed=1, labels=np.arange(12) % 10)
     )
     x = torch.randn(2, 1, 28, 28)
+    cgan.discriminator.eval()  # dropout off: only the labels differ
     assert not torch.equal(
         cgan.discriminator(x, torch.tensor([0, 0])),
         cgan.discriminator(x, torch.tensor([1, 1])),
     )
+
+
+def test_cgan_discriminator_drops_out_only_while_training():
+    set_seed(0)
+    x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    d = CGAN().discriminator  # dropout 0.5 by default
+    d.train()
+    assert not torch.equal(d(x, y), d(x, y))
+    d.eval()
+    assert torch.equal(d(x, y), d(x, y))
+    d0 = CGAN(dropout=0.0).discriminator.train()
+    assert torch.equal(d0(x, y), d0(x, y))
+    with pytest.raises(ValueError, match="dropout"):
+        CGAN(dropout=1.5)
 
 
 @pytest.mark.parametrize(

@@ -263,10 +263,10 @@ class ConditionalDiscriminator(nn.Module):
     """D(x, y) = MLP([flatten(x), embed(y)]): 784 + embed_dim -> 512 -> 256 -> 1 logit,
     with dropout after each hidden layer.
 
-    Each class has a tenth of the data, so a conditional D memorises it ten times
-    faster; without dropout the course's CGAN collapsed to one digit per class
-    (recall 0.0014 after 100 epochs on the 5,000-image subset). Mirza & Osindero's
-    discriminator also used dropout (0.5).
+    Each class has only a tenth of the data (500 images on the offline subset);
+    without dropout the course's CGAN collapsed to nearly one image per class
+    (recall 0.0014 after 100 epochs, benchmarks/results/explore_cgan.log has the
+    runs that chose 0.5). Mirza & Osindero's discriminator also used dropout (0.5).
     """
 
     def __init__(
