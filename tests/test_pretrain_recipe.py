@@ -205,3 +205,27 @@ def test_pixelcnn_recipe_trains_dynamically_and_chooses_on_the_exact_nll(
     assert len(scores) == 2 and all(0 < s < 784 * np.log(2) for s in scores)
     assert data["selected_epoch"] == int(np.argmin(scores)) + 1
     assert "lowest validation exact NLL" in data["info"]["validation"]
+
+
+def test_gan_recipe_chooses_its_epoch_on_the_fd_of_held_out_images(
+    recipe_module, tmp_path, monkeypatch
+):
+    """The CGAN recipe holds out training images (grey levels, not binarized) and
+    publishes the epoch whose samples have the lowest classifier FD against them."""
+    base = recipe_module.RECIPES["cgan-mnist"]
+    assert base.val_images > 0 and recipe_module.validation_key("cgan") == "val_fd"
+    recipe = dataclasses.replace(base, epochs=2)
+    monkeypatch.setattr(recipe_module, "RUNS", tmp_path)
+    monkeypatch.setattr(recipe_module, "VAL_SAMPLES", 200)
+    model, progress, data, done = recipe_module.train(recipe, minutes=None)
+    assert done
+    scores = [e["val_fd"] for e in progress.epochs]
+    assert len(scores) == 2 and all(0 < s < 1e4 for s in scores)
+    assert data["selected_epoch"] == int(np.argmin(scores)) + 1
+    assert "classifier FD" in data["info"]["validation"]
+    # the score follows the samples: an untrained generator is much farther from the
+    # held-out images than one trained for two epochs
+    held = recipe_module.image_data("mnist")[0][0][:200]
+    untrained = recipe_module.build(recipe)
+    far = recipe_module.validation_score(recipe, untrained, held)[1]
+    assert far > 2 * min(scores)
