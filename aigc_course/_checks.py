@@ -343,6 +343,15 @@ def check_steps(t, n: int, timesteps: int) -> np.ndarray:
     return np.broadcast_to(t, (n,)).astype(np.int64)
 
 
+def check_ema_decay(decay) -> float:
+    """The decay of a weight moving average: a number in [0, 1) (0: no average)."""
+    if isinstance(decay, bool) or not isinstance(decay, (int, float, np.floating)):
+        raise ValueError(f"ema_decay: expected a number in [0, 1), got {decay!r}")
+    if not 0.0 <= float(decay) < 1.0:
+        raise ValueError(f"ema_decay: expected a number in [0, 1), got {decay!r}")
+    return float(decay)
+
+
 def check_norm_type(norm_type) -> float:
     """The p of a gradient p-norm: a number >= 1, or ``math.inf`` (the largest entry)."""
     p = float(norm_type)

@@ -47,6 +47,7 @@ IMAGE_MODELS = [
 ]
 CONDITIONAL = {"cgan", "cvae"}
 LIKELIHOOD = {"vae", "conv_vae", "cvae", "pixelcnn"}
+GANS = {"gan", "dcgan", "cgan", "wgan_gp"}
 
 # Training budgets. "cpu": what a 2-core CPU finishes in minutes (the course's CI
 # machine); "full": what a Colab-class GPU runs in about ten minutes per model.

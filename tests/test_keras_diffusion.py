@@ -194,3 +194,47 @@ def test_value_errors():
         m.sample(0)
     with pytest.raises(ValueError, match="28, 28"):
         DDPM(timesteps=10).fit(np.zeros((4, 2)), epochs=1, verbose=0)
+
+
+def test_ema_follows_the_weights_and_samples(tmp_path):
+    set_seed(0)
+    m = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.75)
+    assert m.count_params() == DDPM(data_shape=(2,), timesteps=20).count_params()
+    w0 = [np.array(v) for v in m.net.weights]
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(w0, m.ema_net.weights))
+    m.fit(two_points(32), epochs=1, batch_size=32, verbose=0)  # one step
+    for a, w, e in zip(w0, m.net.weights, m.ema_net.weights):
+        np.testing.assert_allclose(
+            np.array(e), 0.75 * a + 0.25 * np.array(w), atol=1e-6
+        )
+    assert not m.ema_net.trainable_weights  # the average is not trained
+    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    t = np.full((5,), 3, np.int32)
+    by_hand = keras.ops.convert_to_numpy(m.ema_net(x, t))
+    last = keras.ops.convert_to_numpy(m.net(x, t))
+    np.testing.assert_allclose(m.predict_noise(x, 3), by_hand, atol=1e-6)
+    assert np.max(np.abs(m.predict_noise(x, 3) - last)) > 1e-5
+    m.save_weights(tmp_path / "e.weights.h5")
+    other = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.75)
+    other.load(tmp_path / "e.weights.h5")
+    assert np.allclose(m.sample(4, seed=1), other.sample(4, seed=1), atol=1e-6)
+
+
+def test_ema_resume_reproduces_an_uninterrupted_run(tmp_path):
+    data = two_points(128)
+    set_seed(0)
+    straight = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.9)
+    straight.fit(data, epochs=2, batch_size=32, verbose=0)
+    set_seed(0)
+    first = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.9)
+    first.fit(data, epochs=1, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "c")
+    resumed = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.9)
+    resumed.fit(data, epochs=2, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "c")
+    for a, b in zip(straight.ema_net.weights, resumed.ema_net.weights):
+        np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-6)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, True, "0.9", None])
+def test_ema_decay_must_be_in_0_1(decay):
+    with pytest.raises(ValueError, match=r"ema_decay: expected a number in \[0, 1\)"):
+        DDPM(data_shape=(2,), timesteps=10, ema_decay=decay)

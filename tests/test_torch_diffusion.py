@@ -206,3 +206,53 @@ def test_value_errors(digits):
         m.sample(0)
     with pytest.raises(ValueError, match="28, 28"):
         DDPM(timesteps=10).fit(np.zeros((4, 2)), epochs=1, verbose=0)
+
+
+def test_ema_follows_the_weights_step_by_step_and_samples(tmp_path):
+    set_seed(0)
+    m = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.75)
+    assert m.count_params() == DDPM(data_shape=(2,), timesteps=20).count_params()
+    ema = [p.detach().clone() for p in m.net.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(ema, m.ema_net.parameters()))
+    data = torch.as_tensor(m.prepare(two_points(96))[0])
+    m.optimizers = m.configure_optimizers()
+    for i in range(3):  # three steps, by hand: ema <- 0.75 ema + 0.25 w
+        m.train_step(data[32 * i : 32 * (i + 1)])
+        ema = [0.75 * e + 0.25 * w.detach() for e, w in zip(ema, m.net.parameters())]
+    for e, got in zip(ema, m.ema_net.parameters()):
+        torch.testing.assert_close(got, e)
+    assert any(
+        not torch.equal(e, w)
+        for e, w in zip(m.ema_net.parameters(), m.net.parameters())
+    )
+    # the average, not the last weights, predicts the noise and samples
+    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    with torch.no_grad():
+        by_hand = m.ema_net(torch.as_tensor(x), torch.full((5,), 3)).numpy()
+        last = m.net(torch.as_tensor(x), torch.full((5,), 3)).numpy()
+    np.testing.assert_allclose(m.predict_noise(x, 3), by_hand, atol=1e-6)
+    assert np.max(np.abs(m.predict_noise(x, 3) - last)) > 1e-4
+    # saved, loaded and resumed with the average
+    m.save(tmp_path / "e.pt")
+    other = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.75).load(tmp_path / "e.pt")
+    assert np.array_equal(m.sample(4, seed=1), other.sample(4, seed=1))
+
+
+def test_ema_resume_reproduces_an_uninterrupted_run(tmp_path):
+    data = two_points(128)
+    set_seed(0)
+    straight = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.9)
+    straight.fit(data, epochs=2, batch_size=32, verbose=0)
+    set_seed(0)
+    first = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.9)
+    first.fit(data, epochs=1, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "c")
+    resumed = DDPM(data_shape=(2,), timesteps=20, ema_decay=0.9)
+    resumed.fit(data, epochs=2, batch_size=32, verbose=0, checkpoint_dir=tmp_path / "c")
+    for a, b in zip(straight.ema_net.parameters(), resumed.ema_net.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, True, "0.9", None])
+def test_ema_decay_must_be_in_0_1(decay):
+    with pytest.raises(ValueError, match=r"ema_decay: expected a number in \[0, 1\)"):
+        DDPM(data_shape=(2,), timesteps=10, ema_decay=decay)

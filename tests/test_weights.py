@@ -40,12 +40,14 @@ SMALL = {
     "pixelcnn": dict(hidden=8, n_layers=2, kernel=5),
     "ddpm": dict(timesteps=10, channels=(8, 16)),
     "ddpm_vector": dict(data_shape=(2,), timesteps=10, hidden=16),
+    # the moving average of the weights (ema_net.*) maps like net.* and samples
+    "ddpm_ema": dict(timesteps=10, channels=(8, 16), ema_decay=0.9),
 }
 KEYS = sorted(SMALL)
 
 
 def model_key(case):
-    return "ddpm" if case == "ddpm_vector" else case
+    return "ddpm" if case.startswith("ddpm") else case
 
 
 def build(models, case):
@@ -117,7 +119,7 @@ def make_inputs(case, seed=1, cfg=None):
     if case == "pixelcnn":
         return {"x": (u > 0.5).astype(np.float32)}
     t = rng.integers(0, cfg["timesteps"], n)
-    if case == "ddpm":
+    if case in ("ddpm", "ddpm_ema"):
         return {"x": rng.standard_normal((n, 28, 28)).astype(np.float32), "t": t}
     return {
         "x": rng.standard_normal((n, cfg["data_shape"][0])).astype(np.float32),
@@ -151,6 +153,7 @@ OUTPUTS = {
     "pixelcnn": {"logits": LOGITS},
     "ddpm": {"noise prediction": LOGITS},
     "ddpm_vector": {"noise prediction": LOGITS},
+    "ddpm_ema": {"noise prediction": LOGITS},
 }
 
 
@@ -316,7 +319,9 @@ def test_the_layout_permutation_matters(monkeypatch):
 
 
 # ----- through a file on disk ----------------------------------------------------------------
-@pytest.mark.parametrize("case", ["dcgan", "char_rnn", "gpt", "pixelcnn", "ddpm"])
+@pytest.mark.parametrize(
+    "case", ["dcgan", "char_rnn", "gpt", "pixelcnn", "ddpm", "ddpm_ema"]
+)
 def test_round_trip_through_a_file(case, tmp_path):
     tm = randomize_torch(build(T.MODELS, case))
     TW.save(tm, tmp_path / "w.safetensors")
@@ -424,6 +429,7 @@ def test_mapping_covers_every_tensor_and_every_keras_weight_once(case):
         "cvae",
         "ddpm",
         "ddpm_vector",
+        "ddpm_ema",
     ],
 )
 def test_same_seed_same_samples(case):
@@ -470,6 +476,7 @@ def test_published_checkpoints_load_into_keras_with_the_same_outputs(name, datas
     tm = pretrained.load(name, dataset, framework="torch")
     km = pretrained.load(name, dataset, framework="keras")
     case = "ddpm_vector" if name == "ddpm" and not tm.is_image else name
+    case = "ddpm_ema" if name == "ddpm" and tm.ema_net is not None else case
     cfg = weightfile.model_config(tm)
     inp = (
         make_inputs(case, cfg=cfg)

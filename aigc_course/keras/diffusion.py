@@ -35,6 +35,7 @@ from keras import layers, ops
 from .._checks import (
     as_image_batch,
     check_count,
+    check_ema_decay,
     check_model_images,
     check_steps,
     check_vectors,
@@ -166,6 +167,10 @@ class DDPM(SingleOptimizer, GenerativeModel):
     ``data_shape``: ``(d,)`` or ``(28, 28, 1)`` (the default); ``timesteps``: T;
     ``schedule``: ``"linear"`` or ``"cosine"`` (see :func:`aigc_course.diffusion.make_schedule`);
     ``channels``: the U-Net's widths; ``hidden``: the MLP's width.
+    ``ema_decay``: if above 0, keep an exponential moving average of the denoiser's
+    weights, ``ema <- decay * ema + (1 - decay) * w`` after every training step, in
+    ``ema_net``, and sample with it (Ho et al., 2020, used 0.9999); 0 (the default)
+    samples with the trained weights themselves.
     Images go in as (N, 28, 28) (or with a channel axis of 1), uint8 or floats in
     [0, 1], and are scaled to [-1, 1]; vectors as floats (N, d), used as they are
     (standardise them first). All public methods take and return NumPy arrays.
@@ -179,6 +184,7 @@ class DDPM(SingleOptimizer, GenerativeModel):
         channels=(32, 64),
         hidden: int = 128,
         lr: float = 1e-3,
+        ema_decay: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -195,6 +201,13 @@ class DDPM(SingleOptimizer, GenerativeModel):
         self.net = self.build_denoiser(self.channels, hidden)
         # build the weights
         self.net(ops.zeros((1,) + self.data_shape), ops.zeros((1,), "int32"))
+        self.ema_decay = check_ema_decay(ema_decay)
+        self.ema_net = None
+        if self.ema_decay:  # a frozen copy, moved towards net after every step
+            self.ema_net = self.build_denoiser(self.channels, hidden)
+            self.ema_net(ops.zeros((1,) + self.data_shape), ops.zeros((1,), "int32"))
+            self.ema_net.trainable = False
+            self.ema_net.set_weights(self.net.get_weights())
         ab = self.schedule.alpha_bars
         self.sqrt_ab = np.sqrt(ab).astype(np.float32)
         self.sqrt_1m_ab = np.sqrt(1 - ab).astype(np.float32)
@@ -219,6 +232,7 @@ class DDPM(SingleOptimizer, GenerativeModel):
             "channels": list(self.channels),
             "hidden": self.hidden,
             "lr": self.lr,
+            "ema_decay": self.ema_decay,
         }
 
     @property
@@ -255,10 +269,23 @@ class DDPM(SingleOptimizer, GenerativeModel):
             return ops.mean(ops.square(eps - eps_hat))  # the "simple" DDPM loss
 
         loss = apply_gradients(self.optimizer, loss_fn, self.trainable_weights)
+        if self.ema_net is not None:
+            self.update_ema()
         self.loss_tracker.update_state(ops.stop_gradient(loss))
         return {"loss": self.loss_tracker.result()}
 
     # --- end train_step ------------------------------------------------------
+
+    def update_ema(self) -> None:
+        """``ema <- decay * ema + (1 - decay) * w`` for every weight of the denoiser."""
+        d = self.ema_decay
+        for e, w in zip(self.ema_net.weights, self.net.weights):
+            e.assign(d * e + (1.0 - d) * ops.stop_gradient(w))
+
+    @property
+    def sampling_net(self):
+        """The denoiser that samples: the moving average if ``ema_decay`` > 0, else ``net``."""
+        return self.net if self.ema_net is None else self.ema_net
 
     # ----- layouts: public NumPy (N, 28, 28) / (N, d) <-> internal tensors ------
     def _to_internal(self, x):
@@ -295,11 +322,12 @@ class DDPM(SingleOptimizer, GenerativeModel):
                 import tensorflow as tf
 
                 fn = tf.function(
-                    lambda a, b: self.net(a, b, training=False), reduce_retracing=True
+                    lambda a, b: self.sampling_net(a, b, training=False),
+                    reduce_retracing=True,
                 )
                 self.__dict__["_aigc_denoise"] = fn
             return fn(x, t)
-        return self.net(x, t, training=False)
+        return self.sampling_net(x, t, training=False)
 
     def predict_noise(self, xt, t) -> np.ndarray:
         """eps_theta(x_t, t) for NumPy x_t in model space ((N, 28, 28) in about [-1, 1], or (N, d))."""

@@ -74,7 +74,8 @@ Per model (canonical prefix -> Keras layer):
   ``net.res2``, ``net.down2``, ``net.mid``, ``net.up2``, ``net.res_up2``, ``net.up1``,
   ``net.res_up1``, ``net.norm_out``, ``net.conv_out``; each ResBlock ``norm1``, ``conv1``,
   ``time``, ``norm2``, ``conv2`` and ``skip`` where the width changes) or the MLP
-  (``net.time_mlp.{0,2}``, ``net.inp``, ``net.layers.i`` (Keras ``hidden_layers``), ``net.out``).
+  (``net.time_mlp.{0,2}``, ``net.inp``, ``net.layers.i`` (Keras ``hidden_layers``), ``net.out``);
+  with ``ema_decay`` > 0 the moving average follows as ``ema_net.*``, in the same layout.
 
 Same function, not just same shapes: both halves use the same epsilons (1e-5), the
 exact (erf) GELU, "same" padding equal to PyTorch's ``padding=1`` (k4/s2) and
@@ -490,27 +491,33 @@ def _res_block(prefix, rb) -> list:
     return out + (_conv(f"{prefix}.skip", rb.skip) if rb.skip is not None else [])
 
 
-def _ddpm(m) -> list:
-    net = m.net
-    t0, t1 = _weighted(net.time_mlp, "net.time_mlp", ("Dense", "Dense"))
-    out = _dense("net.time_mlp.0", t0) + _dense("net.time_mlp.2", t1)
-    if not m.is_image:
-        out += _dense("net.inp", net.inp)
+def _denoiser(p, net, is_image: bool) -> list:
+    t0, t1 = _weighted(net.time_mlp, f"{p}.time_mlp", ("Dense", "Dense"))
+    out = _dense(f"{p}.time_mlp.0", t0) + _dense(f"{p}.time_mlp.2", t1)
+    if not is_image:
+        out += _dense(f"{p}.inp", net.inp)
         for i, layer in enumerate(net.hidden_layers):
-            out += _dense(f"net.layers.{i}", layer)
-        return out + _dense("net.out", net.out)
-    out += _conv("net.conv_in", net.conv_in) + _res_block("net.res1", net.res1)
-    out += _conv("net.down1", net.down1) + _res_block("net.res2", net.res2)
-    out += _conv("net.down2", net.down2) + _res_block("net.mid", net.mid)
-    out += _conv("net.up2", net.up2, transposed=True) + _res_block(
-        "net.res_up2", net.res_up2
-    )
-    out += _conv("net.up1", net.up1, transposed=True) + _res_block(
-        "net.res_up1", net.res_up1
-    )
+            out += _dense(f"{p}.layers.{i}", layer)
+        return out + _dense(f"{p}.out", net.out)
+    out += _conv(f"{p}.conv_in", net.conv_in) + _res_block(f"{p}.res1", net.res1)
+    out += _conv(f"{p}.down1", net.down1) + _res_block(f"{p}.res2", net.res2)
+    out += _conv(f"{p}.down2", net.down2) + _res_block(f"{p}.mid", net.mid)
+    out += _conv(f"{p}.up2", net.up2, transposed=True)
+    out += _res_block(f"{p}.res_up2", net.res_up2)
+    out += _conv(f"{p}.up1", net.up1, transposed=True)
+    out += _res_block(f"{p}.res_up1", net.res_up1)
     return (
-        out + _norm("net.norm_out", net.norm_out) + _conv("net.conv_out", net.conv_out)
+        out
+        + _norm(f"{p}.norm_out", net.norm_out)
+        + _conv(f"{p}.conv_out", net.conv_out)
     )
+
+
+def _ddpm(m) -> list:
+    out = _denoiser("net", m.net, m.is_image)
+    if m.ema_net is not None:  # the moving average: the same layout under ema_net.*
+        out += _denoiser("ema_net", m.ema_net, m.is_image)
+    return out
 
 
 _SPECS = {

@@ -36,6 +36,7 @@ from torch import nn
 from .._checks import (
     as_image_batch,
     check_count,
+    check_ema_decay,
     check_model_images,
     check_steps,
     check_vectors,
@@ -172,6 +173,10 @@ class DDPM(GenerativeModel):
     ``data_shape``: ``(d,)`` or ``(28, 28, 1)`` (the default); ``timesteps``: T;
     ``schedule``: ``"linear"`` or ``"cosine"`` (see :func:`aigc_course.diffusion.make_schedule`);
     ``channels``: the U-Net's widths; ``hidden``: the MLP's width.
+    ``ema_decay``: if above 0, keep an exponential moving average of the denoiser's
+    weights, ``ema <- decay * ema + (1 - decay) * w`` after every training step, in
+    ``ema_net``, and sample with it (Ho et al., 2020, used 0.9999); 0 (the default)
+    samples with the trained weights themselves.
     Images go in as (N, 28, 28) (or with a channel axis of 1), uint8 or floats in
     [0, 1], and are scaled to [-1, 1]; vectors as floats (N, d), used as they are
     (standardise them first). All public methods take and return NumPy arrays.
@@ -185,6 +190,7 @@ class DDPM(GenerativeModel):
         channels=(32, 64),
         hidden: int = 128,
         lr: float = 1e-3,
+        ema_decay: float = 0.0,
     ):
         super().__init__()
         self.data_shape = check_data_shape(data_shape)
@@ -197,6 +203,12 @@ class DDPM(GenerativeModel):
                 f"channels: expected two multiples of 8 (GroupNorm uses 8 groups), got {channels!r}"
             )
         self.net = self.build_denoiser(tuple(channels), hidden)
+        self.ema_decay = check_ema_decay(ema_decay)
+        self.ema_net = None
+        if self.ema_decay:  # a frozen copy, moved towards net after every step
+            self.ema_net = self.build_denoiser(tuple(channels), hidden)
+            self.ema_net.load_state_dict(self.net.state_dict())
+            self.ema_net.requires_grad_(False)
         ab = self.schedule.alpha_bars
         self.register_buffer(
             "sqrt_ab", torch.tensor(np.sqrt(ab), dtype=torch.float32), persistent=False
@@ -245,9 +257,22 @@ class DDPM(GenerativeModel):
         opt.zero_grad(set_to_none=True)
         self.backward(loss)
         self.optimizer_step(opt)
+        if self.ema_net is not None:
+            self.update_ema()
         return {"loss": loss.detach()}
 
     # --- end train_step ------------------------------------------------------
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """``ema <- decay * ema + (1 - decay) * w`` for every weight of the denoiser."""
+        for e, w in zip(self.ema_net.parameters(), self.net.parameters()):
+            e.lerp_(w, 1.0 - self.ema_decay)
+
+    @property
+    def sampling_net(self):
+        """The denoiser that samples: the moving average if ``ema_decay`` > 0, else ``net``."""
+        return self.net if self.ema_net is None else self.ema_net
 
     # ----- layouts: public NumPy (N, 28, 28) / (N, d) <-> internal tensors ------
     def _to_internal(self, x):
@@ -278,7 +303,9 @@ class DDPM(GenerativeModel):
         t = self._steps(t, len(xt))
         with self.evaluating():
             return self._to_public(
-                self.net(self._to_internal(xt), torch.as_tensor(t, device=self.device))
+                self.sampling_net(
+                    self._to_internal(xt), torch.as_tensor(t, device=self.device)
+                )
             )
 
     def denoising_loss(self, x, t=None, seed=None) -> np.ndarray:
@@ -305,6 +332,7 @@ class DDPM(GenerativeModel):
             else self.schedule.respace(steps)
         )
         rng = rng_from(seed)  # NumPy noise: same as the Keras twin
+        net = self.sampling_net  # the EMA weights, if the model keeps them
         # x_T ~ N(0, I)
         x = self._to_internal(rng.standard_normal(self._public_shape(n)))
         snaps = {}
@@ -312,9 +340,7 @@ class DDPM(GenerativeModel):
             t = int(ts[i])  # the step the network was trained on
             if t in keep:
                 snaps[t] = self._to_public(x)
-            eps_hat = self.net(
-                x, torch.full((n,), t, device=self.device, dtype=torch.long)
-            )
+            eps_hat = net(x, torch.full((n,), t, device=self.device, dtype=torch.long))
             coef = sched.betas[i] / math.sqrt(1.0 - sched.alpha_bars[i])
             # mean of p(x_{t-1} | x_t)
             x = (x - coef * eps_hat.float()) / math.sqrt(sched.alphas[i])
