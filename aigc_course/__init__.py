@@ -17,7 +17,7 @@ from .config import (
 )
 from .runs import run_dir
 
-__version__ = "0.5.0"  # the release of pyproject.toml (tests/test_pretrained.py checks)
+__version__ = "0.6.0"  # the release of pyproject.toml (tests/test_pretrained.py checks)
 
 __all__ = [
     "check_gpu",

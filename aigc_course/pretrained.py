@@ -86,7 +86,7 @@ REPOSITORY = "https://github.com/aigc-course/aigc-course"
 #: The ref downloads are pinned to: the same release as ``repository.install_ref`` of
 #: ``_config.yml``, the ref the notebooks' install cell installs (a test checks they agree;
 #: bump both together when releasing). The ONE place this module names a ref.
-PINNED_REF = "v0.5.0"
+PINNED_REF = "v0.6.0"
 FOLDER = "pretrained"
 INDEX = "index.json"
 INDEX_FORMAT = "aigc_course.pretrained"

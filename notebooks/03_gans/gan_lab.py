@@ -50,8 +50,8 @@ try:
     importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.5.0"  # [torch]
-    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.5.0"  # [keras]
+    # %pip install -q "aigc-course[torch] @ git+https://github.com/aigc-course/aigc-course@v0.6.0"  # [torch]
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.6.0"  # [keras]
 
 # %% tags=["torch"]
 import tempfile

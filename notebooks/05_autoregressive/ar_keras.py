@@ -52,7 +52,7 @@ try:
     importlib.import_module("aigc_course")
 except ImportError:
     print("Installing the course package (about a minute) ...")
-    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.5.0"
+    # %pip install -q "aigc-course[keras] @ git+https://github.com/aigc-course/aigc-course@v0.6.0"
 
 # %%
 import os
