@@ -147,10 +147,12 @@ RECIPES = {
         # nats, against 71.9 on thresholded test digits. This recipe trains on fresh
         # Bernoulli draws of the grey levels, the protocol it is scored with, and publishes
         # the epoch with the lowest exact NLL on 500 held-out training images.
+        # A 30-epoch run of this recipe published epoch 30 (validation 94.69, test 93.63)
+        # with its validation NLL still falling, so the recipe continues to 60.
         Recipe(
             "pixelcnn",
             "mnist",
-            epochs=30,
+            epochs=60,
             batch_size=64,
             n_samples=256,
             n_test=2000,
@@ -193,9 +195,9 @@ RECIPES = {
             note="epoch count chosen on the held-out poems (lowest loss of a first run, epoch 2 of 9), "
             "which also score the checkpoint",
         ),
-        # Planned with 8 epochs; one epoch of this LSTM takes about 25 minutes on the
+        # Planned with 8 epochs; one epoch of this LSTM takes about 16 minutes alone on the
         # 2-core CPU, and the first already reached 1.583 nats/char on the held-out 10 %
-        # (target 1.60), so the CPU checkpoint stops after two.
+        # (target 1.60), so the CPU checkpoint stops after two (1.500).
         Recipe(
             "char_rnn",
             "shakespeare",
